@@ -1,0 +1,75 @@
+/**
+ * @module core/prompt
+ * What a prompt version is: instructions, an input template, the model and its parameters.
+ * A prompt version is immutable; its identity is the content hash of this object
+ * (see `lib/hash.ts#promptContentHash`).
+ *
+ * Pure module: safe to import from workflow code.
+ */
+import { z } from 'zod'
+import { KaizenError } from './errors.js'
+
+export const PromptParams = z.object({
+  temperature: z.number().min(0).max(2).default(0),
+  maxTokens: z.number().int().positive().max(32_768).default(512),
+})
+export type PromptParams = z.infer<typeof PromptParams>
+
+export const PromptContent = z.object({
+  /** Instructions (the system message). Search strategies edit this. */
+  system: z.string().min(1, 'the system instructions must not be empty'),
+  /** The user message template; `{{name}}` is replaced by the input variable `name`. */
+  user: z.string().min(1, 'the user template must not be empty'),
+  /** Model id, e.g. `sim-standard`, `gpt-4.1-mini`, `claude-sonnet-4`. */
+  model: z.string().min(1),
+  params: PromptParams.default({ temperature: 0, maxTokens: 512 }),
+})
+export type PromptContent = z.infer<typeof PromptContent>
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant'
+  content: string
+}
+
+const VAR = /\{\{\s*([A-Za-z_][\w.]*)\s*\}\}/g
+
+/** Variable names a template uses, in order of first use. */
+export function templateVariables(template: string): string[] {
+  const names: string[] = []
+  for (const m of template.matchAll(VAR)) if (!names.includes(m[1] as string)) names.push(m[1] as string)
+  return names
+}
+
+function lookup(vars: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = vars
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return cur
+}
+
+/**
+ * Replace `{{name}}` (or `{{a.b}}`) with the variable's value. A missing variable is an error
+ * naming it: a silently empty slot would change what the model sees.
+ *
+ * @example
+ * renderTemplate('Incident {{id}}', { id: 'INC-1' }) // 'Incident INC-1'
+ */
+export function renderTemplate(template: string, vars: Record<string, unknown>, where = 'template'): string {
+  return template.replace(VAR, (_, name: string) => {
+    const value = lookup(vars, name)
+    if (value === undefined || value === null) {
+      throw new KaizenError('INVALID_INPUT', `${where} uses {{${name}}} but the input has no "${name}" (inputs: ${Object.keys(vars).join(', ') || 'none'})`)
+    }
+    return typeof value === 'string' ? value : JSON.stringify(value)
+  })
+}
+
+/** The chat messages a prompt version sends for one input. */
+export function renderMessages(prompt: PromptContent, input: Record<string, unknown>): ChatMessage[] {
+  return [
+    { role: 'system', content: prompt.system },
+    { role: 'user', content: renderTemplate(prompt.user, input, 'the prompt\'s user template') },
+  ]
+}

@@ -1,0 +1,88 @@
+/**
+ * @module core/stats/eprocess
+ * Always-valid one-sided sequential tests for bounded per-request differences, by betting
+ * (Waudby-Smith & Ramdas, "Estimating means of bounded random variables by betting", 2023).
+ *
+ * Each observation D ∈ [−1, 1] is a canary-minus-baseline difference (higher is better).
+ *
+ * - Harm test, H0: E[D] ≥ −ε.  E_n = Σ_j w_j Π_i (1 − λ_j (D_i + ε)).
+ * - Readiness (non-inferiority), H0: E[D] ≤ −m.  E_n = Σ_j w_j Π_i (1 + λ_j (D_i + m)).
+ *
+ * Under its null each product is a non-negative supermartingale, so by Ville's inequality
+ * P(sup_n E_n ≥ 1/α) ≤ α: the guarantee holds for any number of looks, at any sample size,
+ * for any [−1, 1]-valued data. Tuning only affects speed.
+ *
+ * Pure module: safe to import from workflow code.
+ */
+
+export interface Bets {
+  lambdas: number[]
+  weights: number[]
+}
+
+/**
+ * The 3-bet mixture {½λ*, λ*, 2λ*} with weights {¼, ½, ¼}, where λ* = g / (σ² + g²) is the
+ * growth-optimal bet against an alternative g away from the null and σ² is a planning variance.
+ *
+ * @param gap distance between the null boundary and the alternative worth detecting (e.g. δ − ε)
+ * @param variance planning variance of D (inflate it for rare binary events)
+ * @param cap largest admissible bet (keeps every factor ≥ 1 − cap·(1 + shift))
+ */
+export function mixtureBets(gap: number, variance: number, cap: number): Bets {
+  if (!(gap > 0) || !(variance > 0)) throw new RangeError(`mixtureBets needs gap > 0 and variance > 0 (got ${gap}, ${variance})`)
+  const star = gap / (variance + gap * gap)
+  return {
+    lambdas: [star / 2, star, star * 2].map((l) => Math.min(l, cap)),
+    weights: [0.25, 0.5, 0.25],
+  }
+}
+
+export interface EProcessTrace {
+  /** E-value after the last observation. */
+  value: number
+  /** Largest e-value seen at any time (what continuous monitoring would have acted on). */
+  max: number
+  /** Observation count at which the e-value first reached the threshold, or null. */
+  crossedAt: number | null
+  n: number
+}
+
+function run(ds: readonly number[], bets: Bets, factor: (d: number, lambda: number) => number, threshold: number): EProcessTrace {
+  const logs = bets.lambdas.map(() => 0)
+  let value = 1
+  let max = 1
+  let crossedAt: number | null = null
+  for (let i = 0; i < ds.length; i++) {
+    const d = Math.max(-1, Math.min(1, ds[i] as number))
+    value = 0
+    for (let j = 0; j < logs.length; j++) {
+      const f = factor(d, bets.lambdas[j] as number)
+      logs[j] = (logs[j] as number) + Math.log(Math.max(f, 1e-300))
+      value += (bets.weights[j] as number) * Math.exp(logs[j] as number)
+    }
+    if (value > max) max = value
+    if (crossedAt === null && value >= threshold) crossedAt = i + 1
+  }
+  return { value, max, crossedAt, n: ds.length }
+}
+
+/**
+ * Harm e-process: evidence that the canary is worse than the baseline by more than `tolerance`.
+ * Reject (roll back) once `max ≥ 1/alpha`.
+ */
+export function harmEProcess(ds: readonly number[], bets: Bets, alpha: number, tolerance = 0): EProcessTrace {
+  return run(ds, bets, (d, l) => 1 - l * (d + tolerance), 1 / alpha)
+}
+
+/**
+ * Readiness e-process: evidence that the canary is no worse than the baseline by `margin` or more.
+ * Reject H0 (ask a human) once `max ≥ 1/alpha`.
+ */
+export function readinessEProcess(ds: readonly number[], bets: Bets, alpha: number, margin: number): EProcessTrace {
+  return run(ds, bets, (d, l) => 1 + l * (d + margin), 1 / alpha)
+}
+
+/** Always-valid p-value from an e-process trace. */
+export function alwaysValidP(trace: EProcessTrace): number {
+  return Math.min(1, 1 / Math.max(trace.max, 1e-300))
+}

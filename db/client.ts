@@ -1,0 +1,147 @@
+/**
+ * @module db/client
+ * Open Kaizen's database: PostgreSQL through node-postgres when a URL is given, otherwise an
+ * embedded PGlite database under the data folder. PGlite is single-process, so a lock file stops
+ * a second Kaizen process from opening (and corrupting) the same folder.
+ * Migrations run here, once, at start-up.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePg, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import pg from 'pg'
+import { KaizenError } from '../core/errors.js'
+import * as schema from './schema.js'
+
+export type Schema = typeof schema
+/** The query interface shared by both drivers. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+
+export interface Database {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  /** Where the data lives, without credentials (for messages). */
+  location: string
+  close(): Promise<void>
+}
+
+export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), 'migrations')
+
+/** Remove the password from a connection URL before printing it. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparseable DATABASE_URL)'
+  }
+}
+
+function acquirePgliteLock(dir: string): () => void {
+  const lockPath = join(dir, 'kaizen.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx')
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return () => rmSync(lockPath, { force: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const pid = Number(readFileSync(lockPath, 'utf8').trim())
+      let alive = false
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0)
+          alive = true
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM'
+        }
+      }
+      if (alive) {
+        throw new KaizenError(
+          'INFRA_UNAVAILABLE',
+          `the embedded database in ${dir} is in use by another Kaizen process (pid ${pid}). ` +
+            'PGlite allows one process at a time: run this command inside that process, stop it first, ' +
+            'or set DATABASE_URL to a PostgreSQL server so several processes can share the data.',
+        )
+      }
+      rmSync(lockPath, { force: true }) // stale lock from a process that is gone
+    }
+  }
+  throw new KaizenError('INFRA_UNAVAILABLE', `could not lock the embedded database in ${dir}`)
+}
+
+async function openPostgres(url: string, migrate: boolean): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000 })
+  pool.on('error', (err) => console.error(`[kaizen] idle PostgreSQL connection error: ${err.message}`))
+  const location = redactUrl(url)
+  try {
+    const client = await pool.connect()
+    try {
+      if (migrate) {
+        // drizzle's migrator has no lock of its own: serialise migrators across processes.
+        await client.query(`SELECT pg_advisory_lock(hashtext('kaizen-migrations'))`)
+        try {
+          await migratePg(drizzlePg(pool, { schema }) as NodePgDatabase<Schema>, { migrationsFolder: MIGRATIONS_FOLDER })
+        } finally {
+          await client.query(`SELECT pg_advisory_unlock(hashtext('kaizen-migrations'))`)
+        }
+      }
+    } finally {
+      client.release()
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    if (err instanceof KaizenError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    const transport = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || /timeout/i.test(String(err))
+    throw new KaizenError(
+      transport ? 'INFRA_UNAVAILABLE' : 'CONFIG_ERROR',
+      `cannot use the PostgreSQL database at ${location}: ${(err as Error).message}` +
+        (transport ? ' (is the server running and DATABASE_URL right?)' : ''),
+      { cause: err },
+    )
+  }
+  return { db: drizzlePg(pool, { schema }) as unknown as Db, kind: 'postgres', location, close: () => pool.end() }
+}
+
+async function openPglite(dataDir: string, migrate: boolean): Promise<Database> {
+  const dir = resolve(dataDir, 'pglite')
+  mkdirSync(dir, { recursive: true })
+  const release = acquirePgliteLock(dir)
+  try {
+    const client = await PGlite.create(dir)
+    const db = drizzlePglite(client, { schema })
+    if (migrate) await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER })
+    return {
+      db: db as unknown as Db,
+      kind: 'pglite',
+      location: dir,
+      close: async () => {
+        try {
+          await client.close()
+        } finally {
+          release()
+        }
+      },
+    }
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+/**
+ * @example
+ * const { db, close } = await openDatabase({ url: process.env.DATABASE_URL, dataDir: '.kaizen' })
+ */
+export async function openDatabase(options: { url?: string | undefined; dataDir: string; migrate?: boolean }): Promise<Database> {
+  const migrate = options.migrate ?? true
+  return options.url ? openPostgres(options.url, migrate) : openPglite(options.dataDir, migrate)
+}
