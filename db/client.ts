@@ -67,7 +67,7 @@ function acquirePgliteLock(dir: string): () => void {
         throw new KaizenError(
           'INFRA_UNAVAILABLE',
           `the embedded database in ${dir} is in use by another Kaizen process (pid ${pid}). ` +
-            'PGlite allows one process at a time: run this command inside that process, stop it first, ' +
+            'PGlite allows one process at a time: stop that process first (Ctrl-C in its terminal), ' +
             'or set DATABASE_URL to a PostgreSQL server so several processes can share the data.',
         )
       }

@@ -1,0 +1,405 @@
+/**
+ * @module activities/campaign
+ * The I/O steps of an optimization campaign. Workflows pass IDs; data stays in Postgres.
+ * Every write is keyed, so a retried activity changes nothing twice.
+ */
+import { heartbeat, cancellationSignal } from '@temporalio/activity'
+import { and, asc, count, eq, gte, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm'
+import type { CampaignConfig } from '../core/config.js'
+import { KaizenError } from '../core/errors.js'
+import { Rng } from '../core/rng.js'
+import { reflectiveRound } from '../core/search/reflective.js'
+import { incumbent, meanOf, type Candidate, type NewCandidate } from '../core/search/types.js'
+import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
+import { appendAudit } from '../db/queries/audit.js'
+import { getGraderSpec, ensureGraderVersion, dqSpecFromScenario } from '../db/queries/graders.js'
+import { getLabels } from '../db/queries/labels.js'
+import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
+import { campaigns, candidates, datasetItems, datasets, evaluations, promptVersions, traffic } from '../db/schema.js'
+import { unitHash } from '../lib/hash.js'
+import { SimulationProposer } from '../sim/proposer.js'
+import { requireScenario } from '../sim/registry.js'
+import type { ActivityDeps } from './deps.js'
+import { Evaluator, type EvalItem } from './evaluator.js'
+
+export type Split = 'train' | 'validation' | 'holdout'
+
+export interface BeginCampaignInput {
+  campaignId: string
+  taskId: string
+  trigger: 'cli' | 'api' | 'schedule' | 'demo' | 'test'
+  config: CampaignConfig
+}
+
+export interface BeginCampaignResult {
+  baselineVersionId: string
+  baselineVersion: number
+  graderVersionId: string
+  scenarioId: string | null
+}
+
+export interface SnapshotResult {
+  datasetId: string
+  counts: Record<Split, number>
+}
+
+export interface BaselineResult {
+  seedCandidateId: string
+  trainMean: number | null
+  validationMean: number | null
+  rolloutsUsed: number
+}
+
+export interface SearchRoundInput {
+  campaignId: string
+  round: number
+  seed: string
+  datasetId: string
+  graderVersionId: string
+  scenarioId: string | null
+  proposals: number
+  minibatchSize: number
+  rolloutBudget: number
+}
+
+export interface SearchRoundResult {
+  round: number
+  proposals: number
+  accepted: number
+  exhausted: boolean
+  saturated: boolean
+  best: { candidateId: string; versionId: string; validationMean: number }
+  rolloutsUsed: number
+}
+
+export interface HoldoutComparison extends PairedTestResult {
+  baselineHoldoutDQ: number
+  winnerHoldoutDQ: number
+  rolloutsUsed: number
+}
+
+export interface FinishCampaignInput {
+  campaignId: string
+  status: 'completed' | 'failed' | 'stopped'
+  decision: string
+  reason: string
+  winnerVersionId: string | null
+  result: Record<string, unknown>
+}
+
+const candidateId = (campaignId: string, versionId: string) => `cand_${campaignId}_${versionId.slice(3)}`
+
+export function createCampaignActivities(deps: ActivityDeps) {
+  const { db } = deps
+  const evaluator = new Evaluator(deps)
+
+  async function rolloutsUsed(campaignId: string): Promise<number> {
+    const [row] = await db.select({ n: count() }).from(evaluations).where(eq(evaluations.campaignId, campaignId))
+    return Number(row?.n ?? 0)
+  }
+
+  async function loadItems(datasetId: string, split: Split): Promise<EvalItem[]> {
+    const rows = await db
+      .select({ id: traffic.id, input: traffic.input, reference: traffic.reference, simExampleKey: traffic.simExampleKey })
+      .from(datasetItems)
+      .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
+      .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, split)))
+      .orderBy(asc(datasetItems.position))
+    return rows
+  }
+
+  async function campaignRow(campaignId: string) {
+    const row = await db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
+    if (!row) throw new KaizenError('NOT_FOUND', `unknown campaign "${campaignId}"`)
+    return row
+  }
+
+  const progress = (stage: string) => (done: number, total: number) => heartbeat({ stage, done, total })
+
+  return {
+    /** Record the campaign, pin the baseline (current production version) and the grader version. */
+    async beginCampaign(input: BeginCampaignInput): Promise<BeginCampaignResult> {
+      const task = await requireTask(db, input.taskId)
+      const labels = await getLabels(db, input.taskId)
+      if (!labels.production) throw new KaizenError('CONFLICT', `task "${input.taskId}" has no production prompt version to improve`)
+      const existing = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId) })
+      const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
+      let graderVersionId = existing?.graderVersionId ?? null
+      if (!graderVersionId) {
+        if (!task.scenarioId) {
+          throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader spec; only scenario tasks carry one in this build`)
+        }
+        graderVersionId = await ensureGraderVersion(db, task.id, dqSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+      }
+      await db
+        .insert(campaigns)
+        .values({
+          id: input.campaignId,
+          taskId: input.taskId,
+          trigger: input.trigger,
+          status: 'running',
+          config: input.config as unknown as Record<string, unknown>,
+          baselineVersionId,
+          graderVersionId,
+        })
+        .onConflictDoNothing({ target: campaigns.id })
+      const baseline = await getPromptVersion(db, baselineVersionId)
+      await appendAudit(db, {
+        eventKey: `campaign:${input.campaignId}:started`,
+        actor: `trigger:${input.trigger}`,
+        action: 'campaign.started',
+        taskId: input.taskId,
+        subjectType: 'campaign',
+        subjectId: input.campaignId,
+        details: { baselineVersionId, baselineVersion: baseline.version, graderVersionId },
+      })
+      return { baselineVersionId, baselineVersion: baseline.version, graderVersionId, scenarioId: task.scenarioId }
+    },
+
+    /** Freeze a sample of recent traffic with known outcomes and split it by hash. */
+    async snapshotDataset(input: { campaignId: string; taskId: string; seed: string; config: CampaignConfig }): Promise<SnapshotResult> {
+      const datasetId = `ds_${input.campaignId}`
+      const existing = await db.query.datasets.findFirst({ where: eq(datasets.id, datasetId) })
+      if (existing) return { datasetId, counts: existing.counts }
+      const { size, windowHours, minItems } = input.config.sample
+      const since = new Date(Date.now() - windowHours * 3600_000)
+      const rows = await db
+        .select({ id: traffic.id })
+        .from(traffic)
+        .where(
+          and(
+            eq(traffic.taskId, input.taskId),
+            gte(traffic.createdAt, since),
+            isNull(traffic.error),
+            isNotNull(traffic.reference),
+            or(isNull(traffic.arm), ne(traffic.arm, 'canary')),
+          ),
+        )
+        .orderBy(sql`md5(${input.seed} || ${traffic.id})`)
+        .limit(size)
+      if (rows.length < minItems) {
+        throw new KaizenError(
+          'INSUFFICIENT_DATA',
+          `task "${input.taskId}" has ${rows.length} usable traffic records (with a known outcome, no error) in the last ${windowHours} h; ` +
+            `the campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
+        )
+      }
+      const { train, validation } = input.config.splits
+      const counts: Record<Split, number> = { train: 0, validation: 0, holdout: 0 }
+      const items = rows
+        .map((r) => {
+          const u = unitHash(input.seed, 'split', r.id)
+          const split: Split = u < train ? 'train' : u < train + validation ? 'validation' : 'holdout'
+          return { id: r.id, split, order: unitHash(input.seed, 'order', r.id) }
+        })
+        .sort((a, b) => a.order - b.order)
+        .map((r) => ({ datasetId, trafficId: r.id, split: r.split, position: counts[r.split]++ }))
+      for (const s of ['train', 'validation', 'holdout'] as const) {
+        if (counts[s] < 3) throw new KaizenError('INSUFFICIENT_DATA', `the ${s} split got ${counts[s]} items; sample more traffic or change the split shares`)
+      }
+      await db.transaction(async (tx) => {
+        const created = await tx
+          .insert(datasets)
+          .values({ id: datasetId, taskId: input.taskId, campaignId: input.campaignId, seed: input.seed, spec: { ...input.config.sample, splits: input.config.splits }, counts })
+          .onConflictDoNothing({ target: datasets.id })
+          .returning({ id: datasets.id })
+        if (created.length === 0) return
+        for (let i = 0; i < items.length; i += 500) await tx.insert(datasetItems).values(items.slice(i, i + 500)).onConflictDoNothing()
+        await tx.update(campaigns).set({ datasetId, status: 'running' }).where(eq(campaigns.id, input.campaignId))
+      })
+      return { datasetId, counts }
+    },
+
+    /** Score the baseline on train and validation; it becomes the seed candidate. */
+    async evaluateBaseline(input: { campaignId: string; datasetId: string; baselineVersionId: string; graderVersionId: string; scenarioId: string | null }): Promise<BaselineResult> {
+      const spec = await getGraderSpec(db, input.graderVersionId)
+      const version = await getPromptVersion(db, input.baselineVersionId)
+      const common = { campaignId: input.campaignId, scenarioId: input.scenarioId, content: contentOf(version), graderVersionId: input.graderVersionId, spec, signal: cancellationSignal() }
+      const train = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'train'), onProgress: progress('baseline:train') })
+      const validation = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'validation'), onProgress: progress('baseline:validation') })
+      const seedCandidateId = candidateId(input.campaignId, version.id)
+      await db
+        .insert(candidates)
+        .values({
+          id: seedCandidateId,
+          campaignId: input.campaignId,
+          promptVersionId: version.id,
+          parentCandidateIds: [],
+          operator: 'seed',
+          round: 0,
+          feedback: [],
+          status: 'seed',
+          validationMean: meanOf(validation),
+        })
+        .onConflictDoNothing()
+      return { seedCandidateId, trainMean: meanOf(train), validationMean: meanOf(validation), rolloutsUsed: await rolloutsUsed(input.campaignId) }
+    },
+
+    /** One round of search. Re-running a round (after a crash) redoes the same draws for free. */
+    async searchRound(input: SearchRoundInput): Promise<SearchRoundResult> {
+      const campaign = await campaignRow(input.campaignId)
+      const spec = await getGraderSpec(db, input.graderVersionId)
+      if (!input.scenarioId) {
+        throw new KaizenError('CONFIG_ERROR', `campaign ${input.campaignId}: real (non-simulated) tasks need an LLM proposer, which this build does not include yet`)
+      }
+      const world = deps.providers.simulation?.world(input.scenarioId)
+      if (!world) throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
+      const proposer = new SimulationProposer(world)
+      const train = await loadItems(input.datasetId, 'train')
+      const validation = await loadItems(input.datasetId, 'validation')
+      const byId = new Map([...train, ...validation].map((i) => [i.id, i]))
+      const itemsOf = (ids: readonly string[]) => ids.map((id) => byId.get(id) as EvalItem)
+
+      // The pool as it stood when this round began: a retried round sees exactly what the first attempt saw.
+      const rows = await db
+        .select({ c: candidates, v: promptVersions })
+        .from(candidates)
+        .innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId))
+        .where(and(eq(candidates.campaignId, input.campaignId), lt(candidates.round, input.round)))
+        .orderBy(asc(candidates.round), asc(candidates.createdAt), asc(candidates.id))
+      const pool: Candidate[] = rows.map(({ c, v }) => ({
+        id: c.id,
+        content: contentOf(v),
+        parentIds: c.parentCandidateIds,
+        operator: c.operator,
+        status: c.status,
+        validationMean: c.validationMean,
+      }))
+      const created = new Map<string, string>() // candidate id → prompt version id, for this round
+      const rng = Rng.fromSeed(input.seed, 'search-round', input.round)
+      const signal = cancellationSignal()
+      let evaluated = 0
+      const outcome = await reflectiveRound(pool, { proposals: input.proposals, minibatchSize: input.minibatchSize }, {
+        rng,
+        trainIds: train.map((i) => i.id),
+        validationIds: validation.map((i) => i.id),
+        evaluate: async (content, ids) => {
+          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal })
+          evaluated += ids.length
+          heartbeat({ stage: 'search', round: input.round, evaluated })
+          return out
+        },
+        propose: async (parent, failures) => proposer.propose(parent, failures, rng),
+        rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
+        uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
+        save: async (c: NewCandidate) => {
+          const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
+          const version = await createPromptVersion(db, {
+            taskId: campaign.taskId,
+            content: c.content,
+            parentIds: parentVersionId.filter((v): v is string => v !== undefined),
+            origin: 'campaign',
+            campaignId: input.campaignId,
+            operator: c.operator,
+            createdBy: `campaign:${input.campaignId}`,
+          })
+          const id = candidateId(input.campaignId, version.id)
+          const earlier = pool.find((p) => p.id === id)
+          if (earlier) return { candidate: earlier, created: false }
+          // Inserted now, or by an earlier attempt of this same round (then identical: same draws).
+          await db
+            .insert(candidates)
+            .values({
+              id,
+              campaignId: input.campaignId,
+              promptVersionId: version.id,
+              parentCandidateIds: c.parentIds,
+              operator: c.operator,
+              round: input.round,
+              feedback: c.feedbackUsed,
+              status: c.status,
+              minibatch: c.minibatch,
+              validationMean: c.validationMean,
+            })
+            .onConflictDoNothing()
+          created.set(id, version.id)
+          return { candidate: { id, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
+        },
+      })
+      const best = incumbent(pool)
+      if (!best) throw new KaizenError('INTERNAL', `campaign ${input.campaignId} has no scored candidate`)
+      const bestVersionId = rows.find((r) => r.c.id === best.id)?.v.id ?? created.get(best.id)
+      return {
+        round: input.round,
+        proposals: outcome.proposals,
+        accepted: outcome.accepted,
+        exhausted: outcome.exhausted,
+        saturated: outcome.saturated,
+        best: { candidateId: best.id, versionId: bestVersionId as string, validationMean: best.validationMean as number },
+        rolloutsUsed: await rolloutsUsed(input.campaignId),
+      }
+    },
+
+    /** The holdout gate: the finalist against the baseline on items neither was selected on. */
+    async compareOnHoldout(input: {
+      campaignId: string
+      datasetId: string
+      baselineVersionId: string
+      winnerVersionId: string
+      graderVersionId: string
+      scenarioId: string | null
+      alpha: number
+      minEffect: number
+      seed: string
+    }): Promise<HoldoutComparison> {
+      const spec = await getGraderSpec(db, input.graderVersionId)
+      const items = await loadItems(input.datasetId, 'holdout')
+      const run = async (versionId: string) =>
+        evaluator.evaluate({
+          campaignId: input.campaignId,
+          scenarioId: input.scenarioId,
+          content: contentOf(await getPromptVersion(db, versionId)),
+          items,
+          graderVersionId: input.graderVersionId,
+          spec,
+          signal: cancellationSignal(),
+          onProgress: progress('holdout'),
+        })
+      const base = await run(input.baselineVersionId)
+      const win = await run(input.winnerVersionId)
+      const pairs = base
+        .map((b, i) => [b.score, win[i]?.score ?? null] as const)
+        .filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null)
+      const test = pairedTest(
+        pairs.map((p) => p[0]),
+        pairs.map((p) => p[1]),
+        { alpha: input.alpha, minEffect: input.minEffect, seed: `${input.seed}:holdout` },
+      )
+      for (const [versionId, mean] of [
+        [input.baselineVersionId, test.meanBaseline],
+        [input.winnerVersionId, test.meanCandidate],
+      ] as const) {
+        await db
+          .update(candidates)
+          .set({ holdoutMean: mean })
+          .where(and(eq(candidates.campaignId, input.campaignId), eq(candidates.promptVersionId, versionId)))
+      }
+      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, rolloutsUsed: await rolloutsUsed(input.campaignId) }
+    },
+
+    /** The newest canary still holding the task's canary label, if any. */
+    async findActiveCanary(input: { taskId: string }): Promise<{ canaryId: string; versionId: string } | null> {
+      const labels = await getLabels(db, input.taskId)
+      return labels.canary?.canaryId ? { canaryId: labels.canary.canaryId, versionId: labels.canary.promptVersionId } : null
+    },
+
+    async finishCampaign(input: FinishCampaignInput): Promise<void> {
+      const campaign = await campaignRow(input.campaignId)
+      await db
+        .update(campaigns)
+        .set({ status: input.status, decision: input.decision, reason: input.reason, winnerVersionId: input.winnerVersionId, result: input.result, finishedAt: new Date() })
+        .where(eq(campaigns.id, input.campaignId))
+      await appendAudit(db, {
+        eventKey: `campaign:${input.campaignId}:finished`,
+        actor: 'kaizen',
+        action: `campaign.${input.status}`,
+        taskId: campaign.taskId,
+        subjectType: 'campaign',
+        subjectId: input.campaignId,
+        details: { decision: input.decision, reason: input.reason, winnerVersionId: input.winnerVersionId, ...input.result },
+      })
+    },
+  }
+}
+
+export type CampaignActivities = ReturnType<typeof createCampaignActivities>

@@ -1,0 +1,228 @@
+/**
+ * @module activities/canary
+ * The I/O steps of a canary release: move labels, grade the live traffic of both arms, run the
+ * sequential analysis, record approvals, promote or roll back. Every label move, approval and
+ * rollback writes an audit event; every write is keyed so a retry happens once.
+ */
+import { heartbeat } from '@temporalio/activity'
+import { and, asc, eq, gte, inArray } from 'drizzle-orm'
+import { analyzeCanary, type CanaryAnalysis } from '../core/canary/analyze.js'
+import type { CanaryConfig } from '../core/config.js'
+import { KaizenError } from '../core/errors.js'
+import { appendAudit } from '../db/queries/audit.js'
+import { getGraderSpec } from '../db/queries/graders.js'
+import { getLabels, moveLabel } from '../db/queries/labels.js'
+import { getPromptVersion } from '../db/queries/prompts.js'
+import { approvals, canaries, scores, traffic } from '../db/schema.js'
+import { gradeDq } from '../graders/dq.js'
+import type { ActivityDeps } from './deps.js'
+
+export interface BeginCanaryInput {
+  canaryId: string
+  taskId: string
+  campaignId: string | null
+  candidateVersionId: string
+  baselineVersionId: string
+  graderVersionId: string
+  config: CanaryConfig
+}
+
+export interface CanaryEvidence {
+  at: string
+  analysis: CanaryAnalysis
+}
+
+export interface ApprovalRecord {
+  canaryId: string
+  decision: 'approve' | 'reject'
+  approver: string
+  role: string | null
+  comment: string | null
+  /** Idempotency: the Update's id. */
+  requestId: string
+  evidence: Record<string, unknown>
+}
+
+export function createCanaryActivities(deps: ActivityDeps) {
+  const { db } = deps
+
+  async function canaryRow(canaryId: string) {
+    const row = await db.query.canaries.findFirst({ where: eq(canaries.id, canaryId) })
+    if (!row) throw new KaizenError('NOT_FOUND', `unknown canary "${canaryId}"`)
+    return row
+  }
+
+  async function setState(canaryId: string, state: string, reason: string | null, ended = false) {
+    await db
+      .update(canaries)
+      .set({ state, reason, ...(ended ? { endedAt: new Date() } : {}) })
+      .where(eq(canaries.id, canaryId))
+  }
+
+  return {
+    /** Record the canary and route `weight` of the task's traffic to the candidate. */
+    async beginCanary(input: BeginCanaryInput): Promise<{ startedAt: string }> {
+      const candidate = await getPromptVersion(db, input.candidateVersionId)
+      if (candidate.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `version ${candidate.id} belongs to task ${candidate.taskId}, not ${input.taskId}`)
+      await db
+        .insert(canaries)
+        .values({
+          id: input.canaryId,
+          taskId: input.taskId,
+          campaignId: input.campaignId,
+          candidateVersionId: input.candidateVersionId,
+          baselineVersionId: input.baselineVersionId,
+          graderVersionId: input.graderVersionId,
+          state: 'running',
+          weight: input.config.weight,
+          config: input.config as unknown as Record<string, unknown>,
+        })
+        .onConflictDoNothing({ target: canaries.id })
+      await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:start`,
+        taskId: input.taskId,
+        label: 'canary',
+        toVersionId: input.candidateVersionId,
+        weight: input.config.weight,
+        canaryId: input.canaryId,
+        reason: `canary ${input.canaryId} started at ${Math.round(input.config.weight * 100)}% of traffic`,
+        actor: 'kaizen',
+        audit: { action: 'canary.started', subjectType: 'canary', subjectId: input.canaryId, details: { candidateVersionId: input.candidateVersionId, baselineVersionId: input.baselineVersionId, campaignId: input.campaignId } },
+      })
+      const row = await canaryRow(input.canaryId)
+      return { startedAt: row.startedAt.toISOString() }
+    },
+
+    /** Grade ungraded live requests of both arms, then run the sequential analysis. */
+    async analyzeCanary(input: { canaryId: string }): Promise<CanaryEvidence> {
+      const canary = await canaryRow(input.canaryId)
+      const config = canary.config as unknown as CanaryConfig
+      const spec = await getGraderSpec(db, canary.graderVersionId)
+      const rows = await db
+        .select({ t: traffic, s: scores })
+        .from(traffic)
+        .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, canary.graderVersionId)))
+        .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, canary.startedAt)))
+        .orderBy(asc(traffic.createdAt))
+      const ungraded = rows.filter((r) => r.s === null && r.t.error === null && r.t.output !== null)
+      for (let i = 0; i < ungraded.length; i += 200) {
+        const chunk = ungraded.slice(i, i + 200).map(({ t }) => {
+          const g = gradeDq({ output: t.output ?? '', input: t.input, reference: t.reference }, spec)
+          return { subjectType: 'traffic' as const, subjectId: t.id, graderVersionId: canary.graderVersionId, score: g.score, pass: g.pass, reason: g.reason, dimensions: g.dimensions }
+        })
+        await db.insert(scores).values(chunk).onConflictDoNothing()
+        heartbeat({ graded: i + chunk.length })
+      }
+      const graded = new Map<string, number | null>()
+      if (ungraded.length > 0) {
+        const ids = ungraded.map((r) => r.t.id)
+        for (let i = 0; i < ids.length; i += 1000) {
+          const got = await db
+            .select({ id: scores.subjectId, score: scores.score })
+            .from(scores)
+            .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, canary.graderVersionId), inArray(scores.subjectId, ids.slice(i, i + 1000))))
+          for (const g of got) graded.set(g.id, g.score)
+        }
+      }
+      const observations = rows
+        .filter((r) => r.t.arm !== null)
+        .map(({ t, s }) => ({
+          arm: t.arm as 'baseline' | 'canary',
+          at: t.createdAt.getTime(),
+          score: s ? s.score : (graded.get(t.id) ?? null),
+          error: t.error !== null,
+        }))
+      return { at: new Date().toISOString(), analysis: analyzeCanary(observations, config.analysis) }
+    },
+
+    /** Take the candidate off live traffic at once. */
+    async rollbackCanary(input: { canaryId: string; reason: string; actor: string; evidence: Record<string, unknown> | null }): Promise<void> {
+      const canary = await canaryRow(input.canaryId)
+      await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:rollback`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: null,
+        weight: 0,
+        canaryId: input.canaryId,
+        reason: input.reason,
+        actor: input.actor,
+        expectCanaryId: input.canaryId,
+        audit: { action: 'label.canary.removed', subjectType: 'canary', subjectId: input.canaryId },
+      })
+      // Written even when the label had already moved away (e.g. a superseding canary took it).
+      await appendAudit(db, {
+        eventKey: `canary:${input.canaryId}:rolled-back`,
+        actor: input.actor,
+        action: 'canary.rolled_back',
+        taskId: canary.taskId,
+        subjectType: 'canary',
+        subjectId: input.canaryId,
+        details: { reason: input.reason, candidateVersionId: canary.candidateVersionId, evidence: input.evidence },
+      })
+      await setState(input.canaryId, 'rolled_back', input.reason, true)
+    },
+
+    /** A human's decision, with the evidence they saw. Append-only. */
+    async recordApproval(input: ApprovalRecord): Promise<{ approvalId: string }> {
+      const canary = await canaryRow(input.canaryId)
+      const approvalId = `apr_${input.canaryId}_${input.requestId}`.slice(0, 200)
+      await db
+        .insert(approvals)
+        .values({ id: approvalId, canaryId: input.canaryId, decision: input.decision, approver: input.approver, role: input.role, comment: input.comment, evidence: input.evidence })
+        .onConflictDoNothing({ target: approvals.id })
+      await appendAudit(db, {
+        eventKey: `approval:${approvalId}`,
+        actor: input.approver,
+        action: input.decision === 'approve' ? 'canary.approved' : 'canary.rejected',
+        taskId: canary.taskId,
+        subjectType: 'canary',
+        subjectId: input.canaryId,
+        details: { approvalId, approver: input.approver, role: input.role, comment: input.comment, evidence: input.evidence },
+      })
+      return { approvalId }
+    },
+
+    /** Move production to the candidate (only ever after a recorded human approval). */
+    async promoteCanary(input: { canaryId: string; approver: string; approvalId: string }): Promise<{ previousVersionId: string | null }> {
+      const canary = await canaryRow(input.canaryId)
+      const approval = await db.query.approvals.findFirst({ where: and(eq(approvals.id, input.approvalId), eq(approvals.decision, 'approve')) })
+      if (!approval) throw new KaizenError('FORBIDDEN', `canary ${input.canaryId} cannot be promoted without a recorded approval`)
+      const { fromVersionId } = await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:promote`,
+        taskId: canary.taskId,
+        label: 'production',
+        toVersionId: canary.candidateVersionId,
+        weight: 1,
+        canaryId: input.canaryId,
+        reason: `canary ${input.canaryId} approved by ${input.approver}`,
+        actor: input.approver,
+        audit: { action: 'canary.promoted', subjectType: 'canary', subjectId: input.canaryId, details: { approvalId: input.approvalId, approver: input.approver } },
+      })
+      await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:promote-clear`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: null,
+        weight: 0,
+        canaryId: input.canaryId,
+        reason: `canary ${input.canaryId} promoted to production`,
+        actor: input.approver,
+        expectCanaryId: input.canaryId,
+      })
+      await setState(input.canaryId, 'promoted', `approved by ${input.approver}`, true)
+      return { previousVersionId: fromVersionId }
+    },
+
+    async setCanaryState(input: { canaryId: string; state: string; reason: string | null; ended?: boolean }): Promise<void> {
+      await setState(input.canaryId, input.state, input.reason, input.ended ?? false)
+    },
+
+    /** Is the canary label still ours? (It is not after a manual move or a superseding canary.) */
+    async canaryLabelHeld(input: { canaryId: string; taskId: string }): Promise<boolean> {
+      return (await getLabels(db, input.taskId)).canary?.canaryId === input.canaryId
+    },
+  }
+}
+
+export type CanaryActivities = ReturnType<typeof createCanaryActivities>

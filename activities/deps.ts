@@ -1,0 +1,15 @@
+/**
+ * @module activities/deps
+ * What activities need from the process that hosts them (injected, samples-typescript style).
+ */
+import type { Db } from '../db/client.js'
+import type { ProviderRegistry } from '../providers/registry.js'
+import type { Scenario } from '../sim/scenario.js'
+
+export interface ActivityDeps {
+  db: Db
+  providers: ProviderRegistry
+  scenarios: ReadonlyMap<string, Scenario>
+  /** Concurrent model calls per activity. */
+  evalConcurrency: number
+}

@@ -1,0 +1,16 @@
+/**
+ * @module activities
+ * `createActivities(deps)`: every activity Kaizen's workflows call, bound to their dependencies.
+ * Workflows import only the *type* of this object.
+ */
+import { createCampaignActivities } from './campaign.js'
+import { createCanaryActivities } from './canary.js'
+import type { ActivityDeps } from './deps.js'
+import { withFailureMapping } from './failure.js'
+
+export function createActivities(deps: ActivityDeps) {
+  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps) })
+}
+
+export type Activities = ReturnType<typeof createActivities>
+export type { ActivityDeps } from './deps.js'

@@ -1,0 +1,153 @@
+/**
+ * @module cli/commands/campaign
+ * `kaizen campaign start|status|list`.
+ */
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import type { Client } from '@temporalio/client'
+import { parse as parseYaml } from 'yaml'
+import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config.js'
+import { KaizenError } from '../../core/errors.js'
+import { optimizationCampaign } from '../../workflows/campaign.js'
+import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
+import { withClient } from '../context.js'
+import { fmt, printJson, say } from '../output.js'
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function readConfigFile(path: string): Promise<CampaignConfigInput> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new KaizenError('NOT_FOUND', `cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  try {
+    return (path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) ?? {}
+  } catch (err) {
+    throw new KaizenError('INVALID_INPUT', `--config ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+  }
+}
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n <= 0) throw new KaizenError('INVALID_INPUT', `${flag} must be a positive whole number (got "${v}")`)
+  return n
+}
+
+async function warnIfNoWorker(client: Client, taskQueue: string): Promise<void> {
+  try {
+    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 })
+    if ((r.pollers ?? []).length === 0) say(`Note: no worker is polling task queue "${taskQueue}" yet; the campaign starts when one does (\`kaizen up\` or \`kaizen worker\`).`)
+  } catch {
+    // best effort
+  }
+}
+
+export function describeStatus(s: CampaignStatus): string {
+  const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}`]
+  if (s.stage === 'searching' || s.round > 0) parts.push(`round ${s.round}/${s.rounds}`)
+  parts.push(`rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`)
+  if (s.bestValidationDQ !== null) parts.push(`best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`)
+  if (s.decision) parts.push(`decision ${s.decision}: ${s.reason}`)
+  return parts.join(' · ')
+}
+
+export function registerCampaign(program: Command): void {
+  const campaign = program.command('campaign').description('optimization campaigns')
+
+  campaign
+    .command('start')
+    .description('start an optimization campaign for a task')
+    .requiredOption('--task <task>', 'the task to improve')
+    .option('--config <file>', 'campaign settings (YAML or JSON); see docs/configuration.md')
+    .option('--rounds <n>', 'search rounds', positiveInt('--rounds'))
+    .option('--budget <n>', 'task rollouts the search may spend', positiveInt('--budget'))
+    .option('--canary-weight <w>', 'share of traffic for the canary, in (0, 1]', Number)
+    .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)')
+    .option('--no-wait', 'return once the campaign has started')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; canaryWeight?: number; id?: string; wait: boolean; json?: boolean }) => {
+      const base = opts.config ? await readConfigFile(opts.config) : {}
+      const merged = {
+        ...base,
+        search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) },
+        canary: { ...base.canary, ...(opts.canaryWeight !== undefined ? { weight: opts.canaryWeight } : {}) },
+      }
+      const config = parseCampaignConfig(merged, opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags')
+      const campaignId = opts.id ?? `campaign-${opts.task}-${stamp()}`
+      await withClient(async (client, { env }) => {
+        await warnIfNoWorker(client, env.TEMPORAL_TASK_QUEUE)
+        const handle = await client.workflow.start(optimizationCampaign, {
+          workflowId: campaignId,
+          taskQueue: env.TEMPORAL_TASK_QUEUE,
+          args: [{ taskId: opts.task, campaignId, trigger: 'cli', config }],
+          memo: { taskId: opts.task },
+        })
+        say(`Campaign ${campaignId} started for task "${opts.task}".`)
+        if (!opts.wait) {
+          if (opts.json) printJson({ campaignId, task: opts.task, status: 'started' })
+          return
+        }
+        let last = ''
+        const result = handle.result()
+        let done = false
+        void result.finally(() => (done = true)).catch(() => undefined)
+        while (!done) {
+          const s = await handle.query(campaignStatusQuery).catch(() => null)
+          if (s && describeStatus(s) !== last) say((last = describeStatus(s)))
+          await Promise.race([result.catch(() => undefined), sleep(1_000)])
+        }
+        const r: CampaignResult = await result
+        say(`Decision: ${r.decision}. ${r.reason}`)
+        if (opts.json) printJson(r)
+      })
+    })
+
+  campaign
+    .command('status <campaignId>')
+    .description('progress or outcome of a campaign')
+    .option('--json', 'print as JSON')
+    .action(async (campaignId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(campaignId)
+        const d = await handle.describe()
+        if (d.type !== 'optimizationCampaign') throw new KaizenError('NOT_FOUND', `${campaignId} is a ${d.type} workflow, not a campaign`)
+        if (d.status.name === 'RUNNING') {
+          const s = await handle.query(campaignStatusQuery)
+          if (opts.json) printJson({ status: 'RUNNING', ...s })
+          else say(describeStatus(s))
+        } else if (d.status.name === 'COMPLETED') {
+          const r: CampaignResult = await handle.result()
+          if (opts.json) printJson({ status: 'COMPLETED', ...r })
+          else say(`${campaignId} · completed · decision ${r.decision}: ${r.reason}`)
+        } else {
+          const reason = await handle.result().then(() => '', (e: Error) => (e.cause as Error | undefined)?.message ?? e.message)
+          if (opts.json) printJson({ status: d.status.name, campaignId, reason })
+          else say(`${campaignId} · ${d.status.name.toLowerCase()}: ${reason}`)
+        }
+      })
+    })
+
+  campaign
+    .command('list')
+    .description('recent campaigns (newest first)')
+    .option('--task <task>', 'only this task')
+    .option('--limit <n>', 'how many', positiveInt('--limit'), 20)
+    .option('--json', 'print as JSON')
+    .action(async (opts: { task?: string; limit: number; json?: boolean }) => {
+      await withClient(async (client) => {
+        const rows: Array<{ campaignId: string; task: string | null; status: string; startedAt: string; closedAt: string | null }> = []
+        for await (const w of client.workflow.list({ query: `WorkflowType = 'optimizationCampaign'` })) {
+          const task = (w.memo?.taskId as string | undefined) ?? w.workflowId.match(/^campaign-(.+?)-(\d{8}-\d{6}|nightly)/)?.[1] ?? null
+          if (opts.task && task !== opts.task) continue
+          rows.push({ campaignId: w.workflowId, task, status: w.status.name, startedAt: w.startTime.toISOString(), closedAt: w.closeTime?.toISOString() ?? null })
+          if (rows.length >= opts.limit) break
+        }
+        if (opts.json) return printJson(rows)
+        if (rows.length === 0) return say('No campaigns yet. Start one with `kaizen campaign start --task <task>`.')
+        for (const r of rows) say(`${r.startedAt}  ${r.status.padEnd(10)}  ${r.campaignId}`)
+      })
+    })
+}

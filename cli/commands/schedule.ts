@@ -1,0 +1,54 @@
+/**
+ * @module cli/commands/schedule
+ * `kaizen schedule create|list|delete`: nightly improvement runs per task.
+ */
+import type { Command } from 'commander'
+import { deleteSchedule, listSchedules, upsertSchedule } from '../../runtime/schedules.js'
+import { withClient } from '../context.js'
+import { printJson, say } from '../output.js'
+
+export function registerSchedule(program: Command): void {
+  const schedule = program.command('schedule').description('nightly improvement runs (Temporal Schedules)')
+
+  schedule
+    .command('create')
+    .description('create or update the nightly campaign schedule of a task')
+    .requiredOption('--task <task>', 'the task to improve every night')
+    .option('--cron <expr>', '5-field cron expression', '0 2 * * *')
+    .option('--timezone <tz>', 'IANA time zone of the cron expression', 'UTC')
+    .option('--catchup-window <duration>', 'make up missed runs within this window', '1 hour')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { task: string; cron: string; timezone: string; catchupWindow: string; json?: boolean }) => {
+      await withClient(async (client, { env }) => {
+        const r = await upsertSchedule(client, { taskId: opts.task, cron: opts.cron, timezone: opts.timezone, catchupWindow: opts.catchupWindow, config: {}, taskQueue: env.TEMPORAL_TASK_QUEUE })
+        if (opts.json) return printJson({ ...r, task: opts.task, cron: opts.cron, timezone: opts.timezone, overlap: 'SKIP', catchupWindow: opts.catchupWindow })
+        say(`Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at "${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ${opts.catchupWindow} are made up.`)
+      })
+    })
+
+  schedule
+    .command('list')
+    .description('Kaizen schedules')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const rows = await listSchedules(client)
+        if (opts.json) return printJson(rows)
+        if (rows.length === 0) return say('No schedules. Create one with `kaizen schedule create --task <task>`.')
+        for (const r of rows) say(`${r.scheduleId}  task ${r.taskId}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`)
+      })
+    })
+
+  schedule
+    .command('delete')
+    .description('delete the schedule of a task')
+    .requiredOption('--task <task>', 'the task (or a schedule id)')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { task: string; json?: boolean }) => {
+      await withClient(async (client) => {
+        const id = await deleteSchedule(client, opts.task)
+        if (opts.json) printJson({ scheduleId: id, deleted: true })
+        else say(`Schedule ${id} deleted.`)
+      })
+    })
+}

@@ -1,0 +1,108 @@
+/**
+ * @module cli/commands/up
+ * `kaizen up`: everything in one process on embedded defaults (Temporal dev server, database,
+ * worker, simulated live traffic), one campaign, then keep serving until Ctrl-C.
+ * `kaizen demo --once`: one campaign to a canary decision, then exit.
+ * `kaizen worker`: only a worker.
+ */
+import type { Command } from 'commander'
+import { openRuntime } from '../../runtime/app.js'
+import { upsertSchedule } from '../../runtime/schedules.js'
+import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
+import { runWorker } from '../../worker/main.js'
+import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
+import { printJson, say, SIM_LABEL } from '../output.js'
+
+const waitForSignal = () =>
+  new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run everything on embedded defaults: Temporal dev server, database, worker, simulated traffic, and one campaign')
+    .option('--scenario <id>', 'scenario whose task to improve', 'incident-triage')
+    .option('--rate <n>', 'simulated production requests per second', (v) => Number(v), 40)
+    .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
+    .option('--headless', 'do not start the Temporal Web UI')
+    .action(async (opts: { scenario: string; rate: number; campaign: boolean; headless?: boolean }) => {
+      const rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      try {
+        say(`Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`)
+        if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
+        await rt.startWorker()
+        const tasks = await rt.registerScenarioTasks()
+        for (const t of tasks) {
+          const { scheduleId, created } = await upsertSchedule(rt.client, {
+            taskId: t.taskId,
+            cron: '0 2 * * *',
+            timezone: 'UTC',
+            catchupWindow: '1 hour',
+            config: {},
+            taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+          })
+          say(`Nightly schedule ${scheduleId} ${created ? 'created' : 'in place'} (02:00 UTC).`)
+        }
+        let canaryId: string | null = null
+        const traffic = simulateTraffic(rt, opts.scenario)
+        if (opts.campaign) {
+          const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, traffic })
+          for (const line of tellDemo(rt, run.summary)) say(line)
+          canaryId = run.summary.canary?.id ?? null
+        } else {
+          traffic.start(opts.rate)
+        }
+        say('')
+        say(`Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press Ctrl-C to stop.`)
+        let lastState: CanaryStatus['state'] | null = null
+        const follow = setInterval(() => {
+          if (!canaryId) return
+          void rt.client.workflow
+            .getHandle(canaryId)
+            .query(canaryStatusQuery)
+            .then((s) => {
+              if (s.state !== lastState) {
+                if (lastState !== null) say(`Canary ${canaryId} is now ${s.state}${s.reason ? `: ${s.reason}` : ''}`)
+                lastState = s.state
+              }
+            })
+            .catch(() => undefined)
+        }, 3_000)
+        const signal = await waitForSignal()
+        clearInterval(follow)
+        say(`\n${signal}: stopping traffic, worker and servers (state is kept in ${rt.env.KAIZEN_DATA_DIR}).`)
+        await traffic.stop()
+      } finally {
+        await rt.close()
+      }
+    })
+
+  program
+    .command('demo')
+    .description('run one campaign on embedded defaults to a canary decision, then exit')
+    .option('--once', 'exit after the canary decision (the only mode; kept for clarity)', true)
+    .option('--json', 'print the result as one JSON object')
+    .option('--scenario <id>', 'scenario whose task to improve', 'incident-triage')
+    .option('--rate <n>', 'simulated production requests per second', (v) => Number(v), 40)
+    .option('--fail-canary', 'fault injection: every request served by the canary fails')
+    .option('--headless', 'do not start the Temporal Web UI')
+    .action(async (opts: { json?: boolean; scenario: string; rate: number; failCanary?: boolean; headless?: boolean }) => {
+      const rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      try {
+        await rt.startWorker()
+        const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, failCanary: opts.failCanary ?? false, config: DEMO_CONFIG })
+        await run.traffic.stop()
+        for (const line of tellDemo(rt, run.summary)) say(line)
+        if (opts.json) printJson(run.summary)
+      } finally {
+        await rt.close()
+      }
+    })
+
+  program
+    .command('worker')
+    .description('run a Kaizen worker (for deployments with DATABASE_URL and TEMPORAL_ADDRESS)')
+    .action(() => runWorker())
+}

@@ -1,0 +1,39 @@
+/**
+ * @module cli/context
+ * Open what a command needs, and close it whatever happens.
+ */
+import { Client, Connection } from '@temporalio/client'
+import { KaizenError } from '../core/errors.js'
+import { openRuntime, type KaizenRuntime, type OpenRuntimeOptions } from '../runtime/app.js'
+import { loadEnv, type Env } from '../runtime/env.js'
+import { connectClient, resolveTemporal, type TemporalTarget } from '../runtime/temporal.js'
+import { say } from './output.js'
+
+/** Full runtime: database, Temporal (embedded allowed), providers. */
+export async function withRuntime<T>(options: Partial<OpenRuntimeOptions>, fn: (rt: KaizenRuntime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...options })
+  try {
+    return await fn(runtime)
+  } finally {
+    await runtime.close()
+  }
+}
+
+/** Only a Temporal client, to a server that must already run (no database needed). */
+export async function withClient<T>(fn: (client: Client, ctx: { env: Env; target: TemporalTarget }) => Promise<T>): Promise<T> {
+  const env = loadEnv()
+  const target = await resolveTemporal(env, { startEmbedded: false })
+  const { client, connection } = await connectClient(target)
+  try {
+    return await fn(client, { env, target })
+  } finally {
+    await (connection as Connection).close()
+  }
+}
+
+export function requireOption<T>(value: T | undefined, flag: string, hint: string): T {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+    throw new KaizenError('INVALID_INPUT', `missing ${flag}: ${hint}`)
+  }
+  return value
+}

@@ -1,0 +1,237 @@
+/**
+ * @module cli/demo
+ * The main job on embedded defaults: register the scenario's task, make sure there is production
+ * traffic, run one optimization campaign through Temporal, and follow its canary to a decision
+ * point (awaiting approval, holding, or rolled back). Used by `kaizen up` and `kaizen demo --once`.
+ * Everything here runs on the simulation provider and says so.
+ */
+import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
+import type { CampaignConfigInput } from '../core/config.js'
+import { KaizenError } from '../core/errors.js'
+import { getLabels } from '../db/queries/labels.js'
+import { getPromptVersion } from '../db/queries/prompts.js'
+import { traffic } from '../db/schema.js'
+import type { KaizenRuntime } from '../runtime/app.js'
+import { PromptResolver } from '../serving/resolver.js'
+import { TrafficSimulator } from '../serving/traffic-simulator.js'
+import { requireScenario } from '../sim/registry.js'
+import { optimizationCampaign } from '../workflows/campaign.js'
+import { campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
+import { fmt, say, SIM_LABEL } from './output.js'
+
+/** Settings for a demo campaign: production defaults with short timers. */
+export const DEMO_CONFIG: CampaignConfigInput = {
+  sample: { size: 300, windowHours: 24 * 30, minItems: 60 },
+  search: { strategy: 'reflective', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 },
+  canary: {
+    weight: 0.5,
+    analysisIntervalSeconds: 2,
+    approvalTimeoutSeconds: 24 * 3600,
+    onApprovalTimeout: 'hold',
+    onConflict: 'supersede',
+    analysis: { blockMs: 1_000, graceMs: 250, minCanarySamples: 60 },
+  },
+}
+
+export interface DemoOptions {
+  scenario: string
+  /** Requests per second of simulated production traffic. */
+  rate: number
+  /** Fault injection: the canary arm fails every request. */
+  failCanary?: boolean
+  /** Give up following the canary after this long. */
+  canaryTimeoutSeconds?: number
+  quiet?: boolean
+  config?: CampaignConfigInput
+  /** Live traffic already running (e.g. started by `kaizen up`); otherwise the demo starts its own. */
+  traffic?: TrafficSimulator
+}
+
+export interface DemoSummary {
+  campaignId: string
+  task: string
+  simulated: true
+  provider: 'simulation'
+  baselineVersion: string
+  baselineVersionId: string
+  winnerVersion: string | null
+  winnerVersionId: string | null
+  baselineHoldoutDQ: number | null
+  winnerHoldoutDQ: number | null
+  rolloutsUsed: number
+  rolloutBudget: number
+  decision: CampaignResult['decision']
+  reason: string
+  holdout: CampaignResult['holdout']
+  canary: { id: string; state: CanaryStatus['state']; reason: string | null; canaryRequests: number; baselineRequests: number } | null
+  temporal: { address: string; namespace: string; webUi: string | null }
+}
+
+export interface DemoRun {
+  summary: DemoSummary
+  traffic: TrafficSimulator
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+const DECIDED: ReadonlySet<CanaryStatus['state']> = new Set(['awaiting_approval', 'holding', 'promoted', 'rolled_back'])
+
+export function workflowUrl(rt: KaizenRuntime, workflowId: string): string | null {
+  return rt.temporal.uiUrl ? `${rt.temporal.uiUrl}/namespaces/${rt.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : null
+}
+
+async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: number): Promise<number> {
+  const since = new Date(Date.now() - windowHours * 3600_000)
+  const [row] = await rt.db
+    .select({ n: count() })
+    .from(traffic)
+    .where(
+      and(eq(traffic.taskId, taskId), gte(traffic.createdAt, since), isNull(traffic.error), isNotNull(traffic.reference), or(isNull(traffic.arm), ne(traffic.arm, 'canary'))),
+    )
+  return Number(row?.n ?? 0)
+}
+
+/** A traffic simulator for a scenario's task, routed through a fresh prompt resolver. */
+export function simulateTraffic(rt: KaizenRuntime, scenarioId: string, failCanary = false): TrafficSimulator {
+  const scenario = requireScenario(rt.scenarios, scenarioId)
+  return new TrafficSimulator({ db: rt.db, provider: rt.simulation, resolver: new PromptResolver(rt.db), scenario, failCanary })
+}
+
+/** Run one campaign to a canary decision point. Leaves live traffic running (caller stops it). */
+export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<DemoRun> {
+  const log = options.quiet ? () => undefined : say
+  const scenario = requireScenario(rt.scenarios, options.scenario)
+  const taskId = scenario.task.id
+  const config: CampaignConfigInput = options.config ?? DEMO_CONFIG
+  const sampleSize = config.sample?.size ?? 300
+
+  const [registered] = (await rt.registerScenarioTasks()).filter((t) => t.taskId === taskId)
+  if (!registered) throw new KaizenError('INTERNAL', `scenario task ${taskId} was not registered`)
+  const production = await getPromptVersion(rt.db, registered.productionVersionId)
+  log(`${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`)
+  const labels = await getLabels(rt.db, taskId)
+  if (labels.canary?.canaryId) {
+    log(`A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`)
+  }
+
+  const sim = options.traffic ?? simulateTraffic(rt, options.scenario, options.failCanary ?? false)
+  const have = await usableTraffic(rt, taskId, config.sample?.windowHours ?? 24 * 30)
+  if (have < sampleSize) {
+    log(`${SIM_LABEL} Sending ${sampleSize - have} production requests through the simulated model (found ${have})…`)
+    await sim.burst(sampleSize - have)
+  } else {
+    log(`${SIM_LABEL} Reusing ${have} production requests from earlier runs in ${rt.env.KAIZEN_DATA_DIR}.`)
+  }
+  sim.start(options.rate)
+  log(`${SIM_LABEL} Live traffic: about ${options.rate} requests/s, routed by the prompt resolver.`)
+
+  const campaignId = `campaign-${taskId}-${stamp()}`
+  const handle = await rt.client.workflow.start(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+    args: [{ taskId, campaignId, trigger: 'demo', config }],
+  })
+  log(`Campaign ${campaignId} started.`)
+  const url = workflowUrl(rt, campaignId)
+  if (url) log(`  Follow it in the Temporal Web UI: ${url}`)
+
+  // Progress: stage, round, rollouts, best score so far.
+  let last = ''
+  const resultP = handle.result()
+  let done = false
+  void resultP.finally(() => (done = true)).catch(() => undefined)
+  while (!done) {
+    const s: CampaignStatus | null = await handle.query(campaignStatusQuery).catch(() => null)
+    if (s) {
+      const line =
+        s.stage === 'searching'
+          ? `  searching: round ${Math.min(s.round + 1, s.rounds)}/${s.rounds} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget} · best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`
+          : `  ${s.stage} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`
+      if (line !== last) log((last = line))
+    }
+    await Promise.race([resultP.catch(() => undefined), sleep(500)])
+  }
+  const result = await resultP
+  const winner = result.winnerVersion ? await getPromptVersion(rt.db, result.winnerVersion) : null
+  const baseline = await getPromptVersion(rt.db, result.baselineVersion)
+
+  let canary: DemoSummary['canary'] = null
+  if (result.canary) {
+    const ch = rt.client.workflow.getHandle(result.canary.workflowId)
+    const deadline = Date.now() + (options.canaryTimeoutSeconds ?? 180) * 1000
+    let status: CanaryStatus | null = null
+    let lastLine = ''
+    for (;;) {
+      status = await ch.query(canaryStatusQuery).catch(() => status)
+      if (status) {
+        const a = status.analysis
+        const line = a ? `  canary: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.quality.meanDelta)} · ${a.reasons[0] ?? ''}` : `  canary: ${status.state}`
+        if (line !== lastLine) log((lastLine = line))
+        if (DECIDED.has(status.state)) break
+      }
+      if (Date.now() > deadline) break
+      await sleep(1_000)
+    }
+    canary = status
+      ? { id: status.canaryId, state: status.state, reason: status.reason, canaryRequests: status.analysis?.canary.requests ?? 0, baselineRequests: status.analysis?.baseline.requests ?? 0 }
+      : { id: result.canary.id, state: 'starting', reason: null, canaryRequests: 0, baselineRequests: 0 }
+  }
+
+  const summary: DemoSummary = {
+    campaignId,
+    task: taskId,
+    simulated: true,
+    provider: 'simulation',
+    baselineVersion: `${taskId}@${baseline.version}`,
+    baselineVersionId: baseline.id,
+    winnerVersion: winner ? `${taskId}@${winner.version}` : null,
+    winnerVersionId: winner?.id ?? null,
+    baselineHoldoutDQ: result.baselineHoldoutDQ,
+    winnerHoldoutDQ: result.winnerHoldoutDQ,
+    rolloutsUsed: result.rolloutsUsed,
+    rolloutBudget: config.search?.rolloutBudget ?? 2_000,
+    decision: result.decision,
+    reason: result.reason,
+    holdout: result.holdout,
+    canary,
+    temporal: { address: rt.temporal.address, namespace: rt.temporal.namespace, webUi: rt.temporal.uiUrl },
+  }
+  return { summary, traffic: sim }
+}
+
+/** The story of a demo run in plain words. */
+export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
+  const lines = [
+    '',
+    `Campaign ${s.campaignId} on task "${s.task}" ${SIM_LABEL}`,
+    `  Baseline ${s.baselineVersion}: holdout DQ ${fmt(s.baselineHoldoutDQ)}`,
+  ]
+  if (s.winnerVersion) {
+    lines.push(`  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` + (s.holdout ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, p = ${fmt(s.holdout.pValue, 4)}, ${s.holdout.n} paired holdout items)` : ''))
+  }
+  lines.push(`  Rollouts used: ${s.rolloutsUsed} of ${s.rolloutBudget}`)
+  if (!s.canary) {
+    lines.push(`  → No canary: ${s.reason}`)
+  } else {
+    const c = s.canary
+    const where = `${c.canaryRequests} live canary requests compared with ${c.baselineRequests} concurrent baseline requests`
+    if (c.state === 'awaiting_approval' || c.state === 'holding') {
+      lines.push(
+        c.state === 'awaiting_approval'
+          ? `  → Canary ${c.id} is AWAITING YOUR APPROVAL (${where}): ${c.reason ?? ''}`
+          : `  → Canary ${c.id} is HOLDING for a human decision (${where}): ${c.reason ?? ''}`,
+        `     Approve: kaizen canary approve ${c.id} --approver <your name or email> [--comment "…"]`,
+        `     Reject:  kaizen canary reject ${c.id} --approver <your name or email> [--comment "…"]`,
+      )
+    } else if (c.state === 'rolled_back') {
+      lines.push(`  → Canary ${c.id} was ROLLED BACK automatically (${where}): ${c.reason ?? ''}`)
+    } else if (c.state === 'promoted') {
+      lines.push(`  → Canary ${c.id} was promoted: ${c.reason ?? ''}`)
+    } else {
+      lines.push(`  → Canary ${c.id} is still collecting evidence (${where}); check it with: kaizen canary status ${c.id}`)
+    }
+  }
+  const ui = s.canary ? workflowUrl(rt, s.canary.id) : workflowUrl(rt, s.campaignId)
+  lines.push(`  Temporal Web UI: ${ui ?? `(not available: Temporal at ${s.temporal.address})`}`)
+  return lines
+}

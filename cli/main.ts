@@ -1,0 +1,34 @@
+/**
+ * @module cli/main
+ * The `kaizen` command.
+ */
+import { Command, CommanderError } from 'commander'
+import { registerCampaign } from './commands/campaign.js'
+import { registerCanary } from './commands/canary.js'
+import { registerPrompts } from './commands/prompts.js'
+import { registerSchedule } from './commands/schedule.js'
+import { registerUp } from './commands/up.js'
+import { describeError, say } from './output.js'
+
+const program = new Command()
+  .name('kaizen')
+  .description('Continuous, automatic improvement of production LLM prompts, orchestrated by Temporal.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+registerUp(program)
+registerCampaign(program)
+registerCanary(program)
+registerSchedule(program)
+registerPrompts(program)
+
+try {
+  await program.parseAsync(process.argv)
+  // Commander returns while handles may keep the loop alive (gRPC, timers): exit explicitly.
+  process.exit(0)
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2)
+  const { message, code } = describeError(err)
+  say(`kaizen: ${message}`)
+  process.exit(code)
+}

@@ -1,0 +1,48 @@
+/**
+ * @module cli/output
+ * How the CLI talks: plain sentences on stderr for people, one JSON document on stdout with
+ * --json, and exit codes that name the kind of failure.
+ */
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
+import { ZodError } from 'zod'
+import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
+
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  INVALID_INPUT: 2,
+  NOT_FOUND: 3,
+  CONFLICT: 4,
+  INSUFFICIENT_DATA: 5,
+  CONFIG_ERROR: 6,
+  INFRA_UNAVAILABLE: 7,
+  FORBIDDEN: 8,
+  PROVIDER_UNAVAILABLE: 9,
+  PROVIDER_REJECTED: 9,
+  BUDGET_EXHAUSTED: 10,
+  INTERNAL: 1,
+}
+
+/** Progress and explanations for people (stderr, so stdout stays clean for --json). */
+export const say = (line = ''): void => {
+  process.stderr.write(`${line}\n`)
+}
+
+export const printJson = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+export const fmt = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits))
+
+export const SIM_LABEL = '[simulation]'
+
+/** Turn any error into a message and an exit code. */
+export function describeError(err: unknown): { message: string; code: number } {
+  if (err instanceof ZodError) err = fromZodError(err, 'input')
+  if (isKaizenError(err)) return { message: err.message, code: EXIT_CODES[err.code] }
+  if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}`, code: EXIT_CODES.NOT_FOUND }
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = (err.cause as Error | undefined)?.message ?? err.message
+    return { message: `rejected: ${cause}`, code: EXIT_CODES.CONFLICT }
+  }
+  const e = err as { message?: string; details?: string }
+  return { message: e?.message ?? String(err), code: 1 }
+}

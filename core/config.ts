@@ -1,0 +1,98 @@
+/**
+ * @module core/config
+ * Campaign and canary settings, validated by zod at every boundary (CLI flags, API bodies,
+ * schedule arguments, workflow inputs). Defaults are what a production run should use; the demo
+ * and the tests shorten the time-based ones.
+ *
+ * Pure module: safe to import from workflow code.
+ */
+import { z } from 'zod'
+import { fromZodError } from './errors.js'
+
+export const CanaryAnalysisSettings = z.object({
+  blockMs: z.number().int().positive().default(2_000),
+  graceMs: z.number().int().nonnegative().default(500),
+  alphaQuality: z.number().gt(0).lt(1).default(0.025),
+  alphaError: z.number().gt(0).lt(1).default(0.0125),
+  alphaReady: z.number().gt(0).lt(1).default(0.05),
+  margin: z.number().gt(0).lt(1).default(0.05),
+  delta: z.number().gt(0).lt(1).default(0.05),
+  planningSd: z.number().gt(0).max(1).default(0.3),
+  minCanarySamples: z.number().int().positive().default(60),
+  maxCanarySamples: z.number().int().positive().default(2_000),
+  hardFloorRun: z.number().int().min(3).default(10),
+})
+export type CanaryAnalysisSettings = z.infer<typeof CanaryAnalysisSettings>
+
+export const CanaryConfig = z.object({
+  /** Share of live traffic routed to the candidate, in (0, 1]. */
+  weight: z.number().gt(0).max(1).default(0.1),
+  /** Seconds between analyses. */
+  analysisIntervalSeconds: z.number().positive().default(30),
+  /** How long to wait for a human once the canary is ready. */
+  approvalTimeoutSeconds: z.number().positive().default(24 * 3600),
+  /** What to do when nobody approves in time. */
+  onApprovalTimeout: z.enum(['rollback', 'hold']).default('hold'),
+  /** Another canary is already running for the task: leave it (skip) or replace it (supersede). */
+  onConflict: z.enum(['skip', 'supersede']).default('skip'),
+  analysis: CanaryAnalysisSettings.default(CanaryAnalysisSettings.parse({})),
+})
+export type CanaryConfig = z.infer<typeof CanaryConfig>
+
+export const CampaignConfig = z
+  .object({
+    /** Seed of every random choice in the campaign (defaults to the campaign id). */
+    seed: z.string().min(1).optional(),
+    sample: z
+      .object({
+        /** Traffic records to snapshot. */
+        size: z.number().int().min(10).max(100_000).default(300),
+        /** Only traffic from the last N hours. */
+        windowHours: z.number().positive().default(24 * 7),
+        /** Refuse to run on fewer usable records than this. */
+        minItems: z.number().int().min(10).default(60),
+      })
+      .default({ size: 300, windowHours: 24 * 7, minItems: 60 }),
+    splits: z
+      .object({ train: z.number().gt(0).lt(1), validation: z.number().gt(0).lt(1), holdout: z.number().gt(0).lt(1) })
+      .default({ train: 0.4, validation: 0.3, holdout: 0.3 }),
+    search: z
+      .object({
+        strategy: z.enum(['reflective']).default('reflective'),
+        rounds: z.number().int().min(1).max(1_000).default(6),
+        proposalsPerRound: z.number().int().min(1).max(64).default(4),
+        minibatchSize: z.number().int().min(1).max(64).default(4),
+        /** Task rollouts (model calls that miss the cache) the search may spend. */
+        rolloutBudget: z.number().int().min(10).default(2_000),
+      })
+      .default({ strategy: 'reflective', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 }),
+    gate: z
+      .object({
+        /** One-sided significance level of the paired holdout test. */
+        alpha: z.number().gt(0).lt(0.5).default(0.05),
+        /** The winner must beat the baseline's holdout DQ by at least this much. */
+        minEffect: z.number().min(0).max(1).default(0),
+      })
+      .default({ alpha: 0.05, minEffect: 0 }),
+    canary: CanaryConfig.default(CanaryConfig.parse({})),
+  })
+  .superRefine((c, ctx) => {
+    const sum = c.splits.train + c.splits.validation + c.splits.holdout
+    if (Math.abs(sum - 1) > 1e-6) {
+      ctx.addIssue({ code: 'custom', path: ['splits'], message: `train + validation + holdout must be 1 (got ${sum.toFixed(3)})` })
+    }
+  })
+export type CampaignConfig = z.infer<typeof CampaignConfig>
+export type CampaignConfigInput = z.input<typeof CampaignConfig>
+
+export function parseCampaignConfig(value: unknown, where = 'campaign config'): CampaignConfig {
+  const parsed = CampaignConfig.safeParse(value ?? {})
+  if (!parsed.success) throw fromZodError(parsed.error, where)
+  return parsed.data
+}
+
+export function parseCanaryConfig(value: unknown, where = 'canary config'): CanaryConfig {
+  const parsed = CanaryConfig.safeParse(value ?? {})
+  if (!parsed.success) throw fromZodError(parsed.error, where)
+  return parsed.data
+}

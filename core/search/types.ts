@@ -1,0 +1,79 @@
+/**
+ * @module core/search/types
+ * The interface every search strategy works through. Strategies are plain async functions over
+ * these ports, so the same code runs inside a Temporal activity (ports backed by Postgres, the
+ * evaluation cache and real or simulated providers) and inside the offline benchmark
+ * (ports backed by memory).
+ *
+ * Pure module: no I/O of its own.
+ */
+import type { PromptContent } from '../prompt.js'
+import type { Rng } from '../rng.js'
+
+export interface ItemScore {
+  itemId: string
+  /** DQ in [0, 1]; null when the grader could not score the item (excluded). */
+  score: number | null
+  /** Textual feedback on a failure, for reflective proposers. */
+  feedback: string | null
+}
+
+export interface Candidate {
+  id: string
+  content: PromptContent
+  parentIds: string[]
+  operator: string
+  status: 'seed' | 'accepted' | 'rejected'
+  validationMean: number | null
+}
+
+export interface Proposal {
+  content: PromptContent
+  operator: string
+  /** The feedback the proposer acted on (kept for lineage). */
+  feedbackUsed: string[]
+}
+
+export interface NewCandidate {
+  content: PromptContent
+  parentIds: string[]
+  operator: string
+  status: 'accepted' | 'rejected'
+  feedbackUsed: string[]
+  minibatch: { parent: number; child: number; n: number } | null
+  validationMean: number | null
+}
+
+export interface SearchPorts {
+  rng: Rng
+  trainIds: readonly string[]
+  validationIds: readonly string[]
+  /** Score a prompt on items; repeated calls for the same prompt and item are free (cached). */
+  evaluate(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
+  /** Write a new prompt from a parent and its failures; null when the proposer has nothing. */
+  propose(parent: PromptContent, failures: readonly ItemScore[]): Promise<Proposal | null>
+  /** Task rollouts (cache misses) still allowed. */
+  rolloutsRemaining(): Promise<number>
+  /** Would evaluating this prompt on these items cost rollouts? (cache lookups only) */
+  uncachedCount(content: PromptContent, itemIds: readonly string[]): Promise<number>
+  /** Persist a candidate; returns it with its id. Same content twice returns the existing one. */
+  save(candidate: NewCandidate): Promise<{ candidate: Candidate; created: boolean }>
+}
+
+export const meanOf = (scores: readonly ItemScore[]): number | null => {
+  const xs = scores.map((s) => s.score).filter((s): s is number => s !== null)
+  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
+}
+
+export const sumOf = (scores: readonly ItemScore[]): number =>
+  scores.reduce((a, s) => a + (s.score ?? 0), 0)
+
+/** The candidate a campaign would ship now: best validation mean, earliest on ties. */
+export function incumbent(pool: readonly Candidate[]): Candidate | null {
+  let best: Candidate | null = null
+  for (const c of pool) {
+    if (c.status === 'rejected' || c.validationMean === null) continue
+    if (best === null || c.validationMean > (best.validationMean as number) + 1e-12) best = c
+  }
+  return best
+}

@@ -1,0 +1,63 @@
+/**
+ * @module runtime/env
+ * Every environment variable Kaizen reads, validated once by zod. A bad value fails fast with
+ * the variable's name and what to put there. Only entry points (CLI, worker, scripts) read this;
+ * workflows never do. The README's configuration table lists the same variables.
+ */
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import { KaizenError } from '../core/errors.js'
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'use true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+
+const port = z.coerce.number().int().min(1).max(65_535)
+
+export const EnvSchema = z.object({
+  /** Where embedded state lives: the Temporal dev server's SQLite file and the PGlite database. */
+  KAIZEN_DATA_DIR: z.string().min(1).default('.kaizen'),
+  /** PostgreSQL connection URL. Unset: embedded PGlite under KAIZEN_DATA_DIR (one process only). */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** host:port of a Temporal frontend (cluster or Cloud). Unset: an embedded dev server. */
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d+$/, 'must be host:port, e.g. my-ns.a1b2c.tmprl.cloud:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Temporal Cloud API key (implies TLS). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** Force TLS on or off for TEMPORAL_ADDRESS (default: on with an API key, off otherwise). */
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('kaizen'),
+  /** A Temporal CLI binary to run the embedded dev server with. */
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** Ports of the embedded dev server (gRPC frontend and Web UI). */
+  KAIZEN_TEMPORAL_PORT: port.default(7233),
+  KAIZEN_TEMPORAL_UI_PORT: port.default(8233),
+  /** Folder of scenario files for the simulation provider. */
+  KAIZEN_SCENARIOS_DIR: z.string().min(1).default(resolve(REPO_ROOT, 'scenarios')),
+  /** Concurrent model calls per activity. */
+  KAIZEN_EVAL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /** Log level of the Temporal SDK runtime. */
+  KAIZEN_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+})
+
+export type Env = z.infer<typeof EnvSchema>
+
+/** Parse the environment; empty strings count as unset. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = EnvSchema.safeParse(cleaned)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`)
+    throw new KaizenError('CONFIG_ERROR', `invalid environment variables:\n${lines.join('\n')}\nSee the configuration table in README.md.`)
+  }
+  return parsed.data
+}

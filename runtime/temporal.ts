@@ -1,0 +1,99 @@
+/**
+ * @module runtime/temporal
+ * Where Kaizen's Temporal is: a configured cluster or Cloud (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY), or the embedded dev server. Connections for clients and workers.
+ */
+import { Client, Connection } from '@temporalio/client'
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker'
+import { KaizenError } from '../core/errors.js'
+import type { Env } from './env.js'
+import { locateTemporalCli } from './temporal-cli.js'
+import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './temporal-server.js'
+
+export interface TemporalTarget {
+  address: string
+  namespace: string
+  apiKey: string | undefined
+  tls: boolean
+  /** Web UI, when known (embedded server). */
+  uiUrl: string | null
+  embedded: EmbeddedServer | null
+}
+
+let runtimeInstalled = false
+/** Quiet the SDK's own logging to the configured level (once per process). */
+export function installTemporalRuntime(level: LogLevel): void {
+  if (runtimeInstalled) return
+  runtimeInstalled = true
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) })
+  } catch {
+    // already installed by a test harness: keep it
+  }
+}
+
+export interface ResolveTemporalOptions {
+  /** Start an embedded dev server when no TEMPORAL_ADDRESS is set and none is running. */
+  startEmbedded: boolean
+  headless?: boolean
+  log?: (line: string) => void
+}
+
+export async function resolveTemporal(env: Env, options: ResolveTemporalOptions): Promise<TemporalTarget> {
+  if (env.TEMPORAL_ADDRESS) {
+    return {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls: env.TEMPORAL_TLS ?? env.TEMPORAL_API_KEY !== undefined,
+      uiUrl: null,
+      embedded: null,
+    }
+  }
+  const address = `127.0.0.1:${env.KAIZEN_TEMPORAL_PORT}`
+  if (!options.startEmbedded) {
+    if (!(await temporalAnswers(address))) {
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set TEMPORAL_ADDRESS to your cluster.`,
+      )
+    }
+    return { address, namespace: env.TEMPORAL_NAMESPACE, apiKey: undefined, tls: false, uiUrl: `http://127.0.0.1:${env.KAIZEN_TEMPORAL_UI_PORT}`, embedded: null }
+  }
+  const cli = await locateTemporalCli({ env, build: true, ...(options.log ? { log: options.log } : {}) })
+  const embedded = await startEmbeddedServer({
+    cli,
+    dataDir: env.KAIZEN_DATA_DIR,
+    port: env.KAIZEN_TEMPORAL_PORT,
+    uiPort: env.KAIZEN_TEMPORAL_UI_PORT,
+    ...(options.headless !== undefined ? { headless: options.headless } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  })
+  return { address: embedded.address, namespace: embedded.namespace, apiKey: undefined, tls: false, uiUrl: embedded.uiUrl, embedded }
+}
+
+export async function connectClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
+  try {
+    const connection = await Connection.connect({
+      address: target.address,
+      tls: target.tls,
+      ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+      connectTimeout: 10_000,
+    })
+    return { connection, client: new Client({ connection, namespace: target.namespace }) }
+  } catch (err) {
+    throw new KaizenError('INFRA_UNAVAILABLE', `cannot connect to Temporal at ${target.address}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+export async function connectNative(target: TemporalTarget): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({
+      address: target.address,
+      tls: target.tls,
+      ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+    })
+  } catch (err) {
+    throw new KaizenError('INFRA_UNAVAILABLE', `cannot connect a worker to Temporal at ${target.address}: ${(err as Error).message}`, { cause: err })
+  }
+}

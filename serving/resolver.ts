@@ -1,0 +1,72 @@
+/**
+ * @module serving/resolver
+ * Which prompt version serves a request: production, or the canary for the routing keys it owns.
+ * Label state is cached per task for at most `ttlMs` (1 s by default), so a rollback takes effect
+ * within a second everywhere; `invalidate()` makes it immediate in this process.
+ */
+import { KaizenError } from '../core/errors.js'
+import type { Db } from '../db/client.js'
+import { getLabels } from '../db/queries/labels.js'
+import { getPromptVersion, type PromptVersionRow } from '../db/queries/prompts.js'
+import { routeToCanary } from './routing.js'
+
+export interface Resolution {
+  version: PromptVersionRow
+  /** null when no canary is running for the task. */
+  arm: 'baseline' | 'canary' | null
+  canaryId: string | null
+}
+
+interface Entry {
+  at: number
+  production: PromptVersionRow
+  canary: { version: PromptVersionRow; weight: number; canaryId: string } | null
+}
+
+export class PromptResolver {
+  private readonly cache = new Map<string, Entry>()
+  private readonly versions = new Map<string, PromptVersionRow>()
+
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 1_000,
+  ) {}
+
+  invalidate(taskId?: string): void {
+    if (taskId) this.cache.delete(taskId)
+    else this.cache.clear()
+  }
+
+  private async version(id: string): Promise<PromptVersionRow> {
+    // Versions are immutable: cache them forever.
+    let v = this.versions.get(id)
+    if (!v) this.versions.set(id, (v = await getPromptVersion(this.db, id)))
+    return v
+  }
+
+  private async entry(taskId: string): Promise<Entry> {
+    const hit = this.cache.get(taskId)
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit
+    const labels = await getLabels(this.db, taskId)
+    if (!labels.production) throw new KaizenError('NOT_FOUND', `task "${taskId}" has no production prompt version`)
+    const entry: Entry = {
+      at: Date.now(),
+      production: await this.version(labels.production.promptVersionId),
+      canary:
+        labels.canary && labels.canary.canaryId
+          ? { version: await this.version(labels.canary.promptVersionId), weight: labels.canary.weight, canaryId: labels.canary.canaryId }
+          : null,
+    }
+    this.cache.set(taskId, entry)
+    return entry
+  }
+
+  async resolve(taskId: string, routingKey: string): Promise<Resolution> {
+    const e = await this.entry(taskId)
+    if (!e.canary) return { version: e.production, arm: null, canaryId: null }
+    const canary = routeToCanary(taskId, routingKey, e.canary.canaryId, e.canary.weight)
+    return canary
+      ? { version: e.canary.version, arm: 'canary', canaryId: e.canary.canaryId }
+      : { version: e.production, arm: 'baseline', canaryId: e.canary.canaryId }
+  }
+}

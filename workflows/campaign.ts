@@ -1,0 +1,255 @@
+/**
+ * @module workflows/campaign
+ * `optimizationCampaign`: the runbook of one improvement attempt.
+ *
+ *   sample traffic → split by hash → score the baseline → search for a few rounds under a rollout
+ *   budget → compare the finalist with the baseline on the holdout (paired test) → start a canary,
+ *   or stop with "no significant improvement" and why.
+ *
+ * 👉 Workflow code is deterministic: no I/O, no clocks, no Math.random. Everything that touches
+ * the world is an activity; only IDs and small summaries travel through history.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow'
+import type { Activities } from '../activities/index.js'
+import type { SnapshotResult } from '../activities/campaign.js'
+import { CampaignConfig, type CampaignConfigInput } from '../core/config.js'
+import { formatPath } from '../core/errors.js'
+import { canaryRelease } from './canary.js'
+import {
+  campaignStatusQuery,
+  canaryWorkflowId,
+  stopCampaignSignal,
+  supersedeSignal,
+  type CampaignDecision,
+  type CampaignResult,
+  type CampaignStatus,
+} from './messages.js'
+
+export interface CampaignInput {
+  taskId: string
+  /** Defaults to the workflow id (schedules give each run its own). */
+  campaignId?: string
+  trigger?: 'cli' | 'api' | 'schedule' | 'demo' | 'test'
+  config?: CampaignConfigInput
+  /** Carried across continue-as-new. */
+  resume?: {
+    begin: { baselineVersionId: string; baselineVersion: number; graderVersionId: string; scenarioId: string | null }
+    snapshot: SnapshotResult
+    status: CampaignStatus
+  }
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3))
+
+export async function optimizationCampaign(input: CampaignInput): Promise<CampaignResult> {
+  const parsed = CampaignConfig.safeParse(input.config ?? {})
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')
+    throw ApplicationFailure.nonRetryable(`invalid campaign config: ${fields}`, 'INVALID_INPUT')
+  }
+  const config = parsed.data
+  const campaignId = input.campaignId ?? workflowInfo().workflowId
+  const seed = config.seed ?? campaignId
+  const trigger = input.trigger ?? 'api'
+
+  const quick = proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+  })
+  const heavy = proxyActivities<Activities>({
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
+  })
+
+  const status: CampaignStatus = input.resume?.status ?? {
+    campaignId,
+    taskId: input.taskId,
+    stage: 'starting',
+    round: 0,
+    rounds: config.search.rounds,
+    rolloutsUsed: 0,
+    rolloutBudget: config.search.rolloutBudget,
+    proposals: 0,
+    baselineVersionId: null,
+    baselineValidationDQ: null,
+    bestVersionId: null,
+    bestValidationDQ: null,
+    stopRequested: false,
+    decision: null,
+    reason: null,
+    canaryId: null,
+  }
+  setHandler(campaignStatusQuery, () => status)
+  setHandler(stopCampaignSignal, () => {
+    status.stopRequested = true
+  })
+
+  let datasetId = input.resume?.snapshot.datasetId ?? ''
+  let graderVersionId = input.resume?.begin.graderVersionId ?? ''
+  const finish = async (decision: CampaignDecision, reason: string, extra: Partial<CampaignResult>, winnerVersionId: string | null): Promise<CampaignResult> => {
+    status.stage = 'done'
+    status.decision = decision
+    status.reason = reason
+    const result: CampaignResult = {
+      campaignId,
+      task: input.taskId,
+      baselineVersion: status.baselineVersionId as string,
+      winnerVersion: winnerVersionId,
+      baselineHoldoutDQ: null,
+      winnerHoldoutDQ: null,
+      rolloutsUsed: status.rolloutsUsed,
+      decision,
+      reason,
+      holdout: null,
+      canary: null,
+      datasetId,
+      graderVersionId,
+      rounds: status.round,
+      proposals: status.proposals,
+      ...extra,
+    }
+    await quick.finishCampaign({ campaignId, status: decision === 'stopped' ? 'stopped' : 'completed', decision, reason, winnerVersionId, result: { ...result } })
+    await condition(allHandlersFinished)
+    return result
+  }
+
+  try {
+    // 1. Pin the baseline and the grader; freeze a sample of traffic and split it.
+    const begin = input.resume?.begin ?? (await quick.beginCampaign({ campaignId, taskId: input.taskId, trigger, config }))
+    graderVersionId = begin.graderVersionId
+    status.baselineVersionId = begin.baselineVersionId
+    status.stage = 'sampling'
+    const snapshot = input.resume?.snapshot ?? (await heavy.snapshotDataset({ campaignId, taskId: input.taskId, seed, config }))
+    datasetId = snapshot.datasetId
+
+    // 2. Score the baseline: it is the seed of the search and the bar to beat.
+    if (!input.resume) {
+      status.stage = 'scoring-baseline'
+      const baseline = await heavy.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId })
+      status.baselineValidationDQ = baseline.validationMean
+      status.bestVersionId = begin.baselineVersionId
+      status.bestValidationDQ = baseline.validationMean
+      status.rolloutsUsed = baseline.rolloutsUsed
+    }
+
+    // 3. Search, round by round, under the rollout budget.
+    status.stage = 'searching'
+    let stopReason: string | null = null
+    while (status.round < config.search.rounds && !status.stopRequested) {
+      const round = status.round + 1
+      const r = await heavy.searchRound({
+        campaignId,
+        round,
+        seed,
+        datasetId,
+        graderVersionId,
+        scenarioId: begin.scenarioId,
+        proposals: config.search.proposalsPerRound,
+        minibatchSize: config.search.minibatchSize,
+        rolloutBudget: config.search.rolloutBudget,
+      })
+      status.round = round
+      status.proposals += r.proposals
+      status.rolloutsUsed = r.rolloutsUsed
+      status.bestVersionId = r.best.versionId
+      status.bestValidationDQ = r.best.validationMean
+      if (r.exhausted) {
+        stopReason = `rollout budget of ${config.search.rolloutBudget} reached in round ${round}`
+        break
+      }
+      if (r.saturated) {
+        stopReason = `every training minibatch is already perfect (round ${round}): nothing left to learn from`
+        break
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished)
+        return await continueAsNew<typeof optimizationCampaign>({ ...input, campaignId, resume: { begin, snapshot, status } })
+      }
+    }
+    if (status.stopRequested) stopReason = `stopped by request after round ${status.round}`
+
+    // 4. The holdout gate: touched once, by the finalist.
+    const winnerVersionId = status.bestVersionId as string
+    if (winnerVersionId === begin.baselineVersionId) {
+      const why = `no candidate beat the baseline on validation (baseline ${pct(status.baselineValidationDQ)})${stopReason ? `; ${stopReason}` : ''}`
+      return await finish(status.stopRequested ? 'stopped' : 'no-better-candidate', why, {}, null)
+    }
+    status.stage = 'holdout'
+    const cmp = await heavy.compareOnHoldout({
+      campaignId,
+      datasetId,
+      baselineVersionId: begin.baselineVersionId,
+      winnerVersionId,
+      graderVersionId,
+      scenarioId: begin.scenarioId,
+      alpha: config.gate.alpha,
+      minEffect: config.gate.minEffect,
+      seed,
+    })
+    status.rolloutsUsed = cmp.rolloutsUsed
+    const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant }
+    const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout }
+    const evidence =
+      `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
+      `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, p = ${cmp.pValue.toFixed(4)}, α = ${cmp.alpha})`
+    if (!cmp.significant) {
+      return await finish('no-significant-improvement', `not significantly better: ${evidence}`, scores, winnerVersionId)
+    }
+
+    // 5. Canary the winner (a child workflow that outlives this campaign).
+    status.stage = 'canary'
+    const canaryId = canaryWorkflowId(campaignId)
+    const active = await quick.findActiveCanary({ taskId: input.taskId })
+    if (active && active.canaryId !== canaryId) {
+      if (config.canary.onConflict === 'skip') {
+        return await finish('canary-conflict', `significantly better (${evidence}), but canary ${active.canaryId} is still running for this task; approve or reject it first`, scores, winnerVersionId)
+      }
+      try {
+        await getExternalWorkflowHandle(active.canaryId).signal(supersedeSignal, { by: campaignId })
+      } catch {
+        // The older canary's workflow is already gone; its label is replaced below.
+      }
+    }
+    await startChild(canaryRelease, {
+      workflowId: canaryId,
+      args: [
+        {
+          canaryId,
+          taskId: input.taskId,
+          campaignId,
+          candidateVersionId: winnerVersionId,
+          baselineVersionId: begin.baselineVersionId,
+          graderVersionId,
+          config: config.canary,
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    })
+    status.canaryId = canaryId
+    return await finish('canary-started', `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round(config.canary.weight * 100)}% of traffic`, { ...scores, canary: { id: canaryId, workflowId: canaryId } }, winnerVersionId)
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err
+    status.stage = 'failed'
+    const reason = err instanceof Error ? err.message : String(err)
+    status.reason = reason
+    await CancellationScope.nonCancellable(() =>
+      quick.finishCampaign({ campaignId, status: isCancellation(err) ? 'stopped' : 'failed', decision: isCancellation(err) ? 'cancelled' : 'failed', reason, winnerVersionId: null, result: {} }),
+    ).catch(() => undefined)
+    throw err
+  }
+}

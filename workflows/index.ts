@@ -1,0 +1,6 @@
+/**
+ * @module workflows
+ * The single entry point the worker bundles: every Kaizen workflow.
+ */
+export { optimizationCampaign } from './campaign.js'
+export { canaryRelease } from './canary.js'

@@ -1,0 +1,108 @@
+/**
+ * @module workflows/messages
+ * Queries, Signals and Updates of Kaizen's workflows, and the shapes they carry. Clients (CLI,
+ * API, tests) import these same definitions.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow'
+import type { CanaryAnalysis } from '../core/canary/analyze.js'
+
+// ── Campaign ────────────────────────────────────────────────────────────────────────────────
+
+export type CampaignStage = 'starting' | 'sampling' | 'scoring-baseline' | 'searching' | 'holdout' | 'canary' | 'done' | 'failed'
+
+export interface CampaignStatus {
+  campaignId: string
+  taskId: string
+  stage: CampaignStage
+  round: number
+  rounds: number
+  rolloutsUsed: number
+  rolloutBudget: number
+  proposals: number
+  baselineVersionId: string | null
+  baselineValidationDQ: number | null
+  bestVersionId: string | null
+  bestValidationDQ: number | null
+  stopRequested: boolean
+  decision: CampaignDecision | null
+  reason: string | null
+  canaryId: string | null
+}
+
+export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'no-better-candidate' | 'canary-conflict' | 'stopped'
+
+export interface CampaignResult {
+  campaignId: string
+  task: string
+  baselineVersion: string
+  winnerVersion: string | null
+  baselineHoldoutDQ: number | null
+  winnerHoldoutDQ: number | null
+  rolloutsUsed: number
+  decision: CampaignDecision
+  reason: string
+  holdout: {
+    n: number
+    meanDelta: number
+    lowerBound: number
+    pValue: number
+    alpha: number
+    significant: boolean
+  } | null
+  canary: { id: string; workflowId: string } | null
+  datasetId: string
+  graderVersionId: string
+  rounds: number
+  proposals: number
+}
+
+export const campaignStatusQuery = defineQuery<CampaignStatus>('status')
+/** Stop searching after the current round; the campaign continues with the best prompt so far. */
+export const stopCampaignSignal = defineSignal<[{ by: string }]>('stop')
+
+// ── Canary ─────────────────────────────────────────────────────────────────────────────────
+
+export type CanaryState = 'starting' | 'running' | 'awaiting_approval' | 'holding' | 'promoted' | 'rolled_back'
+
+export interface CanaryStatus {
+  canaryId: string
+  taskId: string
+  campaignId: string | null
+  state: CanaryState
+  weight: number
+  candidateVersionId: string
+  baselineVersionId: string
+  reason: string | null
+  analysis: CanaryAnalysis | null
+  analyzedAt: string | null
+  analyses: number
+  approvalWaitSeconds: number
+  decidedBy: string | null
+}
+
+export interface ApprovalInput {
+  /** Who decides: a person's identity (e.g. an email or username). Required. */
+  approver: string
+  role?: string
+  comment?: string
+}
+
+export interface ApprovalOutcome {
+  canaryId: string
+  state: CanaryState
+  decision: 'approve' | 'reject'
+  approver: string
+  approvalId: string | null
+  productionVersionId: string | null
+}
+
+export const canaryStatusQuery = defineQuery<CanaryStatus>('status')
+export const approveUpdate = defineUpdate<ApprovalOutcome, [ApprovalInput]>('approve')
+export const rejectUpdate = defineUpdate<ApprovalOutcome, [ApprovalInput]>('reject')
+/** A newer canary for the same task replaces this one: roll back and end. */
+export const supersedeSignal = defineSignal<[{ by: string }]>('supersede')
+
+/** Task queue and workflow-id conventions. */
+export const DEFAULT_TASK_QUEUE = 'kaizen'
+export const canaryWorkflowId = (campaignId: string) => `canary-${campaignId}`
+export const scheduleIdFor = (taskId: string) => `kaizen-nightly-${taskId}`
