@@ -384,7 +384,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
 
     async finishCampaign(input: FinishCampaignInput): Promise<void> {
-      const campaign = await campaignRow(input.campaignId)
+      // A campaign that failed before it was recorded (e.g. unknown task) has nothing to update.
+      const campaign = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId) })
+      if (!campaign) return
       await db
         .update(campaigns)
         .set({ status: input.status, decision: input.decision, reason: input.reason, winnerVersionId: input.winnerVersionId, result: input.result, finishedAt: new Date() })

@@ -2,20 +2,27 @@
  * @module graders/correctness
  * Correctness against the reference (what actually resolved the case): the diagnosis names the
  * reference's key facts, the actions match the reference actions (F1 over target + command
- * tokens), and the risk level agrees. No reference → `null` (excluded and counted).
+ * tokens, same verb), and the risk level agrees. No reference → `null` (excluded and counted).
  */
 import { parseDecision, type Action } from '../core/decision.js'
 import type { DqSpec, GradeInput, GradeResult } from './types.js'
 
-const tokens = (s: string) => new Set(s.toLowerCase().split(/[^a-z0-9.]+/).filter((t) => t.length > 1))
+const words = (s: string) => s.toLowerCase().split(/[^a-z0-9.]+/).filter((t) => t.length > 0)
 
+/**
+ * Same action: same target, the same leading words (the verb: `kubectl rollout undo` is not
+ * `kubectl rollout restart`, `refund 24.90` is not `refund 10`), and most of the reference's words.
+ */
 function actionsMatch(out: Action, ref: Action): boolean {
   if (ref.target.trim() !== '' && out.target.trim().toLowerCase() !== ref.target.trim().toLowerCase()) return false
-  const a = tokens(out.command)
-  const b = tokens(ref.command)
-  let shared = 0
-  for (const t of b) if (a.has(t)) shared++
-  return b.size > 0 && shared / b.size >= 0.6
+  const a = words(out.command)
+  const b = words(ref.command)
+  if (b.length === 0) return false
+  const verb = Math.min(3, b.length)
+  if (a.slice(0, verb).join(' ') !== b.slice(0, verb).join(' ')) return false
+  const have = new Set(a)
+  const unique = [...new Set(b)]
+  return unique.filter((t) => have.has(t)).length / unique.length >= 0.6
 }
 
 export function gradeCorrectness(input: GradeInput, spec: Pick<DqSpec, 'correctnessWeights'>): GradeResult {

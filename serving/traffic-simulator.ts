@@ -11,7 +11,7 @@ import { renderMessages } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { contentOf } from '../db/queries/prompts.js'
 import { traffic } from '../db/schema.js'
-import { unitHash } from '../lib/hash.js'
+import { sha256Hex, unitHash } from '../lib/hash.js'
 import type { SimulationProvider } from '../providers/simulation.js'
 import type { Scenario } from '../sim/scenario.js'
 import type { PromptResolver } from './resolver.js'
@@ -45,7 +45,7 @@ export class TrafficSimulator {
   failCanary: boolean
 
   constructor(private readonly options: TrafficSimulatorOptions) {
-    this.runId = options.runId ?? randomUUID().slice(0, 8)
+    this.runId = options.runId ?? randomUUID()
     this.failCanary = options.failCanary ?? false
   }
 
@@ -81,7 +81,8 @@ export class TrafficSimulator {
       latencyMs = Date.now() - started
     }
     await db.insert(traffic).values({
-      id: `tr_${randomUUID()}`,
+      // Deterministic per run id and counter: a replayed simulation records the same ids.
+      id: `tr_${sha256Hex(key).slice(0, 32)}`,
       taskId: scenario.task.id,
       promptVersionId: version.id,
       routingKey,

@@ -55,6 +55,13 @@ export interface CampaignInput {
 
 const pct = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3))
 
+/** The innermost message of a failure (Temporal wraps activity errors in ActivityFailure). */
+function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined
+  while (e?.cause) e = e.cause as typeof e
+  return e?.message ?? String(err)
+}
+
 export async function optimizationCampaign(input: CampaignInput): Promise<CampaignResult> {
   const parsed = CampaignConfig.safeParse(input.config ?? {})
   if (!parsed.success) {
@@ -245,7 +252,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err
     status.stage = 'failed'
-    const reason = err instanceof Error ? err.message : String(err)
+    const reason = rootMessage(err)
     status.reason = reason
     await CancellationScope.nonCancellable(() =>
       quick.finishCampaign({ campaignId, status: isCancellation(err) ? 'stopped' : 'failed', decision: isCancellation(err) ? 'cancelled' : 'failed', reason, winnerVersionId: null, result: {} }),

@@ -4,7 +4,8 @@
  * for a human to approve, or needs more data.
  *
  * - Compared only with the **concurrent** baseline: each canary request is paired with the mean of
- *   the baseline requests graded in the same time block, so drift common to both arms cancels.
+ *   its own disjoint group of baseline requests from the same time block, so drift common to both
+ *   arms cancels and the pairs stay independent.
  * - Only closed blocks are used, so past pairs never change between looks and the e-processes
  *   keep their any-number-of-looks guarantee.
  * - Harm tests (quality, error rate) split the false-rollback budget; readiness is a
@@ -120,16 +121,29 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     if (!block) blocks.set(b, (block = { base: [], canary: [] }))
     ;(o.arm === 'baseline' ? block.base : block.canary).push(o)
   }
+  // Each canary request gets its own disjoint group of baseline requests from the same block
+  // (contiguous in arrival order). Sharing one block mean between several canary requests would
+  // correlate their differences and break the e-processes' martingale property.
   const qualityD: number[] = []
   const errorD: number[] = []
   for (const b of [...blocks.keys()].sort((x, y) => x - y)) {
     const block = blocks.get(b) as { base: Observation[]; canary: Observation[] }
-    const baseQ = mean(block.base.map(qualityOf).filter((q): q is number => q !== null))
-    const baseErr = mean(block.base.map((o) => (o.error ? 1 : 0)))
-    for (const c of block.canary) {
+    const nc = block.canary.length
+    const nb = block.base.length
+    if (nc === 0 || nb === 0) continue
+    const paired = Math.min(nc, nb)
+    const per = Math.floor(nb / paired)
+    const extra = nb - per * paired
+    let next = 0
+    for (let i = 0; i < paired; i++) {
+      const size = per + (i < extra ? 1 : 0)
+      const group = block.base.slice(next, next + size)
+      next += size
+      const c = block.canary[i] as Observation
+      const baseQ = mean(group.map(qualityOf).filter((q): q is number => q !== null))
       const q = qualityOf(c)
       if (q !== null && baseQ !== null) qualityD.push(q - baseQ)
-      if (baseErr !== null) errorD.push(baseErr - (c.error ? 1 : 0))
+      errorD.push((mean(group.map((o) => (o.error ? 1 : 0))) as number) - (c.error ? 1 : 0))
     }
   }
 

@@ -1,0 +1,79 @@
+/**
+ * `npm run record-histories`: run the workflows for real (Postgres + Temporal dev server, as in
+ * the tests) and save their event histories to test/histories/, where the replay test checks
+ * that the current workflow code still replays them deterministically.
+ *
+ * Re-record only when a workflow change is meant to be incompatible (and then version it with
+ * `patched()` if old executions may still be running in production).
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js'
+import { REPO_ROOT } from '../runtime/env.js'
+import { canaryRelease } from '../workflows/canary.js'
+import { optimizationCampaign } from '../workflows/campaign.js'
+import { approveUpdate, canaryStatusQuery } from '../workflows/messages.js'
+import { withTestInfra } from './lib/test-infra.js'
+
+const log = (line: string) => process.stderr.write(`[record] ${line}\n`)
+
+async function main() {
+  await withTestInfra(log, async (infra) => {
+    process.env.KAIZEN_TEST_DATABASE_URL = infra.databaseUrl
+    process.env.KAIZEN_TEST_TEMPORAL_ADDRESS = infra.temporalAddress
+    const { startHarness, eventually } = await import('../test/helpers/infra.js')
+    const { TEST_CAMPAIGN, regressedContent, fastCanary, version } = await import('../test/helpers/fixtures.js')
+    const save = async (h: { client: import('@temporalio/client').Client }, workflowId: string, name: string) => {
+      const history = await h.client.workflow.getHandle(workflowId).fetchHistory()
+      const path = join(REPO_ROOT, 'test', 'histories', `${name}.json`)
+      writeFileSync(path, `${historyToJSON(history)}\n`)
+      log(`saved ${history.events?.length} events of ${workflowId} to ${path}`)
+    }
+
+    // 1. A campaign that starts a canary, and the canary promoted by an approval Update.
+    const h = await startHarness({ name: 'record' })
+    try {
+      await h.traffic.burst(260)
+      const campaignId = 'campaign-record'
+      const result = await h.client.workflow.execute(optimizationCampaign, {
+        workflowId: campaignId,
+        taskQueue: h.taskQueue,
+        args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: TEST_CAMPAIGN }],
+      })
+      if (!result.canary) throw new Error(`expected a canary: ${result.reason}`)
+      h.traffic.start(40)
+      const canary = h.client.workflow.getHandle(result.canary.workflowId)
+      await eventually(() => canary.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 60_000, 'approval')
+      await canary.executeUpdate(approveUpdate, { args: [{ approver: 'recorder@example.com', comment: 'replay fixture' }] })
+      await canary.result()
+      await save(h, campaignId, 'campaign-canary-started')
+      await save(h, result.canary.workflowId, 'canary-promoted')
+    } finally {
+      await h.close()
+    }
+
+    // 2. A regressed canary rolled back automatically.
+    const r = await startHarness({ name: 'record-rollback' })
+    try {
+      const bad = await version(r.db, r.scenario, regressedContent(r.scenario), 'regressed')
+      r.traffic.start(40)
+      const canaryId = 'canary-record-rollback'
+      await r.client.workflow.execute(canaryRelease, {
+        workflowId: canaryId,
+        taskQueue: r.taskQueue,
+        args: [{ canaryId, taskId: r.scenario.task.id, campaignId: null, candidateVersionId: bad.id, baselineVersionId: r.task.seedVersion.id, graderVersionId: r.task.graderVersionId, config: fastCanary() }],
+      })
+      await save(r, canaryId, 'canary-rolled-back')
+    } finally {
+      await r.close()
+    }
+  })
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err))
+    process.exit(1)
+  },
+)

@@ -1,0 +1,58 @@
+/**
+ * `npm test` (after the type check): run every test with node:test against real infrastructure:
+ * a fresh PostgreSQL database for this run and a real Temporal dev server (scripts/lib/test-infra.ts).
+ *
+ *   npm test                      all of test/
+ *   npx tsx scripts/test.ts test/unit test/db/db.test.ts   some of it
+ *
+ * Postgres: TEST_DATABASE_URL names a server and a database to connect to for CREATE DATABASE
+ * (default postgres://postgres@127.0.0.1:5432/postgres). KAIZEN_KEEP_TEST_DB=1 keeps the database.
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { REPO_ROOT } from '../runtime/env.js'
+import { withTestInfra } from './lib/test-infra.js'
+
+const log = (line: string) => process.stderr.write(`[test] ${line}\n`)
+
+function findTests(paths: string[]): string[] {
+  const out: string[] = []
+  const walk = (p: string) => {
+    if (statSync(p).isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f))
+    else if (p.endsWith('.test.ts')) out.push(p)
+  }
+  for (const p of paths) walk(resolve(p))
+  return out
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2)
+  const files = findTests(args.length > 0 ? args : [join(REPO_ROOT, 'test')])
+  if (files.length === 0) {
+    log(`no test files under ${args.join(' ') || 'test/'}`)
+    return 1
+  }
+  return withTestInfra(log, (infra) =>
+    new Promise<number>((done) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--test', `--test-concurrency=${process.env.KAIZEN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(REPO_ROOT, f))],
+        {
+          cwd: REPO_ROOT,
+          stdio: 'inherit',
+          env: { ...process.env, KAIZEN_TEST_DATABASE_URL: infra.databaseUrl, KAIZEN_TEST_TEMPORAL_ADDRESS: infra.temporalAddress, TEMPORAL_CLI_PATH: infra.temporalCliPath },
+        },
+      )
+      child.on('close', (c) => done(c ?? 1))
+    }),
+  )
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log(err instanceof Error ? err.message : String(err))
+    process.exit(1)
+  },
+)

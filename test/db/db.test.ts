@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { eq, sql } from 'drizzle-orm'
+import { isKaizenError } from '../../core/errors.js'
+import { openDatabase, type Database } from '../../db/client.js'
+import { getLabels, moveLabel } from '../../db/queries/labels.js'
+import { createPromptVersion, findPromptVersion } from '../../db/queries/prompts.js'
+import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { auditEvents, labelHistory } from '../../db/schema.js'
+import { scenarioCopy, testInfra } from '../helpers/infra.js'
+
+const pgliteDir = mkdtempSync(join(tmpdir(), 'kaizen-pglite-test-'))
+after(() => rmSync(pgliteDir, { recursive: true, force: true }))
+
+const drivers: Array<[string, () => Promise<Database>]> = [
+  ['postgres', () => openDatabase({ url: testInfra().databaseUrl, dataDir: '/nonexistent' })],
+  ['pglite', () => openDatabase({ dataDir: pgliteDir })],
+]
+
+for (const [name, open] of drivers) {
+  describe(`database on ${name}`, () => {
+    test('migrations apply (and re-apply as a no-op); history tables reject UPDATE, DELETE and TRUNCATE', async () => {
+      const d = await open()
+      try {
+        const scenario = await scenarioCopy('incident-triage', `db-${name}`)
+        const reg = await registerScenarioTask(d.db, scenario)
+        assert.equal(reg.created, true)
+        assert.equal((await registerScenarioTask(d.db, scenario)).created, false)
+        for (const table of ['audit_events', 'prompt_versions', 'label_history', 'grader_versions', 'approvals']) {
+          await assert.rejects(d.db.execute(sql.raw(`UPDATE ${table} SET created_at = now()`)), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)), `${table} UPDATE`)
+          await assert.rejects(d.db.execute(sql.raw(`DELETE FROM ${table}`)), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)), `${table} DELETE`)
+          await assert.rejects(d.db.execute(sql.raw(`TRUNCATE ${table} CASCADE`)), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)), `${table} TRUNCATE`)
+        }
+        const events = await d.db.select().from(auditEvents).where(eq(auditEvents.taskId, scenario.task.id))
+        assert.ok(events.some((e) => e.action === 'label.production.moved'))
+      } finally {
+        await d.close()
+      }
+      // Re-opening runs the migrator again: nothing to apply, nothing breaks.
+      const again = await open()
+      await again.close()
+    })
+
+    test('prompt versions: same content is the same version; concurrent writers get distinct numbers', async () => {
+      const d = await open()
+      try {
+        const scenario = await scenarioCopy('incident-triage', `pv-${name}`)
+        const reg = await registerScenarioTask(d.db, scenario)
+        const base = scenario.task.prompt
+        const again = await createPromptVersion(d.db, { taskId: scenario.task.id, content: base, origin: 'human', createdBy: 'test' })
+        assert.equal(again.id, reg.seedVersion.id)
+        const made = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            createPromptVersion(d.db, { taskId: scenario.task.id, content: { ...base, system: `${base.system} Variant ${i}.` }, origin: 'campaign', parentIds: [reg.seedVersion.id], createdBy: 'test' }),
+          ),
+        )
+        assert.deepEqual(made.map((v) => v.version).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7])
+        assert.equal((await findPromptVersion(d.db, `${scenario.task.id}@3`)).version, 3)
+        await assert.rejects(findPromptVersion(d.db, `${scenario.task.id}@99`), (e) => isKaizenError(e) && e.code === 'NOT_FOUND')
+      } finally {
+        await d.close()
+      }
+    })
+
+    test('label moves are idempotent, audited, and guarded by canary ownership', async () => {
+      const d = await open()
+      try {
+        const scenario = await scenarioCopy('incident-triage', `lbl-${name}`)
+        const reg = await registerScenarioTask(d.db, scenario)
+        const task = scenario.task.id
+        const move = { moveKey: `t:${task}:canary`, taskId: task, label: 'canary' as const, toVersionId: reg.seedVersion.id, weight: 0.2, canaryId: 'c-1', reason: 'test', actor: 'tester' }
+        assert.equal((await moveLabel(d.db, move)).moved, true)
+        assert.equal((await moveLabel(d.db, move)).moved, false, 'same key twice moves once')
+        assert.equal((await getLabels(d.db, task)).canary?.weight, 0.2)
+        const steal = await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove-other`, toVersionId: null, canaryId: 'c-2', expectCanaryId: 'c-2' })
+        assert.equal(steal.moved, false, 'another canary cannot remove this one')
+        assert.ok((await getLabels(d.db, task)).canary)
+        await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove`, toVersionId: null, expectCanaryId: 'c-1' })
+        assert.equal((await getLabels(d.db, task)).canary, null)
+        const history = await d.db.select().from(labelHistory).where(eq(labelHistory.taskId, task))
+        assert.equal(history.filter((h) => h.label === 'canary').length, 2)
+        await assert.rejects(moveLabel(d.db, { ...move, moveKey: 'x', label: 'production', toVersionId: null }), /cannot be removed/)
+      } finally {
+        await d.close()
+      }
+    })
+  })
+}
+
+test('a second process cannot open the same PGlite folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kaizen-pglite-lock-'))
+  const first = await openDatabase({ dataDir: dir })
+  try {
+    const { spawnSync } = await import('node:child_process')
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('${join(process.cwd(), 'db/client.ts')}').then(m => m.openDatabase({ dataDir: '${dir}' })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3) })`], { encoding: 'utf8' })
+    assert.equal(r.status, 3)
+    assert.match(r.stderr, /in use by another Kaizen process \(pid \d+\).*DATABASE_URL/s)
+  } finally {
+    await first.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

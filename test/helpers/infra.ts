@@ -1,0 +1,127 @@
+/**
+ * Test infrastructure: the real PostgreSQL database and Temporal dev server that `npm test`
+ * (scripts/test.ts) provides to every test file, and per-file isolation (each file gets its own
+ * task ids and its own task queue, so files can run in parallel on one database and one server).
+ */
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { Client, Connection } from '@temporalio/client'
+import { NativeConnection, Worker } from '@temporalio/worker'
+import { createActivities } from '../../activities/index.js'
+import { openDatabase, type Database } from '../../db/client.js'
+import { registerScenarioTask, type RegisteredTask } from '../../db/queries/tasks.js'
+import { ProviderRegistry } from '../../providers/registry.js'
+import { SimulationProvider } from '../../providers/simulation.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { installTemporalRuntime } from '../../runtime/temporal.js'
+import { PromptResolver } from '../../serving/resolver.js'
+import { TrafficSimulator } from '../../serving/traffic-simulator.js'
+import { loadScenarioFile, type Scenario } from '../../sim/scenario.js'
+import { workflowBundle } from '../../worker/create-worker.js'
+
+export function testInfra(): { databaseUrl: string; temporalAddress: string } {
+  const databaseUrl = process.env.KAIZEN_TEST_DATABASE_URL
+  const temporalAddress = process.env.KAIZEN_TEST_TEMPORAL_ADDRESS
+  if (!databaseUrl || !temporalAddress) {
+    throw new Error('run tests with `npm test` (or `npx tsx scripts/test.ts <files>`): it provides the test database and Temporal server')
+  }
+  return { databaseUrl, temporalAddress }
+}
+
+export const uniqueSuffix = (name: string) => `${name}-${randomBytes(3).toString('hex')}`
+
+/** A shipped scenario under fresh ids, so its task is this test's alone. */
+export async function scenarioCopy(base: string, name: string): Promise<Scenario> {
+  const s = await loadScenarioFile(join(REPO_ROOT, 'scenarios', `${base}.yaml`))
+  const id = uniqueSuffix(`${base}-${name}`)
+  return { ...s, id, task: { ...s.task, id } }
+}
+
+export interface Harness {
+  database: Database
+  db: Database['db']
+  scenario: Scenario
+  task: RegisteredTask
+  simulation: SimulationProvider
+  providers: ProviderRegistry
+  client: Client
+  taskQueue: string
+  traffic: TrafficSimulator
+  resolver: PromptResolver
+  close(): Promise<void>
+}
+
+export async function startHarness(options: { name: string; scenario?: string; worker?: boolean }): Promise<Harness> {
+  const { databaseUrl, temporalAddress } = testInfra()
+  installTemporalRuntime('ERROR')
+  const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name)
+  const database = await openDatabase({ url: databaseUrl, dataDir: '/nonexistent', migrate: false })
+  const simulation = new SimulationProvider([scenario])
+  const providers = new ProviderRegistry([simulation], simulation)
+  const task = await registerScenarioTask(database.db, scenario)
+  const connection = await Connection.connect({ address: temporalAddress })
+  const client = new Client({ connection })
+  const taskQueue = `test-${scenario.id}`
+  const resolver = new PromptResolver(database.db, 200)
+  // A fixed run id: the same test sends the same simulated requests (with the same ids) every run.
+  const traffic = new TrafficSimulator({ db: database.db, provider: simulation, resolver, scenario, runId: options.name })
+
+  let worker: Worker | null = null
+  let running: Promise<void> | null = null
+  let native: NativeConnection | null = null
+  if (options.worker ?? true) {
+    native = await NativeConnection.connect({ address: temporalAddress })
+    worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities({ db: database.db, providers, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8 }),
+    })
+    running = worker.run()
+  }
+  return {
+    database,
+    db: database.db,
+    scenario,
+    task,
+    simulation,
+    providers,
+    client,
+    taskQueue,
+    traffic,
+    resolver,
+    async close() {
+      await traffic.stop()
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown()
+      await running?.catch(() => undefined)
+      await native?.close()
+      await connection.close()
+      await database.close()
+    },
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Poll until `fn` returns a value that passes `ok`, or fail after `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T | undefined
+  for (;;) {
+    try {
+      last = await fn()
+      if (ok(last)) return last
+    } catch {
+      // keep polling
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`)
+    await sleep(250)
+  }
+}
+
+/** Every message along an error's cause chain (Temporal wraps failures several levels deep). */
+export function failureMessages(err: unknown): string {
+  const out: string[] = []
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) out.push(String(e.message))
+  return out.join(' <- ')
+}

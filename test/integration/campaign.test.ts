@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { WorkflowFailedError } from '@temporalio/client'
+import { and, eq } from 'drizzle-orm'
+import { getLabels } from '../../db/queries/labels.js'
+import { auditEvents, campaigns, candidates, promptVersions } from '../../db/schema.js'
+import { optimizationCampaign } from '../../workflows/campaign.js'
+import { canaryStatusQuery, type CampaignResult } from '../../workflows/messages.js'
+import { eventually, failureMessages, startHarness, type Harness } from '../helpers/infra.js'
+import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
+
+let h: Harness
+before(async () => {
+  h = await startHarness({ name: 'campaign' })
+})
+after(() => h.close())
+
+test('a campaign samples traffic, searches, passes the holdout gate and reaches a canary with real arms', async () => {
+  const taskId = h.scenario.task.id
+  await h.traffic.burst(260)
+  const campaignId = `campaign-${taskId}`
+  const handle = await h.client.workflow.start(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId, trigger: 'test', config: TEST_CAMPAIGN }],
+  })
+  const result: CampaignResult = await handle.result()
+  h.traffic.start(40) // live traffic for the canary (after the snapshot, so the sample is reproducible)
+  assert.equal(result.decision, 'canary-started', result.reason)
+  assert.ok(result.holdout?.significant)
+  assert.ok(result.winnerHoldoutDQ! > result.baselineHoldoutDQ!, `winner ${result.winnerHoldoutDQ} vs baseline ${result.baselineHoldoutDQ}`)
+  assert.ok(result.rolloutsUsed > 0 && result.rolloutsUsed <= 1_500 + 2 * 100, `rollouts ${result.rolloutsUsed}`)
+  assert.equal(result.baselineVersion, h.task.seedVersion.id)
+
+  // Everything is traceable in Postgres: campaign, lineage, versions, audit.
+  const row = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
+  assert.equal(row?.status, 'completed')
+  assert.equal(row?.winnerVersionId, result.winnerVersion)
+  const winner = await h.db.query.promptVersions.findFirst({ where: eq(promptVersions.id, result.winnerVersion!) })
+  assert.equal(winner?.origin, 'campaign')
+  assert.equal(winner?.campaignId, campaignId)
+  const cands = await h.db.select().from(candidates).where(eq(candidates.campaignId, campaignId))
+  const byVersion = new Map(cands.map((c) => [c.promptVersionId, c]))
+  let cursor = byVersion.get(result.winnerVersion!)
+  const lineage: string[] = []
+  while (cursor && cursor.parentCandidateIds.length > 0) {
+    lineage.push(cursor.operator)
+    cursor = cands.find((c) => c.id === cursor!.parentCandidateIds[0])
+  }
+  assert.equal(cursor?.status, 'seed', 'the winner descends from the seed candidate')
+  assert.ok(lineage.length >= 1)
+  assert.ok(byVersion.get(result.winnerVersion!)?.holdoutMean !== null)
+  const actions = (await h.db.select().from(auditEvents).where(eq(auditEvents.subjectId, campaignId))).map((e) => e.action)
+  assert.ok(actions.includes('campaign.started') && actions.includes('campaign.completed'), actions.join(','))
+
+  // The canary routes live traffic by sticky key and compares the two arms.
+  const canary = h.client.workflow.getHandle(result.canary!.workflowId)
+  const status = await eventually(() => canary.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval' || s.state === 'rolled_back', 60_000, 'canary decision')
+  assert.equal(status.state, 'awaiting_approval', status.reason ?? '')
+  assert.ok(status.analysis!.canary.requests > 0 && status.analysis!.baseline.requests > 0)
+  const labels = await getLabels(h.db, taskId)
+  assert.equal(labels.canary?.promptVersionId, result.winnerVersion)
+  assert.equal(labels.production?.promptVersionId, result.baselineVersion, 'never promoted without a human')
+  await canary.cancel()
+  await eventually(async () => (await getLabels(h.db, taskId)).canary, (c) => c === null, 20_000, 'cancelled canary leaves traffic')
+})
+
+test('bad input fails the campaign with a named error and records why', async () => {
+  const unknown = h.client.workflow.execute(optimizationCampaign, {
+    workflowId: `campaign-unknown-${h.scenario.id}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId: 'no-such-task', trigger: 'test', config: TEST_CAMPAIGN }],
+  })
+  await assert.rejects(unknown, (e) => e instanceof WorkflowFailedError && /unknown task "no-such-task"/.test(failureMessages(e)))
+  const invalid = h.client.workflow.execute(optimizationCampaign, {
+    workflowId: `campaign-invalid-${h.scenario.id}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId: h.scenario.task.id, trigger: 'test', config: { search: { rounds: 0 } } as never }],
+  })
+  await assert.rejects(invalid, (e) => e instanceof WorkflowFailedError && /search\.rounds/.test(failureMessages(e)))
+  const thin = h.client.workflow.execute(optimizationCampaign, {
+    workflowId: `campaign-thin-${h.scenario.id}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId: h.scenario.task.id, trigger: 'test', config: { ...TEST_CAMPAIGN, sample: { size: 500, windowHours: 24, minItems: 100_000 } } }],
+  })
+  await assert.rejects(thin, (e) => e instanceof WorkflowFailedError && /needs at least 100000/.test(failureMessages(e)))
+  const row = await h.db.query.campaigns.findFirst({ where: and(eq(campaigns.id, `campaign-thin-${h.scenario.id}`)) })
+  assert.equal(row?.status, 'failed')
+  assert.match(row?.reason ?? '', /usable traffic records/)
+})

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { freePort } from '../../scripts/lib/test-infra.js'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'kaizen-cli-test-'))
+after(() => rmSync(dataDir, { recursive: true, force: true }))
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function kaizen(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 240_000): Promise<Run> {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v
+  delete childEnv.DATABASE_URL // embedded defaults: PGlite in the data folder
+  delete childEnv.TEMPORAL_ADDRESS
+  if (env.DATABASE_URL) childEnv.DATABASE_URL = env.DATABASE_URL
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], { cwd: REPO_ROOT, env: childEnv })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and prints the result', async () => {
+  const port = String(await freePort())
+  const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: port }
+  const first = await kaizen(['demo', '--once', '--json', '--headless'], env)
+  assert.equal(first.code, 0, first.stderr)
+  const out = JSON.parse(first.stdout)
+  for (const key of ['campaignId', 'task', 'baselineVersion', 'winnerVersion', 'baselineHoldoutDQ', 'winnerHoldoutDQ', 'rolloutsUsed', 'decision']) assert.ok(key in out, `missing ${key}`)
+  assert.equal(out.task, 'incident-triage')
+  assert.equal(out.simulated, true)
+  assert.equal(out.decision, 'canary-started', out.reason)
+  assert.ok(out.winnerHoldoutDQ > out.baselineHoldoutDQ)
+  assert.ok(['awaiting_approval', 'rolled_back', 'holding'].includes(out.canary.state), out.canary.state)
+  assert.match(out.canary.id, /^canary-campaign-incident-triage-/)
+  assert.match(first.stderr, /\[simulation\]/)
+  assert.match(first.stderr, /Starting the Temporal dev server/)
+
+  // A second run reuses the data folder: same task and versions, earlier traffic, a new campaign.
+  const second = await kaizen(['demo', '--once', '--json', '--headless'], env)
+  assert.equal(second.code, 0, second.stderr)
+  const again = JSON.parse(second.stdout)
+  assert.notEqual(again.campaignId, out.campaignId)
+  assert.equal(again.baselineVersion, out.baselineVersion)
+  assert.match(second.stderr, /Reusing \d+ production requests from earlier runs/)
+  assert.match(second.stderr, /still holds 50% of traffic; this demo's canary will supersede it/)
+})
+
+test('bad input gets a clear message naming the flag or field, and a non-zero exit', async () => {
+  const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
+  const noApprover = await kaizen(['canary', 'approve', 'canary-x'], env)
+  assert.equal(noApprover.code, 2)
+  assert.match(noApprover.stderr, /missing --approver/)
+  const noTask = await kaizen(['campaign', 'start'], env)
+  assert.equal(noTask.code, 2)
+  assert.match(noTask.stderr, /--task/)
+  const badEnv = await kaizen(['prompts', 'list'], { ...env, KAIZEN_TEMPORAL_PORT: 'seventy' })
+  assert.equal(badEnv.code, 6)
+  assert.match(badEnv.stderr, /KAIZEN_TEMPORAL_PORT/)
+  const noServer = await kaizen(['canary', 'status', 'canary-x'], env)
+  assert.equal(noServer.code, 7)
+  assert.match(noServer.stderr, /no Temporal server answers .*`kaizen up`/)
+  const unknownVersion = await kaizen(['prompts', 'show', 'incident-triage@999'], env)
+  assert.equal(unknownVersion.code, 3)
+  assert.match(unknownVersion.stderr, /has no prompt version 999/)
+  const badWeight = await kaizen(['campaign', 'start', '--task', 'incident-triage', '--canary-weight', '7'], env)
+  assert.equal(badWeight.code, 2)
+  assert.match(badWeight.stderr, /canary\.weight/)
+})

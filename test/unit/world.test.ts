@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { renderMessages } from '../../core/prompt.js'
+import { SimulationProvider } from '../../providers/simulation.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { generateExample } from '../../sim/generator.js'
+import { loadScenarioFile } from '../../sim/scenario.js'
+import { SimWorld } from '../../sim/world.js'
+
+const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
+const world = new SimWorld(scenario)
+const seedPrompt = scenario.task.prompt
+const clauseText = (id: string) => scenario.clauses.find((c) => c.id === id)!.paraphrases[0]!
+const everyRequirement = [...new Set(scenario.clusters.flatMap((c) => c.requirements))]
+const goodPrompt = { ...seedPrompt, system: `${seedPrompt.system} ${everyRequirement.map(clauseText).join(' ')}` }
+
+test('examples are deterministic functions of their key and carry ground truth', () => {
+  const a = generateExample(scenario, 'k-1')
+  assert.deepEqual(a, generateExample(scenario, 'k-1'))
+  assert.notDeepEqual(a.input, generateExample(scenario, 'k-2').input)
+  assert.ok(a.reference.actions.length > 0 && a.reference.keywords.length > 0)
+  assert.deepEqual(Object.keys(a.input).sort(), [...scenario.task.inputFields].sort())
+  assert.ok(a.required.length >= 1 && a.required.length <= 2)
+})
+
+test('clauses are parsed from any paraphrase', () => {
+  assert.deepEqual(world.parseClauses(seedPrompt.system), ['json-only'])
+  for (const c of scenario.clauses) for (const p of c.paraphrases) assert.ok(world.parseClauses(`Intro. ${p.toUpperCase()} Outro.`).includes(c.id), `${c.id}: ${p}`)
+})
+
+test('requirements raise the exact success probability; conflicts lower it', () => {
+  let seedP = 0
+  let goodP = 0
+  const n = 300
+  for (let i = 0; i < n; i++) {
+    const ex = world.example(`p-${i}`)
+    seedP += world.probability(ex, world.parseClauses(seedPrompt.system), 'sim-standard')
+    goodP += world.probability(ex, world.parseClauses(goodPrompt.system), 'sim-standard')
+  }
+  assert.ok(goodP / n > seedP / n + 0.25, `seed ${seedP / n}, good ${goodP / n}`)
+  const deploy = Array.from({ length: 200 }, (_, i) => world.example(`c-${i}`)).find((e) => e.cluster === 'bad-deploy')!
+  const base = world.parseClauses(goodPrompt.system)
+  assert.ok(world.probability(deploy, [...base, 'restart-first'], 'sim-standard') < world.probability(deploy, base, 'sim-standard'))
+  assert.ok(world.probability(deploy, base, 'sim-large') > world.probability(deploy, base, 'sim-standard'))
+})
+
+test('answers replay exactly; a paraphrase is a different draw with the same probability', () => {
+  const ex = world.example('replay-1')
+  const text = renderMessages(goodPrompt, ex.input).map((m) => m.content).join('\n')
+  assert.deepEqual(world.respond(text, ex, 'sim-standard', 0), world.respond(text, ex, 'sim-standard', 0))
+  const reworded = text.replace(clauseText('state-risk'), scenario.clauses.find((c) => c.id === 'state-risk')!.paraphrases[1]!)
+  assert.equal(world.respond(reworded, ex, 'sim-standard', 0).probability, world.respond(text, ex, 'sim-standard', 0).probability)
+  // replicates are independent draws: over many, successes track the probability
+  let wins = 0
+  for (let r = 0; r < 400; r++) if (world.respond(text, ex, 'sim-standard', r).success) wins++
+  const p = world.probability(ex, world.parseClauses(text), 'sim-standard')
+  assert.ok(Math.abs(wins / 400 - p) < 0.08, `empirical ${wins / 400} vs exact ${p}`)
+})
+
+test('feedback names the true cause at fidelity 1 and carries no signal at fidelity 0', () => {
+  const truthful = new SimWorld(scenario, { fidelity: 1 })
+  const useless = new SimWorld(scenario, { fidelity: 0 })
+  const hints = new Set(scenario.clauses.flatMap((c) => (c.feedback ? [c.feedback] : [])))
+  let named = 0
+  let failures = 0
+  let correctAtZero = 0
+  for (let i = 0; i < 300; i++) {
+    const ex = truthful.example(`fb-${i}`)
+    const text = `${seedPrompt.system}\n${ex.input.summary}`
+    const r1 = truthful.respond(text, ex, 'sim-standard', 0)
+    if (r1.success) continue
+    failures++
+    const missing = ex.required.map((id) => scenario.clauses.find((c) => c.id === id)!.feedback)
+    if (r1.feedback && missing.includes(r1.feedback)) named++
+    const r0 = useless.respond(text, ex, 'sim-standard', 0)
+    if (r0.feedback && missing.includes(r0.feedback)) correctAtZero++
+    assert.ok(r1.feedback && (hints.has(r1.feedback) || scenario.feedback.generic.includes(r1.feedback)))
+  }
+  assert.ok(named / failures > 0.95, `fidelity 1 named the cause in ${named}/${failures}`)
+  assert.ok(correctAtZero / failures < 0.3, `fidelity 0 named it in ${correctAtZero}/${failures}`)
+})
+
+test('the provider labels everything as simulation and refuses requests without a scenario reference', async () => {
+  const provider = new SimulationProvider([scenario])
+  const ex = world.example('prov-1')
+  const r = await provider.complete({ model: 'sim-standard', messages: renderMessages(seedPrompt, ex.input), params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: ex.key } })
+  assert.equal(r.simulated, true)
+  assert.equal(r.provider, 'simulation')
+  assert.ok(r.usage.inputTokens > 0 && r.usage.outputTokens > 0 && r.latencyMs > 0 && r.costUsd > 0)
+  await assert.rejects(provider.complete({ model: 'sim-standard', messages: [{ role: 'user', content: 'hi' }], params: seedPrompt.params }), /no simulation reference/)
+  await assert.rejects(provider.complete({ model: 'sim-nope', messages: [], params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: 'x' } }), /simulated model "sim-nope"/)
+})
