@@ -4,7 +4,7 @@
  * Every write is keyed, so a retried activity changes nothing twice.
  */
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
-import { and, asc, count, eq, gte, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
@@ -162,7 +162,11 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const existing = await db.query.datasets.findFirst({ where: eq(datasets.id, datasetId) })
       if (existing) return { datasetId, counts: existing.counts }
       const { size, windowHours, minItems } = input.config.sample
-      const since = new Date(Date.now() - windowHours * 3600_000)
+      // The sample is the traffic as of the campaign's start: traffic arriving while the campaign
+      // runs never changes what a (retried or replayed) snapshot contains.
+      const campaign = await campaignRow(input.campaignId)
+      const until = campaign.createdAt
+      const since = new Date(until.getTime() - windowHours * 3600_000)
       const rows = await db
         .select({ id: traffic.id })
         .from(traffic)
@@ -170,6 +174,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
           and(
             eq(traffic.taskId, input.taskId),
             gte(traffic.createdAt, since),
+            lte(traffic.createdAt, until),
             isNull(traffic.error),
             isNotNull(traffic.reference),
             or(isNull(traffic.arm), ne(traffic.arm, 'canary')),
@@ -180,7 +185,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
       if (rows.length < minItems) {
         throw new KaizenError(
           'INSUFFICIENT_DATA',
-          `task "${input.taskId}" has ${rows.length} usable traffic records (with a known outcome, no error) in the last ${windowHours} h; ` +
+          `task "${input.taskId}" has ${rows.length} usable traffic records (with a known outcome, no error) in the ${windowHours} h before the campaign started; ` +
             `the campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
         )
       }

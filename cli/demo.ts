@@ -5,6 +5,7 @@
  * point (awaiting approval, holding, or rolled back). Used by `kaizen up` and `kaizen demo --once`.
  * Everything here runs on the simulation provider and says so.
  */
+import { randomUUID } from 'node:crypto'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
 import type { CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
@@ -17,12 +18,12 @@ import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
 import { optimizationCampaign } from '../workflows/campaign.js'
 import { campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
-import { fmt, say, SIM_LABEL } from './output.js'
+import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */
 export const DEMO_CONFIG: CampaignConfigInput = {
   sample: { size: 300, windowHours: 24 * 30, minItems: 60 },
-  search: { strategy: 'reflective', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 },
+  search: { strategy: 'reflective', rounds: 10, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 3_000 },
   canary: {
     weight: 0.5,
     analysisIntervalSeconds: 2,
@@ -43,8 +44,6 @@ export interface DemoOptions {
   canaryTimeoutSeconds?: number
   quiet?: boolean
   config?: CampaignConfigInput
-  /** Live traffic already running (e.g. started by `kaizen up`); otherwise the demo starts its own. */
-  traffic?: TrafficSimulator
 }
 
 export interface DemoSummary {
@@ -92,9 +91,9 @@ async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: num
 }
 
 /** A traffic simulator for a scenario's task, routed through a fresh prompt resolver. */
-export function simulateTraffic(rt: KaizenRuntime, scenarioId: string, failCanary = false): TrafficSimulator {
+export function simulateTraffic(rt: KaizenRuntime, scenarioId: string, options: { failCanary?: boolean; runId?: string } = {}): TrafficSimulator {
   const scenario = requireScenario(rt.scenarios, scenarioId)
-  return new TrafficSimulator({ db: rt.db, provider: rt.simulation, resolver: new PromptResolver(rt.db), scenario, failCanary })
+  return new TrafficSimulator({ db: rt.db, provider: rt.simulation, resolver: new PromptResolver(rt.db), scenario, ...options })
 }
 
 /** Run one campaign to a canary decision point. Leaves live traffic running (caller stops it). */
@@ -114,22 +113,23 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     log(`A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`)
   }
 
-  const sim = options.traffic ?? simulateTraffic(rt, options.scenario, options.failCanary ?? false)
   const have = await usableTraffic(rt, taskId, config.sample?.windowHours ?? 24 * 30)
+  // A fresh data folder always gets the same first run (same requests, same campaign seed), so
+  // the first demo on any machine replays exactly; later runs draw new traffic and seeds.
+  const runId = have === 0 ? 'demo-first-run' : randomUUID()
+  const sim = simulateTraffic(rt, options.scenario, { failCanary: options.failCanary ?? false, runId })
   if (have < sampleSize) {
     log(`${SIM_LABEL} Sending ${sampleSize - have} production requests through the simulated model (found ${have})…`)
     await sim.burst(sampleSize - have)
   } else {
     log(`${SIM_LABEL} Reusing ${have} production requests from earlier runs in ${rt.env.KAIZEN_DATA_DIR}.`)
   }
-  sim.start(options.rate)
-  log(`${SIM_LABEL} Live traffic: about ${options.rate} requests/s, routed by the prompt resolver.`)
 
   const campaignId = `campaign-${taskId}-${stamp()}`
   const handle = await rt.client.workflow.start(optimizationCampaign, {
     workflowId: campaignId,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    args: [{ taskId, campaignId, trigger: 'demo', config }],
+    args: [{ taskId, campaignId, trigger: 'demo', config: { seed: runId, ...config } }],
   })
   log(`Campaign ${campaignId} started.`)
   const url = workflowUrl(rt, campaignId)
@@ -152,6 +152,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     await Promise.race([resultP.catch(() => undefined), sleep(500)])
   }
   const result = await resultP
+  // Live traffic for the canary: users keep arriving, routed by the resolver.
+  sim.start(options.rate)
+  log(`${SIM_LABEL} Live traffic: about ${options.rate} requests/s, routed by the prompt resolver.`)
   const winner = result.winnerVersion ? await getPromptVersion(rt.db, result.winnerVersion) : null
   const baseline = await getPromptVersion(rt.db, result.baselineVersion)
 
@@ -189,7 +192,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     baselineHoldoutDQ: result.baselineHoldoutDQ,
     winnerHoldoutDQ: result.winnerHoldoutDQ,
     rolloutsUsed: result.rolloutsUsed,
-    rolloutBudget: config.search?.rolloutBudget ?? 2_000,
+    rolloutBudget: config.search?.rolloutBudget ?? 3_000,
     decision: result.decision,
     reason: result.reason,
     holdout: result.holdout,
@@ -207,7 +210,7 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     `  Baseline ${s.baselineVersion}: holdout DQ ${fmt(s.baselineHoldoutDQ)}`,
   ]
   if (s.winnerVersion) {
-    lines.push(`  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` + (s.holdout ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, p = ${fmt(s.holdout.pValue, 4)}, ${s.holdout.n} paired holdout items)` : ''))
+    lines.push(`  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` + (s.holdout ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)` : ''))
   }
   lines.push(`  Rollouts used: ${s.rolloutsUsed} of ${s.rolloutBudget}`)
   if (!s.canary) {

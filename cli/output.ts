@@ -3,7 +3,8 @@
  * How the CLI talks: plain sentences on stderr for people, one JSON document on stdout with
  * --json, and exit codes that name the kind of failure.
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
+import { ApplicationFailure } from '@temporalio/common'
 import { ZodError } from 'zod'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
 
@@ -32,6 +33,9 @@ export const printJson = (value: unknown): void => {
 
 export const fmt = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits))
 
+/** A p-value for people: `p = 0.0312`, or `p < 0.0001`. */
+export const fmtP = (p: number | null | undefined): string => (p === null || p === undefined ? 'p = n/a' : p < 0.0001 ? 'p < 0.0001' : `p = ${p.toFixed(4)}`)
+
 export const SIM_LABEL = '[simulation]'
 
 /** Turn any error into a message and an exit code. */
@@ -39,6 +43,16 @@ export function describeError(err: unknown): { message: string; code: number } {
   if (err instanceof ZodError) err = fromZodError(err, 'input')
   if (isKaizenError(err)) return { message: err.message, code: EXIT_CODES[err.code] }
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}`, code: EXIT_CODES.NOT_FOUND }
+  if (err instanceof WorkflowFailedError) {
+    // Unwrap Temporal's layers to the failure that says what went wrong (its type is our code).
+    let cause: unknown = err.cause
+    while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause?: unknown }).cause
+    const message = (cause as Error | undefined)?.message ?? err.message
+    let typed: unknown = err.cause
+    while (typed && !(typed instanceof ApplicationFailure)) typed = (typed as { cause?: unknown }).cause
+    const type = (typed as ApplicationFailure | undefined)?.type as ErrorCode | undefined
+    return { message: `the workflow failed: ${message}`, code: type && type in EXIT_CODES ? EXIT_CODES[type] : 1 }
+  }
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = (err.cause as Error | undefined)?.message ?? err.message
     return { message: `rejected: ${cause}`, code: EXIT_CODES.CONFLICT }

@@ -213,7 +213,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout }
     const evidence =
       `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
-      `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, p = ${cmp.pValue.toFixed(4)}, α = ${cmp.alpha})`
+      `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha})`
     if (!cmp.significant) {
       return await finish('no-significant-improvement', `not significantly better: ${evidence}`, scores, winnerVersionId)
     }

@@ -46,12 +46,14 @@ export function registerUp(program: Command): void {
           say(`Nightly schedule ${scheduleId} ${created ? 'created' : 'in place'} (02:00 UTC).`)
         }
         let canaryId: string | null = null
-        const traffic = simulateTraffic(rt, opts.scenario)
+        let traffic
         if (opts.campaign) {
-          const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, traffic })
+          const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate })
           for (const line of tellDemo(rt, run.summary)) say(line)
           canaryId = run.summary.canary?.id ?? null
+          traffic = run.traffic
         } else {
+          traffic = simulateTraffic(rt, opts.scenario)
           traffic.start(opts.rate)
         }
         say('')
