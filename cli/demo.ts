@@ -57,6 +57,7 @@ export interface DemoSummary {
   winnerVersionId: string | null
   baselineHoldoutDQ: number | null
   winnerHoldoutDQ: number | null
+  baselineValidationDQ: number | null
   rolloutsUsed: number
   rolloutBudget: number
   decision: CampaignResult['decision']
@@ -191,6 +192,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     winnerVersionId: winner?.id ?? null,
     baselineHoldoutDQ: result.baselineHoldoutDQ,
     winnerHoldoutDQ: result.winnerHoldoutDQ,
+    baselineValidationDQ: result.baselineValidationDQ,
     rolloutsUsed: result.rolloutsUsed,
     rolloutBudget: config.search?.rolloutBudget ?? 3_000,
     decision: result.decision,
@@ -207,7 +209,9 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
   const lines = [
     '',
     `Campaign ${s.campaignId} on task "${s.task}" ${SIM_LABEL}`,
-    `  Baseline ${s.baselineVersion}: holdout DQ ${fmt(s.baselineHoldoutDQ)}`,
+    s.baselineHoldoutDQ !== null
+      ? `  Baseline ${s.baselineVersion}: holdout DQ ${fmt(s.baselineHoldoutDQ)}`
+      : `  Baseline ${s.baselineVersion}: validation DQ ${fmt(s.baselineValidationDQ)}`,
   ]
   if (s.winnerVersion) {
     lines.push(`  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` + (s.holdout ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)` : ''))

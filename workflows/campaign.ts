@@ -119,6 +119,8 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       winnerVersion: winnerVersionId,
       baselineHoldoutDQ: null,
       winnerHoldoutDQ: null,
+      baselineValidationDQ: status.baselineValidationDQ,
+      winnerValidationDQ: winnerVersionId ? status.bestValidationDQ : null,
       rolloutsUsed: status.rolloutsUsed,
       decision,
       reason,

@@ -38,6 +38,9 @@ export interface CampaignResult {
   winnerVersion: string | null
   baselineHoldoutDQ: number | null
   winnerHoldoutDQ: number | null
+  /** Mean DQ on the validation split (what the search selected on). */
+  baselineValidationDQ: number | null
+  winnerValidationDQ: number | null
   rolloutsUsed: number
   decision: CampaignDecision
   reason: string
