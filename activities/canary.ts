@@ -17,13 +17,17 @@ import { approvals, canaries, scores, traffic } from '../db/schema.js'
 import { gradeDq } from '../graders/dq.js'
 import type { ActivityDeps } from './deps.js'
 
-export interface BeginCanaryInput {
+/** What a canary is: which candidate against which baseline, graded by which grader version. */
+export interface CanaryIdentity {
   canaryId: string
   taskId: string
   campaignId: string | null
   candidateVersionId: string
   baselineVersionId: string
   graderVersionId: string
+}
+
+export interface BeginCanaryInput extends CanaryIdentity {
   config: CanaryConfig
 }
 

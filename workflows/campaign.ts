@@ -19,15 +19,14 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
-  proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow'
-import type { Activities } from '../activities/index.js'
 import type { SnapshotResult } from '../activities/campaign.js'
 import { CampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { formatPath } from '../core/errors.js'
+import { batch, quick } from './activities.js'
 import { canaryRelease } from './canary.js'
 import {
   campaignStatusQuery,
@@ -72,16 +71,6 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
   const campaignId = input.campaignId ?? workflowInfo().workflowId
   const seed = config.seed ?? campaignId
   const trigger = input.trigger ?? 'api'
-
-  const quick = proxyActivities<Activities>({
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-  })
-  const heavy = proxyActivities<Activities>({
-    startToCloseTimeout: '2 hours',
-    heartbeatTimeout: '1 minute',
-    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
-  })
 
   const status: CampaignStatus = input.resume?.status ?? {
     campaignId,
@@ -143,13 +132,13 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     graderVersionId = begin.graderVersionId
     status.baselineVersionId = begin.baselineVersionId
     status.stage = 'sampling'
-    const snapshot = input.resume?.snapshot ?? (await heavy.snapshotDataset({ campaignId, taskId: input.taskId, seed, config }))
+    const snapshot = input.resume?.snapshot ?? (await batch.snapshotDataset({ campaignId, taskId: input.taskId, seed, config }))
     datasetId = snapshot.datasetId
 
     // 2. Score the baseline: it is the seed of the search and the bar to beat.
     if (!input.resume) {
       status.stage = 'scoring-baseline'
-      const baseline = await heavy.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId })
+      const baseline = await batch.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId })
       status.baselineValidationDQ = baseline.validationMean
       status.bestVersionId = begin.baselineVersionId
       status.bestValidationDQ = baseline.validationMean
@@ -161,7 +150,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     let stopReason: string | null = null
     while (status.round < config.search.rounds && !status.stopRequested) {
       const round = status.round + 1
-      const r = await heavy.searchRound({
+      const r = await batch.searchRound({
         campaignId,
         round,
         seed,
@@ -199,7 +188,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       return await finish(status.stopRequested ? 'stopped' : 'no-better-candidate', why, {}, null)
     }
     status.stage = 'holdout'
-    const cmp = await heavy.compareOnHoldout({
+    const cmp = await batch.compareOnHoldout({
       campaignId,
       datasetId,
       baselineVersionId: begin.baselineVersionId,

@@ -18,13 +18,13 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow'
-import type { Activities } from '../activities/index.js'
+import type { CanaryIdentity } from '../activities/canary.js'
 import { CanaryConfig, type CanaryConfig as CanaryConfigT } from '../core/config.js'
 import { formatPath } from '../core/errors.js'
+import { batch, quick } from './activities.js'
 import {
   approveUpdate,
   canaryStatusQuery,
@@ -35,29 +35,13 @@ import {
   type CanaryStatus,
 } from './messages.js'
 
-export interface CanaryInput {
-  canaryId: string
-  taskId: string
-  campaignId: string | null
-  candidateVersionId: string
-  baselineVersionId: string
-  graderVersionId: string
+export interface CanaryInput extends CanaryIdentity {
   config?: Partial<CanaryConfigT>
   /** Carried across continue-as-new. */
   resume?: { status: CanaryStatus }
 }
 
 type Pending = { decision: 'approve' | 'reject'; input: ApprovalInput; requestId: string; evidence: Record<string, unknown> }
-
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-})
-const analysis = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-})
 
 function validateApproval(state: CanaryStatus['state'], pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject') {
   if (typeof input?.approver !== 'string' || input.approver.trim() === '') {
@@ -169,7 +153,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       }
 
       // Analyse: the rollback test stays armed in every state.
-      const evidence = await analysis.analyzeCanary({ canaryId: input.canaryId })
+      const evidence = await batch.analyzeCanary({ canaryId: input.canaryId })
       status.analysis = evidence.analysis
       status.analyzedAt = evidence.at
       status.analyses++
