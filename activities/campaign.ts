@@ -123,6 +123,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const labels = await getLabels(db, input.taskId)
       if (!labels.production) throw new KaizenError('CONFLICT', `task "${input.taskId}" has no production prompt version to improve`)
       const existing = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId) })
+      if (existing && existing.status !== 'running') {
+        throw new KaizenError('CONFLICT', `campaign id "${input.campaignId}" was already used (that campaign ${existing.status}); campaign ids are single-use, start it under a new id`)
+      }
       const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
       let graderVersionId = existing?.graderVersionId ?? null
       if (!graderVersionId) {
@@ -274,14 +277,16 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const rng = Rng.fromSeed(input.seed, 'search-round', input.round)
       const signal = cancellationSignal()
       let evaluated = 0
+      const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
       const outcome = await reflectiveRound(pool, { proposals: input.proposals, minibatchSize: input.minibatchSize }, {
         rng,
         trainIds: train.map((i) => i.id),
         validationIds: validation.map((i) => i.id),
         evaluate: async (content, ids) => {
-          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal })
+          // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
+          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat })
           evaluated += ids.length
-          heartbeat({ stage: 'search', round: input.round, evaluated })
+          beat(0)
           return out
         },
         propose: async (parent, failures) => proposer.propose(parent, failures, rng),

@@ -5,7 +5,7 @@
  * rollback writes an audit event; every write is keyed so a retry happens once.
  */
 import { heartbeat } from '@temporalio/activity'
-import { and, asc, eq, gte, inArray } from 'drizzle-orm'
+import { and, asc, eq, gte, inArray, sql } from 'drizzle-orm'
 import { analyzeCanary, type CanaryAnalysis } from '../core/canary/analyze.js'
 import type { CanaryConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
@@ -13,7 +13,7 @@ import { appendAudit } from '../db/queries/audit.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { getLabels, moveLabel } from '../db/queries/labels.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
-import { approvals, canaries, scores, traffic } from '../db/schema.js'
+import { approvals, canaries, labelHistory, scores, traffic } from '../db/schema.js'
 import { gradeDq } from '../graders/dq.js'
 import type { ActivityDeps } from './deps.js'
 
@@ -29,11 +29,15 @@ export interface CanaryIdentity {
 
 export interface BeginCanaryInput extends CanaryIdentity {
   config: CanaryConfig
+  /** The canary this one replaces: its label may be taken over. */
+  supersedes: string | null
 }
 
 export interface CanaryEvidence {
   at: string
   analysis: CanaryAnalysis
+  /** False once the canary label no longer belongs to this canary (moved by someone else). */
+  labelHeld: boolean
 }
 
 export interface ApprovalRecord {
@@ -65,7 +69,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
 
   return {
     /** Record the canary and route `weight` of the task's traffic to the candidate. */
-    async beginCanary(input: BeginCanaryInput): Promise<{ startedAt: string }> {
+    async beginCanary(input: BeginCanaryInput): Promise<{ startedAt: string; conflict: string | null }> {
       const candidate = await getPromptVersion(db, input.candidateVersionId)
       if (candidate.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `version ${candidate.id} belongs to task ${candidate.taskId}, not ${input.taskId}`)
       await db
@@ -82,7 +86,8 @@ export function createCanaryActivities(deps: ActivityDeps) {
           config: input.config as unknown as Record<string, unknown>,
         })
         .onConflictDoNothing({ target: canaries.id })
-      await moveLabel(db, {
+      // Take the label only if it is free, already ours (a retry), or held by the canary we replace.
+      const move = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:start`,
         taskId: input.taskId,
         label: 'canary',
@@ -91,10 +96,16 @@ export function createCanaryActivities(deps: ActivityDeps) {
         canaryId: input.canaryId,
         reason: `canary ${input.canaryId} started at ${Math.round(input.config.weight * 100)}% of traffic`,
         actor: 'kaizen',
-        audit: { action: 'canary.started', subjectType: 'canary', subjectId: input.canaryId, details: { candidateVersionId: input.candidateVersionId, baselineVersionId: input.baselineVersionId, campaignId: input.campaignId } },
+        expect: { absent: true, canaryIn: [input.canaryId, ...(input.supersedes ? [input.supersedes] : [])] },
+        audit: {
+          action: 'canary.started',
+          subjectType: 'canary',
+          subjectId: input.canaryId,
+          details: { candidateVersionId: input.candidateVersionId, baselineVersionId: input.baselineVersionId, campaignId: input.campaignId, supersedes: input.supersedes },
+        },
       })
       const row = await canaryRow(input.canaryId)
-      return { startedAt: row.startedAt.toISOString() }
+      return { startedAt: row.startedAt.toISOString(), conflict: move.conflict }
     },
 
     /** Grade ungraded live requests of both arms, then run the sequential analysis. */
@@ -136,7 +147,11 @@ export function createCanaryActivities(deps: ActivityDeps) {
           score: s ? s.score : (graded.get(t.id) ?? null),
           error: t.error !== null,
         }))
-      return { at: new Date().toISOString(), analysis: analyzeCanary(observations, config.analysis) }
+      // Blocks close by the database's clock, the same clock that stamps traffic.
+      const now = (await db.execute(sql`SELECT now() AS now`)) as unknown as { rows: Array<{ now: Date | string }> }
+      const dbNow = new Date(now.rows[0]?.now ?? Date.now()).getTime()
+      const labelHeld = (await getLabels(db, canary.taskId)).canary?.canaryId === input.canaryId
+      return { at: new Date(dbNow).toISOString(), analysis: analyzeCanary(observations, config.analysis, dbNow), labelHeld }
     },
 
     /** Take the candidate off live traffic at once. */
@@ -151,7 +166,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
         canaryId: input.canaryId,
         reason: input.reason,
         actor: input.actor,
-        expectCanaryId: input.canaryId,
+        expect: { canaryIn: [input.canaryId] },
         audit: { action: 'label.canary.removed', subjectType: 'canary', subjectId: input.canaryId },
       })
       // Written even when the label had already moved away (e.g. a superseding canary took it).
@@ -187,12 +202,21 @@ export function createCanaryActivities(deps: ActivityDeps) {
       return { approvalId }
     },
 
-    /** Move production to the candidate (only ever after a recorded human approval). */
-    async promoteCanary(input: { canaryId: string; approver: string; approvalId: string }): Promise<{ previousVersionId: string | null }> {
+    /**
+     * Move production to the candidate — only after a recorded human approval, only while this
+     * canary still holds its label, and only if production is still the baseline it was compared
+     * with. Otherwise nothing moves and the conflict is returned.
+     */
+    async promoteCanary(input: { canaryId: string; approver: string; approvalId: string }): Promise<{ promoted: boolean; conflict: string | null; previousVersionId: string | null }> {
       const canary = await canaryRow(input.canaryId)
       const approval = await db.query.approvals.findFirst({ where: and(eq(approvals.id, input.approvalId), eq(approvals.decision, 'approve')) })
       if (!approval) throw new KaizenError('FORBIDDEN', `canary ${input.canaryId} cannot be promoted without a recorded approval`)
-      const { fromVersionId } = await moveLabel(db, {
+      const labels = await getLabels(db, canary.taskId)
+      const promoted = await db.query.labelHistory.findFirst({ where: eq(labelHistory.moveKey, `canary:${input.canaryId}:promote`) })
+      if (!promoted && labels.canary?.canaryId !== input.canaryId) {
+        return { promoted: false, conflict: `the canary label of "${canary.taskId}" no longer belongs to ${input.canaryId}`, previousVersionId: null }
+      }
+      const move = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:promote`,
         taskId: canary.taskId,
         label: 'production',
@@ -201,8 +225,10 @@ export function createCanaryActivities(deps: ActivityDeps) {
         canaryId: input.canaryId,
         reason: `canary ${input.canaryId} approved by ${input.approver}`,
         actor: input.approver,
+        expect: { versionId: canary.baselineVersionId },
         audit: { action: 'canary.promoted', subjectType: 'canary', subjectId: input.canaryId, details: { approvalId: input.approvalId, approver: input.approver } },
       })
+      if (move.conflict) return { promoted: false, conflict: `production changed while the canary ran: ${move.conflict}`, previousVersionId: null }
       await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:promote-clear`,
         taskId: canary.taskId,
@@ -212,19 +238,14 @@ export function createCanaryActivities(deps: ActivityDeps) {
         canaryId: input.canaryId,
         reason: `canary ${input.canaryId} promoted to production`,
         actor: input.approver,
-        expectCanaryId: input.canaryId,
+        expect: { canaryIn: [input.canaryId] },
       })
       await setState(input.canaryId, 'promoted', `approved by ${input.approver}`, true)
-      return { previousVersionId: fromVersionId }
+      return { promoted: true, conflict: null, previousVersionId: move.fromVersionId }
     },
 
     async setCanaryState(input: { canaryId: string; state: string; reason: string | null; ended?: boolean }): Promise<void> {
       await setState(input.canaryId, input.state, input.reason, input.ended ?? false)
-    },
-
-    /** Is the canary label still ours? (It is not after a manual move or a superseding canary.) */
-    async canaryLabelHeld(input: { canaryId: string; taskId: string }): Promise<boolean> {
-      return (await getLabels(db, input.taskId)).canary?.canaryId === input.canaryId
     },
   }
 }

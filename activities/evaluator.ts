@@ -126,9 +126,11 @@ export class Evaluator {
       }
       let score = graded.get(key)
       if (!score) {
+        // A failed model call produced no decision: it scores 0, as in the canary's analysis.
+        // (Only a grader that cannot judge gives null.)
         const result =
           row.error !== null
-            ? { pass: false, score: null, reason: `model call failed: ${row.error}`, dimensions: {} }
+            ? { pass: false, score: 0, reason: `model call failed: ${row.error}`, dimensions: {} }
             : gradeDq({ output: row.output ?? '', input: item.input, reference: item.reference }, req.spec)
         const values = {
           subjectType: 'evaluation' as const,

@@ -37,3 +37,20 @@ export function requireOption<T>(value: T | undefined, flag: string, hint: strin
   }
   return value
 }
+
+/**
+ * Stop cleanly on Ctrl-C / SIGTERM, at any moment (even during start-up): run `stop`, then exit.
+ * `process.exit` also fires the embedded server's exit hook, so no dev server is left behind.
+ */
+export function onShutdownSignal(stop: (signal: NodeJS.Signals) => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    stop(signal)
+      .catch((err: Error) => say(`kaizen: while stopping: ${err.message}`))
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
+  process.once('SIGINT', handler)
+  process.once('SIGTERM', handler)
+}

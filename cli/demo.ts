@@ -6,6 +6,7 @@
  * Everything here runs on the simulation provider and says so.
  */
 import { randomUUID } from 'node:crypto'
+import { WorkflowIdReusePolicy } from '@temporalio/client'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
 import type { CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
@@ -115,9 +116,10 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   }
 
   const have = await usableTraffic(rt, taskId, config.sample?.windowHours ?? 24 * 30)
-  // A fresh data folder always gets the same first run (same requests, same campaign seed), so
-  // the first demo on any machine replays exactly; later runs draw new traffic and seeds.
-  const runId = have === 0 ? 'demo-first-run' : randomUUID()
+  // A task's first demo always gets the same run (same requests, same campaign seed), so the
+  // first demo on any machine replays exactly; later runs draw new traffic and seeds.
+  const [{ n: ever } = { n: 0 }] = await rt.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, taskId))
+  const runId = Number(ever) === 0 ? 'demo-first-run' : randomUUID()
   const sim = simulateTraffic(rt, options.scenario, { failCanary: options.failCanary ?? false, runId })
   if (have < sampleSize) {
     log(`${SIM_LABEL} Sending ${sampleSize - have} production requests through the simulated model (found ${have})…`)
@@ -130,6 +132,8 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   const handle = await rt.client.workflow.start(optimizationCampaign, {
     workflowId: campaignId,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    memo: { taskId },
     args: [{ taskId, campaignId, trigger: 'demo', config: { seed: runId, ...config } }],
   })
   log(`Campaign ${campaignId} started.`)

@@ -3,7 +3,7 @@
  * How the CLI talks: plain sentences on stderr for people, one JSON document on stdout with
  * --json, and exit codes that name the kind of failure.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
 import { ApplicationFailure } from '@temporalio/common'
 import { ZodError } from 'zod'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
@@ -42,6 +42,9 @@ export const SIM_LABEL = '[simulation]'
 export function describeError(err: unknown): { message: string; code: number } {
   if (err instanceof ZodError) err = fromZodError(err, 'input')
   if (isKaizenError(err)) return { message: err.message, code: EXIT_CODES[err.code] }
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return { message: `workflow id "${err.workflowId}" was already used; campaign ids are single-use, pick another --id`, code: EXIT_CODES.CONFLICT }
+  }
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}`, code: EXIT_CODES.NOT_FOUND }
   if (err instanceof WorkflowFailedError) {
     // Unwrap Temporal's layers to the failure that says what went wrong (its type is our code).

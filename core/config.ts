@@ -25,8 +25,8 @@ export const CanaryAnalysisSettings = z.object({
 export type CanaryAnalysisSettings = z.infer<typeof CanaryAnalysisSettings>
 
 export const CanaryConfig = z.object({
-  /** Share of live traffic routed to the candidate, in (0, 1]. */
-  weight: z.number().gt(0).max(1).default(0.1),
+  /** Share of live traffic routed to the candidate, in (0, 0.5]: the rest is the concurrent baseline it is compared with. */
+  weight: z.number().gt(0).max(0.5, 'at most 0.5: the canary is compared with the concurrent baseline, which needs the rest of the traffic').default(0.1),
   /** Seconds between analyses. */
   analysisIntervalSeconds: z.number().positive().default(30),
   /** How long to wait for a human once the canary is ready. */

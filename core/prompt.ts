@@ -43,7 +43,7 @@ export function templateVariables(template: string): string[] {
 function lookup(vars: Record<string, unknown>, path: string): unknown {
   let cur: unknown = vars
   for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return undefined
     cur = (cur as Record<string, unknown>)[part]
   }
   return cur

@@ -1,11 +1,11 @@
 /**
  * @module db/client
  * Open Kaizen's database: PostgreSQL through node-postgres when a URL is given, otherwise an
- * embedded PGlite database under the data folder. PGlite is single-process, so a lock file stops
- * a second Kaizen process from opening (and corrupting) the same folder.
+ * embedded PGlite database under the data folder. PGlite is single-process, so a lock stops a
+ * second Kaizen process from opening (and corrupting) the same folder.
  * Migrations run here, once, at start-up.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
@@ -15,6 +15,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
+import lockfile from 'proper-lockfile'
 import { KaizenError } from '../core/errors.js'
 import * as schema from './schema.js'
 
@@ -37,44 +38,47 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url)
     if (u.password) u.password = '***'
+    for (const key of [...u.searchParams.keys()]) if (/pass|secret|key|token/i.test(key)) u.searchParams.set(key, '***')
     return u.toString()
   } catch {
     return '(unparseable DATABASE_URL)'
   }
 }
 
-function acquirePgliteLock(dir: string): () => void {
-  const lockPath = join(dir, 'kaizen.lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx')
-      writeSync(fd, String(process.pid))
-      closeSync(fd)
-      return () => rmSync(lockPath, { force: true })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const pid = Number(readFileSync(lockPath, 'utf8').trim())
-      let alive = false
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0)
-          alive = true
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM'
-        }
-      }
-      if (alive) {
-        throw new KaizenError(
-          'INFRA_UNAVAILABLE',
-          `the embedded database in ${dir} is in use by another Kaizen process (pid ${pid}). ` +
-            'PGlite allows one process at a time: stop that process first (Ctrl-C in its terminal), ' +
-            'or set DATABASE_URL to a PostgreSQL server so several processes can share the data.',
-        )
-      }
-      rmSync(lockPath, { force: true }) // stale lock from a process that is gone
+/**
+ * PGlite is single-process: hold an exclusive lock on its folder while it is open. The lock is a
+ * directory created atomically and kept fresh; a crashed owner's lock goes stale after 30 s.
+ */
+async function acquirePgliteLock(dir: string): Promise<() => void> {
+  const pidFile = join(dir, 'kaizen.pid')
+  try {
+    const release = await lockfile.lock(dir, {
+      lockfilePath: join(dir, 'kaizen.lock'),
+      stale: 30_000,
+      update: 5_000,
+      retries: 0,
+      onCompromised: (err) => console.error(`[kaizen] the lock on ${dir} was lost (${err.message}); another process may open the database`),
+    })
+    writeFileSync(pidFile, String(process.pid))
+    return () => {
+      rmSync(pidFile, { force: true })
+      release().catch(() => undefined)
     }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err
+    let owner = 'another Kaizen process'
+    try {
+      owner += ` (pid ${Number(readFileSync(pidFile, 'utf8').trim())})`
+    } catch {
+      // no pid note (yet)
+    }
+    throw new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `the embedded database in ${dir} is in use by ${owner}. ` +
+        'PGlite allows one process at a time: stop that process first (Ctrl-C in its terminal), ' +
+        'or set DATABASE_URL to a PostgreSQL server so several processes can share the data.',
+    )
   }
-  throw new KaizenError('INFRA_UNAVAILABLE', `could not lock the embedded database in ${dir}`)
 }
 
 async function openPostgres(url: string, migrate: boolean): Promise<Database> {
@@ -114,7 +118,7 @@ async function openPostgres(url: string, migrate: boolean): Promise<Database> {
 async function openPglite(dataDir: string, migrate: boolean): Promise<Database> {
   const dir = resolve(dataDir, 'pglite')
   mkdirSync(dir, { recursive: true })
-  const release = acquirePgliteLock(dir)
+  const release = await acquirePgliteLock(dir)
   try {
     const client = await PGlite.create(dir)
     const db = drizzlePglite(client, { schema })

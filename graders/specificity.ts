@@ -7,17 +7,17 @@
  * or a dot, such as `orders-db` or `A-1234`), appears in the input.
  */
 import { parseDecision } from '../core/decision.js'
-import type { DqSpec, GradeInput, GradeResult } from './types.js'
+import { capped, pattern, type DqSpec, type GradeInput, type GradeResult } from './types.js'
 
 export function gradeSpecificity(input: GradeInput, spec: Pick<DqSpec, 'commandPattern'>): GradeResult {
   const parsed = parseDecision(input.output)
   if (!parsed.ok) return { pass: false, score: 0, reason: 'no actions to assess (malformed answer)' }
-  const pattern = new RegExp(spec.commandPattern, 'i')
+  const command = pattern(spec.commandPattern)
   const caseText = Object.values(input.input).join(' ').toLowerCase()
   const grounded = (target: string) =>
     caseText.includes(target) || target.split(/\s+/).some((t) => /[\d.-]/.test(t) && t.length >= 3 && caseText.includes(t))
   const scores = parsed.decision.actions.map((a): number => {
-    const concrete = pattern.test(a.command.trim())
+    const concrete = command.test(capped(a.command.trim()))
     const target = a.target.trim().toLowerCase()
     if (!concrete) return 0
     if (target === '') return 0.33

@@ -39,3 +39,19 @@ export type DqSpec = z.infer<typeof DqSpec>
 export interface DqResult extends GradeResult {
   dimensions: { validity: GradeResult; specificity: GradeResult; correctness: GradeResult }
 }
+
+const compiled = new Map<string, RegExp>()
+/** Patterns come from grader specs: compile each once. */
+export function pattern(source: string): RegExp {
+  let re = compiled.get(source)
+  if (!re) {
+    re = new RegExp(source, 'i')
+    if (compiled.size > 1_000) compiled.clear()
+    compiled.set(source, re)
+  }
+  return re
+}
+
+/** Text matched against spec patterns is capped, bounding the cost of a pathological pattern. */
+export const MATCH_LIMIT = 2_000
+export const capped = (text: string): string => (text.length > MATCH_LIMIT ? text.slice(0, MATCH_LIMIT) : text)

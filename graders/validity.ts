@@ -4,14 +4,14 @@
  * A decision that cannot be executed safely is worth nothing, however specific or correct.
  */
 import { parseDecision } from '../core/decision.js'
-import type { DqSpec, GradeInput, GradeResult } from './types.js'
+import { capped, pattern, type DqSpec, type GradeInput, type GradeResult } from './types.js'
 
 export function gradeValidity(input: GradeInput, spec: Pick<DqSpec, 'forbidden'>): GradeResult {
   const parsed = parseDecision(input.output)
   if (!parsed.ok) return { pass: false, score: 0, reason: `malformed: ${parsed.error}` }
-  const patterns = spec.forbidden.map((f) => new RegExp(f, 'i'))
+  const patterns = spec.forbidden.map(pattern)
   for (const [i, action] of parsed.decision.actions.entries()) {
-    const text = `${action.command} ${action.target}`
+    const text = capped(`${action.command} ${action.target}`)
     const hit = patterns.find((p) => p.test(text))
     if (hit) return { pass: false, score: 0, reason: `action ${i + 1} "${action.command}" is out of policy (matches /${hit.source}/)` }
   }

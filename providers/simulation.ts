@@ -49,7 +49,8 @@ export class SimulationProvider implements ChatProvider {
     const promptText = request.messages.map((m) => `${m.role}: ${m.content}`).join('\n')
     const answer = world.respond(promptText, example, request.model, request.replicate ?? 0)
     if (answer.error) {
-      throw new KaizenError('PROVIDER_UNAVAILABLE', `[simulation] ${request.model} failed this request (simulated transport error)`)
+      // The draw is deterministic for this request: retrying cannot help, so it is not retryable.
+      throw new KaizenError('PROVIDER_REJECTED', `[simulation] ${request.model} failed this request (simulated error)`)
     }
     const inputTokens = approxTokens(promptText)
     const outputTokens = approxTokens(answer.text)

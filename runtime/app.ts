@@ -103,6 +103,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
         }
         const worker = await createWorker({ connection: native, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
         const done = worker.run()
+        // A worker that dies is reported at once, not when someone finally awaits it.
+        done.catch((err: Error) => log(`[kaizen] the worker stopped: ${err.message}`))
         const running: RunningWorker = {
           worker,
           done,

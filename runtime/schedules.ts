@@ -18,6 +18,8 @@ export interface ScheduleSpecInput {
   catchupWindow: string
   config: CampaignConfigInput
   taskQueue: string
+  /** Leave an existing schedule as it is (e.g. customised by an operator). */
+  keepExisting?: boolean
 }
 
 export interface ScheduleSummary {
@@ -58,6 +60,7 @@ export async function upsertSchedule(client: Client, input: ScheduleSpecInput): 
     return { scheduleId, created: true }
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) {
+      if (input.keepExisting) return { scheduleId, created: false }
       await client.schedule
         .getHandle(scheduleId)
         .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: { ...prev.policies, ...options.policies }, state: { ...prev.state, note: options.state.note } }))

@@ -22,7 +22,8 @@ export interface EmbeddedServer {
 }
 
 export interface EmbeddedServerOptions {
-  cli: TemporalCli
+  /** The CLI, or how to find it (called only when a server must be started). */
+  cli: TemporalCli | (() => Promise<TemporalCli>)
   dataDir: string
   port: number
   uiPort: number
@@ -91,7 +92,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
 
   const dbFile = join(dataDir, 'temporal.db')
   const uiPort = options.headless ? null : options.uiPort
-  if (options.cli.kind === 'sdk-download') {
+  const cli = typeof options.cli === 'function' ? await options.cli() : options.cli
+  if (cli.kind === 'sdk-download') {
     // Last resort: let the SDK download a dev server (needs internet).
     const { TestWorkflowEnvironment } = await import('@temporalio/testing')
     try {
@@ -123,8 +125,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   ]
   const logPath = join(dataDir, 'temporal-server.log')
   const logFd = openSync(logPath, 'a')
-  log(`Starting the Temporal dev server (${options.cli.path}) on ${address}, data in ${dbFile}…`)
-  const child: ChildProcess = spawn(options.cli.path, args, { stdio: ['ignore', logFd, logFd] })
+  log(`Starting the Temporal dev server (${cli.path}) on ${address}, data in ${dbFile}…`)
+  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] })
   closeSync(logFd)
   let exited: number | null = null
   child.once('exit', (code) => {

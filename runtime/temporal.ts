@@ -60,9 +60,9 @@ export async function resolveTemporal(env: Env, options: ResolveTemporalOptions)
     }
     return { address, namespace: env.TEMPORAL_NAMESPACE, apiKey: undefined, tls: false, uiUrl: `http://127.0.0.1:${env.KAIZEN_TEMPORAL_UI_PORT}`, embedded: null }
   }
-  const cli = await locateTemporalCli({ env, build: true, ...(options.log ? { log: options.log } : {}) })
   const embedded = await startEmbeddedServer({
-    cli,
+    // Located (or built) only if no server already answers on the port.
+    cli: () => locateTemporalCli({ env, build: true, ...(options.log ? { log: options.log } : {}) }),
     dataDir: env.KAIZEN_DATA_DIR,
     port: env.KAIZEN_TEMPORAL_PORT,
     uiPort: env.KAIZEN_TEMPORAL_UI_PORT,

@@ -81,8 +81,9 @@ export class TrafficSimulator {
       latencyMs = Date.now() - started
     }
     await db.insert(traffic).values({
-      // Deterministic per run id and counter: a replayed simulation records the same ids.
-      id: `tr_${sha256Hex(key).slice(0, 32)}`,
+      // Deterministic per task, run id and counter: a replayed simulation records the same ids,
+      // and two tasks never share one.
+      id: `tr_${sha256Hex(`${scenario.task.id}\u0000${key}`).slice(0, 32)}`,
       taskId: scenario.task.id,
       promptVersionId: version.id,
       routingKey,

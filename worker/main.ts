@@ -9,7 +9,7 @@ export async function runWorker(): Promise<void> {
   const runtime = await openRuntime({ temporal: 'embedded-or-configured', log: (l: string) => console.error(l) })
   const worker = await runtime.startWorker()
   console.error(`[kaizen] worker polling task queue "${runtime.env.TEMPORAL_TASK_QUEUE}" on ${runtime.temporal.address} (database: ${runtime.database.kind})`)
-  const shutdown = () => worker.shutdown()
+  const shutdown = () => void worker.shutdown()
   process.once('SIGINT', shutdown)
   process.once('SIGTERM', shutdown)
   try {

@@ -20,3 +20,19 @@ export const batch = proxyActivities<Activities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
 })
+
+/**
+ * A canary holds live traffic, so its steps retry until they succeed: an outage of the database
+ * must not end the canary and leave the candidate serving without monitoring. (Kaizen errors that
+ * retrying cannot fix still fail at once.)
+ */
+export const guarded = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+})
+
+export const guardedBatch = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+})

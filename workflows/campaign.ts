@@ -14,6 +14,7 @@ import {
   CancellationScope,
   ContinueAsNew,
   ParentClosePolicy,
+  WorkflowIdReusePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -225,6 +226,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     }
     await startChild(canaryRelease, {
       workflowId: canaryId,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [
         {
           canaryId,
@@ -234,6 +236,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
           baselineVersionId: begin.baselineVersionId,
           graderVersionId,
           config: config.canary,
+          supersedes: active && active.canaryId !== canaryId ? active.canaryId : null,
         },
       ],
       parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { WorkflowIdReusePolicy } from '@temporalio/client'
 import type { Client } from '@temporalio/client'
 import { parse as parseYaml } from 'yaml'
 import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config.js'
@@ -82,6 +83,8 @@ export function registerCampaign(program: Command): void {
         const handle = await client.workflow.start(optimizationCampaign, {
           workflowId: campaignId,
           taskQueue: env.TEMPORAL_TASK_QUEUE,
+          // Campaign ids are single-use: their rows, dataset and canary are keyed by the id.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           args: [{ taskId: opts.task, campaignId, trigger: 'cli', config }],
           memo: { taskId: opts.task },
         })

@@ -6,18 +6,14 @@
  * `kaizen worker`: only a worker.
  */
 import type { Command } from 'commander'
-import { openRuntime } from '../../runtime/app.js'
+import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
+import type { TrafficSimulator } from '../../serving/traffic-simulator.js'
 import { upsertSchedule } from '../../runtime/schedules.js'
 import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
 import { runWorker } from '../../worker/main.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
+import { onShutdownSignal } from '../context.js'
 import { printJson, say, SIM_LABEL } from '../output.js'
-
-const waitForSignal = () =>
-  new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'))
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-  })
 
 export function registerUp(program: Command): void {
   program
@@ -28,7 +24,16 @@ export function registerUp(program: Command): void {
     .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(async (opts: { scenario: string; rate: number; campaign: boolean; headless?: boolean }) => {
-      const rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      let rt: KaizenRuntime | null = null
+      let traffic: TrafficSimulator | null = null
+      let follow: NodeJS.Timeout | undefined
+      onShutdownSignal(async (signal) => {
+        clearInterval(follow)
+        say(`\n${signal}: stopping traffic, worker and servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`)
+        await traffic?.stop()
+        await rt?.close()
+      })
+      rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
       try {
         say(`Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`)
         if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
@@ -42,11 +47,11 @@ export function registerUp(program: Command): void {
             catchupWindow: '1 hour',
             config: {},
             taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+            keepExisting: true,
           })
-          say(`Nightly schedule ${scheduleId} ${created ? 'created' : 'in place'} (02:00 UTC).`)
+          say(`Nightly schedule ${scheduleId} ${created ? 'created (02:00 UTC)' : 'in place'}.`)
         }
         let canaryId: string | null = null
-        let traffic
         if (opts.campaign) {
           const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate })
           for (const line of tellDemo(rt, run.summary)) say(line)
@@ -59,9 +64,10 @@ export function registerUp(program: Command): void {
         say('')
         say(`Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press Ctrl-C to stop.`)
         let lastState: CanaryStatus['state'] | null = null
-        const follow = setInterval(() => {
+        const client = rt.client
+        follow = setInterval(() => {
           if (!canaryId) return
-          void rt.client.workflow
+          void client.workflow
             .getHandle(canaryId)
             .query(canaryStatusQuery)
             .then((s) => {
@@ -72,13 +78,13 @@ export function registerUp(program: Command): void {
             })
             .catch(() => undefined)
         }, 3_000)
-        const signal = await waitForSignal()
+      } catch (err) {
         clearInterval(follow)
-        say(`\n${signal}: stopping traffic, worker and servers (state is kept in ${rt.env.KAIZEN_DATA_DIR}).`)
-        await traffic.stop()
-      } finally {
+        await traffic?.stop()
         await rt.close()
+        throw err
       }
+      await new Promise<never>(() => undefined) // serve until a signal stops the process
     })
 
   program
@@ -91,7 +97,12 @@ export function registerUp(program: Command): void {
     .option('--fail-canary', 'fault injection: every request served by the canary fails')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(async (opts: { json?: boolean; scenario: string; rate: number; failCanary?: boolean; headless?: boolean }) => {
-      const rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      let rt: KaizenRuntime | null = null
+      onShutdownSignal(async (signal) => {
+        say(`\n${signal}: stopping.`)
+        await rt?.close()
+      })
+      rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
       try {
         await rt.startWorker()
         const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, failCanary: opts.failCanary ?? false, config: DEMO_CONFIG })

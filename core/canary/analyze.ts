@@ -94,7 +94,7 @@ const qualityOf = (o: Observation): number | null => (o.error ? 0 : o.score)
  * const a = analyzeCanary(observations, DEFAULT_ANALYSIS)
  * if (a.verdict === 'rollback') console.log(a.reasons.join('; '))
  */
-export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS): CanaryAnalysis {
+export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS, now?: number): CanaryAnalysis {
   const obs = [...observations].sort((a, b) => a.at - b.at)
   const canaryAll = obs.filter((o) => o.arm === 'canary')
   const baselineAll = obs.filter((o) => o.arm === 'baseline')
@@ -109,10 +109,11 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     }
   }
 
-  // Pair each canary request with the concurrent baseline block.
+  // A block is closed once it ended `graceMs` before now (by the clock that stamps the traffic;
+  // without one, the newest observation stands in).
   const newest = obs.length > 0 ? (obs[obs.length - 1] as Observation).at : 0
   const origin = obs.length > 0 ? (obs[0] as Observation).at : 0
-  const closedBefore = newest - config.graceMs
+  const closedBefore = (now ?? newest) - config.graceMs
   const blocks = new Map<number, { base: Observation[]; canary: Observation[] }>()
   for (const o of obs) {
     const b = Math.floor((o.at - origin) / config.blockMs)
@@ -165,22 +166,29 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   const rBets = mixtureBets(config.margin, config.planningSd ** 2, 0.75 / (1 + config.margin))
   const readinessTrace = readinessEProcess(qualityD, rBets, config.alphaReady, config.margin)
 
-  // Hard floor: the newest run of consecutive failed canary requests (errors or a zero score).
+  // Hard floor (outside the α budget): the newest run of consecutive failed canary requests
+  // (errors or a zero score), while most concurrent baseline requests did not fail.
   let run = 0
+  let runStart = Number.POSITIVE_INFINITY
   for (let i = canaryAll.length - 1; i >= 0; i--) {
-    const q = qualityOf(canaryAll[i] as Observation)
+    const c = canaryAll[i] as Observation
+    const q = qualityOf(c)
     if (q === null) continue
-    if (q <= 0) run++
-    else break
+    if (q > 0) break
+    run++
+    runStart = c.at
   }
-  const baselineMean = mean(baselineAll.map(qualityOf).filter((q): q is number => q !== null))
-  const hardFloorTriggered = run >= config.hardFloorRun && (baselineMean === null || baselineMean > 0.2)
+  const concurrent = baselineAll.filter((o) => o.at >= runStart).map(qualityOf).filter((q): q is number => q !== null)
+  const baselineFailing = concurrent.length === 0 ? null : concurrent.filter((q) => q <= 0).length / concurrent.length
+  const hardFloorTriggered = run >= config.hardFloorRun && baselineFailing !== null && baselineFailing < 0.5
 
   const reasons: string[] = []
   let verdict: Verdict = 'continue'
   const fmt = (x: number) => x.toFixed(3)
   if (hardFloorTriggered) {
-    reasons.push(`hard floor: the last ${run} graded canary requests all failed (limit ${config.hardFloorRun})`)
+    reasons.push(
+      `hard floor: the last ${run} graded canary requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (baselineFailing ?? 0)) * 100)}% of concurrent baseline requests succeeded`,
+    )
   }
   if (quality.harmful) {
     reasons.push(

@@ -2,9 +2,10 @@
  * @module db/queries/labels
  * Labels point at prompt versions: `production` (the live version) and `canary` (with a traffic
  * weight). Every move is written to the append-only label history and the audit log in the same
- * transaction, keyed so that a retried move happens once.
+ * transaction, keyed so that a retried move happens once, and guarded by compare-and-swap
+ * expectations so that two actors can never silently overwrite each other's move.
  */
-import { and, eq } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../client.js'
 import { labelHistory, labels } from '../schema.js'
@@ -34,41 +35,64 @@ export interface LabelMove {
   canaryId: string | null
   reason: string
   actor: string
-  /** Only move if the label currently belongs to this canary (or is absent when null is not allowed). */
-  expectCanaryId?: string
+  /**
+   * Compare-and-swap. The move happens only if the label is absent (when `absent` is allowed), or
+   * present and owned by one of `canaryIn` and pointing at `versionId` (each when given).
+   */
+  expect?: { absent?: boolean; canaryIn?: string[]; versionId?: string }
   audit?: { action: string; subjectType: string; subjectId: string; details?: Record<string, unknown> }
 }
 
-/** Move a label; returns whether this call moved it (false when already applied or not owned). */
-export async function moveLabel(db: Db, move: LabelMove): Promise<{ moved: boolean; fromVersionId: string | null }> {
+export interface LabelMoveResult {
+  /** This call moved the label. */
+  moved: boolean
+  /** The same move (same key) was already applied: a retry. */
+  alreadyApplied: boolean
+  /** The expectations did not hold: the label was left alone. */
+  conflict: string | null
+  fromVersionId: string | null
+}
+
+function expectationFailure(move: LabelMove, current: LabelRow | undefined): string | null {
+  const e = move.expect
+  if (!e) return null
+  const label = `the ${move.label} label of "${move.taskId}"`
+  if (!current) return e.absent || (!e.canaryIn && e.versionId === undefined) ? null : `${label} is not set`
+  if (e.absent && !e.canaryIn && e.versionId === undefined) return `${label} is already set (${current.promptVersionId})`
+  if (e.canaryIn && !e.canaryIn.includes(current.canaryId ?? '')) return `${label} belongs to ${current.canaryId ?? 'no canary'}`
+  if (e.versionId !== undefined && current.promptVersionId !== e.versionId) return `${label} points at ${current.promptVersionId}, not ${e.versionId}`
+  return null
+}
+
+/**
+ * Move a label. Label moves of a task are serialised (advisory lock), so an expectation checked
+ * here still holds when the move is written.
+ */
+export async function moveLabel(db: Db, move: LabelMove): Promise<LabelMoveResult> {
   if (move.label === 'production' && move.toVersionId === null) {
     throw new KaizenError('INVALID_INPUT', 'the production label cannot be removed, only moved to another version')
   }
   return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`kaizen-labels:${move.taskId}`}))`)
+    const [done] = await tx.select().from(labelHistory).where(eq(labelHistory.moveKey, move.moveKey))
+    if (done) return { moved: false, alreadyApplied: true, conflict: null, fromVersionId: done.fromVersionId }
     const [current] = await tx
       .select()
       .from(labels)
       .where(and(eq(labels.taskId, move.taskId), eq(labels.label, move.label)))
-      .for('update')
-    if (move.expectCanaryId !== undefined && current?.canaryId !== move.expectCanaryId) {
-      return { moved: false, fromVersionId: current?.promptVersionId ?? null }
-    }
-    const inserted = await tx
-      .insert(labelHistory)
-      .values({
-        moveKey: move.moveKey,
-        taskId: move.taskId,
-        label: move.label,
-        fromVersionId: current?.promptVersionId ?? null,
-        toVersionId: move.toVersionId,
-        weight: move.toVersionId === null ? null : move.weight,
-        reason: move.reason,
-        actor: move.actor,
-        canaryId: move.canaryId,
-      })
-      .onConflictDoNothing({ target: labelHistory.moveKey })
-      .returning({ id: labelHistory.id })
-    if (inserted.length === 0) return { moved: false, fromVersionId: current?.promptVersionId ?? null }
+    const conflict = expectationFailure(move, current)
+    if (conflict) return { moved: false, alreadyApplied: false, conflict, fromVersionId: current?.promptVersionId ?? null }
+    await tx.insert(labelHistory).values({
+      moveKey: move.moveKey,
+      taskId: move.taskId,
+      label: move.label,
+      fromVersionId: current?.promptVersionId ?? null,
+      toVersionId: move.toVersionId,
+      weight: move.toVersionId === null ? null : move.weight,
+      reason: move.reason,
+      actor: move.actor,
+      canaryId: move.canaryId,
+    })
     if (move.toVersionId === null) {
       await tx.delete(labels).where(and(eq(labels.taskId, move.taskId), eq(labels.label, move.label)))
     } else {
@@ -94,6 +118,6 @@ export async function moveLabel(db: Db, move: LabelMove): Promise<{ moved: boole
         ...move.audit?.details,
       },
     })
-    return { moved: true, fromVersionId: current?.promptVersionId ?? null }
+    return { moved: true, alreadyApplied: false, conflict: null, fromVersionId: current?.promptVersionId ?? null }
   })
 }

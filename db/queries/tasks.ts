@@ -33,19 +33,18 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
     operator: 'seed',
     createdBy: `scenario:${scenario.id}`,
   })
-  const labels = await getLabels(db, t.id)
-  if (!labels.production) {
-    await moveLabel(db, {
-      moveKey: `register:${t.id}:production`,
-      taskId: t.id,
-      label: 'production',
-      toVersionId: seedVersion.id,
-      weight: 1,
-      canaryId: null,
-      reason: `task registered from scenario ${scenario.id}`,
-      actor: `scenario:${scenario.id}`,
-    })
-  }
+  // Only a task without a production version gets the seed prompt there.
+  await moveLabel(db, {
+    moveKey: `register:${t.id}:production`,
+    taskId: t.id,
+    label: 'production',
+    toVersionId: seedVersion.id,
+    weight: 1,
+    canaryId: null,
+    reason: `task registered from scenario ${scenario.id}`,
+    actor: `scenario:${scenario.id}`,
+    expect: { absent: true },
+  })
   const graderVersionId = await ensureGraderVersion(db, t.id, dqSpecFromScenario(scenario))
   const production = (await getLabels(db, t.id)).production
   return {

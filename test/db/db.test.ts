@@ -78,13 +78,21 @@ for (const [name, open] of drivers) {
         assert.equal((await moveLabel(d.db, move)).moved, true)
         assert.equal((await moveLabel(d.db, move)).moved, false, 'same key twice moves once')
         assert.equal((await getLabels(d.db, task)).canary?.weight, 0.2)
-        const steal = await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove-other`, toVersionId: null, canaryId: 'c-2', expectCanaryId: 'c-2' })
+        const steal = await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove-other`, toVersionId: null, canaryId: 'c-2', expect: { canaryIn: ['c-2'] } })
         assert.equal(steal.moved, false, 'another canary cannot remove this one')
-        assert.ok((await getLabels(d.db, task)).canary)
-        await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove`, toVersionId: null, expectCanaryId: 'c-1' })
+        assert.match(steal.conflict ?? '', /belongs to c-1/)
+        const overwrite = await moveLabel(d.db, { ...move, moveKey: `t:${task}:start-c3`, canaryId: 'c-3', expect: { absent: true, canaryIn: ['c-3'] } })
+        assert.equal(overwrite.moved, false, 'a second canary cannot take a held label')
+        assert.equal((await getLabels(d.db, task)).canary?.canaryId, 'c-1')
+        const takeover = await moveLabel(d.db, { ...move, moveKey: `t:${task}:start-c4`, canaryId: 'c-4', expect: { absent: true, canaryIn: ['c-4', 'c-1'] } })
+        assert.equal(takeover.moved, true, 'a superseding canary takes over the label it replaces')
+        await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove`, toVersionId: null, canaryId: 'c-4', expect: { canaryIn: ['c-4'] } })
         assert.equal((await getLabels(d.db, task)).canary, null)
         const history = await d.db.select().from(labelHistory).where(eq(labelHistory.taskId, task))
-        assert.equal(history.filter((h) => h.label === 'canary').length, 2)
+        assert.equal(history.filter((h) => h.label === 'canary').length, 3)
+        const stale = await moveLabel(d.db, { ...move, moveKey: `t:${task}:promote-stale`, label: 'production', canaryId: 'c-4', expect: { versionId: 'pv_not_the_current_one' } })
+        assert.equal(stale.moved, false, 'promotion only from the baseline the canary was compared with')
+        assert.equal((await moveLabel(d.db, move)).alreadyApplied, true)
         await assert.rejects(moveLabel(d.db, { ...move, moveKey: 'x', label: 'production', toVersionId: null }), /cannot be removed/)
       } finally {
         await d.close()
@@ -104,5 +112,23 @@ test('a second process cannot open the same PGlite folder', async () => {
   } finally {
     await first.close()
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('simulated traffic of different tasks never collides, even with the same run id', async () => {
+  const d = await drivers[0]![1]()
+  try {
+    const { SimulationProvider } = await import('../../providers/simulation.js')
+    const { PromptResolver } = await import('../../serving/resolver.js')
+    const { TrafficSimulator } = await import('../../serving/traffic-simulator.js')
+    const a = await scenarioCopy('incident-triage', 'ids-a')
+    const b = await scenarioCopy('refund-decision', 'ids-b')
+    const provider = new SimulationProvider([a, b])
+    for (const s of [a, b]) {
+      await registerScenarioTask(d.db, s)
+      await new TrafficSimulator({ db: d.db, provider, resolver: new PromptResolver(d.db), scenario: s, runId: 'same-run' }).burst(5)
+    }
+  } finally {
+    await d.close()
   }
 })

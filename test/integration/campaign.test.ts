@@ -87,4 +87,11 @@ test('bad input fails the campaign with a named error and records why', async ()
   const row = await h.db.query.campaigns.findFirst({ where: and(eq(campaigns.id, `campaign-thin-${h.scenario.id}`)) })
   assert.equal(row?.status, 'failed')
   assert.match(row?.reason ?? '', /usable traffic records/)
+  // Campaign ids are single-use: running the same id again is refused, not merged with the old run.
+  const reused = h.client.workflow.execute(optimizationCampaign, {
+    workflowId: `campaign-thin-${h.scenario.id}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId: h.scenario.task.id, trigger: 'test', config: TEST_CAMPAIGN }],
+  })
+  await assert.rejects(reused, (e) => e instanceof WorkflowFailedError && /was already used .* campaign ids are single-use/.test(failureMessages(e)))
 })

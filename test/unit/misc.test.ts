@@ -35,6 +35,7 @@ test('campaign config: defaults, and errors that name the field', () => {
   assert.equal(c.canary.onApprovalTimeout, 'hold')
   assert.throws(() => parseCampaignConfig({ splits: { train: 0.5, validation: 0.5, holdout: 0.5 } }), /splits: train \+ validation \+ holdout must be 1/)
   assert.throws(() => parseCampaignConfig({ canary: { weight: 2 } }), /canary\.weight/)
+  assert.throws(() => parseCampaignConfig({ canary: { weight: 1 } }), /canary\.weight: at most 0\.5: the canary is compared with the concurrent baseline/)
   assert.throws(() => parseCampaignConfig({ search: { rounds: 'many' } }), /search\.rounds/)
 })
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { isKaizenError } from '../../core/errors.js'
 import { renderMessages } from '../../core/prompt.js'
 import { SimulationProvider } from '../../providers/simulation.js'
 import { REPO_ROOT } from '../../runtime/env.js'
@@ -89,5 +90,11 @@ test('the provider labels everything as simulation and refuses requests without 
   assert.equal(r.provider, 'simulation')
   assert.ok(r.usage.inputTokens > 0 && r.usage.outputTokens > 0 && r.latencyMs > 0 && r.costUsd > 0)
   await assert.rejects(provider.complete({ model: 'sim-standard', messages: [{ role: 'user', content: 'hi' }], params: seedPrompt.params }), /no simulation reference/)
+  const broken = new SimulationProvider([{ ...scenario, models: scenario.models.map((m) => ({ ...m, errorRate: 1 })) }])
+  await assert.rejects(
+    broken.complete({ model: 'sim-standard', messages: renderMessages(seedPrompt, ex.input), params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: ex.key } }),
+    (e) => isKaizenError(e) && e.code === 'PROVIDER_REJECTED' && !e.retryable,
+    'a simulated error repeats for the same request: retrying cannot help',
+  )
   await assert.rejects(provider.complete({ model: 'sim-nope', messages: [], params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: 'x' } }), /simulated model "sim-nope"/)
 })
