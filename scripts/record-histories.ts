@@ -3,9 +3,11 @@
  * the tests) and save their event histories to test/histories/, where the replay test checks
  * that the current workflow code still replays them deterministically.
  *
- * Re-record only when a workflow change is meant to be incompatible (and then version it with
- * `patched()` if old executions may still be running in production).
+ * Each recording is named by the commit that made it (`<name>@<commit>.json`) and older ones are
+ * kept: the current code must replay them all, as it must resume executions started by any build
+ * still running somewhere. A change that cannot replay an old history needs `patched()`.
  */
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js'
@@ -16,6 +18,8 @@ import { approveUpdate, canaryStatusQuery } from '../workflows/messages.js'
 import { withTestInfra } from './lib/test-infra.js'
 
 const log = (line: string) => process.stderr.write(`[record] ${line}\n`)
+/** Histories are named by the commit whose code recorded them; older ones stay, to keep replaying. */
+const commit = execFileSync('git', ['rev-parse', '--short=7', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim()
 
 async function main() {
   await withTestInfra(log, async (infra) => {
@@ -25,7 +29,7 @@ async function main() {
     const { TEST_CAMPAIGN, regressedContent, fastCanary, version } = await import('../test/helpers/fixtures.js')
     const save = async (h: { client: import('@temporalio/client').Client }, workflowId: string, name: string) => {
       const history = await h.client.workflow.getHandle(workflowId).fetchHistory()
-      const path = join(REPO_ROOT, 'test', 'histories', `${name}.json`)
+      const path = join(REPO_ROOT, 'test', 'histories', `${name}@${commit}.json`)
       writeFileSync(path, `${historyToJSON(history)}\n`)
       log(`saved ${history.events?.length} events of ${workflowId} to ${path}`)
     }

@@ -25,7 +25,7 @@ test('recorded histories of both workflows exist', () => {
 for (const file of files) {
   test(`replays ${file} against the current workflow code`, async () => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')))
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file.replace(/\.json$/, ''))
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file.replace(/\.json$/, '').replace(/[^\w-]/g, '-'))
   })
 }
 
