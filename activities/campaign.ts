@@ -75,6 +75,8 @@ export interface SearchRoundResult {
 export interface HoldoutComparison extends PairedTestResult {
   baselineHoldoutDQ: number
   winnerHoldoutDQ: number
+  /** Mean cost per request of the winner relative to the baseline, on the holdout. */
+  costRatio: number
   rolloutsUsed: number
 }
 
@@ -384,7 +386,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
           .set({ holdoutMean: mean })
           .where(and(eq(candidates.campaignId, input.campaignId), eq(candidates.promptVersionId, versionId)))
       }
-      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, rolloutsUsed: await rolloutsUsed(input.campaignId) }
+      const meanCost = (xs: typeof base) => xs.reduce((a, x) => a + x.costUsd, 0) / Math.max(1, xs.length)
+      const costRatio = meanCost(base) > 0 ? meanCost(win) / meanCost(base) : 1
+      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, costRatio, rolloutsUsed: await rolloutsUsed(input.campaignId) }
     },
 
     /** The newest canary still holding the task's canary label, if any. */

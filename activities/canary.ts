@@ -29,9 +29,13 @@ export interface CanaryIdentity {
 
 export interface BeginCanaryInput extends CanaryIdentity {
   config: CanaryConfig
+  /** Initial share of traffic (the ramp's first step). */
+  weight: number
   /** The canary this one replaces: its label may be taken over. */
   supersedes: string | null
 }
+
+export type CanaryPhase = 'canary' | 'bake'
 
 export interface CanaryEvidence {
   at: string
@@ -82,7 +86,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
           baselineVersionId: input.baselineVersionId,
           graderVersionId: input.graderVersionId,
           state: 'running',
-          weight: input.config.weight,
+          weight: input.weight,
           config: input.config as unknown as Record<string, unknown>,
         })
         .onConflictDoNothing({ target: canaries.id })
@@ -92,9 +96,9 @@ export function createCanaryActivities(deps: ActivityDeps) {
         taskId: input.taskId,
         label: 'canary',
         toVersionId: input.candidateVersionId,
-        weight: input.config.weight,
+        weight: input.weight,
         canaryId: input.canaryId,
-        reason: `canary ${input.canaryId} started at ${Math.round(input.config.weight * 100)}% of traffic`,
+        reason: `canary ${input.canaryId} started at ${Math.round(input.weight * 100)}% of traffic`,
         actor: 'kaizen',
         expect: { absent: true, canaryIn: [input.canaryId, ...(input.supersedes ? [input.supersedes] : [])] },
         audit: {
@@ -108,16 +112,21 @@ export function createCanaryActivities(deps: ActivityDeps) {
       return { startedAt: row.startedAt.toISOString(), conflict: move.conflict }
     },
 
-    /** Grade ungraded live requests of both arms, then run the sequential analysis. */
-    async analyzeCanary(input: { canaryId: string }): Promise<CanaryEvidence> {
+    /**
+     * Grade ungraded live requests of both arms, then run the sequential analysis. In the bake
+     * phase the arm under test is production (the promoted candidate) and the reference is the
+     * holdback on the previous version, counted from the bake's start.
+     */
+    async analyzeCanary(input: { canaryId: string; phase?: CanaryPhase; since?: string | null }): Promise<CanaryEvidence> {
       const canary = await canaryRow(input.canaryId)
       const config = canary.config as unknown as CanaryConfig
       const spec = await getGraderSpec(db, canary.graderVersionId)
+      const since = input.since ? new Date(input.since) : canary.startedAt
       const rows = await db
         .select({ t: traffic, s: scores })
         .from(traffic)
         .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, canary.graderVersionId)))
-        .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, canary.startedAt)))
+        .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, since)))
         .orderBy(asc(traffic.createdAt))
       const ungraded = rows.filter((r) => r.s === null && r.t.error === null && r.t.output !== null)
       for (let i = 0; i < ungraded.length; i += 200) {
@@ -144,14 +153,121 @@ export function createCanaryActivities(deps: ActivityDeps) {
         .map(({ t, s }) => ({
           arm: t.arm as 'baseline' | 'canary',
           at: t.createdAt.getTime(),
+          unit: t.routingKey,
           score: s ? s.score : (graded.get(t.id) ?? null),
           error: t.error !== null,
+          latencyMs: t.latencyMs,
+          costUsd: t.costUsd,
         }))
+      // The label arm's share over time (start, ramp steps, bake holdback), for the sample-ratio check.
+      const moves = await db
+        .select({ at: labelHistory.at, weight: labelHistory.weight, to: labelHistory.toVersionId })
+        .from(labelHistory)
+        .where(and(eq(labelHistory.canaryId, input.canaryId), eq(labelHistory.label, 'canary')))
+        .orderBy(asc(labelHistory.at))
+      const weights = moves.filter((m) => m.to !== null && m.weight !== null && m.at >= since).map((m) => ({ from: m.at.getTime(), weight: m.weight as number }))
       // Blocks close by the database's clock, the same clock that stamps traffic.
       const now = (await db.execute(sql`SELECT now() AS now`)) as unknown as { rows: Array<{ now: Date | string }> }
       const dbNow = new Date(now.rows[0]?.now ?? Date.now()).getTime()
       const labelHeld = (await getLabels(db, canary.taskId)).canary?.canaryId === input.canaryId
-      return { at: new Date(dbNow).toISOString(), analysis: analyzeCanary(observations, config.analysis, dbNow), labelHeld }
+      const analysis = analyzeCanary(observations, config.analysis, { now: dbNow, treatment: input.phase === 'bake' ? 'baseline' : 'canary', weights })
+      return { at: new Date(dbNow).toISOString(), analysis, labelHeld }
+    },
+
+    /** Next ramp step: route `weight` of traffic to the candidate (only while the label is ours). */
+    async setCanaryWeight(input: { canaryId: string; weight: number; step: number }): Promise<{ conflict: string | null }> {
+      const canary = await canaryRow(input.canaryId)
+      const move = await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:step:${input.step}`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: canary.candidateVersionId,
+        weight: input.weight,
+        canaryId: input.canaryId,
+        reason: `canary ${input.canaryId} ramped to ${Math.round(input.weight * 100)}% (step ${input.step + 1})`,
+        actor: 'kaizen',
+        expect: { canaryIn: [input.canaryId] },
+        audit: { action: 'canary.ramped', subjectType: 'canary', subjectId: input.canaryId, details: { step: input.step } },
+      })
+      if (!move.conflict) await db.update(canaries).set({ weight: input.weight }).where(eq(canaries.id, input.canaryId))
+      return { conflict: move.conflict }
+    },
+
+    /** Bake window: route a holdback slice to the previous production version. */
+    async startBake(input: { canaryId: string; previousVersionId: string; holdbackWeight: number }): Promise<{ startedAt: string; conflict: string | null }> {
+      const canary = await canaryRow(input.canaryId)
+      const move = await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:bake-start`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: input.previousVersionId,
+        weight: input.holdbackWeight,
+        canaryId: input.canaryId,
+        reason: `bake window: ${Math.round(input.holdbackWeight * 100)}% of traffic stays on the previous version ${input.previousVersionId} for comparison`,
+        actor: 'kaizen',
+        expect: { absent: true, canaryIn: [input.canaryId] },
+        audit: { action: 'canary.bake_started', subjectType: 'canary', subjectId: input.canaryId, details: { previousVersionId: input.previousVersionId } },
+      })
+      await setState(input.canaryId, 'baking', 'promoted; comparing with the previous version during the bake window')
+      const history = await db.query.labelHistory.findFirst({ where: eq(labelHistory.moveKey, `canary:${input.canaryId}:bake-start`) })
+      return { startedAt: (history?.at ?? new Date()).toISOString(), conflict: move.conflict }
+    },
+
+    /** The bake window passed without regression: remove the holdback. */
+    async endBake(input: { canaryId: string }): Promise<void> {
+      const canary = await canaryRow(input.canaryId)
+      await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:bake-end`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: null,
+        weight: 0,
+        canaryId: input.canaryId,
+        reason: `bake window of canary ${input.canaryId} passed without regression`,
+        actor: 'kaizen',
+        expect: { canaryIn: [input.canaryId] },
+        audit: { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId },
+      })
+      await setState(input.canaryId, 'promoted', 'promoted; bake window passed', true)
+    },
+
+    /** A regression during the bake window: production goes back to the previous version. */
+    async bakeRollback(input: { canaryId: string; previousVersionId: string; reason: string; evidence: Record<string, unknown> | null }): Promise<{ conflict: string | null }> {
+      const canary = await canaryRow(input.canaryId)
+      const back = await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:bake-rollback`,
+        taskId: canary.taskId,
+        label: 'production',
+        toVersionId: input.previousVersionId,
+        weight: 1,
+        canaryId: input.canaryId,
+        reason: input.reason,
+        actor: 'kaizen',
+        expect: { versionId: canary.candidateVersionId },
+        audit: { action: 'canary.bake_rolled_back', subjectType: 'canary', subjectId: input.canaryId, details: { evidence: input.evidence } },
+      })
+      await moveLabel(db, {
+        moveKey: `canary:${input.canaryId}:bake-rollback-clear`,
+        taskId: canary.taskId,
+        label: 'canary',
+        toVersionId: null,
+        weight: 0,
+        canaryId: input.canaryId,
+        reason: input.reason,
+        actor: 'kaizen',
+        expect: { canaryIn: [input.canaryId] },
+      })
+      await appendAudit(db, {
+        eventKey: `canary:${input.canaryId}:rolled-back`,
+        actor: 'kaizen',
+        action: 'canary.rolled_back',
+        taskId: canary.taskId,
+        subjectType: 'canary',
+        subjectId: input.canaryId,
+        details: { reason: input.reason, phase: 'bake', restoredVersionId: back.conflict ? null : input.previousVersionId, conflict: back.conflict, evidence: input.evidence },
+      })
+      await setState(input.canaryId, 'rolled_back', back.conflict ? `${input.reason} (production was not restored: ${back.conflict})` : input.reason, true)
+      return { conflict: back.conflict }
     },
 
     /** Take the candidate off live traffic at once. */

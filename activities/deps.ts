@@ -3,6 +3,7 @@
  * What activities need from the process that hosts them (injected, samples-typescript style).
  */
 import type { Db } from '../db/client.js'
+import type { WebhookTargets } from '../lib/webhooks.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import type { Scenario } from '../sim/scenario.js'
 
@@ -12,4 +13,6 @@ export interface ActivityDeps {
   scenarios: ReadonlyMap<string, Scenario>
   /** Concurrent model calls per activity. */
   evalConcurrency: number
+  /** Where notifications go (from the worker's environment; secrets never enter workflow input). */
+  webhooks?: WebhookTargets
 }

@@ -31,6 +31,8 @@ export interface EvalOutcome extends ItemScore {
   cached: boolean
   error: string | null
   reason: string
+  costUsd: number
+  latencyMs: number
 }
 
 export interface EvaluateRequest {
@@ -153,6 +155,8 @@ export class Evaluator {
         cached: wasCached,
         error: row.error,
         reason: score.reason,
+        costUsd: row.costUsd,
+        latencyMs: row.latencyMs,
       }
     }
     return Promise.all(req.items.map((item, i) => limit(() => one(item, keys[i] as string))))

@@ -26,12 +26,14 @@ export const DEMO_CONFIG: CampaignConfigInput = {
   sample: { size: 300, windowHours: 24 * 30, minItems: 60 },
   search: { strategy: 'reflective', rounds: 10, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 3_000 },
   canary: {
-    weight: 0.5,
+    steps: [0.1, 0.25, 0.5],
+    minSamplesPerStep: 15,
     analysisIntervalSeconds: 2,
     approvalTimeoutSeconds: 24 * 3600,
     onApprovalTimeout: 'hold',
     onConflict: 'supersede',
-    analysis: { blockMs: 1_000, graceMs: 250, minCanarySamples: 60 },
+    bake: { seconds: 60, holdbackWeight: 0.2 },
+    analysis: { blockMs: 1_000, graceMs: 250, minCanarySamples: 60, noDataMs: 60_000 },
   },
 }
 
@@ -173,7 +175,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
       status = await ch.query(canaryStatusQuery).catch(() => status)
       if (status) {
         const a = status.analysis
-        const line = a ? `  canary: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.quality.meanDelta)} · ${a.reasons[0] ?? ''}` : `  canary: ${status.state}`
+        const line = a
+          ? `  canary at ${Math.round(status.weight * 100)}%: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.effect.estimate)} [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] · ${a.reasons[0] ?? ''}`
+          : `  canary: ${status.state}`
         if (line !== lastLine) log((lastLine = line))
         if (DECIDED.has(status.state)) break
       }

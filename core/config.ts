@@ -14,30 +14,72 @@ export const CanaryAnalysisSettings = z.object({
   graceMs: z.number().int().nonnegative().default(500),
   alphaQuality: z.number().gt(0).lt(1).default(0.025),
   alphaError: z.number().gt(0).lt(1).default(0.0125),
+  alphaLatency: z.number().gt(0).lt(1).default(0.00625),
+  alphaCost: z.number().gt(0).lt(1).default(0.00625),
   alphaReady: z.number().gt(0).lt(1).default(0.05),
   margin: z.number().gt(0).lt(1).default(0.05),
   delta: z.number().gt(0).lt(1).default(0.05),
   planningSd: z.number().gt(0).max(1).default(0.3),
+  latencyThreshold: z.number().gt(0.5).lt(1).default(0.55),
+  costTolerance: z.number().min(0).default(0.1),
+  /** Cost per request of the candidate relative to the baseline, as measured offline (the campaign sets it). */
+  expectedCostRatio: z.number().positive().default(1),
+  alphaSrm: z.number().gt(0).lt(1).default(0.001),
+  noDataMs: z.number().int().positive().default(600_000),
+  alphaInterval: z.number().gt(0).lt(1).default(0.05),
   minCanarySamples: z.number().int().positive().default(60),
   maxCanarySamples: z.number().int().positive().default(2_000),
   hardFloorRun: z.number().int().min(3).default(10),
 })
 export type CanaryAnalysisSettings = z.infer<typeof CanaryAnalysisSettings>
 
-export const CanaryConfig = z.object({
-  /** Share of live traffic routed to the candidate, in (0, 0.5]: the rest is the concurrent baseline it is compared with. */
-  weight: z.number().gt(0).max(0.5, 'at most 0.5: the canary is compared with the concurrent baseline, which needs the rest of the traffic').default(0.1),
-  /** Seconds between analyses. */
-  analysisIntervalSeconds: z.number().positive().default(30),
-  /** How long to wait for a human once the canary is ready. */
-  approvalTimeoutSeconds: z.number().positive().default(24 * 3600),
-  /** What to do when nobody approves in time. */
-  onApprovalTimeout: z.enum(['rollback', 'hold']).default('hold'),
-  /** Another canary is already running for the task: leave it (skip) or replace it (supersede). */
-  onConflict: z.enum(['skip', 'supersede']).default('skip'),
-  analysis: CanaryAnalysisSettings.default(CanaryAnalysisSettings.parse({})),
-})
+const Share = z.number().gt(0).max(0.5, 'at most 0.5: the canary is compared with the concurrent baseline, which needs the rest of the traffic')
+
+export const DEFAULT_STEPS = [0.01, 0.05, 0.1, 0.25, 0.5]
+
+export const CanaryConfig = z
+  .object({
+    /** Ramp: shares of live traffic routed to the candidate, step by step, each in (0, 0.5]. */
+    steps: z.array(Share).min(1).optional(),
+    /** A single share instead of a ramp (same as `steps: [weight]`). */
+    weight: Share.optional(),
+    /** Canary requests (paired with the baseline) a step needs before the next one. */
+    minSamplesPerStep: z.number().int().positive().default(30),
+    /** Seconds a step lasts at least. */
+    minStepSeconds: z.number().nonnegative().default(0),
+    /** Seconds between analyses. */
+    analysisIntervalSeconds: z.number().positive().default(30),
+    /** How long to wait for a human once the canary is ready. */
+    approvalTimeoutSeconds: z.number().positive().default(24 * 3600),
+    /** What to do when nobody approves in time. */
+    onApprovalTimeout: z.enum(['rollback', 'hold']).default('hold'),
+    /** Another canary is already running for the task: leave it (skip) or replace it (supersede). */
+    onConflict: z.enum(['skip', 'supersede']).default('skip'),
+    /** Roles allowed to approve; empty means any identified person. */
+    approverRoles: z.array(z.string().min(1)).default([]),
+    /** A rejection must say why. */
+    requireRejectComment: z.boolean().default(true),
+    /** After promotion, keep comparing with the previous production version on a holdback slice. */
+    bake: z
+      .object({
+        seconds: z.number().nonnegative().default(3_600),
+        holdbackWeight: Share.default(0.1),
+      })
+      .default({ seconds: 3_600, holdbackWeight: 0.1 }),
+    analysis: CanaryAnalysisSettings.default(CanaryAnalysisSettings.parse({})),
+  })
+  .superRefine((c, ctx) => {
+    if (c.steps && c.weight !== undefined) ctx.addIssue({ code: 'custom', path: ['weight'], message: 'give either steps or weight, not both' })
+    c.steps?.forEach((s, i) => {
+      if (i > 0 && s <= (c.steps?.[i - 1] as number)) ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'ramp steps must increase' })
+    })
+  })
 export type CanaryConfig = z.infer<typeof CanaryConfig>
+
+/** The ramp a canary follows: its steps, or its single weight, or the default ramp. */
+export function rampSteps(config: Pick<CanaryConfig, 'steps' | 'weight'>): number[] {
+  return config.steps ?? (config.weight !== undefined ? [config.weight] : DEFAULT_STEPS)
+}
 
 export const CampaignConfig = z
   .object({

@@ -77,7 +77,16 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     const { client, connection } = await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
-    const deps: ActivityDeps = { db: database.db, providers, scenarios, evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY }
+    const deps: ActivityDeps = {
+      db: database.db,
+      providers,
+      scenarios,
+      evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
+      webhooks: {
+        json: env.KAIZEN_WEBHOOK_URL ? { url: env.KAIZEN_WEBHOOK_URL, secret: env.KAIZEN_WEBHOOK_SECRET } : undefined,
+        slack: env.KAIZEN_SLACK_WEBHOOK_URL ? { url: env.KAIZEN_SLACK_WEBHOOK_URL } : undefined,
+      },
+    }
     const workers: RunningWorker[] = []
     let native: NativeConnection | null = null
 

@@ -45,6 +45,12 @@ export const EnvSchema = z.object({
   KAIZEN_SCENARIOS_DIR: z.string().min(1).default(resolve(REPO_ROOT, 'scenarios')),
   /** Concurrent model calls per activity. */
   KAIZEN_EVAL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /** Canary notifications as JSON (approval needed, rollback, promotion, alerts). */
+  KAIZEN_WEBHOOK_URL: z.string().url('must be an http(s) URL').optional(),
+  /** Signs JSON notifications: header x-kaizen-signature = sha256=HMAC(secret, body). */
+  KAIZEN_WEBHOOK_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Canary notifications to a Slack incoming webhook. */
+  KAIZEN_SLACK_WEBHOOK_URL: z.string().url('must be an http(s) URL').optional(),
   /** Log level of the Temporal SDK runtime. */
   KAIZEN_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 })

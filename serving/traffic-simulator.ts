@@ -25,6 +25,8 @@ export interface TrafficSimulatorOptions {
   users?: number
   /** Fault injection: every request served by the canary arm fails (a total regression). */
   failCanary?: boolean
+  /** Fault injection: every request served by this prompt version fails, whichever arm serves it. */
+  failVersionId?: string | null
   /** Prefix of example keys (defaults to a fresh random run id). */
   runId?: string
 }
@@ -43,10 +45,12 @@ export class TrafficSimulator {
   readonly stats: TrafficStats = { sent: 0, errors: 0, canary: 0, baseline: 0 }
   private readonly runId: string
   failCanary: boolean
+  failVersionId: string | null
 
   constructor(private readonly options: TrafficSimulatorOptions) {
     this.runId = options.runId ?? randomUUID()
     this.failCanary = options.failCanary ?? false
+    this.failVersionId = options.failVersionId ?? null
   }
 
   /** Send one request through routing, the model, and the traffic log. */
@@ -65,6 +69,7 @@ export class TrafficSimulator {
     let costUsd = 0
     try {
       if (this.failCanary && arm === 'canary') throw new Error('[simulation] injected fault: the canary arm fails every request')
+      if (this.failVersionId === version.id) throw new Error(`[simulation] injected fault: version ${version.id} fails every request`)
       const content = contentOf(version)
       const result = await provider.complete({
         model: content.model,

@@ -36,3 +36,9 @@ export const guardedBatch = proxyActivities<Activities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 })
+
+/** Notifications: a few attempts, then the canary carries on (a webhook outage must not stop it). */
+export const notifier = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+})

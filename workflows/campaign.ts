@@ -25,7 +25,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow'
 import type { SnapshotResult } from '../activities/campaign.js'
-import { CampaignConfig, type CampaignConfigInput } from '../core/config.js'
+import { CampaignConfig, rampSteps, type CampaignConfigInput } from '../core/config.js'
 import { formatPath } from '../core/errors.js'
 import { batch, quick } from './activities.js'
 import { canaryRelease } from './canary.js'
@@ -201,11 +201,13 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       seed,
     })
     status.rolloutsUsed = cmp.rolloutsUsed
-    const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant }
+    const costRatio = cmp.costRatio ?? 1 // absent in results recorded before it existed
+    const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant, costRatio }
     const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout }
     const evidence =
       `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
-      `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha})`
+      `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha}; ` +
+      `${costRatio.toFixed(2)}× the baseline's cost per request)`
     if (!cmp.significant) {
       return await finish('no-significant-improvement', `not significantly better: ${evidence}`, scores, winnerVersionId)
     }
@@ -235,14 +237,15 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
           candidateVersionId: winnerVersionId,
           baselineVersionId: begin.baselineVersionId,
           graderVersionId,
-          config: config.canary,
+          // The canary checks the winner behaves live as it did offline, including its cost.
+          config: { ...config.canary, analysis: { ...config.canary.analysis, expectedCostRatio: costRatio } },
           supersedes: active && active.canaryId !== canaryId ? active.canaryId : null,
         },
       ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     })
     status.canaryId = canaryId
-    return await finish('canary-started', `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round(config.canary.weight * 100)}% of traffic`, { ...scores, canary: { id: canaryId, workflowId: canaryId } }, winnerVersionId)
+    return await finish('canary-started', `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round((rampSteps(config.canary)[0] as number) * 100)}% of traffic`, { ...scores, canary: { id: canaryId, workflowId: canaryId } }, winnerVersionId)
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err
     status.stage = 'failed'

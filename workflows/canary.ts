@@ -1,17 +1,20 @@
 /**
  * @module workflows/canary
- * `canaryRelease`: serve the candidate to a slice of live traffic (sticky by routing key), compare
- * it with the concurrent baseline at every interval, and
+ * `canaryRelease`: serve the candidate to a slice of live traffic (sticky by routing key), ramp the
+ * slice up step by step, compare with the concurrent baseline at every interval, and
  *   - roll back automatically on regression, in every state, including while waiting for a human;
- *   - when the evidence says "no worse", wait for a human: the `approve` Update (with identity)
- *     promotes, `reject` rolls back; if nobody decides in time, follow the timeout policy;
- *   - never promote on its own, and never leave the candidate on traffic unmonitored: a failure
- *     or a cancellation of this workflow takes it off.
- * Every label move, approval and rollback is an audit event (written by the activities).
+ *   - when the evidence at the last step says "no worse", ask a human: the `approve` Update (with
+ *     identity) promotes, `reject` rolls back; if nobody decides in time, follow the policy;
+ *   - after promotion, bake: keep a holdback slice on the previous version, keep comparing, and
+ *     roll production back on regression;
+ *   - never promote on its own, and never leave the candidate on traffic unmonitored: a failure or
+ *     a cancellation of this workflow takes it off.
+ * Every label move, approval and rollback is an audit event; people are notified by webhook.
  *
  * 👉 Human decisions arrive as Updates, but all state changes happen in the main loop, one at a
- * time. An accepted decision is always settled: carried out, or refused with the reason (e.g. a
- * regression was detected first), so its caller never waits forever.
+ * time. An accepted decision is always settled: carried out, or refused with the reason.
+ * 👉 `patched('canary-ramp-notify-bake')` keeps executions started before the ramp, notifications
+ * and bake existed on their original path when they replay.
  */
 import {
   ApplicationFailure,
@@ -21,13 +24,16 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow'
+import type { CanaryAnalysis } from '../core/canary/analyze.js'
 import type { CanaryIdentity } from '../activities/canary.js'
-import { CanaryConfig, type CanaryConfig as CanaryConfigT } from '../core/config.js'
+import type { CanaryEventName } from '../activities/notify.js'
+import { CanaryConfig, rampSteps, type CanaryConfig as CanaryConfigT } from '../core/config.js'
 import { formatPath } from '../core/errors.js'
-import { guarded, guardedBatch } from './activities.js'
+import { guarded, guardedBatch, notifier } from './activities.js'
 import {
   approveUpdate,
   canaryStatusQuery,
@@ -43,11 +49,12 @@ export interface CanaryInput extends CanaryIdentity {
   /** The canary this one replaces (its label may be taken over). */
   supersedes?: string | null
   /** Carried across continue-as-new. */
-  resume?: { status: CanaryStatus }
+  resume?: { status: CanaryStatus; stepSamples?: number; stepSeconds?: number; bakeSince?: string | null; notifications?: number }
 }
 
-type Pending = { decision: 'approve' | 'reject'; input: ApprovalInput; requestId: string; evidence: Record<string, unknown> }
 type Settled = { outcome: ApprovalOutcome } | { refused: string }
+/** A human decision accepted by the validator, waiting for the main loop; settled exactly once. */
+type Pending = { decision: 'approve' | 'reject'; input: ApprovalInput; requestId: string; evidence: Record<string, unknown>; settled: Settled | null }
 
 const ENDED: ReadonlySet<CanaryStatus['state']> = new Set(['promoted', 'rolled_back'])
 
@@ -57,18 +64,36 @@ function rootMessage(err: unknown): string {
   return e?.message ?? String(err)
 }
 
-function validateApproval(state: CanaryStatus['state'], pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject') {
+function validateApproval(state: CanaryStatus['state'], pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT) {
   if (typeof input?.approver !== 'string' || input.approver.trim() === '') {
     throw new Error(`${verb} needs the approver's identity (approver: a name or email); nothing was recorded`)
+  }
+  if (config.approverRoles.length > 0 && !config.approverRoles.includes(input.role ?? '')) {
+    throw new Error(`${verb} needs one of these roles: ${config.approverRoles.join(', ')} (got ${input.role ? `"${input.role}"` : 'none'}); nothing was recorded`)
   }
   if (pending) throw new Error(`a ${pending.decision} by ${pending.input.approver} is already being processed`)
   if (verb === 'approve' && state !== 'awaiting_approval' && state !== 'holding') {
     throw new Error(`canary is ${state}, not awaiting approval; nothing was recorded`)
   }
-  if (verb === 'reject' && state !== 'running' && state !== 'awaiting_approval' && state !== 'holding') {
-    throw new Error(`canary is ${state} and can no longer be rejected; nothing was recorded`)
+  if (verb === 'reject') {
+    if (state !== 'running' && state !== 'awaiting_approval' && state !== 'holding' && state !== 'baking') {
+      throw new Error(`canary is ${state} and can no longer be rejected; nothing was recorded`)
+    }
+    if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
   }
 }
+
+/** The evidence a notification carries (tolerates analyses recorded by older builds). */
+const brief = (a: CanaryAnalysis | null) =>
+  a
+    ? {
+        pairedSamples: a.pairedSamples ?? null,
+        effect: a.effect ?? null,
+        verdicts: a.metrics?.map((m) => ({ metric: m.metric, estimate: m.estimate, eValue: m.harm?.max, threshold: m.harm?.threshold, harmful: m.harmful })) ?? null,
+        readiness: a.readiness ? { eValue: a.readiness.max, threshold: a.readiness.threshold, ready: a.readiness.ready } : null,
+        reasons: a.reasons ?? [],
+      }
+    : null
 
 export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   const parsed = CanaryConfig.safeParse(input.config ?? {})
@@ -76,13 +101,20 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     throw ApplicationFailure.nonRetryable(`invalid canary config: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`, 'INVALID_INPUT')
   }
   const config = parsed.data
+  const v2 = patched('canary-ramp-notify-bake')
+  const steps = rampSteps(config)
   const intervalMs = Math.round(config.analysisIntervalSeconds * 1000)
   const status: CanaryStatus = input.resume?.status ?? {
     canaryId: input.canaryId,
     taskId: input.taskId,
     campaignId: input.campaignId,
     state: 'starting',
-    weight: config.weight,
+    weight: steps[0] as number,
+    steps,
+    step: 0,
+    alerts: [],
+    previousVersionId: null,
+    bakeSeconds: 0,
     candidateVersionId: input.candidateVersionId,
     baselineVersionId: input.baselineVersionId,
     reason: null,
@@ -92,9 +124,17 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     approvalWaitSeconds: 0,
     decidedBy: null,
   }
+  let stepSamples = input.resume?.stepSamples ?? 0 // paired samples when the current step began
+  let stepSeconds = input.resume?.stepSeconds ?? 0
+  let bakeSince: string | null = input.resume?.bakeSince ?? null
+  let notifications = input.resume?.notifications ?? 0
   let pending: Pending | null = null
-  let settled: Settled | null = null
   let supersededBy: string | null = null
+  /** Settle the decision being processed and make room for the next one. */
+  const settle = (p: Pending, result: Settled) => {
+    p.settled = result
+    if (pending === p) pending = null
+  }
 
   setHandler(canaryStatusQuery, () => status)
   setHandler(supersedeSignal, ({ by }) => {
@@ -102,28 +142,43 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   })
   const handle = (decision: 'approve' | 'reject') => async (approval: ApprovalInput): Promise<ApprovalOutcome> => {
     // The evidence on screen when the human decided: the latest analysis.
-    pending = {
+    const p: Pending = {
       decision,
       input: { approver: approval.approver.trim(), ...(approval.role ? { role: approval.role } : {}), ...(approval.comment ? { comment: approval.comment } : {}) },
       requestId: `${decision}-${status.analyses}`,
       evidence: { analyzedAt: status.analyzedAt, state: status.state, analysis: status.analysis },
+      settled: null,
     }
-    await condition(() => settled !== null)
-    const s = settled as unknown as Settled
+    pending = p
+    await condition(() => p.settled !== null)
+    const s = p.settled as unknown as Settled
     if ('refused' in s) throw ApplicationFailure.nonRetryable(s.refused, 'CONFLICT')
     return s.outcome
   }
-  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status.state, pending, a, 'approve') })
-  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status.state, pending, a, 'reject') })
+  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status.state, pending, a, 'approve', config) })
+  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status.state, pending, a, 'reject', config) })
 
+  /** Tell people (best effort: a webhook outage never stops the canary). */
+  const notify = async (event: CanaryEventName, summary: string) => {
+    if (!v2) return
+    notifications++
+    await CancellationScope.nonCancellable(() =>
+      notifier.notifyCanary({ canaryId: input.canaryId, event, seq: notifications, state: status.state, summary, details: { weight: status.weight, reason: status.reason, evidence: brief(status.analysis) } }),
+    ).catch(() => undefined)
+  }
   const rollback = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
-    await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
+    if (status.state === 'baking' && status.previousVersionId) {
+      await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })
+    } else {
+      await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
+    }
     status.state = 'rolled_back'
     status.reason = reason
+    await notify('rolled_back', `Canary ${input.canaryId} was rolled back: ${reason}`)
   }
   const end = async () => {
     const p = pending as Pending | null
-    if (p && !settled) settled = { refused: `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}` }
+    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}` })
     await condition(allHandlersFinished)
     return status
   }
@@ -146,15 +201,17 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         const promotion = await guarded.promoteCanary({ canaryId: input.canaryId, approver: p.input.approver, approvalId })
         if (promotion.promoted === false) {
           await rollback(`approved by ${p.input.approver}, but not promoted: ${promotion.conflict}`, 'kaizen', p.evidence)
-          settled = { refused: status.reason as string }
+          settle(p, { refused: status.reason as string })
           return
         }
         status.state = 'promoted'
         status.reason = `approved by ${p.input.approver}${said}`
+        status.previousVersionId = promotion.previousVersionId ?? input.baselineVersionId
+        await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
       } else {
         await rollback(`rejected by ${p.input.approver}${said}`, p.input.approver, p.evidence)
       }
-      settled = {
+      settle(p, {
         outcome: {
           canaryId: input.canaryId,
           state: status.state,
@@ -163,12 +220,56 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
           approvalId,
           productionVersionId: p.decision === 'approve' ? input.candidateVersionId : input.baselineVersionId,
         },
-      }
+      })
     })
+
+  /** After promotion: compare production with a holdback on the previous version for a while. */
+  const bake = async (): Promise<void> => {
+    if (!v2 || config.bake.seconds <= 0 || !status.previousVersionId || status.previousVersionId === input.candidateVersionId) return
+    if (status.state !== 'baking') {
+      const started = await guarded.startBake({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, holdbackWeight: config.bake.holdbackWeight })
+      if (started.conflict) return
+      bakeSince = started.startedAt
+      status.state = 'baking'
+      status.weight = config.bake.holdbackWeight
+      status.reason = `baking for ${config.bake.seconds} s: ${Math.round(config.bake.holdbackWeight * 100)}% of traffic stays on ${status.previousVersionId}`
+    }
+    while ((status.bakeSeconds ?? 0) < config.bake.seconds) {
+      await condition(() => pending !== null, intervalMs)
+      if (pending !== null) {
+        const p: Pending = pending // only `reject` is valid while baking: a manual rollback
+        await CancellationScope.nonCancellable(async () => {
+          const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
+          await rollback(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
+          status.decidedBy = p.input.approver
+          settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null } })
+        })
+        return
+      }
+      status.bakeSeconds = (status.bakeSeconds ?? 0) + config.analysisIntervalSeconds
+      const evidence = await guardedBatch.analyzeCanary({ canaryId: input.canaryId, phase: 'bake', since: bakeSince })
+      status.analysis = evidence.analysis
+      status.analyzedAt = evidence.at
+      status.analyses++
+      if (evidence.analysis.verdict === 'rollback') {
+        await rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
+        return
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(() => allHandlersFinished() || pending !== null)
+        if (pending === null) await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
+      }
+    }
+    await guarded.endBake({ canaryId: input.canaryId })
+    status.state = 'promoted'
+    status.weight = 0
+    status.reason = `${status.reason?.replace(/^baking.*$/, '') || ''}bake window of ${config.bake.seconds} s passed without regression`.trim()
+    await notify('baked', `Canary ${input.canaryId}: the bake window passed without regression; production stays on the new version`)
+  }
 
   try {
     if (status.state === 'starting') {
-      const begun = await guarded.beginCanary({ ...input, config, supersedes: input.supersedes ?? null })
+      const begun = await guarded.beginCanary({ ...input, config, weight: status.weight, supersedes: input.supersedes ?? null })
       if (begun.conflict) {
         status.state = 'rolled_back'
         status.reason = `not started: ${begun.conflict}`
@@ -177,11 +278,17 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       }
       status.state = 'running'
     }
+    if (status.state === 'baking' || status.state === 'promoted') {
+      await bake()
+      return await end()
+    }
     for (;;) {
       await condition(() => pending !== null || supersededBy !== null, intervalMs)
 
       if (pending !== null) {
+        const decision = (pending as Pending).decision
         await decide(pending)
+        if (decision === 'approve' && (status.state as CanaryStatus['state']) === 'promoted') await bake()
         return await end()
       }
       if (supersededBy !== null) {
@@ -194,32 +301,53 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       status.analysis = evidence.analysis
       status.analyzedAt = evidence.at
       status.analyses++
+      stepSeconds += config.analysisIntervalSeconds
       if (evidence.labelHeld === false) {
         status.state = 'rolled_back'
         status.reason = 'the canary label was moved away from this canary; it no longer serves traffic'
         await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason, ended: true })
         return await end()
       }
-      const verdict = evidence.analysis.verdict
+      const analysis = evidence.analysis
+      const verdict = analysis.verdict
       if (verdict === 'rollback') {
-        await rollback(`automatic rollback: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
+        await rollback(`automatic rollback: ${analysis.reasons.join('; ')}`, 'kaizen', { analysis })
         return await end()
       }
-      if (status.state === 'running' && (verdict === 'ready' || verdict === 'inconclusive')) {
+      const newAlerts = (analysis.alerts ?? []).filter((a) => !(status.alerts ?? []).includes(a))
+      status.alerts = analysis.alerts ?? []
+      if (newAlerts.length > 0) await notify('alert', `Canary ${input.canaryId} is holding: ${newAlerts.join('; ')}`)
+
+      const step = status.step ?? 0
+      const lastStep = step >= steps.length - 1
+      if (status.state === 'running' && !lastStep && verdict !== 'hold') {
+        // Ramp: widen exposure once this step has enough evidence and no harm.
+        if (analysis.pairedSamples - stepSamples >= config.minSamplesPerStep && stepSeconds >= config.minStepSeconds) {
+          const ramped = v2 ? await guarded.setCanaryWeight({ canaryId: input.canaryId, weight: steps[step + 1] as number, step: step + 1 }) : { conflict: null }
+          if (!ramped.conflict) {
+            status.step = step + 1
+            status.weight = steps[step + 1] as number
+            stepSamples = analysis.pairedSamples
+            stepSeconds = 0
+          }
+        }
+      } else if (status.state === 'running' && lastStep && (verdict === 'ready' || verdict === 'inconclusive')) {
         status.state = verdict === 'ready' ? 'awaiting_approval' : 'holding'
-        status.reason = evidence.analysis.reasons.join('; ')
+        status.reason = analysis.reasons.join('; ')
         await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
+        await notify(verdict === 'ready' ? 'approval_needed' : 'inconclusive', `Canary ${input.canaryId} needs a human decision: ${status.reason}`)
       } else if (status.state === 'awaiting_approval') {
         status.approvalWaitSeconds += config.analysisIntervalSeconds
         if (status.approvalWaitSeconds >= config.approvalTimeoutSeconds) {
           const waited = `no approval within ${config.approvalTimeoutSeconds} s`
           if (config.onApprovalTimeout === 'rollback') {
-            await rollback(`${waited}: rolled back by policy`, 'kaizen', { analysis: evidence.analysis })
+            await rollback(`${waited}: rolled back by policy`, 'kaizen', { analysis })
             return await end()
           }
           status.state = 'holding'
-          status.reason = `${waited}: holding at ${Math.round(config.weight * 100)}% until a human decides`
+          status.reason = `${waited}: holding at ${Math.round(status.weight * 100)}% until a human decides`
           await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
+          await notify('inconclusive', `Canary ${input.canaryId}: ${status.reason}`)
         }
       }
 
@@ -227,7 +355,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         // A decision arriving now is handled in this run first; handlers must be done before moving on.
         await condition(() => allHandlersFinished() || pending !== null)
         if (pending !== null) continue
-        return await continueAsNew<typeof canaryRelease>({ ...input, resume: { status } })
+        return await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
       }
     }
   } catch (err) {
@@ -238,7 +366,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       await CancellationScope.nonCancellable(() => rollback(why, 'kaizen', null)).catch(() => undefined)
     }
     const p = pending as Pending | null
-    if (p && !settled) settled = { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` }
+    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` })
     throw err
   }
 }

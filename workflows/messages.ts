@@ -51,6 +51,8 @@ export interface CampaignResult {
     pValue: number
     alpha: number
     significant: boolean
+    /** Winner's cost per request relative to the baseline's, on the holdout. */
+    costRatio: number
   } | null
   canary: { id: string; workflowId: string } | null
   datasetId: string
@@ -65,14 +67,23 @@ export const stopCampaignSignal = defineSignal<[{ by: string }]>('stop')
 
 // ── Canary ─────────────────────────────────────────────────────────────────────────────────
 
-export type CanaryState = 'starting' | 'running' | 'awaiting_approval' | 'holding' | 'promoted' | 'rolled_back'
+export type CanaryState = 'starting' | 'running' | 'awaiting_approval' | 'holding' | 'baking' | 'promoted' | 'rolled_back'
 
 export interface CanaryStatus {
   canaryId: string
   taskId: string
   campaignId: string | null
   state: CanaryState
+  /** Current share of traffic routed by the canary label (the holdback share while baking). */
   weight: number
+  /** The ramp and the index of the current step. */
+  steps?: number[]
+  step?: number
+  /** Hold-only problems a human should look at (sample-ratio mismatch, no data). */
+  alerts?: string[]
+  /** While baking: production's previous version, which the holdback serves. */
+  previousVersionId?: string | null
+  bakeSeconds?: number
   candidateVersionId: string
   baselineVersionId: string
   reason: string | null

@@ -13,21 +13,29 @@ import { fmt, printJson, say } from '../output.js'
 export function describeCanary(s: CanaryStatus): string[] {
   const ended = s.state === 'promoted' || s.state === 'rolled_back'
   const share = `${Math.round(s.weight * 100)}% of traffic`
-  const lines = [`Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ${ended ? `ended (had ${share})` : share}`]
+  const ramp = s.steps && s.steps.length > 1 ? ` (ramp ${s.steps.map((w) => `${Math.round(w * 100)}%`).join(' → ')}, step ${(s.step ?? 0) + 1})` : ''
+  const lines = [`Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ${ended ? 'ended' : s.state === 'baking' ? `${share} held back on the previous version` : `${share}${ramp}`}`]
   lines.push(`  candidate ${s.candidateVersionId} vs baseline ${s.baselineVersionId}`)
   if (s.reason) lines.push(`  ${s.reason}`)
+  for (const alert of s.alerts ?? []) lines.push(`  ALERT: ${alert}`)
   const a = s.analysis
   if (a) {
-    lines.push(
-      `  arms: canary ${a.canary.requests} requests (${a.canary.graded} graded, ${a.canary.errors} errors, mean DQ ${fmt(a.canary.meanScore)}); ` +
-        `baseline ${a.baseline.requests} (${a.baseline.graded} graded, ${a.baseline.errors} errors, mean DQ ${fmt(a.baseline.meanScore)})`,
-      `  paired with the concurrent baseline: ${a.pairedSamples} · effect (canary − baseline) DQ ${fmt(a.quality.meanDelta)}`,
-      `  quality harm test: e-value ${a.quality.harm.max.toFixed(2)} / ${a.quality.harm.threshold.toFixed(0)} (always-valid p ${fmt(a.quality.harm.pValue, 4)}) → ${a.quality.harmful ? 'REGRESSION' : 'no regression'}`,
-      `  error-rate harm test: e-value ${a.errorRate.harm.max.toFixed(2)} / ${a.errorRate.harm.threshold.toFixed(0)} → ${a.errorRate.harmful ? 'REGRESSION' : 'no regression'}`,
-      `  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`,
-      `  hard floor: ${a.hardFloor.run} consecutive failed canary requests (limit ${a.hardFloor.limit})`,
-      `  verdict: ${a.verdict} — ${a.reasons.join('; ')}`,
-    )
+    const arm = (name: string, x: typeof a.canary) =>
+      `${name} ${x.requests} requests (${x.graded} graded, ${x.errors} errors; DQ ${fmt(x.meanScore)}, latency ${x.meanLatencyMs === null || x.meanLatencyMs === undefined ? 'n/a' : `${Math.round(x.meanLatencyMs)} ms`}, cost ${x.meanCostUsd === null || x.meanCostUsd === undefined ? 'n/a' : `$${x.meanCostUsd.toFixed(6)}`})`
+    lines.push(`  arms: ${arm('canary', a.canary)}; ${arm('baseline', a.baseline)}`)
+    if (a.effect) {
+      lines.push(
+        `  effect (${a.treatment ?? 'canary'} − reference, DQ): ${fmt(a.effect.estimate)} with an always-valid ${Math.round(a.effect.level * 100)}% interval [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] over ${a.pairedSamples} paired requests`,
+      )
+    }
+    for (const m of a.metrics ?? [a.quality, a.errorRate]) {
+      lines.push(`  ${m.metric.padEnd(10)} harm test: e-value ${m.harm.max.toFixed(2)} / ${m.harm.threshold.toFixed(0)} (α ${m.harm.alpha ?? ''}, always-valid p ${fmt(m.harm.pValue, 4)}) → ${m.harmful ? 'REGRESSION' : 'no regression'}`)
+    }
+    lines.push(`  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`)
+    if (a.sampleRatio && a.sampleRatio.units > 0) {
+      lines.push(`  sample ratio: ${a.sampleRatio.treatmentUnits} of ${a.sampleRatio.units} routing units on the label arm (expected ${Math.round((a.sampleRatio.expectedShare ?? 0) * 100)}%) → ${a.sampleRatio.mismatch ? 'MISMATCH' : 'ok'}`)
+    }
+    lines.push(`  hard floor: ${a.hardFloor.run} consecutive failed requests (limit ${a.hardFloor.limit})`, `  verdict: ${a.verdict} — ${a.reasons.join('; ')}`)
   }
   if (s.decidedBy) lines.push(`  decided by ${s.decidedBy}`)
   return lines

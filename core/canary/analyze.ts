@@ -1,50 +1,54 @@
 /**
  * @module core/canary/analyze
- * Decide, from graded live requests of both arms, whether a canary must be rolled back, is ready
- * for a human to approve, or needs more data.
+ * Decide, from graded live requests of two concurrent arms, whether the arm under test must be
+ * rolled back, is ready for a human to approve, or needs more data.
  *
- * - Compared only with the **concurrent** baseline: each canary request is paired with the mean of
- *   its own disjoint group of baseline requests from the same time block, so drift common to both
- *   arms cancels and the pairs stay independent.
- * - Only closed blocks are used, so past pairs never change between looks and the e-processes
- *   keep their any-number-of-looks guarantee.
- * - Harm tests (quality, error rate) split the false-rollback budget; readiness is a
- *   non-inferiority test with margin m. A hard floor catches a candidate that fails everything.
- * - Never promotes: the best outcome is `ready`, which asks a human.
+ * - Compared only with the concurrent reference arm, request by request (see ./pairing.ts), so
+ *   drift common to both arms cancels; never against historical numbers.
+ * - Harm tests are one-sided betting e-processes, valid for any number of looks, with the
+ *   false-rollback budget split across metrics: quality, error rate, latency ("slower than the
+ *   reference more often than 55 %"), cost (more than 10 % dearer).
+ * - A hard floor (outside the budget) catches an arm that fails everything.
+ * - Readiness is a non-inferiority test on quality with margin m.
+ * - Missing data or a skewed split → hold and alert, never rollback. Never promotes.
  *
  * Pure module: safe to import from workflow code.
  */
-import { alwaysValidP, harmEProcess, mixtureBets, readinessEProcess, type EProcessTrace } from '../stats/eprocess.js'
+import { alwaysValidP, confidenceSequence, harmEProcess, mixtureBets, readinessEProcess, type Bets, type EProcessTrace } from '../stats/eprocess.js'
+import { pairObservations, qualityOf, type Arm, type Observation } from './pairing.js'
 
-export interface Observation {
-  arm: 'baseline' | 'canary'
-  /** Arrival time, ms since epoch. */
-  at: number
-  /** DQ score in [0, 1]; null when the grader could not score it (excluded, counted). */
-  score: number | null
-  /** The request failed (no usable output). */
-  error: boolean
-}
+export type { Observation } from './pairing.js'
 
 export interface CanaryAnalysisConfig {
   /** Width of a pairing block in ms. */
   blockMs: number
-  /** A block is used once it ended at least this long before the newest observation. */
+  /** A block is used once it ended at least this long before now. */
   graceMs: number
   alphaQuality: number
   alphaError: number
+  alphaLatency: number
+  alphaCost: number
   alphaReady: number
   /** Non-inferiority margin for readiness. */
   margin: number
-  /** Regression size the harm bets are tuned for. */
+  /** Quality regression the harm bets are tuned for. */
   delta: number
   /** Planning standard deviation of a paired quality difference. */
   planningSd: number
-  /** Canary requests needed before `ready` may be declared. */
+  /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
+  latencyThreshold: number
+  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × the reference. */
+  costTolerance: number
+  /** The cost ratio accepted when the candidate was chosen (measured offline); 1 = parity. */
+  expectedCostRatio: number
+  /** Sample-ratio check: significance of the (hold-only) test on routing units. */
+  alphaSrm: number
+  /** No treatment traffic for this long → hold and alert. */
+  noDataMs: number
+  /** Level of the always-valid interval reported for the quality effect. */
+  alphaInterval: number
   minCanarySamples: number
-  /** Canary requests after which an undecided canary is `inconclusive` (hold for a human). */
   maxCanarySamples: number
-  /** Consecutive failed canary requests that trigger the hard floor. */
   hardFloorRun: number
 }
 
@@ -53,182 +57,262 @@ export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = {
   graceMs: 500,
   alphaQuality: 0.025,
   alphaError: 0.0125,
+  alphaLatency: 0.00625,
+  alphaCost: 0.00625,
   alphaReady: 0.05,
   margin: 0.05,
   delta: 0.05,
   planningSd: 0.3,
+  latencyThreshold: 0.55,
+  costTolerance: 0.1,
+  expectedCostRatio: 1,
+  alphaSrm: 0.001,
+  noDataMs: 600_000,
+  alphaInterval: 0.05,
   minCanarySamples: 60,
   maxCanarySamples: 2_000,
   hardFloorRun: 10,
 }
 
 export type Verdict = 'rollback' | 'ready' | 'inconclusive' | 'continue' | 'hold'
+export type MetricName = 'quality' | 'error-rate' | 'latency' | 'cost'
 
 export interface MetricEvidence {
-  metric: 'quality' | 'error-rate'
+  metric: MetricName
   n: number
-  meanDelta: number
-  harm: EProcessTrace & { threshold: number; pValue: number }
+  /** Mean of the paired observations, in the metric's own units (see docs/canary.md). */
+  estimate: number
+  harm: EProcessTrace & { threshold: number; pValue: number; alpha: number }
   harmful: boolean
+}
+
+export interface ArmSummary {
+  requests: number
+  graded: number
+  ungraded: number
+  errors: number
+  meanScore: number | null
+  meanLatencyMs: number | null
+  meanCostUsd: number | null
 }
 
 export interface CanaryAnalysis {
   verdict: Verdict
   reasons: string[]
-  canary: { requests: number; graded: number; ungraded: number; errors: number; meanScore: number | null }
-  baseline: { requests: number; graded: number; ungraded: number; errors: number; meanScore: number | null }
+  /** Hold-only problems a human should look at. */
+  alerts: string[]
+  /** The arm under test and its reference (canary vs baseline, or production vs holdback). */
+  treatment: Arm
+  canary: ArmSummary
+  baseline: ArmSummary
   pairedSamples: number
+  /** Quality effect (treatment − reference) with an always-valid (1 − alphaInterval) interval. */
+  effect: { estimate: number | null; lower: number; upper: number; level: number }
+  metrics: MetricEvidence[]
+  /** Shortcut to the quality metric (the primary one). */
   quality: MetricEvidence
   errorRate: MetricEvidence
   readiness: EProcessTrace & { threshold: number; margin: number; ready: boolean }
   hardFloor: { run: number; limit: number; triggered: boolean }
+  sampleRatio: { units: number; treatmentUnits: number; expectedShare: number | null; eValue: number; mismatch: boolean }
+}
+
+export interface AnalysisContext {
+  /** The clock that stamps the traffic (closes blocks); defaults to the newest observation. */
+  now?: number
+  /** The arm under test; `canary` unless a bake window tests production against a holdback. */
+  treatment?: Arm
+  /** Share of units routed to the label (canary) arm over time, for the sample-ratio check. */
+  weights?: Array<{ from: number; weight: number }>
 }
 
 const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
 
-/** Quality of a request for analysis: an errored request produced no decision, so it scores 0. */
-const qualityOf = (o: Observation): number | null => (o.error ? 0 : o.score)
+function summarize(xs: readonly Observation[]): ArmSummary {
+  const graded = xs.filter((o) => qualityOf(o) !== null)
+  return {
+    requests: xs.length,
+    graded: graded.length,
+    ungraded: xs.length - graded.length,
+    errors: xs.filter((o) => o.error).length,
+    meanScore: mean(graded.map((o) => qualityOf(o) as number)),
+    meanLatencyMs: mean(xs.filter((o) => !o.error && o.latencyMs !== null).map((o) => o.latencyMs as number)),
+    meanCostUsd: mean(xs.filter((o) => o.costUsd !== null).map((o) => o.costUsd as number)),
+  }
+}
+
+/** The bets each harm test uses (also used by the benchmark, so it measures what ships). */
+export function harmBets(config: CanaryAnalysisConfig): Record<MetricName, Bets> {
+  return {
+    quality: mixtureBets(config.delta, config.planningSd ** 2, 0.75),
+    // Error events are rare and binary: plan with a generous variance (docs/canary.md).
+    'error-rate': mixtureBets(config.delta, 0.1, 0.75),
+    latency: mixtureBets(0.1, 0.25, 0.75),
+    cost: mixtureBets(0.05, 0.05, 0.75),
+  }
+}
+
+export function readinessBets(config: CanaryAnalysisConfig): Bets {
+  return mixtureBets(config.margin, config.planningSd ** 2, 0.75 / (1 + config.margin))
+}
+
+/**
+ * Sequential sample-ratio check on routing units: each unit's first request is a Bernoulli draw
+ * with the label arm's weight at that time. Two-sided betting e-process; a mismatch means the
+ * routing or the data is broken, so the analysis holds instead of deciding.
+ */
+function sampleRatio(observations: readonly Observation[], weights: AnalysisContext['weights'], alpha: number) {
+  if (!weights || weights.length === 0) return { units: 0, treatmentUnits: 0, expectedShare: null, eValue: 1, mismatch: false }
+  const sorted = [...weights].sort((a, b) => a.from - b.from)
+  const weightAt = (t: number) => {
+    let w: number | null = null
+    for (const s of sorted) if (s.from <= t) w = s.weight
+    return w
+  }
+  const seen = new Set<string>()
+  const lambdas = [0.05, 0.15, 0.4]
+  const up = lambdas.map(() => 0)
+  const down = lambdas.map(() => 0)
+  let units = 0
+  let labelUnits = 0
+  let expected = 0
+  let eMax = 1
+  for (const o of [...observations].sort((a, b) => a.at - b.at)) {
+    if (seen.has(o.unit)) continue
+    seen.add(o.unit)
+    const p = weightAt(o.at)
+    if (p === null || p <= 0 || p >= 1) continue
+    const x = o.arm === 'canary' ? 1 : 0
+    units++
+    labelUnits += x
+    expected += p
+    let e = 0
+    for (let j = 0; j < lambdas.length; j++) {
+      const l = lambdas[j] as number
+      up[j] = (up[j] as number) + Math.log(1 + Math.min(l, 0.5 / p) * (x - p))
+      down[j] = (down[j] as number) + Math.log(1 - Math.min(l, 0.5 / (1 - p)) * (x - p))
+      e += (Math.exp(up[j] as number) + Math.exp(down[j] as number)) / (2 * lambdas.length)
+    }
+    if (e > eMax) eMax = e
+  }
+  return { units, treatmentUnits: labelUnits, expectedShare: units > 0 ? expected / units : null, eValue: eMax, mismatch: eMax >= 1 / alpha }
+}
 
 /**
  * @example
- * const a = analyzeCanary(observations, DEFAULT_ANALYSIS)
+ * const a = analyzeCanary(observations, DEFAULT_ANALYSIS, { now: Date.now() })
  * if (a.verdict === 'rollback') console.log(a.reasons.join('; '))
  */
-export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS, now?: number): CanaryAnalysis {
+export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS, context: AnalysisContext = {}): CanaryAnalysis {
+  const treatment: Arm = context.treatment ?? 'canary'
+  const reference: Arm = treatment === 'canary' ? 'baseline' : 'canary'
   const obs = [...observations].sort((a, b) => a.at - b.at)
-  const canaryAll = obs.filter((o) => o.arm === 'canary')
-  const baselineAll = obs.filter((o) => o.arm === 'baseline')
-  const summary = (xs: Observation[]) => {
-    const graded = xs.filter((o) => qualityOf(o) !== null)
-    return {
-      requests: xs.length,
-      graded: graded.length,
-      ungraded: xs.length - graded.length,
-      errors: xs.filter((o) => o.error).length,
-      meanScore: mean(graded.map((o) => qualityOf(o) as number)),
-    }
-  }
-
-  // A block is closed once it ended `graceMs` before now (by the clock that stamps the traffic;
-  // without one, the newest observation stands in).
   const newest = obs.length > 0 ? (obs[obs.length - 1] as Observation).at : 0
-  const origin = obs.length > 0 ? (obs[0] as Observation).at : 0
-  const closedBefore = (now ?? newest) - config.graceMs
-  const blocks = new Map<number, { base: Observation[]; canary: Observation[] }>()
-  for (const o of obs) {
-    const b = Math.floor((o.at - origin) / config.blockMs)
-    if (origin + (b + 1) * config.blockMs > closedBefore) continue // block still open
-    let block = blocks.get(b)
-    if (!block) blocks.set(b, (block = { base: [], canary: [] }))
-    ;(o.arm === 'baseline' ? block.base : block.canary).push(o)
-  }
-  // Each canary request gets its own disjoint group of baseline requests from the same block
-  // (contiguous in arrival order). Sharing one block mean between several canary requests would
-  // correlate their differences and break the e-processes' martingale property.
-  const qualityD: number[] = []
-  const errorD: number[] = []
-  for (const b of [...blocks.keys()].sort((x, y) => x - y)) {
-    const block = blocks.get(b) as { base: Observation[]; canary: Observation[] }
-    const nc = block.canary.length
-    const nb = block.base.length
-    if (nc === 0 || nb === 0) continue
-    const paired = Math.min(nc, nb)
-    const per = Math.floor(nb / paired)
-    const extra = nb - per * paired
-    let next = 0
-    for (let i = 0; i < paired; i++) {
-      const size = per + (i < extra ? 1 : 0)
-      const group = block.base.slice(next, next + size)
-      next += size
-      const c = block.canary[i] as Observation
-      const baseQ = mean(group.map(qualityOf).filter((q): q is number => q !== null))
-      const q = qualityOf(c)
-      if (q !== null && baseQ !== null) qualityD.push(q - baseQ)
-      errorD.push((mean(group.map((o) => (o.error ? 1 : 0))) as number) - (c.error ? 1 : 0))
-    }
-  }
+  const now = context.now ?? newest
+  const treated = obs.filter((o) => o.arm === treatment)
+  const referenced = obs.filter((o) => o.arm === reference)
 
-  const qBets = mixtureBets(config.delta, config.planningSd ** 2, 0.75)
-  // Error events are rare and binary: plan with a generous variance (see docs/canary.md).
-  const eBets = mixtureBets(config.delta, 0.1, 0.75)
-  const metric = (name: MetricEvidence['metric'], ds: number[], alpha: number, bets: typeof qBets): MetricEvidence => {
-    const trace = harmEProcess(ds, bets, alpha)
-    return {
-      metric: name,
-      n: ds.length,
-      meanDelta: mean(ds) ?? 0,
-      harm: { ...trace, threshold: 1 / alpha, pValue: alwaysValidP(trace) },
-      harmful: trace.crossedAt !== null,
-    }
+  const paired = pairObservations(obs, { blockMs: config.blockMs, closedBefore: now - config.graceMs, treatment })
+  const bets = harmBets(config)
+  const metric = (name: MetricName, ds: number[], alpha: number, estimate: number): MetricEvidence => {
+    const trace = harmEProcess(ds, bets[name], alpha)
+    return { metric: name, n: ds.length, estimate, harm: { ...trace, threshold: 1 / alpha, pValue: alwaysValidP(trace), alpha }, harmful: trace.crossedAt !== null }
   }
-  const quality = metric('quality', qualityD, config.alphaQuality, qBets)
-  const errorRate = metric('error-rate', errorD, config.alphaError, eBets)
-  const rBets = mixtureBets(config.margin, config.planningSd ** 2, 0.75 / (1 + config.margin))
-  const readinessTrace = readinessEProcess(qualityD, rBets, config.alphaReady, config.margin)
+  const quality = metric('quality', paired.quality, config.alphaQuality, mean(paired.quality) ?? 0)
+  const errorRate = metric('error-rate', paired.errors, config.alphaError, -(mean(paired.errors) ?? 0))
+  // Latency: harm when P(treatment slower) > threshold; observations θ0 − 1{slower} (harm ⇔ mean < 0).
+  const latency = metric('latency', paired.slower.map((u) => config.latencyThreshold - u), config.alphaLatency, mean(paired.slower) ?? 0)
+  // Cost: harm when treatment > (1 + tolerance) × expected ratio × reference. In both phases the arm
+  // under test is the new version, so the ratio accepted offline applies. Normalised by a cap fixed
+  // from the first pairs.
+  const allowed = (1 + config.costTolerance) * config.expectedCostRatio
+  const costCap = Math.max(1e-12, 4 * allowed * (mean(paired.cost.slice(0, 20).map((c) => c.reference)) ?? 0))
+  const costDs = paired.cost.map((c) => Math.max(-1, Math.min(1, (allowed * c.reference - c.treatment) / costCap)))
+  const costRatio = mean(paired.cost.map((c) => c.treatment))
+  const refCost = mean(paired.cost.map((c) => c.reference))
+  const cost = metric('cost', costDs, config.alphaCost, costRatio !== null && refCost ? costRatio / refCost : 1)
+  const metrics = [quality, errorRate, latency, cost]
 
-  // Hard floor (outside the α budget): the newest run of consecutive failed canary requests
-  // (errors or a zero score), while most concurrent baseline requests did not fail.
+  const readinessTrace = readinessEProcess(paired.quality, readinessBets(config), config.alphaReady, config.margin)
+  const interval = confidenceSequence(paired.quality, config.alphaInterval)
+
+  // Hard floor (outside the α budget): the newest run of consecutive failed treatment requests
+  // (errors or a zero score), while most reference requests of the same period did not fail.
   let run = 0
   let runStart = Number.POSITIVE_INFINITY
-  for (let i = canaryAll.length - 1; i >= 0; i--) {
-    const c = canaryAll[i] as Observation
-    const q = qualityOf(c)
+  for (let i = treated.length - 1; i >= 0; i--) {
+    const t = treated[i] as Observation
+    const q = qualityOf(t)
     if (q === null) continue
     if (q > 0) break
     run++
-    runStart = c.at
+    runStart = t.at
   }
-  const concurrent = baselineAll.filter((o) => o.at >= runStart).map(qualityOf).filter((q): q is number => q !== null)
-  const baselineFailing = concurrent.length === 0 ? null : concurrent.filter((q) => q <= 0).length / concurrent.length
-  const hardFloorTriggered = run >= config.hardFloorRun && baselineFailing !== null && baselineFailing < 0.5
+  const concurrent = referenced.filter((o) => o.at >= runStart).map(qualityOf).filter((q): q is number => q !== null)
+  const referenceFailing = concurrent.length === 0 ? null : concurrent.filter((q) => q <= 0).length / concurrent.length
+  const hardFloor = run >= config.hardFloorRun && referenceFailing !== null && referenceFailing < 0.5
 
-  const reasons: string[] = []
-  let verdict: Verdict = 'continue'
+  const srm = sampleRatio(obs, context.weights, config.alphaSrm)
+  const alerts: string[] = []
+  if (srm.mismatch) {
+    alerts.push(
+      `sample-ratio mismatch: ${srm.treatmentUnits} of ${srm.units} routing units went to the label arm, expected about ${Math.round((srm.expectedShare ?? 0) * 100)}% (e-value ${srm.eValue.toFixed(0)})`,
+    )
+  }
+  if (treated.length > 0 && referenced.length === 0) alerts.push(`no concurrent ${reference} traffic to compare with`)
+  const lastTreated = treated.length > 0 ? (treated[treated.length - 1] as Observation).at : null
+  if (referenced.length > 0 && (lastTreated === null ? now - (obs[0] as Observation).at : now - lastTreated) > config.noDataMs) {
+    alerts.push(`no ${treatment} traffic for ${Math.round(config.noDataMs / 1000)} s`)
+  }
+
   const fmt = (x: number) => x.toFixed(3)
-  if (hardFloorTriggered) {
-    reasons.push(
-      `hard floor: the last ${run} graded canary requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (baselineFailing ?? 0)) * 100)}% of concurrent baseline requests succeeded`,
-    )
+  const reasons: string[] = []
+  if (hardFloor) {
+    reasons.push(`hard floor: the last ${run} graded ${treatment} requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${reference} requests succeeded`)
   }
-  if (quality.harmful) {
-    reasons.push(
-      `quality regression: canary − baseline = ${fmt(quality.meanDelta)} over ${quality.n} paired requests; ` +
-        `e-value ${quality.harm.max.toFixed(1)} ≥ ${quality.harm.threshold.toFixed(0)} (α = ${config.alphaQuality})`,
-    )
+  const describe: Record<MetricName, (m: MetricEvidence) => string> = {
+    quality: (m) => `quality regression: ${treatment} − ${reference} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
+    'error-rate': (m) => `error-rate regression: ${treatment} error rate is ${fmt(m.estimate)} above ${reference} over ${m.n} requests`,
+    latency: (m) => `latency regression: ${treatment} slower than ${reference} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
+    cost: (m) => `cost regression: ${treatment} costs ${fmt(m.estimate)}× ${reference} (allowed ${fmt(allowed)}×)`,
   }
-  if (errorRate.harmful) {
-    reasons.push(
-      `error-rate regression: baseline − canary error rate = ${fmt(errorRate.meanDelta)} over ${errorRate.n} requests; ` +
-        `e-value ${errorRate.harm.max.toFixed(1)} ≥ ${errorRate.harm.threshold.toFixed(0)} (α = ${config.alphaError})`,
-    )
+  for (const m of metrics) {
+    if (m.harmful) reasons.push(`${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`)
   }
-  const ready = readinessTrace.crossedAt !== null && qualityD.length >= config.minCanarySamples
+  const ready = readinessTrace.crossedAt !== null && paired.quality.length >= config.minCanarySamples
+  let verdict: Verdict
   if (reasons.length > 0) verdict = 'rollback'
-  else if (canaryAll.length > 0 && baselineAll.length === 0) {
+  else if (alerts.length > 0) {
     verdict = 'hold'
-    reasons.push('no concurrent baseline traffic to compare with: holding, not rolling back')
+    reasons.push(`holding, not deciding: ${alerts.join('; ')}`)
   } else if (ready) {
     verdict = 'ready'
     reasons.push(
-      `non-inferior within ${config.margin}: canary − baseline = ${fmt(quality.meanDelta)} over ${quality.n} paired requests; ` +
+      `non-inferior within ${config.margin}: ${treatment} − ${reference} DQ = ${fmt(quality.estimate)} [${fmt(interval.lower)}, ${fmt(interval.upper)}] over ${quality.n} paired requests; ` +
         `e-value ${readinessTrace.max.toFixed(1)} ≥ ${(1 / config.alphaReady).toFixed(0)}`,
     )
-  } else if (canaryAll.length >= config.maxCanarySamples) {
+  } else if (treated.length >= config.maxCanarySamples) {
     verdict = 'inconclusive'
-    reasons.push(`no decision after ${canaryAll.length} canary requests (maximum ${config.maxCanarySamples}): a human must decide`)
+    reasons.push(`no decision after ${treated.length} ${treatment} requests (maximum ${config.maxCanarySamples}): a human must decide`)
   } else {
-    reasons.push(`collecting evidence: ${qualityD.length} paired canary requests so far`)
+    verdict = 'continue'
+    reasons.push(`collecting evidence: ${paired.quality.length} paired ${treatment} requests so far`)
   }
 
   return {
     verdict,
     reasons,
-    canary: summary(canaryAll),
-    baseline: summary(baselineAll),
-    pairedSamples: qualityD.length,
+    alerts,
+    treatment,
+    canary: summarize(obs.filter((o) => o.arm === 'canary')),
+    baseline: summarize(obs.filter((o) => o.arm === 'baseline')),
+    pairedSamples: paired.quality.length,
+    effect: { estimate: mean(paired.quality), lower: interval.lower, upper: interval.upper, level: 1 - config.alphaInterval },
+    metrics,
     quality,
     errorRate,
     readiness: { ...readinessTrace, threshold: 1 / config.alphaReady, margin: config.margin, ready },
-    hardFloor: { run, limit: config.hardFloorRun, triggered: hardFloorTriggered },
+    hardFloor: { run, limit: config.hardFloorRun, triggered: hardFloor },
+    sampleRatio: srm,
   }
 }

@@ -86,3 +86,35 @@ export function readinessEProcess(ds: readonly number[], bets: Bets, alpha: numb
 export function alwaysValidP(trace: EProcessTrace): number {
   return Math.min(1, 1 / Math.max(trace.max, 1e-300))
 }
+
+/**
+ * An always-valid (1 − alpha) confidence interval for the mean of [−1, 1]-valued observations:
+ * every θ on a grid (step 0.005) whose two one-sided betting tests (each at alpha/2, over the
+ * whole sequence) do not reject. Valid at any stopping time; conservative by at most one step.
+ */
+export function confidenceSequence(ds: readonly number[], alpha: number): { lower: number; upper: number } {
+  if (ds.length === 0) return { lower: -1, upper: 1 }
+  const lambdas = [0.05, 0.1, 0.2, 0.4, 0.75]
+  const weight = 1 / lambdas.length
+  const threshold = 2 / alpha
+  const rejects = (theta: number, side: 1 | -1): boolean => {
+    const cap = 0.75 / (1 + Math.abs(theta))
+    const logs = lambdas.map(() => 0)
+    for (const raw of ds) {
+      const d = Math.max(-1, Math.min(1, raw)) - theta
+      let e = 0
+      for (let j = 0; j < lambdas.length; j++) {
+        logs[j] = (logs[j] as number) + Math.log(Math.max(1 + side * Math.min(lambdas[j] as number, cap) * d, 1e-300))
+        e += weight * Math.exp(logs[j] as number)
+      }
+      if (e >= threshold) return true
+    }
+    return false
+  }
+  const step = 0.005
+  let lower = -1
+  while (lower < 1 && rejects(lower, 1)) lower = Math.round((lower + step) * 1000) / 1000
+  let upper = 1
+  while (upper > lower && rejects(upper, -1)) upper = Math.round((upper - step) * 1000) / 1000
+  return { lower, upper }
+}

@@ -1,8 +1,9 @@
 /**
  * Shared settings and prompt versions for integration tests.
  */
-import type { CampaignConfigInput, CanaryConfig } from '../../core/config.js'
-import type { PromptContent } from '../../core/prompt.js'
+import { CanaryAnalysisSettings, type CampaignConfigInput, type CanaryConfig } from '../../core/config.js'
+import { renderMessages, type PromptContent } from '../../core/prompt.js'
+import type { SimulationProvider } from '../../providers/simulation.js'
 import type { Db } from '../../db/client.js'
 import { createPromptVersion, type PromptVersionRow } from '../../db/queries/prompts.js'
 import type { Scenario } from '../../sim/scenario.js'
@@ -18,17 +19,21 @@ export const TEST_CAMPAIGN: CampaignConfigInput = {
     approvalTimeoutSeconds: 3_600,
     onApprovalTimeout: 'hold',
     onConflict: 'supersede',
+    bake: { seconds: 0, holdbackWeight: 0.1 },
     analysis: { blockMs: 500, graceMs: 200, minCanarySamples: 40 },
   },
 }
 
+/** A one-step canary at 50 % with short timers and no bake window (tests opt in to ramps and bakes). */
 export const fastCanary = (overrides: Partial<CanaryConfig> = {}): Partial<CanaryConfig> => ({
   weight: 0.5,
   analysisIntervalSeconds: 1,
   approvalTimeoutSeconds: 3_600,
   onApprovalTimeout: 'hold',
   onConflict: 'supersede',
-  analysis: { blockMs: 500, graceMs: 200, alphaQuality: 0.025, alphaError: 0.0125, alphaReady: 0.05, margin: 0.05, delta: 0.05, planningSd: 0.3, minCanarySamples: 40, maxCanarySamples: 2_000, hardFloorRun: 10 },
+  requireRejectComment: false,
+  bake: { seconds: 0, holdbackWeight: 0.1 },
+  analysis: CanaryAnalysisSettings.parse({ blockMs: 500, graceMs: 200, minCanarySamples: 40 }),
   ...overrides,
 })
 
@@ -47,4 +52,17 @@ export function regressedContent(s: Scenario): PromptContent {
 
 export async function version(db: Db, s: Scenario, content: PromptContent, tag: string): Promise<PromptVersionRow> {
   return createPromptVersion(db, { taskId: s.task.id, content, origin: 'human', operator: tag, createdBy: 'test' })
+}
+
+/** Cost per request of `candidate` relative to `baseline` on the same simulated inputs (as a campaign measures it). */
+export async function measuredCostRatio(provider: SimulationProvider, s: Scenario, candidate: PromptContent, baseline: PromptContent = s.task.prompt): Promise<number> {
+  let a = 0
+  let b = 0
+  for (let i = 0; i < 40; i++) {
+    const ex = provider.world(s.id).example(`cost-ratio:${i}`)
+    const call = (c: PromptContent) => provider.complete({ model: c.model, messages: renderMessages(c, ex.input), params: c.params, simulation: { scenario: s.id, exampleKey: ex.key } })
+    a += (await call(candidate)).costUsd
+    b += (await call(baseline)).costUsd
+  }
+  return a / b
 }

@@ -13,6 +13,7 @@ import { registerScenarioTask, type RegisteredTask } from '../../db/queries/task
 import { ProviderRegistry } from '../../providers/registry.js'
 import { SimulationProvider } from '../../providers/simulation.js'
 import { REPO_ROOT } from '../../runtime/env.js'
+import type { WebhookTargets } from '../../lib/webhooks.js'
 import { installTemporalRuntime } from '../../runtime/temporal.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { TrafficSimulator } from '../../serving/traffic-simulator.js'
@@ -51,7 +52,7 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(options: { name: string; scenario?: string; worker?: boolean }): Promise<Harness> {
+export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets }): Promise<Harness> {
   const { databaseUrl, temporalAddress } = testInfra()
   installTemporalRuntime('ERROR')
   const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name)
@@ -75,7 +76,7 @@ export async function startHarness(options: { name: string; scenario?: string; w
       connection: native,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: createActivities({ db: database.db, providers, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8 }),
+      activities: createActivities({ db: database.db, providers, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8, ...(options.webhooks ? { webhooks: options.webhooks } : {}) }),
     })
     running = worker.run()
   }

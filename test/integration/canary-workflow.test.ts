@@ -16,7 +16,16 @@ import { fastCanary } from '../helpers/fixtures.js'
 import { eventually, failureMessages, testInfra, uniqueSuffix } from '../helpers/infra.js'
 
 const analysis = (verdict: CanaryAnalysis['verdict']): CanaryAnalysis =>
-  ({ verdict, reasons: [`fake ${verdict}`], canary: { requests: 100 }, baseline: { requests: 100 } }) as unknown as CanaryAnalysis
+  ({
+    verdict,
+    reasons: [`fake ${verdict}`],
+    alerts: [],
+    pairedSamples: 100,
+    canary: { requests: 100 },
+    baseline: { requests: 100 },
+    metrics: [],
+    readiness: { max: verdict === 'ready' ? 100 : 1, threshold: 20, ready: verdict === 'ready' },
+  }) as unknown as CanaryAnalysis
 
 interface Script {
   /** Return the next analysis (may wait on the test). */
@@ -51,6 +60,15 @@ const fakeActivities = {
   },
   async setCanaryState(input: { canaryId: string; state: string }) {
     scripts.get(input.canaryId)!.calls.push(`setCanaryState: ${input.state}`)
+  },
+  async setCanaryWeight(input: { canaryId: string; weight: number }) {
+    scripts.get(input.canaryId)!.calls.push(`setCanaryWeight: ${input.weight}`)
+    return { conflict: null }
+  },
+  // Every notification fails: the canary must carry on regardless.
+  async notifyCanary(input: { canaryId: string; event: string }) {
+    scripts.get(input.canaryId)!.calls.push(`notifyCanary: ${input.event}`)
+    throw ApplicationFailure.nonRetryable('webhook is down', 'PROVIDER_REJECTED')
   },
 }
 
@@ -109,6 +127,7 @@ test('an approval that arrives while a regression is being detected is refused, 
   assert.equal(final.state, 'rolled_back')
   assert.ok(script.calls.some((c) => c.startsWith('rollbackCanary: automatic rollback')))
   assert.ok(!script.calls.includes('promoteCanary'), 'nothing was promoted')
+  assert.ok(script.calls.includes('notifyCanary: approval_needed') && script.calls.includes('notifyCanary: rolled_back'), `failed notifications did not stop the canary: ${script.calls.join(' | ')}`)
 })
 
 test('a failing analysis takes the candidate off traffic before the workflow fails', async () => {

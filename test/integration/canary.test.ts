@@ -6,7 +6,7 @@ import { getLabels } from '../../db/queries/labels.js'
 import { approvals, auditEvents } from '../../db/schema.js'
 import { canaryRelease } from '../../workflows/canary.js'
 import { approveUpdate, canaryStatusQuery, rejectUpdate, type CanaryState, type CanaryStatus } from '../../workflows/messages.js'
-import { betterContent, fastCanary, regressedContent, version } from '../helpers/fixtures.js'
+import { betterContent, fastCanary, measuredCostRatio, regressedContent, version } from '../helpers/fixtures.js'
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 import type { CanaryConfig } from '../../core/config.js'
 
@@ -19,7 +19,11 @@ async function withCanary(
 ) {
   const h = await startHarness({ name })
   try {
-    const candidate = await version(h.db, h.scenario, kind === 'better' ? betterContent(h.scenario) : regressedContent(h.scenario), kind)
+    const content = kind === 'better' ? betterContent(h.scenario) : regressedContent(h.scenario)
+    const candidate = await version(h.db, h.scenario, content, kind)
+    // As an operator would: accept the candidate's measured cost per request (a longer prompt costs more).
+    const expectedCostRatio = await measuredCostRatio(h.simulation, h.scenario, content)
+    config = { ...config, analysis: { ...(config.analysis as NonNullable<typeof config.analysis>), expectedCostRatio } }
     h.traffic.failCanary = options.failCanary ?? false
     h.traffic.start(40)
     const canaryId = `canary-${h.scenario.id}`
