@@ -19,6 +19,7 @@ export const CanaryAnalysisSettings = z.object({
   alphaReady: z.number().gt(0).lt(1).default(0.05),
   margin: z.number().gt(0).lt(1).default(0.05),
   delta: z.number().gt(0).lt(1).default(0.05),
+  errorDelta: z.number().gt(0).lt(1).default(0.02),
   planningSd: z.number().gt(0).max(1).default(0.3),
   latencyThreshold: z.number().gt(0.5).lt(1).default(0.55),
   costTolerance: z.number().min(0).default(0.1),

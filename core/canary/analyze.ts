@@ -14,7 +14,7 @@
  *
  * Pure module: safe to import from workflow code.
  */
-import { alwaysValidP, confidenceSequence, harmEProcess, mixtureBets, readinessEProcess, type Bets, type EProcessTrace } from '../stats/eprocess.js'
+import { adaptiveBets, alwaysValidP, confidenceSequence, harmEProcess, readinessEProcess, type BetPlan, type EProcessTrace } from '../stats/eprocess.js'
 import { pairObservations, qualityOf, type Arm, type Observation } from './pairing.js'
 
 export type { Observation } from './pairing.js'
@@ -33,7 +33,9 @@ export interface CanaryAnalysisConfig {
   margin: number
   /** Quality regression the harm bets are tuned for. */
   delta: number
-  /** Planning standard deviation of a paired quality difference. */
+  /** Error-rate increase the error test's bets are tuned for. */
+  errorDelta: number
+  /** Prior standard deviation of a paired quality difference (the bets then adapt to the data). */
   planningSd: number
   /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
   latencyThreshold: number
@@ -62,6 +64,7 @@ export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = {
   alphaReady: 0.05,
   margin: 0.05,
   delta: 0.05,
+  errorDelta: 0.02,
   planningSd: 0.3,
   latencyThreshold: 0.55,
   costTolerance: 0.1,
@@ -141,19 +144,21 @@ function summarize(xs: readonly Observation[]): ArmSummary {
   }
 }
 
-/** The bets each harm test uses (also used by the benchmark, so it measures what ships). */
-export function harmBets(config: CanaryAnalysisConfig): Record<MetricName, Bets> {
+/**
+ * The bets each harm test uses (also used by the benchmark, so it measures what ships): sized for
+ * the regression worth catching, adapting to the observed variance of past pairs.
+ */
+export function harmBets(config: CanaryAnalysisConfig): Record<MetricName, BetPlan> {
   return {
-    quality: mixtureBets(config.delta, config.planningSd ** 2, 0.75),
-    // Error events are rare and binary: plan with a generous variance (docs/canary.md).
-    'error-rate': mixtureBets(config.delta, 0.1, 0.75),
-    latency: mixtureBets(0.1, 0.25, 0.75),
-    cost: mixtureBets(0.05, 0.05, 0.75),
+    quality: adaptiveBets(config.delta, config.planningSd ** 2, 0.75),
+    'error-rate': adaptiveBets(config.errorDelta, 0.05, 0.75),
+    latency: adaptiveBets(0.1, 0.25, 0.75),
+    cost: adaptiveBets(0.05, 0.05, 0.75),
   }
 }
 
-export function readinessBets(config: CanaryAnalysisConfig): Bets {
-  return mixtureBets(config.margin, config.planningSd ** 2, 0.75 / (1 + config.margin))
+export function readinessBets(config: CanaryAnalysisConfig): BetPlan {
+  return adaptiveBets(config.margin, config.planningSd ** 2, 0.75 / (1 + config.margin))
 }
 
 /**

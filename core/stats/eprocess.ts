@@ -21,6 +21,32 @@ export interface Bets {
 }
 
 /**
+ * Bets that adapt to the data: at each step the growth-optimal bet λ* = gap / (σ̂² + gap²) uses a
+ * variance estimate from the *past* observations only (shrunk towards a prior), so the bets are
+ * predictable and every guarantee above still holds; the mixture is {½λ*, λ*, 2λ*} with
+ * weights {¼, ½, ¼}. Pass/fail, rubric and continuous scores then each get well-sized bets.
+ */
+export interface AdaptiveBets {
+  adaptive: true
+  gap: number
+  priorVariance: number
+  /** Pseudo-observations behind the prior. */
+  priorWeight: number
+  /** Largest admissible bet. */
+  cap: number
+}
+
+export type BetPlan = Bets | AdaptiveBets
+
+export function adaptiveBets(gap: number, priorVariance: number, cap: number, priorWeight = 20): AdaptiveBets {
+  if (!(gap > 0) || !(priorVariance > 0)) throw new RangeError(`adaptiveBets needs gap > 0 and priorVariance > 0 (got ${gap}, ${priorVariance})`)
+  return { adaptive: true, gap, priorVariance, priorWeight, cap }
+}
+
+const MIX_SCALE = [0.5, 1, 2]
+const MIX_WEIGHT = [0.25, 0.5, 0.25]
+
+/**
  * The 3-bet mixture {½λ*, λ*, 2λ*} with weights {¼, ½, ¼}, where λ* = g / (σ² + g²) is the
  * growth-optimal bet against an alternative g away from the null and σ² is a planning variance.
  *
@@ -47,21 +73,36 @@ export interface EProcessTrace {
   n: number
 }
 
-function run(ds: readonly number[], bets: Bets, factor: (d: number, lambda: number) => number, threshold: number): EProcessTrace {
-  const logs = bets.lambdas.map(() => 0)
+function run(ds: readonly number[], plan: BetPlan, factor: (d: number, lambda: number) => number, threshold: number): EProcessTrace {
+  const adaptive = 'adaptive' in plan
+  const weights = adaptive ? MIX_WEIGHT : plan.weights
+  const logs = weights.map(() => 0)
   let value = 1
   let max = 1
   let crossedAt: number | null = null
+  // Running mean and sum of squared deviations of the past observations (Welford).
+  let count = 0
+  let runningMean = 0
+  let m2 = 0
   for (let i = 0; i < ds.length; i++) {
     const d = Math.max(-1, Math.min(1, ds[i] as number))
+    let star = 0
+    if (adaptive) {
+      const variance = (plan.priorWeight * plan.priorVariance + m2) / (plan.priorWeight + count)
+      star = plan.gap / (variance + plan.gap * plan.gap)
+    }
     value = 0
     for (let j = 0; j < logs.length; j++) {
-      const f = factor(d, bets.lambdas[j] as number)
-      logs[j] = (logs[j] as number) + Math.log(Math.max(f, 1e-300))
-      value += (bets.weights[j] as number) * Math.exp(logs[j] as number)
+      const lambda = adaptive ? Math.min(star * (MIX_SCALE[j] as number), plan.cap) : (plan.lambdas[j] as number)
+      logs[j] = (logs[j] as number) + Math.log(Math.max(factor(d, lambda), 1e-300))
+      value += (weights[j] as number) * Math.exp(logs[j] as number)
     }
     if (value > max) max = value
     if (crossedAt === null && value >= threshold) crossedAt = i + 1
+    count++
+    const delta = d - runningMean
+    runningMean += delta / count
+    m2 += delta * (d - runningMean)
   }
   return { value, max, crossedAt, n: ds.length }
 }
@@ -70,7 +111,7 @@ function run(ds: readonly number[], bets: Bets, factor: (d: number, lambda: numb
  * Harm e-process: evidence that the canary is worse than the baseline by more than `tolerance`.
  * Reject (roll back) once `max ≥ 1/alpha`.
  */
-export function harmEProcess(ds: readonly number[], bets: Bets, alpha: number, tolerance = 0): EProcessTrace {
+export function harmEProcess(ds: readonly number[], bets: BetPlan, alpha: number, tolerance = 0): EProcessTrace {
   return run(ds, bets, (d, l) => 1 - l * (d + tolerance), 1 / alpha)
 }
 
@@ -78,7 +119,7 @@ export function harmEProcess(ds: readonly number[], bets: Bets, alpha: number, t
  * Readiness e-process: evidence that the canary is no worse than the baseline by `margin` or more.
  * Reject H0 (ask a human) once `max ≥ 1/alpha`.
  */
-export function readinessEProcess(ds: readonly number[], bets: Bets, alpha: number, margin: number): EProcessTrace {
+export function readinessEProcess(ds: readonly number[], bets: BetPlan, alpha: number, margin: number): EProcessTrace {
   return run(ds, bets, (d, l) => 1 + l * (d + margin), 1 / alpha)
 }
 

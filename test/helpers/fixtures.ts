@@ -45,6 +45,13 @@ export function betterContent(s: Scenario): PromptContent {
   return { ...s.task.prompt, system: `${s.task.prompt.system} ${reqs.map((id) => clause(s, id)).join(' ')}` }
 }
 
+/** No change: the seed with one instruction reworded (same clauses, so the same success probabilities). */
+export function rewordedContent(s: Scenario): PromptContent {
+  const json = s.clauses.find((c) => c.id === 'json-only')!
+  const [first, second] = json.paraphrases as [string, string]
+  return { ...s.task.prompt, system: s.task.prompt.system.replace(first, second) }
+}
+
 /** An injected regression: the seed plus an instruction to answer in prose (breaks the JSON decision). */
 export function regressedContent(s: Scenario): PromptContent {
   return { ...s.task.prompt, system: `${s.task.prompt.system} ${clause(s, 'prose-answer')}` }

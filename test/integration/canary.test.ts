@@ -6,20 +6,20 @@ import { getLabels } from '../../db/queries/labels.js'
 import { approvals, auditEvents } from '../../db/schema.js'
 import { canaryRelease } from '../../workflows/canary.js'
 import { approveUpdate, canaryStatusQuery, rejectUpdate, type CanaryState, type CanaryStatus } from '../../workflows/messages.js'
-import { betterContent, fastCanary, measuredCostRatio, regressedContent, version } from '../helpers/fixtures.js'
+import { betterContent, fastCanary, measuredCostRatio, regressedContent, rewordedContent, version } from '../helpers/fixtures.js'
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 import type { CanaryConfig } from '../../core/config.js'
 
 async function withCanary(
   name: string,
-  kind: 'better' | 'regressed',
+  kind: 'better' | 'regressed' | 'unchanged',
   config: Partial<CanaryConfig>,
   body: (ctx: { h: Harness; canaryId: string; candidateId: string; handle: ReturnType<Harness['client']['workflow']['getHandle']> }) => Promise<void>,
   options: { failCanary?: boolean } = {},
 ) {
   const h = await startHarness({ name })
   try {
-    const content = kind === 'better' ? betterContent(h.scenario) : regressedContent(h.scenario)
+    const content = kind === 'better' ? betterContent(h.scenario) : kind === 'unchanged' ? rewordedContent(h.scenario) : regressedContent(h.scenario)
     const candidate = await version(h.db, h.scenario, content, kind)
     // As an operator would: accept the candidate's measured cost per request (a longer prompt costs more).
     const expectedCostRatio = await measuredCostRatio(h.simulation, h.scenario, content)
@@ -135,5 +135,17 @@ test('approval timeout follows policy: roll back, or hold for a human', async ()
     assert.ok((await getLabels(h.db, h.scenario.task.id)).canary, 'still serving while held')
     const out = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'dave@example.com' }] })
     assert.equal(out.state, 'promoted')
+  })
+})
+
+test('no change: the canary becomes ready, and an approval promotes it', async () => {
+  await withCanary('no-change', 'unchanged', fastCanary(), async ({ h, handle, candidateId }) => {
+    const s = await untilState(handle, ['awaiting_approval', 'rolled_back'], 120_000)
+    assert.equal(s.state, 'awaiting_approval', s.reason ?? '')
+    assert.ok(Math.abs(s.analysis!.effect.estimate ?? 1) < 0.1, `effect ${s.analysis!.effect.estimate}`)
+    assert.ok(s.analysis!.effect.lower < 0 && s.analysis!.effect.upper > 0, 'the interval covers zero')
+    const out = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'judy@example.com' }] })
+    assert.equal(out.state, 'promoted')
+    assert.equal((await getLabels(h.db, h.scenario.task.id)).production?.promptVersionId, candidateId)
   })
 })

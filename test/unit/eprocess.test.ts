@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Rng } from '../../core/rng.js'
-import { alwaysValidP, harmEProcess, mixtureBets, readinessEProcess } from '../../core/stats/eprocess.js'
+import { adaptiveBets, alwaysValidP, harmEProcess, mixtureBets, readinessEProcess } from '../../core/stats/eprocess.js'
 
 const normalish = (r: Rng, mean: number, sd: number) => {
   const u = Math.max(r.float(), 1e-12)
@@ -50,4 +50,23 @@ test('readiness: fires for no-worse canaries, rarely for canaries worse than the
     if (readinessEProcess(Array.from({ length: 600 }, () => normalish(r, -0.05, 0.3)), bets, 0.05, 0.05).crossedAt !== null) falseReady++
   }
   assert.ok(falseReady / 300 <= 0.05 + 0.025, `false ready ${falseReady / 300}`)
+})
+
+test('adaptive bets keep the guarantee and adapt to high-variance pass/fail data', () => {
+  const r = Rng.fromSeed('adaptive')
+  const plan = adaptiveBets(0.05, 0.09, 0.75)
+  // pass/fail differences: sd ≈ 0.57, far from the 0.3 prior
+  const passFail = (p: number) => (r.float() < p ? 1 : 0) - (r.float() < 0.8 ? 1 : 0)
+  let falseRollbacks = 0
+  for (let k = 0; k < 400; k++) if (harmEProcess(Array.from({ length: 1000 }, () => passFail(0.8)), plan, 0.025).crossedAt !== null) falseRollbacks++
+  assert.ok(falseRollbacks / 400 <= 0.025 + 0.02, `false rollback rate ${falseRollbacks / 400}`)
+  let adaptiveHits = 0
+  let fixedHits = 0
+  const fixed = mixtureBets(0.05, 0.09, 0.75)
+  for (let k = 0; k < 100; k++) {
+    const ds = Array.from({ length: 2000 }, () => passFail(0.75))
+    if (harmEProcess(ds, plan, 0.025).crossedAt !== null) adaptiveHits++
+    if (harmEProcess(ds, fixed, 0.025).crossedAt !== null) fixedHits++
+  }
+  assert.ok(adaptiveHits > fixedHits + 15, `adaptive ${adaptiveHits} vs fixed ${fixedHits} detections of 100`)
 })
