@@ -236,7 +236,7 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
           ? `  → Canary ${c.id} is AWAITING YOUR APPROVAL (${where}): ${c.reason ?? ''}`
           : `  → Canary ${c.id} is HOLDING for a human decision (${where}): ${c.reason ?? ''}`,
         `     Approve: kaizen canary approve ${c.id} --approver <your name or email> [--comment "…"]`,
-        `     Reject:  kaizen canary reject ${c.id} --approver <your name or email> [--comment "…"]`,
+        `     Reject:  kaizen canary reject ${c.id} --approver <your name or email> --comment "<why>"`,
       )
     } else if (c.state === 'rolled_back') {
       lines.push(`  → Canary ${c.id} was ROLLED BACK automatically (${where}): ${c.reason ?? ''}`)

@@ -22,10 +22,15 @@ export function describeCanary(s: CanaryStatus): string[] {
   if (a) {
     const arm = (name: string, x: typeof a.canary) =>
       `${name} ${x.requests} requests (${x.graded} graded, ${x.errors} errors; DQ ${fmt(x.meanScore)}, latency ${x.meanLatencyMs === null || x.meanLatencyMs === undefined ? 'n/a' : `${Math.round(x.meanLatencyMs)} ms`}, cost ${x.meanCostUsd === null || x.meanCostUsd === undefined ? 'n/a' : `$${x.meanCostUsd.toFixed(6)}`})`
-    lines.push(`  arms: ${arm('canary', a.canary)}; ${arm('baseline', a.baseline)}`)
+    const baking = a.treatment === 'baseline'
+    lines.push(
+      baking
+        ? `  arms: ${arm('production (new)', a.baseline)}; ${arm('holdback (previous)', a.canary)}`
+        : `  arms: ${arm('canary', a.canary)}; ${arm('baseline', a.baseline)}`,
+    )
     if (a.effect) {
       lines.push(
-        `  effect (${a.treatment ?? 'canary'} − reference, DQ): ${fmt(a.effect.estimate)} with an always-valid ${Math.round(a.effect.level * 100)}% interval [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] over ${a.pairedSamples} paired requests`,
+        `  effect (${baking ? 'production − holdback' : 'canary − baseline'}, DQ): ${fmt(a.effect.estimate)} with an always-valid ${Math.round(a.effect.level * 100)}% interval [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] over ${a.pairedSamples} paired requests`,
       )
     }
     for (const m of a.metrics ?? [a.quality, a.errorRate]) {

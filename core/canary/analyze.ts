@@ -211,6 +211,9 @@ function sampleRatio(observations: readonly Observation[], weights: AnalysisCont
 export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS, context: AnalysisContext = {}): CanaryAnalysis {
   const treatment: Arm = context.treatment ?? 'canary'
   const reference: Arm = treatment === 'canary' ? 'baseline' : 'canary'
+  // What people call the arms: during a bake, production (new) against the holdback (previous).
+  const tName = treatment === 'canary' ? 'canary' : 'production'
+  const rName = treatment === 'canary' ? 'baseline' : 'holdback'
   const obs = [...observations].sort((a, b) => a.at - b.at)
   const newest = obs.length > 0 ? (obs[obs.length - 1] as Observation).at : 0
   const now = context.now ?? newest
@@ -264,22 +267,22 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
       `sample-ratio mismatch: ${srm.treatmentUnits} of ${srm.units} routing units went to the label arm, expected about ${Math.round((srm.expectedShare ?? 0) * 100)}% (e-value ${srm.eValue.toFixed(0)})`,
     )
   }
-  if (treated.length > 0 && referenced.length === 0) alerts.push(`no concurrent ${reference} traffic to compare with`)
+  if (treated.length > 0 && referenced.length === 0) alerts.push(`no concurrent ${rName} traffic to compare with`)
   const lastTreated = treated.length > 0 ? (treated[treated.length - 1] as Observation).at : null
   if (referenced.length > 0 && (lastTreated === null ? now - (obs[0] as Observation).at : now - lastTreated) > config.noDataMs) {
-    alerts.push(`no ${treatment} traffic for ${Math.round(config.noDataMs / 1000)} s`)
+    alerts.push(`no ${tName} traffic for ${Math.round(config.noDataMs / 1000)} s`)
   }
 
   const fmt = (x: number) => x.toFixed(3)
   const reasons: string[] = []
   if (hardFloor) {
-    reasons.push(`hard floor: the last ${run} graded ${treatment} requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${reference} requests succeeded`)
+    reasons.push(`hard floor: the last ${run} graded ${tName} requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`)
   }
   const describe: Record<MetricName, (m: MetricEvidence) => string> = {
-    quality: (m) => `quality regression: ${treatment} − ${reference} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
-    'error-rate': (m) => `error-rate regression: ${treatment} error rate is ${fmt(m.estimate)} above ${reference} over ${m.n} requests`,
-    latency: (m) => `latency regression: ${treatment} slower than ${reference} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
-    cost: (m) => `cost regression: ${treatment} costs ${fmt(m.estimate)}× ${reference} (allowed ${fmt(allowed)}×)`,
+    quality: (m) => `quality regression: ${tName} − ${rName} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
+    'error-rate': (m) => `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
+    latency: (m) => `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
+    cost: (m) => `cost regression: ${tName} costs ${fmt(m.estimate)}× ${rName} (allowed ${fmt(allowed)}×)`,
   }
   for (const m of metrics) {
     if (m.harmful) reasons.push(`${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`)
@@ -293,15 +296,15 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   } else if (ready) {
     verdict = 'ready'
     reasons.push(
-      `non-inferior within ${config.margin}: ${treatment} − ${reference} DQ = ${fmt(quality.estimate)} [${fmt(interval.lower)}, ${fmt(interval.upper)}] over ${quality.n} paired requests; ` +
+      `non-inferior within ${config.margin}: ${tName} − ${rName} DQ = ${fmt(quality.estimate)} [${fmt(interval.lower)}, ${fmt(interval.upper)}] over ${quality.n} paired requests; ` +
         `e-value ${readinessTrace.max.toFixed(1)} ≥ ${(1 / config.alphaReady).toFixed(0)}`,
     )
   } else if (treated.length >= config.maxCanarySamples) {
     verdict = 'inconclusive'
-    reasons.push(`no decision after ${treated.length} ${treatment} requests (maximum ${config.maxCanarySamples}): a human must decide`)
+    reasons.push(`no decision after ${treated.length} ${tName} requests (maximum ${config.maxCanarySamples}): a human must decide`)
   } else {
     verdict = 'continue'
-    reasons.push(`collecting evidence: ${paired.quality.length} paired ${treatment} requests so far`)
+    reasons.push(`collecting evidence: ${paired.quality.length} paired ${tName} requests so far`)
   }
 
   return {

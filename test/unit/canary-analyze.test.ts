@@ -117,7 +117,7 @@ test('in the bake phase production is the arm under test, the holdback its refer
   const a = analyzeCanary(traffic(300, (arm) => ({ score: r.float() < (arm === 'baseline' ? 0.45 : 0.85) ? 1 : 0.4 })), DEFAULT_ANALYSIS, { treatment: 'baseline' })
   assert.equal(a.treatment, 'baseline')
   assert.equal(a.verdict, 'rollback')
-  assert.match(a.reasons.join(' '), /quality regression: baseline − canary/)
+  assert.match(a.reasons.join(' '), /quality regression: production − holdback/)
 })
 
 test('no change: false rollbacks stay within the budget even with many requests per block', () => {
