@@ -11,7 +11,7 @@ import type { CanaryConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { getGraderSpec } from '../db/queries/graders.js'
-import { getLabels, moveLabel } from '../db/queries/labels.js'
+import { getLabels, moveLabel, type LabelMove } from '../db/queries/labels.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { approvals, canaries, labelHistory, scores, traffic } from '../db/schema.js'
 import { gradeDq } from '../graders/dq.js'
@@ -62,6 +62,22 @@ export function createCanaryActivities(deps: ActivityDeps) {
     const row = await db.query.canaries.findFirst({ where: eq(canaries.id, canaryId) })
     if (!row) throw new KaizenError('NOT_FOUND', `unknown canary "${canaryId}"`)
     return row
+  }
+
+  /** Take this canary's label off traffic — only if it still holds it. */
+  function releaseLabel(canary: { id: string; taskId: string }, step: string, reason: string, actor: string, audit?: LabelMove['audit']) {
+    return moveLabel(db, {
+      moveKey: `canary:${canary.id}:${step}`,
+      taskId: canary.taskId,
+      label: 'canary',
+      toVersionId: null,
+      weight: 0,
+      canaryId: canary.id,
+      reason,
+      actor,
+      expect: { canaryIn: [canary.id] },
+      ...(audit ? { audit } : {}),
+    })
   }
 
   async function setState(canaryId: string, state: string, reason: string | null, ended = false) {
@@ -216,18 +232,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
     /** The bake window passed without regression: remove the holdback. */
     async endBake(input: { canaryId: string }): Promise<void> {
       const canary = await canaryRow(input.canaryId)
-      await moveLabel(db, {
-        moveKey: `canary:${input.canaryId}:bake-end`,
-        taskId: canary.taskId,
-        label: 'canary',
-        toVersionId: null,
-        weight: 0,
-        canaryId: input.canaryId,
-        reason: `bake window of canary ${input.canaryId} passed without regression`,
-        actor: 'kaizen',
-        expect: { canaryIn: [input.canaryId] },
-        audit: { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId },
-      })
+      await releaseLabel(canary, 'bake-end', `bake window of canary ${input.canaryId} passed without regression`, 'kaizen', { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId })
       await setState(input.canaryId, 'promoted', 'promoted; bake window passed', true)
     },
 
@@ -246,17 +251,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
         expect: { versionId: canary.candidateVersionId },
         audit: { action: 'canary.bake_rolled_back', subjectType: 'canary', subjectId: input.canaryId, details: { evidence: input.evidence } },
       })
-      await moveLabel(db, {
-        moveKey: `canary:${input.canaryId}:bake-rollback-clear`,
-        taskId: canary.taskId,
-        label: 'canary',
-        toVersionId: null,
-        weight: 0,
-        canaryId: input.canaryId,
-        reason: input.reason,
-        actor: 'kaizen',
-        expect: { canaryIn: [input.canaryId] },
-      })
+      await releaseLabel(canary, 'bake-rollback-clear', input.reason, 'kaizen')
       await appendAudit(db, {
         eventKey: `canary:${input.canaryId}:rolled-back`,
         actor: 'kaizen',
@@ -273,18 +268,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
     /** Take the candidate off live traffic at once. */
     async rollbackCanary(input: { canaryId: string; reason: string; actor: string; evidence: Record<string, unknown> | null }): Promise<void> {
       const canary = await canaryRow(input.canaryId)
-      await moveLabel(db, {
-        moveKey: `canary:${input.canaryId}:rollback`,
-        taskId: canary.taskId,
-        label: 'canary',
-        toVersionId: null,
-        weight: 0,
-        canaryId: input.canaryId,
-        reason: input.reason,
-        actor: input.actor,
-        expect: { canaryIn: [input.canaryId] },
-        audit: { action: 'label.canary.removed', subjectType: 'canary', subjectId: input.canaryId },
-      })
+      await releaseLabel(canary, 'rollback', input.reason, input.actor, { action: 'label.canary.removed', subjectType: 'canary', subjectId: input.canaryId })
       // Written even when the label had already moved away (e.g. a superseding canary took it).
       await appendAudit(db, {
         eventKey: `canary:${input.canaryId}:rolled-back`,
@@ -345,17 +329,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
         audit: { action: 'canary.promoted', subjectType: 'canary', subjectId: input.canaryId, details: { approvalId: input.approvalId, approver: input.approver } },
       })
       if (move.conflict) return { promoted: false, conflict: `production changed while the canary ran: ${move.conflict}`, previousVersionId: null }
-      await moveLabel(db, {
-        moveKey: `canary:${input.canaryId}:promote-clear`,
-        taskId: canary.taskId,
-        label: 'canary',
-        toVersionId: null,
-        weight: 0,
-        canaryId: input.canaryId,
-        reason: `canary ${input.canaryId} promoted to production`,
-        actor: input.approver,
-        expect: { canaryIn: [input.canaryId] },
-      })
+      await releaseLabel(canary, 'promote-clear', `canary ${input.canaryId} promoted to production`, input.approver)
       await setState(input.canaryId, 'promoted', `approved by ${input.approver}`, true)
       return { promoted: true, conflict: null, previousVersionId: move.fromVersionId }
     },
