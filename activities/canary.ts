@@ -7,7 +7,7 @@
 import { heartbeat } from '@temporalio/activity'
 import { and, asc, eq, gte, inArray, sql } from 'drizzle-orm'
 import { analyzeCanary, type CanaryAnalysis } from '../core/canary/analyze.js'
-import type { CanaryConfig } from '../core/config.js'
+import { parseCanaryConfig, type CanaryConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { getGraderSpec } from '../db/queries/graders.js'
@@ -135,15 +135,28 @@ export function createCanaryActivities(deps: ActivityDeps) {
      */
     async analyzeCanary(input: { canaryId: string; phase?: CanaryPhase; since?: string | null }): Promise<CanaryEvidence> {
       const canary = await canaryRow(input.canaryId)
-      const config = canary.config as unknown as CanaryConfig
+      // Stored configs may predate settings added since: parsing fills their defaults.
+      const config = parseCanaryConfig(canary.config, `stored config of canary ${canary.id}`)
       const spec = await getGraderSpec(db, canary.graderVersionId)
       const since = input.since ? new Date(input.since) : canary.startedAt
-      const rows = await db
-        .select({ t: traffic, s: scores })
-        .from(traffic)
-        .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, canary.graderVersionId)))
-        .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, since)))
-        .orderBy(asc(traffic.createdAt))
+      const bake = input.phase === 'bake'
+      // Read the clock first: every row read below was written before it, so no block that closes
+      // by this clock can still gain rows (blocks close by the clock that stamps traffic).
+      const now = (await db.execute(sql`SELECT now() AS now`)) as unknown as { rows: Array<{ now: Date | string }> }
+      const dbNow = new Date(now.rows[0]?.now ?? Date.now()).getTime()
+      // Each arm counts only requests served by the version it stands for: the canary label serves
+      // the candidate (the previous version during the bake), production the baseline (the
+      // candidate during the bake). Anything else (production moved by hand) is not evidence.
+      const labelVersion = bake ? canary.baselineVersionId : canary.candidateVersionId
+      const productionVersion = bake ? canary.candidateVersionId : canary.baselineVersionId
+      const rows = (
+        await db
+          .select({ t: traffic, s: scores })
+          .from(traffic)
+          .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, canary.graderVersionId)))
+          .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, since)))
+          .orderBy(asc(traffic.createdAt), asc(traffic.id))
+      ).filter(({ t }) => (t.arm === 'canary' ? t.promptVersionId === labelVersion : t.arm === 'baseline' && t.promptVersionId === productionVersion))
       const ungraded = rows.filter((r) => r.s === null && r.t.error === null && r.t.output !== null)
       for (let i = 0; i < ungraded.length; i += 200) {
         const chunk = ungraded.slice(i, i + 200).map(({ t }) => {
@@ -164,29 +177,26 @@ export function createCanaryActivities(deps: ActivityDeps) {
           for (const g of got) graded.set(g.id, g.score)
         }
       }
-      const observations = rows
-        .filter((r) => r.t.arm !== null)
-        .map(({ t, s }) => ({
-          arm: t.arm as 'baseline' | 'canary',
-          at: t.createdAt.getTime(),
-          unit: t.routingKey,
-          score: s ? s.score : (graded.get(t.id) ?? null),
-          error: t.error !== null,
-          latencyMs: t.latencyMs,
-          costUsd: t.costUsd,
-        }))
-      // The label arm's share over time (start, ramp steps, bake holdback), for the sample-ratio check.
+      const observations = rows.map(({ t, s }) => ({
+        arm: t.arm as 'baseline' | 'canary',
+        at: t.createdAt.getTime(),
+        unit: t.routingKey,
+        score: s ? s.score : (graded.get(t.id) ?? null),
+        error: t.error !== null,
+        latencyMs: t.latencyMs,
+        costUsd: t.costUsd,
+        routedWeight: t.routingWeight,
+      }))
+      // The label arm's share over time (start, ramp steps, bake holdback), for the sample-ratio
+      // check of requests that did not record the weight they were routed with.
       const moves = await db
         .select({ at: labelHistory.at, weight: labelHistory.weight, to: labelHistory.toVersionId })
         .from(labelHistory)
         .where(and(eq(labelHistory.canaryId, input.canaryId), eq(labelHistory.label, 'canary')))
         .orderBy(asc(labelHistory.at))
       const weights = moves.filter((m) => m.to !== null && m.weight !== null && m.at >= since).map((m) => ({ from: m.at.getTime(), weight: m.weight as number }))
-      // Blocks close by the database's clock, the same clock that stamps traffic.
-      const now = (await db.execute(sql`SELECT now() AS now`)) as unknown as { rows: Array<{ now: Date | string }> }
-      const dbNow = new Date(now.rows[0]?.now ?? Date.now()).getTime()
       const labelHeld = (await getLabels(db, canary.taskId)).canary?.canaryId === input.canaryId
-      const analysis = analyzeCanary(observations, config.analysis, { now: dbNow, treatment: input.phase === 'bake' ? 'baseline' : 'canary', weights })
+      const analysis = analyzeCanary(observations, config.analysis, { now: dbNow, treatment: bake ? 'baseline' : 'canary', weights })
       return { at: new Date(dbNow).toISOString(), analysis, labelHeld }
     },
 
@@ -224,16 +234,17 @@ export function createCanaryActivities(deps: ActivityDeps) {
         expect: { absent: true, canaryIn: [input.canaryId] },
         audit: { action: 'canary.bake_started', subjectType: 'canary', subjectId: input.canaryId, details: { previousVersionId: input.previousVersionId } },
       })
-      await setState(input.canaryId, 'baking', 'promoted; comparing with the previous version during the bake window')
+      if (!move.conflict) await setState(input.canaryId, 'baking', 'promoted; comparing with the previous version during the bake window')
       const history = await db.query.labelHistory.findFirst({ where: eq(labelHistory.moveKey, `canary:${input.canaryId}:bake-start`) })
       return { startedAt: (history?.at ?? new Date()).toISOString(), conflict: move.conflict }
     },
 
-    /** The bake window passed without regression: remove the holdback. */
-    async endBake(input: { canaryId: string }): Promise<void> {
+    /** The bake window is over (passed, or cut short): remove the holdback; production stays. */
+    async endBake(input: { canaryId: string; reason?: string }): Promise<void> {
       const canary = await canaryRow(input.canaryId)
-      await releaseLabel(canary, 'bake-end', `bake window of canary ${input.canaryId} passed without regression`, 'kaizen', { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId })
-      await setState(input.canaryId, 'promoted', 'promoted; bake window passed', true)
+      const reason = input.reason ?? `bake window of canary ${input.canaryId} passed without regression`
+      await releaseLabel(canary, 'bake-end', reason, 'kaizen', { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId, details: { reason } })
+      await setState(input.canaryId, 'promoted', reason, true)
     },
 
     /** A regression during the bake window: production goes back to the previous version. */

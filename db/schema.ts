@@ -106,6 +106,8 @@ export const traffic = pgTable(
     routingKey: text('routing_key').notNull(),
     canaryId: text('canary_id'),
     arm: text('arm', { enum: ['baseline', 'canary'] }),
+    /** The canary label's weight when this request was routed (null outside a canary). */
+    routingWeight: doublePrecision('routing_weight'),
     input: jsonb('input').$type<Record<string, string>>().notNull(),
     output: text('output'),
     /** What actually resolved the case, when known (feedback / ground truth). */

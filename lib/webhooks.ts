@@ -39,10 +39,19 @@ function slackPayload(e: KaizenEvent): Record<string, unknown> {
   }
 }
 
+export type WebhookTarget = Delivery['target']
+
+export interface DeliveryReport {
+  delivered: Delivery[]
+  /** Targets that did not take the event; `retryable` when trying again later may work. */
+  failed: Array<{ target: WebhookTarget; message: string; retryable: boolean }>
+}
+
 async function post(url: string, body: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<number> {
+  const timeout = AbortSignal.timeout(10_000)
   let res: Response
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: signal ?? AbortSignal.timeout(10_000) })
+    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
   } catch (err) {
     throw new KaizenError('PROVIDER_UNAVAILABLE', `webhook delivery failed: ${(err as Error).message}`)
   }
@@ -53,15 +62,45 @@ async function post(url: string, body: string, headers: Record<string, string>, 
   return res.status
 }
 
-/** Deliver to every configured target; returns what was delivered. */
-export async function deliver(targets: WebhookTargets, event: KaizenEvent, signal?: AbortSignal): Promise<Delivery[]> {
-  const out: Delivery[] = []
-  if (targets.json) {
+/**
+ * Deliver to every configured target except those in `skip` (already delivered by an earlier
+ * attempt), each independently: one target being down never keeps the event from the others.
+ *
+ * The JSON body carries `at` and, with a secret, is signed (`x-kaizen-signature: sha256=<hex>`
+ * of the raw body); receivers should check the signature, deduplicate on `id`, and refuse
+ * events whose `at` is too old, which defeats replays of a captured request.
+ */
+export async function deliver(
+  targets: WebhookTargets,
+  event: KaizenEvent,
+  options: { signal?: AbortSignal | undefined; skip?: ReadonlySet<WebhookTarget>; onDelivered?: (d: Delivery) => void } = {},
+): Promise<DeliveryReport> {
+  const jobs: Array<{ target: WebhookTarget; send: () => Promise<number> }> = []
+  const { json, slack } = targets
+  if (json && !options.skip?.has('webhook')) {
     const body = JSON.stringify(event)
     const headers: Record<string, string> = { 'x-kaizen-event': event.event, 'x-kaizen-event-id': event.id }
-    if (targets.json.secret) headers['x-kaizen-signature'] = `sha256=${createHmac('sha256', targets.json.secret).update(body).digest('hex')}`
-    out.push({ target: 'webhook', status: await post(targets.json.url, body, headers, signal) })
+    if (json.secret) headers['x-kaizen-signature'] = `sha256=${createHmac('sha256', json.secret).update(body).digest('hex')}`
+    jobs.push({ target: 'webhook', send: () => post(json.url, body, headers, options.signal) })
   }
-  if (targets.slack) out.push({ target: 'slack', status: await post(targets.slack.url, JSON.stringify(slackPayload(event)), {}, signal) })
-  return out
+  if (slack && !options.skip?.has('slack')) {
+    jobs.push({ target: 'slack', send: () => post(slack.url, JSON.stringify(slackPayload(event)), {}, options.signal) })
+  }
+  const report: DeliveryReport = { delivered: [], failed: [] }
+  const results = await Promise.allSettled(
+    jobs.map(async (j) => {
+      const d: Delivery = { target: j.target, status: await j.send() }
+      options.onDelivered?.(d)
+      return d
+    }),
+  )
+  results.forEach((r, i) => {
+    const target = (jobs[i] as (typeof jobs)[number]).target
+    if (r.status === 'fulfilled') report.delivered.push(r.value)
+    else {
+      const err = r.reason as KaizenError
+      report.failed.push({ target, message: err.message, retryable: err.code !== 'PROVIDER_REJECTED' })
+    }
+  })
+  return report
 }

@@ -26,7 +26,7 @@ async function main() {
     process.env.KAIZEN_TEST_DATABASE_URL = infra.databaseUrl
     process.env.KAIZEN_TEST_TEMPORAL_ADDRESS = infra.temporalAddress
     const { startHarness, eventually } = await import('../test/helpers/infra.js')
-    const { TEST_CAMPAIGN, regressedContent, fastCanary, version } = await import('../test/helpers/fixtures.js')
+    const { TEST_CAMPAIGN, regressedContent, betterContent, measuredCostRatio, fastCanary, version } = await import('../test/helpers/fixtures.js')
     const save = async (h: { client: import('@temporalio/client').Client }, workflowId: string, name: string) => {
       const history = await h.client.workflow.getHandle(workflowId).fetchHistory()
       const path = join(REPO_ROOT, 'test', 'histories', `${name}@${commit}.json`)
@@ -70,6 +70,29 @@ async function main() {
       await save(r, canaryId, 'canary-rolled-back')
     } finally {
       await r.close()
+    }
+
+    // 3. A canary that ramps (two steps), is approved, and bakes with a holdback until the window passes.
+    const b = await startHarness({ name: 'record-ramp-bake' })
+    try {
+      const content = betterContent(b.scenario)
+      const candidate = await version(b.db, b.scenario, content, 'better')
+      const expectedCostRatio = await measuredCostRatio(b.simulation, b.scenario, content)
+      b.traffic.start(60)
+      const canaryId = 'canary-record-ramp-bake'
+      const config = fastCanary({ weight: undefined, steps: [0.2, 0.5], minSamplesPerStep: 10, bake: { seconds: 4, holdbackWeight: 0.2 } })
+      const handle = await b.client.workflow.start(canaryRelease, {
+        workflowId: canaryId,
+        taskQueue: b.taskQueue,
+        args: [{ canaryId, taskId: b.scenario.task.id, campaignId: null, candidateVersionId: candidate.id, baselineVersionId: b.task.seedVersion.id, graderVersionId: b.task.graderVersionId, config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } } }],
+      })
+      await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 90_000, 'approval after the ramp')
+      await handle.executeUpdate(approveUpdate, { args: [{ approver: 'recorder@example.com', comment: 'replay fixture: ramp and bake' }] })
+      const final = await handle.result()
+      if (final.state !== 'promoted' || (final.step ?? 0) !== 1) throw new Error(`expected a ramped, promoted and baked canary, got ${JSON.stringify(final)}`)
+      await save(b, canaryId, 'canary-ramp-baked')
+    } finally {
+      await b.close()
     }
   })
 }

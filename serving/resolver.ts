@@ -15,6 +15,8 @@ export interface Resolution {
   /** null when no canary is running for the task. */
   arm: 'baseline' | 'canary' | null
   canaryId: string | null
+  /** The canary label's weight this request was routed with (null when no canary runs). */
+  weight: number | null
 }
 
 interface Entry {
@@ -63,10 +65,10 @@ export class PromptResolver {
 
   async resolve(taskId: string, routingKey: string): Promise<Resolution> {
     const e = await this.entry(taskId)
-    if (!e.canary) return { version: e.production, arm: null, canaryId: null }
-    const canary = routeToCanary(taskId, routingKey, e.canary.canaryId, e.canary.weight)
-    return canary
-      ? { version: e.canary.version, arm: 'canary', canaryId: e.canary.canaryId }
-      : { version: e.production, arm: 'baseline', canaryId: e.canary.canaryId }
+    if (!e.canary) return { version: e.production, arm: null, canaryId: null, weight: null }
+    const { canaryId, weight } = e.canary
+    return routeToCanary(taskId, routingKey, canaryId, weight)
+      ? { version: e.canary.version, arm: 'canary', canaryId, weight }
+      : { version: e.production, arm: 'baseline', canaryId, weight }
   }
 }

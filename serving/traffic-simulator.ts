@@ -60,7 +60,7 @@ export class TrafficSimulator {
     const key = `live:${this.runId}:${n}`
     const example = provider.world(scenario.id).example(key)
     const routingKey = `user-${Math.floor(unitHash('kaizen:users', this.runId, key) * (this.options.users ?? 2_000))}`
-    const { version, arm, canaryId } = await resolver.resolve(scenario.task.id, routingKey)
+    const { version, arm, canaryId, weight } = await resolver.resolve(scenario.task.id, routingKey)
     const started = Date.now()
     let output: string | null = null
     let error: string | null = null
@@ -94,6 +94,7 @@ export class TrafficSimulator {
       routingKey,
       canaryId,
       arm,
+      routingWeight: weight,
       input: example.input,
       output,
       reference: example.reference,

@@ -238,7 +238,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
           baselineVersionId: begin.baselineVersionId,
           graderVersionId,
           // The canary checks the winner behaves live as it did offline, including its cost.
-          config: { ...config.canary, analysis: { ...config.canary.analysis, expectedCostRatio: costRatio } },
+          config: { ...config.canary, analysis: { ...config.canary.analysis, expectedCostRatio: Number.isFinite(costRatio) ? Math.min(100, Math.max(0.01, costRatio)) : 1 } },
           supersedes: active && active.canaryId !== canaryId ? active.canaryId : null,
         },
       ],

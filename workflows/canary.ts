@@ -64,7 +64,8 @@ function rootMessage(err: unknown): string {
   return e?.message ?? String(err)
 }
 
-function validateApproval(state: CanaryStatus['state'], pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT) {
+function validateApproval(status: CanaryStatus, pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT) {
+  const state = status.state
   if (typeof input?.approver !== 'string' || input.approver.trim() === '') {
     throw new Error(`${verb} needs the approver's identity (approver: a name or email); nothing was recorded`)
   }
@@ -72,8 +73,14 @@ function validateApproval(state: CanaryStatus['state'], pending: Pending | null,
     throw new Error(`${verb} needs one of these roles: ${config.approverRoles.join(', ')} (got ${input.role ? `"${input.role}"` : 'none'}); nothing was recorded`)
   }
   if (pending) throw new Error(`a ${pending.decision} by ${pending.input.approver} is already being processed`)
-  if (verb === 'approve' && state !== 'awaiting_approval' && state !== 'holding') {
-    throw new Error(`canary is ${state}, not awaiting approval; nothing was recorded`)
+  if (verb === 'approve') {
+    // A ramp paused by alerts is not a canary waiting for a decision.
+    if (state !== 'awaiting_approval' && !(state === 'holding' && !status.heldFrom)) {
+      throw new Error(`canary is ${state}${status.heldFrom ? ' on alerts' : ''}, not awaiting approval; nothing was recorded`)
+    }
+    if (status.alertKinds?.includes('sample-ratio')) {
+      throw new Error(`the sample-ratio check failed (${(status.alerts ?? []).join('; ')}): the evidence cannot be trusted until routing is fixed; reject instead, or wait; nothing was recorded`)
+    }
   }
   if (verb === 'reject') {
     if (state !== 'running' && state !== 'awaiting_approval' && state !== 'holding' && state !== 'baking') {
@@ -102,7 +109,8 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   }
   const config = parsed.data
   const v2 = patched('canary-ramp-notify-bake')
-  const steps = rampSteps(config)
+  // Executions started before the ramp existed served one weight (0.1 by default then).
+  const steps = v2 ? rampSteps(config) : [config.weight ?? 0.1]
   const intervalMs = Math.round(config.analysisIntervalSeconds * 1000)
   const status: CanaryStatus = input.resume?.status ?? {
     canaryId: input.canaryId,
@@ -155,8 +163,8 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     if ('refused' in s) throw ApplicationFailure.nonRetryable(s.refused, 'CONFLICT')
     return s.outcome
   }
-  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status.state, pending, a, 'approve', config) })
-  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status.state, pending, a, 'reject', config) })
+  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status, pending, a, 'approve', config) })
+  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status, pending, a, 'reject', config) })
 
   /** Tell people (best effort: a webhook outage never stops the canary). */
   const notify = async (event: CanaryEventName, summary: string) => {
@@ -166,15 +174,30 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       notifier.notifyCanary({ canaryId: input.canaryId, event, seq: notifications, state: status.state, summary, details: { weight: status.weight, reason: status.reason, evidence: brief(status.analysis) } }),
     ).catch(() => undefined)
   }
-  const rollback = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
+  /** Take the candidate off traffic; while baking, put production back on the previous version. */
+  const undo = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
     if (status.state === 'baking' && status.previousVersionId) {
-      await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })
+      const back = await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })
+      status.reason = back.conflict ? `${reason} (production was not restored: ${back.conflict})` : reason
     } else {
       await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
+      status.reason = reason
     }
     status.state = 'rolled_back'
-    status.reason = reason
-    await notify('rolled_back', `Canary ${input.canaryId} was rolled back: ${reason}`)
+    status.weight = 0
+  }
+  const rolledBack = () => notify('rolled_back', `Canary ${input.canaryId} was rolled back: ${status.reason ?? ''}`)
+  const rollback = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
+    await undo(reason, actor, evidence)
+    await rolledBack()
+  }
+  /** Record the analysis' alerts; tell people when their kinds change (not at every look). */
+  const reportAlerts = async (analysis: CanaryAnalysis) => {
+    status.alerts = analysis.alerts ?? []
+    const kinds = [...(analysis.alertKinds ?? [])].sort()
+    if (kinds.join(',') === (status.alertKinds ?? []).join(',')) return
+    status.alertKinds = kinds
+    await notify('alert', kinds.length > 0 ? `Canary ${input.canaryId}: ${status.alerts.join('; ')}` : `Canary ${input.canaryId}: alerts cleared`)
   }
   const end = async () => {
     const p = pending as Pending | null
@@ -200,17 +223,19 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       if (p.decision === 'approve') {
         const promotion = await guarded.promoteCanary({ canaryId: input.canaryId, approver: p.input.approver, approvalId })
         if (promotion.promoted === false) {
-          await rollback(`approved by ${p.input.approver}, but not promoted: ${promotion.conflict}`, 'kaizen', p.evidence)
+          await undo(`approved by ${p.input.approver}, but not promoted: ${promotion.conflict}`, 'kaizen', p.evidence)
           settle(p, { refused: status.reason as string })
+          await rolledBack()
           return
         }
         status.state = 'promoted'
+        status.weight = 0
         status.reason = `approved by ${p.input.approver}${said}`
         status.previousVersionId = promotion.previousVersionId ?? input.baselineVersionId
-        await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
       } else {
-        await rollback(`rejected by ${p.input.approver}${said}`, p.input.approver, p.evidence)
+        await undo(`rejected by ${p.input.approver}${said}`, p.input.approver, p.evidence)
       }
+      // Answer the human first; webhooks can be slow.
       settle(p, {
         outcome: {
           canaryId: input.canaryId,
@@ -221,29 +246,54 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
           productionVersionId: p.decision === 'approve' ? input.candidateVersionId : input.baselineVersionId,
         },
       })
+      if (p.decision === 'approve') await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
+      else await rolledBack()
     })
+
+  /** End the bake window with production on the candidate; the holdback (if still ours) is removed. */
+  const finishBake = async (why: string) => {
+    await guarded.endBake({ canaryId: input.canaryId, reason: why })
+    status.state = 'promoted'
+    status.weight = 0
+    status.reason = why
+    await notify('baked', `Canary ${input.canaryId}: ${why}; production stays on ${input.candidateVersionId}`)
+  }
 
   /** After promotion: compare production with a holdback on the previous version for a while. */
   const bake = async (): Promise<void> => {
     if (!v2 || config.bake.seconds <= 0 || !status.previousVersionId || status.previousVersionId === input.candidateVersionId) return
     if (status.state !== 'baking') {
-      const started = await guarded.startBake({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, holdbackWeight: config.bake.holdbackWeight })
-      if (started.conflict) return
-      bakeSince = started.startedAt
+      // From here on a cancel or failure removes the holdback; it never undoes the promotion.
       status.state = 'baking'
       status.weight = config.bake.holdbackWeight
       status.reason = `baking for ${config.bake.seconds} s: ${Math.round(config.bake.holdbackWeight * 100)}% of traffic stays on ${status.previousVersionId}`
+      const started = await CancellationScope.nonCancellable(() =>
+        guarded.startBake({ canaryId: input.canaryId, previousVersionId: status.previousVersionId as string, holdbackWeight: config.bake.holdbackWeight }),
+      )
+      if (started.conflict) {
+        status.state = 'promoted'
+        status.weight = 0
+        status.reason = `promoted without a bake window: ${started.conflict}`
+        await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason, ended: true })
+        return
+      }
+      bakeSince = started.startedAt
     }
     while ((status.bakeSeconds ?? 0) < config.bake.seconds) {
-      await condition(() => pending !== null, intervalMs)
+      await condition(() => pending !== null || supersededBy !== null, intervalMs)
       if (pending !== null) {
         const p: Pending = pending // only `reject` is valid while baking: a manual rollback
         await CancellationScope.nonCancellable(async () => {
           const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
-          await rollback(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
+          await undo(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
           status.decidedBy = p.input.approver
           settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null } })
+          await rolledBack()
         })
+        return
+      }
+      if (supersededBy !== null) {
+        await finishBake(`bake window cut short: superseded by ${supersededBy}`)
         return
       }
       status.bakeSeconds = (status.bakeSeconds ?? 0) + config.analysisIntervalSeconds
@@ -251,20 +301,22 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       status.analysis = evidence.analysis
       status.analyzedAt = evidence.at
       status.analyses++
+      if (evidence.labelHeld === false) {
+        // Someone else took the canary label: there is no holdback to compare with any more.
+        await finishBake('bake window ended early: the holdback label was moved away from this canary')
+        return
+      }
       if (evidence.analysis.verdict === 'rollback') {
         await rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
         return
       }
+      await reportAlerts(evidence.analysis)
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => allHandlersFinished() || pending !== null)
         if (pending === null) await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
       }
     }
-    await guarded.endBake({ canaryId: input.canaryId })
-    status.state = 'promoted'
-    status.weight = 0
-    status.reason = `${status.reason?.replace(/^baking.*$/, '') || ''}bake window of ${config.bake.seconds} s passed without regression`.trim()
-    await notify('baked', `Canary ${input.canaryId}: the bake window passed without regression; production stays on the new version`)
+    await finishBake(`bake window of ${config.bake.seconds} s passed without regression`)
   }
 
   try {
@@ -314,15 +366,29 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         await rollback(`automatic rollback: ${analysis.reasons.join('; ')}`, 'kaizen', { analysis })
         return await end()
       }
-      const newAlerts = (analysis.alerts ?? []).filter((a) => !(status.alerts ?? []).includes(a))
-      status.alerts = analysis.alerts ?? []
-      if (newAlerts.length > 0) await notify('alert', `Canary ${input.canaryId} is holding: ${newAlerts.join('; ')}`)
+      if (v2) {
+        await reportAlerts(analysis)
+        // Alerts (skewed split, missing traffic) pause the ramp until they clear; they never roll back.
+        if (status.state === 'running' && verdict === 'hold') {
+          status.state = 'holding'
+          status.heldFrom = 'running'
+          status.reason = analysis.reasons.join('; ')
+          await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
+        } else if (status.state === 'holding' && status.heldFrom === 'running' && verdict !== 'hold') {
+          status.state = 'running'
+          status.heldFrom = null
+          status.reason = 'alerts cleared; the ramp continues'
+          await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
+        }
+      }
 
       const step = status.step ?? 0
       const lastStep = step >= steps.length - 1
+      // The last step needs its own evidence too before a human is asked.
+      const stepDone = analysis.pairedSamples - stepSamples >= config.minSamplesPerStep && stepSeconds >= config.minStepSeconds
       if (status.state === 'running' && !lastStep && verdict !== 'hold') {
         // Ramp: widen exposure once this step has enough evidence and no harm.
-        if (analysis.pairedSamples - stepSamples >= config.minSamplesPerStep && stepSeconds >= config.minStepSeconds) {
+        if (stepDone) {
           const ramped = v2 ? await guarded.setCanaryWeight({ canaryId: input.canaryId, weight: steps[step + 1] as number, step: step + 1 }) : { conflict: null }
           if (!ramped.conflict) {
             status.step = step + 1
@@ -331,7 +397,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
             stepSeconds = 0
           }
         }
-      } else if (status.state === 'running' && lastStep && (verdict === 'ready' || verdict === 'inconclusive')) {
+      } else if (status.state === 'running' && lastStep && (verdict === 'ready' || verdict === 'inconclusive') && (stepDone || !v2)) {
         status.state = verdict === 'ready' ? 'awaiting_approval' : 'holding'
         status.reason = analysis.reasons.join('; ')
         await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
@@ -363,7 +429,9 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     // Never leave the candidate on live traffic without monitoring.
     if (!ENDED.has(status.state)) {
       const why = isCancellation(err) ? 'canary workflow cancelled' : `canary workflow failed: ${rootMessage(err)}`
-      await CancellationScope.nonCancellable(() => rollback(why, 'kaizen', null)).catch(() => undefined)
+      // While baking, production is the approved candidate: only the holdback goes.
+      const stop = status.state === 'baking' ? () => finishBake(`bake window stopped (${why})`) : () => rollback(why, 'kaizen', null)
+      await CancellationScope.nonCancellable(stop).catch(() => undefined)
     }
     const p = pending as Pending | null
     if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` })

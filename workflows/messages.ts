@@ -81,6 +81,10 @@ export interface CanaryStatus {
   step?: number
   /** Hold-only problems a human should look at (sample-ratio mismatch, no data). */
   alerts?: string[]
+  /** Their kinds; people are notified when this set changes. */
+  alertKinds?: string[]
+  /** Set while the ramp is paused by alerts: the state to return to once they clear. */
+  heldFrom?: 'running' | null
   /** While baking: production's previous version, which the holdback serves. */
   previousVersionId?: string | null
   bakeSeconds?: number

@@ -56,25 +56,23 @@ export function kaizen(s: Sample, k: number, config: CanaryAnalysisConfig = DEFA
   if (q !== null) crossings.push(q)
   const e = harmEProcess(errors, bets['error-rate'], config.alphaError).crossedAt
   if (e !== null) crossings.push(e)
-  // Hard floor: `hardFloorRun` consecutive failed canary requests while the concurrent baseline mostly succeeds.
-  let run = 0
-  let baseFails = 0
-  let baseSeen = 0
-  for (let i = 0; i < n; i++) {
-    const failed = s.canaryError[i] === 1 || (s.canary[i] as number) <= 0
-    if (!failed) {
-      run = 0
-      baseFails = 0
-      baseSeen = 0
-      continue
-    }
-    run++
-    for (let j = 0; j < s.r; j++) {
-      baseSeen++
-      if (s.baselineError[i * s.r + j] === 1 || (s.baseline[i * s.r + j] as number) <= 0) baseFails++
-    }
-    if (run >= config.hardFloorRun && baseFails / baseSeen < 0.5) {
-      crossings.push(i + 1)
+  // Hard floor, as core/canary/analyze.ts judges it at each look L: the newest run of failed
+  // canary requests is at least max(hardFloorRun, ⌈ln 1e-6 / ln p_ref⌉) long, where p_ref is the
+  // baseline's smoothed failure rate so far, while the baseline since the run began mostly succeeds.
+  const baseFailed = (j: number) => s.baselineError[j] === 1 || (s.baseline[j] as number) <= 0
+  const prefix = new Int32Array(n * s.r + 1) // baseline failures among the first j baseline requests
+  for (let j = 0; j < n * s.r; j++) prefix[j + 1] = (prefix[j] as number) + (baseFailed(j) ? 1 : 0)
+  for (let look = k; look <= n; look += k) {
+    let run = 0
+    while (run < look && (s.canaryError[look - 1 - run] === 1 || (s.canary[look - 1 - run] as number) <= 0)) run++
+    if (run < config.hardFloorRun) continue
+    const seen = look * s.r
+    const pRef = ((prefix[seen] as number) + 1) / (seen + 2)
+    const required = pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
+    const since = (look - run) * s.r
+    const concurrentFailing = ((prefix[seen] as number) - (prefix[since] as number)) / (seen - since)
+    if (run >= required && concurrentFailing < 0.5) {
+      crossings.push(look)
       break
     }
   }

@@ -112,7 +112,7 @@ function main() {
   const started = Date.now()
   const log = (line: string) => process.stderr.write(`${line}\n`)
   const rows: Row[] = []
-  const calibrated = new Map<string, number>() // `${r}/${k}` → threshold, from the stationary continuous scenario
+  const calibrated = new Map<string, number>() // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
   log(`bench:canary: ${o.replicates} replicates, up to ${o.nMax} canary samples, scenarios ${o.scenarios.join(', ')}`)
 
   for (const scenario of SCENARIOS.filter((s) => o.scenarios.includes(s.name) || (s.name === 'continuous' && o.scenarios.includes('common-drift')))) {
@@ -147,9 +147,9 @@ function main() {
       }
       for (const k of LOOKS) {
         // Flagger with an oracle threshold: 5 % false rollbacks on stationary data (for drift: the continuous scenario's).
-        const key = `${r}/${k}`
-        if (!scenario.drift) calibrated.set(key, calibrate((windows[k] as Record<Condition, Float64Array[]>).null, 3))
-        const t = calibrated.get(key) ?? calibrate((windows[k] as Record<Condition, Float64Array[]>).null, 3)
+        const own = `${scenario.name}/${r}/${k}`
+        if (!scenario.drift) calibrated.set(own, calibrate((windows[k] as Record<Condition, Float64Array[]>).null, 3))
+        const t = calibrated.get(scenario.drift ? `continuous/${r}/${k}` : own) as number
         for (const c of ['null', 'regression'] as const) {
           for (const w of (windows[k] as Record<Condition, Float64Array[]>)[c]) {
             let failed = 0

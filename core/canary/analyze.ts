@@ -39,7 +39,7 @@ export interface CanaryAnalysisConfig {
   planningSd: number
   /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
   latencyThreshold: number
-  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × the reference. */
+  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × its reference more often than not. */
   costTolerance: number
   /** The cost ratio accepted when the candidate was chosen (measured offline); 1 = parity. */
   expectedCostRatio: number
@@ -104,6 +104,8 @@ export interface CanaryAnalysis {
   reasons: string[]
   /** Hold-only problems a human should look at. */
   alerts: string[]
+  /** The kinds of those problems (stable across looks, unlike their wording). */
+  alertKinds: Array<'sample-ratio' | 'no-reference' | 'no-data'>
   /** The arm under test and its reference (canary vs baseline, or production vs holdback). */
   treatment: Arm
   canary: ArmSummary
@@ -116,7 +118,8 @@ export interface CanaryAnalysis {
   quality: MetricEvidence
   errorRate: MetricEvidence
   readiness: EProcessTrace & { threshold: number; margin: number; ready: boolean }
-  hardFloor: { run: number; limit: number; triggered: boolean }
+  /** limit: the run length that triggers (null when the reference fails too often for any run to mean anything). */
+  hardFloor: { run: number; limit: number | null; triggered: boolean }
   sampleRatio: { units: number; treatmentUnits: number; expectedShare: number | null; eValue: number; mismatch: boolean }
 }
 
@@ -125,7 +128,7 @@ export interface AnalysisContext {
   now?: number
   /** The arm under test; `canary` unless a bake window tests production against a holdback. */
   treatment?: Arm
-  /** Share of units routed to the label (canary) arm over time, for the sample-ratio check. */
+  /** Share of units routed to the label (canary) arm over time, for the sample-ratio check (used when requests do not record the weight they were routed with). */
   weights?: Array<{ from: number; weight: number }>
 }
 
@@ -153,7 +156,7 @@ export function harmBets(config: CanaryAnalysisConfig): Record<MetricName, BetPl
     quality: adaptiveBets(config.delta, config.planningSd ** 2, 0.75),
     'error-rate': adaptiveBets(config.errorDelta, 0.05, 0.75),
     latency: adaptiveBets(0.1, 0.25, 0.75),
-    cost: adaptiveBets(0.05, 0.05, 0.75),
+    cost: adaptiveBets(0.1, 0.25, 0.75),
   }
 }
 
@@ -167,11 +170,14 @@ export function readinessBets(config: CanaryAnalysisConfig): BetPlan {
  * routing or the data is broken, so the analysis holds instead of deciding.
  */
 function sampleRatio(observations: readonly Observation[], weights: AnalysisContext['weights'], alpha: number) {
-  if (!weights || weights.length === 0) return { units: 0, treatmentUnits: 0, expectedShare: null, eValue: 1, mismatch: false }
-  const sorted = [...weights].sort((a, b) => a.from - b.from)
-  const weightAt = (t: number) => {
+  const sorted = [...(weights ?? [])].sort((a, b) => a.from - b.from)
+  if (sorted.length === 0 && !observations.some((o) => o.routedWeight !== undefined && o.routedWeight !== null)) {
+    return { units: 0, treatmentUnits: 0, expectedShare: null, eValue: 1, mismatch: false }
+  }
+  const weightAt = (o: Observation) => {
+    if (o.routedWeight !== undefined && o.routedWeight !== null) return o.routedWeight // what routing actually used
     let w: number | null = null
-    for (const s of sorted) if (s.from <= t) w = s.weight
+    for (const s of sorted) if (s.from <= o.at) w = s.weight
     return w
   }
   const seen = new Set<string>()
@@ -185,7 +191,7 @@ function sampleRatio(observations: readonly Observation[], weights: AnalysisCont
   for (const o of [...observations].sort((a, b) => a.at - b.at)) {
     if (seen.has(o.unit)) continue
     seen.add(o.unit)
-    const p = weightAt(o.at)
+    const p = weightAt(o)
     if (p === null || p <= 0 || p >= 1) continue
     const x = o.arm === 'canary' ? 1 : 0
     units++
@@ -230,22 +236,20 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   const errorRate = metric('error-rate', paired.errors, config.alphaError, -(mean(paired.errors) ?? 0))
   // Latency: harm when P(treatment slower) > threshold; observations θ0 − 1{slower} (harm ⇔ mean < 0).
   const latency = metric('latency', paired.slower.map((u) => config.latencyThreshold - u), config.alphaLatency, mean(paired.slower) ?? 0)
-  // Cost: harm when treatment > (1 + tolerance) × expected ratio × reference. In both phases the arm
-  // under test is the new version, so the ratio accepted offline applies. Normalised by a cap fixed
-  // from the first pairs.
+  // Cost: harm when the treatment is dearer than (1 + tolerance) × the accepted ratio × its reference
+  // in more than half of the pairs — an order test, so heavy-tailed costs cannot bias it. In both
+  // phases the arm under test is the new version, so the ratio accepted offline applies.
   const allowed = (1 + config.costTolerance) * config.expectedCostRatio
-  const costCap = Math.max(1e-12, 4 * allowed * (mean(paired.cost.slice(0, 20).map((c) => c.reference)) ?? 0))
-  const costDs = paired.cost.map((c) => Math.max(-1, Math.min(1, (allowed * c.reference - c.treatment) / costCap)))
-  const costRatio = mean(paired.cost.map((c) => c.treatment))
-  const refCost = mean(paired.cost.map((c) => c.reference))
-  const cost = metric('cost', costDs, config.alphaCost, costRatio !== null && refCost ? costRatio / refCost : 1)
+  const dearer = paired.cost.map((c) => (c.treatment > allowed * c.reference ? 1 : 0))
+  const cost = metric('cost', dearer.map((u) => 0.5 - u), config.alphaCost, mean(dearer) ?? 0)
   const metrics = [quality, errorRate, latency, cost]
 
   const readinessTrace = readinessEProcess(paired.quality, readinessBets(config), config.alphaReady, config.margin)
   const interval = confidenceSequence(paired.quality, config.alphaInterval)
 
   // Hard floor (outside the α budget): the newest run of consecutive failed treatment requests
-  // (errors or a zero score), while most reference requests of the same period did not fail.
+  // (errors or a zero score) is long enough that an arm failing as often as the reference would
+  // almost never produce it (p_ref^run ≤ 1e-6, and at least hardFloorRun).
   let run = 0
   let runStart = Number.POSITIVE_INFINITY
   for (let i = treated.length - 1; i >= 0; i--) {
@@ -256,33 +260,42 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     run++
     runStart = t.at
   }
+  const graded = referenced.map(qualityOf).filter((q): q is number => q !== null)
   const concurrent = referenced.filter((o) => o.at >= runStart).map(qualityOf).filter((q): q is number => q !== null)
   const referenceFailing = concurrent.length === 0 ? null : concurrent.filter((q) => q <= 0).length / concurrent.length
-  const hardFloor = run >= config.hardFloorRun && referenceFailing !== null && referenceFailing < 0.5
+  const pRef = (graded.filter((q) => q <= 0).length + 1) / (graded.length + 2)
+  const requiredRun = pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
+  const hardFloor = run >= requiredRun && referenceFailing !== null && referenceFailing < 0.5
 
   const srm = sampleRatio(obs, context.weights, config.alphaSrm)
   const alerts: string[] = []
+  const alertKinds: CanaryAnalysis['alertKinds'] = []
   if (srm.mismatch) {
+    alertKinds.push('sample-ratio')
     alerts.push(
       `sample-ratio mismatch: ${srm.treatmentUnits} of ${srm.units} routing units went to the label arm, expected about ${Math.round((srm.expectedShare ?? 0) * 100)}% (e-value ${srm.eValue.toFixed(0)})`,
     )
   }
-  if (treated.length > 0 && referenced.length === 0) alerts.push(`no concurrent ${rName} traffic to compare with`)
+  if (treated.length > 0 && referenced.length === 0) {
+    alertKinds.push('no-reference')
+    alerts.push(`no concurrent ${rName} traffic to compare with`)
+  }
   const lastTreated = treated.length > 0 ? (treated[treated.length - 1] as Observation).at : null
   if (referenced.length > 0 && (lastTreated === null ? now - (obs[0] as Observation).at : now - lastTreated) > config.noDataMs) {
+    alertKinds.push('no-data')
     alerts.push(`no ${tName} traffic for ${Math.round(config.noDataMs / 1000)} s`)
   }
 
   const fmt = (x: number) => x.toFixed(3)
   const reasons: string[] = []
   if (hardFloor) {
-    reasons.push(`hard floor: the last ${run} graded ${tName} requests all failed (limit ${config.hardFloorRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`)
+    reasons.push(`hard floor: the last ${run} graded ${tName} requests all failed (limit ${requiredRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`)
   }
   const describe: Record<MetricName, (m: MetricEvidence) => string> = {
     quality: (m) => `quality regression: ${tName} − ${rName} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
     'error-rate': (m) => `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
     latency: (m) => `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
-    cost: (m) => `cost regression: ${tName} costs ${fmt(m.estimate)}× ${rName} (allowed ${fmt(allowed)}×)`,
+    cost: (m) => `cost regression: ${tName} dearer than ${fmt(allowed)}× ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit 50%)`,
   }
   for (const m of metrics) {
     if (m.harmful) reasons.push(`${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`)
@@ -311,6 +324,7 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     verdict,
     reasons,
     alerts,
+    alertKinds,
     treatment,
     canary: summarize(obs.filter((o) => o.arm === 'canary')),
     baseline: summarize(obs.filter((o) => o.arm === 'baseline')),
@@ -320,7 +334,7 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     quality,
     errorRate,
     readiness: { ...readinessTrace, threshold: 1 / config.alphaReady, margin: config.margin, ready },
-    hardFloor: { run, limit: config.hardFloorRun, triggered: hardFloor },
+    hardFloor: { run, limit: Number.isFinite(requiredRun) ? requiredRun : null, triggered: hardFloor },
     sampleRatio: srm,
   }
 }

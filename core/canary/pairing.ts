@@ -25,6 +25,8 @@ export interface Observation {
   error: boolean
   latencyMs: number | null
   costUsd: number | null
+  /** The canary label's weight this request was routed with, when recorded. */
+  routedWeight?: number | null
 }
 
 export interface PairedSeries {
@@ -34,7 +36,7 @@ export interface PairedSeries {
   errors: number[]
   /** 1 if the treatment request was slower than its first reference request, ½ on ties, else 0. */
   slower: number[]
-  /** treatment cost and mean reference cost, per pair (normalised later). */
+  /** treatment cost and mean reference cost, per pair. */
   cost: Array<{ treatment: number; reference: number }>
   /** Arrival time of each quality pair's treatment request. */
   qualityAt: number[]
@@ -57,12 +59,12 @@ export function pairObservations(
 ): PairedSeries {
   const out: PairedSeries = { quality: [], errors: [], slower: [], cost: [], qualityAt: [], unpaired: 0 }
   if (observations.length === 0) return out
+  // Fixed block boundaries (multiples of blockMs): a block means the same whatever data came first.
   const obs = [...observations].sort((a, b) => a.at - b.at)
-  const origin = (obs[0] as Observation).at
   const blocks = new Map<number, { ref: Observation[]; treat: Observation[] }>()
   for (const o of obs) {
-    const b = Math.floor((o.at - origin) / options.blockMs)
-    if (origin + (b + 1) * options.blockMs > options.closedBefore) continue // still open
+    const b = Math.floor(o.at / options.blockMs)
+    if ((b + 1) * options.blockMs > options.closedBefore) continue // still open
     let block = blocks.get(b)
     if (!block) blocks.set(b, (block = { ref: [], treat: [] }))
     ;(o.arm === options.treatment ? block.treat : block.ref).push(o)

@@ -131,7 +131,8 @@ export function alwaysValidP(trace: EProcessTrace): number {
 /**
  * An always-valid (1 − alpha) confidence interval for the mean of [−1, 1]-valued observations:
  * every θ on a grid (step 0.005) whose two one-sided betting tests (each at alpha/2, over the
- * whole sequence) do not reject. Valid at any stopping time; conservative by at most one step.
+ * whole sequence) do not reject, widened by one grid step so that no value between grid points is
+ * excluded. Valid at any stopping time.
  */
 export function confidenceSequence(ds: readonly number[], alpha: number): { lower: number; upper: number } {
   if (ds.length === 0) return { lower: -1, upper: 1 }
@@ -157,5 +158,5 @@ export function confidenceSequence(ds: readonly number[], alpha: number): { lowe
   while (lower < 1 && rejects(lower, 1)) lower = Math.round((lower + step) * 1000) / 1000
   let upper = 1
   while (upper > lower && rejects(upper, -1)) upper = Math.round((upper - step) * 1000) / 1000
-  return { lower, upper }
+  return { lower: Math.max(-1, lower - step), upper: Math.min(1, upper + step) }
 }

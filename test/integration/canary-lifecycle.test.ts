@@ -168,6 +168,8 @@ test('webhooks: approval needed, rollback and promotion are delivered as signed 
     assert.ok(events.filter((e) => e.id === first.id).length >= 2, 'retried with the same id')
     const slack = received.filter((r) => r.path === '/slack').map((r) => JSON.parse(r.body) as { text: string; blocks: unknown[] })
     assert.ok(slack.every((m) => m.text.startsWith('[Kaizen]') && Array.isArray(m.blocks)))
+    // Targets are independent: Slack got that first event at once, and only once (the retry skipped it).
+    assert.equal(slack.filter((m) => m.text.includes('needs a human decision')).length, 1, slack.map((m) => m.text).join(' | '))
     const audit = await h.db.select().from(auditEvents).where(and(eq(auditEvents.subjectId, canaryId), eq(auditEvents.action, 'notification.sent')))
     assert.ok(audit.length >= 2)
     assert.ok(!JSON.stringify(audit).includes(`${port}`), 'webhook URLs (secrets) are not written to the audit log')

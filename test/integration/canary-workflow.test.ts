@@ -8,18 +8,20 @@ import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } fr
 import { ApplicationFailure } from '@temporalio/common'
 import { NativeConnection, Worker } from '@temporalio/worker'
 import type { CanaryAnalysis } from '../../core/canary/analyze.js'
+import type { CanaryConfig } from '../../core/config.js'
 import { installTemporalRuntime } from '../../runtime/temporal.js'
 import { workflowBundle } from '../../worker/create-worker.js'
 import { canaryRelease } from '../../workflows/canary.js'
-import { approveUpdate, canaryStatusQuery } from '../../workflows/messages.js'
+import { approveUpdate, canaryStatusQuery, rejectUpdate, supersedeSignal } from '../../workflows/messages.js'
 import { fastCanary } from '../helpers/fixtures.js'
 import { eventually, failureMessages, testInfra, uniqueSuffix } from '../helpers/infra.js'
 
-const analysis = (verdict: CanaryAnalysis['verdict']): CanaryAnalysis =>
+const analysis = (verdict: CanaryAnalysis['verdict'], alertKinds: CanaryAnalysis['alertKinds'] = []): CanaryAnalysis =>
   ({
     verdict,
     reasons: [`fake ${verdict}`],
-    alerts: [],
+    alerts: alertKinds.map((k) => `fake ${k} alert`),
+    alertKinds,
     pairedSamples: 100,
     canary: { requests: 100 },
     baseline: { requests: 100 },
@@ -29,8 +31,10 @@ const analysis = (verdict: CanaryAnalysis['verdict']): CanaryAnalysis =>
 
 interface Script {
   /** Return the next analysis (may wait on the test). */
-  analyze: () => Promise<{ at: string; analysis: CanaryAnalysis; labelHeld?: boolean }>
+  analyze: (input: { phase?: string }) => Promise<{ at: string; analysis: CanaryAnalysis; labelHeld?: boolean }>
   calls: string[]
+  /** Deliver a notification (by default every delivery fails). */
+  notify?: (event: string) => Promise<void>
 }
 
 let client: Client
@@ -43,9 +47,24 @@ const fakeActivities = {
     scripts.get(input.canaryId)!.calls.push('beginCanary')
     return { startedAt: new Date().toISOString(), conflict: null }
   },
-  async analyzeCanary(input: { canaryId: string }) {
-    scripts.get(input.canaryId)!.calls.push('analyzeCanary')
-    return scripts.get(input.canaryId)!.analyze()
+  async analyzeCanary(input: { canaryId: string; phase?: string }) {
+    const script = scripts.get(input.canaryId)!
+    script.calls.push(`analyzeCanary${input.phase ? `: ${input.phase}` : ''}`)
+    const out = await script.analyze(input)
+    // Evidence accumulates: 50 more paired samples at every look.
+    const looks = script.calls.filter((c) => c.startsWith('analyzeCanary')).length
+    return { ...out, analysis: { ...out.analysis, pairedSamples: 50 * looks } }
+  },
+  async startBake(input: { canaryId: string }) {
+    scripts.get(input.canaryId)!.calls.push('startBake')
+    return { startedAt: new Date().toISOString(), conflict: null }
+  },
+  async endBake(input: { canaryId: string; reason?: string }) {
+    scripts.get(input.canaryId)!.calls.push(`endBake: ${input.reason}`)
+  },
+  async bakeRollback(input: { canaryId: string; reason: string }) {
+    scripts.get(input.canaryId)!.calls.push(`bakeRollback: ${input.reason}`)
+    return { conflict: null }
   },
   async rollbackCanary(input: { canaryId: string; reason: string }) {
     scripts.get(input.canaryId)!.calls.push(`rollbackCanary: ${input.reason}`)
@@ -65,9 +84,11 @@ const fakeActivities = {
     scripts.get(input.canaryId)!.calls.push(`setCanaryWeight: ${input.weight}`)
     return { conflict: null }
   },
-  // Every notification fails: the canary must carry on regardless.
+  // Unless a test says otherwise, every notification fails: the canary must carry on regardless.
   async notifyCanary(input: { canaryId: string; event: string }) {
-    scripts.get(input.canaryId)!.calls.push(`notifyCanary: ${input.event}`)
+    const script = scripts.get(input.canaryId)!
+    script.calls.push(`notifyCanary: ${input.event}`)
+    if (script.notify) return script.notify(input.event)
     throw ApplicationFailure.nonRetryable('webhook is down', 'PROVIDER_REJECTED')
   },
 }
@@ -92,13 +113,13 @@ after(async () => {
   await connection.close()
 })
 
-async function start(script: Script) {
+async function start(script: Script, config: Partial<CanaryConfig> = {}) {
   const canaryId = uniqueSuffix('canary-wf')
   scripts.set(canaryId, script)
   const handle = await client.workflow.start(canaryRelease, {
     workflowId: canaryId,
     taskQueue,
-    args: [{ canaryId, taskId: 't', campaignId: null, candidateVersionId: 'pv_cand', baselineVersionId: 'pv_base', graderVersionId: 'gv', config: fastCanary({ analysisIntervalSeconds: 0.2 }) }],
+    args: [{ canaryId, taskId: 't', campaignId: null, candidateVersionId: 'pv_cand', baselineVersionId: 'pv_base', graderVersionId: 'gv', config: fastCanary({ analysisIntervalSeconds: 0.2, ...config }) }],
   })
   return handle
 }
@@ -158,4 +179,84 @@ test('a cancelled canary is taken off traffic', async () => {
   await handle.cancel()
   await assert.rejects(handle.result())
   assert.ok(script.calls.some((c) => c === 'rollbackCanary: canary workflow cancelled'))
+})
+
+test('alerts pause the ramp without rolling back; approval is refused until they clear; people hear of changes, not of every look', async () => {
+  let phase: 'alert' | 'clear' = 'alert'
+  const script: Script = {
+    calls: [],
+    notify: async () => undefined,
+    analyze: async () => ({ at: new Date().toISOString(), analysis: phase === 'alert' ? analysis('hold', ['sample-ratio']) : analysis('ready') }),
+  }
+  const handle = await start(script, { weight: undefined, steps: [0.1, 0.5] })
+  const held = await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'holding' && s.analyses >= 4, 20_000, 'holding on alerts')
+  assert.equal(held.heldFrom, 'running')
+  assert.equal(held.step, 0, 'the ramp does not move while holding')
+  assert.deepEqual(held.alertKinds, ['sample-ratio'])
+  await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }), (e) => /not awaiting approval/.test(failureMessages(e)))
+  phase = 'clear'
+  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'ramp resumed and finished')
+  const alerts = script.calls.filter((c) => c === 'notifyCanary: alert')
+  assert.equal(alerts.length, 2, `one alert when it began, one when it cleared: ${script.calls.join(' | ')}`)
+  assert.ok(script.calls.includes('setCanaryWeight: 0.5'))
+  assert.ok(!script.calls.some((c) => c.startsWith('rollbackCanary')))
+  await handle.executeUpdate(rejectUpdate, { args: [{ approver: 'erin@example.com', comment: 'done testing' }] })
+  assert.equal((await handle.result()).state, 'rolled_back')
+})
+
+test('an approval is answered before slow notifications are delivered', async () => {
+  let deliverPromoted: (() => void) | null = null
+  const script: Script = {
+    calls: [],
+    notify: (event) => (event === 'promoted' ? new Promise<void>((r) => (deliverPromoted = r)) : Promise.resolve()),
+    analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('ready') }),
+  }
+  const handle = await start(script)
+  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  // The 'promoted' webhook is held until the test releases it: the Update must not wait for it.
+  const outcome = await Promise.race([
+    handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the approval waited for the webhook')), 20_000)),
+  ])
+  assert.equal(outcome.state, 'promoted')
+  await eventually(async () => deliverPromoted, (d) => d !== null, 20_000, 'promoted notification in flight')
+  deliverPromoted!()
+  assert.equal((await handle.result()).state, 'promoted')
+})
+
+test('bake window: a cancel or a superseding canary ends it with production kept; only a regression rolls production back', async () => {
+  const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
+  const approved = async (script: Script) => {
+    const handle = await start(script, bake)
+    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
+    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'baking' && (s.bakeSeconds ?? 0) > 0, 20_000, 'baking')
+    return handle
+  }
+  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+
+  const cancelled = calm()
+  const c = await approved(cancelled)
+  assert.equal((await c.query(canaryStatusQuery)).weight, 0.2)
+  await c.cancel()
+  await assert.rejects(c.result())
+  assert.ok(cancelled.calls.some((x) => /^endBake: bake window stopped \(canary workflow cancelled\)/.test(x)), cancelled.calls.join(' | '))
+  assert.ok(!cancelled.calls.some((x) => x.startsWith('bakeRollback') || x.startsWith('rollbackCanary')), 'the approved promotion stays')
+
+  const superseded = calm()
+  const s = await approved(superseded)
+  await s.signal(supersedeSignal, { by: 'canary-next' })
+  const final = await s.result()
+  assert.equal(final.state, 'promoted')
+  assert.match(final.reason ?? '', /superseded by canary-next/)
+  assert.ok(superseded.calls.some((x) => x.startsWith('endBake: bake window cut short')))
+
+  let regress = false
+  const regressed: Script = { ...calm(), analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(regress && input.phase === 'bake' ? 'rollback' : input.phase === 'bake' ? 'continue' : 'ready') }) }
+  const r = await approved(regressed)
+  regress = true
+  const end = await r.result()
+  assert.equal(end.state, 'rolled_back')
+  assert.ok(regressed.calls.some((x) => x.startsWith('bakeRollback: regression during the bake window')))
+  assert.ok(!regressed.calls.some((x) => x.startsWith('endBake')))
 })

@@ -62,6 +62,38 @@ test('a slower canary is caught by the latency test; a dearer one by the cost te
   assert.ok(dear.metrics.find((m) => m.metric === 'cost')?.harmful)
   const slightlyDearer = analyzeCanary(traffic(600, (arm) => ({ score: 0.9, costUsd: (arm === 'canary' ? 0.00105 : 0.001) * (0.9 + 0.2 * r.float()) })), plenty)
   assert.ok(!slightlyDearer.metrics.find((m) => m.metric === 'cost')?.harmful, 'within the 10% tolerance')
+  assert.match(dear.reasons.join(' '), /cost regression: canary dearer than 1\.100× baseline in \d+% of \d+ pairs/)
+})
+
+test('the cost test is an order test: rare huge costs do not trip it; the accepted offline ratio moves the bar', () => {
+  const r = Rng.fromSeed('cost-order')
+  // 2% of canary requests cost 100× (a long answer now and then): the mean is 3× the baseline's,
+  // but the canary is not dearer than its reference in most pairs.
+  const spiky = analyzeCanary(traffic(800, (arm) => ({ score: 0.9, costUsd: 0.001 * (0.9 + 0.2 * r.float()) * (arm === 'canary' && r.float() < 0.02 ? 100 : 1) })), plenty)
+  assert.ok((spiky.canary.meanCostUsd as number) > 2 * (spiky.baseline.meanCostUsd as number))
+  assert.ok(!spiky.metrics.find((m) => m.metric === 'cost')?.harmful)
+  // A candidate accepted offline at 1.5× the cost is not rolled back live for costing 1.5×…
+  const dearer = (ratio: number) => traffic(600, (arm) => ({ score: 0.9, costUsd: (arm === 'canary' ? 0.001 * ratio : 0.001) * (0.9 + 0.2 * r.float()) }))
+  assert.ok(!analyzeCanary(dearer(1.5), { ...plenty, expectedCostRatio: 1.5 }).metrics.find((m) => m.metric === 'cost')?.harmful)
+  // …but is for costing 2.5×.
+  assert.ok(analyzeCanary(dearer(2.5), { ...plenty, expectedCostRatio: 1.5 }).metrics.find((m) => m.metric === 'cost')?.harmful)
+})
+
+test('the hard floor asks for a longer run when the reference itself fails often', () => {
+  const r = Rng.fromSeed('floor')
+  // The baseline fails (scores 0) 40% of the time: 10 failures in a row are not rare enough.
+  const flaky = traffic(200, (arm) => (arm === 'canary' ? { score: 0 } : { score: r.float() < 0.4 ? 0 : 1 }))
+  const a = analyzeCanary(flaky.slice(0, 2 * 30), plenty)
+  assert.ok(a.hardFloor.limit !== null && a.hardFloor.limit > DEFAULT_ANALYSIS.hardFloorRun, `limit ${a.hardFloor.limit}`)
+  assert.equal(a.hardFloor.triggered, a.hardFloor.run >= (a.hardFloor.limit as number))
+  // With a reliable baseline the limit is the configured minimum run.
+  const solid = analyzeCanary(traffic(30, (arm) => (arm === 'canary' ? { score: 0 } : { score: 1 })), plenty)
+  assert.equal(solid.hardFloor.limit, DEFAULT_ANALYSIS.hardFloorRun)
+  assert.ok(solid.hardFloor.triggered)
+  // A baseline failing more often than not: no run means anything (the other tests still apply).
+  const broken = analyzeCanary(traffic(30, () => ({ score: 0 })), plenty)
+  assert.equal(broken.hardFloor.limit, null)
+  assert.equal(broken.hardFloor.triggered, false)
 })
 
 test('drift common to both arms does not roll back (paired with the concurrent baseline)', () => {
@@ -79,6 +111,7 @@ test('drift common to both arms does not roll back (paired with the concurrent b
 test('no baseline, no canary traffic, or a skewed split: hold and alert, never roll back', () => {
   const onlyCanary: Observation[] = Array.from({ length: 50 }, (_, i) => ({ arm: 'canary', at: i * 100, unit: `u${i}`, score: 0.9, error: false, latencyMs: 800, costUsd: 0.001 }))
   assert.equal(analyzeCanary(onlyCanary).verdict, 'hold')
+  assert.deepEqual(analyzeCanary(onlyCanary).alertKinds, ['no-reference'])
 
   const quiet = traffic(100, () => ({ score: 0.9 })).filter((o) => o.arm === 'baseline' || o.at < 1_000_000 + 2_000)
   const noData = analyzeCanary(quiet, { ...DEFAULT_ANALYSIS, noDataMs: 5_000 })
@@ -91,6 +124,11 @@ test('no baseline, no canary traffic, or a skewed split: hold and alert, never r
   assert.equal(skewed.verdict, 'hold')
   assert.ok(skewed.sampleRatio.mismatch)
   assert.match(skewed.alerts.join(' '), /sample-ratio mismatch/)
+  assert.deepEqual(skewed.alertKinds, ['sample-ratio'])
+  // The weight each request was routed with, when recorded, is what the check expects.
+  const recorded = traffic(300, () => ({ score: r.float() })).map((o) => ({ ...o, routedWeight: 0.1 }))
+  assert.ok(analyzeCanary(recorded, plenty).sampleRatio.mismatch)
+  assert.ok(!analyzeCanary(recorded.map((o) => ({ ...o, routedWeight: 0.5 })), plenty).sampleRatio.mismatch)
   // …and a correct 50% split is fine.
   assert.equal(analyzeCanary(traffic(300, () => ({ score: r.float() })), plenty, { weights: [{ from: 0, weight: 0.5 }] }).sampleRatio.mismatch, false)
 })

@@ -1,0 +1,1 @@
+ALTER TABLE "traffic" ADD COLUMN "routing_weight" double precision;
