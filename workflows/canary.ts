@@ -174,21 +174,36 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       notifier.notifyCanary({ canaryId: input.canaryId, event, seq: notifications, state: status.state, summary, details: { weight: status.weight, reason: status.reason, evidence: brief(status.analysis) } }),
     ).catch(() => undefined)
   }
-  /** Take the candidate off traffic; while baking, put production back on the previous version. */
-  const undo = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
-    if (status.state === 'baking' && status.previousVersionId) {
-      const back = await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })
-      status.reason = back.conflict ? `${reason} (production was not restored: ${back.conflict})` : reason
-    } else {
-      await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
-      status.reason = reason
+  /**
+   * Take the candidate off traffic; while baking, put production back on the previous version.
+   * Never interrupted by a cancel: a half-done rollback must not be mistaken for a bake to end.
+   * Returns why production could not be restored, if it could not.
+   */
+  const undo = (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
+    const run = async (): Promise<string | null> => {
+      let conflict: string | null = null
+      if (status.state === 'baking' && status.previousVersionId) {
+        conflict = (await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })).conflict
+        status.reason = conflict ? `${reason} (production was not restored: ${conflict})` : reason
+      } else {
+        await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
+        status.reason = reason
+      }
+      status.state = 'rolled_back'
+      status.weight = 0
+      return conflict
     }
-    status.state = 'rolled_back'
-    status.weight = 0
+    return v2 ? CancellationScope.nonCancellable(run) : run()
+  }
+  /** A decision accepted but not carried out is refused as soon as the canary ends (before any webhook). */
+  const refusePending = () => {
+    const p = pending as Pending | null
+    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}` })
   }
   const rolledBack = () => notify('rolled_back', `Canary ${input.canaryId} was rolled back: ${status.reason ?? ''}`)
   const rollback = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
     await undo(reason, actor, evidence)
+    refusePending()
     await rolledBack()
   }
   /** Record the analysis' alerts; tell people when their kinds change (not at every look). */
@@ -200,8 +215,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     await notify('alert', kinds.length > 0 ? `Canary ${input.canaryId}: ${status.alerts.join('; ')}` : `Canary ${input.canaryId}: alerts cleared`)
   }
   const end = async () => {
-    const p = pending as Pending | null
-    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}` })
+    refusePending()
     await condition(allHandlersFinished)
     return status
   }
@@ -256,6 +270,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     status.state = 'promoted'
     status.weight = 0
     status.reason = why
+    refusePending()
     await notify('baked', `Canary ${input.canaryId}: ${why}; production stays on ${input.candidateVersionId}`)
   }
 
@@ -279,38 +294,37 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       }
       bakeSince = started.startedAt
     }
-    while ((status.bakeSeconds ?? 0) < config.bake.seconds) {
+    /** A `reject` while baking: a manual rollback of production. */
+    const manualRollback = (p: Pending) =>
+      CancellationScope.nonCancellable(async () => {
+        const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
+        const conflict = await undo(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
+        status.decidedBy = p.input.approver
+        if (conflict) settle(p, { refused: status.reason as string })
+        else settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null } })
+        await rolledBack()
+      })
+    for (;;) {
       await condition(() => pending !== null || supersededBy !== null, intervalMs)
-      if (pending !== null) {
-        const p: Pending = pending // only `reject` is valid while baking: a manual rollback
-        await CancellationScope.nonCancellable(async () => {
-          const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
-          await undo(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
-          status.decidedBy = p.input.approver
-          settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null } })
-          await rolledBack()
-        })
-        return
-      }
-      if (supersededBy !== null) {
-        await finishBake(`bake window cut short: superseded by ${supersededBy}`)
-        return
-      }
+      if (pending !== null) return manualRollback(pending) // only `reject` is valid while baking
+      if (supersededBy !== null) return finishBake(`bake window cut short: superseded by ${supersededBy}`)
       status.bakeSeconds = (status.bakeSeconds ?? 0) + config.analysisIntervalSeconds
       const evidence = await guardedBatch.analyzeCanary({ canaryId: input.canaryId, phase: 'bake', since: bakeSince })
       status.analysis = evidence.analysis
       status.analyzedAt = evidence.at
       status.analyses++
+      // Evidence of a regression counts even if the holdback was just taken away.
+      if (evidence.analysis.verdict === 'rollback') {
+        return rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
+      }
       if (evidence.labelHeld === false) {
         // Someone else took the canary label: there is no holdback to compare with any more.
-        await finishBake('bake window ended early: the holdback label was moved away from this canary')
-        return
-      }
-      if (evidence.analysis.verdict === 'rollback') {
-        await rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
-        return
+        return finishBake('bake window ended early: the holdback label was moved away from this canary')
       }
       await reportAlerts(evidence.analysis)
+      // A reject that arrived during the last look is still carried out.
+      if ((pending as Pending | null) !== null) return manualRollback(pending as unknown as Pending)
+      if ((status.bakeSeconds ?? 0) >= config.bake.seconds) break
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => allHandlersFinished() || pending !== null)
         if (pending === null) await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
@@ -339,6 +353,11 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
 
       if (pending !== null) {
         const decision = (pending as Pending).decision
+        if (v2 && decision === 'approve' && status.alertKinds?.includes('sample-ratio')) {
+          // Accepted just before the check failed: the evidence it approved is now suspect.
+          settle(pending, { refused: `the sample-ratio check failed after this approval was sent (${(status.alerts ?? []).join('; ')}); nothing was recorded` })
+          continue
+        }
         await decide(pending)
         if (decision === 'approve' && (status.state as CanaryStatus['state']) === 'promoted') await bake()
         return await end()
@@ -377,8 +396,17 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         } else if (status.state === 'holding' && status.heldFrom === 'running' && verdict !== 'hold') {
           status.state = 'running'
           status.heldFrom = null
+          status.holdSeconds = 0
           status.reason = 'alerts cleared; the ramp continues'
           await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
+        } else if (status.state === 'holding' && status.heldFrom === 'running') {
+          // A hold nobody resolves (a sample-ratio mismatch does not clear by itself) follows the
+          // approval-timeout policy.
+          status.holdSeconds = (status.holdSeconds ?? 0) + config.analysisIntervalSeconds
+          if (status.holdSeconds >= config.approvalTimeoutSeconds && config.onApprovalTimeout === 'rollback') {
+            await rollback(`held on alerts for ${config.approvalTimeoutSeconds} s (${(status.alerts ?? []).join('; ')}): rolled back by policy`, 'kaizen', { analysis })
+            return await end()
+          }
         }
       }
 

@@ -85,6 +85,8 @@ export interface CanaryStatus {
   alertKinds?: string[]
   /** Set while the ramp is paused by alerts: the state to return to once they clear. */
   heldFrom?: 'running' | null
+  /** How long the current alert hold has lasted (counted in analysis intervals). */
+  holdSeconds?: number
   /** While baking: production's previous version, which the holdback serves. */
   previousVersionId?: string | null
   bakeSeconds?: number

@@ -59,6 +59,7 @@ export function kaizen(s: Sample, k: number, config: CanaryAnalysisConfig = DEFA
   // Hard floor, as core/canary/analyze.ts judges it at each look L: the newest run of failed
   // canary requests is at least max(hardFloorRun, ⌈ln 1e-6 / ln p_ref⌉) long, where p_ref is the
   // baseline's smoothed failure rate so far, while the baseline since the run began mostly succeeds.
+  // (The benchmark's layout is the equivalence test's: block i holds baseline requests, then canary request i.)
   const baseFailed = (j: number) => s.baselineError[j] === 1 || (s.baseline[j] as number) <= 0
   const prefix = new Int32Array(n * s.r + 1) // baseline failures among the first j baseline requests
   for (let j = 0; j < n * s.r; j++) prefix[j + 1] = (prefix[j] as number) + (baseFailed(j) ? 1 : 0)
@@ -69,7 +70,9 @@ export function kaizen(s: Sample, k: number, config: CanaryAnalysisConfig = DEFA
     const seen = look * s.r
     const pRef = ((prefix[seen] as number) + 1) / (seen + 2)
     const required = pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
-    const since = (look - run) * s.r
+    // Concurrent: baseline requests after the run's first failure (live traffic timestamps; in
+    // this layout a block's baseline requests arrive before its canary request).
+    const since = (look - run + 1) * s.r
     const concurrentFailing = ((prefix[seen] as number) - (prefix[since] as number)) / (seen - since)
     if (run >= required && concurrentFailing < 0.5) {
       crossings.push(look)

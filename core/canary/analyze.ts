@@ -7,7 +7,8 @@
  *   drift common to both arms cancels; never against historical numbers.
  * - Harm tests are one-sided betting e-processes, valid for any number of looks, with the
  *   false-rollback budget split across metrics: quality, error rate, latency ("slower than the
- *   reference more often than 55 %"), cost (more than 10 % dearer).
+ *   reference more often than 55 %"), cost (dearer than 1.1 × the ratio accepted offline, as a
+ *   bounded relative difference).
  * - A hard floor (outside the budget) catches an arm that fails everything.
  * - Readiness is a non-inferiority test on quality with margin m.
  * - Missing data or a skewed split → hold and alert, never rollback. Never promotes.
@@ -156,7 +157,7 @@ export function harmBets(config: CanaryAnalysisConfig): Record<MetricName, BetPl
     quality: adaptiveBets(config.delta, config.planningSd ** 2, 0.75),
     'error-rate': adaptiveBets(config.errorDelta, 0.05, 0.75),
     latency: adaptiveBets(0.1, 0.25, 0.75),
-    cost: adaptiveBets(0.1, 0.25, 0.75),
+    cost: adaptiveBets(0.05, 0.1, 0.75),
   }
 }
 
@@ -236,12 +237,24 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   const errorRate = metric('error-rate', paired.errors, config.alphaError, -(mean(paired.errors) ?? 0))
   // Latency: harm when P(treatment slower) > threshold; observations θ0 − 1{slower} (harm ⇔ mean < 0).
   const latency = metric('latency', paired.slower.map((u) => config.latencyThreshold - u), config.alphaLatency, mean(paired.slower) ?? 0)
-  // Cost: harm when the treatment is dearer than (1 + tolerance) × the accepted ratio × its reference
-  // in more than half of the pairs — an order test, so heavy-tailed costs cannot bias it. In both
-  // phases the arm under test is the new version, so the ratio accepted offline applies.
+  // Cost: per pair the bounded relative difference (aR − T) / (aR + T) ∈ [−1, 1], a = (1 + tolerance)
+  // × the ratio accepted offline. If the treatment's cost is distributed as s × the reference's with
+  // s ≤ a, its mean is ≥ 0 (T and sR are exchangeable, and it grows with a), whatever the tails;
+  // a dearer slice of requests pulls it down in proportion to how much dearer, while one huge
+  // outlier counts at most −1. In both phases the arm under test is the new version, so the ratio
+  // accepted offline applies.
   const allowed = (1 + config.costTolerance) * config.expectedCostRatio
-  const dearer = paired.cost.map((c) => (c.treatment > allowed * c.reference ? 1 : 0))
-  const cost = metric('cost', dearer.map((u) => 0.5 - u), config.alphaCost, mean(dearer) ?? 0)
+  const costPairs = paired.cost.filter((c) => allowed * c.reference + c.treatment > 0)
+  const costRatio = (() => {
+    const ref = costPairs.reduce((a, c) => a + c.reference, 0)
+    return ref > 0 ? costPairs.reduce((a, c) => a + c.treatment, 0) / ref : 1
+  })()
+  const cost = metric(
+    'cost',
+    costPairs.map((c) => (allowed * c.reference - c.treatment) / (allowed * c.reference + c.treatment)),
+    config.alphaCost,
+    costRatio,
+  )
   const metrics = [quality, errorRate, latency, cost]
 
   const readinessTrace = readinessEProcess(paired.quality, readinessBets(config), config.alphaReady, config.margin)
@@ -295,7 +308,7 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     quality: (m) => `quality regression: ${tName} − ${rName} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
     'error-rate': (m) => `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
     latency: (m) => `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
-    cost: (m) => `cost regression: ${tName} dearer than ${fmt(allowed)}× ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit 50%)`,
+    cost: (m) => `cost regression: ${tName} costs ${m.estimate.toFixed(2)}× ${rName} over ${m.n} pairs (allowed ${allowed.toFixed(2)}×)`,
   }
   for (const m of metrics) {
     if (m.harmful) reasons.push(`${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`)

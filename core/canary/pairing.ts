@@ -36,7 +36,7 @@ export interface PairedSeries {
   errors: number[]
   /** 1 if the treatment request was slower than its first reference request, ½ on ties, else 0. */
   slower: number[]
-  /** treatment cost and mean reference cost, per pair. */
+  /** treatment cost and the cost of its first reference request, per pair. */
   cost: Array<{ treatment: number; reference: number }>
   /** Arrival time of each quality pair's treatment request. */
   qualityAt: number[]
@@ -94,8 +94,8 @@ export function pairObservations(
       if (t.latencyMs !== null && first.latencyMs !== null && !t.error && !first.error) {
         out.slower.push(t.latencyMs > first.latencyMs ? 1 : t.latencyMs === first.latencyMs ? 0.5 : 0)
       }
-      const refCost = mean(group.map((o) => o.costUsd).filter((c): c is number => c !== null))
-      if (t.costUsd !== null && refCost !== null) out.cost.push({ treatment: t.costUsd, reference: refCost })
+      // One reference request, as for latency: under "same cost distribution" the two are exchangeable.
+      if (t.costUsd !== null && first.costUsd !== null) out.cost.push({ treatment: t.costUsd, reference: first.costUsd })
     }
   }
   return out

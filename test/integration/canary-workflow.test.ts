@@ -35,6 +35,7 @@ interface Script {
   calls: string[]
   /** Deliver a notification (by default every delivery fails). */
   notify?: (event: string) => Promise<void>
+  beforeBakeRollback?: () => Promise<void>
 }
 
 let client: Client
@@ -63,7 +64,9 @@ const fakeActivities = {
     scripts.get(input.canaryId)!.calls.push(`endBake: ${input.reason}`)
   },
   async bakeRollback(input: { canaryId: string; reason: string }) {
-    scripts.get(input.canaryId)!.calls.push(`bakeRollback: ${input.reason}`)
+    const script = scripts.get(input.canaryId)!
+    await script.beforeBakeRollback?.()
+    script.calls.push(`bakeRollback: ${input.reason}`)
     return { conflict: null }
   },
   async rollbackCanary(input: { canaryId: string; reason: string }) {
@@ -186,13 +189,13 @@ test('alerts pause the ramp without rolling back; approval is refused until they
   const script: Script = {
     calls: [],
     notify: async () => undefined,
-    analyze: async () => ({ at: new Date().toISOString(), analysis: phase === 'alert' ? analysis('hold', ['sample-ratio']) : analysis('ready') }),
+    analyze: async () => ({ at: new Date().toISOString(), analysis: phase === 'alert' ? analysis('hold', ['no-data']) : analysis('ready') }),
   }
   const handle = await start(script, { weight: undefined, steps: [0.1, 0.5] })
   const held = await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'holding' && s.analyses >= 4, 20_000, 'holding on alerts')
   assert.equal(held.heldFrom, 'running')
   assert.equal(held.step, 0, 'the ramp does not move while holding')
-  assert.deepEqual(held.alertKinds, ['sample-ratio'])
+  assert.deepEqual(held.alertKinds, ['no-data'])
   await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }), (e) => /not awaiting approval/.test(failureMessages(e)))
   phase = 'clear'
   await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'ramp resumed and finished')
@@ -259,4 +262,38 @@ test('bake window: a cancel or a superseding canary ends it with production kept
   assert.equal(end.state, 'rolled_back')
   assert.ok(regressed.calls.some((x) => x.startsWith('bakeRollback: regression during the bake window')))
   assert.ok(!regressed.calls.some((x) => x.startsWith('endBake')))
+})
+
+test('a sample-ratio hold nobody resolves follows the approval-timeout policy', async () => {
+  const script: Script = { calls: [], notify: async () => undefined, analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('hold', ['sample-ratio']) }) }
+  const handle = await start(script, { approvalTimeoutSeconds: 1, onApprovalTimeout: 'rollback' })
+  const final = await handle.result()
+  assert.equal(final.state, 'rolled_back')
+  assert.match(final.reason ?? '', /held on alerts for 1 s .*fake sample-ratio alert.*rolled back by policy/)
+})
+
+test('a cancel during a bake-window rollback lets the rollback finish; production is not kept on the regressed version', async () => {
+  let entered: (() => void) | null = null
+  let release: (() => void) | null = null
+  const script: Script = {
+    calls: [],
+    notify: async () => undefined,
+    analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'rollback' : 'ready') }),
+    beforeBakeRollback: () =>
+      new Promise<void>((r) => {
+        release = r
+        entered?.()
+      }),
+  }
+  const handle = await start(script, { bake: { seconds: 3_600, holdbackWeight: 0.2 } })
+  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  const inRollback = new Promise<void>((r) => (entered = r))
+  await handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
+  await inRollback
+  await handle.cancel()
+  await new Promise((r) => setTimeout(r, 500)) // let the cancel reach the workflow
+  release!()
+  await assert.rejects(handle.result())
+  assert.ok(script.calls.some((c) => c.startsWith('bakeRollback: regression during the bake window')), script.calls.join(' | '))
+  assert.ok(!script.calls.some((c) => c.startsWith('endBake')), `no bake end after a regression: ${script.calls.join(' | ')}`)
 })

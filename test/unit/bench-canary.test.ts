@@ -45,3 +45,17 @@ test('the benchmark measures the shipped detector: same decisions as analyzeCana
   }
   assert.ok(rollbacks > 0 && readies > 0, 'both decisions were exercised')
 })
+
+test('the benchmark and the product agree on the hard floor at the edge of "concurrent"', () => {
+  // r = 1, 60 canary requests: the last 10 fail; the baseline fails in blocks 50, 52, 54, 56, 58.
+  // Block 50's baseline request came before the run's first failure: not concurrent with the run.
+  const n = 60
+  const sample: Sample = { canary: new Float64Array(n).fill(0.8), canaryError: new Uint8Array(n), baseline: new Float64Array(n).fill(0.8), baselineError: new Uint8Array(n), r: 1 }
+  for (let i = 50; i < 60; i++) sample.canary[i] = 0
+  for (const i of [50, 52, 54, 56, 58]) sample.baseline[i] = 0
+  const config = { ...DEFAULT_ANALYSIS, blockMs: 1000, graceMs: 1, maxCanarySamples: 100_000 }
+  const live = analyzeCanary(asTraffic(sample, n), config, { now: n * 1000 + 10_000 })
+  const bench = kaizen(sample, 10, config)
+  assert.equal(live.hardFloor.triggered, true, JSON.stringify(live.hardFloor))
+  assert.equal(bench.rollbackAt, 60)
+})
