@@ -1,16 +1,35 @@
 /**
  * @module providers/registry
- * Picks the provider for a model id. Simulated models (`sim-*`) go to the simulation provider.
+ * Picks the provider for a model id, and holds what is shared per provider in a worker process:
+ * its limits (concurrency, tokens per minute) and prices.
+ *
+ * Routing: `sim-*` → the simulation provider; `claude-*` or `anthropic:<model>` → Anthropic;
+ * `gpt-*`, `o1…o9*` or `openai:<model>` → OpenAI. With OPENAI_BASE_URL set (Ollama, vLLM…), every
+ * other model id goes to that OpenAI-compatible server too.
  */
 import { KaizenError } from '../core/errors.js'
+import { ProviderLimiter } from './limiter.js'
+import type { ModelPrice } from './prices.js'
 import type { SimulationProvider } from './simulation.js'
 import type { ChatProvider } from './types.js'
 
+export interface ProviderLimits {
+  concurrency: number
+  tokensPerMinute: number | null
+}
+
 export class ProviderRegistry {
+  private readonly limiters = new Map<string, ProviderLimiter>()
+
   constructor(
     private readonly providers: readonly ChatProvider[],
     readonly simulation: SimulationProvider | null,
+    private readonly options: { limits?: Record<string, ProviderLimits>; defaultLimits?: ProviderLimits; price?: (model: string) => ModelPrice | null } = {},
   ) {}
+
+  get ids(): string[] {
+    return this.providers.map((p) => p.id)
+  }
 
   resolve(model: string): ChatProvider {
     const provider = this.providers.find((p) => p.supports(model))
@@ -18,9 +37,26 @@ export class ProviderRegistry {
       throw new KaizenError(
         'CONFIG_ERROR',
         `no configured provider serves model "${model}" (configured: ${this.providers.map((p) => p.id).join(', ') || 'none'}). ` +
-          'Simulated models start with "sim-".',
+          'Simulated models start with "sim-"; set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) or ANTHROPIC_API_KEY for real models.',
       )
     }
     return provider
+  }
+
+  /** The limiter of a provider (one per provider per process). */
+  limiter(providerId: string): ProviderLimiter {
+    let limiter = this.limiters.get(providerId)
+    if (!limiter) {
+      const limits = this.options.limits?.[providerId] ?? this.options.defaultLimits ?? { concurrency: 16, tokensPerMinute: null }
+      limiter = new ProviderLimiter(limits)
+      this.limiters.set(providerId, limiter)
+    }
+    return limiter
+  }
+
+  /** Price of a model, when known (real models: the price table; simulated: the scenario's). */
+  price(model: string): ModelPrice | null {
+    if (model.startsWith('sim-') && this.simulation) return this.simulation.price(model)
+    return this.options.price?.(model.replace(/^(openai|anthropic):/, '')) ?? null
   }
 }

@@ -26,6 +26,15 @@ export class SimulationProvider implements ChatProvider {
     return model.startsWith('sim-')
   }
 
+  /** A simulated model's price, from the first scenario that defines it. */
+  price(model: string): { inputPerMTok: number; outputPerMTok: number } | null {
+    for (const world of this.worlds.values()) {
+      const m = world.scenario.models.find((x) => x.id === model)
+      if (m) return m.price
+    }
+    return null
+  }
+
   world(scenarioId: string): SimWorld {
     const world = this.worlds.get(scenarioId)
     if (!world) {
@@ -34,7 +43,7 @@ export class SimulationProvider implements ChatProvider {
     return world
   }
 
-  async complete(request: CompletionRequest): Promise<CompletionResult> {
+  async complete(request: CompletionRequest): Promise<CompletionResult & { costUsd: number }> {
     request.signal?.throwIfAborted()
     if (!request.simulation) {
       throw new KaizenError(

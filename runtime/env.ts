@@ -51,6 +51,22 @@ export const EnvSchema = z.object({
   KAIZEN_WEBHOOK_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
   /** Canary notifications to a Slack incoming webhook. */
   KAIZEN_SLACK_WEBHOOK_URL: z.string().url('must be an http(s) URL').optional(),
+  /** OpenAI API key. With OPENAI_BASE_URL alone (Ollama, vLLM), no key is needed. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** An OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama) or http://gpu:8000/v1 (vLLM). */
+  OPENAI_BASE_URL: z.string().url('must be an http(s) URL such as http://localhost:11434/v1').optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  /** A proxy or gateway in front of the Anthropic API. */
+  ANTHROPIC_BASE_URL: z.string().url('must be an http(s) URL').optional(),
+  /** Model prices (JSON or YAML: { "<model>": { inputPerMTok, outputPerMTok } }) overriding the built-in table. */
+  KAIZEN_PRICES_FILE: z.string().min(1).optional(),
+  /** Timeout of one model call attempt. */
+  KAIZEN_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Per-provider limits shared by all activities of a worker: calls in flight and tokens per minute. */
+  KAIZEN_OPENAI_CONCURRENCY: z.coerce.number().int().min(1).max(1_024).default(16),
+  KAIZEN_OPENAI_TPM: z.coerce.number().int().positive().optional(),
+  KAIZEN_ANTHROPIC_CONCURRENCY: z.coerce.number().int().min(1).max(1_024).default(16),
+  KAIZEN_ANTHROPIC_TPM: z.coerce.number().int().positive().optional(),
   /** Log level of the Temporal SDK runtime. */
   KAIZEN_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 })
