@@ -6,13 +6,13 @@
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
 import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
-import { KaizenError } from '../core/errors.js'
+import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
 import { reflectiveRound } from '../core/search/reflective.js'
 import { incumbent, meanOf, type Candidate, type NewCandidate } from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
-import { getGraderSpec, ensureGraderVersion, dqSpecFromScenario } from '../db/queries/graders.js'
+import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
 import { campaigns, candidates, datasetItems, datasets, evaluations, promptVersions, traffic } from '../db/schema.js'
@@ -60,6 +60,7 @@ export interface SearchRoundInput {
   proposals: number
   minibatchSize: number
   rolloutBudget: number
+  budgetUsd?: number | null
 }
 
 export interface SearchRoundResult {
@@ -70,6 +71,9 @@ export interface SearchRoundResult {
   saturated: boolean
   best: { candidateId: string; versionId: string; validationMean: number }
   rolloutsUsed: number
+  /** Set when the USD budget stopped the search. */
+  budgetStop?: { spentUsd: number; budgetUsd: number; reserveUsd: number; reason: string }
+  spentUsd?: number
 }
 
 export interface HoldoutComparison extends PairedTestResult {
@@ -95,9 +99,18 @@ export function createCampaignActivities(deps: ActivityDeps) {
   const { db } = deps
   const evaluator = new Evaluator(deps)
 
-  async function rolloutsUsed(campaignId: string): Promise<number> {
-    const [row] = await db.select({ n: count() }).from(evaluations).where(eq(evaluations.campaignId, campaignId))
-    return Number(row?.n ?? 0)
+  const rolloutsUsed = (campaignId: string) => deps.models.rollouts(campaignId)
+
+  /** USD to keep for the holdout gate: both arms on every holdout item, at the mean cost per call so far. */
+  async function holdoutReserve(campaignId: string, datasetId: string): Promise<number> {
+    const [row] = await db
+      .select({ n: count(), usd: sql<string>`coalesce(sum(${evaluations.costUsd}), 0)` })
+      .from(evaluations)
+      .where(eq(evaluations.campaignId, campaignId))
+    const calls = Number(row?.n ?? 0)
+    const perCall = calls > 0 ? Number(row?.usd ?? 0) / calls : 0
+    const [h] = await db.select({ n: count() }).from(datasetItems).where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'holdout')))
+    return 2 * Number(h?.n ?? 0) * perCall
   }
 
   async function loadItems(datasetId: string, split: Split): Promise<EvalItem[]> {
@@ -130,11 +143,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
       }
       const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
       let graderVersionId = existing?.graderVersionId ?? null
+      if (!graderVersionId) graderVersionId = await activeGraderVersionId(db, task.id)
       if (!graderVersionId) {
         if (!task.scenarioId) {
-          throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader spec; only scenario tasks carry one in this build`)
+          throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``)
         }
-        graderVersionId = await ensureGraderVersion(db, task.id, dqSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+        graderVersionId = await ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
       }
       await db
         .insert(campaigns)
@@ -221,10 +235,10 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
 
     /** Score the baseline on train and validation; it becomes the seed candidate. */
-    async evaluateBaseline(input: { campaignId: string; datasetId: string; baselineVersionId: string; graderVersionId: string; scenarioId: string | null }): Promise<BaselineResult> {
+    async evaluateBaseline(input: { campaignId: string; datasetId: string; baselineVersionId: string; graderVersionId: string; scenarioId: string | null; budgetUsd?: number | null }): Promise<BaselineResult> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const version = await getPromptVersion(db, input.baselineVersionId)
-      const common = { campaignId: input.campaignId, scenarioId: input.scenarioId, content: contentOf(version), graderVersionId: input.graderVersionId, spec, signal: cancellationSignal() }
+      const common = { campaignId: input.campaignId, scenarioId: input.scenarioId, content: contentOf(version), graderVersionId: input.graderVersionId, spec, signal: cancellationSignal(), budgetUsd: input.budgetUsd ?? null }
       const train = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'train'), onProgress: progress('baseline:train') })
       const validation = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'validation'), onProgress: progress('baseline:validation') })
       const seedCandidateId = candidateId(input.campaignId, version.id)
@@ -278,15 +292,21 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const created = new Map<string, string>() // candidate id → prompt version id, for this round
       const rng = Rng.fromSeed(input.seed, 'search-round', input.round)
       const signal = cancellationSignal()
+      // The search may spend the budget minus what the holdout gate will need.
+      const reserveUsd = input.budgetUsd ? await holdoutReserve(input.campaignId, input.datasetId) : 0
+      const searchBudget = input.budgetUsd ? Math.max(0, input.budgetUsd - reserveUsd) : null
       let evaluated = 0
       const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
-      const outcome = await reflectiveRound(pool, { proposals: input.proposals, minibatchSize: input.minibatchSize }, {
+      let budgetStop: SearchRoundResult['budgetStop']
+      let outcome: Awaited<ReturnType<typeof reflectiveRound>>
+      try {
+        outcome = await reflectiveRound(pool, { proposals: input.proposals, minibatchSize: input.minibatchSize }, {
         rng,
         trainIds: train.map((i) => i.id),
         validationIds: validation.map((i) => i.id),
         evaluate: async (content, ids) => {
           // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
-          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat })
+          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat, budgetUsd: searchBudget })
           evaluated += ids.length
           beat(0)
           return out
@@ -328,6 +348,33 @@ export function createCampaignActivities(deps: ActivityDeps) {
           return { candidate: { id, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
         },
       })
+      } catch (err) {
+        if (!isKaizenError(err) || err.code !== 'BUDGET_EXHAUSTED' || !input.budgetUsd) throw err
+        // Graceful stop: the candidates scored so far stand; the unfinished one is dropped.
+        const spentUsd = await deps.models.spent(input.campaignId)
+        budgetStop = { spentUsd, budgetUsd: input.budgetUsd, reserveUsd, reason: err.message }
+        outcome = { proposals: 0, accepted: 0, exhausted: true, saturated: false }
+        const saved = await db
+          .select({ c: candidates, v: promptVersions })
+          .from(candidates)
+          .innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId))
+          .where(eq(candidates.campaignId, input.campaignId))
+        for (const { c, v } of saved) {
+          if (!pool.some((p) => p.id === c.id)) {
+            pool.push({ id: c.id, content: contentOf(v), parentIds: c.parentCandidateIds, operator: c.operator, status: c.status, validationMean: c.validationMean })
+            if (!rows.some((r) => r.c.id === c.id)) created.set(c.id, v.id)
+          }
+        }
+        await appendAudit(db, {
+          eventKey: `campaign:${input.campaignId}:budget-exhausted`,
+          actor: 'kaizen',
+          action: 'campaign.budget-exhausted',
+          taskId: campaign.taskId,
+          subjectType: 'campaign',
+          subjectId: input.campaignId,
+          details: { round: input.round, spentUsd, budgetUsd: input.budgetUsd, holdoutReserveUsd: reserveUsd, detail: err.message },
+        })
+      }
       const best = incumbent(pool)
       if (!best) throw new KaizenError('INTERNAL', `campaign ${input.campaignId} has no scored candidate`)
       const bestVersionId = rows.find((r) => r.c.id === best.id)?.v.id ?? created.get(best.id)
@@ -339,6 +386,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
         saturated: outcome.saturated,
         best: { candidateId: best.id, versionId: bestVersionId as string, validationMean: best.validationMean as number },
         rolloutsUsed: await rolloutsUsed(input.campaignId),
+        spentUsd: await deps.models.spent(input.campaignId),
+        ...(budgetStop ? { budgetStop } : {}),
       }
     },
 
@@ -353,6 +402,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
       alpha: number
       minEffect: number
       seed: string
+      budgetUsd?: number | null
     }): Promise<HoldoutComparison> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const items = await loadItems(input.datasetId, 'holdout')
@@ -366,6 +416,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
           spec,
           signal: cancellationSignal(),
           onProgress: progress('holdout'),
+          budgetUsd: input.budgetUsd ?? null,
         })
       const base = await run(input.baselineVersionId)
       const win = await run(input.winnerVersionId)

@@ -14,8 +14,9 @@ import { getGraderSpec } from '../db/queries/graders.js'
 import { getLabels, moveLabel, type LabelMove } from '../db/queries/labels.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { approvals, canaries, labelHistory, scores, traffic } from '../db/schema.js'
-import { gradeDq } from '../graders/dq.js'
 import type { ActivityDeps } from './deps.js'
+import { graderGate } from './calibration.js'
+import { gradeTraffic } from './grade-traffic.js'
 
 /** What a canary is: which candidate against which baseline, graded by which grader version. */
 export interface CanaryIdentity {
@@ -92,6 +93,35 @@ export function createCanaryActivities(deps: ActivityDeps) {
     async beginCanary(input: BeginCanaryInput): Promise<{ startedAt: string; conflict: string | null }> {
       const candidate = await getPromptVersion(db, input.candidateVersionId)
       if (candidate.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `version ${candidate.id} belongs to task ${candidate.taskId}, not ${input.taskId}`)
+      // Only a trusted grader (or an audited override) may gate a canary. A retry of a canary that
+      // already started is not re-checked: it holds its label.
+      const started = await db.query.canaries.findFirst({ where: eq(canaries.id, input.canaryId) })
+      if (!started) {
+        const gate = await graderGate(db, input.graderVersionId)
+        if (!gate.ok) {
+          await appendAudit(db, {
+            eventKey: `canary:${input.canaryId}:refused-untrusted-grader`,
+            actor: 'kaizen',
+            action: 'canary.refused',
+            taskId: input.taskId,
+            subjectType: 'canary',
+            subjectId: input.canaryId,
+            details: { graderVersionId: input.graderVersionId, reason: gate.reason, candidateVersionId: input.candidateVersionId },
+          })
+          return { startedAt: new Date().toISOString(), conflict: gate.reason }
+        }
+        if (gate.via === 'override') {
+          await appendAudit(db, {
+            eventKey: `canary:${input.canaryId}:gated-by-override`,
+            actor: 'kaizen',
+            action: 'canary.grader-override-used',
+            taskId: input.taskId,
+            subjectType: 'canary',
+            subjectId: input.canaryId,
+            details: { graderVersionId: input.graderVersionId, reason: gate.reason },
+          })
+        }
+      }
       await db
         .insert(canaries)
         .values({
@@ -158,14 +188,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
           .orderBy(asc(traffic.createdAt), asc(traffic.id))
       ).filter(({ t }) => (t.arm === 'canary' ? t.promptVersionId === labelVersion : t.arm === 'baseline' && t.promptVersionId === productionVersion))
       const ungraded = rows.filter((r) => r.s === null && r.t.error === null && r.t.output !== null)
-      for (let i = 0; i < ungraded.length; i += 200) {
-        const chunk = ungraded.slice(i, i + 200).map(({ t }) => {
-          const g = gradeDq({ output: t.output ?? '', input: t.input, reference: t.reference }, spec)
-          return { subjectType: 'traffic' as const, subjectId: t.id, graderVersionId: canary.graderVersionId, score: g.score, pass: g.pass, reason: g.reason, dimensions: g.dimensions }
-        })
-        await db.insert(scores).values(chunk).onConflictDoNothing()
-        heartbeat({ graded: i + chunk.length })
-      }
+      await gradeTraffic(deps, ungraded.map(({ t }) => t), spec, canary.graderVersionId, { onProgress: (done) => heartbeat({ graded: done }) })
       const graded = new Map<string, number | null>()
       if (ungraded.length > 0) {
         const ids = ungraded.map((r) => r.t.id)

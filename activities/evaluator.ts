@@ -1,23 +1,24 @@
 /**
  * @module activities/evaluator
- * Evaluate a prompt on dataset items: render, call the model through the evaluation cache
- * (Postgres, keyed by the content hash of provider, model, parameters, messages and replicate),
- * grade, and store scores idempotently. A cache hit costs nothing; a campaign's rollouts are the
- * cache misses it paid for.
+ * Evaluate a prompt on dataset items: render, call the model through the model client (response
+ * cache in Postgres keyed by content hash, limits, retries, spend ledger), grade with the grader
+ * version, and store scores idempotently. A cache hit costs nothing; a campaign's rollouts are the
+ * task calls it paid for.
  */
 import { and, eq, inArray } from 'drizzle-orm'
 import pLimit from 'p-limit'
 import type { Reference } from '../core/decision.js'
-import { isKaizenError } from '../core/errors.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
 import type { ItemScore } from '../core/search/types.js'
-import type { Db } from '../db/client.js'
-import { evaluations, scores } from '../db/schema.js'
-import { gradeDq } from '../graders/dq.js'
-import type { DqSpec } from '../graders/types.js'
-import { contentHash } from '../lib/hash.js'
+import { scores } from '../db/schema.js'
+import { grade } from '../graders/engine.js'
+import type { StoredSpec } from '../graders/spec.js'
+import type { CallRecord } from '../providers/client.js'
 import type { CompletionRequest } from '../providers/types.js'
 import type { ActivityDeps } from './deps.js'
+import { judgeCaller } from './judge-caller.js'
+
+export { cacheKeyOf } from '../providers/client.js'
 
 export interface EvalItem {
   /** The traffic record the item came from. */
@@ -41,8 +42,10 @@ export interface EvaluateRequest {
   content: PromptContent
   items: readonly EvalItem[]
   graderVersionId: string
-  spec: DqSpec
+  spec: StoredSpec
   replicate?: number
+  /** Hard spend limit of the campaign (USD): a call that could pass it is refused (BUDGET_EXHAUSTED). */
+  budgetUsd?: number | null
   signal?: AbortSignal
   /** Called after every chunk (activities heartbeat here). */
   onProgress?: (done: number, total: number) => void
@@ -58,93 +61,65 @@ function requestFor(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'repli
   }
 }
 
-export function cacheKeyOf(providerId: string, request: CompletionRequest): string {
-  const { signal: _signal, ...rest } = request
-  return `ev_${contentHash({ provider: providerId, ...rest })}`
-}
-
 export class Evaluator {
   constructor(private readonly deps: ActivityDeps) {}
 
   private keys(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): string[] {
-    const provider = this.deps.providers.resolve(req.content.model)
-    return items.map((item) => cacheKeyOf(provider.id, requestFor(req, item)))
+    return items.map((item) => this.deps.models.keyOf(requestFor(req, item)))
   }
 
   /** How many of these items would cost a model call (cache misses). */
   async uncachedCount(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): Promise<number> {
     const keys = [...new Set(this.keys(req, items))]
     if (keys.length === 0) return 0
-    const hits = await this.deps.db.select({ k: evaluations.cacheKey }).from(evaluations).where(inArray(evaluations.cacheKey, keys))
-    return keys.length - hits.length
+    return keys.length - (await this.deps.models.lookup(keys)).size
   }
 
   async evaluate(req: EvaluateRequest): Promise<EvalOutcome[]> {
-    const { db } = this.deps
-    const provider = this.deps.providers.resolve(req.content.model)
+    const { db, models } = this.deps
     const keys = this.keys(req, req.items)
-    const cached = new Map<string, typeof evaluations.$inferSelect>()
+    const cached = await models.lookup(keys)
     const graded = new Map<string, typeof scores.$inferSelect>()
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500)
-      for (const row of await db.select().from(evaluations).where(inArray(evaluations.cacheKey, chunk))) cached.set(row.cacheKey, row)
       const rows = await db
         .select()
         .from(scores)
         .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, req.graderVersionId), inArray(scores.subjectId, chunk)))
       for (const row of rows) graded.set(row.subjectId, row)
     }
+    const ctx = { campaignId: req.campaignId, budgetUsd: req.budgetUsd ?? null, ...(req.signal ? { signal: req.signal } : {}) }
+    const judge = judgeCaller(models, ctx)
 
     const limit = pLimit(this.deps.evalConcurrency)
     let done = 0
     const one = async (item: EvalItem, key: string): Promise<EvalOutcome> => {
-      let row = cached.get(key)
-      const wasCached = row !== undefined
-      if (!row) {
-        const request = { ...requestFor(req, item), ...(req.signal ? { signal: req.signal } : {}) }
-        let values: typeof evaluations.$inferInsert
-        try {
-          const result = await provider.complete(request)
-          values = {
-            cacheKey: key,
-            provider: result.provider,
-            model: result.model,
-            simulated: result.simulated,
-            output: result.text,
-            feedback: result.simulation?.feedback ?? null,
-            inputTokens: result.usage.inputTokens,
-            outputTokens: result.usage.outputTokens,
-            latencyMs: result.latencyMs,
-            costUsd: result.costUsd,
-            campaignId: req.campaignId,
-          }
-        } catch (err) {
-          // Transient failures propagate (the activity retries); a definitive refusal is recorded.
-          if (!isKaizenError(err) || err.retryable) throw err
-          values = { cacheKey: key, provider: provider.id, model: req.content.model, simulated: provider.simulated, error: err.message, campaignId: req.campaignId }
-        }
-        await db.insert(evaluations).values(values).onConflictDoNothing({ target: evaluations.cacheKey })
-        row = (await db.select().from(evaluations).where(eq(evaluations.cacheKey, key)))[0] as typeof evaluations.$inferSelect
-      }
-      let score = graded.get(key)
+      const hit = cached.get(key) ?? null
+      const { record: row, cached: wasCached } = await models.complete(requestFor(req, item), { ...ctx, purpose: 'task' }, hit)
+      let score: Pick<typeof scores.$inferSelect, 'score' | 'reason'> | undefined = graded.get(key)
       if (!score) {
         // A failed model call produced no decision: it scores 0, as in the canary's analysis.
         // (Only a grader that cannot judge gives null.)
         const result =
           row.error !== null
-            ? { pass: false, score: 0, reason: `model call failed: ${row.error}`, dimensions: {} }
-            : gradeDq({ output: row.output ?? '', input: item.input, reference: item.reference }, req.spec)
-        const values = {
-          subjectType: 'evaluation' as const,
-          subjectId: key,
-          graderVersionId: req.graderVersionId,
-          score: result.score,
-          pass: result.pass,
-          reason: result.reason,
-          dimensions: result.dimensions,
+            ? { pass: false, score: 0, reason: `model call failed: ${row.error}`, dimensions: {}, gates: {}, transient: false }
+            : await grade(req.spec, { output: row.output ?? '', input: item.input, reference: item.reference, latencyMs: row.latencyMs, costUsd: row.costUsd, model: req.content.model }, { judge })
+        score = { score: result.score, reason: result.reason }
+        // A judge that is unavailable right now gives a null that is not stored: the next evaluation asks again.
+        if (!result.transient) {
+          await db
+            .insert(scores)
+            .values({
+              subjectType: 'evaluation' as const,
+              subjectId: key,
+              graderVersionId: req.graderVersionId,
+              score: result.score,
+              pass: result.pass,
+              reason: result.reason,
+              dimensions: { ...result.dimensions, ...Object.fromEntries(Object.entries(result.gates).map(([k, v]) => [`gate:${k}`, v])) },
+            })
+            .onConflictDoNothing()
         }
-        await db.insert(scores).values(values).onConflictDoNothing()
-        score = { ...values, createdAt: new Date() }
       }
       done++
       if (req.onProgress && (done % 25 === 0 || done === req.items.length)) req.onProgress(done, req.items.length)
@@ -162,3 +137,5 @@ export class Evaluator {
     return Promise.all(req.items.map((item, i) => limit(() => one(item, keys[i] as string))))
   }
 }
+
+export type { CallRecord }

@@ -14,6 +14,8 @@ export function toApplicationFailure(err: unknown): unknown {
       type: err.code,
       nonRetryable: !err.retryable,
       details: err.details ? [err.details] : [],
+      // A provider that said when to come back (Retry-After) sets the activity's next retry.
+      ...(err.retryable && typeof err.details?.retryAfterMs === 'number' ? { nextRetryDelay: err.details.retryAfterMs } : {}),
       cause: err,
     })
   }

@@ -6,11 +6,12 @@
 import { createCampaignActivities } from './campaign.js'
 import { createCanaryActivities } from './canary.js'
 import type { ActivityDeps } from './deps.js'
+import { createGradingActivities } from './grading.js'
 import { withFailureMapping } from './failure.js'
 import { createNotifyActivities } from './notify.js'
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps) })
+  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps) })
 }
 
 export type Activities = ReturnType<typeof createActivities>

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerCampaign } from './commands/campaign.js'
 import { registerCanary } from './commands/canary.js'
+import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerUp } from './commands/up.js'
@@ -21,6 +22,7 @@ registerCampaign(program)
 registerCanary(program)
 registerSchedule(program)
 registerPrompts(program)
+registerGrader(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -107,6 +107,12 @@ export const CampaignConfig = z
         minibatchSize: z.number().int().min(1).max(64).default(4),
         /** Task rollouts (model calls that miss the cache) the search may spend. */
         rolloutBudget: z.number().int().min(10).default(2_000),
+        /**
+         * Hard spend limit of the whole campaign in USD (task and judge calls; cache hits are free).
+         * The search stops with its best so far when the next call could pass it, keeping enough
+         * for the holdout gate.
+         */
+        budgetUsd: z.number().positive().optional(),
       })
       .default({ strategy: 'reflective', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 }),
     gate: z

@@ -162,16 +162,63 @@ export const evaluations = pgTable(
     costUsd: doublePrecision('cost_usd').notNull().default(0),
     /** The campaign that paid for this call (first caller). */
     campaignId: text('campaign_id'),
+    /** `task`: the prompt under evaluation answered (a rollout); `judge`: an LLM judge graded an answer. */
+    purpose: text('purpose', { enum: ['task', 'judge'] }).notNull().default('task'),
+    /** Attempts the call took (retries included); 0 for rows written before attempts were counted. */
+    attempts: integer('attempts').notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [index('evaluations_campaign').on(t.campaignId)],
+)
+
+/**
+ * Calibration verdicts of grader versions (append-only): how the grader agreed with human labels,
+ * what the probes found, and whether it may gate a canary.
+ */
+export const graderTrust = pgTable(
+  'grader_trust',
+  {
+    id: text('id').primaryKey(),
+    graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
+    taskId: text('task_id').notNull().references(() => tasks.id),
+    trusted: boolean('trusted').notNull(),
+    /** Content hash of the labels file the verdict was computed on. */
+    labelsHash: text('labels_hash').notNull(),
+    labelsCount: integer('labels_count').notNull(),
+    report: jsonb('report').$type<Record<string, unknown>>().notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('grader_trust_version').on(t.graderVersionId, t.createdAt)],
+)
+
+/** A batch of traffic records to grade in chunks (see workflows/grading.ts). */
+export const gradingBatches = pgTable('grading_batches', {
+  id: text('id').primaryKey(),
+  taskId: text('task_id').notNull().references(() => tasks.id),
+  graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
+  itemCount: integer('item_count').notNull(),
+  chunkSize: integer('chunk_size').notNull(),
+  result: jsonb('result').$type<Record<string, unknown>>(),
+  createdAt: createdAt(),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+})
+
+export const gradingBatchItems = pgTable(
+  'grading_batch_items',
+  {
+    batchId: text('batch_id').notNull().references(() => gradingBatches.id),
+    position: integer('position').notNull(),
+    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+  },
+  (t) => [primaryKey({ columns: [t.batchId, t.position] })],
 )
 
 /** Grader results: one per (subject, grader version). Subjects are traffic rows or evaluations. */
 export const scores = pgTable(
   'scores',
   {
-    subjectType: text('subject_type', { enum: ['traffic', 'evaluation'] }).notNull(),
+    subjectType: text('subject_type', { enum: ['traffic', 'evaluation', 'label'] }).notNull(),
     subjectId: text('subject_id').notNull(),
     graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
     score: doublePrecision('score'),

@@ -6,14 +6,18 @@
  */
 import type { Client, Connection } from '@temporalio/client'
 import type { NativeConnection, Worker } from '@temporalio/worker'
+import { join } from 'node:path'
+import { bootstrapCalibration } from '../activities/calibration.js'
 import type { ActivityDeps } from '../activities/deps.js'
 import { openDatabase, type Database, type Db } from '../db/client.js'
 import { registerScenarioTask, type RegisteredTask } from '../db/queries/tasks.js'
-import { ProviderRegistry } from '../providers/registry.js'
+import { providersFromEnv } from '../providers/from-env.js'
+import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
 import { loadScenarios } from '../sim/registry.js'
 import type { Scenario } from '../sim/scenario.js'
 import { createWorker } from '../worker/create-worker.js'
+import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
 import { connectClient, connectNative, installTemporalRuntime, resolveTemporal, type TemporalTarget } from './temporal.js'
 
@@ -53,7 +57,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
   installTemporalRuntime(env.KAIZEN_LOG_LEVEL)
   const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
   const simulation = new SimulationProvider([...scenarios.values()])
-  const providers = new ProviderRegistry([simulation], simulation)
+  const providers = providersFromEnv(env, simulation)
 
   const cleanups: Array<() => Promise<void>> = []
   const close = async () => {
@@ -77,16 +81,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     const { client, connection } = await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
-    const deps: ActivityDeps = {
-      db: database.db,
-      providers,
-      scenarios,
-      evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
-      webhooks: {
-        json: env.KAIZEN_WEBHOOK_URL ? { url: env.KAIZEN_WEBHOOK_URL, secret: env.KAIZEN_WEBHOOK_SECRET } : undefined,
-        slack: env.KAIZEN_SLACK_WEBHOOK_URL ? { url: env.KAIZEN_SLACK_WEBHOOK_URL } : undefined,
-      },
-    }
+    const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios)
     const workers: RunningWorker[] = []
     let native: NativeConnection | null = null
 
@@ -101,7 +96,12 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       client,
       async registerScenarioTasks() {
         const out: RegisteredTask[] = []
-        for (const s of scenarios.values()) out.push(await registerScenarioTask(database.db, s))
+        for (const s of scenarios.values()) {
+          const task = await registerScenarioTask(database.db, s)
+          out.push(task)
+          const calibrated = await bootstrapCalibration(deps, { taskId: task.taskId, labelsPath: join(env.KAIZEN_SCENARIOS_DIR, 'labels', `${s.id}.jsonl`) })
+          if (calibrated) log(`[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ${calibrated.report.items} shipped labels: ${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`)
+        }
         return out
       },
       async startWorker() {

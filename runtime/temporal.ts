@@ -4,7 +4,7 @@
  * TEMPORAL_API_KEY), or the embedded dev server. Connections for clients and workers.
  */
 import { Client, Connection } from '@temporalio/client'
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker'
+import { makeTelemetryFilterString, DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker'
 import { KaizenError } from '../core/errors.js'
 import type { Env } from './env.js'
 import { locateTemporalCli } from './temporal-cli.js'
@@ -21,14 +21,26 @@ export interface TemporalTarget {
 }
 
 let runtimeInstalled = false
-/** Quiet the SDK's own logging to the configured level (once per process). */
+/**
+ * Configure the SDK's native runtime (once per process): logs at the configured level, on stderr
+ * (stdout carries only the CLI's --json documents), core (Rust) logs forwarded to the same logger.
+ *
+ * The options become the runtime's defaults instead of being installed at once: a runtime that
+ * forwards logs holds the event loop open, so it must exist only while a native connection or a
+ * worker does. The SDK creates it with the first one and shuts it down after the last one closes,
+ * and a process that only uses the gRPC client (most CLI commands, a test without a worker) never
+ * starts it.
+ */
 export function installTemporalRuntime(level: LogLevel): void {
   if (runtimeInstalled) return
   runtimeInstalled = true
-  try {
-    Runtime.install({ logger: new DefaultLogger(level) })
-  } catch {
-    // already installed by a test harness: keep it
+  Runtime.defaultOptions = {
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
+    logger: new DefaultLogger(level, (entry) => {
+      const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()
+      const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : ''
+      process.stderr.write(`${at} [${entry.level}] ${entry.message}${meta}\n`)
+    }),
   }
 }
 

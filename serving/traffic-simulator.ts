@@ -80,7 +80,7 @@ export class TrafficSimulator {
       output = result.text
       usage = result.usage
       latencyMs = result.latencyMs
-      costUsd = result.costUsd
+      costUsd = result.costUsd ?? 0
     } catch (err) {
       error = isKaizenError(err) || err instanceof Error ? err.message : String(err)
       latencyMs = Date.now() - started

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { GraderSpec } from '../graders/spec.js'
 import { KaizenError, fromZodError } from '../core/errors.js'
 import { RISK_LEVELS } from '../core/decision.js'
 import { PromptContent, templateVariables } from '../core/prompt.js'
@@ -132,6 +133,8 @@ export const ScenarioSchema = z
     }),
     models: z.array(Model).min(1),
     grading: z.object({
+      /** A full grader spec (graders/spec.ts); without it, Decision Quality from the settings below. */
+      grader: GraderSpec.optional(),
       weights: z
         .object({ validity: z.number().nonnegative(), specificity: z.number().nonnegative(), correctness: z.number().nonnegative() })
         .default({ validity: 0.4, specificity: 0.3, correctness: 0.3 }),

@@ -55,6 +55,17 @@ export interface CampaignInput {
 
 const pct = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3))
 
+/** The type of the innermost ApplicationFailure, if any. */
+function failureType(err: unknown): string | null {
+  let e = err as { type?: string; cause?: unknown } | undefined
+  let type: string | null = null
+  while (e) {
+    if (e instanceof ApplicationFailure && e.type) type = e.type
+    e = e.cause as typeof e
+  }
+  return type
+}
+
 /** The innermost message of a failure (Temporal wraps activity errors in ActivityFailure). */
 function rootMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined
@@ -139,7 +150,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     // 2. Score the baseline: it is the seed of the search and the bar to beat.
     if (!input.resume) {
       status.stage = 'scoring-baseline'
-      const baseline = await batch.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId })
+      const baseline = await batch.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null })
       status.baselineValidationDQ = baseline.validationMean
       status.bestVersionId = begin.baselineVersionId
       status.bestValidationDQ = baseline.validationMean
@@ -161,12 +172,17 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         proposals: config.search.proposalsPerRound,
         minibatchSize: config.search.minibatchSize,
         rolloutBudget: config.search.rolloutBudget,
+        budgetUsd: config.search.budgetUsd ?? null,
       })
       status.round = round
       status.proposals += r.proposals
       status.rolloutsUsed = r.rolloutsUsed
       status.bestVersionId = r.best.versionId
       status.bestValidationDQ = r.best.validationMean
+      if (r.budgetStop) {
+        stopReason = `spend budget of $${r.budgetStop.budgetUsd} reached in round ${round} ($${r.budgetStop.spentUsd.toFixed(4)} spent, $${r.budgetStop.reserveUsd.toFixed(4)} kept for the holdout gate)`
+        break
+      }
       if (r.exhausted) {
         stopReason = `rollout budget of ${config.search.rolloutBudget} reached in round ${round}`
         break
@@ -199,6 +215,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       alpha: config.gate.alpha,
       minEffect: config.gate.minEffect,
       seed,
+      budgetUsd: config.search.budgetUsd ?? null,
     })
     status.rolloutsUsed = cmp.rolloutsUsed
     const costRatio = cmp.costRatio ?? 1 // absent in results recorded before it existed
@@ -248,6 +265,11 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     return await finish('canary-started', `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round((rampSteps(config.canary)[0] as number) * 100)}% of traffic`, { ...scores, canary: { id: canaryId, workflowId: canaryId } }, winnerVersionId)
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err
+    if (failureType(err) === 'BUDGET_EXHAUSTED' && status.baselineVersionId) {
+      // The hard spend limit stopped a step outside the search: end with the best so far, no canary.
+      const best = status.bestVersionId && status.bestVersionId !== status.baselineVersionId ? status.bestVersionId : null
+      return await finish('budget-exhausted', `spend budget exhausted: ${rootMessage(err)}; best so far: ${best ?? 'the baseline'} (validation ${pct(status.bestValidationDQ)}), not canaried without the holdout gate`, {}, best)
+    }
     status.stage = 'failed'
     const reason = rootMessage(err)
     status.reason = reason

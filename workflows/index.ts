@@ -4,3 +4,4 @@
  */
 export { optimizationCampaign } from './campaign.js'
 export { canaryRelease } from './canary.js'
+export { gradeBatch } from './grading.js'

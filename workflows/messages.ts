@@ -29,7 +29,7 @@ export interface CampaignStatus {
   canaryId: string | null
 }
 
-export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'no-better-candidate' | 'canary-conflict' | 'stopped'
+export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'no-better-candidate' | 'canary-conflict' | 'stopped' | 'budget-exhausted'
 
 export interface CampaignResult {
   campaignId: string

@@ -2,37 +2,95 @@
  * @module db/queries/graders
  * Immutable grader versions. The id is the content hash of the grader's spec and code version,
  * so changing a rubric, a weight or the grading code makes a new version, and every score stays
- * traceable to exactly what produced it.
+ * traceable to exactly what produced it. A task's active grader is the last one activated
+ * (audited), else its scenario's default Decision Quality grader. Trust verdicts from
+ * calibration are append-only.
  */
-import { eq } from 'drizzle-orm'
-import { KaizenError } from '../../core/errors.js'
-import { DqSpec } from '../../graders/types.js'
+import { and, desc, eq } from 'drizzle-orm'
+import { KaizenError, formatPath } from '../../core/errors.js'
+import { defaultDqGrader, StoredSpec, type GraderSpec } from '../../graders/spec.js'
 import { contentHash } from '../../lib/hash.js'
 import type { Scenario } from '../../sim/scenario.js'
 import type { Db } from '../client.js'
-import { graderVersions } from '../schema.js'
+import { auditEvents, graderTrust, graderVersions } from '../schema.js'
+import { appendAudit } from './audit.js'
 
-/** Bump when the grading code changes behaviour: old scores then stay tied to the old version. */
+/** The first build's deterministic DQ grader: its versions are still graded exactly as then. */
 export const DQ_GRADER_CODE_VERSION = 'dq-deterministic@1'
+/** Bump when the grading code changes behaviour: old scores then stay tied to the old version. */
+export const GRADER_CODE_VERSION = 'kaizen-grader@2'
 
-export function dqSpecFromScenario(scenario: Scenario): DqSpec {
-  return DqSpec.parse({ kind: 'dq', ...scenario.grading })
+/** The scenario's grader: a full spec in `grading.grader`, else Decision Quality from its settings. */
+export function graderSpecFromScenario(scenario: Scenario): GraderSpec {
+  const { grader, ...settings } = scenario.grading as Scenario['grading'] & { grader?: GraderSpec }
+  return grader ?? defaultDqGrader({ ...settings, passThreshold: 0.7 })
 }
 
-export async function ensureGraderVersion(db: Db, taskId: string, spec: DqSpec): Promise<string> {
-  const id = `gv_${contentHash({ taskId, spec, code: DQ_GRADER_CODE_VERSION }).slice(0, 16)}`
+export function graderVersionIdOf(taskId: string, spec: StoredSpec): string {
+  const code = spec.kind === 'dq' ? DQ_GRADER_CODE_VERSION : GRADER_CODE_VERSION
+  return `gv_${contentHash({ taskId, spec, code }).slice(0, 16)}`
+}
+
+export async function ensureGraderVersion(db: Db, taskId: string, spec: StoredSpec): Promise<string> {
+  const id = graderVersionIdOf(taskId, spec)
+  const code = spec.kind === 'dq' ? DQ_GRADER_CODE_VERSION : GRADER_CODE_VERSION
   await db
     .insert(graderVersions)
-    .values({ id, taskId, name: 'decision-quality', spec, codeVersion: DQ_GRADER_CODE_VERSION })
+    .values({ id, taskId, name: spec.kind === 'dq' ? 'decision-quality' : spec.name, spec: spec as unknown as Record<string, unknown>, codeVersion: code })
     .onConflictDoNothing({ target: graderVersions.id })
   return id
 }
 
-export async function getGraderSpec(db: Db, id: string): Promise<DqSpec> {
+export async function getGraderVersion(db: Db, id: string) {
   const row = await db.query.graderVersions.findFirst({ where: eq(graderVersions.id, id) })
   if (!row) throw new KaizenError('NOT_FOUND', `unknown grader version "${id}"`)
-  if (row.codeVersion !== DQ_GRADER_CODE_VERSION) {
-    throw new KaizenError('CONFLICT', `grader version ${id} was made by ${row.codeVersion}; this build grades with ${DQ_GRADER_CODE_VERSION}`)
+  return row
+}
+
+export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
+  const row = await getGraderVersion(db, id)
+  if (row.codeVersion !== DQ_GRADER_CODE_VERSION && row.codeVersion !== GRADER_CODE_VERSION) {
+    throw new KaizenError('CONFLICT', `grader version ${id} was made by ${row.codeVersion}; this build grades with ${GRADER_CODE_VERSION}`)
   }
-  return DqSpec.parse(row.spec)
+  const parsed = StoredSpec.safeParse(row.spec)
+  if (!parsed.success) throw new KaizenError('INTERNAL', `grader version ${id} holds an unreadable spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`)
+  return parsed.data
+}
+
+/** The grader a task's campaigns use now: the last activated version, else null. */
+export async function activeGraderVersionId(db: Db, taskId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ details: auditEvents.details })
+    .from(auditEvents)
+    .where(and(eq(auditEvents.taskId, taskId), eq(auditEvents.action, 'grader.activated')))
+    .orderBy(desc(auditEvents.id))
+    .limit(1)
+  return (row?.details as { graderVersionId?: string } | undefined)?.graderVersionId ?? null
+}
+
+export async function activateGrader(db: Db, input: { taskId: string; spec: GraderSpec; actor: string; source: string }): Promise<string> {
+  const id = await ensureGraderVersion(db, input.taskId, input.spec)
+  await appendAudit(db, {
+    eventKey: `grader:${input.taskId}:activated:${id}:${Date.now()}`,
+    actor: input.actor,
+    action: 'grader.activated',
+    taskId: input.taskId,
+    subjectType: 'grader_version',
+    subjectId: id,
+    details: { graderVersionId: id, source: input.source },
+  })
+  return id
+}
+
+export interface TrustVerdict {
+  trusted: boolean
+  id: string
+  createdAt: Date
+  report: Record<string, unknown>
+}
+
+/** The latest calibration verdict of a grader version, if any. */
+export async function latestTrust(db: Db, graderVersionId: string): Promise<TrustVerdict | null> {
+  const [row] = await db.select().from(graderTrust).where(eq(graderTrust.graderVersionId, graderVersionId)).orderBy(desc(graderTrust.createdAt)).limit(1)
+  return row ? { trusted: row.trusted, id: row.id, createdAt: row.createdAt, report: row.report } : null
 }

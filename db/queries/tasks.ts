@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm'
 import type { Scenario } from '../../sim/scenario.js'
 import type { Db } from '../client.js'
 import { tasks } from '../schema.js'
-import { dqSpecFromScenario, ensureGraderVersion } from './graders.js'
+import { ensureGraderVersion, graderSpecFromScenario } from './graders.js'
 import { getLabels, moveLabel } from './labels.js'
 import { createPromptVersion, type PromptVersionRow } from './prompts.js'
 
@@ -45,7 +45,7 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
     actor: `scenario:${scenario.id}`,
     expect: { absent: true },
   })
-  const graderVersionId = await ensureGraderVersion(db, t.id, dqSpecFromScenario(scenario))
+  const graderVersionId = await ensureGraderVersion(db, t.id, graderSpecFromScenario(scenario))
   const production = (await getLabels(db, t.id)).production
   return {
     taskId: t.id,

@@ -4,14 +4,18 @@
  * task ids and its own task queue, so files can run in parallel on one database and one server).
  */
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { bootstrapCalibration, overrideGraderTrust } from '../../activities/calibration.js'
 import { Client, Connection } from '@temporalio/client'
 import { NativeConnection, Worker } from '@temporalio/worker'
-import { createActivities } from '../../activities/index.js'
+import { createActivities, type ActivityDeps } from '../../activities/index.js'
 import { openDatabase, type Database } from '../../db/client.js'
 import { registerScenarioTask, type RegisteredTask } from '../../db/queries/tasks.js'
+import { ModelClient } from '../../providers/client.js'
 import { ProviderRegistry } from '../../providers/registry.js'
 import { SimulationProvider } from '../../providers/simulation.js'
+import type { ChatProvider } from '../../providers/types.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import type { WebhookTargets } from '../../lib/webhooks.js'
 import { installTemporalRuntime } from '../../runtime/temporal.js'
@@ -39,6 +43,7 @@ export async function scenarioCopy(base: string, name: string): Promise<Scenario
 }
 
 export interface Harness {
+  deps: ActivityDeps
   database: Database
   db: Database['db']
   scenario: Scenario
@@ -52,14 +57,21 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets }): Promise<Harness> {
+export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets; providers?: ChatProvider[] }): Promise<Harness> {
   const { databaseUrl, temporalAddress } = testInfra()
   installTemporalRuntime('ERROR')
   const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name)
   const database = await openDatabase({ url: databaseUrl, dataDir: '/nonexistent', migrate: false })
   const simulation = new SimulationProvider([scenario])
-  const providers = new ProviderRegistry([simulation], simulation)
+  const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, { defaultLimits: { concurrency: 16, tokensPerMinute: null } })
   const task = await registerScenarioTask(database.db, scenario)
+  const models = new ModelClient(database.db, providers)
+  const deps = { db: database.db, providers, models, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8 }
+  // Canaries need a trusted grader: calibrate on the shipped labels, else record an override.
+  const base = options.scenario ?? 'incident-triage'
+  const labelsPath = join(REPO_ROOT, 'scenarios', 'labels', `${base}.jsonl`)
+  if (existsSync(labelsPath)) await bootstrapCalibration(deps, { taskId: task.taskId, labelsPath })
+  else await overrideGraderTrust(deps, { graderVersionId: task.graderVersionId, operator: 'test-harness', reason: `no shipped labels for ${base}; tests exercise the canary, not the grader` })
   const connection = await Connection.connect({ address: temporalAddress })
   const client = new Client({ connection })
   const taskQueue = `test-${scenario.id}`
@@ -76,11 +88,12 @@ export async function startHarness(options: { name: string; scenario?: string; w
       connection: native,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: createActivities({ db: database.db, providers, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8, ...(options.webhooks ? { webhooks: options.webhooks } : {}) }),
+      activities: createActivities({ ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) }),
     })
     running = worker.run()
   }
   return {
+    deps,
     database,
     db: database.db,
     scenario,

@@ -5,7 +5,7 @@
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { Rng } from '../../core/rng.js'
 import type { Candidate, ItemScore, SearchPorts } from '../../core/search/types.js'
-import { dqSpecFromScenario } from '../../db/queries/graders.js'
+import { DqSpec } from '../../graders/types.js'
 import { gradeDq } from '../../graders/dq.js'
 import { SimulationProposer } from '../../sim/proposer.js'
 import type { SimWorld } from '../../sim/world.js'
@@ -17,7 +17,7 @@ export interface MemoryPorts extends SearchPorts {
 }
 
 export function memoryPorts(world: SimWorld, options: { seed: string; budget: number; train: number; validation: number }): MemoryPorts {
-  const spec = dqSpecFromScenario(world.scenario)
+  const spec = DqSpec.parse({ kind: 'dq', ...world.scenario.grading })
   const cache = new Map<string, ItemScore>()
   const proposer = new SimulationProposer(world)
   const trainIds = Array.from({ length: options.train }, (_, i) => `train-${i}`)

@@ -1,0 +1,164 @@
+/**
+ * @module activities/grading
+ * Batch grading: a batch of traffic records is planned once (its items numbered in Postgres), then
+ * graded chunk by chunk. A chunk activity grades with bounded concurrency, heartbeats its
+ * progress, and after a crash resumes where its last heartbeat said it was (scores already stored
+ * are skipped too, so nothing is graded or written twice). Only IDs and counts travel through
+ * workflow history: it grows with chunks, not items.
+ */
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity'
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, isNull, lt } from 'drizzle-orm'
+import { KaizenError } from '../core/errors.js'
+import { appendAudit } from '../db/queries/audit.js'
+import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
+import { requireTask } from '../db/queries/prompts.js'
+import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema.js'
+import { requireScenario } from '../sim/registry.js'
+import type { ActivityDeps } from './deps.js'
+import { gradeTraffic } from './grade-traffic.js'
+
+export interface PlanGradingInput {
+  batchId: string
+  taskId: string
+  graderVersionId?: string | null
+  /** Grade the newest records up to this many (default 1,000). */
+  limit?: number
+  /** Only records created at or after this ISO time. */
+  since?: string | null
+  chunkSize: number
+}
+
+export interface GradingPlan {
+  batchId: string
+  graderVersionId: string
+  itemCount: number
+  chunks: number
+}
+
+export interface ChunkResult {
+  chunk: number
+  graded: number
+  skipped: number
+  nullScores: number
+  transient: number
+  resumedFrom: number
+}
+
+export function createGradingActivities(deps: ActivityDeps) {
+  const { db } = deps
+  return {
+    async planGradingBatch(input: PlanGradingInput): Promise<GradingPlan> {
+      const existing = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
+      if (existing) return { batchId: existing.id, graderVersionId: existing.graderVersionId, itemCount: existing.itemCount, chunks: Math.ceil(existing.itemCount / existing.chunkSize) }
+      const task = await requireTask(db, input.taskId)
+      let graderVersionId = input.graderVersionId ?? (await activeGraderVersionId(db, task.id))
+      if (!graderVersionId) {
+        if (!task.scenarioId) throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``)
+        graderVersionId = await ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+      }
+      await getGraderSpec(db, graderVersionId) // fails clearly on an unknown or unreadable version
+      const rows = await db
+        .select({ id: traffic.id })
+        .from(traffic)
+        .where(and(eq(traffic.taskId, task.id), isNull(traffic.error), isNotNull(traffic.output), ...(input.since ? [gte(traffic.createdAt, new Date(input.since))] : [])))
+        .orderBy(desc(traffic.createdAt), asc(traffic.id))
+        .limit(input.limit ?? 1_000)
+      if (rows.length === 0) throw new KaizenError('INSUFFICIENT_DATA', `task "${task.id}" has no answered traffic to grade${input.since ? ` since ${input.since}` : ''}`)
+      await db.transaction(async (tx) => {
+        const created = await tx
+          .insert(gradingBatches)
+          .values({ id: input.batchId, taskId: task.id, graderVersionId: graderVersionId as string, itemCount: rows.length, chunkSize: input.chunkSize })
+          .onConflictDoNothing({ target: gradingBatches.id })
+          .returning({ id: gradingBatches.id })
+        if (created.length === 0) return
+        const items = rows.map((r, position) => ({ batchId: input.batchId, position, trafficId: r.id }))
+        for (let i = 0; i < items.length; i += 1_000) await tx.insert(gradingBatchItems).values(items.slice(i, i + 1_000)).onConflictDoNothing()
+      })
+      return { batchId: input.batchId, graderVersionId, itemCount: rows.length, chunks: Math.ceil(rows.length / input.chunkSize) }
+    },
+
+    async gradeChunk(input: { batchId: string; chunk: number; concurrency?: number }): Promise<ChunkResult> {
+      const batch = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
+      if (!batch) throw new KaizenError('NOT_FOUND', `unknown grading batch "${input.batchId}"`)
+      const spec = await getGraderSpec(db, batch.graderVersionId)
+      const from = input.chunk * batch.chunkSize
+      // Resume: the last heartbeat of a previous attempt says how far that attempt got.
+      const previous = activityInfo().heartbeatDetails as { done?: number } | undefined
+      const resumedFrom = Math.min(batch.chunkSize, Math.max(0, previous?.done ?? 0))
+      const rows = await db
+        .select({ position: gradingBatchItems.position, t: { id: traffic.id, input: traffic.input, output: traffic.output, reference: traffic.reference, latencyMs: traffic.latencyMs, costUsd: traffic.costUsd, model: traffic.model } })
+        .from(gradingBatchItems)
+        .innerJoin(traffic, eq(traffic.id, gradingBatchItems.trafficId))
+        .where(and(eq(gradingBatchItems.batchId, batch.id), gte(gradingBatchItems.position, from + resumedFrom), lt(gradingBatchItems.position, from + batch.chunkSize)))
+        .orderBy(asc(gradingBatchItems.position))
+      const ids = rows.map((r) => r.t.id)
+      const done = new Set<string>()
+      for (let i = 0; i < ids.length; i += 1_000) {
+        const got = await db
+          .select({ id: scores.subjectId })
+          .from(scores)
+          .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, batch.graderVersionId), inArray(scores.subjectId, ids.slice(i, i + 1_000))))
+        for (const g of got) done.add(g.id)
+      }
+      const todo = rows.filter((r) => !done.has(r.t.id)).map((r) => r.t)
+      // Heartbeat the contiguous prefix of this chunk whose items are settled (stored, or
+      // already stored before): a retry after a crash starts there.
+      const settled = new Set<string>(done)
+      let prefix = 0
+      const advance = () => {
+        while (prefix < rows.length && settled.has((rows[prefix] as (typeof rows)[number]).t.id)) prefix++
+        heartbeat({ done: resumedFrom + prefix })
+      }
+      advance()
+      const stats = await gradeTraffic(deps, todo, spec, batch.graderVersionId, {
+        ...(input.concurrency ? { concurrency: input.concurrency } : {}),
+        signal: cancellationSignal(),
+        flushEvery: 25,
+        onSettled: (ids) => {
+          for (const id of ids) settled.add(id)
+          advance()
+        },
+      })
+      return { chunk: input.chunk, graded: stats.graded, skipped: rows.length - todo.length + resumedFrom, nullScores: stats.nullScores, transient: stats.transient, resumedFrom }
+    },
+
+    async finishGradingBatch(input: { batchId: string; result: Record<string, unknown> }): Promise<{ meanScore: number | null; passRate: number | null; scored: number }> {
+      const batch = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
+      if (!batch) throw new KaizenError('NOT_FOUND', `unknown grading batch "${input.batchId}"`)
+      const rows = await db
+        .select({ score: scores.score, pass: scores.pass })
+        .from(gradingBatchItems)
+        .innerJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, gradingBatchItems.trafficId), eq(scores.graderVersionId, batch.graderVersionId)))
+        .where(eq(gradingBatchItems.batchId, batch.id))
+      const valued = rows.filter((r) => r.score !== null)
+      const summary = {
+        scored: rows.length,
+        meanScore: valued.length ? valued.reduce((a, r) => a + (r.score as number), 0) / valued.length : null,
+        passRate: rows.length ? rows.filter((r) => r.pass).length / rows.length : null,
+      }
+      await db.update(gradingBatches).set({ result: { ...input.result, ...summary }, finishedAt: new Date() }).where(eq(gradingBatches.id, batch.id))
+      await appendAudit(db, {
+        eventKey: `grading:${batch.id}:finished`,
+        actor: 'kaizen',
+        action: 'grading.finished',
+        taskId: batch.taskId,
+        subjectType: 'grading_batch',
+        subjectId: batch.id,
+        details: { graderVersionId: batch.graderVersionId, itemCount: batch.itemCount, ...input.result, ...summary },
+      })
+      return summary
+    },
+
+    /** Items of a batch that have a stored score (tests and the CLI read it). */
+    async gradingBatchProgress(input: { batchId: string }): Promise<{ itemCount: number; scored: number }> {
+      const batch = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
+      if (!batch) throw new KaizenError('NOT_FOUND', `unknown grading batch "${input.batchId}"`)
+      const [row] = await db
+        .select({ n: count() })
+        .from(gradingBatchItems)
+        .innerJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, gradingBatchItems.trafficId), eq(scores.graderVersionId, batch.graderVersionId)))
+        .where(eq(gradingBatchItems.batchId, batch.id))
+      return { itemCount: batch.itemCount, scored: Number(row?.n ?? 0) }
+    },
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @module runtime/deps
+ * What in-process work needs without Temporal (calibration, grader commands): the database,
+ * scenarios, providers and the model client.
+ */
+import type { ActivityDeps } from '../activities/deps.js'
+import { openDatabase, type Db } from '../db/client.js'
+import { registerScenarioTask } from '../db/queries/tasks.js'
+import { ModelClient } from '../providers/client.js'
+import { providersFromEnv } from '../providers/from-env.js'
+import type { ProviderRegistry } from '../providers/registry.js'
+import { SimulationProvider } from '../providers/simulation.js'
+import { loadScenarios } from '../sim/registry.js'
+import { loadEnv, type Env } from './env.js'
+
+/** The activities' dependencies as configured by the environment (webhooks included). */
+export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scenarios: ActivityDeps['scenarios']): ActivityDeps {
+  return {
+    db,
+    providers,
+    models: new ModelClient(db, providers, { timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS }),
+    scenarios,
+    evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
+    webhooks: {
+      json: env.KAIZEN_WEBHOOK_URL ? { url: env.KAIZEN_WEBHOOK_URL, secret: env.KAIZEN_WEBHOOK_SECRET } : undefined,
+      slack: env.KAIZEN_SLACK_WEBHOOK_URL ? { url: env.KAIZEN_SLACK_WEBHOOK_URL } : undefined,
+    },
+  }
+}
+
+export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<T>, env: Env = loadEnv()): Promise<T> {
+  const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
+  const simulation = new SimulationProvider([...scenarios.values()])
+  const providers = providersFromEnv(env, simulation)
+  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
+  try {
+    for (const s of scenarios.values()) await registerScenarioTask(database.db, s)
+    return await fn(activityDeps(database.db, env, providers, scenarios), env)
+  } finally {
+    await database.close()
+  }
+}
