@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -84,4 +84,43 @@ test('bad input gets a clear message naming the flag or field, and a non-zero ex
   const badWeight = await kaizen(['campaign', 'start', '--task', 'incident-triage', '--canary-weight', '7'], env)
   assert.equal(badWeight.code, 2)
   assert.match(badWeight.stderr, /canary\.weight/)
+})
+
+test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and the probes; its verdict decides whether the grader may gate a canary', async () => {
+  const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
+  const shipped = join(REPO_ROOT, 'scenarios', 'labels', 'incident-triage.jsonl')
+  const good = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', shipped], env)
+  assert.equal(good.code, 0, good.stderr)
+  for (const part of [/validity\s+κ = \d\.\d\d/, /human pass\s+\d+\s+\d+/, /human fail\s+\d+\s+\d+/, /Spearman ρ = 0\.\d\d/, /Safety gates: caught \d+ of \d+/, /length-padding/, /judge-injection/, /reference-echo/, /Verdict: TRUSTED/]) {
+    assert.match(good.stderr, part)
+  }
+  const shown = JSON.parse((await kaizen(['grader', 'show', '--task', 'incident-triage', '--json'], env)).stdout)
+  assert.equal(shown.mayGateCanary, true)
+
+  // People who disagree with the grader (every validity and specificity label flipped): not trusted, and it may not gate.
+  const flipped = readFileSync(shipped, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const r = JSON.parse(l)
+      for (const d of ['validity', 'specificity']) if (r.labels.dimensions[d]) r.labels.dimensions[d] = r.labels.dimensions[d] === 'pass' ? 'fail' : 'pass'
+      r.labels.overall = 6 - r.labels.overall
+      return JSON.stringify(r)
+    })
+  const flippedPath = join(dataDir, 'flipped.jsonl')
+  writeFileSync(flippedPath, flipped.join('\n'))
+  const bad = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', flippedPath, '--json'], env)
+  assert.equal(bad.code, 0, bad.stderr)
+  const report = JSON.parse(bad.stdout)
+  assert.equal(report.trusted, false)
+  assert.ok(report.dimensions.validity.kappa < 0.6)
+  const after = JSON.parse((await kaizen(['grader', 'show', '--task', 'incident-triage', '--json'], env)).stdout)
+  assert.equal(after.mayGateCanary, false)
+
+  // A broken labels file is refused with the line and field named.
+  const brokenPath = join(dataDir, 'broken.jsonl')
+  writeFileSync(brokenPath, `${flipped.slice(0, 11).join('\n')}\n{"id":"x","input":{},"output":"y","labels":{"overall":9}}\n`)
+  const broken = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', brokenPath], env)
+  assert.notEqual(broken.code, 0)
+  assert.match(broken.stderr, /broken\.jsonl:12: labels\.overall/)
 })
