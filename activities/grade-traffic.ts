@@ -8,10 +8,10 @@
 import { setMaxListeners } from 'node:events'
 import pLimit from 'p-limit'
 import { scores, traffic } from '../db/schema.js'
-import { grade } from '../graders/engine.js'
+import { grade, judgeRequestsFor, type GradeItem } from '../graders/engine.js'
 import type { StoredSpec } from '../graders/spec.js'
 import type { ActivityDeps } from './deps.js'
-import { judgeCaller } from './judge-caller.js'
+import { judgeCaller, prefetchJudge } from './judge-caller.js'
 
 type TrafficRow = Pick<typeof traffic.$inferSelect, 'id' | 'input' | 'output' | 'reference' | 'latencyMs' | 'costUsd' | 'model'>
 
@@ -30,7 +30,10 @@ export async function gradeTraffic(
 ): Promise<GradeTrafficStats> {
   // Every call in flight listens to the activity's cancellation signal.
   if (options.signal) setMaxListeners(0, options.signal)
-  const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) })
+  const itemOf = (t: TrafficRow): GradeItem => ({ output: t.output ?? '', input: t.input, reference: t.reference, latencyMs: t.latencyMs, costUsd: t.costUsd, model: t.model })
+  // One cache query for the whole batch instead of one per judge call.
+  const prefetched = await prefetchJudge(deps.models, rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))))
+  const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) }, prefetched)
   const limit = pLimit(options.concurrency ?? deps.evalConcurrency)
   const stats: GradeTrafficStats = { graded: 0, nullScores: 0, transient: 0 }
   let pending: Array<typeof scores.$inferInsert> = []
@@ -53,7 +56,7 @@ export async function gradeTraffic(
     rows.map((t) =>
       limit(async () => {
         options.signal?.throwIfAborted()
-        const r = await grade(spec, { output: t.output ?? '', input: t.input, reference: t.reference, latencyMs: t.latencyMs, costUsd: t.costUsd, model: t.model }, { judge })
+        const r = await grade(spec, itemOf(t), { judge })
         if (r.transient) {
           stats.transient++
           settled.push(t.id)
@@ -72,8 +75,10 @@ export async function gradeTraffic(
         })
         settled.push(t.id)
         if (pending.length >= flushEvery) {
-          await flush()
-          options.onProgress?.(stats.graded + stats.transient)
+          // Written in the background (in order): the slot goes on grading meanwhile.
+          const n = stats.graded + stats.transient
+          // A failed write surfaces at the final flush below.
+          flush().then(() => options.onProgress?.(n), () => {})
         }
       }),
     ),

@@ -7,12 +7,36 @@
  */
 import { isKaizenError } from '../core/errors.js'
 import type { JudgeCaller } from '../graders/judge.js'
-import type { CallContext, ModelClient } from '../providers/client.js'
+import type { CallContext, CallRecord, ModelClient } from '../providers/client.js'
+import type { CompletionRequest } from '../providers/types.js'
 
-export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose'>): JudgeCaller {
+/** A batch's cache lookup done up front: the keys looked up and the records found. */
+export interface Prefetched {
+  keys: ReadonlySet<string>
+  found: ReadonlyMap<string, CallRecord>
+}
+
+/** Look up, in one query, the cached answers to every judge request a batch will make. */
+export async function prefetchJudge(models: ModelClient, requests: readonly CompletionRequest[]): Promise<Prefetched> {
+  const keys = new Set(requests.map((r) => models.keyOf(r)))
+  return { keys, found: keys.size > 0 ? await models.lookup([...keys]) : new Map() }
+}
+
+export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose'>, prefetched?: Prefetched): JudgeCaller {
+  // Identical requests share one call (kept after it settles: a later duplicate is then answered
+  // from it, where the up-front lookup would have said "not cached"); a failed call is forgotten.
+  const inFlight = new Map<string, Promise<{ record: CallRecord }>>()
   return async (request) => {
     try {
-      const { record } = await models.complete(request, { ...ctx, purpose: 'judge' })
+      const key = models.keyOf(request)
+      let call = inFlight.get(key)
+      if (!call) {
+        const known = prefetched?.keys.has(key) ? (prefetched.found.get(key) ?? null) : undefined
+        call = models.complete(request, { ...ctx, purpose: 'judge' }, known)
+        inFlight.set(key, call)
+        call.catch(() => inFlight.delete(key))
+      }
+      const { record } = await call
       return record.error !== null ? { text: null, error: record.error } : { text: record.output ?? '', error: null }
     } catch (err) {
       if (isKaizenError(err) && err.code === 'PROVIDER_UNAVAILABLE') return { text: null, error: err.message, transient: true }

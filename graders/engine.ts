@@ -22,7 +22,8 @@ import { piiGate } from './gates/pii.js'
 import { refusalGate } from './gates/refusal.js'
 import { at } from './checks/util.js'
 import { judgeRequest, readVerdict, type JudgeCaller, type JudgeResult } from './judge.js'
-import { comparePairwise } from './pairwise.js'
+import { comparePairwise, pairwiseRequest } from './pairwise.js'
+import type { CompletionRequest } from '../providers/types.js'
 import type { Dimension, GraderSpec, StoredSpec } from './spec.js'
 import type { GradeResult } from './types.js'
 
@@ -90,6 +91,21 @@ export function judgeFamilyProblem(spec: GraderSpec, taskModel: string | undefin
   const task = modelFamily(taskModel)
   if (judge === null || task === null) return `cannot tell the families of judge ${spec.judge.model} and task model ${taskModel} apart; name a judge of a known, different family`
   return judge === task ? `the judge ${spec.judge.model} is of the same family (${judge}) as the task model ${taskModel}; choose a judge of another family` : null
+}
+
+/** The judge requests grading this item will make (for a batch to look its cache up in one query). */
+export function judgeRequestsFor(spec: StoredSpec, item: GradeItem): CompletionRequest[] {
+  if (spec.kind === 'dq' || !spec.judge || judgeFamilyProblem(spec, item.model)) return []
+  const judge = spec.judge
+  return spec.dimensions.flatMap((d) => {
+    if (d.check.type === 'llm-judge') return [judgeRequest(d.name, d.check, judge, item)]
+    if (d.check.type === 'llm-pairwise') {
+      const withRef = { ...item, reference: at(item.reference, d.check.referencePath) ?? null }
+      if (withRef.reference == null) return []
+      return [pairwiseRequest(d.name, d.check, judge, withRef, 'answer-first'), pairwiseRequest(d.name, d.check, judge, withRef, 'reference-first')]
+    }
+    return []
+  })
 }
 
 export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOptions = {}): Promise<GraderResult> {
