@@ -31,10 +31,10 @@ import { REPO_ROOT } from '../../runtime/env.js'
 import { installTemporalRuntime } from '../../runtime/temporal.js'
 import { withTestInfra } from '../../scripts/lib/test-infra.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
-import { startLlmServer } from '../../test/helpers/llm-server.js'
 import { workflowBundle } from '../../worker/create-worker.js'
 import { gradeBatch } from '../../workflows/grading.js'
 import { ensurePromptfoo, runPromptfoo } from './promptfoo.js'
+import { startBenchServer } from './server-client.js'
 
 const { values } = parseArgs({
   options: {
@@ -56,17 +56,8 @@ for (const [k, v] of Object.entries({ items: N, 'latency-ms': L, concurrency: C,
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const RUBRIC = 'Is the decision stated clearly enough for an on-call engineer to act on?'
 
-const server = await startLlmServer({
-  latencyMs: L,
-  responder: (call) => {
-    const format = (call.body as { response_format?: { json_schema?: { name?: string } } }).response_format
-    // Kaizen asks for the `verdict` schema; promptfoo's llm-rubric expects {reason, pass, score}.
-    return format?.json_schema?.name === 'verdict'
-      ? { kind: 'json', value: { reasoning: 'the actions are concrete commands with targets', level: 'clear' } }
-      : { kind: 'json', value: { reason: 'the actions are concrete commands with targets', pass: true, score: 1 } }
-  },
-})
-
+// The local OpenAI-compatible server runs in its own process, like a real provider.
+const server = await startBenchServer(L)
 const outputs = Array.from({ length: N }, (_, i) => JSON.stringify({ diagnosis: `Faulty deploy v2.${i % 50}.0 of payments-api`, actions: [{ command: 'kubectl rollout undo deployment/payments-api', target: 'payments-api' }], risk: 'medium', n: i }))
 
 try {
@@ -115,7 +106,7 @@ try {
     })
     const running = worker.run()
     try {
-      server.resetStats()
+      await server.resetStats()
       const workflowId = `bench-grading-${run}`
       const started = performance.now()
       const result = await client.workflow.execute(gradeBatch, {
@@ -126,7 +117,8 @@ try {
       const seconds = (performance.now() - started) / 1000
       const history = await client.workflow.getHandle(workflowId).fetchHistory()
       const events = history.events?.length ?? 0
-      return { graded: result.graded, seconds, events, calls: server.callCount(), maxInFlight: server.maxInFlight() }
+      const stats = await server.stats()
+      return { graded: result.graded, seconds, events, calls: stats.calls, maxInFlight: stats.maxInFlight }
     } finally {
       worker.shutdown()
       await running
@@ -140,10 +132,10 @@ try {
   if (!values['skip-promptfoo']) {
     const toolsDir = resolve(REPO_ROOT, 'bench', 'grading', '.tools')
     await ensurePromptfoo(toolsDir, log)
-    server.resetStats()
+    await server.resetStats()
     const r = await runPromptfoo({ toolsDir, workDir: mkdtempSync(join(tmpdir(), 'kaizen-bench-promptfoo-')), openaiBaseUrl: server.openaiBaseUrl, model: 'bench-judge', items: outputs.map((output) => ({ output, rubric: RUBRIC })), concurrency: C, log })
     const extra = r as unknown as { evalMs?: number }
-    promptfoo = { itemsPerSec: r.itemsPerSec, version: r.version, wallMs: r.wallMs, evalItemsPerSec: extra.evalMs ? r.items / (extra.evalMs / 1000) : null, calls: server.callCount() }
+    promptfoo = { itemsPerSec: r.itemsPerSec, version: r.version, wallMs: r.wallMs, evalItemsPerSec: extra.evalMs ? r.items / (extra.evalMs / 1000) : null, calls: (await server.stats()).calls }
   }
 
   const idealItemsPerSec = C / (L / 1000)
