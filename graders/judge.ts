@@ -12,7 +12,7 @@
  */
 import { z } from 'zod'
 import { contentHash } from '../lib/hash.js'
-import type { CompletionRequest } from '../providers/types.js'
+import type { CompletionRequest, ResponseFormat } from '../providers/types.js'
 import { redactInstructions } from './gates/injection.js'
 import type { Check, JudgeSettings } from './spec.js'
 import type { GradeResult } from './types.js'
@@ -34,7 +34,8 @@ export interface JudgeResult extends GradeResult {
   transient?: boolean
 }
 
-function fence(label: string, text: string, tag: string): string {
+/** Data between markers the data cannot forge. */
+export function fence(label: string, text: string, tag: string): string {
   // Neutralise anything that looks like a marker, so data cannot close its own fence.
   const safe = text.replace(/<<<|>>>/g, '≪').replace(/DATA:/gi, 'DATA∶')
   return `<<<DATA:${tag} ${label}\n${safe}\nDATA:${tag}>>>`
@@ -79,6 +80,11 @@ export function judgeRequest(dimension: string, check: JudgeCheck, settings: Jud
     ...(reference !== null ? [fence('reference (what actually resolved the case)', reference, tag)] : []),
     'Reply with JSON: {"reasoning": "...", "level": "<one of the level labels>"}.',
   ].join('\n\n')
+  return judgeCall(settings, system, user, { name: 'verdict', description: 'The grading verdict.', schema: verdictSchema(check.levels.map((l) => l.label)) })
+}
+
+/** A judge request: deterministic sampling, the judge's limits, a structured answer. */
+export function judgeCall(settings: JudgeSettings, system: string, user: string, responseFormat: ResponseFormat): CompletionRequest {
   return {
     model: settings.model,
     messages: [
@@ -86,8 +92,18 @@ export function judgeRequest(dimension: string, check: JudgeCheck, settings: Jud
       { role: 'user', content: user },
     ],
     params: { temperature: 0, maxTokens: settings.maxTokens },
-    responseFormat: { name: 'verdict', description: 'The grading verdict.', schema: verdictSchema(check.levels.map((l) => l.label)) },
+    responseFormat,
     timeoutMs: settings.timeoutMs,
+  }
+}
+
+/** A reply's JSON (a ```json fence allowed), or undefined when it is not JSON. */
+export function replyJson(text: string): unknown {
+  try {
+    const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(text)
+    return JSON.parse((fenced ? fenced[1] : text) as string)
+  } catch {
+    return undefined
   }
 }
 
@@ -98,13 +114,8 @@ export function readVerdict(check: JudgeCheck, reply: JudgeReply): JudgeResult {
   }
   const labels = check.levels.map((l) => l.label)
   const Verdict = z.object({ reasoning: z.string(), level: z.string() })
-  let json: unknown
-  try {
-    const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(reply.text)
-    json = JSON.parse((fenced ? fenced[1] : reply.text) as string)
-  } catch {
-    return { pass: false, score: null, reason: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, nullKind: 'unparseable' }
-  }
+  const json = replyJson(reply.text)
+  if (json === undefined) return { pass: false, score: null, reason: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, nullKind: 'unparseable' }
   const parsed = Verdict.safeParse(json)
   if (!parsed.success) return { pass: false, score: null, reason: 'unparseable verdict (missing reasoning or level)', nullKind: 'unparseable' }
   const index = labels.findIndex((l) => l.toLowerCase() === parsed.data.level.trim().toLowerCase())

@@ -18,7 +18,7 @@ import { z } from 'zod'
 import { contentHash } from '../lib/hash.js'
 import type { CompletionRequest } from '../providers/types.js'
 import { redactInstructions } from './gates/injection.js'
-import type { JudgeCaller, JudgeItem, JudgeReply } from './judge.js'
+import { fence, judgeCall, replyJson, type JudgeCaller, type JudgeItem, type JudgeReply } from './judge.js'
 import type { Check, JudgeSettings } from './spec.js'
 import type { GradeResult } from './types.js'
 
@@ -36,11 +36,6 @@ export const PAIRWISE_SCHEMA = {
   required: ['reasoning', 'winner'],
   additionalProperties: false,
 } as const
-
-function fence(label: string, text: string, tag: string): string {
-  const safe = text.replace(/<<<|>>>/g, '≪').replace(/DATA:/gi, 'DATA∶')
-  return `<<<DATA:${tag} ${label}\n${safe}\nDATA:${tag}>>>`
-}
 
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 2))
 
@@ -65,29 +60,15 @@ export function pairwiseRequest(dimension: string, check: PairwiseCheck, setting
     fence('answer B', b, tag),
     'Reply with JSON: {"reasoning": "...", "winner": "A" | "B" | "tie"}.',
   ].join('\n\n')
-  return {
-    model: settings.model,
-    messages: [
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ],
-    params: { temperature: 0, maxTokens: settings.maxTokens },
-    responseFormat: { name: 'pairwise_verdict', description: 'Which answer is better.', schema: PAIRWISE_SCHEMA as unknown as Record<string, unknown> },
-    timeoutMs: settings.timeoutMs,
-  }
+  return judgeCall(settings, system, user, { name: 'pairwise_verdict', description: 'Which answer is better.', schema: PAIRWISE_SCHEMA as unknown as Record<string, unknown> })
 }
 
 export type PairwiseVerdict = { winner: Winner; reasoning: string } | { winner: null; error: string; transient: boolean }
 
 export function readPairwise(reply: JudgeReply): PairwiseVerdict {
   if (reply.text === null) return { winner: null, error: `judge error: ${reply.error ?? 'no answer'}`, transient: reply.transient === true }
-  let json: unknown
-  try {
-    const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(reply.text)
-    json = JSON.parse((fenced ? fenced[1] : reply.text) as string)
-  } catch {
-    return { winner: null, error: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, transient: false }
-  }
+  const json = replyJson(reply.text)
+  if (json === undefined) return { winner: null, error: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, transient: false }
   const parsed = z.object({ reasoning: z.string(), winner: z.string() }).safeParse(json)
   if (!parsed.success) return { winner: null, error: 'unparseable verdict (missing reasoning or winner)', transient: false }
   const w = parsed.data.winner.trim().toUpperCase()
