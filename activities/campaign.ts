@@ -312,6 +312,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
           return out
         },
         propose: async (parent, failures) => proposer.propose(parent, failures, rng),
+        mutate: async (parent) => proposer.mutate(parent, rng),
+        maxSentences: world.scenario.task.maxClauses,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
         save: async (c: NewCandidate) => {

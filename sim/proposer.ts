@@ -53,6 +53,12 @@ export class SimulationProposer {
     return system === parent.system ? null : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
   }
 
+  /** A blind edit (no feedback): add, remove or swap a clause. */
+  mutate(parent: PromptContent, rng: Rng): Proposal | null {
+    const system = this.randomEdit(parent.system, rng)
+    return system === parent.system ? null : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
+  }
+
   private apply(system: string, edit: Edit, rng: Rng): string {
     if (edit.kind === 'remove') return this.removeClause(system, edit.clause)
     let out = `${system.trim()} ${rng.pick(this.paraphrases(edit.clause))}`

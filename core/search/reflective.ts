@@ -7,20 +7,13 @@
  *
  * Pure module: all I/O goes through the ports.
  */
-import { incumbent, meanOf, sumOf, type Candidate, type SearchPorts } from './types.js'
+import { incumbent, meanOf, sumOf, type Candidate, type RoundOutcome, type SearchPorts } from './types.js'
+
+export type { RoundOutcome } from './types.js'
 
 export interface ReflectiveSettings {
   proposals: number
   minibatchSize: number
-}
-
-export interface RoundOutcome {
-  proposals: number
-  accepted: number
-  /** The budget ran out before the round finished. */
-  exhausted: boolean
-  /** No proposer output could be tried (e.g. every minibatch was already perfect). */
-  saturated: boolean
 }
 
 /**

@@ -50,8 +50,12 @@ export interface SearchPorts {
   validationIds: readonly string[]
   /** Score a prompt on items; repeated calls for the same prompt and item are free (cached). */
   evaluate(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
-  /** Write a new prompt from a parent and its failures; null when the proposer has nothing. */
+  /** Write a new prompt from a parent and its failures (reflection); null when the proposer has nothing. */
   propose(parent: PromptContent, failures: readonly ItemScore[]): Promise<Proposal | null>
+  /** A blind edit of a prompt: no feedback used (random search, hill climbing, evolution). */
+  mutate(parent: PromptContent): Promise<Proposal | null>
+  /** Most sentences (clauses) a prompt's instructions may hold. */
+  maxSentences: number
   /** Task rollouts (cache misses) still allowed. */
   rolloutsRemaining(): Promise<number>
   /** Would evaluating this prompt on these items cost rollouts? (cache lookups only) */
@@ -59,6 +63,34 @@ export interface SearchPorts {
   /** Persist a candidate; returns it with its id. Same content twice returns the existing one. */
   save(candidate: NewCandidate): Promise<{ candidate: Candidate; created: boolean }>
 }
+
+/** What one round of a strategy did. */
+export interface RoundOutcome {
+  proposals: number
+  accepted: number
+  /** The budget ran out before the round finished. */
+  exhausted: boolean
+  /** No proposer output could be tried (e.g. every minibatch was already perfect). */
+  saturated: boolean
+}
+
+export interface StrategySettings {
+  /** Proposals per round. */
+  proposals: number
+  /** Training examples a proposal is screened on (parent and child on the same ones). */
+  minibatchSize: number
+  /** Beam search: prompts kept per round. */
+  beamWidth: number
+  /** Evolution: population kept. */
+  population: number
+  /** GEPA: try a merge of two lineages every this many proposals (0: never). */
+  mergeEvery: number
+}
+
+export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0 }
+
+/** One round of a search strategy over the pool (mutated in place with new candidates). */
+export type StrategyRound = (pool: Candidate[], settings: StrategySettings, ports: SearchPorts) => Promise<RoundOutcome>
 
 export const meanOf = (scores: readonly ItemScore[]): number | null => {
   const xs = scores.map((s) => s.score).filter((s): s is number => s !== null)

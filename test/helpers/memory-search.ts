@@ -51,6 +51,11 @@ export function memoryPorts(world: SimWorld, options: { seed: string; budget: nu
       proposerCalls++
       return proposer.propose(parent, failures, ports.rng)
     },
+    async mutate(parent) {
+      proposerCalls++
+      return proposer.mutate(parent, ports.rng)
+    },
+    maxSentences: world.scenario.task.maxClauses,
     async rolloutsRemaining() {
       return options.budget - cache.size
     },

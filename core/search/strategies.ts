@@ -1,0 +1,27 @@
+/**
+ * @module core/search/strategies
+ * Every search strategy behind one interface (`StrategyRound`): one round of work over the
+ * candidate pool through the ports, which carry the shared evaluation cache and the ledgers.
+ *
+ * Pure module: all I/O goes through the ports.
+ */
+import { hillClimbRound, randomSearchRound } from './baselines.js'
+import { beamRound } from './beam.js'
+import { evolutionRound } from './evolution.js'
+import { gepaRound } from './gepa.js'
+import type { StrategyRound } from './types.js'
+
+export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'evolution'] as const
+export type StrategyName = (typeof STRATEGY_NAMES)[number]
+
+export const STRATEGIES: Record<StrategyName, StrategyRound> = {
+  random: randomSearchRound,
+  'hill-climb': hillClimbRound,
+  beam: beamRound,
+  gepa: (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'pareto' }),
+  'gepa-best': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best' }),
+  evolution: evolutionRound,
+}
+
+/** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
+export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best'])

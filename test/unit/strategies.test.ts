@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Rng } from '../../core/rng.js'
+import { copiesTraining, crossover, merge, sentences } from '../../core/search/edits.js'
+import { paretoWeights } from '../../core/search/pareto.js'
+import { STRATEGIES, STRATEGY_NAMES } from '../../core/search/strategies.js'
+import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf } from '../../core/search/types.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { loadScenarioFile } from '../../sim/scenario.js'
+import { SimWorld } from '../../sim/world.js'
+import { memoryPorts } from '../helpers/memory-search.js'
+
+const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
+
+test('Pareto front: specialists best on some items keep weight; a dominated candidate gets none', () => {
+  const w = paretoWeights([
+    { id: 'all-rounder', scores: [1, 1, 0, 0] },
+    { id: 'specialist', scores: [0, 0, 1, 0] },
+    { id: 'dominated', scores: [1, 0, 0, 0] },
+    { id: 'other', scores: [0, 0, 0, 1] },
+  ])
+  assert.deepEqual(Object.fromEntries(w), { 'all-rounder': 2, specialist: 1, other: 1 })
+})
+
+test('sentence edits: crossover keeps shared sentences; merge applies both lineages to the ancestor', () => {
+  const rng = Rng.fromSeed('edits')
+  const a = 'Be brief. Name the service. Give commands.'
+  const b = 'Be brief. State the risk.'
+  for (let i = 0; i < 20; i++) {
+    const child = crossover(a, b, rng, 4)
+    if (child === null) continue
+    assert.ok(sentences(child).includes('Be brief.'))
+    assert.ok(sentences(child).length <= 4)
+  }
+  const ancestor = 'Be brief. Name the service.'
+  const left = 'Be brief. Name the service. Give commands.' // added a sentence
+  const right = 'Name the service. State the risk.' // removed one, added one
+  assert.deepEqual(sentences(merge(ancestor, left, right, 5) as string), ['Name the service.', 'Give commands.', 'State the risk.'])
+  assert.equal(merge(ancestor, left, right, 2), null, 'over the sentence cap')
+})
+
+test('copy guard: a prompt that pastes a training input is caught; the seed’s own wording is not', () => {
+  const input = 'payments-api returns 502 errors after the deploy of version 2.14 to the eu-west cluster'
+  const seed = 'You triage incidents and answer with JSON.'
+  assert.equal(copiesTraining(`${seed} For example payments-api returns 502 errors after the deploy of version 2.14.`, seed, [input]), 'payments api returns 502 errors after the deploy')
+  assert.equal(copiesTraining(`${seed} Always name the failing service.`, seed, [input]), null)
+})
+
+async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: number, rounds = 200) {
+  const world = new SimWorld(scenario)
+  const ports = memoryPorts(world, { seed, budget, train: 120, validation: 60 })
+  const s = scenario.task.prompt
+  ports.pool.push({ id: 'seed', content: s, parentIds: [], operator: 'seed', status: 'seed', validationMean: meanOf(await ports.evaluate(s, ports.validationIds)) })
+  for (let r = 0; r < rounds; r++) {
+    const o = await STRATEGIES[name](ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)
+    if (o.exhausted) break
+  }
+  return ports
+}
+
+for (const name of STRATEGY_NAMES) {
+  test(`${name}: never passes the rollout budget, is reproducible by seed, and keeps lineage`, async () => {
+    const a = await run(name, `t-${name}`, 700)
+    assert.ok(a.rollouts() <= 700, `spent ${a.rollouts()}`)
+    const b = await run(name, `t-${name}`, 700)
+    assert.deepEqual(a.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]), b.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]))
+    assert.ok(a.pool.length > 1, 'proposed something')
+    for (const c of a.pool.slice(1)) assert.ok(c.parentIds.length >= 1 && c.parentIds.every((p) => a.pool.some((x) => x.id === p)), `${c.id} has known parents`)
+  })
+}
+
+test('reflective strategies beat the seed on validation within a small budget', async () => {
+  for (const name of ['gepa', 'gepa-best', 'beam'] as const) {
+    const ports = await run(name, `improve-${name}`, 2_000)
+    const best = incumbent(ports.pool)
+    assert.ok(best && (best.validationMean as number) > (ports.pool[0]?.validationMean as number) + 0.05, `${name}: seed ${ports.pool[0]?.validationMean}, best ${best?.validationMean}`)
+  }
+})
