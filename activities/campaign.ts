@@ -9,7 +9,8 @@ import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
 import { reflectiveRound } from '../core/search/reflective.js'
-import { incumbent, meanOf, type Candidate, type NewCandidate } from '../core/search/types.js'
+import { STRATEGIES, type StrategyName } from '../core/search/strategies.js'
+import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type NewCandidate, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
@@ -61,6 +62,11 @@ export interface SearchRoundInput {
   minibatchSize: number
   rolloutBudget: number
   budgetUsd?: number | null
+  /** Absent in campaigns started before strategies could be chosen: the reflective (select-best) one. */
+  strategy?: StrategyName
+  beamWidth?: number
+  population?: number
+  mergeEvery?: number
 }
 
 export interface SearchRoundResult {
@@ -298,9 +304,18 @@ export function createCampaignActivities(deps: ActivityDeps) {
       let evaluated = 0
       const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
       let budgetStop: SearchRoundResult['budgetStop']
-      let outcome: Awaited<ReturnType<typeof reflectiveRound>>
+      let outcome: RoundOutcome
+      const settings: StrategySettings = {
+        ...DEFAULT_STRATEGY_SETTINGS,
+        proposals: input.proposals,
+        minibatchSize: input.minibatchSize,
+        ...(input.beamWidth ? { beamWidth: input.beamWidth } : {}),
+        ...(input.population ? { population: input.population } : {}),
+        ...(input.mergeEvery !== undefined ? { mergeEvery: input.mergeEvery } : {}),
+      }
+      const round = input.strategy ? STRATEGIES[input.strategy] : (p: Candidate[], st: StrategySettings, ports: SearchPorts) => reflectiveRound(p, st, ports)
       try {
-        outcome = await reflectiveRound(pool, { proposals: input.proposals, minibatchSize: input.minibatchSize }, {
+        outcome = await round(pool, settings, {
         rng,
         trainIds: train.map((i) => i.id),
         validationIds: validation.map((i) => i.id),

@@ -7,6 +7,7 @@
  * Pure module: safe to import from workflow code.
  */
 import { z } from 'zod'
+import { STRATEGY_NAMES } from './search/types.js'
 import { fromZodError } from './errors.js'
 
 export const CanaryAnalysisSettings = z.object({
@@ -101,7 +102,17 @@ export const CampaignConfig = z
       .default({ train: 0.4, validation: 0.3, holdout: 0.3 }),
     search: z
       .object({
-        strategy: z.enum(['reflective']).default('reflective'),
+        /**
+         * reflective: GEPA-style select-best (the first build's search); gepa: with Pareto parent
+         * selection; beam, evolution, random, hill-climb: see docs/search.md.
+         */
+        strategy: z.enum(['reflective', ...STRATEGY_NAMES]).default('reflective'),
+        /** Beam search: prompts kept per round. */
+        beamWidth: z.number().int().min(1).max(16).optional(),
+        /** Evolution: population kept. */
+        population: z.number().int().min(2).max(64).optional(),
+        /** GEPA: try a merge of two lineages every this many proposals (0: never). */
+        mergeEvery: z.number().int().min(0).max(100).optional(),
         rounds: z.number().int().min(1).max(1_000).default(6),
         proposalsPerRound: z.number().int().min(1).max(64).default(4),
         minibatchSize: z.number().int().min(1).max(64).default(4),

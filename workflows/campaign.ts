@@ -173,6 +173,10 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         minibatchSize: config.search.minibatchSize,
         rolloutBudget: config.search.rolloutBudget,
         budgetUsd: config.search.budgetUsd ?? null,
+        ...(config.search.strategy !== 'reflective' ? { strategy: config.search.strategy } : {}),
+        ...(config.search.beamWidth ? { beamWidth: config.search.beamWidth } : {}),
+        ...(config.search.population ? { population: config.search.population } : {}),
+        ...(config.search.mergeEvery !== undefined ? { mergeEvery: config.search.mergeEvery } : {}),
       })
       status.round = round
       status.proposals += r.proposals

@@ -9,10 +9,9 @@ import { hillClimbRound, randomSearchRound } from './baselines.js'
 import { beamRound } from './beam.js'
 import { evolutionRound } from './evolution.js'
 import { gepaRound } from './gepa.js'
-import type { StrategyRound } from './types.js'
+import type { StrategyName, StrategyRound } from './types.js'
 
-export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'evolution'] as const
-export type StrategyName = (typeof STRATEGY_NAMES)[number]
+export { STRATEGY_NAMES, type StrategyName } from './types.js'
 
 export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   random: randomSearchRound,
