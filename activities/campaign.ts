@@ -9,8 +9,11 @@ import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
 import { reflectiveRound } from '../core/search/reflective.js'
+import { copiesTraining } from '../core/search/edits.js'
 import { STRATEGIES, type StrategyName } from '../core/search/strategies.js'
-import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type NewCandidate, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
+import { LlmProposer } from '../proposers/llm.js'
+import { approxTokens } from '../providers/simulation.js'
+import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
@@ -64,6 +67,10 @@ export interface SearchRoundInput {
   budgetUsd?: number | null
   /** Absent in campaigns started before strategies could be chosen: the reflective (select-best) one. */
   strategy?: StrategyName
+  /** The LLM proposer's model (required for real tasks; simulated ones use the simulated proposer without it). */
+  proposerModel?: string
+  maxSentences?: number
+  maxPromptTokens?: number
   beamWidth?: number
   population?: number
   mergeEvery?: number
@@ -269,12 +276,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
     async searchRound(input: SearchRoundInput): Promise<SearchRoundResult> {
       const campaign = await campaignRow(input.campaignId)
       const spec = await getGraderSpec(db, input.graderVersionId)
-      if (!input.scenarioId) {
-        throw new KaizenError('CONFIG_ERROR', `campaign ${input.campaignId}: real (non-simulated) tasks need an LLM proposer, which this build does not include yet`)
-      }
-      const world = deps.providers.simulation?.world(input.scenarioId)
-      if (!world) throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
-      const proposer = new SimulationProposer(world)
+      // Simulated tasks use the simulated proposer unless an LLM proposer is configured; real tasks need one.
+      const world = input.scenarioId ? (deps.providers.simulation?.world(input.scenarioId) ?? null) : null
+      if (input.scenarioId && !world && !input.proposerModel) throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
       const train = await loadItems(input.datasetId, 'train')
       const validation = await loadItems(input.datasetId, 'validation')
       const byId = new Map([...train, ...validation].map((i) => [i.id, i]))
@@ -301,6 +305,22 @@ export function createCampaignActivities(deps: ActivityDeps) {
       // The search may spend the budget minus what the holdout gate will need.
       const reserveUsd = input.budgetUsd ? await holdoutReserve(input.campaignId, input.datasetId) : 0
       const searchBudget = input.budgetUsd ? Math.max(0, input.budgetUsd - reserveUsd) : null
+      const maxSentences = input.maxSentences ?? world?.scenario.task.maxClauses ?? 12
+      const maxPromptTokens = input.maxPromptTokens ?? world?.scenario.task.maxPromptTokens ?? 800
+      const simProposer = world && !input.proposerModel ? new SimulationProposer(world) : null
+      const llmProposer = simProposer
+        ? null
+        : new LlmProposer(deps.models, { model: input.proposerModel ?? (pool[0] as Candidate).content.model, maxSentences, maxPromptTokens }, { campaignId: input.campaignId, budgetUsd: searchBudget, signal })
+      const failuresOf = (fs: readonly ItemScore[]) => fs.map((f) => ({ input: byId.get(f.itemId)?.input ?? {}, score: f.score, feedback: f.feedback }))
+      // Generalisation guards on every proposal: no copying of training inputs, a token cap.
+      const seedSystem = (pool.find((c) => c.status === 'seed') ?? (pool[0] as Candidate)).content.system
+      const trainingText = train.map((i) => Object.values(i.input).join(' '))
+      const guarded = (p: Proposal | null): Proposal | null => {
+        if (!p) return null
+        if (approxTokens(p.content.system) > maxPromptTokens) return null
+        if (copiesTraining(p.content.system, seedSystem, trainingText)) return null
+        return p
+      }
       let evaluated = 0
       const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
       let budgetStop: SearchRoundResult['budgetStop']
@@ -326,9 +346,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
           beat(0)
           return out
         },
-        propose: async (parent, failures) => proposer.propose(parent, failures, rng),
-        mutate: async (parent) => proposer.mutate(parent, rng),
-        maxSentences: world.scenario.task.maxClauses,
+        propose: async (parent, failures) => guarded(simProposer ? simProposer.propose(parent, failures, rng) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), rng)),
+        mutate: async (parent) => guarded(simProposer ? simProposer.mutate(parent, rng) : await (llmProposer as LlmProposer).mutate(parent, rng)),
+        maxSentences,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
         save: async (c: NewCandidate) => {

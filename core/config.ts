@@ -113,6 +113,12 @@ export const CampaignConfig = z
         population: z.number().int().min(2).max(64).optional(),
         /** GEPA: try a merge of two lineages every this many proposals (0: never). */
         mergeEvery: z.number().int().min(0).max(100).optional(),
+        /** The LLM proposer's model (e.g. gpt-4.1, claude-sonnet-4); required for real tasks. */
+        proposerModel: z.string().min(1).optional(),
+        /** Most sentences a candidate's instructions may hold (simulated tasks: the scenario's clause limit). */
+        maxSentences: z.number().int().min(1).max(200).optional(),
+        /** Token cap on a candidate's instructions (simulated tasks: the scenario's cap). */
+        maxPromptTokens: z.number().int().min(10).max(100_000).optional(),
         rounds: z.number().int().min(1).max(1_000).default(6),
         proposalsPerRound: z.number().int().min(1).max(64).default(4),
         minibatchSize: z.number().int().min(1).max(64).default(4),

@@ -163,7 +163,7 @@ export const evaluations = pgTable(
     /** The campaign that paid for this call (first caller). */
     campaignId: text('campaign_id'),
     /** `task`: the prompt under evaluation answered (a rollout); `judge`: an LLM judge graded an answer. */
-    purpose: text('purpose', { enum: ['task', 'judge'] }).notNull().default('task'),
+    purpose: text('purpose', { enum: ['task', 'judge', 'proposer'] }).notNull().default('task'),
     /** Attempts the call took (retries included); 0 for rows written before attempts were counted. */
     attempts: integer('attempts').notNull().default(0),
     createdAt: createdAt(),

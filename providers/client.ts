@@ -25,7 +25,7 @@ export type CallRecord = typeof evaluations.$inferSelect
 export interface CallContext {
   /** The campaign paying for the call (its spend ledger), if any. */
   campaignId: string | null
-  purpose: 'task' | 'judge'
+  purpose: 'task' | 'judge' | 'proposer'
   /** Hard spend limit of the campaign in USD. */
   budgetUsd?: number | null
   signal?: AbortSignal

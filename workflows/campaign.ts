@@ -177,6 +177,9 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         ...(config.search.beamWidth ? { beamWidth: config.search.beamWidth } : {}),
         ...(config.search.population ? { population: config.search.population } : {}),
         ...(config.search.mergeEvery !== undefined ? { mergeEvery: config.search.mergeEvery } : {}),
+        ...(config.search.proposerModel ? { proposerModel: config.search.proposerModel } : {}),
+        ...(config.search.maxSentences ? { maxSentences: config.search.maxSentences } : {}),
+        ...(config.search.maxPromptTokens ? { maxPromptTokens: config.search.maxPromptTokens } : {}),
       })
       status.round = round
       status.proposals += r.proposals

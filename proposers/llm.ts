@@ -1,0 +1,119 @@
+/**
+ * @module proposers/llm
+ * The LLM proposer: meta-prompts that critique a prompt from its failures and rewrite it
+ * (reflection, ProTeGi's "textual gradients" and GEPA's reflective mutation), or make one blind
+ * change (for the strategies that use no feedback). Any configured provider can serve it; calls go
+ * through the model client, so they are cached, limited, retried and paid for (purpose
+ * `proposer`, the campaign's second ledger). Answers are structured (JSON schema / tool call) and
+ * validated with zod; a proposal that breaks the prompt's template variables, passes the sentence
+ * or token cap, or is empty is dropped (null), never shipped.
+ */
+import { z } from 'zod'
+import { templateVariables, type PromptContent } from '../core/prompt.js'
+import type { Rng } from '../core/rng.js'
+import { sentences } from '../core/search/edits.js'
+import type { Proposal } from '../core/search/types.js'
+import { replyJson } from '../graders/judge.js'
+import type { CallContext, ModelClient } from '../providers/client.js'
+import { approxTokens } from '../providers/simulation.js'
+import type { CompletionRequest } from '../providers/types.js'
+
+export interface Failure {
+  /** The case the prompt failed on (input variables). */
+  input: Record<string, string>
+  score: number | null
+  /** What the grader (or a person) said was wrong. */
+  feedback: string | null
+}
+
+export interface LlmProposerSettings {
+  model: string
+  maxSentences: number
+  maxPromptTokens: number
+  /** Failures shown to the proposer per reflection. */
+  maxFailures?: number
+  maxTokens?: number
+}
+
+const REWRITE = {
+  type: 'object',
+  properties: {
+    critique: { type: 'string', description: 'What in the instructions caused these failures (the textual gradient).' },
+    instructions: { type: 'string', description: 'The complete revised instructions.' },
+  },
+  required: ['critique', 'instructions'],
+  additionalProperties: false,
+} as const
+
+const Rewrite = z.object({ critique: z.string(), instructions: z.string().min(1) })
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
+
+export class LlmProposer {
+  constructor(
+    private readonly models: ModelClient,
+    private readonly settings: LlmProposerSettings,
+    private readonly ctx: Omit<CallContext, 'purpose'>,
+  ) {}
+
+  private request(system: string, user: string, seed: number): CompletionRequest {
+    return {
+      model: this.settings.model,
+      messages: [
+        { role: 'system', content: system },
+        { role: 'user', content: user },
+      ],
+      // A little temperature, and the draw as the replicate: each proposal is its own cached call.
+      params: { temperature: 0.7, maxTokens: this.settings.maxTokens ?? 1_500 },
+      replicate: seed,
+      responseFormat: { name: 'rewrite', description: 'The critique and the revised instructions.', schema: REWRITE as unknown as Record<string, unknown> },
+    }
+  }
+
+  private async ask(request: CompletionRequest): Promise<z.infer<typeof Rewrite> | null> {
+    const { record } = await this.models.complete(request, { ...this.ctx, purpose: 'proposer' })
+    if (record.error !== null || record.output === null) return null
+    const parsed = Rewrite.safeParse(replyJson(record.output))
+    return parsed.success ? parsed.data : null
+  }
+
+  /** Keep the prompt usable: same template variables, within the caps, actually different. */
+  private accept(parent: PromptContent, instructions: string): PromptContent | null {
+    const system = instructions.trim()
+    if (system === '' || system === parent.system.trim()) return null
+    if (sentences(system).length > this.settings.maxSentences) return null
+    if (approxTokens(system) > this.settings.maxPromptTokens) return null
+    const before = new Set(templateVariables(parent.system))
+    const after = new Set(templateVariables(system))
+    if (before.size !== after.size || [...before].some((v) => !after.has(v))) return null
+    return { ...parent, system }
+  }
+
+  async reflect(parent: PromptContent, failures: readonly Failure[], rng: Rng): Promise<Proposal | null> {
+    const shown = failures.slice(0, this.settings.maxFailures ?? 4)
+    const cases = shown
+      .map((f, i) => `Case ${i + 1} (score ${f.score === null ? 'n/a' : f.score.toFixed(2)}):\n${clip(Object.entries(f.input).map(([k, v]) => `${k}: ${v}`).join('\n'), 1_200)}\nFeedback: ${f.feedback ?? '(none)'}`)
+      .join('\n\n')
+    const system =
+      'You improve the instructions of an LLM prompt used in production. You read cases where the current instructions produced a poor answer, ' +
+      'with feedback on what was wrong, and write a critique of the instructions, then revised instructions that fix the general cause. ' +
+      'Do not copy case details into the instructions; write general rules. Keep every {{variable}} placeholder. ' +
+      `Use at most ${this.settings.maxSentences} sentences.`
+    const user = `Current instructions:\n<<<\n${parent.system}\n>>>\n\nFailures:\n\n${cases}\n\nReply with JSON: {"critique": "...", "instructions": "..."}.`
+    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
+    const content = answer ? this.accept(parent, answer.instructions) : null
+    return content ? { content, operator: 'llm-reflect', feedbackUsed: shown.map((f) => f.feedback ?? '').filter(Boolean) } : null
+  }
+
+  async mutate(parent: PromptContent, rng: Rng): Promise<Proposal | null> {
+    const moves = ['add one new sentence that could help', 'remove the least useful sentence', 'rephrase one sentence to be more specific']
+    const move = rng.pick(moves)
+    const system =
+      'You edit the instructions of an LLM prompt. Make exactly the one change asked for and keep everything else as it is. ' +
+      `Keep every {{variable}} placeholder. Use at most ${this.settings.maxSentences} sentences.`
+    const user = `Instructions:\n<<<\n${parent.system}\n>>>\n\nChange: ${move}.\n\nReply with JSON: {"critique": "<the change you made>", "instructions": "..."}.`
+    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
+    const content = answer ? this.accept(parent, answer.instructions) : null
+    return content ? { content, operator: 'llm-edit', feedbackUsed: [] } : null
+  }
+}
