@@ -11,6 +11,14 @@ import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config
 import { KaizenError } from '../../core/errors.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
 import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
+import { and, count, gte, isNotNull, isNull, eq } from 'drizzle-orm'
+import { estimateCampaign } from '../../core/search/estimate.js'
+import { getLabels } from '../../db/queries/labels.js'
+import { campaignLineage, type LineageNode } from '../../db/queries/lineage.js'
+import { getPromptVersion, requireTask } from '../../db/queries/prompts.js'
+import { traffic } from '../../db/schema.js'
+import { approxTokens } from '../../providers/simulation.js'
+import { withDeps } from '../../runtime/deps.js'
 import { withClient } from '../context.js'
 import { fmt, printJson, say } from '../output.js'
 
@@ -131,6 +139,71 @@ export function registerCampaign(program: Command): void {
           else say(`${campaignId} · ${d.status.name.toLowerCase()}: ${reason}`)
         }
       })
+    })
+
+  campaign
+    .command('estimate')
+    .description('predict the rollouts, proposer calls and dollars a campaign would spend, before running it')
+    .requiredOption('--task <task>', 'the task to improve')
+    .option('--config <file>', 'campaign settings (YAML or JSON)')
+    .option('--rounds <n>', 'search rounds', positiveInt('--rounds'))
+    .option('--budget <n>', 'task rollouts the search may spend', positiveInt('--budget'))
+    .option('--accept-rate <r>', 'share of proposals expected to be accepted (0–1)', Number, 0.3)
+    .option('--json', 'print as JSON')
+    .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; acceptRate: number; json?: boolean }) => {
+      if (!(opts.acceptRate >= 0 && opts.acceptRate <= 1)) throw new KaizenError('INVALID_INPUT', `--accept-rate must be between 0 and 1 (got ${opts.acceptRate})`)
+      const base = opts.config ? await readConfigFile(opts.config) : {}
+      const config = parseCampaignConfig(
+        { ...base, search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) } },
+        opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags',
+      )
+      const est = await withDeps(async (deps) => {
+        const task = await requireTask(deps.db, opts.task)
+        const labels = await getLabels(deps.db, task.id)
+        if (!labels.production) throw new KaizenError('NOT_FOUND', `task "${task.id}" has no production prompt yet; \`kaizen prompts\` shows its versions`)
+        const production = await getPromptVersion(deps.db, labels.production.promptVersionId)
+        const since = new Date(Date.now() - config.sample.windowHours * 3_600_000)
+        const [row] = await deps.db
+          .select({ n: count() })
+          .from(traffic)
+          .where(and(eq(traffic.taskId, task.id), isNull(traffic.error), isNotNull(traffic.output), gte(traffic.createdAt, since)))
+        const price = deps.providers.price(production.model)
+        const proposerPrice = config.search.proposerModel ? deps.providers.price(config.search.proposerModel) : null
+        const tokens = { input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150, output: Math.round(production.params.maxTokens / 2) }
+        return { model: production.model, ...estimateCampaign({ config, availableRecords: Number(row?.n ?? 0), tokens, price, proposerPrice, acceptRate: opts.acceptRate }) }
+      })
+      if (opts.json) return printJson(est)
+      const r = est.rollouts
+      say(`Estimate for a ${config.search.strategy} campaign on task "${opts.task}" (model ${est.model}):`)
+      say(`  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ${r.holdout}`)
+      say(`  proposer calls ${est.proposerCalls}`)
+      say(`  dollars        ${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`)
+      for (const a of est.assumptions) say(`  · ${a}`)
+    })
+
+  campaign
+    .command('show <campaignId>')
+    .description('the lineage of a campaign: how its winner (or best candidate) descends from the seed, with operators, feedback and scores')
+    .option('--all', 'list every candidate, not only the winner’s line')
+    .option('--json', 'print as JSON')
+    .action(async (campaignId: string, opts: { all?: boolean; json?: boolean }) => {
+      const lineage = await withDeps((deps) => campaignLineage(deps.db, campaignId))
+      if (opts.json) return printJson(lineage)
+      const line = (n: LineageNode, depth: number) => {
+        const mb = n.minibatch ? ` minibatch ${fmt(n.minibatch.parent)}→${fmt(n.minibatch.child)} (n=${n.minibatch.n})` : ''
+        const scores = `validation ${fmt(n.validationMean)}${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
+        say(`${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`)
+        if (n.feedback.length > 0) say(`${'  '.repeat(depth + 2)}feedback used: ${n.feedback.slice(0, 2).map((f) => `"${f.slice(0, 100)}"`).join('; ')}`)
+      }
+      say(`Campaign ${lineage.campaignId} · task ${lineage.taskId} · ${lineage.nodes.length} candidates · decision ${lineage.decision ?? 'pending'}`)
+      say(lineage.winnerVersionId ? 'Lineage of the winner:' : 'Lineage of the best candidate (nothing shipped):')
+      lineage.path.forEach((n, i) => line(n, i))
+      const last = lineage.path.at(-1)
+      if (last) say(`\nInstructions of v${last.version}:\n${last.instructions}`)
+      if (opts.all) {
+        say('\nEvery candidate:')
+        for (const n of lineage.nodes) line(n, 0)
+      }
     })
 
   campaign

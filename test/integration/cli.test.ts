@@ -52,6 +52,25 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   assert.match(first.stderr, /\[simulation\]/)
   assert.match(first.stderr, /Starting the Temporal dev server/)
 
+  // The winner's lineage, from the seed, with operators and scores.
+  const shown = await kaizen(['campaign', 'show', out.campaignId], env)
+  assert.equal(shown.code, 0, shown.stderr)
+  assert.match(shown.stderr, /Lineage of the winner:/)
+  assert.match(shown.stderr, /v1 \[seed, round 0, seed\]/)
+  assert.match(shown.stderr, /└─ v\d+ \[(reflect|random-edit)[^\]]*, round \d+, accepted\] minibatch/)
+  const lineage = JSON.parse((await kaizen(['campaign', 'show', out.campaignId, '--json'], env)).stdout)
+  assert.equal(lineage.path.at(-1).promptVersionId, lineage.winnerVersionId)
+  assert.equal(lineage.path[0].status, 'seed')
+
+  // Before a run: what would a campaign cost?
+  const est = JSON.parse((await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--rounds', '4', '--json'], env)).stdout)
+  assert.ok(est.rollouts.total.low <= est.rollouts.total.expected && est.rollouts.total.expected <= est.rollouts.total.high)
+  assert.equal(est.proposerCalls, 4 * 4)
+  assert.ok(est.usd.expected > 0, 'the simulated model has a price')
+  const badRate = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--accept-rate', '2'], env)
+  assert.notEqual(badRate.code, 0)
+  assert.match(badRate.stderr, /--accept-rate/)
+
   // A second run reuses the data folder: same task and versions, earlier traffic, a new campaign.
   const second = await kaizen(['demo', '--once', '--json', '--headless'], env)
   assert.equal(second.code, 0, second.stderr)

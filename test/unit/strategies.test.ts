@@ -77,3 +77,18 @@ test('reflective strategies beat the seed on validation within a small budget', 
     assert.ok(best && (best.validationMean as number) > (ports.pool[0]?.validationMean as number) + 0.05, `${name}: seed ${ports.pool[0]?.validationMean}, best ${best?.validationMean}`)
   }
 })
+
+test('campaign estimate: ranges ordered, search capped by the budget, strategy-specific costs', async () => {
+  const { estimateCampaign } = await import('../../core/search/estimate.js')
+  const { parseCampaignConfig } = await import('../../core/config.js')
+  const base = { availableRecords: 1_000, tokens: { input: 400, output: 200 }, price: { inputPerMTok: 1, outputPerMTok: 4 } }
+  const gepa = estimateCampaign({ ...base, config: parseCampaignConfig({ sample: { size: 300 }, search: { strategy: 'gepa', rounds: 5, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 100_000 } }) })
+  assert.deepEqual(gepa.items, { train: 120, validation: 90, holdout: 90 })
+  assert.equal(gepa.rollouts.search.low, 20 * 8)
+  assert.equal(gepa.rollouts.search.high, 20 * (8 + 90))
+  assert.equal(gepa.rollouts.total.expected, 120 + 90 + gepa.rollouts.search.expected + 180)
+  assert.ok(Math.abs((gepa.usd.expected as number) - gepa.rollouts.total.expected * (400 * 1 + 200 * 4) / 1e6) < 1e-9)
+  const random = estimateCampaign({ ...base, config: parseCampaignConfig({ search: { strategy: 'random', rounds: 5, proposalsPerRound: 4, rolloutBudget: 500 } }) })
+  assert.equal(random.rollouts.search.expected, 500, 'capped by the rollout budget')
+  assert.equal(estimateCampaign({ ...base, price: null, config: parseCampaignConfig({}) }).usd.expected, null)
+})

@@ -1,0 +1,81 @@
+/**
+ * @module core/search/estimate
+ * What a campaign will cost before it runs: task rollouts (baseline, search, holdout gate),
+ * proposer calls, and dollars at the given prices. The search part depends on how many proposals
+ * are accepted (each accepted one pays a full validation pass), so it is given as a range, from
+ * none accepted to all accepted, with a point estimate at `acceptRate`; every part is capped by
+ * the rollout budget as the search itself is.
+ *
+ * Pure module: no I/O.
+ */
+import type { CampaignConfig } from '../config.js'
+
+export interface EstimateInput {
+  config: CampaignConfig
+  /** Usable traffic records (the snapshot takes at most config.sample.size of them). */
+  availableRecords: number
+  /** Per-call token sizes of the task model, and its price per million tokens (null: unknown). */
+  tokens: { input: number; output: number }
+  price: { inputPerMTok: number; outputPerMTok: number } | null
+  proposerPrice?: { inputPerMTok: number; outputPerMTok: number } | null
+  /** Share of proposals accepted (default 0.3, seen in the simulation benchmark's reflective runs). */
+  acceptRate?: number
+}
+
+export interface Estimate {
+  items: { train: number; validation: number; holdout: number }
+  rollouts: { baseline: number; search: { low: number; expected: number; high: number }; holdout: number; total: { low: number; expected: number; high: number } }
+  proposerCalls: number
+  usd: { expected: number | null; high: number | null }
+  assumptions: string[]
+}
+
+export function estimateCampaign(input: EstimateInput): Estimate {
+  const { config } = input
+  const n = Math.min(config.sample.size, input.availableRecords)
+  const train = Math.floor(n * config.splits.train)
+  const validation = Math.floor(n * config.splits.validation)
+  const holdout = n - train - validation
+  const s = config.search
+  const proposals = s.rounds * s.proposalsPerRound
+  const m = Math.min(s.minibatchSize, train)
+  const accept = input.acceptRate ?? 0.3
+  let perProposal: (a: number) => number
+  switch (s.strategy) {
+    case 'random':
+    case 'hill-climb':
+      perProposal = () => validation
+      break
+    case 'beam': {
+      const width = s.beamWidth ?? 3
+      // Parents on 2m training items, children by successive halving, survivors fully validated.
+      const halving = Math.max(4, Math.ceil(validation / 2 ** Math.ceil(Math.log2(Math.max(2, s.proposalsPerRound))))) * Math.max(1, Math.log2(s.proposalsPerRound))
+      perProposal = (a) => (width * 2 * m) / s.proposalsPerRound + halving + a * validation
+      break
+    }
+    default:
+      // GEPA-style: parent and child on a minibatch; a full validation pass per accepted child.
+      perProposal = (a) => 2 * m + a * validation
+  }
+  const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
+  const search = { low: cap(proposals * perProposal(0)), expected: cap(proposals * perProposal(accept)), high: cap(proposals * perProposal(1)) }
+  const baseline = train + validation
+  const gate = 2 * holdout
+  const total = { low: baseline + search.low + gate, expected: baseline + search.expected + gate, high: baseline + search.high + gate }
+  const perCall = input.price ? (input.tokens.input * input.price.inputPerMTok + input.tokens.output * input.price.outputPerMTok) / 1e6 : null
+  const proposerPerCall = input.proposerPrice ? (2_000 * input.proposerPrice.inputPerMTok + 800 * input.proposerPrice.outputPerMTok) / 1e6 : 0
+  const usd = perCall === null ? { expected: null, high: null } : { expected: total.expected * perCall + proposals * proposerPerCall, high: total.high * perCall + proposals * proposerPerCall }
+  return {
+    items: { train, validation, holdout },
+    rollouts: { baseline, search, holdout: gate, total },
+    proposerCalls: proposals,
+    usd,
+    assumptions: [
+      `${n} records snapshotted (of ${input.availableRecords} usable), split ${train}/${validation}/${holdout}`,
+      `${proposals} proposals (${s.rounds} rounds × ${s.proposalsPerRound}), ${Math.round(accept * 100)} % accepted in the expected case`,
+      `search capped at the rollout budget of ${s.rolloutBudget}`,
+      `${input.tokens.input} input and ${input.tokens.output} output tokens per task call${input.price ? '' : '; no price known for the model, so no dollars'}`,
+      'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: the estimate is an upper bound on them',
+    ],
+  }
+}
