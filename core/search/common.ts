@@ -32,6 +32,25 @@ export async function keep(pool: Candidate[], ports: SearchPorts, c: NewCandidat
   return candidate
 }
 
+/**
+ * Validate a child in stages against a rival (the incumbent), on the same items: after each
+ * stage, a child clearly behind the rival on the items so far (by more than 0.6/√n) stops there,
+ * rejected, without paying for the rest of the validation set. A child that survives every stage
+ * gets its full validation mean. The rival's scores are cached, so racing costs nothing extra.
+ */
+export async function raceValidation(ports: SearchPorts, content: PromptContent, rival: Candidate): Promise<number | null | 'behind'> {
+  const ids = ports.validationIds
+  const stages = [Math.ceil(ids.length * 0.2), Math.ceil(ids.length * 0.5), ids.length].filter((n, i, all) => n > 0 && all.indexOf(n) === i)
+  for (const n of stages) {
+    const part = ids.slice(0, n)
+    const child = meanOf(await evaluateWithin(ports, content, part))
+    if (n === ids.length) return child
+    const other = meanOf(await ports.evaluate(rival.content, part))
+    if (child !== null && other !== null && child + 0.6 / Math.sqrt(n) < other) return 'behind'
+  }
+  return null
+}
+
 export interface ScreenResult {
   accepted: boolean
   candidate: Candidate
@@ -48,12 +67,17 @@ export async function screen(
   proposal: Proposal,
   minibatch: readonly string[],
   parentScores: readonly ItemScore[],
-  allowTie = false,
+  options: { allowTie?: boolean; race?: Candidate | null } = {},
 ): Promise<ScreenResult> {
   const childScores = await evaluateWithin(ports, proposal.content, minibatch)
   const margin = sumOf(childScores) - sumOf(parentScores)
-  const accepted = allowTie ? margin > -1e-12 : margin > 1e-12
-  const mean = accepted ? await validationMean(ports, proposal.content) : null
+  let accepted = options.allowTie ? margin > -1e-12 : margin > 1e-12
+  let mean: number | null = null
+  if (accepted && options.race) {
+    const r = await raceValidation(ports, proposal.content, options.race)
+    if (r === 'behind') accepted = false
+    else mean = r
+  } else if (accepted) mean = await validationMean(ports, proposal.content)
   const candidate = await keep(pool, ports, {
     content: proposal.content,
     parentIds: parents.map((p) => p.id),

@@ -17,6 +17,8 @@ import type { Candidate, ItemScore, RoundOutcome, SearchPorts, StrategySettings 
 
 export interface GepaOptions {
   select: 'pareto' | 'best'
+  /** Race an accepted child's validation against the incumbent, stopping early when it is clearly behind. */
+  race?: boolean
 }
 
 async function frontWeights(pool: readonly Candidate[], ports: SearchPorts): Promise<Map<string, number>> {
@@ -86,7 +88,7 @@ export async function gepaRound(pool: Candidate[], settings: StrategySettings, p
             const sb = await evaluateWithin(ports, b.content, minibatch)
             const better: ItemScore[] = sum(sa) >= sum(sb) ? sa : sb
             outcome.proposals++
-            const r = await screen(pool, ports, [a, b], { content: { ...a.content, system: text }, operator: 'merge', feedbackUsed: [] }, minibatch, better, true)
+            const r = await screen(pool, ports, [a, b], { content: { ...a.content, system: text }, operator: 'merge', feedbackUsed: [] }, minibatch, better, { allowTie: true })
             if (r.accepted) outcome.accepted++
             continue
           }
@@ -104,7 +106,7 @@ export async function gepaRound(pool: Candidate[], settings: StrategySettings, p
       const proposal = await ports.propose(parent.content, failures)
       if (!proposal) continue
       outcome.proposals++
-      const r = await screen(pool, ports, [parent], proposal, minibatch, parentScores)
+      const r = await screen(pool, ports, [parent], proposal, minibatch, parentScores, { race: options.race ? (candidates[0] as Candidate) : null })
       if (r.accepted) outcome.accepted++
     }
   } catch (err) {

@@ -19,8 +19,9 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   beam: beamRound,
   gepa: (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'pareto' }),
   'gepa-best': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best' }),
+  'gepa-race': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best', race: true }),
   evolution: evolutionRound,
 }
 
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
-export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best'])
+export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race'])

@@ -89,7 +89,7 @@ export interface StrategySettings {
 
 export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0 }
 
-export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'evolution'] as const
+export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'gepa-race', 'evolution'] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
 
 /** One round of a search strategy over the pool (mutated in place with new candidates). */
