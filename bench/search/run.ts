@@ -37,6 +37,7 @@ const { values } = parseArgs({
     proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
     minibatch: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.minibatchSize) },
     'merge-every': { type: 'string', default: '0' },
+    'beam-width': { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.beamWidth) },
     json: { type: 'boolean', default: false },
   },
 })
@@ -61,7 +62,7 @@ if (fidelity !== undefined && !(fidelity >= 0 && fidelity <= 1)) fail(`--fidelit
 if (values.split !== 'test' && values.split !== 'dev') fail(`--split: use "test" (reporting seeds) or "dev" (tuning seeds)`)
 const instances = (values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES).slice(0, seeds)
 if (instances.length < seeds) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
-const settings: StrategySettings = { ...DEFAULT_STRATEGY_SETTINGS, proposals: int('proposals', values.proposals, 1), minibatchSize: int('minibatch', values.minibatch, 1), mergeEvery: int('merge-every', values['merge-every'], 0) }
+const settings: StrategySettings = { ...DEFAULT_STRATEGY_SETTINGS, proposals: int('proposals', values.proposals, 1), minibatchSize: int('minibatch', values.minibatch, 1), mergeEvery: int('merge-every', values['merge-every'], 0), beamWidth: int('beam-width', values['beam-width'], 1) }
 const sizes = { train: 150, validation: int('validation', values.validation, 10), holdout: int('holdout', values.holdout, 10), test: int('test-size', values['test-size'], 100) }
 const MARKS = [0.5, 0.8, 0.9] as const
 const FIXED_BUDGETS = [500, 1000, 2000, 4000].filter((b) => b <= budget)
