@@ -21,7 +21,7 @@ import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategySettings } from
 import { SimWorld } from '../../sim/world.js'
 import { DEV_INSTANCES, TEST_INSTANCES, familyScenario } from './families.js'
 import { exactAccuracy, exactOptimum, exampleKeys } from './optimum.js'
-import { benchPorts } from './ports.js'
+import { memoryPorts } from '../../sim/memory-ports.js'
 
 const { values } = parseArgs({
   options: {
@@ -101,7 +101,7 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
       }
     })()
     const gap = (acc: number) => (optAcc - seedAcc > 1e-9 ? (acc - seedAcc) / (optAcc - seedAcc) : 1)
-    const ports = benchPorts(world, { seed: `bench-search:${instance}`, budget, trainIds: keys.train, validationIds: keys.validation })
+    const ports = memoryPorts(world, { seed: `bench-search:${instance}`, budget, trainIds: keys.train, validationIds: keys.validation })
     const reach: Run['reach'] = { 0.5: null, 0.8: null, 0.9: null }
     const gapAt: Record<number, number> = {}
     let incumbentGap = 0

@@ -1,0 +1,80 @@
+/**
+ * @module sim/memory-ports
+ * In-memory search ports over the simulation world, for the search benchmark and the strategies'
+ * unit tests: the simulated model answers each example (a draw fixed per prompt text and
+ * example), failures carry the world's textual feedback, every cache miss on a (prompt, example)
+ * pair is one rollout, and the simulated proposer reflects and edits. By default the observed
+ * score is success (1 or 0); `score` can grade the simulated answer instead (e.g. with DQ).
+ */
+import type { PromptContent } from '../core/prompt.js'
+import { Rng } from '../core/rng.js'
+import type { Candidate, ItemScore, SearchPorts } from '../core/search/types.js'
+import { SimulationProposer } from './proposer.js'
+import type { SimResponse, SimWorld } from './world.js'
+import type { SimExample } from './generator.js'
+
+/** How an answer is scored: 0–1 (null: ungradable). */
+export type SimScorer = (answer: SimResponse, example: SimExample, content: PromptContent) => number | null
+
+export interface MemoryPorts extends SearchPorts {
+  pool: Candidate[]
+  rollouts(): number
+  proposerCalls(): number
+  /** Called before every evaluation (the benchmark samples the incumbent there). */
+  onEvaluate?: () => void
+}
+
+export function memoryPorts(
+  world: SimWorld,
+  options: { seed: string; budget: number; trainIds: string[]; validationIds: string[]; hallucination?: number; score?: SimScorer; promptText?: (content: PromptContent, example: SimExample) => string },
+): MemoryPorts {
+  const cache = new Map<string, ItemScore>()
+  const proposer = new SimulationProposer(world, options.hallucination === undefined ? {} : { hallucination: options.hallucination })
+  const key = (c: PromptContent, id: string) => `${c.model}\u0000${c.system}\u0000${c.user}\u0000${id}`
+  let proposerCalls = 0
+  const pool: Candidate[] = []
+  const ports: MemoryPorts = {
+    pool,
+    rng: Rng.fromSeed(options.seed),
+    trainIds: options.trainIds,
+    validationIds: options.validationIds,
+    maxSentences: world.scenario.task.maxClauses,
+    rollouts: () => cache.size,
+    proposerCalls: () => proposerCalls,
+    async evaluate(content, ids) {
+      ports.onEvaluate?.()
+      return ids.map((id) => {
+        const k = key(content, id)
+        let hit = cache.get(k)
+        if (!hit) {
+          const ex = world.example(id)
+          const r = world.respond(options.promptText ? options.promptText(content, ex) : content.system, ex, content.model, 0)
+          const score = options.score ? options.score(r, ex, content) : r.success ? 1 : 0
+          hit = { itemId: id, score, feedback: score !== null && score >= 0.999 ? null : r.feedback }
+          cache.set(k, hit)
+        }
+        return hit
+      })
+    },
+    async propose(parent, failures) {
+      proposerCalls++
+      return proposer.propose(parent, failures, ports.rng)
+    },
+    async mutate(parent) {
+      proposerCalls++
+      return proposer.mutate(parent, ports.rng)
+    },
+    async rolloutsRemaining() {
+      return options.budget - cache.size
+    },
+    async uncachedCount(content, ids) {
+      return ids.filter((id) => !cache.has(key(content, id))).length
+    },
+    async save(c) {
+      const existing = pool.find((p) => p.content.system === c.content.system)
+      if (existing) return { candidate: existing, created: false }
+      return { candidate: { id: `c${pool.length}`, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
+    },
+  }
+  return ports
+}
