@@ -32,6 +32,7 @@ import { canaryRelease } from './canary.js'
 import {
   campaignStatusQuery,
   canaryWorkflowId,
+  pauseCampaignSignal,
   stopCampaignSignal,
   supersedeSignal,
   type CampaignDecision,
@@ -106,6 +107,9 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
   setHandler(stopCampaignSignal, () => {
     status.stopRequested = true
   })
+  setHandler(pauseCampaignSignal, ({ paused }) => {
+    status.paused = paused
+  })
 
   let datasetId = input.resume?.snapshot.datasetId ?? ''
   let graderVersionId = input.resume?.begin.graderVersionId ?? ''
@@ -161,6 +165,9 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     status.stage = 'searching'
     let stopReason: string | null = null
     while (status.round < config.search.rounds && !status.stopRequested) {
+      // Paused: wait between rounds (a stop while paused ends the search with its best so far).
+      if (status.paused) await condition(() => !status.paused || status.stopRequested)
+      if (status.stopRequested) break
       const round = status.round + 1
       const r = await batch.searchRound({
         campaignId,

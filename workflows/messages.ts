@@ -24,6 +24,8 @@ export interface CampaignStatus {
   bestVersionId: string | null
   bestValidationDQ: number | null
   stopRequested: boolean
+  /** Paused between search rounds (absent in campaigns started before pausing existed). */
+  paused?: boolean
   decision: CampaignDecision | null
   reason: string | null
   canaryId: string | null
@@ -64,6 +66,8 @@ export interface CampaignResult {
 export const campaignStatusQuery = defineQuery<CampaignStatus>('status')
 /** Stop searching after the current round; the campaign continues with the best prompt so far. */
 export const stopCampaignSignal = defineSignal<[{ by: string }]>('stop')
+/** Pause the search before its next round (nothing is spent while paused), or resume it. */
+export const pauseCampaignSignal = defineSignal<[{ by: string; paused: boolean }]>('pause')
 
 // ── Canary ─────────────────────────────────────────────────────────────────────────────────
 

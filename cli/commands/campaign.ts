@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml'
 import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
-import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
+import { campaignStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
 import { and, count, gte, isNotNull, isNull, eq } from 'drizzle-orm'
 import { estimateCampaign } from '../../core/search/estimate.js'
 import { getLabels } from '../../db/queries/labels.js'
@@ -55,7 +55,7 @@ async function warnIfNoWorker(client: Client, taskQueue: string): Promise<void> 
 }
 
 export function describeStatus(s: CampaignStatus): string {
-  const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}`]
+  const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}${s.paused ? ' (paused)' : ''}`]
   if (s.stage === 'searching' || s.round > 0) parts.push(`round ${s.round}/${s.rounds}`)
   parts.push(`rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`)
   if (s.bestValidationDQ !== null) parts.push(`best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`)
@@ -205,6 +205,28 @@ export function registerCampaign(program: Command): void {
         for (const n of lineage.nodes) line(n, 0)
       }
     })
+
+  for (const [verb, what] of [
+    ['pause', 'pause the search before its next round (nothing is spent while paused)'],
+    ['resume', 'resume a paused search'],
+    ['stop', 'stop searching after the current round; the campaign goes on with its best prompt so far'],
+  ] as const) {
+    campaign
+      .command(`${verb} <campaignId>`)
+      .description(what)
+      .option('--by <name>', 'who asks (recorded in the workflow history)', process.env.USER ?? 'cli')
+      .action(async (campaignId: string, opts: { by: string }) => {
+        await withClient(async (client) => {
+          const handle = client.workflow.getHandle(campaignId)
+          const d = await handle.describe()
+          if (d.type !== 'optimizationCampaign') throw new KaizenError('NOT_FOUND', `${campaignId} is a ${d.type} workflow, not a campaign`)
+          if (d.status.name !== 'RUNNING') throw new KaizenError('CONFLICT', `campaign ${campaignId} is ${d.status.name.toLowerCase()}, so it cannot be ${verb === 'stop' ? 'stopped' : `${verb}d`}`)
+          if (verb === 'stop') await handle.signal(stopCampaignSignal, { by: opts.by })
+          else await handle.signal(pauseCampaignSignal, { by: opts.by, paused: verb === 'pause' })
+          say(`Campaign ${campaignId}: ${verb} requested by ${opts.by}.`)
+        })
+      })
+  }
 
   campaign
     .command('list')

@@ -5,8 +5,8 @@ import { and, eq } from 'drizzle-orm'
 import { getLabels } from '../../db/queries/labels.js'
 import { auditEvents, campaigns, candidates, promptVersions } from '../../db/schema.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
-import { canaryStatusQuery, type CampaignResult } from '../../workflows/messages.js'
-import { eventually, failureMessages, startHarness, type Harness } from '../helpers/infra.js'
+import { campaignStatusQuery, canaryStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult } from '../../workflows/messages.js'
+import { eventually, failureMessages, sleep, startHarness, type Harness } from '../helpers/infra.js'
 import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
 
 let h: Harness
@@ -94,4 +94,34 @@ test('bad input fails the campaign with a named error and records why', async ()
     args: [{ taskId: h.scenario.task.id, trigger: 'test', config: TEST_CAMPAIGN }],
   })
   await assert.rejects(reused, (e) => e instanceof WorkflowFailedError && /was already used .* campaign ids are single-use/.test(failureMessages(e)))
+})
+
+test('a paused search spends nothing until resumed; a stop while paused ends the search with its best so far', async () => {
+  const taskId = h.scenario.task.id
+  const campaignId = `campaign-pause-${h.scenario.id}`
+  const handle = await h.client.workflow.start(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, seed: 'pause', search: { ...TEST_CAMPAIGN.search, rounds: 40, rolloutBudget: 20_000 } } }],
+  })
+  await eventually(() => handle.query(campaignStatusQuery), (s) => s.stage === 'searching' && s.round >= 1, 120_000, 'search under way')
+  await handle.signal(pauseCampaignSignal, { by: 'test', paused: true })
+  const paused = await eventually(() => handle.query(campaignStatusQuery), (s) => s.paused === true, 10_000, 'paused')
+  // The round in flight when the pause arrived may finish; after that nothing moves.
+  await sleep(3_000)
+  const settled = await handle.query(campaignStatusQuery)
+  await sleep(3_000)
+  const later = await handle.query(campaignStatusQuery)
+  assert.equal(later.round, settled.round, 'no round while paused')
+  assert.equal(later.rolloutsUsed, settled.rolloutsUsed, 'nothing spent while paused')
+  assert.ok(settled.round <= paused.round + 1)
+  await handle.signal(pauseCampaignSignal, { by: 'test', paused: false })
+  await eventually(() => handle.query(campaignStatusQuery), (s) => s.round > later.round, 120_000, 'resumed')
+  await handle.signal(pauseCampaignSignal, { by: 'test', paused: true })
+  await handle.signal(stopCampaignSignal, { by: 'test' })
+  const result: CampaignResult = await handle.result()
+  assert.ok(result.rounds < 40, `stopped after ${result.rounds} rounds`)
+  const final = await handle.query(campaignStatusQuery)
+  assert.equal(final.stopRequested, true)
+  assert.equal(final.stage, 'done')
 })
