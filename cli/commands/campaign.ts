@@ -39,6 +39,17 @@ async function readConfigFile(path: string): Promise<CampaignConfigInput> {
   }
 }
 
+/** The campaign config: the --config file (if any) with the flags on top, validated. */
+async function configFromFlags(opts: { config?: string; rounds?: number; budget?: number; canaryWeight?: number }) {
+  const base = opts.config ? await readConfigFile(opts.config) : {}
+  const merged = {
+    ...base,
+    search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) },
+    canary: { ...base.canary, ...(opts.canaryWeight !== undefined ? { weight: opts.canaryWeight } : {}) },
+  }
+  return parseCampaignConfig(merged, opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags')
+}
+
 const positiveInt = (flag: string) => (v: string) => {
   const n = Number(v)
   if (!Number.isInteger(n) || n <= 0) throw new KaizenError('INVALID_INPUT', `${flag} must be a positive whole number (got "${v}")`)
@@ -78,13 +89,7 @@ export function registerCampaign(program: Command): void {
     .option('--no-wait', 'return once the campaign has started')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; canaryWeight?: number; id?: string; wait: boolean; json?: boolean }) => {
-      const base = opts.config ? await readConfigFile(opts.config) : {}
-      const merged = {
-        ...base,
-        search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) },
-        canary: { ...base.canary, ...(opts.canaryWeight !== undefined ? { weight: opts.canaryWeight } : {}) },
-      }
-      const config = parseCampaignConfig(merged, opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags')
+      const config = await configFromFlags(opts)
       const campaignId = opts.id ?? `campaign-${opts.task}-${stamp()}`
       await withClient(async (client, { env }) => {
         await warnIfNoWorker(client, env.TEMPORAL_TASK_QUEUE)
@@ -152,11 +157,7 @@ export function registerCampaign(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; acceptRate: number; json?: boolean }) => {
       if (!(opts.acceptRate >= 0 && opts.acceptRate <= 1)) throw new KaizenError('INVALID_INPUT', `--accept-rate must be between 0 and 1 (got ${opts.acceptRate})`)
-      const base = opts.config ? await readConfigFile(opts.config) : {}
-      const config = parseCampaignConfig(
-        { ...base, search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) } },
-        opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags',
-      )
+      const config = await configFromFlags(opts)
       const est = await withDeps(async (deps) => {
         const task = await requireTask(deps.db, opts.task)
         const labels = await getLabels(deps.db, task.id)
