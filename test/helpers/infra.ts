@@ -35,10 +35,14 @@ export function testInfra(): { databaseUrl: string; temporalAddress: string } {
 
 export const uniqueSuffix = (name: string) => `${name}-${randomBytes(3).toString('hex')}`
 
-/** A shipped scenario under fresh ids, so its task is this test's alone. */
-export async function scenarioCopy(base: string, name: string): Promise<Scenario> {
+/**
+ * A shipped scenario under fresh ids, so its task is this test's alone. With `fixed`, the id is
+ * the same in every run (each run has its own database): the task id seeds the simulated traffic,
+ * so a test that asserts a search outcome sees the same world every time instead of a new draw.
+ */
+export async function scenarioCopy(base: string, name: string, fixed = false): Promise<Scenario> {
   const s = await loadScenarioFile(join(REPO_ROOT, 'scenarios', `${base}.yaml`))
-  const id = uniqueSuffix(`${base}-${name}`)
+  const id = fixed ? `${base}-${name}` : uniqueSuffix(`${base}-${name}`)
   return { ...s, id, task: { ...s.task, id } }
 }
 
@@ -57,10 +61,10 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets; providers?: ChatProvider[] }): Promise<Harness> {
+export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets; providers?: ChatProvider[]; fixedIds?: boolean }): Promise<Harness> {
   const { databaseUrl, temporalAddress } = testInfra()
   installTemporalRuntime('ERROR')
-  const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name)
+  const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name, options.fixedIds ?? false)
   const database = await openDatabase({ url: databaseUrl, dataDir: '/nonexistent', migrate: false })
   const simulation = new SimulationProvider([scenario])
   const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, { defaultLimits: { concurrency: 16, tokensPerMinute: null } })

@@ -11,7 +11,9 @@ import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
 
 let h: Harness
 before(async () => {
-  h = await startHarness({ name: 'campaign' })
+  // Fixed ids: the first test asserts that the search finds a significant improvement, which a
+  // fresh random world grants only most of the time (the holdout has about 70 items).
+  h = await startHarness({ name: 'campaign', fixedIds: true })
 })
 after(() => h.close())
 
