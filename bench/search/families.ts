@@ -28,7 +28,7 @@ export type Family = 'moderate' | 'hard'
 export const FAMILIES: readonly Family[] = ['moderate', 'hard']
 
 /** Instances for tuning strategies and their settings. */
-export const DEV_INSTANCES: readonly number[] = Array.from({ length: 10 }, (_, i) => i)
+export const DEV_INSTANCES: readonly number[] = Array.from({ length: 30 }, (_, i) => i)
 /** Instances for reported numbers (never used for tuning). */
 export const TEST_INSTANCES: readonly number[] = Array.from({ length: 30 }, (_, i) => 1000 + i)
 
