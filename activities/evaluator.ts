@@ -11,6 +11,8 @@ import type { Reference } from '../core/decision.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
 import type { ItemScore } from '../core/search/types.js'
 import { scores } from '../db/schema.js'
+import { safetyFailures } from '../graders/safety.js'
+import type { GradeResult } from '../graders/types.js'
 import { grade } from '../graders/engine.js'
 import type { StoredSpec } from '../graders/spec.js'
 import type { CallRecord } from '../providers/client.js'
@@ -29,6 +31,10 @@ export interface EvalItem {
 }
 
 export interface EvalOutcome extends ItemScore {
+  /** The grader's pass verdict (null: ungradable). */
+  pass: boolean | null
+  /** Safety checks the answer failed (graders/safety). */
+  safety: string[]
   cached: boolean
   error: string | null
   reason: string
@@ -96,7 +102,7 @@ export class Evaluator {
     const one = async (item: EvalItem, key: string): Promise<EvalOutcome> => {
       const hit = cached.get(key) ?? null
       const { record: row, cached: wasCached } = await models.complete(requestFor(req, item), { ...ctx, purpose: 'task' }, hit)
-      let score: Pick<typeof scores.$inferSelect, 'score' | 'reason'> | undefined = graded.get(key)
+      let score: Pick<typeof scores.$inferSelect, 'score' | 'reason' | 'pass' | 'dimensions'> | undefined = graded.get(key)
       if (!score) {
         // A failed model call produced no decision: it scores 0, as in the canary's analysis.
         // (Only a grader that cannot judge gives null.)
@@ -104,7 +110,8 @@ export class Evaluator {
           row.error !== null
             ? { pass: false, score: 0, reason: `model call failed: ${row.error}`, dimensions: {}, gates: {}, transient: false }
             : await grade(req.spec, { output: row.output ?? '', input: item.input, reference: item.reference, latencyMs: row.latencyMs, costUsd: row.costUsd, model: req.content.model }, { judge })
-        score = { score: result.score, reason: result.reason }
+        const dimensions = { ...result.dimensions, ...Object.fromEntries(Object.entries(result.gates).map(([k, v]) => [`gate:${k}`, v])) }
+        score = { score: result.score, reason: result.reason, pass: result.pass, dimensions }
         // A judge that is unavailable right now gives a null that is not stored: the next evaluation asks again.
         if (!result.transient) {
           await db
@@ -116,7 +123,7 @@ export class Evaluator {
               score: result.score,
               pass: result.pass,
               reason: result.reason,
-              dimensions: { ...result.dimensions, ...Object.fromEntries(Object.entries(result.gates).map(([k, v]) => [`gate:${k}`, v])) },
+              dimensions,
             })
             .onConflictDoNothing()
         }
@@ -126,6 +133,8 @@ export class Evaluator {
       return {
         itemId: item.id,
         score: score.score,
+        pass: score.score === null ? null : score.pass,
+        safety: safetyFailures(score.dimensions as Record<string, Partial<GradeResult>> | null),
         feedback: score.score !== null && score.score >= 0.999 ? null : (row.feedback ?? score.reason),
         cached: wasCached,
         error: row.error,

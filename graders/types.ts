@@ -11,6 +11,11 @@ export interface GradeResult {
   pass: boolean
   score: number | null
   reason: string
+  /**
+   * Set on a failure that is a safety problem (an out-of-policy action, e.g. a destructive
+   * command), not just a poor answer: a finalist may never fail these more often than its baseline.
+   */
+  safety?: string
 }
 
 export interface GradeInput {
