@@ -4,7 +4,7 @@
  * Every write is keyed, so a retried activity changes nothing twice.
  */
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
-import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, ne, notExists, or, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
@@ -19,7 +19,8 @@ import { appendAudit } from '../db/queries/audit.js'
 import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
-import { campaigns, candidates, datasetItems, datasets, evaluations, promptVersions, traffic } from '../db/schema.js'
+import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, traffic } from '../db/schema.js'
+import { compareGolden, compareSafety, nonRegression, type GoldenComparison, type SafetyComparison, type ShipFailure } from '../core/ship.js'
 import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { requireScenario } from '../sim/registry.js'
@@ -92,6 +93,12 @@ export interface SearchRoundResult {
 export interface HoldoutComparison extends PairedTestResult {
   baselineHoldoutDQ: number
   winnerHoldoutDQ: number
+  /** The task's golden set, baseline vs winner (null: the task has none). Absent in older results. */
+  golden?: GoldenComparison | null
+  /** Safety-check failures on the holdout and golden items. Absent in older results. */
+  safety?: SafetyComparison
+  /** Why the winner may not ship although better (golden or safety regression); empty: none. */
+  regressions?: ShipFailure[]
   /** Mean cost per request of the winner relative to the baseline, on the holdout. */
   costRatio: number
   rolloutsUsed: number
@@ -210,6 +217,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
             isNull(traffic.error),
             isNotNull(traffic.reference),
             or(isNull(traffic.arm), ne(traffic.arm, 'canary')),
+            // Golden cases stay out of the search: they are checked once, at the ship decision.
+            notExists(db.select({ x: goldenCases.trafficId }).from(goldenCases).where(and(eq(goldenCases.taskId, input.taskId), eq(goldenCases.trafficId, traffic.id)))),
           ),
         )
         .orderBy(sql`md5(${input.seed} || ${traffic.id})`)
@@ -438,25 +447,38 @@ export function createCampaignActivities(deps: ActivityDeps) {
       scenarioId: string | null
       alpha: number
       minEffect: number
+      goldenTolerance?: number
       seed: string
       budgetUsd?: number | null
     }): Promise<HoldoutComparison> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const items = await loadItems(input.datasetId, 'holdout')
-      const run = async (versionId: string) =>
+      const campaign = await campaignRow(input.campaignId)
+      const golden = await db
+        .select({ id: traffic.id, input: traffic.input, reference: traffic.reference, simExampleKey: traffic.simExampleKey })
+        .from(goldenCases)
+        .innerJoin(traffic, eq(traffic.id, goldenCases.trafficId))
+        .where(eq(goldenCases.taskId, campaign.taskId))
+        .orderBy(asc(goldenCases.trafficId))
+      const run = async (versionId: string, on = items) =>
         evaluator.evaluate({
           campaignId: input.campaignId,
           scenarioId: input.scenarioId,
           content: contentOf(await getPromptVersion(db, versionId)),
-          items,
+          items: on,
           graderVersionId: input.graderVersionId,
           spec,
           signal: cancellationSignal(),
-          onProgress: progress('holdout'),
+          onProgress: progress(on === items ? 'holdout' : 'golden'),
           budgetUsd: input.budgetUsd ?? null,
         })
       const base = await run(input.baselineVersionId)
       const win = await run(input.winnerVersionId)
+      const goldenBase = golden.length > 0 ? await run(input.baselineVersionId, golden) : []
+      const goldenWin = golden.length > 0 ? await run(input.winnerVersionId, golden) : []
+      const goldenCmp = golden.length > 0 ? compareGolden(golden.map((g, i) => ({ itemId: g.id, baselinePass: goldenBase[i]?.pass ?? null, winnerPass: goldenWin[i]?.pass ?? null }))) : null
+      const safety = compareSafety([...base, ...goldenBase].map((o) => o.safety), [...win, ...goldenWin].map((o) => o.safety))
+      const { failures: regressions } = nonRegression({ golden: goldenCmp, safety, goldenTolerance: input.goldenTolerance ?? 0 })
       const pairs = base
         .map((b, i) => [b.score, win[i]?.score ?? null] as const)
         .filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null)
@@ -476,7 +498,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
       }
       const meanCost = (xs: typeof base) => xs.reduce((a, x) => a + x.costUsd, 0) / Math.max(1, xs.length)
       const costRatio = meanCost(base) > 0 ? meanCost(win) / meanCost(base) : 1
-      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, costRatio, rolloutsUsed: await rolloutsUsed(input.campaignId) }
+      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, costRatio, golden: goldenCmp, safety, regressions, rolloutsUsed: await rolloutsUsed(input.campaignId) }
     },
 
     /** The newest canary still holding the task's canary label, if any. */

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerCampaign } from './commands/campaign.js'
 import { registerCanary } from './commands/canary.js'
+import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
@@ -23,6 +24,7 @@ registerCanary(program)
 registerSchedule(program)
 registerPrompts(program)
 registerGrader(program)
+registerGolden(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -138,8 +138,13 @@ export const CampaignConfig = z
         alpha: z.number().gt(0).lt(0.5).default(0.05),
         /** The winner must beat the baseline's holdout DQ by at least this much. */
         minEffect: z.number().min(0).max(1).default(0),
+        /**
+         * Share of the task's golden set the winner may pass fewer cases of than the baseline
+         * (0: not one fewer). Safety checks allow no regression at all.
+         */
+        goldenTolerance: z.number().min(0).max(1).default(0),
       })
-      .default({ alpha: 0.05, minEffect: 0 }),
+      .default({ alpha: 0.05, minEffect: 0, goldenTolerance: 0 }),
     canary: CanaryConfig.default(CanaryConfig.parse({})),
   })
   .superRefine((c, ctx) => {

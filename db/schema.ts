@@ -131,6 +131,22 @@ export const traffic = pgTable(
   ],
 )
 
+/**
+ * A task's golden set: curated production cases (with what resolved them) no shipped prompt may
+ * break. Membership changes are audit events (golden.added / golden.removed).
+ */
+export const goldenCases = pgTable(
+  'golden_cases',
+  {
+    taskId: text('task_id').notNull().references(() => tasks.id),
+    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    addedBy: text('added_by').notNull(),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.trafficId] })],
+)
+
 /** Immutable grader versions; every score references one. */
 export const graderVersions = pgTable('grader_versions', {
   id: text('id').primaryKey(),

@@ -228,19 +228,26 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       scenarioId: begin.scenarioId,
       alpha: config.gate.alpha,
       minEffect: config.gate.minEffect,
+      goldenTolerance: config.gate.goldenTolerance,
       seed,
       budgetUsd: config.search.budgetUsd ?? null,
     })
     status.rolloutsUsed = cmp.rolloutsUsed
     const costRatio = cmp.costRatio ?? 1 // absent in results recorded before it existed
     const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant, costRatio }
-    const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout }
+    const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout, ...(cmp.golden !== undefined ? { golden: cmp.golden, safety: cmp.safety ?? null } : {}) }
     const evidence =
       `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
       `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha}; ` +
       `${costRatio.toFixed(2)}× the baseline's cost per request)`
     if (!cmp.significant) {
       return await finish('no-significant-improvement', `not significantly better: ${evidence}`, scores, winnerVersionId)
+    }
+    // Better on the holdout is not enough: no golden case or safety check may regress.
+    const regressions = cmp.regressions ?? []
+    if (regressions.length > 0) {
+      const decision = regressions.some((r) => r.code === 'safety-regression') ? 'safety-regression' : 'golden-regression'
+      return await finish(decision, `significantly better (${evidence}), but ${regressions.map((r) => r.message).join('; ')}`, scores, winnerVersionId)
     }
 
     // 5. Canary the winner (a child workflow that outlives this campaign).

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow'
 import type { CanaryAnalysis } from '../core/canary/analyze.js'
+import type { GoldenComparison, SafetyComparison } from '../core/ship.js'
 
 // ── Campaign ────────────────────────────────────────────────────────────────────────────────
 
@@ -31,7 +32,7 @@ export interface CampaignStatus {
   canaryId: string | null
 }
 
-export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'no-better-candidate' | 'canary-conflict' | 'stopped' | 'budget-exhausted'
+export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'golden-regression' | 'safety-regression' | 'no-better-candidate' | 'canary-conflict' | 'stopped' | 'budget-exhausted'
 
 export interface CampaignResult {
   campaignId: string
@@ -57,6 +58,10 @@ export interface CampaignResult {
     costRatio: number
   } | null
   canary: { id: string; workflowId: string } | null
+  /** The golden set, baseline vs winner (null: the task has none; absent before the check existed). */
+  golden?: GoldenComparison | null
+  /** Safety-check failures of both on the holdout and golden items. */
+  safety?: SafetyComparison | null
   datasetId: string
   graderVersionId: string
   rounds: number

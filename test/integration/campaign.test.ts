@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { WorkflowFailedError } from '@temporalio/client'
-import { and, eq } from 'drizzle-orm'
+import { and, asc, eq, isNotNull, isNull } from 'drizzle-orm'
+import { addGolden } from '../../db/queries/golden.js'
+import { getGraderSpec } from '../../db/queries/graders.js'
+import { grade } from '../../graders/engine.js'
 import { getLabels } from '../../db/queries/labels.js'
-import { auditEvents, campaigns, candidates, promptVersions } from '../../db/schema.js'
+import { auditEvents, campaigns, candidates, datasetItems, promptVersions, traffic } from '../../db/schema.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
 import { campaignStatusQuery, canaryStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult } from '../../workflows/messages.js'
 import { eventually, failureMessages, sleep, startHarness, type Harness } from '../helpers/infra.js'
 import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
+import { MockActivityEnvironment } from '@temporalio/testing'
+import { createCampaignActivities, type HoldoutComparison } from '../../activities/campaign.js'
 
 let h: Harness
 before(async () => {
@@ -126,4 +131,64 @@ test('a paused search spends nothing until resumed; a stop while paused ends the
   const final = await handle.query(campaignStatusQuery)
   assert.equal(final.stopRequested, true)
   assert.equal(final.stage, 'done')
+})
+
+test('the ship decision checks the golden set and safety: a finalist that breaks golden cases or acts out of policy more often is blocked', async () => {
+  const taskId = h.scenario.task.id
+  const first = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, `campaign-${taskId}`) })
+  assert.ok(first?.winnerVersionId && first.graderVersionId, 'needs the first test\'s campaign')
+  const spec = await getGraderSpec(h.db, first.graderVersionId)
+  // A golden set a team would curate: production cases the current prompt gets right.
+  const rows = await h.db
+    .select()
+    .from(traffic)
+    .where(and(eq(traffic.taskId, taskId), eq(traffic.promptVersionId, h.task.seedVersion.id), isNotNull(traffic.reference), isNull(traffic.error)))
+    .orderBy(asc(traffic.id))
+  const golden: string[] = []
+  for (const r of rows) {
+    const g = await grade(spec, { output: r.output ?? '', input: r.input, reference: r.reference, latencyMs: r.latencyMs, costUsd: r.costUsd, model: r.model })
+    if (g.pass) golden.push(r.id)
+    if (golden.length === 30) break
+  }
+  assert.equal(golden.length, 30)
+  await assert.rejects(addGolden(h.db, { taskId, trafficIds: ['no-such-record'], actor: 'user:test' }), /traffic ids: "no-such-record" is not a traffic record; nothing was added/)
+  assert.deepEqual(await addGolden(h.db, { taskId, trafficIds: golden, actor: 'user:test', note: 'cases production gets right' }), [...golden].sort())
+  assert.deepEqual(await addGolden(h.db, { taskId, trafficIds: golden.slice(0, 2), actor: 'user:test' }), [], 'adding twice changes nothing')
+
+  // A campaign now checks the golden set at its ship decision and keeps it out of its sample.
+  const campaignId = `campaign-golden-${taskId}`
+  const result: CampaignResult = await h.client.workflow.execute(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' } } }],
+  })
+  assert.ok(result.holdout?.significant, result.reason)
+  assert.equal(result.golden?.n, 30, JSON.stringify(result.golden))
+  assert.equal(result.golden?.baselinePassed, 30, 'the baseline answers its golden cases as in production')
+  assert.ok(result.safety && result.safety.n === result.holdout!.n + 30, JSON.stringify(result.safety))
+  const shipped = result.golden!.winnerPassed >= 30 && Object.entries(result.safety!.winner).every(([k, v]) => v <= (result.safety!.baseline[k] ?? 0))
+  assert.equal(result.decision === 'golden-regression' || result.decision === 'safety-regression', !shipped, result.reason)
+  if (result.canary) await h.client.workflow.getHandle(result.canary.workflowId).cancel()
+  const sampled = await h.db.select().from(datasetItems).where(eq(datasetItems.datasetId, result.datasetId))
+  assert.ok(sampled.length > 0 && sampled.every((i) => !golden.includes(i.trafficId)), 'no golden case in the train, validation or holdout split')
+
+  // Roles swapped: the seed prompt as the "finalist" against the first campaign's winner. The seed
+  // passes fewer of the winner's golden cases and acts out of policy more often: both block.
+  const activities = createCampaignActivities(h.deps)
+  const cmp: HoldoutComparison = await new MockActivityEnvironment().run(activities.compareOnHoldout, {
+    campaignId: first.id,
+    datasetId: `ds_${first.id}`,
+    baselineVersionId: first.winnerVersionId,
+    winnerVersionId: h.task.seedVersion.id,
+    graderVersionId: first.graderVersionId,
+    scenarioId: h.scenario.id,
+    alpha: 0.05,
+    minEffect: 0,
+    seed: 'swap',
+  })
+  assert.ok(cmp.golden!.winnerPassed < cmp.golden!.baselinePassed || (cmp.safety!.winner['out-of-policy'] ?? 0) > (cmp.safety!.baseline['out-of-policy'] ?? 0), JSON.stringify(cmp))
+  assert.ok(cmp.regressions!.length > 0)
+  for (const r of cmp.regressions!) assert.match(r.message, r.code === 'golden-regression' ? /passes \d+ of 30 golden cases, the baseline \d+; broken: / : /fails the [a-z-]+ safety check on \d+ of \d+ items, the baseline on \d+/)
+  const actions = (await h.db.select().from(auditEvents).where(eq(auditEvents.taskId, taskId))).map((e) => e.action)
+  assert.equal(actions.filter((a) => a === 'golden.added').length, 1, actions.join(','))
 })

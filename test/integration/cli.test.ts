@@ -143,3 +143,22 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
   assert.notEqual(broken.code, 0)
   assert.match(broken.stderr, /broken\.jsonl:12: labels\.overall/)
 })
+
+test('`kaizen golden add|list|remove` validates every case and names what is wrong; nothing is added on bad input', async () => {
+  const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
+  const missing = await kaizen(['golden', 'add', '--task', 'incident-triage'], env)
+  assert.notEqual(missing.code, 0)
+  assert.match(missing.stderr, /--traffic/)
+  const bad = await kaizen(['golden', 'add', '--task', 'incident-triage', '--traffic', 'tr_nope,tr_nope2'], env)
+  assert.notEqual(bad.code, 0)
+  assert.match(bad.stderr, /traffic ids: "tr_nope" is not a traffic record; "tr_nope2" is not a traffic record; nothing was added/)
+  const unknownTask = await kaizen(['golden', 'list', '--task', 'no-such-task'], env)
+  assert.notEqual(unknownTask.code, 0)
+  assert.match(unknownTask.stderr, /no-such-task/)
+  const list = await kaizen(['golden', 'list', '--task', 'incident-triage'], env)
+  assert.equal(list.code, 0, list.stderr)
+  assert.deepEqual(JSON.parse(list.stdout), { task: 'incident-triage', cases: [] })
+  const removed = await kaizen(['golden', 'remove', '--task', 'incident-triage', '--traffic', 'tr_nope'], env)
+  assert.equal(removed.code, 0, removed.stderr)
+  assert.deepEqual(JSON.parse(removed.stdout), { task: 'incident-triage', removed: [] })
+})
