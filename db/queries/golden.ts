@@ -9,13 +9,28 @@ import { and, asc, eq, inArray } from 'drizzle-orm'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../client.js'
 import { goldenCases, traffic } from '../schema.js'
-import { appendAudit } from './audit.js'
+import { appendAudit, type Exec } from './audit.js'
 
 export interface GoldenCase {
   trafficId: string
   addedBy: string
   note: string | null
   createdAt: Date
+}
+
+interface Change {
+  taskId: string
+  actor: string
+  note?: string | null
+}
+
+/** Record a membership change (when anything changed) and return the ids it touched, sorted. */
+async function audited(tx: Exec, what: 'added' | 'removed', input: Change, rows: ReadonlyArray<{ trafficId: string }>): Promise<string[]> {
+  const ids = rows.map((r) => r.trafficId).sort()
+  if (ids.length > 0) {
+    await appendAudit(tx, { eventKey: `golden:${input.taskId}:${what}:${randomUUID()}`, actor: input.actor, action: `golden.${what}`, taskId: input.taskId, subjectType: 'task', subjectId: input.taskId, details: { trafficIds: ids, note: input.note ?? null } })
+  }
+  return ids
 }
 
 export async function listGolden(db: Db, taskId: string): Promise<GoldenCase[]> {
@@ -27,7 +42,7 @@ export async function listGolden(db: Db, taskId: string): Promise<GoldenCase[]> 
 }
 
 /** Add traffic records to the golden set (already present: unchanged). Returns the ids added now. */
-export async function addGolden(db: Db, input: { taskId: string; trafficIds: readonly string[]; actor: string; note?: string | null }): Promise<string[]> {
+export async function addGolden(db: Db, input: Change & { trafficIds: readonly string[] }): Promise<string[]> {
   const ids = [...new Set(input.trafficIds)]
   if (ids.length === 0) throw new KaizenError('INVALID_INPUT', 'traffic ids: name at least one traffic record to add (e.g. --traffic tr_123)')
   const rows = await db.select({ id: traffic.id, taskId: traffic.taskId, reference: traffic.reference }).from(traffic).where(inArray(traffic.id, ids))
@@ -46,16 +61,12 @@ export async function addGolden(db: Db, input: { taskId: string; trafficIds: rea
       .values(ids.map((trafficId) => ({ taskId: input.taskId, trafficId, addedBy: input.actor, note: input.note ?? null })))
       .onConflictDoNothing()
       .returning({ trafficId: goldenCases.trafficId })
-    const addedIds = added.map((a) => a.trafficId).sort()
-    if (addedIds.length > 0) {
-      await appendAudit(tx, { eventKey: `golden:${input.taskId}:added:${randomUUID()}`, actor: input.actor, action: 'golden.added', taskId: input.taskId, subjectType: 'task', subjectId: input.taskId, details: { trafficIds: addedIds, note: input.note ?? null } })
-    }
-    return addedIds
+    return audited(tx, 'added', input, added)
   })
 }
 
 /** Remove traffic records from the golden set. Returns the ids removed. */
-export async function removeGolden(db: Db, input: { taskId: string; trafficIds: readonly string[]; actor: string; note?: string | null }): Promise<string[]> {
+export async function removeGolden(db: Db, input: Change & { trafficIds: readonly string[] }): Promise<string[]> {
   const ids = [...new Set(input.trafficIds)]
   if (ids.length === 0) throw new KaizenError('INVALID_INPUT', 'traffic ids: name at least one golden case to remove (e.g. --traffic tr_123)')
   return db.transaction(async (tx) => {
@@ -63,10 +74,6 @@ export async function removeGolden(db: Db, input: { taskId: string; trafficIds: 
       .delete(goldenCases)
       .where(and(eq(goldenCases.taskId, input.taskId), inArray(goldenCases.trafficId, ids)))
       .returning({ trafficId: goldenCases.trafficId })
-    const removedIds = removed.map((r) => r.trafficId).sort()
-    if (removedIds.length > 0) {
-      await appendAudit(tx, { eventKey: `golden:${input.taskId}:removed:${randomUUID()}`, actor: input.actor, action: 'golden.removed', taskId: input.taskId, subjectType: 'task', subjectId: input.taskId, details: { trafficIds: removedIds, note: input.note ?? null } })
-    }
-    return removedIds
+    return audited(tx, 'removed', input, removed)
   })
 }
