@@ -10,7 +10,7 @@ import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
 import { reflectiveRound } from '../core/search/reflective.js'
 import { copiesTraining } from '../core/search/edits.js'
-import { STRATEGIES, type StrategyName } from '../core/search/strategies.js'
+import { STRATEGIES, runRound, type StrategyName } from '../core/search/strategies.js'
 import { LlmProposer } from '../proposers/llm.js'
 import { approxTokens } from '../providers/simulation.js'
 import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
@@ -75,6 +75,8 @@ export interface SearchRoundInput {
   beamWidth?: number
   population?: number
   mergeEvery?: number
+  /** Rank by estimates pooled across candidates; absent in campaigns started before pooling (own validation means). */
+  pooled?: boolean
 }
 
 export interface SearchRoundResult {
@@ -83,7 +85,8 @@ export interface SearchRoundResult {
   accepted: number
   exhausted: boolean
   saturated: boolean
-  best: { candidateId: string; versionId: string; validationMean: number }
+  /** validationMean: its own mean over the validation split; estimate: the pooled estimate it was ranked by (when pooling). */
+  best: { candidateId: string; versionId: string; validationMean: number; estimate?: number }
   rolloutsUsed: number
   /** Set when the USD budget stopped the search. */
   budgetStop?: { spentUsd: number; budgetUsd: number; reserveUsd: number; reason: string }
@@ -341,10 +344,11 @@ export function createCampaignActivities(deps: ActivityDeps) {
         ...(input.beamWidth ? { beamWidth: input.beamWidth } : {}),
         ...(input.population ? { population: input.population } : {}),
         ...(input.mergeEvery !== undefined ? { mergeEvery: input.mergeEvery } : {}),
+        pooled: input.pooled === true,
       }
       const round = input.strategy ? STRATEGIES[input.strategy] : (p: Candidate[], st: StrategySettings, ports: SearchPorts) => reflectiveRound(p, st, ports)
       try {
-        outcome = await round(pool, settings, {
+        outcome = await runRound(round, pool, settings, {
         rng,
         trainIds: train.map((i) => i.id),
         validationIds: validation.map((i) => i.id),
@@ -360,6 +364,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
         maxSentences,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
+        knownScores: (content, ids) => evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids)),
         save: async (c: NewCandidate) => {
           const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
           const version = await createPromptVersion(db, {
@@ -430,7 +435,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
         accepted: outcome.accepted,
         exhausted: outcome.exhausted,
         saturated: outcome.saturated,
-        best: { candidateId: best.id, versionId: bestVersionId as string, validationMean: best.validationMean as number },
+        best: { candidateId: best.id, versionId: bestVersionId as string, validationMean: best.validationMean as number, ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}) },
         rolloutsUsed: await rolloutsUsed(input.campaignId),
         spentUsd: await deps.models.spent(input.campaignId),
         ...(budgetStop ? { budgetStop } : {}),

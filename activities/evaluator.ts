@@ -81,6 +81,27 @@ export class Evaluator {
     return keys.length - (await this.deps.models.lookup(keys)).size
   }
 
+  /**
+   * Scores this prompt already has on these items under this grader version (no model call, no
+   * grading); items never evaluated are left out.
+   */
+  async knownScores(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>, items: readonly EvalItem[]): Promise<ItemScore[]> {
+    const keys = this.keys(req, items)
+    const found = new Map<string, number | null>()
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500)
+      const rows = await this.deps.db
+        .select({ subjectId: scores.subjectId, score: scores.score })
+        .from(scores)
+        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, req.graderVersionId), inArray(scores.subjectId, chunk)))
+      for (const row of rows) found.set(row.subjectId, row.score)
+    }
+    return items.flatMap((item, i) => {
+      const key = keys[i] as string
+      return found.has(key) ? [{ itemId: item.id, score: found.get(key) ?? null, feedback: null }] : []
+    })
+  }
+
   async evaluate(req: EvaluateRequest): Promise<EvalOutcome[]> {
     const { db, models } = this.deps
     const keys = this.keys(req, req.items)

@@ -107,6 +107,12 @@ export const CampaignConfig = z
          * selection; beam, evolution, random, hill-climb: see docs/search.md.
          */
         strategy: z.enum(['reflective', ...STRATEGY_NAMES]).default('reflective'),
+        /**
+         * How candidates are ranked (which to expand, which is the finalist): pooled estimates that
+         * share evidence between candidates with common sentences (docs/search.md), or each
+         * candidate's own validation mean.
+         */
+        selection: z.enum(['pooled', 'own']).default('pooled'),
         /** Beam search: prompts kept per round. */
         beamWidth: z.number().int().min(1).max(16).optional(),
         /** Evolution: population kept. */
@@ -131,7 +137,7 @@ export const CampaignConfig = z
          */
         budgetUsd: z.number().positive().optional(),
       })
-      .default({ strategy: 'reflective', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 }),
+      .default({ strategy: 'reflective', selection: 'pooled', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 }),
     gate: z
       .object({
         /** One-sided significance level of the paired holdout test. */

@@ -64,6 +64,9 @@ export function memoryPorts(
       proposerCalls++
       return proposer.mutate(parent, ports.rng)
     },
+    async knownScores(content, ids) {
+      return ids.map((id) => cache.get(key(content, id))).filter((s): s is ItemScore => s !== undefined)
+    },
     async rolloutsRemaining() {
       return options.budget - cache.size
     },

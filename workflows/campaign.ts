@@ -185,6 +185,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         ...(config.search.population ? { population: config.search.population } : {}),
         ...(config.search.mergeEvery !== undefined ? { mergeEvery: config.search.mergeEvery } : {}),
         ...(config.search.proposerModel ? { proposerModel: config.search.proposerModel } : {}),
+        ...(config.search.selection === 'pooled' ? { pooled: true } : {}),
         ...(config.search.maxSentences ? { maxSentences: config.search.maxSentences } : {}),
         ...(config.search.maxPromptTokens ? { maxPromptTokens: config.search.maxPromptTokens } : {}),
       })

@@ -16,8 +16,8 @@
 import { parseArgs } from 'node:util'
 import { pairedTest } from '../../core/stats/paired.js'
 import { ranked } from '../../core/search/common.js'
-import { STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../core/search/strategies.js'
-import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategySettings } from '../../core/search/types.js'
+import { STRATEGIES, STRATEGY_NAMES, runRound, type StrategyName } from '../../core/search/strategies.js'
+import { DEFAULT_STRATEGY_SETTINGS, rankScore, type Candidate, type StrategySettings } from '../../core/search/types.js'
 import { SimWorld } from '../../sim/world.js'
 import { DEV_INSTANCES, TEST_INSTANCES, familyScenario } from './families.js'
 import { exactAccuracy, exactOptimum, exampleKeys } from './optimum.js'
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     minibatch: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.minibatchSize) },
     'merge-every': { type: 'string', default: '0' },
     'beam-width': { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.beamWidth) },
+    select: { type: 'string', default: 'pooled' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -62,7 +63,8 @@ if (fidelity !== undefined && !(fidelity >= 0 && fidelity <= 1)) fail(`--fidelit
 if (values.split !== 'test' && values.split !== 'dev') fail(`--split: use "test" (reporting seeds) or "dev" (tuning seeds)`)
 const instances = (values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES).slice(0, seeds)
 if (instances.length < seeds) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
-const settings: StrategySettings = { ...DEFAULT_STRATEGY_SETTINGS, proposals: int('proposals', values.proposals, 1), minibatchSize: int('minibatch', values.minibatch, 1), mergeEvery: int('merge-every', values['merge-every'], 0), beamWidth: int('beam-width', values['beam-width'], 1) }
+if (values.select !== 'pooled' && values.select !== 'own') fail(`--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own validation mean)`)
+const settings: StrategySettings = { ...DEFAULT_STRATEGY_SETTINGS, pooled: values.select === 'pooled', proposals: int('proposals', values.proposals, 1), minibatchSize: int('minibatch', values.minibatch, 1), mergeEvery: int('merge-every', values['merge-every'], 0), beamWidth: int('beam-width', values['beam-width'], 1) }
 const sizes = { train: 150, validation: int('validation', values.validation, 10), holdout: int('holdout', values.holdout, 10), test: int('test-size', values['test-size'], 100) }
 const MARKS = [0.5, 0.8, 0.9] as const
 const FIXED_BUDGETS = [500, 1000, 2000, 4000].filter((b) => b <= budget)
@@ -120,7 +122,7 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
     const round = STRATEGIES[strategy]
     let idle = 0
     for (let r = 0; r < 10_000; r++) {
-      const outcome = await round(ports.pool, settings, ports)
+      const outcome = await runRound(round, ports.pool, settings, ports)
       sample()
       if (outcome.exhausted || (await ports.rolloutsRemaining()) <= 0) break
       idle = outcome.proposals === 0 ? idle + 1 : 0
@@ -147,7 +149,7 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
       shippedGap: gap(shippedAcc),
       regression: shippedAcc < seedAcc - 1e-9,
       selectionGap: gap(bestSeen) - gap(finalAcc),
-      overfitGap: (finalist.validationMean ?? 0) - finalAcc,
+      overfitGap: (rankScore(finalist) ?? 0) - finalAcc,
       proposerCalls: ports.proposerCalls(),
       rollouts: ports.rollouts(),
       shipped,

@@ -7,7 +7,7 @@
  * Pure module: all I/O goes through the ports.
  */
 import type { PromptContent } from '../prompt.js'
-import { meanOf, sumOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type SearchPorts } from './types.js'
+import { meanOf, rankScore, sumOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type SearchPorts } from './types.js'
 
 export class Exhausted extends Error {
   constructor() {
@@ -90,12 +90,12 @@ export async function screen(
   return { accepted, candidate }
 }
 
-/** Scored (fully validated, not rejected) candidates, best first; ties keep pool order. */
+/** Scored (fully validated, not rejected) candidates, best first by rank score; ties keep pool order. */
 export function ranked(pool: readonly Candidate[]): Candidate[] {
   return pool
-    .map((c, i) => ({ c, i }))
-    .filter(({ c }) => c.status !== 'rejected' && c.validationMean !== null)
-    .sort((a, b) => (b.c.validationMean as number) - (a.c.validationMean as number) || a.i - b.i)
+    .map((c, i) => ({ c, i, s: rankScore(c) }))
+    .filter(({ c, s }) => c.status !== 'rejected' && c.validationMean !== null && s !== null)
+    .sort((a, b) => (b.s as number) - (a.s as number) || a.i - b.i)
     .map(({ c }) => c)
 }
 

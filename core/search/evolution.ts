@@ -9,12 +9,12 @@
  */
 import { crossover } from './edits.js'
 import { Exhausted, evaluateWithin, ranked, screen } from './common.js'
-import { sumOf, type Candidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from './types.js'
+import { rankScore, sumOf, type Candidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from './types.js'
 
 function tournament(population: readonly Candidate[], ports: SearchPorts): Candidate {
   const a = ports.rng.pick(population)
   const b = ports.rng.pick(population)
-  return (a.validationMean ?? 0) >= (b.validationMean ?? 0) ? a : b
+  return (rankScore(a) ?? 0) >= (rankScore(b) ?? 0) ? a : b
 }
 
 export async function evolutionRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {

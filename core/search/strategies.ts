@@ -9,7 +9,8 @@ import { hillClimbRound, randomSearchRound } from './baselines.js'
 import { beamRound } from './beam.js'
 import { evolutionRound } from './evolution.js'
 import { gepaRound } from './gepa.js'
-import type { StrategyName, StrategyRound } from './types.js'
+import { reestimate } from './pooled.js'
+import type { Candidate, RoundOutcome, SearchPorts, StrategyName, StrategyRound, StrategySettings } from './types.js'
 
 export { STRATEGY_NAMES, type StrategyName } from './types.js'
 
@@ -25,3 +26,15 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
 
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
 export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race'])
+
+/**
+ * Run one round of a strategy with the pool's rankings up to date: with `settings.pooled`, every
+ * candidate's pooled estimate is refreshed before the round (so parents are chosen by it) and
+ * after it (so the incumbent is).
+ */
+export async function runRound(round: StrategyRound, pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+  if (settings.pooled) await reestimate(pool, ports)
+  const outcome = await round(pool, settings, ports)
+  if (settings.pooled) await reestimate(pool, ports)
+  return outcome
+}

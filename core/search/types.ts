@@ -24,8 +24,17 @@ export interface Candidate {
   parentIds: string[]
   operator: string
   status: 'seed' | 'accepted' | 'rejected'
+  /** Mean score over the whole validation split (the candidate's own evidence). */
   validationMean: number | null
+  /**
+   * The search's estimate of its validation accuracy, pooling evidence from related candidates
+   * (./pooled.ts); ranking uses it when set, else `validationMean`.
+   */
+  estimate?: number | null
 }
+
+/** What a candidate is ranked by: the pooled estimate when there is one, else its own validation mean. */
+export const rankScore = (c: Candidate): number | null => c.estimate ?? c.validationMean
 
 export interface Proposal {
   content: PromptContent
@@ -56,6 +65,11 @@ export interface SearchPorts {
   mutate(parent: PromptContent): Promise<Proposal | null>
   /** Most sentences (clauses) a prompt's instructions may hold. */
   maxSentences: number
+  /**
+   * Scores already paid for (cache hits only, never a rollout) of a prompt on these items; items
+   * never evaluated are left out. Lets the search pool evidence across candidates.
+   */
+  knownScores?(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
   /** Task rollouts (cache misses) still allowed. */
   rolloutsRemaining(): Promise<number>
   /** Would evaluating this prompt on these items cost rollouts? (cache lookups only) */
@@ -85,9 +99,11 @@ export interface StrategySettings {
   population: number
   /** GEPA: try a merge of two lineages every this many proposals (0: never). */
   mergeEvery: number
+  /** Rank candidates by pooled estimates (./pooled.ts) rather than their own validation means. */
+  pooled: boolean
 }
 
-export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0 }
+export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0, pooled: true }
 
 export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'gepa-race', 'evolution'] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
@@ -103,12 +119,13 @@ export const meanOf = (scores: readonly ItemScore[]): number | null => {
 export const sumOf = (scores: readonly ItemScore[]): number =>
   scores.reduce((a, s) => a + (s.score ?? 0), 0)
 
-/** The candidate a campaign would ship now: best validation mean, earliest on ties. */
+/** The candidate a campaign would ship now: best rank score (pooled estimate or validation mean), earliest on ties. */
 export function incumbent(pool: readonly Candidate[]): Candidate | null {
   let best: Candidate | null = null
   for (const c of pool) {
-    if (c.status === 'rejected' || c.validationMean === null) continue
-    if (best === null || c.validationMean > (best.validationMean as number) + 1e-12) best = c
+    const s = rankScore(c)
+    if (c.status === 'rejected' || c.validationMean === null || s === null) continue
+    if (best === null || s > (rankScore(best) as number) + 1e-12) best = c
   }
   return best
 }
