@@ -5,11 +5,13 @@
  * Each scenario instance is a simulated world whose exact test accuracy is known for any prompt
  * (from probabilities, no sampling noise) and whose optimum is computed exactly (enumeration
  * where small, exact-objective multistart otherwise). Every strategy runs on the same instances
- * with the same budget; the prompt it would ship at any moment is its incumbent (best validation
- * mean); at the end the holdout gate (paired test against the seed prompt) decides whether it
+ * with the same budget; the prompt it would ship at any moment is its incumbent (the best-ranked
+ * candidate: pooled estimate, or own validation mean with --select own); at the end the holdout gate (paired test against the seed prompt) decides whether it
  * ships at all.
  *
- *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0] [--split test|dev] [--json]
+ *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0] [--split test|dev] [--select pooled|own] [--validation N] [--json]
+ *
+ * --select: rank candidates by pooled estimates (the default, as campaigns do) or by their own validation means.
  *
  * --scenario: a bundled family (moderate, hard).
  */
@@ -31,7 +33,7 @@ const { values } = parseArgs({
     strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
     fidelity: { type: 'string' },
     split: { type: 'string', default: 'test' },
-    validation: { type: 'string', default: '100' },
+    validation: { type: 'string', default: '30' },
     holdout: { type: 'string', default: '300' },
     'test-size': { type: 'string', default: '1500' },
     proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
