@@ -15,6 +15,16 @@ export const PromptParams = z.object({
 })
 export type PromptParams = z.infer<typeof PromptParams>
 
+/** A worked example shown to the model before the real input (few-shot): an input and the answer to imitate. */
+export const Demonstration = z.object({
+  input: z.record(z.string(), z.string()),
+  output: z.string().min(1, 'a demonstration needs the answer to imitate'),
+})
+export type Demonstration = z.infer<typeof Demonstration>
+
+/** Most demonstrations a prompt version may carry. */
+export const MAX_DEMONSTRATIONS = 8
+
 export const PromptContent = z.object({
   /** Instructions (the system message). Search strategies edit this. */
   system: z.string().min(1, 'the system instructions must not be empty'),
@@ -23,6 +33,11 @@ export const PromptContent = z.object({
   /** Model id, e.g. `sim-standard`, `gpt-4.1-mini`, `claude-sonnet-4`. */
   model: z.string().min(1),
   params: PromptParams.default({ temperature: 0, maxTokens: 512 }),
+  /**
+   * Few-shot demonstrations, sent as user/assistant turns before the real input (absent: none).
+   * Search strategies choose them from high-DQ production traffic of the training split.
+   */
+  examples: z.array(Demonstration).max(MAX_DEMONSTRATIONS, `at most ${MAX_DEMONSTRATIONS} demonstrations`).optional(),
 })
 export type PromptContent = z.infer<typeof PromptContent>
 
@@ -66,10 +81,11 @@ export function renderTemplate(template: string, vars: Record<string, unknown>, 
   })
 }
 
-/** The chat messages a prompt version sends for one input. */
+/** The chat messages a prompt version sends for one input: instructions, demonstrations (user/assistant turns), the input. */
 export function renderMessages(prompt: PromptContent, input: Record<string, unknown>): ChatMessage[] {
-  return [
-    { role: 'system', content: prompt.system },
-    { role: 'user', content: renderTemplate(prompt.user, input, 'the prompt\'s user template') },
-  ]
+  const demos = (prompt.examples ?? []).flatMap((d, i): ChatMessage[] => [
+    { role: 'user', content: renderTemplate(prompt.user, d.input, `demonstration ${i + 1} (the prompt's user template)`) },
+    { role: 'assistant', content: d.output },
+  ])
+  return [{ role: 'system', content: prompt.system }, ...demos, { role: 'user', content: renderTemplate(prompt.user, input, 'the prompt\'s user template') }]
 }

@@ -21,7 +21,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core'
-import type { PromptParams } from '../core/prompt.js'
+import type { Demonstration, PromptParams } from '../core/prompt.js'
 import type { Reference } from '../core/decision.js'
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
@@ -50,6 +50,8 @@ export const promptVersions = pgTable(
     userTemplate: text('user_template').notNull(),
     model: text('model').notNull(),
     params: jsonb('params').$type<PromptParams>().notNull(),
+    /** Few-shot demonstrations (null: none). */
+    examples: jsonb('examples').$type<Demonstration[]>(),
     parentIds: jsonb('parent_ids').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     origin: text('origin', { enum: ['human', 'campaign'] }).notNull(),
     campaignId: text('campaign_id'),

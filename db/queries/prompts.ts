@@ -12,7 +12,7 @@ import { promptVersions, tasks } from '../schema.js'
 export type PromptVersionRow = typeof promptVersions.$inferSelect
 
 export function contentOf(row: PromptVersionRow): PromptContent {
-  return { system: row.system, user: row.userTemplate, model: row.model, params: row.params }
+  return { system: row.system, user: row.userTemplate, model: row.model, params: row.params, ...(row.examples?.length ? { examples: row.examples } : {}) }
 }
 
 export interface NewPromptVersion {
@@ -56,6 +56,7 @@ export async function createPromptVersion(db: Db, input: NewPromptVersion): Prom
         userTemplate: input.content.user,
         model: input.content.model,
         params: input.content.params,
+        examples: input.content.examples?.length ? input.content.examples : null,
         parentIds: input.parentIds ?? [],
         origin: input.origin,
         campaignId: input.campaignId ?? null,
