@@ -56,7 +56,9 @@ export class SimulationProvider implements ChatProvider {
     const model = world.model(request.model)
     const example = world.example(request.simulation.exampleKey)
     const promptText = request.messages.map((m) => `${m.role}: ${m.content}`).join('\n')
-    const answer = world.respond(promptText, example, request.model, request.replicate ?? 0)
+    // Few-shot turns: every user message before the last is a demonstration's input.
+    const users = request.messages.filter((m) => m.role === 'user')
+    const answer = world.respond(promptText, example, request.model, request.replicate ?? 0, users.slice(0, -1).map((m) => m.content))
     if (answer.error) {
       // The draw is deterministic for this request: retrying cannot help, so it is not retryable.
       throw new KaizenError('PROVIDER_REJECTED', `[simulation] ${request.model} failed this request (simulated error)`)

@@ -6,9 +6,9 @@
  * pair is one rollout, and the simulated proposer reflects and edits. By default the observed
  * score is success (1 or 0); `score` can grade the simulated answer instead (e.g. with DQ).
  */
-import type { PromptContent } from '../core/prompt.js'
+import { renderTemplate, type PromptContent } from '../core/prompt.js'
 import { Rng } from '../core/rng.js'
-import type { Candidate, ItemScore, SearchPorts } from '../core/search/types.js'
+import type { Candidate, DemonstrationSource, ItemScore, SearchPorts } from '../core/search/types.js'
 import { SimulationProposer } from './proposer.js'
 import type { SimResponse, SimWorld } from './world.js'
 import type { SimExample } from './generator.js'
@@ -30,8 +30,9 @@ export function memoryPorts(
 ): MemoryPorts {
   const cache = new Map<string, ItemScore>()
   const proposer = new SimulationProposer(world, options.hallucination === undefined ? {} : { hallucination: options.hallucination })
-  const key = (c: PromptContent, id: string) => `${c.model}\u0000${c.system}\u0000${c.user}\u0000${id}`
+  const key = (c: PromptContent, id: string) => `${c.model}\u0000${c.system}\u0000${c.user}\u0000${c.examples?.length ? JSON.stringify(c.examples) : ''}\u0000${id}`
   let proposerCalls = 0
+  let demoSources: DemonstrationSource[] | null = null
   const pool: Candidate[] = []
   const ports: MemoryPorts = {
     pool,
@@ -48,7 +49,9 @@ export function memoryPorts(
         let hit = cache.get(k)
         if (!hit) {
           const ex = world.example(id)
-          const r = world.respond(options.promptText ? options.promptText(content, ex) : content.system, ex, content.model, 0)
+          const demos = (content.examples ?? []).map((d) => renderTemplate(content.user, d.input))
+          const text = options.promptText ? options.promptText(content, ex) : [content.system, ...demos].join('\n')
+          const r = world.respond(text, ex, content.model, 0, demos)
           const score = options.score ? options.score(r, ex, content) : r.success ? 1 : 0
           hit = { itemId: id, score, feedback: score !== null && score >= 0.999 ? null : r.feedback }
           cache.set(k, hit)
@@ -67,6 +70,20 @@ export function memoryPorts(
     async knownScores(content, ids) {
       return ids.map((id) => cache.get(key(content, id))).filter((s): s is ItemScore => s !== undefined)
     },
+    async demonstrations() {
+      // Production answers of the training items: the seed prompt's answer (a draw of its own),
+      // kept when it succeeded (high DQ).
+      if (!demoSources) {
+        const seed = world.scenario.task.prompt
+        demoSources = options.trainIds.flatMap((id) => {
+          const ex = world.example(id)
+          const r = world.respond(seed.system, ex, seed.model, 1)
+          const score = options.score ? options.score(r, ex, seed) : r.success ? 1 : 0
+          return score !== null && score >= 0.8 ? [{ itemId: id, demonstration: { input: ex.input, output: r.text }, score }] : []
+        })
+      }
+      return demoSources
+    },
     async rolloutsRemaining() {
       return options.budget - cache.size
     },
@@ -74,7 +91,7 @@ export function memoryPorts(
       return ids.filter((id) => !cache.has(key(content, id))).length
     },
     async save(c) {
-      const existing = pool.find((p) => p.content.system === c.content.system)
+      const existing = pool.find((p) => p.content.system === c.content.system && JSON.stringify(p.content.examples ?? []) === JSON.stringify(c.content.examples ?? []))
       if (existing) return { candidate: existing, created: false }
       return { candidate: { id: `c${pool.length}`, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
     },

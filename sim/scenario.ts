@@ -118,6 +118,12 @@ export const ScenarioSchema = z
         .array(z.object({ clauses: z.tuple([Id, Id]), alone: z.number(), together: z.number() }))
         .default([]),
       length: z.object({ freeClauses: z.number().int().nonnegative(), costPerClause: z.number().nonnegative() }),
+      /**
+       * Few-shot demonstrations: a demonstration of the example's own cluster adds `weight` to the
+       * logit (the second half as much, and so on); every demonstration costs `costPerDemo`.
+       * Default: the simulated model ignores demonstrations.
+       */
+      demonstrations: z.object({ weight: z.number().nonnegative(), costPerDemo: z.number().nonnegative() }).default({ weight: 0, costPerDemo: 0 }),
       /** Failure modes when nothing in the prompt explains the failure. */
       noiseFailureModes: z.partialRecord(FailureMode, z.number().nonnegative()),
     }),

@@ -39,6 +39,7 @@ export class SimWorld {
   private readonly phrases: Array<{ clause: string; text: string }>
   private readonly parseCache = new Map<string, string[]>()
   private readonly exampleCache = new Map<string, SimExample>()
+  private readonly summaryPatterns: Array<{ cluster: string; pattern: RegExp }>
   readonly fidelity: number
 
   constructor(
@@ -47,6 +48,25 @@ export class SimWorld {
   ) {
     this.fidelity = options.fidelity ?? scenario.feedback.fidelity
     this.phrases = scenario.clauses.flatMap((c) => c.paraphrases.map((p) => ({ clause: c.id, text: normalizeText(p) })))
+    // A cluster is recognised in text by its summary templates, with every {{variable}} a wildcard.
+    this.summaryPatterns = scenario.clusters.flatMap((c) =>
+      c.summaries.map((t) => ({
+        cluster: c.id,
+        pattern: new RegExp(t.split(/\{\{[^}]*\}\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.+?')),
+      })),
+    )
+  }
+
+  /** Instructions are read outside the demonstrations' inputs. */
+  private withoutDemos(promptText: string, demos: readonly string[]): string {
+    let out = promptText
+    for (const d of demos) out = out.split(d).join(' ')
+    return out
+  }
+
+  /** The cluster a demonstration's input belongs to, recognised from its text (null: none). */
+  clusterOf(text: string): string | null {
+    return this.summaryPatterns.find((p) => p.pattern.test(text))?.cluster ?? null
   }
 
   /** Clause ids whose paraphrase appears in the text, in scenario order. */
@@ -79,7 +99,7 @@ export class SimWorld {
   }
 
   /** The logit of success, term by term (exposed for tests and the benchmark's exact objective). */
-  logit(example: SimExample, clauses: readonly string[], modelId: string): number {
+  logit(example: SimExample, clauses: readonly string[], modelId: string, demoClusters: readonly (string | null)[] = []): number {
     const s = this.scenario
     const e = s.effects
     const present = new Set(clauses)
@@ -98,11 +118,13 @@ export class SimWorld {
       else if (n === 1) x += syn.alone
     }
     x -= e.length.costPerClause * Math.max(0, present.size - e.length.freeClauses)
+    const own = demoClusters.filter((c) => c === example.cluster).length
+    x += e.demonstrations.weight * 2 * (1 - 0.5 ** own) - e.demonstrations.costPerDemo * demoClusters.length
     return x
   }
 
-  probability(example: SimExample, clauses: readonly string[], modelId: string): number {
-    return sigmoid(this.logit(example, clauses, modelId))
+  probability(example: SimExample, clauses: readonly string[], modelId: string, demoClusters: readonly (string | null)[] = []): number {
+    return sigmoid(this.logit(example, clauses, modelId, demoClusters))
   }
 
   /** What explains a failure: missing requirements and harmful clauses, else noise. */
@@ -134,12 +156,13 @@ export class SimWorld {
   /**
    * The simulated model's answer to one request.
    * @param promptText every message the model sees, concatenated (instructions and input)
+   * @param demos the demonstrations' inputs as the model saw them (few-shot turns before the input)
    */
-  respond(promptText: string, example: SimExample, modelId: string, replicate: number): SimResponse {
+  respond(promptText: string, example: SimExample, modelId: string, replicate: number, demos: readonly string[] = []): SimResponse {
     const seed = this.scenario.seed
     const draw = (stream: string) => unitHash(seed, modelId, promptText, example.key, replicate, stream)
-    const clauses = this.parseClauses(promptText)
-    const probability = this.probability(example, clauses, modelId)
+    const clauses = this.parseClauses(demos.length > 0 ? this.withoutDemos(promptText, demos) : promptText)
+    const probability = this.probability(example, clauses, modelId, demos.map((d) => this.clusterOf(d)))
     if (draw('error') < this.model(modelId).errorRate) {
       return { success: false, probability, failureMode: null, feedback: null, text: '', error: true }
     }
