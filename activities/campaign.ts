@@ -4,7 +4,7 @@
  * Every write is keyed, so a retried activity changes nothing twice.
  */
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
-import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, ne, notExists, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, notExists, or, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
@@ -13,19 +13,22 @@ import { copiesTraining } from '../core/search/edits.js'
 import { STRATEGIES, runRound, type StrategyName } from '../core/search/strategies.js'
 import { LlmProposer } from '../proposers/llm.js'
 import { approxTokens } from '../providers/simulation.js'
-import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
+import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type DemonstrationSource, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
+import type { PromptContent } from '../core/prompt.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
-import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, traffic } from '../db/schema.js'
+import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, scores, traffic } from '../db/schema.js'
 import { compareGolden, compareSafety, nonRegression, type GoldenComparison, type SafetyComparison, type ShipFailure } from '../core/ship.js'
 import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
 import { Evaluator, type EvalItem } from './evaluator.js'
+import { gradeTraffic } from './grade-traffic.js'
+import type { StoredSpec } from '../graders/spec.js'
 
 export type Split = 'train' | 'validation' | 'holdout'
 
@@ -116,6 +119,9 @@ export interface FinishCampaignInput {
   result: Record<string, unknown>
 }
 
+/** A production answer may be shown as a demonstration only when its DQ is at least this. */
+export const DEMO_MIN_DQ = 0.8
+
 const candidateId = (campaignId: string, versionId: string) => `cand_${campaignId}_${versionId.slice(3)}`
 
 export function createCampaignActivities(deps: ActivityDeps) {
@@ -144,6 +150,36 @@ export function createCampaignActivities(deps: ActivityDeps) {
       .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, split)))
       .orderBy(asc(datasetItems.position))
     return rows
+  }
+
+  /**
+   * Few-shot sources: production answers of the training split whose DQ (under the campaign's
+   * grader version) is at least DEMO_MIN_DQ. Ungraded records are graded first (stored, once).
+   */
+  async function demonstrationsOf(datasetId: string, graderVersionId: string, spec: StoredSpec): Promise<DemonstrationSource[]> {
+    const rows = await db
+      .select({ t: traffic, score: scores.score })
+      .from(datasetItems)
+      .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
+      .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, graderVersionId)))
+      .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'train'), isNotNull(traffic.output), isNull(traffic.error)))
+      .orderBy(asc(datasetItems.position))
+    const ungraded = rows.filter((r) => r.score === null).map((r) => r.t)
+    const fresh = new Map<string, number | null>()
+    if (ungraded.length > 0) {
+      await gradeTraffic(deps, ungraded, spec, graderVersionId, { signal: cancellationSignal() })
+      for (let i = 0; i < ungraded.length; i += 1_000) {
+        const got = await db
+          .select({ id: scores.subjectId, score: scores.score })
+          .from(scores)
+          .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, ungraded.slice(i, i + 1_000).map((t) => t.id))))
+        for (const g of got) fresh.set(g.id, g.score)
+      }
+    }
+    return rows.flatMap(({ t, score }) => {
+      const dq = score ?? fresh.get(t.id) ?? null
+      return dq !== null && dq >= DEMO_MIN_DQ && t.output ? [{ itemId: t.id, demonstration: { input: t.input, output: t.output }, score: dq }] : []
+    })
   }
 
   async function campaignRow(campaignId: string) {
@@ -327,12 +363,13 @@ export function createCampaignActivities(deps: ActivityDeps) {
       // Generalisation guards on every proposal: no copying of training inputs, a token cap.
       const seedSystem = (pool.find((c) => c.status === 'seed') ?? (pool[0] as Candidate)).content.system
       const trainingText = train.map((i) => Object.values(i.input).join(' '))
-      const guarded = (p: Proposal | null): Proposal | null => {
-        if (!p) return null
-        if (approxTokens(p.content.system) > maxPromptTokens) return null
-        if (copiesTraining(p.content.system, seedSystem, trainingText)) return null
-        return p
+      const admits = (content: PromptContent): boolean => {
+        const demoText = (content.examples ?? []).map((d) => `${Object.values(d.input).join(' ')} ${d.output}`).join(' ')
+        if (approxTokens(demoText ? `${content.system} ${demoText}` : content.system) > maxPromptTokens) return false
+        return !copiesTraining(content.system, seedSystem, trainingText)
       }
+      const guarded = (p: Proposal | null): Proposal | null => (p && admits(p.content) ? p : null)
+      let demos: Promise<DemonstrationSource[]> | undefined
       let evaluated = 0
       const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
       let budgetStop: SearchRoundResult['budgetStop']
@@ -364,6 +401,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
         maxSentences,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
+        admits,
+        demonstrations: () => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec)),
         knownScores: (content, ids) => evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids)),
         save: async (c: NewCandidate) => {
           const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))

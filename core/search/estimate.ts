@@ -53,6 +53,10 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       perProposal = (a) => (width * 2 * m) / s.proposalsPerRound + halving + a * validation
       break
     }
+    case 'fewshot':
+      // The parent once per round and each child on a minibatch; full validation on acceptance. No proposer model.
+      perProposal = (a) => m / s.proposalsPerRound + m + a * validation
+      break
     default:
       // GEPA-style: parent and child on a minibatch; a full validation pass per accepted child.
       perProposal = (a) => 2 * m + a * validation
@@ -63,12 +67,13 @@ export function estimateCampaign(input: EstimateInput): Estimate {
   const gate = 2 * holdout
   const total = { low: baseline + search.low + gate, expected: baseline + search.expected + gate, high: baseline + search.high + gate }
   const perCall = input.price ? (input.tokens.input * input.price.inputPerMTok + input.tokens.output * input.price.outputPerMTok) / 1e6 : null
+  const proposerCalls = s.strategy === 'fewshot' ? 0 : proposals
   const proposerPerCall = input.proposerPrice ? (2_000 * input.proposerPrice.inputPerMTok + 800 * input.proposerPrice.outputPerMTok) / 1e6 : 0
-  const usd = perCall === null ? { expected: null, high: null } : { expected: total.expected * perCall + proposals * proposerPerCall, high: total.high * perCall + proposals * proposerPerCall }
+  const usd = perCall === null ? { expected: null, high: null } : { expected: total.expected * perCall + proposerCalls * proposerPerCall, high: total.high * perCall + proposerCalls * proposerPerCall }
   return {
     items: { train, validation, holdout },
     rollouts: { baseline, search, holdout: gate, total },
-    proposerCalls: proposals,
+    proposerCalls,
     usd,
     assumptions: [
       `${n} records snapshotted (of ${input.availableRecords} usable), split ${train}/${validation}/${holdout}`,
@@ -76,6 +81,7 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       `search capped at the rollout budget of ${s.rolloutBudget}`,
       `${input.tokens.input} input and ${input.tokens.output} output tokens per task call${input.price ? '' : '; no price known for the model, so no dollars'}`,
       'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: the estimate is an upper bound on them',
+      ...(s.strategy === 'fewshot' ? ['few-shot: demonstrations lengthen every call beyond the token figures above; grading the training traffic for demonstrations may add judge calls'] : []),
     ],
   }
 }

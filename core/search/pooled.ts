@@ -16,6 +16,7 @@
  * Pure module: all I/O goes through the ports.
  */
 import { sentences } from './edits.js'
+import type { PromptContent } from '../prompt.js'
 import type { Candidate, SearchPorts } from './types.js'
 
 export interface PooledObservation {
@@ -124,6 +125,11 @@ export function pooledEstimates(
   return out
 }
 
+/** What a candidate is made of, for pooling: its instruction sentences and its demonstrations. */
+export function promptFeatures(content: PromptContent): string[] {
+  return [...sentenceKeys(content.system), ...(content.examples ?? []).map((d) => `demo:${JSON.stringify(d.input)}`)]
+}
+
 const fitted = new WeakMap<readonly Candidate[], string>()
 
 /**
@@ -140,7 +146,7 @@ export async function reestimate(pool: readonly Candidate[], ports: SearchPorts,
   const features = new Map<string, string[]>()
   const observations: PooledObservation[] = []
   for (const c of pool) {
-    features.set(c.id, sentenceKeys(c.content.system))
+    features.set(c.id, promptFeatures(c.content))
     for (const s of await ports.knownScores(c.content, ports.validationIds)) if (s.score !== null) observations.push({ candidate: c.id, item: s.itemId, score: s.score })
   }
   const est = pooledEstimates(features, observations, options)

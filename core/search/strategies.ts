@@ -8,6 +8,7 @@
 import { hillClimbRound, randomSearchRound } from './baselines.js'
 import { beamRound } from './beam.js'
 import { evolutionRound } from './evolution.js'
+import { fewShotRound } from './fewshot.js'
 import { gepaRound } from './gepa.js'
 import { reestimate } from './pooled.js'
 import type { Candidate, RoundOutcome, SearchPorts, StrategyName, StrategyRound, StrategySettings } from './types.js'
@@ -22,6 +23,7 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   'gepa-best': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best' }),
   'gepa-race': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best', race: true }),
   evolution: evolutionRound,
+  fewshot: fewShotRound,
 }
 
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */

@@ -7,7 +7,7 @@
  *
  * Pure module: no I/O of its own.
  */
-import type { PromptContent } from '../prompt.js'
+import type { Demonstration, PromptContent } from '../prompt.js'
 import type { Rng } from '../rng.js'
 
 export interface ItemScore {
@@ -53,6 +53,15 @@ export interface NewCandidate {
   validationMean: number | null
 }
 
+/** A demonstration the few-shot strategy may show: a training item's high-DQ production answer. */
+export interface DemonstrationSource {
+  /** The training item (traffic record) it comes from. */
+  itemId: string
+  demonstration: Demonstration
+  /** DQ of that production answer. */
+  score: number
+}
+
 export interface SearchPorts {
   rng: Rng
   trainIds: readonly string[]
@@ -70,6 +79,13 @@ export interface SearchPorts {
    * never evaluated are left out. Lets the search pool evidence across candidates.
    */
   knownScores?(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
+  /**
+   * The guards a proposer's output passes (token cap, copy guard), for prompts a strategy builds
+   * itself (few-shot edits); absent: everything passes.
+   */
+  admits?(content: PromptContent): boolean
+  /** Demonstrations available to few-shot selection (training items only); absent: none. */
+  demonstrations?(): Promise<DemonstrationSource[]>
   /** Task rollouts (cache misses) still allowed. */
   rolloutsRemaining(): Promise<number>
   /** Would evaluating this prompt on these items cost rollouts? (cache lookups only) */
@@ -105,7 +121,7 @@ export interface StrategySettings {
 
 export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0, pooled: true }
 
-export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'gepa-race', 'evolution'] as const
+export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'gepa-race', 'evolution', 'fewshot'] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
 
 /** One round of a search strategy over the pool (mutated in place with new candidates). */

@@ -6,13 +6,13 @@ import { addGolden } from '../../db/queries/golden.js'
 import { getGraderSpec } from '../../db/queries/graders.js'
 import { grade } from '../../graders/engine.js'
 import { getLabels } from '../../db/queries/labels.js'
-import { auditEvents, campaigns, candidates, datasetItems, promptVersions, traffic } from '../../db/schema.js'
+import { auditEvents, campaigns, candidates, datasetItems, promptVersions, scores, traffic } from '../../db/schema.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
 import { campaignStatusQuery, canaryStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult } from '../../workflows/messages.js'
 import { eventually, failureMessages, sleep, startHarness, type Harness } from '../helpers/infra.js'
 import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
 import { MockActivityEnvironment } from '@temporalio/testing'
-import { createCampaignActivities, type HoldoutComparison } from '../../activities/campaign.js'
+import { DEMO_MIN_DQ, createCampaignActivities, type HoldoutComparison } from '../../activities/campaign.js'
 
 let h: Harness
 before(async () => {
@@ -191,4 +191,38 @@ test('the ship decision checks the golden set and safety: a finalist that breaks
   for (const r of cmp.regressions!) assert.match(r.message, r.code === 'golden-regression' ? /passes \d+ of 30 golden cases, the baseline \d+; broken: / : /fails the [a-z-]+ safety check on \d+ of \d+ items, the baseline on \d+/)
   const actions = (await h.db.select().from(auditEvents).where(eq(auditEvents.taskId, taskId))).map((e) => e.action)
   assert.equal(actions.filter((a) => a === 'golden.added').length, 1, actions.join(','))
+})
+
+test('few-shot selection: demonstrations come from high-DQ production answers of the training split, and are stored with the version and its lineage', async () => {
+  const taskId = h.scenario.task.id
+  const campaignId = `campaign-${taskId}-fewshot`
+  const result: CampaignResult = await h.client.workflow.execute(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    // A gate no finalist can pass: this test is about the search, not the canary.
+    args: [{ taskId, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, strategy: 'fewshot', rounds: 6, rolloutBudget: 800 }, gate: { minEffect: 1 } } }],
+  })
+  assert.notEqual(result.decision, 'canary-started')
+  const row = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
+  assert.ok(row?.datasetId && row.graderVersionId)
+  const train = await h.db
+    .select({ t: traffic, score: scores.score })
+    .from(datasetItems)
+    .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
+    .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, row.graderVersionId)))
+    .where(and(eq(datasetItems.datasetId, row.datasetId), eq(datasetItems.split, 'train')))
+  const cands = await h.db.select({ c: candidates, v: promptVersions }).from(candidates).innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId)).where(eq(candidates.campaignId, campaignId))
+  const fewshot = cands.filter(({ c }) => c.operator.startsWith('fewshot-'))
+  assert.ok(fewshot.length >= 4, `few-shot proposals: ${fewshot.length}`)
+  assert.ok(fewshot.some(({ c }) => c.status === 'accepted'), 'some demonstrations were accepted')
+  for (const { c, v } of fewshot.filter(({ c }) => c.operator !== 'fewshot-remove')) {
+    assert.ok(v.examples && v.examples.length > 0, `${v.id} stores its demonstrations`)
+    const shown = (c.feedback as string[]).map((f) => /traffic (\S+) /.exec(f)?.[1])
+    assert.ok(shown[0], `lineage names the traffic record: ${c.feedback}`)
+    const source = train.find((r) => r.t.id === shown[0])
+    assert.ok(source, `${shown[0]} is in the training split`)
+    assert.ok((source.score ?? 0) >= DEMO_MIN_DQ, `${shown[0]} has DQ ${source.score}`)
+    assert.ok(v.examples.some((d) => d.output === source.t.output && JSON.stringify(d.input) === JSON.stringify(source.t.input)))
+  }
+  for (const { v } of fewshot) for (const d of v.examples ?? []) assert.ok(train.some((r) => r.t.output === d.output), 'every demonstration is a training answer')
 })
