@@ -29,6 +29,10 @@ export const ERROR_CODES = [
   'BUDGET_EXHAUSTED',
   /** The caller lacks the identity or permission to do this. */
   'FORBIDDEN',
+  /** No credentials, or credentials that are not valid (a missing, unknown or revoked API token). */
+  'UNAUTHENTICATED',
+  /** A request body larger than the server accepts. */
+  'PAYLOAD_TOO_LARGE',
   /** An invariant of Kaizen itself was violated: a bug. */
   'INTERNAL',
 ] as const

@@ -361,3 +361,18 @@ export const auditEvents = pgTable(
   },
   (t) => [index('audit_task').on(t.taskId, t.at), index('audit_subject').on(t.subjectType, t.subjectId)],
 )
+
+/**
+ * API tokens: only a SHA-256 hash of the secret is stored; the secret is shown once, at creation.
+ * Scopes: ingest (send traffic and feedback), read (resolve prompts, read status and metrics),
+ * operate (start and steer campaigns), approve (decide canaries; a human identity is required).
+ */
+export const apiTokens = pgTable('api_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  secretHash: text('secret_hash').notNull().unique(),
+  scopes: jsonb('scopes').$type<string[]>().notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+})

@@ -1,0 +1,35 @@
+/**
+ * @module api/metrics
+ * Prometheus metrics of the API process (`GET /metrics`): HTTP requests and their latency,
+ * ingestion, prompt resolution, plus the process's default metrics. Names follow Prometheus
+ * conventions with the `kaizen_` prefix.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface ApiMetrics {
+  registry: Registry
+  requests: Counter<'method' | 'route' | 'status'>
+  requestSeconds: Histogram<'method' | 'route'>
+  ingested: Counter<'source'>
+  rejected: Counter<'source' | 'reason'>
+  resolved: Counter<'arm'>
+}
+
+export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics {
+  const registry = new Registry()
+  if (options.defaults ?? true) collectDefaultMetrics({ register: registry, prefix: 'kaizen_' })
+  return {
+    registry,
+    requests: new Counter({ name: 'kaizen_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    requestSeconds: new Histogram({
+      name: 'kaizen_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    ingested: new Counter({ name: 'kaizen_traffic_ingested_total', help: 'Traffic records stored', labelNames: ['source'], registers: [registry] }),
+    rejected: new Counter({ name: 'kaizen_traffic_rejected_batches_total', help: 'Ingestion batches rejected (nothing stored)', labelNames: ['source', 'reason'], registers: [registry] }),
+    resolved: new Counter({ name: 'kaizen_prompt_resolutions_total', help: 'Prompt resolutions by arm', labelNames: ['arm'], registers: [registry] }),
+  }
+}

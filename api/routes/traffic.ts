@@ -1,0 +1,125 @@
+/**
+ * @module api/routes/traffic
+ * `POST /v1/traffic`: batch ingestion of production LLM calls. The whole batch is validated first
+ * (every fault reported with its JSON path), then every task and prompt version it names is
+ * checked, then it is stored in one statement: a batch is stored whole or not at all. A record's
+ * `id` is the client's idempotency key: sending the same batch twice stores it once.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { and, inArray } from 'drizzle-orm'
+import { KaizenError } from '../../core/errors.js'
+import type { Db } from '../../db/client.js'
+import { promptVersions, tasks, traffic } from '../../db/schema.js'
+import { sha256Hex } from '../../lib/hash.js'
+import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { ErrorResponse } from '../schemas.js'
+import type { ApiMetrics } from '../metrics.js'
+
+export const MAX_BATCH = 1_000
+
+const count = z.number().int().min(0).max(10_000_000)
+
+export const TrafficRecord = z
+  .object({
+    id: z.string().min(1).max(200).optional().openapi({ description: 'Idempotency key of this call (unique per task); a record sent again is stored once.' }),
+    task: z.string().min(1).max(200),
+    promptVersion: z.string().min(1).max(200).openapi({ description: 'The prompt version id that served the call (from the resolve endpoint).' }),
+    routingKey: z.string().min(1).max(500).openapi({ description: 'The sticky routing key (user, session, tenant) the version was resolved for.' }),
+    input: z.record(z.string(), z.string().max(100_000)).openapi({ description: 'The input variables the prompt was rendered with.' }),
+    output: z.string().max(1_000_000).nullable().default(null),
+    model: z.string().min(1).max(200),
+    provider: z.string().min(1).max(100).default('external'),
+    inputTokens: count.default(0),
+    outputTokens: count.default(0),
+    latencyMs: z.number().int().min(0).max(86_400_000).default(0),
+    costUsd: z.number().min(0).max(1_000_000).default(0),
+    error: z.string().max(10_000).nullable().default(null),
+    canaryId: z.string().min(1).max(300).nullable().default(null).openapi({ description: 'From the resolve response, when a canary was running.' }),
+    arm: z.enum(['baseline', 'canary']).nullable().default(null),
+    routingWeight: z.number().min(0).max(1).nullable().default(null),
+    startedAt: z.iso.datetime({ offset: true }).optional().openapi({ description: 'When the call started (ISO 8601); default: when it is received.' }),
+  })
+  .strict()
+  .openapi('TrafficRecord')
+
+export const TrafficBatch = z
+  .object({ records: z.array(TrafficRecord).min(1, 'send at least one record').max(MAX_BATCH, `send at most ${MAX_BATCH} records per batch`) })
+  .strict()
+  .openapi('TrafficBatch')
+
+const Accepted = z.object({ stored: z.number().int(), duplicates: z.number().int() }).openapi('TrafficAccepted')
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/traffic',
+  summary: 'Ingest a batch of LLM calls',
+  security: [{ bearer: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: TrafficBatch } } } },
+  responses: {
+    202: { description: 'Stored (all of the batch; duplicates of earlier records are skipped)', content: { 'application/json': { schema: Accepted } } },
+    400: { description: 'Malformed body: the JSON paths at fault', content: { 'application/json': { schema: ErrorResponse } } },
+    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
+    403: { description: 'The token lacks the ingest scope', content: { 'application/json': { schema: ErrorResponse } } },
+    404: { description: 'Unknown task or prompt version (named)', content: { 'application/json': { schema: ErrorResponse } } },
+    413: { description: 'Body too large', content: { 'application/json': { schema: ErrorResponse } } },
+  },
+})
+
+export type TrafficRecordInput = z.infer<typeof TrafficRecord>
+
+/** Check every task and version a batch names; throws NOT_FOUND naming the first unknown one and where it is. */
+async function checkReferences(db: Db, records: readonly TrafficRecordInput[]): Promise<void> {
+  const taskIds = [...new Set(records.map((r) => r.task))]
+  const versionIds = [...new Set(records.map((r) => r.promptVersion))]
+  const knownTasks = new Set((await db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, taskIds))).map((t) => t.id))
+  const versions = new Map(
+    (await db.select({ id: promptVersions.id, taskId: promptVersions.taskId }).from(promptVersions).where(and(inArray(promptVersions.id, versionIds)))).map((v) => [v.id, v.taskId]),
+  )
+  records.forEach((r, i) => {
+    if (!knownTasks.has(r.task)) throw new KaizenError('NOT_FOUND', `unknown task "${r.task}" at records[${i}].task; create it with \`kaizen prompts create\``, { details: { fields: [`records[${i}].task`] } })
+    const owner = versions.get(r.promptVersion)
+    if (owner !== r.task) {
+      throw new KaizenError('NOT_FOUND', `unknown prompt version "${r.promptVersion}" of task "${r.task}" at records[${i}].promptVersion${owner ? ` (it belongs to task "${owner}")` : ''}`, {
+        details: { fields: [`records[${i}].promptVersion`] },
+      })
+    }
+  })
+}
+
+/** Store a validated batch whole (one statement); returns how many were new. */
+export async function storeTraffic(db: Db, records: readonly TrafficRecordInput[]): Promise<{ stored: number; duplicates: number }> {
+  await checkReferences(db, records)
+  const now = Date.now()
+  const rows = records.map((r, i) => ({
+    id: r.id ? `tr_${sha256Hex(`${r.task}\u0000${r.id}`).slice(0, 32)}` : `tr_${sha256Hex(`${r.task}\u0000${now}\u0000${i}\u0000${Math.random()}`).slice(0, 32)}`,
+    taskId: r.task,
+    promptVersionId: r.promptVersion,
+    routingKey: r.routingKey,
+    canaryId: r.canaryId,
+    arm: r.arm,
+    routingWeight: r.routingWeight,
+    input: r.input,
+    output: r.output,
+    provider: r.provider,
+    model: r.model,
+    simulated: false,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    latencyMs: r.latencyMs,
+    costUsd: r.costUsd,
+    error: r.error,
+    ...(r.startedAt ? { createdAt: new Date(r.startedAt) } : {}),
+  }))
+  const inserted = await db.insert(traffic).values(rows).onConflictDoNothing({ target: traffic.id }).returning({ id: traffic.id })
+  return { stored: inserted.length, duplicates: rows.length - inserted.length }
+}
+
+export function registerTraffic(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics }): void {
+  app.use(route.path, requireScope(deps.tokens, 'ingest'))
+  app.openapi(route, async (c) => {
+    const { records } = c.req.valid('json')
+    const result = await storeTraffic(deps.db, records)
+    deps.metrics.ingested.inc({ source: 'api' }, result.stored)
+    return c.json(result, 202)
+  })
+}

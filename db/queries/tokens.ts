@@ -1,0 +1,61 @@
+/**
+ * @module db/queries/tokens
+ * API tokens with scopes. The secret (`kz_…`) is returned once, at creation; only its SHA-256
+ * hash is stored, so a leaked database does not leak usable tokens. Creation and revocation are
+ * audited.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { and, asc, eq, isNull } from 'drizzle-orm'
+import { z } from 'zod'
+import { KaizenError, fromZodError } from '../../core/errors.js'
+import type { Db } from '../client.js'
+import { apiTokens } from '../schema.js'
+import { appendAudit } from './audit.js'
+
+export const SCOPES = ['ingest', 'read', 'operate', 'approve'] as const
+export type Scope = (typeof SCOPES)[number]
+
+export type ApiTokenRow = typeof apiTokens.$inferSelect
+
+export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
+
+const NewToken = z.object({
+  name: z.string().trim().min(1, 'give the token a name (who or what uses it)').max(100),
+  scopes: z.array(z.enum(SCOPES, { message: `use some of ${SCOPES.join(', ')}` })).min(1, `give at least one scope: ${SCOPES.join(', ')}`),
+  createdBy: z.string().trim().min(1, 'say who creates the token'),
+})
+
+export async function createToken(db: Db, input: z.input<typeof NewToken>): Promise<{ token: ApiTokenRow; secret: string }> {
+  const parsed = NewToken.safeParse(input)
+  if (!parsed.success) throw fromZodError(parsed.error, 'token')
+  const secret = `kz_${randomBytes(32).toString('base64url')}`
+  const id = `tok_${randomBytes(8).toString('hex')}`
+  const scopes = [...new Set(parsed.data.scopes)].sort()
+  return db.transaction(async (tx) => {
+    const [token] = await tx.insert(apiTokens).values({ id, name: parsed.data.name, secretHash: hashSecret(secret), scopes, createdBy: parsed.data.createdBy }).returning()
+    await appendAudit(tx, { eventKey: `token:${id}:created`, actor: parsed.data.createdBy, action: 'token.created', taskId: null, subjectType: 'api-token', subjectId: id, details: { name: parsed.data.name, scopes } })
+    return { token: token as ApiTokenRow, secret }
+  })
+}
+
+/** The live (not revoked) token with this secret, or null. */
+export async function findToken(db: Db, secret: string): Promise<ApiTokenRow | null> {
+  const [row] = await db.select().from(apiTokens).where(and(eq(apiTokens.secretHash, hashSecret(secret)), isNull(apiTokens.revokedAt)))
+  return row ?? null
+}
+
+export async function listTokens(db: Db): Promise<ApiTokenRow[]> {
+  return db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id))
+}
+
+export async function revokeToken(db: Db, id: string, actor: string): Promise<ApiTokenRow> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).returning()
+    if (!row) {
+      const exists = await tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.id, id))
+      throw exists.length > 0 ? new KaizenError('CONFLICT', `token ${id} is already revoked`) : new KaizenError('NOT_FOUND', `unknown token "${id}"; \`kaizen token list\` shows them`)
+    }
+    await appendAudit(tx, { eventKey: `token:${id}:revoked`, actor, action: 'token.revoked', taskId: null, subjectType: 'api-token', subjectId: id, details: { name: row.name } })
+    return row
+  })
+}

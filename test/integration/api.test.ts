@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import { after, before, test } from 'node:test'
+import { serve } from '@hono/node-server'
+import { count, eq } from 'drizzle-orm'
+import { createApi } from '../../api/app.js'
+import { TokenCache } from '../../api/auth.js'
+import { MAX_BATCH } from '../../api/routes/traffic.js'
+import { moveLabel } from '../../db/queries/labels.js'
+import { createToken, revokeToken } from '../../db/queries/tokens.js'
+import { traffic } from '../../db/schema.js'
+import { Rng } from '../../core/rng.js'
+import { PromptResolver } from '../../serving/resolver.js'
+import { betterContent, version } from '../helpers/fixtures.js'
+import { startHarness, type Harness } from '../helpers/infra.js'
+
+let h: Harness
+let secrets: Record<'ingest' | 'read' | 'all', string>
+let app: ReturnType<typeof createApi>
+
+before(async () => {
+  h = await startHarness({ name: 'api', worker: false })
+  secrets = {
+    ingest: (await createToken(h.db, { name: 'collector', scopes: ['ingest'], createdBy: 'test' })).secret,
+    read: (await createToken(h.db, { name: 'app', scopes: ['read'], createdBy: 'test' })).secret,
+    all: (await createToken(h.db, { name: 'ops', scopes: ['ingest', 'read', 'operate', 'approve'], createdBy: 'test' })).secret,
+  }
+  app = createApi({ db: h.db, resolver: new PromptResolver(h.db), maxBodyBytes: 256 * 1024 })
+})
+after(() => h.close())
+
+const auth = (secret: string) => ({ authorization: `Bearer ${secret}` })
+const post = (body: unknown, secret = secrets.ingest) =>
+  app.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secret) }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+const record = (i: number, extra: Record<string, unknown> = {}) => ({
+  id: `call-${i}`,
+  task: h.scenario.task.id,
+  promptVersion: h.task.seedVersion.id,
+  routingKey: `user-${i % 7}`,
+  input: { incident_id: `INC-${i}`, service: 'auth-service', summary: 'login fails' },
+  output: '{"diagnosis":"bad deploy"}',
+  model: 'gpt-4.1-mini',
+  inputTokens: 120,
+  outputTokens: 40,
+  latencyMs: 800,
+  ...extra,
+})
+const stored = async () => Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
+
+test('ingestion stores a batch whole, once per idempotency key, and names unknown tasks and versions', async () => {
+  const before = await stored()
+  const batch = { records: Array.from({ length: 50 }, (_, i) => record(i)) }
+  const r = await post(batch)
+  assert.equal(r.status, 202, await r.clone().text())
+  assert.deepEqual(await r.json(), { stored: 50, duplicates: 0 })
+  const again = await post(batch)
+  assert.deepEqual(await again.json(), { stored: 0, duplicates: 50 })
+  assert.equal(await stored(), before + 50)
+  const row = (await h.db.select().from(traffic).where(eq(traffic.routingKey, 'user-3')))[0]
+  assert.equal(row?.simulated, false)
+  assert.equal(row?.provider, 'external')
+
+  const unknownTask = await post({ records: [record(100), record(101, { task: 'no-such-task' })] })
+  assert.equal(unknownTask.status, 404)
+  const body = (await unknownTask.json()) as { error: { code: string; message: string; fields: string[] } }
+  assert.equal(body.error.code, 'NOT_FOUND')
+  assert.match(body.error.message, /no-such-task/)
+  assert.deepEqual(body.error.fields, ['records[1].task'])
+  const unknownVersion = await post({ records: [record(102, { promptVersion: 'pv_nope' })] })
+  assert.equal(unknownVersion.status, 404)
+  assert.match(((await unknownVersion.json()) as { error: { message: string } }).error.message, /pv_nope/)
+  assert.equal(await stored(), before + 50, 'a batch with an unknown name stores nothing')
+})
+
+test('each scope is enforced: no token 401, revoked 401, wrong scope 403', async () => {
+  const batch = { records: [record(200)] }
+  const none = await app.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) })
+  assert.equal(none.status, 401)
+  assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'UNAUTHENTICATED')
+  const wrong = await post(batch, secrets.read)
+  assert.equal(wrong.status, 403)
+  assert.match(((await wrong.json()) as { error: { message: string } }).error.message, /"ingest" scope/)
+  const readWithIngest = await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, { headers: auth(secrets.ingest) })
+  assert.equal(readWithIngest.status, 403)
+  assert.equal((await app.request('/metrics', { headers: auth(secrets.ingest) })).status, 403)
+  assert.equal((await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, { headers: auth(secrets.read) })).status, 200)
+  assert.equal((await post(batch, secrets.all)).status, 202)
+
+  const temp = await createToken(h.db, { name: 'temp', scopes: ['ingest'], createdBy: 'test' })
+  assert.equal((await post(batch, temp.secret)).status, 202)
+  await revokeToken(h.db, temp.token.id, 'test')
+  const fresh = createApi({ db: h.db, resolver: new PromptResolver(h.db), tokens: new TokenCache(h.db) })
+  const revoked = await fresh.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(temp.secret) }, body: JSON.stringify(batch) })
+  assert.equal(revoked.status, 401)
+})
+
+test('resolve: canary routing with ETag and 304, and a rollback is visible within one second', async () => {
+  const task = h.scenario.task.id
+  const candidate = await version(h.db, h.scenario, betterContent(h.scenario), 'api-better')
+  await moveLabel(h.db, { moveKey: `api:${task}:start`, taskId: task, label: 'canary', toVersionId: candidate.id, weight: 0.5, canaryId: 'canary-api', reason: 'test', actor: 'test' })
+  const get = async (key: string, headers: Record<string, string> = {}): Promise<Response> => app.request(`/v1/tasks/${task}/prompt?key=${key}`, { headers: { ...auth(secrets.read), ...headers } })
+  await new Promise((r) => setTimeout(r, 1_100)) // past the resolver's 1 s cache
+  const arms = new Set<string>()
+  for (let i = 0; i < 40; i++) {
+    const r = await get(`user-${i}`)
+    assert.equal(r.status, 200)
+    const body = (await r.json()) as { arm: string; version: { id: string }; canaryId: string }
+    arms.add(body.arm)
+    assert.equal(body.version.id, body.arm === 'canary' ? candidate.id : h.task.seedVersion.id)
+    assert.equal(r.headers.get('cache-control'), 'private, max-age=1')
+    const etag = r.headers.get('etag') as string
+    assert.equal((await get(`user-${i}`, { 'if-none-match': etag })).status, 304)
+  }
+  assert.deepEqual([...arms].sort(), ['baseline', 'canary'])
+  const missing = await app.request(`/v1/tasks/${task}/prompt`, { headers: auth(secrets.read) })
+  assert.equal(missing.status, 400)
+  assert.match(await missing.text(), /key/)
+  const unknown = await app.request('/v1/tasks/nope/prompt?key=a', { headers: auth(secrets.read) })
+  assert.equal(unknown.status, 404)
+  assert.match(await unknown.text(), /nope/)
+
+  await moveLabel(h.db, { moveKey: `api:${task}:rollback`, taskId: task, label: 'canary', toVersionId: null, weight: 0, canaryId: 'canary-api', reason: 'rollback', actor: 'test' })
+  const at = Date.now()
+  let seen: number | null = null
+  while (Date.now() - at < 3_000) {
+    const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`user-${i}`).then((r) => r.json() as Promise<{ arm: string | null }>)))
+    if (bodies.every((b) => b.arm === null)) {
+      seen = Date.now()
+      break
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  assert.ok(seen !== null && seen - at <= 1_050, `rollback visible after ${seen === null ? 'never' : seen - at} ms`)
+})
+
+test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server stays up, no partial batch is stored', async () => {
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+  await new Promise((r) => server.once('listening', r))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    const before = await stored()
+    const rng = Rng.fromSeed('api-fuzz')
+    const bad: Array<(r: Record<string, unknown>) => unknown> = [
+      (r) => ({ ...r, task: undefined }),
+      (r) => ({ ...r, task: 42 }),
+      (r) => ({ ...r, promptVersion: '' }),
+      (r) => ({ ...r, routingKey: null }),
+      (r) => ({ ...r, input: 'not an object' }),
+      (r) => ({ ...r, input: { a: 1 } }),
+      (r) => ({ ...r, input: [1, 2] }),
+      (r) => ({ ...r, model: undefined }),
+      (r) => ({ ...r, inputTokens: -1 }),
+      (r) => ({ ...r, outputTokens: 1.5 }),
+      (r) => ({ ...r, latencyMs: 'fast' }),
+      (r) => ({ ...r, costUsd: -0.01 }),
+      (r) => ({ ...r, arm: 'treatment' }),
+      (r) => ({ ...r, routingWeight: 2 }),
+      (r) => ({ ...r, startedAt: 'yesterday' }),
+      (r) => ({ ...r, surprise: true }),
+      (r) => ({ ...r, id: '' }),
+      (r) => ({ ...r, output: { text: 'x' } }),
+      (r) => ({ ...r, task: 'x'.repeat(300) }),
+      () => null,
+      () => 'a string record',
+      () => [],
+    ]
+    const wholeBody: Array<() => { body: string; type?: string }> = [
+      () => ({ body: '{"records": [' }),
+      () => ({ body: 'not json at all' }),
+      () => ({ body: '' }),
+      () => ({ body: JSON.stringify({ records: [] }) }),
+      () => ({ body: JSON.stringify({}) }),
+      () => ({ body: JSON.stringify([]) }),
+      () => ({ body: JSON.stringify({ records: {} }) }),
+      () => ({ body: JSON.stringify({ records: [record(1)], extra: 1 }) }),
+      () => ({ body: JSON.stringify({ records: Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ id: String(i) })) }) }),
+      () => ({ body: JSON.stringify({ records: [record(1, { output: 'x'.repeat(300 * 1024) })] }) }),
+      () => ({ body: 'null' }),
+      () => ({ body: JSON.stringify({ records: [record(1)] }), type: 'text/plain' }),
+    ]
+    let n = 0
+    const statuses = new Map<number, number>()
+    for (let i = 0; i < 1_200; i++) {
+      let body: string
+      let type = 'application/json'
+      let faultAt: string | null = null
+      if (i % 5 === 0) {
+        const w = rng.pick(wholeBody)()
+        body = w.body
+        type = w.type ?? type
+      } else {
+        // A batch of valid records with one faulty record somewhere in it.
+        const size = 1 + rng.int(30)
+        const at = rng.int(size)
+        const records: unknown[] = Array.from({ length: size }, (_, k) => record(10_000 + i * 40 + k))
+        records[at] = rng.pick(bad)(records[at] as Record<string, unknown>)
+        faultAt = `records[${at}]`
+        body = JSON.stringify({ records })
+      }
+      const res = await fetch(`${base}/v1/traffic`, { method: 'POST', headers: { 'content-type': type, ...auth(secrets.ingest) }, body }).catch((e: Error) => {
+        throw new Error(`case ${i}: ${e.message} (${String((e as { cause?: unknown }).cause)}) for ${body.slice(0, 100)}`)
+      })
+      n++
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      assert.ok(res.status >= 400 && res.status < 500, `case ${i}: status ${res.status} for ${body.slice(0, 200)}`)
+      const err = (await res.json()) as { error: { code: string; message: string; fields?: string[] } }
+      assert.ok(err.error.code && err.error.message.length > 0, `case ${i}: error body`)
+      if (faultAt) assert.ok((err.error.fields ?? []).some((f) => f.startsWith(faultAt as string)) || err.error.message.includes(faultAt), `case ${i}: ${JSON.stringify(err.error)} should name ${faultAt}`)
+    }
+    assert.equal(n, 1_200)
+    assert.ok((statuses.get(413) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]))
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'the server is up')
+    assert.equal(await stored(), before, 'no malformed batch stored any record')
+    const ok = await fetch(`${base}/v1/traffic`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secrets.ingest) }, body: JSON.stringify({ records: [record(999_999)] }) })
+    assert.equal(ok.status, 202)
+  } finally {
+    await new Promise((r) => server.close(r))
+  }
+})
+
+test('the OpenAPI description and Prometheus metrics are served', async () => {
+  const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }
+  assert.ok(doc.paths['/v1/traffic'] && doc.paths['/v1/tasks/{task}/prompt'])
+  assert.ok(doc.components.schemas.TrafficRecord && doc.components.schemas.Error)
+  const metrics = await (await app.request('/metrics', { headers: auth(secrets.read) })).text()
+  assert.match(metrics, /kaizen_traffic_ingested_total\{source="api"\} \d+/)
+  assert.match(metrics, /kaizen_http_requests_total\{method="POST",route="\/v1\/traffic",status="202"\}/)
+  assert.match(metrics, /kaizen_prompt_resolutions_total/)
+})
