@@ -3,6 +3,7 @@
  * The `kaizen` command.
  */
 import { Command, CommanderError } from 'commander'
+import { registerApi } from './commands/api.js'
 import { registerCampaign } from './commands/campaign.js'
 import { registerCanary } from './commands/canary.js'
 import { registerGolden } from './commands/golden.js'
@@ -25,6 +26,7 @@ registerSchedule(program)
 registerPrompts(program)
 registerGrader(program)
 registerGolden(program)
+registerApi(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -41,6 +41,9 @@ export const EnvSchema = z.object({
   /** Ports of the embedded dev server (gRPC frontend and Web UI). */
   KAIZEN_TEMPORAL_PORT: port.default(7233),
   KAIZEN_TEMPORAL_UI_PORT: port.default(8233),
+  /** Where `kaizen serve` listens (the HTTP API). */
+  KAIZEN_API_HOST: z.string().min(1).default('127.0.0.1'),
+  KAIZEN_API_PORT: port.default(8787),
   /** Folder of scenario files for the simulation provider. */
   KAIZEN_SCENARIOS_DIR: z.string().min(1).default(resolve(REPO_ROOT, 'scenarios')),
   /** Concurrent model calls per activity. */

@@ -1,0 +1,77 @@
+/**
+ * @module cli/commands/api
+ * `kaizen serve`: the HTTP API (ingestion, prompt resolution, OpenAPI, metrics).
+ * `kaizen token create|list|revoke`: scoped API tokens (the secret is printed once).
+ */
+import { serve } from '@hono/node-server'
+import type { Command } from 'commander'
+import { createApi } from '../../api/app.js'
+import { KaizenError } from '../../core/errors.js'
+import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
+import { withDeps } from '../../runtime/deps.js'
+import { PromptResolver } from '../../serving/resolver.js'
+import { requireOption } from '../context.js'
+import { printJson, say } from '../output.js'
+
+export function registerApi(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, /openapi.json, /metrics')
+    .option('--host <host>', 'address to listen on (default KAIZEN_API_HOST or 127.0.0.1)')
+    .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787)')
+    .action(async (opts: { host?: string; port?: string }) => {
+      await withDeps(async (deps, env) => {
+        const port = opts.port === undefined ? env.KAIZEN_API_PORT : Number(opts.port)
+        if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new KaizenError('INVALID_INPUT', `--port: use a port number from 0 to 65535 (got "${opts.port}")`)
+        const app = createApi({ db: deps.db, resolver: new PromptResolver(deps.db) })
+        const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
+        await new Promise<void>((resolve, reject) => {
+          server.once('listening', () => resolve())
+          server.once('error', reject)
+        })
+        const address = server.address()
+        const where = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address)
+        say(`Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: kaizen token create --name NAME --scopes ingest,read`)
+        await new Promise<void>((resolve) => {
+          const stop = () => server.close(() => resolve())
+          process.once('SIGINT', stop)
+          process.once('SIGTERM', stop)
+        })
+      })
+    })
+
+  const token = program.command('token').description('API tokens with scopes (ingest, read, operate, approve)')
+  token
+    .command('create')
+    .description('create a token; its secret is printed once and stored only as a hash')
+    .option('--name <name>', 'who or what uses it')
+    .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--actor <name>', 'who creates it (recorded)', process.env.USER ?? 'cli')
+    .action(async (opts: { name?: string; scopes?: string; actor: string }) => {
+      const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
+      const scopes = requireOption(opts.scopes, '--scopes', `give scopes, e.g. --scopes ingest,read (any of ${SCOPES.join(', ')})`)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+      const { token: row, secret } = await withDeps((deps) => createToken(deps.db, { name, scopes: scopes as never, createdBy: `user:${opts.actor}` }))
+      say(`Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`)
+      printJson({ id: row.id, name: row.name, scopes: row.scopes, secret })
+    })
+  token
+    .command('list')
+    .description('list tokens (never their secrets)')
+    .action(async () => {
+      const rows = await withDeps((deps) => listTokens(deps.db))
+      say(`${rows.length} token(s).`)
+      printJson(rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes, createdBy: r.createdBy, createdAt: r.createdAt, revokedAt: r.revokedAt })))
+    })
+  token
+    .command('revoke <id>')
+    .description('revoke a token (API servers stop accepting it within 10 s)')
+    .option('--actor <name>', 'who revokes it (recorded)', process.env.USER ?? 'cli')
+    .action(async (id: string, opts: { actor: string }) => {
+      const row = await withDeps((deps) => revokeToken(deps.db, id, `user:${opts.actor}`))
+      say(`Revoked token ${row.id} ("${row.name}").`)
+      printJson({ id: row.id, revokedAt: row.revokedAt })
+    })
+}
