@@ -14,6 +14,7 @@ export type AuthEnv = { Variables: { token: ApiTokenRow } }
 
 export class TokenCache {
   private readonly cache = new Map<string, { at: number; token: ApiTokenRow | null }>()
+  private readonly loading = new Map<string, Promise<ApiTokenRow | null>>()
   constructor(
     private readonly db: Db,
     private readonly ttlMs = 10_000,
@@ -21,11 +22,29 @@ export class TokenCache {
 
   async lookup(secret: string): Promise<ApiTokenRow | null> {
     const hit = this.cache.get(secret)
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.token
-    const token = await findToken(this.db, secret)
-    if (this.cache.size > 10_000) this.cache.clear()
-    this.cache.set(secret, { at: Date.now(), token })
-    return token
+    const age = hit ? Date.now() - hit.at : Infinity
+    if (hit && age < this.ttlMs) {
+      if (age >= this.ttlMs / 2) this.reload(secret).catch(() => undefined) // refresh ahead
+      return hit.token
+    }
+    return this.reload(secret)
+  }
+
+  private reload(secret: string): Promise<ApiTokenRow | null> {
+    // One lookup per secret at a time: concurrent requests share it.
+    let load = this.loading.get(secret)
+    if (!load) {
+      const at = Date.now()
+      load = findToken(this.db, secret)
+        .then((token) => {
+          if (this.cache.size > 10_000) this.cache.clear()
+          this.cache.set(secret, { at, token })
+          return token
+        })
+        .finally(() => this.loading.delete(secret))
+      this.loading.set(secret, load)
+    }
+    return load
   }
 }
 

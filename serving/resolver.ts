@@ -2,7 +2,8 @@
  * @module serving/resolver
  * Which prompt version serves a request: production, or the canary for the routing keys it owns.
  * Label state is cached per task for at most `ttlMs` (1 s by default), so a rollback takes effect
- * within a second everywhere; `invalidate()` makes it immediate in this process.
+ * within a second everywhere; `invalidate()` makes it immediate in this process. Reads are
+ * single-flight and refreshed ahead (from half the TTL), so serving rarely waits for the database.
  */
 import { KaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
@@ -28,6 +29,8 @@ interface Entry {
 export class PromptResolver {
   private readonly cache = new Map<string, Entry>()
   private readonly versions = new Map<string, PromptVersionRow>()
+  /** One label read per task at a time: requests arriving while it runs wait for it (no stampede when the cache expires). */
+  private readonly loading = new Map<string, Promise<Entry>>()
 
   constructor(
     private readonly db: Db,
@@ -48,11 +51,31 @@ export class PromptResolver {
 
   private async entry(taskId: string): Promise<Entry> {
     const hit = this.cache.get(taskId)
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit
+    const age = hit ? Date.now() - hit.at : Infinity
+    // Refresh ahead: past half its life an entry is still served while a read runs in the background,
+    // so requests do not wait for the database each time the cache turns over.
+    if (hit && age < this.ttlMs) {
+      if (age >= this.ttlMs / 2) this.reload(taskId).catch(() => undefined)
+      return hit
+    }
+    return this.reload(taskId)
+  }
+
+  private reload(taskId: string): Promise<Entry> {
+    let load = this.loading.get(taskId)
+    if (!load) {
+      load = this.load(taskId).finally(() => this.loading.delete(taskId))
+      this.loading.set(taskId, load)
+    }
+    return load
+  }
+
+  private async load(taskId: string): Promise<Entry> {
+    const at = Date.now()
     const labels = await getLabels(this.db, taskId)
     if (!labels.production) throw new KaizenError('NOT_FOUND', `task "${taskId}" has no production prompt version`)
     const entry: Entry = {
-      at: Date.now(),
+      at,
       production: await this.version(labels.production.promptVersionId),
       canary:
         labels.canary && labels.canary.canaryId

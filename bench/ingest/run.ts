@@ -1,0 +1,215 @@
+/**
+ * bench:ingest — the traffic plane under load, over loopback HTTP against `kaizen serve` running
+ * in its own process on a fresh Postgres database:
+ *   1. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
+ *   2. prompt resolution latency at a fixed arrival rate (open loop: requests are sent on
+ *      schedule whether or not earlier ones have returned), p50 / p99;
+ *   3. sampling 1,000 rows out of 1,000,000 with the campaign's snapshot query.
+ *
+ *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10] [--rows 1000000]
+ */
+import { spawn } from 'node:child_process'
+import { Agent, get as httpGet } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { and, eq, gte, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm'
+import { openDatabase } from '../../db/client.js'
+import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { createToken } from '../../db/queries/tokens.js'
+import { traffic } from '../../db/schema.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { createTestDatabase, freePort } from '../../scripts/lib/test-infra.js'
+import { loadScenarioFile } from '../../sim/scenario.js'
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '500' },
+    'in-flight': { type: 'string', default: '4' },
+    rate: { type: 'string', default: '1000' },
+    'resolve-seconds': { type: 'string', default: '10' },
+    rows: { type: 'string', default: '1000000' },
+  },
+})
+const num = (name: string, v: string | undefined, min: number) => {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < min) {
+    process.stderr.write(`bench:ingest: --${name}: use a number ≥ ${min} (got "${v}")\n`)
+    process.exit(2)
+  }
+  return n
+}
+const seconds = num('seconds', values.seconds, 1)
+const batchSize = num('batch', values.batch, 1)
+const inFlight = num('in-flight', values['in-flight'], 1)
+const rate = num('rate', values.rate, 1)
+const resolveSeconds = num('resolve-seconds', values['resolve-seconds'], 1)
+const totalRows = num('rows', values.rows, 1000)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
+}
+
+const database = await createTestDatabase(log, 'kaizen_bench_ingest')
+let server: ReturnType<typeof spawn> | null = null
+try {
+  const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
+  const conn = await openDatabase({ url: database.url, dataDir: tmpdir(), migrate: false })
+  const db = conn.db
+  const task = await registerScenarioTask(db, scenario)
+  const { secret } = await createToken(db, { name: 'bench', scopes: ['ingest', 'read'], createdBy: 'bench' })
+
+  const port = await freePort()
+  server = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'serve', '--port', String(port)], { env: { ...process.env, DATABASE_URL: database.url }, stdio: ['ignore', 'ignore', 'pipe'] })
+  await new Promise<void>((resolve, reject) => {
+    let err = ''
+    server?.stderr?.on('data', (d: Buffer) => {
+      err += d.toString()
+      if (err.includes('listening')) resolve()
+    })
+    server?.once('exit', (code) => reject(new Error(`kaizen serve exited (${code}): ${err}`)))
+  })
+  const base = `http://127.0.0.1:${port}`
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${secret}` }
+  log(`kaizen serve at ${base} on ${database.url.replace(/\/\/[^@]*@/, '//')}`)
+
+  // 1. Sustained ingestion.
+  const body = (n: number) =>
+    JSON.stringify({
+      records: Array.from({ length: batchSize }, (_, i) => ({
+        id: `b${n}-${i}`,
+        task: scenario.task.id,
+        promptVersion: task.seedVersion.id,
+        routingKey: `user-${(n * batchSize + i) % 5000}`,
+        input: { incident_id: `INC-${n}-${i}`, service: 'payments-api', summary: `5xx rate at ${i % 40}% after deploy ${n % 97}` },
+        output: '{"diagnosis":"bad deploy","actions":[{"command":"kubectl rollout undo deployment/payments-api","target":"payments-api"}],"risk":"low"}',
+        model: 'gpt-4.1-mini',
+        inputTokens: 350,
+        outputTokens: 90,
+        latencyMs: 900 + (i % 300),
+        costUsd: 0.0004,
+      })),
+    })
+  // Warm-up (JIT, connection pool), not counted.
+  for (let w = 0; w < 4; w++) await fetch(`${base}/v1/traffic`, { method: 'POST', headers, body: body(-1 - w) })
+  let next = 0
+  let stored = 0
+  let failed = 0
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        const b = body(next++)
+        const r = await fetch(`${base}/v1/traffic`, { method: 'POST', headers, body: b })
+        if (r.status === 202) stored += ((await r.json()) as { stored: number }).stored
+        else {
+          failed++
+          await r.text()
+        }
+      }
+    }),
+  )
+  const elapsed = (performance.now() - started) / 1000
+  const ingestRecordsPerSec = stored / elapsed
+  log(`ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`)
+
+  // 2. Resolve latency at a fixed arrival rate (after a 2 s warm-up at the same rate, not counted).
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+  const resolveAt = async (count: number) => {
+    const latencies: number[] = []
+    let errors = 0
+    const pending: Promise<void>[] = []
+    const t0 = performance.now()
+    let sent = 0
+    while (sent < count) {
+      const due = Math.min(count, Math.floor(((performance.now() - t0) / 1000) * rate))
+      for (; sent < due; sent++) {
+        const key = `user-${sent % 10_000}`
+        const at = performance.now()
+        pending.push(
+          new Promise<void>((done) => {
+            // node:http with a keep-alive agent: a lighter client than fetch, so the generator's own
+            // event loop adds less to the latency it measures.
+            const req = httpGet(`${base}/v1/tasks/${scenario.task.id}/prompt?key=${key}`, { agent, headers: { authorization: headers.authorization } }, (res) => {
+              res.resume()
+              res.on('end', () => {
+                if (res.statusCode !== 200) errors++
+                latencies.push(performance.now() - at)
+                done()
+              })
+            })
+            req.on('error', () => {
+              errors++
+              done()
+            })
+          }),
+        )
+      }
+      // Sleep to the next millisecond rather than spin: a busy generator would steal a core from the server.
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    await Promise.all(pending)
+    return { latencies, errors, rate: count / ((performance.now() - t0) / 1000) }
+  }
+  await resolveAt(Math.round(rate * 2))
+  const total = Math.round(rate * resolveSeconds)
+  const { latencies, errors: resolveErrors, rate: achievedRate } = await resolveAt(total)
+  const resolveP50Ms = quantile(latencies, 0.5)
+  const resolveP99Ms = quantile(latencies, 0.99)
+  // The server's own view (its latency histogram): how much of the time is spent inside it.
+  const metricsText = await (await fetch(`${base}/metrics`, { headers })).text()
+  const bucket = (le: string) => Number(new RegExp(`kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`).exec(metricsText)?.[1] ?? NaN)
+  const serverCount = bucket('+Inf')
+  const serverOver5ms = serverCount - bucket('0.005')
+  log(`resolve, server side: ${serverOver5ms} of ${serverCount} requests took over 5 ms inside the server`)
+  log(`resolve: ${total} requests at ${achievedRate.toFixed(0)}/s: p50 ${resolveP50Ms.toFixed(2)} ms, p99 ${resolveP99Ms.toFixed(2)} ms, max ${Math.max(...latencies).toFixed(1)} ms (${resolveErrors} errors)`)
+
+  // 3. Sampling 1,000 of 1,000,000 rows with the campaign's snapshot query.
+  const counted = (await db.execute(sql`select count(*)::int as n from traffic`)) as unknown as { rows: Array<{ n: number }> }
+  const have = Number(counted.rows[0]?.n ?? 0)
+  const missing = Math.max(0, totalRows - have)
+  const fillStart = performance.now()
+  for (let done = 0; done < missing; done += 200_000) {
+    const n = Math.min(200_000, missing - done)
+    await db.execute(sql`
+      insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at)
+      select 'fill_' || ${done} || '_' || g, ${scenario.task.id}, ${task.seedVersion.id}, 'user-' || (g % 5000),
+             jsonb_build_object('incident_id', 'INC-' || g, 'summary', 'case ' || g), '{}', '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb,
+             'external', 'gpt-4.1-mini', false, now() - (g % 604800) * interval '1 second'
+      from generate_series(1, ${n}) g`)
+  }
+  await db.execute(sql`analyze traffic`)
+  log(`filled traffic to ${totalRows} rows in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`)
+  const sampleOnce = async (seed: string) => {
+    const until = new Date()
+    const since = new Date(until.getTime() - 7 * 24 * 3600_000)
+    const t = performance.now()
+    const rows = await db
+      .select({ id: traffic.id })
+      .from(traffic)
+      .where(and(eq(traffic.taskId, scenario.task.id), gte(traffic.createdAt, since), lte(traffic.createdAt, until), isNull(traffic.error), isNotNull(traffic.reference), or(isNull(traffic.arm), ne(traffic.arm, 'canary'))))
+      .orderBy(sql`md5(${seed} || ${traffic.id})`)
+      .limit(1_000)
+    return { ms: performance.now() - t, n: rows.length }
+  }
+  await sampleOnce('warm')
+  const runs = [await sampleOnce('s1'), await sampleOnce('s2'), await sampleOnce('s3')]
+  const sample1kFrom1mMs = quantile(runs.map((r) => r.ms), 0.5)
+  log(`sampling: 1,000 of ${totalRows} rows in ${runs.map((r) => r.ms.toFixed(0)).join(', ')} ms (median ${sample1kFrom1mMs.toFixed(0)} ms; ${runs[0]?.n} rows)`)
+  await conn.close()
+
+  const out = {
+    ingestRecordsPerSec: Math.round(ingestRecordsPerSec),
+    resolveP99Ms: +resolveP99Ms.toFixed(2),
+    sample1kFrom1mMs: Math.round(sample1kFrom1mMs),
+    details: { batchSize, inFlight, seconds: +elapsed.toFixed(1), failedBatches: failed, resolveP50Ms: +resolveP50Ms.toFixed(2), resolveRate: Math.round(achievedRate), resolveRequests: total, resolveErrors, rows: totalRows },
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+} finally {
+  server?.kill('SIGTERM')
+  await database.drop()
+}
