@@ -4,7 +4,7 @@
  * Every write is keyed, so a retried activity changes nothing twice.
  */
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
-import { and, asc, count, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, notExists, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
@@ -16,6 +16,7 @@ import { approxTokens } from '../providers/simulation.js'
 import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type DemonstrationSource, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
+import { sampleTraffic } from '../db/queries/sampling.js'
 import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import type { PromptContent } from '../core/prompt.js'
@@ -245,23 +246,20 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const campaign = await campaignRow(input.campaignId)
       const until = campaign.createdAt
       const since = new Date(until.getTime() - windowHours * 3600_000)
-      const rows = await db
-        .select({ id: traffic.id })
-        .from(traffic)
-        .where(
-          and(
-            eq(traffic.taskId, input.taskId),
-            gte(traffic.createdAt, since),
-            lte(traffic.createdAt, until),
-            isNull(traffic.error),
-            isNotNull(traffic.reference),
-            or(isNull(traffic.arm), ne(traffic.arm, 'canary')),
-            // Golden cases stay out of the search: they are checked once, at the ship decision.
-            notExists(db.select({ x: goldenCases.trafficId }).from(goldenCases).where(and(eq(goldenCases.taskId, input.taskId), eq(goldenCases.trafficId, traffic.id)))),
-          ),
-        )
-        .orderBy(sql`md5(${input.seed} || ${traffic.id})`)
-        .limit(size)
+      // Seeded, in SQL, fast on large tables (db/queries/sampling.ts): usable records only, golden cases
+      // kept out (they are checked once, at the ship decision), near-duplicates removed.
+      const rows = (
+        await sampleTraffic(db, {
+          taskId: input.taskId,
+          seed: input.seed,
+          size,
+          since,
+          until,
+          stratifyBy: input.config.sample.stratifyBy ?? null,
+          halfLifeHours: input.config.sample.halfLifeHours ?? null,
+          dedupe: input.config.sample.dedupe ?? true,
+        })
+      ).map((id) => ({ id }))
       if (rows.length < minItems) {
         throw new KaizenError(
           'INSUFFICIENT_DATA',

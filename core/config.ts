@@ -95,8 +95,14 @@ export const CampaignConfig = z
         windowHours: z.number().positive().default(24 * 7),
         /** Refuse to run on fewer usable records than this. */
         minItems: z.number().int().min(10).default(60),
+        /** Stratify by this input variable: each of its values gets its share of the sample. */
+        stratifyBy: z.string().min(1).optional(),
+        /** Recency weighting: a record this many hours old counts half as much (unset: uniform). */
+        halfLifeHours: z.number().positive().optional(),
+        /** Drop near-duplicate inputs (same up to case, digits and spacing). */
+        dedupe: z.boolean().default(true),
       })
-      .default({ size: 300, windowHours: 24 * 7, minItems: 60 }),
+      .default({ size: 300, windowHours: 24 * 7, minItems: 60, dedupe: true }),
     splits: z
       .object({ train: z.number().gt(0).lt(1), validation: z.number().gt(0).lt(1), holdout: z.number().gt(0).lt(1) })
       .default({ train: 0.4, validation: 0.3, holdout: 0.3 }),

@@ -125,9 +125,12 @@ export const traffic = pgTable(
     costUsd: doublePrecision('cost_usd').notNull().default(0),
     error: text('error'),
     createdAt: createdAt(),
+    /** A uniform number in [0, 1) from the id's hash: seeded sampling scans an index range of it (db/queries/sampling.ts). */
+    sampleKey: doublePrecision('sample_key').generatedAlwaysAs(sql`(('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0`),
   },
   (t) => [
     index('traffic_task_time').on(t.taskId, t.createdAt),
+    index('traffic_task_sample').on(t.taskId, t.sampleKey),
     index('traffic_canary').on(t.canaryId, t.createdAt),
     index('traffic_version').on(t.promptVersionId),
   ],

@@ -4,20 +4,19 @@
  *   1. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
  *   2. prompt resolution latency at a fixed arrival rate (open loop: requests are sent on
  *      schedule whether or not earlier ones have returned), p50 / p99;
- *   3. sampling 1,000 rows out of 1,000,000 with the campaign's snapshot query.
+ *   3. sampling 1,000 rows out of 1,000,000 (`sampleTraffic`: seeded, time window, near-duplicates removed).
  *
  *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10] [--rows 1000000]
  */
 import { spawn } from 'node:child_process'
-import { Agent, get as httpGet } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { and, eq, gte, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { openDatabase } from '../../db/client.js'
 import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { sampleTraffic } from '../../db/queries/sampling.js'
 import { createToken } from '../../db/queries/tokens.js'
-import { traffic } from '../../db/schema.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { createTestDatabase, freePort } from '../../scripts/lib/test-infra.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
@@ -118,57 +117,30 @@ try {
   log(`ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`)
 
   // 2. Resolve latency at a fixed arrival rate (after a 2 s warm-up at the same rate, not counted).
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 })
-  const resolveAt = async (count: number) => {
-    const latencies: number[] = []
-    let errors = 0
-    const pending: Promise<void>[] = []
-    const t0 = performance.now()
-    let sent = 0
-    while (sent < count) {
-      const due = Math.min(count, Math.floor(((performance.now() - t0) / 1000) * rate))
-      for (; sent < due; sent++) {
-        const key = `user-${sent % 10_000}`
-        const at = performance.now()
-        pending.push(
-          new Promise<void>((done) => {
-            // node:http with a keep-alive agent: a lighter client than fetch, so the generator's own
-            // event loop adds less to the latency it measures.
-            const req = httpGet(`${base}/v1/tasks/${scenario.task.id}/prompt?key=${key}`, { agent, headers: { authorization: headers.authorization } }, (res) => {
-              res.resume()
-              res.on('end', () => {
-                if (res.statusCode !== 200) errors++
-                latencies.push(performance.now() - at)
-                done()
-              })
-            })
-            req.on('error', () => {
-              errors++
-              done()
-            })
-          }),
-        )
-      }
-      // Sleep to the next millisecond rather than spin: a busy generator would steal a core from the server.
-      await new Promise((r) => setTimeout(r, 1))
-    }
-    await Promise.all(pending)
-    return { latencies, errors, rate: count / ((performance.now() - t0) / 1000) }
-  }
-  await resolveAt(Math.round(rate * 2))
-  const total = Math.round(rate * resolveSeconds)
-  const { latencies, errors: resolveErrors, rate: achievedRate } = await resolveAt(total)
-  const resolveP50Ms = quantile(latencies, 0.5)
-  const resolveP99Ms = quantile(latencies, 0.99)
+  // The phases are measured apart: Postgres first vacuums and analyses what was just ingested.
+  await db.execute(sql`vacuum analyze traffic`)
+  await new Promise((r) => setTimeout(r, 3_000))
+  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'ingest', 'resolve-load.ts'), '--url', `${base}/v1/tasks/${scenario.task.id}/prompt`, '--token', secret, '--rate', String(rate), '--seconds', String(resolveSeconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let loadOut = ''
+  load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()))
+  await new Promise((r) => load.once('exit', r))
+  const resolved = JSON.parse(loadOut) as { requests: number; rate: number; errors: number; p50: number; p99: number; max: number }
+  const total = resolved.requests
+  const achievedRate = resolved.rate
+  const resolveErrors = resolved.errors
+  const resolveP50Ms = resolved.p50
+  const resolveP99Ms = resolved.p99
   // The server's own view (its latency histogram): how much of the time is spent inside it.
   const metricsText = await (await fetch(`${base}/metrics`, { headers })).text()
   const bucket = (le: string) => Number(new RegExp(`kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`).exec(metricsText)?.[1] ?? NaN)
   const serverCount = bucket('+Inf')
   const serverOver5ms = serverCount - bucket('0.005')
   log(`resolve, server side: ${serverOver5ms} of ${serverCount} requests took over 5 ms inside the server`)
-  log(`resolve: ${total} requests at ${achievedRate.toFixed(0)}/s: p50 ${resolveP50Ms.toFixed(2)} ms, p99 ${resolveP99Ms.toFixed(2)} ms, max ${Math.max(...latencies).toFixed(1)} ms (${resolveErrors} errors)`)
+  log(`resolve: ${total} requests at ${achievedRate.toFixed(0)}/s (generator in its own process, after a 2 s warm-up): p50 ${resolveP50Ms.toFixed(2)} ms, p99 ${resolveP99Ms.toFixed(2)} ms, max ${resolved.max.toFixed(1)} ms (${resolveErrors} errors)`)
 
-  // 3. Sampling 1,000 of 1,000,000 rows with the campaign's snapshot query.
+  // 3. Sampling 1,000 of 1,000,000 rows (db/queries/sampling.ts: seeded, window, near-duplicates removed).
   const counted = (await db.execute(sql`select count(*)::int as n from traffic`)) as unknown as { rows: Array<{ n: number }> }
   const have = Number(counted.rows[0]?.n ?? 0)
   const missing = Math.max(0, totalRows - have)
@@ -178,7 +150,7 @@ try {
     await db.execute(sql`
       insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at)
       select 'fill_' || ${done} || '_' || g, ${scenario.task.id}, ${task.seedVersion.id}, 'user-' || (g % 5000),
-             jsonb_build_object('incident_id', 'INC-' || g, 'summary', 'case ' || g), '{}', '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb,
+             jsonb_build_object('incident_id', 'INC-' || g, 'summary', 'case ' || md5(g::text)), '{}', '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb,
              'external', 'gpt-4.1-mini', false, now() - (g % 604800) * interval '1 second'
       from generate_series(1, ${n}) g`)
   }
@@ -188,13 +160,8 @@ try {
     const until = new Date()
     const since = new Date(until.getTime() - 7 * 24 * 3600_000)
     const t = performance.now()
-    const rows = await db
-      .select({ id: traffic.id })
-      .from(traffic)
-      .where(and(eq(traffic.taskId, scenario.task.id), gte(traffic.createdAt, since), lte(traffic.createdAt, until), isNull(traffic.error), isNotNull(traffic.reference), or(isNull(traffic.arm), ne(traffic.arm, 'canary'))))
-      .orderBy(sql`md5(${seed} || ${traffic.id})`)
-      .limit(1_000)
-    return { ms: performance.now() - t, n: rows.length }
+    const ids = await sampleTraffic(db, { taskId: scenario.task.id, seed, size: 1_000, since, until })
+    return { ms: performance.now() - t, n: ids.length }
   }
   await sampleOnce('warm')
   const runs = [await sampleOnce('s1'), await sampleOnce('s2'), await sampleOnce('s3')]
@@ -210,6 +177,10 @@ try {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 } finally {
-  server?.kill('SIGTERM')
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server?.once('exit', r))
+    server.kill('SIGTERM')
+    await exited
+  }
   await database.drop()
 }

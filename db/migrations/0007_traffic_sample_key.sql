@@ -1,0 +1,2 @@
+ALTER TABLE "traffic" ADD COLUMN "sample_key" double precision GENERATED ALWAYS AS ((('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0) STORED;--> statement-breakpoint
+CREATE INDEX "traffic_task_sample" ON "traffic" USING btree ("task_id","sample_key");
