@@ -68,7 +68,7 @@ export async function calibrateGrader(deps: ActivityDeps, input: { taskId: strin
   const version = await getGraderVersion(deps.db, graderVersionId)
   if (version.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `grader version ${graderVersionId} belongs to task ${version.taskId}, not ${input.taskId}`)
   const spec = await getGraderSpec(deps.db, graderVersionId)
-  const judge = judgeCaller(deps.models, { campaignId: null })
+  const judge = judgeCaller(deps.models, { campaignId: null }, undefined, deps.redactor)
   const report = await calibrate(spec, input.labels, (item) => grade(spec, item, { judge }))
   const labelsHash = contentHash(input.labels)
   const trustId = `gt_${contentHash({ graderVersionId, labelsHash, report }).slice(0, 16)}`

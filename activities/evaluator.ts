@@ -116,7 +116,7 @@ export class Evaluator {
       for (const row of rows) graded.set(row.subjectId, row)
     }
     const ctx = { campaignId: req.campaignId, budgetUsd: req.budgetUsd ?? null, ...(req.signal ? { signal: req.signal } : {}) }
-    const judge = judgeCaller(models, ctx)
+    const judge = judgeCaller(models, ctx, undefined, this.deps.redactor)
 
     const limit = pLimit(this.deps.evalConcurrency)
     let done = 0

@@ -32,8 +32,8 @@ export async function gradeTraffic(
   if (options.signal) setMaxListeners(0, options.signal)
   const itemOf = (t: TrafficRow): GradeItem => ({ output: t.output ?? '', input: t.input, reference: t.reference, latencyMs: t.latencyMs, costUsd: t.costUsd, model: t.model })
   // One cache query for the whole batch instead of one per judge call.
-  const prefetched = await prefetchJudge(deps.models, rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))))
-  const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) }, prefetched)
+  const prefetched = await prefetchJudge(deps.models, rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))), deps.redactor)
+  const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) }, prefetched, deps.redactor)
   const limit = pLimit(options.concurrency ?? deps.evalConcurrency)
   const stats: GradeTrafficStats = { graded: 0, nullScores: 0, transient: 0 }
   let pending: Array<typeof scores.$inferInsert> = []

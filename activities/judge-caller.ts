@@ -6,6 +6,7 @@
  * stops the work.
  */
 import { isKaizenError } from '../core/errors.js'
+import type { Redactor } from '../privacy/redact.js'
 import type { JudgeCaller } from '../graders/judge.js'
 import type { CallContext, CallRecord, ModelClient } from '../providers/client.js'
 import type { CompletionRequest } from '../providers/types.js'
@@ -17,17 +18,20 @@ export interface Prefetched {
 }
 
 /** Look up, in one query, the cached answers to every judge request a batch will make. */
-export async function prefetchJudge(models: ModelClient, requests: readonly CompletionRequest[]): Promise<Prefetched> {
-  const keys = new Set(requests.map((r) => models.keyOf(r)))
+export async function prefetchJudge(models: ModelClient, requests: readonly CompletionRequest[], redactor?: Redactor): Promise<Prefetched> {
+  const sent = redactor ? await Promise.all(requests.map((r) => redactor.request(r))) : requests
+  const keys = new Set(sent.map((r) => models.keyOf(r)))
   return { keys, found: keys.size > 0 ? await models.lookup([...keys]) : new Map() }
 }
 
-export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose'>, prefetched?: Prefetched): JudgeCaller {
+/** @param redactor when given, every judge request is redacted before it is sent (and cached as sent). */
+export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose'>, prefetched?: Prefetched, redactor?: Redactor): JudgeCaller {
   // Identical requests share one call (kept after it settles: a later duplicate is then answered
   // from it, where the up-front lookup would have said "not cached"); a failed call is forgotten.
   const inFlight = new Map<string, Promise<{ record: CallRecord }>>()
-  return async (request) => {
+  return async (original) => {
     try {
+      const request = redactor ? await redactor.request(original) : original
       const key = models.keyOf(request)
       let call = inFlight.get(key)
       if (!call) {

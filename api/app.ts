@@ -13,6 +13,7 @@ import { routePath } from 'hono/route'
 import { KaizenError, fromZodError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import type { PromptResolver } from '../serving/resolver.js'
+import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
 import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
@@ -24,6 +25,8 @@ export interface ApiDeps {
   resolver: PromptResolver
   metrics?: ApiMetrics
   tokens?: TokenCache
+  /** Redacts personal data and secrets before storage (default: the built-in settings). */
+  redactor?: Redactor
   /** Largest request body accepted, in bytes (default 10 MiB): larger ones get 413. */
   maxBodyBytes?: number
 }
@@ -67,7 +70,7 @@ export function createApi(deps: ApiDeps) {
   app.use('/metrics', requireScope(tokens, 'read'))
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }))
 
-  registerTraffic(app, { db: deps.db, tokens, metrics })
+  registerTraffic(app, { db: deps.db, tokens, metrics, redactor: deps.redactor ?? new Redactor() })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })

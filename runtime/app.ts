@@ -4,6 +4,7 @@
  * scenarios, providers, Temporal (configured cluster or embedded dev server), and workers.
  * Entry points (CLI commands, the standalone worker, tests) open a runtime and close it.
  */
+import { loadRedaction } from '../privacy/redact.js'
 import type { Client, Connection } from '@temporalio/client'
 import type { NativeConnection, Worker } from '@temporalio/worker'
 import { join } from 'node:path'
@@ -81,7 +82,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     const { client, connection } = await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
-    const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios)
+    const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE))
     const workers: RunningWorker[] = []
     let native: NativeConnection | null = null
 

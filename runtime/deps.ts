@@ -3,6 +3,7 @@
  * What in-process work needs without Temporal (calibration, grader commands): the database,
  * scenarios, providers and the model client.
  */
+import { loadRedaction, type Redactor } from '../privacy/redact.js'
 import type { ActivityDeps } from '../activities/deps.js'
 import { openDatabase, type Db } from '../db/client.js'
 import { registerScenarioTask } from '../db/queries/tasks.js'
@@ -14,9 +15,10 @@ import { loadScenarios } from '../sim/registry.js'
 import { loadEnv, type Env } from './env.js'
 
 /** The activities' dependencies as configured by the environment (webhooks included). */
-export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scenarios: ActivityDeps['scenarios']): ActivityDeps {
+export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scenarios: ActivityDeps['scenarios'], redactor?: Redactor): ActivityDeps {
   return {
     db,
+    ...(redactor ? { redactor } : {}),
     providers,
     models: new ModelClient(db, providers, { timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS }),
     scenarios,
@@ -35,7 +37,7 @@ export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<
   const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
   try {
     for (const s of scenarios.values()) await registerScenarioTask(database.db, s)
-    return await fn(activityDeps(database.db, env, providers, scenarios), env)
+    return await fn(activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE)), env)
   } finally {
     await database.close()
   }

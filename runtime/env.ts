@@ -41,6 +41,8 @@ export const EnvSchema = z.object({
   /** Ports of the embedded dev server (gRPC frontend and Web UI). */
   KAIZEN_TEMPORAL_PORT: port.default(7233),
   KAIZEN_TEMPORAL_UI_PORT: port.default(8233),
+  /** Redaction settings (YAML or JSON: entities, patterns); unset: the defaults (privacy/redact.ts). */
+  KAIZEN_REDACTION_FILE: z.string().min(1).optional(),
   /** Where `kaizen serve` listens (the HTTP API). */
   KAIZEN_API_HOST: z.string().min(1).default('127.0.0.1'),
   KAIZEN_API_PORT: port.default(8787),

@@ -2,7 +2,8 @@
  * @module api/routes/traffic
  * `POST /v1/traffic`: batch ingestion of production LLM calls. The whole batch is validated first
  * (every fault reported with its JSON path), then every task and prompt version it names is
- * checked, then it is stored in one statement: a batch is stored whole or not at all. A record's
+ * checked, then personal data and secrets are redacted (privacy/redact.ts), then it is stored in
+ * one statement: a batch is stored whole or not at all. A record's
  * `id` is the client's idempotency key: sending the same batch twice stores it once.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
@@ -11,6 +12,7 @@ import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import { promptVersions, tasks, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
+import { Redactor } from '../../privacy/redact.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import { ErrorResponse } from '../schemas.js'
 import type { ApiMetrics } from '../metrics.js'
@@ -86,9 +88,25 @@ async function checkReferences(db: Db, records: readonly TrafficRecordInput[]): 
   })
 }
 
-/** Store a validated batch whole (one statement); returns how many were new. */
-export async function storeTraffic(db: Db, records: readonly TrafficRecordInput[]): Promise<{ stored: number; duplicates: number }> {
-  await checkReferences(db, records)
+/** Personal data and secrets out of every input value, output and error, for the whole batch at once. */
+async function redacted(records: readonly TrafficRecordInput[], redactor: Redactor): Promise<TrafficRecordInput[]> {
+  const texts: string[] = []
+  for (const r of records) texts.push(...Object.values(r.input), r.output ?? '', r.error ?? '')
+  const clean = await redactor.texts(texts)
+  let i = 0
+  const next = () => clean[i++] as string
+  return records.map((r) => {
+    const input = Object.fromEntries(Object.keys(r.input).map((k) => [k, next()]))
+    const output = next()
+    const error = next()
+    return { ...r, input, output: r.output === null ? null : output, error: r.error === null ? null : error }
+  })
+}
+
+/** Store a validated batch whole (one statement), redacted first; returns how many were new. */
+export async function storeTraffic(db: Db, batch: readonly TrafficRecordInput[], redactor: Redactor = new Redactor()): Promise<{ stored: number; duplicates: number }> {
+  await checkReferences(db, batch)
+  const records = await redacted(batch, redactor)
   const now = Date.now()
   const rows = records.map((r, i) => ({
     id: r.id ? `tr_${sha256Hex(`${r.task}\u0000${r.id}`).slice(0, 32)}` : `tr_${sha256Hex(`${r.task}\u0000${now}\u0000${i}\u0000${Math.random()}`).slice(0, 32)}`,
@@ -114,11 +132,11 @@ export async function storeTraffic(db: Db, records: readonly TrafficRecordInput[
   return { stored: inserted.length, duplicates: rows.length - inserted.length }
 }
 
-export function registerTraffic(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics }): void {
+export function registerTraffic(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor }): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { records } = c.req.valid('json')
-    const result = await storeTraffic(deps.db, records)
+    const result = await storeTraffic(deps.db, records, deps.redactor)
     deps.metrics.ingested.inc({ source: 'api' }, result.stored)
     return c.json(result, 202)
   })

@@ -23,7 +23,7 @@ export function registerApi(program: Command): void {
       await withDeps(async (deps, env) => {
         const port = opts.port === undefined ? env.KAIZEN_API_PORT : Number(opts.port)
         if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new KaizenError('INVALID_INPUT', `--port: use a port number from 0 to 65535 (got "${opts.port}")`)
-        const app = createApi({ db: deps.db, resolver: new PromptResolver(deps.db) })
+        const app = createApi({ db: deps.db, resolver: new PromptResolver(deps.db), ...(deps.redactor ? { redactor: deps.redactor } : {}) })
         const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
         await new Promise<void>((resolve, reject) => {
           server.once('listening', () => resolve())

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { serve } from '@hono/node-server'
-import { count, eq } from 'drizzle-orm'
+import { count, desc, eq } from 'drizzle-orm'
 import { createApi } from '../../api/app.js'
 import { TokenCache } from '../../api/auth.js'
 import { MAX_BATCH } from '../../api/routes/traffic.js'
@@ -70,6 +70,16 @@ test('ingestion stores a batch whole, once per idempotency key, and names unknow
   assert.equal(unknownVersion.status, 404)
   assert.match(((await unknownVersion.json()) as { error: { message: string } }).error.message, /pv_nope/)
   assert.equal(await stored(), before + 50, 'a batch with an unknown name stores nothing')
+})
+
+test('personal data and secrets are redacted before storage', async () => {
+  const r = await post({ records: [record(300, { input: { incident_id: 'INC-300', service: 'auth', summary: 'user jane.doe@example.com cannot log in from 10.1.2.3' }, output: 'rotate key sk-proj-abcdefghijklmnopqrstuvwx12 and call +1 415 555 0100', error: null })] })
+  assert.equal(r.status, 202)
+  const row = (await h.db.select().from(traffic).where(eq(traffic.routingKey, 'user-6')).orderBy(desc(traffic.createdAt)))[0]
+  const text = JSON.stringify(row)
+  for (const leaked of ['jane.doe@example.com', '10.1.2.3', 'sk-proj-abc', '555 0100']) assert.ok(!text.includes(leaked), `${leaked} was stored`)
+  assert.match(row!.input.summary ?? '', /user \[REDACTED:email\] cannot log in from \[REDACTED:ip-address\]/)
+  assert.match(row!.output ?? '', /\[REDACTED:openai-key\]/)
 })
 
 test('each scope is enforced: no token 401, revoked 401, wrong scope 403', async () => {

@@ -1,0 +1,121 @@
+/**
+ * @module privacy/redact
+ * Personal data and secrets are redacted before traffic is stored and before any judge sees it.
+ * Personal data (emails, phone numbers, card numbers, IP addresses) is detected by Arcjet's redact
+ * library; secrets (API keys, tokens, passwords) by regular expressions, the built-in ones plus
+ * any in the redaction file (`KAIZEN_REDACTION_FILE`, YAML or JSON):
+ *
+ *   entities: [email, phone-number, credit-card-number, ip-address]   # any subset; [] turns it off
+ *   patterns:
+ *     - { name: employee-id, regex: "EMP-[0-9]{6}" }
+ *
+ * A match becomes `[REDACTED:<kind>]`. Many texts are redacted in one library call (joined with a
+ * separator the library never alters), which is what keeps ingestion fast.
+ */
+import { readFile } from 'node:fs/promises'
+import { redact } from '@arcjet/redact'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { KaizenError, fromZodError } from '../core/errors.js'
+import type { CompletionRequest } from '../providers/types.js'
+
+const ENTITIES = ['email', 'phone-number', 'credit-card-number', 'ip-address'] as const
+
+export const RedactionConfig = z
+  .object({
+    entities: z.array(z.enum(ENTITIES, { message: `use some of ${ENTITIES.join(', ')}` })).default([...ENTITIES]),
+    patterns: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9-]+$/, 'use lower-case letters, digits and dashes'),
+            regex: z.string().min(1).refine((r) => {
+              try {
+                new RegExp(r, 'g')
+                return true
+              } catch {
+                return false
+              }
+            }, 'not a valid regular expression'),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** Keep the built-in secret patterns (default true). */
+    builtinSecrets: z.boolean().default(true),
+  })
+  .strict()
+export type RedactionConfig = z.infer<typeof RedactionConfig>
+
+/** Secrets that must never be stored or shown to a model: keys and tokens of common providers. */
+export const BUILTIN_SECRETS: ReadonlyArray<{ name: string; regex: string }> = [
+  { name: 'openai-key', regex: String.raw`\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}` },
+  { name: 'anthropic-key', regex: String.raw`\bsk-ant-[A-Za-z0-9_-]{20,}` },
+  { name: 'aws-access-key', regex: String.raw`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b` },
+  { name: 'github-token', regex: String.raw`\bgh[pousr]_[A-Za-z0-9]{30,}` },
+  { name: 'slack-token', regex: String.raw`\bxox[abprs]-[A-Za-z0-9-]{10,}` },
+  { name: 'kaizen-token', regex: String.raw`\bkz_[A-Za-z0-9_-]{30,}` },
+  { name: 'bearer-token', regex: String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{20,}` },
+  { name: 'private-key', regex: String.raw`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----` },
+  { name: 'password', regex: String.raw`\b(?:password|passwd|pwd|secret)\s*[:=]\s*\S+` },
+]
+
+const SEPARATOR = '\n\u241E\n'
+
+export class Redactor {
+  private readonly secrets: RegExp
+  private readonly names: string[]
+  private readonly entities: Array<(typeof ENTITIES)[number]>
+
+  constructor(config: RedactionConfig = RedactionConfig.parse({})) {
+    const patterns = [...(config.builtinSecrets ? BUILTIN_SECRETS : []), ...config.patterns]
+    this.entities = [...config.entities]
+    // One alternation, each pattern a named group so the replacement says which kind matched.
+    this.secrets = patterns.length > 0 ? new RegExp(patterns.map((p, i) => `(?<p${i}>${p.regex})`).join('|'), 'g') : /$^/g
+    this.names = patterns.map((p) => p.name)
+  }
+
+  private secretsOut(text: string): string {
+    return text.replace(this.secrets, (...args) => {
+      const groups = args[args.length - 1] as Record<string, string | undefined>
+      const i = Object.keys(groups).findIndex((k) => groups[k] !== undefined)
+      return `[REDACTED:${this.names[i] ?? 'secret'}]`
+    })
+  }
+
+  /** Redact many texts (one library call for all of them). */
+  async texts(texts: readonly string[]): Promise<string[]> {
+    if (texts.length === 0) return []
+    const cleaned = texts.map((t) => this.secretsOut(t))
+    if (this.entities.length === 0) return cleaned
+    const [joined] = await redact(cleaned.join(SEPARATOR), { entities: this.entities, replace: (kind) => `[REDACTED:${kind}]` })
+    const parts = joined.split(SEPARATOR)
+    if (parts.length === cleaned.length) return parts
+    // The separator was touched (it never should be): fall back to one call per text.
+    return Promise.all(cleaned.map(async (t) => (await redact(t, { entities: this.entities, replace: (kind) => `[REDACTED:${kind}]` }))[0]))
+  }
+
+  async text(text: string): Promise<string> {
+    return (await this.texts([text]))[0] as string
+  }
+
+  /** A model request with every message redacted (what a judge is sent). */
+  async request(request: CompletionRequest): Promise<CompletionRequest> {
+    const contents = await this.texts(request.messages.map((m) => m.content))
+    return { ...request, messages: request.messages.map((m, i) => ({ ...m, content: contents[i] as string })) }
+  }
+}
+
+/** The redaction settings: defaults, or the file named by KAIZEN_REDACTION_FILE (validated). */
+export async function loadRedaction(file: string | undefined): Promise<Redactor> {
+  if (!file) return new Redactor()
+  let raw: unknown
+  try {
+    raw = parseYaml(await readFile(file, 'utf8'))
+  } catch (err) {
+    throw new KaizenError('CONFIG_ERROR', `KAIZEN_REDACTION_FILE ${file} cannot be read as YAML or JSON: ${(err as Error).message}`)
+  }
+  const parsed = RedactionConfig.safeParse(raw ?? {})
+  if (!parsed.success) throw fromZodError(parsed.error, `redaction file ${file}`)
+  return new Redactor(parsed.data)
+}
