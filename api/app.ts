@@ -17,6 +17,7 @@ import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
 import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
+import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
 import { registerTraffic } from './routes/traffic.js'
 
@@ -57,7 +58,7 @@ export function createApi(deps: ApiDeps) {
     metrics.requestSeconds.observe({ method: c.req.method, route }, (performance.now() - started) / 1000)
   })
   app.use(
-    '/v1/*',
+    '*',
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: () => {
@@ -70,7 +71,9 @@ export function createApi(deps: ApiDeps) {
   app.use('/metrics', requireScope(tokens, 'read'))
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }))
 
-  registerTraffic(app, { db: deps.db, tokens, metrics, redactor: deps.redactor ?? new Redactor() })
+  const redactor = deps.redactor ?? new Redactor()
+  registerTraffic(app, { db: deps.db, tokens, metrics, redactor })
+  registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })

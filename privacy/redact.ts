@@ -61,6 +61,7 @@ export const BUILTIN_SECRETS: ReadonlyArray<{ name: string; regex: string }> = [
 ]
 
 const SEPARATOR = '\n\u241E\n'
+const MAYBE_ENTITY = /@|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,}|(?:\d[\s().+-]*){7,}/i
 
 export class Redactor {
   private readonly secrets: RegExp
@@ -88,11 +89,18 @@ export class Redactor {
     if (texts.length === 0) return []
     const cleaned = texts.map((t) => this.secretsOut(t))
     if (this.entities.length === 0) return cleaned
-    const [joined] = await redact(cleaned.join(SEPARATOR), { entities: this.entities, replace: (kind) => `[REDACTED:${kind}]` })
-    const parts = joined.split(SEPARATOR)
-    if (parts.length === cleaned.length) return parts
+    // Only texts that could hold an entity go to the library: an email needs "@", the others need
+    // an IP-like, IPv6-like or long digit run (phone and card numbers have at least 7 digits).
+    const suspect = cleaned.map((t, i) => (MAYBE_ENTITY.test(t) ? i : -1)).filter((i) => i >= 0)
+    if (suspect.length === 0) return cleaned
+    const options = { entities: this.entities, replace: (kind: string) => `[REDACTED:${kind}]` }
+    const [joined] = await redact(suspect.map((i) => cleaned[i]).join(SEPARATOR), options)
+    let parts = joined.split(SEPARATOR)
     // The separator was touched (it never should be): fall back to one call per text.
-    return Promise.all(cleaned.map(async (t) => (await redact(t, { entities: this.entities, replace: (kind) => `[REDACTED:${kind}]` }))[0]))
+    if (parts.length !== suspect.length) parts = await Promise.all(suspect.map(async (i) => (await redact(cleaned[i] as string, options))[0]))
+    const out = [...cleaned]
+    suspect.forEach((i, k) => (out[i] = parts[k] as string))
+    return out
   }
 
   async text(text: string): Promise<string> {

@@ -237,3 +237,71 @@ test('the OpenAPI description and Prometheus metrics are served', async () => {
   assert.match(metrics, /kaizen_http_requests_total\{method="POST",route="\/v1\/traffic",status="202"\}/)
   assert.match(metrics, /kaizen_prompt_resolutions_total/)
 })
+
+test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attributes mapped, other spans skipped)', async () => {
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
+  const { SpanStatusCode } = await import('@opentelemetry/api')
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+  await new Promise((r) => server.once('listening', r))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    const exporter = new OTLPTraceExporter({ url: `${base}/otlp/v1/traces`, headers: auth(secrets.ingest) })
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+    const tracer = provider.getTracer('checkout-service')
+    const llm = (key: string, extra: Record<string, string | number> = {}) =>
+      tracer.startSpan('chat gpt-4.1-mini', {
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4.1-mini',
+          'gen_ai.usage.input_tokens': 321,
+          'gen_ai.usage.output_tokens': 45,
+          'kaizen.task': h.scenario.task.id,
+          'kaizen.prompt_version': h.task.seedVersion.id,
+          'kaizen.routing_key': key,
+          'kaizen.input.incident_id': 'INC-77',
+          'kaizen.input.service': 'auth-service',
+          'kaizen.input.summary': 'login fails for ops@example.com',
+          'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: '{"diagnosis":"expired cert"}' }] }]),
+          ...extra,
+        },
+      })
+    const ok = llm('otel-user-1')
+    await new Promise((r) => setTimeout(r, 15))
+    ok.end()
+    const failed = llm('otel-user-2')
+    failed.setStatus({ code: SpanStatusCode.ERROR, message: 'rate limited' })
+    failed.end()
+    tracer.startSpan('GET /checkout', { attributes: { 'http.method': 'GET' } }).end()
+    await provider.forceFlush()
+    await provider.shutdown()
+
+    const rows = await h.db.select().from(traffic).where(eq(traffic.taskId, h.scenario.task.id))
+    const one = rows.find((r) => r.routingKey === 'otel-user-1')
+    assert.ok(one, 'the GenAI span landed as a traffic record')
+    assert.equal(one.model, 'gpt-4.1-mini')
+    assert.equal(one.provider, 'openai')
+    assert.equal(one.inputTokens, 321)
+    assert.equal(one.outputTokens, 45)
+    assert.ok(one.latencyMs >= 10, `latency ${one.latencyMs} ms from the span's times`)
+    assert.equal(one.output, '{"diagnosis":"expired cert"}')
+    assert.deepEqual(one.input, { incident_id: 'INC-77', service: 'auth-service', summary: 'login fails for [REDACTED:email]' })
+    assert.equal(one.promptVersionId, h.task.seedVersion.id)
+    assert.equal(rows.find((r) => r.routingKey === 'otel-user-2')?.error, 'rate limited')
+    assert.ok(!rows.some((r) => r.input.summary === undefined && r.routingKey.length === 32), 'the HTTP span was not stored')
+    const metrics = await (await app.request('/metrics', { headers: auth(secrets.read) })).text()
+    assert.match(metrics, /kaizen_traffic_ingested_total\{source="otlp"\} 2/)
+
+    // A GenAI span that is not a valid record fails the export, naming the span.
+    const bad = await fetch(`${base}/otlp/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
+      body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 't1', spanId: 's1', startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }, { key: 'kaizen.task', value: { stringValue: h.scenario.task.id } }] }] }] }] }),
+    })
+    assert.equal(bad.status, 400)
+    assert.match(await bad.text(), /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\].*promptVersion/s)
+  } finally {
+    await new Promise((r) => server.close(r))
+  }
+})

@@ -19,6 +19,9 @@ test('personal data and secrets are redacted; ordinary text is left alone', asyn
   for (const leaked of ['sk-proj-abc', 'AKIAIOSFODNN7EXAMPLE', 'eyJhbGci', 'hunter2']) assert.ok(!b!.includes(leaked), `${leaked} in ${b}`)
   assert.match(b!, /\[REDACTED:openai-key\].*\[REDACTED:aws-access-key\]/)
   assert.equal(c, 'kubectl rollout undo deployment/payments-api --to-revision=41')
+  // Only some texts of a batch need the library: each result stays in its place.
+  const mixed = await r.texts(['no entity here', 'mail ops@example.org now', 'restart at 10:30', 'call 0044 20 7946 0958', 'done'])
+  assert.deepEqual(mixed, ['no entity here', 'mail [REDACTED:email] now', 'restart at 10:30', 'call [REDACTED:phone-number]', 'done'])
 })
 
 test('redaction settings: custom patterns, entities can be turned off, bad settings name the field', async () => {
