@@ -1,9 +1,10 @@
 /**
  * bench:ingest — the traffic plane under load, over loopback HTTP against `kaizen serve` running
  * in its own process on a fresh Postgres database:
- *   1. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
- *   2. prompt resolution latency at a fixed arrival rate (open loop: requests are sent on
- *      schedule whether or not earlier ones have returned), p50 / p99;
+ *   1. prompt resolution latency at a fixed arrival rate (open loop: requests are sent on
+ *      schedule whether or not earlier ones have returned), p50 / p99, from a load generator in
+ *      its own process; again after phase 2 (reported apart, in `details`);
+ *   2. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
  *   3. sampling 1,000 rows out of 1,000,000 (`sampleTraffic`: seeded, time window, near-duplicates removed).
  *
  *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10] [--rows 1000000]
@@ -75,7 +76,23 @@ try {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${secret}` }
   log(`kaizen serve at ${base} on ${database.url.replace(/\/\/[^@]*@/, '//')}`)
 
-  // 1. Sustained ingestion.
+  // 1. Resolve latency at a fixed arrival rate, from a load generator in its own process (after a
+  // 2 s warm-up at the same rate, not counted). Measured on the fresh server, and again right after
+  // the ingestion phase (reported apart: then the server is still collecting that phase's garbage).
+  const resolvePhase = async (label: string) => {
+    const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'ingest', 'resolve-load.ts'), '--url', `${base}/v1/tasks/${scenario.task.id}/prompt`, '--token', secret, '--rate', String(rate), '--seconds', String(resolveSeconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    load.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+    await new Promise((r) => load.once('exit', r))
+    const r = JSON.parse(out) as { requests: number; rate: number; errors: number; p50: number; p99: number; max: number }
+    log(`resolve (${label}): ${r.requests} requests at ${r.rate.toFixed(0)}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.errors} errors)`)
+    return r
+  }
+  const fresh = await resolvePhase('fresh server')
+
+  // 2. Sustained ingestion.
   const body = (n: number) =>
     JSON.stringify({
       records: Array.from({ length: batchSize }, (_, i) => ({
@@ -116,29 +133,14 @@ try {
   const ingestRecordsPerSec = stored / elapsed
   log(`ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`)
 
-  // 2. Resolve latency at a fixed arrival rate (after a 2 s warm-up at the same rate, not counted).
-  // The phases are measured apart: Postgres first vacuums and analyses what was just ingested.
   await db.execute(sql`vacuum analyze traffic`)
-  await new Promise((r) => setTimeout(r, 3_000))
-  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'ingest', 'resolve-load.ts'), '--url', `${base}/v1/tasks/${scenario.task.id}/prompt`, '--token', secret, '--rate', String(rate), '--seconds', String(resolveSeconds)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  let loadOut = ''
-  load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()))
-  await new Promise((r) => load.once('exit', r))
-  const resolved = JSON.parse(loadOut) as { requests: number; rate: number; errors: number; p50: number; p99: number; max: number }
-  const total = resolved.requests
-  const achievedRate = resolved.rate
-  const resolveErrors = resolved.errors
-  const resolveP50Ms = resolved.p50
-  const resolveP99Ms = resolved.p99
-  // The server's own view (its latency histogram): how much of the time is spent inside it.
+  const afterIngest = await resolvePhase('right after ingestion')
+  // The server's own view (its latency histogram, both phases): how much of the time is spent inside it.
   const metricsText = await (await fetch(`${base}/metrics`, { headers })).text()
   const bucket = (le: string) => Number(new RegExp(`kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`).exec(metricsText)?.[1] ?? NaN)
   const serverCount = bucket('+Inf')
   const serverOver5ms = serverCount - bucket('0.005')
   log(`resolve, server side: ${serverOver5ms} of ${serverCount} requests took over 5 ms inside the server`)
-  log(`resolve: ${total} requests at ${achievedRate.toFixed(0)}/s (generator in its own process, after a 2 s warm-up): p50 ${resolveP50Ms.toFixed(2)} ms, p99 ${resolveP99Ms.toFixed(2)} ms, max ${resolved.max.toFixed(1)} ms (${resolveErrors} errors)`)
 
   // 3. Sampling 1,000 of 1,000,000 rows (db/queries/sampling.ts: seeded, window, near-duplicates removed).
   const counted = (await db.execute(sql`select count(*)::int as n from traffic`)) as unknown as { rows: Array<{ n: number }> }
@@ -171,9 +173,18 @@ try {
 
   const out = {
     ingestRecordsPerSec: Math.round(ingestRecordsPerSec),
-    resolveP99Ms: +resolveP99Ms.toFixed(2),
+    resolveP99Ms: +fresh.p99.toFixed(2),
     sample1kFrom1mMs: Math.round(sample1kFrom1mMs),
-    details: { batchSize, inFlight, seconds: +elapsed.toFixed(1), failedBatches: failed, resolveP50Ms: +resolveP50Ms.toFixed(2), resolveRate: Math.round(achievedRate), resolveRequests: total, resolveErrors, rows: totalRows },
+    details: {
+      batchSize,
+      inFlight,
+      seconds: +elapsed.toFixed(1),
+      failedBatches: failed,
+      resolve: { rate: Math.round(fresh.rate), requests: fresh.requests, errors: fresh.errors, p50Ms: +fresh.p50.toFixed(2), p99Ms: +fresh.p99.toFixed(2), maxMs: +fresh.max.toFixed(1) },
+      resolveAfterIngestion: { rate: Math.round(afterIngest.rate), errors: afterIngest.errors, p50Ms: +afterIngest.p50.toFixed(2), p99Ms: +afterIngest.p99.toFixed(2), maxMs: +afterIngest.max.toFixed(1) },
+      resolveOver5msInsideServer: serverOver5ms,
+      rows: totalRows,
+    },
   }
   if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 } finally {
