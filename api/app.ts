@@ -17,6 +17,7 @@ import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
 import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
+import { registerFeedback } from './routes/feedback.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
 import { registerTraffic } from './routes/traffic.js'
@@ -74,6 +75,7 @@ export function createApi(deps: ApiDeps) {
   const redactor = deps.redactor ?? new Redactor()
   registerTraffic(app, { db: deps.db, tokens, metrics, redactor })
   registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
+  registerFeedback(app, { db: deps.db, tokens, metrics })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })

@@ -379,3 +379,20 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: createdAt(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
 })
+
+/**
+ * Feedback on served requests, append-only: an outcome (what actually resolved the case; it also
+ * becomes the traffic record's reference) or a human rating. Who sent it and when are kept.
+ */
+export const feedback = pgTable(
+  'feedback',
+  {
+    id: text('id').primaryKey(),
+    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    kind: text('kind', { enum: ['outcome', 'rating'] }).notNull(),
+    value: jsonb('value').$type<Record<string, unknown>>().notNull(),
+    actor: text('actor').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('feedback_traffic').on(t.trafficId)],
+)

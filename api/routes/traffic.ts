@@ -103,13 +103,16 @@ async function redacted(records: readonly TrafficRecordInput[], redactor: Redact
   })
 }
 
+/** Kaizen's id of a record ingested with the client's idempotency key `id` for `task`. */
+export const trafficIdOf = (task: string, id: string) => `tr_${sha256Hex(`${task}\u0000${id}`).slice(0, 32)}`
+
 /** Store a validated batch whole (one statement), redacted first; returns how many were new. */
 export async function storeTraffic(db: Db, batch: readonly TrafficRecordInput[], redactor: Redactor = new Redactor()): Promise<{ stored: number; duplicates: number }> {
   await checkReferences(db, batch)
   const records = await redacted(batch, redactor)
   const now = Date.now()
   const rows = records.map((r, i) => ({
-    id: r.id ? `tr_${sha256Hex(`${r.task}\u0000${r.id}`).slice(0, 32)}` : `tr_${sha256Hex(`${r.task}\u0000${now}\u0000${i}\u0000${Math.random()}`).slice(0, 32)}`,
+    id: r.id ? trafficIdOf(r.task, r.id) : `tr_${sha256Hex(`${r.task}\u0000${now}\u0000${i}\u0000${Math.random()}`).slice(0, 32)}`,
     taskId: r.task,
     promptVersionId: r.promptVersion,
     routingKey: r.routingKey,

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { serve } from '@hono/node-server'
-import { count, desc, eq } from 'drizzle-orm'
+import { count, desc, eq, sql } from 'drizzle-orm'
 import { createApi } from '../../api/app.js'
 import { TokenCache } from '../../api/auth.js'
 import { MAX_BATCH } from '../../api/routes/traffic.js'
 import { moveLabel } from '../../db/queries/labels.js'
 import { createToken, revokeToken } from '../../db/queries/tokens.js'
-import { traffic } from '../../db/schema.js'
+import { feedback, traffic } from '../../db/schema.js'
 import { Rng } from '../../core/rng.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { betterContent, version } from '../helpers/fixtures.js'
@@ -304,4 +304,29 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
   } finally {
     await new Promise((r) => server.close(r))
   }
+})
+
+test('feedback: an outcome becomes the record’s reference, a rating needs a person; both are kept append-only', async () => {
+  const send = (body: unknown, secret = secrets.ingest) => app.request('/v1/feedback', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secret) }, body: JSON.stringify(body) })
+  const outcome = { diagnosis: 'expired certificate', keywords: ['certificate'], actions: [{ command: 'cert-manager renew auth-tls', target: 'auth-service' }], risk: 'low' }
+  const r = await send({ task: h.scenario.task.id, id: 'call-1', outcome, rating: { score: 0.2, by: 'oncall@example.com', comment: 'missed the cert' } })
+  assert.equal(r.status, 201, await r.clone().text())
+  const { trafficId } = (await r.json()) as { trafficId: string }
+  const row = (await h.db.select().from(traffic).where(eq(traffic.id, trafficId)))[0]
+  assert.deepEqual(row?.reference, outcome)
+  const logged = await h.db.select().from(feedback).where(eq(feedback.trafficId, trafficId))
+  assert.deepEqual(logged.map((f) => f.kind).sort(), ['outcome', 'rating'])
+  assert.match(logged.find((f) => f.kind === 'rating')!.actor, /oncall@example\.com/)
+  assert.equal((await send({ task: h.scenario.task.id, id: 'call-1', outcome })).status, 201)
+  assert.equal((await h.db.select().from(feedback).where(eq(feedback.trafficId, trafficId))).length, 2, 'the same feedback twice is stored once')
+
+  const noPerson = await send({ trafficId, rating: { score: 1, by: ' ' } })
+  assert.equal(noPerson.status, 400)
+  assert.match(await noPerson.text(), /rating\.by/)
+  const unknown = await send({ task: h.scenario.task.id, id: 'never-sent', outcome })
+  assert.equal(unknown.status, 404)
+  assert.match(await unknown.text(), /never-sent/)
+  assert.equal((await send({ trafficId }, secrets.ingest)).status, 400)
+  assert.equal((await send({ trafficId, outcome }, secrets.read)).status, 403)
+  await assert.rejects(h.db.execute(sql`update feedback set actor = 'someone else'`), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)))
 })

@@ -1,0 +1,83 @@
+/**
+ * @module api/routes/feedback
+ * `POST /v1/feedback`: attach an outcome (what actually resolved the case) or a human rating to a
+ * traffic record, named by Kaizen's id or by the task and the client's idempotency key. Feedback is
+ * append-only (`feedback` table); an outcome also becomes the record's reference, which is what
+ * makes it usable for campaigns and grading (a later outcome replaces the reference, both stay in
+ * the feedback log). A rating needs a human identity (`by`).
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { eq } from 'drizzle-orm'
+import { Reference } from '../../core/decision.js'
+import { KaizenError } from '../../core/errors.js'
+import type { Db } from '../../db/client.js'
+import { feedback, traffic } from '../../db/schema.js'
+import { sha256Hex } from '../../lib/hash.js'
+import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import type { ApiMetrics } from '../metrics.js'
+import { ErrorResponse } from '../schemas.js'
+import { trafficIdOf } from './traffic.js'
+
+export const Feedback = z
+  .object({
+    trafficId: z.string().min(1).max(200).optional().openapi({ description: 'Kaizen’s id of the record (tr_…)' }),
+    task: z.string().min(1).max(200).optional(),
+    id: z.string().min(1).max(200).optional().openapi({ description: 'The idempotency key the record was ingested with (with task)' }),
+    feedbackId: z.string().min(1).max(200).optional().openapi({ description: 'Idempotency key of this feedback: sent twice, stored once' }),
+    outcome: Reference.optional().openapi({ description: 'What actually resolved the case' }),
+    rating: z
+      .object({
+        score: z.number().min(0).max(1).openapi({ description: '0 (useless) to 1 (exactly right)' }),
+        by: z.string().trim().min(1, 'a rating needs the identity of the person who gave it'),
+        comment: z.string().max(5_000).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (!f.trafficId && !(f.task && f.id)) ctx.addIssue({ code: 'custom', path: ['trafficId'], message: 'name the record: trafficId, or task and id' })
+    if (!f.outcome && !f.rating) ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'send an outcome, a rating, or both' })
+  })
+  .openapi('Feedback')
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/feedback',
+  summary: 'Attach an outcome or a human rating to a traffic record',
+  security: [{ bearer: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: Feedback } } } },
+  responses: {
+    201: { description: 'Recorded', content: { 'application/json': { schema: z.object({ trafficId: z.string(), recorded: z.array(z.enum(['outcome', 'rating'])) }) } } },
+    400: { description: 'Malformed body (JSON paths at fault)', content: { 'application/json': { schema: ErrorResponse } } },
+    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
+    403: { description: 'The token lacks the ingest scope', content: { 'application/json': { schema: ErrorResponse } } },
+    404: { description: 'Unknown traffic record (named)', content: { 'application/json': { schema: ErrorResponse } } },
+  },
+})
+
+export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics }): void {
+  app.use(route.path, requireScope(deps.tokens, 'ingest'))
+  app.openapi(route, async (c) => {
+    const f = c.req.valid('json')
+    const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
+    const token = c.get('token')
+    const recorded = await deps.db.transaction(async (tx) => {
+      const [row] = await tx.select({ id: traffic.id }).from(traffic).where(eq(traffic.id, trafficId))
+      if (!row) throw new KaizenError('NOT_FOUND', `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
+      const key = (kind: string) => `fb_${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
+      const out: Array<'outcome' | 'rating'> = []
+      if (f.outcome) {
+        await tx.insert(feedback).values({ id: key('outcome'), trafficId, kind: 'outcome', value: f.outcome, actor: `token:${token.name}` }).onConflictDoNothing()
+        await tx.update(traffic).set({ reference: f.outcome }).where(eq(traffic.id, trafficId))
+        out.push('outcome')
+      }
+      if (f.rating) {
+        await tx.insert(feedback).values({ id: key('rating'), trafficId, kind: 'rating', value: f.rating, actor: `user:${f.rating.by} via token:${token.name}` }).onConflictDoNothing()
+        out.push('rating')
+      }
+      return out
+    })
+    return c.json({ trafficId, recorded }, 201)
+  })
+}
