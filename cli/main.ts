@@ -10,6 +10,7 @@ import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
+import { registerTraffic } from './commands/traffic.js'
 import { registerUp } from './commands/up.js'
 import { describeError, say } from './output.js'
 
@@ -27,6 +28,7 @@ registerPrompts(program)
 registerGrader(program)
 registerGolden(program)
 registerApi(program)
+registerTraffic(program)
 
 try {
   await program.parseAsync(process.argv)

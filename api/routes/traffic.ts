@@ -70,7 +70,7 @@ const route = createRoute({
 export type TrafficRecordInput = z.infer<typeof TrafficRecord>
 
 /** Check every task and version a batch names; throws NOT_FOUND naming the first unknown one and where it is. */
-async function checkReferences(db: Db, records: readonly TrafficRecordInput[]): Promise<void> {
+export async function checkReferences(db: Db, records: readonly TrafficRecordInput[]): Promise<void> {
   const taskIds = [...new Set(records.map((r) => r.task))]
   const versionIds = [...new Set(records.map((r) => r.promptVersion))]
   const knownTasks = new Set((await db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, taskIds))).map((t) => t.id))

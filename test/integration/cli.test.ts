@@ -162,3 +162,41 @@ test('`kaizen golden add|list|remove` validates every case and names what is wro
   assert.equal(removed.code, 0, removed.stderr)
   assert.deepEqual(JSON.parse(removed.stdout), { task: 'incident-triage', removed: [] })
 })
+
+test('`kaizen traffic import` validates the whole file (line and field named, nothing stored) and imports idempotently; `kaizen token` creates and revokes', async () => {
+  const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
+  const versions = await kaizen(['prompts', 'list', '--task', 'incident-triage'], env)
+  assert.equal(versions.code, 0, versions.stderr)
+  const versionId = /pv_[0-9a-f]{16}/.exec(versions.stdout + versions.stderr)?.[0]
+  assert.ok(versionId, versions.stderr)
+  const line = (i: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id: `hist-${i}`, task: 'incident-triage', promptVersion: versionId, routingKey: `u${i}`, input: { incident_id: `INC-${i}`, service: 'api', summary: `mail ops${i}@example.com` }, output: 'ok', model: 'gpt-4.1-mini', ...extra })
+  const good = join(dataDir, 'history.jsonl')
+  writeFileSync(good, `${[1, 2, 3].map((i) => line(i)).join('\n')}\n`)
+  const bad = join(dataDir, 'bad.jsonl')
+  writeFileSync(bad, `${line(10)}\n${line(11, { model: undefined, latencyMs: -5 })}\nnot json\n`)
+  const refused = await kaizen(['traffic', 'import', bad], env)
+  assert.equal(refused.code, 2)
+  assert.match(refused.stderr, /line 2: model: .*\n.*line 2: latencyMs: .*\n.*line 3: not JSON/)
+  assert.match(refused.stderr, /nothing was imported/)
+  const first = await kaizen(['traffic', 'import', good], env)
+  assert.equal(first.code, 0, first.stderr)
+  assert.deepEqual(JSON.parse(first.stdout), { file: good, records: 3, stored: 3, duplicates: 0 })
+  const again = await kaizen(['traffic', 'import', good], env)
+  assert.deepEqual(JSON.parse(again.stdout), { file: good, records: 3, stored: 0, duplicates: 3 })
+
+  const created = await kaizen(['token', 'create', '--name', 'ci', '--scopes', 'ingest,read'], env)
+  assert.equal(created.code, 0, created.stderr)
+  const token = JSON.parse(created.stdout) as { id: string; secret: string; scopes: string[] }
+  assert.match(token.secret, /^kz_/)
+  assert.deepEqual(token.scopes, ['ingest', 'read'])
+  const badScope = await kaizen(['token', 'create', '--name', 'x', '--scopes', 'root'], env)
+  assert.equal(badScope.code, 2)
+  assert.match(badScope.stderr, /scopes\[0\]: use some of ingest, read, operate, approve/)
+  const listed = await kaizen(['token', 'list'], env)
+  assert.ok(!listed.stdout.includes(token.secret), 'secrets are never listed')
+  assert.equal((await kaizen(['token', 'revoke', token.id], env)).code, 0)
+  const twice = await kaizen(['token', 'revoke', token.id], env)
+  assert.equal(twice.code, 4)
+  assert.match(twice.stderr, /already revoked/)
+})
