@@ -1,7 +1,8 @@
 /**
  * @module api/auth
  * Bearer-token authentication with scopes. A token is looked up by the SHA-256 of its secret;
- * lookups are cached for `ttlMs` (10 s), so a revocation takes effect everywhere within that time.
+ * lookups are cached for `ttlMs` (10 s, refreshed ahead, single-flight: lib/refreshing-cache.ts), so
+ * a revocation takes effect everywhere within that time.
  * A request without a valid token gets 401; a valid token without the route's scope gets 403
  * naming the scope it needs.
  */
@@ -9,42 +10,18 @@ import type { MiddlewareHandler } from 'hono'
 import { KaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import { findToken, type ApiTokenRow, type Scope } from '../db/queries/tokens.js'
+import { RefreshingCache } from '../lib/refreshing-cache.js'
 
 export type AuthEnv = { Variables: { token: ApiTokenRow } }
 
 export class TokenCache {
-  private readonly cache = new Map<string, { at: number; token: ApiTokenRow | null }>()
-  private readonly loading = new Map<string, Promise<ApiTokenRow | null>>()
-  constructor(
-    private readonly db: Db,
-    private readonly ttlMs = 10_000,
-  ) {}
-
-  async lookup(secret: string): Promise<ApiTokenRow | null> {
-    const hit = this.cache.get(secret)
-    const age = hit ? Date.now() - hit.at : Infinity
-    if (hit && age < this.ttlMs) {
-      if (age >= this.ttlMs / 2) this.reload(secret).catch(() => undefined) // refresh ahead
-      return hit.token
-    }
-    return this.reload(secret)
+  private readonly cache: RefreshingCache<string, ApiTokenRow | null>
+  constructor(db: Db, ttlMs = 10_000) {
+    this.cache = new RefreshingCache((secret) => findToken(db, secret), ttlMs)
   }
 
-  private reload(secret: string): Promise<ApiTokenRow | null> {
-    // One lookup per secret at a time: concurrent requests share it.
-    let load = this.loading.get(secret)
-    if (!load) {
-      const at = Date.now()
-      load = findToken(this.db, secret)
-        .then((token) => {
-          if (this.cache.size > 10_000) this.cache.clear()
-          this.cache.set(secret, { at, token })
-          return token
-        })
-        .finally(() => this.loading.delete(secret))
-      this.loading.set(secret, load)
-    }
-    return load
+  lookup(secret: string): Promise<ApiTokenRow | null> {
+    return this.cache.get(secret)
   }
 }
 

@@ -3,12 +3,13 @@
  * Which prompt version serves a request: production, or the canary for the routing keys it owns.
  * Label state is cached per task for at most `ttlMs` (1 s by default), so a rollback takes effect
  * within a second everywhere; `invalidate()` makes it immediate in this process. Reads are
- * single-flight and refreshed ahead (from half the TTL), so serving rarely waits for the database.
+ * single-flight and refreshed ahead (lib/refreshing-cache.ts), so serving rarely waits for the database.
  */
 import { KaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import { getLabels } from '../db/queries/labels.js'
 import { getPromptVersion, type PromptVersionRow } from '../db/queries/prompts.js'
+import { RefreshingCache } from '../lib/refreshing-cache.js'
 import { routeToCanary } from './routing.js'
 
 export interface Resolution {
@@ -21,21 +22,20 @@ export interface Resolution {
 }
 
 interface Entry {
-  at: number
   production: PromptVersionRow
   canary: { version: PromptVersionRow; weight: number; canaryId: string } | null
 }
 
 export class PromptResolver {
-  private readonly cache = new Map<string, Entry>()
+  private readonly cache: RefreshingCache<string, Entry>
   private readonly versions = new Map<string, PromptVersionRow>()
-  /** One label read per task at a time: requests arriving while it runs wait for it (no stampede when the cache expires). */
-  private readonly loading = new Map<string, Promise<Entry>>()
 
   constructor(
     private readonly db: Db,
-    private readonly ttlMs = 1_000,
-  ) {}
+    ttlMs = 1_000,
+  ) {
+    this.cache = new RefreshingCache((taskId) => this.load(taskId), ttlMs)
+  }
 
   invalidate(taskId?: string): void {
     if (taskId) this.cache.delete(taskId)
@@ -49,45 +49,20 @@ export class PromptResolver {
     return v
   }
 
-  private async entry(taskId: string): Promise<Entry> {
-    const hit = this.cache.get(taskId)
-    const age = hit ? Date.now() - hit.at : Infinity
-    // Refresh ahead: past half its life an entry is still served while a read runs in the background,
-    // so requests do not wait for the database each time the cache turns over.
-    if (hit && age < this.ttlMs) {
-      if (age >= this.ttlMs / 2) this.reload(taskId).catch(() => undefined)
-      return hit
-    }
-    return this.reload(taskId)
-  }
-
-  private reload(taskId: string): Promise<Entry> {
-    let load = this.loading.get(taskId)
-    if (!load) {
-      load = this.load(taskId).finally(() => this.loading.delete(taskId))
-      this.loading.set(taskId, load)
-    }
-    return load
-  }
-
   private async load(taskId: string): Promise<Entry> {
-    const at = Date.now()
     const labels = await getLabels(this.db, taskId)
     if (!labels.production) throw new KaizenError('NOT_FOUND', `task "${taskId}" has no production prompt version`)
-    const entry: Entry = {
-      at,
+    return {
       production: await this.version(labels.production.promptVersionId),
       canary:
         labels.canary && labels.canary.canaryId
           ? { version: await this.version(labels.canary.promptVersionId), weight: labels.canary.weight, canaryId: labels.canary.canaryId }
           : null,
     }
-    this.cache.set(taskId, entry)
-    return entry
   }
 
   async resolve(taskId: string, routingKey: string): Promise<Resolution> {
-    const e = await this.entry(taskId)
+    const e = await this.cache.get(taskId)
     if (!e.canary) return { version: e.production, arm: null, canaryId: null, weight: null }
     const { canaryId, weight } = e.canary
     return routeToCanary(taskId, routingKey, canaryId, weight)
