@@ -4,7 +4,7 @@
  * Every write is keyed, so a retried activity changes nothing twice.
  */
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
-import { and, asc, count, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
@@ -158,29 +158,21 @@ export function createCampaignActivities(deps: ActivityDeps) {
    * grader version) is at least DEMO_MIN_DQ. Ungraded records are graded first (stored, once).
    */
   async function demonstrationsOf(datasetId: string, graderVersionId: string, spec: StoredSpec): Promise<DemonstrationSource[]> {
-    const rows = await db
-      .select({ t: traffic, score: scores.score })
-      .from(datasetItems)
-      .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
-      .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, graderVersionId)))
-      .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'train'), isNotNull(traffic.output), isNull(traffic.error)))
-      .orderBy(asc(datasetItems.position))
+    const read = () =>
+      db
+        .select({ t: traffic, score: scores.score })
+        .from(datasetItems)
+        .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
+        .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, graderVersionId)))
+        .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'train'), isNotNull(traffic.output), isNull(traffic.error)))
+        .orderBy(asc(datasetItems.position))
+    let rows = await read()
     const ungraded = rows.filter((r) => r.score === null).map((r) => r.t)
-    const fresh = new Map<string, number | null>()
     if (ungraded.length > 0) {
       await gradeTraffic(deps, ungraded, spec, graderVersionId, { signal: cancellationSignal() })
-      for (let i = 0; i < ungraded.length; i += 1_000) {
-        const got = await db
-          .select({ id: scores.subjectId, score: scores.score })
-          .from(scores)
-          .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, ungraded.slice(i, i + 1_000).map((t) => t.id))))
-        for (const g of got) fresh.set(g.id, g.score)
-      }
+      rows = await read()
     }
-    return rows.flatMap(({ t, score }) => {
-      const dq = score ?? fresh.get(t.id) ?? null
-      return dq !== null && dq >= DEMO_MIN_DQ && t.output ? [{ itemId: t.id, demonstration: { input: t.input, output: t.output }, score: dq }] : []
-    })
+    return rows.flatMap(({ t, score }) => (score !== null && score >= DEMO_MIN_DQ && t.output ? [{ itemId: t.id, demonstration: { input: t.input, output: t.output }, score }] : []))
   }
 
   async function campaignRow(campaignId: string) {

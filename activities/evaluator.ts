@@ -87,34 +87,32 @@ export class Evaluator {
    */
   async knownScores(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>, items: readonly EvalItem[]): Promise<ItemScore[]> {
     const keys = this.keys(req, items)
-    const found = new Map<string, number | null>()
+    const graded = await this.graded(keys, req.graderVersionId)
+    return items.flatMap((item, i) => {
+      const row = graded.get(keys[i] as string)
+      return row ? [{ itemId: item.id, score: row.score, feedback: null }] : []
+    })
+  }
+
+  /** Stored grades of these evaluation keys under a grader version, by key. */
+  private async graded(keys: readonly string[], graderVersionId: string): Promise<Map<string, typeof scores.$inferSelect>> {
+    const graded = new Map<string, typeof scores.$inferSelect>()
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500)
       const rows = await this.deps.db
-        .select({ subjectId: scores.subjectId, score: scores.score })
+        .select()
         .from(scores)
-        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, req.graderVersionId), inArray(scores.subjectId, chunk)))
-      for (const row of rows) found.set(row.subjectId, row.score)
+        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, chunk)))
+      for (const row of rows) graded.set(row.subjectId, row)
     }
-    return items.flatMap((item, i) => {
-      const key = keys[i] as string
-      return found.has(key) ? [{ itemId: item.id, score: found.get(key) ?? null, feedback: null }] : []
-    })
+    return graded
   }
 
   async evaluate(req: EvaluateRequest): Promise<EvalOutcome[]> {
     const { db, models } = this.deps
     const keys = this.keys(req, req.items)
     const cached = await models.lookup(keys)
-    const graded = new Map<string, typeof scores.$inferSelect>()
-    for (let i = 0; i < keys.length; i += 500) {
-      const chunk = keys.slice(i, i + 500)
-      const rows = await db
-        .select()
-        .from(scores)
-        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, req.graderVersionId), inArray(scores.subjectId, chunk)))
-      for (const row of rows) graded.set(row.subjectId, row)
-    }
+    const graded = await this.graded(keys, req.graderVersionId)
     const ctx = { campaignId: req.campaignId, budgetUsd: req.budgetUsd ?? null, ...(req.signal ? { signal: req.signal } : {}) }
     const judge = judgeCaller(models, ctx, undefined, this.deps.redactor)
 
