@@ -14,3 +14,12 @@ export const ErrorResponse = z
     }),
   })
   .openapi('Error')
+
+/** An error response of the OpenAPI description. */
+export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorResponse } } })
+
+/** The 401 and 403 every route behind a token can answer. */
+export const authResponses = (scope: string) => ({
+  401: errorResponse('No valid API token'),
+  403: errorResponse(`The token lacks the ${scope} scope`),
+})

@@ -15,7 +15,7 @@ import { feedback, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
-import { ErrorResponse } from '../schemas.js'
+import { authResponses, errorResponse } from '../schemas.js'
 import { trafficIdOf } from './traffic.js'
 
 export const Feedback = z
@@ -49,10 +49,9 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: Feedback } } } },
   responses: {
     201: { description: 'Recorded', content: { 'application/json': { schema: z.object({ trafficId: z.string(), recorded: z.array(z.enum(['outcome', 'rating'])) }) } } },
-    400: { description: 'Malformed body (JSON paths at fault)', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
-    403: { description: 'The token lacks the ingest scope', content: { 'application/json': { schema: ErrorResponse } } },
-    404: { description: 'Unknown traffic record (named)', content: { 'application/json': { schema: ErrorResponse } } },
+    400: errorResponse('Malformed body (JSON paths at fault)'),
+    ...authResponses('ingest'),
+    404: errorResponse('Unknown traffic record (named)'),
   },
 })
 

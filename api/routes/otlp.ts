@@ -25,7 +25,7 @@ import type { Db } from '../../db/client.js'
 import type { Redactor } from '../../privacy/redact.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
-import { ErrorResponse } from '../schemas.js'
+import { authResponses, errorResponse } from '../schemas.js'
 import { MAX_BATCH, TrafficRecord, storeTraffic, type TrafficRecordInput } from './traffic.js'
 
 // An OTLP AnyValue ({ stringValue } | { intValue } | … | { arrayValue } | { kvlistValue }); read by `plain`.
@@ -160,10 +160,9 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: OtlpTraces } } } },
   responses: {
     200: { description: 'Accepted (OTLP ExportTraceServiceResponse)', content: { 'application/json': { schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.number().int(), errorMessage: z.string() }).partial() }) } } },
-    400: { description: 'Malformed export, or a span that is not a valid traffic record (named)', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
-    403: { description: 'The token lacks the ingest scope', content: { 'application/json': { schema: ErrorResponse } } },
-    404: { description: 'Unknown task or prompt version (named)', content: { 'application/json': { schema: ErrorResponse } } },
+    400: errorResponse('Malformed export, or a span that is not a valid traffic record (named)'),
+    ...authResponses('ingest'),
+    404: errorResponse('Unknown task or prompt version (named)'),
   },
 })
 

@@ -11,7 +11,7 @@ import { contentOf } from '../../db/queries/prompts.js'
 import type { PromptResolver } from '../../serving/resolver.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
-import { ErrorResponse } from '../schemas.js'
+import { authResponses, errorResponse } from '../schemas.js'
 
 const Resolved = z
   .object({
@@ -35,10 +35,9 @@ const route = createRoute({
   responses: {
     200: { description: 'The version to use', content: { 'application/json': { schema: Resolved } } },
     304: { description: 'Not modified (If-None-Match matched the ETag)' },
-    400: { description: 'Missing routing key', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
-    403: { description: 'The token lacks the read scope', content: { 'application/json': { schema: ErrorResponse } } },
-    404: { description: 'Unknown task, or no production version', content: { 'application/json': { schema: ErrorResponse } } },
+    400: errorResponse('Missing routing key'),
+    ...authResponses('read'),
+    404: errorResponse('Unknown task, or no production version'),
   },
 })
 

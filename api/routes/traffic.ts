@@ -14,7 +14,7 @@ import { promptVersions, tasks, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
 import { Redactor } from '../../privacy/redact.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
-import { ErrorResponse } from '../schemas.js'
+import { authResponses, errorResponse } from '../schemas.js'
 import type { ApiMetrics } from '../metrics.js'
 
 export const MAX_BATCH = 1_000
@@ -59,11 +59,10 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: TrafficBatch } } } },
   responses: {
     202: { description: 'Stored (all of the batch; duplicates of earlier records are skipped)', content: { 'application/json': { schema: Accepted } } },
-    400: { description: 'Malformed body: the JSON paths at fault', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'No valid API token', content: { 'application/json': { schema: ErrorResponse } } },
-    403: { description: 'The token lacks the ingest scope', content: { 'application/json': { schema: ErrorResponse } } },
-    404: { description: 'Unknown task or prompt version (named)', content: { 'application/json': { schema: ErrorResponse } } },
-    413: { description: 'Body too large', content: { 'application/json': { schema: ErrorResponse } } },
+    400: errorResponse('Malformed body: the JSON paths at fault'),
+    ...authResponses('ingest'),
+    404: errorResponse('Unknown task or prompt version (named)'),
+    413: errorResponse('Body too large'),
   },
 })
 
