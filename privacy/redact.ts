@@ -72,15 +72,16 @@ export class Redactor {
     const patterns = [...(config.builtinSecrets ? BUILTIN_SECRETS : []), ...config.patterns]
     this.entities = [...config.entities]
     // One alternation, each pattern a named group so the replacement says which kind matched.
-    this.secrets = patterns.length > 0 ? new RegExp(patterns.map((p, i) => `(?<p${i}>${p.regex})`).join('|'), 'g') : /$^/g
+    this.secrets = patterns.length > 0 ? new RegExp(patterns.map((p, i) => `(?<kzp${i}>${p.regex})`).join('|'), 'g') : /$^/g
     this.names = patterns.map((p) => p.name)
   }
 
   private secretsOut(text: string): string {
     return text.replace(this.secrets, (...args) => {
+      // The matching alternative is the one named group that took part (a pattern's own groups are ignored).
       const groups = args[args.length - 1] as Record<string, string | undefined>
-      const i = Object.keys(groups).findIndex((k) => groups[k] !== undefined)
-      return `[REDACTED:${this.names[i] ?? 'secret'}]`
+      const hit = Object.keys(groups).find((k) => /^kzp\d+$/.test(k) && groups[k] !== undefined)
+      return `[REDACTED:${(hit && this.names[Number(hit.slice(3))]) || 'secret'}]`
     })
   }
 

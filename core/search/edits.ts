@@ -14,7 +14,9 @@ export function sentences(text: string): string[] {
   return (text.match(/[^.!?\n]+[.!?]*/g) ?? []).map((s) => s.trim()).filter((s) => s.length > 0)
 }
 
-const key = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()
+/** A sentence's identity: lower-case words and digits, single spaces. */
+export const sentenceKey = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()
+const key = sentenceKey
 
 export const joinSentences = (parts: readonly string[]): string => parts.join(' ')
 

@@ -15,8 +15,7 @@ import type { Candidate, DemonstrationSource, Proposal, RoundOutcome, SearchPort
 
 const sameDemo = (a: Demonstration, b: Demonstration) => a.output === b.output && JSON.stringify(a.input) === JSON.stringify(b.input)
 
-const sameContent = (a: PromptContent, b: PromptContent) =>
-  sameText(a, b) && (a.examples ?? []).length === (b.examples ?? []).length && (a.examples ?? []).every((d, i) => sameDemo(d, (b.examples ?? [])[i] as Demonstration))
+const sameContent = (a: PromptContent, b: PromptContent) => sameText(a, b) && JSON.stringify(a.examples ?? []) === JSON.stringify(b.examples ?? [])
 
 /** One edit of the parent's demonstrations: add (while below the cap), swap or remove one. */
 export function editDemonstrations(parent: PromptContent, sources: readonly DemonstrationSource[], rng: SearchPorts['rng'], max = MAX_DEMONSTRATIONS): Proposal | null {

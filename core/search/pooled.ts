@@ -15,7 +15,7 @@
  *
  * Pure module: all I/O goes through the ports.
  */
-import { sentences } from './edits.js'
+import { sentenceKey, sentences } from './edits.js'
 import type { PromptContent } from '../prompt.js'
 import type { Candidate, SearchPorts } from './types.js'
 
@@ -37,7 +37,7 @@ export interface PooledOptions {
 
 /** The sentence keys a prompt's instructions are made of (normalised, unique). */
 export function sentenceKeys(system: string): string[] {
-  return [...new Set(sentences(system).map((s) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()).filter((s) => s.length > 0))]
+  return [...new Set(sentences(system).map(sentenceKey).filter((s) => s.length > 0))]
 }
 
 /**
