@@ -68,6 +68,10 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   const w1 = await startWorker()
   const handle = await h.client.workflow.start(optimizationCampaign, { workflowId: campaignId, taskQueue: h.taskQueue, args: [{ taskId, campaignId, trigger: 'test', config }] })
   await eventually(async () => Number((await h.db.select({ n: count() }).from(candidates).where(eq(candidates.campaignId, campaignId)))[0]?.n ?? 0), (n) => n >= 3, 120_000, 'search under way')
+  // Kill while a search round is running on the worker (not between two activities), so the kill
+  // interrupts work in flight.
+  const roundInFlight = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'searchRound' && Number(a.state) === 2 /* STARTED */)
+  await eventually(roundInFlight, (yes) => yes, 120_000, 'a search round in flight')
   w1.kill('SIGKILL')
   await new Promise((r) => w1.once('exit', r))
   const atKill = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
