@@ -348,7 +348,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const simProposer = world && !input.proposerModel ? new SimulationProposer(world) : null
       const llmProposer = simProposer
         ? null
-        : new LlmProposer(deps.models, { model: input.proposerModel ?? (pool[0] as Candidate).content.model, maxSentences, maxPromptTokens }, { campaignId: input.campaignId, budgetUsd: searchBudget, signal })
+        : new LlmProposer(deps.models, { model: input.proposerModel ?? (pool[0] as Candidate).content.model, maxSentences, maxPromptTokens }, { campaignId: input.campaignId, budgetUsd: searchBudget, signal }, deps.redactor)
       const failuresOf = (fs: readonly ItemScore[]) => fs.map((f) => ({ input: byId.get(f.itemId)?.input ?? {}, score: f.score, feedback: f.feedback }))
       // Generalisation guards on every proposal: no copying of training inputs, a token cap.
       const seedSystem = (pool.find((c) => c.status === 'seed') ?? (pool[0] as Candidate)).content.system

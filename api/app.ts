@@ -75,7 +75,7 @@ export function createApi(deps: ApiDeps) {
   const redactor = deps.redactor ?? new Redactor()
   registerTraffic(app, { db: deps.db, tokens, metrics, redactor })
   registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
-  registerFeedback(app, { db: deps.db, tokens, metrics })
+  registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })

@@ -61,6 +61,47 @@ export const BUILTIN_SECRETS: ReadonlyArray<{ name: string; regex: string }> = [
 ]
 
 const SEPARATOR = '\n\u241E\n'
+
+/**
+ * A second pass after the library, which reads whitespace-separated words and so misses an entity
+ * glued to other punctuation (`<jane@example.com>`, `ip=10.1.2.3;`, `card:4111…`). Phone numbers
+ * have no safe pattern of this kind and are left to the library.
+ */
+const FALLBACK: Partial<Record<(typeof ENTITIES)[number], RegExp>> = {
+  email: /(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+  'ip-address': /(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.]*\d)/g,
+  'credit-card-number': /(?<!\d)\d(?:[ -]?\d){12,}(?!\d)/g,
+}
+
+/**
+ * A digit run (digit groups split by spaces or dashes) holding a card number: the longest,
+ * leftmost span of whole groups with 13–19 digits that passes Luhn is redacted, so
+ * `4111 1111 1111 1111 123` (card, then a CVV) is caught as well as the card alone. Spans start and
+ * end at group boundaries, as cards are written, which keeps other long numbers mostly untouched.
+ */
+function cardOut(run: string): string {
+  const groups = [...run.matchAll(/\d+/g)].map((m) => ({ from: m.index, to: m.index + m[0].length, digits: m[0] }))
+  for (let i = 0; i < groups.length; i++) {
+    for (let j = groups.length - 1; j >= i; j--) {
+      const digits = groups.slice(i, j + 1).map((g) => g.digits).join('')
+      if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
+        return `${run.slice(0, (groups[i] as { from: number }).from)}[REDACTED:credit-card-number]${run.slice((groups[j] as { to: number }).to)}`
+      }
+    }
+  }
+  return run
+}
+
+/** Luhn checksum: card numbers pass it, most other long digit runs do not. */
+function luhn(digits: string): boolean {
+  let sum = 0
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i])
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2
+    sum += d
+  }
+  return sum % 10 === 0
+}
 const MAYBE_ENTITY = /@|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,}|(?:\d[\s().+-]*){7,}/i
 
 export class Redactor {
@@ -100,7 +141,17 @@ export class Redactor {
     // The separator was touched (it never should be): fall back to one call per text.
     if (parts.length !== suspect.length) parts = await Promise.all(suspect.map(async (i) => (await redact(cleaned[i] as string, options))[0]))
     const out = [...cleaned]
-    suspect.forEach((i, k) => (out[i] = parts[k] as string))
+    suspect.forEach((i, k) => (out[i] = this.fallbackOut(parts[k] as string)))
+    return out
+  }
+
+  private fallbackOut(text: string): string {
+    let out = text
+    for (const kind of this.entities) {
+      const re = FALLBACK[kind]
+      if (!re) continue
+      out = out.replace(re, (m) => (kind === 'credit-card-number' ? cardOut(m) : `[REDACTED:${kind}]`))
+    }
     return out
   }
 
@@ -108,7 +159,27 @@ export class Redactor {
     return (await this.texts([text]))[0] as string
   }
 
-  /** A model request with every message redacted (what a judge is sent). */
+  /** A JSON value with every string in it redacted (keys are kept), e.g. a feedback outcome. */
+  async json<T>(value: T): Promise<T> {
+    const strings: string[] = []
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') strings.push(v)
+      else if (Array.isArray(v)) v.forEach(collect)
+      else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect)
+    }
+    collect(value)
+    const clean = await this.texts(strings)
+    let i = 0
+    const rebuild = (v: unknown): unknown => {
+      if (typeof v === 'string') return clean[i++]
+      if (Array.isArray(v)) return v.map(rebuild)
+      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]))
+      return v
+    }
+    return rebuild(value) as T
+  }
+
+  /** A model request with every message redacted (what a judge or the LLM proposer is sent). */
   async request(request: CompletionRequest): Promise<CompletionRequest> {
     const contents = await this.texts(request.messages.map((m) => m.content))
     return { ...request, messages: request.messages.map((m, i) => ({ ...m, content: contents[i] as string })) }

@@ -17,6 +17,7 @@ import { replyJson } from '../graders/judge.js'
 import type { CallContext, ModelClient } from '../providers/client.js'
 import { approxTokens } from '../providers/simulation.js'
 import type { CompletionRequest } from '../providers/types.js'
+import type { Redactor } from '../privacy/redact.js'
 
 export interface Failure {
   /** The case the prompt failed on (input variables). */
@@ -54,6 +55,8 @@ export class LlmProposer {
     private readonly models: ModelClient,
     private readonly settings: LlmProposerSettings,
     private readonly ctx: Omit<CallContext, 'purpose'>,
+    /** Personal data and secrets out of what the proposer model is sent (failure examples quote traffic and answers). */
+    private readonly redactor?: Redactor,
   ) {}
 
   private request(system: string, user: string, seed: number): CompletionRequest {
@@ -71,7 +74,8 @@ export class LlmProposer {
   }
 
   private async ask(request: CompletionRequest): Promise<z.infer<typeof Rewrite> | null> {
-    const { record } = await this.models.complete(request, { ...this.ctx, purpose: 'proposer' })
+    const sent = this.redactor ? await this.redactor.request(request) : request
+    const { record } = await this.models.complete(sent, { ...this.ctx, purpose: 'proposer' })
     if (record.error !== null || record.output === null) return null
     const parsed = Rewrite.safeParse(replyJson(record.output))
     return parsed.success ? parsed.data : null

@@ -10,8 +10,9 @@ import { isKaizenError } from '../core/errors.js'
 import { renderMessages } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { contentOf } from '../db/queries/prompts.js'
+import { trafficIdOf } from '../db/queries/traffic-ids.js'
 import { traffic } from '../db/schema.js'
-import { sha256Hex, unitHash } from '../lib/hash.js'
+import { unitHash } from '../lib/hash.js'
 import type { SimulationProvider } from '../providers/simulation.js'
 import type { Scenario } from '../sim/scenario.js'
 import type { PromptResolver } from './resolver.js'
@@ -88,7 +89,7 @@ export class TrafficSimulator {
     await db.insert(traffic).values({
       // Deterministic per task, run id and counter: a replayed simulation records the same ids,
       // and two tasks never share one.
-      id: `tr_${sha256Hex(`${scenario.task.id}\u0000${key}`).slice(0, 32)}`,
+      id: trafficIdOf(scenario.task.id, key),
       taskId: scenario.task.id,
       promptVersionId: version.id,
       routingKey,

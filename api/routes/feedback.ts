@@ -13,10 +13,11 @@ import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import { feedback, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
+import type { Redactor } from '../../privacy/redact.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
-import { trafficIdOf } from './traffic.js'
+import { trafficIdOf } from '../../db/queries/traffic-ids.js'
 
 export const Feedback = z
   .object({
@@ -55,10 +56,17 @@ const route = createRoute({
   },
 })
 
-export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics }): void {
+export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor }): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
-    const f = c.req.valid('json')
+    // Outcomes and comments are redacted like traffic before they are stored (an outcome becomes the
+    // record's reference); the rater's identity (`by`) is kept as given.
+    const body = c.req.valid('json')
+    const f = {
+      ...body,
+      ...(body.outcome ? { outcome: await deps.redactor.json(body.outcome) } : {}),
+      ...(body.rating?.comment ? { rating: { ...body.rating, comment: await deps.redactor.text(body.rating.comment) } } : {}),
+    }
     const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
     const token = c.get('token')
     const recorded = await deps.db.transaction(async (tx) => {

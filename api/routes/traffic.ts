@@ -11,7 +11,7 @@ import { and, inArray } from 'drizzle-orm'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import { promptVersions, tasks, traffic } from '../../db/schema.js'
-import { sha256Hex } from '../../lib/hash.js'
+import { newTrafficId, trafficIdOf } from '../../db/queries/traffic-ids.js'
 import { Redactor } from '../../privacy/redact.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
@@ -89,29 +89,16 @@ export async function checkReferences(db: Db, records: readonly TrafficRecordInp
 
 /** Personal data and secrets out of every input value, output and error, for the whole batch at once. */
 async function redacted(records: readonly TrafficRecordInput[], redactor: Redactor): Promise<TrafficRecordInput[]> {
-  const texts: string[] = []
-  for (const r of records) texts.push(...Object.values(r.input), r.output ?? '', r.error ?? '')
-  const clean = await redactor.texts(texts)
-  let i = 0
-  const next = () => clean[i++] as string
-  return records.map((r) => {
-    const input = Object.fromEntries(Object.keys(r.input).map((k) => [k, next()]))
-    const output = next()
-    const error = next()
-    return { ...r, input, output: r.output === null ? null : output, error: r.error === null ? null : error }
-  })
+  const clean = await redactor.json(records.map((r) => ({ input: r.input, output: r.output, error: r.error })))
+  return records.map((r, i) => ({ ...r, ...clean[i] }))
 }
-
-/** Kaizen's id of a record ingested with the client's idempotency key `id` for `task`. */
-export const trafficIdOf = (task: string, id: string) => `tr_${sha256Hex(`${task}\u0000${id}`).slice(0, 32)}`
 
 /** Store a validated batch whole (one statement), redacted first; returns how many were new. */
 export async function storeTraffic(db: Db, batch: readonly TrafficRecordInput[], redactor: Redactor = new Redactor()): Promise<{ stored: number; duplicates: number }> {
   await checkReferences(db, batch)
   const records = await redacted(batch, redactor)
-  const now = Date.now()
-  const rows = records.map((r, i) => ({
-    id: r.id ? trafficIdOf(r.task, r.id) : `tr_${sha256Hex(`${r.task}\u0000${now}\u0000${i}\u0000${Math.random()}`).slice(0, 32)}`,
+  const rows = records.map((r) => ({
+    id: r.id ? trafficIdOf(r.task, r.id) : newTrafficId(r.task),
     taskId: r.task,
     promptVersionId: r.promptVersion,
     routingKey: r.routingKey,

@@ -329,4 +329,14 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   assert.equal((await send({ trafficId }, secrets.ingest)).status, 400)
   assert.equal((await send({ trafficId, outcome }, secrets.read)).status, 403)
   await assert.rejects(h.db.execute(sql`update feedback set actor = 'someone else'`), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)))
+
+  // Outcomes and comments are redacted before storage; the rater's identity is kept.
+  const leaky = { ...outcome, diagnosis: 'customer jane.doe@example.com pasted key sk-proj-abcdefghijklmnopqrstuvwx12' }
+  const r2 = await send({ task: h.scenario.task.id, id: 'call-2', outcome: leaky, rating: { score: 0.5, by: 'oncall@example.com', comment: 'call +1 415 555 0100' } })
+  assert.equal(r2.status, 201)
+  const id2 = ((await r2.json()) as { trafficId: string }).trafficId
+  const stored2 = JSON.stringify([(await h.db.select().from(traffic).where(eq(traffic.id, id2)))[0]?.reference, await h.db.select().from(feedback).where(eq(feedback.trafficId, id2))])
+  for (const leaked of ['jane.doe@example.com', 'sk-proj-abc', '555 0100']) assert.ok(!stored2.includes(leaked), `${leaked} was stored`)
+  assert.match(stored2, /customer \[REDACTED:email\] pasted key \[REDACTED:openai-key\]/)
+  assert.match(stored2, /user:oncall@example\.com/)
 })

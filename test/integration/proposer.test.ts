@@ -9,6 +9,7 @@ import { and, eq } from 'drizzle-orm'
 import { Rng } from '../../core/rng.js'
 import { openDatabase, type Database } from '../../db/client.js'
 import { evaluations } from '../../db/schema.js'
+import { Redactor } from '../../privacy/redact.js'
 import { LlmProposer } from '../../proposers/llm.js'
 import { ModelClient } from '../../providers/client.js'
 import { OpenAIProvider } from '../../providers/openai.js'
@@ -82,4 +83,21 @@ test('a blind edit asks for one change; the same draw is answered from the cache
   assert.equal(a?.operator, 'llm-edit')
   assert.deepEqual(a, b)
   assert.equal(server.callCount(), 1, 'the second identical proposal is a cache hit')
+})
+
+test('what the proposer model is sent is redacted: failure examples quoting personal data or secrets do not leave', async () => {
+  let seen = ''
+  server.setResponder((call) => {
+    seen = call.messages.map((m) => m.content).join('\n')
+    return { kind: 'json', value: { critique: 'c', instructions: 'You triage incidents for {{service}}. Answer with JSON. Name the owner team.' } }
+  })
+  const prices = new Prices({ 'proposer-x': { inputPerMTok: 1, outputPerMTok: 4 } })
+  const openai = new OpenAIProvider({ apiKey: 'test', baseURL: server.openaiBaseUrl, prices, serves: () => true })
+  const models = new ModelClient(database.db, new ProviderRegistry([openai], null, { price: (m) => prices.of(m) }))
+  const p = new LlmProposer(models, { model: 'proposer-x', maxSentences: 5, maxPromptTokens: 200 }, { campaignId: uniqueSuffix('proposer-redact') }, new Redactor())
+  const proposal = await p.reflect(parent, [{ input: { summary: 'jane.doe@example.com reports sk-proj-abcdefghijklmnopqrstuvwx12 leaked' }, score: 0.2, feedback: 'no owner named' }], Rng.fromSeed('x'))
+  assert.ok(proposal)
+  assert.match(seen, /no owner named/)
+  assert.ok(!seen.includes('jane.doe@example.com') && !seen.includes('sk-proj-abc'), seen)
+  assert.match(seen, /\[REDACTED:email\] reports \[REDACTED:openai-key\]/)
 })

@@ -57,3 +57,16 @@ test('judges are sent redacted requests (the cache key is the redacted request)'
   await judgeCaller(models, { campaignId: null })(request)
   assert.ok(sent[1]!.messages[1]!.content.includes('jane.doe@example.com'))
 })
+
+test('entities glued to punctuation are redacted too (second pass after the library)', async () => {
+  const r = new Redactor()
+  const out = await r.texts(['<jane@example.com>', 'email:jane@example.com', 'seen (ops.lead@corp.example.org)', 'ip=10.1.2.3;', 'from (192.168.0.7)', 'card:4111111111111111'])
+  assert.deepEqual(out, ['<[REDACTED:email]>', 'email:[REDACTED:email]', 'seen ([REDACTED:email])', 'ip=[REDACTED:ip-address];', 'from ([REDACTED:ip-address])', 'card:[REDACTED:credit-card-number]'])
+  // Look-alikes stay: a long id that fails the card checksum, a dotted version, dates.
+  assert.deepEqual(await r.texts(['order 1234567890123 ok', 'version 1.2.3.4.5', 'INC-20261121 at 2026-11-21']), ['order 1234567890123 ok', 'version 1.2.3.4.5', 'INC-20261121 at 2026-11-21'])
+  // A card followed by a short digit group (CVV, expiry) is still found; the group is kept.
+  assert.deepEqual(await r.texts(['card:4111111111111111 123', 'card:4111-1111-1111-1111 12/25']), ['card:[REDACTED:credit-card-number] 123', 'card:[REDACTED:credit-card-number] 12/25'])
+  // A disabled entity is not redacted by the second pass either.
+  const noEmail = new Redactor(RedactionConfig.parse({ entities: ['ip-address'] }))
+  assert.deepEqual(await noEmail.texts(['<jane@example.com> 10.0.0.1']), ['<jane@example.com> [REDACTED:ip-address]'])
+})
