@@ -9,9 +9,10 @@ import type { ActivityDeps } from './deps.js'
 import { createGradingActivities } from './grading.js'
 import { withFailureMapping } from './failure.js'
 import { createNotifyActivities } from './notify.js'
+import { createRetentionActivities } from './retention.js'
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps) })
+  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps), ...createRetentionActivities(deps) })
 }
 
 export type Activities = ReturnType<typeof createActivities>

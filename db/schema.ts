@@ -34,6 +34,8 @@ export const tasks = pgTable('tasks', {
   /** Scenario id when the task's traffic is simulated; null for real tasks. */
   scenarioId: text('scenario_id'),
   inputFields: jsonb('input_fields').$type<string[]>().notNull(),
+  /** Days production traffic of the task is kept (null: forever). See db/queries/retention.ts. */
+  retentionDays: integer('retention_days'),
   createdAt: createdAt(),
 })
 
@@ -125,6 +127,8 @@ export const traffic = pgTable(
     costUsd: doublePrecision('cost_usd').notNull().default(0),
     error: text('error'),
     createdAt: createdAt(),
+    /** When retention erased this record's content (input, output, error, reference); ids, metrics and scores stay. */
+    expiredAt: timestamp('expired_at', { withTimezone: true, mode: 'date' }),
     /** A uniform number in [0, 1) from the id's hash: seeded sampling scans an index range of it (db/queries/sampling.ts). */
     sampleKey: doublePrecision('sample_key').generatedAlwaysAs(sql`(('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0`),
   },
@@ -232,7 +236,7 @@ export const gradingBatchItems = pgTable(
     position: integer('position').notNull(),
     trafficId: text('traffic_id').notNull().references(() => traffic.id),
   },
-  (t) => [primaryKey({ columns: [t.batchId, t.position] })],
+  (t) => [primaryKey({ columns: [t.batchId, t.position] }), index('grading_batch_items_traffic').on(t.trafficId)],
 )
 
 /** Grader results: one per (subject, grader version). Subjects are traffic rows or evaluations. */
@@ -271,7 +275,7 @@ export const datasetItems = pgTable(
     /** Stable order inside the split (by hash), so minibatches are reproducible. */
     position: integer('position').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.datasetId, t.trafficId] }), index('dataset_items_split').on(t.datasetId, t.split, t.position)],
+  (t) => [primaryKey({ columns: [t.datasetId, t.trafficId] }), index('dataset_items_split').on(t.datasetId, t.split, t.position), index('dataset_items_traffic').on(t.trafficId)],
 )
 
 export const campaigns = pgTable(

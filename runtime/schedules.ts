@@ -72,14 +72,45 @@ export async function upsertSchedule(client: Client, input: ScheduleSpecInput): 
   }
 }
 
+export const RETENTION_SCHEDULE_ID = 'kaizen-retention'
+
+/** The daily retention run (workflow `trafficRetention`), created or updated in place. */
+export async function upsertRetentionSchedule(client: Client, input: { cron?: string; timezone?: string; taskQueue: string; keepExisting?: boolean }): Promise<{ scheduleId: string; created: boolean }> {
+  const cron = input.cron ?? '30 3 * * *'
+  if (cron.trim().split(/\s+/).length !== 5) throw new KaizenError('INVALID_INPUT', `--cron "${cron}" is not a 5-field cron expression, e.g. "30 3 * * *"`)
+  const options = {
+    scheduleId: RETENTION_SCHEDULE_ID,
+    spec: { cronExpressions: [cron], timezone: input.timezone ?? 'UTC' },
+    action: { type: 'startWorkflow' as const, workflowType: 'trafficRetention', workflowId: 'kaizen-retention-run', taskQueue: input.taskQueue, args: [{}] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day', pauseOnFailure: false },
+    state: { note: `kaizen traffic retention; cron "${cron}"` },
+  }
+  try {
+    await client.schedule.create(options)
+    return { scheduleId: RETENTION_SCHEDULE_ID, created: true }
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) {
+      const message = (err as Error).message
+      if (/cron|spec|timezone|invalid/i.test(message)) throw new KaizenError('INVALID_INPUT', `Temporal rejected the retention schedule: ${message}`, { cause: err })
+      throw err
+    }
+    if (!input.keepExisting) {
+      await client.schedule
+        .getHandle(RETENTION_SCHEDULE_ID)
+        .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: { ...prev.policies, ...options.policies }, state: { ...prev.state, note: options.state.note } }))
+    }
+    return { scheduleId: RETENTION_SCHEDULE_ID, created: false }
+  }
+}
+
 export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = []
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith('kaizen-nightly-')) continue
+    if (!s.scheduleId.startsWith('kaizen-nightly-') && s.scheduleId !== RETENTION_SCHEDULE_ID) continue
     const d = await client.schedule.getHandle(s.scheduleId).describe()
     out.push({
       scheduleId: s.scheduleId,
-      taskId: (d.memo?.taskId as string | undefined) ?? s.scheduleId.replace('kaizen-nightly-', ''),
+      taskId: s.scheduleId === RETENTION_SCHEDULE_ID ? null : ((d.memo?.taskId as string | undefined) ?? s.scheduleId.replace('kaizen-nightly-', '')),
       cron: [...(d.state.note ?? '').matchAll(/cron "([^"]+)"/g)].map((m) => m[1] as string),
       timezone: d.spec.timezone ?? null,
       paused: d.state.paused,
@@ -91,7 +122,7 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
 }
 
 export async function deleteSchedule(client: Client, taskOrId: string): Promise<string> {
-  const scheduleId = taskOrId.startsWith('kaizen-nightly-') ? taskOrId : scheduleIdFor(taskOrId)
+  const scheduleId = taskOrId.startsWith('kaizen-nightly-') || taskOrId === RETENTION_SCHEDULE_ID ? taskOrId : scheduleIdFor(taskOrId)
   try {
     await client.schedule.getHandle(scheduleId).delete()
   } catch (err) {

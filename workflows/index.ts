@@ -5,3 +5,4 @@
 export { optimizationCampaign } from './campaign.js'
 export { canaryRelease } from './canary.js'
 export { gradeBatch } from './grading.js'
+export { trafficRetention } from './retention.js'

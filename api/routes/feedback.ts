@@ -53,6 +53,7 @@ const route = createRoute({
     400: errorResponse('Malformed body (JSON paths at fault)'),
     ...authResponses('ingest'),
     404: errorResponse('Unknown traffic record (named)'),
+    409: errorResponse('The record was erased by its task\'s retention policy'),
   },
 })
 
@@ -70,8 +71,10 @@ export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; toke
     const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
     const token = c.get('token')
     const recorded = await deps.db.transaction(async (tx) => {
-      const [row] = await tx.select({ id: traffic.id }).from(traffic).where(eq(traffic.id, trafficId))
+      const [row] = await tx.select({ id: traffic.id, expiredAt: traffic.expiredAt }).from(traffic).where(eq(traffic.id, trafficId))
       if (!row) throw new KaizenError('NOT_FOUND', `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
+      // Retention erased this record's content: an outcome would make an empty record look usable again.
+      if (row.expiredAt) throw new KaizenError('CONFLICT', `traffic record ${trafficId} was erased by the task's retention policy on ${row.expiredAt.toISOString()}; feedback on it is not kept`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
       const key = (kind: string) => `fb_${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
       const out: Array<'outcome' | 'rating'> = []
       if (f.outcome) {

@@ -1,9 +1,10 @@
 /**
  * @module cli/commands/schedule
- * `kaizen schedule create|list|delete`: nightly improvement runs per task.
+ * `kaizen schedule create|list|delete`: nightly improvement runs per task; `kaizen schedule retention`:
+ * the daily traffic retention run.
  */
 import type { Command } from 'commander'
-import { deleteSchedule, listSchedules, upsertSchedule } from '../../runtime/schedules.js'
+import { deleteSchedule, listSchedules, upsertRetentionSchedule, upsertSchedule } from '../../runtime/schedules.js'
 import { withClient } from '../context.js'
 import { printJson, say } from '../output.js'
 
@@ -27,6 +28,19 @@ export function registerSchedule(program: Command): void {
     })
 
   schedule
+    .command('retention')
+    .description('create or update the daily traffic retention run (applies `kaizen traffic retention` periods)')
+    .option('--cron <expr>', '5-field cron expression', '30 3 * * *')
+    .option('--timezone <tz>', 'IANA time zone of the cron expression', 'UTC')
+    .action(async (opts: { cron: string; timezone: string }) => {
+      await withClient(async (client, { env }) => {
+        const r = await upsertRetentionSchedule(client, { cron: opts.cron, timezone: opts.timezone, taskQueue: env.TEMPORAL_TASK_QUEUE })
+        say(`Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: traffic retention at "${opts.cron}" (${opts.timezone}).`)
+        printJson({ ...r, cron: opts.cron, timezone: opts.timezone })
+      })
+    })
+
+  schedule
     .command('list')
     .description('Kaizen schedules')
     .option('--json', 'print as JSON')
@@ -35,13 +49,13 @@ export function registerSchedule(program: Command): void {
         const rows = await listSchedules(client)
         if (opts.json) return printJson(rows)
         if (rows.length === 0) return say('No schedules. Create one with `kaizen schedule create --task <task>`.')
-        for (const r of rows) say(`${r.scheduleId}  task ${r.taskId}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`)
+        for (const r of rows) say(`${r.scheduleId}  ${r.taskId ? `task ${r.taskId}` : 'traffic retention'}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`)
       })
     })
 
   schedule
     .command('delete')
-    .description('delete the schedule of a task')
+    .description('delete the schedule of a task (or the retention schedule: --task kaizen-retention)')
     .requiredOption('--task <task>', 'the task (or a schedule id)')
     .option('--json', 'print as JSON')
     .action(async (opts: { task: string; json?: boolean }) => {

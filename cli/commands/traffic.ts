@@ -5,12 +5,17 @@
  * number and field — and every task and version it names is checked; only then is it stored, in
  * batches of 500, redacted like API traffic. Records with an `id` are idempotent, so an interrupted
  * import can simply be run again.
+ *
+ * `kaizen traffic retention TASK DAYS|forever`: how long the task's traffic is kept (audited).
+ * `kaizen traffic prune [--task T]`: apply retention now (db/queries/retention.ts); the worker also
+ * runs it every day (workflow `trafficRetention`, schedule `kaizen-retention`).
  */
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { checkReferences, storeTraffic, TrafficRecord, type TrafficRecordInput } from '../../api/routes/traffic.js'
 import { KaizenError, formatPath } from '../../core/errors.js'
+import { applyRetention, setRetention } from '../../db/queries/retention.js'
 import { withDeps } from '../../runtime/deps.js'
 import { printJson, say } from '../output.js'
 
@@ -64,5 +69,28 @@ export function registerTraffic(program: Command): void {
       })
       say(`Imported ${result.stored} record(s) from ${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`)
       printJson({ file, records: records.length, ...result })
+    })
+
+  traffic
+    .command('retention <task> <days>')
+    .description('keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the daily worker run apply it')
+    .option('--actor <name>', 'who sets it (recorded)', process.env.USER ?? 'cli')
+    .action(async (task: string, daysText: string, opts: { actor: string }) => {
+      const days = daysText === 'forever' ? null : Number(daysText)
+      if (days !== null && !Number.isInteger(days)) throw new KaizenError('INVALID_INPUT', `<days>: give a whole number of days or "forever" (got "${daysText}")`, { details: { fields: ['days'] } })
+      await withDeps((deps) => setRetention(deps.db, { taskId: task, days, actor: `user:${opts.actor}` }))
+      say(days === null ? `Traffic of ${task} is kept forever.` : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign or feedback refers to them (golden cases are kept).`)
+      printJson({ task, retentionDays: days })
+    })
+  traffic
+    .command('prune')
+    .description('apply every task\'s retention now (or one task\'s with --task)')
+    .option('--task <task>', 'only this task')
+    .option('--actor <name>', 'who runs it (recorded)', process.env.USER ?? 'cli')
+    .action(async (opts: { task?: string; actor: string }) => {
+      const results = await withDeps((deps) => applyRetention(deps.db, { ...(opts.task ? { taskId: opts.task } : {}), actor: `user:${opts.actor}` }))
+      if (results.length === 0) say('No task has a retention period (`kaizen traffic retention TASK DAYS` sets one).')
+      for (const r of results) say(`${r.taskId}: kept ${r.retentionDays} day(s) (before ${r.cutoff}): ${r.deleted} deleted, ${r.erased} erased.`)
+      printJson(results)
     })
 }

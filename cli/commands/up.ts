@@ -8,7 +8,7 @@
 import type { Command } from 'commander'
 import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
 import type { TrafficSimulator } from '../../serving/traffic-simulator.js'
-import { upsertSchedule } from '../../runtime/schedules.js'
+import { upsertRetentionSchedule, upsertSchedule } from '../../runtime/schedules.js'
 import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
 import { runWorker } from '../../worker/main.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
@@ -51,6 +51,8 @@ export function registerUp(program: Command): void {
           })
           say(`Nightly schedule ${scheduleId} ${created ? 'created (02:00 UTC)' : 'in place'}.`)
         }
+        const retention = await upsertRetentionSchedule(rt.client, { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, keepExisting: true })
+        say(`Traffic retention schedule ${retention.scheduleId} ${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`)
         let canaryId: string | null = null
         if (opts.campaign) {
           const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate })

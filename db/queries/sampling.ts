@@ -9,8 +9,8 @@
  * size over the task's rows) and widens until it provably holds the sample.
  *
  * On top of the seeded order:
- * - **time window** and usability filters (a known outcome, no error, not a canary answer, not a
- *   golden case);
+ * - **time window** and usability filters (a known outcome, no error, not erased by retention, not a
+ *   canary answer, not a golden case);
  * - **near-duplicates** removed: of records whose inputs differ only in case, digits and spacing,
  *   only the first in seeded order is kept;
  * - **recency weighting** (optional half-life): weighted sampling without replacement
@@ -90,7 +90,7 @@ async function sampleWithin(db: Db, spec: SampleSpec, offset: number, p: number)
       from traffic t
       where t.task_id = ${spec.taskId} and ${range}
         and t.created_at >= ${spec.since.toISOString()}::timestamptz and t.created_at <= ${spec.until.toISOString()}::timestamptz
-        and t.error is null and t.reference is not null and (t.arm is null or t.arm <> 'canary')
+        and t.error is null and t.reference is not null and t.expired_at is null and (t.arm is null or t.arm <> 'canary')
         and not exists (select 1 from golden_cases g where g.task_id = t.task_id and g.traffic_id = t.id)
     ),
     dedup as (

@@ -339,4 +339,10 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   for (const leaked of ['jane.doe@example.com', 'sk-proj-abc', '555 0100']) assert.ok(!stored2.includes(leaked), `${leaked} was stored`)
   assert.match(stored2, /customer \[REDACTED:email\] pasted key \[REDACTED:openai-key\]/)
   assert.match(stored2, /user:oncall@example\.com/)
+
+  // A record erased by retention takes no more feedback (an outcome would make it look usable again).
+  await h.db.update(traffic).set({ expiredAt: new Date() }).where(eq(traffic.id, id2))
+  const late = await send({ trafficId: id2, outcome })
+  assert.equal(late.status, 409)
+  assert.match(await late.text(), /erased by the task's retention policy/)
 })

@@ -199,4 +199,20 @@ test('`kaizen traffic import` validates the whole file (line and field named, no
   const twice = await kaizen(['token', 'revoke', token.id], env)
   assert.equal(twice.code, 4)
   assert.match(twice.stderr, /already revoked/)
+
+  // Retention: imported history from 2020 is past a 30-day period; nothing refers to it, so it is deleted.
+  const old = join(dataDir, 'old.jsonl')
+  writeFileSync(old, `${[20, 21].map((i) => line(i, { startedAt: '2020-01-01T00:00:00Z' })).join('\n')}\n`)
+  assert.equal((await kaizen(['traffic', 'import', old], env)).code, 0)
+  const badDays = await kaizen(['traffic', 'retention', 'incident-triage', 'soon'], env)
+  assert.equal(badDays.code, 2)
+  assert.match(badDays.stderr, /whole number of days or "forever"/)
+  assert.equal((await kaizen(['traffic', 'retention', 'incident-triage', '30'], env)).code, 0)
+  const pruned = await kaizen(['traffic', 'prune'], env)
+  assert.equal(pruned.code, 0, pruned.stderr)
+  const [r] = JSON.parse(pruned.stdout) as Array<{ taskId: string; deleted: number; erased: number }>
+  assert.equal(r?.taskId, 'incident-triage')
+  assert.ok((r?.deleted ?? 0) >= 2, pruned.stdout)
+  const rerun = await kaizen(['traffic', 'prune', '--task', 'incident-triage'], env)
+  assert.deepEqual(JSON.parse(rerun.stdout).map((x: { deleted: number; erased: number }) => x.deleted + x.erased), [0])
 })
