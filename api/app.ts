@@ -12,11 +12,13 @@ import { bodyLimit } from 'hono/body-limit'
 import { routePath } from 'hono/route'
 import { KaizenError, fromZodError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
+import type { Gateway } from '../serving/gateway.js'
 import type { PromptResolver } from '../serving/resolver.js'
 import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
 import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
+import { registerComplete } from './routes/complete.js'
 import { registerFeedback } from './routes/feedback.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
@@ -25,6 +27,8 @@ import { registerTraffic } from './routes/traffic.js'
 export interface ApiDeps {
   db: Db
   resolver: PromptResolver
+  /** Gateway mode (POST /v1/tasks/{task}/complete); without it the route is not served. */
+  gateway?: Gateway
   metrics?: ApiMetrics
   tokens?: TokenCache
   /** Redacts personal data and secrets before storage (default: the built-in settings). */
@@ -77,6 +81,7 @@ export function createApi(deps: ApiDeps) {
   registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
+  if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Kaizen API', version: '1' } })

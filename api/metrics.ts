@@ -1,7 +1,7 @@
 /**
  * @module api/metrics
  * Prometheus metrics of the API process (`GET /metrics`): HTTP requests and their latency,
- * ingestion, prompt resolution, plus the process's default metrics. Names follow Prometheus
+ * ingestion, prompt resolution, gateway calls, plus the process's default metrics. Names follow Prometheus
  * conventions with the `kaizen_` prefix.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -13,6 +13,8 @@ export interface ApiMetrics {
   ingested: Counter<'source'>
   rejected: Counter<'source' | 'reason'>
   resolved: Counter<'arm'>
+  gatewayCalls: Counter<'arm' | 'outcome'>
+  gatewaySeconds: Histogram<'provider'>
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics {
@@ -31,5 +33,13 @@ export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics 
     ingested: new Counter({ name: 'kaizen_traffic_ingested_total', help: 'Traffic records stored', labelNames: ['source'], registers: [registry] }),
     rejected: new Counter({ name: 'kaizen_traffic_rejected_batches_total', help: 'Ingestion batches rejected (nothing stored)', labelNames: ['source', 'reason'], registers: [registry] }),
     resolved: new Counter({ name: 'kaizen_prompt_resolutions_total', help: 'Prompt resolutions by arm', labelNames: ['arm'], registers: [registry] }),
+    gatewayCalls: new Counter({ name: 'kaizen_gateway_calls_total', help: 'Gateway model calls by arm and outcome (ok, error, replayed)', labelNames: ['arm', 'outcome'], registers: [registry] }),
+    gatewaySeconds: new Histogram({
+      name: 'kaizen_gateway_model_duration_seconds',
+      help: 'Model latency of gateway calls, as reported by the provider',
+      labelNames: ['provider'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
   }
 }

@@ -18,7 +18,7 @@ import { contentHash } from '../lib/hash.js'
 import type { ProviderRegistry } from './registry.js'
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js'
 import { approxTokens } from './simulation.js'
-import type { CompletionRequest } from './types.js'
+import type { CompletionRequest, CompletionResult } from './types.js'
 
 export type CallRecord = typeof evaluations.$inferSelect
 
@@ -88,6 +88,31 @@ export class ModelClient {
   }
 
   /**
+   * One live call, no cache and no ledger: the provider's limits and the retry loop only. The
+   * gateway serves production requests with it; `complete` builds on it. `tally.attempts` counts
+   * the provider attempts made, retries included, whether the call succeeds or not.
+   */
+  async live(request: CompletionRequest, signal?: AbortSignal, tally: { attempts: number } = { attempts: 0 }): Promise<CompletionResult> {
+    const provider = this.registry.resolve(request.model)
+    const limiter = provider.simulated ? null : this.registry.limiter(provider.id)
+    const estimate = approxTokens(request.messages.map((m) => m.content).join('\n')) + request.params.maxTokens
+    const call = () =>
+      provider.complete({
+        ...request,
+        ...(signal ? { signal } : {}),
+        ...(this.options.timeoutMs && !request.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
+      })
+    return withRetries(
+      async () => {
+        tally.attempts++
+        this.attempts++
+        return limiter ? limiter.run(estimate, call, (r) => r.usage.inputTokens + r.usage.outputTokens, signal) : call()
+      },
+      { policy: this.options.retry ?? DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+    )
+  }
+
+  /**
    * The answer to a request: from the cache, or from one provider call (with retries). A
    * definitive provider refusal is recorded (as an error row) so it is not paid for twice;
    * transient failures throw and nothing is recorded. `known` is the caller's own cache lookup
@@ -118,25 +143,10 @@ export class ModelClient {
       if (reservation > 0 && ctx.campaignId) this.reserved.set(ctx.campaignId, (this.reserved.get(ctx.campaignId) ?? 0) - reservation)
     }
 
-    const limiter = provider.simulated ? null : this.registry.limiter(provider.id)
-    const estimate = approxTokens(request.messages.map((m) => m.content).join('\n')) + request.params.maxTokens
-    let attempts = 0
+    const tally = { attempts: 0 }
     let values: typeof evaluations.$inferInsert
     try {
-      const call = () =>
-        provider.complete({
-          ...request,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-          ...(this.options.timeoutMs && !request.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
-        })
-      const result = await withRetries(
-        async () => {
-          attempts++
-          this.attempts++
-          return limiter ? limiter.run(estimate, call, (r) => r.usage.inputTokens + r.usage.outputTokens, ctx.signal) : call()
-        },
-        { policy: this.options.retry ?? DEFAULT_RETRY, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-      )
+      const result = await this.live(request, ctx.signal, tally)
       values = {
         cacheKey: key,
         provider: result.provider,
@@ -150,12 +160,12 @@ export class ModelClient {
         costUsd: result.costUsd ?? 0,
         campaignId: ctx.campaignId,
         purpose: ctx.purpose,
-        attempts,
+        attempts: tally.attempts,
       }
     } catch (err) {
       release()
       if (!isKaizenError(err) || err.code !== 'PROVIDER_REJECTED') throw err
-      values = { cacheKey: key, provider: provider.id, model: request.model, simulated: provider.simulated, error: err.message, campaignId: ctx.campaignId, purpose: ctx.purpose, attempts }
+      values = { cacheKey: key, provider: provider.id, model: request.model, simulated: provider.simulated, error: err.message, campaignId: ctx.campaignId, purpose: ctx.purpose, attempts: tally.attempts }
     }
     let inserted: CallRecord[]
     try {

@@ -9,6 +9,7 @@ import { createApi } from '../../api/app.js'
 import { KaizenError } from '../../core/errors.js'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
+import { Gateway } from '../../serving/gateway.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { requireOption } from '../context.js'
 import { printJson, say } from '../output.js'
@@ -16,14 +17,16 @@ import { printJson, say } from '../output.js'
 export function registerApi(program: Command): void {
   program
     .command('serve')
-    .description('run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, /openapi.json, /metrics')
+    .description('run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete (gateway), /openapi.json, /metrics')
     .option('--host <host>', 'address to listen on (default KAIZEN_API_HOST or 127.0.0.1)')
     .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787)')
     .action(async (opts: { host?: string; port?: string }) => {
       await withDeps(async (deps, env) => {
         const port = opts.port === undefined ? env.KAIZEN_API_PORT : Number(opts.port)
         if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new KaizenError('INVALID_INPUT', `--port: use a port number from 0 to 65535 (got "${opts.port}")`)
-        const app = createApi({ db: deps.db, resolver: new PromptResolver(deps.db), ...(deps.redactor ? { redactor: deps.redactor } : {}) })
+        const resolver = new PromptResolver(deps.db)
+        const gateway = new Gateway({ db: deps.db, resolver, models: deps.models, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
+        const app = createApi({ db: deps.db, resolver, gateway, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
         const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
         await new Promise<void>((resolve, reject) => {
           server.once('listening', () => resolve())
