@@ -62,15 +62,27 @@ export function createApi(deps: ApiDeps) {
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) })
     metrics.requestSeconds.observe({ method: c.req.method, route }, (performance.now() - started) / 1000)
   })
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new KaizenError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`)
-      },
-    }),
-  )
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw new KaizenError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`)
+    },
+  })
+  // Touching the raw body makes the Node adapter build a full fetch Request (with an
+  // AbortController) per call, garbage that lived long enough to be promoted and showed up as GC
+  // pauses in resolve's p99. So: GET and HEAD have no body; a declared Content-Length (which Node's
+  // parser enforces: a body never runs past it) is compared directly; only chunked bodies go
+  // through the streaming limiter. The shortcut relies on serving through @hono/node-server
+  // (`kaizen serve`); another runtime would need the streaming limiter for every body.
+  app.use('*', (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    const declared = c.req.header('content-length')
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined && /^\d+$/.test(declared)) {
+      if (Number(declared) > maxBodyBytes) throw new KaizenError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`)
+      return next()
+    }
+    return limitBody(c, next)
+  })
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   app.use('/metrics', requireScope(tokens, 'read'))

@@ -220,6 +220,15 @@ test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server s
     assert.equal(n, 1_200)
     assert.ok((statuses.get(413) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]))
     assert.equal((await fetch(`${base}/healthz`)).status, 200, 'the server is up')
+    // A chunked body (no Content-Length) over the limit is cut off by the streaming limiter: 413 too.
+    const big = new TextEncoder().encode(`{"records":[${'"x",'.repeat(100_000)}"x"]}`)
+    const chunked = await fetch(`${base}/v1/traffic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
+      body: new ReadableStream({ start(c) { for (let i = 0; i < big.length; i += 16_384) c.enqueue(big.subarray(i, i + 16_384)); c.close() } }),
+      duplex: 'half',
+    } as RequestInit)
+    assert.equal(chunked.status, 413)
     assert.equal(await stored(), before, 'no malformed batch stored any record')
     const ok = await fetch(`${base}/v1/traffic`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secrets.ingest) }, body: JSON.stringify({ records: [record(999_999)] }) })
     assert.equal(ok.status, 202)
