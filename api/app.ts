@@ -2,7 +2,8 @@
  * @module api/app
  * The HTTP API (Hono + zod-openapi): every body and parameter validated by zod, every failure the
  * typed JSON error of `api/errors.ts`, the OpenAPI description served at `/openapi.json`,
- * Prometheus metrics at `/metrics`. Routes live in `api/routes/`, one file per resource.
+ * Prometheus metrics at `/metrics` (the API's own, plus grading, campaign and canary metrics read
+ * from the database: api/store-metrics.ts). Routes live in `api/routes/`, one file per resource.
  *
  *   const app = createApi({ db, resolver: new PromptResolver(db) })
  *   serve({ fetch: app.fetch, port: 8787 })
@@ -18,6 +19,7 @@ import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
 import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
+import { StoreMetrics } from './store-metrics.js'
 import { registerComplete } from './routes/complete.js'
 import { registerFeedback } from './routes/feedback.js'
 import { registerOtlp } from './routes/otlp.js'
@@ -39,6 +41,8 @@ export interface ApiDeps {
 
 export function createApi(deps: ApiDeps) {
   const metrics = deps.metrics ?? createMetrics()
+  // Grading, campaign and canary metrics come from the database (every worker's work), read at scrape time.
+  if (!metrics.registry.getSingleMetric('kaizen_campaigns')) new StoreMetrics(deps.db).register(metrics.registry)
   const tokens = deps.tokens ?? new TokenCache(deps.db)
   const maxBodyBytes = deps.maxBodyBytes ?? 10 * 1024 * 1024
   const app = new OpenAPIHono<AuthEnv>({
