@@ -22,6 +22,7 @@ import { createMetrics, type ApiMetrics } from './metrics.js'
 import { StoreMetrics } from './store-metrics.js'
 import { registerComplete } from './routes/complete.js'
 import { registerFeedback } from './routes/feedback.js'
+import { registerOperations, type TemporalAccess } from './routes/operations.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
 import { registerTraffic } from './routes/traffic.js'
@@ -31,6 +32,8 @@ export interface ApiDeps {
   resolver: PromptResolver
   /** Gateway mode (POST /v1/tasks/{task}/complete); without it the route is not served. */
   gateway?: Gateway
+  /** Campaign and canary routes (operate, approve); without it they are not served. */
+  temporal?: TemporalAccess
   metrics?: ApiMetrics
   tokens?: TokenCache
   /** Redacts personal data and secrets before storage (default: the built-in settings). */
@@ -98,6 +101,7 @@ export function createApi(deps: ApiDeps) {
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
+  if (deps.temporal) registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Kaizen API', version: '1' } })

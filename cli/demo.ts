@@ -18,7 +18,7 @@ import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
 import { optimizationCampaign } from '../workflows/campaign.js'
-import { campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
+import { campaignIdFor, campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */
@@ -76,7 +76,6 @@ export interface DemoRun {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
 const DECIDED: ReadonlySet<CanaryStatus['state']> = new Set(['awaiting_approval', 'holding', 'promoted', 'rolled_back'])
 
 export function workflowUrl(rt: KaizenRuntime, workflowId: string): string | null {
@@ -130,7 +129,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     log(`${SIM_LABEL} Reusing ${have} production requests from earlier runs in ${rt.env.KAIZEN_DATA_DIR}.`)
   }
 
-  const campaignId = `campaign-${taskId}-${stamp()}`
+  const campaignId = campaignIdFor(taskId, new Date())
   const handle = await rt.client.workflow.start(optimizationCampaign, {
     workflowId: campaignId,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,

@@ -379,6 +379,10 @@ export const apiTokens = pgTable('api_tokens', {
   name: text('name').notNull(),
   secretHash: text('secret_hash').notNull().unique(),
   scopes: jsonb('scopes').$type<string[]>().notNull(),
+  /** The person the token belongs to (required for the approve scope: approvals are recorded under it). */
+  person: text('person'),
+  /** The person's approver role, checked against a canary's `approverRoles`. */
+  role: text('role'),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),

@@ -135,3 +135,5 @@ export const supersedeSignal = defineSignal<[{ by: string }]>('supersede')
 export const DEFAULT_TASK_QUEUE = 'kaizen'
 export const canaryWorkflowId = (campaignId: string) => `canary-${campaignId}`
 export const scheduleIdFor = (taskId: string) => `kaizen-nightly-${taskId}`
+/** Default id of a campaign started at `at` (CLI, API, demo): `campaign-<task>-<yyyymmdd-hhmmss>`. */
+export const campaignIdFor = (taskId: string, at: Date) => `campaign-${taskId}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`

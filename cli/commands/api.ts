@@ -9,7 +9,9 @@ import { createApi } from '../../api/app.js'
 import { KaizenError } from '../../core/errors.js'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
+import type { Client } from '@temporalio/client'
 import { Gateway } from '../../serving/gateway.js'
+import { connectClient, resolveTemporal } from '../../runtime/temporal.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { requireOption } from '../context.js'
 import { printJson, say } from '../output.js'
@@ -26,7 +28,20 @@ export function registerApi(program: Command): void {
         if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new KaizenError('INVALID_INPUT', `--port: use a port number from 0 to 65535 (got "${opts.port}")`)
         const resolver = new PromptResolver(deps.db)
         const gateway = new Gateway({ db: deps.db, resolver, models: deps.models, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
-        const app = createApi({ db: deps.db, resolver, gateway, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
+        // Temporal (campaign and canary routes) is connected on first use and reconnected after a failure.
+        let connecting: Promise<Client> | null = null
+        const temporal = {
+          taskQueue: env.TEMPORAL_TASK_QUEUE,
+          client: () =>
+            (connecting ??= resolveTemporal(env, { startEmbedded: false })
+              .then(connectClient)
+              .then((c) => c.client)
+              .catch((err: unknown) => {
+                connecting = null
+                throw err
+              })),
+        }
+        const app = createApi({ db: deps.db, resolver, gateway, temporal, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
         const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
         await new Promise<void>((resolve, reject) => {
           server.once('listening', () => resolve())
@@ -49,16 +64,20 @@ export function registerApi(program: Command): void {
     .description('create a token; its secret is printed once and stored only as a hash')
     .option('--name <name>', 'who or what uses it')
     .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--person <identity>', 'the person the token belongs to (required with the approve scope: approvals are recorded under this name)')
+    .option('--role <role>', "the person's approver role (checked against a canary's approverRoles)")
     .option('--actor <name>', 'who creates it (recorded)', process.env.USER ?? 'cli')
-    .action(async (opts: { name?: string; scopes?: string; actor: string }) => {
+    .action(async (opts: { name?: string; scopes?: string; person?: string; role?: string; actor: string }) => {
       const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
       const scopes = requireOption(opts.scopes, '--scopes', `give scopes, e.g. --scopes ingest,read (any of ${SCOPES.join(', ')})`)
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
-      const { token: row, secret } = await withDeps((deps) => createToken(deps.db, { name, scopes: scopes as never, createdBy: `user:${opts.actor}` }))
-      say(`Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`)
-      printJson({ id: row.id, name: row.name, scopes: row.scopes, secret })
+      const { token: row, secret } = await withDeps((deps) =>
+        createToken(deps.db, { name, scopes: scopes as never, ...(opts.person ? { person: opts.person } : {}), ...(opts.role ? { role: opts.role } : {}), createdBy: `user:${opts.actor}` }),
+      )
+      say(`Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`)
+      printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })
     })
   token
     .command('list')
@@ -66,7 +85,7 @@ export function registerApi(program: Command): void {
     .action(async () => {
       const rows = await withDeps((deps) => listTokens(deps.db))
       say(`${rows.length} token(s).`)
-      printJson(rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes, createdBy: r.createdBy, createdAt: r.createdAt, revokedAt: r.revokedAt })))
+      printJson(rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes, person: r.person, role: r.role, createdBy: r.createdBy, createdAt: r.createdAt, revokedAt: r.revokedAt })))
     })
   token
     .command('revoke <id>')

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml'
 import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
-import { campaignStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
+import { campaignIdFor, campaignStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
 import { and, count, gte, isNotNull, isNull, eq } from 'drizzle-orm'
 import { estimateCampaign } from '../../core/search/estimate.js'
 import { getLabels } from '../../db/queries/labels.js'
@@ -22,7 +22,6 @@ import { withDeps } from '../../runtime/deps.js'
 import { withClient } from '../context.js'
 import { fmt, printJson, say } from '../output.js'
 
-const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function readConfigFile(path: string): Promise<CampaignConfigInput> {
@@ -90,7 +89,7 @@ export function registerCampaign(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; canaryWeight?: number; id?: string; wait: boolean; json?: boolean }) => {
       const config = await configFromFlags(opts)
-      const campaignId = opts.id ?? `campaign-${opts.task}-${stamp()}`
+      const campaignId = opts.id ?? campaignIdFor(opts.task, new Date())
       await withClient(async (client, { env }) => {
         await warnIfNoWorker(client, env.TEMPORAL_TASK_QUEUE)
         const handle = await client.workflow.start(optimizationCampaign, {

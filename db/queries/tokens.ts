@@ -19,11 +19,19 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect
 
 export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
-const NewToken = z.object({
-  name: z.string().trim().min(1, 'give the token a name (who or what uses it)').max(100),
-  scopes: z.array(z.enum(SCOPES, { message: `use some of ${SCOPES.join(', ')}` })).min(1, `give at least one scope: ${SCOPES.join(', ')}`),
-  createdBy: z.string().trim().min(1, 'say who creates the token'),
-})
+const NewToken = z
+  .object({
+    name: z.string().trim().min(1, 'give the token a name (who or what uses it)').max(100),
+    scopes: z.array(z.enum(SCOPES, { message: `use some of ${SCOPES.join(', ')}` })).min(1, `give at least one scope: ${SCOPES.join(', ')}`),
+    person: z.string().trim().min(2, 'name the person (an email or username)').max(200).optional(),
+    role: z.string().trim().min(1).max(100).optional(),
+    createdBy: z.string().trim().min(1, 'say who creates the token'),
+  })
+  .superRefine((t, ctx) => {
+    // Approvals need a human identity: an approve token belongs to one person, and its approvals are recorded under that name.
+    if (t.scopes.includes('approve') && !t.person) ctx.addIssue({ code: 'custom', path: ['person'], message: 'the approve scope needs the person who approves with this token (--person alice@example.com)' })
+    if (t.role && !t.person) ctx.addIssue({ code: 'custom', path: ['role'], message: 'a role belongs to a person: give --person too' })
+  })
 
 export async function createToken(db: Db, input: z.input<typeof NewToken>): Promise<{ token: ApiTokenRow; secret: string }> {
   const parsed = NewToken.safeParse(input)
@@ -32,8 +40,9 @@ export async function createToken(db: Db, input: z.input<typeof NewToken>): Prom
   const id = `tok_${randomBytes(8).toString('hex')}`
   const scopes = [...new Set(parsed.data.scopes)].sort()
   return db.transaction(async (tx) => {
-    const [token] = await tx.insert(apiTokens).values({ id, name: parsed.data.name, secretHash: hashSecret(secret), scopes, createdBy: parsed.data.createdBy }).returning()
-    await appendAudit(tx, { eventKey: `token:${id}:created`, actor: parsed.data.createdBy, action: 'token.created', taskId: null, subjectType: 'api-token', subjectId: id, details: { name: parsed.data.name, scopes } })
+    const { name, person = null, role = null, createdBy } = parsed.data
+    const [token] = await tx.insert(apiTokens).values({ id, name, secretHash: hashSecret(secret), scopes, person, role, createdBy }).returning()
+    await appendAudit(tx, { eventKey: `token:${id}:created`, actor: createdBy, action: 'token.created', taskId: null, subjectType: 'api-token', subjectId: id, details: { name, scopes, person, role } })
     return { token: token as ApiTokenRow, secret }
   })
 }

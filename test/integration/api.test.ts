@@ -23,7 +23,7 @@ before(async () => {
   secrets = {
     ingest: (await createToken(h.db, { name: 'collector', scopes: ['ingest'], createdBy: 'test' })).secret,
     read: (await createToken(h.db, { name: 'app', scopes: ['read'], createdBy: 'test' })).secret,
-    all: (await createToken(h.db, { name: 'ops', scopes: ['ingest', 'read', 'operate', 'approve'], createdBy: 'test' })).secret,
+    all: (await createToken(h.db, { name: 'ops', scopes: ['ingest', 'read', 'operate', 'approve'], person: 'ops@example.com', createdBy: 'test' })).secret,
   }
   app = createApi({ db: h.db, resolver: new PromptResolver(h.db), maxBodyBytes: 256 * 1024 })
 })
