@@ -21,7 +21,7 @@ import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFr
 import { getLabels } from '../db/queries/labels.js'
 import type { PromptContent } from '../core/prompt.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
-import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, scores, traffic } from '../db/schema.js'
+import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, scores, searchRounds, traffic } from '../db/schema.js'
 import { compareGolden, compareSafety, nonRegression, type GoldenComparison, type SafetyComparison, type ShipFailure } from '../core/ship.js'
 import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
@@ -337,6 +337,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
         status: c.status,
         validationMean: c.validationMean,
       }))
+      // When this round first started (kept across retries, by the database's clock, the clock of the grades it is compared with).
+      await db.insert(searchRounds).values({ campaignId: input.campaignId, round: input.round }).onConflictDoNothing()
+      const [{ startedAt: roundStartedAt }] = (await db
+        .select({ startedAt: searchRounds.startedAt })
+        .from(searchRounds)
+        .where(and(eq(searchRounds.campaignId, input.campaignId), eq(searchRounds.round, input.round)))) as [{ startedAt: Date }]
       const created = new Map<string, string>() // candidate id → prompt version id, for this round
       const rng = Rng.fromSeed(input.seed, 'search-round', input.round)
       const signal = cancellationSignal()
@@ -393,7 +399,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
         admits,
         demonstrations: () => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec)),
-        knownScores: (content, ids) => evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids)),
+        knownScores: (content, ids, o) =>
+          evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids), o?.asOfRoundStart ? roundStartedAt : undefined),
         save: async (c: NewCandidate) => {
           const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
           const version = await createPromptVersion(db, {

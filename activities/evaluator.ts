@@ -5,7 +5,7 @@
  * version, and store scores idempotently. A cache hit costs nothing; a campaign's rollouts are the
  * task calls it paid for.
  */
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray, lt } from 'drizzle-orm'
 import pLimit from 'p-limit'
 import type { Reference } from '../core/decision.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
@@ -85,9 +85,10 @@ export class Evaluator {
    * Scores this prompt already has on these items under this grader version (no model call, no
    * grading); items never evaluated are left out.
    */
-  async knownScores(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>, items: readonly EvalItem[]): Promise<ItemScore[]> {
+  /** Stored grades only (no rollout); with `before`, only grades stored before that time. */
+  async knownScores(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>, items: readonly EvalItem[], before?: Date): Promise<ItemScore[]> {
     const keys = this.keys(req, items)
-    const graded = await this.graded(keys, req.graderVersionId)
+    const graded = await this.graded(keys, req.graderVersionId, before)
     return items.flatMap((item, i) => {
       const row = graded.get(keys[i] as string)
       return row ? [{ itemId: item.id, score: row.score, feedback: null }] : []
@@ -95,14 +96,14 @@ export class Evaluator {
   }
 
   /** Stored grades of these evaluation keys under a grader version, by key. */
-  private async graded(keys: readonly string[], graderVersionId: string): Promise<Map<string, typeof scores.$inferSelect>> {
+  private async graded(keys: readonly string[], graderVersionId: string, before?: Date): Promise<Map<string, typeof scores.$inferSelect>> {
     const graded = new Map<string, typeof scores.$inferSelect>()
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500)
       const rows = await this.deps.db
         .select()
         .from(scores)
-        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, chunk)))
+        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, chunk), before ? lt(scores.createdAt, before) : undefined))
       for (const row of rows) graded.set(row.subjectId, row)
     }
     return graded

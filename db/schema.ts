@@ -299,6 +299,21 @@ export const campaigns = pgTable(
   (t) => [index('campaigns_task').on(t.taskId, t.createdAt)],
 )
 
+/**
+ * When each search round of a campaign first started, by the database's clock: a retried round
+ * reads the evidence as of this time (the pre-round pooled fit), so it decides as its first
+ * attempt did.
+ */
+export const searchRounds = pgTable(
+  'search_rounds',
+  {
+    campaignId: text('campaign_id').notNull(),
+    round: integer('round').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.round] })],
+)
+
 /** Candidate prompts a campaign evaluated, with lineage and scores per split. */
 export const candidates = pgTable(
   'candidates',

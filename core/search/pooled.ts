@@ -137,17 +137,17 @@ const fitted = new WeakMap<readonly Candidate[], string>()
  * for (every candidate's, rejected ones' partial evaluations included). Costs no rollouts; does
  * nothing when the ports cannot read known scores.
  */
-export async function reestimate(pool: readonly Candidate[], ports: SearchPorts, options: PooledOptions = {}): Promise<void> {
+export async function reestimate(pool: readonly Candidate[], ports: SearchPorts, options: PooledOptions & { asOfRoundStart?: boolean } = {}): Promise<void> {
   if (!ports.knownScores) return
   // Nothing new since the last fit of this pool (no candidate added, no rollout paid): keep it.
-  const signature = `${pool.length}:${await ports.rolloutsRemaining()}`
+  const signature = `${pool.length}:${await ports.rolloutsRemaining()}:${options.asOfRoundStart === true}`
   if (fitted.get(pool) === signature) return
   fitted.set(pool, signature)
   const features = new Map<string, string[]>()
   const observations: PooledObservation[] = []
   for (const c of pool) {
     features.set(c.id, promptFeatures(c.content))
-    for (const s of await ports.knownScores(c.content, ports.validationIds)) if (s.score !== null) observations.push({ candidate: c.id, item: s.itemId, score: s.score })
+    for (const s of await ports.knownScores(c.content, ports.validationIds, { asOfRoundStart: options.asOfRoundStart === true })) if (s.score !== null) observations.push({ candidate: c.id, item: s.itemId, score: s.score })
   }
   const est = pooledEstimates(features, observations, options)
   for (const c of pool) if (c.status !== 'rejected' && c.validationMean !== null) c.estimate = est.get(c.id) ?? c.validationMean

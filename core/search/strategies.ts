@@ -35,7 +35,8 @@ export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'g
  * after it (so the incumbent is).
  */
 export async function runRound(round: StrategyRound, pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
-  if (settings.pooled) await reestimate(pool, ports)
+  // Before: only evidence that existed when the round first started (a retried round must choose as the first attempt did).
+  if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true })
   const outcome = await round(pool, settings, ports)
   if (settings.pooled) await reestimate(pool, ports)
   return outcome

@@ -77,8 +77,10 @@ export interface SearchPorts {
   /**
    * Scores already paid for (cache hits only, never a rollout) of a prompt on these items; items
    * never evaluated are left out. Lets the search pool evidence across candidates.
+   * `asOfRoundStart`: only scores that existed when the round first started, so a round retried
+   * after a crash ranks its parents exactly as the first attempt did.
    */
-  knownScores?(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
+  knownScores?(content: PromptContent, itemIds: readonly string[], options?: { asOfRoundStart?: boolean }): Promise<ItemScore[]>
   /**
    * The guards a proposer's output passes (token cap, copy guard), for prompts a strategy builds
    * itself (few-shot edits); absent: everything passes.

@@ -67,21 +67,27 @@ test('pooled estimates: a sentence every candidate shares is part of the interce
   assert.ok((est.get('a') as number) > (est.get('b') as number))
 })
 
-test('runRound with pooling: every scored candidate gets an estimate, at no rollout cost; without it, none', async () => {
+/** In-memory search ports on the incident-triage world, with the seed prompt scored on validation as the pool's first candidate. */
+async function seededPorts(seed: string) {
   const { join } = await import('node:path')
   const { REPO_ROOT } = await import('../../runtime/env.js')
   const { loadScenarioFile } = await import('../../sim/scenario.js')
   const { SimWorld } = await import('../../sim/world.js')
   const { memoryPorts } = await import('../helpers/memory-search.js')
+  const world = new SimWorld(await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml')))
+  const ports = memoryPorts(world, { seed, budget: 600, train: 40, validation: 20 })
+  const prompt = world.scenario.task.prompt
+  const v = await ports.evaluate(prompt, ports.validationIds)
+  ports.pool.push({ id: 'seed', content: prompt, parentIds: [], operator: 'seed', status: 'seed', validationMean: v.reduce((s, x) => s + (x.score ?? 0), 0) / v.length })
+  return ports
+}
+
+test('runRound with pooling: every scored candidate gets an estimate, at no rollout cost; without it, none', async () => {
   const { STRATEGIES, runRound } = await import('../../core/search/strategies.js')
   const { reestimate } = await import('../../core/search/pooled.js')
   const { DEFAULT_STRATEGY_SETTINGS, incumbent, rankScore } = await import('../../core/search/types.js')
-  const world = new SimWorld(await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml')))
   for (const pooled of [true, false]) {
-    const ports = memoryPorts(world, { seed: 'pooled-round', budget: 600, train: 40, validation: 20 })
-    const seed = world.scenario.task.prompt
-    const v = await ports.evaluate(seed, ports.validationIds)
-    ports.pool.push({ id: 'seed', content: seed, parentIds: [], operator: 'seed', status: 'seed', validationMean: v.reduce((s, x) => s + (x.score ?? 0), 0) / v.length })
+    const ports = await seededPorts('pooled-round')
     for (let r = 0; r < 4; r++) await runRound(STRATEGIES.beam, ports.pool, { ...DEFAULT_STRATEGY_SETTINGS, pooled }, ports)
     const scored = ports.pool.filter((c) => c.status !== 'rejected' && c.validationMean !== null)
     assert.ok(scored.length >= 2, 'the search accepted candidates')
@@ -97,4 +103,19 @@ test('runRound with pooling: every scored candidate gets an estimate, at no roll
       assert.equal(ports.rollouts(), before, 'pooling reads known scores only')
     } else assert.ok(scored.every((c) => c.estimate === undefined))
   }
+})
+
+test('runRound ranks parents on the evidence as of the round start (a retried round chooses as its first attempt did), and the incumbent on all of it', async () => {
+  const { STRATEGIES, runRound } = await import('../../core/search/strategies.js')
+  const { DEFAULT_STRATEGY_SETTINGS } = await import('../../core/search/types.js')
+  const ports = await seededPorts('pooled-as-of')
+  const seen: boolean[] = []
+  const known = ports.knownScores!.bind(ports)
+  ports.knownScores = (content, ids, options) => {
+    seen.push(options?.asOfRoundStart === true)
+    return known(content, ids, options)
+  }
+  await runRound(STRATEGIES.beam, ports.pool, { ...DEFAULT_STRATEGY_SETTINGS, pooled: true }, ports)
+  assert.equal(seen[0], true, 'the pre-round fit asks for evidence as of the round start')
+  assert.equal(seen.at(-1), false, 'the post-round fit uses everything paid for')
 })
