@@ -241,14 +241,16 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
       `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha}; ` +
       `${costRatio.toFixed(2)}× the baseline's cost per request)`
+    // A search cut short (budget, request) says so in every decision that follows.
+    const cut = stopReason ? `; the search ended early: ${stopReason}` : ''
     if (!cmp.significant) {
-      return await finish('no-significant-improvement', `not significantly better: ${evidence}`, scores, winnerVersionId)
+      return await finish('no-significant-improvement', `not significantly better: ${evidence}${cut}`, scores, winnerVersionId)
     }
     // Better on the holdout is not enough: no golden case or safety check may regress.
     const regressions = cmp.regressions ?? []
     if (regressions.length > 0) {
       const decision = regressions.some((r) => r.code === 'safety-regression') ? 'safety-regression' : 'golden-regression'
-      return await finish(decision, `significantly better (${evidence}), but ${regressions.map((r) => r.message).join('; ')}`, scores, winnerVersionId)
+      return await finish(decision, `significantly better (${evidence}), but ${regressions.map((r) => r.message).join('; ')}${cut}`, scores, winnerVersionId)
     }
 
     // 5. Canary the winner (a child workflow that outlives this campaign).
