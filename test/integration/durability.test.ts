@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { and, count, eq } from 'drizzle-orm'
-import { campaigns, candidates, evaluations } from '../../db/schema.js'
+import { and, count, eq, inArray, sql } from 'drizzle-orm'
+import { campaigns, candidates, evaluations, scores } from '../../db/schema.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
 import type { CampaignResult } from '../../workflows/messages.js'
@@ -54,7 +54,7 @@ const config = { ...TEST_CAMPAIGN, seed: 'durable-seed', search: { ...TEST_CAMPA
 const paidBy = async (campaignId: string) =>
   Number((await h.db.select({ n: count() }).from(evaluations).where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'task'))))[0]?.n ?? 0)
 
-test('a worker killed mid-search: the resumed campaign re-pays no evaluation and ships what an uninterrupted run ships', { timeout: 600_000 }, async () => {
+test('a worker killed mid-search: the resumed campaign re-pays no evaluation and ships what an uninterrupted run ships', { timeout: 600_000 }, async (t) => {
   const taskId = h.scenario.task.id
   await h.traffic.burst(260)
 
@@ -64,7 +64,10 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   w0.kill('SIGTERM')
   assert.ok(reference.rolloutsUsed > 0)
   assert.equal(await paidBy(reference.campaignId), reference.rolloutsUsed)
-  // Forget the reference's cached answers, so the second run pays for its own evaluations.
+  // Forget the reference's cached answers and their grades, so the second run pays for its own
+  // evaluations and its pooled fits see only its own evidence.
+  const referenceKeys = (await h.db.select({ key: evaluations.cacheKey }).from(evaluations).where(eq(evaluations.campaignId, reference.campaignId))).map((r) => r.key)
+  for (let i = 0; i < referenceKeys.length; i += 500) await h.db.delete(scores).where(and(eq(scores.subjectType, 'evaluation'), inArray(scores.subjectId, referenceKeys.slice(i, i + 500))))
   await h.db.delete(evaluations).where(eq(evaluations.campaignId, reference.campaignId))
 
   // The same campaign (same seed, same traffic), with its worker killed in the middle of the search.
@@ -85,12 +88,14 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
     await Promise.all(running.map((w) => new Promise((r) => (w.exitCode !== null || w.signalCode !== null ? r(null) : w.once('exit', r)))))
     await new Promise((r) => setTimeout(r, 500))
     interrupted = await roundInFlight()
+    t.diagnostic(`kill ${attempt}: ${interrupted ? 'a search round was in flight' : 'fell between activities; a new worker carries on'}`)
     if (!interrupted) await startWorker()
   }
   assert.ok(interrupted, 'one of five kills landed while a search round was in flight')
   const atKill = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
   assert.equal(atKill?.status, 'running', 'killed before the campaign finished')
   const paidAtKill = await paidBy(campaignId)
+  const killedAt = new Date(((await h.db.execute(sql`select now() as now`)) as unknown as { rows: Array<{ now: string | Date }> }).rows[0]?.now ?? 0)
 
   await startWorker()
   const resumed: CampaignResult = await handle.result()
@@ -98,6 +103,10 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   const retried = (history.events ?? []).filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)
   assert.ok(retried.length >= 1, 'an activity was retried on the new worker after the kill')
 
+  const runKeys = await h.db.select({ key: evaluations.cacheKey, at: evaluations.createdAt }).from(evaluations).where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'task')))
+  const extra = runKeys.filter((r) => !referenceKeys.includes(r.key)).map((r) => `${r.key.slice(0, 8)} at kill${r.at >= killedAt ? '+' : '-'}${Math.abs(r.at.getTime() - killedAt.getTime())}ms`)
+  const missing = referenceKeys.filter((k) => !runKeys.some((r) => r.key === k)).length
+  t.diagnostic(`rollouts: uninterrupted ${reference.rolloutsUsed}, resumed ${resumed.rolloutsUsed} (${paidAtKill} before the kill); evaluations only the resumed run made: ${extra.length ? extra.join(', ') : 'none'}; only the uninterrupted run: ${missing}`)
   assert.equal(resumed.decision, reference.decision)
   assert.equal(resumed.winnerVersion, reference.winnerVersion, 'same winner as the uninterrupted run')
   assert.equal(resumed.rolloutsUsed, reference.rolloutsUsed, `the resumed campaign paid ${resumed.rolloutsUsed} rollouts, the uninterrupted one ${reference.rolloutsUsed}`)
