@@ -7,12 +7,13 @@ import { createApi } from '../../api/app.js'
 import { TokenCache } from '../../api/auth.js'
 import { MAX_BATCH } from '../../api/routes/traffic.js'
 import { moveLabel } from '../../db/queries/labels.js'
+import { trafficIdOf } from '../../db/queries/traffic-ids.js'
 import { createToken, revokeToken } from '../../db/queries/tokens.js'
 import { feedback, traffic } from '../../db/schema.js'
 import { Rng } from '../../core/rng.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { betterContent, version } from '../helpers/fixtures.js'
-import { startHarness, type Harness } from '../helpers/infra.js'
+import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 
 let h: Harness
 let secrets: Record<'ingest' | 'read' | 'all', string>
@@ -354,4 +355,22 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   const late = await send({ trafficId: id2, outcome })
   assert.equal(late.status, 409)
   assert.match(await late.text(), /erased by the task's retention policy/)
+
+  // Retention deleting a record while feedback on it arrives: the feedback waits for the delete and
+  // gets 404 naming the record (not a foreign-key failure, 500).
+  assert.equal((await post({ records: [record(424_242)] })).status, 202)
+  const goneId = trafficIdOf(h.scenario.task.id, 'call-424242')
+  let commitDelete!: () => void
+  const deleting = h.db.transaction(async (tx) => {
+    await tx.delete(traffic).where(eq(traffic.id, goneId))
+    await new Promise<void>((r) => (commitDelete = r))
+  })
+  await eventually(async () => typeof commitDelete, (t) => t === 'function', 5_000, 'the delete holds the row')
+  const racing = send({ trafficId: goneId, rating: { score: 1, by: 'oncall@example.com' } })
+  await new Promise((r) => setTimeout(r, 300))
+  commitDelete()
+  await deleting
+  const raced = await racing
+  assert.equal(raced.status, 404, await raced.clone().text())
+  assert.match(((await raced.json()) as { error: { message: string } }).error.message, new RegExp(`unknown traffic record "${goneId}"`))
 })
