@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -215,4 +215,53 @@ test('`kaizen traffic import` validates the whole file (line and field named, no
   assert.ok((r?.deleted ?? 0) >= 2, pruned.stdout)
   const rerun = await kaizen(['traffic', 'prune', '--task', 'incident-triage'], env)
   assert.deepEqual(JSON.parse(rerun.stdout).map((x: { deleted: number; erased: number }) => x.deleted + x.erased), [0])
+})
+
+test('Ctrl-C on `kaizen worker` with embedded defaults: the worker drains before the dev server stops, and no server is left behind', async () => {
+  const workerDir = mkdtempSync(join(tmpdir(), 'kaizen-cli-sigint-'))
+  const left: number[] = [] // process groups / pids to kill if an assertion fails midway
+  try {
+    const childEnv: Record<string, string> = {}
+    for (const [k, v] of Object.entries({ ...process.env, KAIZEN_DATA_DIR: workerDir, KAIZEN_TEMPORAL_PORT: String(await freePort()), KAIZEN_TEMPORAL_UI_PORT: String(await freePort()) })) if (v !== undefined) childEnv[k] = v
+    delete childEnv.DATABASE_URL
+    delete childEnv.TEMPORAL_ADDRESS
+    // Its own process group, like a command in a terminal: Ctrl-C signals the whole group.
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { cwd: REPO_ROOT, env: childEnv, detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+    left.push(-(child.pid as number))
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+    const deadline = Date.now() + 120_000
+    while (!/polling task queue/.test(stderr) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    assert.match(stderr, /polling task queue/, stderr)
+    const serverPid = (JSON.parse(readFileSync(join(workerDir, 'temporal-server.json'), 'utf8')) as { pid: number }).pid
+    left.push(serverPid)
+    // The dev server is outside the terminal's process group, so Ctrl-C reaches only Kaizen, which
+    // stops the worker first and the server last (otherwise the server dies under the draining worker).
+    const groupOf = (pid: number) => execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)], { encoding: 'utf8' }).trim()
+    assert.notEqual(groupOf(serverPid), groupOf(child.pid as number), 'the dev server has a process group of its own')
+    process.kill(-(child.pid as number), 'SIGINT')
+    const code = await closed
+    assert.ok(code === 0 || code === 130, `exit code ${code}: ${stderr}`)
+    assert.doesNotMatch(stderr, /ECONNREFUSED|connection refused|UNAVAILABLE/i, 'the worker drained while the server was still up')
+    const alive = () => {
+      try {
+        process.kill(serverPid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    assert.equal(alive(), false, 'the embedded dev server stopped with the worker')
+    left.length = 0
+  } finally {
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(workerDir, { recursive: true, force: true })
+  }
 })
