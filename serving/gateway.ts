@@ -8,8 +8,9 @@
  * A client `id` makes the call idempotent: a request repeated with the same id, once the first has
  * completed, is answered from the stored record (its redacted output) and no second call is made;
  * the same id with another routing key is a conflict. A failed call is recorded under an id of its
- * own, so retrying a failure with the same id calls the model again. Two overlapping requests with
- * the same id may both call the model (the first stored answer wins).
+ * own, so retrying a failure with the same id calls the model again. Overlapping requests with the
+ * same id wait for each other in one process (one model call; the later ones are replays); served
+ * by two API processes, both may call the model (the first stored answer wins).
  * Simulated models (`sim-*`) answer only scenario inputs: such a request names the scenario
  * example (`simulation.exampleKey`) and the input is the example's; the record keeps the case's
  * known outcome as its reference and is marked simulated.
@@ -144,7 +145,25 @@ export class Gateway {
     return { provider, input, reference: null, sim: null }
   }
 
+  /** Calls under way by traffic id (requests that carry an id), so a repeat waits instead of calling too. */
+  private readonly inFlight = new Map<string, Promise<GatewayResponse>>()
+
   async complete(taskId: string, req: GatewayRequest, signal?: AbortSignal): Promise<GatewayResponse> {
+    if (req.id === undefined) return this.call(taskId, req, signal)
+    const key = trafficIdOf(taskId, req.id)
+    // A request overlapping one with the same id waits for it, then is answered like any repeat
+    // (from the stored record; a failure was not stored under the id, so it calls again).
+    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined)
+    const call = this.call(taskId, req, signal)
+    this.inFlight.set(key, call)
+    try {
+      return await call
+    } finally {
+      if (this.inFlight.get(key) === call) this.inFlight.delete(key)
+    }
+  }
+
+  private async call(taskId: string, req: GatewayRequest, signal?: AbortSignal): Promise<GatewayResponse> {
     if (req.id !== undefined) {
       const earlier = await this.replay(taskId, req.id, req.key)
       if (earlier) return earlier

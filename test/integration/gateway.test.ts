@@ -164,3 +164,16 @@ test('gateway on a simulated task: canary routing per key, simulated answers wit
   const [one] = await h.db.select().from(traffic).where(and(eq(traffic.taskId, task), eq(traffic.simExampleKey, 'gw-3')))
   assert.ok(one?.reference, 'the simulated case keeps its known outcome as reference')
 })
+
+test('gateway: overlapping requests with the same id make one model call; the others are replays', async () => {
+  llm.setResponder((call) => ({ kind: 'delay', ms: 300, then: { kind: 'text', text: `slow: ${call.messages.at(-1)?.content}` } }))
+  const calls = llm.callCount()
+  const body = { key: 'user-20', id: 'req-overlap', input: { ticket: 'disk full' } }
+  const answers = await Promise.all([complete(REAL_TASK, body), complete(REAL_TASK, body), complete(REAL_TASK, body)])
+  const parsed = (await Promise.all(answers.map((a) => a.json()))) as Array<{ output: string; replayed: boolean; trafficId: string }>
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200])
+  assert.equal(llm.callCount() - calls, 1, 'one model call for three overlapping requests')
+  assert.deepEqual(parsed.map((p) => p.replayed).sort(), [false, true, true])
+  assert.equal(new Set(parsed.map((p) => p.trafficId)).size, 1)
+  assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, parsed[0]!.trafficId))).length, 1)
+})
