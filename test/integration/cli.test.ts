@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -238,7 +238,7 @@ test('Ctrl-C on `kaizen worker` with embedded defaults: the worker drains before
     left.push(serverPid)
     // The dev server is outside the terminal's process group, so Ctrl-C reaches only Kaizen, which
     // stops the worker first and the server last (otherwise the server dies under the draining worker).
-    const groupOf = (pid: number) => execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)], { encoding: 'utf8' }).trim()
+    const groupOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)?.split(' ')[2] // state, ppid, pgrp
     assert.notEqual(groupOf(serverPid), groupOf(child.pid as number), 'the dev server has a process group of its own')
     process.kill(-(child.pid as number), 'SIGINT')
     const code = await closed
