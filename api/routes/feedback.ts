@@ -71,10 +71,12 @@ export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; toke
     const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
     const token = c.get('token')
     const recorded = await deps.db.transaction(async (tx) => {
-      // FOR SHARE: retention cannot delete or erase the record between this read and the writes
-      // below (it waits for this transaction); a delete or erase already under way is waited for
-      // and then seen (404 or 409), instead of a foreign-key failure at the insert.
-      const [row] = await tx.select({ id: traffic.id, expiredAt: traffic.expiredAt }).from(traffic).where(eq(traffic.id, trafficId)).for('share')
+      // Locked (FOR NO KEY UPDATE): retention cannot delete or erase the record between this read
+      // and the writes below (it waits for this transaction); a delete or erase already under way is
+      // waited for and then seen (404 or 409), instead of a foreign-key failure at the insert.
+      // Not FOR SHARE: two outcomes for one record would each hold a share lock and then deadlock
+      // on their updates; this lock makes them take turns.
+      const [row] = await tx.select({ id: traffic.id, expiredAt: traffic.expiredAt }).from(traffic).where(eq(traffic.id, trafficId)).for('no key update')
       if (!row) throw new KaizenError('NOT_FOUND', `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
       // Retention erased this record's content: an outcome would make an empty record look usable again.
       if (row.expiredAt) throw new KaizenError('CONFLICT', `traffic record ${trafficId} was erased by the task's retention policy on ${row.expiredAt.toISOString()}; feedback on it is not kept`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })

@@ -362,15 +362,22 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   const goneId = trafficIdOf(h.scenario.task.id, 'call-424242')
   let commitDelete!: () => void
   const deleting = h.db.transaction(async (tx) => {
-    await tx.delete(traffic).where(eq(traffic.id, goneId))
+    const deleted = await tx.delete(traffic).where(eq(traffic.id, goneId)).returning({ id: traffic.id })
     await new Promise<void>((r) => (commitDelete = r))
+    return deleted.length
   })
   await eventually(async () => typeof commitDelete, (t) => t === 'function', 5_000, 'the delete holds the row')
   const racing = send({ trafficId: goneId, rating: { score: 1, by: 'oncall@example.com' } })
-  await new Promise((r) => setTimeout(r, 300))
+  // The feedback is waiting on the row lock (not merely slow to arrive) before the delete commits.
+  const lockWaits = async () => Number(((await h.db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
+  await eventually(lockWaits, (n) => n >= 1, 10_000, 'the feedback waits for the delete')
   commitDelete()
-  await deleting
+  assert.equal(await deleting, 1)
   const raced = await racing
   assert.equal(raced.status, 404, await raced.clone().text())
   assert.match(((await raced.json()) as { error: { message: string } }).error.message, new RegExp(`unknown traffic record "${goneId}"`))
+
+  // Outcomes arriving together for one record take turns (no deadlock between their locks and updates).
+  const together = await Promise.all(Array.from({ length: 6 }, (_, i) => send({ trafficId, outcome: { ...outcome, diagnosis: `cause ${i}` } })))
+  assert.deepEqual(together.map((x) => x.status), [201, 201, 201, 201, 201, 201], (await Promise.all(together.map((x) => x.text()))).join('\n'))
 })
