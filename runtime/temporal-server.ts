@@ -126,10 +126,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   const logPath = join(dataDir, 'temporal-server.log')
   const logFd = openSync(logPath, 'a')
   log(`Starting the Temporal dev server (${cli.path}) on ${address}, data in ${dbFile}…`)
-  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and the
-  // server must outlive the worker draining on that signal (stop() ends it after the worker; the
-  // exit hook below still kills it if the process ends without stop()).
-  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd], detached: true })
+  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] })
   closeSync(logFd)
   let exited: number | null = null
   child.once('exit', (code) => {
