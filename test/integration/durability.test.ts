@@ -66,7 +66,9 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   assert.equal(await paidBy(reference.campaignId), reference.rolloutsUsed)
   // Forget the reference's cached answers and their grades, so the second run pays for its own
   // evaluations and its pooled fits see only its own evidence.
-  const referenceKeys = (await h.db.select({ key: evaluations.cacheKey }).from(evaluations).where(eq(evaluations.campaignId, reference.campaignId))).map((r) => r.key)
+  const referenceRows = await h.db.select({ key: evaluations.cacheKey, purpose: evaluations.purpose }).from(evaluations).where(eq(evaluations.campaignId, reference.campaignId))
+  const referenceKeys = referenceRows.map((r) => r.key)
+  const referenceRollouts = referenceRows.filter((r) => r.purpose === 'task').map((r) => r.key)
   for (let i = 0; i < referenceKeys.length; i += 500) await h.db.delete(scores).where(and(eq(scores.subjectType, 'evaluation'), inArray(scores.subjectId, referenceKeys.slice(i, i + 500))))
   await h.db.delete(evaluations).where(eq(evaluations.campaignId, reference.campaignId))
 
@@ -104,8 +106,8 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   assert.ok(retried.length >= 1, 'an activity was retried on the new worker after the kill')
 
   const runKeys = await h.db.select({ key: evaluations.cacheKey, at: evaluations.createdAt }).from(evaluations).where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'task')))
-  const extra = runKeys.filter((r) => !referenceKeys.includes(r.key)).map((r) => `${r.key.slice(0, 8)} at kill${r.at >= killedAt ? '+' : '-'}${Math.abs(r.at.getTime() - killedAt.getTime())}ms`)
-  const missing = referenceKeys.filter((k) => !runKeys.some((r) => r.key === k)).length
+  const extra = runKeys.filter((r) => !referenceRollouts.includes(r.key)).map((r) => `${r.key.slice(0, 8)} at kill${r.at >= killedAt ? '+' : '-'}${Math.abs(r.at.getTime() - killedAt.getTime())}ms`)
+  const missing = referenceRollouts.filter((k) => !runKeys.some((r) => r.key === k)).length
   t.diagnostic(`rollouts: uninterrupted ${reference.rolloutsUsed}, resumed ${resumed.rolloutsUsed} (${paidAtKill} before the kill); evaluations only the resumed run made: ${extra.length ? extra.join(', ') : 'none'}; only the uninterrupted run: ${missing}`)
   assert.equal(resumed.decision, reference.decision)
   assert.equal(resumed.winnerVersion, reference.winnerVersion, 'same winner as the uninterrupted run')
