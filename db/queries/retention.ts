@@ -57,6 +57,22 @@ export interface RetentionResult {
 const rowsOf = (r: unknown) => (r as { rows: Array<Record<string, unknown>> }).rows
 
 /**
+ * Feedback or a dataset snapshot that came to refer to a record while the delete was waiting on it
+ * fails the delete with a foreign-key violation (23503). Run again, the statement sees the
+ * reference and leaves the record to be erased instead.
+ */
+async function retriedOnNewReference<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (err) {
+      const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code
+      if (code !== '23503' || attempt >= attempts) throw err
+    }
+  }
+}
+
+/**
  * Apply retention to one task, or every task that has it. Idempotent: a second run finds nothing.
  * `onProgress` is called after every chunk (activities heartbeat there).
  */
@@ -88,13 +104,13 @@ export async function applyRetention(
     let erased = 0
     for (;;) {
       const gone = rowsOf(
-        await db.execute(sql`
+        await retriedOnNewReference(() => db.execute(sql`
           with doomed as (
             select x.id from traffic x where ${expiring} and not ${referenced} limit ${chunk}
           ), scrubbed as (
             delete from scores s using doomed where s.subject_type = 'traffic' and s.subject_id = doomed.id
           )
-          delete from traffic t using doomed where t.id = doomed.id returning t.id`),
+          delete from traffic t using doomed where t.id = doomed.id returning t.id`)),
       ).length
       const wiped = rowsOf(
         await db.execute(sql`

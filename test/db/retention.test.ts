@@ -89,3 +89,31 @@ test('retention settings are checked: days range and unknown task', async () => 
   await setRetention(d.db, { taskId, days: null, actor: 'user:test' })
   assert.deepEqual(await applyRetention(d.db, { taskId, now }), [])
 })
+
+test('feedback arriving while retention deletes its record: the record is erased instead, nothing fails', async () => {
+  await setRetention(d.db, { taskId, days: 30, actor: 'user:test' })
+  await d.db.execute(sql`insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
+    select 'race-1', ${taskId}, prompt_version_id, 'u', '{"summary":"late"}'::jsonb, 'answer', 'external', 'm', false, ${daysAgo(40)}::timestamptz from traffic where task_id = ${taskId} limit 1`)
+  // Feedback on the record, not yet committed: its foreign-key check holds the row.
+  let commitFeedback!: () => void
+  const feedbackTx = d.db.transaction(async (tx) => {
+    await tx.execute(sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`)
+    await new Promise<void>((r) => (commitFeedback = r))
+  })
+  while (typeof commitFeedback !== 'function') await new Promise((r) => setTimeout(r, 10))
+  const running = applyRetention(d.db, { taskId, now })
+  // Retention's delete picked the record (the feedback is not visible to it yet) and waits on it.
+  const waiting = async () => Number(((await d.db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
+  for (let i = 0; (await waiting()) < 1; i++) {
+    assert.ok(i < 500, 'retention never waited on the record')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  commitFeedback()
+  await feedbackTx
+  const [result] = await running
+  assert.equal(result?.erased, 1)
+  const [row] = await group('race')
+  assert.ok(row?.expiredAt, 'erased in place')
+  assert.equal(row?.output, null)
+  await setRetention(d.db, { taskId, days: null, actor: 'user:test' })
+})
