@@ -6,7 +6,7 @@ import { applyRetention, setRetention } from '../../db/queries/retention.js'
 import { registerScenarioTask } from '../../db/queries/tasks.js'
 import { auditEvents, scores, traffic } from '../../db/schema.js'
 import { isKaizenError } from '../../core/errors.js'
-import { scenarioCopy, testInfra } from '../helpers/infra.js'
+import { holdTransaction, scenarioCopy, testInfra, untilLockWait } from '../helpers/infra.js'
 
 let d: Database
 let taskId: string
@@ -95,21 +95,11 @@ test('feedback arriving while retention deletes its record: the record is erased
   await d.db.execute(sql`insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
     select 'race-1', ${taskId}, prompt_version_id, 'u', '{"summary":"late"}'::jsonb, 'answer', 'external', 'm', false, ${daysAgo(40)}::timestamptz from traffic where task_id = ${taskId} limit 1`)
   // Feedback on the record, not yet committed: its foreign-key check holds the row.
-  let commitFeedback!: () => void
-  const feedbackTx = d.db.transaction(async (tx) => {
-    await tx.execute(sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`)
-    await new Promise<void>((r) => (commitFeedback = r))
-  })
-  while (typeof commitFeedback !== 'function') await new Promise((r) => setTimeout(r, 10))
+  const feedbackTx = await holdTransaction(d.db, (tx) => tx.execute(sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`))
   const running = applyRetention(d.db, { taskId, now })
   // Retention's delete picked the record (the feedback is not visible to it yet) and waits on it.
-  const waiting = async () => Number(((await d.db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
-  for (let i = 0; (await waiting()) < 1; i++) {
-    assert.ok(i < 500, 'retention never waited on the record')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  commitFeedback()
-  await feedbackTx
+  await untilLockWait(d.db, 'retention waiting on the record')
+  await feedbackTx.commit()
   const [result] = await running
   assert.equal(result?.erased, 1)
   const [row] = await group('race')

@@ -10,7 +10,8 @@ import { bootstrapCalibration, overrideGraderTrust } from '../../activities/cali
 import { Client, Connection } from '@temporalio/client'
 import { NativeConnection, Worker } from '@temporalio/worker'
 import { createActivities, type ActivityDeps } from '../../activities/index.js'
-import { openDatabase, type Database } from '../../db/client.js'
+import { sql } from 'drizzle-orm'
+import { openDatabase, type Database, type Db } from '../../db/client.js'
 import { registerScenarioTask, type RegisteredTask } from '../../db/queries/tasks.js'
 import { ModelClient } from '../../providers/client.js'
 import { ProviderRegistry } from '../../providers/registry.js'
@@ -122,6 +123,32 @@ export async function startHarness(options: { name: string; scenario?: string; w
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Poll until `fn` returns a value that passes `ok`, or fail after `timeoutMs`. */
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+/**
+ * Run `work` in a transaction and keep it open, its locks held, until `commit()` (which resolves
+ * to `work`'s result once committed). For tests of what waits on a lock.
+ */
+export async function holdTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<{ commit(): Promise<T> }> {
+  let release!: () => void
+  let worked!: () => void
+  const ready = new Promise<void>((r) => (worked = r))
+  const done = db.transaction(async (tx) => {
+    const value = await work(tx)
+    worked()
+    await new Promise<void>((r) => (release = r))
+    return value
+  })
+  await Promise.race([ready, done])
+  return { commit: () => (release(), done) }
+}
+
+/** Wait until some session of this database is blocked on a lock. */
+export async function untilLockWait(db: Db, what: string): Promise<void> {
+  const waiting = async () => Number(((await db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
+  await eventually(waiting, (n) => n >= 1, 10_000, what)
+}
+
 export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: T | undefined

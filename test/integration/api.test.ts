@@ -13,7 +13,7 @@ import { feedback, traffic } from '../../db/schema.js'
 import { Rng } from '../../core/rng.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { betterContent, version } from '../helpers/fixtures.js'
-import { eventually, startHarness, type Harness } from '../helpers/infra.js'
+import { holdTransaction, startHarness, untilLockWait, type Harness } from '../helpers/infra.js'
 
 let h: Harness
 let secrets: Record<'ingest' | 'read' | 'all', string>
@@ -360,19 +360,11 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   // gets 404 naming the record (not a foreign-key failure, 500).
   assert.equal((await post({ records: [record(424_242)] })).status, 202)
   const goneId = trafficIdOf(h.scenario.task.id, 'call-424242')
-  let commitDelete!: () => void
-  const deleting = h.db.transaction(async (tx) => {
-    const deleted = await tx.delete(traffic).where(eq(traffic.id, goneId)).returning({ id: traffic.id })
-    await new Promise<void>((r) => (commitDelete = r))
-    return deleted.length
-  })
-  await eventually(async () => typeof commitDelete, (t) => t === 'function', 5_000, 'the delete holds the row')
+  const deleting = await holdTransaction(h.db, async (tx) => (await tx.delete(traffic).where(eq(traffic.id, goneId)).returning({ id: traffic.id })).length)
   const racing = send({ trafficId: goneId, rating: { score: 1, by: 'oncall@example.com' } })
   // The feedback is waiting on the row lock (not merely slow to arrive) before the delete commits.
-  const lockWaits = async () => Number(((await h.db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
-  await eventually(lockWaits, (n) => n >= 1, 10_000, 'the feedback waits for the delete')
-  commitDelete()
-  assert.equal(await deleting, 1)
+  await untilLockWait(h.db, 'the feedback waits for the delete')
+  assert.equal(await deleting.commit(), 1)
   const raced = await racing
   assert.equal(raced.status, 404, await raced.clone().text())
   assert.match(((await raced.json()) as { error: { message: string } }).error.message, new RegExp(`unknown traffic record "${goneId}"`))
