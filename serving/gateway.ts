@@ -81,6 +81,8 @@ function responseOf(row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey
 export class Gateway {
   /** Scenario of each simulated task (tasks do not change their scenario). */
   private readonly scenarioOf = new Map<string, Promise<string | null>>()
+  /** Calls under way by traffic id (requests that carry an id), so a repeat waits instead of calling too. */
+  private readonly inFlight = new Map<string, Promise<GatewayResponse>>()
   private readonly redactor: Redactor
 
   constructor(
@@ -144,9 +146,6 @@ export class Gateway {
     }
     return { provider, input, reference: null, sim: null }
   }
-
-  /** Calls under way by traffic id (requests that carry an id), so a repeat waits instead of calling too. */
-  private readonly inFlight = new Map<string, Promise<GatewayResponse>>()
 
   async complete(taskId: string, req: GatewayRequest, signal?: AbortSignal): Promise<GatewayResponse> {
     if (req.id === undefined) return this.call(taskId, req, signal)
