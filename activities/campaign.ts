@@ -392,8 +392,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
           beat(0)
           return out
         },
-        propose: async (parent, failures) => guarded(simProposer ? simProposer.propose(parent, failures, rng) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), rng)),
-        mutate: async (parent) => guarded(simProposer ? simProposer.mutate(parent, rng) : await (llmProposer as LlmProposer).mutate(parent, rng)),
+        propose: async (parent, failures, stream = rng) => guarded(simProposer ? simProposer.propose(parent, failures, stream) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), stream)),
+        mutate: async (parent, stream = rng) => guarded(simProposer ? simProposer.mutate(parent, stream) : await (llmProposer as LlmProposer).mutate(parent, stream)),
         maxSentences,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),

@@ -59,13 +59,13 @@ export function memoryPorts(
         return hit
       })
     },
-    async propose(parent, failures) {
+    async propose(parent, failures, rng) {
       proposerCalls++
-      return proposer.propose(parent, failures, ports.rng)
+      return proposer.propose(parent, failures, rng ?? ports.rng)
     },
-    async mutate(parent) {
+    async mutate(parent, rng) {
       proposerCalls++
-      return proposer.mutate(parent, ports.rng)
+      return proposer.mutate(parent, rng ?? ports.rng)
     },
     async knownScores(content, ids) {
       return ids.map((id) => cache.get(key(content, id))).filter((s): s is ItemScore => s !== undefined)

@@ -15,10 +15,42 @@ export class Exhausted extends Error {
   }
 }
 
-/** Evaluate, or throw Exhausted when that would pass the rollout budget. */
+/** Rollouts promised to evaluations under way, and the queue of budget checks, per set of ports. */
+const ledgers = new WeakMap<SearchPorts, { turn: Promise<unknown>; reserved: number }>()
+
+/**
+ * Evaluate, or throw Exhausted when that would pass the rollout budget. Concurrent evaluations
+ * are checked one at a time, in the order they were asked for, each against the budget left after
+ * the ones already under way: together they never pass it, and one at a time they behave exactly
+ * as before (nothing is reserved between them).
+ */
 export async function evaluateWithin(ports: SearchPorts, content: PromptContent, ids: readonly string[]): Promise<ItemScore[]> {
-  if ((await ports.uncachedCount(content, ids)) > (await ports.rolloutsRemaining())) throw new Exhausted()
-  return ports.evaluate(content, ids)
+  let ledger = ledgers.get(ports)
+  if (!ledger) ledgers.set(ports, (ledger = { turn: Promise.resolve(), reserved: 0 }))
+  const book = ledger
+  const check = book.turn.then(async () => {
+    const cost = await ports.uncachedCount(content, ids)
+    if (cost > (await ports.rolloutsRemaining()) - book.reserved) throw new Exhausted()
+    book.reserved += cost
+    return cost
+  })
+  book.turn = check.catch(() => undefined)
+  const cost = await check
+  const scores = await ports.evaluate(content, ids)
+  // Paid now (counted by rolloutsRemaining): no longer promised.
+  book.reserved -= cost
+  return scores
+}
+
+/**
+ * Await every branch of concurrent work, then fail with the first failure, if any (no branch is
+ * left running after a sibling failed: the budget and the pool see everything that happened).
+ */
+export async function allSettled<T>(work: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(work)
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value)
 }
 
 export async function validationMean(ports: SearchPorts, content: PromptContent): Promise<number | null> {

@@ -68,10 +68,14 @@ export interface SearchPorts {
   validationIds: readonly string[]
   /** Score a prompt on items; repeated calls for the same prompt and item are free (cached). */
   evaluate(content: PromptContent, itemIds: readonly string[]): Promise<ItemScore[]>
-  /** Write a new prompt from a parent and its failures (reflection); null when the proposer has nothing. */
-  propose(parent: PromptContent, failures: readonly ItemScore[]): Promise<Proposal | null>
+  /**
+   * Write a new prompt from a parent and its failures (reflection); null when the proposer has
+   * nothing. `rng`: the stream to draw from (a strategy working on several parents at once gives
+   * each its own); default `rng` above.
+   */
+  propose(parent: PromptContent, failures: readonly ItemScore[], rng?: Rng): Promise<Proposal | null>
   /** A blind edit of a prompt: no feedback used (random search, hill climbing, evolution). */
-  mutate(parent: PromptContent): Promise<Proposal | null>
+  mutate(parent: PromptContent, rng?: Rng): Promise<Proposal | null>
   /** Most sentences (clauses) a prompt's instructions may hold. */
   maxSentences: number
   /**

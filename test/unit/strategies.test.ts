@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { Rng } from '../../core/rng.js'
 import { copiesTraining, crossover, merge, sentences } from '../../core/search/edits.js'
+import { Exhausted, evaluateWithin } from '../../core/search/common.js'
 import { paretoWeights } from '../../core/search/pareto.js'
 import { STRATEGIES, STRATEGY_NAMES } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf } from '../../core/search/types.js'
@@ -47,9 +48,18 @@ test('copy guard: a prompt that pastes a training input is caught; the seed’s 
   assert.equal(copiesTraining(`${seed} Always name the failing service.`, seed, [input]), null)
 })
 
-async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: number, rounds = 200) {
+async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: number, rounds = 200, jitter?: Rng) {
   const world = new SimWorld(scenario)
   const ports = memoryPorts(world, { seed, budget, train: 120, validation: 60 })
+  if (jitter) {
+    // Evaluations finish in a random order (as chunks on several workers do).
+    const evaluate = ports.evaluate.bind(ports)
+    ports.evaluate = async (content, ids) => {
+      const out = await evaluate(content, ids)
+      await new Promise((r) => setTimeout(r, jitter.int(5)))
+      return out
+    }
+  }
   const s = scenario.task.prompt
   ports.pool.push({ id: 'seed', content: s, parentIds: [], operator: 'seed', status: 'seed', validationMean: meanOf(await ports.evaluate(s, ports.validationIds)) })
   for (let r = 0; r < rounds; r++) {
@@ -91,4 +101,30 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
   const random = estimateCampaign({ ...base, config: parseCampaignConfig({ search: { strategy: 'random', rounds: 5, proposalsPerRound: 4, rolloutBudget: 500 } }) })
   assert.equal(random.rollouts.search.expected, 500, 'capped by the rollout budget')
   assert.equal(estimateCampaign({ ...base, price: null, config: parseCampaignConfig({}) }).usd.expected, null)
+})
+
+test('concurrent evaluations are checked against the budget one at a time: together they never pass it', async () => {
+  const world = new SimWorld(scenario)
+  const ports = memoryPorts(world, { seed: 'budget-race', budget: 50, train: 120, validation: 60 })
+  const s = scenario.task.prompt
+  // Six evaluations of 10 new items each, asked for at once, with 50 rollouts: five fit, one does not.
+  const asks = Array.from({ length: 6 }, (_, i) => evaluateWithin(ports, { ...s, system: `${s.system} Variant ${i}.` }, ports.trainIds.slice(0, 10)))
+  const settled = await Promise.allSettled(asks)
+  assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 5)
+  const refused = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+  assert.equal(refused.length, 1)
+  assert.ok(refused[0]?.reason instanceof Exhausted)
+  assert.equal(settled.findIndex((r) => r.status === 'rejected'), 5, 'the last one asked for is the one refused')
+  assert.equal(ports.rollouts(), 50)
+})
+
+test('beam works on its parents and on each stage’s children at once, and draws the same whatever finishes first', async () => {
+  const plain = await run('beam', 'beam-order', 900, 6)
+  const shuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('finish-order'))
+  const reshuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('another-finish-order'))
+  const view = (p: typeof plain) => p.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator, c.parentIds])
+  assert.deepEqual(view(shuffled), view(plain))
+  assert.deepEqual(view(reshuffled), view(plain))
+  assert.equal(shuffled.rollouts(), plain.rollouts())
+  assert.ok(plain.pool.length > 3, 'the rounds proposed children')
 })
