@@ -6,6 +6,7 @@
 import { heartbeat, cancellationSignal } from '@temporalio/activity'
 import { and, asc, count, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import type { CampaignConfig } from '../core/config.js'
+import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { Rng } from '../core/rng.js'
 import { reflectiveRound } from '../core/search/reflective.js'
@@ -27,6 +28,7 @@ import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
+import { Deferred, EvaluationPlanner, InFlight } from './evaluation.js'
 import { Evaluator, type EvalItem } from './evaluator.js'
 import { gradeTraffic } from './grade-traffic.js'
 import type { StoredSpec } from '../graders/spec.js'
@@ -81,6 +83,10 @@ export interface SearchRoundInput {
   mergeEvery?: number
   /** Rank by estimates pooled across candidates; absent in campaigns started before pooling (own validation means). */
   pooled?: boolean
+  /** Defer large evaluations to chunk activities (core/fanout.ts); absent: evaluate everything here. */
+  fanOut?: FanOutSettings
+  /** A chunk of this round ran into the spend budget: end the round as the budget stop does. */
+  budgetExhausted?: string | null
 }
 
 export interface SearchRoundResult {
@@ -286,12 +292,27 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
 
     /** Score the baseline on train and validation; it becomes the seed candidate. */
-    async evaluateBaseline(input: { campaignId: string; datasetId: string; baselineVersionId: string; graderVersionId: string; scenarioId: string | null; budgetUsd?: number | null }): Promise<BaselineResult> {
+    async evaluateBaseline(input: {
+      campaignId: string
+      datasetId: string
+      baselineVersionId: string
+      graderVersionId: string
+      scenarioId: string | null
+      budgetUsd?: number | null
+      fanOut?: FanOutSettings
+    }): Promise<BaselineResult | NeedsEvaluations> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const version = await getPromptVersion(db, input.baselineVersionId)
       const common = { campaignId: input.campaignId, scenarioId: input.scenarioId, content: contentOf(version), graderVersionId: input.graderVersionId, spec, signal: cancellationSignal(), budgetUsd: input.budgetUsd ?? null }
-      const train = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'train'), onProgress: progress('baseline:train') })
-      const validation = await evaluator.evaluate({ ...common, items: await loadItems(input.datasetId, 'validation'), onProgress: progress('baseline:validation') })
+      const trainItems = await loadItems(input.datasetId, 'train')
+      const validationItems = await loadItems(input.datasetId, 'validation')
+      if (input.fanOut) {
+        const planner = new EvaluationPlanner(deps, input.fanOut)
+        await planner.defer(common, [...trainItems, ...validationItems])
+        if (planner.deferred) return planner.needs()
+      }
+      const train = await evaluator.evaluate({ ...common, items: trainItems, onProgress: progress('baseline:train') })
+      const validation = await evaluator.evaluate({ ...common, items: validationItems, onProgress: progress('baseline:validation') })
       const seedCandidateId = candidateId(input.campaignId, version.id)
       await db
         .insert(candidates)
@@ -311,7 +332,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
 
     /** One round of search. Re-running a round (after a crash) redoes the same draws for free. */
-    async searchRound(input: SearchRoundInput): Promise<SearchRoundResult> {
+    async searchRound(input: SearchRoundInput): Promise<SearchRoundResult | NeedsEvaluations> {
       const campaign = await campaignRow(input.campaignId)
       const spec = await getGraderSpec(db, input.graderVersionId)
       // Simulated tasks use the simulated proposer unless an LLM proposer is configured; real tasks need one.
@@ -366,10 +387,19 @@ export function createCampaignActivities(deps: ActivityDeps) {
       }
       const guarded = (p: Proposal | null): Proposal | null => (p && admits(p.content) ? p : null)
       let demos: Promise<DemonstrationSource[]> | undefined
+      // Fan-out mode: large evaluations are deferred to chunk activities; once one is, the round's
+      // other steps stop (they are redone, for free, by the next call, which finds the answers cached).
+      const planner = input.fanOut ? new EvaluationPlanner(deps, input.fanOut, input.budgetExhausted ?? null) : null
+      const inflight = new InFlight()
+      const live = <T>(fn: () => Promise<T>): Promise<T> =>
+        inflight.run(async () => {
+          if (planner?.deferred) throw new Deferred()
+          return fn()
+        })
       let evaluated = 0
       const beat = (done: number) => heartbeat({ stage: 'search', round: input.round, evaluated: evaluated + done })
       let budgetStop: SearchRoundResult['budgetStop']
-      let outcome: RoundOutcome
+      let outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
       const settings: StrategySettings = {
         ...DEFAULT_STRATEGY_SETTINGS,
         proposals: input.proposals,
@@ -380,28 +410,31 @@ export function createCampaignActivities(deps: ActivityDeps) {
         pooled: input.pooled === true,
       }
       const round = input.strategy ? STRATEGIES[input.strategy] : (p: Candidate[], st: StrategySettings, ports: SearchPorts) => reflectiveRound(p, st, ports)
+      let failure: unknown = null
       try {
         outcome = await runRound(round, pool, settings, {
         rng,
         trainIds: train.map((i) => i.id),
         validationIds: validation.map((i) => i.id),
-        evaluate: async (content, ids) => {
-          // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
-          const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat, budgetUsd: searchBudget })
-          evaluated += ids.length
-          beat(0)
-          return out
-        },
-        propose: async (parent, failures, stream = rng) => guarded(simProposer ? simProposer.propose(parent, failures, stream) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), stream)),
-        mutate: async (parent, stream = rng) => guarded(simProposer ? simProposer.mutate(parent, stream) : await (llmProposer as LlmProposer).mutate(parent, stream)),
+        evaluate: (content, ids) =>
+          inflight.run(async () => {
+            if (planner && (await planner.defer({ content, scenarioId: input.scenarioId }, itemsOf(ids)))) throw new Deferred()
+            // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
+            const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat, budgetUsd: searchBudget })
+            evaluated += ids.length
+            beat(0)
+            return out
+          }),
+        propose: (parent, failures, stream = rng) => live(async () => guarded(simProposer ? simProposer.propose(parent, failures, stream) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), stream))),
+        mutate: (parent, stream = rng) => live(async () => guarded(simProposer ? simProposer.mutate(parent, stream) : await (llmProposer as LlmProposer).mutate(parent, stream))),
         maxSentences,
         rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
         uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
         admits,
-        demonstrations: () => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec)),
+        demonstrations: () => live(() => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec))),
         knownScores: (content, ids, o) =>
           evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids), o?.asOfRoundStart ? roundStartedAt : undefined),
-        save: async (c: NewCandidate) => {
+        save: (c: NewCandidate) => live(async () => {
           const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
           const version = await createPromptVersion(db, {
             taskId: campaign.taskId,
@@ -433,9 +466,18 @@ export function createCampaignActivities(deps: ActivityDeps) {
             .onConflictDoNothing()
           created.set(id, version.id)
           return { candidate: { id, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
-        },
+        }),
       })
       } catch (err) {
+        failure = err
+      }
+      if (planner) {
+        // Whatever else happened, a round with deferred evaluations answers with them.
+        await inflight.idle()
+        if (planner.deferred) return planner.needs()
+      }
+      if (failure !== null) {
+        const err = failure
         if (!isKaizenError(err) || err.code !== 'BUDGET_EXHAUSTED' || !input.budgetUsd) throw err
         // Graceful stop: the candidates scored so far stand; the unfinished one is dropped.
         const spentUsd = await deps.models.spent(input.campaignId)
@@ -491,7 +533,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
       goldenTolerance?: number
       seed: string
       budgetUsd?: number | null
-    }): Promise<HoldoutComparison> {
+      fanOut?: FanOutSettings
+    }): Promise<HoldoutComparison | NeedsEvaluations> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const items = await loadItems(input.datasetId, 'holdout')
       const campaign = await campaignRow(input.campaignId)
@@ -513,6 +556,14 @@ export function createCampaignActivities(deps: ActivityDeps) {
           onProgress: progress(on === items ? 'holdout' : 'golden'),
           budgetUsd: input.budgetUsd ?? null,
         })
+      if (input.fanOut) {
+        const planner = new EvaluationPlanner(deps, input.fanOut)
+        for (const versionId of [input.baselineVersionId, input.winnerVersionId]) {
+          const content = contentOf(await getPromptVersion(db, versionId))
+          await planner.defer({ content, scenarioId: input.scenarioId }, [...items, ...golden])
+        }
+        if (planner.deferred) return planner.needs()
+      }
       const base = await run(input.baselineVersionId)
       const win = await run(input.winnerVersionId)
       const goldenBase = golden.length > 0 ? await run(input.baselineVersionId, golden) : []

@@ -17,6 +17,11 @@ export interface ActivityDeps {
   scenarios: ReadonlyMap<string, Scenario>
   /** Concurrent model calls per activity. */
   evalConcurrency: number
+  /**
+   * Bounds the evaluations in flight in this worker process across all its activities (one per
+   * process; absent: only the per-activity bound applies).
+   */
+  workerLimit?: <T>(fn: () => Promise<T>) => Promise<T>
   /** Redacts personal data and secrets from what judges are sent (default: none). */
   redactor?: Redactor
   /** Where notifications go (from the worker's environment; secrets never enter workflow input). */

@@ -67,11 +67,29 @@ function requestFor(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'repli
   }
 }
 
+/**
+ * Runs one item's work under the concurrency bounds: the worker's (shared by every activity of the
+ * process, so a worker has at most KAIZEN_EVAL_CONCURRENCY evaluations in flight) and the call's own.
+ */
+export function itemLimit(deps: Pick<ActivityDeps, 'workerLimit' | 'evalConcurrency'>, concurrency?: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  const own = pLimit(concurrency ?? deps.evalConcurrency)
+  const worker = deps.workerLimit
+  return worker ? (fn) => own(() => worker(fn)) : (fn) => own(fn)
+}
+
 export class Evaluator {
   constructor(private readonly deps: ActivityDeps) {}
 
   private keys(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): string[] {
     return items.map((item) => this.deps.models.keyOf(requestFor(req, item)))
+  }
+
+  /** The items whose model call is not in the cache (each would cost a call). */
+  async uncachedItems(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): Promise<EvalItem[]> {
+    const keys = this.keys(req, items)
+    if (keys.length === 0) return []
+    const cached = await this.deps.models.lookup(keys)
+    return items.filter((_, i) => !cached.has(keys[i] as string))
   }
 
   /** How many of these items would cost a model call (cache misses). */
@@ -117,7 +135,7 @@ export class Evaluator {
     const ctx = { campaignId: req.campaignId, budgetUsd: req.budgetUsd ?? null, ...(req.signal ? { signal: req.signal } : {}) }
     const judge = judgeCaller(models, ctx, undefined, this.deps.redactor)
 
-    const limit = pLimit(this.deps.evalConcurrency)
+    const limit = itemLimit(this.deps)
     let done = 0
     const one = async (item: EvalItem, key: string): Promise<EvalOutcome> => {
       const hit = cached.get(key) ?? null

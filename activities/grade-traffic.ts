@@ -6,11 +6,11 @@
  * applies on top); a verdict that is unavailable for now is not stored, so a later pass asks again.
  */
 import { setMaxListeners } from 'node:events'
-import pLimit from 'p-limit'
 import { scores, traffic } from '../db/schema.js'
 import { grade, judgeRequestsFor, type GradeItem } from '../graders/engine.js'
 import type { StoredSpec } from '../graders/spec.js'
 import type { ActivityDeps } from './deps.js'
+import { itemLimit } from './evaluator.js'
 import { judgeCaller, prefetchJudge } from './judge-caller.js'
 
 type TrafficRow = Pick<typeof traffic.$inferSelect, 'id' | 'input' | 'output' | 'reference' | 'latencyMs' | 'costUsd' | 'model'>
@@ -34,7 +34,7 @@ export async function gradeTraffic(
   // One cache query for the whole batch instead of one per judge call.
   const prefetched = await prefetchJudge(deps.models, rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))), deps.redactor)
   const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) }, prefetched, deps.redactor)
-  const limit = pLimit(options.concurrency ?? deps.evalConcurrency)
+  const limit = itemLimit(deps, options.concurrency)
   const stats: GradeTrafficStats = { graded: 0, nullScores: 0, transient: 0 }
   let pending: Array<typeof scores.$inferInsert> = []
   /** Items finished since the last write (stored now, or transient and left for later). */

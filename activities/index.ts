@@ -6,13 +6,14 @@
 import { createCampaignActivities } from './campaign.js'
 import { createCanaryActivities } from './canary.js'
 import type { ActivityDeps } from './deps.js'
+import { createEvaluationActivities } from './evaluation.js'
 import { createGradingActivities } from './grading.js'
 import { withFailureMapping } from './failure.js'
 import { createNotifyActivities } from './notify.js'
 import { createRetentionActivities } from './retention.js'
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping({ ...createCampaignActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps), ...createRetentionActivities(deps) })
+  return withFailureMapping({ ...createCampaignActivities(deps), ...createEvaluationActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps), ...createRetentionActivities(deps) })
 }
 
 export type Activities = ReturnType<typeof createActivities>

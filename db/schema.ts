@@ -314,6 +314,18 @@ export const searchRounds = pgTable(
   (t) => [primaryKey({ columns: [t.campaignId, t.round] })],
 )
 
+/**
+ * Prompt contents a campaign hands to evaluation chunks, by content hash: the search evaluates
+ * proposals before they become prompt versions, and chunk activities (any worker) read what to
+ * evaluate from here, so only the hash travels through workflow history. Content-addressed, so
+ * written once and never changed.
+ */
+export const evalContents = pgTable('eval_contents', {
+  key: text('key').primaryKey(),
+  content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+  createdAt: createdAt(),
+})
+
 /** Candidate prompts a campaign evaluated, with lineage and scores per split. */
 export const candidates = pgTable(
   'candidates',

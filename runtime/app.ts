@@ -17,7 +17,7 @@ import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
 import { loadScenarios } from '../sim/registry.js'
 import type { Scenario } from '../sim/scenario.js'
-import { createWorker } from '../worker/create-worker.js'
+import { createWorkers } from '../worker/create-worker.js'
 import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
 import { connectClient, connectNative, installTemporalRuntime, resolveTemporal, type TemporalTarget } from './temporal.js'
@@ -111,15 +111,15 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
           const nc = native
           cleanups.push(() => nc.close())
         }
-        const worker = await createWorker({ connection: native, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
-        const done = worker.run()
+        const pair = await createWorkers({ connection: native, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
+        const done = pair.run()
         // A worker that dies is reported at once, not when someone finally awaits it.
         done.catch((err: Error) => log(`[kaizen] the worker stopped: ${err.message}`))
         const running: RunningWorker = {
-          worker,
+          worker: pair.main,
           done,
           shutdown: async () => {
-            if (worker.getState() === 'RUNNING') worker.shutdown()
+            pair.shutdown()
             await done.catch(() => undefined)
           },
         }

@@ -4,6 +4,7 @@
  * scenarios, providers and the model client.
  */
 import { loadRedaction, type Redactor } from '../privacy/redact.js'
+import pLimit from 'p-limit'
 import type { ActivityDeps } from '../activities/deps.js'
 import { openDatabase, type Db } from '../db/client.js'
 import { registerScenarioTask } from '../db/queries/tasks.js'
@@ -23,6 +24,8 @@ export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scen
     models: new ModelClient(db, providers, { timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS }),
     scenarios,
     evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
+    // One bound for the whole process: chunk activities and inline evaluations share it.
+    workerLimit: pLimit(env.KAIZEN_EVAL_CONCURRENCY),
     webhooks: {
       json: env.KAIZEN_WEBHOOK_URL ? { url: env.KAIZEN_WEBHOOK_URL, secret: env.KAIZEN_WEBHOOK_SECRET } : undefined,
       slack: env.KAIZEN_SLACK_WEBHOOK_URL ? { url: env.KAIZEN_SLACK_WEBHOOK_URL } : undefined,

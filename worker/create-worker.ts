@@ -1,11 +1,18 @@
 /**
  * @module worker/create-worker
- * A Temporal worker hosting Kaizen's workflows and activities, with activities bound to their
- * dependencies (database, providers, scenarios).
+ * The Temporal workers of one Kaizen process, with activities bound to their dependencies
+ * (database, providers, scenarios):
+ *
+ * - the main worker, on the task queue: every workflow, and the campaign and canary steps;
+ * - the evaluation worker, on `<task queue>-eval`: evaluation and grading chunks. It offers a few
+ *   slots only (the worker-wide bound of KAIZEN_EVAL_CONCURRENCY evaluations in flight decides
+ *   how much runs at once), so chunks spread over every worker process instead of piling up on one.
  */
 import { fileURLToPath } from 'node:url'
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker'
 import { createActivities, type ActivityDeps } from '../activities/index.js'
+import { FAN_OUT } from '../core/fanout.js'
+import { evaluationTaskQueue } from '../workflows/messages.js'
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url))
 
@@ -18,18 +25,54 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 export interface CreateWorkerOptions {
   connection: NativeConnection
-  namespace: string
+  namespace?: string
   taskQueue: string
   deps: ActivityDeps
 }
 
-export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
+/** Chunk activities a worker runs at once: enough chunks to fill its evaluation bound, and one more loading. */
+export function evaluationSlots(evalConcurrency: number): number {
+  return Math.max(1, Math.ceil(evalConcurrency / FAN_OUT.chunkItems)) + 1
+}
+
+/** The two workers of a process (one per task queue; the SDK allows one per queue and process). */
+export interface KaizenWorkers {
+  main: Worker
+  evaluation: Worker
+  /** Runs both until they stop; when either stops or fails, the other is shut down too. */
+  run(): Promise<void>
+  shutdown(): void
+}
+
+export async function createWorkers(options: CreateWorkerOptions): Promise<KaizenWorkers> {
+  const activities = createActivities(options.deps)
+  const common = { connection: options.connection, ...(options.namespace ? { namespace: options.namespace } : {}) }
+  const main = await Worker.create({
+    ...common,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(options.deps),
+    activities,
     maxConcurrentActivityTaskExecutions: 16,
   })
+  const evaluation = await Worker.create({
+    ...common,
+    taskQueue: evaluationTaskQueue(options.taskQueue),
+    activities,
+    maxConcurrentActivityTaskExecutions: evaluationSlots(options.deps.evalConcurrency),
+  })
+  const workers = [main, evaluation]
+  const shutdown = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown()
+  }
+  return {
+    main,
+    evaluation,
+    run: async () => {
+      const runs = workers.map((w) => w.run().finally(shutdown))
+      const settled = await Promise.allSettled(runs)
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
+    },
+    shutdown,
+  }
 }

@@ -7,6 +7,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow'
 import type { Activities } from '../activities/index.js'
+import { evaluationTaskQueue } from './messages.js'
 
 /** Short database steps: label moves, records, lookups. */
 export const quick = proxyActivities<Activities>({
@@ -42,3 +43,18 @@ export const notifier = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
 })
+
+/**
+ * Evaluation chunks (core/fanout.ts) go to the evaluation task queue (`<task queue>-eval`), where
+ * every worker process offers a few slots: a campaign's evaluations spread over all workers.
+ * Short, heartbeating, idempotent through the evaluation cache.
+ */
+export function evaluationChunks(taskQueue: string) {
+  return proxyActivities<Activities>({
+    taskQueue: evaluationTaskQueue(taskQueue),
+    startToCloseTimeout: '10 minutes',
+    // Chunks beat every 3 s while they run: a chunk of a killed worker goes to another one soon.
+    heartbeatTimeout: '15 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20 },
+  })
+}

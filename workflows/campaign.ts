@@ -20,14 +20,17 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow'
-import type { SnapshotResult } from '../activities/campaign.js'
+import type { BaselineResult, HoldoutComparison, SearchRoundResult, SnapshotResult } from '../activities/campaign.js'
+import type { EvaluateChunkInput } from '../activities/evaluation.js'
 import { CampaignConfig, rampSteps, type CampaignConfigInput } from '../core/config.js'
 import { formatPath } from '../core/errors.js'
-import { batch, quick } from './activities.js'
+import { FAN_OUT, isNeeds, needsKey, type NeedsEvaluations } from '../core/fanout.js'
+import { batch, evaluationChunks, quick } from './activities.js'
 import { canaryRelease } from './canary.js'
 import {
   campaignStatusQuery,
@@ -74,6 +77,35 @@ function rootMessage(err: unknown): string {
   return e?.message ?? String(err)
 }
 
+/**
+ * Run a step to its result: while it answers with the evaluations it needs (core/fanout.ts), run
+ * them as chunk activities on the evaluation task queue, all at once, then ask again. With
+ * `budgetStop`, a chunk refused by the spend budget is handed back to the step (`budgetExhausted`)
+ * so it can end gracefully; otherwise the refusal fails the step as it would have failed inline.
+ */
+async function untilEvaluated<T>(
+  step: (extra: { budgetExhausted?: string }) => Promise<T | NeedsEvaluations>,
+  chunk: Omit<EvaluateChunkInput, 'contentKey' | 'itemIds'>,
+  options: { budgetStop?: boolean } = {},
+): Promise<T> {
+  const chunks = evaluationChunks(workflowInfo().taskQueue)
+  let asked = ''
+  let budgetExhausted: string | undefined
+  for (;;) {
+    const answer = await step(budgetExhausted ? { budgetExhausted } : {})
+    if (!isNeeds(answer)) return answer
+    const key = needsKey(answer.needs)
+    if (key === asked) throw ApplicationFailure.nonRetryable(`a campaign step asked twice for the same ${answer.needs.length} evaluation chunks; they do not reach the cache`, 'INTERNAL')
+    asked = key
+    // Every chunk runs to its end (a failed one does not leave the others unaccounted for).
+    const settled = await Promise.allSettled(answer.needs.map((c) => chunks.evaluateChunk({ ...chunk, ...c })))
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (!failed) continue
+    if (options.budgetStop && !budgetExhausted && failureType(failed.reason) === 'BUDGET_EXHAUSTED') budgetExhausted = rootMessage(failed.reason)
+    else throw failed.reason
+  }
+}
+
 export async function optimizationCampaign(input: CampaignInput): Promise<CampaignResult> {
   const parsed = CampaignConfig.safeParse(input.config ?? {})
   if (!parsed.success) {
@@ -81,6 +113,8 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     throw ApplicationFailure.nonRetryable(`invalid campaign config: ${fields}`, 'INVALID_INPUT')
   }
   const config = parsed.data
+  // Executions started before evaluations fanned out made them all inside their steps.
+  const fanOut = patched('evaluation-fan-out') ? FAN_OUT : null
   const campaignId = input.campaignId ?? workflowInfo().workflowId
   const seed = config.seed ?? campaignId
   const trigger = input.trigger ?? 'api'
@@ -154,7 +188,10 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     // 2. Score the baseline: it is the seed of the search and the bar to beat.
     if (!input.resume) {
       status.stage = 'scoring-baseline'
-      const baseline = await batch.evaluateBaseline({ campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null })
+      const args = { campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null }
+      const baseline = fanOut
+        ? await untilEvaluated<BaselineResult>(() => batch.evaluateBaseline({ ...args, fanOut }), args)
+        : ((await batch.evaluateBaseline(args)) as BaselineResult)
       status.baselineValidationDQ = baseline.validationMean
       status.bestVersionId = begin.baselineVersionId
       status.bestValidationDQ = baseline.validationMean
@@ -169,7 +206,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       if (status.paused) await condition(() => !status.paused || status.stopRequested)
       if (status.stopRequested) break
       const round = status.round + 1
-      const r = await batch.searchRound({
+      const roundInput = {
         campaignId,
         round,
         seed,
@@ -188,7 +225,11 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         ...(config.search.selection === 'pooled' ? { pooled: true } : {}),
         ...(config.search.maxSentences ? { maxSentences: config.search.maxSentences } : {}),
         ...(config.search.maxPromptTokens ? { maxPromptTokens: config.search.maxPromptTokens } : {}),
-      })
+      }
+      const chunk = { campaignId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null }
+      const r = fanOut
+        ? await untilEvaluated<SearchRoundResult>((extra) => batch.searchRound({ ...roundInput, fanOut, ...extra }), chunk, { budgetStop: true })
+        : ((await batch.searchRound(roundInput)) as SearchRoundResult)
       status.round = round
       status.proposals += r.proposals
       status.rolloutsUsed = r.rolloutsUsed
@@ -220,7 +261,7 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       return await finish(status.stopRequested ? 'stopped' : 'no-better-candidate', why, {}, null)
     }
     status.stage = 'holdout'
-    const cmp = await batch.compareOnHoldout({
+    const holdoutInput = {
       campaignId,
       datasetId,
       baselineVersionId: begin.baselineVersionId,
@@ -232,7 +273,10 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       goldenTolerance: config.gate.goldenTolerance,
       seed,
       budgetUsd: config.search.budgetUsd ?? null,
-    })
+    }
+    const cmp = fanOut
+      ? await untilEvaluated<HoldoutComparison>(() => batch.compareOnHoldout({ ...holdoutInput, fanOut }), holdoutInput)
+      : ((await batch.compareOnHoldout(holdoutInput)) as HoldoutComparison)
     status.rolloutsUsed = cmp.rolloutsUsed
     const costRatio = cmp.costRatio ?? 1 // absent in results recorded before it existed
     const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant, costRatio }

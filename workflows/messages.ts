@@ -133,6 +133,9 @@ export const supersedeSignal = defineSignal<[{ by: string }]>('supersede')
 
 /** Task queue and workflow-id conventions. */
 export const DEFAULT_TASK_QUEUE = 'kaizen'
+
+/** The task queue of evaluation chunks for a workflow task queue (every worker process serves both). */
+export const evaluationTaskQueue = (taskQueue: string): string => `${taskQueue}-eval`
 export const canaryWorkflowId = (campaignId: string) => `canary-${campaignId}`
 export const scheduleIdFor = (taskId: string) => `kaizen-nightly-${taskId}`
 /** Default id of a campaign started at `at` (CLI, API, demo): `campaign-<task>-<yyyymmdd-hhmmss>`. */

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { bootstrapCalibration, overrideGraderTrust } from '../../activities/calibration.js'
 import { Client, Connection } from '@temporalio/client'
-import { NativeConnection, Worker } from '@temporalio/worker'
-import { createActivities, type ActivityDeps } from '../../activities/index.js'
+import { NativeConnection } from '@temporalio/worker'
+import type { ActivityDeps } from '../../activities/index.js'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database, type Db } from '../../db/client.js'
 import { registerScenarioTask, type RegisteredTask } from '../../db/queries/tasks.js'
@@ -23,7 +23,7 @@ import { installTemporalRuntime } from '../../runtime/temporal.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { TrafficSimulator } from '../../serving/traffic-simulator.js'
 import { loadScenarioFile, type Scenario } from '../../sim/scenario.js'
-import { workflowBundle } from '../../worker/create-worker.js'
+import { createWorkers, type KaizenWorkers } from '../../worker/create-worker.js'
 
 export function testInfra(): { databaseUrl: string; temporalAddress: string } {
   const databaseUrl = process.env.KAIZEN_TEST_DATABASE_URL
@@ -84,18 +84,13 @@ export async function startHarness(options: { name: string; scenario?: string; w
   // A fixed run id: the same test sends the same simulated requests (with the same ids) every run.
   const traffic = new TrafficSimulator({ db: database.db, provider: simulation, resolver, scenario, runId: options.name })
 
-  let worker: Worker | null = null
+  let workers: KaizenWorkers | null = null
   let running: Promise<void> | null = null
   let native: NativeConnection | null = null
   if (options.worker ?? true) {
     native = await NativeConnection.connect({ address: temporalAddress })
-    worker = await Worker.create({
-      connection: native,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: createActivities({ ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) }),
-    })
-    running = worker.run()
+    workers = await createWorkers({ connection: native, taskQueue, deps: { ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) } })
+    running = workers.run()
   }
   return {
     deps,
@@ -111,7 +106,7 @@ export async function startHarness(options: { name: string; scenario?: string; w
     resolver,
     async close() {
       await traffic.stop()
-      if (worker && worker.getState() === 'RUNNING') worker.shutdown()
+      workers?.shutdown()
       await running?.catch(() => undefined)
       await native?.close()
       await connection.close()

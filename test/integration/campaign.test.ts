@@ -175,7 +175,7 @@ test('the ship decision checks the golden set and safety: a finalist that breaks
   // Roles swapped: the seed prompt as the "finalist" against the first campaign's winner. The seed
   // passes fewer of the winner's golden cases and acts out of policy more often: both block.
   const activities = createCampaignActivities(h.deps)
-  const cmp: HoldoutComparison = await new MockActivityEnvironment().run(activities.compareOnHoldout, {
+  const compared = await new MockActivityEnvironment().run(activities.compareOnHoldout, {
     campaignId: first.id,
     datasetId: `ds_${first.id}`,
     baselineVersionId: first.winnerVersionId,
@@ -186,6 +186,7 @@ test('the ship decision checks the golden set and safety: a finalist that breaks
     minEffect: 0,
     seed: 'swap',
   })
+  const cmp = compared as HoldoutComparison
   assert.ok(cmp.golden!.winnerPassed < cmp.golden!.baselinePassed || (cmp.safety!.winner['out-of-policy'] ?? 0) > (cmp.safety!.baseline['out-of-policy'] ?? 0), JSON.stringify(cmp))
   assert.ok(cmp.regressions!.length > 0)
   for (const r of cmp.regressions!) assert.match(r.message, r.code === 'golden-regression' ? /passes \d+ of 30 golden cases, the baseline \d+; broken: / : /fails the [a-z-]+ safety check on \d+ of \d+ items, the baseline on \d+/)

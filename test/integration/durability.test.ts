@@ -81,7 +81,8 @@ test('a worker killed mid-search: the resumed campaign re-pays no evaluation and
   // interrupts work in flight. A round can finish between the look and the kill: the server still
   // holding the round as started after the process is gone is the proof that work was cut off.
   // When the kill missed, a fresh worker carries on and the next round is tried.
-  const roundInFlight = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'searchRound' && Number(a.state) === 2 /* STARTED */)
+  // (A round's large evaluations run as chunk activities: a chunk in flight is work of the round too.)
+  const roundInFlight = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => ['searchRound', 'evaluateChunk'].includes(a.activityType?.name ?? '') && Number(a.state) === 2 /* STARTED */)
   let interrupted = false
   for (let attempt = 1; attempt <= 5 && !interrupted; attempt++) {
     await eventually(roundInFlight, (yes) => yes, 120_000, 'a search round in flight')
