@@ -15,6 +15,7 @@ import { requireTask } from '../db/queries/prompts.js'
 import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema.js'
 import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
+import { CHUNK_BEAT_MS } from './evaluation.js'
 import { gradeTraffic } from './grade-traffic.js'
 
 export interface PlanGradingInput {
@@ -146,6 +147,8 @@ export function createGradingActivities(deps: ActivityDeps) {
         heartbeat({ done: resumedFrom + prefix })
       }
       advance()
+      // And a beat every few seconds while a slow judge answers (the chunk's worker is alive).
+      const beat = setInterval(() => heartbeat({ done: resumedFrom + prefix }), CHUNK_BEAT_MS)
       const stats = await gradeTraffic(deps, todo, spec, batch.graderVersionId, {
         ...(input.concurrency ? { concurrency: input.concurrency } : {}),
         signal: cancellationSignal(),
@@ -154,7 +157,7 @@ export function createGradingActivities(deps: ActivityDeps) {
           for (const id of ids) settled.add(id)
           advance()
         },
-      })
+      }).finally(() => clearInterval(beat))
       return { chunk: input.chunk, graded: stats.graded, skipped: rows.length - todo.length + resumedFrom, nullScores: stats.nullScores, transient: stats.transient, resumedFrom }
     },
 
