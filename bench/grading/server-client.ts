@@ -1,4 +1,4 @@
-/** Start bench/grading/server.ts in a child process and talk to it over IPC. */
+/** Start a benchmark's LLM server (default: bench/grading/server.ts) in a child process and talk to it over IPC. */
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -9,8 +9,8 @@ export interface BenchServer {
   close(): Promise<void>
 }
 
-export async function startBenchServer(latencyMs: number): Promise<BenchServer> {
-  const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), ['--latency-ms', String(latencyMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+export async function startBenchServer(latencyMs: number, script: URL = new URL('./server.ts', import.meta.url)): Promise<BenchServer> {
+  const child = fork(fileURLToPath(script), ['--latency-ms', String(latencyMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const openaiBaseUrl = await new Promise<string>((resolve, reject) => {
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`the bench server exited (${code}) before it was ready`)))

@@ -1,0 +1,222 @@
+/**
+ * bench:scale — do more workers make campaigns and grading faster?
+ *
+ * One campaign of a real-provider task (task model, LLM judge and LLM proposer behind a local
+ * OpenAI-compatible server with a fixed latency: test/helpers/wire-world.ts), then one batch grading of
+ * the task's traffic, with 1, 2 and 4 `kaizen worker` processes at the same per-worker
+ * concurrency (KAIZEN_EVAL_CONCURRENCY). Every measurement gets a fresh database (so nothing is
+ * answered from an earlier one's cache) and its own task queue on one Temporal dev server.
+ * Worker counts are interleaved within each run, so the machine's drift hits them alike.
+ *
+ * Reported per worker count (medians over the runs, with each run's figures):
+ * - campaign wall time and speed-up over one worker;
+ * - grading items/s against the ideal workers × C / L (L: the judge's latency).
+ * The campaign must reach the same decision, winner and rollouts at every worker count.
+ *
+ *   npm run bench:scale [-- --json] [--workers 1,2,4] [--runs 3] [--latency-ms 300] [--concurrency 8]
+ *                          [--grading-items 1200] [--strategy beam] [--rounds 3] [--proposals 6]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { Client, Connection } from '@temporalio/client'
+import { type CampaignConfigInput } from '../../core/config.js'
+import { STRATEGY_NAMES } from '../../core/search/types.js'
+import { openDatabase } from '../../db/client.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { locateTemporalCli } from '../../runtime/temporal-cli.js'
+import { startEmbeddedServer } from '../../runtime/temporal-server.js'
+import { createTestDatabase, freePort } from '../../scripts/lib/test-infra.js'
+import { optimizationCampaign } from '../../workflows/campaign.js'
+import { gradeBatch } from '../../workflows/grading.js'
+import { evaluationTaskQueue, type CampaignResult } from '../../workflows/messages.js'
+import { startBenchServer } from '../grading/server-client.js'
+import { MAX_RECORDS, PROPOSER_MODEL, seedWireTask } from '../../test/helpers/wire-world.js'
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1,2,4' },
+    runs: { type: 'string', default: '3' },
+    'latency-ms': { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '8' },
+    'grading-items': { type: 'string', default: '1200' },
+    strategy: { type: 'string', default: 'beam' },
+    rounds: { type: 'string', default: '3' },
+    proposals: { type: 'string', default: '6' },
+  },
+})
+const fail = (message: string): never => {
+  process.stderr.write(`bench:scale: ${message}\n`)
+  process.exit(2)
+}
+const int = (name: string, min: number) => {
+  const v = values[name as keyof typeof values] as string
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min) fail(`--${name}: use a whole number ≥ ${min} (got "${v}")`)
+  return n
+}
+const workerCounts = values.workers.split(',').map((w) => Number(w.trim()))
+if (workerCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) fail(`--workers: use comma-separated whole numbers 1–16 (got "${values.workers}")`)
+if (!(STRATEGY_NAMES as readonly string[]).includes(values.strategy) && values.strategy !== 'reflective') fail(`--strategy: use reflective or one of ${STRATEGY_NAMES.join(', ')} (got "${values.strategy}")`)
+const runs = int('runs', 1)
+const latencyMs = int('latency-ms', 1)
+const concurrency = int('concurrency', 1)
+const gradingItems = int('grading-items', 60)
+const rounds = int('rounds', 1)
+const proposals = int('proposals', 1)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+const round2 = (x: number) => Math.round(x * 100) / 100
+
+const TASK = 'bench-triage'
+
+const CONFIG: CampaignConfigInput = {
+  seed: 'bench-scale',
+  sample: { size: 300, windowHours: 48, minItems: 60 },
+  search: {
+    strategy: values.strategy as never,
+    rounds,
+    proposalsPerRound: proposals,
+    minibatchSize: 8,
+    beamWidth: 3,
+    rolloutBudget: 10_000,
+    proposerModel: PROPOSER_MODEL,
+    maxSentences: 12,
+  },
+  // A canary, if the winner earns one, would wait an hour before its first analysis; it is ended at once.
+  canary: { steps: [0.1], analysisIntervalSeconds: 3_600 },
+}
+
+function startWorkers(n: number, env: Record<string, string>, logDir: string): ChildProcess[] {
+  return Array.from({ length: n }, (_, i) => {
+    const out = openSync(join(logDir, `worker-${i}.log`), 'a')
+    return spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
+  })
+}
+
+async function untilPolled(client: Client, taskQueue: string, n: number): Promise<void> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const count = async (name: string, type: number) =>
+      new Set(((await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type })).pollers ?? []).map((p) => p.identity)).size
+    if ((await count(taskQueue, 1)) >= n && (await count(evaluationTaskQueue(taskQueue), 2)) >= n) return
+    if (Date.now() > deadline) throw new Error(`${n} workers did not start polling ${taskQueue} within 2 minutes`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+interface Measurement {
+  run: number
+  n: number
+  campaignSeconds: number
+  gradingSeconds: number
+  gradingItems: number
+  decision: string
+  winner: string | null
+  rollouts: number
+  rounds: number
+}
+
+const server = await startBenchServer(latencyMs, new URL('./server.ts', import.meta.url))
+const cli = await locateTemporalCli({ build: true, log })
+if (cli.kind !== 'binary') fail('no Temporal CLI binary found (see README: the Temporal CLI)')
+const serverDir = mkdtempSync(join(tmpdir(), 'kaizen-bench-scale-'))
+const port = await freePort()
+const temporal = await startEmbeddedServer({ cli: cli as Extract<typeof cli, { kind: 'binary' }>, dataDir: serverDir, port, uiPort: await freePort(), headless: true, log: () => undefined })
+const connection = await Connection.connect({ address: temporal.address })
+const client = new Client({ connection })
+const logDir = mkdtempSync(join(tmpdir(), 'kaizen-bench-scale-logs-'))
+log(`bench:scale: latency ${latencyMs} ms, C = ${concurrency} per worker, workers ${workerCounts.join('/')}, ${runs} run(s), strategy ${values.strategy}; worker logs in ${logDir}`)
+
+const measurements: Measurement[] = []
+try {
+  for (let run = 1; run <= runs; run++) {
+    for (const n of workerCounts) {
+      const database = await createTestDatabase(() => undefined, 'kaizen_bench_scale')
+      const conn = await openDatabase({ url: database.url, dataDir: tmpdir(), migrate: false })
+      const procs: ChildProcess[] = []
+      try {
+        await seedWireTask(conn.db, { taskId: TASK, records: Math.min(MAX_RECORDS, Math.max(gradingItems, 360)), latencyMs })
+        const taskQueue = `bench-scale-${run}-${n}-${process.pid}`
+        procs.push(
+          ...startWorkers(
+            n,
+            {
+              DATABASE_URL: database.url,
+              TEMPORAL_ADDRESS: temporal.address,
+              TEMPORAL_TASK_QUEUE: taskQueue,
+              OPENAI_BASE_URL: server.openaiBaseUrl,
+              KAIZEN_EVAL_CONCURRENCY: String(concurrency),
+              KAIZEN_OPENAI_CONCURRENCY: String(Math.max(64, concurrency * 4)),
+              KAIZEN_LOG_LEVEL: 'ERROR',
+            },
+            logDir,
+          ),
+        )
+        await untilPolled(client, taskQueue, n)
+        const campaignId = `bench-scale-${run}-${n}`
+        const t0 = performance.now()
+        const result: CampaignResult = await client.workflow.execute(optimizationCampaign, { workflowId: campaignId, taskQueue, args: [{ taskId: TASK, campaignId, trigger: 'test', config: CONFIG }] })
+        const campaignSeconds = (performance.now() - t0) / 1000
+        if (result.canary) await client.workflow.getHandle(result.canary.workflowId).terminate('benchmark: the canary is not measured')
+        const g0 = performance.now()
+        const graded = await client.workflow.execute(gradeBatch, { workflowId: `bench-grade-${run}-${n}`, taskQueue, args: [{ taskId: TASK, limit: gradingItems }] })
+        const gradingSeconds = (performance.now() - g0) / 1000
+        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds }
+        measurements.push(m)
+        log(
+          `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)})`,
+        )
+      } finally {
+        for (const p of procs) p.kill('SIGTERM')
+        await Promise.all(procs.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)))))
+        await conn.close()
+        await database.drop()
+      }
+    }
+  }
+} finally {
+  await connection.close()
+  await temporal.stop()
+  await server.close()
+  rmSync(serverDir, { recursive: true, force: true })
+}
+
+/** Speed-up is over the first worker count (one worker by default). */
+const base = median(measurements.filter((m) => m.n === workerCounts[0]).map((m) => m.campaignSeconds))
+const rows = workerCounts.map((n) => {
+  const ms = measurements.filter((m) => m.n === n)
+  const campaignSeconds = median(ms.map((m) => m.campaignSeconds))
+  const gradingItemsPerSec = median(ms.map((m) => m.gradingItems / m.gradingSeconds))
+  const idealItemsPerSec = (n * concurrency) / (latencyMs / 1000)
+  return {
+    n,
+    campaignSeconds: round2(campaignSeconds),
+    speedup: round2(base / campaignSeconds),
+    gradingItemsPerSec: round2(gradingItemsPerSec),
+    idealItemsPerSec: round2(idealItemsPerSec),
+    gradingShareOfIdeal: round2(gradingItemsPerSec / idealItemsPerSec),
+    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds) })),
+  }
+})
+const outcomes = new Set(measurements.map((m) => `${m.decision}|${m.winner}|${m.rollouts}`))
+const report = {
+  workers: rows,
+  settings: { latencyMs, concurrencyPerWorker: concurrency, runs, strategy: values.strategy, rounds, proposals, gradingItems },
+  campaign: { sameOutcomeEverywhere: outcomes.size === 1, outcomes: [...outcomes] },
+}
+if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+else {
+  log('')
+  log('workers  campaign s  speed-up  grading items/s  ideal  share')
+  for (const r of rows) log(`${String(r.n).padStart(7)}  ${r.campaignSeconds.toFixed(1).padStart(10)}  ${r.speedup.toFixed(2).padStart(8)}  ${r.gradingItemsPerSec.toFixed(1).padStart(15)}  ${r.idealItemsPerSec.toFixed(1).padStart(5)}  ${r.gradingShareOfIdeal.toFixed(2)}`)
+  log(`campaign outcome at every worker count: ${report.campaign.outcomes.join(' / ')}${report.campaign.sameOutcomeEverywhere ? ' (the same)' : ' (DIFFERENT)'}`)
+}
