@@ -133,10 +133,23 @@ test('a paused search spends nothing until resumed; a stop while paused ends the
   assert.equal(final.stage, 'done')
 })
 
-test('the ship decision checks the golden set and safety: a finalist that breaks golden cases or acts out of policy more often is blocked', async () => {
+test('the ship decision checks the golden set and safety: a finalist that breaks golden cases or acts out of policy more often is blocked', async (t) => {
+  // A task of its own, with no live traffic: the campaigns below sample exactly the same records in
+  // every run (the first test's live canary traffic keeps arriving for as long as the tests take).
+  const g = await startHarness({ name: 'golden', fixedIds: true })
+  t.after(() => g.close())
+  const h = g
   const taskId = h.scenario.task.id
+  await h.traffic.burst(260)
+  const firstRun: CampaignResult = await h.client.workflow.execute(optimizationCampaign, {
+    workflowId: `campaign-${taskId}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId: `campaign-${taskId}`, trigger: 'test', config: { ...TEST_CAMPAIGN, canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' } } }],
+  })
+  if (firstRun.canary) await h.client.workflow.getHandle(firstRun.canary.workflowId).cancel()
+  await eventually(async () => (await getLabels(h.db, taskId)).canary, (c) => c === null, 20_000, 'cancelled canary leaves traffic')
   const first = await h.db.query.campaigns.findFirst({ where: eq(campaigns.id, `campaign-${taskId}`) })
-  assert.ok(first?.winnerVersionId && first.graderVersionId, 'needs the first test\'s campaign')
+  assert.ok(first?.winnerVersionId && first.graderVersionId, `the first campaign found a winner: ${firstRun.reason}`)
   const spec = await getGraderSpec(h.db, first.graderVersionId)
   // A golden set a team would curate: production cases the current prompt gets right.
   const rows = await h.db
