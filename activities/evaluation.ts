@@ -127,13 +127,23 @@ export class InFlight {
 
 export function createEvaluationActivities(deps: ActivityDeps) {
   const evaluator = new Evaluator(deps)
+  /** Contents by key (content-addressed, written once: a cached read is always right). */
+  const contents = new Map<string, PromptContent>()
+  const contentOf = async (key: string): Promise<PromptContent> => {
+    const known = contents.get(key)
+    if (known) return known
+    const row = await deps.db.query.evalContents.findFirst({ where: (t, { eq }) => eq(t.key, key) })
+    if (!row) throw new KaizenError('NOT_FOUND', `no stored prompt content ${key} to evaluate`)
+    // Exactly as stored (no schema defaults added): the cache keys depend on every field.
+    const content = row.content as unknown as PromptContent
+    if (contents.size >= 1_000) contents.clear()
+    contents.set(key, content)
+    return content
+  }
   return {
     /** Evaluate one prompt on a few items: model calls through the cache, grades stored once. */
     async evaluateChunk(input: EvaluateChunkInput): Promise<ChunkOutcome> {
-      const row = await deps.db.query.evalContents.findFirst({ where: (t, { eq }) => eq(t.key, input.contentKey) })
-      if (!row) throw new KaizenError('NOT_FOUND', `no stored prompt content ${input.contentKey} to evaluate`)
-      // Exactly as stored (no schema defaults added): the cache keys depend on every field.
-      const content = row.content as unknown as PromptContent
+      const content = await contentOf(input.contentKey)
       const spec = await getGraderSpec(deps.db, input.graderVersionId)
       const items = await itemsById(deps.db, input.itemIds)
       // A beat every few seconds while the chunk runs (a slow model call is not a dead worker); a

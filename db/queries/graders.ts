@@ -47,13 +47,23 @@ export async function getGraderVersion(db: Db, id: string) {
   return row
 }
 
+/**
+ * Parsed specs by grader version id. A version's id is the content hash of its task, spec and
+ * grading code and the row never changes (append-only), so the parse holds for every database.
+ */
+const specs = new Map<string, StoredSpec>()
+
 export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
+  const known = specs.get(id)
+  if (known) return known
   const row = await getGraderVersion(db, id)
   if (row.codeVersion !== DQ_GRADER_CODE_VERSION && row.codeVersion !== GRADER_CODE_VERSION) {
     throw new KaizenError('CONFLICT', `grader version ${id} was made by ${row.codeVersion}; this build grades with ${GRADER_CODE_VERSION}`)
   }
   const parsed = StoredSpec.safeParse(row.spec)
   if (!parsed.success) throw new KaizenError('INTERNAL', `grader version ${id} holds an unreadable spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`)
+  if (specs.size >= 1_000) specs.clear()
+  specs.set(id, parsed.data)
   return parsed.data
 }
 
