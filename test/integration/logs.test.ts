@@ -154,7 +154,8 @@ test('a database outage mid-ingest and mid-campaign prints no planted secret, pe
   await h.traffic.burst(260)
 
   const apiPort = await freePort()
-  const serve = kaizen('serve', ['serve', '--port', String(apiPort)], {})
+  // Model calls are held for a while below: no model timeout may end them first.
+  const serve = kaizen('serve', ['serve', '--port', String(apiPort)], { KAIZEN_MODEL_TIMEOUT_MS: '600000' })
   const taskQueue = `test-logs-${randomBytes(3).toString('hex')}`
   // One evaluation at a time: the search lasts long enough for the cut to land in it.
   const up = kaizen('up', ['up', '--no-campaign', '--headless', '--scenario', h.scenario.id, '--rate', '20'], { TEMPORAL_TASK_QUEUE: taskQueue, KAIZEN_EVAL_CONCURRENCY: '1' })
@@ -174,6 +175,15 @@ test('a database outage mid-ingest and mid-campaign prints no planted secret, pe
     })
   assert.equal((await complete(0)).status, 200, 'the gateway answers before the outage')
 
+  // A campaign, in the middle of its search when the database goes away.
+  const campaignId = `logs-${h.scenario.task.id}`
+  const handle = await h.client.workflow.start(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue,
+    args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, seed: 'logs', gate: { minEffect: 1 } } }],
+  })
+  await eventually(async () => Number((await h.db.select({ n: count() }).from(candidates).where(eq(candidates.campaignId, campaignId)))[0]?.n ?? 0), (n) => n >= 2, 180_000, 'search under way')
+
   // Gateway calls whose model answers arrive while the database is away: the model holds them until the cut.
   let release!: () => void
   const released = new Promise<void>((r) => (release = r))
@@ -184,15 +194,6 @@ test('a database outage mid-ingest and mid-campaign prints no planted secret, pe
   })
   const held = Array.from({ length: 4 }, (_, i) => complete(100 + i))
   await eventually(async () => llm.callCount() - calls, (n) => n >= 4, 60_000, 'the held model calls')
-
-  // A campaign, in the middle of its search when the database goes away.
-  const campaignId = `logs-${h.scenario.task.id}`
-  const handle = await h.client.workflow.start(optimizationCampaign, {
-    workflowId: campaignId,
-    taskQueue,
-    args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, seed: 'logs', gate: { minEffect: 1 } } }],
-  })
-  await eventually(async () => Number((await h.db.select({ n: count() }).from(candidates).where(eq(candidates.campaignId, campaignId)))[0]?.n ?? 0), (n) => n >= 2, 180_000, 'search under way')
 
   const printedBefore = up.lines.length
   await proxy.cut()
