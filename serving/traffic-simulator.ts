@@ -95,9 +95,12 @@ export class TrafficSimulator {
         this.losses.flush() // the database is back: report what was lost meanwhile
         return true
       } catch (err) {
-        const wait = waits[attempt]
         if (dbFault(err)?.kind !== 'unavailable') throw err
-        if (wait === undefined) return !this.lost(err)
+        const wait = waits[attempt]
+        if (wait === undefined) {
+          this.lost(err)
+          return false
+        }
         await sleep(wait)
       }
     }
