@@ -2,13 +2,17 @@
  * @module api/errors
  * The HTTP face of KaizenError: one status per stable code and one JSON body,
  * `{ error: { code, message, fields? } }`, where `fields` are the JSON paths at fault
- * (e.g. `records[3].input.summary`). Anything that is not a KaizenError is a 500 with no detail
- * (the detail goes to the server log, never secrets to the client).
+ * (e.g. `records[3].input.summary`). A database that cannot be reached is a 503 INFRA_UNAVAILABLE
+ * (counted into one log line per interval, not one per request); anything else that is not a
+ * KaizenError is a 500 with no detail. The server log describes such errors without their data
+ * (lib/safe-log.ts: no SQL parameters, no request or model content), never secrets to the client.
  */
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { KaizenError, isKaizenError, type ErrorCode } from '../core/errors.js'
+import { dbFault, dbFaultReason } from '../db/errors.js'
+import { LossReport, describeError, stackFrames } from '../lib/safe-log.js'
 
 export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   INVALID_INPUT: 400,
@@ -35,6 +39,9 @@ export function errorBody(err: KaizenError): ErrorBody {
   return { error: { code: err.code, message: err.message, ...(Array.isArray(fields) ? { fields: fields as string[] } : {}) } }
 }
 
+/** Requests refused while the database was unavailable: one stderr line per 10 s at most. */
+const unavailable = new LossReport((n, reasons) => `api: ${n} request${n === 1 ? '' : 's'} answered 503 while the database was unavailable (${reasons})`)
+
 /** Hono's onError: every failure leaves as the typed JSON error. */
 export function onError(err: Error, c: Context): Response {
   let k: KaizenError
@@ -51,8 +58,15 @@ export function onError(err: Error, c: Context): Response {
             ? new KaizenError('INVALID_INPUT', `${err.message || 'bad request'} (body)`, { details: { fields: ['(body)'] } })
             : new KaizenError('INTERNAL', 'internal error')
   } else {
-    process.stderr.write(`api: unexpected error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}\n`)
-    k = new KaizenError('INTERNAL', 'internal error; the server log has the details')
+    const fault = dbFault(err)
+    if (fault?.kind === 'unavailable') {
+      unavailable.lost(dbFaultReason(fault))
+      k = new KaizenError('INFRA_UNAVAILABLE', 'the database is unavailable; try again shortly')
+    } else {
+      const frames = stackFrames(err)
+      process.stderr.write(`api: unexpected error on ${c.req.method} ${c.req.path}: ${describeError(err)}${frames ? `\n${frames}` : ''}\n`)
+      k = new KaizenError('INTERNAL', 'internal error; the server log has the details')
+    }
   }
   // The unread rest of a refused large body stays on the socket: do not reuse the connection.
   if (k.code === 'PAYLOAD_TOO_LARGE') c.header('Connection', 'close')

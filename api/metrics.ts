@@ -15,6 +15,7 @@ export interface ApiMetrics {
   resolved: Counter<'arm'>
   gatewayCalls: Counter<'arm' | 'outcome'>
   gatewaySeconds: Histogram<'provider'>
+  gatewayRecordsLost: Counter<'outcome'>
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics {
@@ -39,6 +40,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics 
       help: 'Model latency of gateway calls, as reported by the provider',
       labelNames: ['provider'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    gatewayRecordsLost: new Counter({
+      name: 'kaizen_gateway_records_lost_total',
+      help: 'Gateway model calls made but not recorded as traffic (the database stayed unavailable), by outcome of the call (ok, error)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   }

@@ -7,6 +7,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotF
 import { ApplicationFailure } from '@temporalio/common'
 import { ZodError } from 'zod'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
+import { isDbUnavailable } from '../db/errors.js'
+import { describeError as describeSafely } from '../lib/safe-log.js'
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
   INVALID_INPUT: 2,
@@ -62,6 +64,6 @@ export function describeError(err: unknown): { message: string; code: number } {
     const cause = (err.cause as Error | undefined)?.message ?? err.message
     return { message: `rejected: ${cause}`, code: EXIT_CODES.CONFLICT }
   }
-  const e = err as { message?: string; details?: string }
-  return { message: e?.message ?? String(err), code: 1 }
+  // Anything else (a database error above all) is described without its data: no SQL parameters.
+  return { message: describeSafely(err), code: isDbUnavailable(err) ? EXIT_CODES.INFRA_UNAVAILABLE : 1 }
 }

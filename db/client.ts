@@ -17,6 +17,8 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import lockfile from 'proper-lockfile'
 import { KaizenError } from '../core/errors.js'
+import { describeError } from '../lib/safe-log.js'
+import { dbFault } from './errors.js'
 import * as schema from './schema.js'
 
 export type Schema = typeof schema
@@ -83,7 +85,8 @@ async function acquirePgliteLock(dir: string): Promise<() => void> {
 
 async function openPostgres(url: string, migrate: boolean): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000 })
-  pool.on('error', (err) => console.error(`[kaizen] idle PostgreSQL connection error: ${err.message}`))
+  // An idle connection that fails (the server restarted, the network dropped it) is replaced on next use.
+  pool.on('error', (err) => console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`))
   const location = redactUrl(url)
   try {
     const client = await pool.connect()
@@ -103,11 +106,10 @@ async function openPostgres(url: string, migrate: boolean): Promise<Database> {
   } catch (err) {
     await pool.end().catch(() => undefined)
     if (err instanceof KaizenError) throw err
-    const code = (err as NodeJS.ErrnoException).code
-    const transport = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || /timeout/i.test(String(err))
+    const transport = dbFault(err)?.kind === 'unavailable'
     throw new KaizenError(
       transport ? 'INFRA_UNAVAILABLE' : 'CONFIG_ERROR',
-      `cannot use the PostgreSQL database at ${location}: ${(err as Error).message}` +
+      `cannot use the PostgreSQL database at ${location}: ${describeError(err)}` +
         (transport ? ' (is the server running and DATABASE_URL right?)' : ''),
       { cause: err },
     )

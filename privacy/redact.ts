@@ -186,6 +186,22 @@ export class Redactor {
   }
 }
 
+const LOG_SECRETS = new RegExp(BUILTIN_SECRETS.map((p) => `(?:${p.regex})`).join('|'), 'g')
+
+/**
+ * A last line of defence for log lines (synchronous, so a logger can call it): the built-in secret
+ * patterns, and unless `personal: false` emails and Luhn-checked card numbers, become `[REDACTED:…]`. Not a substitute for
+ * keeping data out of logs in the first place (it knows no phone numbers and no custom patterns):
+ * Kaizen logs describe errors without their data (lib/safe-log.ts); this catches what slips through.
+ */
+export function scrubSecrets(text: string, options: { personal?: boolean } = {}): string {
+  let out = text.replace(LOG_SECRETS, '[REDACTED:secret]')
+  if (options.personal === false) return out
+  if (out.includes('@')) out = out.replace(FALLBACK.email as RegExp, '[REDACTED:email]')
+  if (/\d{13}|\d[ -]\d/.test(out)) out = out.replace(FALLBACK['credit-card-number'] as RegExp, (m) => cardOut(m))
+  return out
+}
+
 /** The redaction settings: defaults, or the file named by KAIZEN_REDACTION_FILE (validated). */
 export async function loadRedaction(file: string | undefined): Promise<Redactor> {
   if (!file) return new Redactor()

@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client'
 import { makeTelemetryFilterString, DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker'
 import { KaizenError } from '../core/errors.js'
+import { safeLogLine } from '../lib/safe-log.js'
 import type { Env } from './env.js'
 import { locateTemporalCli } from './temporal-cli.js'
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './temporal-server.js'
@@ -24,6 +25,9 @@ let runtimeInstalled = false
 /**
  * Configure the SDK's native runtime (once per process): logs at the configured level, on stderr
  * (stdout carries only the CLI's --json documents), core (Rust) logs forwarded to the same logger.
+ * Every line goes through `safeLogLine` (lib/safe-log.ts): task tokens and other secret fields are
+ * dropped, errors (an activity's failure above all) are printed as their safe descriptions, and
+ * the line is scrubbed, at every level.
  *
  * The options become the runtime's defaults instead of being installed at once: a runtime that
  * forwards logs holds the event loop open, so it must exist only while a native connection or a
@@ -38,8 +42,7 @@ export function installTemporalRuntime(level: LogLevel): void {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
     logger: new DefaultLogger(level, (entry) => {
       const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()
-      const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : ''
-      process.stderr.write(`${at} [${entry.level}] ${entry.message}${meta}\n`)
+      process.stderr.write(`${at} [${entry.level}] ${safeLogLine(entry.message, entry.meta)}\n`)
     }),
   }
 }

@@ -11,12 +11,19 @@
  * own, so retrying a failure with the same id calls the model again. Overlapping requests with the
  * same id wait for each other in one process (one model call; the later ones are replays); served
  * by two API processes, both may call the model (the first stored answer wins).
+ * The call is made before it is recorded, so a database that is unavailable at that moment does not
+ * cost the caller the answer: the record is retried a few times with backoff, and if the database
+ * stays away the caller still gets the answer, marked `recorded: false` (the API adds the header
+ * `Kaizen-Recorded: false` and counts it in `kaizen_gateway_records_lost_total`); the loss is
+ * logged in one line per interval, by count and reason only — never the request or the answer.
  * Simulated models (`sim-*`) answer only scenario inputs: such a request names the scenario
  * example (`simulation.exampleKey`) and the input is the example's; the record keeps the case's
  * known outcome as its reference and is marked simulated.
  */
 import { eq } from 'drizzle-orm'
 import { KaizenError, isKaizenError } from '../core/errors.js'
+import { dbFault, dbFaultReason } from '../db/errors.js'
+import { LossReport } from '../lib/safe-log.js'
 import { renderMessages, templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { contentOf } from '../db/queries/prompts.js'
@@ -55,12 +62,18 @@ export interface GatewayResponse {
   costUsd: number
   /** True when answered from the record of an earlier request with the same id (no new call). */
   replayed: boolean
+  /**
+   * False when the call was made but could not be recorded (the database stayed unavailable
+   * through the retries): `trafficId` then names no record, and a repeat with the same id calls
+   * the model again.
+   */
+  recorded: boolean
 }
 
 type TrafficRow = typeof traffic.$inferSelect
 
 /** The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the stored one on a replay). */
-function responseOf(row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>, versionNumber: number, output: string | null, replayed: boolean): GatewayResponse {
+function responseOf(row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>, versionNumber: number, output: string | null, replayed: boolean, recorded = true): GatewayResponse {
   return {
     trafficId: row.id,
     output,
@@ -75,8 +88,11 @@ function responseOf(row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey
     latencyMs: row.latencyMs,
     costUsd: row.costUsd,
     replayed,
+    recorded,
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Gateway {
   /** Scenario of each simulated task (tasks do not change their scenario). */
@@ -84,6 +100,7 @@ export class Gateway {
   /** Calls under way by traffic id (requests that carry an id), so a repeat waits instead of calling too. */
   private readonly inFlight = new Map<string, Promise<GatewayResponse>>()
   private readonly redactor: Redactor
+  private readonly losses: LossReport
 
   constructor(
     private readonly deps: {
@@ -91,9 +108,46 @@ export class Gateway {
       resolver: PromptResolver
       models: ModelClient
       redactor?: Redactor
+      /** Waits before the retries of a record the database did not take (default 200, 800 and 2,000 ms). */
+      recordRetryMs?: readonly number[]
+      /** Where lines about unrecorded calls go (default stderr). */
+      log?: (line: string) => void
     },
   ) {
     this.redactor = deps.redactor ?? new Redactor()
+    this.losses = new LossReport(
+      (n, reasons) => `[gateway] ${n} model call${n === 1 ? '' : 's'} not recorded while the database was unavailable (${reasons})`,
+      deps.log ?? ((l) => process.stderr.write(`${l}\n`)),
+    )
+  }
+
+  /**
+   * Store a call's record, retrying while the database is unavailable. `stored`: this row is in
+   * the table (written now, or by an earlier attempt whose answer the lost connection swallowed);
+   * `conflict`: another record holds the id; `lost`: the database stayed unavailable.
+   */
+  private async store(row: typeof traffic.$inferInsert): Promise<'stored' | 'conflict' | 'lost'> {
+    const waits = this.deps.recordRetryMs ?? [200, 800, 2_000]
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const inserted = await this.deps.db.insert(traffic).values(row).onConflictDoNothing({ target: traffic.id }).returning({ id: traffic.id })
+        this.losses.flush() // the database is back: report what was lost meanwhile
+        if (inserted.length > 0) return 'stored'
+        if (attempt === 0) return 'conflict'
+        // After a lost connection the earlier attempt may have been stored: ours if it holds our answer.
+        const [found] = await this.deps.db.select({ output: traffic.output, latencyMs: traffic.latencyMs, routingKey: traffic.routingKey }).from(traffic).where(eq(traffic.id, row.id))
+        return found && found.output === row.output && found.latencyMs === row.latencyMs && found.routingKey === row.routingKey ? 'stored' : 'conflict'
+      } catch (err) {
+        const fault = dbFault(err)
+        if (fault?.kind !== 'unavailable') throw err
+        const wait = waits[attempt]
+        if (wait === undefined) {
+          this.losses.lost(dbFaultReason(fault))
+          return 'lost'
+        }
+        await sleep(wait)
+      }
+    }
   }
 
   private taskScenario(taskId: string): Promise<string | null> {
@@ -205,13 +259,17 @@ export class Gateway {
       costUsd: result?.costUsd ?? 0,
       error: clean.error,
     }
-    const inserted = await this.deps.db.insert(traffic).values(row).onConflictDoNothing({ target: traffic.id }).returning({ id: traffic.id })
-    if (inserted.length === 0 && req.id !== undefined && !failure) {
+    const stored = await this.store(row)
+    if (stored === 'conflict' && req.id !== undefined && !failure) {
       // A concurrent request with the same id stored first: its record is the answer.
       const earlier = await this.replay(taskId, req.id, req.key)
       if (earlier) return earlier
     }
-    if (failure) throw new KaizenError(failure.code, `${failure.message} (recorded as traffic ${row.id})`, { details: { ...failure.details, trafficId: row.id, arm: arm ?? 'none' } })
-    return responseOf(row, version.version, result?.text ?? null, false)
+    const recorded = stored !== 'lost'
+    if (failure) {
+      const where = recorded ? `recorded as traffic ${row.id}` : 'not recorded: the database is unavailable'
+      throw new KaizenError(failure.code, `${failure.message} (${where})`, { details: { ...failure.details, trafficId: row.id, recorded, arm: arm ?? 'none' } })
+    }
+    return responseOf(row, version.version, result?.text ?? null, false, recorded)
   }
 }

@@ -4,9 +4,17 @@
  * scenario, asks the resolver which prompt version to use (so a canary sees real arms), calls the
  * simulated model, and records each call as traffic, with the case's known outcome as reference.
  * Everything it records is marked simulated.
+ *
+ * While the database is unavailable, a request whose record cannot be written is retried a few
+ * times with backoff, then counted as lost (`stats.lost`) and reported in one line per interval —
+ * `[traffic] 3 requests lost while the database was unavailable (ECONNREFUSED)` — never with its
+ * data; a request that cannot even be routed (the resolver reads the database too) is lost the
+ * same way. Other errors go to `onError`, described without their data (lib/safe-log.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { isKaizenError } from '../core/errors.js'
+import { dbFault, dbFaultReason } from '../db/errors.js'
+import { LossReport, describeError } from '../lib/safe-log.js'
 import { renderMessages } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { contentOf } from '../db/queries/prompts.js'
@@ -30,6 +38,10 @@ export interface TrafficSimulatorOptions {
   failVersionId?: string | null
   /** Prefix of example keys (defaults to a fresh random run id). */
   runId?: string
+  /** Waits before the retries of a record the database did not take (default 100, 400 and 1,600 ms). */
+  recordRetryMs?: readonly number[]
+  /** Where lines about lost requests go (default stderr). */
+  log?: (line: string) => void
 }
 
 export interface TrafficStats {
@@ -37,14 +49,20 @@ export interface TrafficStats {
   errors: number
   canary: number
   baseline: number
+  /** Requests not recorded because the database was unavailable (after retries). */
+  lost: number
 }
+
+type TrafficRow = typeof traffic.$inferInsert
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class TrafficSimulator {
   private counter = 0
   private running = false
   private loop: Promise<void> | null = null
-  readonly stats: TrafficStats = { sent: 0, errors: 0, canary: 0, baseline: 0 }
+  readonly stats: TrafficStats = { sent: 0, errors: 0, canary: 0, baseline: 0, lost: 0 }
   private readonly runId: string
+  private readonly losses: LossReport
   failCanary: boolean
   failVersionId: string | null
 
@@ -52,16 +70,57 @@ export class TrafficSimulator {
     this.runId = options.runId ?? randomUUID()
     this.failCanary = options.failCanary ?? false
     this.failVersionId = options.failVersionId ?? null
+    this.losses = new LossReport(
+      (n, reasons) => `[traffic] ${n} request${n === 1 ? '' : 's'} lost while the database was unavailable (${reasons})`,
+      options.log ?? ((l) => process.stderr.write(`${l}\n`)),
+    )
+  }
+
+  /** A request lost to an unavailable database: counted, reported later in one line. False: not such a loss. */
+  private lost(err: unknown): boolean {
+    const fault = dbFault(err)
+    if (fault?.kind !== 'unavailable') return false
+    this.stats.lost++
+    this.losses.lost(dbFaultReason(fault))
+    return true
+  }
+
+  /** Write one record, retrying while the database is unavailable; false when it stayed unavailable. */
+  private async record(row: TrafficRow): Promise<boolean> {
+    const waits = this.options.recordRetryMs ?? [100, 400, 1_600]
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // A retry after a connection lost mid-insert may find the first attempt stored: ids are deterministic, so that is a duplicate to skip.
+        await this.options.db.insert(traffic).values(row).onConflictDoNothing({ target: traffic.id })
+        this.losses.flush() // the database is back: report what was lost meanwhile
+        return true
+      } catch (err) {
+        if (dbFault(err)?.kind !== 'unavailable') throw err
+        const wait = waits[attempt]
+        if (wait === undefined) {
+          this.lost(err)
+          return false
+        }
+        await sleep(wait)
+      }
+    }
   }
 
   /** Send one request through routing, the model, and the traffic log. */
   async sendOne(): Promise<void> {
-    const { db, provider, resolver, scenario } = this.options
+    const { provider, resolver, scenario } = this.options
     const n = this.counter++
     const key = `live:${this.runId}:${n}`
     const example = provider.world(scenario.id).example(key)
     const routingKey = `user-${Math.floor(unitHash('kaizen:users', this.runId, key) * (this.options.users ?? 2_000))}`
-    const { version, arm, canaryId, weight } = await resolver.resolve(scenario.task.id, routingKey)
+    let resolution
+    try {
+      resolution = await resolver.resolve(scenario.task.id, routingKey)
+    } catch (err) {
+      if (this.lost(err)) return
+      throw err
+    }
+    const { version, arm, canaryId, weight } = resolution
     const started = Date.now()
     let output: string | null = null
     let error: string | null = null
@@ -86,7 +145,7 @@ export class TrafficSimulator {
       error = isKaizenError(err) || err instanceof Error ? err.message : String(err)
       latencyMs = Date.now() - started
     }
-    await db.insert(traffic).values({
+    const recorded = await this.record({
       // Deterministic per task, run id and counter: a replayed simulation records the same ids,
       // and two tasks never share one.
       id: trafficIdOf(scenario.task.id, key),
@@ -109,6 +168,7 @@ export class TrafficSimulator {
       costUsd,
       error,
     })
+    if (!recorded) return
     this.stats.sent++
     if (error) this.stats.errors++
     if (arm === 'canary') this.stats.canary++
@@ -126,7 +186,7 @@ export class TrafficSimulator {
   }
 
   /** Keep sending about `perSecond` requests per second until `stop()`. */
-  start(perSecond: number, onError: (err: unknown) => void = (e) => console.error(`[traffic] ${String(e)}`)): void {
+  start(perSecond: number, onError: (err: unknown) => void = (e) => console.error(`[traffic] ${describeError(e)}`)): void {
     if (this.running) return
     this.running = true
     const tickMs = 100
@@ -145,5 +205,6 @@ export class TrafficSimulator {
     this.running = false
     await this.loop
     this.loop = null
+    this.losses.flush()
   }
 }

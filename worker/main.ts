@@ -3,6 +3,7 @@
  * A standalone Kaizen worker for deployments: `kaizen worker` or `npx tsx worker/main.ts`.
  * Uses DATABASE_URL and TEMPORAL_ADDRESS when set; otherwise the embedded defaults.
  */
+import { describeError } from '../lib/safe-log.js'
 import { openRuntime } from '../runtime/app.js'
 
 export async function runWorker(): Promise<void> {
@@ -21,7 +22,7 @@ export async function runWorker(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runWorker().catch((err) => {
-    console.error(err instanceof Error ? err.message : err)
+    console.error(describeError(err))
     process.exit(1)
   })
 }

@@ -3,7 +3,9 @@
  * `POST /v1/tasks/{task}/complete`: gateway mode. Kaizen resolves the version for the routing key,
  * renders it, calls the provider, records the call as traffic and returns the output
  * (serving/gateway.ts). A failed model call is recorded too and answered 502 (refused) or 503
- * (unreachable) with the traffic id in the error message. Needs the `ingest` scope (it writes traffic).
+ * (unreachable) with the traffic id in the error message. A call made while the database stayed
+ * unavailable is still answered, with `recorded: false` and the header `Kaizen-Recorded: false`,
+ * and counted in `kaizen_gateway_records_lost_total`. Needs the `ingest` scope (it writes traffic).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { isKaizenError } from '../../core/errors.js'
@@ -41,6 +43,9 @@ const CompleteResponse = z
     latencyMs: z.number().int(),
     costUsd: z.number(),
     replayed: z.boolean(),
+    recorded: z.boolean().openapi({
+      description: 'False when the model was called but the database stayed unavailable, so the call is not recorded (trafficId names no record; the header Kaizen-Recorded: false says the same).',
+    }),
   })
   .openapi('CompleteResponse')
 
@@ -54,13 +59,17 @@ const route = createRoute({
     body: { required: true, content: { 'application/json': { schema: CompleteRequest } } },
   },
   responses: {
-    200: { description: "The model's answer (recorded as traffic)", content: { 'application/json': { schema: CompleteResponse } } },
+    200: {
+      description: "The model's answer (recorded as traffic; when the database stayed unavailable, not recorded: `recorded: false`, header `Kaizen-Recorded: false`)",
+      headers: z.object({ 'Kaizen-Recorded': z.enum(['false']).optional().openapi({ description: 'Present (false) when the call was not recorded' }) }),
+      content: { 'application/json': { schema: CompleteResponse } },
+    },
     400: errorResponse('Malformed body, or an input variable the prompt needs is missing (named)'),
     ...authResponses('ingest'),
     404: errorResponse('Unknown task, or no production version'),
     413: errorResponse('Body too large'),
     502: errorResponse('The provider refused the call (recorded as failed traffic)'),
-    503: errorResponse('The provider could not be reached (recorded as failed traffic)'),
+    503: errorResponse('The provider could not be reached (recorded as failed traffic), or the database is unavailable before the model was called'),
   },
 })
 
@@ -73,9 +82,19 @@ export function registerComplete(app: OpenAPIHono<AuthEnv>, deps: { gateway: Gat
       const r = await deps.gateway.complete(task, body, c.req.raw.signal)
       deps.metrics.gatewayCalls.inc({ arm: r.arm ?? 'none', outcome: r.replayed ? 'replayed' : 'ok' })
       if (!r.replayed) deps.metrics.gatewaySeconds.observe({ provider: r.provider }, r.latencyMs / 1000)
+      if (!r.recorded) {
+        deps.metrics.gatewayRecordsLost.inc({ outcome: 'ok' })
+        c.header('Kaizen-Recorded', 'false')
+      }
       return c.json(r, 200)
     } catch (err) {
-      if (isKaizenError(err) && typeof err.details?.trafficId === 'string') deps.metrics.gatewayCalls.inc({ arm: String(err.details.arm ?? 'none'), outcome: 'error' })
+      if (isKaizenError(err) && typeof err.details?.trafficId === 'string') {
+        deps.metrics.gatewayCalls.inc({ arm: String(err.details.arm ?? 'none'), outcome: 'error' })
+        if (err.details.recorded === false) {
+          deps.metrics.gatewayRecordsLost.inc({ outcome: 'error' })
+          c.header('Kaizen-Recorded', 'false')
+        }
+      }
       throw err
     }
   })

@@ -62,10 +62,20 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(options: { name: string; scenario?: string; worker?: boolean; webhooks?: WebhookTargets; providers?: ChatProvider[]; fixedIds?: boolean }): Promise<Harness> {
+export async function startHarness(options: {
+  name: string
+  scenario?: string
+  /** Change the scenario copy before anything uses it (e.g. plant data in its inputs). */
+  edit?: (s: Scenario) => Scenario
+  worker?: boolean
+  webhooks?: WebhookTargets
+  providers?: ChatProvider[]
+  fixedIds?: boolean
+}): Promise<Harness> {
   const { databaseUrl, temporalAddress } = testInfra()
   installTemporalRuntime('ERROR')
-  const scenario = await scenarioCopy(options.scenario ?? 'incident-triage', options.name, options.fixedIds ?? false)
+  const copy = await scenarioCopy(options.scenario ?? 'incident-triage', options.name, options.fixedIds ?? false)
+  const scenario = options.edit ? options.edit(copy) : copy
   const database = await openDatabase({ url: databaseUrl, dataDir: '/nonexistent', migrate: false })
   const simulation = new SimulationProvider([scenario])
   const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, { defaultLimits: { concurrency: 16, tokensPerMinute: null } })

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { and, count, eq } from 'drizzle-orm'
 import { createApi } from '../../api/app.js'
+import { createMetrics } from '../../api/metrics.js'
+import { openDatabase } from '../../db/client.js'
 import { createPromptVersion } from '../../db/queries/prompts.js'
 import { moveLabel } from '../../db/queries/labels.js'
 import { createToken } from '../../db/queries/tokens.js'
@@ -11,7 +13,8 @@ import { Prices } from '../../providers/prices.js'
 import { Gateway } from '../../serving/gateway.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { betterContent, version } from '../helpers/fixtures.js'
-import { startHarness, type Harness } from '../helpers/infra.js'
+import { startTcpProxy } from '../helpers/faults.js'
+import { eventually, startHarness, testInfra, type Harness } from '../helpers/infra.js'
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js'
 
 let h: Harness
@@ -176,4 +179,78 @@ test('gateway: overlapping requests with the same id make one model call; the ot
   assert.deepEqual(parsed.map((p) => p.replayed).sort(), [false, true, true])
   assert.equal(new Set(parsed.map((p) => p.trafficId)).size, 1)
   assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, parsed[0]!.trafficId))).length, 1)
+})
+
+test('gateway: a call made while the database is away is recorded when it comes back in time, else answered unrecorded (header, metric, one line without data)', async () => {
+  const { databaseUrl } = testInfra()
+  const proxy = await startTcpProxy(databaseUrl)
+  const viaProxy = await openDatabase({ url: proxy.url(databaseUrl), dataDir: '/nonexistent', migrate: false })
+  try {
+    const lines: string[] = []
+    const resolver = new PromptResolver(h.db, 60_000) // routing reads the database directly: only recording goes through the proxy
+    const metrics = createMetrics({ defaults: false })
+    const gatewayWith = (recordRetryMs: number[]) => new Gateway({ db: viaProxy.db, resolver, models: h.deps.models, recordRetryMs, log: (l) => lines.push(l) })
+    const api = (gateway: Gateway) => createApi({ db: h.db, resolver, gateway, metrics })
+    const call = (app: ReturnType<typeof createApi>, body: unknown) =>
+      app.request(`/v1/tasks/${REAL_TASK}/complete`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest}` }, body: JSON.stringify(body) })
+    let release!: () => void
+    let released = new Promise<void>((r) => (release = r))
+    llm.setResponder(async (c) => {
+      await released
+      const text = c.messages.at(-1)?.content ?? ''
+      return text.includes('REFUSE') ? { kind: 'error', status: 400, message: 'content policy' } : { kind: 'text', text: `on it (seen: ${text})` }
+    })
+
+    // The database drops every connection while the model answers, and is back before the retries run out: recorded.
+    const patient = api(gatewayWith([2_000, 2_000, 2_000]))
+    let calls = llm.callCount()
+    const first = call(patient, { key: 'user-30', id: 'req-outage-1', input: { ticket: 'disk full, ask jane.doe@example.com' } })
+    await eventually(async () => llm.callCount() - calls, (n) => n >= 1, 30_000, 'the model call')
+    await proxy.cut({ mode: 'reset' })
+    release()
+    await eventually(async () => proxy.resets, (n) => n >= 1, 30_000, 'a recording attempt refused')
+    await proxy.restore()
+    const recorded = await first
+    assert.equal(recorded.status, 200, await recorded.clone().text())
+    assert.equal(recorded.headers.get('kaizen-recorded'), null)
+    const body = (await recorded.json()) as { trafficId: string; recorded: boolean; replayed: boolean; output: string }
+    assert.deepEqual([body.recorded, body.replayed], [true, false])
+    const [row] = await h.db.select().from(traffic).where(eq(traffic.id, body.trafficId))
+    assert.match(row?.input.ticket ?? '', /\[REDACTED:email\]/, 'recorded, redacted')
+
+    // The database stays away: the caller still gets the answer, marked unrecorded; a refused call says it was not recorded.
+    released = new Promise<void>((r) => (release = r))
+    const hasty = api(gatewayWith([10, 10]))
+    calls = llm.callCount()
+    const answered = call(hasty, { key: 'user-31', input: { ticket: 'db down, call jane.doe@example.com' } })
+    const refused = call(hasty, { key: 'user-32', input: { ticket: 'REFUSE this, jane.doe@example.com' } })
+    await eventually(async () => llm.callCount() - calls, (n) => n >= 2, 30_000, 'the model calls')
+    await proxy.cut()
+    release()
+    const unrecorded = await answered
+    assert.equal(unrecorded.status, 200, await unrecorded.clone().text())
+    assert.equal(unrecorded.headers.get('kaizen-recorded'), 'false')
+    const ub = (await unrecorded.json()) as { trafficId: string; recorded: boolean; output: string }
+    assert.equal(ub.recorded, false)
+    assert.equal(ub.output, 'on it (seen: Ticket: db down, call jane.doe@example.com)', 'the answer, as the model gave it')
+    const refusal = await refused
+    assert.equal(refusal.status, 502)
+    assert.equal(refusal.headers.get('kaizen-recorded'), 'false')
+    assert.match(((await refusal.json()) as { error: { message: string } }).error.message, /not recorded: the database is unavailable/)
+    await proxy.restore()
+    assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, ub.trafficId))).length, 0, 'no record was written')
+    const text = await metrics.registry.metrics()
+    assert.match(text, /kaizen_gateway_records_lost_total\{outcome="ok"\} 1\b/)
+    assert.match(text, /kaizen_gateway_records_lost_total\{outcome="error"\} 1\b/)
+
+    // Once the database is back, the next recorded call reports the losses: one line, counted, no data.
+    released = new Promise<void>((r) => (release = r))
+    release()
+    assert.equal((await call(hasty, { key: 'user-33', input: { ticket: 'ok now' } })).status, 200)
+    assert.deepEqual(lines, ['[gateway] 2 model calls not recorded while the database was unavailable (ECONNREFUSED)'])
+  } finally {
+    llm.setResponder((c) => ({ kind: 'text', text: `restart the pod (seen: ${c.messages.at(-1)?.content ?? ''})`, inputTokens: 30, outputTokens: 12 }))
+    await viaProxy.close()
+    await proxy.close()
+  }
 })
