@@ -13,11 +13,13 @@ export class RefreshingCache<K, V> {
     private readonly load: (key: K) => Promise<V>,
     private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
+    /** The clock (tests drive their own). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async get(key: K): Promise<V> {
     const hit = this.entries.get(key)
-    const age = hit ? Date.now() - hit.at : Infinity
+    const age = hit ? this.now() - hit.at : Infinity
     if (hit && age < this.ttlMs) {
       if (age >= this.ttlMs / 2) this.reload(key).catch(() => undefined)
       return hit.value
@@ -36,7 +38,7 @@ export class RefreshingCache<K, V> {
   private reload(key: K): Promise<V> {
     let pending = this.loading.get(key)
     if (!pending) {
-      const at = Date.now()
+      const at = this.now()
       pending = this.load(key)
         .then((value) => {
           if (this.entries.size >= this.maxEntries) this.entries.clear()
