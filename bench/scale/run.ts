@@ -10,14 +10,16 @@
  *
  * Reported per worker count (medians over the runs, with each run's figures):
  * - campaign wall time and speed-up over one worker;
- * - grading items/s against the ideal workers × C / L (L: the judge's latency).
+ * - grading items/s against the ideal workers × C / L (L: the judge's latency);
+ * - how busy the machine's CPUs were meanwhile (all processes: workers, Temporal, PostgreSQL, the
+ *   model server, and anything else running), to tell a CPU-bound measurement from a fair one.
  * The campaign must reach the same decision, winner and rollouts at every worker count.
  *
  *   npm run bench:scale [-- --json] [--workers 1,2,4] [--runs 3] [--latency-ms 300] [--concurrency 8]
  *                          [--grading-items 1200] [--strategy beam] [--rounds 3] [--proposals 6]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, openSync, rmSync } from 'node:fs'
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -98,7 +100,7 @@ const CONFIG: CampaignConfigInput = {
 function startWorkers(n: number, env: Record<string, string>, logDir: string): ChildProcess[] {
   return Array.from({ length: n }, (_, i) => {
     const out = openSync(join(logDir, `worker-${i}.log`), 'a')
-    return spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
+    return spawn(process.execPath, [...(process.env.KAIZEN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KAIZEN_BENCH_PROFILE}`] : []), join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
   })
 }
 
@@ -113,6 +115,30 @@ async function untilPolled(client: Client, taskQueue: string, n: number): Promis
   }
 }
 
+/** Busy and total CPU time of the whole machine so far (Linux /proc/stat; zeros elsewhere). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/)
+    const n = fields.map(Number)
+    const idle = (n[3] ?? 0) + (n[4] ?? 0)
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0)
+    return { busy: total - idle, total }
+  } catch {
+    return { busy: 0, total: 0 }
+  }
+}
+/** CPU seconds a process has used (user + system), or 0 when it cannot be read. */
+function processCpu(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+const workersCpu = (procs: ChildProcess[]) => procs.reduce((a, p) => a + processCpu(p.pid), 0)
+const busyShare = (from: { busy: number; total: number }, to: { busy: number; total: number }) => (to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : 0)
+
 interface Measurement {
   run: number
   n: number
@@ -123,6 +149,10 @@ interface Measurement {
   winner: string | null
   rollouts: number
   rounds: number
+  /** Share of the machine's CPU time busy during the campaign and during the grading (all processes). */
+  cpuBusy: { campaign: number; grading: number }
+  /** CPU seconds the worker processes used per evaluation (campaign: per task rollout; grading: per item). */
+  workerCpuPerItem: { campaign: number; grading: number }
 }
 
 const server = await startBenchServer(latencyMs, new URL('./server.ts', import.meta.url))
@@ -163,17 +193,25 @@ try {
         )
         await untilPolled(client, taskQueue, n)
         const campaignId = `bench-scale-${run}-${n}`
+        const w0 = workersCpu(procs)
+        const c0 = machineCpu()
         const t0 = performance.now()
         const result: CampaignResult = await client.workflow.execute(optimizationCampaign, { workflowId: campaignId, taskQueue, args: [{ taskId: TASK, campaignId, trigger: 'test', config: CONFIG }] })
         const campaignSeconds = (performance.now() - t0) / 1000
         if (result.canary) await client.workflow.getHandle(result.canary.workflowId).terminate('benchmark: the canary is not measured')
+        const c1 = machineCpu()
+        const w1 = workersCpu(procs)
         const g0 = performance.now()
         const graded = await client.workflow.execute(gradeBatch, { workflowId: `bench-grade-${run}-${n}`, taskQueue, args: [{ taskId: TASK, limit: gradingItems }] })
         const gradingSeconds = (performance.now() - g0) / 1000
-        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds }
+        const c2 = machineCpu()
+        const w2 = workersCpu(procs)
+        const workerCpuPerItem = { campaign: Math.round(((w1 - w0) / Math.max(1, result.rolloutsUsed)) * 1e4) / 1e4, grading: Math.round(((w2 - w1) / Math.max(1, graded.itemCount)) * 1e4) / 1e4 }
+        const cpuBusy = { campaign: round2(busyShare(c0, c1)), grading: round2(busyShare(c1, c2)) }
+        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds, cpuBusy, workerCpuPerItem }
         measurements.push(m)
         log(
-          `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)})`,
+          `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts; CPU ${Math.round(cpuBusy.campaign * 100)} % busy, workers ${(workerCpuPerItem.campaign * 1000).toFixed(1)} ms/rollout) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)}; CPU ${Math.round(cpuBusy.grading * 100)} % busy, workers ${(workerCpuPerItem.grading * 1000).toFixed(1)} ms/item)`,
         )
       } finally {
         for (const p of procs) p.kill('SIGTERM')
@@ -204,7 +242,7 @@ const rows = workerCounts.map((n) => {
     gradingItemsPerSec: round2(gradingItemsPerSec),
     idealItemsPerSec: round2(idealItemsPerSec),
     gradingShareOfIdeal: round2(gradingItemsPerSec / idealItemsPerSec),
-    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds) })),
+    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds), cpuBusy: m.cpuBusy, workerCpuPerItem: m.workerCpuPerItem })),
   }
 })
 const outcomes = new Set(measurements.map((m) => `${m.decision}|${m.winner}|${m.rollouts}`))
