@@ -166,7 +166,8 @@ test('a failing analysis takes the candidate off traffic before the workflow fai
   }
   const handle = await start(script)
   await assert.rejects(handle.result(), (e) => e instanceof WorkflowFailedError)
-  assert.ok(script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone/.test(c)), script.calls.join(' | '))
+  // The reason (and the rolled_back notification that carries it) names the root cause and its code.
+  assert.ok(script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone \[NOT_FOUND\]/.test(c)), script.calls.join(' | '))
 })
 
 test('a canary whose label was moved away ends without touching labels', async () => {
