@@ -32,3 +32,10 @@ export function kaizen(args: string[], env: Record<string, string | undefined> =
     })
   })
 }
+
+/** A client for the HTTP API app (`createApi`) with bearer tokens, and its error body. */
+export function apiCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }) {
+  return (method: string, path: string, secret: string, body?: unknown) =>
+    app.request(path, { method, headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+}
+export const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
