@@ -10,10 +10,19 @@ import { createEvaluationActivities } from './evaluation.js'
 import { createGradingActivities } from './grading.js'
 import { withFailureMapping } from './failure.js'
 import { createNotifyActivities } from './notify.js'
+import { createPreflightActivities } from './preflight.js'
 import { createRetentionActivities } from './retention.js'
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping({ ...createCampaignActivities(deps), ...createEvaluationActivities(deps), ...createCanaryActivities(deps), ...createNotifyActivities(deps), ...createGradingActivities(deps), ...createRetentionActivities(deps) })
+  return withFailureMapping({
+    ...createCampaignActivities(deps),
+    ...createEvaluationActivities(deps),
+    ...createCanaryActivities(deps),
+    ...createNotifyActivities(deps),
+    ...createGradingActivities(deps),
+    ...createRetentionActivities(deps),
+    ...createPreflightActivities(deps),
+  })
 }
 
 export type Activities = ReturnType<typeof createActivities>

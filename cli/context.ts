@@ -3,6 +3,7 @@
  * Open what a command needs, and close it whatever happens.
  */
 import { Client, Connection } from '@temporalio/client'
+import { createOperations, type Operations } from '../client/operations.js'
 import { KaizenError } from '../core/errors.js'
 import { openRuntime, type KaizenRuntime, type OpenRuntimeOptions } from '../runtime/app.js'
 import { loadEnv, type Env } from '../runtime/env.js'
@@ -29,6 +30,15 @@ export async function withClient<T>(fn: (client: Client, ctx: { env: Env; target
   } finally {
     await (connection as Connection).close()
   }
+}
+
+/**
+ * Kaizen's operations (client/operations.ts) over a Temporal client. The CLI has no database here
+ * (it may have no credentials, or `kaizen up` may hold the embedded one): campaign checks run on a
+ * worker.
+ */
+export async function withOperations<T>(fn: (ops: Operations, ctx: { client: Client; env: Env; target: TemporalTarget }) => Promise<T>): Promise<T> {
+  return withClient((client, ctx) => fn(createOperations({ client, taskQueue: ctx.env.TEMPORAL_TASK_QUEUE }), { client, ...ctx }))
 }
 
 export function requireOption<T>(value: T | undefined, flag: string, hint: string): T {

@@ -6,18 +6,18 @@
  * Everything here runs on the simulation provider and says so.
  */
 import { randomUUID } from 'node:crypto'
-import { WorkflowIdReusePolicy } from '@temporalio/client'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
-import type { CampaignConfigInput } from '../core/config.js'
+import { createOperations } from '../client/operations.js'
+import { parseCampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { getLabels } from '../db/queries/labels.js'
+import { campaignPreflight } from '../db/queries/preflight.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { traffic } from '../db/schema.js'
 import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
-import { optimizationCampaign } from '../workflows/campaign.js'
 import { campaignIdFor, campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
@@ -130,13 +130,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   }
 
   const campaignId = campaignIdFor(taskId, new Date())
-  const handle = await rt.client.workflow.start(optimizationCampaign, {
-    workflowId: campaignId,
-    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    memo: { taskId },
-    args: [{ taskId, campaignId, trigger: 'demo', config: { seed: runId, ...config } }],
-  })
+  // The same start as the CLI's and the API's (checks included); this process holds the database.
+  const ops = createOperations({ client: rt.client, taskQueue: rt.env.TEMPORAL_TASK_QUEUE, check: (input) => campaignPreflight(rt.db, input) })
+  const { handle } = await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: parseCampaignConfig({ seed: runId, ...config }, 'demo campaign config') })
   log(`Campaign ${campaignId} started.`)
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)

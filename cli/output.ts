@@ -4,8 +4,8 @@
  * --json, and exit codes that name the kind of failure.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
-import { ApplicationFailure } from '@temporalio/common'
 import { ZodError } from 'zod'
+import { describeFailure, failureReport, type FailureReport } from '../client/failures.js'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
 import { isDbUnavailable } from '../db/errors.js'
 import { describeError as describeSafely } from '../lib/safe-log.js'
@@ -42,6 +42,11 @@ export const fmtP = (p: number | null | undefined): string => (p === null || p =
 
 export const SIM_LABEL = '[simulation]'
 
+/** A failure's chain, outermost first, one link per line. */
+export function describeChain(f: FailureReport): string {
+  return f.chain.map((l) => `${l.kind}${l.name ? ` ${l.name}` : ''}${l.type ? ` [${l.type}]` : ''}: ${l.message}`).join('\n    ← ')
+}
+
 /** Turn any error into a message and an exit code. */
 export function describeError(err: unknown): { message: string; code: number } {
   if (err instanceof ZodError) err = fromZodError(err, 'input')
@@ -51,14 +56,9 @@ export function describeError(err: unknown): { message: string; code: number } {
   }
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}`, code: EXIT_CODES.NOT_FOUND }
   if (err instanceof WorkflowFailedError) {
-    // Unwrap Temporal's layers to the failure that says what went wrong (its type is our code).
-    let cause: unknown = err.cause
-    while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause?: unknown }).cause
-    const message = (cause as Error | undefined)?.message ?? err.message
-    let typed: unknown = err.cause
-    while (typed && !(typed instanceof ApplicationFailure)) typed = (typed as { cause?: unknown }).cause
-    const type = (typed as ApplicationFailure | undefined)?.type as ErrorCode | undefined
-    return { message: `the workflow failed: ${message}`, code: type && type in EXIT_CODES ? EXIT_CODES[type] : 1 }
+    // The whole chain unwrapped: the root cause, its Kaizen code (the failure type) and where it failed.
+    const f = failureReport(err)
+    return { message: `the workflow failed: ${describeFailure(f)}`, code: f.code ? EXIT_CODES[f.code] : 1 }
   }
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = (err.cause as Error | undefined)?.message ?? err.message

@@ -4,11 +4,17 @@
  * schedule arguments, workflow inputs). Defaults are what a production run should use; the demo
  * and the tests shorten the time-based ones.
  *
+ * Settings from people (`parseCampaignConfig`: config files, flags, API bodies) are parsed strictly
+ * — a mapping, no unknown key at any level — by a variant derived from the same schema
+ * (core/strict.ts). Workflows re-parse their input leniently (`CampaignConfig.safeParse`): running
+ * executions and recorded histories carry configs written by older builds.
+ *
  * Pure module: safe to import from workflow code.
  */
 import { z } from 'zod'
 import { STRATEGY_NAMES } from './search/types.js'
-import { fromZodError } from './errors.js'
+import { KaizenError, fromZodError } from './errors.js'
+import { explainUnknownKeys, strictDeep } from './strict.js'
 
 export const CanaryAnalysisSettings = z.object({
   blockMs: z.number().int().positive().default(2_000),
@@ -168,12 +174,44 @@ export const CampaignConfig = z
 export type CampaignConfig = z.infer<typeof CampaignConfig>
 export type CampaignConfigInput = z.input<typeof CampaignConfig>
 
-export function parseCampaignConfig(value: unknown, where = 'campaign config'): CampaignConfig {
-  const parsed = CampaignConfig.safeParse(value ?? {})
-  if (!parsed.success) throw fromZodError(parsed.error, where)
+/**
+ * The campaign config schema for user input (config files, flags, API bodies): the same schema
+ * with unknown keys refused at every level. Workflows parse their input with the lenient
+ * `CampaignConfig` instead: executions started by older builds carry configs written then.
+ */
+export const StrictCampaignConfig = strictDeep(CampaignConfig)
+
+/** What a value is, in words, for "must be a mapping" messages. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list'
+  if (value === null) return 'null'
+  if (typeof value === 'string') return `the text "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`
+  return `a ${typeof value}`
+}
+
+export const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * Parse campaign settings given by a person (file, flags, API body): they must be a mapping, and
+ * an unknown key is refused with its full path and the key probably meant. `undefined` or `null`
+ * (an empty file) means every default.
+ */
+export function parseCampaignConfig(value: unknown, where = 'campaign config', pathPrefix: ReadonlyArray<string> = []): CampaignConfig {
+  if (value !== undefined && value !== null && !isMapping(value)) {
+    const at = pathPrefix.length > 0 ? ` at ${pathPrefix.join('.')}` : ''
+    throw new KaizenError('INVALID_INPUT', `${where} must be a mapping of settings${at} (key: value, e.g. \`search: { rounds: 3 }\`; see docs/configuration.md), not ${kindOf(value)}`, {
+      details: { fields: [pathPrefix.join('.') || '(root)'] },
+    })
+  }
+  const parsed = StrictCampaignConfig.safeParse(value ?? {})
+  if (!parsed.success) {
+    const issues = explainUnknownKeys(CampaignConfig, parsed.error.issues).map((i) => ({ ...i, path: [...pathPrefix, ...i.path] }))
+    throw fromZodError(new z.ZodError(issues), where)
+  }
   return parsed.data
 }
 
+/** Parse a canary config stored by Kaizen itself (lenient: rows written by older builds). */
 export function parseCanaryConfig(value: unknown, where = 'canary config'): CanaryConfig {
   const parsed = CanaryConfig.safeParse(value ?? {})
   if (!parsed.success) throw fromZodError(parsed.error, where)

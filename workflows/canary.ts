@@ -15,6 +15,11 @@
  * time. An accepted decision is always settled: carried out, or refused with the reason.
  * 👉 `patched('canary-ramp-notify-bake')` keeps executions started before the ramp, notifications
  * and bake existed on their original path when they replay.
+ * 👉 `patched('canary-late-decisions')`: one rule for decisions that arrive late. A reject is
+ * accepted from the approval on until the bake window ends (also while the approval is still being
+ * carried out, and in the instant between promotion and the bake's start: it waits its turn, then
+ * rolls production back); an approval repeated by the same person returns the recorded outcome and
+ * records nothing; anyone else's approval is refused naming who approved, and when.
  */
 import {
   ApplicationFailure,
@@ -42,6 +47,7 @@ import {
   type ApprovalInput,
   type ApprovalOutcome,
   type CanaryStatus,
+  type DecisionRecord,
 } from './messages.js'
 
 export interface CanaryInput extends CanaryIdentity {
@@ -64,13 +70,57 @@ function rootMessage(err: unknown): string {
   return e?.message ?? String(err)
 }
 
-function validateApproval(status: CanaryStatus, pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT) {
+/** The root message with the type (Kaizen's error code) of the innermost application failure. */
+function rootCause(err: unknown): string {
+  let type: string | null = null
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e instanceof ApplicationFailure && e.type) type = e.type
+  return `${rootMessage(err)}${type ? ` [${type}]` : ''}`
+}
+
+/** Why a promoted canary takes no reject any more (late rule). */
+function noLongerRejectable(status: CanaryStatus, config: CanaryConfigT, a: DecisionRecord | null | undefined): string {
+  const why = config.bake.seconds > 0 ? (status.reason ?? 'its bake window is over') : 'this canary has no bake window'
+  return `canary ${status.canaryId} is promoted${a ? ` (approved by ${a.approver} at ${a.at})` : ''} and can no longer be rolled back by a reject (${why})`
+}
+
+/** What the late-decision rule needs to know (null: executions started before it). */
+interface LateDecisions {
+  /** A reject waiting behind an approval being carried out. */
+  queued: Pending | null
+  /** Promoted, and the bake window about to start. */
+  bakeAhead: boolean
+  approval: DecisionRecord | null
+}
+
+function validateApproval(status: CanaryStatus, pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT, late: LateDecisions | null = null) {
   const state = status.state
   if (typeof input?.approver !== 'string' || input.approver.trim() === '') {
     throw new Error(`${verb} needs the approver's identity (approver: a name or email); nothing was recorded`)
   }
   if (config.approverRoles.length > 0 && !config.approverRoles.includes(input.role ?? '')) {
     throw new Error(`${verb} needs one of these roles: ${config.approverRoles.join(', ')} (got ${input.role ? `"${input.role}"` : 'none'}); nothing was recorded`)
+  }
+  if (late) {
+    const who = input.approver.trim()
+    const a = late.approval
+    if (verb === 'approve' && pending?.decision === 'approve') {
+      if (pending.input.approver === who) return // the same approval again: answered with its outcome
+      throw new Error(`an approval by ${pending.input.approver} is being carried out; nothing was recorded`)
+    }
+    if (verb === 'approve' && a) {
+      if (a.approver === who) return // already approved by this person: the recorded outcome
+      throw new Error(`canary ${status.canaryId} was already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); it is ${status.state}; nothing was recorded`)
+    }
+    if (verb === 'reject' && pending?.decision === 'approve') {
+      if (late.queued) throw new Error(`a reject by ${late.queued.input.approver} is already waiting for the approval by ${pending.input.approver} to be carried out; nothing was recorded`)
+      if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
+      return // waits for the approval, then rolls back during the bake window (or is refused if there is none)
+    }
+    if (verb === 'reject' && status.state === 'promoted' && late.bakeAhead && !pending) {
+      if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
+      return // the bake window is starting: it rolls production back
+    }
+    if (verb === 'reject' && status.state === 'promoted' && !pending) throw new Error(`${noLongerRejectable(status, config, a)}; nothing was recorded`)
   }
   if (pending) throw new Error(`a ${pending.decision} by ${pending.input.approver} is already being processed`)
   if (verb === 'approve') {
@@ -109,6 +159,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   }
   const config = parsed.data
   const v2 = patched('canary-ramp-notify-bake')
+  const lateRule = patched('canary-late-decisions')
   // Executions started before the ramp existed served one weight (0.1 by default then).
   const steps = v2 ? rampSteps(config) : [config.weight ?? 0.1]
   const intervalMs = Math.round(config.analysisIntervalSeconds * 1000)
@@ -132,16 +183,29 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     approvalWaitSeconds: 0,
     decidedBy: null,
   }
+  // Executions started before the late-decision rule keep the rules they started with.
+  const late: LateDecisions | null = lateRule ? { queued: null, bakeAhead: false, approval: status.decisions?.find((d) => d.decision === 'approve') ?? null } : null
   let stepSamples = input.resume?.stepSamples ?? 0 // paired samples when the current step began
   let stepSeconds = input.resume?.stepSeconds ?? 0
   let bakeSince: string | null = input.resume?.bakeSince ?? null
   let notifications = input.resume?.notifications ?? 0
   let pending: Pending | null = null
   let supersededBy: string | null = null
-  /** Settle the decision being processed and make room for the next one. */
+  /** Settle the decision being processed and make room for the next one (a reject waiting behind an approval). */
   const settle = (p: Pending, result: Settled) => {
     p.settled = result
-    if (pending === p) pending = null
+    if (pending === p) {
+      pending = late?.queued ?? null
+      if (late) late.queued = null
+    }
+  }
+  /** Record a decision carried out (late rule: who, when, which approval). */
+  const noteDecision = (p: Pending, approvalId: string): DecisionRecord | null => {
+    if (!late) return null
+    const record: DecisionRecord = { decision: p.decision, approver: p.input.approver, role: p.input.role ?? null, approvalId, at: new Date().toISOString() }
+    status.decisions = [...(status.decisions ?? []), record]
+    if (p.decision === 'approve') late.approval = record
+    return record
   }
 
   setHandler(canaryStatusQuery, () => status)
@@ -149,6 +213,27 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     supersededBy = by
   })
   const handle = (decision: 'approve' | 'reject') => async (approval: ApprovalInput): Promise<ApprovalOutcome> => {
+    if (late && decision === 'approve') {
+      // The person who approved, approving again: the recorded outcome; nothing new is recorded.
+      const same = pending?.decision === 'approve' && pending.input.approver === approval.approver.trim() ? pending : null
+      if (same) await condition(() => same.settled !== null)
+      const a = late.approval
+      if (same && 'refused' in (same.settled as Settled)) throw ApplicationFailure.nonRetryable((same.settled as { refused: string }).refused, 'CONFLICT')
+      if (a && a.approver === approval.approver.trim()) {
+        const production = status.state === 'rolled_back' ? (status.previousVersionId ?? input.baselineVersionId) : input.candidateVersionId
+        return {
+          canaryId: input.canaryId,
+          state: status.state,
+          decision: 'approve',
+          approver: a.approver,
+          approvalId: a.approvalId,
+          productionVersionId: production,
+          repeated: true,
+          decidedAt: a.at,
+          summary: `already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); nothing new was recorded; the canary is ${status.state} and production is ${production}`,
+        }
+      }
+    }
     // The evidence on screen when the human decided: the latest analysis.
     const p: Pending = {
       decision,
@@ -157,14 +242,16 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       evidence: { analyzedAt: status.analyzedAt, state: status.state, analysis: status.analysis },
       settled: null,
     }
-    pending = p
+    // A reject sent while an approval is being carried out waits its turn (late rule).
+    if (late && decision === 'reject' && pending?.decision === 'approve') late.queued = p
+    else pending = p
     await condition(() => p.settled !== null)
     const s = p.settled as unknown as Settled
     if ('refused' in s) throw ApplicationFailure.nonRetryable(s.refused, 'CONFLICT')
     return s.outcome
   }
-  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status, pending, a, 'approve', config) })
-  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status, pending, a, 'reject', config) })
+  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status, pending, a, 'approve', config, late) })
+  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status, pending, a, 'reject', config, late) })
 
   /** Tell people (best effort: a webhook outage never stops the canary). */
   const notify = async (event: CanaryEventName, summary: string) => {
@@ -195,10 +282,15 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     }
     return v2 ? CancellationScope.nonCancellable(run) : run()
   }
-  /** A decision accepted but not carried out is refused as soon as the canary ends (before any webhook). */
+  /** Decisions accepted but not carried out are refused as soon as the canary ends (before any webhook). */
   const refusePending = () => {
-    const p = pending as Pending | null
-    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}` })
+    for (let p = pending as Pending | null; p && !p.settled; p = pending as Pending | null) {
+      const refused =
+        late && p.decision === 'reject' && status.state === 'promoted'
+          ? `${noLongerRejectable(status, config, late.approval)}; the reject was not applied and nothing was recorded`
+          : `canary ${input.canaryId} ended (${status.state}) before the ${p.decision} could be applied: ${status.reason ?? ''}`
+      settle(p, { refused })
+    }
   }
   const rolledBack = () => notify('rolled_back', `Canary ${input.canaryId} was rolled back: ${status.reason ?? ''}`)
   const rollback = async (reason: string, actor: string, evidence: Record<string, unknown> | null) => {
@@ -233,6 +325,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         evidence: p.evidence,
       })
       status.decidedBy = p.input.approver
+      const record = noteDecision(p, approvalId)
       const said = p.input.comment ? `: ${p.input.comment}` : ''
       if (p.decision === 'approve') {
         const promotion = await guarded.promoteCanary({ canaryId: input.canaryId, approver: p.input.approver, approvalId })
@@ -246,9 +339,16 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         status.weight = 0
         status.reason = `approved by ${p.input.approver}${said}`
         status.previousVersionId = promotion.previousVersionId ?? input.baselineVersionId
+        // From here until the bake window starts, a reject is still accepted (late rule).
+        if (late) late.bakeAhead = v2 && config.bake.seconds > 0 && status.previousVersionId !== input.candidateVersionId
       } else {
         await undo(`rejected by ${p.input.approver}${said}`, p.input.approver, p.evidence)
       }
+      const productionVersionId = p.decision === 'approve' ? input.candidateVersionId : input.baselineVersionId
+      const summary =
+        p.decision === 'approve'
+          ? `approved by ${p.input.approver}: promoted, production is now ${productionVersionId}${late?.bakeAhead ? `; a ${config.bake.seconds} s bake window follows with ${Math.round(config.bake.holdbackWeight * 100)}% of traffic held back on ${status.previousVersionId} (a reject until it ends rolls production back)` : ''}`
+          : `rejected by ${p.input.approver}: rolled back, production stays ${productionVersionId}`
       // Answer the human first; webhooks can be slow.
       settle(p, {
         outcome: {
@@ -257,7 +357,8 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
           decision: p.decision,
           approver: p.input.approver,
           approvalId,
-          productionVersionId: p.decision === 'approve' ? input.candidateVersionId : input.baselineVersionId,
+          productionVersionId,
+          ...(record ? { summary, decidedAt: record.at } : {}),
         },
       })
       if (p.decision === 'approve') await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
@@ -277,6 +378,7 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   /** After promotion: compare production with a holdback on the previous version for a while. */
   const bake = async (): Promise<void> => {
     if (!v2 || config.bake.seconds <= 0 || !status.previousVersionId || status.previousVersionId === input.candidateVersionId) return
+    if (late) late.bakeAhead = false
     if (status.state !== 'baking') {
       // From here on a cancel or failure removes the holdback; it never undoes the promotion.
       status.state = 'baking'
@@ -300,8 +402,10 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
         const conflict = await undo(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
         status.decidedBy = p.input.approver
+        const record = noteDecision(p, approvalId)
+        const summary = `rejected by ${p.input.approver} during the bake window: rolled back, production is back on ${status.previousVersionId}`
         if (conflict) settle(p, { refused: status.reason as string })
-        else settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null } })
+        else settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null, ...(record ? { summary, decidedAt: record.at } : {}) } })
         await rolledBack()
       })
     for (;;) {
@@ -456,13 +560,12 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     if (err instanceof ContinueAsNew) throw err
     // Never leave the candidate on live traffic without monitoring.
     if (!ENDED.has(status.state)) {
-      const why = isCancellation(err) ? 'canary workflow cancelled' : `canary workflow failed: ${rootMessage(err)}`
+      const why = isCancellation(err) ? 'canary workflow cancelled' : `canary workflow failed: ${late ? rootCause(err) : rootMessage(err)}`
       // While baking, production is the approved candidate: only the holdback goes.
       const stop = status.state === 'baking' ? () => finishBake(`bake window stopped (${why})`) : () => rollback(why, 'kaizen', null)
       await CancellationScope.nonCancellable(stop).catch(() => undefined)
     }
-    const p = pending as Pending | null
-    if (p && !p.settled) settle(p, { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` })
+    for (let p = pending as Pending | null; p && !p.settled; p = pending as Pending | null) settle(p, { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` })
     throw err
   }
 }

@@ -5,4 +5,5 @@
 export { optimizationCampaign } from './campaign.js'
 export { canaryRelease } from './canary.js'
 export { gradeBatch } from './grading.js'
+export { campaignPreflight } from './preflight.js'
 export { trafficRetention } from './retention.js'

@@ -107,6 +107,17 @@ export interface CanaryStatus {
   analyses: number
   approvalWaitSeconds: number
   decidedBy: string | null
+  /** Human decisions carried out, in order, with when (workflow time) and the approval record (absent before they were listed). */
+  decisions?: DecisionRecord[]
+}
+
+export interface DecisionRecord {
+  decision: 'approve' | 'reject'
+  approver: string
+  role: string | null
+  approvalId: string
+  /** ISO time the decision was recorded. */
+  at: string
 }
 
 export interface ApprovalInput {
@@ -123,6 +134,12 @@ export interface ApprovalOutcome {
   approver: string
   approvalId: string | null
   productionVersionId: string | null
+  /** What happened, in words (absent in canaries started before it existed). */
+  summary?: string
+  /** An approval repeated by the person who already approved: the recorded outcome, nothing new recorded. */
+  repeated?: boolean
+  /** When the decision was recorded. */
+  decidedAt?: string
 }
 
 export const canaryStatusQuery = defineQuery<CanaryStatus>('status')

@@ -12,35 +12,20 @@
  *   request body adds only a comment. The workflow's validator refuses a decision the canary
  *   cannot take (409), and nothing is recorded then.
  *
+ * The operations themselves, with their checks and messages, are client/operations.ts (shared with
+ * the CLI); this server holds the database, so it runs the campaign checks itself.
+ *
  * Temporal is reached lazily: the API serves ingestion and resolution even while it is down, and
- * these routes answer 503 until it is back.
+ * these routes answer 503 until it is back (and while no worker polls, for status reads and decisions).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  isGrpcServiceError,
-  type Client,
-} from '@temporalio/client'
-import { z as zod } from 'zod'
-import { CampaignConfig } from '../../core/config.js'
-import { KaizenError, fromZodError, isKaizenError } from '../../core/errors.js'
+import type { Client } from '@temporalio/client'
+import { temporalError } from '../../client/failures.js'
+import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, createOperations, type Operations } from '../../client/operations.js'
+import { parseCampaignConfig } from '../../core/config.js'
+import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
-import { tasks } from '../../db/schema.js'
-import { eq } from 'drizzle-orm'
-import {
-  approveUpdate,
-  campaignIdFor,
-  campaignStatusQuery,
-  canaryStatusQuery,
-  pauseCampaignSignal,
-  rejectUpdate,
-  stopCampaignSignal,
-  type CampaignStatus,
-  type CanaryStatus,
-} from '../../workflows/messages.js'
+import { campaignPreflight } from '../../db/queries/preflight.js'
 import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
 
@@ -52,40 +37,36 @@ export interface TemporalAccess {
 
 const Id = z.object({ id: z.string().min(1).max(300) })
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } })
-const Status = z.record(z.string(), z.unknown()).openapi('WorkflowStatus', { description: 'The workflow\'s status query result (see workflows/messages.ts: CampaignStatus, CanaryStatus)' })
-const common = (scope: string) => ({ ...authResponses(scope), 404: errorResponse('No such workflow'), 503: errorResponse('Temporal is unreachable') })
-
-/** Temporal's failures as Kaizen errors: unknown workflow 404, refused update or duplicate id 409, unreachable 503. */
-function temporalError(err: unknown, what: string): never {
-  if (isKaizenError(err)) throw err
-  if (err instanceof WorkflowNotFoundError) throw new KaizenError('NOT_FOUND', `no ${what}`)
-  if (err instanceof WorkflowUpdateFailedError) throw new KaizenError('CONFLICT', `${(err.cause as Error | undefined)?.message ?? err.message}`)
-  if (err instanceof WorkflowExecutionAlreadyStartedError) throw new KaizenError('CONFLICT', `${what} already exists; campaign ids are single-use`)
-  if (isGrpcServiceError(err) && err.code === 5) throw new KaizenError('NOT_FOUND', `no ${what}`)
-  if (isGrpcServiceError(err) || /connect|ECONNREFUSED|unavailable|deadline/i.test(String((err as Error)?.message))) {
-    throw new KaizenError('INFRA_UNAVAILABLE', `Temporal cannot be reached (${(err as Error).message}); try again when it is back`)
-  }
-  throw err
-}
-
-async function running(client: Client, id: string, type: 'optimizationCampaign' | 'canaryRelease') {
-  const what = type === 'canaryRelease' ? `canary "${id}"` : `campaign "${id}"`
-  const handle = client.workflow.getHandle(id)
-  const d = await handle.describe().catch((e) => temporalError(e, what))
-  if (d.type !== type) throw new KaizenError('NOT_FOUND', `${id} is a ${d.type} workflow, not a ${type === 'canaryRelease' ? 'canary' : 'campaign'}`)
-  return { handle, status: d.status.name, what }
-}
+const Status = z.record(z.string(), z.unknown()).openapi('WorkflowStatus', {
+  description:
+    'A running workflow: its status query result (workflows/messages.ts: CampaignStatus, CanaryStatus) with workflowStatus RUNNING. ' +
+    'An ended one, read from its history: workflowStatus (COMPLETED, FAILED, TERMINATED, CANCELED, TIMED_OUT), its result (campaigns: result; canaries: the final status), ' +
+    'or failure { message, code, chain } — the root cause, its Kaizen error code and the whole failure chain (client/operations.ts: CampaignView, CanaryView).',
+})
+const common = (scope: string) => ({ ...authResponses(scope), 404: errorResponse('No such workflow'), 503: errorResponse('Temporal is unreachable, or no worker is polling the task queue') })
 
 export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache }): void {
   const { temporal, tokens } = deps
-  const client = () => temporal.client().catch((e) => temporalError(e, 'Temporal'))
+  // The same operations as the CLI (client/operations.ts); this server holds the database, so the
+  // campaign checks run here rather than on a worker.
+  let cached: { client: Client; ops: Operations } | null = null
+  const ops = async (): Promise<Operations> => {
+    const client = await temporal.client().catch((e: unknown) => {
+      throw temporalError(e, 'Temporal')
+    })
+    if (cached?.client !== client) cached = { client, ops: createOperations({ client, taskQueue: temporal.taskQueue, check: (input) => campaignPreflight(deps.db, input) }) }
+    return cached.ops
+  }
 
   // ── Campaigns ──
   const StartCampaign = z
     .object({
       task: z.string().min(1).max(200),
-      id: z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'use letters, digits and . _ : - (at most 200)').optional().openapi({ description: 'Campaign id (default campaign-<task>-<time>); single-use.' }),
-      config: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Campaign settings as in a campaign config file (docs/configuration.md); validated whole.' }),
+      id: z.string().regex(CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE).optional().openapi({ description: 'Campaign id (default campaign-<task>-<time>); single-use.' }),
+      config: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .openapi({ description: 'Campaign settings as in a campaign config file (docs/configuration.md); validated whole and strictly: an unknown key is 400 naming its path (config.search.serach) and the key probably meant.' }),
     })
     .strict()
     .openapi('StartCampaign')
@@ -94,45 +75,33 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
     createRoute({
       method: 'post',
       path: '/v1/campaigns',
-      summary: 'Start an optimization campaign',
+      summary: 'Check, then start an optimization campaign',
       security: [{ bearer: [] }],
       request: { body: { required: true, content: { 'application/json': { schema: StartCampaign } } } },
       responses: {
-        202: json(z.object({ campaignId: z.string(), task: z.string(), status: z.literal('started') }), 'Started'),
+        202: json(z.object({ campaignId: z.string(), task: z.string(), status: z.literal('started'), warnings: z.array(z.string()) }), 'Started'),
         400: errorResponse('Malformed body or campaign settings (JSON paths named)'),
         ...common('operate'),
-        409: errorResponse('A campaign with this id exists'),
+        404: errorResponse('Unknown task (fields: task)'),
+        409: errorResponse('A campaign with this id exists, or the task has no production version'),
+        422: errorResponse('The campaign would refuse to run: too little usable traffic (INSUFFICIENT_DATA); nothing was started'),
       },
     }),
     async (c) => {
       const body = c.req.valid('json')
-      const parsed = CampaignConfig.safeParse(body.config ?? {})
-      if (!parsed.success) throw fromZodError(new zod.ZodError(parsed.error.issues.map((i) => ({ ...i, path: ['config', ...i.path] }))), 'request body')
-      const [task] = await deps.db.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, body.task))
-      if (!task) throw new KaizenError('NOT_FOUND', `unknown task "${body.task}" at task; \`kaizen prompts list\` shows the tasks`, { details: { fields: ['task'] } })
-      const campaignId = body.id ?? campaignIdFor(body.task, new Date())
+      const config = parseCampaignConfig(body.config ?? {}, 'request body', ['config'])
       const token = c.get('token')
-      await (await client()).workflow
-        .start('optimizationCampaign', {
-          workflowId: campaignId,
-          taskQueue: temporal.taskQueue,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          args: [{ taskId: body.task, campaignId, trigger: 'api', config: parsed.data }],
-          memo: { taskId: body.task, startedBy: token.person ?? `token:${token.name}` },
-        })
-        .catch((e) => temporalError(e, `campaign "${campaignId}"`))
-      return c.json({ campaignId, task: body.task, status: 'started' as const }, 202)
+      const started = await (await ops()).startCampaign({ taskId: body.task, ...(body.id ? { campaignId: body.id } : {}), config, trigger: 'api', startedBy: token.person ?? `token:${token.name}` })
+      return c.json({ campaignId: started.campaignId, task: body.task, status: 'started' as const, warnings: started.warnings }, 202)
     },
   )
 
   app.use('/v1/campaigns/:id', requireScope(tokens, 'read'))
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/campaigns/{id}', summary: 'Campaign status', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
+    createRoute({ method: 'get', path: '/v1/campaigns/{id}', summary: 'Campaign status, or its outcome (with the root cause of a failure)', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
     async (c) => {
       const { id } = c.req.valid('param')
-      const { handle, status, what } = await running(await client(), id, 'optimizationCampaign')
-      const s: CampaignStatus = await handle.query(campaignStatusQuery).catch((e) => temporalError(e, what))
-      return c.json({ ...s, workflowStatus: status }, 200)
+      return c.json(await (await ops()).describeCampaign(id), 200)
     },
   )
 
@@ -145,16 +114,12 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
         summary: verb === 'stop' ? 'Stop searching after the current round (the campaign goes on with its best prompt)' : `${verb === 'pause' ? 'Pause' : 'Resume'} the search between rounds`,
         security: [{ bearer: [] }],
         request: { params: Id },
-        responses: { 202: json(z.object({ campaignId: z.string(), requested: z.string(), by: z.string() }), 'Requested'), ...common('operate'), 409: errorResponse('The campaign has ended') },
+        responses: { 202: json(z.object({ campaignId: z.string(), requested: z.string(), by: z.string(), message: z.string() }), 'Requested'), ...common('operate'), 409: errorResponse('The campaign has ended') },
       }),
       async (c) => {
         const { id } = c.req.valid('param')
         const token = c.get('token')
-        const by = token.person ?? `token:${token.name}`
-        const { handle, status, what } = await running(await client(), id, 'optimizationCampaign')
-        if (status !== 'RUNNING') throw new KaizenError('CONFLICT', `campaign ${id} is ${status.toLowerCase()}, so it cannot be ${verb === 'stop' ? 'stopped' : `${verb}d`}`)
-        await (verb === 'stop' ? handle.signal(stopCampaignSignal, { by }) : handle.signal(pauseCampaignSignal, { by, paused: verb === 'pause' })).catch((e) => temporalError(e, what))
-        return c.json({ campaignId: id, requested: verb, by }, 202)
+        return c.json(await (await ops()).signalCampaign(id, verb, token.person ?? `token:${token.name}`), 202)
       },
     )
   }
@@ -162,12 +127,10 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
   // ── Canaries ──
   app.use('/v1/canaries/:id', requireScope(tokens, 'read'))
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/canaries/{id}', summary: 'Canary status and evidence', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
+    createRoute({ method: 'get', path: '/v1/canaries/{id}', summary: 'Canary status and evidence (an ended canary: its final status, or why it failed)', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
     async (c) => {
       const { id } = c.req.valid('param')
-      const { handle, status, what } = await running(await client(), id, 'canaryRelease')
-      const s: CanaryStatus = await handle.query(canaryStatusQuery).catch((e) => temporalError(e, what))
-      return c.json({ ...s, workflowStatus: status }, 200)
+      return c.json(await (await ops()).describeCanary(id), 200)
     },
   )
 
@@ -178,14 +141,17 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
       createRoute({
         method: 'post',
         path: `/v1/canaries/{id}/${verb}`,
-        summary: verb === 'approve' ? 'Approve promotion (recorded under the token\'s person)' : 'Reject: roll the canary back (recorded under the token\'s person)',
+        summary:
+          verb === 'approve'
+            ? "Approve promotion (recorded under the token's person; repeated by the same person: the recorded outcome, nothing new)"
+            : "Reject: roll the canary back — during the bake window, from the approval on, production goes back to the previous version (recorded under the token's person)",
         security: [{ bearer: [] }],
         request: { params: Id, body: { required: false, content: { 'application/json': { schema: Decision } } } },
         responses: {
-          200: json(z.record(z.string(), z.unknown()).openapi('ApprovalOutcome'), 'Decision recorded'),
+          200: json(z.record(z.string(), z.unknown()).openapi('ApprovalOutcome'), 'Decision recorded (or, for a repeated approval, the recorded one): the outcome and a message saying what happened'),
           400: errorResponse('Malformed body'),
           ...common('approve'),
-          409: errorResponse('The canary cannot take this decision now (not awaiting approval, ended, role missing); nothing recorded'),
+          409: errorResponse('The canary cannot take this decision now (not awaiting approval, approved by someone else, ended, role missing); nothing recorded'),
         },
       }),
       async (c) => {
@@ -194,12 +160,8 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
         const token = c.get('token')
         // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is refused here.
         if (!token.person) throw new KaizenError('FORBIDDEN', `token "${token.name}" names no person, and approvals need a human identity: create one with \`kaizen token create --scopes approve --person <you>\``)
-        const { handle, status, what } = await running(await client(), id, 'canaryRelease')
-        if (status !== 'RUNNING') throw new KaizenError('CONFLICT', `canary ${id} has ended (${status.toLowerCase()}); nothing to ${verb}`)
-        const outcome = await handle
-          .executeUpdate(verb === 'approve' ? approveUpdate : rejectUpdate, { args: [{ approver: token.person, ...(token.role ? { role: token.role } : {}), ...(comment ? { comment } : {}) }] })
-          .catch((e) => temporalError(e, what))
-        return c.json({ ...outcome }, 200)
+        const { outcome, message } = await (await ops()).decideCanary(id, verb, { approver: token.person, ...(token.role ? { role: token.role } : {}), ...(comment ? { comment } : {}) })
+        return c.json({ ...outcome, message }, 200)
       },
     )
   }

@@ -6,7 +6,6 @@
 import { serve } from '@hono/node-server'
 import type { Command } from 'commander'
 import { createApi } from '../../api/app.js'
-import { KaizenError } from '../../core/errors.js'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
 import type { Client } from '@temporalio/client'
@@ -14,6 +13,7 @@ import { Gateway } from '../../serving/gateway.js'
 import { connectClient, resolveTemporal } from '../../runtime/temporal.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { requireOption } from '../context.js'
+import { choiceListFlag, intFlag } from '../flags.js'
 import { printJson, say } from '../output.js'
 
 export function registerApi(program: Command): void {
@@ -21,11 +21,10 @@ export function registerApi(program: Command): void {
     .command('serve')
     .description('run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete (gateway), /openapi.json, /metrics')
     .option('--host <host>', 'address to listen on (default KAIZEN_API_HOST or 127.0.0.1)')
-    .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787)')
-    .action(async (opts: { host?: string; port?: string }) => {
+    .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787; 0: any free port)', intFlag('--port', 0, 65_535))
+    .action(async (opts: { host?: string; port?: number }) => {
       await withDeps(async (deps, env) => {
-        const port = opts.port === undefined ? env.KAIZEN_API_PORT : Number(opts.port)
-        if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new KaizenError('INVALID_INPUT', `--port: use a port number from 0 to 65535 (got "${opts.port}")`)
+        const port = opts.port ?? env.KAIZEN_API_PORT
         const resolver = new PromptResolver(deps.db)
         const gateway = new Gateway({ db: deps.db, resolver, models: deps.models, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
         // Temporal (campaign and canary routes) is connected on first use and reconnected after a failure.
@@ -63,18 +62,15 @@ export function registerApi(program: Command): void {
     .command('create')
     .description('create a token; its secret is printed once and stored only as a hash')
     .option('--name <name>', 'who or what uses it')
-    .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`, choiceListFlag('--scopes', SCOPES))
     .option('--person <identity>', 'the person the token belongs to (required with the approve scope: approvals are recorded under this name)')
     .option('--role <role>', "the person's approver role (checked against a canary's approverRoles)")
     .option('--actor <name>', 'who creates it (recorded)', process.env.USER ?? 'cli')
-    .action(async (opts: { name?: string; scopes?: string; person?: string; role?: string; actor: string }) => {
+    .action(async (opts: { name?: string; scopes?: Array<(typeof SCOPES)[number]>; person?: string; role?: string; actor: string }) => {
       const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
       const scopes = requireOption(opts.scopes, '--scopes', `give scopes, e.g. --scopes ingest,read (any of ${SCOPES.join(', ')})`)
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
       const { token: row, secret } = await withDeps((deps) =>
-        createToken(deps.db, { name, scopes: scopes as never, ...(opts.person ? { person: opts.person } : {}), ...(opts.role ? { role: opts.role } : {}), createdBy: `user:${opts.actor}` }),
+        createToken(deps.db, { name, scopes, ...(opts.person ? { person: opts.person } : {}), ...(opts.role ? { role: opts.role } : {}), createdBy: `user:${opts.actor}` }),
       )
       say(`Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`)
       printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })

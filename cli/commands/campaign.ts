@@ -4,27 +4,26 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { WorkflowIdReusePolicy } from '@temporalio/client'
-import type { Client } from '@temporalio/client'
 import { parse as parseYaml } from 'yaml'
-import { parseCampaignConfig, type CampaignConfigInput } from '../../core/config.js'
+import { z } from 'zod'
+import { describeFailure, type FailureReport } from '../../client/failures.js'
+import type { CampaignView } from '../../client/operations.js'
+import { isMapping, parseCampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
-import { optimizationCampaign } from '../../workflows/campaign.js'
-import { campaignIdFor, campaignStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
-import { and, count, gte, isNotNull, isNull, eq } from 'drizzle-orm'
+import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
 import { estimateCampaign } from '../../core/search/estimate.js'
-import { getLabels } from '../../db/queries/labels.js'
 import { campaignLineage, type LineageNode } from '../../db/queries/lineage.js'
-import { getPromptVersion, requireTask } from '../../db/queries/prompts.js'
-import { traffic } from '../../db/schema.js'
+import { campaignPreflight } from '../../db/queries/preflight.js'
+import { getPromptVersion } from '../../db/queries/prompts.js'
 import { approxTokens } from '../../providers/simulation.js'
 import { withDeps } from '../../runtime/deps.js'
-import { withClient } from '../context.js'
-import { fmt, printJson, say } from '../output.js'
+import { withClient, withOperations } from '../context.js'
+import { campaignIdFlag, configFlag, intFlag, numberFlag } from '../flags.js'
+import { describeChain, fmt, printJson, say } from '../output.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function readConfigFile(path: string): Promise<CampaignConfigInput> {
+async function readConfigFile(path: string): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -38,30 +37,50 @@ async function readConfigFile(path: string): Promise<CampaignConfigInput> {
   }
 }
 
-/** The campaign config: the --config file (if any) with the flags on top, validated. */
-async function configFromFlags(opts: { config?: string; rounds?: number; budget?: number; canaryWeight?: number }) {
+interface ConfigFlags {
+  config?: string
+  rounds?: number
+  budget?: number
+  canaryWeight?: number
+}
+
+/**
+ * The campaign config: the --config file (if any) with the flags on top, validated strictly (a
+ * mapping; unknown keys refused with their path and a "did you mean").
+ */
+async function configFromFlags(opts: ConfigFlags) {
+  const where = opts.config ? `campaign config ${opts.config}` : 'campaign flags'
   const base = opts.config ? await readConfigFile(opts.config) : {}
-  const merged = {
-    ...base,
-    search: { ...base.search, ...(opts.rounds ? { rounds: opts.rounds } : {}), ...(opts.budget ? { rolloutBudget: opts.budget } : {}) },
-    canary: { ...base.canary, ...(opts.canaryWeight !== undefined ? { weight: opts.canaryWeight } : {}) },
+  if (!isMapping(base)) return parseCampaignConfig(base, where) // refused: not a mapping
+  const merged: Record<string, unknown> = { ...base }
+  // A flag overrides its key; a section that is not a mapping stays as it is, to be refused by name.
+  const override = (section: string, values: Record<string, number | undefined>) => {
+    const set = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined))
+    if (Object.keys(set).length === 0) return
+    const current = merged[section]
+    if (current === undefined || current === null) merged[section] = set
+    else if (isMapping(current)) merged[section] = { ...current, ...set }
   }
-  return parseCampaignConfig(merged, opts.config ? `campaign config ${opts.config} (with flags)` : 'campaign flags')
+  override('search', { rounds: opts.rounds, rolloutBudget: opts.budget })
+  override('canary', { weight: opts.canaryWeight })
+  const flagged = opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined
+  return parseCampaignConfig(merged, opts.config && flagged ? `${where} (with flags)` : where)
 }
 
-const positiveInt = (flag: string) => (v: string) => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw new KaizenError('INVALID_INPUT', `${flag} must be a positive whole number (got "${v}")`)
-  return n
+/** The options every command that builds a campaign config shares. */
+function configOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'campaign settings (YAML or JSON); see docs/configuration.md')
+    .option('--rounds <n>', 'search rounds (search.rounds)', configFlag('--rounds', 'search.rounds'))
+    .option('--budget <n>', 'task rollouts the search may spend (search.rolloutBudget)', configFlag('--budget', 'search.rolloutBudget'))
 }
 
-async function warnIfNoWorker(client: Client, taskQueue: string): Promise<void> {
-  try {
-    const r = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 })
-    if ((r.pollers ?? []).length === 0) say(`Note: no worker is polling task queue "${taskQueue}" yet; the campaign starts when one does (\`kaizen up\` or \`kaizen worker\`).`)
-  } catch {
-    // best effort
-  }
+/** A campaign's status or outcome, for people. */
+export function describeCampaignView(v: CampaignView): string[] {
+  if (v.workflowStatus === 'RUNNING') return [describeStatus(v as CampaignStatus)]
+  if (v.result) return [`${v.campaignId} · task ${v.result.task} · completed · decision ${v.result.decision}: ${v.result.reason}`]
+  const f = v.failure as FailureReport
+  return [`${v.campaignId}${v.taskId ? ` · task ${v.taskId}` : ''} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(f)}`, `  failure chain: ${describeChain(f)}`]
 }
 
 export function describeStatus(s: CampaignStatus): string {
@@ -76,33 +95,25 @@ export function describeStatus(s: CampaignStatus): string {
 export function registerCampaign(program: Command): void {
   const campaign = program.command('campaign').description('optimization campaigns')
 
-  campaign
-    .command('start')
-    .description('start an optimization campaign for a task')
-    .requiredOption('--task <task>', 'the task to improve')
-    .option('--config <file>', 'campaign settings (YAML or JSON); see docs/configuration.md')
-    .option('--rounds <n>', 'search rounds', positiveInt('--rounds'))
-    .option('--budget <n>', 'task rollouts the search may spend', positiveInt('--budget'))
-    .option('--canary-weight <w>', 'share of traffic for the canary, in (0, 1]', Number)
-    .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)')
+  configOptions(
+    campaign
+      .command('start')
+      .description('check, then start an optimization campaign for a task (the check runs on a worker: one must be running)')
+      .requiredOption('--task <task>', 'the task to improve'),
+  )
+    .option('--canary-weight <w>', 'share of traffic for a one-step canary (canary.weight)', configFlag('--canary-weight', 'canary.weight'))
+    .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)', campaignIdFlag('--id'))
     .option('--no-wait', 'return once the campaign has started')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; canaryWeight?: number; id?: string; wait: boolean; json?: boolean }) => {
+    .action(async (opts: ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }) => {
       const config = await configFromFlags(opts)
-      const campaignId = opts.id ?? campaignIdFor(opts.task, new Date())
-      await withClient(async (client, { env }) => {
-        await warnIfNoWorker(client, env.TEMPORAL_TASK_QUEUE)
-        const handle = await client.workflow.start(optimizationCampaign, {
-          workflowId: campaignId,
-          taskQueue: env.TEMPORAL_TASK_QUEUE,
-          // Campaign ids are single-use: their rows, dataset and canary are keyed by the id.
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          args: [{ taskId: opts.task, campaignId, trigger: 'cli', config }],
-          memo: { taskId: opts.task },
-        })
-        say(`Campaign ${campaignId} started for task "${opts.task}".`)
+      await withOperations(async (ops) => {
+        const started = await ops.startCampaign({ taskId: opts.task, ...(opts.id ? { campaignId: opts.id } : {}), config, trigger: 'cli' })
+        const { campaignId, handle } = started
+        say(`Campaign ${campaignId} started for task "${opts.task}" (checked: production ${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic records).`)
+        for (const w of started.warnings) say(`Warning: ${w}`)
         if (!opts.wait) {
-          if (opts.json) printJson({ campaignId, task: opts.task, status: 'started' })
+          if (opts.json) printJson({ campaignId, task: opts.task, status: 'started', warnings: started.warnings })
           return
         }
         let last = ''
@@ -122,63 +133,55 @@ export function registerCampaign(program: Command): void {
 
   campaign
     .command('status <campaignId>')
-    .description('progress or outcome of a campaign')
-    .option('--json', 'print as JSON')
+    .description('progress of a running campaign (a worker answers), or the outcome of an ended one with the root cause of a failure (no worker needed); exit 0 whenever the status could be read')
+    .option('--json', 'print as JSON (a failure carries its whole chain)')
     .action(async (campaignId: string, opts: { json?: boolean }) => {
-      await withClient(async (client) => {
-        const handle = client.workflow.getHandle(campaignId)
-        const d = await handle.describe()
-        if (d.type !== 'optimizationCampaign') throw new KaizenError('NOT_FOUND', `${campaignId} is a ${d.type} workflow, not a campaign`)
-        if (d.status.name === 'RUNNING') {
-          const s = await handle.query(campaignStatusQuery)
-          if (opts.json) printJson({ status: 'RUNNING', ...s })
-          else say(describeStatus(s))
-        } else if (d.status.name === 'COMPLETED') {
-          const r: CampaignResult = await handle.result()
-          if (opts.json) printJson({ status: 'COMPLETED', ...r })
-          else say(`${campaignId} · completed · decision ${r.decision}: ${r.reason}`)
-        } else {
-          const reason = await handle.result().then(() => '', (e: Error) => (e.cause as Error | undefined)?.message ?? e.message)
-          if (opts.json) printJson({ status: d.status.name, campaignId, reason })
-          else say(`${campaignId} · ${d.status.name.toLowerCase()}: ${reason}`)
-        }
+      await withOperations(async (ops) => {
+        const view = await ops.describeCampaign(campaignId)
+        if (opts.json) printJson(view)
+        else for (const line of describeCampaignView(view)) say(line)
       })
     })
 
-  campaign
-    .command('estimate')
-    .description('predict the rollouts, proposer calls and dollars a campaign would spend, before running it')
-    .requiredOption('--task <task>', 'the task to improve')
-    .option('--config <file>', 'campaign settings (YAML or JSON)')
-    .option('--rounds <n>', 'search rounds', positiveInt('--rounds'))
-    .option('--budget <n>', 'task rollouts the search may spend', positiveInt('--budget'))
-    .option('--accept-rate <r>', 'share of proposals expected to be accepted (0–1)', Number, 0.3)
+  configOptions(
+    campaign
+      .command('estimate')
+      .description('predict the rollouts, proposer calls and dollars a campaign would spend, and whether it would refuse to run, before running it')
+      .requiredOption('--task <task>', 'the task to improve'),
+  )
+    .option('--accept-rate <r>', 'share of proposals expected to be accepted', numberFlag('--accept-rate', z.number().min(0).max(1)), 0.3)
     .option('--json', 'print as JSON')
-    .action(async (opts: { task: string; config?: string; rounds?: number; budget?: number; acceptRate: number; json?: boolean }) => {
-      if (!(opts.acceptRate >= 0 && opts.acceptRate <= 1)) throw new KaizenError('INVALID_INPUT', `--accept-rate must be between 0 and 1 (got ${opts.acceptRate})`)
+    .action(async (opts: ConfigFlags & { task: string; acceptRate: number; json?: boolean }) => {
       const config = await configFromFlags(opts)
       const est = await withDeps(async (deps) => {
-        const task = await requireTask(deps.db, opts.task)
-        const labels = await getLabels(deps.db, task.id)
-        if (!labels.production) throw new KaizenError('NOT_FOUND', `task "${task.id}" has no production prompt yet; \`kaizen prompts\` shows its versions`)
-        const production = await getPromptVersion(deps.db, labels.production.promptVersionId)
-        const since = new Date(Date.now() - config.sample.windowHours * 3_600_000)
-        const [row] = await deps.db
-          .select({ n: count() })
-          .from(traffic)
-          .where(and(eq(traffic.taskId, task.id), isNull(traffic.error), isNotNull(traffic.output), gte(traffic.createdAt, since)))
+        // The checks a start makes (db/queries/preflight.ts): would this campaign run at all?
+        const check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
+        if (!check.productionVersionId) {
+          // Nothing to estimate without a task and its production prompt.
+          const r = check.refusal as NonNullable<typeof check.refusal>
+          throw new KaizenError(r.code, r.message, r.field ? { details: { fields: [r.field] } } : {})
+        }
+        const production = await getPromptVersion(deps.db, check.productionVersionId)
         const price = deps.providers.price(production.model)
         const proposerPrice = config.search.proposerModel ? deps.providers.price(config.search.proposerModel) : null
         const tokens = { input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150, output: Math.round(production.params.maxTokens / 2) }
-        return { model: production.model, ...estimateCampaign({ config, availableRecords: Number(row?.n ?? 0), tokens, price, proposerPrice, acceptRate: opts.acceptRate }) }
+        return {
+          model: production.model,
+          refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
+          warnings: check.warnings,
+          usableRecords: check.usableRecords,
+          ...estimateCampaign({ config, availableRecords: check.usableRecords ?? 0, tokens, price, proposerPrice, acceptRate: opts.acceptRate }),
+        }
       })
       if (opts.json) return printJson(est)
       const r = est.rollouts
+      if (est.refusal) say(`This campaign would REFUSE TO RUN [${est.refusal.code}]: ${est.refusal.message}\nWhat it would spend once it can run:`)
       say(`Estimate for a ${config.search.strategy} campaign on task "${opts.task}" (model ${est.model}):`)
       say(`  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ${r.holdout}`)
       say(`  proposer calls ${est.proposerCalls}`)
       say(`  dollars        ${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`)
       for (const a of est.assumptions) say(`  · ${a}`)
+      for (const w of est.warnings) say(`Warning: ${w}`)
     })
 
   campaign
@@ -216,15 +219,7 @@ export function registerCampaign(program: Command): void {
       .description(what)
       .option('--by <name>', 'who asks (recorded in the workflow history)', process.env.USER ?? 'cli')
       .action(async (campaignId: string, opts: { by: string }) => {
-        await withClient(async (client) => {
-          const handle = client.workflow.getHandle(campaignId)
-          const d = await handle.describe()
-          if (d.type !== 'optimizationCampaign') throw new KaizenError('NOT_FOUND', `${campaignId} is a ${d.type} workflow, not a campaign`)
-          if (d.status.name !== 'RUNNING') throw new KaizenError('CONFLICT', `campaign ${campaignId} is ${d.status.name.toLowerCase()}, so it cannot be ${verb === 'stop' ? 'stopped' : `${verb}d`}`)
-          if (verb === 'stop') await handle.signal(stopCampaignSignal, { by: opts.by })
-          else await handle.signal(pauseCampaignSignal, { by: opts.by, paused: verb === 'pause' })
-          say(`Campaign ${campaignId}: ${verb} requested by ${opts.by}.`)
-        })
+        await withOperations(async (ops) => say((await ops.signalCampaign(campaignId, verb, opts.by)).message))
       })
   }
 
@@ -232,7 +227,7 @@ export function registerCampaign(program: Command): void {
     .command('list')
     .description('recent campaigns (newest first)')
     .option('--task <task>', 'only this task')
-    .option('--limit <n>', 'how many', positiveInt('--limit'), 20)
+    .option('--limit <n>', 'how many', intFlag('--limit', 1, 10_000), 20)
     .option('--json', 'print as JSON')
     .action(async (opts: { task?: string; limit: number; json?: boolean }) => {
       await withClient(async (client) => {

@@ -1,14 +1,22 @@
 /**
  * @module cli/commands/canary
- * `kaizen canary status|approve|reject`. Approvals are Temporal Updates: the workflow's validator
- * refuses a decision without an identity, or for a canary that is not waiting for one, and
- * nothing is recorded then.
+ * `kaizen canary status|approve|reject`, through client/operations.ts. Approvals are Temporal
+ * Updates: the workflow's validator refuses a decision without an identity, or one the canary
+ * cannot take now, and nothing is recorded then. During the bake window (from the approval on) a
+ * reject rolls production back; an approval repeated by the same person returns the recorded one.
  */
 import type { Command } from 'commander'
-import { KaizenError } from '../../core/errors.js'
-import { approveUpdate, canaryStatusQuery, rejectUpdate, type CanaryStatus } from '../../workflows/messages.js'
-import { requireOption, withClient } from '../context.js'
-import { fmt, printJson, say } from '../output.js'
+import { describeFailure, type FailureReport } from '../../client/failures.js'
+import type { CanaryView } from '../../client/operations.js'
+import type { CanaryStatus } from '../../workflows/messages.js'
+import { requireOption, withOperations } from '../context.js'
+import { describeChain, fmt, printJson, say } from '../output.js'
+
+/** A canary's status (live or final), or why its workflow failed. */
+export function describeCanaryView(v: CanaryView): string[] {
+  if (v.failure) return [`Canary ${v.canaryId} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(v.failure as FailureReport)}`, `  failure chain: ${describeChain(v.failure)}`]
+  return describeCanary(v as unknown as CanaryStatus)
+}
 
 export function describeCanary(s: CanaryStatus): string[] {
   const ended = s.state === 'promoted' || s.state === 'rolled_back'
@@ -42,27 +50,18 @@ export function describeCanary(s: CanaryStatus): string[] {
     }
     lines.push(`  hard floor: ${a.hardFloor.run} consecutive failed requests (limit ${a.hardFloor.limit})`, `  verdict: ${a.verdict} — ${a.reasons.join('; ')}`)
   }
-  if (s.decidedBy) lines.push(`  decided by ${s.decidedBy}`)
+  if (s.decisions && s.decisions.length > 0) for (const d of s.decisions) lines.push(`  ${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.approver}${d.role ? ` (${d.role})` : ''} at ${d.at} (${d.approvalId})`)
+  else if (s.decidedBy) lines.push(`  decided by ${s.decidedBy}`)
   return lines
 }
 
 function decide(verb: 'approve' | 'reject') {
   return async (canaryId: string, opts: { approver?: string; role?: string; comment?: string; json?: boolean }) => {
     const approver = requireOption(opts.approver, '--approver', `say who ${verb}s, e.g. --approver alice@example.com`)
-    await withClient(async (client) => {
-      const handle = client.workflow.getHandle(canaryId)
-      const d = await handle.describe()
-      if (d.type !== 'canaryRelease') throw new KaizenError('NOT_FOUND', `${canaryId} is not a canary (it is a ${d.type} workflow)`)
-      if (d.status.name !== 'RUNNING') throw new KaizenError('CONFLICT', `canary ${canaryId} has ended (${d.status.name.toLowerCase()}); nothing to ${verb}`)
-      const outcome = await handle.executeUpdate(verb === 'approve' ? approveUpdate : rejectUpdate, {
-        args: [{ approver, ...(opts.role ? { role: opts.role } : {}), ...(opts.comment ? { comment: opts.comment } : {}) }],
-      })
+    await withOperations(async (ops) => {
+      const { outcome, message } = await ops.decideCanary(canaryId, verb, { approver, ...(opts.role ? { role: opts.role } : {}), ...(opts.comment ? { comment: opts.comment } : {}) })
       if (opts.json) return printJson(outcome)
-      say(
-        verb === 'approve'
-          ? `Approved by ${outcome.approver}: canary ${canaryId} is ${outcome.state}; production is now ${outcome.productionVersionId}.`
-          : `Rejected by ${outcome.approver}: canary ${canaryId} is ${outcome.state}; production stays ${outcome.productionVersionId}.`,
-      )
+      say(message)
     })
   }
 }
@@ -72,20 +71,20 @@ export function registerCanary(program: Command): void {
 
   canary
     .command('status <canaryId>')
-    .description('the evidence a human needs: arms, samples, effect, verdicts per metric')
+    .description('the evidence a human needs: arms, samples, effect, verdicts per metric (an ended canary: its final state, or why it failed)')
     .option('--json', 'print as JSON')
     .action(async (canaryId: string, opts: { json?: boolean }) => {
-      await withClient(async (client) => {
-        const s = await client.workflow.getHandle(canaryId).query(canaryStatusQuery)
-        if (opts.json) printJson(s)
-        else for (const line of describeCanary(s)) say(line)
+      await withOperations(async (ops) => {
+        const view = await ops.describeCanary(canaryId)
+        if (opts.json) printJson(view)
+        else for (const line of describeCanaryView(view)) say(line)
       })
     })
 
   for (const verb of ['approve', 'reject'] as const) {
     canary
       .command(`${verb} <canaryId>`)
-      .description(verb === 'approve' ? 'promote the candidate to production (only when the canary awaits approval)' : 'roll the candidate back')
+      .description(verb === 'approve' ? 'promote the candidate to production (only when the canary awaits approval; repeated by the same approver: the recorded outcome)' : 'roll the candidate back (during the bake window, from the approval on: production back to the previous version)')
       .option('--approver <identity>', 'who decides (required): a name or email')
       .option('--role <role>', 'the approver\'s role, e.g. on-call, owner')
       .option('--comment <text>', 'why')

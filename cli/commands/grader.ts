@@ -16,6 +16,7 @@ import { THRESHOLDS, type CalibrationReport } from '../../graders/calibration.js
 import { withDeps } from '../../runtime/deps.js'
 import { gradeBatch } from '../../workflows/grading.js'
 import { requireOption, withRuntime } from '../context.js'
+import { intFlag } from '../flags.js'
 import { fmt, printJson, say } from '../output.js'
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`)
@@ -128,15 +129,12 @@ export function registerGrader(program: Command): void {
     .command('grade')
     .description('grade a task’s recent traffic in chunks (a Temporal workflow)')
     .option('--task <task>', 'task')
-    .option('--limit <n>', 'newest records to grade', '1000')
-    .option('--chunk-size <n>', 'items per chunk activity', '250')
+    .option('--limit <n>', 'newest records to grade', intFlag('--limit', 1), 1000)
+    .option('--chunk-size <n>', 'items per chunk activity', intFlag('--chunk-size', 1, 5_000), 250)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { task?: string; limit: string; chunkSize: string; json?: boolean }) => {
+    .action(async (opts: { task?: string; limit: number; chunkSize: number; json?: boolean }) => {
       const task = requireOption(opts.task, '--task', 'name the task, e.g. --task incident-triage')
-      const limit = Number(opts.limit)
-      const chunkSize = Number(opts.chunkSize)
-      if (!Number.isInteger(limit) || limit < 1) throw new KaizenError('INVALID_INPUT', '--limit: use a positive whole number')
-      if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 5_000) throw new KaizenError('INVALID_INPUT', '--chunk-size: use a whole number from 1 to 5000')
+      const { limit, chunkSize } = opts
       const result = await withRuntime({}, async (rt) => {
         const worker = await rt.startWorker()
         try {

@@ -4,8 +4,10 @@
  * the daily traffic retention run.
  */
 import type { Command } from 'commander'
-import { deleteSchedule, listSchedules, upsertRetentionSchedule, upsertSchedule } from '../../runtime/schedules.js'
-import { withClient } from '../context.js'
+import { parseCampaignConfig } from '../../core/config.js'
+import { deleteSchedule, listSchedules, upsertRetentionSchedule } from '../../runtime/schedules.js'
+import { withClient, withOperations } from '../context.js'
+import { cronFlag, durationFlag, timezoneFlag } from '../flags.js'
 import { printJson, say } from '../output.js'
 
 export function registerSchedule(program: Command): void {
@@ -13,25 +15,26 @@ export function registerSchedule(program: Command): void {
 
   schedule
     .command('create')
-    .description('create or update the nightly campaign schedule of a task')
+    .description('check the task (on a worker: one must be running), then create or update its nightly campaign schedule')
     .requiredOption('--task <task>', 'the task to improve every night')
-    .option('--cron <expr>', '5-field cron expression', '0 2 * * *')
-    .option('--timezone <tz>', 'IANA time zone of the cron expression', 'UTC')
-    .option('--catchup-window <duration>', 'make up missed runs within this window', '1 hour')
+    .option('--cron <expr>', '5-field cron expression', cronFlag('--cron'), '0 2 * * *')
+    .option('--timezone <tz>', 'IANA time zone of the cron expression', timezoneFlag('--timezone'), 'UTC')
+    .option('--catchup-window <duration>', 'make up missed runs within this window (e.g. "1 hour", "30 minutes")', durationFlag('--catchup-window'), '1 hour')
     .option('--json', 'print as JSON')
     .action(async (opts: { task: string; cron: string; timezone: string; catchupWindow: string; json?: boolean }) => {
-      await withClient(async (client, { env }) => {
-        const r = await upsertSchedule(client, { taskId: opts.task, cron: opts.cron, timezone: opts.timezone, catchupWindow: opts.catchupWindow, config: {}, taskQueue: env.TEMPORAL_TASK_QUEUE })
-        if (opts.json) return printJson({ ...r, task: opts.task, cron: opts.cron, timezone: opts.timezone, overlap: 'SKIP', catchupWindow: opts.catchupWindow })
+      await withOperations(async (ops) => {
+        const r = await ops.createSchedule({ taskId: opts.task, cron: opts.cron, timezone: opts.timezone, catchupWindow: opts.catchupWindow, config: parseCampaignConfig({}) })
         say(`Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at "${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ${opts.catchupWindow} are made up.`)
+        for (const w of r.warnings) say(`Warning: ${w}`)
+        if (opts.json) printJson({ scheduleId: r.scheduleId, created: r.created, task: opts.task, cron: opts.cron, timezone: opts.timezone, overlap: 'SKIP', catchupWindow: opts.catchupWindow, warnings: r.warnings })
       })
     })
 
   schedule
     .command('retention')
     .description('create or update the daily traffic retention run (applies `kaizen traffic retention` periods)')
-    .option('--cron <expr>', '5-field cron expression', '30 3 * * *')
-    .option('--timezone <tz>', 'IANA time zone of the cron expression', 'UTC')
+    .option('--cron <expr>', '5-field cron expression', cronFlag('--cron'), '30 3 * * *')
+    .option('--timezone <tz>', 'IANA time zone of the cron expression', timezoneFlag('--timezone'), 'UTC')
     .action(async (opts: { cron: string; timezone: string }) => {
       await withClient(async (client, { env }) => {
         const r = await upsertRetentionSchedule(client, { cron: opts.cron, timezone: opts.timezone, taskQueue: env.TEMPORAL_TASK_QUEUE })

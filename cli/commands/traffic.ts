@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { checkReferences, storeTraffic, TrafficRecord, type TrafficRecordInput } from '../../api/routes/traffic.js'
 import { KaizenError, formatPath } from '../../core/errors.js'
-import { applyRetention, setRetention } from '../../db/queries/retention.js'
+import { MAX_RETENTION_DAYS, applyRetention, setRetention } from '../../db/queries/retention.js'
+import { intFlag } from '../flags.js'
 import { withDeps } from '../../runtime/deps.js'
 import { printJson, say } from '../output.js'
 
@@ -49,6 +50,16 @@ export async function readTrafficFile(file: string): Promise<TrafficRecordInput[
   return records
 }
 
+/** `<days>`: a whole number of days or "forever" (null). */
+function retentionDays(value: string): number | null {
+  if (value === 'forever') return null
+  try {
+    return intFlag('<days>', 1, MAX_RETENTION_DAYS)(value)
+  } catch {
+    throw new KaizenError('INVALID_INPUT', `<days> "${value}" is not valid: give a whole number of days or "forever" (1 to ${MAX_RETENTION_DAYS} days)`, { details: { fields: ['days'] } })
+  }
+}
+
 export function registerTraffic(program: Command): void {
   const traffic = program.command('traffic').description('production traffic records')
   traffic
@@ -72,12 +83,12 @@ export function registerTraffic(program: Command): void {
     })
 
   traffic
-    .command('retention <task> <days>')
+    .command('retention')
     .description('keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the daily worker run apply it')
+    .argument('<task>', 'the task')
+    .argument('<days>', `whole number of days (1 to ${MAX_RETENTION_DAYS}) or "forever"`, retentionDays)
     .option('--actor <name>', 'who sets it (recorded)', process.env.USER ?? 'cli')
-    .action(async (task: string, daysText: string, opts: { actor: string }) => {
-      const days = daysText === 'forever' ? null : Number(daysText)
-      if (days !== null && !Number.isInteger(days)) throw new KaizenError('INVALID_INPUT', `<days>: give a whole number of days or "forever" (got "${daysText}")`, { details: { fields: ['days'] } })
+    .action(async (task: string, days: number | null, opts: { actor: string }) => {
       await withDeps((deps) => setRetention(deps.db, { taskId: task, days, actor: `user:${opts.actor}` }))
       say(days === null ? `Traffic of ${task} is kept forever.` : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign or feedback refers to them (golden cases are kept).`)
       printJson({ task, retentionDays: days })

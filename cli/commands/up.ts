@@ -6,24 +6,41 @@
  * `kaizen worker`: only a worker.
  */
 import type { Command } from 'commander'
+import { z } from 'zod'
+import { createOperations } from '../../client/operations.js'
+import { parseCampaignConfig } from '../../core/config.js'
+import { campaignPreflight } from '../../db/queries/preflight.js'
 import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
+import { loadEnv } from '../../runtime/env.js'
 import type { TrafficSimulator } from '../../serving/traffic-simulator.js'
-import { upsertRetentionSchedule, upsertSchedule } from '../../runtime/schedules.js'
+import { upsertRetentionSchedule } from '../../runtime/schedules.js'
+import { loadScenarios, requireScenario } from '../../sim/registry.js'
 import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
 import { runWorker } from '../../worker/main.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
 import { onShutdownSignal } from '../context.js'
+import { numberFlag } from '../flags.js'
 import { printJson, say, SIM_LABEL } from '../output.js'
+
+/** Simulated production requests per second. */
+const rateFlag = numberFlag('--rate', z.number().gt(0).max(1_000))
+
+/** Refuse an unknown --scenario before anything starts (servers, worker, traffic). */
+async function requireScenarioFlag(id: string): Promise<void> {
+  const env = loadEnv()
+  requireScenario(await loadScenarios(env.KAIZEN_SCENARIOS_DIR), id)
+}
 
 export function registerUp(program: Command): void {
   program
     .command('up')
     .description('run everything on embedded defaults: Temporal dev server, database, worker, simulated traffic, and one campaign')
     .option('--scenario <id>', 'scenario whose task to improve', 'incident-triage')
-    .option('--rate <n>', 'simulated production requests per second', (v) => Number(v), 40)
+    .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(async (opts: { scenario: string; rate: number; campaign: boolean; headless?: boolean }) => {
+      await requireScenarioFlag(opts.scenario)
       let rt: KaizenRuntime | null = null
       let traffic: TrafficSimulator | null = null
       let follow: NodeJS.Timeout | undefined
@@ -39,16 +56,11 @@ export function registerUp(program: Command): void {
         if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
         await rt.startWorker()
         const tasks = await rt.registerScenarioTasks()
+        const db = rt.db
+        const ops = createOperations({ client: rt.client, taskQueue: rt.env.TEMPORAL_TASK_QUEUE, check: (input) => campaignPreflight(db, input) })
         for (const t of tasks) {
-          const { scheduleId, created } = await upsertSchedule(rt.client, {
-            taskId: t.taskId,
-            cron: '0 2 * * *',
-            timezone: 'UTC',
-            catchupWindow: '1 hour',
-            config: {},
-            taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-            keepExisting: true,
-          })
+          // The tasks were just registered; their traffic comes next (warnings about it are not shown).
+          const { scheduleId, created } = await ops.createSchedule({ taskId: t.taskId, cron: '0 2 * * *', timezone: 'UTC', catchupWindow: '1 hour', config: parseCampaignConfig({}), keepExisting: true })
           say(`Nightly schedule ${scheduleId} ${created ? 'created (02:00 UTC)' : 'in place'}.`)
         }
         const retention = await upsertRetentionSchedule(rt.client, { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, keepExisting: true })
@@ -95,10 +107,11 @@ export function registerUp(program: Command): void {
     .option('--once', 'exit after the canary decision (the only mode; kept for clarity)', true)
     .option('--json', 'print the result as one JSON object')
     .option('--scenario <id>', 'scenario whose task to improve', 'incident-triage')
-    .option('--rate <n>', 'simulated production requests per second', (v) => Number(v), 40)
+    .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--fail-canary', 'fault injection: every request served by the canary fails')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(async (opts: { json?: boolean; scenario: string; rate: number; failCanary?: boolean; headless?: boolean }) => {
+      await requireScenarioFlag(opts.scenario)
       let rt: KaizenRuntime | null = null
       onShutdownSignal(async (signal) => {
         say(`\n${signal}: stopping.`)

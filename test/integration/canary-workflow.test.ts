@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client'
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client'
 import { ApplicationFailure } from '@temporalio/common'
 import { NativeConnection, Worker } from '@temporalio/worker'
 import type { CanaryAnalysis } from '../../core/canary/analyze.js'
@@ -36,6 +36,7 @@ interface Script {
   /** Deliver a notification (by default every delivery fails). */
   notify?: (event: string) => Promise<void>
   beforeBakeRollback?: () => Promise<void>
+  beforePromote?: () => Promise<void>
 }
 
 let client: Client
@@ -72,12 +73,14 @@ const fakeActivities = {
   async rollbackCanary(input: { canaryId: string; reason: string }) {
     scripts.get(input.canaryId)!.calls.push(`rollbackCanary: ${input.reason}`)
   },
-  async recordApproval(input: { canaryId: string }) {
-    scripts.get(input.canaryId)!.calls.push('recordApproval')
-    return { approvalId: 'apr-1' }
+  async recordApproval(input: { canaryId: string; decision: string; approver: string }) {
+    scripts.get(input.canaryId)!.calls.push(`recordApproval: ${input.decision} by ${input.approver}`)
+    return { approvalId: `apr-${input.decision}` }
   },
   async promoteCanary(input: { canaryId: string }) {
-    scripts.get(input.canaryId)!.calls.push('promoteCanary')
+    const script = scripts.get(input.canaryId)!
+    await script.beforePromote?.()
+    script.calls.push('promoteCanary')
     return { promoted: true, conflict: null, previousVersionId: 'pv_base' }
   },
   async setCanaryState(input: { canaryId: string; state: string }) {
@@ -163,7 +166,8 @@ test('a failing analysis takes the candidate off traffic before the workflow fai
   }
   const handle = await start(script)
   await assert.rejects(handle.result(), (e) => e instanceof WorkflowFailedError)
-  assert.ok(script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone/.test(c)), script.calls.join(' | '))
+  // The reason (and the rolled_back notification that carries it) names the root cause and its code.
+  assert.ok(script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone \[NOT_FOUND\]/.test(c)), script.calls.join(' | '))
 })
 
 test('a canary whose label was moved away ends without touching labels', async () => {
@@ -296,4 +300,87 @@ test('a cancel during a bake-window rollback lets the rollback finish; productio
   await assert.rejects(handle.result())
   assert.ok(script.calls.some((c) => c.startsWith('bakeRollback: regression during the bake window')), script.calls.join(' | '))
   assert.ok(!script.calls.some((c) => c.startsWith('endBake')), `no bake end after a regression: ${script.calls.join(' | ')}`)
+})
+
+/** A gate a fake activity waits at until the test opens it. */
+function gate() {
+  let open!: () => void
+  let entered!: () => void
+  const reached = new Promise<void>((r) => (entered = r))
+  const opened = new Promise<void>((r) => (open = r))
+  return { wait: () => (entered(), opened), reached, open: () => open() }
+}
+
+test('a reject sent right after an approval is accepted during the bake window and rolls production back (late-decision rule)', async () => {
+  const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
+  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+
+  // 1. The reject arrives while the approval is still being carried out (the promotion is held until the reject is in).
+  const held = gate()
+  const during: Script = { ...calm(), beforePromote: held.wait }
+  const h1 = await start(during, bake)
+  await eventually(() => h1.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  const approval = await h1.startUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  await held.reached
+  const reject = await h1.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com', comment: 'error budget burning' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  held.open()
+  const rejected = await reject.result()
+  const approved = await approval.result()
+  assert.equal(approved.state, 'promoted')
+  assert.match(approved.summary ?? '', /approved by erin@example\.com: promoted, production is now pv_cand; a 3600 s bake window follows/)
+  assert.equal(rejected.state, 'rolled_back')
+  assert.equal(rejected.productionVersionId, 'pv_base')
+  assert.match(rejected.summary ?? '', /rejected by frank@example\.com during the bake window: rolled back, production is back on pv_base/)
+  const final1 = await h1.result()
+  assert.equal(final1.state, 'rolled_back')
+  assert.deepEqual(final1.decisions?.map((d) => [d.decision, d.approver, d.approvalId]), [['approve', 'erin@example.com', 'apr-approve'], ['reject', 'frank@example.com', 'apr-reject']])
+  const order = during.calls.filter((c) => /^(recordApproval|promoteCanary|startBake|bakeRollback|rollbackCanary)/.test(c))
+  assert.deepEqual(order, ['recordApproval: approve by erin@example.com', 'promoteCanary', 'startBake', 'recordApproval: reject by frank@example.com', 'bakeRollback: rolled back during the bake window by frank@example.com: error budget burning'])
+
+  // 2. The reject arrives between the promotion and the bake's start (the 'promoted' notification is held).
+  const notified = gate()
+  const gap: Script = { ...calm(), notify: (event) => (event === 'promoted' ? notified.wait() : Promise.resolve()) }
+  const h2 = await start(gap, bake)
+  await eventually(() => h2.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  assert.equal((await h2.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })).state, 'promoted')
+  await notified.reached
+  assert.equal((await h2.query(canaryStatusQuery)).state, 'promoted', 'the bake has not started yet')
+  const late = await h2.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com', comment: 'changed my mind' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  notified.open()
+  assert.equal((await late.result()).productionVersionId, 'pv_base')
+  assert.equal((await h2.result()).state, 'rolled_back')
+  assert.ok(gap.calls.some((c) => c.startsWith('bakeRollback: rolled back during the bake window by frank@example.com')), gap.calls.join(' | '))
+})
+
+test('approve is idempotent for the approver and refused for anyone else; without a bake window a reject after the approval is refused, nothing recorded', async () => {
+  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+  const baking = calm()
+  const h = await start(baking, { bake: { seconds: 3_600, holdbackWeight: 0.2 } })
+  await eventually(() => h.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  // Sent twice at once by the same person (a double click): one approval, the same outcome twice.
+  const [first, second] = await Promise.all([0, 1].map(() => h.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })))
+  assert.equal(first!.approvalId, 'apr-approve')
+  assert.equal(second!.approvalId, 'apr-approve')
+  assert.equal([first, second].filter((o) => o!.repeated).length, 1, 'one of them is the recorded outcome, returned again')
+  const again = await h.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
+  assert.equal(again.repeated, true)
+  assert.match(again.summary ?? '', /already approved by erin@example\.com at \d{4}-\d\d-\d\dT[^ ]+ \(approval apr-approve\); nothing new was recorded/)
+  await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ approver: 'grace@example.com' }] }), (e) => e instanceof WorkflowUpdateFailedError && /already approved by erin@example\.com at \S+ \(approval apr-approve\); it is (promoted|baking); nothing was recorded/.test(failureMessages(e)))
+  assert.equal(baking.calls.filter((c) => c.startsWith('recordApproval')).length, 1, baking.calls.join(' | '))
+  await h.cancel()
+  await assert.rejects(h.result())
+
+  // No bake window: a reject that waited for the approval is refused once production has moved.
+  const held = gate()
+  const noBake: Script = { ...calm(), beforePromote: held.wait }
+  const n = await start(noBake)
+  await eventually(() => n.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  const approval = await n.startUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  await held.reached
+  const reject = await n.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  held.open()
+  assert.equal((await approval.result()).state, 'promoted')
+  await assert.rejects(reject.result(), (e) => e instanceof WorkflowUpdateFailedError && /is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject \(this canary has no bake window\); the reject was not applied and nothing was recorded/.test(failureMessages(e)))
+  assert.equal((await n.result()).state, 'promoted')
+  assert.deepEqual(noBake.calls.filter((c) => c.startsWith('recordApproval')), ['recordApproval: approve by erin@example.com'])
 })

@@ -1,0 +1,18 @@
+/**
+ * @module activities/preflight
+ * `preflightCampaign`: the campaign checks of db/queries/preflight.ts, run by a worker for clients
+ * that have no database of their own (the CLI against a cluster, or while `kaizen up` holds the
+ * embedded database). Read-only; the `campaignPreflight` workflow runs it.
+ */
+import { CampaignConfig } from '../core/config.js'
+import { campaignPreflight, type PreflightInput, type PreflightReport } from '../db/queries/preflight.js'
+import type { ActivityDeps } from './deps.js'
+
+export function createPreflightActivities(deps: ActivityDeps) {
+  return {
+    async preflightCampaign(input: PreflightInput): Promise<PreflightReport> {
+      // The client sent parsed settings; parse again here for the defaults of a newer schema.
+      return campaignPreflight(deps.db, { ...input, config: CampaignConfig.parse(input.config ?? {}) })
+    },
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * @module db/queries/preflight
+ * Would a campaign run? The checks a campaign's first steps make (`beginCampaign`,
+ * `snapshotDataset` in activities/campaign.ts), made up front and read-only, so that nothing is
+ * started or scheduled that is bound to fail:
+ *
+ * - the task exists (with a "did you mean" among the known tasks);
+ * - it has a production prompt version to improve;
+ * - it has a grader, or a scenario to derive one from;
+ * - the campaign id, when given, was not used before (campaign ids are single-use);
+ * - enough usable traffic: the same seeded sample the snapshot would draw (`sampleTraffic`, same
+ *   filters), at least `sample.minItems` records in the last `sample.windowHours`, and at least
+ *   3 items in every split. For a schedule (runs start later, on later traffic) too little traffic
+ *   is a warning, not a refusal.
+ *
+ * One function, used in two ways: directly by processes that hold the database (`kaizen serve`,
+ * `kaizen up`, `kaizen campaign estimate`), and by the CLI through a worker (the `campaignPreflight`
+ * workflow and the `preflightCampaign` activity), because the CLI's Temporal-only commands may have
+ * no database access.
+ */
+import { eq } from 'drizzle-orm'
+import type { CampaignConfig } from '../../core/config.js'
+import type { ErrorCode } from '../../core/errors.js'
+import { didYouMean } from '../../core/strict.js'
+import { unitHash } from '../../lib/hash.js'
+import type { Db } from '../client.js'
+import { campaigns, tasks } from '../schema.js'
+import { activeGraderVersionId } from './graders.js'
+import { getLabels } from './labels.js'
+import { sampleTraffic } from './sampling.js'
+
+export interface PreflightInput {
+  taskId: string
+  /** The campaign's settings, parsed (defaults filled in). */
+  config: CampaignConfig
+  /** `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns). */
+  mode: 'start' | 'schedule'
+  /** The id a starting campaign will get (its default seed; ids are single-use). */
+  campaignId?: string | null
+}
+
+export interface PreflightRefusal {
+  code: ErrorCode
+  message: string
+  /** The input at fault (`task`, `id`), for API errors. */
+  field?: string
+}
+
+export interface PreflightReport {
+  taskId: string
+  mode: PreflightInput['mode']
+  /** Why a campaign would refuse to run (the first reason), or null when it would run. */
+  refusal: PreflightRefusal | null
+  /** Worth knowing, but no reason to refuse. */
+  warnings: string[]
+  /** Usable records in the sample (at most `sample.size`), when it was drawn. */
+  usableRecords: number | null
+  productionVersionId: string | null
+  /** The grader the campaign would use: a grader version id, or `scenario:<id>` (derived at start). */
+  grader: string | null
+}
+
+export async function campaignPreflight(db: Db, input: PreflightInput, now: Date = new Date()): Promise<PreflightReport> {
+  const report: PreflightReport = { taskId: input.taskId, mode: input.mode, refusal: null, warnings: [], usableRecords: null, productionVersionId: null, grader: null }
+  const refuse = (refusal: PreflightRefusal) => ((report.refusal = refusal), report)
+
+  const task = await db.query.tasks.findFirst({ where: eq(tasks.id, input.taskId) })
+  if (!task) {
+    const known = (await db.select({ id: tasks.id }).from(tasks)).map((t) => t.id).sort()
+    const hint = didYouMean(input.taskId, known)
+    return refuse({
+      code: 'NOT_FOUND',
+      field: 'task',
+      message: `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+    })
+  }
+  const labels = await getLabels(db, task.id)
+  if (!labels.production) return refuse({ code: 'CONFLICT', field: 'task', message: `task "${task.id}" has no production prompt version to improve` })
+  report.productionVersionId = labels.production.promptVersionId
+
+  const grader = await activeGraderVersionId(db, task.id)
+  report.grader = grader ?? (task.scenarioId ? `scenario:${task.scenarioId}` : null)
+  if (!report.grader) return refuse({ code: 'CONFIG_ERROR', field: 'task', message: `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\`` })
+
+  if (input.campaignId) {
+    const used = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId), columns: { status: true } })
+    if (used) return refuse({ code: 'CONFLICT', field: 'id', message: `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids are single-use, pick another` })
+  }
+
+  if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
+    report.warnings.push(
+      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", a winner found while it runs gets no canary (approve or reject it first, or set canary.onConflict: supersede)`,
+    )
+  }
+
+  // The sample the snapshot would draw: same seed, filters and size, over the window ending now.
+  const { size, windowHours, minItems } = input.config.sample
+  const seed = input.config.seed ?? input.campaignId ?? `preflight-${task.id}`
+  const ids = await sampleTraffic(db, {
+    taskId: task.id,
+    seed,
+    size,
+    since: new Date(now.getTime() - windowHours * 3_600_000),
+    until: now,
+    stratifyBy: input.config.sample.stratifyBy ?? null,
+    halfLifeHours: input.config.sample.halfLifeHours ?? null,
+    dedupe: input.config.sample.dedupe ?? true,
+  })
+  report.usableRecords = ids.length
+  let shortage: PreflightRefusal | null = null
+  if (ids.length < minItems) {
+    shortage = {
+      code: 'INSUFFICIENT_DATA',
+      message:
+        `task "${task.id}" has ${ids.length} usable traffic records (with a known outcome, no error) in the last ${windowHours} h; ` +
+        `a campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
+    }
+  } else if (input.mode === 'start') {
+    // Only a starting campaign's seed is known: its splits are exactly the snapshot's.
+    const { train, validation } = input.config.splits
+    const counts = { train: 0, validation: 0, holdout: 0 }
+    for (const id of ids) {
+      const u = unitHash(seed, 'split', id)
+      counts[u < train ? 'train' : u < train + validation ? 'validation' : 'holdout']++
+    }
+    const small = (Object.keys(counts) as Array<keyof typeof counts>).find((s) => counts[s] < 3)
+    if (small) shortage = { code: 'INSUFFICIENT_DATA', message: `the ${small} split would get ${counts[small]} items; sample more traffic or change the split shares` }
+  }
+  if (shortage) {
+    if (input.mode === 'start') return refuse(shortage)
+    report.warnings.push(`${shortage.message} Until then, every scheduled run will fail for this reason.`)
+  }
+  return report
+}

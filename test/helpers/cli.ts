@@ -1,0 +1,41 @@
+/**
+ * Run the real `kaizen` binary (bin/kaizen.js) as a child process. The test's own database and
+ * Temporal settings are removed from its environment unless given in `env`: by default it runs on
+ * embedded defaults; pass TEMPORAL_ADDRESS / TEMPORAL_TASK_QUEUE / DATABASE_URL to point it at the
+ * test infrastructure.
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { REPO_ROOT } from '../../runtime/env.js'
+
+export interface CliRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function kaizen(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 240_000): Promise<CliRun> {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
+  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], { cwd: REPO_ROOT, env: childEnv })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** A client for the HTTP API app (`createApi`) with bearer tokens, and its error body. */
+export function apiCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }) {
+  return (method: string, path: string, secret: string, body?: unknown) =>
+    app.request(path, { method, headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+}
+export const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
