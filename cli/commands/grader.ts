@@ -18,6 +18,7 @@ import { gradeBatch } from '../../workflows/grading.js'
 import { requireOption, withRuntime } from '../context.js'
 import { intFlag } from '../flags.js'
 import { fmt, printJson, say } from '../output.js'
+import { FAN_OUT } from '../../core/fanout.js'
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`)
 
@@ -130,15 +131,15 @@ export function registerGrader(program: Command): void {
     .description('grade a task’s recent traffic in chunks (a Temporal workflow)')
     .option('--task <task>', 'task')
     .option('--limit <n>', 'newest records to grade', intFlag('--limit', 1), 1000)
-    .option('--chunk-size <n>', 'items per chunk activity', intFlag('--chunk-size', 1, 5_000), 250)
+    .option('--chunk-size <n>', `items per chunk activity (default ${FAN_OUT.chunkItems}: chunks spread over every worker)`, intFlag('--chunk-size', 1, 5_000))
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { task?: string; limit: number; chunkSize: number; json?: boolean }) => {
+    .action(async (opts: { task?: string; limit: number; chunkSize?: number; json?: boolean }) => {
       const task = requireOption(opts.task, '--task', 'name the task, e.g. --task incident-triage')
       const { limit, chunkSize } = opts
       const result = await withRuntime({}, async (rt) => {
         const worker = await rt.startWorker()
         try {
-          return await rt.client.workflow.execute(gradeBatch, { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, workflowId: `grade-${task}-${Date.now()}`, args: [{ taskId: task, limit, chunkSize }] })
+          return await rt.client.workflow.execute(gradeBatch, { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, workflowId: `grade-${task}-${Date.now()}`, args: [{ taskId: task, limit, ...(chunkSize ? { chunkSize } : {}) }] })
         } finally {
           await worker.shutdown()
         }
