@@ -139,6 +139,45 @@ function processCpu(pid: number | undefined): number {
 const workersCpu = (procs: ChildProcess[]) => procs.reduce((a, p) => a + processCpu(p.pid), 0)
 const busyShare = (from: { busy: number; total: number }, to: { busy: number; total: number }) => (to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : 0)
 
+/**
+ * Where a campaign's time went: for each activity type, the wall time during which at least one
+ * of its activities ran (intervals merged), from the workflow's history.
+ */
+async function timeline(client: Client, workflowId: string): Promise<Record<string, { seconds: number; count: number }>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory()
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 0)
+  const scheduled = new Map<string, string>()
+  const started = new Map<string, number>()
+  const spans = new Map<string, Array<[number, number]>>()
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId)
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?')
+    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e.eventTime))
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes
+    if (done) {
+      const of = String(done.scheduledEventId)
+      const type = scheduled.get(of) ?? '?'
+      const list = spans.get(type) ?? []
+      list.push([started.get(of) ?? ms(e.eventTime), ms(e.eventTime)])
+      spans.set(type, list)
+    }
+  }
+  const out: Record<string, { seconds: number; count: number }> = {}
+  for (const [type, list] of spans) {
+    list.sort((a, b) => a[0] - b[0])
+    let total = 0
+    let [from, to] = list[0] as [number, number]
+    for (const [a, b] of list.slice(1)) {
+      if (a > to) {
+        total += to - from
+        ;[from, to] = [a, b]
+      } else to = Math.max(to, b)
+    }
+    out[type] = { seconds: round2((total + to - from) / 1000), count: list.length }
+  }
+  return out
+}
+
 interface Measurement {
   run: number
   n: number
@@ -153,6 +192,8 @@ interface Measurement {
   cpuBusy: { campaign: number; grading: number }
   /** CPU seconds the worker processes used per evaluation (campaign: per task rollout; grading: per item). */
   workerCpuPerItem: { campaign: number; grading: number }
+  /** Seconds during which each kind of campaign step ran (evaluateChunk: chunks of any wave). */
+  steps: Record<string, { seconds: number; count: number }>
 }
 
 const server = await startBenchServer(latencyMs, new URL('./server.ts', import.meta.url))
@@ -208,8 +249,9 @@ try {
         const w2 = workersCpu(procs)
         const workerCpuPerItem = { campaign: Math.round(((w1 - w0) / Math.max(1, result.rolloutsUsed)) * 1e4) / 1e4, grading: Math.round(((w2 - w1) / Math.max(1, graded.itemCount)) * 1e4) / 1e4 }
         const cpuBusy = { campaign: round2(busyShare(c0, c1)), grading: round2(busyShare(c1, c2)) }
-        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds, cpuBusy, workerCpuPerItem }
+        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds, cpuBusy, workerCpuPerItem, steps: await timeline(client, campaignId) }
         measurements.push(m)
+        log(`  campaign steps: ${Object.entries(m.steps).sort((a, b) => b[1].seconds - a[1].seconds).map(([k, v]) => `${k} ${v.seconds} s (${v.count}×)`).join(', ')}`)
         log(
           `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts; CPU ${Math.round(cpuBusy.campaign * 100)} % busy, workers ${(workerCpuPerItem.campaign * 1000).toFixed(1)} ms/rollout) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)}; CPU ${Math.round(cpuBusy.grading * 100)} % busy, workers ${(workerCpuPerItem.grading * 1000).toFixed(1)} ms/item)`,
         )
@@ -242,7 +284,7 @@ const rows = workerCounts.map((n) => {
     gradingItemsPerSec: round2(gradingItemsPerSec),
     idealItemsPerSec: round2(idealItemsPerSec),
     gradingShareOfIdeal: round2(gradingItemsPerSec / idealItemsPerSec),
-    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds), cpuBusy: m.cpuBusy, workerCpuPerItem: m.workerCpuPerItem })),
+    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds), cpuBusy: m.cpuBusy, workerCpuPerItem: m.workerCpuPerItem, steps: m.steps })),
   }
 })
 const outcomes = new Set(measurements.map((m) => `${m.decision}|${m.winner}|${m.rollouts}`))

@@ -30,11 +30,13 @@ export async function beamRound(pool: Candidate[], settings: StrategySettings, p
         const scores = await evaluateWithin(ports, parent.content, minibatch)
         const failures = scores.filter((s) => s.score !== null && s.score < 0.999)
         if (failures.length === 0) return null // a perfect minibatch: nothing to learn from this parent
+        // Each gradient sees a different handful of the errors, as ProTeGi samples error groups. The
+        // proposals are asked for at once; each is asked right after its group is drawn, and a
+        // proposer draws before it awaits anything, so the draws are those of one-by-one asking.
+        const asked: Array<Promise<Proposal | null>> = []
+        for (let k = 0; k < perParent; k++) asked.push(ports.propose(parent.content, rng.sample(failures, Math.max(1, Math.ceil(failures.length / 2))), rng))
         const mine: Proposal[] = []
-        for (let k = 0; k < perParent; k++) {
-          // Each gradient sees a different handful of the errors, as ProTeGi samples error groups.
-          const group = rng.sample(failures, Math.max(1, Math.ceil(failures.length / 2)))
-          const proposal = await ports.propose(parent.content, group, rng)
+        for (const proposal of await allSettled(asked)) {
           if (!proposal || pool.some((c) => sameText(c.content, proposal.content)) || mine.some((p) => sameText(p.content, proposal.content))) continue
           mine.push(proposal)
         }

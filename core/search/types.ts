@@ -71,7 +71,8 @@ export interface SearchPorts {
   /**
    * Write a new prompt from a parent and its failures (reflection); null when the proposer has
    * nothing. `rng`: the stream to draw from (a strategy working on several parents at once gives
-   * each its own); default `rng` above.
+   * each its own); default `rng` above. An implementation makes its draws before its first await,
+   * so proposals asked for at once draw what they would one by one.
    */
   propose(parent: PromptContent, failures: readonly ItemScore[], rng?: Rng): Promise<Proposal | null>
   /** A blind edit of a prompt: no feedback used (random search, hill climbing, evolution). */
