@@ -15,7 +15,7 @@
  *   model server, and anything else running), to tell a CPU-bound measurement from a fair one.
  * The campaign must reach the same decision, winner and rollouts at every worker count.
  *
- *   npm run bench:scale [-- --json] [--workers 1,2,4] [--runs 3] [--latency-ms 300] [--concurrency 8]
+ *   npm run bench:scale [-- --json] [--workers 1,2,4] [--runs 3] [--latency-ms 300] [--concurrency 4]
  *                          [--grading-items 1200] [--strategy beam] [--rounds 3] [--proposals 6]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -44,7 +44,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2,4' },
     runs: { type: 'string', default: '3' },
     'latency-ms': { type: 'string', default: '300' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '4' },
     'grading-items': { type: 'string', default: '1200' },
     strategy: { type: 'string', default: 'beam' },
     rounds: { type: 'string', default: '3' },
