@@ -137,14 +137,16 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)
 
-  // Progress: stage, round, rollouts, best score so far.
+  // Progress: stage, round, rollouts, best score so far. Outages of Temporal or the database are
+  // waited out (one line when they start, one when they end): the worker in this process carries on.
   let last = ''
-  const resultP = handle.result()
+  const resultP = rt.whileTemporal(() => handle.result())
   let done = false
   void resultP.finally(() => (done = true)).catch(() => undefined)
   while (!done) {
     const s: CampaignStatus | null = await handle.query(campaignStatusQuery).catch(() => null)
     if (s) {
+      rt.temporalOutage.ok()
       const line =
         s.stage === 'searching'
           ? `  searching: round ${Math.min(s.round + 1, s.rounds)}/${s.rounds} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget} · best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`
@@ -157,8 +159,8 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   // Live traffic for the canary: users keep arriving, routed by the resolver.
   sim.start(options.rate)
   log(`${SIM_LABEL} Live traffic: about ${options.rate} requests/s, routed by the prompt resolver.`)
-  const winner = result.winnerVersion ? await getPromptVersion(rt.db, result.winnerVersion) : null
-  const baseline = await getPromptVersion(rt.db, result.baselineVersion)
+  const winner = result.winnerVersion ? await rt.whileDatabase(() => getPromptVersion(rt.db, result.winnerVersion as string)) : null
+  const baseline = await rt.whileDatabase(() => getPromptVersion(rt.db, result.baselineVersion))
 
   let canary: DemoSummary['canary'] = null
   if (result.canary) {

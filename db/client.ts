@@ -83,10 +83,16 @@ async function acquirePgliteLock(dir: string): Promise<() => void> {
   }
 }
 
+/**
+ * Where a lost idle connection is reported instead of stderr (a long-running process sets it to
+ * its database outage reporter: a server restart drops every idle connection at once).
+ */
+export const poolEvents: { connectionLost: ((reason: string) => void) | null } = { connectionLost: null }
+
 async function openPostgres(url: string, migrate: boolean): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000 })
   // An idle connection that fails (the server restarted, the network dropped it) is replaced on next use.
-  pool.on('error', (err) => console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`))
+  pool.on('error', (err) => (poolEvents.connectionLost ? poolEvents.connectionLost(describeError(err)) : console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`)))
   const location = redactUrl(url)
   try {
     const client = await pool.connect()

@@ -10,7 +10,10 @@ import type { NativeConnection, Worker } from '@temporalio/worker'
 import { join } from 'node:path'
 import { bootstrapCalibration } from '../activities/calibration.js'
 import type { ActivityDeps } from '../activities/deps.js'
-import { openDatabase, type Database, type Db } from '../db/client.js'
+import { sql } from 'drizzle-orm'
+import { openDatabase, poolEvents, type Database, type Db } from '../db/client.js'
+import { isDbUnavailable } from '../db/errors.js'
+import { describeError } from '../lib/safe-log.js'
 import { registerScenarioTask, type RegisteredTask } from '../db/queries/tasks.js'
 import { providersFromEnv } from '../providers/from-env.js'
 import type { ProviderRegistry } from '../providers/registry.js'
@@ -20,11 +23,14 @@ import type { Scenario } from '../sim/scenario.js'
 import { createWorkers } from '../worker/create-worker.js'
 import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
-import { connectClient, connectNative, installTemporalRuntime, resolveTemporal, type TemporalTarget } from './temporal.js'
+import { isTemporalUnavailable, OutageReporter, untilAvailable } from './outage.js'
+import { connectClient, connectNative, installTemporalRuntime, outageSinks, resolveTemporal, type TemporalTarget } from './temporal.js'
+import { temporalAnswers } from './temporal-server.js'
 
 export interface RunningWorker {
-  worker: Worker
-  /** Resolves when the worker has stopped. */
+  /** The main worker now running (a new one after a restart). */
+  readonly worker: Worker
+  /** Resolves when the worker has been shut down. */
   done: Promise<void>
   shutdown(): Promise<void>
 }
@@ -38,6 +44,14 @@ export interface KaizenRuntime {
   providers: ProviderRegistry
   temporal: TemporalTarget
   client: Client
+  /** One line when Temporal becomes unreachable, one when it is back (runtime/outage.ts). */
+  temporalOutage: OutageReporter
+  /** Likewise for the database. */
+  databaseOutage: OutageReporter
+  /** Run a call against Temporal, waiting out outages (long-running commands). */
+  whileTemporal<T>(call: () => Promise<T>): Promise<T>
+  /** Run a call against the database, waiting out outages (long-running commands). */
+  whileDatabase<T>(call: () => Promise<T>): Promise<T>
   /** Register every scenario's task (idempotent). */
   registerScenarioTasks(): Promise<RegisteredTask[]>
   startWorker(): Promise<RunningWorker>
@@ -83,6 +97,32 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     cleanups.push(() => (connection as Connection).close())
 
     const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE))
+    // Outages: one line when a dependency goes away and one when it is back; the worker's own
+    // retry warnings are folded into those lines.
+    const temporalOutage = new OutageReporter(`Temporal at ${temporal.address}`, log, () => temporalAnswers(temporal.address, 2_000))
+    const databaseOutage = new OutageReporter(database.kind === 'postgres' ? 'The database' : 'The embedded database', log, async () => {
+      try {
+        await database.db.execute(sql`select 1`)
+        return true
+      } catch {
+        return false
+      }
+    })
+    outageSinks.temporal = (reason) => temporalOutage.failed(reason)
+    const dbReason = (reason: string) => reason.replace(/^database unavailable:\s*/i, '')
+    outageSinks.database = (reason) => databaseOutage.failed(dbReason(reason))
+    poolEvents.connectionLost = (reason) => databaseOutage.failed(dbReason(reason))
+    cleanups.push(async () => {
+      outageSinks.temporal = null
+      outageSinks.database = null
+      poolEvents.connectionLost = null
+      temporalOutage.stop()
+      databaseOutage.stop()
+    })
+    let closing = false
+    cleanups.push(async () => {
+      closing = true
+    })
     const workers: RunningWorker[] = []
     let native: NativeConnection | null = null
 
@@ -105,20 +145,51 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
         }
         return out
       },
+      temporalOutage,
+      databaseOutage,
+      whileTemporal: (call) => untilAvailable(call, { transient: isTemporalUnavailable, reporter: temporalOutage }),
+      whileDatabase: (call) => untilAvailable(call, { transient: isDbUnavailable, reporter: databaseOutage }),
       async startWorker() {
         if (!native) {
           native = await connectNative(temporal)
           const nc = native
           cleanups.push(() => nc.close())
         }
-        const pair = await createWorkers({ connection: native, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
-        const done = pair.run()
-        // A worker that dies is reported at once, not when someone finally awaits it.
-        done.catch((err: Error) => log(`[kaizen] the worker stopped: ${err.message}`))
+        const connection = native
+        const start = () => createWorkers({ connection, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
+        let pair = await start()
+        let stopped = false
+        // A worker never dies of an outage: if it stops by itself, it is started again (with backoff).
+        const supervise = async (): Promise<void> => {
+          let delay = 2_000
+          for (;;) {
+            try {
+              await pair.run()
+            } catch (err) {
+              if (stopped || closing) return
+              log(`[kaizen] the worker stopped (${describeError(err)}); starting it again in ${delay / 1000} s`)
+            }
+            if (stopped || closing) return
+            await new Promise((r) => setTimeout(r, delay))
+            delay = Math.min(60_000, delay * 2)
+            if (stopped || closing) return
+            try {
+              pair = await start()
+              log('[kaizen] the worker is polling again')
+              delay = 2_000
+            } catch (err) {
+              log(`[kaizen] the worker could not start yet (${describeError(err)})`)
+            }
+          }
+        }
+        const done = supervise()
         const running: RunningWorker = {
-          worker: pair.main,
+          get worker() {
+            return pair.main
+          },
           done,
           shutdown: async () => {
+            stopped = true
             pair.shutdown()
             await done.catch(() => undefined)
           },

@@ -124,16 +124,41 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
   ]
   const logPath = join(dataDir, 'temporal-server.log')
-  const logFd = openSync(logPath, 'a')
   log(`Starting the Temporal dev server (${cli.path}) on ${address}, data in ${dbFile}…`)
-  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] })
-  closeSync(logFd)
+  let child: ChildProcess
   let exited: number | null = null
-  child.once('exit', (code) => {
-    exited = code ?? -1
-  })
+  let stopping: Promise<void> | null = null
+  const launch = () => {
+    const logFd = openSync(logPath, 'a')
+    const current = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] })
+    closeSync(logFd)
+    child = current
+    exited = null
+    current.once('exit', (code, signal) => {
+      if (child !== current) return
+      exited = code ?? -1
+      if (ready && !stopping) restart(code === null ? `signal ${signal}` : `code ${code}`)
+    })
+  }
   const killOnExit = () => child.kill('SIGKILL')
   process.once('exit', killOnExit)
+
+  // The server is Kaizen's own: if it dies while Kaizen runs (killed, crashed), it is started again
+  // on the same port and file (its state survives), and the worker and clients reconnect.
+  let ready = false
+  let restarts: number[] = []
+  const restart = (why: string) => {
+    restarts = [...restarts.filter((t) => Date.now() - t < 60_000), Date.now()]
+    if (restarts.length > 5) {
+      log(`The embedded Temporal dev server exited (${why}) for the sixth time within a minute; not starting it again. Last lines of ${logPath}:\n${tail(logPath)}`)
+      return
+    }
+    log(`The embedded Temporal dev server exited (${why}); starting it again on ${address}.`)
+    setTimeout(() => {
+      if (!stopping) launch()
+    }, 1_000).unref()
+  }
+  launch()
 
   const deadline = Date.now() + 60_000
   while (!(await temporalAnswers(address, 1_000))) {
@@ -142,15 +167,15 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
       throw new KaizenError('INFRA_UNAVAILABLE', `the Temporal dev server exited (code ${exited}) before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`)
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL')
+      child!.kill('SIGKILL')
       process.removeListener('exit', killOnExit)
       throw new KaizenError('INFRA_UNAVAILABLE', `the Temporal dev server did not answer on ${address} within 60 s. Last lines of ${logPath}:\n${tail(logPath)}`)
     }
     await sleep(250)
   }
-  writeFileSync(statePath, JSON.stringify({ pid: child.pid, port: options.port, uiPort }))
+  ready = true
+  writeFileSync(statePath, JSON.stringify({ pid: child!.pid, port: options.port, uiPort }))
 
-  let stopping: Promise<void> | null = null
   const stop = () =>
     (stopping ??= (async () => {
       process.removeListener('exit', killOnExit)

@@ -22,6 +22,27 @@ export interface TemporalTarget {
 }
 
 let runtimeInstalled = false
+
+/**
+ * Where the worker's outage warnings go instead of stderr (runtime/app.ts sets them to the
+ * process's outage reporters): the SDK warns on every failed poll while Temporal is down, and
+ * every activity attempt that finds the database down fails with a warning — an outage is one
+ * line for the operator, not hundreds.
+ */
+export const outageSinks: { temporal: ((reason: string) => void) | null; database: ((reason: string) => void) | null } = { temporal: null, database: null }
+
+/** A core (Rust) warning that a gRPC call to Temporal was retried because Temporal is unreachable. */
+const CORE_RETRY = /^gRPC call \S+ retried \d+ times/
+
+function outageOf(entry: { message: string; meta?: Record<string, unknown> }): { sink: 'temporal' | 'database'; reason: string } | null {
+  if (CORE_RETRY.test(entry.message)) {
+    const detail = String((entry.meta as { error?: unknown } | undefined)?.error ?? '')
+    if (/Unavailable|DeadlineExceeded|tcp connect|transport/i.test(detail)) return { sink: 'temporal', reason: /tcp connect error/i.test(detail) ? 'connection refused' : 'gRPC unavailable' }
+  }
+  const error = (entry.meta as { error?: { type?: unknown; message?: unknown } } | undefined)?.error
+  if (entry.message === 'Activity failed' && error?.type === 'INFRA_UNAVAILABLE') return { sink: 'database', reason: String(error.message ?? 'unavailable').replace(/^database unavailable:\s*/, '') }
+  return null
+}
 /**
  * Configure the SDK's native runtime (once per process): logs at the configured level, on stderr
  * (stdout carries only the CLI's --json documents), core (Rust) logs forwarded to the same logger.
@@ -41,6 +62,9 @@ export function installTemporalRuntime(level: LogLevel): void {
   Runtime.defaultOptions = {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
     logger: new DefaultLogger(level, (entry) => {
+      const outage = outageOf(entry)
+      const sink = outage ? outageSinks[outage.sink] : null
+      if (outage && sink) return sink(outage.reason)
       const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()
       process.stderr.write(`${at} [${entry.level}] ${safeLogLine(entry.message, entry.meta)}\n`)
     }),

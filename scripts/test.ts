@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     new Promise<number>((done) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-timeout=300000', `--test-concurrency=${process.env.KAIZEN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(REPO_ROOT, f))],
+        ['--import', 'tsx', '--test', '--test-timeout=600000', `--test-concurrency=${process.env.KAIZEN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(REPO_ROOT, f))],
         {
           cwd: REPO_ROOT,
           stdio: 'inherit',

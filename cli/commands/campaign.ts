@@ -20,6 +20,8 @@ import { withDeps } from '../../runtime/deps.js'
 import { withClient, withOperations } from '../context.js'
 import { campaignIdFlag, configFlag, intFlag, numberFlag } from '../flags.js'
 import { describeChain, fmt, printJson, say } from '../output.js'
+import { isTemporalUnavailable, OutageReporter, untilAvailable } from '../../runtime/outage.js'
+import { temporalAnswers } from '../../runtime/temporal-server.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -107,7 +109,7 @@ export function registerCampaign(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }) => {
       const config = await configFromFlags(opts)
-      await withOperations(async (ops) => {
+      await withOperations(async (ops, { target }) => {
         const started = await ops.startCampaign({ taskId: opts.task, ...(opts.id ? { campaignId: opts.id } : {}), config, trigger: 'cli' })
         const { campaignId, handle } = started
         say(`Campaign ${campaignId} started for task "${opts.task}" (checked: production ${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic records).`)
@@ -116,16 +118,19 @@ export function registerCampaign(program: Command): void {
           if (opts.json) printJson({ campaignId, task: opts.task, status: 'started', warnings: started.warnings })
           return
         }
+        // Following it waits out Temporal outages: one line when it goes away, one when it is back.
+        const outage = new OutageReporter(`Temporal at ${target.address}`, say, () => temporalAnswers(target.address, 2_000))
         let last = ''
-        const result = handle.result()
+        const result = untilAvailable(() => handle.result(), { transient: isTemporalUnavailable, reporter: outage })
         let done = false
         void result.finally(() => (done = true)).catch(() => undefined)
         while (!done) {
           const s = await handle.query(campaignStatusQuery).catch(() => null)
+          if (s) outage.ok()
           if (s && describeStatus(s) !== last) say((last = describeStatus(s)))
           await Promise.race([result.catch(() => undefined), sleep(1_000)])
         }
-        const r: CampaignResult = await result
+        const r: CampaignResult = await result.finally(() => outage.stop())
         say(`Decision: ${r.decision}. ${r.reason}`)
         if (opts.json) printJson(r)
       })
