@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { bootstrapCalibration } from '../activities/calibration.js'
 import type { ActivityDeps } from '../activities/deps.js'
 import { sql } from 'drizzle-orm'
+import { KaizenError } from '../core/errors.js'
 import { openDatabase, poolEvents, type Database, type Db } from '../db/client.js'
 import { isDbUnavailable } from '../db/errors.js'
 import { describeError } from '../lib/safe-log.js'
@@ -64,7 +65,16 @@ export interface OpenRuntimeOptions {
   headless?: boolean
   env?: Env
   log?: (line: string) => void
+  /**
+   * A long-running process (`kaizen worker`, `serve`, `up`): a configured PostgreSQL or Temporal
+   * that cannot be reached at start is waited for (one line, retries with backoff), as an outage
+   * later on would be. Short commands leave it unset and fail at once (exit 7).
+   */
+  waitForServices?: boolean
 }
+
+/** A failure to reach a configured server (not a wrong setting, not the embedded database's lock). */
+const unreachable = (err: unknown) => err instanceof KaizenError && err.code === 'INFRA_UNAVAILABLE' && !/in use by/.test(err.message)
 
 export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRuntime> {
   const env = options.env ?? loadEnv()
@@ -85,7 +95,10 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     }
   }
   try {
-    const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
+    const waiting = options.waitForServices === true
+    const open = () => openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
+    const database =
+      waiting && env.DATABASE_URL ? await untilAvailable(open, { transient: unreachable, reporter: new OutageReporter('The database', log) }) : await open()
     cleanups.push(() => database.close())
     const temporal = await resolveTemporal(env, {
       startEmbedded: options.temporal === 'embedded-or-configured',
@@ -93,7 +106,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       log,
     })
     if (temporal.embedded) cleanups.push(() => (temporal.embedded as NonNullable<typeof temporal.embedded>).stop())
-    const { client, connection } = await connectClient(temporal)
+    const startupTemporal = new OutageReporter(`Temporal at ${temporal.address}`, log)
+    const { client, connection } = waiting ? await untilAvailable(() => connectClient(temporal), { transient: unreachable, reporter: startupTemporal }) : await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
     const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE))
@@ -151,13 +165,13 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       whileDatabase: (call) => untilAvailable(call, { transient: isDbUnavailable, reporter: databaseOutage }),
       async startWorker() {
         if (!native) {
-          native = await connectNative(temporal)
+          native = waiting ? await untilAvailable(() => connectNative(temporal), { transient: unreachable, reporter: temporalOutage }) : await connectNative(temporal)
           const nc = native
           cleanups.push(() => nc.close())
         }
         const connection = native
         const start = () => createWorkers({ connection, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
-        let pair = await start()
+        let pair = waiting ? await untilAvailable(start, { transient: (e) => unreachable(e) || isTemporalUnavailable(e), reporter: temporalOutage }) : await start()
         let stopped = false
         // A worker never dies of an outage: if it stops by itself, it is started again (with backoff).
         const supervise = async (): Promise<void> => {

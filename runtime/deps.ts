@@ -6,7 +6,8 @@
 import { loadRedaction, type Redactor } from '../privacy/redact.js'
 import pLimit from 'p-limit'
 import type { ActivityDeps } from '../activities/deps.js'
-import { openDatabase, type Db } from '../db/client.js'
+import { sql } from 'drizzle-orm'
+import { openDatabase, poolEvents, type Db } from '../db/client.js'
 import { registerScenarioTask } from '../db/queries/tasks.js'
 import { ModelClient } from '../providers/client.js'
 import { providersFromEnv } from '../providers/from-env.js'
@@ -14,6 +15,8 @@ import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
 import { loadScenarios } from '../sim/registry.js'
 import { loadEnv, type Env } from './env.js'
+import { KaizenError } from '../core/errors.js'
+import { OutageReporter, untilAvailable } from './outage.js'
 
 /** The activities' dependencies as configured by the environment (webhooks included). */
 export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scenarios: ActivityDeps['scenarios'], redactor?: Redactor): ActivityDeps {
@@ -33,15 +36,43 @@ export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scen
   }
 }
 
-export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<T>, env: Env = loadEnv()): Promise<T> {
+/**
+ * Run `fn` with the activities' dependencies over a database opened for it. `waitForDatabase`
+ * (long-running processes: `kaizen serve`): a configured PostgreSQL that cannot be reached yet is
+ * waited for, with one line, instead of failing at once.
+ */
+export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<T>, env: Env = loadEnv(), options: { waitForDatabase?: boolean; log?: (line: string) => void } = {}): Promise<T> {
   const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
   const simulation = new SimulationProvider([...scenarios.values()])
   const providers = providersFromEnv(env, simulation)
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
+  const open = () => openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
+  const database =
+    options.waitForDatabase && env.DATABASE_URL
+      ? await untilAvailable(open, {
+          transient: (err) => err instanceof KaizenError && err.code === 'INFRA_UNAVAILABLE',
+          reporter: new OutageReporter('The database', options.log ?? ((line) => console.error(line))),
+        })
+      : await open()
+  // A long-running process reports a database outage in two lines (down, back), not a line per lost connection.
+  const outage = options.waitForDatabase
+    ? new OutageReporter('The database', options.log ?? ((line) => console.error(line)), async () => {
+        try {
+          await database.db.execute(sql`select 1`)
+          return true
+        } catch {
+          return false
+        }
+      })
+    : null
+  if (outage) poolEvents.connectionLost = (reason) => outage.failed(reason.replace(/^database unavailable:\s*/i, ''))
   try {
     for (const s of scenarios.values()) await registerScenarioTask(database.db, s)
     return await fn(activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE)), env)
   } finally {
+    if (outage) {
+      outage.stop()
+      poolEvents.connectionLost = null
+    }
     await database.close()
   }
 }

@@ -35,7 +35,7 @@ export const outageSinks: { temporal: ((reason: string) => void) | null; databas
 const CORE_RETRY = /^gRPC call \S+ retried \d+ times/
 
 function outageOf(entry: { message: string; meta?: Record<string, unknown> }): { sink: 'temporal' | 'database'; reason: string } | null {
-  if (CORE_RETRY.test(entry.message)) {
+  if (CORE_RETRY.test(entry.message) || /^Network error while /.test(entry.message)) {
     const detail = String((entry.meta as { error?: unknown } | undefined)?.error ?? '')
     if (/Unavailable|DeadlineExceeded|tcp connect|transport/i.test(detail)) return { sink: 'temporal', reason: /tcp connect error/i.test(detail) ? 'connection refused' : 'gRPC unavailable' }
   }
@@ -62,6 +62,8 @@ export function installTemporalRuntime(level: LogLevel): void {
   Runtime.defaultOptions = {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
     logger: new DefaultLogger(level, (entry) => {
+      // The evaluation worker runs activities only (worker/create-worker.ts): the SDK's notice that it has no workflows is expected.
+      if (entry.message === 'No workflows registered, not polling for workflow tasks') return
       const outage = outageOf(entry)
       const sink = outage ? outageSinks[outage.sink] : null
       if (outage && sink) return sink(outage.reason)

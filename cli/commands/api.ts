@@ -8,6 +8,7 @@ import type { Command } from 'commander'
 import { createApi } from '../../api/app.js'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
+import { loadEnv } from '../../runtime/env.js'
 import type { Client } from '@temporalio/client'
 import { Gateway } from '../../serving/gateway.js'
 import { connectClient, resolveTemporal } from '../../runtime/temporal.js'
@@ -54,7 +55,7 @@ export function registerApi(program: Command): void {
           process.once('SIGINT', stop)
           process.once('SIGTERM', stop)
         })
-      })
+      }, loadEnv(), { waitForDatabase: true, log: say })
     })
 
   const token = program.command('token').description('API tokens with scopes (ingest, read, operate, approve)')

@@ -12,6 +12,7 @@ import { parseCampaignConfig } from '../../core/config.js'
 import { campaignPreflight } from '../../db/queries/preflight.js'
 import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
 import { loadEnv } from '../../runtime/env.js'
+import { isTemporalUnavailable, outageReason } from '../../runtime/outage.js'
 import type { TrafficSimulator } from '../../serving/traffic-simulator.js'
 import { upsertRetentionSchedule } from '../../runtime/schedules.js'
 import { loadScenarios, requireScenario } from '../../sim/registry.js'
@@ -50,7 +51,7 @@ export function registerUp(program: Command): void {
         await traffic?.stop()
         await rt?.close()
       })
-      rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      rt = await openRuntime({ temporal: 'embedded-or-configured', waitForServices: true, log: say, ...(opts.headless ? { headless: true } : {}) })
       try {
         say(`Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`)
         if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
@@ -85,12 +86,16 @@ export function registerUp(program: Command): void {
             .getHandle(canaryId)
             .query(canaryStatusQuery)
             .then((s) => {
+              rt?.temporalOutage.ok()
               if (s.state !== lastState) {
                 if (lastState !== null) say(`Canary ${canaryId} is now ${s.state}${s.reason ? `: ${s.reason}` : ''}`)
                 lastState = s.state
               }
             })
-            .catch(() => undefined)
+            // Temporal unreachable: one outage line (runtime/outage.ts); anything else is retried on the next tick.
+            .catch((err: unknown) => {
+              if (isTemporalUnavailable(err)) rt?.temporalOutage.failed(outageReason(err))
+            })
         }, 3_000)
       } catch (err) {
         clearInterval(follow)
@@ -117,7 +122,7 @@ export function registerUp(program: Command): void {
         say(`\n${signal}: stopping.`)
         await rt?.close()
       })
-      rt = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...(opts.headless ? { headless: true } : {}) })
+      rt = await openRuntime({ temporal: 'embedded-or-configured', waitForServices: true, log: say, ...(opts.headless ? { headless: true } : {}) })
       try {
         await rt.startWorker()
         const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, failCanary: opts.failCanary ?? false, config: DEMO_CONFIG })
