@@ -164,35 +164,48 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       whileTemporal: (call) => untilAvailable(call, { transient: isTemporalUnavailable, reporter: temporalOutage }),
       whileDatabase: (call) => untilAvailable(call, { transient: isDbUnavailable, reporter: databaseOutage }),
       async startWorker() {
-        if (!native) {
-          native = waiting ? await untilAvailable(() => connectNative(temporal), { transient: unreachable, reporter: temporalOutage }) : await connectNative(temporal)
-          const nc = native
-          cleanups.push(() => nc.close())
+        // Workers on one connection; an attempt that fails leaves the connection unusable for the
+        // next (the SDK keeps a worker whose creation failed registered on it: "Registration of
+        // multiple workers … not allowed"), so the next attempt connects again.
+        let connection: NativeConnection | null = native
+        const start = async () => {
+          if (!connection) {
+            const nc = await connectNative(temporal)
+            cleanups.push(() => nc.close().catch(() => undefined))
+            connection = nc
+            native ??= nc
+          }
+          try {
+            return await createWorkers({ connection, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
+          } catch (err) {
+            connection = null
+            throw err
+          }
         }
-        const connection = native
-        const start = () => createWorkers({ connection, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
-        let pair = waiting ? await untilAvailable(start, { transient: (e) => unreachable(e) || isTemporalUnavailable(e), reporter: temporalOutage }) : await start()
+        const transient = (e: unknown) => unreachable(e) || isTemporalUnavailable(e)
+        let pair = waiting ? await untilAvailable(start, { transient, reporter: temporalOutage }) : await start()
         let stopped = false
+        const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
         // A worker never dies of an outage: if it stops by itself, it is started again (with backoff).
         const supervise = async (): Promise<void> => {
-          let delay = 2_000
           for (;;) {
             try {
               await pair.run()
             } catch (err) {
               if (stopped || closing) return
-              log(`[kaizen] the worker stopped (${describeError(err)}); starting it again in ${delay / 1000} s`)
+              log(`[kaizen] the worker stopped (${describeError(err)}); starting it again`)
             }
-            if (stopped || closing) return
-            await new Promise((r) => setTimeout(r, delay))
-            delay = Math.min(60_000, delay * 2)
-            if (stopped || closing) return
-            try {
-              pair = await start()
-              log('[kaizen] the worker is polling again')
-              delay = 2_000
-            } catch (err) {
-              log(`[kaizen] the worker could not start yet (${describeError(err)})`)
+            for (let delay = 2_000; ; delay = Math.min(60_000, delay * 2)) {
+              if (stopped || closing) return
+              await sleep(delay)
+              if (stopped || closing) return
+              try {
+                pair = await start()
+                log('[kaizen] the worker is polling again')
+                break
+              } catch (err) {
+                log(`[kaizen] the worker could not start yet (${describeError(err)}); trying again in ${Math.min(60_000, delay * 2) / 1000} s`)
+              }
             }
           }
         }

@@ -44,6 +44,13 @@ export interface KaizenWorkers {
   shutdown(): void
 }
 
+/** Undo `Worker.create` for a worker that never ran (the SDK shuts down only running workers). */
+async function release(worker: Worker): Promise<void> {
+  const running = worker.run()
+  worker.shutdown()
+  await running.catch(() => undefined)
+}
+
 export async function createWorkers(options: CreateWorkerOptions): Promise<KaizenWorkers> {
   const activities = createActivities(options.deps)
   const common = { connection: options.connection, ...(options.namespace ? { namespace: options.namespace } : {}) }
@@ -54,12 +61,20 @@ export async function createWorkers(options: CreateWorkerOptions): Promise<Kaize
     activities,
     maxConcurrentActivityTaskExecutions: 16,
   })
-  const evaluation = await Worker.create({
-    ...common,
-    taskQueue: evaluationTaskQueue(options.taskQueue),
-    activities,
-    maxConcurrentActivityTaskExecutions: evaluationSlots(options.deps.evalConcurrency),
-  })
+  let evaluation: Worker
+  try {
+    evaluation = await Worker.create({
+      ...common,
+      taskQueue: evaluationTaskQueue(options.taskQueue),
+      activities,
+      maxConcurrentActivityTaskExecutions: evaluationSlots(options.deps.evalConcurrency),
+    })
+  } catch (err) {
+    // The main worker is registered with the connection: release it, or the next attempt (Temporal
+    // was unreachable; the caller tries again) is refused as a second worker on the same task queue.
+    await release(main)
+    throw err
+  }
   const workers = [main, evaluation]
   const shutdown = () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown()
