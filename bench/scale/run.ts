@@ -32,9 +32,10 @@ import { REPO_ROOT } from '../../runtime/env.js'
 import { locateTemporalCli } from '../../runtime/temporal-cli.js'
 import { startEmbeddedServer } from '../../runtime/temporal-server.js'
 import { createTestDatabase, freePort } from '../../scripts/lib/test-infra.js'
+import { untilPolled } from '../../scripts/lib/pollers.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
 import { gradeBatch } from '../../workflows/grading.js'
-import { evaluationTaskQueue, type CampaignResult } from '../../workflows/messages.js'
+import { type CampaignResult } from '../../workflows/messages.js'
 import { startBenchServer } from '../grading/server-client.js'
 import { MAX_RECORDS, PROPOSER_MODEL, seedWireTask } from '../../test/helpers/wire-world.js'
 
@@ -102,17 +103,6 @@ function startWorkers(n: number, env: Record<string, string>, logDir: string): C
     const out = openSync(join(logDir, `worker-${i}.log`), 'a')
     return spawn(process.execPath, [...(process.env.KAIZEN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KAIZEN_BENCH_PROFILE}`] : []), join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
   })
-}
-
-async function untilPolled(client: Client, taskQueue: string, n: number): Promise<void> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    const count = async (name: string, type: number) =>
-      new Set(((await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type })).pollers ?? []).map((p) => p.identity)).size
-    if ((await count(taskQueue, 1)) >= n && (await count(evaluationTaskQueue(taskQueue), 2)) >= n) return
-    if (Date.now() > deadline) throw new Error(`${n} workers did not start polling ${taskQueue} within 2 minutes`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
 }
 
 /** Busy and total CPU time of the whole machine so far (Linux /proc/stat; zeros elsewhere). */

@@ -44,8 +44,9 @@ import { isTemporalUnavailable } from '../../runtime/outage.js'
 import { locateTemporalCli } from '../../runtime/temporal-cli.js'
 import { temporalAnswers } from '../../runtime/temporal-server.js'
 import { freePort } from '../lib/test-infra.js'
+import { untilPolled } from '../lib/pollers.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
-import { evaluationTaskQueue, type CampaignResult, type CanaryStatus } from '../../workflows/messages.js'
+import { type CampaignResult, type CanaryStatus } from '../../workflows/messages.js'
 import { startBenchServer } from '../../bench/grading/server-client.js'
 import { PROPOSER_MODEL, seedWireTask } from '../../test/helpers/wire-world.js'
 import { campaignRows, checkRun, type RunFacts } from './checks.js'
@@ -178,17 +179,6 @@ async function startTemporal(stack: Pick<Stack, 'temporalPort' | 'temporalDir' |
 }
 
 const kaizen = (...args: string[]) => [process.execPath, join(REPO_ROOT, 'bin', 'kaizen.js'), ...args]
-
-async function untilPolled(client: Client, taskQueue: string, n: number): Promise<void> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    const count = async (name: string, type: number) =>
-      new Set(((await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type })).pollers ?? []).map((p) => p.identity)).size
-    if ((await count(taskQueue, 1)) >= n && (await count(evaluationTaskQueue(taskQueue), 2)) >= n) return
-    if (Date.now() > deadline) throw new Error(`${n} workers did not start polling ${taskQueue} within 2 minutes`)
-    await sleep(250)
-  }
-}
 
 /** The faults of one phase, at random times within [10 %, 70 %] of the reference's span, one slot each. */
 function plan(rng: Rng, phase: Phase, spanSeconds: number): Array<{ fault: Fault; phase: Phase; atSeconds: number; downSeconds: number }> {
