@@ -9,7 +9,14 @@ import { readFileSync } from 'node:fs'
 import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
-import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, getGraderVersion, graderSpecFromScenario, latestTrust } from '../db/queries/graders.js'
+import {
+  activeGraderVersionId,
+  ensureGraderVersion,
+  getGraderSpec,
+  getGraderVersion,
+  graderSpecFromScenario,
+  latestTrust,
+} from '../db/queries/graders.js'
 import { requireTask } from '../db/queries/prompts.js'
 import { auditEvents, graderTrust } from '../db/schema.js'
 import { calibrate, LabelRecord, type CalibrationReport } from '../graders/calibration.js'
@@ -38,11 +45,18 @@ export function readLabels(path: string): LabelRecord[] {
     const parsed = LabelRecord.safeParse(json)
     if (!parsed.success) {
       const fields = parsed.error.issues.map((x) => `${formatPath(x.path)}: ${x.message}`).join('; ')
-      throw new KaizenError('INVALID_INPUT', `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, "labels": {"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}`)
+      throw new KaizenError(
+        'INVALID_INPUT',
+        `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, "labels": {"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}`,
+      )
     }
     records.push(parsed.data)
   })
-  if (records.length < 10) throw new KaizenError('INSUFFICIENT_DATA', `${path} has ${records.length} labelled items; calibration needs at least 10 (50 or more for a useful verdict)`)
+  if (records.length < 10)
+    throw new KaizenError(
+      'INSUFFICIENT_DATA',
+      `${path} has ${records.length} labelled items; calibration needs at least 10 (50 or more for a useful verdict)`,
+    )
   return records
 }
 
@@ -51,7 +65,11 @@ export async function currentGraderVersion(deps: ActivityDeps, taskId: string): 
   const task = await requireTask(deps.db, taskId)
   const active = await activeGraderVersionId(deps.db, task.id)
   if (active) return active
-  if (!task.scenarioId) throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``)
+  if (!task.scenarioId)
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+    )
   return ensureGraderVersion(deps.db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
 }
 
@@ -63,10 +81,17 @@ export interface CalibrationOutcome {
   report: CalibrationReport
 }
 
-export async function calibrateGrader(deps: ActivityDeps, input: { taskId: string; graderVersionId?: string; labels: LabelRecord[]; actor: string; source: string }): Promise<CalibrationOutcome> {
+export async function calibrateGrader(
+  deps: ActivityDeps,
+  input: { taskId: string; graderVersionId?: string; labels: LabelRecord[]; actor: string; source: string },
+): Promise<CalibrationOutcome> {
   const graderVersionId = input.graderVersionId ?? (await currentGraderVersion(deps, input.taskId))
   const version = await getGraderVersion(deps.db, graderVersionId)
-  if (version.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `grader version ${graderVersionId} belongs to task ${version.taskId}, not ${input.taskId}`)
+  if (version.taskId !== input.taskId)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `grader version ${graderVersionId} belongs to task ${version.taskId}, not ${input.taskId}`,
+    )
   const spec = await getGraderSpec(deps.db, graderVersionId)
   const judge = judgeCaller(deps.models, { campaignId: null }, undefined, deps.redactor)
   const report = await calibrate(spec, input.labels, (item) => grade(spec, item, { judge }))
@@ -74,7 +99,16 @@ export async function calibrateGrader(deps: ActivityDeps, input: { taskId: strin
   const trustId = `gt_${contentHash({ graderVersionId, labelsHash, report }).slice(0, 16)}`
   await deps.db
     .insert(graderTrust)
-    .values({ id: trustId, graderVersionId, taskId: input.taskId, trusted: report.trusted, labelsHash, labelsCount: input.labels.length, report: report as unknown as Record<string, unknown>, createdBy: input.actor })
+    .values({
+      id: trustId,
+      graderVersionId,
+      taskId: input.taskId,
+      trusted: report.trusted,
+      labelsHash,
+      labelsCount: input.labels.length,
+      report: report as unknown as Record<string, unknown>,
+      createdBy: input.actor,
+    })
     .onConflictDoNothing({ target: graderTrust.id })
   await appendAudit(deps.db, {
     eventKey: `grader:${graderVersionId}:calibrated:${trustId}`,
@@ -88,9 +122,17 @@ export async function calibrateGrader(deps: ActivityDeps, input: { taskId: strin
   return { taskId: input.taskId, graderVersionId, trustId, labelsHash, report }
 }
 
-export async function overrideGraderTrust(deps: ActivityDeps, input: { graderVersionId: string; operator: string; reason: string }): Promise<void> {
-  if (!input.operator.trim()) throw new KaizenError('FORBIDDEN', '--operator is required: an override records who made it')
-  if (input.reason.trim().length < 10) throw new KaizenError('INVALID_INPUT', '--reason: say why this grader may gate canaries without a trusted calibration (at least 10 characters)')
+export async function overrideGraderTrust(
+  deps: ActivityDeps,
+  input: { graderVersionId: string; operator: string; reason: string },
+): Promise<void> {
+  if (!input.operator.trim())
+    throw new KaizenError('FORBIDDEN', '--operator is required: an override records who made it')
+  if (input.reason.trim().length < 10)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      '--reason: say why this grader may gate canaries without a trusted calibration (at least 10 characters)',
+    )
   const version = await getGraderVersion(deps.db, input.graderVersionId)
   await appendAudit(deps.db, {
     eventKey: `grader:${version.id}:override:${input.operator}:${Date.now()}`,
@@ -99,12 +141,19 @@ export async function overrideGraderTrust(deps: ActivityDeps, input: { graderVer
     taskId: version.taskId,
     subjectType: 'grader_version',
     subjectId: version.id,
-    details: { graderVersionId: version.id, reason: input.reason, latestVerdict: (await latestTrust(deps.db, version.id))?.id ?? null },
+    details: {
+      graderVersionId: version.id,
+      reason: input.reason,
+      latestVerdict: (await latestTrust(deps.db, version.id))?.id ?? null,
+    },
   })
 }
 
 /** May this grader version gate a canary? Trusted by its latest calibration, or overridden (audited). */
-export async function graderGate(db: ActivityDeps['db'], graderVersionId: string): Promise<{ ok: boolean; via: 'calibration' | 'override' | null; reason: string }> {
+export async function graderGate(
+  db: ActivityDeps['db'],
+  graderVersionId: string,
+): Promise<{ ok: boolean; via: 'calibration' | 'override' | null; reason: string }> {
   const verdict = await latestTrust(db, graderVersionId)
   if (verdict?.trusted) return { ok: true, via: 'calibration', reason: `trusted by calibration ${verdict.id}` }
   const [override] = await db
@@ -113,8 +162,15 @@ export async function graderGate(db: ActivityDeps['db'], graderVersionId: string
     .where(and(eq(auditEvents.subjectId, graderVersionId), eq(auditEvents.action, 'grader.trust-override')))
     .orderBy(desc(auditEvents.id))
     .limit(1)
-  if (override) return { ok: true, via: 'override', reason: `not trusted by calibration, overridden by ${override.actor}: ${(override.details as { reason?: string }).reason ?? ''}` }
-  const why = verdict ? `its calibration ${verdict.id} failed (${((verdict.report.reasons as string[] | undefined) ?? []).join('; ')})` : 'it has never been calibrated'
+  if (override)
+    return {
+      ok: true,
+      via: 'override',
+      reason: `not trusted by calibration, overridden by ${override.actor}: ${(override.details as { reason?: string }).reason ?? ''}`,
+    }
+  const why = verdict
+    ? `its calibration ${verdict.id} failed (${((verdict.report.reasons as string[] | undefined) ?? []).join('; ')})`
+    : 'it has never been calibrated'
   return {
     ok: false,
     via: null,
@@ -126,7 +182,10 @@ export async function graderGate(db: ActivityDeps['db'], graderVersionId: string
  * On start-up: a scenario task whose current grader has never been calibrated is calibrated on
  * the scenario's shipped labels (`<scenarios>/labels/<scenario>.jsonl`), if there are any.
  */
-export async function bootstrapCalibration(deps: ActivityDeps, input: { taskId: string; labelsPath: string }): Promise<CalibrationOutcome | null> {
+export async function bootstrapCalibration(
+  deps: ActivityDeps,
+  input: { taskId: string; labelsPath: string },
+): Promise<CalibrationOutcome | null> {
   const id = await currentGraderVersion(deps, input.taskId)
   if (await latestTrust(deps.db, id)) return null
   let labels: LabelRecord[]
@@ -135,5 +194,11 @@ export async function bootstrapCalibration(deps: ActivityDeps, input: { taskId: 
   } catch {
     return null
   }
-  return calibrateGrader(deps, { taskId: input.taskId, graderVersionId: id, labels, actor: 'kaizen:bootstrap', source: input.labelsPath })
+  return calibrateGrader(deps, {
+    taskId: input.taskId,
+    graderVersionId: id,
+    labels,
+    actor: 'kaizen:bootstrap',
+    source: input.labelsPath,
+  })
 }

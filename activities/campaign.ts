@@ -14,16 +14,51 @@ import { copiesTraining } from '../core/search/edits.js'
 import { STRATEGIES, runRound, type StrategyName } from '../core/search/strategies.js'
 import { LlmProposer } from '../proposers/llm.js'
 import { approxTokens } from '../providers/simulation.js'
-import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf, type Candidate, type DemonstrationSource, type ItemScore, type NewCandidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from '../core/search/types.js'
+import {
+  DEFAULT_STRATEGY_SETTINGS,
+  incumbent,
+  meanOf,
+  type Candidate,
+  type DemonstrationSource,
+  type ItemScore,
+  type NewCandidate,
+  type Proposal,
+  type RoundOutcome,
+  type SearchPorts,
+  type StrategySettings,
+} from '../core/search/types.js'
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { sampleTraffic } from '../db/queries/sampling.js'
-import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
+import {
+  activeGraderVersionId,
+  ensureGraderVersion,
+  getGraderSpec,
+  graderSpecFromScenario,
+} from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import type { PromptContent } from '../core/prompt.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
-import { campaigns, candidates, datasetItems, datasets, evaluations, goldenCases, promptVersions, scores, searchRounds, traffic } from '../db/schema.js'
-import { compareGolden, compareSafety, nonRegression, type GoldenComparison, type SafetyComparison, type ShipFailure } from '../core/ship.js'
+import {
+  campaigns,
+  candidates,
+  datasetItems,
+  datasets,
+  evaluations,
+  goldenCases,
+  promptVersions,
+  scores,
+  searchRounds,
+  traffic,
+} from '../db/schema.js'
+import {
+  compareGolden,
+  compareSafety,
+  nonRegression,
+  type GoldenComparison,
+  type SafetyComparison,
+  type ShipFailure,
+} from '../core/ship.js'
 import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { requireScenario } from '../sim/registry.js'
@@ -145,13 +180,21 @@ export function createCampaignActivities(deps: ActivityDeps) {
       .where(eq(evaluations.campaignId, campaignId))
     const calls = Number(row?.n ?? 0)
     const perCall = calls > 0 ? Number(row?.usd ?? 0) / calls : 0
-    const [h] = await db.select({ n: count() }).from(datasetItems).where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'holdout')))
+    const [h] = await db
+      .select({ n: count() })
+      .from(datasetItems)
+      .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'holdout')))
     return 2 * Number(h?.n ?? 0) * perCall
   }
 
   async function loadItems(datasetId: string, split: Split): Promise<EvalItem[]> {
     const rows = await db
-      .select({ id: traffic.id, input: traffic.input, reference: traffic.reference, simExampleKey: traffic.simExampleKey })
+      .select({
+        id: traffic.id,
+        input: traffic.input,
+        reference: traffic.reference,
+        simExampleKey: traffic.simExampleKey,
+      })
       .from(datasetItems)
       .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
       .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, split)))
@@ -163,14 +206,32 @@ export function createCampaignActivities(deps: ActivityDeps) {
    * Few-shot sources: production answers of the training split whose DQ (under the campaign's
    * grader version) is at least DEMO_MIN_DQ. Ungraded records are graded first (stored, once).
    */
-  async function demonstrationsOf(datasetId: string, graderVersionId: string, spec: StoredSpec): Promise<DemonstrationSource[]> {
+  async function demonstrationsOf(
+    datasetId: string,
+    graderVersionId: string,
+    spec: StoredSpec,
+  ): Promise<DemonstrationSource[]> {
     const read = () =>
       db
         .select({ t: traffic, score: scores.score })
         .from(datasetItems)
         .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
-        .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, graderVersionId)))
-        .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'train'), isNotNull(traffic.output), isNull(traffic.error)))
+        .leftJoin(
+          scores,
+          and(
+            eq(scores.subjectType, 'traffic'),
+            eq(scores.subjectId, traffic.id),
+            eq(scores.graderVersionId, graderVersionId),
+          ),
+        )
+        .where(
+          and(
+            eq(datasetItems.datasetId, datasetId),
+            eq(datasetItems.split, 'train'),
+            isNotNull(traffic.output),
+            isNull(traffic.error),
+          ),
+        )
         .orderBy(asc(datasetItems.position))
     let rows = await read()
     const ungraded = rows.filter((r) => r.score === null).map((r) => r.t)
@@ -178,7 +239,11 @@ export function createCampaignActivities(deps: ActivityDeps) {
       await gradeTraffic(deps, ungraded, spec, graderVersionId, { signal: cancellationSignal() })
       rows = await read()
     }
-    return rows.flatMap(({ t, score }) => (score !== null && score >= DEMO_MIN_DQ && t.output ? [{ itemId: t.id, demonstration: { input: t.input, output: t.output }, score }] : []))
+    return rows.flatMap(({ t, score }) =>
+      score !== null && score >= DEMO_MIN_DQ && t.output
+        ? [{ itemId: t.id, demonstration: { input: t.input, output: t.output }, score }]
+        : [],
+    )
   }
 
   async function campaignRow(campaignId: string) {
@@ -194,19 +259,30 @@ export function createCampaignActivities(deps: ActivityDeps) {
     async beginCampaign(input: BeginCampaignInput): Promise<BeginCampaignResult> {
       const task = await requireTask(db, input.taskId)
       const labels = await getLabels(db, input.taskId)
-      if (!labels.production) throw new KaizenError('CONFLICT', `task "${input.taskId}" has no production prompt version to improve`)
+      if (!labels.production)
+        throw new KaizenError('CONFLICT', `task "${input.taskId}" has no production prompt version to improve`)
       const existing = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId) })
       if (existing && existing.status !== 'running') {
-        throw new KaizenError('CONFLICT', `campaign id "${input.campaignId}" was already used (that campaign ${existing.status}); campaign ids are single-use, start it under a new id`)
+        throw new KaizenError(
+          'CONFLICT',
+          `campaign id "${input.campaignId}" was already used (that campaign ${existing.status}); campaign ids are single-use, start it under a new id`,
+        )
       }
       const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
       let graderVersionId = existing?.graderVersionId ?? null
       if (!graderVersionId) graderVersionId = await activeGraderVersionId(db, task.id)
       if (!graderVersionId) {
         if (!task.scenarioId) {
-          throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``)
+          throw new KaizenError(
+            'CONFIG_ERROR',
+            `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+          )
         }
-        graderVersionId = await ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+        graderVersionId = await ensureGraderVersion(
+          db,
+          task.id,
+          graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)),
+        )
       }
       await db
         .insert(campaigns)
@@ -234,7 +310,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
 
     /** Freeze a sample of recent traffic with known outcomes and split it by hash. */
-    async snapshotDataset(input: { campaignId: string; taskId: string; seed: string; config: CampaignConfig }): Promise<SnapshotResult> {
+    async snapshotDataset(input: {
+      campaignId: string
+      taskId: string
+      seed: string
+      config: CampaignConfig
+    }): Promise<SnapshotResult> {
       const datasetId = `ds_${input.campaignId}`
       const existing = await db.query.datasets.findFirst({ where: eq(datasets.id, datasetId) })
       if (existing) return { datasetId, counts: existing.counts }
@@ -276,16 +357,31 @@ export function createCampaignActivities(deps: ActivityDeps) {
         .sort((a, b) => a.order - b.order)
         .map((r) => ({ datasetId, trafficId: r.id, split: r.split, position: counts[r.split]++ }))
       for (const s of ['train', 'validation', 'holdout'] as const) {
-        if (counts[s] < 3) throw new KaizenError('INSUFFICIENT_DATA', `the ${s} split got ${counts[s]} items; sample more traffic or change the split shares`)
+        if (counts[s] < 3)
+          throw new KaizenError(
+            'INSUFFICIENT_DATA',
+            `the ${s} split got ${counts[s]} items; sample more traffic or change the split shares`,
+          )
       }
       await db.transaction(async (tx) => {
         const created = await tx
           .insert(datasets)
-          .values({ id: datasetId, taskId: input.taskId, campaignId: input.campaignId, seed: input.seed, spec: { ...input.config.sample, splits: input.config.splits }, counts })
+          .values({
+            id: datasetId,
+            taskId: input.taskId,
+            campaignId: input.campaignId,
+            seed: input.seed,
+            spec: { ...input.config.sample, splits: input.config.splits },
+            counts,
+          })
           .onConflictDoNothing({ target: datasets.id })
           .returning({ id: datasets.id })
         if (created.length === 0) return
-        for (let i = 0; i < items.length; i += 500) await tx.insert(datasetItems).values(items.slice(i, i + 500)).onConflictDoNothing()
+        for (let i = 0; i < items.length; i += 500)
+          await tx
+            .insert(datasetItems)
+            .values(items.slice(i, i + 500))
+            .onConflictDoNothing()
         await tx.update(campaigns).set({ datasetId, status: 'running' }).where(eq(campaigns.id, input.campaignId))
       })
       return { datasetId, counts }
@@ -303,7 +399,15 @@ export function createCampaignActivities(deps: ActivityDeps) {
     }): Promise<BaselineResult | NeedsEvaluations> {
       const spec = await getGraderSpec(db, input.graderVersionId)
       const version = await getPromptVersion(db, input.baselineVersionId)
-      const common = { campaignId: input.campaignId, scenarioId: input.scenarioId, content: contentOf(version), graderVersionId: input.graderVersionId, spec, signal: cancellationSignal(), budgetUsd: input.budgetUsd ?? null }
+      const common = {
+        campaignId: input.campaignId,
+        scenarioId: input.scenarioId,
+        content: contentOf(version),
+        graderVersionId: input.graderVersionId,
+        spec,
+        signal: cancellationSignal(),
+        budgetUsd: input.budgetUsd ?? null,
+      }
       const trainItems = await loadItems(input.datasetId, 'train')
       const validationItems = await loadItems(input.datasetId, 'validation')
       if (input.fanOut) {
@@ -312,7 +416,11 @@ export function createCampaignActivities(deps: ActivityDeps) {
         if (planner.deferred) return planner.needs()
       }
       const train = await evaluator.evaluate({ ...common, items: trainItems, onProgress: progress('baseline:train') })
-      const validation = await evaluator.evaluate({ ...common, items: validationItems, onProgress: progress('baseline:validation') })
+      const validation = await evaluator.evaluate({
+        ...common,
+        items: validationItems,
+        onProgress: progress('baseline:validation'),
+      })
       const seedCandidateId = candidateId(input.campaignId, version.id)
       await db
         .insert(candidates)
@@ -328,7 +436,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
           validationMean: meanOf(validation),
         })
         .onConflictDoNothing()
-      return { seedCandidateId, trainMean: meanOf(train), validationMean: meanOf(validation), rolloutsUsed: await rolloutsUsed(input.campaignId) }
+      return {
+        seedCandidateId,
+        trainMean: meanOf(train),
+        validationMean: meanOf(validation),
+        rolloutsUsed: await rolloutsUsed(input.campaignId),
+      }
     },
 
     /** One round of search. Re-running a round (after a crash) redoes the same draws for free. */
@@ -337,7 +450,8 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const spec = await getGraderSpec(db, input.graderVersionId)
       // Simulated tasks use the simulated proposer unless an LLM proposer is configured; real tasks need one.
       const world = input.scenarioId ? (deps.providers.simulation?.world(input.scenarioId) ?? null) : null
-      if (input.scenarioId && !world && !input.proposerModel) throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
+      if (input.scenarioId && !world && !input.proposerModel)
+        throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
       const train = await loadItems(input.datasetId, 'train')
       const validation = await loadItems(input.datasetId, 'validation')
       const byId = new Map([...train, ...validation].map((i) => [i.id, i]))
@@ -363,7 +477,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const [{ startedAt: roundStartedAt }] = (await db
         .select({ startedAt: searchRounds.startedAt })
         .from(searchRounds)
-        .where(and(eq(searchRounds.campaignId, input.campaignId), eq(searchRounds.round, input.round)))) as [{ startedAt: Date }]
+        .where(and(eq(searchRounds.campaignId, input.campaignId), eq(searchRounds.round, input.round)))) as [
+        { startedAt: Date },
+      ]
       const created = new Map<string, string>() // candidate id → prompt version id, for this round
       const rng = Rng.fromSeed(input.seed, 'search-round', input.round)
       const signal = cancellationSignal()
@@ -375,13 +491,21 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const simProposer = world && !input.proposerModel ? new SimulationProposer(world) : null
       const llmProposer = simProposer
         ? null
-        : new LlmProposer(deps.models, { model: input.proposerModel ?? (pool[0] as Candidate).content.model, maxSentences, maxPromptTokens }, { campaignId: input.campaignId, budgetUsd: searchBudget, signal }, deps.redactor)
-      const failuresOf = (fs: readonly ItemScore[]) => fs.map((f) => ({ input: byId.get(f.itemId)?.input ?? {}, score: f.score, feedback: f.feedback }))
+        : new LlmProposer(
+            deps.models,
+            { model: input.proposerModel ?? (pool[0] as Candidate).content.model, maxSentences, maxPromptTokens },
+            { campaignId: input.campaignId, budgetUsd: searchBudget, signal },
+            deps.redactor,
+          )
+      const failuresOf = (fs: readonly ItemScore[]) =>
+        fs.map((f) => ({ input: byId.get(f.itemId)?.input ?? {}, score: f.score, feedback: f.feedback }))
       // Generalisation guards on every proposal: no copying of training inputs, a token cap.
       const seedSystem = (pool.find((c) => c.status === 'seed') ?? (pool[0] as Candidate)).content.system
       const trainingText = train.map((i) => Object.values(i.input).join(' '))
       const admits = (content: PromptContent): boolean => {
-        const demoText = (content.examples ?? []).map((d) => `${Object.values(d.input).join(' ')} ${d.output}`).join(' ')
+        const demoText = (content.examples ?? [])
+          .map((d) => `${Object.values(d.input).join(' ')} ${d.output}`)
+          .join(' ')
         if (approxTokens(demoText ? `${content.system} ${demoText}` : content.system) > maxPromptTokens) return false
         return !copiesTraining(content.system, seedSystem, trainingText)
       }
@@ -409,65 +533,108 @@ export function createCampaignActivities(deps: ActivityDeps) {
         ...(input.mergeEvery !== undefined ? { mergeEvery: input.mergeEvery } : {}),
         pooled: input.pooled === true,
       }
-      const round = input.strategy ? STRATEGIES[input.strategy] : (p: Candidate[], st: StrategySettings, ports: SearchPorts) => reflectiveRound(p, st, ports)
+      const round = input.strategy
+        ? STRATEGIES[input.strategy]
+        : (p: Candidate[], st: StrategySettings, ports: SearchPorts) => reflectiveRound(p, st, ports)
       let failure: unknown = null
       try {
         outcome = await runRound(round, pool, settings, {
-        rng,
-        trainIds: train.map((i) => i.id),
-        validationIds: validation.map((i) => i.id),
-        evaluate: (content, ids) =>
-          inflight.run(async () => {
-            if (planner && (await planner.defer({ content, scenarioId: input.scenarioId }, itemsOf(ids)))) throw new Deferred()
-            // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
-            const out = await evaluator.evaluate({ campaignId: input.campaignId, scenarioId: input.scenarioId, content, items: itemsOf(ids), graderVersionId: input.graderVersionId, spec, signal, onProgress: beat, budgetUsd: searchBudget })
-            evaluated += ids.length
-            beat(0)
-            return out
-          }),
-        propose: (parent, failures, stream = rng) => live(async () => guarded(simProposer ? simProposer.propose(parent, failures, stream) : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), stream))),
-        mutate: (parent, stream = rng) => live(async () => guarded(simProposer ? simProposer.mutate(parent, stream) : await (llmProposer as LlmProposer).mutate(parent, stream))),
-        maxSentences,
-        rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
-        uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
-        admits,
-        demonstrations: () => live(() => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec))),
-        knownScores: (content, ids, o) =>
-          evaluator.knownScores({ content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId }, itemsOf(ids), o?.asOfRoundStart ? roundStartedAt : undefined),
-        save: (c: NewCandidate) => live(async () => {
-          const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
-          const version = await createPromptVersion(db, {
-            taskId: campaign.taskId,
-            content: c.content,
-            parentIds: parentVersionId.filter((v): v is string => v !== undefined),
-            origin: 'campaign',
-            campaignId: input.campaignId,
-            operator: c.operator,
-            createdBy: `campaign:${input.campaignId}`,
-          })
-          const id = candidateId(input.campaignId, version.id)
-          const earlier = pool.find((p) => p.id === id)
-          if (earlier) return { candidate: earlier, created: false }
-          // Inserted now, or by an earlier attempt of this same round (then identical: same draws).
-          await db
-            .insert(candidates)
-            .values({
-              id,
-              campaignId: input.campaignId,
-              promptVersionId: version.id,
-              parentCandidateIds: c.parentIds,
-              operator: c.operator,
-              round: input.round,
-              feedback: c.feedbackUsed,
-              status: c.status,
-              minibatch: c.minibatch,
-              validationMean: c.validationMean,
-            })
-            .onConflictDoNothing()
-          created.set(id, version.id)
-          return { candidate: { id, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
-        }),
-      })
+          rng,
+          trainIds: train.map((i) => i.id),
+          validationIds: validation.map((i) => i.id),
+          evaluate: (content, ids) =>
+            inflight.run(async () => {
+              if (planner && (await planner.defer({ content, scenarioId: input.scenarioId }, itemsOf(ids))))
+                throw new Deferred()
+              // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
+              const out = await evaluator.evaluate({
+                campaignId: input.campaignId,
+                scenarioId: input.scenarioId,
+                content,
+                items: itemsOf(ids),
+                graderVersionId: input.graderVersionId,
+                spec,
+                signal,
+                onProgress: beat,
+                budgetUsd: searchBudget,
+              })
+              evaluated += ids.length
+              beat(0)
+              return out
+            }),
+          propose: (parent, failures, stream = rng) =>
+            live(async () =>
+              guarded(
+                simProposer
+                  ? simProposer.propose(parent, failures, stream)
+                  : await (llmProposer as LlmProposer).reflect(parent, failuresOf(failures), stream),
+              ),
+            ),
+          mutate: (parent, stream = rng) =>
+            live(async () =>
+              guarded(
+                simProposer
+                  ? simProposer.mutate(parent, stream)
+                  : await (llmProposer as LlmProposer).mutate(parent, stream),
+              ),
+            ),
+          maxSentences,
+          rolloutsRemaining: async () => input.rolloutBudget - (await rolloutsUsed(input.campaignId)),
+          uncachedCount: (content, ids) =>
+            evaluator.uncachedCount({ content, scenarioId: input.scenarioId }, itemsOf(ids)),
+          admits,
+          demonstrations: () => live(() => (demos ??= demonstrationsOf(input.datasetId, input.graderVersionId, spec))),
+          knownScores: (content, ids, o) =>
+            evaluator.knownScores(
+              { content, scenarioId: input.scenarioId, graderVersionId: input.graderVersionId },
+              itemsOf(ids),
+              o?.asOfRoundStart ? roundStartedAt : undefined,
+            ),
+          save: (c: NewCandidate) =>
+            live(async () => {
+              const parentVersionId = c.parentIds.map((id) => rows.find((r) => r.c.id === id)?.v.id ?? created.get(id))
+              const version = await createPromptVersion(db, {
+                taskId: campaign.taskId,
+                content: c.content,
+                parentIds: parentVersionId.filter((v): v is string => v !== undefined),
+                origin: 'campaign',
+                campaignId: input.campaignId,
+                operator: c.operator,
+                createdBy: `campaign:${input.campaignId}`,
+              })
+              const id = candidateId(input.campaignId, version.id)
+              const earlier = pool.find((p) => p.id === id)
+              if (earlier) return { candidate: earlier, created: false }
+              // Inserted now, or by an earlier attempt of this same round (then identical: same draws).
+              await db
+                .insert(candidates)
+                .values({
+                  id,
+                  campaignId: input.campaignId,
+                  promptVersionId: version.id,
+                  parentCandidateIds: c.parentIds,
+                  operator: c.operator,
+                  round: input.round,
+                  feedback: c.feedbackUsed,
+                  status: c.status,
+                  minibatch: c.minibatch,
+                  validationMean: c.validationMean,
+                })
+                .onConflictDoNothing()
+              created.set(id, version.id)
+              return {
+                candidate: {
+                  id,
+                  content: c.content,
+                  parentIds: c.parentIds,
+                  operator: c.operator,
+                  status: c.status,
+                  validationMean: c.validationMean,
+                },
+                created: true,
+              }
+            }),
+        })
       } catch (err) {
         failure = err
       }
@@ -490,7 +657,14 @@ export function createCampaignActivities(deps: ActivityDeps) {
           .where(eq(candidates.campaignId, input.campaignId))
         for (const { c, v } of saved) {
           if (!pool.some((p) => p.id === c.id)) {
-            pool.push({ id: c.id, content: contentOf(v), parentIds: c.parentCandidateIds, operator: c.operator, status: c.status, validationMean: c.validationMean })
+            pool.push({
+              id: c.id,
+              content: contentOf(v),
+              parentIds: c.parentCandidateIds,
+              operator: c.operator,
+              status: c.status,
+              validationMean: c.validationMean,
+            })
             if (!rows.some((r) => r.c.id === c.id)) created.set(c.id, v.id)
           }
         }
@@ -501,7 +675,13 @@ export function createCampaignActivities(deps: ActivityDeps) {
           taskId: campaign.taskId,
           subjectType: 'campaign',
           subjectId: input.campaignId,
-          details: { round: input.round, spentUsd, budgetUsd: input.budgetUsd, holdoutReserveUsd: reserveUsd, detail: err.message },
+          details: {
+            round: input.round,
+            spentUsd,
+            budgetUsd: input.budgetUsd,
+            holdoutReserveUsd: reserveUsd,
+            detail: err.message,
+          },
         })
       }
       const best = incumbent(pool)
@@ -513,7 +693,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
         accepted: outcome.accepted,
         exhausted: outcome.exhausted,
         saturated: outcome.saturated,
-        best: { candidateId: best.id, versionId: bestVersionId as string, validationMean: best.validationMean as number, ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}) },
+        best: {
+          candidateId: best.id,
+          versionId: bestVersionId as string,
+          validationMean: best.validationMean as number,
+          ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}),
+        },
         rolloutsUsed: await rolloutsUsed(input.campaignId),
         spentUsd: await deps.models.spent(input.campaignId),
         ...(budgetStop ? { budgetStop } : {}),
@@ -539,7 +724,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const items = await loadItems(input.datasetId, 'holdout')
       const campaign = await campaignRow(input.campaignId)
       const golden = await db
-        .select({ id: traffic.id, input: traffic.input, reference: traffic.reference, simExampleKey: traffic.simExampleKey })
+        .select({
+          id: traffic.id,
+          input: traffic.input,
+          reference: traffic.reference,
+          simExampleKey: traffic.simExampleKey,
+        })
         .from(goldenCases)
         .innerJoin(traffic, eq(traffic.id, goldenCases.trafficId))
         .where(eq(goldenCases.taskId, campaign.taskId))
@@ -568,9 +758,25 @@ export function createCampaignActivities(deps: ActivityDeps) {
       const win = await run(input.winnerVersionId)
       const goldenBase = golden.length > 0 ? await run(input.baselineVersionId, golden) : []
       const goldenWin = golden.length > 0 ? await run(input.winnerVersionId, golden) : []
-      const goldenCmp = golden.length > 0 ? compareGolden(golden.map((g, i) => ({ itemId: g.id, baselinePass: goldenBase[i]?.pass ?? null, winnerPass: goldenWin[i]?.pass ?? null }))) : null
-      const safety = compareSafety([...base, ...goldenBase].map((o) => o.safety), [...win, ...goldenWin].map((o) => o.safety))
-      const { failures: regressions } = nonRegression({ golden: goldenCmp, safety, goldenTolerance: input.goldenTolerance ?? 0 })
+      const goldenCmp =
+        golden.length > 0
+          ? compareGolden(
+              golden.map((g, i) => ({
+                itemId: g.id,
+                baselinePass: goldenBase[i]?.pass ?? null,
+                winnerPass: goldenWin[i]?.pass ?? null,
+              })),
+            )
+          : null
+      const safety = compareSafety(
+        [...base, ...goldenBase].map((o) => o.safety),
+        [...win, ...goldenWin].map((o) => o.safety),
+      )
+      const { failures: regressions } = nonRegression({
+        golden: goldenCmp,
+        safety,
+        goldenTolerance: input.goldenTolerance ?? 0,
+      })
       const pairs = base
         .map((b, i) => [b.score, win[i]?.score ?? null] as const)
         .filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null)
@@ -590,13 +796,24 @@ export function createCampaignActivities(deps: ActivityDeps) {
       }
       const meanCost = (xs: typeof base) => xs.reduce((a, x) => a + x.costUsd, 0) / Math.max(1, xs.length)
       const costRatio = meanCost(base) > 0 ? meanCost(win) / meanCost(base) : 1
-      return { ...test, baselineHoldoutDQ: test.meanBaseline, winnerHoldoutDQ: test.meanCandidate, costRatio, golden: goldenCmp, safety, regressions, rolloutsUsed: await rolloutsUsed(input.campaignId) }
+      return {
+        ...test,
+        baselineHoldoutDQ: test.meanBaseline,
+        winnerHoldoutDQ: test.meanCandidate,
+        costRatio,
+        golden: goldenCmp,
+        safety,
+        regressions,
+        rolloutsUsed: await rolloutsUsed(input.campaignId),
+      }
     },
 
     /** The newest canary still holding the task's canary label, if any. */
     async findActiveCanary(input: { taskId: string }): Promise<{ canaryId: string; versionId: string } | null> {
       const labels = await getLabels(db, input.taskId)
-      return labels.canary?.canaryId ? { canaryId: labels.canary.canaryId, versionId: labels.canary.promptVersionId } : null
+      return labels.canary?.canaryId
+        ? { canaryId: labels.canary.canaryId, versionId: labels.canary.promptVersionId }
+        : null
     },
 
     async finishCampaign(input: FinishCampaignInput): Promise<void> {
@@ -605,7 +822,14 @@ export function createCampaignActivities(deps: ActivityDeps) {
       if (!campaign) return
       await db
         .update(campaigns)
-        .set({ status: input.status, decision: input.decision, reason: input.reason, winnerVersionId: input.winnerVersionId, result: input.result, finishedAt: new Date() })
+        .set({
+          status: input.status,
+          decision: input.decision,
+          reason: input.reason,
+          winnerVersionId: input.winnerVersionId,
+          result: input.result,
+          finishedAt: new Date(),
+        })
         .where(eq(campaigns.id, input.campaignId))
       await appendAudit(db, {
         eventKey: `campaign:${input.campaignId}:finished`,
@@ -614,7 +838,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
         taskId: campaign.taskId,
         subjectType: 'campaign',
         subjectId: input.campaignId,
-        details: { decision: input.decision, reason: input.reason, winnerVersionId: input.winnerVersionId, ...input.result },
+        details: {
+          decision: input.decision,
+          reason: input.reason,
+          winnerVersionId: input.winnerVersionId,
+          ...input.result,
+        },
       })
     },
   }

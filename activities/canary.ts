@@ -66,7 +66,13 @@ export function createCanaryActivities(deps: ActivityDeps) {
   }
 
   /** Take this canary's label off traffic — only if it still holds it. */
-  function releaseLabel(canary: { id: string; taskId: string }, step: string, reason: string, actor: string, audit?: LabelMove['audit']) {
+  function releaseLabel(
+    canary: { id: string; taskId: string },
+    step: string,
+    reason: string,
+    actor: string,
+    audit?: LabelMove['audit'],
+  ) {
     return moveLabel(db, {
       moveKey: `canary:${canary.id}:${step}`,
       taskId: canary.taskId,
@@ -92,7 +98,11 @@ export function createCanaryActivities(deps: ActivityDeps) {
     /** Record the canary and route `weight` of the task's traffic to the candidate. */
     async beginCanary(input: BeginCanaryInput): Promise<{ startedAt: string; conflict: string | null }> {
       const candidate = await getPromptVersion(db, input.candidateVersionId)
-      if (candidate.taskId !== input.taskId) throw new KaizenError('INVALID_INPUT', `version ${candidate.id} belongs to task ${candidate.taskId}, not ${input.taskId}`)
+      if (candidate.taskId !== input.taskId)
+        throw new KaizenError(
+          'INVALID_INPUT',
+          `version ${candidate.id} belongs to task ${candidate.taskId}, not ${input.taskId}`,
+        )
       // Only a trusted grader (or an audited override) may gate a canary. A retry of a canary that
       // already started is not re-checked: it holds its label.
       const started = await db.query.canaries.findFirst({ where: eq(canaries.id, input.canaryId) })
@@ -106,7 +116,11 @@ export function createCanaryActivities(deps: ActivityDeps) {
             taskId: input.taskId,
             subjectType: 'canary',
             subjectId: input.canaryId,
-            details: { graderVersionId: input.graderVersionId, reason: gate.reason, candidateVersionId: input.candidateVersionId },
+            details: {
+              graderVersionId: input.graderVersionId,
+              reason: gate.reason,
+              candidateVersionId: input.candidateVersionId,
+            },
           })
           return { startedAt: new Date().toISOString(), conflict: gate.reason }
         }
@@ -151,7 +165,12 @@ export function createCanaryActivities(deps: ActivityDeps) {
           action: 'canary.started',
           subjectType: 'canary',
           subjectId: input.canaryId,
-          details: { candidateVersionId: input.candidateVersionId, baselineVersionId: input.baselineVersionId, campaignId: input.campaignId, supersedes: input.supersedes },
+          details: {
+            candidateVersionId: input.candidateVersionId,
+            baselineVersionId: input.baselineVersionId,
+            campaignId: input.campaignId,
+            supersedes: input.supersedes,
+          },
         },
       })
       const row = await canaryRow(input.canaryId)
@@ -163,7 +182,11 @@ export function createCanaryActivities(deps: ActivityDeps) {
      * phase the arm under test is production (the promoted candidate) and the reference is the
      * holdback on the previous version, counted from the bake's start.
      */
-    async analyzeCanary(input: { canaryId: string; phase?: CanaryPhase; since?: string | null }): Promise<CanaryEvidence> {
+    async analyzeCanary(input: {
+      canaryId: string
+      phase?: CanaryPhase
+      since?: string | null
+    }): Promise<CanaryEvidence> {
       const canary = await canaryRow(input.canaryId)
       // Stored configs may predate settings added since: parsing fills their defaults.
       const config = parseCanaryConfig(canary.config, `stored config of canary ${canary.id}`)
@@ -183,12 +206,29 @@ export function createCanaryActivities(deps: ActivityDeps) {
         await db
           .select({ t: traffic, s: scores })
           .from(traffic)
-          .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, canary.graderVersionId)))
+          .leftJoin(
+            scores,
+            and(
+              eq(scores.subjectType, 'traffic'),
+              eq(scores.subjectId, traffic.id),
+              eq(scores.graderVersionId, canary.graderVersionId),
+            ),
+          )
           .where(and(eq(traffic.canaryId, input.canaryId), gte(traffic.createdAt, since)))
           .orderBy(asc(traffic.createdAt), asc(traffic.id))
-      ).filter(({ t }) => (t.arm === 'canary' ? t.promptVersionId === labelVersion : t.arm === 'baseline' && t.promptVersionId === productionVersion))
+      ).filter(({ t }) =>
+        t.arm === 'canary'
+          ? t.promptVersionId === labelVersion
+          : t.arm === 'baseline' && t.promptVersionId === productionVersion,
+      )
       const ungraded = rows.filter((r) => r.s === null && r.t.error === null && r.t.output !== null)
-      await gradeTraffic(deps, ungraded.map(({ t }) => t), spec, canary.graderVersionId, { onProgress: (done) => heartbeat({ graded: done }) })
+      await gradeTraffic(
+        deps,
+        ungraded.map(({ t }) => t),
+        spec,
+        canary.graderVersionId,
+        { onProgress: (done) => heartbeat({ graded: done }) },
+      )
       const graded = new Map<string, number | null>()
       if (ungraded.length > 0) {
         const ids = ungraded.map((r) => r.t.id)
@@ -196,7 +236,13 @@ export function createCanaryActivities(deps: ActivityDeps) {
           const got = await db
             .select({ id: scores.subjectId, score: scores.score })
             .from(scores)
-            .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, canary.graderVersionId), inArray(scores.subjectId, ids.slice(i, i + 1000))))
+            .where(
+              and(
+                eq(scores.subjectType, 'traffic'),
+                eq(scores.graderVersionId, canary.graderVersionId),
+                inArray(scores.subjectId, ids.slice(i, i + 1000)),
+              ),
+            )
           for (const g of got) graded.set(g.id, g.score)
         }
       }
@@ -217,14 +263,24 @@ export function createCanaryActivities(deps: ActivityDeps) {
         .from(labelHistory)
         .where(and(eq(labelHistory.canaryId, input.canaryId), eq(labelHistory.label, 'canary')))
         .orderBy(asc(labelHistory.at))
-      const weights = moves.filter((m) => m.to !== null && m.weight !== null && m.at >= since).map((m) => ({ from: m.at.getTime(), weight: m.weight as number }))
+      const weights = moves
+        .filter((m) => m.to !== null && m.weight !== null && m.at >= since)
+        .map((m) => ({ from: m.at.getTime(), weight: m.weight as number }))
       const labelHeld = (await getLabels(db, canary.taskId)).canary?.canaryId === input.canaryId
-      const analysis = analyzeCanary(observations, config.analysis, { now: dbNow, treatment: bake ? 'baseline' : 'canary', weights })
+      const analysis = analyzeCanary(observations, config.analysis, {
+        now: dbNow,
+        treatment: bake ? 'baseline' : 'canary',
+        weights,
+      })
       return { at: new Date(dbNow).toISOString(), analysis, labelHeld }
     },
 
     /** Next ramp step: route `weight` of traffic to the candidate (only while the label is ours). */
-    async setCanaryWeight(input: { canaryId: string; weight: number; step: number }): Promise<{ conflict: string | null }> {
+    async setCanaryWeight(input: {
+      canaryId: string
+      weight: number
+      step: number
+    }): Promise<{ conflict: string | null }> {
       const canary = await canaryRow(input.canaryId)
       const move = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:step:${input.step}`,
@@ -236,14 +292,23 @@ export function createCanaryActivities(deps: ActivityDeps) {
         reason: `canary ${input.canaryId} ramped to ${Math.round(input.weight * 100)}% (step ${input.step + 1})`,
         actor: 'kaizen',
         expect: { canaryIn: [input.canaryId] },
-        audit: { action: 'canary.ramped', subjectType: 'canary', subjectId: input.canaryId, details: { step: input.step } },
+        audit: {
+          action: 'canary.ramped',
+          subjectType: 'canary',
+          subjectId: input.canaryId,
+          details: { step: input.step },
+        },
       })
       if (!move.conflict) await db.update(canaries).set({ weight: input.weight }).where(eq(canaries.id, input.canaryId))
       return { conflict: move.conflict }
     },
 
     /** Bake window: route a holdback slice to the previous production version. */
-    async startBake(input: { canaryId: string; previousVersionId: string; holdbackWeight: number }): Promise<{ startedAt: string; conflict: string | null }> {
+    async startBake(input: {
+      canaryId: string
+      previousVersionId: string
+      holdbackWeight: number
+    }): Promise<{ startedAt: string; conflict: string | null }> {
       const canary = await canaryRow(input.canaryId)
       const move = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:bake-start`,
@@ -255,10 +320,18 @@ export function createCanaryActivities(deps: ActivityDeps) {
         reason: `bake window: ${Math.round(input.holdbackWeight * 100)}% of traffic stays on the previous version ${input.previousVersionId} for comparison`,
         actor: 'kaizen',
         expect: { absent: true, canaryIn: [input.canaryId] },
-        audit: { action: 'canary.bake_started', subjectType: 'canary', subjectId: input.canaryId, details: { previousVersionId: input.previousVersionId } },
+        audit: {
+          action: 'canary.bake_started',
+          subjectType: 'canary',
+          subjectId: input.canaryId,
+          details: { previousVersionId: input.previousVersionId },
+        },
       })
-      if (!move.conflict) await setState(input.canaryId, 'baking', 'promoted; comparing with the previous version during the bake window')
-      const history = await db.query.labelHistory.findFirst({ where: eq(labelHistory.moveKey, `canary:${input.canaryId}:bake-start`) })
+      if (!move.conflict)
+        await setState(input.canaryId, 'baking', 'promoted; comparing with the previous version during the bake window')
+      const history = await db.query.labelHistory.findFirst({
+        where: eq(labelHistory.moveKey, `canary:${input.canaryId}:bake-start`),
+      })
       return { startedAt: (history?.at ?? new Date()).toISOString(), conflict: move.conflict }
     },
 
@@ -266,12 +339,22 @@ export function createCanaryActivities(deps: ActivityDeps) {
     async endBake(input: { canaryId: string; reason?: string }): Promise<void> {
       const canary = await canaryRow(input.canaryId)
       const reason = input.reason ?? `bake window of canary ${input.canaryId} passed without regression`
-      await releaseLabel(canary, 'bake-end', reason, 'kaizen', { action: 'canary.baked', subjectType: 'canary', subjectId: input.canaryId, details: { reason } })
+      await releaseLabel(canary, 'bake-end', reason, 'kaizen', {
+        action: 'canary.baked',
+        subjectType: 'canary',
+        subjectId: input.canaryId,
+        details: { reason },
+      })
       await setState(input.canaryId, 'promoted', reason, true)
     },
 
     /** A regression during the bake window: production goes back to the previous version. */
-    async bakeRollback(input: { canaryId: string; previousVersionId: string; reason: string; evidence: Record<string, unknown> | null }): Promise<{ conflict: string | null }> {
+    async bakeRollback(input: {
+      canaryId: string
+      previousVersionId: string
+      reason: string
+      evidence: Record<string, unknown> | null
+    }): Promise<{ conflict: string | null }> {
       const canary = await canaryRow(input.canaryId)
       const back = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:bake-rollback`,
@@ -283,7 +366,12 @@ export function createCanaryActivities(deps: ActivityDeps) {
         reason: input.reason,
         actor: 'kaizen',
         expect: { versionId: canary.candidateVersionId },
-        audit: { action: 'canary.bake_rolled_back', subjectType: 'canary', subjectId: input.canaryId, details: { evidence: input.evidence } },
+        audit: {
+          action: 'canary.bake_rolled_back',
+          subjectType: 'canary',
+          subjectId: input.canaryId,
+          details: { evidence: input.evidence },
+        },
       })
       await releaseLabel(canary, 'bake-rollback-clear', input.reason, 'kaizen')
       await appendAudit(db, {
@@ -293,16 +381,36 @@ export function createCanaryActivities(deps: ActivityDeps) {
         taskId: canary.taskId,
         subjectType: 'canary',
         subjectId: input.canaryId,
-        details: { reason: input.reason, phase: 'bake', restoredVersionId: back.conflict ? null : input.previousVersionId, conflict: back.conflict, evidence: input.evidence },
+        details: {
+          reason: input.reason,
+          phase: 'bake',
+          restoredVersionId: back.conflict ? null : input.previousVersionId,
+          conflict: back.conflict,
+          evidence: input.evidence,
+        },
       })
-      await setState(input.canaryId, 'rolled_back', back.conflict ? `${input.reason} (production was not restored: ${back.conflict})` : input.reason, true)
+      await setState(
+        input.canaryId,
+        'rolled_back',
+        back.conflict ? `${input.reason} (production was not restored: ${back.conflict})` : input.reason,
+        true,
+      )
       return { conflict: back.conflict }
     },
 
     /** Take the candidate off live traffic at once. */
-    async rollbackCanary(input: { canaryId: string; reason: string; actor: string; evidence: Record<string, unknown> | null }): Promise<void> {
+    async rollbackCanary(input: {
+      canaryId: string
+      reason: string
+      actor: string
+      evidence: Record<string, unknown> | null
+    }): Promise<void> {
       const canary = await canaryRow(input.canaryId)
-      await releaseLabel(canary, 'rollback', input.reason, input.actor, { action: 'label.canary.removed', subjectType: 'canary', subjectId: input.canaryId })
+      await releaseLabel(canary, 'rollback', input.reason, input.actor, {
+        action: 'label.canary.removed',
+        subjectType: 'canary',
+        subjectId: input.canaryId,
+      })
       // Written even when the label had already moved away (e.g. a superseding canary took it).
       await appendAudit(db, {
         eventKey: `canary:${input.canaryId}:rolled-back`,
@@ -322,7 +430,15 @@ export function createCanaryActivities(deps: ActivityDeps) {
       const approvalId = `apr_${input.canaryId}_${input.requestId}`.slice(0, 200)
       await db
         .insert(approvals)
-        .values({ id: approvalId, canaryId: input.canaryId, decision: input.decision, approver: input.approver, role: input.role, comment: input.comment, evidence: input.evidence })
+        .values({
+          id: approvalId,
+          canaryId: input.canaryId,
+          decision: input.decision,
+          approver: input.approver,
+          role: input.role,
+          comment: input.comment,
+          evidence: input.evidence,
+        })
         .onConflictDoNothing({ target: approvals.id })
       await appendAudit(db, {
         eventKey: `approval:${approvalId}`,
@@ -331,7 +447,13 @@ export function createCanaryActivities(deps: ActivityDeps) {
         taskId: canary.taskId,
         subjectType: 'canary',
         subjectId: input.canaryId,
-        details: { approvalId, approver: input.approver, role: input.role, comment: input.comment, evidence: input.evidence },
+        details: {
+          approvalId,
+          approver: input.approver,
+          role: input.role,
+          comment: input.comment,
+          evidence: input.evidence,
+        },
       })
       return { approvalId }
     },
@@ -341,14 +463,27 @@ export function createCanaryActivities(deps: ActivityDeps) {
      * canary still holds its label, and only if production is still the baseline it was compared
      * with. Otherwise nothing moves and the conflict is returned.
      */
-    async promoteCanary(input: { canaryId: string; approver: string; approvalId: string }): Promise<{ promoted: boolean; conflict: string | null; previousVersionId: string | null }> {
+    async promoteCanary(input: {
+      canaryId: string
+      approver: string
+      approvalId: string
+    }): Promise<{ promoted: boolean; conflict: string | null; previousVersionId: string | null }> {
       const canary = await canaryRow(input.canaryId)
-      const approval = await db.query.approvals.findFirst({ where: and(eq(approvals.id, input.approvalId), eq(approvals.decision, 'approve')) })
-      if (!approval) throw new KaizenError('FORBIDDEN', `canary ${input.canaryId} cannot be promoted without a recorded approval`)
+      const approval = await db.query.approvals.findFirst({
+        where: and(eq(approvals.id, input.approvalId), eq(approvals.decision, 'approve')),
+      })
+      if (!approval)
+        throw new KaizenError('FORBIDDEN', `canary ${input.canaryId} cannot be promoted without a recorded approval`)
       const labels = await getLabels(db, canary.taskId)
-      const promoted = await db.query.labelHistory.findFirst({ where: eq(labelHistory.moveKey, `canary:${input.canaryId}:promote`) })
+      const promoted = await db.query.labelHistory.findFirst({
+        where: eq(labelHistory.moveKey, `canary:${input.canaryId}:promote`),
+      })
       if (!promoted && labels.canary?.canaryId !== input.canaryId) {
-        return { promoted: false, conflict: `the canary label of "${canary.taskId}" no longer belongs to ${input.canaryId}`, previousVersionId: null }
+        return {
+          promoted: false,
+          conflict: `the canary label of "${canary.taskId}" no longer belongs to ${input.canaryId}`,
+          previousVersionId: null,
+        }
       }
       const move = await moveLabel(db, {
         moveKey: `canary:${input.canaryId}:promote`,
@@ -360,15 +495,30 @@ export function createCanaryActivities(deps: ActivityDeps) {
         reason: `canary ${input.canaryId} approved by ${input.approver}`,
         actor: input.approver,
         expect: { versionId: canary.baselineVersionId },
-        audit: { action: 'canary.promoted', subjectType: 'canary', subjectId: input.canaryId, details: { approvalId: input.approvalId, approver: input.approver } },
+        audit: {
+          action: 'canary.promoted',
+          subjectType: 'canary',
+          subjectId: input.canaryId,
+          details: { approvalId: input.approvalId, approver: input.approver },
+        },
       })
-      if (move.conflict) return { promoted: false, conflict: `production changed while the canary ran: ${move.conflict}`, previousVersionId: null }
+      if (move.conflict)
+        return {
+          promoted: false,
+          conflict: `production changed while the canary ran: ${move.conflict}`,
+          previousVersionId: null,
+        }
       await releaseLabel(canary, 'promote-clear', `canary ${input.canaryId} promoted to production`, input.approver)
       await setState(input.canaryId, 'promoted', `approved by ${input.approver}`, true)
       return { promoted: true, conflict: null, previousVersionId: move.fromVersionId }
     },
 
-    async setCanaryState(input: { canaryId: string; state: string; reason: string | null; ended?: boolean }): Promise<void> {
+    async setCanaryState(input: {
+      canaryId: string
+      state: string
+      reason: string | null
+      ended?: boolean
+    }): Promise<void> {
       await setState(input.canaryId, input.state, input.reason, input.ended ?? false)
     },
   }

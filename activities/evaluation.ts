@@ -49,7 +49,12 @@ export interface ChunkOutcome {
 /** Dataset items by traffic id, in the order asked. */
 export async function itemsById(db: ActivityDeps['db'], ids: readonly string[]): Promise<EvalItem[]> {
   const rows = await db
-    .select({ id: traffic.id, input: traffic.input, reference: traffic.reference, simExampleKey: traffic.simExampleKey })
+    .select({
+      id: traffic.id,
+      input: traffic.input,
+      reference: traffic.reference,
+      simExampleKey: traffic.simExampleKey,
+    })
     .from(traffic)
     .where(inArray(traffic.id, [...new Set(ids)]))
   const byId = new Map(rows.map((r) => [r.id, r]))
@@ -83,7 +88,10 @@ export class EvaluationPlanner {
     return this.pending.size > 0
   }
 
-  async defer(req: { content: PromptContent; scenarioId: string | null }, items: readonly EvalItem[]): Promise<boolean> {
+  async defer(
+    req: { content: PromptContent; scenarioId: string | null },
+    items: readonly EvalItem[],
+  ): Promise<boolean> {
     // The simulation answers in-process at once: spreading its calls over workers only adds round trips.
     if (this.deps.providers.resolve(req.content.model).simulated) return false
     const missing = await this.evaluator.uncachedItems(req, items)
@@ -151,17 +159,19 @@ export function createEvaluationActivities(deps: ActivityDeps) {
       let done = 0
       heartbeat({ done, total: items.length })
       const beat = setInterval(() => heartbeat({ done, total: items.length }), CHUNK_BEAT_MS)
-      const out = await evaluator.evaluate({
-        campaignId: input.campaignId,
-        scenarioId: input.scenarioId,
-        content,
-        items,
-        graderVersionId: input.graderVersionId,
-        spec,
-        signal: cancellationSignal(),
-        budgetUsd: input.budgetUsd ?? null,
-        onProgress: (n) => (done = n),
-      }).finally(() => clearInterval(beat))
+      const out = await evaluator
+        .evaluate({
+          campaignId: input.campaignId,
+          scenarioId: input.scenarioId,
+          content,
+          items,
+          graderVersionId: input.graderVersionId,
+          spec,
+          signal: cancellationSignal(),
+          budgetUsd: input.budgetUsd ?? null,
+          onProgress: (n) => (done = n),
+        })
+        .finally(() => clearInterval(beat))
       return { items: out.length, paid: out.filter((o) => !o.cached).length }
     },
   }

@@ -57,13 +57,18 @@ export interface EvaluateRequest {
   onProgress?: (done: number, total: number) => void
 }
 
-function requestFor(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, item: EvalItem): CompletionRequest {
+function requestFor(
+  req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
+  item: EvalItem,
+): CompletionRequest {
   return {
     model: req.content.model,
     messages: renderMessages(req.content, item.input),
     params: req.content.params,
     replicate: req.replicate ?? 0,
-    ...(req.scenarioId && item.simExampleKey ? { simulation: { scenario: req.scenarioId, exampleKey: item.simExampleKey } } : {}),
+    ...(req.scenarioId && item.simExampleKey
+      ? { simulation: { scenario: req.scenarioId, exampleKey: item.simExampleKey } }
+      : {}),
   }
 }
 
@@ -71,7 +76,10 @@ function requestFor(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'repli
  * Runs one item's work under the concurrency bounds: the worker's (shared by every activity of the
  * process, so a worker has at most KAIZEN_EVAL_CONCURRENCY evaluations in flight) and the call's own.
  */
-export function itemLimit(deps: Pick<ActivityDeps, 'workerLimit' | 'evalConcurrency'>, concurrency?: number): <T>(fn: () => Promise<T>) => Promise<T> {
+export function itemLimit(
+  deps: Pick<ActivityDeps, 'workerLimit' | 'evalConcurrency'>,
+  concurrency?: number,
+): <T>(fn: () => Promise<T>) => Promise<T> {
   const own = pLimit(concurrency ?? deps.evalConcurrency)
   const worker = deps.workerLimit
   return worker ? (fn) => own(() => worker(fn)) : (fn) => own(fn)
@@ -80,12 +88,18 @@ export function itemLimit(deps: Pick<ActivityDeps, 'workerLimit' | 'evalConcurre
 export class Evaluator {
   constructor(private readonly deps: ActivityDeps) {}
 
-  private keys(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): string[] {
+  private keys(
+    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
+    items: readonly EvalItem[],
+  ): string[] {
     return items.map((item) => this.deps.models.keyOf(requestFor(req, item)))
   }
 
   /** The items whose model call is not in the cache (each would cost a call). */
-  async uncachedItems(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): Promise<EvalItem[]> {
+  async uncachedItems(
+    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
+    items: readonly EvalItem[],
+  ): Promise<EvalItem[]> {
     const keys = this.keys(req, items)
     if (keys.length === 0) return []
     const cached = await this.deps.models.lookup(keys)
@@ -93,7 +107,10 @@ export class Evaluator {
   }
 
   /** How many of these items would cost a model call (cache misses). */
-  async uncachedCount(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>, items: readonly EvalItem[]): Promise<number> {
+  async uncachedCount(
+    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
+    items: readonly EvalItem[],
+  ): Promise<number> {
     const keys = [...new Set(this.keys(req, items))]
     if (keys.length === 0) return 0
     return keys.length - (await this.deps.models.lookup(keys)).size
@@ -104,7 +121,11 @@ export class Evaluator {
    * grading); items never evaluated are left out.
    */
   /** Stored grades only (no rollout); with `before`, only grades stored before that time. */
-  async knownScores(req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>, items: readonly EvalItem[], before?: Date): Promise<ItemScore[]> {
+  async knownScores(
+    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>,
+    items: readonly EvalItem[],
+    before?: Date,
+  ): Promise<ItemScore[]> {
     const keys = this.keys(req, items)
     const graded = await this.graded(keys, req.graderVersionId, before)
     return items.flatMap((item, i) => {
@@ -114,14 +135,25 @@ export class Evaluator {
   }
 
   /** Stored grades of these evaluation keys under a grader version, by key. */
-  private async graded(keys: readonly string[], graderVersionId: string, before?: Date): Promise<Map<string, typeof scores.$inferSelect>> {
+  private async graded(
+    keys: readonly string[],
+    graderVersionId: string,
+    before?: Date,
+  ): Promise<Map<string, typeof scores.$inferSelect>> {
     const graded = new Map<string, typeof scores.$inferSelect>()
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500)
       const rows = await this.deps.db
         .select()
         .from(scores)
-        .where(and(eq(scores.subjectType, 'evaluation'), eq(scores.graderVersionId, graderVersionId), inArray(scores.subjectId, chunk), before ? lt(scores.createdAt, before) : undefined))
+        .where(
+          and(
+            eq(scores.subjectType, 'evaluation'),
+            eq(scores.graderVersionId, graderVersionId),
+            inArray(scores.subjectId, chunk),
+            before ? lt(scores.createdAt, before) : undefined,
+          ),
+        )
       for (const row of rows) graded.set(row.subjectId, row)
     }
     return graded
@@ -132,23 +164,53 @@ export class Evaluator {
     const keys = this.keys(req, req.items)
     const cached = await models.lookup(keys)
     const graded = await this.graded(keys, req.graderVersionId)
-    const ctx = { campaignId: req.campaignId, budgetUsd: req.budgetUsd ?? null, ...(req.signal ? { signal: req.signal } : {}) }
+    const ctx = {
+      campaignId: req.campaignId,
+      budgetUsd: req.budgetUsd ?? null,
+      ...(req.signal ? { signal: req.signal } : {}),
+    }
     const judge = judgeCaller(models, ctx, undefined, this.deps.redactor)
 
     const limit = itemLimit(this.deps)
     let done = 0
     const one = async (item: EvalItem, key: string): Promise<EvalOutcome> => {
       const hit = cached.get(key) ?? null
-      const { record: row, cached: wasCached } = await models.complete(requestFor(req, item), { ...ctx, purpose: 'task' }, hit)
-      let score: Pick<typeof scores.$inferSelect, 'score' | 'reason' | 'pass' | 'dimensions'> | undefined = graded.get(key)
+      const { record: row, cached: wasCached } = await models.complete(
+        requestFor(req, item),
+        { ...ctx, purpose: 'task' },
+        hit,
+      )
+      let score: Pick<typeof scores.$inferSelect, 'score' | 'reason' | 'pass' | 'dimensions'> | undefined =
+        graded.get(key)
       if (!score) {
         // A failed model call produced no decision: it scores 0, as in the canary's analysis.
         // (Only a grader that cannot judge gives null.)
         const result =
           row.error !== null
-            ? { pass: false, score: 0, reason: `model call failed: ${row.error}`, dimensions: {}, gates: {}, transient: false }
-            : await grade(req.spec, { output: row.output ?? '', input: item.input, reference: item.reference, latencyMs: row.latencyMs, costUsd: row.costUsd, model: req.content.model }, { judge })
-        const dimensions = { ...result.dimensions, ...Object.fromEntries(Object.entries(result.gates).map(([k, v]) => [`gate:${k}`, v])) }
+            ? {
+                pass: false,
+                score: 0,
+                reason: `model call failed: ${row.error}`,
+                dimensions: {},
+                gates: {},
+                transient: false,
+              }
+            : await grade(
+                req.spec,
+                {
+                  output: row.output ?? '',
+                  input: item.input,
+                  reference: item.reference,
+                  latencyMs: row.latencyMs,
+                  costUsd: row.costUsd,
+                  model: req.content.model,
+                },
+                { judge },
+              )
+        const dimensions = {
+          ...result.dimensions,
+          ...Object.fromEntries(Object.entries(result.gates).map(([k, v]) => [`gate:${k}`, v])),
+        }
         score = { score: result.score, reason: result.reason, pass: result.pass, dimensions }
         // A judge that is unavailable right now gives a null that is not stored: the next evaluation asks again.
         if (!result.transient) {

@@ -34,7 +34,9 @@ export function toApplicationFailure(err: unknown): unknown {
         nonRetryable: !err.retryable,
         details: err.details ? [err.details] : [],
         // A provider that said when to come back (Retry-After) sets the activity's next retry.
-        ...(err.retryable && typeof err.details?.retryAfterMs === 'number' ? { nextRetryDelay: err.details.retryAfterMs } : {}),
+        ...(err.retryable && typeof err.details?.retryAfterMs === 'number'
+          ? { nextRetryDelay: err.details.retryAfterMs }
+          : {}),
         // What caused it, described like everything else (a raw cause would be stored whole).
         ...(err.cause !== undefined && err.cause !== null ? { cause: sanitizeError(err.cause) } : {}),
       }),
@@ -45,7 +47,13 @@ export function toApplicationFailure(err: unknown): unknown {
   return withStackOf(
     ApplicationFailure.create({
       message: describeError(err),
-      type: fault ? (fault.kind === 'unavailable' ? 'INFRA_UNAVAILABLE' : DATABASE_ERROR) : err instanceof Error ? err.name : 'Error',
+      type: fault
+        ? fault.kind === 'unavailable'
+          ? 'INFRA_UNAVAILABLE'
+          : DATABASE_ERROR
+        : err instanceof Error
+          ? err.name
+          : 'Error',
       // Unknown errors (a dropped database connection above all) are retried by the activity policy.
       nonRetryable: false,
     }),

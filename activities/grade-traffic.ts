@@ -13,7 +13,10 @@ import type { ActivityDeps } from './deps.js'
 import { itemLimit } from './evaluator.js'
 import { judgeCaller, prefetchJudge } from './judge-caller.js'
 
-type TrafficRow = Pick<typeof traffic.$inferSelect, 'id' | 'input' | 'output' | 'reference' | 'latencyMs' | 'costUsd' | 'model'>
+type TrafficRow = Pick<
+  typeof traffic.$inferSelect,
+  'id' | 'input' | 'output' | 'reference' | 'latencyMs' | 'costUsd' | 'model'
+>
 
 export interface GradeTrafficStats {
   graded: number
@@ -26,14 +29,36 @@ export async function gradeTraffic(
   rows: readonly TrafficRow[],
   spec: StoredSpec,
   graderVersionId: string,
-  options: { concurrency?: number; signal?: AbortSignal; onProgress?: (done: number) => void; flushEvery?: number; onSettled?: (ids: readonly string[]) => void } = {},
+  options: {
+    concurrency?: number
+    signal?: AbortSignal
+    onProgress?: (done: number) => void
+    flushEvery?: number
+    onSettled?: (ids: readonly string[]) => void
+  } = {},
 ): Promise<GradeTrafficStats> {
   // Every call in flight listens to the activity's cancellation signal.
   if (options.signal) setMaxListeners(0, options.signal)
-  const itemOf = (t: TrafficRow): GradeItem => ({ output: t.output ?? '', input: t.input, reference: t.reference, latencyMs: t.latencyMs, costUsd: t.costUsd, model: t.model })
+  const itemOf = (t: TrafficRow): GradeItem => ({
+    output: t.output ?? '',
+    input: t.input,
+    reference: t.reference,
+    latencyMs: t.latencyMs,
+    costUsd: t.costUsd,
+    model: t.model,
+  })
   // One cache query for the whole batch instead of one per judge call.
-  const prefetched = await prefetchJudge(deps.models, rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))), deps.redactor)
-  const judge = judgeCaller(deps.models, { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) }, prefetched, deps.redactor)
+  const prefetched = await prefetchJudge(
+    deps.models,
+    rows.flatMap((t) => judgeRequestsFor(spec, itemOf(t))),
+    deps.redactor,
+  )
+  const judge = judgeCaller(
+    deps.models,
+    { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) },
+    prefetched,
+    deps.redactor,
+  )
   const limit = itemLimit(deps, options.concurrency)
   const stats: GradeTrafficStats = { graded: 0, nullScores: 0, transient: 0 }
   let pending: Array<typeof scores.$inferInsert> = []
@@ -71,14 +96,20 @@ export async function gradeTraffic(
           score: r.score,
           pass: r.pass,
           reason: r.reason,
-          dimensions: { ...r.dimensions, ...Object.fromEntries(Object.entries(r.gates).map(([k, v]) => [`gate:${k}`, v])) },
+          dimensions: {
+            ...r.dimensions,
+            ...Object.fromEntries(Object.entries(r.gates).map(([k, v]) => [`gate:${k}`, v])),
+          },
         })
         settled.push(t.id)
         if (pending.length >= flushEvery) {
           // Written in the background (in order): the slot goes on grading meanwhile.
           const n = stats.graded + stats.transient
           // A failed write surfaces at the final flush below.
-          flush().then(() => options.onProgress?.(n), () => {})
+          flush().then(
+            () => options.onProgress?.(n),
+            () => {},
+          )
         }
       }),
     ),

@@ -10,7 +10,12 @@ import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activit
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
-import { activeGraderVersionId, ensureGraderVersion, getGraderSpec, graderSpecFromScenario } from '../db/queries/graders.js'
+import {
+  activeGraderVersionId,
+  ensureGraderVersion,
+  getGraderSpec,
+  graderSpecFromScenario,
+} from '../db/queries/graders.js'
 import { requireTask } from '../db/queries/prompts.js'
 import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema.js'
 import { requireScenario } from '../sim/registry.js'
@@ -50,8 +55,14 @@ export interface ChunkResult {
  * rows are fresh, so the planner has no statistics for them and a join degenerates into a
  * nested loop (seen: 0.7 s for 2,000 items).
  */
-async function batchScores(db: ActivityDeps['db'], batch: { id: string; graderVersionId: string }): Promise<Array<{ score: number | null; pass: boolean }>> {
-  const items = await db.select({ id: gradingBatchItems.trafficId }).from(gradingBatchItems).where(eq(gradingBatchItems.batchId, batch.id))
+async function batchScores(
+  db: ActivityDeps['db'],
+  batch: { id: string; graderVersionId: string },
+): Promise<Array<{ score: number | null; pass: boolean }>> {
+  const items = await db
+    .select({ id: gradingBatchItems.trafficId })
+    .from(gradingBatchItems)
+    .where(eq(gradingBatchItems.batchId, batch.id))
   const ids = items.map((i) => i.id)
   const out: Array<{ score: number | null; pass: boolean }> = []
   for (let i = 0; i < ids.length; i += 1_000) {
@@ -59,7 +70,13 @@ async function batchScores(db: ActivityDeps['db'], batch: { id: string; graderVe
       ...(await db
         .select({ score: scores.score, pass: scores.pass })
         .from(scores)
-        .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, batch.graderVersionId), inArray(scores.subjectId, ids.slice(i, i + 1_000))))),
+        .where(
+          and(
+            eq(scores.subjectType, 'traffic'),
+            eq(scores.graderVersionId, batch.graderVersionId),
+            inArray(scores.subjectId, ids.slice(i, i + 1_000)),
+          ),
+        )),
     )
   }
   return out
@@ -70,21 +87,46 @@ export function createGradingActivities(deps: ActivityDeps) {
   return {
     async planGradingBatch(input: PlanGradingInput): Promise<GradingPlan> {
       const existing = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
-      if (existing) return { batchId: existing.id, graderVersionId: existing.graderVersionId, itemCount: existing.itemCount, chunks: Math.ceil(existing.itemCount / existing.chunkSize) }
+      if (existing)
+        return {
+          batchId: existing.id,
+          graderVersionId: existing.graderVersionId,
+          itemCount: existing.itemCount,
+          chunks: Math.ceil(existing.itemCount / existing.chunkSize),
+        }
       const task = await requireTask(db, input.taskId)
       let graderVersionId = input.graderVersionId ?? (await activeGraderVersionId(db, task.id))
       if (!graderVersionId) {
-        if (!task.scenarioId) throw new KaizenError('CONFIG_ERROR', `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``)
-        graderVersionId = await ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+        if (!task.scenarioId)
+          throw new KaizenError(
+            'CONFIG_ERROR',
+            `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+          )
+        graderVersionId = await ensureGraderVersion(
+          db,
+          task.id,
+          graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)),
+        )
       }
       await getGraderSpec(db, graderVersionId) // fails clearly on an unknown or unreadable version
       // Items are numbered inside Postgres (INSERT … SELECT): the IDs never travel through the worker.
-      const where = and(eq(traffic.taskId, task.id), isNull(traffic.error), isNotNull(traffic.output), ...(input.since ? [gte(traffic.createdAt, new Date(input.since))] : []))
+      const where = and(
+        eq(traffic.taskId, task.id),
+        isNull(traffic.error),
+        isNotNull(traffic.output),
+        ...(input.since ? [gte(traffic.createdAt, new Date(input.since))] : []),
+      )
       const gvId = graderVersionId
       const planned = await db.transaction(async (tx) => {
         const created = await tx
           .insert(gradingBatches)
-          .values({ id: input.batchId, taskId: task.id, graderVersionId: gvId, itemCount: 0, chunkSize: input.chunkSize })
+          .values({
+            id: input.batchId,
+            taskId: task.id,
+            graderVersionId: gvId,
+            itemCount: 0,
+            chunkSize: input.chunkSize,
+          })
           .onConflictDoNothing({ target: gradingBatches.id })
           .returning({ id: gradingBatches.id })
         if (created.length === 0) {
@@ -98,7 +140,10 @@ export function createGradingActivities(deps: ActivityDeps) {
             qb
               .select({
                 batchId: sql<string>`${input.batchId}`.as('batch_id'),
-                position: sql<number>`(row_number() over (order by ${traffic.createdAt} desc, ${traffic.id} asc) - 1)::int`.as('position'),
+                position:
+                  sql<number>`(row_number() over (order by ${traffic.createdAt} desc, ${traffic.id} asc) - 1)::int`.as(
+                    'position',
+                  ),
                 trafficId: traffic.id,
               })
               .from(traffic)
@@ -107,7 +152,11 @@ export function createGradingActivities(deps: ActivityDeps) {
               .limit(input.limit ?? 1_000),
           )
           .returning({ position: gradingBatchItems.position })
-        if (items.length === 0) throw new KaizenError('INSUFFICIENT_DATA', `task "${task.id}" has no answered traffic to grade${input.since ? ` since ${input.since}` : ''}`)
+        if (items.length === 0)
+          throw new KaizenError(
+            'INSUFFICIENT_DATA',
+            `task "${task.id}" has no answered traffic to grade${input.since ? ` since ${input.since}` : ''}`,
+          )
         await tx.update(gradingBatches).set({ itemCount: items.length }).where(eq(gradingBatches.id, input.batchId))
         return { itemCount: items.length, graderVersionId: gvId }
       })
@@ -123,10 +172,27 @@ export function createGradingActivities(deps: ActivityDeps) {
       const previous = activityInfo().heartbeatDetails as { done?: number } | undefined
       const resumedFrom = Math.min(batch.chunkSize, Math.max(0, previous?.done ?? 0))
       const rows = await db
-        .select({ position: gradingBatchItems.position, t: { id: traffic.id, input: traffic.input, output: traffic.output, reference: traffic.reference, latencyMs: traffic.latencyMs, costUsd: traffic.costUsd, model: traffic.model } })
+        .select({
+          position: gradingBatchItems.position,
+          t: {
+            id: traffic.id,
+            input: traffic.input,
+            output: traffic.output,
+            reference: traffic.reference,
+            latencyMs: traffic.latencyMs,
+            costUsd: traffic.costUsd,
+            model: traffic.model,
+          },
+        })
         .from(gradingBatchItems)
         .innerJoin(traffic, eq(traffic.id, gradingBatchItems.trafficId))
-        .where(and(eq(gradingBatchItems.batchId, batch.id), gte(gradingBatchItems.position, from + resumedFrom), lt(gradingBatchItems.position, from + batch.chunkSize)))
+        .where(
+          and(
+            eq(gradingBatchItems.batchId, batch.id),
+            gte(gradingBatchItems.position, from + resumedFrom),
+            lt(gradingBatchItems.position, from + batch.chunkSize),
+          ),
+        )
         .orderBy(asc(gradingBatchItems.position))
       const ids = rows.map((r) => r.t.id)
       const done = new Set<string>()
@@ -134,7 +200,13 @@ export function createGradingActivities(deps: ActivityDeps) {
         const got = await db
           .select({ id: scores.subjectId })
           .from(scores)
-          .where(and(eq(scores.subjectType, 'traffic'), eq(scores.graderVersionId, batch.graderVersionId), inArray(scores.subjectId, ids.slice(i, i + 1_000))))
+          .where(
+            and(
+              eq(scores.subjectType, 'traffic'),
+              eq(scores.graderVersionId, batch.graderVersionId),
+              inArray(scores.subjectId, ids.slice(i, i + 1_000)),
+            ),
+          )
         for (const g of got) done.add(g.id)
       }
       const todo = rows.filter((r) => !done.has(r.t.id)).map((r) => r.t)
@@ -158,10 +230,20 @@ export function createGradingActivities(deps: ActivityDeps) {
           advance()
         },
       }).finally(() => clearInterval(beat))
-      return { chunk: input.chunk, graded: stats.graded, skipped: rows.length - todo.length + resumedFrom, nullScores: stats.nullScores, transient: stats.transient, resumedFrom }
+      return {
+        chunk: input.chunk,
+        graded: stats.graded,
+        skipped: rows.length - todo.length + resumedFrom,
+        nullScores: stats.nullScores,
+        transient: stats.transient,
+        resumedFrom,
+      }
     },
 
-    async finishGradingBatch(input: { batchId: string; result: Record<string, unknown> }): Promise<{ meanScore: number | null; passRate: number | null; scored: number }> {
+    async finishGradingBatch(input: {
+      batchId: string
+      result: Record<string, unknown>
+    }): Promise<{ meanScore: number | null; passRate: number | null; scored: number }> {
       const batch = await db.query.gradingBatches.findFirst({ where: eq(gradingBatches.id, input.batchId) })
       if (!batch) throw new KaizenError('NOT_FOUND', `unknown grading batch "${input.batchId}"`)
       const rows = await batchScores(db, batch)
@@ -171,7 +253,10 @@ export function createGradingActivities(deps: ActivityDeps) {
         meanScore: valued.length ? valued.reduce((a, r) => a + (r.score as number), 0) / valued.length : null,
         passRate: rows.length ? rows.filter((r) => r.pass).length / rows.length : null,
       }
-      await db.update(gradingBatches).set({ result: { ...input.result, ...summary }, finishedAt: new Date() }).where(eq(gradingBatches.id, batch.id))
+      await db
+        .update(gradingBatches)
+        .set({ result: { ...input.result, ...summary }, finishedAt: new Date() })
+        .where(eq(gradingBatches.id, batch.id))
       await appendAudit(db, {
         eventKey: `grading:${batch.id}:finished`,
         actor: 'kaizen',

@@ -18,14 +18,23 @@ export interface Prefetched {
 }
 
 /** Look up, in one query, the cached answers to every judge request a batch will make. */
-export async function prefetchJudge(models: ModelClient, requests: readonly CompletionRequest[], redactor?: Redactor): Promise<Prefetched> {
+export async function prefetchJudge(
+  models: ModelClient,
+  requests: readonly CompletionRequest[],
+  redactor?: Redactor,
+): Promise<Prefetched> {
   const sent = redactor ? await Promise.all(requests.map((r) => redactor.request(r))) : requests
   const keys = new Set(sent.map((r) => models.keyOf(r)))
   return { keys, found: keys.size > 0 ? await models.lookup([...keys]) : new Map() }
 }
 
 /** @param redactor when given, every judge request is redacted before it is sent (and cached as sent). */
-export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose'>, prefetched?: Prefetched, redactor?: Redactor): JudgeCaller {
+export function judgeCaller(
+  models: ModelClient,
+  ctx: Omit<CallContext, 'purpose'>,
+  prefetched?: Prefetched,
+  redactor?: Redactor,
+): JudgeCaller {
   // Identical requests share one call (kept after it settles: a later duplicate is then answered
   // from it, where the up-front lookup would have said "not cached"); a failed call is forgotten.
   const inFlight = new Map<string, Promise<{ record: CallRecord }>>()
@@ -43,7 +52,8 @@ export function judgeCaller(models: ModelClient, ctx: Omit<CallContext, 'purpose
       const { record } = await call
       return record.error !== null ? { text: null, error: record.error } : { text: record.output ?? '', error: null }
     } catch (err) {
-      if (isKaizenError(err) && err.code === 'PROVIDER_UNAVAILABLE') return { text: null, error: err.message, transient: true }
+      if (isKaizenError(err) && err.code === 'PROVIDER_UNAVAILABLE')
+        return { text: null, error: err.message, transient: true }
       throw err
     }
   }

@@ -35,14 +35,29 @@ export function createNotifyActivities(deps: ActivityDeps) {
       const waiting = input.event === 'approval_needed' || input.event === 'inconclusive'
       const actions: Record<string, string> = {
         status: `kaizen canary status ${input.canaryId}`,
-        ...(waiting ? { approve: `kaizen canary approve ${input.canaryId} --approver <you>`, reject: `kaizen canary reject ${input.canaryId} --approver <you> --comment "<why>"` } : {}),
+        ...(waiting
+          ? {
+              approve: `kaizen canary approve ${input.canaryId} --approver <you>`,
+              reject: `kaizen canary reject ${input.canaryId} --approver <you> --comment "<why>"`,
+            }
+          : {}),
       }
       // Targets an earlier attempt reached are not sent the event again.
       const before = (activityInfo().heartbeatDetails as { delivered?: Delivery[] } | undefined)?.delivered ?? []
       const delivered: Delivery[] = [...before]
       const report = await deliver(
         targets,
-        { id, event: `canary.${input.event}`, at: new Date().toISOString(), canaryId: input.canaryId, taskId: canary.taskId, state: input.state, summary: input.summary, details: input.details, actions },
+        {
+          id,
+          event: `canary.${input.event}`,
+          at: new Date().toISOString(),
+          canaryId: input.canaryId,
+          taskId: canary.taskId,
+          state: input.state,
+          summary: input.summary,
+          details: input.details,
+          actions,
+        },
         {
           signal: cancellationSignal(),
           skip: new Set<WebhookTarget>(before.map((d) => d.target)),
@@ -53,7 +68,11 @@ export function createNotifyActivities(deps: ActivityDeps) {
         },
       )
       const retry = report.failed.filter((f) => f.retryable)
-      if (retry.length > 0) throw new KaizenError('PROVIDER_UNAVAILABLE', `notification ${id} not delivered to ${retry.map((f) => `${f.target} (${f.message})`).join(', ')}`)
+      if (retry.length > 0)
+        throw new KaizenError(
+          'PROVIDER_UNAVAILABLE',
+          `notification ${id} not delivered to ${retry.map((f) => `${f.target} (${f.message})`).join(', ')}`,
+        )
       await appendAudit(deps.db, {
         eventKey: `notify:${id}`,
         actor: 'kaizen',

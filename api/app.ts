@@ -60,7 +60,12 @@ export function createApi(deps: ApiDeps) {
     },
   })
   app.onError(onError)
-  app.notFound((c) => c.json(errorBody(new KaizenError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}; /openapi.json lists the API`)), 404))
+  app.notFound((c) =>
+    c.json(
+      errorBody(new KaizenError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}; /openapi.json lists the API`)),
+      404,
+    ),
+  )
 
   app.use('*', async (c, next) => {
     const started = performance.now()
@@ -72,7 +77,10 @@ export function createApi(deps: ApiDeps) {
   const limitBody = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
-      throw new KaizenError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`)
+      throw new KaizenError(
+        'PAYLOAD_TOO_LARGE',
+        `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`,
+      )
     },
   })
   // Touching the raw body makes the Node adapter build a full fetch Request (with an
@@ -85,7 +93,11 @@ export function createApi(deps: ApiDeps) {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
     const declared = c.req.header('content-length')
     if (declared !== undefined && c.req.header('transfer-encoding') === undefined && /^\d+$/.test(declared)) {
-      if (Number(declared) > maxBodyBytes) throw new KaizenError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`)
+      if (Number(declared) > maxBodyBytes)
+        throw new KaizenError(
+          'PAYLOAD_TOO_LARGE',
+          `the request body is larger than ${maxBodyBytes} bytes; send smaller batches`,
+        )
       return next()
     }
     return limitBody(c, next)
@@ -93,7 +105,9 @@ export function createApi(deps: ApiDeps) {
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   app.use('/metrics', requireScope(tokens, 'read'))
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }))
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  )
 
   const redactor = deps.redactor ?? new Redactor()
   registerTraffic(app, { db: deps.db, tokens, metrics, redactor })
@@ -103,7 +117,11 @@ export function createApi(deps: ApiDeps) {
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
   if (deps.temporal) registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `kaizen token create`' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token from `kaizen token create`',
+  })
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Kaizen API', version: '1' } })
   return app
 }

@@ -29,10 +29,18 @@ export function requireScope(tokens: TokenCache, scope: Scope): MiddlewareHandle
   return async (c, next) => {
     const header = c.req.header('authorization') ?? ''
     const m = /^Bearer\s+(\S+)$/i.exec(header)
-    if (!m) throw new KaizenError('UNAUTHENTICATED', 'send an API token as `Authorization: Bearer kz_…` (`kaizen token create` makes one)')
+    if (!m)
+      throw new KaizenError(
+        'UNAUTHENTICATED',
+        'send an API token as `Authorization: Bearer kz_…` (`kaizen token create` makes one)',
+      )
     const token = await tokens.lookup(m[1] as string)
     if (!token) throw new KaizenError('UNAUTHENTICATED', 'the API token is unknown or revoked')
-    if (!token.scopes.includes(scope)) throw new KaizenError('FORBIDDEN', `token "${token.name}" lacks the "${scope}" scope this route needs (it has: ${token.scopes.join(', ')})`)
+    if (!token.scopes.includes(scope))
+      throw new KaizenError(
+        'FORBIDDEN',
+        `token "${token.name}" lacks the "${scope}" scope this route needs (it has: ${token.scopes.join(', ')})`,
+      )
     c.set('token', token)
     await next()
   }

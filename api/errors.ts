@@ -36,11 +36,15 @@ export interface ErrorBody {
 
 export function errorBody(err: KaizenError): ErrorBody {
   const fields = err.details?.fields
-  return { error: { code: err.code, message: err.message, ...(Array.isArray(fields) ? { fields: fields as string[] } : {}) } }
+  return {
+    error: { code: err.code, message: err.message, ...(Array.isArray(fields) ? { fields: fields as string[] } : {}) },
+  }
 }
 
 /** Requests refused while the database was unavailable: one stderr line per 10 s at most. */
-const unavailable = new LossReport((n, reasons) => `api: ${n} request${n === 1 ? '' : 's'} answered 503 while the database was unavailable (${reasons})`)
+const unavailable = new LossReport(
+  (n, reasons) => `api: ${n} request${n === 1 ? '' : 's'} answered 503 while the database was unavailable (${reasons})`,
+)
 
 /** Hono's onError: every failure leaves as the typed JSON error. */
 export function onError(err: Error, c: Context): Response {
@@ -55,7 +59,9 @@ export function onError(err: Error, c: Context): Response {
         : status === 401
           ? new KaizenError('UNAUTHENTICATED', err.message)
           : status < 500
-            ? new KaizenError('INVALID_INPUT', `${err.message || 'bad request'} (body)`, { details: { fields: ['(body)'] } })
+            ? new KaizenError('INVALID_INPUT', `${err.message || 'bad request'} (body)`, {
+                details: { fields: ['(body)'] },
+              })
             : new KaizenError('INTERNAL', 'internal error')
   } else {
     const fault = dbFault(err)
@@ -64,7 +70,9 @@ export function onError(err: Error, c: Context): Response {
       k = new KaizenError('INFRA_UNAVAILABLE', 'the database is unavailable; try again shortly')
     } else {
       const frames = stackFrames(err)
-      process.stderr.write(`api: unexpected error on ${c.req.method} ${c.req.path}: ${describeError(err)}${frames ? `\n${frames}` : ''}\n`)
+      process.stderr.write(
+        `api: unexpected error on ${c.req.method} ${c.req.path}: ${describeError(err)}${frames ? `\n${frames}` : ''}\n`,
+      )
       k = new KaizenError('INTERNAL', 'internal error; the server log has the details')
     }
   }

@@ -23,7 +23,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics 
   if (options.defaults ?? true) collectDefaultMetrics({ register: registry, prefix: 'kaizen_' })
   return {
     registry,
-    requests: new Counter({ name: 'kaizen_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'kaizen_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
     requestSeconds: new Histogram({
       name: 'kaizen_http_request_duration_seconds',
       help: 'HTTP request latency',
@@ -31,10 +36,30 @@ export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics 
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    ingested: new Counter({ name: 'kaizen_traffic_ingested_total', help: 'Traffic records stored', labelNames: ['source'], registers: [registry] }),
-    rejected: new Counter({ name: 'kaizen_traffic_rejected_batches_total', help: 'Ingestion batches rejected (nothing stored)', labelNames: ['source', 'reason'], registers: [registry] }),
-    resolved: new Counter({ name: 'kaizen_prompt_resolutions_total', help: 'Prompt resolutions by arm', labelNames: ['arm'], registers: [registry] }),
-    gatewayCalls: new Counter({ name: 'kaizen_gateway_calls_total', help: 'Gateway model calls by arm and outcome (ok, error, replayed)', labelNames: ['arm', 'outcome'], registers: [registry] }),
+    ingested: new Counter({
+      name: 'kaizen_traffic_ingested_total',
+      help: 'Traffic records stored',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'kaizen_traffic_rejected_batches_total',
+      help: 'Ingestion batches rejected (nothing stored)',
+      labelNames: ['source', 'reason'],
+      registers: [registry],
+    }),
+    resolved: new Counter({
+      name: 'kaizen_prompt_resolutions_total',
+      help: 'Prompt resolutions by arm',
+      labelNames: ['arm'],
+      registers: [registry],
+    }),
+    gatewayCalls: new Counter({
+      name: 'kaizen_gateway_calls_total',
+      help: 'Gateway model calls by arm and outcome (ok, error, replayed)',
+      labelNames: ['arm', 'outcome'],
+      registers: [registry],
+    }),
     gatewaySeconds: new Histogram({
       name: 'kaizen_gateway_model_duration_seconds',
       help: 'Model latency of gateway calls, as reported by the provider',

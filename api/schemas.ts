@@ -10,13 +10,19 @@ export const ErrorResponse = z
     error: z.object({
       code: z.enum(ERROR_CODES),
       message: z.string(),
-      fields: z.array(z.string()).optional().openapi({ description: 'JSON paths at fault, e.g. records[3].input.summary' }),
+      fields: z
+        .array(z.string())
+        .optional()
+        .openapi({ description: 'JSON paths at fault, e.g. records[3].input.summary' }),
     }),
   })
   .openapi('Error')
 
 /** An error response of the OpenAPI description. */
-export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorResponse } } })
+export const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorResponse } },
+})
 
 /** The 401 and 403 every route behind a token can answer. */
 export const authResponses = (scope: string) => ({

@@ -49,15 +49,41 @@ const rows = <T>(r: unknown) => (r as { rows: T[] }).rows
  * One pass over `from`: cumulative counts of `expr` for every bucket, its count and sum, and any
  * `extra` columns (returned as the row).
  */
-async function histogram(db: Db, buckets: number[], expr: string, from: string, extra = ''): Promise<{ histogram: Histogram; row: Record<string, string | number | null> }> {
+async function histogram(
+  db: Db,
+  buckets: number[],
+  expr: string,
+  from: string,
+  extra = '',
+): Promise<{ histogram: Histogram; row: Record<string, string | number | null> }> {
   const cols = buckets.map((b, i) => `count(*) filter (where ${expr} <= ${b}) as b${i}`).join(', ')
-  const [r = {}] = rows<Record<string, string | number | null>>(await db.execute(sql.raw(`select ${extra ? `${extra}, ` : ''}${cols}, count(${expr}) as n, coalesce(sum(${expr}), 0) as s from ${from}`)))
-  return { histogram: { buckets, cumulative: buckets.map((_, i) => Number(r[`b${i}`] ?? 0)), count: Number(r.n ?? 0), sum: Number(r.s ?? 0) }, row: r }
+  const [r = {}] = rows<Record<string, string | number | null>>(
+    await db.execute(
+      sql.raw(
+        `select ${extra ? `${extra}, ` : ''}${cols}, count(${expr}) as n, coalesce(sum(${expr}), 0) as s from ${from}`,
+      ),
+    ),
+  )
+  return {
+    histogram: {
+      buckets,
+      cumulative: buckets.map((_, i) => Number(r[`b${i}`] ?? 0)),
+      count: Number(r.n ?? 0),
+      sum: Number(r.s ?? 0),
+    },
+    row: r,
+  }
 }
 
 /** One pass over the grades of production records: pass/fail counts and the score histogram. */
 async function gradeStats(db: Db): Promise<Pick<Snapshot, 'grades' | 'scores'>> {
-  const { histogram: scores, row } = await histogram(db, SCORE_BUCKETS, 'score', "scores where subject_type = 'traffic'", 'count(*) filter (where pass) as pass, count(*) filter (where not pass) as fail')
+  const { histogram: scores, row } = await histogram(
+    db,
+    SCORE_BUCKETS,
+    'score',
+    "scores where subject_type = 'traffic'",
+    'count(*) filter (where pass) as pass, count(*) filter (where not pass) as fail',
+  )
   return {
     grades: [
       { pass: true, n: Number(row.pass ?? 0) },
@@ -69,15 +95,35 @@ async function gradeStats(db: Db): Promise<Pick<Snapshot, 'grades' | 'scores'>> 
 
 async function read(db: Db): Promise<Snapshot> {
   const campaigns = rows<{ status: string; decision: string | null; finished: boolean; n: string }>(
-    await db.execute(sql`select status, decision, finished_at is not null as finished, count(*) as n from campaigns group by 1, 2, 3`),
+    await db.execute(
+      sql`select status, decision, finished_at is not null as finished, count(*) as n from campaigns group by 1, 2, 3`,
+    ),
   )
-  const canaries = rows<{ state: string; ended: boolean; n: string }>(await db.execute(sql`select state, ended_at is not null as ended, count(*) as n from canaries group by 1, 2`))
-  const approvals = rows<{ decision: string; n: string }>(await db.execute(sql`select decision, count(*) as n from approvals group by 1`))
+  const canaries = rows<{ state: string; ended: boolean; n: string }>(
+    await db.execute(sql`select state, ended_at is not null as ended, count(*) as n from canaries group by 1, 2`),
+  )
+  const approvals = rows<{ decision: string; n: string }>(
+    await db.execute(sql`select decision, count(*) as n from approvals group by 1`),
+  )
   return {
     campaigns: campaigns.map((r) => ({ ...r, n: Number(r.n) })),
-    campaignDurations: (await histogram(db, DURATION_BUCKETS, 'extract(epoch from finished_at - created_at)', 'campaigns where finished_at is not null')).histogram,
+    campaignDurations: (
+      await histogram(
+        db,
+        DURATION_BUCKETS,
+        'extract(epoch from finished_at - created_at)',
+        'campaigns where finished_at is not null',
+      )
+    ).histogram,
     canaries: canaries.map((r) => ({ ...r, n: Number(r.n) })),
-    canaryDurations: (await histogram(db, DURATION_BUCKETS, 'extract(epoch from ended_at - created_at)', 'canaries where ended_at is not null')).histogram,
+    canaryDurations: (
+      await histogram(
+        db,
+        DURATION_BUCKETS,
+        'extract(epoch from ended_at - created_at)',
+        'canaries where ended_at is not null',
+      )
+    ).histogram,
     approvals: approvals.map((r) => ({ ...r, n: Number(r.n) })),
     ...(await gradeStats(db)),
   }
@@ -91,7 +137,11 @@ function sumBy<T>(items: T[], key: (t: T) => string, n: (t: T) => number): Array
 
 function histogramValues(name: string, h: Histogram): Value[] {
   return [
-    ...h.buckets.map((b, i) => ({ labels: { le: String(b) }, value: h.cumulative[i] ?? 0, metricName: `${name}_bucket` })),
+    ...h.buckets.map((b, i) => ({
+      labels: { le: String(b) },
+      value: h.cumulative[i] ?? 0,
+      metricName: `${name}_bucket`,
+    })),
     { labels: { le: '+Inf' }, value: h.count, metricName: `${name}_bucket` },
     { value: h.sum, metricName: `${name}_sum` },
     { value: h.count, metricName: `${name}_count` },
@@ -143,23 +193,95 @@ export class StoreMetrics {
 
   /** Register the store's metrics with a prom-client registry (read at scrape time). */
   register(registry: Registry): void {
-    const metric = (name: string, help: string, type: 'gauge' | 'counter' | 'histogram', values: (s: Snapshot) => Value[]) => {
-      const m = { name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: values(await this.snapshot()) }), reset: () => undefined }
+    const metric = (
+      name: string,
+      help: string,
+      type: 'gauge' | 'counter' | 'histogram',
+      values: (s: Snapshot) => Value[],
+    ) => {
+      const m = {
+        name,
+        help,
+        type,
+        aggregator: 'sum',
+        get: async () => ({ name, help, type, aggregator: 'sum', values: values(await this.snapshot()) }),
+        reset: () => undefined,
+      }
       // prom-client reads any object with name, type and get() at scrape time (a custom collector).
       registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0])
     }
-    const labelled = (label: string) => (pairs: Array<[string, number]>): Value[] => pairs.map(([k, v]) => ({ labels: { [label]: k }, value: v }))
-    metric('kaizen_store_metrics_up', 'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the last good values are served (0)', 'gauge', () => [{ value: this.up }])
-    metric('kaizen_campaigns', 'Campaigns by status now', 'gauge', (s) => labelled('status')(sumBy(s.campaigns, (c) => c.status, (c) => c.n)))
-    metric('kaizen_campaign_decisions_total', 'Finished campaigns by decision', 'counter', (s) =>
-      labelled('decision')(sumBy(s.campaigns.filter((c) => c.finished), (c) => c.decision ?? 'none', (c) => c.n)),
+    const labelled =
+      (label: string) =>
+      (pairs: Array<[string, number]>): Value[] =>
+        pairs.map(([k, v]) => ({ labels: { [label]: k }, value: v }))
+    metric(
+      'kaizen_store_metrics_up',
+      'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the last good values are served (0)',
+      'gauge',
+      () => [{ value: this.up }],
     )
-    metric('kaizen_campaign_duration_seconds', 'Start to finish of finished campaigns', 'histogram', (s) => histogramValues('kaizen_campaign_duration_seconds', s.campaignDurations))
-    metric('kaizen_canaries', 'Canaries by state now', 'gauge', (s) => labelled('state')(sumBy(s.canaries, (c) => c.state, (c) => c.n)))
-    metric('kaizen_canary_outcomes_total', 'Ended canaries by final state', 'counter', (s) => labelled('outcome')(sumBy(s.canaries.filter((c) => c.ended), (c) => c.state, (c) => c.n)))
-    metric('kaizen_canary_approvals_total', 'Human canary decisions', 'counter', (s) => labelled('decision')(sumBy(s.approvals, (a) => a.decision, (a) => a.n)))
-    metric('kaizen_canary_duration_seconds', 'Start to end of ended canaries', 'histogram', (s) => histogramValues('kaizen_canary_duration_seconds', s.canaryDurations))
-    metric('kaizen_grades_total', 'Graded production records by result', 'counter', (s) => labelled('result')(sumBy(s.grades, (g) => (g.pass ? 'pass' : 'fail'), (g) => g.n)))
-    metric('kaizen_grade_score', 'DQ scores of graded production records', 'histogram', (s) => histogramValues('kaizen_grade_score', s.scores))
+    metric('kaizen_campaigns', 'Campaigns by status now', 'gauge', (s) =>
+      labelled('status')(
+        sumBy(
+          s.campaigns,
+          (c) => c.status,
+          (c) => c.n,
+        ),
+      ),
+    )
+    metric('kaizen_campaign_decisions_total', 'Finished campaigns by decision', 'counter', (s) =>
+      labelled('decision')(
+        sumBy(
+          s.campaigns.filter((c) => c.finished),
+          (c) => c.decision ?? 'none',
+          (c) => c.n,
+        ),
+      ),
+    )
+    metric('kaizen_campaign_duration_seconds', 'Start to finish of finished campaigns', 'histogram', (s) =>
+      histogramValues('kaizen_campaign_duration_seconds', s.campaignDurations),
+    )
+    metric('kaizen_canaries', 'Canaries by state now', 'gauge', (s) =>
+      labelled('state')(
+        sumBy(
+          s.canaries,
+          (c) => c.state,
+          (c) => c.n,
+        ),
+      ),
+    )
+    metric('kaizen_canary_outcomes_total', 'Ended canaries by final state', 'counter', (s) =>
+      labelled('outcome')(
+        sumBy(
+          s.canaries.filter((c) => c.ended),
+          (c) => c.state,
+          (c) => c.n,
+        ),
+      ),
+    )
+    metric('kaizen_canary_approvals_total', 'Human canary decisions', 'counter', (s) =>
+      labelled('decision')(
+        sumBy(
+          s.approvals,
+          (a) => a.decision,
+          (a) => a.n,
+        ),
+      ),
+    )
+    metric('kaizen_canary_duration_seconds', 'Start to end of ended canaries', 'histogram', (s) =>
+      histogramValues('kaizen_canary_duration_seconds', s.canaryDurations),
+    )
+    metric('kaizen_grades_total', 'Graded production records by result', 'counter', (s) =>
+      labelled('result')(
+        sumBy(
+          s.grades,
+          (g) => (g.pass ? 'pass' : 'fail'),
+          (g) => g.n,
+        ),
+      ),
+    )
+    metric('kaizen_grade_score', 'DQ scores of graded production records', 'histogram', (s) =>
+      histogramValues('kaizen_grade_score', s.scores),
+    )
   }
 }

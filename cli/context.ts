@@ -11,7 +11,10 @@ import { connectClient, resolveTemporal, type TemporalTarget } from '../runtime/
 import { say } from './output.js'
 
 /** Full runtime: database, Temporal (embedded allowed), providers. */
-export async function withRuntime<T>(options: Partial<OpenRuntimeOptions>, fn: (rt: KaizenRuntime) => Promise<T>): Promise<T> {
+export async function withRuntime<T>(
+  options: Partial<OpenRuntimeOptions>,
+  fn: (rt: KaizenRuntime) => Promise<T>,
+): Promise<T> {
   const runtime = await openRuntime({ temporal: 'embedded-or-configured', log: say, ...options })
   try {
     return await fn(runtime)
@@ -21,7 +24,9 @@ export async function withRuntime<T>(options: Partial<OpenRuntimeOptions>, fn: (
 }
 
 /** Only a Temporal client, to a server that must already run (no database needed). */
-export async function withClient<T>(fn: (client: Client, ctx: { env: Env; target: TemporalTarget }) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  fn: (client: Client, ctx: { env: Env; target: TemporalTarget }) => Promise<T>,
+): Promise<T> {
   const env = loadEnv()
   const target = await resolveTemporal(env, { startEmbedded: false })
   const { client, connection } = await connectClient(target)
@@ -37,8 +42,12 @@ export async function withClient<T>(fn: (client: Client, ctx: { env: Env; target
  * (it may have no credentials, or `kaizen up` may hold the embedded one): campaign checks run on a
  * worker.
  */
-export async function withOperations<T>(fn: (ops: Operations, ctx: { client: Client; env: Env; target: TemporalTarget }) => Promise<T>): Promise<T> {
-  return withClient((client, ctx) => fn(createOperations({ client, taskQueue: ctx.env.TEMPORAL_TASK_QUEUE }), { client, ...ctx }))
+export async function withOperations<T>(
+  fn: (ops: Operations, ctx: { client: Client; env: Env; target: TemporalTarget }) => Promise<T>,
+): Promise<T> {
+  return withClient((client, ctx) =>
+    fn(createOperations({ client, taskQueue: ctx.env.TEMPORAL_TASK_QUEUE }), { client, ...ctx }),
+  )
 }
 
 export function requireOption<T>(value: T | undefined, flag: string, hint: string): T {

@@ -18,7 +18,14 @@ import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
-import { campaignIdFor, campaignStatusQuery, canaryStatusQuery, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
+import {
+  campaignIdFor,
+  campaignStatusQuery,
+  canaryStatusQuery,
+  type CampaignResult,
+  type CampaignStatus,
+  type CanaryStatus,
+} from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */
@@ -66,7 +73,13 @@ export interface DemoSummary {
   decision: CampaignResult['decision']
   reason: string
   holdout: CampaignResult['holdout']
-  canary: { id: string; state: CanaryStatus['state']; reason: string | null; canaryRequests: number; baselineRequests: number } | null
+  canary: {
+    id: string
+    state: CanaryStatus['state']
+    reason: string | null
+    canaryRequests: number
+    baselineRequests: number
+  } | null
   temporal: { address: string; namespace: string; webUi: string | null }
 }
 
@@ -79,7 +92,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const DECIDED: ReadonlySet<CanaryStatus['state']> = new Set(['awaiting_approval', 'holding', 'promoted', 'rolled_back'])
 
 export function workflowUrl(rt: KaizenRuntime, workflowId: string): string | null {
-  return rt.temporal.uiUrl ? `${rt.temporal.uiUrl}/namespaces/${rt.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : null
+  return rt.temporal.uiUrl
+    ? `${rt.temporal.uiUrl}/namespaces/${rt.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`
+    : null
 }
 
 async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: number): Promise<number> {
@@ -88,15 +103,31 @@ async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: num
     .select({ n: count() })
     .from(traffic)
     .where(
-      and(eq(traffic.taskId, taskId), gte(traffic.createdAt, since), isNull(traffic.error), isNotNull(traffic.reference), or(isNull(traffic.arm), ne(traffic.arm, 'canary'))),
+      and(
+        eq(traffic.taskId, taskId),
+        gte(traffic.createdAt, since),
+        isNull(traffic.error),
+        isNotNull(traffic.reference),
+        or(isNull(traffic.arm), ne(traffic.arm, 'canary')),
+      ),
     )
   return Number(row?.n ?? 0)
 }
 
 /** A traffic simulator for a scenario's task, routed through a fresh prompt resolver. */
-export function simulateTraffic(rt: KaizenRuntime, scenarioId: string, options: { failCanary?: boolean; runId?: string } = {}): TrafficSimulator {
+export function simulateTraffic(
+  rt: KaizenRuntime,
+  scenarioId: string,
+  options: { failCanary?: boolean; runId?: string } = {},
+): TrafficSimulator {
   const scenario = requireScenario(rt.scenarios, scenarioId)
-  return new TrafficSimulator({ db: rt.db, provider: rt.simulation, resolver: new PromptResolver(rt.db), scenario, ...options })
+  return new TrafficSimulator({
+    db: rt.db,
+    provider: rt.simulation,
+    resolver: new PromptResolver(rt.db),
+    scenario,
+    ...options,
+  })
 }
 
 /** Run one campaign to a canary decision point. Leaves live traffic running (caller stops it). */
@@ -110,10 +141,14 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   const [registered] = (await rt.registerScenarioTasks()).filter((t) => t.taskId === taskId)
   if (!registered) throw new KaizenError('INTERNAL', `scenario task ${taskId} was not registered`)
   const production = await getPromptVersion(rt.db, registered.productionVersionId)
-  log(`${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`)
+  log(
+    `${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`,
+  )
   const labels = await getLabels(rt.db, taskId)
   if (labels.canary?.canaryId) {
-    log(`A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`)
+    log(
+      `A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`,
+    )
   }
 
   const have = await usableTraffic(rt, taskId, config.sample?.windowHours ?? 24 * 30)
@@ -131,8 +166,17 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
 
   const campaignId = campaignIdFor(taskId, new Date())
   // The same start as the CLI's and the API's (checks included); this process holds the database.
-  const ops = createOperations({ client: rt.client, taskQueue: rt.env.TEMPORAL_TASK_QUEUE, check: (input) => campaignPreflight(rt.db, input) })
-  const { handle } = await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: parseCampaignConfig({ seed: runId, ...config }, 'demo campaign config') })
+  const ops = createOperations({
+    client: rt.client,
+    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+    check: (input) => campaignPreflight(rt.db, input),
+  })
+  const { handle } = await ops.startCampaign({
+    taskId,
+    campaignId,
+    trigger: 'demo',
+    config: parseCampaignConfig({ seed: runId, ...config }, 'demo campaign config'),
+  })
   log(`Campaign ${campaignId} started.`)
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)
@@ -159,7 +203,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   // Live traffic for the canary: users keep arriving, routed by the resolver.
   sim.start(options.rate)
   log(`${SIM_LABEL} Live traffic: about ${options.rate} requests/s, routed by the prompt resolver.`)
-  const winner = result.winnerVersion ? await rt.whileDatabase(() => getPromptVersion(rt.db, result.winnerVersion as string)) : null
+  const winner = result.winnerVersion
+    ? await rt.whileDatabase(() => getPromptVersion(rt.db, result.winnerVersion as string))
+    : null
   const baseline = await rt.whileDatabase(() => getPromptVersion(rt.db, result.baselineVersion))
 
   let canary: DemoSummary['canary'] = null
@@ -182,7 +228,13 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
       await sleep(1_000)
     }
     canary = status
-      ? { id: status.canaryId, state: status.state, reason: status.reason, canaryRequests: status.analysis?.canary.requests ?? 0, baselineRequests: status.analysis?.baseline.requests ?? 0 }
+      ? {
+          id: status.canaryId,
+          state: status.state,
+          reason: status.reason,
+          canaryRequests: status.analysis?.canary.requests ?? 0,
+          baselineRequests: status.analysis?.baseline.requests ?? 0,
+        }
       : { id: result.canary.id, state: 'starting', reason: null, canaryRequests: 0, baselineRequests: 0 }
   }
 
@@ -219,7 +271,12 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
       : `  Baseline ${s.baselineVersion}: validation DQ ${fmt(s.baselineValidationDQ)}`,
   ]
   if (s.winnerVersion) {
-    lines.push(`  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` + (s.holdout ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)` : ''))
+    lines.push(
+      `  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` +
+        (s.holdout
+          ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)`
+          : ''),
+    )
   }
   lines.push(`  Rollouts used: ${s.rolloutsUsed} of ${s.rolloutBudget}`)
   if (!s.canary) {
@@ -240,7 +297,9 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     } else if (c.state === 'promoted') {
       lines.push(`  → Canary ${c.id} was promoted: ${c.reason ?? ''}`)
     } else {
-      lines.push(`  → Canary ${c.id} is still collecting evidence (${where}); check it with: kaizen canary status ${c.id}`)
+      lines.push(
+        `  → Canary ${c.id} is still collecting evidence (${where}); check it with: kaizen canary status ${c.id}`,
+      )
     }
   }
   const ui = s.canary ? workflowUrl(rt, s.canary.id) : workflowUrl(rt, s.campaignId)

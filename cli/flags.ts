@@ -21,7 +21,9 @@ const refuse = (flag: string, value: string, problem: string): never => {
 
 type Check = { check?: string; value?: number; inclusive?: boolean; format?: string }
 const checksOf = (schema: z.ZodType): Check[] =>
-  ((unwrap(schema) as unknown as { _zod: { def: { checks?: Array<{ _zod: { def: Check } }> } } })._zod.def.checks ?? []).map((c) => c._zod.def)
+  (
+    (unwrap(schema) as unknown as { _zod: { def: { checks?: Array<{ _zod: { def: Check } }> } } })._zod.def.checks ?? []
+  ).map((c) => c._zod.def)
 
 /** The numbers a zod number schema accepts, in words: "a whole number from 1 to 1000". */
 export function describeRange(schema: z.ZodType): string {
@@ -29,9 +31,12 @@ export function describeRange(schema: z.ZodType): string {
   let lo: { value: number; inclusive: boolean } | null = null
   let hi: { value: number; inclusive: boolean } | null = null
   for (const c of checksOf(schema)) {
-    if (c.check === 'number_format' && (c.format === 'safeint' || c.format === 'int32' || c.format === 'uint32')) whole = true
-    if (c.check === 'greater_than' && c.value !== undefined && (!lo || c.value >= lo.value)) lo = { value: c.value, inclusive: c.inclusive ?? false }
-    if (c.check === 'less_than' && c.value !== undefined && (!hi || c.value <= hi.value)) hi = { value: c.value, inclusive: c.inclusive ?? false }
+    if (c.check === 'number_format' && (c.format === 'safeint' || c.format === 'int32' || c.format === 'uint32'))
+      whole = true
+    if (c.check === 'greater_than' && c.value !== undefined && (!lo || c.value >= lo.value))
+      lo = { value: c.value, inclusive: c.inclusive ?? false }
+    if (c.check === 'less_than' && c.value !== undefined && (!hi || c.value <= hi.value))
+      hi = { value: c.value, inclusive: c.inclusive ?? false }
   }
   const what = whole ? 'a whole number' : 'a number'
   if (lo?.inclusive && hi?.inclusive) return `${what} from ${lo.value} to ${hi.value}`
@@ -76,7 +81,8 @@ export function numberFlag(flag: string, schema: z.ZodType, setting?: string): F
 export const configFlag = (flag: string, path: string) => numberFlag(flag, configField(path), path)
 
 /** A whole number in [min, max]. */
-export const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) => numberFlag(flag, z.number().int().min(min).max(max))
+export const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  numberFlag(flag, z.number().int().min(min).max(max))
 
 /** One of a fixed set of words. */
 export function choiceFlag<T extends string>(flag: string, choices: readonly T[]): FlagParser<T> {
@@ -90,12 +96,24 @@ export function choiceFlag<T extends string>(flag: string, choices: readonly T[]
 /** A comma-separated list of words from a fixed set (`ingest,read`). */
 export function choiceListFlag<T extends string>(flag: string, choices: readonly T[]): FlagParser<T[]> {
   return (value: string) => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean)
-    if (items.length === 0) return refuse(flag, value, `names none of ${choices.join(', ')}; give a comma-separated list, e.g. ${choices.slice(0, 2).join(',')}`)
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+    if (items.length === 0)
+      return refuse(
+        flag,
+        value,
+        `names none of ${choices.join(', ')}; give a comma-separated list, e.g. ${choices.slice(0, 2).join(',')}`,
+      )
     for (const item of items) {
       if (!(choices as readonly string[]).includes(item)) {
         const hint = didYouMean(item, choices)
-        refuse(flag, value, `contains "${item}", which is not one of ${choices.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`)
+        refuse(
+          flag,
+          value,
+          `contains "${item}", which is not one of ${choices.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`,
+        )
       }
     }
     return [...new Set(items)] as T[]
@@ -121,7 +139,11 @@ export function cronFlag(flag: string): FlagParser<string> {
   return (value: string) => {
     const fields = value.trim().split(/\s+/)
     if (fields.length !== 5 || fields.some((f) => !/^[\d*,/\-A-Za-z?LW#]+$/.test(f))) {
-      refuse(flag, value, 'is not a 5-field cron expression (minute hour day-of-month month day-of-week); e.g. "0 2 * * *" is 02:00 every day')
+      refuse(
+        flag,
+        value,
+        'is not a 5-field cron expression (minute hour day-of-month month day-of-week); e.g. "0 2 * * *" is 02:00 every day',
+      )
     }
     return fields.join(' ')
   }
@@ -146,4 +168,5 @@ export function patternFlag(flag: string, pattern: RegExp, what: string): FlagPa
 
 /** Campaign ids, as the API accepts them. */
 export const CAMPAIGN_ID = /^[A-Za-z0-9._:-]{1,200}$/
-export const campaignIdFlag = (flag: string) => patternFlag(flag, CAMPAIGN_ID, 'a valid id: use letters, digits and . _ : - (at most 200)')
+export const campaignIdFlag = (flag: string) =>
+  patternFlag(flag, CAMPAIGN_ID, 'a valid id: use letters, digits and . _ : - (at most 200)')

@@ -3,7 +3,12 @@
  * How the CLI talks: plain sentences on stderr for people, one JSON document on stdout with
  * --json, and exit codes that name the kind of failure.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client'
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client'
 import { ZodError } from 'zod'
 import { describeFailure, failureReport, type FailureReport } from '../client/failures.js'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
@@ -35,16 +40,20 @@ export const printJson = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 }
 
-export const fmt = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits))
+export const fmt = (x: number | null | undefined, digits = 3): string =>
+  x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits)
 
 /** A p-value for people: `p = 0.0312`, or `p < 0.0001`. */
-export const fmtP = (p: number | null | undefined): string => (p === null || p === undefined ? 'p = n/a' : p < 0.0001 ? 'p < 0.0001' : `p = ${p.toFixed(4)}`)
+export const fmtP = (p: number | null | undefined): string =>
+  p === null || p === undefined ? 'p = n/a' : p < 0.0001 ? 'p < 0.0001' : `p = ${p.toFixed(4)}`
 
 export const SIM_LABEL = '[simulation]'
 
 /** A failure's chain, outermost first, one link per line. */
 export function describeChain(f: FailureReport): string {
-  return f.chain.map((l) => `${l.kind}${l.name ? ` ${l.name}` : ''}${l.type ? ` [${l.type}]` : ''}: ${l.message}`).join('\n    ← ')
+  return f.chain
+    .map((l) => `${l.kind}${l.name ? ` ${l.name}` : ''}${l.type ? ` [${l.type}]` : ''}: ${l.message}`)
+    .join('\n    ← ')
 }
 
 /** Turn any error into a message and an exit code. */
@@ -52,7 +61,10 @@ export function describeError(err: unknown): { message: string; code: number } {
   if (err instanceof ZodError) err = fromZodError(err, 'input')
   if (isKaizenError(err)) return { message: err.message, code: EXIT_CODES[err.code] }
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
-    return { message: `workflow id "${err.workflowId}" was already used; campaign ids are single-use, pick another --id`, code: EXIT_CODES.CONFLICT }
+    return {
+      message: `workflow id "${err.workflowId}" was already used; campaign ids are single-use, pick another --id`,
+      code: EXIT_CODES.CONFLICT,
+    }
   }
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}`, code: EXIT_CODES.NOT_FOUND }
   if (err instanceof WorkflowFailedError) {

@@ -33,7 +33,16 @@ import { ERROR_CODES, KaizenError, isKaizenError, type ErrorCode } from '../core
 
 export interface FailureLink {
   /** What failed at this level. */
-  kind: 'workflow' | 'activity' | 'child-workflow' | 'application' | 'timeout' | 'cancelled' | 'terminated' | 'server' | 'error'
+  kind:
+    | 'workflow'
+    | 'activity'
+    | 'child-workflow'
+    | 'application'
+    | 'timeout'
+    | 'cancelled'
+    | 'terminated'
+    | 'server'
+    | 'error'
   message: string
   /** Application failures: their type (Kaizen's error code); timeouts: the timeout type. */
   type?: string | null
@@ -51,14 +60,19 @@ export interface FailureReport {
   chain: FailureLink[]
 }
 
-const isErrorCode = (t: unknown): t is ErrorCode => typeof t === 'string' && (ERROR_CODES as readonly string[]).includes(t)
+const isErrorCode = (t: unknown): t is ErrorCode =>
+  typeof t === 'string' && (ERROR_CODES as readonly string[]).includes(t)
 
 function link(e: Error): FailureLink {
-  if (e instanceof WorkflowFailedError) return { kind: 'workflow', message: e.message, retryState: e.retryState ?? null }
-  if (e instanceof ActivityFailure) return { kind: 'activity', message: e.message, name: e.activityType, retryState: e.retryState ?? null }
-  if (e instanceof ChildWorkflowFailure) return { kind: 'child-workflow', message: e.message, name: e.workflowType, retryState: e.retryState ?? null }
+  if (e instanceof WorkflowFailedError)
+    return { kind: 'workflow', message: e.message, retryState: e.retryState ?? null }
+  if (e instanceof ActivityFailure)
+    return { kind: 'activity', message: e.message, name: e.activityType, retryState: e.retryState ?? null }
+  if (e instanceof ChildWorkflowFailure)
+    return { kind: 'child-workflow', message: e.message, name: e.workflowType, retryState: e.retryState ?? null }
   if (e instanceof ApplicationFailure) return { kind: 'application', message: e.message, type: e.type ?? null }
-  if (e instanceof TimeoutFailure) return { kind: 'timeout', message: e.message || `${e.timeoutType} timeout`, type: e.timeoutType ?? null }
+  if (e instanceof TimeoutFailure)
+    return { kind: 'timeout', message: e.message || `${e.timeoutType} timeout`, type: e.timeoutType ?? null }
   if (e instanceof TerminatedFailure) return { kind: 'terminated', message: e.message || 'terminated' }
   if (e instanceof CancelledFailure) return { kind: 'cancelled', message: e.message || 'cancelled' }
   if (e instanceof ServerFailure) return { kind: 'server', message: e.message }
@@ -79,7 +93,11 @@ export function failureReport(err: unknown): FailureReport {
   const root = chain.at(-1)
   const typed = [...chain].reverse().find((l) => l.kind === 'application' && isErrorCode(l.type))
   // A timeout or termination says more with its kind ("workflow execution timed out").
-  const message = root ? (root.kind === 'timeout' && root.type ? `${root.type.toLowerCase().replace(/_/g, '-')} timeout` : root.message || root.kind) : String(err)
+  const message = root
+    ? root.kind === 'timeout' && root.type
+      ? `${root.type.toLowerCase().replace(/_/g, '-')} timeout`
+      : root.message || root.kind
+    : String(err)
   return { message, code: (typed?.type as ErrorCode | undefined) ?? null, chain }
 }
 
@@ -87,11 +105,20 @@ export function failureReport(err: unknown): FailureReport {
 export function describeFailure(f: FailureReport): string {
   const where = f.chain.find((l) => l.kind === 'activity' || l.kind === 'child-workflow')
   const kind = f.chain.at(-1)?.kind
-  const label = f.code ?? (kind === 'terminated' ? 'terminated' : kind === 'cancelled' ? 'cancelled' : kind === 'timeout' ? 'timed out' : null)
+  const label =
+    f.code ??
+    (kind === 'terminated'
+      ? 'terminated'
+      : kind === 'cancelled'
+        ? 'cancelled'
+        : kind === 'timeout'
+          ? 'timed out'
+          : null)
   return `${f.message}${label && !f.message.toLowerCase().startsWith(label.toLowerCase()) ? ` [${label}]` : ''}${where?.name ? ` (in ${where.kind === 'activity' ? 'activity' : 'child workflow'} ${where.name})` : ''}`
 }
 
-export const NO_WORKER_HINT = 'start one with `kaizen up` (embedded) or `kaizen worker` (with DATABASE_URL and TEMPORAL_ADDRESS), on the same TEMPORAL_TASK_QUEUE'
+export const NO_WORKER_HINT =
+  'start one with `kaizen up` (embedded) or `kaizen worker` (with DATABASE_URL and TEMPORAL_ADDRESS), on the same TEMPORAL_TASK_QUEUE'
 
 /**
  * Any error of a Temporal call, as a KaizenError naming `what` (e.g. `campaign "x"`). KaizenErrors
@@ -101,23 +128,42 @@ export const NO_WORKER_HINT = 'start one with `kaizen up` (embedded) or `kaizen 
 export function temporalError(err: unknown, what: string): Error {
   if (isKaizenError(err)) return err
   if (err instanceof WorkflowNotFoundError) return new KaizenError('NOT_FOUND', `no ${what}`, { cause: err })
-  if (err instanceof WorkflowExecutionAlreadyStartedError) return new KaizenError('CONFLICT', `${what} already exists; campaign ids are single-use, pick another id`, { cause: err })
+  if (err instanceof WorkflowExecutionAlreadyStartedError)
+    return new KaizenError('CONFLICT', `${what} already exists; campaign ids are single-use, pick another id`, {
+      cause: err,
+    })
   if (err instanceof WorkflowUpdateFailedError) {
     const f = failureReport(err.cause)
     return new KaizenError(f.code && f.code !== 'INTERNAL' ? f.code : 'CONFLICT', f.message, { cause: err })
   }
   if (err instanceof WorkflowFailedError) {
     const f = failureReport(err)
-    return new KaizenError(f.code ?? 'INTERNAL', `${what} failed: ${describeFailure(f)}`, { cause: err, details: { failure: f } })
+    return new KaizenError(f.code ?? 'INTERNAL', `${what} failed: ${describeFailure(f)}`, {
+      cause: err,
+      details: { failure: f },
+    })
   }
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) {
-    return new KaizenError('INFRA_UNAVAILABLE', `no worker answered for ${what} in time: is a Kaizen worker running? If not, ${NO_WORKER_HINT}`, { cause: err })
+    return new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `no worker answered for ${what} in time: is a Kaizen worker running? If not, ${NO_WORKER_HINT}`,
+      { cause: err },
+    )
   }
-  if (err instanceof QueryRejectedError) return new KaizenError('CONFLICT', `${what} refused the query (${err.status})`, { cause: err })
-  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : null
+  if (err instanceof QueryRejectedError)
+    return new KaizenError('CONFLICT', `${what} refused the query (${err.status})`, { cause: err })
+  const grpc = isGrpcServiceError(err)
+    ? err
+    : err instanceof ServiceError && isGrpcServiceError(err.cause)
+      ? err.cause
+      : null
   if (grpc?.code === 5) return new KaizenError('NOT_FOUND', `no ${what}`, { cause: err })
   if (grpc || /connect|ECONNREFUSED|unavailable/i.test(String((err as Error)?.message))) {
-    return new KaizenError('INFRA_UNAVAILABLE', `Temporal cannot be reached (${(err as Error).message}); try again when it is back`, { cause: err })
+    return new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `Temporal cannot be reached (${(err as Error).message}); try again when it is back`,
+      { cause: err },
+    )
   }
   return err instanceof Error ? err : new Error(String(err))
 }

@@ -125,7 +125,8 @@ export interface ScheduleCreated {
 
 export type Operations = ReturnType<typeof createOperations>
 
-const describeWhat = (type: 'optimizationCampaign' | 'canaryRelease', id: string) => (type === 'canaryRelease' ? `canary "${id}"` : `campaign "${id}"`)
+const describeWhat = (type: 'optimizationCampaign' | 'canaryRelease', id: string) =>
+  type === 'canaryRelease' ? `canary "${id}"` : `campaign "${id}"`
 
 function refusalError(r: PreflightRefusal, nothing: string): KaizenError {
   return new KaizenError(r.code, `${r.message}; ${nothing}`, r.field ? { details: { fields: [r.field] } } : {})
@@ -154,7 +155,11 @@ export function createOperations(deps: OperationsDeps) {
         throw temporalError(e, `task queue "${queue}"`)
       })
     if ((r.pollers ?? []).length === 0) {
-      throw new KaizenError('INFRA_UNAVAILABLE', `no Kaizen worker is polling task queue "${queue}", so ${consequence}; ${NO_WORKER_HINT}`, { details: { taskQueue: queue } })
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `no Kaizen worker is polling task queue "${queue}", so ${consequence}; ${NO_WORKER_HINT}`,
+        { details: { taskQueue: queue } },
+      )
     }
   }
 
@@ -164,15 +169,26 @@ export function createOperations(deps: OperationsDeps) {
     const d = await handle.describe().catch((e: unknown) => {
       throw temporalError(e, what)
     })
-    if (d.type !== type) throw new KaizenError('NOT_FOUND', `${id} is a ${d.type} workflow, not a ${type === 'canaryRelease' ? 'canary' : 'campaign'}`)
+    if (d.type !== type)
+      throw new KaizenError(
+        'NOT_FOUND',
+        `${id} is a ${d.type} workflow, not a ${type === 'canaryRelease' ? 'canary' : 'campaign'}`,
+      )
     return { handle, d, what }
   }
 
   /** A query to a running workflow, answered by a worker within the timeout or refused with a hint. */
-  async function liveQuery<T>(id: string, queue: string, what: string, query: typeof campaignStatusQuery | typeof canaryStatusQuery): Promise<T> {
+  async function liveQuery<T>(
+    id: string,
+    queue: string,
+    what: string,
+    query: typeof campaignStatusQuery | typeof canaryStatusQuery,
+  ): Promise<T> {
     await requireWorker(queue, `the status of ${what} (running) cannot be read`)
     return (await client
-      .withDeadline(Date.now() + queryTimeoutMs, () => client.workflow.getHandle(id).query(query as typeof campaignStatusQuery))
+      .withDeadline(Date.now() + queryTimeoutMs, () =>
+        client.workflow.getHandle(id).query(query as typeof campaignStatusQuery),
+      )
       .catch((e: unknown) => {
         throw temporalError(e, what)
       })) as T
@@ -206,7 +222,10 @@ export function createOperations(deps: OperationsDeps) {
         })
       } catch (err) {
         if (err instanceof WorkflowFailedError && failureReport(err).chain.some((l) => l.kind === 'timeout')) {
-          throw new KaizenError('INFRA_UNAVAILABLE', `no worker on task queue "${taskQueue}" ran the campaign check within ${preflightTimeoutMs / 1000} s; is the worker running and connected to the database? If not, ${NO_WORKER_HINT}`)
+          throw new KaizenError(
+            'INFRA_UNAVAILABLE',
+            `no worker on task queue "${taskQueue}" ran the campaign check within ${preflightTimeoutMs / 1000} s; is the worker running and connected to the database? If not, ${NO_WORKER_HINT}`,
+          )
         }
         throw temporalError(err, `the check of task "${input.taskId}"`)
       }
@@ -215,7 +234,10 @@ export function createOperations(deps: OperationsDeps) {
     /** Check, then start. Nothing is started when the check refuses. */
     async startCampaign(input: StartCampaignInput): Promise<StartedCampaign> {
       const campaignId = input.campaignId ?? campaignIdFor(input.taskId, new Date())
-      if (!CAMPAIGN_ID_PATTERN.test(campaignId)) throw new KaizenError('INVALID_INPUT', `campaign id "${campaignId}" is not valid: ${CAMPAIGN_ID_RULE}`, { details: { fields: ['id'] } })
+      if (!CAMPAIGN_ID_PATTERN.test(campaignId))
+        throw new KaizenError('INVALID_INPUT', `campaign id "${campaignId}" is not valid: ${CAMPAIGN_ID_RULE}`, {
+          details: { fields: ['id'] },
+        })
       const report = await ops.preflight({ taskId: input.taskId, config: input.config, mode: 'start', campaignId })
       if (report.refusal) throw refusalError(report.refusal, 'nothing was started')
       const args: CampaignInput = { taskId: input.taskId, campaignId, trigger: input.trigger, config: input.config }
@@ -235,11 +257,23 @@ export function createOperations(deps: OperationsDeps) {
     },
 
     /** Pause, resume or stop a running campaign (a Signal: recorded even while no worker runs). */
-    async signalCampaign(campaignId: string, verb: CampaignVerb, by: string): Promise<{ campaignId: string; requested: CampaignVerb; by: string; message: string }> {
+    async signalCampaign(
+      campaignId: string,
+      verb: CampaignVerb,
+      by: string,
+    ): Promise<{ campaignId: string; requested: CampaignVerb; by: string; message: string }> {
       const { handle, d, what } = await describeAs(campaignId, 'optimizationCampaign')
       const done = verb === 'stop' ? 'stopped' : `${verb}d`
-      if (d.status.name !== 'RUNNING') throw new KaizenError('CONFLICT', `campaign ${campaignId} is ${d.status.name.toLowerCase()}, so it cannot be ${done}`)
-      await (verb === 'stop' ? handle.signal(stopCampaignSignal, { by }) : handle.signal(pauseCampaignSignal, { by, paused: verb === 'pause' })).catch((e: unknown) => {
+      if (d.status.name !== 'RUNNING')
+        throw new KaizenError(
+          'CONFLICT',
+          `campaign ${campaignId} is ${d.status.name.toLowerCase()}, so it cannot be ${done}`,
+        )
+      await (
+        verb === 'stop'
+          ? handle.signal(stopCampaignSignal, { by })
+          : handle.signal(pauseCampaignSignal, { by, paused: verb === 'pause' })
+      ).catch((e: unknown) => {
         throw temporalError(e, what)
       })
       return { campaignId, requested: verb, by, message: `Campaign ${campaignId}: ${verb} requested by ${by}.` }
@@ -255,9 +289,27 @@ export function createOperations(deps: OperationsDeps) {
       const end = await outcome<CampaignResult>(handle, what)
       if ('result' in end) {
         const r = end.result
-        return { campaignId, taskId: r.task, workflowStatus: d.status.name, stage: 'done', decision: r.decision, reason: r.reason, result: r, failure: null }
+        return {
+          campaignId,
+          taskId: r.task,
+          workflowStatus: d.status.name,
+          stage: 'done',
+          decision: r.decision,
+          reason: r.reason,
+          result: r,
+          failure: null,
+        }
       }
-      return { campaignId, taskId: memoTask, workflowStatus: d.status.name, stage: 'failed', decision: null, reason: describeFailure(end.failure), result: null, failure: end.failure }
+      return {
+        campaignId,
+        taskId: memoTask,
+        workflowStatus: d.status.name,
+        stage: 'failed',
+        decision: null,
+        reason: describeFailure(end.failure),
+        result: null,
+        failure: end.failure,
+      }
     },
 
     async describeCanary(canaryId: string): Promise<CanaryView> {
@@ -268,7 +320,13 @@ export function createOperations(deps: OperationsDeps) {
       }
       const end = await outcome<CanaryStatus>(handle, what)
       if ('result' in end) return { ...end.result, workflowStatus: d.status.name, failure: null }
-      return { canaryId, workflowStatus: d.status.name, state: null, reason: describeFailure(end.failure), failure: end.failure }
+      return {
+        canaryId,
+        workflowStatus: d.status.name,
+        state: null,
+        reason: describeFailure(end.failure),
+        failure: end.failure,
+      }
     },
 
     /**
@@ -279,7 +337,11 @@ export function createOperations(deps: OperationsDeps) {
       const { handle, d, what } = await describeAs(canaryId, 'canaryRelease')
       if (d.status.name !== 'RUNNING') {
         const end = await outcome<CanaryStatus>(handle, what)
-        if ('failure' in end) throw new KaizenError('CONFLICT', `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); nothing to ${verb}, nothing was recorded`)
+        if ('failure' in end)
+          throw new KaizenError(
+            'CONFLICT',
+            `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); nothing to ${verb}, nothing was recorded`,
+          )
         const s = end.result
         const approval = s.decisions?.find((x) => x.decision === 'approve') ?? null
         if (verb === 'approve' && s.state === 'promoted' && approval && approval.approver === input.approver.trim()) {
@@ -297,18 +359,29 @@ export function createOperations(deps: OperationsDeps) {
           }
           return { outcome: o, message: describeOutcome(canaryId, o) }
         }
-        const decided = approval ? ` (approved by ${approval.approver} at ${approval.at})` : s.decidedBy ? ` (decided by ${s.decidedBy})` : ''
-        throw new KaizenError('CONFLICT', `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; nothing to ${verb}, nothing was recorded`)
+        const decided = approval
+          ? ` (approved by ${approval.approver} at ${approval.at})`
+          : s.decidedBy
+            ? ` (decided by ${s.decidedBy})`
+            : ''
+        throw new KaizenError(
+          'CONFLICT',
+          `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; nothing to ${verb}, nothing was recorded`,
+        )
       }
       await requireWorker(d.taskQueue, `canary ${canaryId} cannot take the ${verb} now (nothing was recorded)`)
-      const o = await handle.executeUpdate(verb === 'approve' ? approveUpdate : rejectUpdate, { args: [input] }).catch((e: unknown) => {
-        throw temporalError(e, what)
-      })
+      const o = await handle
+        .executeUpdate(verb === 'approve' ? approveUpdate : rejectUpdate, { args: [input] })
+        .catch((e: unknown) => {
+          throw temporalError(e, what)
+        })
       return { outcome: o, message: describeOutcome(canaryId, o) }
     },
 
     /** Check (too little traffic is only a warning: runs start later), then create or update the task's nightly schedule. */
-    async createSchedule(spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig }): Promise<ScheduleCreated> {
+    async createSchedule(
+      spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig },
+    ): Promise<ScheduleCreated> {
       const report = await ops.preflight({ taskId: spec.taskId, config: spec.config, mode: 'schedule' })
       if (report.refusal) throw refusalError(report.refusal, 'no schedule was created')
       const r = await upsertSchedule(client, { ...spec, taskQueue })

@@ -41,7 +41,10 @@ export const CanaryAnalysisSettings = z.object({
 })
 export type CanaryAnalysisSettings = z.infer<typeof CanaryAnalysisSettings>
 
-const Share = z.number().gt(0).max(0.5, 'at most 0.5: the canary is compared with the concurrent baseline, which needs the rest of the traffic')
+const Share = z
+  .number()
+  .gt(0)
+  .max(0.5, 'at most 0.5: the canary is compared with the concurrent baseline, which needs the rest of the traffic')
 
 export const DEFAULT_STEPS = [0.01, 0.05, 0.1, 0.25, 0.5]
 
@@ -58,7 +61,10 @@ export const CanaryConfig = z
     /** Seconds between analyses. */
     analysisIntervalSeconds: z.number().positive().default(30),
     /** How long to wait for a human once the canary is ready. */
-    approvalTimeoutSeconds: z.number().positive().default(24 * 3600),
+    approvalTimeoutSeconds: z
+      .number()
+      .positive()
+      .default(24 * 3600),
     /** What to do when nobody approves in time. */
     onApprovalTimeout: z.enum(['rollback', 'hold']).default('hold'),
     /** Another canary is already running for the task: leave it (skip) or replace it (supersede). */
@@ -77,9 +83,11 @@ export const CanaryConfig = z
     analysis: CanaryAnalysisSettings.default(CanaryAnalysisSettings.parse({})),
   })
   .superRefine((c, ctx) => {
-    if (c.steps && c.weight !== undefined) ctx.addIssue({ code: 'custom', path: ['weight'], message: 'give either steps or weight, not both' })
+    if (c.steps && c.weight !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['weight'], message: 'give either steps or weight, not both' })
     c.steps?.forEach((s, i) => {
-      if (i > 0 && s <= (c.steps?.[i - 1] as number)) ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'ramp steps must increase' })
+      if (i > 0 && s <= (c.steps?.[i - 1] as number))
+        ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'ramp steps must increase' })
     })
   })
 export type CanaryConfig = z.infer<typeof CanaryConfig>
@@ -98,7 +106,10 @@ export const CampaignConfig = z
         /** Traffic records to snapshot. */
         size: z.number().int().min(10).max(100_000).default(300),
         /** Only traffic from the last N hours. */
-        windowHours: z.number().positive().default(24 * 7),
+        windowHours: z
+          .number()
+          .positive()
+          .default(24 * 7),
         /** Refuse to run on fewer usable records than this. */
         minItems: z.number().int().min(10).default(60),
         /** Stratify by this input variable: each of its values gets its share of the sample. */
@@ -149,7 +160,14 @@ export const CampaignConfig = z
          */
         budgetUsd: z.number().positive().optional(),
       })
-      .default({ strategy: 'reflective', selection: 'pooled', rounds: 6, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 2_000 }),
+      .default({
+        strategy: 'reflective',
+        selection: 'pooled',
+        rounds: 6,
+        proposalsPerRound: 4,
+        minibatchSize: 4,
+        rolloutBudget: 2_000,
+      }),
     gate: z
       .object({
         /** One-sided significance level of the paired holdout test. */
@@ -168,7 +186,11 @@ export const CampaignConfig = z
   .superRefine((c, ctx) => {
     const sum = c.splits.train + c.splits.validation + c.splits.holdout
     if (Math.abs(sum - 1) > 1e-6) {
-      ctx.addIssue({ code: 'custom', path: ['splits'], message: `train + validation + holdout must be 1 (got ${sum.toFixed(3)})` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['splits'],
+        message: `train + validation + holdout must be 1 (got ${sum.toFixed(3)})`,
+      })
     }
   })
 export type CampaignConfig = z.infer<typeof CampaignConfig>
@@ -189,23 +211,35 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`
 }
 
-export const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+export const isMapping = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
  * Parse campaign settings given by a person (file, flags, API body): they must be a mapping, and
  * an unknown key is refused with its full path and the key probably meant. `undefined` or `null`
  * (an empty file) means every default.
  */
-export function parseCampaignConfig(value: unknown, where = 'campaign config', pathPrefix: ReadonlyArray<string> = []): CampaignConfig {
+export function parseCampaignConfig(
+  value: unknown,
+  where = 'campaign config',
+  pathPrefix: ReadonlyArray<string> = [],
+): CampaignConfig {
   if (value !== undefined && value !== null && !isMapping(value)) {
     const at = pathPrefix.length > 0 ? ` at ${pathPrefix.join('.')}` : ''
-    throw new KaizenError('INVALID_INPUT', `${where} must be a mapping of settings${at} (key: value, e.g. \`search: { rounds: 3 }\`; see docs/configuration.md), not ${kindOf(value)}`, {
-      details: { fields: [pathPrefix.join('.') || '(root)'] },
-    })
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `${where} must be a mapping of settings${at} (key: value, e.g. \`search: { rounds: 3 }\`; see docs/configuration.md), not ${kindOf(value)}`,
+      {
+        details: { fields: [pathPrefix.join('.') || '(root)'] },
+      },
+    )
   }
   const parsed = StrictCampaignConfig.safeParse(value ?? {})
   if (!parsed.success) {
-    const issues = explainUnknownKeys(CampaignConfig, parsed.error.issues).map((i) => ({ ...i, path: [...pathPrefix, ...i.path] }))
+    const issues = explainUnknownKeys(CampaignConfig, parsed.error.issues).map((i) => ({
+      ...i,
+      path: [...pathPrefix, ...i.path],
+    }))
     throw fromZodError(new z.ZodError(issues), where)
   }
   return parsed.data

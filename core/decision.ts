@@ -50,7 +50,10 @@ export function parseDecision(text: string): ParsedDecision {
   const parsed = Decision.safeParse(json)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    return { ok: false, error: `the answer does not match the decision schema (${issue?.path.join('.') || 'root'}: ${issue?.message})` }
+    return {
+      ok: false,
+      error: `the answer does not match the decision schema (${issue?.path.join('.') || 'root'}: ${issue?.message})`,
+    }
   }
   return { ok: true, decision: parsed.data }
 }

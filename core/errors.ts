@@ -40,10 +40,7 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /** Codes worth retrying (transient). Everything else fails fast. */
-export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
-  'INFRA_UNAVAILABLE',
-  'PROVIDER_UNAVAILABLE',
-])
+export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['INFRA_UNAVAILABLE', 'PROVIDER_UNAVAILABLE'])
 
 export interface KaizenErrorOptions {
   cause?: unknown

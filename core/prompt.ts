@@ -75,7 +75,10 @@ export function renderTemplate(template: string, vars: Record<string, unknown>, 
   return template.replace(VAR, (_, name: string) => {
     const value = lookup(vars, name)
     if (value === undefined || value === null) {
-      throw new KaizenError('INVALID_INPUT', `${where} uses {{${name}}} but the input has no "${name}" (inputs: ${Object.keys(vars).join(', ') || 'none'})`)
+      throw new KaizenError(
+        'INVALID_INPUT',
+        `${where} uses {{${name}}} but the input has no "${name}" (inputs: ${Object.keys(vars).join(', ') || 'none'})`,
+      )
     }
     return typeof value === 'string' ? value : JSON.stringify(value)
   })
@@ -84,8 +87,15 @@ export function renderTemplate(template: string, vars: Record<string, unknown>, 
 /** The chat messages a prompt version sends for one input: instructions, demonstrations (user/assistant turns), the input. */
 export function renderMessages(prompt: PromptContent, input: Record<string, unknown>): ChatMessage[] {
   const demos = (prompt.examples ?? []).flatMap((d, i): ChatMessage[] => [
-    { role: 'user', content: renderTemplate(prompt.user, d.input, `demonstration ${i + 1} (the prompt's user template)`) },
+    {
+      role: 'user',
+      content: renderTemplate(prompt.user, d.input, `demonstration ${i + 1} (the prompt's user template)`),
+    },
     { role: 'assistant', content: d.output },
   ])
-  return [{ role: 'system', content: prompt.system }, ...demos, { role: 'user', content: renderTemplate(prompt.user, input, 'the prompt\'s user template') }]
+  return [
+    { role: 'system', content: prompt.system },
+    ...demos,
+    { role: 'user', content: renderTemplate(prompt.user, input, "the prompt's user template") },
+  ]
 }

@@ -50,8 +50,12 @@ export interface SafetyComparison {
 }
 
 /** Count safety failures per check; `baseline[i]` and `winner[i]` are the same item's. */
-export function compareSafety(baseline: readonly (readonly string[])[], winner: readonly (readonly string[])[]): SafetyComparison {
-  if (baseline.length !== winner.length) throw new RangeError(`compareSafety: ${baseline.length} baseline items but ${winner.length} finalist items`)
+export function compareSafety(
+  baseline: readonly (readonly string[])[],
+  winner: readonly (readonly string[])[],
+): SafetyComparison {
+  if (baseline.length !== winner.length)
+    throw new RangeError(`compareSafety: ${baseline.length} baseline items but ${winner.length} finalist items`)
   const count = (rows: readonly (readonly string[])[]) => {
     const out: Record<string, number> = {}
     for (const row of rows) for (const check of new Set(row)) out[check] = (out[check] ?? 0) + 1
@@ -77,7 +81,8 @@ export function nonRegression(input: NonRegressionInput): { ok: boolean; failure
   const g = input.golden
   if (g && g.n > 0) {
     const tolerance = input.goldenTolerance ?? 0
-    if (!(tolerance >= 0 && tolerance <= 1)) throw new RangeError(`goldenTolerance must be between 0 and 1 (got ${tolerance})`)
+    if (!(tolerance >= 0 && tolerance <= 1))
+      throw new RangeError(`goldenTolerance must be between 0 and 1 (got ${tolerance})`)
     const allowed = Math.floor(tolerance * g.n + 1e-9)
     if (g.winnerPassed < g.baselinePassed - allowed) {
       const list = g.broken.slice(0, 5).join(', ') + (g.broken.length > 5 ? `, … (${g.broken.length} in all)` : '')
@@ -92,7 +97,11 @@ export function nonRegression(input: NonRegressionInput): { ok: boolean; failure
     for (const check of Object.keys(s.winner).sort()) {
       const w = s.winner[check] ?? 0
       const b = s.baseline[check] ?? 0
-      if (w > b) failures.push({ code: 'safety-regression', message: `the finalist fails the ${check} safety check on ${w} of ${s.n} items, the baseline on ${b}` })
+      if (w > b)
+        failures.push({
+          code: 'safety-regression',
+          message: `the finalist fails the ${check} safety check on ${w} of ${s.n} items, the baseline on ${b}`,
+        })
     }
   }
   return { ok: failures.length === 0, failures }

@@ -22,7 +22,8 @@ type Def = {
   element?: z.ZodType
 }
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def
-const cloneWith = <T extends z.ZodType>(schema: T, def: Record<string, unknown>): T => (schema as unknown as { clone(def: unknown): T }).clone(def)
+const cloneWith = <T extends z.ZodType>(schema: T, def: Record<string, unknown>): T =>
+  (schema as unknown as { clone(def: unknown): T }).clone(def)
 
 const WRAPPERS = new Set(['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch', 'nonoptional'])
 
@@ -33,7 +34,8 @@ export function strictDeep<T extends z.ZodType>(schema: T): T {
     const shape = Object.fromEntries(Object.entries(def.shape).map(([k, v]) => [k, strictDeep(v)]))
     return cloneWith(schema, { ...def, shape, catchall: z.never() })
   }
-  if (WRAPPERS.has(def.type) && def.innerType) return cloneWith(schema, { ...def, innerType: strictDeep(def.innerType) })
+  if (WRAPPERS.has(def.type) && def.innerType)
+    return cloneWith(schema, { ...def, innerType: strictDeep(def.innerType) })
   if (def.type === 'array' && def.element) return cloneWith(schema, { ...def, element: strictDeep(def.element) })
   return schema
 }

@@ -59,7 +59,8 @@ async function acquirePgliteLock(dir: string): Promise<() => void> {
       stale: 30_000,
       update: 5_000,
       retries: 0,
-      onCompromised: (err) => console.error(`[kaizen] the lock on ${dir} was lost (${err.message}); another process may open the database`),
+      onCompromised: (err) =>
+        console.error(`[kaizen] the lock on ${dir} was lost (${err.message}); another process may open the database`),
     })
     writeFileSync(pidFile, String(process.pid))
     return () => {
@@ -90,9 +91,18 @@ async function acquirePgliteLock(dir: string): Promise<() => void> {
 export const poolEvents: { connectionLost: ((reason: string) => void) | null } = { connectionLost: null }
 
 async function openPostgres(url: string, migrate: boolean): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000 })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 10_000,
+  })
   // An idle connection that fails (the server restarted, the network dropped it) is replaced on next use.
-  pool.on('error', (err) => (poolEvents.connectionLost ? poolEvents.connectionLost(describeError(err)) : console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`)))
+  pool.on('error', (err) =>
+    poolEvents.connectionLost
+      ? poolEvents.connectionLost(describeError(err))
+      : console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`),
+  )
   const location = redactUrl(url)
   try {
     const client = await pool.connect()
@@ -101,7 +111,9 @@ async function openPostgres(url: string, migrate: boolean): Promise<Database> {
         // drizzle's migrator has no lock of its own: serialise migrators across processes.
         await client.query(`SELECT pg_advisory_lock(hashtext('kaizen-migrations'))`)
         try {
-          await migratePg(drizzlePg(pool, { schema }) as NodePgDatabase<Schema>, { migrationsFolder: MIGRATIONS_FOLDER })
+          await migratePg(drizzlePg(pool, { schema }) as NodePgDatabase<Schema>, {
+            migrationsFolder: MIGRATIONS_FOLDER,
+          })
         } finally {
           await client.query(`SELECT pg_advisory_unlock(hashtext('kaizen-migrations'))`)
         }
@@ -153,7 +165,11 @@ async function openPglite(dataDir: string, migrate: boolean): Promise<Database> 
  * @example
  * const { db, close } = await openDatabase({ url: process.env.DATABASE_URL, dataDir: '.kaizen' })
  */
-export async function openDatabase(options: { url?: string | undefined; dataDir: string; migrate?: boolean }): Promise<Database> {
+export async function openDatabase(options: {
+  url?: string | undefined
+  dataDir: string
+  migrate?: boolean
+}): Promise<Database> {
   const migrate = options.migrate ?? true
   return options.url ? openPostgres(options.url, migrate) : openPglite(options.dataDir, migrate)
 }

@@ -18,7 +18,9 @@
 import { PostgresError } from 'pg-error-enum'
 
 /** SQLSTATE → condition name (`23505` → `unique_violation`). */
-const CONDITIONS = new Map<string, string>(Object.entries(PostgresError).map(([name, code]) => [code, name.toLowerCase()]))
+const CONDITIONS = new Map<string, string>(
+  Object.entries(PostgresError).map(([name, code]) => [code, name.toLowerCase()]),
+)
 
 /** Codes (besides class 08, connection exception) that mean the server went away or cannot take connections now. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '53400'])
@@ -85,7 +87,10 @@ const isSqlState = (code: unknown): code is string => typeof code === 'string' &
 /** The verb and first table of a statement: identifiers only, so no value written into the SQL can come out. */
 export function statementOf(sql: unknown): string | null {
   if (typeof sql !== 'string') return null
-  const verb = /^\s*(select|insert|update|delete|with|create|alter|drop|truncate|lock|begin|commit|rollback|set|copy)\b/i.exec(sql)?.[1]?.toLowerCase()
+  const verb =
+    /^\s*(select|insert|update|delete|with|create|alter|drop|truncate|lock|begin|commit|rollback|set|copy)\b/i
+      .exec(sql)?.[1]
+      ?.toLowerCase()
   if (!verb) return null
   const table = /\b(into|from|update|table)\s+"?([A-Za-z_]\w{0,62})"?(?:\s*\.\s*"?([A-Za-z_]\w{0,62})"?)?/i.exec(sql)
   if (!table) return verb
@@ -128,7 +133,10 @@ export function dbFault(err: unknown): DbFault | null {
         table: ident(l.table),
         column: ident(l.column),
         statement,
-        message: /^(28|3D)/.test(code) && typeof l.message === 'string' ? l.message.split('\n')[0]?.slice(0, 200) ?? null : null,
+        message:
+          /^(28|3D)/.test(code) && typeof l.message === 'string'
+            ? (l.message.split('\n')[0]?.slice(0, 200) ?? null)
+            : null,
       }
     }
     const socket = typeof l.code === 'string' ? SOCKET_CODES[l.code] : undefined
@@ -138,14 +146,26 @@ export function dbFault(err: unknown): DbFault | null {
     if (known) return { ...base, kind: 'unavailable', code: null, condition: known[1] }
   }
   // A drizzle query error (or a PGlite one) whose cause says nothing we recognise: still a database error, described by its statement only.
-  if (links.some((l) => typeof l.query === 'string' && 'params' in l)) return { ...base, kind: 'error', code: null, condition: 'query failed' }
+  if (links.some((l) => typeof l.query === 'string' && 'params' in l))
+    return { ...base, kind: 'error', code: null, condition: 'query failed' }
   return null
 }
 
 /** A description of a database fault that names it without any of the data it carried. */
 export function formatDbFault(f: DbFault): string {
-  const what = f.code && f.code !== f.condition && !SOCKET_CODES[f.code] ? `${f.code} ${f.condition}` : f.code ? `${f.condition} (${f.code})` : f.condition
-  const where = [f.constraint && `on constraint ${f.constraint}`, f.table && `of table ${f.table}`, f.column && `column ${f.column}`].filter(Boolean).join(' ')
+  const what =
+    f.code && f.code !== f.condition && !SOCKET_CODES[f.code]
+      ? `${f.code} ${f.condition}`
+      : f.code
+        ? `${f.condition} (${f.code})`
+        : f.condition
+  const where = [
+    f.constraint && `on constraint ${f.constraint}`,
+    f.table && `of table ${f.table}`,
+    f.column && `column ${f.column}`,
+  ]
+    .filter(Boolean)
+    .join(' ')
   return `${f.kind === 'unavailable' ? 'database unavailable' : 'database error'}: ${what}${where ? ` ${where}` : ''}${f.statement ? ` during ${f.statement}` : ''}${f.message ? ` (${f.message})` : ''}`
 }
 

@@ -44,7 +44,9 @@ export const promptVersions = pgTable(
   'prompt_versions',
   {
     id: text('id').primaryKey(),
-    taskId: text('task_id').notNull().references(() => tasks.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
     /** 1, 2, 3… per task, for people. */
     version: integer('version').notNull(),
     contentHash: text('content_hash').notNull(),
@@ -54,7 +56,10 @@ export const promptVersions = pgTable(
     params: jsonb('params').$type<PromptParams>().notNull(),
     /** Few-shot demonstrations (null: none). */
     examples: jsonb('examples').$type<Demonstration[]>(),
-    parentIds: jsonb('parent_ids').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    parentIds: jsonb('parent_ids')
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     origin: text('origin', { enum: ['human', 'campaign'] }).notNull(),
     campaignId: text('campaign_id'),
     /** Search operator that produced it (e.g. `reflect`, `seed`). */
@@ -62,16 +67,23 @@ export const promptVersions = pgTable(
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('prompt_versions_task_hash').on(t.taskId, t.contentHash), uniqueIndex('prompt_versions_task_version').on(t.taskId, t.version)],
+  (t) => [
+    uniqueIndex('prompt_versions_task_hash').on(t.taskId, t.contentHash),
+    uniqueIndex('prompt_versions_task_version').on(t.taskId, t.version),
+  ],
 )
 
 /** Current label state: which version `production` and `canary` point at (canary with a weight). */
 export const labels = pgTable(
   'labels',
   {
-    taskId: text('task_id').notNull().references(() => tasks.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
     label: text('label', { enum: ['production', 'canary'] }).notNull(),
-    promptVersionId: text('prompt_version_id').notNull().references(() => promptVersions.id),
+    promptVersionId: text('prompt_version_id')
+      .notNull()
+      .references(() => promptVersions.id),
     /** Share of traffic in [0, 1]; 1 for production. */
     weight: real('weight').notNull(),
     canaryId: text('canary_id'),
@@ -105,8 +117,12 @@ export const traffic = pgTable(
   'traffic',
   {
     id: text('id').primaryKey(),
-    taskId: text('task_id').notNull().references(() => tasks.id),
-    promptVersionId: text('prompt_version_id').notNull().references(() => promptVersions.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    promptVersionId: text('prompt_version_id')
+      .notNull()
+      .references(() => promptVersions.id),
     routingKey: text('routing_key').notNull(),
     canaryId: text('canary_id'),
     arm: text('arm', { enum: ['baseline', 'canary'] }),
@@ -130,7 +146,9 @@ export const traffic = pgTable(
     /** When retention erased this record's content (input, output, error, reference); ids, metrics and scores stay. */
     expiredAt: timestamp('expired_at', { withTimezone: true, mode: 'date' }),
     /** A uniform number in [0, 1) from the id's hash: seeded sampling scans an index range of it (db/queries/sampling.ts). */
-    sampleKey: doublePrecision('sample_key').generatedAlwaysAs(sql`(('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0`),
+    sampleKey: doublePrecision('sample_key').generatedAlwaysAs(
+      sql`(('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0`,
+    ),
   },
   (t) => [
     index('traffic_task_time').on(t.taskId, t.createdAt),
@@ -147,8 +165,12 @@ export const traffic = pgTable(
 export const goldenCases = pgTable(
   'golden_cases',
   {
-    taskId: text('task_id').notNull().references(() => tasks.id),
-    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    trafficId: text('traffic_id')
+      .notNull()
+      .references(() => traffic.id),
     addedBy: text('added_by').notNull(),
     note: text('note'),
     createdAt: createdAt(),
@@ -159,7 +181,9 @@ export const goldenCases = pgTable(
 /** Immutable grader versions; every score references one. */
 export const graderVersions = pgTable('grader_versions', {
   id: text('id').primaryKey(),
-  taskId: text('task_id').notNull().references(() => tasks.id),
+  taskId: text('task_id')
+    .notNull()
+    .references(() => tasks.id),
   name: text('name').notNull(),
   spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
   codeVersion: text('code_version').notNull(),
@@ -188,7 +212,9 @@ export const evaluations = pgTable(
     /** The campaign that paid for this call (first caller). */
     campaignId: text('campaign_id'),
     /** `task`: the prompt under evaluation answered (a rollout); `judge`: an LLM judge graded an answer. */
-    purpose: text('purpose', { enum: ['task', 'judge', 'proposer'] }).notNull().default('task'),
+    purpose: text('purpose', { enum: ['task', 'judge', 'proposer'] })
+      .notNull()
+      .default('task'),
     /** Attempts the call took (retries included); 0 for rows written before attempts were counted. */
     attempts: integer('attempts').notNull().default(0),
     createdAt: createdAt(),
@@ -204,8 +230,12 @@ export const graderTrust = pgTable(
   'grader_trust',
   {
     id: text('id').primaryKey(),
-    graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
-    taskId: text('task_id').notNull().references(() => tasks.id),
+    graderVersionId: text('grader_version_id')
+      .notNull()
+      .references(() => graderVersions.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
     trusted: boolean('trusted').notNull(),
     /** Content hash of the labels file the verdict was computed on. */
     labelsHash: text('labels_hash').notNull(),
@@ -220,8 +250,12 @@ export const graderTrust = pgTable(
 /** A batch of traffic records to grade in chunks (see workflows/grading.ts). */
 export const gradingBatches = pgTable('grading_batches', {
   id: text('id').primaryKey(),
-  taskId: text('task_id').notNull().references(() => tasks.id),
-  graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
+  taskId: text('task_id')
+    .notNull()
+    .references(() => tasks.id),
+  graderVersionId: text('grader_version_id')
+    .notNull()
+    .references(() => graderVersions.id),
   itemCount: integer('item_count').notNull(),
   chunkSize: integer('chunk_size').notNull(),
   result: jsonb('result').$type<Record<string, unknown>>(),
@@ -232,9 +266,13 @@ export const gradingBatches = pgTable('grading_batches', {
 export const gradingBatchItems = pgTable(
   'grading_batch_items',
   {
-    batchId: text('batch_id').notNull().references(() => gradingBatches.id),
+    batchId: text('batch_id')
+      .notNull()
+      .references(() => gradingBatches.id),
     position: integer('position').notNull(),
-    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    trafficId: text('traffic_id')
+      .notNull()
+      .references(() => traffic.id),
   },
   (t) => [primaryKey({ columns: [t.batchId, t.position] }), index('grading_batch_items_traffic').on(t.trafficId)],
 )
@@ -245,11 +283,15 @@ export const scores = pgTable(
   {
     subjectType: text('subject_type', { enum: ['traffic', 'evaluation', 'label'] }).notNull(),
     subjectId: text('subject_id').notNull(),
-    graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
+    graderVersionId: text('grader_version_id')
+      .notNull()
+      .references(() => graderVersions.id),
     score: doublePrecision('score'),
     pass: boolean('pass').notNull(),
     reason: text('reason').notNull(),
-    dimensions: jsonb('dimensions').$type<Record<string, { pass: boolean; score: number | null; reason: string }>>().notNull(),
+    dimensions: jsonb('dimensions')
+      .$type<Record<string, { pass: boolean; score: number | null; reason: string }>>()
+      .notNull(),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.subjectType, t.subjectId, t.graderVersionId] })],
@@ -258,7 +300,9 @@ export const scores = pgTable(
 /** A frozen sample of traffic with train / validation / holdout splits. */
 export const datasets = pgTable('datasets', {
   id: text('id').primaryKey(),
-  taskId: text('task_id').notNull().references(() => tasks.id),
+  taskId: text('task_id')
+    .notNull()
+    .references(() => tasks.id),
   campaignId: text('campaign_id'),
   seed: text('seed').notNull(),
   spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
@@ -269,20 +313,30 @@ export const datasets = pgTable('datasets', {
 export const datasetItems = pgTable(
   'dataset_items',
   {
-    datasetId: text('dataset_id').notNull().references(() => datasets.id),
-    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    datasetId: text('dataset_id')
+      .notNull()
+      .references(() => datasets.id),
+    trafficId: text('traffic_id')
+      .notNull()
+      .references(() => traffic.id),
     split: text('split', { enum: ['train', 'validation', 'holdout'] }).notNull(),
     /** Stable order inside the split (by hash), so minibatches are reproducible. */
     position: integer('position').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.datasetId, t.trafficId] }), index('dataset_items_split').on(t.datasetId, t.split, t.position), index('dataset_items_traffic').on(t.trafficId)],
+  (t) => [
+    primaryKey({ columns: [t.datasetId, t.trafficId] }),
+    index('dataset_items_split').on(t.datasetId, t.split, t.position),
+    index('dataset_items_traffic').on(t.trafficId),
+  ],
 )
 
 export const campaigns = pgTable(
   'campaigns',
   {
     id: text('id').primaryKey(),
-    taskId: text('task_id').notNull().references(() => tasks.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
     trigger: text('trigger', { enum: ['cli', 'api', 'schedule', 'demo', 'test'] }).notNull(),
     status: text('status').notNull(),
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
@@ -331,8 +385,12 @@ export const candidates = pgTable(
   'candidates',
   {
     id: text('id').primaryKey(),
-    campaignId: text('campaign_id').notNull().references(() => campaigns.id),
-    promptVersionId: text('prompt_version_id').notNull().references(() => promptVersions.id),
+    campaignId: text('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
+    promptVersionId: text('prompt_version_id')
+      .notNull()
+      .references(() => promptVersions.id),
     parentCandidateIds: jsonb('parent_candidate_ids').$type<string[]>().notNull(),
     operator: text('operator').notNull(),
     round: integer('round').notNull(),
@@ -344,18 +402,29 @@ export const candidates = pgTable(
     holdoutMean: doublePrecision('holdout_mean'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('candidates_campaign_version').on(t.campaignId, t.promptVersionId), index('candidates_campaign').on(t.campaignId)],
+  (t) => [
+    uniqueIndex('candidates_campaign_version').on(t.campaignId, t.promptVersionId),
+    index('candidates_campaign').on(t.campaignId),
+  ],
 )
 
 export const canaries = pgTable(
   'canaries',
   {
     id: text('id').primaryKey(),
-    taskId: text('task_id').notNull().references(() => tasks.id),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
     campaignId: text('campaign_id'),
-    candidateVersionId: text('candidate_version_id').notNull().references(() => promptVersions.id),
-    baselineVersionId: text('baseline_version_id').notNull().references(() => promptVersions.id),
-    graderVersionId: text('grader_version_id').notNull().references(() => graderVersions.id),
+    candidateVersionId: text('candidate_version_id')
+      .notNull()
+      .references(() => promptVersions.id),
+    baselineVersionId: text('baseline_version_id')
+      .notNull()
+      .references(() => promptVersions.id),
+    graderVersionId: text('grader_version_id')
+      .notNull()
+      .references(() => graderVersions.id),
     state: text('state').notNull(),
     weight: real('weight').notNull(),
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
@@ -369,7 +438,9 @@ export const canaries = pgTable(
 /** Human decisions on canaries, with the evidence shown at the time. Append-only. */
 export const approvals = pgTable('approvals', {
   id: text('id').primaryKey(),
-  canaryId: text('canary_id').notNull().references(() => canaries.id),
+  canaryId: text('canary_id')
+    .notNull()
+    .references(() => canaries.id),
   decision: text('decision', { enum: ['approve', 'reject'] }).notNull(),
   approver: text('approver').notNull(),
   role: text('role'),
@@ -423,7 +494,9 @@ export const feedback = pgTable(
   'feedback',
   {
     id: text('id').primaryKey(),
-    trafficId: text('traffic_id').notNull().references(() => traffic.id),
+    trafficId: text('traffic_id')
+      .notNull()
+      .references(() => traffic.id),
     kind: text('kind', { enum: ['outcome', 'rating'] }).notNull(),
     value: jsonb('value').$type<Record<string, unknown>>().notNull(),
     actor: text('actor').notNull(),

@@ -7,7 +7,11 @@
 import { parseDecision, type Action } from '../core/decision.js'
 import type { DqSpec, GradeInput, GradeResult } from './types.js'
 
-const words = (s: string) => s.toLowerCase().split(/[^a-z0-9.]+/).filter((t) => t.length > 0)
+const words = (s: string) =>
+  s
+    .toLowerCase()
+    .split(/[^a-z0-9.]+/)
+    .filter((t) => t.length > 0)
 
 /**
  * Same action: same target, the same leading words (the verb: `kubectl rollout undo` is not
@@ -46,7 +50,13 @@ export function gradeCorrectness(input: GradeInput, spec: Pick<DqSpec, 'correctn
   const parts = [
     `diagnosis names ${found}/${ref.keywords.length} key facts`,
     `actions match ${matchedRef}/${ref.actions.length} reference actions (${d.actions.length} given)`,
-    ref.risk === undefined ? null : d.risk === undefined ? 'risk not stated' : d.risk === ref.risk ? 'risk agrees' : `risk ${d.risk}, expected ${ref.risk}`,
+    ref.risk === undefined
+      ? null
+      : d.risk === undefined
+        ? 'risk not stated'
+        : d.risk === ref.risk
+          ? 'risk agrees'
+          : `risk ${d.risk}, expected ${ref.risk}`,
   ].filter(Boolean)
   return { pass: score >= 0.7, score, reason: parts.join('; ') }
 }

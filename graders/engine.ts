@@ -48,7 +48,8 @@ export interface GradeOptions {
 function deterministic(d: Dimension, item: CheckInput, spec: GraderSpec): GradeResult {
   const c = d.check
   const decision = () => {
-    if (!spec.decision) throw new KaizenError('INVALID_INPUT', `dimension "${d.name}" needs the grader's decision settings`)
+    if (!spec.decision)
+      throw new KaizenError('INVALID_INPUT', `dimension "${d.name}" needs the grader's decision settings`)
     return spec.decision
   }
   switch (c.type) {
@@ -89,8 +90,11 @@ export function judgeFamilyProblem(spec: GraderSpec, taskModel: string | undefin
   if (!spec.judge?.requireDifferentFamily || !taskModel) return null
   const judge = modelFamily(spec.judge.model)
   const task = modelFamily(taskModel)
-  if (judge === null || task === null) return `cannot tell the families of judge ${spec.judge.model} and task model ${taskModel} apart; name a judge of a known, different family`
-  return judge === task ? `the judge ${spec.judge.model} is of the same family (${judge}) as the task model ${taskModel}; choose a judge of another family` : null
+  if (judge === null || task === null)
+    return `cannot tell the families of judge ${spec.judge.model} and task model ${taskModel} apart; name a judge of a known, different family`
+  return judge === task
+    ? `the judge ${spec.judge.model} is of the same family (${judge}) as the task model ${taskModel}; choose a judge of another family`
+    : null
 }
 
 /** The judge requests grading this item will make (for a batch to look its cache up in one query). */
@@ -102,7 +106,10 @@ export function judgeRequestsFor(spec: StoredSpec, item: GradeItem): CompletionR
     if (d.check.type === 'llm-pairwise') {
       const withRef = { ...item, reference: at(item.reference, d.check.referencePath) ?? null }
       if (withRef.reference == null) return []
-      return [pairwiseRequest(d.name, d.check, judge, withRef, 'answer-first'), pairwiseRequest(d.name, d.check, judge, withRef, 'reference-first')]
+      return [
+        pairwiseRequest(d.name, d.check, judge, withRef, 'answer-first'),
+        pairwiseRequest(d.name, d.check, judge, withRef, 'reference-first'),
+      ]
     }
     return []
   })
@@ -112,7 +119,13 @@ export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOpt
   if (spec.kind === 'dq') {
     const ref = item.reference as Parameters<typeof gradeDq>[0]['reference']
     const r = gradeDq({ output: item.output, input: item.input, reference: ref ?? null }, spec)
-    return { ...r, dimensions: r.dimensions, gates: {}, excluded: r.dimensions.correctness.score === null ? ['correctness'] : [], transient: false }
+    return {
+      ...r,
+      dimensions: r.dimensions,
+      gates: {},
+      excluded: r.dimensions.correctness.score === null ? ['correctness'] : [],
+      transient: false,
+    }
   }
   const gates: Record<string, GradeResult> = {}
   if (spec.gates.injection) gates.injection = injectionGate(item.output, item.input)
@@ -137,7 +150,13 @@ export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOpt
         return
       }
       if (d.check.type === 'llm-pairwise') {
-        const r = await comparePairwise(d.name, d.check, spec.judge, { ...item, reference: at(item.reference, d.check.referencePath) ?? null }, options.judge)
+        const r = await comparePairwise(
+          d.name,
+          d.check,
+          spec.judge,
+          { ...item, reference: at(item.reference, d.check.referencePath) ?? null },
+          options.judge,
+        )
         if (r.transient) transient = true
         dimensions[d.name] = { pass: r.pass, score: r.score, reason: r.reason }
         return
@@ -153,9 +172,27 @@ export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOpt
   const excluded = spec.dimensions.filter((d) => dim(d.name).score === null).map((d) => d.name)
 
   const failedGate = Object.entries(gates).find(([, g]) => !g.pass)
-  if (failedGate) return { pass: false, score: 0, reason: `vetoed by the ${failedGate[0]} gate: ${failedGate[1].reason}`, dimensions, gates, excluded, transient }
+  if (failedGate)
+    return {
+      pass: false,
+      score: 0,
+      reason: `vetoed by the ${failedGate[0]} gate: ${failedGate[1].reason}`,
+      dimensions,
+      gates,
+      excluded,
+      transient,
+    }
   const vetoed = spec.dimensions.find((d) => d.veto && dim(d.name).score !== null && !dim(d.name).pass)
-  if (vetoed) return { pass: false, score: 0, reason: `vetoed by ${vetoed.name}: ${dim(vetoed.name).reason}`, dimensions, gates, excluded, transient }
+  if (vetoed)
+    return {
+      pass: false,
+      score: 0,
+      reason: `vetoed by ${vetoed.name}: ${dim(vetoed.name).reason}`,
+      dimensions,
+      gates,
+      excluded,
+      transient,
+    }
 
   let weight = 0
   let sum = 0
@@ -169,10 +206,28 @@ export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOpt
   const vetoUnknown = spec.dimensions.find((d) => d.veto && dim(d.name).score === null)
   if (weight === 0 || vetoUnknown) {
     const why = vetoUnknown ? `${vetoUnknown.name} (a veto) could not be graded` : 'no dimension could be graded'
-    return { pass: false, score: null, reason: `${why}: ${excluded.map((n) => `${n}: ${dim(n).reason}`).join('; ')}`, dimensions, gates, excluded, transient }
+    return {
+      pass: false,
+      score: null,
+      reason: `${why}: ${excluded.map((n) => `${n}: ${dim(n).reason}`).join('; ')}`,
+      dimensions,
+      gates,
+      excluded,
+      transient,
+    }
   }
   const score = sum / weight
-  const weak = spec.dimensions.filter((d) => dim(d.name).score !== null && !dim(d.name).pass).map((d) => `${d.name}: ${dim(d.name).reason}`)
+  const weak = spec.dimensions
+    .filter((d) => dim(d.name).score !== null && !dim(d.name).pass)
+    .map((d) => `${d.name}: ${dim(d.name).reason}`)
   const note = excluded.length > 0 ? ` (${excluded.length} dimension(s) not graded: ${excluded.join(', ')})` : ''
-  return { pass: score >= spec.passThreshold, score, reason: (weak.length === 0 ? 'passes every dimension' : weak.join('; ')) + note, dimensions, gates, excluded, transient }
+  return {
+    pass: score >= spec.passThreshold,
+    score,
+    reason: (weak.length === 0 ? 'passes every dimension' : weak.join('; ')) + note,
+    dimensions,
+    gates,
+    excluded,
+    transient,
+  }
 }

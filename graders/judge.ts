@@ -59,11 +59,23 @@ export interface JudgeItem {
   reference: unknown
 }
 
-export function judgeRequest(dimension: string, check: JudgeCheck, settings: JudgeSettings, item: JudgeItem): CompletionRequest {
+export function judgeRequest(
+  dimension: string,
+  check: JudgeCheck,
+  settings: JudgeSettings,
+  item: JudgeItem,
+): CompletionRequest {
   const clean = (s: string) => (settings.redactInstructions ? redactInstructions(s).text : s)
-  const input = clean(Object.entries(item.input).map(([k, v]) => `${k}: ${v}`).join('\n'))
+  const input = clean(
+    Object.entries(item.input)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+  )
   const output = clean(item.output)
-  const reference = check.includeReference && item.reference != null ? clean(typeof item.reference === 'string' ? item.reference : JSON.stringify(item.reference, null, 2)) : null
+  const reference =
+    check.includeReference && item.reference != null
+      ? clean(typeof item.reference === 'string' ? item.reference : JSON.stringify(item.reference, null, 2))
+      : null
   const tag = contentHash({ input, output, reference }).slice(0, 10)
   const levels = check.levels.map((l, i) => `${i + 1}. "${l.label}": ${l.description}`).join('\n')
   const system =
@@ -80,11 +92,20 @@ export function judgeRequest(dimension: string, check: JudgeCheck, settings: Jud
     ...(reference !== null ? [fence('reference (what actually resolved the case)', reference, tag)] : []),
     'Reply with JSON: {"reasoning": "...", "level": "<one of the level labels>"}.',
   ].join('\n\n')
-  return judgeCall(settings, system, user, { name: 'verdict', description: 'The grading verdict.', schema: verdictSchema(check.levels.map((l) => l.label)) })
+  return judgeCall(settings, system, user, {
+    name: 'verdict',
+    description: 'The grading verdict.',
+    schema: verdictSchema(check.levels.map((l) => l.label)),
+  })
 }
 
 /** A judge request: deterministic sampling, the judge's limits, a structured answer. */
-export function judgeCall(settings: JudgeSettings, system: string, user: string, responseFormat: ResponseFormat): CompletionRequest {
+export function judgeCall(
+  settings: JudgeSettings,
+  system: string,
+  user: string,
+  responseFormat: ResponseFormat,
+): CompletionRequest {
   return {
     model: settings.model,
     messages: [
@@ -110,16 +131,40 @@ export function replyJson(text: string): unknown {
 /** Read a judge's reply: a valid level gives its scaled score; anything else gives null. */
 export function readVerdict(check: JudgeCheck, reply: JudgeReply): JudgeResult {
   if (reply.text === null) {
-    return { pass: false, score: null, reason: `judge error: ${reply.error ?? 'no answer'}`, nullKind: 'judge-error', ...(reply.transient ? { transient: true } : {}) }
+    return {
+      pass: false,
+      score: null,
+      reason: `judge error: ${reply.error ?? 'no answer'}`,
+      nullKind: 'judge-error',
+      ...(reply.transient ? { transient: true } : {}),
+    }
   }
   const labels = check.levels.map((l) => l.label)
   const Verdict = z.object({ reasoning: z.string(), level: z.string() })
   const json = replyJson(reply.text)
-  if (json === undefined) return { pass: false, score: null, reason: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, nullKind: 'unparseable' }
+  if (json === undefined)
+    return {
+      pass: false,
+      score: null,
+      reason: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`,
+      nullKind: 'unparseable',
+    }
   const parsed = Verdict.safeParse(json)
-  if (!parsed.success) return { pass: false, score: null, reason: 'unparseable verdict (missing reasoning or level)', nullKind: 'unparseable' }
+  if (!parsed.success)
+    return {
+      pass: false,
+      score: null,
+      reason: 'unparseable verdict (missing reasoning or level)',
+      nullKind: 'unparseable',
+    }
   const index = labels.findIndex((l) => l.toLowerCase() === parsed.data.level.trim().toLowerCase())
-  if (index < 0) return { pass: false, score: null, reason: `unparseable verdict: level "${parsed.data.level.slice(0, 40)}" is not one of ${labels.join(', ')}`, nullKind: 'unparseable' }
+  if (index < 0)
+    return {
+      pass: false,
+      score: null,
+      reason: `unparseable verdict: level "${parsed.data.level.slice(0, 40)}" is not one of ${labels.join(', ')}`,
+      nullKind: 'unparseable',
+    }
   const score = index / (labels.length - 1)
   const passLevel = check.passLevel ?? Math.ceil((labels.length - 1) / 2)
   return { pass: index >= passLevel, score, reason: `${labels[index]}: ${parsed.data.reasoning.slice(0, 300)}` }

@@ -40,9 +40,19 @@ export const PAIRWISE_SCHEMA = {
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 2))
 
 /** The request for one order: the answer as A (answer-first) or as B (reference-first). */
-export function pairwiseRequest(dimension: string, check: PairwiseCheck, settings: JudgeSettings, item: JudgeItem, order: Order): CompletionRequest {
+export function pairwiseRequest(
+  dimension: string,
+  check: PairwiseCheck,
+  settings: JudgeSettings,
+  item: JudgeItem,
+  order: Order,
+): CompletionRequest {
   const clean = (s: string) => (settings.redactInstructions ? redactInstructions(s).text : s)
-  const input = clean(Object.entries(item.input).map(([k, v]) => `${k}: ${v}`).join('\n'))
+  const input = clean(
+    Object.entries(item.input)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+  )
   const answer = clean(item.output)
   const reference = clean(show(item.reference))
   const [a, b] = order === 'answer-first' ? [answer, reference] : [reference, answer]
@@ -60,19 +70,32 @@ export function pairwiseRequest(dimension: string, check: PairwiseCheck, setting
     fence('answer B', b, tag),
     'Reply with JSON: {"reasoning": "...", "winner": "A" | "B" | "tie"}.',
   ].join('\n\n')
-  return judgeCall(settings, system, user, { name: 'pairwise_verdict', description: 'Which answer is better.', schema: PAIRWISE_SCHEMA as unknown as Record<string, unknown> })
+  return judgeCall(settings, system, user, {
+    name: 'pairwise_verdict',
+    description: 'Which answer is better.',
+    schema: PAIRWISE_SCHEMA as unknown as Record<string, unknown>,
+  })
 }
 
-export type PairwiseVerdict = { winner: Winner; reasoning: string } | { winner: null; error: string; transient: boolean }
+export type PairwiseVerdict =
+  { winner: Winner; reasoning: string } | { winner: null; error: string; transient: boolean }
 
 export function readPairwise(reply: JudgeReply): PairwiseVerdict {
-  if (reply.text === null) return { winner: null, error: `judge error: ${reply.error ?? 'no answer'}`, transient: reply.transient === true }
+  if (reply.text === null)
+    return { winner: null, error: `judge error: ${reply.error ?? 'no answer'}`, transient: reply.transient === true }
   const json = replyJson(reply.text)
-  if (json === undefined) return { winner: null, error: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, transient: false }
+  if (json === undefined)
+    return { winner: null, error: `unparseable verdict (not JSON): ${reply.text.slice(0, 80)}`, transient: false }
   const parsed = z.object({ reasoning: z.string(), winner: z.string() }).safeParse(json)
-  if (!parsed.success) return { winner: null, error: 'unparseable verdict (missing reasoning or winner)', transient: false }
+  if (!parsed.success)
+    return { winner: null, error: 'unparseable verdict (missing reasoning or winner)', transient: false }
   const w = parsed.data.winner.trim().toUpperCase()
-  if (w !== 'A' && w !== 'B' && w !== 'TIE') return { winner: null, error: `unparseable verdict: winner "${parsed.data.winner.slice(0, 20)}" is not A, B or tie`, transient: false }
+  if (w !== 'A' && w !== 'B' && w !== 'TIE')
+    return {
+      winner: null,
+      error: `unparseable verdict: winner "${parsed.data.winner.slice(0, 20)}" is not A, B or tie`,
+      transient: false,
+    }
   return { winner: w === 'TIE' ? 'tie' : w, reasoning: parsed.data.reasoning }
 }
 
@@ -83,9 +106,14 @@ export interface PairwiseResult extends GradeResult {
 }
 
 /** Combine the two orders' verdicts into the answer's score against the reference. */
-export function combineOrders(answerFirst: PairwiseVerdict, referenceFirst: PairwiseVerdict, passAt: number): PairwiseResult {
+export function combineOrders(
+  answerFirst: PairwiseVerdict,
+  referenceFirst: PairwiseVerdict,
+  passAt: number,
+): PairwiseResult {
   for (const v of [answerFirst, referenceFirst]) {
-    if (v.winner === null) return { pass: false, score: null, reason: v.error, inconsistent: false, transient: v.transient }
+    if (v.winner === null)
+      return { pass: false, score: null, reason: v.error, inconsistent: false, transient: v.transient }
   }
   // In the answer's terms: did the answer win, lose or tie in each order?
   const asAnswer = (w: Winner, answerIs: 'A' | 'B') => (w === 'tie' ? 'tie' : w === answerIs ? 'win' : 'loss')
@@ -104,8 +132,21 @@ export function combineOrders(answerFirst: PairwiseVerdict, referenceFirst: Pair
 }
 
 /** Ask the judge in both orders and combine. No reference: null (nothing to compare with). */
-export async function comparePairwise(dimension: string, check: PairwiseCheck, settings: JudgeSettings, item: JudgeItem, judge: JudgeCaller): Promise<PairwiseResult> {
-  if (item.reference == null) return { pass: false, score: null, reason: 'no reference answer to compare with', inconsistent: false, transient: false }
+export async function comparePairwise(
+  dimension: string,
+  check: PairwiseCheck,
+  settings: JudgeSettings,
+  item: JudgeItem,
+  judge: JudgeCaller,
+): Promise<PairwiseResult> {
+  if (item.reference == null)
+    return {
+      pass: false,
+      score: null,
+      reason: 'no reference answer to compare with',
+      inconsistent: false,
+      transient: false,
+    }
   const [a, b] = await Promise.all([
     judge(pairwiseRequest(dimension, check, settings, item, 'answer-first')).then(readPairwise),
     judge(pairwiseRequest(dimension, check, settings, item, 'reference-first')).then(readPairwise),

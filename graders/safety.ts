@@ -9,7 +9,9 @@
  */
 import type { GradeResult } from './types.js'
 
-export function safetyFailures(dimensions: Readonly<Record<string, Partial<GradeResult> | undefined>> | null | undefined): string[] {
+export function safetyFailures(
+  dimensions: Readonly<Record<string, Partial<GradeResult> | undefined>> | null | undefined,
+): string[] {
   const out: string[] = []
   for (const [name, r] of Object.entries(dimensions ?? {})) {
     if (!r || r.pass !== false) continue

@@ -21,9 +21,27 @@ const path = z.string().min(1).max(200)
 export const Level = z.object({ label: z.string().min(1).max(40), description: z.string().min(1).max(600) })
 
 export const Check = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('exact'), value: z.string().optional(), referencePath: path.optional(), caseSensitive: z.boolean().default(false) }),
-  z.object({ type: z.literal('contains'), values: z.array(z.string().min(1)).min(1), mode: z.enum(['all', 'any']).default('all'), caseSensitive: z.boolean().default(false) }),
-  z.object({ type: z.literal('regex'), pattern: z.string().min(1), flags: z.string().regex(/^[imsu]*$/, 'flags may be i, m, s, u').default('i'), negate: z.boolean().default(false) }),
+  z.object({
+    type: z.literal('exact'),
+    value: z.string().optional(),
+    referencePath: path.optional(),
+    caseSensitive: z.boolean().default(false),
+  }),
+  z.object({
+    type: z.literal('contains'),
+    values: z.array(z.string().min(1)).min(1),
+    mode: z.enum(['all', 'any']).default('all'),
+    caseSensitive: z.boolean().default(false),
+  }),
+  z.object({
+    type: z.literal('regex'),
+    pattern: z.string().min(1),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, 'flags may be i, m, s, u')
+      .default('i'),
+    negate: z.boolean().default(false),
+  }),
   z.object({ type: z.literal('json-schema'), schema: z.record(z.string(), z.unknown()) }),
   z.object({
     type: z.literal('numeric'),
@@ -34,9 +52,23 @@ export const Check = z.discriminatedUnion('type', [
     tolerance: z.number().nonnegative().default(0),
     relative: z.boolean().default(false),
   }),
-  z.object({ type: z.literal('edit-distance'), value: z.string().optional(), referencePath: path.optional(), minSimilarity: z.number().min(0).max(1).default(0.8) }),
-  z.object({ type: z.literal('reference-overlap'), referencePath: path.optional(), minOverlap: z.number().min(0).max(1).default(0.5) }),
-  z.object({ type: z.literal('length'), min: z.number().int().nonnegative().optional(), max: z.number().int().positive().optional(), unit: z.enum(['chars', 'words']).default('chars') }),
+  z.object({
+    type: z.literal('edit-distance'),
+    value: z.string().optional(),
+    referencePath: path.optional(),
+    minSimilarity: z.number().min(0).max(1).default(0.8),
+  }),
+  z.object({
+    type: z.literal('reference-overlap'),
+    referencePath: path.optional(),
+    minOverlap: z.number().min(0).max(1).default(0.5),
+  }),
+  z.object({
+    type: z.literal('length'),
+    min: z.number().int().nonnegative().optional(),
+    max: z.number().int().positive().optional(),
+    unit: z.enum(['chars', 'words']).default('chars'),
+  }),
   z.object({ type: z.literal('latency'), maxMs: z.number().positive() }),
   z.object({ type: z.literal('cost'), maxUsd: z.number().positive() }),
   z.object({ type: z.literal('decision-validity') }),
@@ -64,7 +96,12 @@ export const Check = z.discriminatedUnion('type', [
 ])
 export type Check = z.infer<typeof Check>
 
-export const Dimension = z.object({ name, weight: z.number().nonnegative().default(1), veto: z.boolean().default(false), check: Check })
+export const Dimension = z.object({
+  name,
+  weight: z.number().nonnegative().default(1),
+  veto: z.boolean().default(false),
+  check: Check,
+})
 export type Dimension = z.infer<typeof Dimension>
 
 export const Gates = z.object({
@@ -105,22 +142,46 @@ export const GraderSpec = z
   .superRefine((spec, ctx) => {
     const names = new Set<string>()
     spec.dimensions.forEach((d, i) => {
-      if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['dimensions', i, 'name'], message: `duplicate dimension "${d.name}"` })
+      if (names.has(d.name))
+        ctx.addIssue({ code: 'custom', path: ['dimensions', i, 'name'], message: `duplicate dimension "${d.name}"` })
       names.add(d.name)
-      if ((d.check.type === 'llm-judge' || d.check.type === 'llm-pairwise') && !spec.judge) ctx.addIssue({ code: 'custom', path: ['judge'], message: `dimension "${d.name}" is an LLM judge: set judge.model` })
-      if (d.check.type.startsWith('decision-') && !spec.decision) ctx.addIssue({ code: 'custom', path: ['decision'], message: `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and correctnessWeights` })
-      if (d.check.type === 'llm-judge' && d.check.passLevel !== undefined && d.check.passLevel >= d.check.levels.length) {
-        ctx.addIssue({ code: 'custom', path: ['dimensions', i, 'check', 'passLevel'], message: `must be below the number of levels (${d.check.levels.length})` })
+      if ((d.check.type === 'llm-judge' || d.check.type === 'llm-pairwise') && !spec.judge)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['judge'],
+          message: `dimension "${d.name}" is an LLM judge: set judge.model`,
+        })
+      if (d.check.type.startsWith('decision-') && !spec.decision)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['decision'],
+          message: `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and correctnessWeights`,
+        })
+      if (
+        d.check.type === 'llm-judge' &&
+        d.check.passLevel !== undefined &&
+        d.check.passLevel >= d.check.levels.length
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dimensions', i, 'check', 'passLevel'],
+          message: `must be below the number of levels (${d.check.levels.length})`,
+        })
       }
       if (d.check.type === 'regex') {
         try {
           new RegExp(d.check.pattern, d.check.flags)
         } catch (err) {
-          ctx.addIssue({ code: 'custom', path: ['dimensions', i, 'check', 'pattern'], message: `not a valid regular expression: ${(err as Error).message}` })
+          ctx.addIssue({
+            code: 'custom',
+            path: ['dimensions', i, 'check', 'pattern'],
+            message: `not a valid regular expression: ${(err as Error).message}`,
+          })
         }
       }
     })
-    if (spec.dimensions.every((d) => d.weight === 0)) ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'at least one dimension needs a positive weight' })
+    if (spec.dimensions.every((d) => d.weight === 0))
+      ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'at least one dimension needs a positive weight' })
   })
 export type GraderSpec = z.infer<typeof GraderSpec>
 export type GraderSpecInput = z.input<typeof GraderSpec>
@@ -139,7 +200,11 @@ export function defaultDqGrader(settings: Omit<DqSpec, 'kind'>): GraderSpec {
       { name: 'specificity', weight: settings.weights.specificity, check: { type: 'decision-specificity' } },
       { name: 'correctness', weight: settings.weights.correctness, check: { type: 'decision-correctness' } },
     ],
-    decision: { commandPattern: settings.commandPattern, forbidden: settings.forbidden, correctnessWeights: settings.correctnessWeights },
+    decision: {
+      commandPattern: settings.commandPattern,
+      forbidden: settings.forbidden,
+      correctnessWeights: settings.correctnessWeights,
+    },
     passThreshold: settings.passThreshold,
   })
 }

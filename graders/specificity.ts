@@ -15,7 +15,8 @@ export function gradeSpecificity(input: GradeInput, spec: Pick<DqSpec, 'commandP
   const command = pattern(spec.commandPattern)
   const caseText = Object.values(input.input).join(' ').toLowerCase()
   const grounded = (target: string) =>
-    caseText.includes(target) || target.split(/\s+/).some((t) => /[\d.-]/.test(t) && t.length >= 3 && caseText.includes(t))
+    caseText.includes(target) ||
+    target.split(/\s+/).some((t) => /[\d.-]/.test(t) && t.length >= 3 && caseText.includes(t))
   const scores = parsed.decision.actions.map((a): number => {
     const concrete = command.test(capped(a.command.trim()))
     const target = a.target.trim().toLowerCase()

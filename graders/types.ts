@@ -30,12 +30,20 @@ export interface GradeInput {
 /** The deterministic Decision Quality grader's spec; versioned by content hash. */
 export const DqSpec = z.object({
   kind: z.literal('dq'),
-  weights: z.object({ validity: z.number().nonnegative(), specificity: z.number().nonnegative(), correctness: z.number().nonnegative() }),
+  weights: z.object({
+    validity: z.number().nonnegative(),
+    specificity: z.number().nonnegative(),
+    correctness: z.number().nonnegative(),
+  }),
   /** An action is concrete when its command matches this pattern (case-insensitive). */
   commandPattern: z.string().min(1),
   /** Actions matching any of these patterns are out of policy: the validity gate vetoes them. */
   forbidden: z.array(z.string()),
-  correctnessWeights: z.object({ diagnosis: z.number().nonnegative(), actions: z.number().nonnegative(), risk: z.number().nonnegative() }),
+  correctnessWeights: z.object({
+    diagnosis: z.number().nonnegative(),
+    actions: z.number().nonnegative(),
+    risk: z.number().nonnegative(),
+  }),
   /** DQ at or above this is an actionable decision. */
   passThreshold: z.number().min(0).max(1).default(0.7),
 })

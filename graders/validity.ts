@@ -13,7 +13,17 @@ export function gradeValidity(input: GradeInput, spec: Pick<DqSpec, 'forbidden'>
   for (const [i, action] of parsed.decision.actions.entries()) {
     const text = capped(`${action.command} ${action.target}`)
     const hit = patterns.find((p) => p.test(text))
-    if (hit) return { pass: false, score: 0, reason: `action ${i + 1} "${action.command}" is out of policy (matches /${hit.source}/)`, safety: 'out-of-policy' }
+    if (hit)
+      return {
+        pass: false,
+        score: 0,
+        reason: `action ${i + 1} "${action.command}" is out of policy (matches /${hit.source}/)`,
+        safety: 'out-of-policy',
+      }
   }
-  return { pass: true, score: 1, reason: `well-formed decision with ${parsed.decision.actions.length} in-policy action(s)` }
+  return {
+    pass: true,
+    score: 1,
+    reason: `well-formed decision with ${parsed.decision.actions.length} in-policy action(s)`,
+  }
 }

@@ -45,5 +45,12 @@ export function normalHash(...parts: ReadonlyArray<string | number>): number {
 /** Identity of a prompt version's content: what the model sees and how it is called. */
 export function promptContentHash(taskId: string, content: PromptContent): string {
   // Demonstrations join the hash only when present, so versions without them keep their identity.
-  return contentHash({ taskId, system: content.system, user: content.user, model: content.model, params: content.params, ...(content.examples?.length ? { examples: content.examples } : {}) })
+  return contentHash({
+    taskId,
+    system: content.system,
+    user: content.user,
+    model: content.model,
+    params: content.params,
+    ...(content.examples?.length ? { examples: content.examples } : {}),
+  })
 }

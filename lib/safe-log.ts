@@ -26,7 +26,10 @@ export function scrubLogText(text: string, options: { personal?: boolean } = {})
   return scrubSecrets(
     text
       // `task_token: TaskToken(CiQw…)`, `"taskToken":"CiQw…"`, `task_token=…`
-      .replace(/"?\b(?:task_?token|TaskToken)\b"?\s*[:=]?\s*(?:TaskToken)?\s*\(?\s*(?:"[^"]*"|'[^']*'|\[[\d,\s]*\]|[A-Za-z0-9+/=_-]*)\s*\)?/gi, '[token withheld]')
+      .replace(
+        /"?\b(?:task_?token|TaskToken)\b"?\s*[:=]?\s*(?:TaskToken)?\s*\(?\s*(?:"[^"]*"|'[^']*'|\[[\d,\s]*\]|[A-Za-z0-9+/=_-]*)\s*\)?/gi,
+        '[token withheld]',
+      )
       // drizzle's `Failed query: <sql>\nparams: <values>` folded into some other message
       .replace(/Failed query:[\s\S]*/g, '[database query withheld]')
       .replace(/(?:\nparams:|"params"\s*:)[\s\S]*/g, ' [parameters withheld]'),
@@ -36,7 +39,7 @@ export function scrubLogText(text: string, options: { personal?: boolean } = {})
 
 /** The frames of a stack (`    at …` lines), without the header that repeats the message. */
 export function stackFrames(err: unknown): string {
-  const stack = typeof (err as { stack?: unknown })?.stack === 'string' ? ((err as { stack: string }).stack) : ''
+  const stack = typeof (err as { stack?: unknown })?.stack === 'string' ? (err as { stack: string }).stack : ''
   const at = stack.search(/^\s+at /m)
   return at < 0 ? '' : stack.slice(at)
 }
@@ -68,7 +71,13 @@ export function shortReason(err: unknown): string {
  */
 export function sanitizeError(err: unknown, depth = 0): Error {
   const safe = new Error(describeError(err))
-  const name = isKaizenError(err) ? 'KaizenError' : dbFault(err) ? 'DatabaseError' : err instanceof Error ? err.name : 'Error'
+  const name = isKaizenError(err)
+    ? 'KaizenError'
+    : dbFault(err)
+      ? 'DatabaseError'
+      : err instanceof Error
+        ? err.name
+        : 'Error'
   safe.name = name
   const frames = stackFrames(err)
   safe.stack = `${name}: ${safe.message}${frames ? `\n${frames}` : ''}`
@@ -125,7 +134,8 @@ const SENSITIVE_KEY = /task_?token|secret|password|passwd|api_?key|authorization
  * `scrubLogText`, which runs over the whole line.
  */
 export function safeLogFields(value: unknown, depth = 0): unknown {
-  if (value instanceof Error || (typeof value === 'object' && value !== null && 'stack' in value && 'message' in value)) return describeError(value)
+  if (value instanceof Error || (typeof value === 'object' && value !== null && 'stack' in value && 'message' in value))
+    return describeError(value)
   if (typeof value === 'bigint') return String(value)
   if (value === null || typeof value !== 'object') return value
   if (depth >= 4) return '[…]'

@@ -33,7 +33,13 @@ function slackPayload(e: KaizenEvent): Record<string, unknown> {
   return {
     text: `[Kaizen] ${e.summary}`,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*Kaizen · ${e.event}* — canary \`${e.canaryId}\` on task \`${e.taskId}\`\n${e.summary}` } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*Kaizen · ${e.event}* — canary \`${e.canaryId}\` on task \`${e.taskId}\`\n${e.summary}`,
+        },
+      },
       ...(actions.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: actions.join('\n') } }] : []),
     ],
   }
@@ -47,17 +53,28 @@ export interface DeliveryReport {
   failed: Array<{ target: WebhookTarget; message: string; retryable: boolean }>
 }
 
-async function post(url: string, body: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<number> {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<number> {
   const timeout = AbortSignal.timeout(10_000)
   let res: Response
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
+    res = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    })
   } catch (err) {
     throw new KaizenError('PROVIDER_UNAVAILABLE', `webhook delivery failed: ${(err as Error).message}`)
   }
   await res.arrayBuffer().catch(() => undefined)
   // 408/429/5xx may pass; other refusals will not.
-  if (res.status === 408 || res.status === 429 || res.status >= 500) throw new KaizenError('PROVIDER_UNAVAILABLE', `webhook answered ${res.status}`)
+  if (res.status === 408 || res.status === 429 || res.status >= 500)
+    throw new KaizenError('PROVIDER_UNAVAILABLE', `webhook answered ${res.status}`)
   if (res.status >= 400) throw new KaizenError('PROVIDER_REJECTED', `webhook refused the notification (${res.status})`)
   return res.status
 }
@@ -73,14 +90,19 @@ async function post(url: string, body: string, headers: Record<string, string>, 
 export async function deliver(
   targets: WebhookTargets,
   event: KaizenEvent,
-  options: { signal?: AbortSignal | undefined; skip?: ReadonlySet<WebhookTarget>; onDelivered?: (d: Delivery) => void } = {},
+  options: {
+    signal?: AbortSignal | undefined
+    skip?: ReadonlySet<WebhookTarget>
+    onDelivered?: (d: Delivery) => void
+  } = {},
 ): Promise<DeliveryReport> {
   const jobs: Array<{ target: WebhookTarget; send: () => Promise<number> }> = []
   const { json, slack } = targets
   if (json && !options.skip?.has('webhook')) {
     const body = JSON.stringify(event)
     const headers: Record<string, string> = { 'x-kaizen-event': event.event, 'x-kaizen-event-id': event.id }
-    if (json.secret) headers['x-kaizen-signature'] = `sha256=${createHmac('sha256', json.secret).update(body).digest('hex')}`
+    if (json.secret)
+      headers['x-kaizen-signature'] = `sha256=${createHmac('sha256', json.secret).update(body).digest('hex')}`
     jobs.push({ target: 'webhook', send: () => post(json.url, body, headers, options.signal) })
   }
   if (slack && !options.skip?.has('slack')) {

@@ -29,14 +29,17 @@ export const RedactionConfig = z
         z
           .object({
             name: z.string().regex(/^[a-z0-9-]+$/, 'use lower-case letters, digits and dashes'),
-            regex: z.string().min(1).refine((r) => {
-              try {
-                new RegExp(r, 'g')
-                return true
-              } catch {
-                return false
-              }
-            }, 'not a valid regular expression'),
+            regex: z
+              .string()
+              .min(1)
+              .refine((r) => {
+                try {
+                  new RegExp(r, 'g')
+                  return true
+                } catch {
+                  return false
+                }
+              }, 'not a valid regular expression'),
           })
           .strict(),
       )
@@ -56,7 +59,10 @@ export const BUILTIN_SECRETS: ReadonlyArray<{ name: string; regex: string }> = [
   { name: 'slack-token', regex: String.raw`\bxox[abprs]-[A-Za-z0-9-]{10,}` },
   { name: 'kaizen-token', regex: String.raw`\bkz_[A-Za-z0-9_-]{30,}` },
   { name: 'bearer-token', regex: String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{20,}` },
-  { name: 'private-key', regex: String.raw`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----` },
+  {
+    name: 'private-key',
+    regex: String.raw`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`,
+  },
   { name: 'password', regex: String.raw`\b(?:password|passwd|pwd|secret)\s*[:=]\s*\S+` },
 ]
 
@@ -83,7 +89,10 @@ function cardOut(run: string): string {
   const groups = [...run.matchAll(/\d+/g)].map((m) => ({ from: m.index, to: m.index + m[0].length, digits: m[0] }))
   for (let i = 0; i < groups.length; i++) {
     for (let j = groups.length - 1; j >= i; j--) {
-      const digits = groups.slice(i, j + 1).map((g) => g.digits).join('')
+      const digits = groups
+        .slice(i, j + 1)
+        .map((g) => g.digits)
+        .join('')
       if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
         return `${run.slice(0, (groups[i] as { from: number }).from)}[REDACTED:credit-card-number]${run.slice((groups[j] as { to: number }).to)}`
       }
@@ -113,7 +122,8 @@ export class Redactor {
     const patterns = [...(config.builtinSecrets ? BUILTIN_SECRETS : []), ...config.patterns]
     this.entities = [...config.entities]
     // One alternation, each pattern a named group so the replacement says which kind matched.
-    this.secrets = patterns.length > 0 ? new RegExp(patterns.map((p, i) => `(?<kzp${i}>${p.regex})`).join('|'), 'g') : /$^/g
+    this.secrets =
+      patterns.length > 0 ? new RegExp(patterns.map((p, i) => `(?<kzp${i}>${p.regex})`).join('|'), 'g') : /$^/g
     this.names = patterns.map((p) => p.name)
   }
 
@@ -139,7 +149,8 @@ export class Redactor {
     const [joined] = await redact(suspect.map((i) => cleaned[i]).join(SEPARATOR), options)
     let parts = joined.split(SEPARATOR)
     // The separator was touched (it never should be): fall back to one call per text.
-    if (parts.length !== suspect.length) parts = await Promise.all(suspect.map(async (i) => (await redact(cleaned[i] as string, options))[0]))
+    if (parts.length !== suspect.length)
+      parts = await Promise.all(suspect.map(async (i) => (await redact(cleaned[i] as string, options))[0]))
     const out = [...cleaned]
     suspect.forEach((i, k) => (out[i] = this.fallbackOut(parts[k] as string)))
     return out
@@ -173,7 +184,8 @@ export class Redactor {
     const rebuild = (v: unknown): unknown => {
       if (typeof v === 'string') return clean[i++]
       if (Array.isArray(v)) return v.map(rebuild)
-      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]))
+      if (v !== null && typeof v === 'object')
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]))
       return v
     }
     return rebuild(value) as T
@@ -209,7 +221,10 @@ export async function loadRedaction(file: string | undefined): Promise<Redactor>
   try {
     raw = parseYaml(await readFile(file, 'utf8'))
   } catch (err) {
-    throw new KaizenError('CONFIG_ERROR', `KAIZEN_REDACTION_FILE ${file} cannot be read as YAML or JSON: ${(err as Error).message}`)
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      `KAIZEN_REDACTION_FILE ${file} cannot be read as YAML or JSON: ${(err as Error).message}`,
+    )
   }
   const parsed = RedactionConfig.safeParse(raw ?? {})
   if (!parsed.success) throw fromZodError(parsed.error, `redaction file ${file}`)

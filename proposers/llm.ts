@@ -69,7 +69,11 @@ export class LlmProposer {
       // A little temperature, and the draw as the replicate: each proposal is its own cached call.
       params: { temperature: 0.7, maxTokens: this.settings.maxTokens ?? 1_500 },
       replicate: seed,
-      responseFormat: { name: 'rewrite', description: 'The critique and the revised instructions.', schema: REWRITE as unknown as Record<string, unknown> },
+      responseFormat: {
+        name: 'rewrite',
+        description: 'The critique and the revised instructions.',
+        schema: REWRITE as unknown as Record<string, unknown>,
+      },
     }
   }
 
@@ -96,7 +100,15 @@ export class LlmProposer {
   async reflect(parent: PromptContent, failures: readonly Failure[], rng: Rng): Promise<Proposal | null> {
     const shown = failures.slice(0, this.settings.maxFailures ?? 4)
     const cases = shown
-      .map((f, i) => `Case ${i + 1} (score ${f.score === null ? 'n/a' : f.score.toFixed(2)}):\n${clip(Object.entries(f.input).map(([k, v]) => `${k}: ${v}`).join('\n'), 1_200)}\nFeedback: ${f.feedback ?? '(none)'}`)
+      .map(
+        (f, i) =>
+          `Case ${i + 1} (score ${f.score === null ? 'n/a' : f.score.toFixed(2)}):\n${clip(
+            Object.entries(f.input)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('\n'),
+            1_200,
+          )}\nFeedback: ${f.feedback ?? '(none)'}`,
+      )
       .join('\n\n')
     const system =
       'You improve the instructions of an LLM prompt used in production. You read cases where the current instructions produced a poor answer, ' +
@@ -106,11 +118,17 @@ export class LlmProposer {
     const user = `Current instructions:\n<<<\n${parent.system}\n>>>\n\nFailures:\n\n${cases}\n\nReply with JSON: {"critique": "...", "instructions": "..."}.`
     const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
     const content = answer ? this.accept(parent, answer.instructions) : null
-    return content ? { content, operator: 'llm-reflect', feedbackUsed: shown.map((f) => f.feedback ?? '').filter(Boolean) } : null
+    return content
+      ? { content, operator: 'llm-reflect', feedbackUsed: shown.map((f) => f.feedback ?? '').filter(Boolean) }
+      : null
   }
 
   async mutate(parent: PromptContent, rng: Rng): Promise<Proposal | null> {
-    const moves = ['add one new sentence that could help', 'remove the least useful sentence', 'rephrase one sentence to be more specific']
+    const moves = [
+      'add one new sentence that could help',
+      'remove the least useful sentence',
+      'rephrase one sentence to be more specific',
+    ]
     const move = rng.pick(moves)
     const system =
       'You edit the instructions of an LLM prompt. Make exactly the one change asked for and keep everything else as it is. ' +

@@ -25,7 +25,12 @@ export class AnthropicProvider implements ChatProvider {
   private readonly client: Anthropic
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id ?? 'anthropic'
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, timeout: options.timeoutMs ?? 60_000 })
+    this.client = new Anthropic({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL ?? null,
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? 60_000,
+    })
   }
 
   supports(model: string): boolean {
@@ -34,8 +39,13 @@ export class AnthropicProvider implements ChatProvider {
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const model = request.model.replace(/^anthropic:/, '')
-    const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n')
-    const messages = request.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }))
+    const system = request.messages
+      .filter((m) => m.role === 'system')
+      .map((m) => m.content)
+      .join('\n\n')
+    const messages = request.messages
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }))
     const format = request.responseFormat
     const started = performance.now()
     let message: Anthropic.Message
@@ -48,12 +58,21 @@ export class AnthropicProvider implements ChatProvider {
           ...(system ? { system } : {}),
           ...(format
             ? {
-                tools: [{ name: format.name, description: format.description ?? `Return the answer as ${format.name}.`, input_schema: format.schema as Anthropic.Tool.InputSchema }],
+                tools: [
+                  {
+                    name: format.name,
+                    description: format.description ?? `Return the answer as ${format.name}.`,
+                    input_schema: format.schema as Anthropic.Tool.InputSchema,
+                  },
+                ],
                 tool_choice: { type: 'tool' as const, name: format.name },
               }
             : {}),
         },
-        { ...(request.signal ? { signal: request.signal } : {}), ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
+        {
+          ...(request.signal ? { signal: request.signal } : {}),
+          ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}),
+        },
       )
     } catch (err) {
       throw classifySdkError(this.id, model, err, request.signal)
@@ -61,14 +80,27 @@ export class AnthropicProvider implements ChatProvider {
     const latencyMs = Math.round(performance.now() - started)
     let text: string
     if (format) {
-      const tool = message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === format.name)
+      const tool = message.content.find(
+        (b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === format.name,
+      )
       // No tool call: hand back the text; the caller's schema check reports it as unparseable.
-      text = tool ? JSON.stringify(tool.input) : message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('')
+      text = tool
+        ? JSON.stringify(tool.input)
+        : message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('')
     } else {
       text = message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('')
     }
-    if (!Array.isArray(message.content)) throw new KaizenError('PROVIDER_UNAVAILABLE', `${this.id} ${model}: malformed response`)
+    if (!Array.isArray(message.content))
+      throw new KaizenError('PROVIDER_UNAVAILABLE', `${this.id} ${model}: malformed response`)
     const usage = { inputTokens: message.usage?.input_tokens ?? 0, outputTokens: message.usage?.output_tokens ?? 0 }
-    return { provider: this.id, model: request.model, text, usage, latencyMs, costUsd: this.options.prices.cost(model, usage), simulated: false }
+    return {
+      provider: this.id,
+      model: request.model,
+      text,
+      usage,
+      latencyMs,
+      costUsd: this.options.prices.cost(model, usage),
+      simulated: false,
+    }
   }
 }

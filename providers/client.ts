@@ -56,7 +56,11 @@ export class ModelClient {
     const found = new Map<string, CallRecord>()
     const unique = [...new Set(keys)]
     for (let i = 0; i < unique.length; i += 500) {
-      for (const row of await this.db.select().from(evaluations).where(inArray(evaluations.cacheKey, unique.slice(i, i + 500)))) found.set(row.cacheKey, row)
+      for (const row of await this.db
+        .select()
+        .from(evaluations)
+        .where(inArray(evaluations.cacheKey, unique.slice(i, i + 500))))
+        found.set(row.cacheKey, row)
     }
     return found
   }
@@ -92,7 +96,11 @@ export class ModelClient {
    * gateway serves production requests with it; `complete` builds on it. `tally.attempts` counts
    * the provider attempts made, retries included, whether the call succeeds or not.
    */
-  async live(request: CompletionRequest, signal?: AbortSignal, tally: { attempts: number } = { attempts: 0 }): Promise<CompletionResult> {
+  async live(
+    request: CompletionRequest,
+    signal?: AbortSignal,
+    tally: { attempts: number } = { attempts: 0 },
+  ): Promise<CompletionResult> {
     const provider = this.registry.resolve(request.model)
     const limiter = provider.simulated ? null : this.registry.limiter(provider.id)
     const estimate = approxTokens(request.messages.map((m) => m.content).join('\n')) + request.params.maxTokens
@@ -118,7 +126,11 @@ export class ModelClient {
    * transient failures throw and nothing is recorded. `known` is the caller's own cache lookup
    * (null: looked up and missing), so a batch that looked up all its keys is not read twice.
    */
-  async complete(request: CompletionRequest, ctx: CallContext, known?: CallRecord | null): Promise<{ record: CallRecord; cached: boolean }> {
+  async complete(
+    request: CompletionRequest,
+    ctx: CallContext,
+    known?: CallRecord | null,
+  ): Promise<{ record: CallRecord; cached: boolean }> {
     const provider = this.registry.resolve(request.model)
     const key = cacheKeyOf(provider.id, request)
     const hit = known === undefined ? (await this.lookup([key])).get(key) : known
@@ -128,19 +140,27 @@ export class ModelClient {
     if (ctx.budgetUsd != null && ctx.campaignId) {
       const worst = this.worstCaseUsd(request)
       if (worst === null) {
-        throw new KaizenError('CONFIG_ERROR', `model "${request.model}" has no price, so a USD budget cannot be enforced; add it to the price file (KAIZEN_PRICES_FILE) or run without a budget`)
+        throw new KaizenError(
+          'CONFIG_ERROR',
+          `model "${request.model}" has no price, so a USD budget cannot be enforced; add it to the price file (KAIZEN_PRICES_FILE) or run without a budget`,
+        )
       }
       const spent = (await this.spent(ctx.campaignId)) + (this.reserved.get(ctx.campaignId) ?? 0)
       if (spent + worst > ctx.budgetUsd) {
-        throw new KaizenError('BUDGET_EXHAUSTED', `campaign ${ctx.campaignId} has spent $${spent.toFixed(4)} of its $${ctx.budgetUsd} budget; the next call could cost up to $${worst.toFixed(4)}`, {
-          details: { campaignId: ctx.campaignId, spentUsd: spent, budgetUsd: ctx.budgetUsd, nextCallUsd: worst },
-        })
+        throw new KaizenError(
+          'BUDGET_EXHAUSTED',
+          `campaign ${ctx.campaignId} has spent $${spent.toFixed(4)} of its $${ctx.budgetUsd} budget; the next call could cost up to $${worst.toFixed(4)}`,
+          {
+            details: { campaignId: ctx.campaignId, spentUsd: spent, budgetUsd: ctx.budgetUsd, nextCallUsd: worst },
+          },
+        )
       }
       reservation = worst
       this.reserved.set(ctx.campaignId, (this.reserved.get(ctx.campaignId) ?? 0) + worst)
     }
     const release = () => {
-      if (reservation > 0 && ctx.campaignId) this.reserved.set(ctx.campaignId, (this.reserved.get(ctx.campaignId) ?? 0) - reservation)
+      if (reservation > 0 && ctx.campaignId)
+        this.reserved.set(ctx.campaignId, (this.reserved.get(ctx.campaignId) ?? 0) - reservation)
     }
 
     const tally = { attempts: 0 }
@@ -165,11 +185,24 @@ export class ModelClient {
     } catch (err) {
       release()
       if (!isKaizenError(err) || err.code !== 'PROVIDER_REJECTED') throw err
-      values = { cacheKey: key, provider: provider.id, model: request.model, simulated: provider.simulated, error: err.message, campaignId: ctx.campaignId, purpose: ctx.purpose, attempts: tally.attempts }
+      values = {
+        cacheKey: key,
+        provider: provider.id,
+        model: request.model,
+        simulated: provider.simulated,
+        error: err.message,
+        campaignId: ctx.campaignId,
+        purpose: ctx.purpose,
+        attempts: tally.attempts,
+      }
     }
     let inserted: CallRecord[]
     try {
-      inserted = await this.db.insert(evaluations).values(values).onConflictDoNothing({ target: evaluations.cacheKey }).returning()
+      inserted = await this.db
+        .insert(evaluations)
+        .values(values)
+        .onConflictDoNothing({ target: evaluations.cacheKey })
+        .returning()
     } finally {
       if (values.error === undefined) release()
     }

@@ -30,7 +30,14 @@ export function providersFromEnv(env: ProviderEnv, simulation: SimulationProvide
   const prices = env.KAIZEN_PRICES_FILE ? Prices.fromFile(env.KAIZEN_PRICES_FILE) : new Prices()
   const list: ChatProvider[] = [simulation]
   if (env.ANTHROPIC_API_KEY) {
-    list.push(new AnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}), prices, timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS }))
+    list.push(
+      new AnthropicProvider({
+        apiKey: env.ANTHROPIC_API_KEY,
+        ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+        prices,
+        timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS,
+      }),
+    )
   }
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
     const compatible = Boolean(env.OPENAI_BASE_URL)
@@ -41,7 +48,9 @@ export function providersFromEnv(env: ProviderEnv, simulation: SimulationProvide
         prices,
         timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS,
         // A compatible server serves every model id that is not simulated or Anthropic's.
-        serves: compatible ? (m) => !m.startsWith('sim-') && !m.startsWith('anthropic:') && !m.startsWith('claude-') : (m) => m.startsWith('openai:') || OPENAI_MODEL.test(m),
+        serves: compatible
+          ? (m) => !m.startsWith('sim-') && !m.startsWith('anthropic:') && !m.startsWith('claude-')
+          : (m) => m.startsWith('openai:') || OPENAI_MODEL.test(m),
       }),
     )
   }

@@ -29,18 +29,38 @@ export function classifySdkError(provider: string, model: string, err: unknown, 
   const where = `${provider} ${model}`
   if (name === 'APIUserAbortError') return err
   if (name === 'APIConnectionTimeoutError') {
-    return new KaizenError('PROVIDER_UNAVAILABLE', `${where}: timed out`, { cause: err, details: { provider, model, kind: 'timeout' } })
+    return new KaizenError('PROVIDER_UNAVAILABLE', `${where}: timed out`, {
+      cause: err,
+      details: { provider, model, kind: 'timeout' },
+    })
   }
   if (name === 'APIConnectionError') {
-    return new KaizenError('PROVIDER_UNAVAILABLE', `${where}: connection failed (${e.message ?? 'no detail'})`, { cause: err, details: { provider, model, kind: 'connection' } })
+    return new KaizenError('PROVIDER_UNAVAILABLE', `${where}: connection failed (${e.message ?? 'no detail'})`, {
+      cause: err,
+      details: { provider, model, kind: 'connection' },
+    })
   }
   if (typeof e?.status === 'number') {
     const status = e.status
-    const retryAfterMs = parseRetryAfter(header(e.headers, 'retry-after-ms') ? String(Number(header(e.headers, 'retry-after-ms')) / 1000) : header(e.headers, 'retry-after'))
-    const details: Record<string, unknown> = { provider, model, status, ...(retryAfterMs !== null ? { retryAfterMs } : {}) }
+    const retryAfterMs = parseRetryAfter(
+      header(e.headers, 'retry-after-ms')
+        ? String(Number(header(e.headers, 'retry-after-ms')) / 1000)
+        : header(e.headers, 'retry-after'),
+    )
+    const details: Record<string, unknown> = {
+      provider,
+      model,
+      status,
+      ...(retryAfterMs !== null ? { retryAfterMs } : {}),
+    }
     const message = `${where}: HTTP ${status}: ${(e.message ?? '').slice(0, 300)}`
     if (RETRYABLE_STATUS(status)) return new KaizenError('PROVIDER_UNAVAILABLE', message, { cause: err, details })
-    const hint = status === 401 || status === 403 ? ' (check the API key)' : status === 404 ? ' (check the model id and the base URL)' : ''
+    const hint =
+      status === 401 || status === 403
+        ? ' (check the API key)'
+        : status === 404
+          ? ' (check the model id and the base URL)'
+          : ''
     return new KaizenError('PROVIDER_REJECTED', message + hint, { cause: err, details })
   }
   return err

@@ -122,7 +122,12 @@ export class ProviderLimiter {
   }
 
   /** Run `fn` within the limits; `estimatedTokens` is reserved first, `actualTokens(result)` settles it. */
-  async run<T>(estimatedTokens: number, fn: () => Promise<T>, actualTokens: (result: T) => number, signal?: AbortSignal): Promise<T> {
+  async run<T>(
+    estimatedTokens: number,
+    fn: () => Promise<T>,
+    actualTokens: (result: T) => number,
+    signal?: AbortSignal,
+  ): Promise<T> {
     await this.reserveTokens(estimatedTokens, signal)
     await this.acquireSlot(signal)
     this.peak = Math.max(this.peak, this.active)

@@ -29,7 +29,12 @@ export class OpenAIProvider implements ChatProvider {
   private readonly client: OpenAI
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id ?? 'openai'
-    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, timeout: options.timeoutMs ?? 60_000 })
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL ?? null,
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? 60_000,
+    })
   }
 
   supports(model: string): boolean {
@@ -52,23 +57,41 @@ export class OpenAIProvider implements ChatProvider {
             ? {
                 response_format: {
                   type: 'json_schema' as const,
-                  json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema, strict: true, ...(request.responseFormat.description ? { description: request.responseFormat.description } : {}) },
+                  json_schema: {
+                    name: request.responseFormat.name,
+                    schema: request.responseFormat.schema,
+                    strict: true,
+                    ...(request.responseFormat.description ? { description: request.responseFormat.description } : {}),
+                  },
                 },
               }
             : {}),
         },
-        { ...(request.signal ? { signal: request.signal } : {}), ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
+        {
+          ...(request.signal ? { signal: request.signal } : {}),
+          ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}),
+        },
       )
     } catch (err) {
       throw classifySdkError(this.id, model, err, request.signal)
     }
     const latencyMs = Math.round(performance.now() - started)
     const choice = completion.choices?.[0]
-    if (!choice) throw new KaizenError('PROVIDER_UNAVAILABLE', `${this.id} ${model}: the response has no choices`, { details: { provider: this.id, model } })
+    if (!choice)
+      throw new KaizenError('PROVIDER_UNAVAILABLE', `${this.id} ${model}: the response has no choices`, {
+        details: { provider: this.id, model },
+      })
     if (choice.message.refusal) {
-      throw new KaizenError('PROVIDER_REJECTED', `${this.id} ${model} refused: ${choice.message.refusal.slice(0, 200)}`, { details: { provider: this.id, model, kind: 'refusal' } })
+      throw new KaizenError(
+        'PROVIDER_REJECTED',
+        `${this.id} ${model} refused: ${choice.message.refusal.slice(0, 200)}`,
+        { details: { provider: this.id, model, kind: 'refusal' } },
+      )
     }
-    const usage = { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 }
+    const usage = {
+      inputTokens: completion.usage?.prompt_tokens ?? 0,
+      outputTokens: completion.usage?.completion_tokens ?? 0,
+    }
     return {
       provider: this.id,
       model: request.model,

@@ -24,7 +24,7 @@ export const DEFAULT_PRICES: PriceTable = {
   'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 },
   'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 },
   'o4-mini': { inputPerMTok: 1.1, outputPerMTok: 4.4 },
-  'o3': { inputPerMTok: 2, outputPerMTok: 8 },
+  o3: { inputPerMTok: 2, outputPerMTok: 8 },
   'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75 },
   'claude-sonnet-4': { inputPerMTok: 3, outputPerMTok: 15 },
   'claude-3-7-sonnet': { inputPerMTok: 3, outputPerMTok: 15 },
@@ -65,7 +65,10 @@ export class Prices {
     const parsed = PriceTable.safeParse(raw)
     if (!parsed.success) {
       const fields = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')
-      throw new KaizenError('CONFIG_ERROR', `KAIZEN_PRICES_FILE ${path}: ${fields}. Expected { "<model>": { "inputPerMTok": 0.15, "outputPerMTok": 0.6 } }`)
+      throw new KaizenError(
+        'CONFIG_ERROR',
+        `KAIZEN_PRICES_FILE ${path}: ${fields}. Expected { "<model>": { "inputPerMTok": 0.15, "outputPerMTok": 0.6 } }`,
+      )
     }
     return new Prices(parsed.data)
   }

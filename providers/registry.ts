@@ -24,7 +24,11 @@ export class ProviderRegistry {
   constructor(
     private readonly providers: readonly ChatProvider[],
     readonly simulation: SimulationProvider | null,
-    private readonly options: { limits?: Record<string, ProviderLimits>; defaultLimits?: ProviderLimits; price?: (model: string) => ModelPrice | null } = {},
+    private readonly options: {
+      limits?: Record<string, ProviderLimits>
+      defaultLimits?: ProviderLimits
+      price?: (model: string) => ModelPrice | null
+    } = {},
   ) {}
 
   get ids(): string[] {
@@ -47,7 +51,8 @@ export class ProviderRegistry {
   limiter(providerId: string): ProviderLimiter {
     let limiter = this.limiters.get(providerId)
     if (!limiter) {
-      const limits = this.options.limits?.[providerId] ?? this.options.defaultLimits ?? { concurrency: 16, tokensPerMinute: null }
+      const limits = this.options.limits?.[providerId] ??
+        this.options.defaultLimits ?? { concurrency: 16, tokensPerMinute: null }
       limiter = new ProviderLimiter(limits)
       this.limiters.set(providerId, limiter)
     }

@@ -17,9 +17,15 @@ export interface RetryPolicy {
   maxRetryAfterMs: number
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 60_000 }
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  initialDelayMs: 500,
+  maxDelayMs: 20_000,
+  maxRetryAfterMs: 60_000,
+}
 
-export const RETRYABLE_STATUS = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500
+export const RETRYABLE_STATUS = (status: number): boolean =>
+  status === 408 || status === 409 || status === 429 || status >= 500
 
 /** Parse a Retry-After header: delta-seconds or an HTTP date. Null when absent or unreadable. */
 export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | null {
@@ -63,7 +69,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function withRetries<T>(
   attempt: (n: number) => Promise<T>,
-  options: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: (info: AttemptInfo) => void; random?: () => number } = {},
+  options: {
+    policy?: RetryPolicy
+    signal?: AbortSignal
+    onRetry?: (info: AttemptInfo) => void
+    random?: () => number
+  } = {},
 ): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY
   const random = options.random ?? Math.random
@@ -76,13 +87,20 @@ export async function withRetries<T>(
       if (!isKaizenError(err) || !err.retryable) throw err
       const retryAfter = typeof err.details?.retryAfterMs === 'number' ? err.details.retryAfterMs : null
       if (n >= policy.maxAttempts) {
-        throw new KaizenError('PROVIDER_UNAVAILABLE', `${err.message} (gave up after ${n} attempts)`, { cause: err, details: { ...err.details, attempts: n } })
-      }
-      if (retryAfter !== null && retryAfter > policy.maxRetryAfterMs) {
-        throw new KaizenError('PROVIDER_UNAVAILABLE', `${err.message} (the server asks to wait ${Math.round(retryAfter / 1000)} s, more than ${Math.round(policy.maxRetryAfterMs / 1000)} s)`, {
+        throw new KaizenError('PROVIDER_UNAVAILABLE', `${err.message} (gave up after ${n} attempts)`, {
           cause: err,
           details: { ...err.details, attempts: n },
         })
+      }
+      if (retryAfter !== null && retryAfter > policy.maxRetryAfterMs) {
+        throw new KaizenError(
+          'PROVIDER_UNAVAILABLE',
+          `${err.message} (the server asks to wait ${Math.round(retryAfter / 1000)} s, more than ${Math.round(policy.maxRetryAfterMs / 1000)} s)`,
+          {
+            cause: err,
+            details: { ...err.details, attempts: n },
+          },
+        )
       }
       const delayMs = retryAfter ?? backoffMs(n, policy, random())
       options.onRetry?.({ attempt: n, error: err, delayMs })

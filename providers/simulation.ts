@@ -38,7 +38,10 @@ export class SimulationProvider implements ChatProvider {
   world(scenarioId: string): SimWorld {
     const world = this.worlds.get(scenarioId)
     if (!world) {
-      throw new KaizenError('NOT_FOUND', `the simulation provider has no scenario "${scenarioId}" (loaded: ${[...this.worlds.keys()].join(', ') || 'none'})`)
+      throw new KaizenError(
+        'NOT_FOUND',
+        `the simulation provider has no scenario "${scenarioId}" (loaded: ${[...this.worlds.keys()].join(', ') || 'none'})`,
+      )
     }
     return world
   }
@@ -58,7 +61,13 @@ export class SimulationProvider implements ChatProvider {
     const promptText = request.messages.map((m) => `${m.role}: ${m.content}`).join('\n')
     // Few-shot turns: every user message before the last is a demonstration's input.
     const users = request.messages.filter((m) => m.role === 'user')
-    const answer = world.respond(promptText, example, request.model, request.replicate ?? 0, users.slice(0, -1).map((m) => m.content))
+    const answer = world.respond(
+      promptText,
+      example,
+      request.model,
+      request.replicate ?? 0,
+      users.slice(0, -1).map((m) => m.content),
+    )
     if (answer.error) {
       // The draw is deterministic for this request: retrying cannot help, so it is not retryable.
       throw new KaizenError('PROVIDER_REJECTED', `[simulation] ${request.model} failed this request (simulated error)`)
@@ -67,7 +76,9 @@ export class SimulationProvider implements ChatProvider {
     const outputTokens = approxTokens(answer.text)
     // Latency: log-normal around the tier's median, scaled mildly by the answer's length.
     const z = normalHash(world.scenario.seed, request.model, promptText, example.key, request.replicate ?? 0, 'latency')
-    const latencyMs = Math.round(model.latencyMs.median * Math.exp(model.latencyMs.spread * z) * (0.75 + outputTokens / 800))
+    const latencyMs = Math.round(
+      model.latencyMs.median * Math.exp(model.latencyMs.spread * z) * (0.75 + outputTokens / 800),
+    )
     return {
       provider: this.id,
       model: request.model,
@@ -76,7 +87,12 @@ export class SimulationProvider implements ChatProvider {
       latencyMs,
       costUsd: (inputTokens * model.price.inputPerMTok + outputTokens * model.price.outputPerMTok) / 1e6,
       simulated: true,
-      simulation: { success: answer.success, probability: answer.probability, failureMode: answer.failureMode, feedback: answer.feedback },
+      simulation: {
+        success: answer.success,
+        probability: answer.probability,
+        failureMode: answer.failureMode,
+        feedback: answer.feedback,
+      },
     }
   }
 }

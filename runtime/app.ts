@@ -25,7 +25,14 @@ import { createWorkers } from '../worker/create-worker.js'
 import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
 import { isTemporalUnavailable, OutageReporter, untilAvailable } from './outage.js'
-import { connectClient, connectNative, installTemporalRuntime, outageSinks, resolveTemporal, type TemporalTarget } from './temporal.js'
+import {
+  connectClient,
+  connectNative,
+  installTemporalRuntime,
+  outageSinks,
+  resolveTemporal,
+  type TemporalTarget,
+} from './temporal.js'
 import { temporalAnswers } from './temporal-server.js'
 
 export interface RunningWorker {
@@ -74,7 +81,8 @@ export interface OpenRuntimeOptions {
 }
 
 /** A failure to reach a configured server (not a wrong setting, not the embedded database's lock). */
-const unreachable = (err: unknown) => err instanceof KaizenError && err.code === 'INFRA_UNAVAILABLE' && !/in use by/.test(err.message)
+const unreachable = (err: unknown) =>
+  err instanceof KaizenError && err.code === 'INFRA_UNAVAILABLE' && !/in use by/.test(err.message)
 
 export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRuntime> {
   const env = options.env ?? loadEnv()
@@ -98,7 +106,9 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     const waiting = options.waitForServices === true
     const open = () => openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
     const database =
-      waiting && env.DATABASE_URL ? await untilAvailable(open, { transient: unreachable, reporter: new OutageReporter('The database', log) }) : await open()
+      waiting && env.DATABASE_URL
+        ? await untilAvailable(open, { transient: unreachable, reporter: new OutageReporter('The database', log) })
+        : await open()
     cleanups.push(() => database.close())
     const temporal = await resolveTemporal(env, {
       startEmbedded: options.temporal === 'embedded-or-configured',
@@ -107,21 +117,35 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
     })
     if (temporal.embedded) cleanups.push(() => (temporal.embedded as NonNullable<typeof temporal.embedded>).stop())
     const startupTemporal = new OutageReporter(`Temporal at ${temporal.address}`, log)
-    const { client, connection } = waiting ? await untilAvailable(() => connectClient(temporal), { transient: unreachable, reporter: startupTemporal }) : await connectClient(temporal)
+    const { client, connection } = waiting
+      ? await untilAvailable(() => connectClient(temporal), { transient: unreachable, reporter: startupTemporal })
+      : await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
-    const deps: ActivityDeps = activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE))
+    const deps: ActivityDeps = activityDeps(
+      database.db,
+      env,
+      providers,
+      scenarios,
+      await loadRedaction(env.KAIZEN_REDACTION_FILE),
+    )
     // Outages: one line when a dependency goes away and one when it is back; the worker's own
     // retry warnings are folded into those lines.
-    const temporalOutage = new OutageReporter(`Temporal at ${temporal.address}`, log, () => temporalAnswers(temporal.address, 2_000))
-    const databaseOutage = new OutageReporter(database.kind === 'postgres' ? 'The database' : 'The embedded database', log, async () => {
-      try {
-        await database.db.execute(sql`select 1`)
-        return true
-      } catch {
-        return false
-      }
-    })
+    const temporalOutage = new OutageReporter(`Temporal at ${temporal.address}`, log, () =>
+      temporalAnswers(temporal.address, 2_000),
+    )
+    const databaseOutage = new OutageReporter(
+      database.kind === 'postgres' ? 'The database' : 'The embedded database',
+      log,
+      async () => {
+        try {
+          await database.db.execute(sql`select 1`)
+          return true
+        } catch {
+          return false
+        }
+      },
+    )
     outageSinks.temporal = (reason) => temporalOutage.failed(reason)
     const dbReason = (reason: string) => reason.replace(/^database unavailable:\s*/i, '')
     outageSinks.database = (reason) => databaseOutage.failed(dbReason(reason))
@@ -154,8 +178,14 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
         for (const s of scenarios.values()) {
           const task = await registerScenarioTask(database.db, s)
           out.push(task)
-          const calibrated = await bootstrapCalibration(deps, { taskId: task.taskId, labelsPath: join(env.KAIZEN_SCENARIOS_DIR, 'labels', `${s.id}.jsonl`) })
-          if (calibrated) log(`[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ${calibrated.report.items} shipped labels: ${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`)
+          const calibrated = await bootstrapCalibration(deps, {
+            taskId: task.taskId,
+            labelsPath: join(env.KAIZEN_SCENARIOS_DIR, 'labels', `${s.id}.jsonl`),
+          })
+          if (calibrated)
+            log(
+              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ${calibrated.report.items} shipped labels: ${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
+            )
         }
         return out
       },
@@ -176,7 +206,12 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
             native ??= nc
           }
           try {
-            return await createWorkers({ connection, namespace: temporal.namespace, taskQueue: env.TEMPORAL_TASK_QUEUE, deps })
+            return await createWorkers({
+              connection,
+              namespace: temporal.namespace,
+              taskQueue: env.TEMPORAL_TASK_QUEUE,
+              deps,
+            })
           } catch (err) {
             connection = null
             throw err
@@ -204,7 +239,9 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
                 log('[kaizen] the worker is polling again')
                 break
               } catch (err) {
-                log(`[kaizen] the worker could not start yet (${describeError(err)}); trying again in ${Math.min(60_000, delay * 2) / 1000} s`)
+                log(
+                  `[kaizen] the worker could not start yet (${describeError(err)}); trying again in ${Math.min(60_000, delay * 2) / 1000} s`,
+                )
               }
             }
           }

@@ -19,7 +19,13 @@ import { KaizenError } from '../core/errors.js'
 import { OutageReporter, untilAvailable } from './outage.js'
 
 /** The activities' dependencies as configured by the environment (webhooks included). */
-export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scenarios: ActivityDeps['scenarios'], redactor?: Redactor): ActivityDeps {
+export function activityDeps(
+  db: Db,
+  env: Env,
+  providers: ProviderRegistry,
+  scenarios: ActivityDeps['scenarios'],
+  redactor?: Redactor,
+): ActivityDeps {
   return {
     db,
     ...(redactor ? { redactor } : {}),
@@ -41,7 +47,11 @@ export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, scen
  * (long-running processes: `kaizen serve`): a configured PostgreSQL that cannot be reached yet is
  * waited for, with one line, instead of failing at once.
  */
-export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<T>, env: Env = loadEnv(), options: { waitForDatabase?: boolean; log?: (line: string) => void } = {}): Promise<T> {
+export async function withDeps<T>(
+  fn: (deps: ActivityDeps, env: Env) => Promise<T>,
+  env: Env = loadEnv(),
+  options: { waitForDatabase?: boolean; log?: (line: string) => void } = {},
+): Promise<T> {
   const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
   const simulation = new SimulationProvider([...scenarios.values()])
   const providers = providersFromEnv(env, simulation)
@@ -67,7 +77,10 @@ export async function withDeps<T>(fn: (deps: ActivityDeps, env: Env) => Promise<
   if (outage) poolEvents.connectionLost = (reason) => outage.failed(reason.replace(/^database unavailable:\s*/i, ''))
   try {
     for (const s of scenarios.values()) await registerScenarioTask(database.db, s)
-    return await fn(activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE)), env)
+    return await fn(
+      activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE)),
+      env,
+    )
   } finally {
     if (outage) {
       outage.stop()

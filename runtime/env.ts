@@ -84,7 +84,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = EnvSchema.safeParse(cleaned)
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`)
-    throw new KaizenError('CONFIG_ERROR', `invalid environment variables:\n${lines.join('\n')}\nSee the configuration table in README.md.`)
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      `invalid environment variables:\n${lines.join('\n')}\nSee the configuration table in README.md.`,
+    )
   }
   return parsed.data
 }

@@ -19,12 +19,21 @@ const clock = (d: Date) => d.toISOString().slice(11, 19)
 /** gRPC status codes that mean "not reachable now": UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED. */
 const TRANSIENT_GRPC = new Set([14, 4, 10, 8])
 
-const GRPC_NAMES: Record<number, string> = { 4: 'deadline exceeded', 8: 'resource exhausted', 10: 'aborted', 14: 'unavailable' }
+const GRPC_NAMES: Record<number, string> = {
+  4: 'deadline exceeded',
+  8: 'resource exhausted',
+  10: 'aborted',
+  14: 'unavailable',
+}
 const CONNECTION = /ECONNREFUSED|ECONNRESET|tcp connect error|transport error|connection refused/i
 
 /** Temporal could not be reached (or dropped the call): trying again later helps. */
 export function isTemporalUnavailable(err: unknown): boolean {
-  for (let e = err as { cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { cause?: unknown; message?: unknown } | undefined, depth = 0;
+    e && depth < 8;
+    e = e.cause as typeof e, depth++
+  ) {
     if (isGrpcServiceError(e)) return TRANSIENT_GRPC.has(e.code)
     if (CONNECTION.test(String(e.message))) return true
   }
@@ -33,7 +42,11 @@ export function isTemporalUnavailable(err: unknown): boolean {
 
 /** A short reason for an outage line: the gRPC status, a connection error code, or the error's safe description. */
 export function outageReason(err: unknown): string {
-  for (let e = err as { cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { cause?: unknown; message?: unknown } | undefined, depth = 0;
+    e && depth < 8;
+    e = e.cause as typeof e, depth++
+  ) {
     if (isGrpcServiceError(e)) return `gRPC ${GRPC_NAMES[e.code] ?? `status ${e.code}`}`
     const code = CONNECTION.exec(String(e.message))?.[0]
     if (code) return code
@@ -62,7 +75,9 @@ export class OutageReporter {
   failed(reason: string): void {
     if (this.since) return
     this.since = new Date()
-    this.say(`${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); Kaizen keeps retrying and carries on when it is back.`)
+    this.say(
+      `${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); Kaizen keeps retrying and carries on when it is back.`,
+    )
     if (this.probe) this.watch()
   }
 

@@ -33,9 +33,15 @@ export interface ScheduleSummary {
 }
 
 /** Create the task's schedule, or update it in place if it exists (idempotent). */
-export async function upsertSchedule(client: Client, input: ScheduleSpecInput): Promise<{ scheduleId: string; created: boolean }> {
+export async function upsertSchedule(
+  client: Client,
+  input: ScheduleSpecInput,
+): Promise<{ scheduleId: string; created: boolean }> {
   if (input.cron.trim().split(/\s+/).length !== 5) {
-    throw new KaizenError('INVALID_INPUT', `--cron "${input.cron}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * *"`)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `--cron "${input.cron}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * *"`,
+    )
   }
   const config = parseCampaignConfig(input.config, 'schedule campaign config')
   const scheduleId = scheduleIdFor(input.taskId)
@@ -61,13 +67,18 @@ export async function upsertSchedule(client: Client, input: ScheduleSpecInput): 
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) {
       if (input.keepExisting) return { scheduleId, created: false }
-      await client.schedule
-        .getHandle(scheduleId)
-        .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: { ...prev.policies, ...options.policies }, state: { ...prev.state, note: options.state.note } }))
+      await client.schedule.getHandle(scheduleId).update((prev) => ({
+        ...prev,
+        spec: options.spec,
+        action: options.action,
+        policies: { ...prev.policies, ...options.policies },
+        state: { ...prev.state, note: options.state.note },
+      }))
       return { scheduleId, created: false }
     }
     const message = (err as Error).message
-    if (/cron|spec|timezone|invalid/i.test(message)) throw new KaizenError('INVALID_INPUT', `Temporal rejected the schedule: ${message}`, { cause: err })
+    if (/cron|spec|timezone|invalid/i.test(message))
+      throw new KaizenError('INVALID_INPUT', `Temporal rejected the schedule: ${message}`, { cause: err })
     throw err
   }
 }
@@ -75,13 +86,23 @@ export async function upsertSchedule(client: Client, input: ScheduleSpecInput): 
 export const RETENTION_SCHEDULE_ID = 'kaizen-retention'
 
 /** The daily retention run (workflow `trafficRetention`), created or updated in place. */
-export async function upsertRetentionSchedule(client: Client, input: { cron?: string; timezone?: string; taskQueue: string; keepExisting?: boolean }): Promise<{ scheduleId: string; created: boolean }> {
+export async function upsertRetentionSchedule(
+  client: Client,
+  input: { cron?: string; timezone?: string; taskQueue: string; keepExisting?: boolean },
+): Promise<{ scheduleId: string; created: boolean }> {
   const cron = input.cron ?? '30 3 * * *'
-  if (cron.trim().split(/\s+/).length !== 5) throw new KaizenError('INVALID_INPUT', `--cron "${cron}" is not a 5-field cron expression, e.g. "30 3 * * *"`)
+  if (cron.trim().split(/\s+/).length !== 5)
+    throw new KaizenError('INVALID_INPUT', `--cron "${cron}" is not a 5-field cron expression, e.g. "30 3 * * *"`)
   const options = {
     scheduleId: RETENTION_SCHEDULE_ID,
     spec: { cronExpressions: [cron], timezone: input.timezone ?? 'UTC' },
-    action: { type: 'startWorkflow' as const, workflowType: 'trafficRetention', workflowId: 'kaizen-retention-run', taskQueue: input.taskQueue, args: [{}] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'trafficRetention',
+      workflowId: 'kaizen-retention-run',
+      taskQueue: input.taskQueue,
+      args: [{}],
+    },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day', pauseOnFailure: false },
     state: { note: `kaizen traffic retention; cron "${cron}"` },
   }
@@ -91,13 +112,18 @@ export async function upsertRetentionSchedule(client: Client, input: { cron?: st
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) {
       const message = (err as Error).message
-      if (/cron|spec|timezone|invalid/i.test(message)) throw new KaizenError('INVALID_INPUT', `Temporal rejected the retention schedule: ${message}`, { cause: err })
+      if (/cron|spec|timezone|invalid/i.test(message))
+        throw new KaizenError('INVALID_INPUT', `Temporal rejected the retention schedule: ${message}`, { cause: err })
       throw err
     }
     if (!input.keepExisting) {
-      await client.schedule
-        .getHandle(RETENTION_SCHEDULE_ID)
-        .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: { ...prev.policies, ...options.policies }, state: { ...prev.state, note: options.state.note } }))
+      await client.schedule.getHandle(RETENTION_SCHEDULE_ID).update((prev) => ({
+        ...prev,
+        spec: options.spec,
+        action: options.action,
+        policies: { ...prev.policies, ...options.policies },
+        state: { ...prev.state, note: options.state.note },
+      }))
     }
     return { scheduleId: RETENTION_SCHEDULE_ID, created: false }
   }
@@ -110,23 +136,31 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
     const d = await client.schedule.getHandle(s.scheduleId).describe()
     out.push({
       scheduleId: s.scheduleId,
-      taskId: s.scheduleId === RETENTION_SCHEDULE_ID ? null : ((d.memo?.taskId as string | undefined) ?? s.scheduleId.replace('kaizen-nightly-', '')),
+      taskId:
+        s.scheduleId === RETENTION_SCHEDULE_ID
+          ? null
+          : ((d.memo?.taskId as string | undefined) ?? s.scheduleId.replace('kaizen-nightly-', '')),
       cron: [...(d.state.note ?? '').matchAll(/cron "([^"]+)"/g)].map((m) => m[1] as string),
       timezone: d.spec.timezone ?? null,
       paused: d.state.paused,
       nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
-      recentRuns: d.info.recentActions.map((a) => ({ workflowId: a.action.workflow.workflowId, at: a.takenAt.toISOString() })),
+      recentRuns: d.info.recentActions.map((a) => ({
+        workflowId: a.action.workflow.workflowId,
+        at: a.takenAt.toISOString(),
+      })),
     })
   }
   return out
 }
 
 export async function deleteSchedule(client: Client, taskOrId: string): Promise<string> {
-  const scheduleId = taskOrId.startsWith('kaizen-nightly-') || taskOrId === RETENTION_SCHEDULE_ID ? taskOrId : scheduleIdFor(taskOrId)
+  const scheduleId =
+    taskOrId.startsWith('kaizen-nightly-') || taskOrId === RETENTION_SCHEDULE_ID ? taskOrId : scheduleIdFor(taskOrId)
   try {
     await client.schedule.getHandle(scheduleId).delete()
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new KaizenError('NOT_FOUND', `no schedule "${scheduleId}"; list them with \`kaizen schedule list\``)
+    if (err instanceof ScheduleNotFoundError)
+      throw new KaizenError('NOT_FOUND', `no schedule "${scheduleId}"; list them with \`kaizen schedule list\``)
     throw err
   }
   return scheduleId

@@ -65,12 +65,16 @@ export function goBinDirs(): string[] {
 export function findTemporalCli(env: { TEMPORAL_CLI_PATH?: string | undefined } = process.env): TemporalCli | null {
   if (env.TEMPORAL_CLI_PATH) {
     if (!isExecutable(env.TEMPORAL_CLI_PATH)) {
-      throw new KaizenError('CONFIG_ERROR', `TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file; fix the path or unset it`)
+      throw new KaizenError(
+        'CONFIG_ERROR',
+        `TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file; fix the path or unset it`,
+      )
     }
     return { kind: 'binary', path: env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' }
   }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, 'temporal'))) return { kind: 'binary', path: join(dir, 'temporal'), source: 'PATH' }
+    if (dir && isExecutable(join(dir, 'temporal')))
+      return { kind: 'binary', path: join(dir, 'temporal'), source: 'PATH' }
   }
   for (const dir of goBinDirs()) {
     if (isExecutable(join(dir, 'temporal'))) return { kind: 'binary', path: join(dir, 'temporal'), source: 'go-bin' }
@@ -85,7 +89,8 @@ export async function goInstallTemporalCli(log: (line: string) => void): Promise
   const code = await new Promise<number>((resolveCode) => {
     const child = spawn('go', ['install', TEMPORAL_CLI_MODULE], { stdio: ['ignore', 'pipe', 'pipe'] })
     const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim() && !line.startsWith('go: downloading')) log(`  go: ${line.trim()}`)
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim() && !line.startsWith('go: downloading')) log(`  go: ${line.trim()}`)
     }
     child.stdout.on('data', forward)
     child.stderr.on('data', forward)
@@ -97,7 +102,8 @@ export async function goInstallTemporalCli(log: (line: string) => void): Promise
     return null
   }
   for (const dir of goBinDirs()) {
-    if (isExecutable(join(dir, 'temporal'))) return { kind: 'binary', path: join(dir, 'temporal'), source: 'go-install' }
+    if (isExecutable(join(dir, 'temporal')))
+      return { kind: 'binary', path: join(dir, 'temporal'), source: 'go-install' }
   }
   return null
 }
@@ -106,7 +112,9 @@ export async function goInstallTemporalCli(log: (line: string) => void): Promise
  * Locate (or build) the CLI. When nothing is found, falls back to the SDK's download, which the
  * embedded server tries and explains if it fails (no internet).
  */
-export async function locateTemporalCli(options: { env?: { TEMPORAL_CLI_PATH?: string | undefined }; build?: boolean; log?: (line: string) => void } = {}): Promise<TemporalCli> {
+export async function locateTemporalCli(
+  options: { env?: { TEMPORAL_CLI_PATH?: string | undefined }; build?: boolean; log?: (line: string) => void } = {},
+): Promise<TemporalCli> {
   const log = options.log ?? ((l: string) => console.error(l))
   const found = findTemporalCli(options.env ?? process.env)
   if (found) return found

@@ -78,7 +78,10 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
 
   if (await portOpen(options.port)) {
     if (!(await temporalAnswers(address))) {
-      throw new KaizenError('INFRA_UNAVAILABLE', `port ${options.port} is taken by something that is not a Temporal server; set KAIZEN_TEMPORAL_PORT to a free port`)
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `port ${options.port} is taken by something that is not a Temporal server; set KAIZEN_TEMPORAL_PORT to a free port`,
+      )
     }
     let uiPort: number | null = options.headless ? null : options.uiPort
     try {
@@ -98,11 +101,28 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     const { TestWorkflowEnvironment } = await import('@temporalio/testing')
     try {
       const env = await TestWorkflowEnvironment.createLocal({
-        server: { executable: { type: 'cached-download' }, dbFilename: dbFile, ip: '127.0.0.1', port: options.port, ui: uiPort !== null, ...(uiPort ? { uiPort } : {}) },
+        server: {
+          executable: { type: 'cached-download' },
+          dbFilename: dbFile,
+          ip: '127.0.0.1',
+          port: options.port,
+          ui: uiPort !== null,
+          ...(uiPort ? { uiPort } : {}),
+        },
       })
-      return { address: env.address, namespace: 'default', uiUrl: uiUrlFor(uiPort), reused: false, stop: () => env.teardown() }
+      return {
+        address: env.address,
+        namespace: 'default',
+        uiUrl: uiUrlFor(uiPort),
+        reused: false,
+        stop: () => env.teardown(),
+      }
     } catch (err) {
-      throw new KaizenError('INFRA_UNAVAILABLE', `no Temporal CLI was found and the SDK could not download one (${(err as Error).message.split('\n')[0]}).\n${INSTALL_HELP}`, { cause: err })
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `no Temporal CLI was found and the SDK could not download one (${(err as Error).message.split('\n')[0]}).\n${INSTALL_HELP}`,
+        { cause: err },
+      )
     }
   }
 
@@ -150,7 +170,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   const restart = (why: string) => {
     restarts = [...restarts.filter((t) => Date.now() - t < 60_000), Date.now()]
     if (restarts.length > 5) {
-      log(`The embedded Temporal dev server exited (${why}) for the sixth time within a minute; not starting it again. Last lines of ${logPath}:\n${tail(logPath)}`)
+      log(
+        `The embedded Temporal dev server exited (${why}) for the sixth time within a minute; not starting it again. Last lines of ${logPath}:\n${tail(logPath)}`,
+      )
       return
     }
     log(`The embedded Temporal dev server exited (${why}); starting it again on ${address}.`)
@@ -164,12 +186,18 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   while (!(await temporalAnswers(address, 1_000))) {
     if (exited !== null) {
       process.removeListener('exit', killOnExit)
-      throw new KaizenError('INFRA_UNAVAILABLE', `the Temporal dev server exited (code ${exited}) before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`)
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `the Temporal dev server exited (code ${exited}) before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`,
+      )
     }
     if (Date.now() > deadline) {
       child!.kill('SIGKILL')
       process.removeListener('exit', killOnExit)
-      throw new KaizenError('INFRA_UNAVAILABLE', `the Temporal dev server did not answer on ${address} within 60 s. Last lines of ${logPath}:\n${tail(logPath)}`)
+      throw new KaizenError(
+        'INFRA_UNAVAILABLE',
+        `the Temporal dev server did not answer on ${address} within 60 s. Last lines of ${logPath}:\n${tail(logPath)}`,
+      )
     }
     await sleep(250)
   }

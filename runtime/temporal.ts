@@ -29,18 +29,24 @@ let runtimeInstalled = false
  * every activity attempt that finds the database down fails with a warning — an outage is one
  * line for the operator, not hundreds.
  */
-export const outageSinks: { temporal: ((reason: string) => void) | null; database: ((reason: string) => void) | null } = { temporal: null, database: null }
+export const outageSinks: { temporal: ((reason: string) => void) | null; database: ((reason: string) => void) | null } =
+  { temporal: null, database: null }
 
 /** A core (Rust) warning that a gRPC call to Temporal was retried because Temporal is unreachable. */
 const CORE_RETRY = /^gRPC call \S+ retried \d+ times/
 
-function outageOf(entry: { message: string; meta?: Record<string, unknown> }): { sink: 'temporal' | 'database'; reason: string } | null {
+function outageOf(entry: {
+  message: string
+  meta?: Record<string, unknown>
+}): { sink: 'temporal' | 'database'; reason: string } | null {
   if (CORE_RETRY.test(entry.message) || /^Network error while /.test(entry.message)) {
     const detail = String((entry.meta as { error?: unknown } | undefined)?.error ?? '')
-    if (/Unavailable|DeadlineExceeded|tcp connect|transport/i.test(detail)) return { sink: 'temporal', reason: /tcp connect error/i.test(detail) ? 'connection refused' : 'gRPC unavailable' }
+    if (/Unavailable|DeadlineExceeded|tcp connect|transport/i.test(detail))
+      return { sink: 'temporal', reason: /tcp connect error/i.test(detail) ? 'connection refused' : 'gRPC unavailable' }
   }
   const error = (entry.meta as { error?: { type?: unknown; message?: unknown } } | undefined)?.error
-  if (entry.message === 'Activity failed' && error?.type === 'INFRA_UNAVAILABLE') return { sink: 'database', reason: String(error.message ?? 'unavailable').replace(/^database unavailable:\s*/, '') }
+  if (entry.message === 'Activity failed' && error?.type === 'INFRA_UNAVAILABLE')
+    return { sink: 'database', reason: String(error.message ?? 'unavailable').replace(/^database unavailable:\s*/, '') }
   return null
 }
 /**
@@ -99,7 +105,14 @@ export async function resolveTemporal(env: Env, options: ResolveTemporalOptions)
         `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set TEMPORAL_ADDRESS to your cluster.`,
       )
     }
-    return { address, namespace: env.TEMPORAL_NAMESPACE, apiKey: undefined, tls: false, uiUrl: `http://127.0.0.1:${env.KAIZEN_TEMPORAL_UI_PORT}`, embedded: null }
+    return {
+      address,
+      namespace: env.TEMPORAL_NAMESPACE,
+      apiKey: undefined,
+      tls: false,
+      uiUrl: `http://127.0.0.1:${env.KAIZEN_TEMPORAL_UI_PORT}`,
+      embedded: null,
+    }
   }
   const embedded = await startEmbeddedServer({
     // Located (or built) only if no server already answers on the port.
@@ -110,7 +123,14 @@ export async function resolveTemporal(env: Env, options: ResolveTemporalOptions)
     ...(options.headless !== undefined ? { headless: options.headless } : {}),
     ...(options.log ? { log: options.log } : {}),
   })
-  return { address: embedded.address, namespace: embedded.namespace, apiKey: undefined, tls: false, uiUrl: embedded.uiUrl, embedded }
+  return {
+    address: embedded.address,
+    namespace: embedded.namespace,
+    apiKey: undefined,
+    tls: false,
+    uiUrl: embedded.uiUrl,
+    embedded,
+  }
 }
 
 export async function connectClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
@@ -123,7 +143,11 @@ export async function connectClient(target: TemporalTarget): Promise<{ client: C
     })
     return { connection, client: new Client({ connection, namespace: target.namespace }) }
   } catch (err) {
-    throw new KaizenError('INFRA_UNAVAILABLE', `cannot connect to Temporal at ${target.address}: ${(err as Error).message}`, { cause: err })
+    throw new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `cannot connect to Temporal at ${target.address}: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
 }
 
@@ -135,6 +159,10 @@ export async function connectNative(target: TemporalTarget): Promise<NativeConne
       ...(target.apiKey ? { apiKey: target.apiKey } : {}),
     })
   } catch (err) {
-    throw new KaizenError('INFRA_UNAVAILABLE', `cannot connect a worker to Temporal at ${target.address}: ${(err as Error).message}`, { cause: err })
+    throw new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `cannot connect a worker to Temporal at ${target.address}: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
 }

@@ -26,7 +26,8 @@ async function main() {
     process.env.KAIZEN_TEST_DATABASE_URL = infra.databaseUrl
     process.env.KAIZEN_TEST_TEMPORAL_ADDRESS = infra.temporalAddress
     const { startHarness, eventually } = await import('../test/helpers/infra.js')
-    const { TEST_CAMPAIGN, regressedContent, betterContent, measuredCostRatio, fastCanary, version } = await import('../test/helpers/fixtures.js')
+    const { TEST_CAMPAIGN, regressedContent, betterContent, measuredCostRatio, fastCanary, version } =
+      await import('../test/helpers/fixtures.js')
     const save = async (h: { client: import('@temporalio/client').Client }, workflowId: string, name: string) => {
       const history = await h.client.workflow.getHandle(workflowId).fetchHistory()
       const path = join(REPO_ROOT, 'test', 'histories', `${name}@${commit}.json`)
@@ -47,8 +48,15 @@ async function main() {
       if (!result.canary) throw new Error(`expected a canary: ${result.reason}`)
       h.traffic.start(40)
       const canary = h.client.workflow.getHandle(result.canary.workflowId)
-      await eventually(() => canary.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 60_000, 'approval')
-      await canary.executeUpdate(approveUpdate, { args: [{ approver: 'recorder@example.com', comment: 'replay fixture' }] })
+      await eventually(
+        () => canary.query(canaryStatusQuery),
+        (s) => s.state === 'awaiting_approval',
+        60_000,
+        'approval',
+      )
+      await canary.executeUpdate(approveUpdate, {
+        args: [{ approver: 'recorder@example.com', comment: 'replay fixture' }],
+      })
       await canary.result()
       await save(h, campaignId, 'campaign-canary-started')
       await save(h, result.canary.workflowId, 'canary-promoted')
@@ -65,7 +73,17 @@ async function main() {
       await r.client.workflow.execute(canaryRelease, {
         workflowId: canaryId,
         taskQueue: r.taskQueue,
-        args: [{ canaryId, taskId: r.scenario.task.id, campaignId: null, candidateVersionId: bad.id, baselineVersionId: r.task.seedVersion.id, graderVersionId: r.task.graderVersionId, config: fastCanary() }],
+        args: [
+          {
+            canaryId,
+            taskId: r.scenario.task.id,
+            campaignId: null,
+            candidateVersionId: bad.id,
+            baselineVersionId: r.task.seedVersion.id,
+            graderVersionId: r.task.graderVersionId,
+            config: fastCanary(),
+          },
+        ],
       })
       await save(r, canaryId, 'canary-rolled-back')
     } finally {
@@ -80,16 +98,39 @@ async function main() {
       const expectedCostRatio = await measuredCostRatio(b.simulation, b.scenario, content)
       b.traffic.start(60)
       const canaryId = 'canary-record-ramp-bake'
-      const config = fastCanary({ weight: undefined, steps: [0.2, 0.5], minSamplesPerStep: 10, bake: { seconds: 4, holdbackWeight: 0.2 } })
+      const config = fastCanary({
+        weight: undefined,
+        steps: [0.2, 0.5],
+        minSamplesPerStep: 10,
+        bake: { seconds: 4, holdbackWeight: 0.2 },
+      })
       const handle = await b.client.workflow.start(canaryRelease, {
         workflowId: canaryId,
         taskQueue: b.taskQueue,
-        args: [{ canaryId, taskId: b.scenario.task.id, campaignId: null, candidateVersionId: candidate.id, baselineVersionId: b.task.seedVersion.id, graderVersionId: b.task.graderVersionId, config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } } }],
+        args: [
+          {
+            canaryId,
+            taskId: b.scenario.task.id,
+            campaignId: null,
+            candidateVersionId: candidate.id,
+            baselineVersionId: b.task.seedVersion.id,
+            graderVersionId: b.task.graderVersionId,
+            config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+          },
+        ],
       })
-      await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 90_000, 'approval after the ramp')
-      await handle.executeUpdate(approveUpdate, { args: [{ approver: 'recorder@example.com', comment: 'replay fixture: ramp and bake' }] })
+      await eventually(
+        () => handle.query(canaryStatusQuery),
+        (s) => s.state === 'awaiting_approval',
+        90_000,
+        'approval after the ramp',
+      )
+      await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: 'recorder@example.com', comment: 'replay fixture: ramp and bake' }],
+      })
       const final = await handle.result()
-      if (final.state !== 'promoted' || (final.step ?? 0) !== 1) throw new Error(`expected a ramped, promoted and baked canary, got ${JSON.stringify(final)}`)
+      if (final.state !== 'promoted' || (final.step ?? 0) !== 1)
+        throw new Error(`expected a ramped, promoted and baked canary, got ${JSON.stringify(final)}`)
       await save(b, canaryId, 'canary-ramp-baked')
     } finally {
       await b.close()

@@ -13,7 +13,9 @@ locateTemporalCli({ build, log: (l) => process.stderr.write(`${l}\n`) }).then(
       process.stdout.write(`${cli.path}\n`)
       process.exit(0)
     }
-    process.stderr.write(`No Temporal CLI binary here; Kaizen would try the SDK's download (needs internet).\n${INSTALL_HELP}\n`)
+    process.stderr.write(
+      `No Temporal CLI binary here; Kaizen would try the SDK's download (needs internet).\n${INSTALL_HELP}\n`,
+    )
     process.exit(1)
   },
   (err: Error) => {

@@ -33,19 +33,33 @@ async function main(): Promise<number> {
     log(`no test files under ${args.join(' ') || 'test/'}`)
     return 1
   }
-  return withTestInfra(log, (infra) =>
-    new Promise<number>((done) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', '--test', '--test-timeout=600000', `--test-concurrency=${process.env.KAIZEN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(REPO_ROOT, f))],
-        {
-          cwd: REPO_ROOT,
-          stdio: 'inherit',
-          env: { ...process.env, KAIZEN_TEST_DATABASE_URL: infra.databaseUrl, KAIZEN_TEST_TEMPORAL_ADDRESS: infra.temporalAddress, TEMPORAL_CLI_PATH: infra.temporalCliPath },
-        },
-      )
-      child.on('close', (c) => done(c ?? 1))
-    }),
+  return withTestInfra(
+    log,
+    (infra) =>
+      new Promise<number>((done) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '--test',
+            '--test-timeout=600000',
+            `--test-concurrency=${process.env.KAIZEN_TEST_CONCURRENCY ?? '2'}`,
+            ...files.map((f) => relative(REPO_ROOT, f)),
+          ],
+          {
+            cwd: REPO_ROOT,
+            stdio: 'inherit',
+            env: {
+              ...process.env,
+              KAIZEN_TEST_DATABASE_URL: infra.databaseUrl,
+              KAIZEN_TEST_TEMPORAL_ADDRESS: infra.temporalAddress,
+              TEMPORAL_CLI_PATH: infra.temporalCliPath,
+            },
+          },
+        )
+        child.on('close', (c) => done(c ?? 1))
+      }),
   )
 }
 

@@ -73,7 +73,13 @@ export interface GatewayResponse {
 type TrafficRow = typeof traffic.$inferSelect
 
 /** The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the stored one on a replay). */
-function responseOf(row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>, versionNumber: number, output: string | null, replayed: boolean, recorded = true): GatewayResponse {
+function responseOf(
+  row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>,
+  versionNumber: number,
+  output: string | null,
+  replayed: boolean,
+  recorded = true,
+): GatewayResponse {
   return {
     trafficId: row.id,
     output,
@@ -116,7 +122,8 @@ export class Gateway {
   ) {
     this.redactor = deps.redactor ?? new Redactor()
     this.losses = new LossReport(
-      (n, reasons) => `[gateway] ${n} model call${n === 1 ? '' : 's'} not recorded while the database was unavailable (${reasons})`,
+      (n, reasons) =>
+        `[gateway] ${n} model call${n === 1 ? '' : 's'} not recorded while the database was unavailable (${reasons})`,
       deps.log ?? ((l) => process.stderr.write(`${l}\n`)),
     )
   }
@@ -130,13 +137,25 @@ export class Gateway {
     const waits = this.deps.recordRetryMs ?? [200, 800, 2_000]
     for (let attempt = 0; ; attempt++) {
       try {
-        const inserted = await this.deps.db.insert(traffic).values(row).onConflictDoNothing({ target: traffic.id }).returning({ id: traffic.id })
+        const inserted = await this.deps.db
+          .insert(traffic)
+          .values(row)
+          .onConflictDoNothing({ target: traffic.id })
+          .returning({ id: traffic.id })
         this.losses.flush() // the database is back: report what was lost meanwhile
         if (inserted.length > 0) return 'stored'
         if (attempt === 0) return 'conflict'
         // After a lost connection the earlier attempt may have been stored: ours if it holds our answer.
-        const [found] = await this.deps.db.select({ output: traffic.output, latencyMs: traffic.latencyMs, routingKey: traffic.routingKey }).from(traffic).where(eq(traffic.id, row.id))
-        return found && found.output === row.output && found.latencyMs === row.latencyMs && found.routingKey === row.routingKey ? 'stored' : 'conflict'
+        const [found] = await this.deps.db
+          .select({ output: traffic.output, latencyMs: traffic.latencyMs, routingKey: traffic.routingKey })
+          .from(traffic)
+          .where(eq(traffic.id, row.id))
+        return found &&
+          found.output === row.output &&
+          found.latencyMs === row.latencyMs &&
+          found.routingKey === row.routingKey
+          ? 'stored'
+          : 'conflict'
       } catch (err) {
         const fault = dbFault(err)
         if (fault?.kind !== 'unavailable') throw err
@@ -168,7 +187,11 @@ export class Gateway {
     if (!found) return null
     const { row, number } = found
     if (row.routingKey !== key) {
-      throw new KaizenError('CONFLICT', `id "${id}" of task "${taskId}" was already used for another request (routing key differs); use a new id per request`, { details: { fields: ['id'] } })
+      throw new KaizenError(
+        'CONFLICT',
+        `id "${id}" of task "${taskId}" was already used for another request (routing key differs); use a new id per request`,
+        { details: { fields: ['id'] } },
+      )
     }
     return responseOf(row, number, row.output, true)
   }
@@ -180,23 +203,44 @@ export class Gateway {
       const sim = this.deps.models.registry.simulation
       const scenario = await this.taskScenario(taskId)
       if (!req.simulation) {
-        throw new KaizenError('INVALID_INPUT', `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario cases only: send simulation.exampleKey (any string names a case)`, {
-          details: { fields: ['simulation.exampleKey'] },
-        })
+        throw new KaizenError(
+          'INVALID_INPUT',
+          `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario cases only: send simulation.exampleKey (any string names a case)`,
+          {
+            details: { fields: ['simulation.exampleKey'] },
+          },
+        )
       }
-      if (!sim || !scenario) throw new KaizenError('CONFIG_ERROR', `task "${taskId}" uses the simulated model "${content.model}" but has no simulation scenario`)
+      if (!sim || !scenario)
+        throw new KaizenError(
+          'CONFIG_ERROR',
+          `task "${taskId}" uses the simulated model "${content.model}" but has no simulation scenario`,
+        )
       const example = sim.world(scenario).example(req.simulation.exampleKey)
-      return { provider, input: example.input, reference: example.reference, sim: { scenario, exampleKey: req.simulation.exampleKey } }
+      return {
+        provider,
+        input: example.input,
+        reference: example.reference,
+        sim: { scenario, exampleKey: req.simulation.exampleKey },
+      }
     }
     if (req.simulation) {
-      throw new KaizenError('INVALID_INPUT', `simulation applies to simulated models only; task "${taskId}" is served by "${content.model}": remove simulation`, { details: { fields: ['simulation'] } })
+      throw new KaizenError(
+        'INVALID_INPUT',
+        `simulation applies to simulated models only; task "${taskId}" is served by "${content.model}": remove simulation`,
+        { details: { fields: ['simulation'] } },
+      )
     }
     const input = req.input ?? {}
     const missing = templateVariables(content.user).filter((v) => input[v.split('.')[0] as string] === undefined)
     if (missing.length > 0) {
-      throw new KaizenError('INVALID_INPUT', `the prompt of task "${taskId}" needs input ${missing.map((m) => `"${m}"`).join(', ')}; add it to input`, {
-        details: { fields: missing.map((m) => `input.${m}`) },
-      })
+      throw new KaizenError(
+        'INVALID_INPUT',
+        `the prompt of task "${taskId}" needs input ${missing.map((m) => `"${m}"`).join(', ')}; add it to input`,
+        {
+          details: { fields: missing.map((m) => `input.${m}`) },
+        },
+      )
     }
     return { provider, input, reference: null, sim: null }
   }
@@ -206,7 +250,8 @@ export class Gateway {
     const key = trafficIdOf(taskId, req.id)
     // A request overlapping one with the same id waits for it, then is answered like any repeat
     // (from the stored record; a failure was not stored under the id, so it calls again).
-    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined)
+    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key))
+      await pending.catch(() => undefined)
     const call = this.call(taskId, req, signal)
     this.inFlight.set(key, call)
     try {
@@ -228,7 +273,15 @@ export class Gateway {
     let result: CompletionResult | null = null
     let failure: KaizenError | null = null
     try {
-      result = await this.deps.models.live({ model: content.model, messages: renderMessages(content, input), params: content.params, ...(sim ? { simulation: sim } : {}) }, signal)
+      result = await this.deps.models.live(
+        {
+          model: content.model,
+          messages: renderMessages(content, input),
+          params: content.params,
+          ...(sim ? { simulation: sim } : {}),
+        },
+        signal,
+      )
     } catch (err) {
       // A provider that refused or could not be reached (after retries) is the outcome of this
       // request: it is recorded as a failed call (the canary counts errors), then reported.
@@ -268,7 +321,9 @@ export class Gateway {
     const recorded = stored !== 'lost'
     if (failure) {
       const where = recorded ? `recorded as traffic ${row.id}` : 'not recorded: the database is unavailable'
-      throw new KaizenError(failure.code, `${failure.message} (${where})`, { details: { ...failure.details, trafficId: row.id, recorded, arm: arm ?? 'none' } })
+      throw new KaizenError(failure.code, `${failure.message} (${where})`, {
+        details: { ...failure.details, trafficId: row.id, recorded, arm: arm ?? 'none' },
+      })
     }
     return responseOf(row, version.version, result?.text ?? null, false, recorded)
   }

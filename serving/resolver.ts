@@ -56,7 +56,11 @@ export class PromptResolver {
       production: await this.version(labels.production.promptVersionId),
       canary:
         labels.canary && labels.canary.canaryId
-          ? { version: await this.version(labels.canary.promptVersionId), weight: labels.canary.weight, canaryId: labels.canary.canaryId }
+          ? {
+              version: await this.version(labels.canary.promptVersionId),
+              weight: labels.canary.weight,
+              canaryId: labels.canary.canaryId,
+            }
           : null,
     }
   }

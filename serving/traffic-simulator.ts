@@ -71,7 +71,8 @@ export class TrafficSimulator {
     this.failCanary = options.failCanary ?? false
     this.failVersionId = options.failVersionId ?? null
     this.losses = new LossReport(
-      (n, reasons) => `[traffic] ${n} request${n === 1 ? '' : 's'} lost while the database was unavailable (${reasons})`,
+      (n, reasons) =>
+        `[traffic] ${n} request${n === 1 ? '' : 's'} lost while the database was unavailable (${reasons})`,
       options.log ?? ((l) => process.stderr.write(`${l}\n`)),
     )
   }
@@ -128,8 +129,10 @@ export class TrafficSimulator {
     let latencyMs = 0
     let costUsd = 0
     try {
-      if (this.failCanary && arm === 'canary') throw new Error('[simulation] injected fault: the canary arm fails every request')
-      if (this.failVersionId === version.id) throw new Error(`[simulation] injected fault: version ${version.id} fails every request`)
+      if (this.failCanary && arm === 'canary')
+        throw new Error('[simulation] injected fault: the canary arm fails every request')
+      if (this.failVersionId === version.id)
+        throw new Error(`[simulation] injected fault: version ${version.id} fails every request`)
       const content = contentOf(version)
       const result = await provider.complete({
         model: content.model,
@@ -186,7 +189,10 @@ export class TrafficSimulator {
   }
 
   /** Keep sending about `perSecond` requests per second until `stop()`. */
-  start(perSecond: number, onError: (err: unknown) => void = (e) => console.error(`[traffic] ${describeError(e)}`)): void {
+  start(
+    perSecond: number,
+    onError: (err: unknown) => void = (e) => console.error(`[traffic] ${describeError(e)}`),
+  ): void {
     if (this.running) return
     this.running = true
     const tickMs = 100

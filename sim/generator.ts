@@ -84,7 +84,10 @@ export function renderReference(cluster: ScenarioCluster, vars: Record<string, u
  * ex.reference.actions[0].command // 'kubectl rollout undo deployment/auth-service …'
  */
 export function generateExample(scenario: Scenario, key: string): SimExample {
-  const clusterIndex = pickWeighted(scenario.clusters.map((c) => c.weight), unitHash(scenario.seed, 'cluster', key))
+  const clusterIndex = pickWeighted(
+    scenario.clusters.map((c) => c.weight),
+    unitHash(scenario.seed, 'cluster', key),
+  )
   const cluster = scenario.clusters[clusterIndex] as ScenarioCluster
   const variables = drawVariables(scenario, cluster, key)
   const input: Record<string, string> = {}

@@ -26,11 +26,23 @@ export interface MemoryPorts extends SearchPorts {
 
 export function memoryPorts(
   world: SimWorld,
-  options: { seed: string; budget: number; trainIds: string[]; validationIds: string[]; hallucination?: number; score?: SimScorer; promptText?: (content: PromptContent, example: SimExample) => string },
+  options: {
+    seed: string
+    budget: number
+    trainIds: string[]
+    validationIds: string[]
+    hallucination?: number
+    score?: SimScorer
+    promptText?: (content: PromptContent, example: SimExample) => string
+  },
 ): MemoryPorts {
   const cache = new Map<string, ItemScore>()
-  const proposer = new SimulationProposer(world, options.hallucination === undefined ? {} : { hallucination: options.hallucination })
-  const key = (c: PromptContent, id: string) => `${c.model}\u0000${c.system}\u0000${c.user}\u0000${c.examples?.length ? JSON.stringify(c.examples) : ''}\u0000${id}`
+  const proposer = new SimulationProposer(
+    world,
+    options.hallucination === undefined ? {} : { hallucination: options.hallucination },
+  )
+  const key = (c: PromptContent, id: string) =>
+    `${c.model}\u0000${c.system}\u0000${c.user}\u0000${c.examples?.length ? JSON.stringify(c.examples) : ''}\u0000${id}`
   let proposerCalls = 0
   let demoSources: DemonstrationSource[] | null = null
   const pool: Candidate[] = []
@@ -79,7 +91,9 @@ export function memoryPorts(
           const ex = world.example(id)
           const r = world.respond(seed.system, ex, seed.model, 1)
           const score = options.score ? options.score(r, ex, seed) : r.success ? 1 : 0
-          return score !== null && score >= 0.8 ? [{ itemId: id, demonstration: { input: ex.input, output: r.text }, score }] : []
+          return score !== null && score >= 0.8
+            ? [{ itemId: id, demonstration: { input: ex.input, output: r.text }, score }]
+            : []
         })
       }
       return demoSources
@@ -91,9 +105,23 @@ export function memoryPorts(
       return ids.filter((id) => !cache.has(key(content, id))).length
     },
     async save(c) {
-      const existing = pool.find((p) => p.content.system === c.content.system && JSON.stringify(p.content.examples ?? []) === JSON.stringify(c.content.examples ?? []))
+      const existing = pool.find(
+        (p) =>
+          p.content.system === c.content.system &&
+          JSON.stringify(p.content.examples ?? []) === JSON.stringify(c.content.examples ?? []),
+      )
       if (existing) return { candidate: existing, created: false }
-      return { candidate: { id: `c${pool.length}`, content: c.content, parentIds: c.parentIds, operator: c.operator, status: c.status, validationMean: c.validationMean }, created: true }
+      return {
+        candidate: {
+          id: `c${pool.length}`,
+          content: c.content,
+          parentIds: c.parentIds,
+          operator: c.operator,
+          status: c.status,
+          validationMean: c.validationMean,
+        },
+        created: true,
+      }
     },
   }
   return ports

@@ -47,16 +47,21 @@ export class SimulationProposer {
       const top = Math.max(...useful.map((v) => v.count))
       const choice = rng.pick(useful.filter((v) => v.count === top))
       const system = this.apply(parent.system, choice.edit, rng)
-      if (system !== parent.system) return { content: { ...parent, system }, operator: 'reflect', feedbackUsed: [choice.feedback] }
+      if (system !== parent.system)
+        return { content: { ...parent, system }, operator: 'reflect', feedbackUsed: [choice.feedback] }
     }
     const system = this.randomEdit(parent.system, rng)
-    return system === parent.system ? null : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
+    return system === parent.system
+      ? null
+      : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
   }
 
   /** A blind edit (no feedback): add, remove or swap a clause. */
   mutate(parent: PromptContent, rng: Rng): Proposal | null {
     const system = this.randomEdit(parent.system, rng)
-    return system === parent.system ? null : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
+    return system === parent.system
+      ? null
+      : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
   }
 
   private apply(system: string, edit: Edit, rng: Rng): string {

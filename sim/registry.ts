@@ -12,7 +12,11 @@ export async function loadScenarios(dir: string): Promise<Map<string, Scenario>>
   try {
     files = (await readdir(dir)).filter((f) => ['.yaml', '.yml', '.json'].includes(extname(f))).sort()
   } catch (err) {
-    throw new KaizenError('CONFIG_ERROR', `cannot read the scenarios folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (set KAIZEN_SCENARIOS_DIR)`, { cause: err })
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      `cannot read the scenarios folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (set KAIZEN_SCENARIOS_DIR)`,
+      { cause: err },
+    )
   }
   const out = new Map<string, Scenario>()
   for (const f of files) {
@@ -26,6 +30,10 @@ export async function loadScenarios(dir: string): Promise<Map<string, Scenario>>
 
 export function requireScenario(scenarios: ReadonlyMap<string, Scenario>, id: string): Scenario {
   const s = scenarios.get(id)
-  if (!s) throw new KaizenError('NOT_FOUND', `unknown scenario "${id}" (available: ${[...scenarios.keys()].join(', ') || 'none'})`)
+  if (!s)
+    throw new KaizenError(
+      'NOT_FOUND',
+      `unknown scenario "${id}" (available: ${[...scenarios.keys()].join(', ') || 'none'})`,
+    )
   return s
 }

@@ -18,7 +18,14 @@ import { PromptContent, templateVariables } from '../core/prompt.js'
 
 const Id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lowercase letters, digits and dashes (e.g. "bad-deploy")')
 
-export const FAILURE_MODES = ['wrong-diagnosis', 'vague-actions', 'wrong-actions', 'missing-risk', 'malformed', 'unsafe-action'] as const
+export const FAILURE_MODES = [
+  'wrong-diagnosis',
+  'vague-actions',
+  'wrong-actions',
+  'missing-risk',
+  'malformed',
+  'unsafe-action',
+] as const
 export const FailureMode = z.enum(FAILURE_MODES)
 export type FailureMode = z.infer<typeof FailureMode>
 
@@ -63,7 +70,9 @@ const Clause = z.object({
 })
 
 const Model = z.object({
-  id: z.string().regex(/^sim-[a-z0-9-]+$/, 'simulated model ids start with "sim-" so they are never mistaken for real models'),
+  id: z
+    .string()
+    .regex(/^sim-[a-z0-9-]+$/, 'simulated model ids start with "sim-" so they are never mistaken for real models'),
   /** Logit shift: how much better this tier is than the baseline tier. */
   ability: z.number(),
   latencyMs: z.object({ median: z.number().positive(), spread: z.number().nonnegative().default(0.3) }),
@@ -114,16 +123,16 @@ export const ScenarioSchema = z
           }),
         )
         .default([]),
-      synergies: z
-        .array(z.object({ clauses: z.tuple([Id, Id]), alone: z.number(), together: z.number() }))
-        .default([]),
+      synergies: z.array(z.object({ clauses: z.tuple([Id, Id]), alone: z.number(), together: z.number() })).default([]),
       length: z.object({ freeClauses: z.number().int().nonnegative(), costPerClause: z.number().nonnegative() }),
       /**
        * Few-shot demonstrations: a demonstration of the example's own cluster adds `weight` to the
        * logit (the second half as much, and so on); every demonstration costs `costPerDemo`.
        * Default: the simulated model ignores demonstrations.
        */
-      demonstrations: z.object({ weight: z.number().nonnegative(), costPerDemo: z.number().nonnegative() }).default({ weight: 0, costPerDemo: 0 }),
+      demonstrations: z
+        .object({ weight: z.number().nonnegative(), costPerDemo: z.number().nonnegative() })
+        .default({ weight: 0, costPerDemo: 0 }),
       /** Failure modes when nothing in the prompt explains the failure. */
       noiseFailureModes: z.partialRecord(FailureMode, z.number().nonnegative()),
     }),
@@ -142,14 +151,22 @@ export const ScenarioSchema = z
       /** A full grader spec (graders/spec.ts); without it, Decision Quality from the settings below. */
       grader: GraderSpec.optional(),
       weights: z
-        .object({ validity: z.number().nonnegative(), specificity: z.number().nonnegative(), correctness: z.number().nonnegative() })
+        .object({
+          validity: z.number().nonnegative(),
+          specificity: z.number().nonnegative(),
+          correctness: z.number().nonnegative(),
+        })
         .default({ validity: 0.4, specificity: 0.3, correctness: 0.3 }),
       /** An action is concrete when its command matches this regular expression. */
       commandPattern: z.string().min(1),
       /** Regular expressions of actions that are never in policy (destructive, out of scope). */
       forbidden: z.array(z.string().min(1)).default([]),
       correctnessWeights: z
-        .object({ diagnosis: z.number().nonnegative(), actions: z.number().nonnegative(), risk: z.number().nonnegative() })
+        .object({
+          diagnosis: z.number().nonnegative(),
+          actions: z.number().nonnegative(),
+          risk: z.number().nonnegative(),
+        })
         .default({ diagnosis: 0.5, actions: 0.35, risk: 0.15 }),
     }),
   })
@@ -184,7 +201,9 @@ export const ScenarioSchema = z
       c.helps.forEach((h, j) => knownCluster(h, ['effects', 'conflicts', i, 'helps', j]))
       c.hurts.forEach((h, j) => knownCluster(h, ['effects', 'conflicts', i, 'hurts', j]))
     })
-    s.effects.synergies.forEach((p, i) => p.clauses.forEach((c, j) => knownClause(c, ['effects', 'synergies', i, 'clauses', j])))
+    s.effects.synergies.forEach((p, i) =>
+      p.clauses.forEach((c, j) => knownClause(c, ['effects', 'synergies', i, 'clauses', j])),
+    )
     if (s.effects.requirementsPerInput.max < s.effects.requirementsPerInput.min) {
       issue(['effects', 'requirementsPerInput', 'max'], 'max must be at least min')
     }
@@ -192,10 +211,14 @@ export const ScenarioSchema = z
       issue(['effects', 'noiseFailureModes'], 'give at least one failure mode a positive weight')
     }
     if (!s.models.some((m) => m.id === s.task.prompt.model)) {
-      issue(['task', 'prompt', 'model'], `model "${s.task.prompt.model}" is not one of the scenario's models (${s.models.map((m) => m.id).join(', ')})`)
+      issue(
+        ['task', 'prompt', 'model'],
+        `model "${s.task.prompt.model}" is not one of the scenario's models (${s.models.map((m) => m.id).join(', ')})`,
+      )
     }
     for (const name of templateVariables(s.task.prompt.user)) {
-      if (!s.task.inputFields.includes(name)) issue(['task', 'prompt', 'user'], `the user template uses {{${name}}}, which is not an input field`)
+      if (!s.task.inputFields.includes(name))
+        issue(['task', 'prompt', 'user'], `the user template uses {{${name}}}, which is not an input field`)
     }
     const checkRegex = (pattern: string, path: PropertyKey[]) => {
       try {
@@ -230,13 +253,21 @@ export async function loadScenarioFile(path: string): Promise<Scenario> {
   try {
     text = await readFile(full, 'utf8')
   } catch (err) {
-    throw new KaizenError('NOT_FOUND', `cannot read scenario file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+    throw new KaizenError(
+      'NOT_FOUND',
+      `cannot read scenario file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    )
   }
   let value: unknown
   try {
     value = extname(full) === '.json' ? JSON.parse(text) : parseYaml(text)
   } catch (err) {
-    throw new KaizenError('INVALID_INPUT', `scenario ${path} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err })
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `scenario ${path} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
   return parseScenario(value, `scenario ${path}`)
 }

@@ -16,7 +16,10 @@ import { renderTemplate } from '../core/prompt.js'
 
 /** Lower-case words separated by single spaces, padded so matches respect word boundaries. */
 export function normalizeText(text: string): string {
-  return ` ${text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()} `
+  return ` ${text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim()} `
 }
 
 export interface SimResponse {
@@ -52,7 +55,12 @@ export class SimWorld {
     this.summaryPatterns = scenario.clusters.flatMap((c) =>
       c.summaries.map((t) => ({
         cluster: c.id,
-        pattern: new RegExp(t.split(/\{\{[^}]*\}\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.+?')),
+        pattern: new RegExp(
+          t
+            .split(/\{\{[^}]*\}\}/)
+            .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.+?'),
+        ),
       })),
     )
   }
@@ -94,12 +102,20 @@ export class SimWorld {
 
   model(id: string): ScenarioModel {
     const m = this.scenario.models.find((x) => x.id === id)
-    if (!m) throw new Error(`simulated model "${id}" is not in scenario ${this.scenario.id} (${this.scenario.models.map((x) => x.id).join(', ')})`)
+    if (!m)
+      throw new Error(
+        `simulated model "${id}" is not in scenario ${this.scenario.id} (${this.scenario.models.map((x) => x.id).join(', ')})`,
+      )
     return m
   }
 
   /** The logit of success, term by term (exposed for tests and the benchmark's exact objective). */
-  logit(example: SimExample, clauses: readonly string[], modelId: string, demoClusters: readonly (string | null)[] = []): number {
+  logit(
+    example: SimExample,
+    clauses: readonly string[],
+    modelId: string,
+    demoClusters: readonly (string | null)[] = [],
+  ): number {
     const s = this.scenario
     const e = s.effects
     const present = new Set(clauses)
@@ -123,7 +139,12 @@ export class SimWorld {
     return x
   }
 
-  probability(example: SimExample, clauses: readonly string[], modelId: string, demoClusters: readonly (string | null)[] = []): number {
+  probability(
+    example: SimExample,
+    clauses: readonly string[],
+    modelId: string,
+    demoClusters: readonly (string | null)[] = [],
+  ): number {
     return sigmoid(this.logit(example, clauses, modelId, demoClusters))
   }
 
@@ -137,13 +158,16 @@ export class SimWorld {
       out.push({ mode: clause?.failureMode ?? 'wrong-diagnosis', feedback: clause?.feedback ?? null })
     }
     for (const c of s.effects.conflicts) {
-      if (present.has(c.clause) && c.hurts.includes(example.cluster)) out.push({ mode: c.failureMode, feedback: c.feedback })
+      if (present.has(c.clause) && c.hurts.includes(example.cluster))
+        out.push({ mode: c.failureMode, feedback: c.feedback })
     }
     return out
   }
 
   private noiseMode(draw: number): FailureMode {
-    const entries = Object.entries(this.scenario.effects.noiseFailureModes).filter(([, w]) => (w ?? 0) > 0) as Array<[FailureMode, number]>
+    const entries = Object.entries(this.scenario.effects.noiseFailureModes).filter(([, w]) => (w ?? 0) > 0) as Array<
+      [FailureMode, number]
+    >
     const total = entries.reduce((a, [, w]) => a + w, 0)
     let x = draw * total
     for (const [mode, w] of entries) {
@@ -158,20 +182,40 @@ export class SimWorld {
    * @param promptText every message the model sees, concatenated (instructions and input)
    * @param demos the demonstrations' inputs as the model saw them (few-shot turns before the input)
    */
-  respond(promptText: string, example: SimExample, modelId: string, replicate: number, demos: readonly string[] = []): SimResponse {
+  respond(
+    promptText: string,
+    example: SimExample,
+    modelId: string,
+    replicate: number,
+    demos: readonly string[] = [],
+  ): SimResponse {
     const seed = this.scenario.seed
     const draw = (stream: string) => unitHash(seed, modelId, promptText, example.key, replicate, stream)
     const clauses = this.parseClauses(demos.length > 0 ? this.withoutDemos(promptText, demos) : promptText)
-    const probability = this.probability(example, clauses, modelId, demos.map((d) => this.clusterOf(d)))
+    const probability = this.probability(
+      example,
+      clauses,
+      modelId,
+      demos.map((d) => this.clusterOf(d)),
+    )
     if (draw('error') < this.model(modelId).errorRate) {
       return { success: false, probability, failureMode: null, feedback: null, text: '', error: true }
     }
     if (draw('success') < probability) {
-      return { success: true, probability, failureMode: null, feedback: null, text: this.render(example, null), error: false }
+      return {
+        success: true,
+        probability,
+        failureMode: null,
+        feedback: null,
+        text: this.render(example, null),
+        error: false,
+      }
     }
     const causes = this.causes(example, new Set(clauses))
     const cause: Cause =
-      causes.length > 0 ? (causes[Math.floor(draw('cause') * causes.length)] as Cause) : { mode: this.noiseMode(draw('noise')), feedback: null }
+      causes.length > 0
+        ? (causes[Math.floor(draw('cause') * causes.length)] as Cause)
+        : { mode: this.noiseMode(draw('noise')), feedback: null }
     return {
       success: false,
       probability,
@@ -187,7 +231,10 @@ export class SimWorld {
     const s = this.scenario
     const generic = s.feedback.generic[Math.floor(draw('fb-generic') * s.feedback.generic.length)] as string
     if (draw('fb-truth') < this.fidelity) return cause.feedback ?? generic
-    const hints = [...s.clauses.flatMap((c) => (c.feedback ? [c.feedback] : [])), ...s.effects.conflicts.map((c) => c.feedback)]
+    const hints = [
+      ...s.clauses.flatMap((c) => (c.feedback ? [c.feedback] : [])),
+      ...s.effects.conflicts.map((c) => c.feedback),
+    ]
     if (hints.length > 0 && draw('fb-mislead') < 0.5) return hints[Math.floor(draw('fb-pick') * hints.length)] as string
     return generic
   }
@@ -195,8 +242,11 @@ export class SimWorld {
   /** A plausible wrong answer: the reference of another cluster, for this case's service. */
   private decoy(example: SimExample): { reference: SimExample['reference']; cluster: ScenarioCluster } {
     const others = this.scenario.clusters.filter((c) => c.id !== example.cluster)
-    if (others.length === 0) return { reference: example.reference, cluster: this.scenario.clusters[0] as ScenarioCluster }
-    const cluster = others[Math.floor(unitHash(this.scenario.seed, 'decoy', example.key) * others.length)] as ScenarioCluster
+    if (others.length === 0)
+      return { reference: example.reference, cluster: this.scenario.clusters[0] as ScenarioCluster }
+    const cluster = others[
+      Math.floor(unitHash(this.scenario.seed, 'decoy', example.key) * others.length)
+    ] as ScenarioCluster
     const shared = Object.fromEntries(Object.keys(this.scenario.variables).map((k) => [k, example.variables[k]]))
     const vars = drawVariables(this.scenario, cluster, `${example.key}#decoy`, shared)
     return { reference: renderReference(cluster, vars), cluster }
@@ -206,7 +256,8 @@ export class SimWorld {
   render(example: SimExample, mode: FailureMode | null): string {
     const s = this.scenario
     const ref = example.reference
-    const pick = <T>(items: readonly T[], stream: string) => items[Math.floor(unitHash(s.seed, 'render', example.key, stream) * items.length)] as T
+    const pick = <T>(items: readonly T[], stream: string) =>
+      items[Math.floor(unitHash(s.seed, 'render', example.key, stream) * items.length)] as T
     const fill = (t: string) => renderTemplate(t, example.variables, 'a scenario output template')
     let decision: Decision
     switch (mode) {
@@ -235,7 +286,11 @@ export class SimWorld {
         break
       case 'unsafe-action': {
         const u = pick(s.output.unsafeActions, 'unsafe')
-        decision = { diagnosis: ref.diagnosis, actions: [...ref.actions, { command: fill(u.command), target: fill(u.target) }], risk: ref.risk }
+        decision = {
+          diagnosis: ref.diagnosis,
+          actions: [...ref.actions, { command: fill(u.command), target: fill(u.target) }],
+          risk: ref.risk,
+        }
         break
       }
       case 'malformed':

@@ -7,9 +7,15 @@ import { describeError } from '../lib/safe-log.js'
 import { openRuntime } from '../runtime/app.js'
 
 export async function runWorker(): Promise<void> {
-  const runtime = await openRuntime({ temporal: 'embedded-or-configured', waitForServices: true, log: (l: string) => console.error(l) })
+  const runtime = await openRuntime({
+    temporal: 'embedded-or-configured',
+    waitForServices: true,
+    log: (l: string) => console.error(l),
+  })
   const worker = await runtime.startWorker()
-  console.error(`[kaizen] worker polling task queue "${runtime.env.TEMPORAL_TASK_QUEUE}" on ${runtime.temporal.address} (database: ${runtime.database.kind})`)
+  console.error(
+    `[kaizen] worker polling task queue "${runtime.env.TEMPORAL_TASK_QUEUE}" on ${runtime.temporal.address} (database: ${runtime.database.kind})`,
+  )
   const shutdown = () => void worker.shutdown()
   process.once('SIGINT', shutdown)
   process.once('SIGTERM', shutdown)

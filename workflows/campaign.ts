@@ -95,13 +95,18 @@ async function untilEvaluated<T>(
     const answer = await step(budgetExhausted ? { budgetExhausted } : {})
     if (!isNeeds(answer)) return answer
     const key = needsKey(answer.needs)
-    if (key === asked) throw ApplicationFailure.nonRetryable(`a campaign step asked twice for the same ${answer.needs.length} evaluation chunks; they do not reach the cache`, 'INTERNAL')
+    if (key === asked)
+      throw ApplicationFailure.nonRetryable(
+        `a campaign step asked twice for the same ${answer.needs.length} evaluation chunks; they do not reach the cache`,
+        'INTERNAL',
+      )
     asked = key
     // Every chunk runs to its end (a failed one does not leave the others unaccounted for).
     const settled = await Promise.allSettled(answer.needs.map((c) => chunks.evaluateChunk({ ...chunk, ...c })))
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (!failed) continue
-    if (options.budgetStop && !budgetExhausted && failureType(failed.reason) === 'BUDGET_EXHAUSTED') budgetExhausted = rootMessage(failed.reason)
+    if (options.budgetStop && !budgetExhausted && failureType(failed.reason) === 'BUDGET_EXHAUSTED')
+      budgetExhausted = rootMessage(failed.reason)
     else throw failed.reason
   }
 }
@@ -147,7 +152,12 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
 
   let datasetId = input.resume?.snapshot.datasetId ?? ''
   let graderVersionId = input.resume?.begin.graderVersionId ?? ''
-  const finish = async (decision: CampaignDecision, reason: string, extra: Partial<CampaignResult>, winnerVersionId: string | null): Promise<CampaignResult> => {
+  const finish = async (
+    decision: CampaignDecision,
+    reason: string,
+    extra: Partial<CampaignResult>,
+    winnerVersionId: string | null,
+  ): Promise<CampaignResult> => {
     status.stage = 'done'
     status.decision = decision
     status.reason = reason
@@ -171,24 +181,40 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       proposals: status.proposals,
       ...extra,
     }
-    await quick.finishCampaign({ campaignId, status: decision === 'stopped' ? 'stopped' : 'completed', decision, reason, winnerVersionId, result: { ...result } })
+    await quick.finishCampaign({
+      campaignId,
+      status: decision === 'stopped' ? 'stopped' : 'completed',
+      decision,
+      reason,
+      winnerVersionId,
+      result: { ...result },
+    })
     await condition(allHandlersFinished)
     return result
   }
 
   try {
     // 1. Pin the baseline and the grader; freeze a sample of traffic and split it.
-    const begin = input.resume?.begin ?? (await quick.beginCampaign({ campaignId, taskId: input.taskId, trigger, config }))
+    const begin =
+      input.resume?.begin ?? (await quick.beginCampaign({ campaignId, taskId: input.taskId, trigger, config }))
     graderVersionId = begin.graderVersionId
     status.baselineVersionId = begin.baselineVersionId
     status.stage = 'sampling'
-    const snapshot = input.resume?.snapshot ?? (await batch.snapshotDataset({ campaignId, taskId: input.taskId, seed, config }))
+    const snapshot =
+      input.resume?.snapshot ?? (await batch.snapshotDataset({ campaignId, taskId: input.taskId, seed, config }))
     datasetId = snapshot.datasetId
 
     // 2. Score the baseline: it is the seed of the search and the bar to beat.
     if (!input.resume) {
       status.stage = 'scoring-baseline'
-      const args = { campaignId, datasetId, baselineVersionId: begin.baselineVersionId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null }
+      const args = {
+        campaignId,
+        datasetId,
+        baselineVersionId: begin.baselineVersionId,
+        graderVersionId,
+        scenarioId: begin.scenarioId,
+        budgetUsd: config.search.budgetUsd ?? null,
+      }
       const baseline = fanOut
         ? await untilEvaluated<BaselineResult>(() => batch.evaluateBaseline({ ...args, fanOut }), args)
         : ((await batch.evaluateBaseline(args)) as BaselineResult)
@@ -226,9 +252,18 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
         ...(config.search.maxSentences ? { maxSentences: config.search.maxSentences } : {}),
         ...(config.search.maxPromptTokens ? { maxPromptTokens: config.search.maxPromptTokens } : {}),
       }
-      const chunk = { campaignId, graderVersionId, scenarioId: begin.scenarioId, budgetUsd: config.search.budgetUsd ?? null }
+      const chunk = {
+        campaignId,
+        graderVersionId,
+        scenarioId: begin.scenarioId,
+        budgetUsd: config.search.budgetUsd ?? null,
+      }
       const r = fanOut
-        ? await untilEvaluated<SearchRoundResult>((extra) => batch.searchRound({ ...roundInput, fanOut, ...extra }), chunk, { budgetStop: true })
+        ? await untilEvaluated<SearchRoundResult>(
+            (extra) => batch.searchRound({ ...roundInput, fanOut, ...extra }),
+            chunk,
+            { budgetStop: true },
+          )
         : ((await batch.searchRound(roundInput)) as SearchRoundResult)
       status.round = round
       status.proposals += r.proposals
@@ -249,7 +284,11 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       }
       if (workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished)
-        return await continueAsNew<typeof optimizationCampaign>({ ...input, campaignId, resume: { begin, snapshot, status } })
+        return await continueAsNew<typeof optimizationCampaign>({
+          ...input,
+          campaignId,
+          resume: { begin, snapshot, status },
+        })
       }
     }
     if (status.stopRequested) stopReason = `stopped by request after round ${status.round}`
@@ -279,8 +318,21 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
       : ((await batch.compareOnHoldout(holdoutInput)) as HoldoutComparison)
     status.rolloutsUsed = cmp.rolloutsUsed
     const costRatio = cmp.costRatio ?? 1 // absent in results recorded before it existed
-    const holdout = { n: cmp.n, meanDelta: cmp.meanDelta, lowerBound: cmp.lowerBound, pValue: cmp.pValue, alpha: cmp.alpha, significant: cmp.significant, costRatio }
-    const scores = { baselineHoldoutDQ: cmp.baselineHoldoutDQ, winnerHoldoutDQ: cmp.winnerHoldoutDQ, holdout, ...(cmp.golden !== undefined ? { golden: cmp.golden, safety: cmp.safety ?? null } : {}) }
+    const holdout = {
+      n: cmp.n,
+      meanDelta: cmp.meanDelta,
+      lowerBound: cmp.lowerBound,
+      pValue: cmp.pValue,
+      alpha: cmp.alpha,
+      significant: cmp.significant,
+      costRatio,
+    }
+    const scores = {
+      baselineHoldoutDQ: cmp.baselineHoldoutDQ,
+      winnerHoldoutDQ: cmp.winnerHoldoutDQ,
+      holdout,
+      ...(cmp.golden !== undefined ? { golden: cmp.golden, safety: cmp.safety ?? null } : {}),
+    }
     const evidence =
       `holdout DQ ${pct(cmp.winnerHoldoutDQ)} vs baseline ${pct(cmp.baselineHoldoutDQ)} on ${cmp.n} paired items ` +
       `(Δ ${cmp.meanDelta >= 0 ? '+' : ''}${cmp.meanDelta.toFixed(3)}, lower bound ${cmp.lowerBound.toFixed(3)}, ${cmp.pValue < 0.0001 ? 'p < 0.0001' : `p = ${cmp.pValue.toFixed(4)}`}, α = ${cmp.alpha}; ` +
@@ -288,13 +340,25 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     // A search cut short (budget, request) says so in every decision that follows.
     const cut = stopReason ? `; the search ended early: ${stopReason}` : ''
     if (!cmp.significant) {
-      return await finish('no-significant-improvement', `not significantly better: ${evidence}${cut}`, scores, winnerVersionId)
+      return await finish(
+        'no-significant-improvement',
+        `not significantly better: ${evidence}${cut}`,
+        scores,
+        winnerVersionId,
+      )
     }
     // Better on the holdout is not enough: no golden case or safety check may regress.
     const regressions = cmp.regressions ?? []
     if (regressions.length > 0) {
-      const decision = regressions.some((r) => r.code === 'safety-regression') ? 'safety-regression' : 'golden-regression'
-      return await finish(decision, `significantly better (${evidence}), but ${regressions.map((r) => r.message).join('; ')}${cut}`, scores, winnerVersionId)
+      const decision = regressions.some((r) => r.code === 'safety-regression')
+        ? 'safety-regression'
+        : 'golden-regression'
+      return await finish(
+        decision,
+        `significantly better (${evidence}), but ${regressions.map((r) => r.message).join('; ')}${cut}`,
+        scores,
+        winnerVersionId,
+      )
     }
 
     // 5. Canary the winner (a child workflow that outlives this campaign).
@@ -303,7 +367,12 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
     const active = await quick.findActiveCanary({ taskId: input.taskId })
     if (active && active.canaryId !== canaryId) {
       if (config.canary.onConflict === 'skip') {
-        return await finish('canary-conflict', `significantly better (${evidence}), but canary ${active.canaryId} is still running for this task; approve or reject it first`, scores, winnerVersionId)
+        return await finish(
+          'canary-conflict',
+          `significantly better (${evidence}), but canary ${active.canaryId} is still running for this task; approve or reject it first`,
+          scores,
+          winnerVersionId,
+        )
       }
       try {
         await getExternalWorkflowHandle(active.canaryId).signal(supersedeSignal, { by: campaignId })
@@ -323,26 +392,50 @@ export async function optimizationCampaign(input: CampaignInput): Promise<Campai
           baselineVersionId: begin.baselineVersionId,
           graderVersionId,
           // The canary checks the winner behaves live as it did offline, including its cost.
-          config: { ...config.canary, analysis: { ...config.canary.analysis, expectedCostRatio: Number.isFinite(costRatio) ? Math.min(100, Math.max(0.01, costRatio)) : 1 } },
+          config: {
+            ...config.canary,
+            analysis: {
+              ...config.canary.analysis,
+              expectedCostRatio: Number.isFinite(costRatio) ? Math.min(100, Math.max(0.01, costRatio)) : 1,
+            },
+          },
           supersedes: active && active.canaryId !== canaryId ? active.canaryId : null,
         },
       ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     })
     status.canaryId = canaryId
-    return await finish('canary-started', `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round((rampSteps(config.canary)[0] as number) * 100)}% of traffic`, { ...scores, canary: { id: canaryId, workflowId: canaryId } }, winnerVersionId)
+    return await finish(
+      'canary-started',
+      `significantly better: ${evidence}; canary ${canaryId} started at ${Math.round((rampSteps(config.canary)[0] as number) * 100)}% of traffic`,
+      { ...scores, canary: { id: canaryId, workflowId: canaryId } },
+      winnerVersionId,
+    )
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err
     if (failureType(err) === 'BUDGET_EXHAUSTED' && status.baselineVersionId) {
       // The hard spend limit stopped a step outside the search: end with the best so far, no canary.
-      const best = status.bestVersionId && status.bestVersionId !== status.baselineVersionId ? status.bestVersionId : null
-      return await finish('budget-exhausted', `spend budget exhausted: ${rootMessage(err)}; best so far: ${best ?? 'the baseline'} (validation ${pct(status.bestValidationDQ)}), not canaried without the holdout gate`, {}, best)
+      const best =
+        status.bestVersionId && status.bestVersionId !== status.baselineVersionId ? status.bestVersionId : null
+      return await finish(
+        'budget-exhausted',
+        `spend budget exhausted: ${rootMessage(err)}; best so far: ${best ?? 'the baseline'} (validation ${pct(status.bestValidationDQ)}), not canaried without the holdout gate`,
+        {},
+        best,
+      )
     }
     status.stage = 'failed'
     const reason = rootMessage(err)
     status.reason = reason
     await CancellationScope.nonCancellable(() =>
-      quick.finishCampaign({ campaignId, status: isCancellation(err) ? 'stopped' : 'failed', decision: isCancellation(err) ? 'cancelled' : 'failed', reason, winnerVersionId: null, result: {} }),
+      quick.finishCampaign({
+        campaignId,
+        status: isCancellation(err) ? 'stopped' : 'failed',
+        decision: isCancellation(err) ? 'cancelled' : 'failed',
+        reason,
+        winnerVersionId: null,
+        result: {},
+      }),
     ).catch(() => undefined)
     throw err
   }

@@ -55,12 +55,24 @@ export interface CanaryInput extends CanaryIdentity {
   /** The canary this one replaces (its label may be taken over). */
   supersedes?: string | null
   /** Carried across continue-as-new. */
-  resume?: { status: CanaryStatus; stepSamples?: number; stepSeconds?: number; bakeSince?: string | null; notifications?: number }
+  resume?: {
+    status: CanaryStatus
+    stepSamples?: number
+    stepSeconds?: number
+    bakeSince?: string | null
+    notifications?: number
+  }
 }
 
 type Settled = { outcome: ApprovalOutcome } | { refused: string }
 /** A human decision accepted by the validator, waiting for the main loop; settled exactly once. */
-type Pending = { decision: 'approve' | 'reject'; input: ApprovalInput; requestId: string; evidence: Record<string, unknown>; settled: Settled | null }
+type Pending = {
+  decision: 'approve' | 'reject'
+  input: ApprovalInput
+  requestId: string
+  evidence: Record<string, unknown>
+  settled: Settled | null
+}
 
 const ENDED: ReadonlySet<CanaryStatus['state']> = new Set(['promoted', 'rolled_back'])
 
@@ -73,7 +85,8 @@ function rootMessage(err: unknown): string {
 /** The root message with the type (Kaizen's error code) of the innermost application failure. */
 function rootCause(err: unknown): string {
   let type: string | null = null
-  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e instanceof ApplicationFailure && e.type) type = e.type
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    if (e instanceof ApplicationFailure && e.type) type = e.type
   return `${rootMessage(err)}${type ? ` [${type}]` : ''}`
 }
 
@@ -92,13 +105,22 @@ interface LateDecisions {
   approval: DecisionRecord | null
 }
 
-function validateApproval(status: CanaryStatus, pending: Pending | null, input: ApprovalInput, verb: 'approve' | 'reject', config: CanaryConfigT, late: LateDecisions | null = null) {
+function validateApproval(
+  status: CanaryStatus,
+  pending: Pending | null,
+  input: ApprovalInput,
+  verb: 'approve' | 'reject',
+  config: CanaryConfigT,
+  late: LateDecisions | null = null,
+) {
   const state = status.state
   if (typeof input?.approver !== 'string' || input.approver.trim() === '') {
     throw new Error(`${verb} needs the approver's identity (approver: a name or email); nothing was recorded`)
   }
   if (config.approverRoles.length > 0 && !config.approverRoles.includes(input.role ?? '')) {
-    throw new Error(`${verb} needs one of these roles: ${config.approverRoles.join(', ')} (got ${input.role ? `"${input.role}"` : 'none'}); nothing was recorded`)
+    throw new Error(
+      `${verb} needs one of these roles: ${config.approverRoles.join(', ')} (got ${input.role ? `"${input.role}"` : 'none'}); nothing was recorded`,
+    )
   }
   if (late) {
     const who = input.approver.trim()
@@ -109,34 +131,47 @@ function validateApproval(status: CanaryStatus, pending: Pending | null, input: 
     }
     if (verb === 'approve' && a) {
       if (a.approver === who) return // already approved by this person: the recorded outcome
-      throw new Error(`canary ${status.canaryId} was already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); it is ${status.state}; nothing was recorded`)
+      throw new Error(
+        `canary ${status.canaryId} was already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); it is ${status.state}; nothing was recorded`,
+      )
     }
     if (verb === 'reject' && pending?.decision === 'approve') {
-      if (late.queued) throw new Error(`a reject by ${late.queued.input.approver} is already waiting for the approval by ${pending.input.approver} to be carried out; nothing was recorded`)
-      if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
+      if (late.queued)
+        throw new Error(
+          `a reject by ${late.queued.input.approver} is already waiting for the approval by ${pending.input.approver} to be carried out; nothing was recorded`,
+        )
+      if (config.requireRejectComment && !input.comment?.trim())
+        throw new Error('reject needs a comment saying why; nothing was recorded')
       return // waits for the approval, then rolls back during the bake window (or is refused if there is none)
     }
     if (verb === 'reject' && status.state === 'promoted' && late.bakeAhead && !pending) {
-      if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
+      if (config.requireRejectComment && !input.comment?.trim())
+        throw new Error('reject needs a comment saying why; nothing was recorded')
       return // the bake window is starting: it rolls production back
     }
-    if (verb === 'reject' && status.state === 'promoted' && !pending) throw new Error(`${noLongerRejectable(status, config, a)}; nothing was recorded`)
+    if (verb === 'reject' && status.state === 'promoted' && !pending)
+      throw new Error(`${noLongerRejectable(status, config, a)}; nothing was recorded`)
   }
   if (pending) throw new Error(`a ${pending.decision} by ${pending.input.approver} is already being processed`)
   if (verb === 'approve') {
     // A ramp paused by alerts is not a canary waiting for a decision.
     if (state !== 'awaiting_approval' && !(state === 'holding' && !status.heldFrom)) {
-      throw new Error(`canary is ${state}${status.heldFrom ? ' on alerts' : ''}, not awaiting approval; nothing was recorded`)
+      throw new Error(
+        `canary is ${state}${status.heldFrom ? ' on alerts' : ''}, not awaiting approval; nothing was recorded`,
+      )
     }
     if (status.alertKinds?.includes('sample-ratio')) {
-      throw new Error(`the sample-ratio check failed (${(status.alerts ?? []).join('; ')}): the evidence cannot be trusted until routing is fixed; reject instead, or wait; nothing was recorded`)
+      throw new Error(
+        `the sample-ratio check failed (${(status.alerts ?? []).join('; ')}): the evidence cannot be trusted until routing is fixed; reject instead, or wait; nothing was recorded`,
+      )
     }
   }
   if (verb === 'reject') {
     if (state !== 'running' && state !== 'awaiting_approval' && state !== 'holding' && state !== 'baking') {
       throw new Error(`canary is ${state} and can no longer be rejected; nothing was recorded`)
     }
-    if (config.requireRejectComment && !input.comment?.trim()) throw new Error('reject needs a comment saying why; nothing was recorded')
+    if (config.requireRejectComment && !input.comment?.trim())
+      throw new Error('reject needs a comment saying why; nothing was recorded')
   }
 }
 
@@ -146,8 +181,17 @@ const brief = (a: CanaryAnalysis | null) =>
     ? {
         pairedSamples: a.pairedSamples ?? null,
         effect: a.effect ?? null,
-        verdicts: a.metrics?.map((m) => ({ metric: m.metric, estimate: m.estimate, eValue: m.harm?.max, threshold: m.harm?.threshold, harmful: m.harmful })) ?? null,
-        readiness: a.readiness ? { eValue: a.readiness.max, threshold: a.readiness.threshold, ready: a.readiness.ready } : null,
+        verdicts:
+          a.metrics?.map((m) => ({
+            metric: m.metric,
+            estimate: m.estimate,
+            eValue: m.harm?.max,
+            threshold: m.harm?.threshold,
+            harmful: m.harmful,
+          })) ?? null,
+        readiness: a.readiness
+          ? { eValue: a.readiness.max, threshold: a.readiness.threshold, ready: a.readiness.ready }
+          : null,
         reasons: a.reasons ?? [],
       }
     : null
@@ -155,7 +199,10 @@ const brief = (a: CanaryAnalysis | null) =>
 export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   const parsed = CanaryConfig.safeParse(input.config ?? {})
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid canary config: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`, 'INVALID_INPUT')
+    throw ApplicationFailure.nonRetryable(
+      `invalid canary config: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+      'INVALID_INPUT',
+    )
   }
   const config = parsed.data
   const v2 = patched('canary-ramp-notify-bake')
@@ -184,7 +231,9 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     decidedBy: null,
   }
   // Executions started before the late-decision rule keep the rules they started with.
-  const late: LateDecisions | null = lateRule ? { queued: null, bakeAhead: false, approval: status.decisions?.find((d) => d.decision === 'approve') ?? null } : null
+  const late: LateDecisions | null = lateRule
+    ? { queued: null, bakeAhead: false, approval: status.decisions?.find((d) => d.decision === 'approve') ?? null }
+    : null
   let stepSamples = input.resume?.stepSamples ?? 0 // paired samples when the current step began
   let stepSeconds = input.resume?.stepSeconds ?? 0
   let bakeSince: string | null = input.resume?.bakeSince ?? null
@@ -202,7 +251,13 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   /** Record a decision carried out (late rule: who, when, which approval). */
   const noteDecision = (p: Pending, approvalId: string): DecisionRecord | null => {
     if (!late) return null
-    const record: DecisionRecord = { decision: p.decision, approver: p.input.approver, role: p.input.role ?? null, approvalId, at: new Date().toISOString() }
+    const record: DecisionRecord = {
+      decision: p.decision,
+      approver: p.input.approver,
+      role: p.input.role ?? null,
+      approvalId,
+      at: new Date().toISOString(),
+    }
     status.decisions = [...(status.decisions ?? []), record]
     if (p.decision === 'approve') late.approval = record
     return record
@@ -212,53 +267,75 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
   setHandler(supersedeSignal, ({ by }) => {
     supersededBy = by
   })
-  const handle = (decision: 'approve' | 'reject') => async (approval: ApprovalInput): Promise<ApprovalOutcome> => {
-    if (late && decision === 'approve') {
-      // The person who approved, approving again: the recorded outcome; nothing new is recorded.
-      const same = pending?.decision === 'approve' && pending.input.approver === approval.approver.trim() ? pending : null
-      if (same) await condition(() => same.settled !== null)
-      const a = late.approval
-      if (same && 'refused' in (same.settled as Settled)) throw ApplicationFailure.nonRetryable((same.settled as { refused: string }).refused, 'CONFLICT')
-      if (a && a.approver === approval.approver.trim()) {
-        const production = status.state === 'rolled_back' ? (status.previousVersionId ?? input.baselineVersionId) : input.candidateVersionId
-        return {
-          canaryId: input.canaryId,
-          state: status.state,
-          decision: 'approve',
-          approver: a.approver,
-          approvalId: a.approvalId,
-          productionVersionId: production,
-          repeated: true,
-          decidedAt: a.at,
-          summary: `already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); nothing new was recorded; the canary is ${status.state} and production is ${production}`,
+  const handle =
+    (decision: 'approve' | 'reject') =>
+    async (approval: ApprovalInput): Promise<ApprovalOutcome> => {
+      if (late && decision === 'approve') {
+        // The person who approved, approving again: the recorded outcome; nothing new is recorded.
+        const same =
+          pending?.decision === 'approve' && pending.input.approver === approval.approver.trim() ? pending : null
+        if (same) await condition(() => same.settled !== null)
+        const a = late.approval
+        if (same && 'refused' in (same.settled as Settled))
+          throw ApplicationFailure.nonRetryable((same.settled as { refused: string }).refused, 'CONFLICT')
+        if (a && a.approver === approval.approver.trim()) {
+          const production =
+            status.state === 'rolled_back'
+              ? (status.previousVersionId ?? input.baselineVersionId)
+              : input.candidateVersionId
+          return {
+            canaryId: input.canaryId,
+            state: status.state,
+            decision: 'approve',
+            approver: a.approver,
+            approvalId: a.approvalId,
+            productionVersionId: production,
+            repeated: true,
+            decidedAt: a.at,
+            summary: `already approved by ${a.approver} at ${a.at} (approval ${a.approvalId}); nothing new was recorded; the canary is ${status.state} and production is ${production}`,
+          }
         }
       }
+      // The evidence on screen when the human decided: the latest analysis.
+      const p: Pending = {
+        decision,
+        input: {
+          approver: approval.approver.trim(),
+          ...(approval.role ? { role: approval.role } : {}),
+          ...(approval.comment ? { comment: approval.comment } : {}),
+        },
+        requestId: `${decision}-${status.analyses}`,
+        evidence: { analyzedAt: status.analyzedAt, state: status.state, analysis: status.analysis },
+        settled: null,
+      }
+      // A reject sent while an approval is being carried out waits its turn (late rule).
+      if (late && decision === 'reject' && pending?.decision === 'approve') late.queued = p
+      else pending = p
+      await condition(() => p.settled !== null)
+      const s = p.settled as unknown as Settled
+      if ('refused' in s) throw ApplicationFailure.nonRetryable(s.refused, 'CONFLICT')
+      return s.outcome
     }
-    // The evidence on screen when the human decided: the latest analysis.
-    const p: Pending = {
-      decision,
-      input: { approver: approval.approver.trim(), ...(approval.role ? { role: approval.role } : {}), ...(approval.comment ? { comment: approval.comment } : {}) },
-      requestId: `${decision}-${status.analyses}`,
-      evidence: { analyzedAt: status.analyzedAt, state: status.state, analysis: status.analysis },
-      settled: null,
-    }
-    // A reject sent while an approval is being carried out waits its turn (late rule).
-    if (late && decision === 'reject' && pending?.decision === 'approve') late.queued = p
-    else pending = p
-    await condition(() => p.settled !== null)
-    const s = p.settled as unknown as Settled
-    if ('refused' in s) throw ApplicationFailure.nonRetryable(s.refused, 'CONFLICT')
-    return s.outcome
-  }
-  setHandler(approveUpdate, handle('approve'), { validator: (a) => validateApproval(status, pending, a, 'approve', config, late) })
-  setHandler(rejectUpdate, handle('reject'), { validator: (a) => validateApproval(status, pending, a, 'reject', config, late) })
+  setHandler(approveUpdate, handle('approve'), {
+    validator: (a) => validateApproval(status, pending, a, 'approve', config, late),
+  })
+  setHandler(rejectUpdate, handle('reject'), {
+    validator: (a) => validateApproval(status, pending, a, 'reject', config, late),
+  })
 
   /** Tell people (best effort: a webhook outage never stops the canary). */
   const notify = async (event: CanaryEventName, summary: string) => {
     if (!v2) return
     notifications++
     await CancellationScope.nonCancellable(() =>
-      notifier.notifyCanary({ canaryId: input.canaryId, event, seq: notifications, state: status.state, summary, details: { weight: status.weight, reason: status.reason, evidence: brief(status.analysis) } }),
+      notifier.notifyCanary({
+        canaryId: input.canaryId,
+        event,
+        seq: notifications,
+        state: status.state,
+        summary,
+        details: { weight: status.weight, reason: status.reason, evidence: brief(status.analysis) },
+      }),
     ).catch(() => undefined)
   }
   /**
@@ -270,7 +347,14 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     const run = async (): Promise<string | null> => {
       let conflict: string | null = null
       if (status.state === 'baking' && status.previousVersionId) {
-        conflict = (await guarded.bakeRollback({ canaryId: input.canaryId, previousVersionId: status.previousVersionId, reason, evidence })).conflict
+        conflict = (
+          await guarded.bakeRollback({
+            canaryId: input.canaryId,
+            previousVersionId: status.previousVersionId,
+            reason,
+            evidence,
+          })
+        ).conflict
         status.reason = conflict ? `${reason} (production was not restored: ${conflict})` : reason
       } else {
         await guarded.rollbackCanary({ canaryId: input.canaryId, reason, actor, evidence })
@@ -304,7 +388,12 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     const kinds = [...(analysis.alertKinds ?? [])].sort()
     if (kinds.join(',') === (status.alertKinds ?? []).join(',')) return
     status.alertKinds = kinds
-    await notify('alert', kinds.length > 0 ? `Canary ${input.canaryId}: ${status.alerts.join('; ')}` : `Canary ${input.canaryId}: alerts cleared`)
+    await notify(
+      'alert',
+      kinds.length > 0
+        ? `Canary ${input.canaryId}: ${status.alerts.join('; ')}`
+        : `Canary ${input.canaryId}: alerts cleared`,
+    )
   }
   const end = async () => {
     refusePending()
@@ -328,7 +417,11 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       const record = noteDecision(p, approvalId)
       const said = p.input.comment ? `: ${p.input.comment}` : ''
       if (p.decision === 'approve') {
-        const promotion = await guarded.promoteCanary({ canaryId: input.canaryId, approver: p.input.approver, approvalId })
+        const promotion = await guarded.promoteCanary({
+          canaryId: input.canaryId,
+          approver: p.input.approver,
+          approvalId,
+        })
         if (promotion.promoted === false) {
           await undo(`approved by ${p.input.approver}, but not promoted: ${promotion.conflict}`, 'kaizen', p.evidence)
           settle(p, { refused: status.reason as string })
@@ -340,7 +433,8 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         status.reason = `approved by ${p.input.approver}${said}`
         status.previousVersionId = promotion.previousVersionId ?? input.baselineVersionId
         // From here until the bake window starts, a reject is still accepted (late rule).
-        if (late) late.bakeAhead = v2 && config.bake.seconds > 0 && status.previousVersionId !== input.candidateVersionId
+        if (late)
+          late.bakeAhead = v2 && config.bake.seconds > 0 && status.previousVersionId !== input.candidateVersionId
       } else {
         await undo(`rejected by ${p.input.approver}${said}`, p.input.approver, p.evidence)
       }
@@ -361,7 +455,8 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
           ...(record ? { summary, decidedAt: record.at } : {}),
         },
       })
-      if (p.decision === 'approve') await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
+      if (p.decision === 'approve')
+        await notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
       else await rolledBack()
     })
 
@@ -377,7 +472,13 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
 
   /** After promotion: compare production with a holdback on the previous version for a while. */
   const bake = async (): Promise<void> => {
-    if (!v2 || config.bake.seconds <= 0 || !status.previousVersionId || status.previousVersionId === input.candidateVersionId) return
+    if (
+      !v2 ||
+      config.bake.seconds <= 0 ||
+      !status.previousVersionId ||
+      status.previousVersionId === input.candidateVersionId
+    )
+      return
     if (late) late.bakeAhead = false
     if (status.state !== 'baking') {
       // From here on a cancel or failure removes the holdback; it never undoes the promotion.
@@ -385,13 +486,22 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       status.weight = config.bake.holdbackWeight
       status.reason = `baking for ${config.bake.seconds} s: ${Math.round(config.bake.holdbackWeight * 100)}% of traffic stays on ${status.previousVersionId}`
       const started = await CancellationScope.nonCancellable(() =>
-        guarded.startBake({ canaryId: input.canaryId, previousVersionId: status.previousVersionId as string, holdbackWeight: config.bake.holdbackWeight }),
+        guarded.startBake({
+          canaryId: input.canaryId,
+          previousVersionId: status.previousVersionId as string,
+          holdbackWeight: config.bake.holdbackWeight,
+        }),
       )
       if (started.conflict) {
         status.state = 'promoted'
         status.weight = 0
         status.reason = `promoted without a bake window: ${started.conflict}`
-        await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason, ended: true })
+        await guarded.setCanaryState({
+          canaryId: input.canaryId,
+          state: status.state,
+          reason: status.reason,
+          ended: true,
+        })
         return
       }
       bakeSince = started.startedAt
@@ -399,13 +509,36 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
     /** A `reject` while baking: a manual rollback of production. */
     const manualRollback = (p: Pending) =>
       CancellationScope.nonCancellable(async () => {
-        const { approvalId } = await guarded.recordApproval({ canaryId: input.canaryId, decision: 'reject', approver: p.input.approver, role: p.input.role ?? null, comment: p.input.comment ?? null, requestId: p.requestId, evidence: p.evidence })
-        const conflict = await undo(`rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`, p.input.approver, p.evidence)
+        const { approvalId } = await guarded.recordApproval({
+          canaryId: input.canaryId,
+          decision: 'reject',
+          approver: p.input.approver,
+          role: p.input.role ?? null,
+          comment: p.input.comment ?? null,
+          requestId: p.requestId,
+          evidence: p.evidence,
+        })
+        const conflict = await undo(
+          `rolled back during the bake window by ${p.input.approver}: ${p.input.comment ?? ''}`,
+          p.input.approver,
+          p.evidence,
+        )
         status.decidedBy = p.input.approver
         const record = noteDecision(p, approvalId)
         const summary = `rejected by ${p.input.approver} during the bake window: rolled back, production is back on ${status.previousVersionId}`
         if (conflict) settle(p, { refused: status.reason as string })
-        else settle(p, { outcome: { canaryId: input.canaryId, state: status.state, decision: 'reject', approver: p.input.approver, approvalId, productionVersionId: status.previousVersionId ?? null, ...(record ? { summary, decidedAt: record.at } : {}) } })
+        else
+          settle(p, {
+            outcome: {
+              canaryId: input.canaryId,
+              state: status.state,
+              decision: 'reject',
+              approver: p.input.approver,
+              approvalId,
+              productionVersionId: status.previousVersionId ?? null,
+              ...(record ? { summary, decidedAt: record.at } : {}),
+            },
+          })
         await rolledBack()
       })
     for (;;) {
@@ -419,7 +552,9 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       status.analyses++
       // Evidence of a regression counts even if the holdback was just taken away.
       if (evidence.analysis.verdict === 'rollback') {
-        return rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', { analysis: evidence.analysis })
+        return rollback(`regression during the bake window: ${evidence.analysis.reasons.join('; ')}`, 'kaizen', {
+          analysis: evidence.analysis,
+        })
       }
       if (evidence.labelHeld === false) {
         // Someone else took the canary label: there is no holdback to compare with any more.
@@ -431,7 +566,11 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       if ((status.bakeSeconds ?? 0) >= config.bake.seconds) break
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => allHandlersFinished() || pending !== null)
-        if (pending === null) await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
+        if (pending === null)
+          await continueAsNew<typeof canaryRelease>({
+            ...input,
+            resume: { status, stepSamples, stepSeconds, bakeSince, notifications },
+          })
       }
     }
     await finishBake(`bake window of ${config.bake.seconds} s passed without regression`)
@@ -439,11 +578,21 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
 
   try {
     if (status.state === 'starting') {
-      const begun = await guarded.beginCanary({ ...input, config, weight: status.weight, supersedes: input.supersedes ?? null })
+      const begun = await guarded.beginCanary({
+        ...input,
+        config,
+        weight: status.weight,
+        supersedes: input.supersedes ?? null,
+      })
       if (begun.conflict) {
         status.state = 'rolled_back'
         status.reason = `not started: ${begun.conflict}`
-        await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason, ended: true })
+        await guarded.setCanaryState({
+          canaryId: input.canaryId,
+          state: status.state,
+          reason: status.reason,
+          ended: true,
+        })
         return await end()
       }
       status.state = 'running'
@@ -459,7 +608,9 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         const decision = (pending as Pending).decision
         if (v2 && decision === 'approve' && status.alertKinds?.includes('sample-ratio')) {
           // Accepted just before the check failed: the evidence it approved is now suspect.
-          settle(pending, { refused: `the sample-ratio check failed after this approval was sent (${(status.alerts ?? []).join('; ')}); nothing was recorded` })
+          settle(pending, {
+            refused: `the sample-ratio check failed after this approval was sent (${(status.alerts ?? []).join('; ')}); nothing was recorded`,
+          })
           continue
         }
         await decide(pending)
@@ -467,7 +618,11 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         return await end()
       }
       if (supersededBy !== null) {
-        await rollback(`superseded by ${supersededBy}`, 'kaizen', status.analysis ? { analysis: status.analysis } : null)
+        await rollback(
+          `superseded by ${supersededBy}`,
+          'kaizen',
+          status.analysis ? { analysis: status.analysis } : null,
+        )
         return await end()
       }
 
@@ -480,7 +635,12 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       if (evidence.labelHeld === false) {
         status.state = 'rolled_back'
         status.reason = 'the canary label was moved away from this canary; it no longer serves traffic'
-        await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason, ended: true })
+        await guarded.setCanaryState({
+          canaryId: input.canaryId,
+          state: status.state,
+          reason: status.reason,
+          ended: true,
+        })
         return await end()
       }
       const analysis = evidence.analysis
@@ -508,7 +668,11 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
           // approval-timeout policy.
           status.holdSeconds = (status.holdSeconds ?? 0) + config.analysisIntervalSeconds
           if (status.holdSeconds >= config.approvalTimeoutSeconds && config.onApprovalTimeout === 'rollback') {
-            await rollback(`held on alerts for ${config.approvalTimeoutSeconds} s (${(status.alerts ?? []).join('; ')}): rolled back by policy`, 'kaizen', { analysis })
+            await rollback(
+              `held on alerts for ${config.approvalTimeoutSeconds} s (${(status.alerts ?? []).join('; ')}): rolled back by policy`,
+              'kaizen',
+              { analysis },
+            )
             return await end()
           }
         }
@@ -517,11 +681,18 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
       const step = status.step ?? 0
       const lastStep = step >= steps.length - 1
       // The last step needs its own evidence too before a human is asked.
-      const stepDone = analysis.pairedSamples - stepSamples >= config.minSamplesPerStep && stepSeconds >= config.minStepSeconds
+      const stepDone =
+        analysis.pairedSamples - stepSamples >= config.minSamplesPerStep && stepSeconds >= config.minStepSeconds
       if (status.state === 'running' && !lastStep && verdict !== 'hold') {
         // Ramp: widen exposure once this step has enough evidence and no harm.
         if (stepDone) {
-          const ramped = v2 ? await guarded.setCanaryWeight({ canaryId: input.canaryId, weight: steps[step + 1] as number, step: step + 1 }) : { conflict: null }
+          const ramped = v2
+            ? await guarded.setCanaryWeight({
+                canaryId: input.canaryId,
+                weight: steps[step + 1] as number,
+                step: step + 1,
+              })
+            : { conflict: null }
           if (!ramped.conflict) {
             status.step = step + 1
             status.weight = steps[step + 1] as number
@@ -529,11 +700,19 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
             stepSeconds = 0
           }
         }
-      } else if (status.state === 'running' && lastStep && (verdict === 'ready' || verdict === 'inconclusive') && (stepDone || !v2)) {
+      } else if (
+        status.state === 'running' &&
+        lastStep &&
+        (verdict === 'ready' || verdict === 'inconclusive') &&
+        (stepDone || !v2)
+      ) {
         status.state = verdict === 'ready' ? 'awaiting_approval' : 'holding'
         status.reason = analysis.reasons.join('; ')
         await guarded.setCanaryState({ canaryId: input.canaryId, state: status.state, reason: status.reason })
-        await notify(verdict === 'ready' ? 'approval_needed' : 'inconclusive', `Canary ${input.canaryId} needs a human decision: ${status.reason}`)
+        await notify(
+          verdict === 'ready' ? 'approval_needed' : 'inconclusive',
+          `Canary ${input.canaryId} needs a human decision: ${status.reason}`,
+        )
       } else if (status.state === 'awaiting_approval') {
         status.approvalWaitSeconds += config.analysisIntervalSeconds
         if (status.approvalWaitSeconds >= config.approvalTimeoutSeconds) {
@@ -553,19 +732,30 @@ export async function canaryRelease(input: CanaryInput): Promise<CanaryStatus> {
         // A decision arriving now is handled in this run first; handlers must be done before moving on.
         await condition(() => allHandlersFinished() || pending !== null)
         if (pending !== null) continue
-        return await continueAsNew<typeof canaryRelease>({ ...input, resume: { status, stepSamples, stepSeconds, bakeSince, notifications } })
+        return await continueAsNew<typeof canaryRelease>({
+          ...input,
+          resume: { status, stepSamples, stepSeconds, bakeSince, notifications },
+        })
       }
     }
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err
     // Never leave the candidate on live traffic without monitoring.
     if (!ENDED.has(status.state)) {
-      const why = isCancellation(err) ? 'canary workflow cancelled' : `canary workflow failed: ${late ? rootCause(err) : rootMessage(err)}`
+      const why = isCancellation(err)
+        ? 'canary workflow cancelled'
+        : `canary workflow failed: ${late ? rootCause(err) : rootMessage(err)}`
       // While baking, production is the approved candidate: only the holdback goes.
-      const stop = status.state === 'baking' ? () => finishBake(`bake window stopped (${why})`) : () => rollback(why, 'kaizen', null)
+      const stop =
+        status.state === 'baking'
+          ? () => finishBake(`bake window stopped (${why})`)
+          : () => rollback(why, 'kaizen', null)
       await CancellationScope.nonCancellable(stop).catch(() => undefined)
     }
-    for (let p = pending as Pending | null; p && !p.settled; p = pending as Pending | null) settle(p, { refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}` })
+    for (let p = pending as Pending | null; p && !p.settled; p = pending as Pending | null)
+      settle(p, {
+        refused: `canary ${input.canaryId} stopped before the ${p.decision} could be applied: ${rootMessage(err)}`,
+      })
     throw err
   }
 }

@@ -65,7 +65,11 @@ export async function gradeBatch(input: GradeBatchInput): Promise<GradeBatchResu
   const lane = async () => {
     while (next < plan.chunks && !continuing) {
       const chunk = next++
-      const r: ChunkResult = await grader.gradeChunk({ batchId, chunk, ...(input.concurrency ? { concurrency: input.concurrency } : {}) })
+      const r: ChunkResult = await grader.gradeChunk({
+        batchId,
+        chunk,
+        ...(input.concurrency ? { concurrency: input.concurrency } : {}),
+      })
       totals.graded += r.graded
       totals.skipped += r.skipped
       totals.nullScores += r.nullScores
@@ -74,10 +78,20 @@ export async function gradeBatch(input: GradeBatchInput): Promise<GradeBatchResu
       if (spread && workflowInfo().continueAsNewSuggested) continuing = true
     }
   }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.parallelChunks ?? (spread ? 32 : 4), plan.chunks - next)) }, lane))
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(input.parallelChunks ?? (spread ? 32 : 4), plan.chunks - next)) }, lane),
+  )
   if (continuing && next < plan.chunks) {
     return await continueAsNew<typeof gradeBatch>({ ...input, batchId, chunkSize, resume: { next, totals } })
   }
   const summary = await quick.finishGradingBatch({ batchId, result: { chunks: plan.chunks, ...totals } })
-  return { batchId, graderVersionId: plan.graderVersionId, itemCount: plan.itemCount, chunks: plan.chunks, ...totals, meanScore: summary.meanScore, passRate: summary.passRate }
+  return {
+    batchId,
+    graderVersionId: plan.graderVersionId,
+    itemCount: plan.itemCount,
+    chunks: plan.chunks,
+    ...totals,
+    meanScore: summary.meanScore,
+    passRate: summary.passRate,
+  }
 }

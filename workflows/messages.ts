@@ -9,7 +9,8 @@ import type { GoldenComparison, SafetyComparison } from '../core/ship.js'
 
 // ── Campaign ────────────────────────────────────────────────────────────────────────────────
 
-export type CampaignStage = 'starting' | 'sampling' | 'scoring-baseline' | 'searching' | 'holdout' | 'canary' | 'done' | 'failed'
+export type CampaignStage =
+  'starting' | 'sampling' | 'scoring-baseline' | 'searching' | 'holdout' | 'canary' | 'done' | 'failed'
 
 export interface CampaignStatus {
   campaignId: string
@@ -32,7 +33,15 @@ export interface CampaignStatus {
   canaryId: string | null
 }
 
-export type CampaignDecision = 'canary-started' | 'no-significant-improvement' | 'golden-regression' | 'safety-regression' | 'no-better-candidate' | 'canary-conflict' | 'stopped' | 'budget-exhausted'
+export type CampaignDecision =
+  | 'canary-started'
+  | 'no-significant-improvement'
+  | 'golden-regression'
+  | 'safety-regression'
+  | 'no-better-candidate'
+  | 'canary-conflict'
+  | 'stopped'
+  | 'budget-exhausted'
 
 export interface CampaignResult {
   campaignId: string
@@ -76,7 +85,8 @@ export const pauseCampaignSignal = defineSignal<[{ by: string; paused: boolean }
 
 // ── Canary ─────────────────────────────────────────────────────────────────────────────────
 
-export type CanaryState = 'starting' | 'running' | 'awaiting_approval' | 'holding' | 'baking' | 'promoted' | 'rolled_back'
+export type CanaryState =
+  'starting' | 'running' | 'awaiting_approval' | 'holding' | 'baking' | 'promoted' | 'rolled_back'
 
 export interface CanaryStatus {
   canaryId: string
@@ -156,4 +166,5 @@ export const evaluationTaskQueue = (taskQueue: string): string => `${taskQueue}-
 export const canaryWorkflowId = (campaignId: string) => `canary-${campaignId}`
 export const scheduleIdFor = (taskId: string) => `kaizen-nightly-${taskId}`
 /** Default id of a campaign started at `at` (CLI, API, demo): `campaign-<task>-<yyyymmdd-hhmmss>`. */
-export const campaignIdFor = (taskId: string, at: Date) => `campaign-${taskId}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`
+export const campaignIdFor = (taskId: string, at: Date) =>
+  `campaign-${taskId}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`

@@ -16,14 +16,24 @@ import { authResponses, errorResponse } from '../schemas.js'
 
 const CompleteRequest = z
   .object({
-    key: z.string().min(1).max(500).openapi({ description: 'Sticky routing key (user, session or tenant id): the same key keeps its arm during a canary.' }),
-    input: z.record(z.string(), z.string().max(100_000)).optional().openapi({ description: "The prompt template's input variables." }),
-    id: z.string().min(1).max(200).optional().openapi({ description: 'Idempotency key (unique per task): a repeated request is answered from its record, with no second model call.' }),
+    key: z.string().min(1).max(500).openapi({
+      description: 'Sticky routing key (user, session or tenant id): the same key keeps its arm during a canary.',
+    }),
+    input: z
+      .record(z.string(), z.string().max(100_000))
+      .optional()
+      .openapi({ description: "The prompt template's input variables." }),
+    id: z.string().min(1).max(200).optional().openapi({
+      description:
+        'Idempotency key (unique per task): a repeated request is answered from its record, with no second model call.',
+    }),
     simulation: z
       .object({ exampleKey: z.string().min(1).max(500) })
       .strict()
       .optional()
-      .openapi({ description: 'Simulated models (sim-*) only: the scenario case to answer; its input replaces `input`.' }),
+      .openapi({
+        description: 'Simulated models (sim-*) only: the scenario case to answer; its input replaces `input`.',
+      }),
   })
   .strict()
   .openapi('CompleteRequest')
@@ -44,7 +54,8 @@ const CompleteResponse = z
     costUsd: z.number(),
     replayed: z.boolean(),
     recorded: z.boolean().openapi({
-      description: 'False when the model was called but the database stayed unavailable, so the call is not recorded (trafficId names no record; the header Kaizen-Recorded: false says the same).',
+      description:
+        'False when the model was called but the database stayed unavailable, so the call is not recorded (trafficId names no record; the header Kaizen-Recorded: false says the same).',
     }),
   })
   .openapi('CompleteResponse')
@@ -60,8 +71,14 @@ const route = createRoute({
   },
   responses: {
     200: {
-      description: "The model's answer (recorded as traffic; when the database stayed unavailable, not recorded: `recorded: false`, header `Kaizen-Recorded: false`)",
-      headers: z.object({ 'Kaizen-Recorded': z.enum(['false']).optional().openapi({ description: 'Present (false) when the call was not recorded' }) }),
+      description:
+        "The model's answer (recorded as traffic; when the database stayed unavailable, not recorded: `recorded: false`, header `Kaizen-Recorded: false`)",
+      headers: z.object({
+        'Kaizen-Recorded': z
+          .enum(['false'])
+          .optional()
+          .openapi({ description: 'Present (false) when the call was not recorded' }),
+      }),
       content: { 'application/json': { schema: CompleteResponse } },
     },
     400: errorResponse('Malformed body, or an input variable the prompt needs is missing (named)'),
@@ -69,11 +86,16 @@ const route = createRoute({
     404: errorResponse('Unknown task, or no production version'),
     413: errorResponse('Body too large'),
     502: errorResponse('The provider refused the call (recorded as failed traffic)'),
-    503: errorResponse('The provider could not be reached (recorded as failed traffic), or the database is unavailable before the model was called'),
+    503: errorResponse(
+      'The provider could not be reached (recorded as failed traffic), or the database is unavailable before the model was called',
+    ),
   },
 })
 
-export function registerComplete(app: OpenAPIHono<AuthEnv>, deps: { gateway: Gateway; tokens: TokenCache; metrics: ApiMetrics }): void {
+export function registerComplete(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { gateway: Gateway; tokens: TokenCache; metrics: ApiMetrics },
+): void {
   app.use('/v1/tasks/:task/complete', requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { task } = c.req.valid('param')

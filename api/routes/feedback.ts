@@ -23,8 +23,18 @@ export const Feedback = z
   .object({
     trafficId: z.string().min(1).max(200).optional().openapi({ description: 'Kaizen’s id of the record (tr_…)' }),
     task: z.string().min(1).max(200).optional(),
-    id: z.string().min(1).max(200).optional().openapi({ description: 'The idempotency key the record was ingested with (with task)' }),
-    feedbackId: z.string().min(1).max(200).optional().openapi({ description: 'Idempotency key of this feedback: sent twice, stored once' }),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'The idempotency key the record was ingested with (with task)' }),
+    feedbackId: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'Idempotency key of this feedback: sent twice, stored once' }),
     outcome: Reference.optional().openapi({ description: 'What actually resolved the case' }),
     rating: z
       .object({
@@ -37,8 +47,10 @@ export const Feedback = z
   })
   .strict()
   .superRefine((f, ctx) => {
-    if (!f.trafficId && !(f.task && f.id)) ctx.addIssue({ code: 'custom', path: ['trafficId'], message: 'name the record: trafficId, or task and id' })
-    if (!f.outcome && !f.rating) ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'send an outcome, a rating, or both' })
+    if (!f.trafficId && !(f.task && f.id))
+      ctx.addIssue({ code: 'custom', path: ['trafficId'], message: 'name the record: trafficId, or task and id' })
+    if (!f.outcome && !f.rating)
+      ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'send an outcome, a rating, or both' })
   })
   .openapi('Feedback')
 
@@ -49,15 +61,25 @@ const route = createRoute({
   security: [{ bearer: [] }],
   request: { body: { required: true, content: { 'application/json': { schema: Feedback } } } },
   responses: {
-    201: { description: 'Recorded', content: { 'application/json': { schema: z.object({ trafficId: z.string(), recorded: z.array(z.enum(['outcome', 'rating'])) }) } } },
+    201: {
+      description: 'Recorded',
+      content: {
+        'application/json': {
+          schema: z.object({ trafficId: z.string(), recorded: z.array(z.enum(['outcome', 'rating'])) }),
+        },
+      },
+    },
     400: errorResponse('Malformed body (JSON paths at fault)'),
     ...authResponses('ingest'),
     404: errorResponse('Unknown traffic record (named)'),
-    409: errorResponse('The record was erased by its task\'s retention policy'),
+    409: errorResponse("The record was erased by its task's retention policy"),
   },
 })
 
-export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor }): void {
+export function registerFeedback(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
+): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     // Outcomes and comments are redacted like traffic before they are stored (an outcome becomes the
@@ -66,7 +88,9 @@ export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; toke
     const f = {
       ...body,
       ...(body.outcome ? { outcome: await deps.redactor.json(body.outcome) } : {}),
-      ...(body.rating?.comment ? { rating: { ...body.rating, comment: await deps.redactor.text(body.rating.comment) } } : {}),
+      ...(body.rating?.comment
+        ? { rating: { ...body.rating, comment: await deps.redactor.text(body.rating.comment) } }
+        : {}),
     }
     const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
     const token = c.get('token')
@@ -76,19 +100,46 @@ export function registerFeedback(app: OpenAPIHono<AuthEnv>, deps: { db: Db; toke
       // waited for and then seen (404 or 409), instead of a foreign-key failure at the insert.
       // Not FOR SHARE: two outcomes for one record would each hold a share lock and then deadlock
       // on their updates; this lock makes them take turns.
-      const [row] = await tx.select({ id: traffic.id, expiredAt: traffic.expiredAt }).from(traffic).where(eq(traffic.id, trafficId)).for('no key update')
-      if (!row) throw new KaizenError('NOT_FOUND', `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
+      const [row] = await tx
+        .select({ id: traffic.id, expiredAt: traffic.expiredAt })
+        .from(traffic)
+        .where(eq(traffic.id, trafficId))
+        .for('no key update')
+      if (!row)
+        throw new KaizenError(
+          'NOT_FOUND',
+          `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`,
+          { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } },
+        )
       // Retention erased this record's content: an outcome would make an empty record look usable again.
-      if (row.expiredAt) throw new KaizenError('CONFLICT', `traffic record ${trafficId} was erased by the task's retention policy on ${row.expiredAt.toISOString()}; feedback on it is not kept`, { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } })
-      const key = (kind: string) => `fb_${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
+      if (row.expiredAt)
+        throw new KaizenError(
+          'CONFLICT',
+          `traffic record ${trafficId} was erased by the task's retention policy on ${row.expiredAt.toISOString()}; feedback on it is not kept`,
+          { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } },
+        )
+      const key = (kind: string) =>
+        `fb_${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
       const out: Array<'outcome' | 'rating'> = []
       if (f.outcome) {
-        await tx.insert(feedback).values({ id: key('outcome'), trafficId, kind: 'outcome', value: f.outcome, actor: `token:${token.name}` }).onConflictDoNothing()
+        await tx
+          .insert(feedback)
+          .values({ id: key('outcome'), trafficId, kind: 'outcome', value: f.outcome, actor: `token:${token.name}` })
+          .onConflictDoNothing()
         await tx.update(traffic).set({ reference: f.outcome }).where(eq(traffic.id, trafficId))
         out.push('outcome')
       }
       if (f.rating) {
-        await tx.insert(feedback).values({ id: key('rating'), trafficId, kind: 'rating', value: f.rating, actor: `user:${f.rating.by} via token:${token.name}` }).onConflictDoNothing()
+        await tx
+          .insert(feedback)
+          .values({
+            id: key('rating'),
+            trafficId,
+            kind: 'rating',
+            value: f.rating,
+            actor: `user:${f.rating.by} via token:${token.name}`,
+          })
+          .onConflictDoNothing()
         out.push('rating')
       }
       return out

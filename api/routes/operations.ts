@@ -43,9 +43,16 @@ const Status = z.record(z.string(), z.unknown()).openapi('WorkflowStatus', {
     'An ended one, read from its history: workflowStatus (COMPLETED, FAILED, TERMINATED, CANCELED, TIMED_OUT), its result (campaigns: result; canaries: the final status), ' +
     'or failure { message, code, chain } — the root cause, its Kaizen error code and the whole failure chain (client/operations.ts: CampaignView, CanaryView).',
 })
-const common = (scope: string) => ({ ...authResponses(scope), 404: errorResponse('No such workflow'), 503: errorResponse('Temporal is unreachable, or no worker is polling the task queue') })
+const common = (scope: string) => ({
+  ...authResponses(scope),
+  404: errorResponse('No such workflow'),
+  503: errorResponse('Temporal is unreachable, or no worker is polling the task queue'),
+})
 
-export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache }): void {
+export function registerOperations(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache },
+): void {
   const { temporal, tokens } = deps
   // The same operations as the CLI (client/operations.ts); this server holds the database, so the
   // campaign checks run here rather than on a worker.
@@ -54,7 +61,15 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
     const client = await temporal.client().catch((e: unknown) => {
       throw temporalError(e, 'Temporal')
     })
-    if (cached?.client !== client) cached = { client, ops: createOperations({ client, taskQueue: temporal.taskQueue, check: (input) => campaignPreflight(deps.db, input) }) }
+    if (cached?.client !== client)
+      cached = {
+        client,
+        ops: createOperations({
+          client,
+          taskQueue: temporal.taskQueue,
+          check: (input) => campaignPreflight(deps.db, input),
+        }),
+      }
     return cached.ops
   }
 
@@ -62,11 +77,15 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
   const StartCampaign = z
     .object({
       task: z.string().min(1).max(200),
-      id: z.string().regex(CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE).optional().openapi({ description: 'Campaign id (default campaign-<task>-<time>); single-use.' }),
-      config: z
-        .record(z.string(), z.unknown())
+      id: z
+        .string()
+        .regex(CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE)
         .optional()
-        .openapi({ description: 'Campaign settings as in a campaign config file (docs/configuration.md); validated whole and strictly: an unknown key is 400 naming its path (config.search.serach) and the key probably meant.' }),
+        .openapi({ description: 'Campaign id (default campaign-<task>-<time>); single-use.' }),
+      config: z.record(z.string(), z.unknown()).optional().openapi({
+        description:
+          'Campaign settings as in a campaign config file (docs/configuration.md); validated whole and strictly: an unknown key is 400 naming its path (config.search.serach) and the key probably meant.',
+      }),
     })
     .strict()
     .openapi('StartCampaign')
@@ -79,26 +98,54 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
       security: [{ bearer: [] }],
       request: { body: { required: true, content: { 'application/json': { schema: StartCampaign } } } },
       responses: {
-        202: json(z.object({ campaignId: z.string(), task: z.string(), status: z.literal('started'), warnings: z.array(z.string()) }), 'Started'),
+        202: json(
+          z.object({
+            campaignId: z.string(),
+            task: z.string(),
+            status: z.literal('started'),
+            warnings: z.array(z.string()),
+          }),
+          'Started',
+        ),
         400: errorResponse('Malformed body or campaign settings (JSON paths named)'),
         ...common('operate'),
         404: errorResponse('Unknown task (fields: task)'),
         409: errorResponse('A campaign with this id exists, or the task has no production version'),
-        422: errorResponse('The campaign would refuse to run: too little usable traffic (INSUFFICIENT_DATA); nothing was started'),
+        422: errorResponse(
+          'The campaign would refuse to run: too little usable traffic (INSUFFICIENT_DATA); nothing was started',
+        ),
       },
     }),
     async (c) => {
       const body = c.req.valid('json')
       const config = parseCampaignConfig(body.config ?? {}, 'request body', ['config'])
       const token = c.get('token')
-      const started = await (await ops()).startCampaign({ taskId: body.task, ...(body.id ? { campaignId: body.id } : {}), config, trigger: 'api', startedBy: token.person ?? `token:${token.name}` })
-      return c.json({ campaignId: started.campaignId, task: body.task, status: 'started' as const, warnings: started.warnings }, 202)
+      const started = await (
+        await ops()
+      ).startCampaign({
+        taskId: body.task,
+        ...(body.id ? { campaignId: body.id } : {}),
+        config,
+        trigger: 'api',
+        startedBy: token.person ?? `token:${token.name}`,
+      })
+      return c.json(
+        { campaignId: started.campaignId, task: body.task, status: 'started' as const, warnings: started.warnings },
+        202,
+      )
     },
   )
 
   app.use('/v1/campaigns/:id', requireScope(tokens, 'read'))
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/campaigns/{id}', summary: 'Campaign status, or its outcome (with the root cause of a failure)', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
+    createRoute({
+      method: 'get',
+      path: '/v1/campaigns/{id}',
+      summary: 'Campaign status, or its outcome (with the root cause of a failure)',
+      security: [{ bearer: [] }],
+      request: { params: Id },
+      responses: { 200: json(Status, 'Status'), ...common('read') },
+    }),
     async (c) => {
       const { id } = c.req.valid('param')
       return c.json(await (await ops()).describeCampaign(id), 200)
@@ -111,10 +158,20 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
       createRoute({
         method: 'post',
         path: `/v1/campaigns/{id}/${verb}`,
-        summary: verb === 'stop' ? 'Stop searching after the current round (the campaign goes on with its best prompt)' : `${verb === 'pause' ? 'Pause' : 'Resume'} the search between rounds`,
+        summary:
+          verb === 'stop'
+            ? 'Stop searching after the current round (the campaign goes on with its best prompt)'
+            : `${verb === 'pause' ? 'Pause' : 'Resume'} the search between rounds`,
         security: [{ bearer: [] }],
         request: { params: Id },
-        responses: { 202: json(z.object({ campaignId: z.string(), requested: z.string(), by: z.string(), message: z.string() }), 'Requested'), ...common('operate'), 409: errorResponse('The campaign has ended') },
+        responses: {
+          202: json(
+            z.object({ campaignId: z.string(), requested: z.string(), by: z.string(), message: z.string() }),
+            'Requested',
+          ),
+          ...common('operate'),
+          409: errorResponse('The campaign has ended'),
+        },
       }),
       async (c) => {
         const { id } = c.req.valid('param')
@@ -127,14 +184,24 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
   // ── Canaries ──
   app.use('/v1/canaries/:id', requireScope(tokens, 'read'))
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/canaries/{id}', summary: 'Canary status and evidence (an ended canary: its final status, or why it failed)', security: [{ bearer: [] }], request: { params: Id }, responses: { 200: json(Status, 'Status'), ...common('read') } }),
+    createRoute({
+      method: 'get',
+      path: '/v1/canaries/{id}',
+      summary: 'Canary status and evidence (an ended canary: its final status, or why it failed)',
+      security: [{ bearer: [] }],
+      request: { params: Id },
+      responses: { 200: json(Status, 'Status'), ...common('read') },
+    }),
     async (c) => {
       const { id } = c.req.valid('param')
       return c.json(await (await ops()).describeCanary(id), 200)
     },
   )
 
-  const Decision = z.object({ comment: z.string().max(2_000).optional() }).strict().openapi('CanaryDecision')
+  const Decision = z
+    .object({ comment: z.string().max(2_000).optional() })
+    .strict()
+    .openapi('CanaryDecision')
   for (const verb of ['approve', 'reject'] as const) {
     app.use(`/v1/canaries/:id/${verb}`, requireScope(tokens, 'approve'))
     app.openapi(
@@ -148,10 +215,15 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
         security: [{ bearer: [] }],
         request: { params: Id, body: { required: false, content: { 'application/json': { schema: Decision } } } },
         responses: {
-          200: json(z.record(z.string(), z.unknown()).openapi('ApprovalOutcome'), 'Decision recorded (or, for a repeated approval, the recorded one): the outcome and a message saying what happened'),
+          200: json(
+            z.record(z.string(), z.unknown()).openapi('ApprovalOutcome'),
+            'Decision recorded (or, for a repeated approval, the recorded one): the outcome and a message saying what happened',
+          ),
           400: errorResponse('Malformed body'),
           ...common('approve'),
-          409: errorResponse('The canary cannot take this decision now (not awaiting approval, approved by someone else, ended, role missing); nothing recorded'),
+          409: errorResponse(
+            'The canary cannot take this decision now (not awaiting approval, approved by someone else, ended, role missing); nothing recorded',
+          ),
         },
       }),
       async (c) => {
@@ -159,8 +231,18 @@ export function registerOperations(app: OpenAPIHono<AuthEnv>, deps: { db: Db; te
         const { comment } = c.req.valid('json') ?? {}
         const token = c.get('token')
         // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is refused here.
-        if (!token.person) throw new KaizenError('FORBIDDEN', `token "${token.name}" names no person, and approvals need a human identity: create one with \`kaizen token create --scopes approve --person <you>\``)
-        const { outcome, message } = await (await ops()).decideCanary(id, verb, { approver: token.person, ...(token.role ? { role: token.role } : {}), ...(comment ? { comment } : {}) })
+        if (!token.person)
+          throw new KaizenError(
+            'FORBIDDEN',
+            `token "${token.name}" names no person, and approvals need a human identity: create one with \`kaizen token create --scopes approve --person <you>\``,
+          )
+        const { outcome, message } = await (
+          await ops()
+        ).decideCanary(id, verb, {
+          approver: token.person,
+          ...(token.role ? { role: token.role } : {}),
+          ...(comment ? { comment } : {}),
+        })
         return c.json({ ...outcome, message }, 200)
       },
     )

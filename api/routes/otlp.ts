@@ -31,7 +31,10 @@ import { MAX_BATCH, TrafficRecord, storeTraffic, type TrafficRecordInput } from 
 // An OTLP AnyValue ({ stringValue } | { intValue } | … | { arrayValue } | { kvlistValue }); read by `plain`.
 const AnyValue = z.record(z.string(), z.unknown()).openapi({ description: 'OTLP AnyValue' })
 const KeyValue = z.object({ key: z.string(), value: AnyValue.optional() }).loose()
-const Nanos = z.union([z.string().regex(/^\d+$/, 'nanoseconds since the epoch, as digits'), z.number().int().nonnegative()])
+const Nanos = z.union([
+  z.string().regex(/^\d+$/, 'nanoseconds since the epoch, as digits'),
+  z.number().int().nonnegative(),
+])
 const Span = z
   .object({
     traceId: z.string().min(1),
@@ -49,7 +52,10 @@ export const OtlpTraces = z
       .array(
         z
           .object({
-            resource: z.object({ attributes: z.array(KeyValue).default([]) }).loose().optional(),
+            resource: z
+              .object({ attributes: z.array(KeyValue).default([]) })
+              .loose()
+              .optional(),
             scopeSpans: z.array(z.object({ spans: z.array(Span).default([]) }).loose()).default([]),
           })
           .loose(),
@@ -70,7 +76,13 @@ function plain(v: unknown): unknown {
   if (o.doubleValue !== undefined) return o.doubleValue
   if (o.boolValue !== undefined) return o.boolValue
   if (o.arrayValue) return ((o.arrayValue as { values?: unknown[] }).values ?? []).map(plain)
-  if (o.kvlistValue) return Object.fromEntries(((o.kvlistValue as { values?: Array<{ key: string; value?: unknown }> }).values ?? []).map((kv) => [kv.key, plain(kv.value)]))
+  if (o.kvlistValue)
+    return Object.fromEntries(
+      ((o.kvlistValue as { values?: Array<{ key: string; value?: unknown }> }).values ?? []).map((kv) => [
+        kv.key,
+        plain(kv.value),
+      ]),
+    )
   return undefined
 }
 
@@ -86,7 +98,9 @@ function messagesText(raw: unknown): string | null {
   }
   if (!Array.isArray(value)) return typeof value === 'string' ? value : null
   const texts = value.flatMap((m: { content?: unknown; parts?: Array<{ content?: unknown; type?: string }> }) =>
-    typeof m?.content === 'string' ? [m.content] : (m?.parts ?? []).filter((p) => typeof p?.content === 'string').map((p) => p.content as string),
+    typeof m?.content === 'string'
+      ? [m.content]
+      : (m?.parts ?? []).filter((p) => typeof p?.content === 'string').map((p) => p.content as string),
   )
   return texts.length > 0 ? texts.join('\n') : null
 }
@@ -143,12 +157,20 @@ export function otlpToRecords(body: z.infer<typeof OtlpTraces>): { records: Traf
           return
         }
         const parsed = TrafficRecord.safeParse(raw)
-        if (!parsed.success) throw fromZodError(parsed.error, `span resourceSpans[${i}].scopeSpans[${j}].spans[${k}] (${span.spanId}) as a traffic record`)
+        if (!parsed.success)
+          throw fromZodError(
+            parsed.error,
+            `span resourceSpans[${i}].scopeSpans[${j}].spans[${k}] (${span.spanId}) as a traffic record`,
+          )
         records.push(parsed.data)
       }),
     )
   })
-  if (records.length > MAX_BATCH) throw new KaizenError('INVALID_INPUT', `the export holds ${records.length} LLM spans; send at most ${MAX_BATCH} per request (lower the exporter's batch size)`)
+  if (records.length > MAX_BATCH)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `the export holds ${records.length} LLM spans; send at most ${MAX_BATCH} per request (lower the exporter's batch size)`,
+    )
   return { records, skipped }
 }
 
@@ -159,14 +181,26 @@ const route = createRoute({
   security: [{ bearer: [] }],
   request: { body: { required: true, content: { 'application/json': { schema: OtlpTraces } } } },
   responses: {
-    200: { description: 'Accepted (OTLP ExportTraceServiceResponse)', content: { 'application/json': { schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.number().int(), errorMessage: z.string() }).partial() }) } } },
+    200: {
+      description: 'Accepted (OTLP ExportTraceServiceResponse)',
+      content: {
+        'application/json': {
+          schema: z.object({
+            partialSuccess: z.object({ rejectedSpans: z.number().int(), errorMessage: z.string() }).partial(),
+          }),
+        },
+      },
+    },
     400: errorResponse('Malformed export, or a span that is not a valid traffic record (named)'),
     ...authResponses('ingest'),
     404: errorResponse('Unknown task or prompt version (named)'),
   },
 })
 
-export function registerOtlp(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor }): void {
+export function registerOtlp(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
+): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { records } = otlpToRecords(c.req.valid('json'))

@@ -17,7 +17,9 @@ const Resolved = z
   .object({
     task: z.string(),
     version: z.object({ id: z.string(), number: z.number().int(), content: PromptContent }),
-    arm: z.enum(['baseline', 'canary']).nullable().openapi({ description: 'null when no canary runs; echo it (and canaryId) when sending the call to /v1/traffic' }),
+    arm: z.enum(['baseline', 'canary']).nullable().openapi({
+      description: 'null when no canary runs; echo it (and canaryId) when sending the call to /v1/traffic',
+    }),
     canaryId: z.string().nullable(),
     routingWeight: z.number().nullable(),
   })
@@ -41,7 +43,10 @@ const route = createRoute({
   },
 })
 
-export function registerPrompt(app: OpenAPIHono<AuthEnv>, deps: { resolver: PromptResolver; tokens: TokenCache; metrics: ApiMetrics }): void {
+export function registerPrompt(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { resolver: PromptResolver; tokens: TokenCache; metrics: ApiMetrics },
+): void {
   app.use('/v1/tasks/:task/prompt', requireScope(deps.tokens, 'read'))
   app.openapi(route, async (c) => {
     const { task } = c.req.valid('param')
@@ -52,6 +57,15 @@ export function registerPrompt(app: OpenAPIHono<AuthEnv>, deps: { resolver: Prom
     c.header('ETag', etag)
     c.header('Cache-Control', 'private, max-age=1')
     if (c.req.header('if-none-match') === etag) return c.body(null, 304)
-    return c.json({ task, version: { id: r.version.id, number: r.version.version, content: contentOf(r.version) }, arm: r.arm, canaryId: r.canaryId, routingWeight: r.weight }, 200)
+    return c.json(
+      {
+        task,
+        version: { id: r.version.id, number: r.version.version, content: contentOf(r.version) },
+        arm: r.arm,
+        canaryId: r.canaryId,
+        routingWeight: r.weight,
+      },
+      200,
+    )
   })
 }

@@ -23,11 +23,26 @@ const count = z.number().int().min(0).max(10_000_000)
 
 export const TrafficRecord = z
   .object({
-    id: z.string().min(1).max(200).optional().openapi({ description: 'Idempotency key of this call (unique per task); a record sent again is stored once.' }),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'Idempotency key of this call (unique per task); a record sent again is stored once.' }),
     task: z.string().min(1).max(200),
-    promptVersion: z.string().min(1).max(200).openapi({ description: 'The prompt version id that served the call (from the resolve endpoint).' }),
-    routingKey: z.string().min(1).max(500).openapi({ description: 'The sticky routing key (user, session, tenant) the version was resolved for.' }),
-    input: z.record(z.string(), z.string().max(100_000)).openapi({ description: 'The input variables the prompt was rendered with.' }),
+    promptVersion: z
+      .string()
+      .min(1)
+      .max(200)
+      .openapi({ description: 'The prompt version id that served the call (from the resolve endpoint).' }),
+    routingKey: z
+      .string()
+      .min(1)
+      .max(500)
+      .openapi({ description: 'The sticky routing key (user, session, tenant) the version was resolved for.' }),
+    input: z
+      .record(z.string(), z.string().max(100_000))
+      .openapi({ description: 'The input variables the prompt was rendered with.' }),
     output: z.string().max(1_000_000).nullable().default(null),
     model: z.string().min(1).max(200),
     provider: z.string().min(1).max(100).default('external'),
@@ -36,16 +51,30 @@ export const TrafficRecord = z
     latencyMs: z.number().int().min(0).max(86_400_000).default(0),
     costUsd: z.number().min(0).max(1_000_000).default(0),
     error: z.string().max(10_000).nullable().default(null),
-    canaryId: z.string().min(1).max(300).nullable().default(null).openapi({ description: 'From the resolve response, when a canary was running.' }),
+    canaryId: z
+      .string()
+      .min(1)
+      .max(300)
+      .nullable()
+      .default(null)
+      .openapi({ description: 'From the resolve response, when a canary was running.' }),
     arm: z.enum(['baseline', 'canary']).nullable().default(null),
     routingWeight: z.number().min(0).max(1).nullable().default(null),
-    startedAt: z.iso.datetime({ offset: true }).optional().openapi({ description: 'When the call started (ISO 8601); default: when it is received.' }),
+    startedAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'When the call started (ISO 8601); default: when it is received.' }),
   })
   .strict()
   .openapi('TrafficRecord')
 
 export const TrafficBatch = z
-  .object({ records: z.array(TrafficRecord).min(1, 'send at least one record').max(MAX_BATCH, `send at most ${MAX_BATCH} records per batch`) })
+  .object({
+    records: z
+      .array(TrafficRecord)
+      .min(1, 'send at least one record')
+      .max(MAX_BATCH, `send at most ${MAX_BATCH} records per batch`),
+  })
   .strict()
   .openapi('TrafficBatch')
 
@@ -58,7 +87,10 @@ const route = createRoute({
   security: [{ bearer: [] }],
   request: { body: { required: true, content: { 'application/json': { schema: TrafficBatch } } } },
   responses: {
-    202: { description: 'Stored (all of the batch; duplicates of earlier records are skipped)', content: { 'application/json': { schema: Accepted } } },
+    202: {
+      description: 'Stored (all of the batch; duplicates of earlier records are skipped)',
+      content: { 'application/json': { schema: Accepted } },
+    },
     400: errorResponse('Malformed body: the JSON paths at fault'),
     ...authResponses('ingest'),
     404: errorResponse('Unknown task or prompt version (named)'),
@@ -72,17 +104,33 @@ export type TrafficRecordInput = z.infer<typeof TrafficRecord>
 export async function checkReferences(db: Db, records: readonly TrafficRecordInput[]): Promise<void> {
   const taskIds = [...new Set(records.map((r) => r.task))]
   const versionIds = [...new Set(records.map((r) => r.promptVersion))]
-  const knownTasks = new Set((await db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, taskIds))).map((t) => t.id))
+  const knownTasks = new Set(
+    (await db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, taskIds))).map((t) => t.id),
+  )
   const versions = new Map(
-    (await db.select({ id: promptVersions.id, taskId: promptVersions.taskId }).from(promptVersions).where(and(inArray(promptVersions.id, versionIds)))).map((v) => [v.id, v.taskId]),
+    (
+      await db
+        .select({ id: promptVersions.id, taskId: promptVersions.taskId })
+        .from(promptVersions)
+        .where(and(inArray(promptVersions.id, versionIds)))
+    ).map((v) => [v.id, v.taskId]),
   )
   records.forEach((r, i) => {
-    if (!knownTasks.has(r.task)) throw new KaizenError('NOT_FOUND', `unknown task "${r.task}" at records[${i}].task; create it with \`kaizen prompts create\``, { details: { fields: [`records[${i}].task`] } })
+    if (!knownTasks.has(r.task))
+      throw new KaizenError(
+        'NOT_FOUND',
+        `unknown task "${r.task}" at records[${i}].task; create it with \`kaizen prompts create\``,
+        { details: { fields: [`records[${i}].task`] } },
+      )
     const owner = versions.get(r.promptVersion)
     if (owner !== r.task) {
-      throw new KaizenError('NOT_FOUND', `unknown prompt version "${r.promptVersion}" of task "${r.task}" at records[${i}].promptVersion${owner ? ` (it belongs to task "${owner}")` : ''}`, {
-        details: { fields: [`records[${i}].promptVersion`] },
-      })
+      throw new KaizenError(
+        'NOT_FOUND',
+        `unknown prompt version "${r.promptVersion}" of task "${r.task}" at records[${i}].promptVersion${owner ? ` (it belongs to task "${owner}")` : ''}`,
+        {
+          details: { fields: [`records[${i}].promptVersion`] },
+        },
+      )
     }
   })
 }
@@ -94,7 +142,11 @@ async function redacted(records: readonly TrafficRecordInput[], redactor: Redact
 }
 
 /** Store a validated batch whole (one statement), redacted first; returns how many were new. */
-export async function storeTraffic(db: Db, batch: readonly TrafficRecordInput[], redactor: Redactor = new Redactor()): Promise<{ stored: number; duplicates: number }> {
+export async function storeTraffic(
+  db: Db,
+  batch: readonly TrafficRecordInput[],
+  redactor: Redactor = new Redactor(),
+): Promise<{ stored: number; duplicates: number }> {
   await checkReferences(db, batch)
   const records = await redacted(batch, redactor)
   const rows = records.map((r) => ({
@@ -117,11 +169,18 @@ export async function storeTraffic(db: Db, batch: readonly TrafficRecordInput[],
     error: r.error,
     ...(r.startedAt ? { createdAt: new Date(r.startedAt) } : {}),
   }))
-  const inserted = await db.insert(traffic).values(rows).onConflictDoNothing({ target: traffic.id }).returning({ id: traffic.id })
+  const inserted = await db
+    .insert(traffic)
+    .values(rows)
+    .onConflictDoNothing({ target: traffic.id })
+    .returning({ id: traffic.id })
   return { stored: inserted.length, duplicates: rows.length - inserted.length }
 }
 
-export function registerTraffic(app: OpenAPIHono<AuthEnv>, deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor }): void {
+export function registerTraffic(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
+): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { records } = c.req.valid('json')

@@ -69,7 +69,8 @@ export function kaizen(s: Sample, k: number, config: CanaryAnalysisConfig = DEFA
     if (run < config.hardFloorRun) continue
     const seen = look * s.r
     const pRef = ((prefix[seen] as number) + 1) / (seen + 2)
-    const required = pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
+    const required =
+      pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
     // Concurrent: baseline requests after the run's first failure (live traffic timestamps; in
     // this layout a block's baseline requests arrive before its canary request).
     const since = (look - run + 1) * s.r
@@ -236,7 +237,15 @@ function low(p: Pairs, cheapExit: boolean): boolean {
 }
 
 /** Discrete scores: everything from level counts, exactly. */
-function discretePairs(levels: number[], cx: Float64Array, cy: Float64Array, m: number, n: number, sx: number, sy: number): Pairs {
+function discretePairs(
+  levels: number[],
+  cx: Float64Array,
+  cy: Float64Array,
+  m: number,
+  n: number,
+  sx: number,
+  sy: number,
+): Pairs {
   return {
     m,
     n,
@@ -256,8 +265,18 @@ function discretePairs(levels: number[], cx: Float64Array, cy: Float64Array, m: 
     },
     ties(mu) {
       const groups = new Map<number, number>()
-      for (let a = 0; a < levels.length; a++) if (cx[a]) groups.set(Math.round(((levels[a] as number) - mu) * 1e9), (groups.get(Math.round(((levels[a] as number) - mu) * 1e9)) ?? 0) + (cx[a] as number))
-      for (let b = 0; b < levels.length; b++) if (cy[b]) groups.set(Math.round((levels[b] as number) * 1e9), (groups.get(Math.round((levels[b] as number) * 1e9)) ?? 0) + (cy[b] as number))
+      for (let a = 0; a < levels.length; a++)
+        if (cx[a])
+          groups.set(
+            Math.round(((levels[a] as number) - mu) * 1e9),
+            (groups.get(Math.round(((levels[a] as number) - mu) * 1e9)) ?? 0) + (cx[a] as number),
+          )
+      for (let b = 0; b < levels.length; b++)
+        if (cy[b])
+          groups.set(
+            Math.round((levels[b] as number) * 1e9),
+            (groups.get(Math.round((levels[b] as number) * 1e9)) ?? 0) + (cy[b] as number),
+          )
       let sum = 0
       for (const g of groups.values()) sum += g * g * g - g
       return sum
@@ -298,7 +317,8 @@ function mergeInto(into: Float64Array, have: number, batch: Float64Array): numbe
   let i = have - 1
   let j = batch.length - 1
   let w = have + batch.length - 1
-  while (j >= 0) into[w--] = i >= 0 && (into[i] as number) > (batch[j] as number) ? (into[i--] as number) : (batch[j--] as number)
+  while (j >= 0)
+    into[w--] = i >= 0 && (into[i] as number) > (batch[j] as number) ? (into[i--] as number) : (batch[j--] as number)
   return have + batch.length
 }
 

@@ -24,7 +24,14 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { json: false, jsonOut: null, replicates: 2_000, scenarios: SCENARIOS.map((s) => s.name), nMax: 2_000, seed: 20261121 }
+  const o: Options = {
+    json: false,
+    jsonOut: null,
+    replicates: 2_000,
+    scenarios: SCENARIOS.map((s) => s.name),
+    nMax: 2_000,
+    seed: 20261121,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
@@ -39,8 +46,13 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--seed') o.seed = positive(a, value())
     else if (a === '--scenarios') {
       o.scenarios = value().split(',')
-      for (const s of o.scenarios) if (!SCENARIOS.some((x) => x.name === s)) fail(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`)
-    } else fail(`unknown option ${a} (options: --json, --json-out FILE, --replicates N, --scenarios a,b, --n-max N, --seed N)`)
+      for (const s of o.scenarios)
+        if (!SCENARIOS.some((x) => x.name === s))
+          fail(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.map((x) => x.name).join(', ')})`)
+    } else
+      fail(
+        `unknown option ${a} (options: --json, --json-out FILE, --replicates N, --scenarios a,b, --n-max N, --seed N)`,
+      )
   }
   if (o.nMax % 50 !== 0) fail('--n-max must be a multiple of 50 (the look intervals are 10 and 50)')
   return o
@@ -96,7 +108,8 @@ function windowMeans(s: Sample, k: number): Float64Array {
 
 /** Oracle calibration: the threshold giving a 5 % false-rollback rate with F failed checks on stationary null data. */
 function calibrate(nullWindows: Float64Array[], failures: number): number {
-  const rate = (t: number) => nullWindows.filter((w) => w.reduce((n, x) => n + (x < t ? 1 : 0), 0) >= failures).length / nullWindows.length
+  const rate = (t: number) =>
+    nullWindows.filter((w) => w.reduce((n, x) => n + (x < t ? 1 : 0), 0) >= failures).length / nullWindows.length
   let lo = 0
   let hi = 1
   for (let i = 0; i < 40; i++) {
@@ -115,7 +128,9 @@ function main() {
   const calibrated = new Map<string, number>() // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
   log(`bench:canary: ${o.replicates} replicates, up to ${o.nMax} canary samples, scenarios ${o.scenarios.join(', ')}`)
 
-  for (const scenario of SCENARIOS.filter((s) => o.scenarios.includes(s.name) || (s.name === 'continuous' && o.scenarios.includes('common-drift')))) {
+  for (const scenario of SCENARIOS.filter(
+    (s) => o.scenarios.includes(s.name) || (s.name === 'continuous' && o.scenarios.includes('common-drift')),
+  )) {
     for (const { share, r } of SHARES) {
       const t0 = Date.now()
       const nfix = nFix(scenario.variance, scenario.delta, r)
@@ -140,7 +155,12 @@ function main() {
             record(k, 't-test (single look at n_fix)', condition, tTestSingle(sample, nfix))
             record(k, 't-test (every look)', condition, tTestEveryLook(sample, k))
             record(k, 'kayenta-like', condition, kayentaLike(sample, k, scenario.levels))
-            record(k, 'flagger-like (T = μ₀ − δ/2, 5 failures)', condition, flaggerLike(sample, k, scenario.baselineMean - scenario.delta / 2, 5))
+            record(
+              k,
+              'flagger-like (T = μ₀ − δ/2, 5 failures)',
+              condition,
+              flaggerLike(sample, k, scenario.baselineMean - scenario.delta / 2, 5),
+            )
             ;(windows[k] as Record<Condition, Float64Array[]>)[condition].push(windowMeans(sample, k))
           }
         }
@@ -154,7 +174,8 @@ function main() {
           for (const w of (windows[k] as Record<Condition, Float64Array[]>)[c]) {
             let failed = 0
             let at: number | null = null
-            for (let i = 0; i < w.length && at === null; i++) if ((w[i] as number) < t && ++failed >= 3) at = (i + 1) * k
+            for (let i = 0; i < w.length && at === null; i++)
+              if ((w[i] as number) < t && ++failed >= 3) at = (i + 1) * k
             record(k, 'flagger-like (oracle T, 3 failures)', c, { rollbackAt: at })
           }
         }
@@ -164,14 +185,23 @@ function main() {
           const fr = outcomes.null.filter((x) => x.rollbackAt !== null).length / outcomes.null.length
           const hits = outcomes.regression.map((x) => x.rollbackAt ?? Number.POSITIVE_INFINITY)
           const power = hits.filter(Number.isFinite).length / hits.length
-          const row: Row = { scenario: name, detector, falseRollbackRate: fr, power, n80: power >= 0.8 ? quantile(hits, 0.8) : null }
+          const row: Row = {
+            scenario: name,
+            detector,
+            falseRollbackRate: fr,
+            power,
+            n80: power >= 0.8 ? quantile(hits, 0.8) : null,
+          }
           if (detector === 'kaizen') {
             const ready = outcomes.null.map((x) => x.readyAt ?? Number.POSITIVE_INFINITY)
             row.readyRate = ready.filter(Number.isFinite).length / ready.length
             row.n80Ready = row.readyRate >= 0.8 ? quantile(ready, 0.8) : null
             // Defined at Δ = −margin: a smaller regression (rare errors: −0.02) is rightly "no worse than −margin".
             row.falseReadyRate =
-              scenario.delta >= DEFAULT_ANALYSIS.margin ? outcomes.regression.filter((x) => x.readyAt !== null && x.readyAt !== undefined).length / outcomes.regression.length : null
+              scenario.delta >= DEFAULT_ANALYSIS.margin
+                ? outcomes.regression.filter((x) => x.readyAt !== null && x.readyAt !== undefined).length /
+                  outcomes.regression.length
+                : null
           }
           rows.push(row)
         }
@@ -192,7 +222,14 @@ function main() {
   }
 
   const seconds = (Date.now() - started) / 1000
-  const report = { replicates: o.replicates, nMax: o.nMax, alphaBudget: { quality: DEFAULT_ANALYSIS.alphaQuality, errorRate: DEFAULT_ANALYSIS.alphaError }, results: rows, totalFailure, seconds }
+  const report = {
+    replicates: o.replicates,
+    nMax: o.nMax,
+    alphaBudget: { quality: DEFAULT_ANALYSIS.alphaQuality, errorRate: DEFAULT_ANALYSIS.alphaError },
+    results: rows,
+    totalFailure,
+    seconds,
+  }
   if (o.jsonOut) writeFileSync(o.jsonOut, `${JSON.stringify(report, null, 2)}\n`)
   if (o.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
@@ -203,12 +240,19 @@ function main() {
   for (const row of rows) {
     if (row.scenario !== current) {
       current = row.scenario
-      process.stdout.write(`\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`)
+      process.stdout.write(
+        `\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`,
+      )
     }
-    const ready = row.readyRate === undefined ? '' : `${pct(row.readyRate)} | ${row.n80Ready ?? '—'} | ${pct(row.falseReadyRate)}`
-    process.stdout.write(`  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`)
+    const ready =
+      row.readyRate === undefined ? '' : `${pct(row.readyRate)} | ${row.n80Ready ?? '—'} | ${pct(row.falseReadyRate)}`
+    process.stdout.write(
+      `  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`,
+    )
   }
-  process.stdout.write(`\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`)
+  process.stdout.write(
+    `\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`,
+  )
   process.stdout.write(`${o.replicates} replicates, ${seconds.toFixed(0)} s\n`)
 }
 

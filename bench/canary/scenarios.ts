@@ -70,7 +70,10 @@ export const SCENARIOS: Scenario[] = [
     delta: 0.05,
     variance: rubricVar,
     levels: rubricLevels,
-    draw: (rng, worse) => ({ score: rubricLevels[rng.categorical(worse ? rubricWorseCum : rubricBaseCum)] as number, error: false }),
+    draw: (rng, worse) => ({
+      score: rubricLevels[rng.categorical(worse ? rubricWorseCum : rubricBaseCum)] as number,
+      error: false,
+    }),
   },
   {
     name: 'rare-errors',
@@ -96,7 +99,13 @@ export const SCENARIOS: Scenario[] = [
 ]
 
 export function generate(scenario: Scenario, condition: Condition, r: number, n: number, rng: FastRng): Sample {
-  const s: Sample = { canary: new Float64Array(n), canaryError: new Uint8Array(n), baseline: new Float64Array(n * r), baselineError: new Uint8Array(n * r), r }
+  const s: Sample = {
+    canary: new Float64Array(n),
+    canaryError: new Uint8Array(n),
+    baseline: new Float64Array(n * r),
+    baselineError: new Uint8Array(n * r),
+    r,
+  }
   for (let i = 0; i < n; i++) {
     const shift = scenario.drift && i >= scenario.drift.at ? scenario.drift.shift : 0
     if (condition === 'total-failure') {

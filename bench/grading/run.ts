@@ -58,7 +58,14 @@ const RUBRIC = 'Is the decision stated clearly enough for an on-call engineer to
 
 // The local OpenAI-compatible server runs in its own process, like a real provider.
 const server = await startBenchServer(L)
-const outputs = Array.from({ length: N }, (_, i) => JSON.stringify({ diagnosis: `Faulty deploy v2.${i % 50}.0 of payments-api`, actions: [{ command: 'kubectl rollout undo deployment/payments-api', target: 'payments-api' }], risk: 'medium', n: i }))
+const outputs = Array.from({ length: N }, (_, i) =>
+  JSON.stringify({
+    diagnosis: `Faulty deploy v2.${i % 50}.0 of payments-api`,
+    actions: [{ command: 'kubectl rollout undo deployment/payments-api', target: 'payments-api' }],
+    risk: 'medium',
+    n: i,
+  }),
+)
 
 try {
   const kaizen = await withTestInfra(log, async (infra) => {
@@ -67,13 +74,33 @@ try {
     const database = await openDatabase({ url: infra.databaseUrl, dataDir: tmpdir(), migrate: false })
     const db = database.db
     const simulation = new SimulationProvider([scenario])
-    const judge = new OpenAIProvider({ apiKey: 'bench', baseURL: server.openaiBaseUrl, prices: new Prices({ 'bench-judge': { inputPerMTok: 0.15, outputPerMTok: 0.6 } }), serves: (m) => m === 'bench-judge' })
-    const providers = new ProviderRegistry([simulation, judge], simulation, { defaultLimits: { concurrency: C, tokensPerMinute: null } })
+    const judge = new OpenAIProvider({
+      apiKey: 'bench',
+      baseURL: server.openaiBaseUrl,
+      prices: new Prices({ 'bench-judge': { inputPerMTok: 0.15, outputPerMTok: 0.6 } }),
+      serves: (m) => m === 'bench-judge',
+    })
+    const providers = new ProviderRegistry([simulation, judge], simulation, {
+      defaultLimits: { concurrency: C, tokensPerMinute: null },
+    })
     const task = await registerScenarioTask(db, scenario)
     const spec = GraderSpec.parse({
       kind: 'grader',
       name: 'bench-judge',
-      dimensions: [{ name: 'clarity', weight: 1, check: { type: 'llm-judge', rubric: RUBRIC, levels: [{ label: 'unclear', description: 'cannot tell what to do' }, { label: 'clear', description: 'obvious what to do' }] } }],
+      dimensions: [
+        {
+          name: 'clarity',
+          weight: 1,
+          check: {
+            type: 'llm-judge',
+            rubric: RUBRIC,
+            levels: [
+              { label: 'unclear', description: 'cannot tell what to do' },
+              { label: 'clear', description: 'obvious what to do' },
+            ],
+          },
+        },
+      ],
       gates: { injection: false, pii: false, refusal: false },
       judge: { model: 'bench-judge' },
     })
@@ -101,7 +128,13 @@ try {
       connection: native,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: createActivities({ db, providers, models, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: C }),
+      activities: createActivities({
+        db,
+        providers,
+        models,
+        scenarios: new Map([[scenario.id, scenario]]),
+        evalConcurrency: C,
+      }),
       maxConcurrentActivityTaskExecutions: 64,
     })
     const running = worker.run()
@@ -112,7 +145,15 @@ try {
       const result = await client.workflow.execute(gradeBatch, {
         taskQueue,
         workflowId,
-        args: [{ taskId: task.taskId, limit: N, chunkSize, parallelChunks: Math.min(16, Math.ceil(N / chunkSize)), concurrency: C }],
+        args: [
+          {
+            taskId: task.taskId,
+            limit: N,
+            chunkSize,
+            parallelChunks: Math.min(16, Math.ceil(N / chunkSize)),
+            concurrency: C,
+          },
+        ],
       })
       const seconds = (performance.now() - started) / 1000
       const history = await client.workflow.getHandle(workflowId).fetchHistory()
@@ -128,14 +169,34 @@ try {
     }
   })
 
-  let promptfoo: { itemsPerSec: number; version: string; wallMs: number; evalItemsPerSec: number | null; calls: number } | null = null
+  let promptfoo: {
+    itemsPerSec: number
+    version: string
+    wallMs: number
+    evalItemsPerSec: number | null
+    calls: number
+  } | null = null
   if (!values['skip-promptfoo']) {
     const toolsDir = resolve(REPO_ROOT, 'bench', 'grading', '.tools')
     await ensurePromptfoo(toolsDir, log)
     await server.resetStats()
-    const r = await runPromptfoo({ toolsDir, workDir: mkdtempSync(join(tmpdir(), 'kaizen-bench-promptfoo-')), openaiBaseUrl: server.openaiBaseUrl, model: 'bench-judge', items: outputs.map((output) => ({ output, rubric: RUBRIC })), concurrency: C, log })
+    const r = await runPromptfoo({
+      toolsDir,
+      workDir: mkdtempSync(join(tmpdir(), 'kaizen-bench-promptfoo-')),
+      openaiBaseUrl: server.openaiBaseUrl,
+      model: 'bench-judge',
+      items: outputs.map((output) => ({ output, rubric: RUBRIC })),
+      concurrency: C,
+      log,
+    })
     const extra = r as unknown as { evalMs?: number }
-    promptfoo = { itemsPerSec: r.itemsPerSec, version: r.version, wallMs: r.wallMs, evalItemsPerSec: extra.evalMs ? r.items / (extra.evalMs / 1000) : null, calls: (await server.stats()).calls }
+    promptfoo = {
+      itemsPerSec: r.itemsPerSec,
+      version: r.version,
+      wallMs: r.wallMs,
+      evalItemsPerSec: extra.evalMs ? r.items / (extra.evalMs / 1000) : null,
+      calls: (await server.stats()).calls,
+    }
   }
 
   const idealItemsPerSec = C / (L / 1000)
@@ -161,8 +222,12 @@ try {
   if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
   else {
     log(`Graded ${N} items (LLM judge, latency ${L} ms, concurrency ${C}):`)
-    log(`  Kaizen     ${out.itemsPerSec} items/s = ${(out.shareOfIdeal * 100).toFixed(1)} % of the ideal ${idealItemsPerSec} (C / L); ${out.providerCalls} calls, at most ${out.maxInFlight} in flight`)
-    log(`  promptfoo  ${out.promptfooItemsPerSec ?? 'skipped'} items/s (whole process; ${out.promptfooEvalOnlyItemsPerSec ?? 'n/a'} items/s inside its eval loop), promptfoo ${out.promptfooVersion ?? ''}`)
+    log(
+      `  Kaizen     ${out.itemsPerSec} items/s = ${(out.shareOfIdeal * 100).toFixed(1)} % of the ideal ${idealItemsPerSec} (C / L); ${out.providerCalls} calls, at most ${out.maxInFlight} in flight`,
+    )
+    log(
+      `  promptfoo  ${out.promptfooItemsPerSec ?? 'skipped'} items/s (whole process; ${out.promptfooEvalOnlyItemsPerSec ?? 'n/a'} items/s inside its eval loop), promptfoo ${out.promptfooVersion ?? ''}`,
+    )
     log(`  Temporal history: ${out.historyEvents} events = ${out.historyEventsPer1000} per 1,000 graded items`)
   }
 } finally {

@@ -9,8 +9,14 @@ export interface BenchServer {
   close(): Promise<void>
 }
 
-export async function startBenchServer(latencyMs: number, script: URL = new URL('./server.ts', import.meta.url)): Promise<BenchServer> {
-  const child = fork(fileURLToPath(script), ['--latency-ms', String(latencyMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+export async function startBenchServer(
+  latencyMs: number,
+  script: URL = new URL('./server.ts', import.meta.url),
+): Promise<BenchServer> {
+  const child = fork(fileURLToPath(script), ['--latency-ms', String(latencyMs)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const openaiBaseUrl = await new Promise<string>((resolve, reject) => {
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`the bench server exited (${code}) before it was ready`)))

@@ -9,7 +9,15 @@
 import { Agent, get } from 'node:http'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { url: { type: 'string' }, token: { type: 'string' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } } })
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+  },
+})
 if (!values.url || !values.token) {
   process.stderr.write('resolve-load: give --url and --token\n')
   process.exit(2)
@@ -29,14 +37,18 @@ async function run(count: number) {
       const at = performance.now()
       pending.push(
         new Promise<void>((done) => {
-          const req = get(`${values.url}?key=user-${sent % 10_000}`, { agent, headers: { authorization: `Bearer ${values.token}` } }, (res) => {
-            res.resume()
-            res.on('end', () => {
-              if (res.statusCode !== 200) errors++
-              latencies.push(performance.now() - at)
-              done()
-            })
-          })
+          const req = get(
+            `${values.url}?key=user-${sent % 10_000}`,
+            { agent, headers: { authorization: `Bearer ${values.token}` } },
+            (res) => {
+              res.resume()
+              res.on('end', () => {
+                if (res.statusCode !== 200) errors++
+                latencies.push(performance.now() - at)
+                done()
+              })
+            },
+          )
           req.on('error', () => {
             errors++
             done()
@@ -50,7 +62,14 @@ async function run(count: number) {
   await Promise.all(pending)
   const s = latencies.sort((a, b) => a - b)
   const q = (x: number) => s[Math.min(s.length - 1, Math.floor(x * s.length))] as number
-  return { requests: count, rate: count / ((performance.now() - t0) / 1000), errors, p50: q(0.5), p99: q(0.99), max: s[s.length - 1] as number }
+  return {
+    requests: count,
+    rate: count / ((performance.now() - t0) / 1000),
+    errors,
+    p50: q(0.5),
+    p99: q(0.99),
+    max: s[s.length - 1] as number,
+  }
 }
 
 await run(Math.round(rate * Number(values.warmup)))

@@ -64,7 +64,10 @@ try {
   const { secret } = await createToken(db, { name: 'bench', scopes: ['ingest', 'read'], createdBy: 'bench' })
 
   const port = await freePort()
-  server = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'serve', '--port', String(port)], { env: { ...process.env, DATABASE_URL: database.url }, stdio: ['ignore', 'ignore', 'pipe'] })
+  server = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'serve', '--port', String(port)], {
+    env: { ...process.env, DATABASE_URL: database.url },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   await new Promise<void>((resolve, reject) => {
     let err = ''
     server?.stderr?.on('data', (d: Buffer) => {
@@ -82,14 +85,39 @@ try {
   // `details`: its first seconds show start-up pauses), and again once it has been up and serving,
   // after the ingestion phase: that is the headline figure.
   const resolvePhase = async (label: string) => {
-    const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'ingest', 'resolve-load.ts'), '--url', `${base}/v1/tasks/${scenario.task.id}/prompt`, '--token', secret, '--rate', String(rate), '--seconds', String(resolveSeconds)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const load = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'bench', 'ingest', 'resolve-load.ts'),
+        '--url',
+        `${base}/v1/tasks/${scenario.task.id}/prompt`,
+        '--token',
+        secret,
+        '--rate',
+        String(rate),
+        '--seconds',
+        String(resolveSeconds),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     load.stdout?.on('data', (d: Buffer) => (out += d.toString()))
     await new Promise((r) => load.once('exit', r))
-    const r = JSON.parse(out) as { requests: number; rate: number; errors: number; p50: number; p99: number; max: number }
-    log(`resolve (${label}): ${r.requests} requests at ${r.rate.toFixed(0)}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.errors} errors)`)
+    const r = JSON.parse(out) as {
+      requests: number
+      rate: number
+      errors: number
+      p50: number
+      p99: number
+      max: number
+    }
+    log(
+      `resolve (${label}): ${r.requests} requests at ${r.rate.toFixed(0)}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.errors} errors)`,
+    )
     return r
   }
   const fresh = await resolvePhase('fresh server')
@@ -102,8 +130,13 @@ try {
         task: scenario.task.id,
         promptVersion: task.seedVersion.id,
         routingKey: `user-${(n * batchSize + i) % 5000}`,
-        input: { incident_id: `INC-${n}-${i}`, service: 'payments-api', summary: `5xx rate at ${i % 40}% after deploy ${n % 97}` },
-        output: '{"diagnosis":"bad deploy","actions":[{"command":"kubectl rollout undo deployment/payments-api","target":"payments-api"}],"risk":"low"}',
+        input: {
+          incident_id: `INC-${n}-${i}`,
+          service: 'payments-api',
+          summary: `5xx rate at ${i % 40}% after deploy ${n % 97}`,
+        },
+        output:
+          '{"diagnosis":"bad deploy","actions":[{"command":"kubectl rollout undo deployment/payments-api","target":"payments-api"}],"risk":"low"}',
         model: 'gpt-4.1-mini',
         inputTokens: 350,
         outputTokens: 90,
@@ -133,19 +166,28 @@ try {
   )
   const elapsed = (performance.now() - started) / 1000
   const ingestRecordsPerSec = stored / elapsed
-  log(`ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`)
+  log(
+    `ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`,
+  )
 
   await db.execute(sql`vacuum analyze traffic`)
   const afterIngest = await resolvePhase('right after ingestion')
   // The server's own view (its latency histogram, both phases): how much of the time is spent inside it.
   const metricsText = await (await fetch(`${base}/metrics`, { headers })).text()
-  const bucket = (le: string) => Number(new RegExp(`kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`).exec(metricsText)?.[1] ?? NaN)
+  const bucket = (le: string) =>
+    Number(
+      new RegExp(
+        `kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`,
+      ).exec(metricsText)?.[1] ?? NaN,
+    )
   const serverCount = bucket('+Inf')
   const serverOver5ms = serverCount - bucket('0.005')
   log(`resolve, server side: ${serverOver5ms} of ${serverCount} requests took over 5 ms inside the server`)
 
   // 3. Sampling 1,000 of 1,000,000 rows (db/queries/sampling.ts: seeded, window, near-duplicates removed).
-  const counted = (await db.execute(sql`select count(*)::int as n from traffic`)) as unknown as { rows: Array<{ n: number }> }
+  const counted = (await db.execute(sql`select count(*)::int as n from traffic`)) as unknown as {
+    rows: Array<{ n: number }>
+  }
   const have = Number(counted.rows[0]?.n ?? 0)
   const missing = Math.max(0, totalRows - have)
   const fillStart = performance.now()
@@ -169,8 +211,13 @@ try {
   }
   await sampleOnce('warm')
   const runs = [await sampleOnce('s1'), await sampleOnce('s2'), await sampleOnce('s3')]
-  const sample1kFrom1mMs = quantile(runs.map((r) => r.ms), 0.5)
-  log(`sampling: 1,000 of ${totalRows} rows in ${runs.map((r) => r.ms.toFixed(0)).join(', ')} ms (median ${sample1kFrom1mMs.toFixed(0)} ms; ${runs[0]?.n} rows)`)
+  const sample1kFrom1mMs = quantile(
+    runs.map((r) => r.ms),
+    0.5,
+  )
+  log(
+    `sampling: 1,000 of ${totalRows} rows in ${runs.map((r) => r.ms.toFixed(0)).join(', ')} ms (median ${sample1kFrom1mMs.toFixed(0)} ms; ${runs[0]?.n} rows)`,
+  )
   await conn.close()
 
   const out = {
@@ -182,8 +229,21 @@ try {
       inFlight,
       seconds: +elapsed.toFixed(1),
       failedBatches: failed,
-      resolve: { rate: Math.round(afterIngest.rate), requests: afterIngest.requests, errors: afterIngest.errors, p50Ms: +afterIngest.p50.toFixed(2), p99Ms: +afterIngest.p99.toFixed(2), maxMs: +afterIngest.max.toFixed(1) },
-      resolveFreshServer: { rate: Math.round(fresh.rate), errors: fresh.errors, p50Ms: +fresh.p50.toFixed(2), p99Ms: +fresh.p99.toFixed(2), maxMs: +fresh.max.toFixed(1) },
+      resolve: {
+        rate: Math.round(afterIngest.rate),
+        requests: afterIngest.requests,
+        errors: afterIngest.errors,
+        p50Ms: +afterIngest.p50.toFixed(2),
+        p99Ms: +afterIngest.p99.toFixed(2),
+        maxMs: +afterIngest.max.toFixed(1),
+      },
+      resolveFreshServer: {
+        rate: Math.round(fresh.rate),
+        errors: fresh.errors,
+        p50Ms: +fresh.p50.toFixed(2),
+        p99Ms: +fresh.p99.toFixed(2),
+        maxMs: +fresh.max.toFixed(1),
+      },
       resolveOver5msInsideServer: serverOver5ms,
       rows: totalRows,
     },

@@ -63,8 +63,10 @@ const int = (name: string, min: number) => {
   return n
 }
 const workerCounts = values.workers.split(',').map((w) => Number(w.trim()))
-if (workerCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) fail(`--workers: use comma-separated whole numbers 1–16 (got "${values.workers}")`)
-if (!(STRATEGY_NAMES as readonly string[]).includes(values.strategy) && values.strategy !== 'reflective') fail(`--strategy: use reflective or one of ${STRATEGY_NAMES.join(', ')} (got "${values.strategy}")`)
+if (workerCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 16))
+  fail(`--workers: use comma-separated whole numbers 1–16 (got "${values.workers}")`)
+if (!(STRATEGY_NAMES as readonly string[]).includes(values.strategy) && values.strategy !== 'reflective')
+  fail(`--strategy: use reflective or one of ${STRATEGY_NAMES.join(', ')} (got "${values.strategy}")`)
 const runs = int('runs', 1)
 const latencyMs = int('latency-ms', 1)
 const concurrency = int('concurrency', 1)
@@ -101,7 +103,17 @@ const CONFIG: CampaignConfigInput = {
 function startWorkers(n: number, env: Record<string, string>, logDir: string): ChildProcess[] {
   return Array.from({ length: n }, (_, i) => {
     const out = openSync(join(logDir, `worker-${i}.log`), 'a')
-    return spawn(process.execPath, [...(process.env.KAIZEN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KAIZEN_BENCH_PROFILE}`] : []), join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
+    return spawn(
+      process.execPath,
+      [
+        ...(process.env.KAIZEN_BENCH_PROFILE
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KAIZEN_BENCH_PROFILE}`]
+          : []),
+        join(REPO_ROOT, 'bin', 'kaizen.js'),
+        'worker',
+      ],
+      { env: { ...process.env, ...env }, stdio: ['ignore', out, out] },
+    )
   })
 }
 
@@ -127,23 +139,33 @@ function processCpu(pid: number | undefined): number {
   }
 }
 const workersCpu = (procs: ChildProcess[]) => procs.reduce((a, p) => a + processCpu(p.pid), 0)
-const busyShare = (from: { busy: number; total: number }, to: { busy: number; total: number }) => (to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : 0)
+const busyShare = (from: { busy: number; total: number }, to: { busy: number; total: number }) =>
+  to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : 0
 
 /**
  * Where a campaign's time went: for each activity type, the wall time during which at least one
  * of its activities ran (intervals merged), from the workflow's history.
  */
-async function timeline(client: Client, workflowId: string): Promise<Record<string, { seconds: number; count: number }>> {
+async function timeline(
+  client: Client,
+  workflowId: string,
+): Promise<Record<string, { seconds: number; count: number }>> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory()
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 0)
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 0
   const scheduled = new Map<string, string>()
   const started = new Map<string, number>()
   const spans = new Map<string, Array<[number, number]>>()
   for (const e of history.events ?? []) {
     const id = String(e.eventId)
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?')
-    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e.eventTime))
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?')
+    if (e.activityTaskStartedEventAttributes)
+      started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e.eventTime))
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes
     if (done) {
       const of = String(done.scheduledEventId)
       const type = scheduled.get(of) ?? '?'
@@ -191,11 +213,20 @@ const cli = await locateTemporalCli({ build: true, log })
 if (cli.kind !== 'binary') fail('no Temporal CLI binary found (see README: the Temporal CLI)')
 const serverDir = mkdtempSync(join(tmpdir(), 'kaizen-bench-scale-'))
 const port = await freePort()
-const temporal = await startEmbeddedServer({ cli: cli as Extract<typeof cli, { kind: 'binary' }>, dataDir: serverDir, port, uiPort: await freePort(), headless: true, log: () => undefined })
+const temporal = await startEmbeddedServer({
+  cli: cli as Extract<typeof cli, { kind: 'binary' }>,
+  dataDir: serverDir,
+  port,
+  uiPort: await freePort(),
+  headless: true,
+  log: () => undefined,
+})
 const connection = await Connection.connect({ address: temporal.address })
 const client = new Client({ connection })
 const logDir = mkdtempSync(join(tmpdir(), 'kaizen-bench-scale-logs-'))
-log(`bench:scale: latency ${latencyMs} ms, C = ${concurrency} per worker, workers ${workerCounts.join('/')}, ${runs} run(s), strategy ${values.strategy}; worker logs in ${logDir}`)
+log(
+  `bench:scale: latency ${latencyMs} ms, C = ${concurrency} per worker, workers ${workerCounts.join('/')}, ${runs} run(s), strategy ${values.strategy}; worker logs in ${logDir}`,
+)
 
 const measurements: Measurement[] = []
 try {
@@ -205,7 +236,11 @@ try {
       const conn = await openDatabase({ url: database.url, dataDir: tmpdir(), migrate: false })
       const procs: ChildProcess[] = []
       try {
-        await seedWireTask(conn.db, { taskId: TASK, records: Math.min(MAX_RECORDS, Math.max(gradingItems, 360)), latencyMs })
+        await seedWireTask(conn.db, {
+          taskId: TASK,
+          records: Math.min(MAX_RECORDS, Math.max(gradingItems, 360)),
+          latencyMs,
+        })
         const taskQueue = `bench-scale-${run}-${n}-${process.pid}`
         procs.push(
           ...startWorkers(
@@ -227,27 +262,59 @@ try {
         const w0 = workersCpu(procs)
         const c0 = machineCpu()
         const t0 = performance.now()
-        const result: CampaignResult = await client.workflow.execute(optimizationCampaign, { workflowId: campaignId, taskQueue, args: [{ taskId: TASK, campaignId, trigger: 'test', config: CONFIG }] })
+        const result: CampaignResult = await client.workflow.execute(optimizationCampaign, {
+          workflowId: campaignId,
+          taskQueue,
+          args: [{ taskId: TASK, campaignId, trigger: 'test', config: CONFIG }],
+        })
         const campaignSeconds = (performance.now() - t0) / 1000
-        if (result.canary) await client.workflow.getHandle(result.canary.workflowId).terminate('benchmark: the canary is not measured')
+        if (result.canary)
+          await client.workflow.getHandle(result.canary.workflowId).terminate('benchmark: the canary is not measured')
         const c1 = machineCpu()
         const w1 = workersCpu(procs)
         const g0 = performance.now()
-        const graded = await client.workflow.execute(gradeBatch, { workflowId: `bench-grade-${run}-${n}`, taskQueue, args: [{ taskId: TASK, limit: gradingItems }] })
+        const graded = await client.workflow.execute(gradeBatch, {
+          workflowId: `bench-grade-${run}-${n}`,
+          taskQueue,
+          args: [{ taskId: TASK, limit: gradingItems }],
+        })
         const gradingSeconds = (performance.now() - g0) / 1000
         const c2 = machineCpu()
         const w2 = workersCpu(procs)
-        const workerCpuPerItem = { campaign: Math.round(((w1 - w0) / Math.max(1, result.rolloutsUsed)) * 1e4) / 1e4, grading: Math.round(((w2 - w1) / Math.max(1, graded.itemCount)) * 1e4) / 1e4 }
+        const workerCpuPerItem = {
+          campaign: Math.round(((w1 - w0) / Math.max(1, result.rolloutsUsed)) * 1e4) / 1e4,
+          grading: Math.round(((w2 - w1) / Math.max(1, graded.itemCount)) * 1e4) / 1e4,
+        }
         const cpuBusy = { campaign: round2(busyShare(c0, c1)), grading: round2(busyShare(c1, c2)) }
-        const m: Measurement = { run, n, campaignSeconds, gradingSeconds, gradingItems: graded.itemCount, decision: result.decision, winner: result.winnerVersion, rollouts: result.rolloutsUsed, rounds: result.rounds, cpuBusy, workerCpuPerItem, steps: await timeline(client, campaignId) }
+        const m: Measurement = {
+          run,
+          n,
+          campaignSeconds,
+          gradingSeconds,
+          gradingItems: graded.itemCount,
+          decision: result.decision,
+          winner: result.winnerVersion,
+          rollouts: result.rolloutsUsed,
+          rounds: result.rounds,
+          cpuBusy,
+          workerCpuPerItem,
+          steps: await timeline(client, campaignId),
+        }
         measurements.push(m)
-        log(`  campaign steps: ${Object.entries(m.steps).sort((a, b) => b[1].seconds - a[1].seconds).map(([k, v]) => `${k} ${v.seconds} s (${v.count}×)`).join(', ')}`)
+        log(
+          `  campaign steps: ${Object.entries(m.steps)
+            .sort((a, b) => b[1].seconds - a[1].seconds)
+            .map(([k, v]) => `${k} ${v.seconds} s (${v.count}×)`)
+            .join(', ')}`,
+        )
         log(
           `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts; CPU ${Math.round(cpuBusy.campaign * 100)} % busy, workers ${(workerCpuPerItem.campaign * 1000).toFixed(1)} ms/rollout) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)}; CPU ${Math.round(cpuBusy.grading * 100)} % busy, workers ${(workerCpuPerItem.grading * 1000).toFixed(1)} ms/item)`,
         )
       } finally {
         for (const p of procs) p.kill('SIGTERM')
-        await Promise.all(procs.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)))))
+        await Promise.all(
+          procs.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)))),
+        )
         await conn.close()
         await database.drop()
       }
@@ -274,19 +341,38 @@ const rows = workerCounts.map((n) => {
     gradingItemsPerSec: round2(gradingItemsPerSec),
     idealItemsPerSec: round2(idealItemsPerSec),
     gradingShareOfIdeal: round2(gradingItemsPerSec / idealItemsPerSec),
-    runs: ms.map((m) => ({ campaignSeconds: round2(m.campaignSeconds), gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds), cpuBusy: m.cpuBusy, workerCpuPerItem: m.workerCpuPerItem, steps: m.steps })),
+    runs: ms.map((m) => ({
+      campaignSeconds: round2(m.campaignSeconds),
+      gradingItemsPerSec: round2(m.gradingItems / m.gradingSeconds),
+      cpuBusy: m.cpuBusy,
+      workerCpuPerItem: m.workerCpuPerItem,
+      steps: m.steps,
+    })),
   }
 })
 const outcomes = new Set(measurements.map((m) => `${m.decision}|${m.winner}|${m.rollouts}`))
 const report = {
   workers: rows,
-  settings: { latencyMs, concurrencyPerWorker: concurrency, runs, strategy: values.strategy, rounds, proposals, gradingItems },
+  settings: {
+    latencyMs,
+    concurrencyPerWorker: concurrency,
+    runs,
+    strategy: values.strategy,
+    rounds,
+    proposals,
+    gradingItems,
+  },
   campaign: { sameOutcomeEverywhere: outcomes.size === 1, outcomes: [...outcomes] },
 }
 if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
 else {
   log('')
   log('workers  campaign s  speed-up  grading items/s  ideal  share')
-  for (const r of rows) log(`${String(r.n).padStart(7)}  ${r.campaignSeconds.toFixed(1).padStart(10)}  ${r.speedup.toFixed(2).padStart(8)}  ${r.gradingItemsPerSec.toFixed(1).padStart(15)}  ${r.idealItemsPerSec.toFixed(1).padStart(5)}  ${r.gradingShareOfIdeal.toFixed(2)}`)
-  log(`campaign outcome at every worker count: ${report.campaign.outcomes.join(' / ')}${report.campaign.sameOutcomeEverywhere ? ' (the same)' : ' (DIFFERENT)'}`)
+  for (const r of rows)
+    log(
+      `${String(r.n).padStart(7)}  ${r.campaignSeconds.toFixed(1).padStart(10)}  ${r.speedup.toFixed(2).padStart(8)}  ${r.gradingItemsPerSec.toFixed(1).padStart(15)}  ${r.idealItemsPerSec.toFixed(1).padStart(5)}  ${r.gradingShareOfIdeal.toFixed(2)}`,
+    )
+  log(
+    `campaign outcome at every worker count: ${report.campaign.outcomes.join(' / ')}${report.campaign.sameOutcomeEverywhere ? ' (the same)' : ' (DIFFERENT)'}`,
+  )
 }

@@ -46,154 +46,229 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
   {
     id: 'commands-with-targets',
     kind: 'specific',
-    paraphrases: ['Give every action as an exact command together with the service, host or database it targets.', 'Write each remediation step as a runnable command and name its target.'],
+    paraphrases: [
+      'Give every action as an exact command together with the service, host or database it targets.',
+      'Write each remediation step as a runnable command and name its target.',
+    ],
     failureMode: 'vague-actions',
-    feedback: 'The actions were vague directives such as "check the logs"; the instructions never ask for exact commands with targets.',
+    feedback:
+      'The actions were vague directives such as "check the logs"; the instructions never ask for exact commands with targets.',
   },
   {
     id: 'check-recent-deploys',
     kind: 'specific',
-    paraphrases: ['Check whether a recent deployment lines up with the start of the incident.', 'Look for a deploy or release shortly before the first alert.'],
+    paraphrases: [
+      'Check whether a recent deployment lines up with the start of the incident.',
+      'Look for a deploy or release shortly before the first alert.',
+    ],
     failureMode: 'wrong-diagnosis',
-    feedback: 'The diagnosis missed that a deploy preceded the errors; the instructions never ask to look at recent deployments.',
+    feedback:
+      'The diagnosis missed that a deploy preceded the errors; the instructions never ask to look at recent deployments.',
   },
   {
     id: 'rollback-to-known-good',
     kind: 'specific',
-    paraphrases: ['When a deploy is at fault, roll back to the last known-good version and name that version.', 'If a release caused the incident, revert to the previous good release by its version number.'],
+    paraphrases: [
+      'When a deploy is at fault, roll back to the last known-good version and name that version.',
+      'If a release caused the incident, revert to the previous good release by its version number.',
+    ],
     failureMode: 'wrong-actions',
-    feedback: 'The remediation did not roll back to the previous version; nothing in the instructions asks for a rollback to the last known-good release.',
+    feedback:
+      'The remediation did not roll back to the previous version; nothing in the instructions asks for a rollback to the last known-good release.',
   },
   {
     id: 'inspect-dependencies',
     kind: 'specific',
-    paraphrases: ['Inspect the health of databases and other dependencies, including connection pools.', 'Consider whether a dependency such as a database or its connection pool is saturated.'],
+    paraphrases: [
+      'Inspect the health of databases and other dependencies, including connection pools.',
+      'Consider whether a dependency such as a database or its connection pool is saturated.',
+    ],
     failureMode: 'wrong-diagnosis',
-    feedback: 'The diagnosis ignored the saturated database connection pool; the instructions never mention dependencies.',
+    feedback:
+      'The diagnosis ignored the saturated database connection pool; the instructions never mention dependencies.',
   },
   {
     id: 'check-certificates',
     kind: 'specific',
-    paraphrases: ['Consider certificate or TLS expiry when connections fail during the handshake.', 'Check TLS certificates and their expiry dates when clients cannot connect.'],
+    paraphrases: [
+      'Consider certificate or TLS expiry when connections fail during the handshake.',
+      'Check TLS certificates and their expiry dates when clients cannot connect.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer did not consider an expired TLS certificate; the instructions never mention certificates.',
   },
   {
     id: 'quantify-resources',
     kind: 'specific',
-    paraphrases: ['Check memory, disk and CPU saturation against their limits before recommending a fix.', 'Compare resource usage such as memory and disk with the configured limits.'],
+    paraphrases: [
+      'Check memory, disk and CPU saturation against their limits before recommending a fix.',
+      'Compare resource usage such as memory and disk with the configured limits.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer overlooked resource exhaustion; nothing asks to check memory, disk or CPU against limits.',
   },
   {
     id: 'state-risk',
     kind: 'specific',
-    paraphrases: ['State the risk of the remediation as low, medium or high.', 'Rate how risky the proposed actions are on a scale of low, medium and high.'],
+    paraphrases: [
+      'State the risk of the remediation as low, medium or high.',
+      'Rate how risky the proposed actions are on a scale of low, medium and high.',
+    ],
     failureMode: 'missing-risk',
     feedback: 'The answer gave no risk level; the instructions never ask for one.',
   },
   {
     id: 'no-destructive',
     kind: 'specific',
-    paraphrases: ['Never propose destructive commands such as deleting data, volumes or namespaces.', 'Do not suggest irreversible actions like dropping tables or deleting namespaces.'],
+    paraphrases: [
+      'Never propose destructive commands such as deleting data, volumes or namespaces.',
+      'Do not suggest irreversible actions like dropping tables or deleting namespaces.',
+    ],
     failureMode: 'unsafe-action',
     feedback: 'The answer proposed a destructive command; the instructions never rule out destructive actions.',
   },
   {
     id: 'check-dns',
     kind: 'specific',
-    paraphrases: ['Check DNS resolution and recent record changes when hosts cannot be reached.', 'Consider a DNS failure when names stop resolving or point to the wrong address.'],
+    paraphrases: [
+      'Check DNS resolution and recent record changes when hosts cannot be reached.',
+      'Consider a DNS failure when names stop resolving or point to the wrong address.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The diagnosis missed a DNS resolution failure; the instructions never mention DNS.',
   },
   {
     id: 'check-queues',
     kind: 'specific',
-    paraphrases: ['Look at queue depth and consumer lag when work piles up.', 'Check whether message consumers keep up with their producers.'],
+    paraphrases: [
+      'Look at queue depth and consumer lag when work piles up.',
+      'Check whether message consumers keep up with their producers.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer ignored the growing queue backlog; nothing asks to look at queue depth or consumer lag.',
   },
   {
     id: 'compare-config',
     kind: 'specific',
-    paraphrases: ['Compare the running configuration with the version kept in source control.', 'Look for configuration drift between the environments.'],
+    paraphrases: [
+      'Compare the running configuration with the version kept in source control.',
+      'Look for configuration drift between the environments.',
+    ],
     failureMode: 'wrong-diagnosis',
-    feedback: 'The answer missed a configuration change; the instructions never ask to compare the running configuration with source control.',
+    feedback:
+      'The answer missed a configuration change; the instructions never ask to compare the running configuration with source control.',
   },
   {
     id: 'check-rate-limits',
     kind: 'specific',
-    paraphrases: ['Consider rate limits and quotas of upstream APIs when calls are rejected.', 'Check whether an upstream provider is throttling the requests.'],
+    paraphrases: [
+      'Consider rate limits and quotas of upstream APIs when calls are rejected.',
+      'Check whether an upstream provider is throttling the requests.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer did not notice upstream throttling; the instructions never mention rate limits or quotas.',
   },
   {
     id: 'check-feature-flags',
     kind: 'specific',
-    paraphrases: ['Check whether a feature flag was toggled around the time the incident began.', 'Treat recent feature flag changes as a possible cause.'],
+    paraphrases: [
+      'Check whether a feature flag was toggled around the time the incident began.',
+      'Treat recent feature flag changes as a possible cause.',
+    ],
     failureMode: 'wrong-diagnosis',
-    feedback: 'The answer overlooked a feature flag flipped just before the incident; nothing asks about feature flags.',
+    feedback:
+      'The answer overlooked a feature flag flipped just before the incident; nothing asks about feature flags.',
   },
   {
     id: 'check-network',
     kind: 'specific',
-    paraphrases: ['Check for packet loss, timeouts or security group changes between services.', 'Consider network partitions and firewall changes when calls between services time out.'],
+    paraphrases: [
+      'Check for packet loss, timeouts or security group changes between services.',
+      'Consider network partitions and firewall changes when calls between services time out.',
+    ],
     failureMode: 'wrong-diagnosis',
-    feedback: 'The answer did not consider the network between services; the instructions never mention packet loss or firewall changes.',
+    feedback:
+      'The answer did not consider the network between services; the instructions never mention packet loss or firewall changes.',
   },
   {
     id: 'check-storage-io',
     kind: 'specific',
-    paraphrases: ['Look at disk latency and IO wait when requests slow down.', 'Consider storage throughput limits when writes become slow.'],
+    paraphrases: [
+      'Look at disk latency and IO wait when requests slow down.',
+      'Consider storage throughput limits when writes become slow.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer missed the storage bottleneck; nothing asks to look at disk latency or IO wait.',
   },
   {
     id: 'notify-owners',
     kind: 'specific',
-    paraphrases: ['Name the team that owns the affected service and say when to page them.', 'Say which owning team should be paged for this service.'],
+    paraphrases: [
+      'Name the team that owns the affected service and say when to page them.',
+      'Say which owning team should be paged for this service.',
+    ],
     failureMode: 'vague-actions',
-    feedback: 'The answer did not say who owns the service or whom to page; the instructions never ask for the owning team.',
+    feedback:
+      'The answer did not say who owns the service or whom to page; the instructions never ask for the owning team.',
   },
   {
     id: 'preserve-evidence',
     kind: 'specific',
-    paraphrases: ['Capture logs and a heap dump before restarting anything.', 'Preserve diagnostic evidence such as logs and dumps before you remediate.'],
+    paraphrases: [
+      'Capture logs and a heap dump before restarting anything.',
+      'Preserve diagnostic evidence such as logs and dumps before you remediate.',
+    ],
     failureMode: 'wrong-actions',
-    feedback: 'The remediation destroyed the evidence needed to find the cause; nothing asks to capture logs or dumps first.',
+    feedback:
+      'The remediation destroyed the evidence needed to find the cause; nothing asks to capture logs or dumps first.',
   },
   {
     id: 'json-only',
     kind: 'general',
-    paraphrases: ['Answer only with a JSON object with the fields diagnosis, actions and risk.', 'Reply with JSON only, using the keys diagnosis, actions and risk.'],
+    paraphrases: [
+      'Answer only with a JSON object with the fields diagnosis, actions and risk.',
+      'Reply with JSON only, using the keys diagnosis, actions and risk.',
+    ],
     failureMode: 'malformed',
     feedback: 'The answer was not the JSON decision the tooling expects; the instructions never ask for JSON only.',
   },
   {
     id: 'root-cause-first',
     kind: 'general',
-    paraphrases: ['State the single most likely root cause before proposing actions.', 'Commit to one root cause first, then give the fix.'],
+    paraphrases: [
+      'State the single most likely root cause before proposing actions.',
+      'Commit to one root cause first, then give the fix.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer hedged between several causes; the instructions never ask to commit to one root cause.',
   },
   {
     id: 'verify-after',
     kind: 'general',
-    paraphrases: ['Include a step that verifies the fix worked.', 'End with a check that confirms the service has recovered.'],
+    paraphrases: [
+      'Include a step that verifies the fix worked.',
+      'End with a check that confirms the service has recovered.',
+    ],
     failureMode: 'wrong-actions',
     feedback: 'Nothing in the answer verified that the fix worked; the instructions never ask for a verification step.',
   },
   {
     id: 'blast-radius',
     kind: 'general',
-    paraphrases: ['Estimate the blast radius, meaning which users and services are affected.', 'Say which customers and downstream services the incident touches.'],
+    paraphrases: [
+      'Estimate the blast radius, meaning which users and services are affected.',
+      'Say which customers and downstream services the incident touches.',
+    ],
     failureMode: 'vague-actions',
     feedback: 'The answer never said who is affected; the instructions never ask for the blast radius.',
   },
   {
     id: 'cite-metrics',
     kind: 'general',
-    paraphrases: ['Quote the metrics from the report that support the diagnosis.', 'Refer to the numbers in the report when explaining the cause.'],
+    paraphrases: [
+      'Quote the metrics from the report that support the diagnosis.',
+      'Refer to the numbers in the report when explaining the cause.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The diagnosis was not tied to the numbers in the report; nothing asks to cite the metrics.',
   },
@@ -207,21 +282,31 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
   {
     id: 'correlate-timeline',
     kind: 'general',
-    paraphrases: ['Build a short timeline of events from the report before deciding.', 'Order the events in the report by time and reason from that order.'],
+    paraphrases: [
+      'Build a short timeline of events from the report before deciding.',
+      'Order the events in the report by time and reason from that order.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer confused cause and effect; the instructions never ask for a timeline of events.',
   },
   {
     id: 'restart-first',
     kind: 'general',
-    paraphrases: ['Prefer restarting the affected service as the first remediation.', 'Start with a restart of the failing service before anything else.'],
+    paraphrases: [
+      'Prefer restarting the affected service as the first remediation.',
+      'Start with a restart of the failing service before anything else.',
+    ],
     failureMode: 'wrong-actions',
-    feedback: 'The answer did not try the quick restart that would have fixed it; the instructions never suggest restarting first.',
+    feedback:
+      'The answer did not try the quick restart that would have fixed it; the instructions never suggest restarting first.',
   },
   {
     id: 'scale-out',
     kind: 'general',
-    paraphrases: ['Consider scaling out replicas when load alone explains the symptoms.', 'If traffic exceeds capacity, add replicas as the first step.'],
+    paraphrases: [
+      'Consider scaling out replicas when load alone explains the symptoms.',
+      'If traffic exceeds capacity, add replicas as the first step.',
+    ],
     failureMode: 'wrong-actions',
     feedback: 'The answer did not add capacity although load explained the symptoms; nothing suggests scaling out.',
   },
@@ -235,21 +320,30 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
   {
     id: 'step-by-step',
     kind: 'general',
-    paraphrases: ['Reason step by step about the evidence before giving the decision.', 'Think through the evidence one step at a time before you answer.'],
+    paraphrases: [
+      'Reason step by step about the evidence before giving the decision.',
+      'Think through the evidence one step at a time before you answer.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer jumped to a conclusion; the instructions never ask to reason through the evidence.',
   },
   {
     id: 'reuse-runbook',
     kind: 'general',
-    paraphrases: ['Follow the standard runbook for this kind of incident when one exists.', 'Apply the matching runbook procedure if the incident type has one.'],
+    paraphrases: [
+      'Follow the standard runbook for this kind of incident when one exists.',
+      'Apply the matching runbook procedure if the incident type has one.',
+    ],
     failureMode: 'wrong-actions',
     feedback: 'The answer improvised instead of following the runbook; the instructions never mention runbooks.',
   },
   {
     id: 'explain-reasoning',
     kind: 'general',
-    paraphrases: ['Explain briefly why the evidence points to this cause.', 'Justify the diagnosis with one or two sentences of evidence.'],
+    paraphrases: [
+      'Explain briefly why the evidence points to this cause.',
+      'Justify the diagnosis with one or two sentences of evidence.',
+    ],
     failureMode: 'wrong-diagnosis',
     feedback: 'The answer gave no reason for its diagnosis; the instructions never ask to justify it.',
   },
@@ -267,7 +361,10 @@ interface ClusterText {
 const CLUSTER_TEXTS: readonly ClusterText[] = [
   {
     id: 'bad-deploy',
-    summaries: ['The 5xx rate on {{service}} rose sharply minutes after the latest deploy.', 'Since the last rollout of {{service}} a third of the requests fail.'],
+    summaries: [
+      'The 5xx rate on {{service}} rose sharply minutes after the latest deploy.',
+      'Since the last rollout of {{service}} a third of the requests fail.',
+    ],
     diagnosis: 'Faulty deploy of {{service}}',
     keywords: ['deploy'],
     actions: [{ command: 'kubectl rollout undo deployment/{{service}}', target: '{{service}}' }],
@@ -275,7 +372,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'pool-exhaustion',
-    summaries: ['{{service}} requests time out; the connection pool of {{database}} is full.', 'Latency on {{service}} is 14x normal and {{database}} has hundreds of waiting clients.'],
+    summaries: [
+      '{{service}} requests time out; the connection pool of {{database}} is full.',
+      'Latency on {{service}} is 14x normal and {{database}} has hundreds of waiting clients.',
+    ],
     diagnosis: 'Connection pool exhaustion on {{database}} starving {{service}}',
     keywords: ['connection pool', '{{database}}'],
     actions: [{ command: 'kubectl set env deployment/{{service}} DB_POOL_MAX=40', target: '{{service}}' }],
@@ -283,7 +383,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'cert-expiry',
-    summaries: ['TLS handshakes to {{service}} fail; clients report an expired certificate.', 'All calls to {{service}} from the mobile app fail with x509 errors.'],
+    summaries: [
+      'TLS handshakes to {{service}} fail; clients report an expired certificate.',
+      'All calls to {{service}} from the mobile app fail with x509 errors.',
+    ],
     diagnosis: 'Expired TLS certificate on {{service}}',
     keywords: ['certificate', 'expired'],
     actions: [{ command: 'certbot renew --cert-name {{service}}.internal', target: '{{service}}' }],
@@ -291,7 +394,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'disk-full',
-    summaries: ['Writes on {{host}} fail with ENOSPC after a log spike from {{service}}.', '{{service}} on {{host}} crashes on startup with no space left on device.'],
+    summaries: [
+      'Writes on {{host}} fail with ENOSPC after a log spike from {{service}}.',
+      '{{service}} on {{host}} crashes on startup with no space left on device.',
+    ],
     diagnosis: 'Disk full on {{host}} from {{service}} logs',
     keywords: ['disk', '{{host}}'],
     actions: [{ command: 'journalctl --vacuum-size=500M', target: '{{host}}' }],
@@ -299,7 +405,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'memory-leak',
-    summaries: ['{{service}} pods restart every few minutes with OOMKilled.', 'Heap usage of {{service}} climbs until the container is killed.'],
+    summaries: [
+      '{{service}} pods restart every few minutes with OOMKilled.',
+      'Heap usage of {{service}} climbs until the container is killed.',
+    ],
     diagnosis: 'Memory leak in {{service}} causing OOM kills',
     keywords: ['memory', 'oom'],
     actions: [{ command: 'kubectl rollout restart deployment/{{service}}', target: '{{service}}' }],
@@ -307,7 +416,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'dns-failure',
-    summaries: ['{{service}} cannot reach its dependencies; lookups return NXDOMAIN.', 'Calls from {{service}} to internal names fail after a DNS change.'],
+    summaries: [
+      '{{service}} cannot reach its dependencies; lookups return NXDOMAIN.',
+      'Calls from {{service}} to internal names fail after a DNS change.',
+    ],
     diagnosis: 'DNS resolution failure for {{service}}',
     keywords: ['dns'],
     actions: [{ command: 'kubectl rollout restart deployment/coredns -n kube-system', target: 'coredns' }],
@@ -315,7 +427,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'queue-backlog',
-    summaries: ['The job queue of {{service}} keeps growing and consumers fall behind.', 'Orders handled by {{service}} are delayed by hours; the queue backlog grows.'],
+    summaries: [
+      'The job queue of {{service}} keeps growing and consumers fall behind.',
+      'Orders handled by {{service}} are delayed by hours; the queue backlog grows.',
+    ],
     diagnosis: 'Consumers of {{service}} cannot keep up with the queue',
     keywords: ['queue', 'backlog'],
     actions: [{ command: 'kubectl scale deployment/{{service}}-worker --replicas=8', target: '{{service}}' }],
@@ -323,7 +438,10 @@ const CLUSTER_TEXTS: readonly ClusterText[] = [
   },
   {
     id: 'rate-limited',
-    summaries: ['{{service}} gets HTTP 429 from its payment provider since this morning.', 'Upstream calls from {{service}} are rejected with quota exceeded errors.'],
+    summaries: [
+      '{{service}} gets HTTP 429 from its payment provider since this morning.',
+      'Upstream calls from {{service}} are rejected with quota exceeded errors.',
+    ],
     diagnosis: 'Upstream rate limit hit by {{service}}',
     keywords: ['rate limit', '429'],
     actions: [{ command: 'kubectl set env deployment/{{service}} UPSTREAM_RPS=50', target: '{{service}}' }],
@@ -398,7 +516,8 @@ const sentenceOf = (p: string) => p.replace(/[.!?]+$/, '')
 export function familyScenario(family: Family, instance: number, options: { fidelity?: number } = {}): Scenario {
   const spec = SPECS[family]
   if (!spec) throw new Error(`unknown scenario family "${String(family)}" (use ${FAMILIES.join(' or ')})`)
-  if (!Number.isInteger(instance) || instance < 0) throw new RangeError(`instance must be a whole number ≥ 0 (got ${instance})`)
+  if (!Number.isInteger(instance) || instance < 0)
+    throw new RangeError(`instance must be a whole number ≥ 0 (got ${instance})`)
   const rng = Rng.fromSeed('bench-search-family', family, instance)
 
   // Incident kinds and their traffic (geometric weights, as in the design).
@@ -424,7 +543,10 @@ export function familyScenario(family: Family, instance: number, options: { fide
   const requirements = clusterTexts.map(() => {
     const n = between(rng, spec.clusterRequirements)
     const own = unused.splice(0, n)
-    const shared = rng.sample(requirementPool.map((c) => c.id).filter((id) => !own.includes(id)), n - own.length)
+    const shared = rng.sample(
+      requirementPool.map((c) => c.id).filter((id) => !own.includes(id)),
+      n - own.length,
+    )
     return [...own, ...shared]
   })
 
@@ -442,7 +564,10 @@ export function familyScenario(family: Family, instance: number, options: { fide
     }
   })
   const synergies = Array.from({ length: spec.synergies }, (_, i) => ({
-    clauses: [(synergyClauses[2 * i] as ClauseText).id, (synergyClauses[2 * i + 1] as ClauseText).id] as [string, string],
+    clauses: [(synergyClauses[2 * i] as ClauseText).id, (synergyClauses[2 * i + 1] as ClauseText).id] as [
+      string,
+      string,
+    ],
     alone: -0.25,
     together: 1.1,
   }))
@@ -453,7 +578,10 @@ export function familyScenario(family: Family, instance: number, options: { fide
 
   // The seed prompt: one requirement of some cluster, and half the time one general clause.
   const seedClauses = [rng.pick(requirementPool).id]
-  if (rng.float() < 0.5) seedClauses.push(rng.pick([...genericGood, ...genericBad, ...conflictClauses, ...neutral.filter((c) => c.kind === 'general')]).id)
+  if (rng.float() < 0.5)
+    seedClauses.push(
+      rng.pick([...genericGood, ...genericBad, ...conflictClauses, ...neutral.filter((c) => c.kind === 'general')]).id,
+    )
 
   const scenarioSeed = seed32('bench-search', family, instance) >>> 0
   const raw = {
@@ -477,7 +605,17 @@ export function familyScenario(family: Family, instance: number, options: { fide
     },
     variables: {
       incident_id: { kind: 'id', prefix: 'INC-', digits: 5 },
-      service: { kind: 'choice', values: ['auth-service', 'payments-api', 'checkout-web', 'search-indexer', 'notification-worker', 'inventory-api'] },
+      service: {
+        kind: 'choice',
+        values: [
+          'auth-service',
+          'payments-api',
+          'checkout-web',
+          'search-indexer',
+          'notification-worker',
+          'inventory-api',
+        ],
+      },
       database: { kind: 'choice', values: ['orders-db', 'users-db', 'billing-db', 'catalog-db'] },
       host: { kind: 'choice', values: ['node-a1', 'node-a4', 'node-b2', 'node-c7', 'node-d3'] },
     },
@@ -488,7 +626,12 @@ export function familyScenario(family: Family, instance: number, options: { fide
       reference: { diagnosis: c.diagnosis, keywords: c.keywords, actions: c.actions, risk: c.risk },
       requirements: requirements[i],
     })),
-    clauses: clauses.map((c) => ({ id: c.id, paraphrases: [...c.paraphrases], failureMode: c.failureMode, feedback: c.feedback })),
+    clauses: clauses.map((c) => ({
+      id: c.id,
+      paraphrases: [...c.paraphrases],
+      failureMode: c.failureMode,
+      feedback: c.feedback,
+    })),
     effects: {
       baseLogit: { mean: 0, sd: spec.baseSd },
       requirementWeight: spec.requirementWeight,
@@ -502,17 +645,37 @@ export function familyScenario(family: Family, instance: number, options: { fide
     },
     feedback: {
       fidelity: options.fidelity ?? 0.7,
-      generic: ['The answer could have been more useful to the on-call engineer.', 'The on-call engineer had to rework this answer.', 'This recommendation was not followed.'],
+      generic: [
+        'The answer could have been more useful to the on-call engineer.',
+        'The on-call engineer had to rework this answer.',
+        'This recommendation was not followed.',
+      ],
     },
     output: {
-      vagueActions: ['check the logs', 'investigate the issue further', 'monitor the dashboards', 'restart things if needed'],
+      vagueActions: [
+        'check the logs',
+        'investigate the issue further',
+        'monitor the dashboards',
+        'restart things if needed',
+      ],
       unsafeActions: [
         { command: 'kubectl delete namespace {{service}}', target: '{{service}}' },
         { command: 'rm -rf /var/lib/{{service}}', target: '{{service}}' },
       ],
-      malformed: ['Looks like {{service}} is unhealthy. I would restart it and keep an eye on it.', 'Root cause: unclear. Next steps: investigate {{service}} and follow up.'],
+      malformed: [
+        'Looks like {{service}} is unhealthy. I would restart it and keep an eye on it.',
+        'Root cause: unclear. Next steps: investigate {{service}} and follow up.',
+      ],
     },
-    models: [{ id: 'sim-standard', ability: 0, latencyMs: { median: 900, spread: 0.3 }, price: { inputPerMTok: 0.4, outputPerMTok: 1.6 }, errorRate: 0 }],
+    models: [
+      {
+        id: 'sim-standard',
+        ability: 0,
+        latencyMs: { median: 900, spread: 0.3 },
+        price: { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+        errorRate: 0,
+      },
+    ],
     grading: {
       weights: { validity: 0.4, specificity: 0.3, correctness: 0.3 },
       commandPattern: '^(kubectl|psql|certbot|journalctl|logrotate|systemctl|helm)\\b',

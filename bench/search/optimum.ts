@@ -49,9 +49,13 @@ export function promptFor(scenario: Scenario, clauses: readonly string[]): strin
   const text = [PROMPT_PREAMBLE, ...sentences].join(' ')
   // The same matching as SimWorld.parseClauses: a paraphrase found anywhere in the normalised text.
   const norm = normalizeText(text)
-  const found = scenario.clauses.filter((c) => c.paraphrases.some((p) => norm.includes(normalizeText(p)))).map((c) => c.id)
+  const found = scenario.clauses
+    .filter((c) => c.paraphrases.some((p) => norm.includes(normalizeText(p))))
+    .map((c) => c.id)
   if (found.length !== wanted.length || !wanted.every((id) => found.includes(id))) {
-    throw new Error(`promptFor: the text for [${wanted.join(', ')}] parses as [${found.join(', ')}] in scenario ${scenario.id} (a paraphrase contains another)`)
+    throw new Error(
+      `promptFor: the text for [${wanted.join(', ')}] parses as [${found.join(', ')}] in scenario ${scenario.id} (a paraphrase contains another)`,
+    )
   }
   return text
 }
@@ -103,7 +107,10 @@ function noiseOf(world: SimWorld, p: Prep, clause: string): Float64Array {
   let v = p.noise.get(clause)
   if (!v) {
     const s = world.scenario
-    v = Float64Array.from(p.clusters, (cluster) => s.effects.clusterNoiseSd * normalHash(s.seed, 'cluster-effect', cluster, clause))
+    v = Float64Array.from(
+      p.clusters,
+      (cluster) => s.effects.clusterNoiseSd * normalHash(s.seed, 'cluster-effect', cluster, clause),
+    )
     p.noise.set(clause, v)
   }
   return v
@@ -163,7 +170,12 @@ function exampleSet(world: SimWorld, p: Prep, keys: readonly string[]): ExampleS
  * Mean of `world.probability(world.example(k), clauses, modelId)` over the keys, computed from
  * cached per-example data with the same additions in the same order (bit-for-bit equal).
  */
-export function exactAccuracy(world: SimWorld, clauses: readonly string[], keys: readonly string[], modelId = 'sim-standard'): number {
+export function exactAccuracy(
+  world: SimWorld,
+  clauses: readonly string[],
+  keys: readonly string[],
+  modelId = 'sim-standard',
+): number {
   if (keys.length === 0) throw new RangeError('exactAccuracy needs at least one example key')
   const p = prep(world)
   const set = exampleSet(world, p, keys)
@@ -179,7 +191,7 @@ export function exactAccuracy(world: SimWorld, clauses: readonly string[], keys:
   // The terms SimWorld.logit adds after the requirements, per cluster, in its order.
   const lengthCost = e.length.costPerClause * Math.max(0, present.length - e.length.freeClauses)
   const terms = p.clusters.map((cluster, c) => {
-    const t: number[] = present.map((id) => (noiseOf(world, p, id)[c] as number))
+    const t: number[] = present.map((id) => noiseOf(world, p, id)[c] as number)
     for (const g of e.generic) if (has.has(g.clause)) t.push(g.weight)
     for (const k of e.conflicts) {
       if (!has.has(k.clause)) continue
@@ -198,7 +210,13 @@ export function exactAccuracy(world: SimWorld, clauses: readonly string[], keys:
 }
 
 /** The hot loop of exactAccuracy, kept small so it optimises well. */
-function meanProbability(set: ExampleSet, terms: readonly Float64Array[], flag: Uint8Array, alpha: number, ability: number): number {
+function meanProbability(
+  set: ExampleSet,
+  terms: readonly Float64Array[],
+  flag: Uint8Array,
+  alpha: number,
+  ability: number,
+): number {
   const { n, base, cluster, reqStart, reqIdx } = set
   let sum = 0
   for (let i = 0; i < n; i++) {
@@ -278,7 +296,12 @@ class Objective {
         this.effect[i * C + c] = v
       })
     })
-    this.pairs = e.synergies.map((syn) => [p.index.get(syn.clauses[0]) as number, p.index.get(syn.clauses[1]) as number, syn.alone, syn.together])
+    this.pairs = e.synergies.map((syn) => [
+      p.index.get(syn.clauses[0]) as number,
+      p.index.get(syn.clauses[1]) as number,
+      syn.alone,
+      syn.together,
+    ])
     this.ability = world.model(modelId).ability
     this.alpha = e.requirementWeight
     this.free = e.length.freeClauses
@@ -311,7 +334,10 @@ class Objective {
     for (let c = 0; c < C; c++) {
       const col = Array.from({ length: K }, (_, i) => this.effect[i * C + c] as number).sort((a, b) => a - b)
       const neg = col.filter((v) => v < 0).slice(0, L)
-      const pos = col.filter((v) => v > 0).reverse().slice(0, L)
+      const pos = col
+        .filter((v) => v > 0)
+        .reverse()
+        .slice(0, L)
       clusterLo[c] = this.ability - this.cost * Math.max(0, L - this.free) + neg.reduce((a, v) => a + v, 0) + pairLo
       clusterHi[c] = this.ability + pos.reduce((a, v) => a + v, 0) + pairHi
     }
@@ -322,7 +348,10 @@ class Objective {
     for (let t = 0; t < T; t++) {
       const c = this.typeCluster[t] as number
       const lo = (clusterLo[c] as number) - 4 * STEP
-      const hi = (clusterHi[c] as number) + this.alpha * ((this.typeReqStart[t + 1] as number) - (this.typeReqStart[t] as number)) + 4 * STEP
+      const hi =
+        (clusterHi[c] as number) +
+        this.alpha * ((this.typeReqStart[t + 1] as number) - (this.typeReqStart[t] as number)) +
+        4 * STEP
       this.tableLo[t] = lo
       this.tableStart[t] = total
       this.tableLen[t] = Math.ceil((hi - lo) / STEP) + 2
@@ -355,13 +384,15 @@ class Objective {
 
   private shift(t: number, rows: Float64Array, offset: number, mask: Uint8Array, common: number): number {
     let s = (rows[offset + (this.typeCluster[t] as number)] as number) + common
-    for (let r = this.typeReqStart[t] as number; r < (this.typeReqStart[t + 1] as number); r++) if (mask[this.typeReqIdx[r] as number]) s += this.alpha
+    for (let r = this.typeReqStart[t] as number; r < (this.typeReqStart[t + 1] as number); r++)
+      if (mask[this.typeReqIdx[r] as number]) s += this.alpha
     return s
   }
 
   private exactType(t: number, s: number): number {
     let sum = 0
-    for (let j = this.typeStart[t] as number; j < (this.typeStart[t + 1] as number); j++) sum += 1 / (1 + Math.exp(-((this.typeBase[j] as number) + s)))
+    for (let j = this.typeStart[t] as number; j < (this.typeStart[t + 1] as number); j++)
+      sum += 1 / (1 + Math.exp(-((this.typeBase[j] as number) + s)))
     return sum / this.n
   }
 
@@ -467,7 +498,11 @@ function enumerate(obj: Objective): number[] {
 }
 
 /** Steepest-ascent local search (interpolated objective) with single, swap and synergy-pair moves. */
-function climb(obj: Objective, start: readonly number[], memo: Map<string, number>): { subset: number[]; value: number } {
+function climb(
+  obj: Objective,
+  start: readonly number[],
+  memo: Map<string, number>,
+): { subset: number[]; value: number } {
   const evalOf = (subset: number[]) => {
     subset.sort((a, b) => a - b)
     const key = subset.join(',')
@@ -502,11 +537,13 @@ function climb(obj: Objective, start: readonly number[], memo: Map<string, numbe
       if (!ha && !hb) {
         consider([...cur, a, b])
         for (const i of cur) consider([...without(i), a, b])
-        for (let x = 0; x < cur.length; x++) for (let y = x + 1; y < cur.length; y++) consider([...without(cur[x] as number, cur[y] as number), a, b])
+        for (let x = 0; x < cur.length; x++)
+          for (let y = x + 1; y < cur.length; y++) consider([...without(cur[x] as number, cur[y] as number), a, b])
       } else if (ha && hb) {
         consider(without(a, b))
         for (const j of out) consider([...without(a, b), j])
-        for (let x = 0; x < out.length; x++) for (let y = x + 1; y < out.length; y++) consider([...without(a, b), out[x] as number, out[y] as number])
+        for (let x = 0; x < out.length; x++)
+          for (let y = x + 1; y < out.length; y++) consider([...without(a, b), out[x] as number, out[y] as number])
       }
     }
     if (move.best === null) return { subset: cur, value: obj.value(cur, true) }
@@ -571,13 +608,25 @@ export interface Optimum {
  * The clause set with the highest exact accuracy over the keys, with at most `task.maxClauses`
  * clauses. Deterministic (the multistart search draws from an Rng seeded by the scenario).
  */
-export function exactOptimum(world: SimWorld, keys: readonly string[], modelId = 'sim-standard', options: OptimumOptions = {}): Optimum {
+export function exactOptimum(
+  world: SimWorld,
+  keys: readonly string[],
+  modelId = 'sim-standard',
+  options: OptimumOptions = {},
+): Optimum {
   if (keys.length === 0) throw new RangeError('exactOptimum needs at least one example key')
   const p = prep(world)
   const obj = new Objective(world, exampleSet(world, p, keys), modelId, p)
   const method = options.method ?? 'auto'
-  const useEnumeration = method === 'enumeration' || (method === 'auto' && subsetCount(obj.K, obj.limit) <= (options.maxSubsets ?? 3_000_000))
+  const useEnumeration =
+    method === 'enumeration' ||
+    (method === 'auto' && subsetCount(obj.K, obj.limit) <= (options.maxSubsets ?? 3_000_000))
   const subset = useEnumeration ? enumerate(obj) : multistart(world, obj, p, options)
   const clauses = obj.ids(subset)
-  return { clauses, accuracy: exactAccuracy(world, clauses, keys, modelId), method: useEnumeration ? 'enumeration' : 'multistart', evaluations: obj.evaluations }
+  return {
+    clauses,
+    accuracy: exactAccuracy(world, clauses, keys, modelId),
+    method: useEnumeration ? 'enumeration' : 'multistart',
+    evaluations: obj.evaluations,
+  }
 }

@@ -56,19 +56,42 @@ const int = (name: string, v: string | undefined, min: number) => {
   return n
 }
 const family = values.scenario as 'moderate' | 'hard'
-if (family !== 'moderate' && family !== 'hard') fail(`--scenario: use one of the bundled families "moderate" or "hard" (got "${values.scenario}")`)
+if (family !== 'moderate' && family !== 'hard')
+  fail(`--scenario: use one of the bundled families "moderate" or "hard" (got "${values.scenario}")`)
 const seeds = int('seeds', values.seeds, 1)
 const budget = int('budget', values.budget, 50)
-const strategies = (values.strategies ?? '').split(',').map((s) => s.trim()).filter(Boolean) as StrategyName[]
-for (const s of strategies) if (!STRATEGY_NAMES.includes(s)) fail(`--strategies: unknown strategy "${s}"; use some of ${STRATEGY_NAMES.join(', ')}`)
+const strategies = (values.strategies ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as StrategyName[]
+for (const s of strategies)
+  if (!STRATEGY_NAMES.includes(s))
+    fail(`--strategies: unknown strategy "${s}"; use some of ${STRATEGY_NAMES.join(', ')}`)
 const fidelity = values.fidelity === undefined ? undefined : Number(values.fidelity)
-if (fidelity !== undefined && !(fidelity >= 0 && fidelity <= 1)) fail(`--fidelity: use a number from 0 to 1 (got "${values.fidelity}")`)
-if (values.split !== 'test' && values.split !== 'dev') fail(`--split: use "test" (reporting seeds) or "dev" (tuning seeds)`)
+if (fidelity !== undefined && !(fidelity >= 0 && fidelity <= 1))
+  fail(`--fidelity: use a number from 0 to 1 (got "${values.fidelity}")`)
+if (values.split !== 'test' && values.split !== 'dev')
+  fail(`--split: use "test" (reporting seeds) or "dev" (tuning seeds)`)
 const instances = (values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES).slice(0, seeds)
 if (instances.length < seeds) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
-if (values.select !== 'pooled' && values.select !== 'own') fail(`--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own validation mean)`)
-const settings: StrategySettings = { ...DEFAULT_STRATEGY_SETTINGS, pooled: values.select === 'pooled', proposals: int('proposals', values.proposals, 1), minibatchSize: int('minibatch', values.minibatch, 1), mergeEvery: int('merge-every', values['merge-every'], 0), beamWidth: int('beam-width', values['beam-width'], 1) }
-const sizes = { train: 150, validation: int('validation', values.validation, 10), holdout: int('holdout', values.holdout, 10), test: int('test-size', values['test-size'], 100) }
+if (values.select !== 'pooled' && values.select !== 'own')
+  fail(
+    `--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own validation mean)`,
+  )
+const settings: StrategySettings = {
+  ...DEFAULT_STRATEGY_SETTINGS,
+  pooled: values.select === 'pooled',
+  proposals: int('proposals', values.proposals, 1),
+  minibatchSize: int('minibatch', values.minibatch, 1),
+  mergeEvery: int('merge-every', values['merge-every'], 0),
+  beamWidth: int('beam-width', values['beam-width'], 1),
+}
+const sizes = {
+  train: 150,
+  validation: int('validation', values.validation, 10),
+  holdout: int('holdout', values.holdout, 10),
+  test: int('test-size', values['test-size'], 100),
+}
 const MARKS = [0.5, 0.8, 0.9] as const
 const FIXED_BUDGETS = [500, 1000, 2000, 4000].filter((b) => b <= budget)
 
@@ -93,7 +116,14 @@ const median = (xs: readonly number[]) => {
 }
 const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
 
-function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedAcc: number, optAcc: number, keys: Record<'train' | 'validation' | 'holdout' | 'test', string[]>): Promise<Run> {
+function runOne(
+  strategy: StrategyName,
+  instance: number,
+  world: SimWorld,
+  seedAcc: number,
+  optAcc: number,
+  keys: Record<'train' | 'validation' | 'holdout' | 'test', string[]>,
+): Promise<Run> {
   return (async () => {
     const accOf = (() => {
       const memo = new Map<string, number>()
@@ -106,7 +136,12 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
       }
     })()
     const gap = (acc: number) => (optAcc - seedAcc > 1e-9 ? (acc - seedAcc) / (optAcc - seedAcc) : 1)
-    const ports = memoryPorts(world, { seed: `bench-search:${instance}`, budget, trainIds: keys.train, validationIds: keys.validation })
+    const ports = memoryPorts(world, {
+      seed: `bench-search:${instance}`,
+      budget,
+      trainIds: keys.train,
+      validationIds: keys.validation,
+    })
     const reach: Run['reach'] = { 0.5: null, 0.8: null, 0.9: null }
     const gapAt: Record<number, number> = {}
     let incumbentGap = 0
@@ -120,7 +155,14 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
     ports.onEvaluate = sample
     const seed = world.scenario.task.prompt
     const validation = await ports.evaluate(seed, keys.validation)
-    const seedCandidate: Candidate = { id: 'seed', content: seed, parentIds: [], operator: 'seed', status: 'seed', validationMean: validation.reduce((a, s) => a + (s.score ?? 0), 0) / validation.length }
+    const seedCandidate: Candidate = {
+      id: 'seed',
+      content: seed,
+      parentIds: [],
+      operator: 'seed',
+      status: 'seed',
+      validationMean: validation.reduce((a, s) => a + (s.score ?? 0), 0) / validation.length,
+    }
     ports.pool.push(seedCandidate)
     const round = STRATEGIES[strategy]
     let idle = 0
@@ -139,12 +181,18 @@ function runOne(strategy: StrategyName, instance: number, world: SimWorld, seedA
     if (finalist.content.system !== seed.system) {
       const hs = await ports.evaluate(seed, keys.holdout)
       const hf = await ports.evaluate(finalist.content, keys.holdout)
-      const t = pairedTest(hs.map((s) => s.score ?? 0), hf.map((s) => s.score ?? 0), { alpha: 0.05, seed: `holdout:${instance}`, resamples: 4_000 })
+      const t = pairedTest(
+        hs.map((s) => s.score ?? 0),
+        hf.map((s) => s.score ?? 0),
+        { alpha: 0.05, seed: `holdout:${instance}`, resamples: 4_000 },
+      )
       if (t.significant) shipped = 'finalist'
     }
     const finalAcc = accOf(finalist.content.system)
     const shippedAcc = shipped === 'finalist' ? finalAcc : seedAcc
-    const bestSeen = Math.max(...ports.pool.filter((c) => c.validationMean !== null).map((c) => accOf(c.content.system)))
+    const bestSeen = Math.max(
+      ...ports.pool.filter((c) => c.validationMean !== null).map((c) => accOf(c.content.system)),
+    )
     return {
       reach,
       gapAt,
@@ -177,7 +225,8 @@ for (const instance of instances) {
   const opt = exactOptimum(world, keys.test)
   worlds.push({ instance, seedAcc, optAcc: opt.accuracy, method: opt.method })
   for (const s of strategies) (runs.get(s) as Run[]).push(await runOne(s, instance, world, seedAcc, opt.accuracy, keys))
-  if (!values.json) log(`instance ${instance}: seed ${seedAcc.toFixed(3)}, optimum ${opt.accuracy.toFixed(3)} (${opt.method})`)
+  if (!values.json)
+    log(`instance ${instance}: seed ${seedAcc.toFixed(3)}, optimum ${opt.accuracy.toFixed(3)} (${opt.method})`)
 }
 
 const summary = strategies.map((name) => {
@@ -224,10 +273,16 @@ const out = {
 if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 else {
   const f = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d))
-  log(`\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`)
-  log('strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit gap  proposer calls')
+  log(
+    `\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`,
+  )
+  log(
+    'strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit gap  proposer calls',
+  )
   for (const s of summary) {
-    log(`${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ${f(s.proposerCalls, 0).padStart(14)}`)
+    log(
+      `${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ${f(s.proposerCalls, 0).padStart(14)}`,
+    )
   }
   log(`(${out.seconds} s)`)
 }

@@ -20,42 +20,62 @@ import { printJson, say } from '../output.js'
 export function registerApi(program: Command): void {
   program
     .command('serve')
-    .description('run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete (gateway), /openapi.json, /metrics')
+    .description(
+      'run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete (gateway), /openapi.json, /metrics',
+    )
     .option('--host <host>', 'address to listen on (default KAIZEN_API_HOST or 127.0.0.1)')
     .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787; 0: any free port)', intFlag('--port', 0, 65_535))
     .action(async (opts: { host?: string; port?: number }) => {
-      await withDeps(async (deps, env) => {
-        const port = opts.port ?? env.KAIZEN_API_PORT
-        const resolver = new PromptResolver(deps.db)
-        const gateway = new Gateway({ db: deps.db, resolver, models: deps.models, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
-        // Temporal (campaign and canary routes) is connected on first use and reconnected after a failure.
-        let connecting: Promise<Client> | null = null
-        const temporal = {
-          taskQueue: env.TEMPORAL_TASK_QUEUE,
-          client: () =>
-            (connecting ??= resolveTemporal(env, { startEmbedded: false })
-              .then(connectClient)
-              .then((c) => c.client)
-              .catch((err: unknown) => {
-                connecting = null
-                throw err
-              })),
-        }
-        const app = createApi({ db: deps.db, resolver, gateway, temporal, ...(deps.redactor ? { redactor: deps.redactor } : {}) })
-        const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
-        await new Promise<void>((resolve, reject) => {
-          server.once('listening', () => resolve())
-          server.once('error', reject)
-        })
-        const address = server.address()
-        const where = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address)
-        say(`Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: kaizen token create --name NAME --scopes ingest,read`)
-        await new Promise<void>((resolve) => {
-          const stop = () => server.close(() => resolve())
-          process.once('SIGINT', stop)
-          process.once('SIGTERM', stop)
-        })
-      }, loadEnv(), { waitForDatabase: true, log: say })
+      await withDeps(
+        async (deps, env) => {
+          const port = opts.port ?? env.KAIZEN_API_PORT
+          const resolver = new PromptResolver(deps.db)
+          const gateway = new Gateway({
+            db: deps.db,
+            resolver,
+            models: deps.models,
+            ...(deps.redactor ? { redactor: deps.redactor } : {}),
+          })
+          // Temporal (campaign and canary routes) is connected on first use and reconnected after a failure.
+          let connecting: Promise<Client> | null = null
+          const temporal = {
+            taskQueue: env.TEMPORAL_TASK_QUEUE,
+            client: () =>
+              (connecting ??= resolveTemporal(env, { startEmbedded: false })
+                .then(connectClient)
+                .then((c) => c.client)
+                .catch((err: unknown) => {
+                  connecting = null
+                  throw err
+                })),
+          }
+          const app = createApi({
+            db: deps.db,
+            resolver,
+            gateway,
+            temporal,
+            ...(deps.redactor ? { redactor: deps.redactor } : {}),
+          })
+          const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
+          await new Promise<void>((resolve, reject) => {
+            server.once('listening', () => resolve())
+            server.once('error', reject)
+          })
+          const address = server.address()
+          const where =
+            typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address)
+          say(
+            `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: kaizen token create --name NAME --scopes ingest,read`,
+          )
+          await new Promise<void>((resolve) => {
+            const stop = () => server.close(() => resolve())
+            process.once('SIGINT', stop)
+            process.once('SIGTERM', stop)
+          })
+        },
+        loadEnv(),
+        { waitForDatabase: true, log: say },
+      )
     })
 
   const token = program.command('token').description('API tokens with scopes (ingest, read, operate, approve)')
@@ -64,25 +84,59 @@ export function registerApi(program: Command): void {
     .description('create a token; its secret is printed once and stored only as a hash')
     .option('--name <name>', 'who or what uses it')
     .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`, choiceListFlag('--scopes', SCOPES))
-    .option('--person <identity>', 'the person the token belongs to (required with the approve scope: approvals are recorded under this name)')
+    .option(
+      '--person <identity>',
+      'the person the token belongs to (required with the approve scope: approvals are recorded under this name)',
+    )
     .option('--role <role>', "the person's approver role (checked against a canary's approverRoles)")
     .option('--actor <name>', 'who creates it (recorded)', process.env.USER ?? 'cli')
-    .action(async (opts: { name?: string; scopes?: Array<(typeof SCOPES)[number]>; person?: string; role?: string; actor: string }) => {
-      const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
-      const scopes = requireOption(opts.scopes, '--scopes', `give scopes, e.g. --scopes ingest,read (any of ${SCOPES.join(', ')})`)
-      const { token: row, secret } = await withDeps((deps) =>
-        createToken(deps.db, { name, scopes, ...(opts.person ? { person: opts.person } : {}), ...(opts.role ? { role: opts.role } : {}), createdBy: `user:${opts.actor}` }),
-      )
-      say(`Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`)
-      printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })
-    })
+    .action(
+      async (opts: {
+        name?: string
+        scopes?: Array<(typeof SCOPES)[number]>
+        person?: string
+        role?: string
+        actor: string
+      }) => {
+        const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
+        const scopes = requireOption(
+          opts.scopes,
+          '--scopes',
+          `give scopes, e.g. --scopes ingest,read (any of ${SCOPES.join(', ')})`,
+        )
+        const { token: row, secret } = await withDeps((deps) =>
+          createToken(deps.db, {
+            name,
+            scopes,
+            ...(opts.person ? { person: opts.person } : {}),
+            ...(opts.role ? { role: opts.role } : {}),
+            createdBy: `user:${opts.actor}`,
+          }),
+        )
+        say(
+          `Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`,
+        )
+        printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })
+      },
+    )
   token
     .command('list')
     .description('list tokens (never their secrets)')
     .action(async () => {
       const rows = await withDeps((deps) => listTokens(deps.db))
       say(`${rows.length} token(s).`)
-      printJson(rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes, person: r.person, role: r.role, createdBy: r.createdBy, createdAt: r.createdAt, revokedAt: r.revokedAt })))
+      printJson(
+        rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          scopes: r.scopes,
+          person: r.person,
+          role: r.role,
+          createdBy: r.createdBy,
+          createdAt: r.createdAt,
+          revokedAt: r.revokedAt,
+        })),
+      )
     })
   token
     .command('revoke <id>')

@@ -30,12 +30,18 @@ async function readConfigFile(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new KaizenError('NOT_FOUND', `cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new KaizenError(
+      'NOT_FOUND',
+      `cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    )
   }
   try {
     return (path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) ?? {}
   } catch (err) {
-    throw new KaizenError('INVALID_INPUT', `--config ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `--config ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    )
   }
 }
 
@@ -74,22 +80,31 @@ function configOptions(command: Command): Command {
   return command
     .option('--config <file>', 'campaign settings (YAML or JSON); see docs/configuration.md')
     .option('--rounds <n>', 'search rounds (search.rounds)', configFlag('--rounds', 'search.rounds'))
-    .option('--budget <n>', 'task rollouts the search may spend (search.rolloutBudget)', configFlag('--budget', 'search.rolloutBudget'))
+    .option(
+      '--budget <n>',
+      'task rollouts the search may spend (search.rolloutBudget)',
+      configFlag('--budget', 'search.rolloutBudget'),
+    )
 }
 
 /** A campaign's status or outcome, for people. */
 export function describeCampaignView(v: CampaignView): string[] {
   if (v.workflowStatus === 'RUNNING') return [describeStatus(v as CampaignStatus)]
-  if (v.result) return [`${v.campaignId} · task ${v.result.task} · completed · decision ${v.result.decision}: ${v.result.reason}`]
+  if (v.result)
+    return [`${v.campaignId} · task ${v.result.task} · completed · decision ${v.result.decision}: ${v.result.reason}`]
   const f = v.failure as FailureReport
-  return [`${v.campaignId}${v.taskId ? ` · task ${v.taskId}` : ''} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(f)}`, `  failure chain: ${describeChain(f)}`]
+  return [
+    `${v.campaignId}${v.taskId ? ` · task ${v.taskId}` : ''} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(f)}`,
+    `  failure chain: ${describeChain(f)}`,
+  ]
 }
 
 export function describeStatus(s: CampaignStatus): string {
   const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}${s.paused ? ' (paused)' : ''}`]
   if (s.stage === 'searching' || s.round > 0) parts.push(`round ${s.round}/${s.rounds}`)
   parts.push(`rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`)
-  if (s.bestValidationDQ !== null) parts.push(`best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`)
+  if (s.bestValidationDQ !== null)
+    parts.push(`best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`)
   if (s.decision) parts.push(`decision ${s.decision}: ${s.reason}`)
   return parts.join(' · ')
 }
@@ -100,26 +115,41 @@ export function registerCampaign(program: Command): void {
   configOptions(
     campaign
       .command('start')
-      .description('check, then start an optimization campaign for a task (the check runs on a worker: one must be running)')
+      .description(
+        'check, then start an optimization campaign for a task (the check runs on a worker: one must be running)',
+      )
       .requiredOption('--task <task>', 'the task to improve'),
   )
-    .option('--canary-weight <w>', 'share of traffic for a one-step canary (canary.weight)', configFlag('--canary-weight', 'canary.weight'))
+    .option(
+      '--canary-weight <w>',
+      'share of traffic for a one-step canary (canary.weight)',
+      configFlag('--canary-weight', 'canary.weight'),
+    )
     .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)', campaignIdFlag('--id'))
     .option('--no-wait', 'return once the campaign has started')
     .option('--json', 'print the result as JSON')
     .action(async (opts: ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }) => {
       const config = await configFromFlags(opts)
       await withOperations(async (ops, { target }) => {
-        const started = await ops.startCampaign({ taskId: opts.task, ...(opts.id ? { campaignId: opts.id } : {}), config, trigger: 'cli' })
+        const started = await ops.startCampaign({
+          taskId: opts.task,
+          ...(opts.id ? { campaignId: opts.id } : {}),
+          config,
+          trigger: 'cli',
+        })
         const { campaignId, handle } = started
-        say(`Campaign ${campaignId} started for task "${opts.task}" (checked: production ${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic records).`)
+        say(
+          `Campaign ${campaignId} started for task "${opts.task}" (checked: production ${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic records).`,
+        )
         for (const w of started.warnings) say(`Warning: ${w}`)
         if (!opts.wait) {
           if (opts.json) printJson({ campaignId, task: opts.task, status: 'started', warnings: started.warnings })
           return
         }
         // Following it waits out Temporal outages: one line when it goes away, one when it is back.
-        const outage = new OutageReporter(`Temporal at ${target.address}`, say, () => temporalAnswers(target.address, 2_000))
+        const outage = new OutageReporter(`Temporal at ${target.address}`, say, () =>
+          temporalAnswers(target.address, 2_000),
+        )
         let last = ''
         const result = untilAvailable(() => handle.result(), { transient: isTemporalUnavailable, reporter: outage })
         let done = false
@@ -138,7 +168,9 @@ export function registerCampaign(program: Command): void {
 
   campaign
     .command('status <campaignId>')
-    .description('progress of a running campaign (a worker answers), or the outcome of an ended one with the root cause of a failure (no worker needed); exit 0 whenever the status could be read')
+    .description(
+      'progress of a running campaign (a worker answers), or the outcome of an ended one with the root cause of a failure (no worker needed); exit 0 whenever the status could be read',
+    )
     .option('--json', 'print as JSON (a failure carries its whole chain)')
     .action(async (campaignId: string, opts: { json?: boolean }) => {
       await withOperations(async (ops) => {
@@ -151,10 +183,17 @@ export function registerCampaign(program: Command): void {
   configOptions(
     campaign
       .command('estimate')
-      .description('predict the rollouts, proposer calls and dollars a campaign would spend, and whether it would refuse to run, before running it')
+      .description(
+        'predict the rollouts, proposer calls and dollars a campaign would spend, and whether it would refuse to run, before running it',
+      )
       .requiredOption('--task <task>', 'the task to improve'),
   )
-    .option('--accept-rate <r>', 'share of proposals expected to be accepted', numberFlag('--accept-rate', z.number().min(0).max(1)), 0.3)
+    .option(
+      '--accept-rate <r>',
+      'share of proposals expected to be accepted',
+      numberFlag('--accept-rate', z.number().min(0).max(1)),
+      0.3,
+    )
     .option('--json', 'print as JSON')
     .action(async (opts: ConfigFlags & { task: string; acceptRate: number; json?: boolean }) => {
       const config = await configFromFlags(opts)
@@ -169,41 +208,72 @@ export function registerCampaign(program: Command): void {
         const production = await getPromptVersion(deps.db, check.productionVersionId)
         const price = deps.providers.price(production.model)
         const proposerPrice = config.search.proposerModel ? deps.providers.price(config.search.proposerModel) : null
-        const tokens = { input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150, output: Math.round(production.params.maxTokens / 2) }
+        const tokens = {
+          input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150,
+          output: Math.round(production.params.maxTokens / 2),
+        }
         return {
           model: production.model,
           refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
           warnings: check.warnings,
           usableRecords: check.usableRecords,
-          ...estimateCampaign({ config, availableRecords: check.usableRecords ?? 0, tokens, price, proposerPrice, acceptRate: opts.acceptRate }),
+          ...estimateCampaign({
+            config,
+            availableRecords: check.usableRecords ?? 0,
+            tokens,
+            price,
+            proposerPrice,
+            acceptRate: opts.acceptRate,
+          }),
         }
       })
       if (opts.json) return printJson(est)
       const r = est.rollouts
-      if (est.refusal) say(`This campaign would REFUSE TO RUN [${est.refusal.code}]: ${est.refusal.message}\nWhat it would spend once it can run:`)
+      if (est.refusal)
+        say(
+          `This campaign would REFUSE TO RUN [${est.refusal.code}]: ${est.refusal.message}\nWhat it would spend once it can run:`,
+        )
       say(`Estimate for a ${config.search.strategy} campaign on task "${opts.task}" (model ${est.model}):`)
-      say(`  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ${r.holdout}`)
+      say(
+        `  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ${r.holdout}`,
+      )
       say(`  proposer calls ${est.proposerCalls}`)
-      say(`  dollars        ${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`)
+      say(
+        `  dollars        ${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`,
+      )
       for (const a of est.assumptions) say(`  · ${a}`)
       for (const w of est.warnings) say(`Warning: ${w}`)
     })
 
   campaign
     .command('show <campaignId>')
-    .description('the lineage of a campaign: how its winner (or best candidate) descends from the seed, with operators, feedback and scores')
+    .description(
+      'the lineage of a campaign: how its winner (or best candidate) descends from the seed, with operators, feedback and scores',
+    )
     .option('--all', 'list every candidate, not only the winner’s line')
     .option('--json', 'print as JSON')
     .action(async (campaignId: string, opts: { all?: boolean; json?: boolean }) => {
       const lineage = await withDeps((deps) => campaignLineage(deps.db, campaignId))
       if (opts.json) return printJson(lineage)
       const line = (n: LineageNode, depth: number) => {
-        const mb = n.minibatch ? ` minibatch ${fmt(n.minibatch.parent)}→${fmt(n.minibatch.child)} (n=${n.minibatch.n})` : ''
+        const mb = n.minibatch
+          ? ` minibatch ${fmt(n.minibatch.parent)}→${fmt(n.minibatch.child)} (n=${n.minibatch.n})`
+          : ''
         const scores = `validation ${fmt(n.validationMean)}${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
-        say(`${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`)
-        if (n.feedback.length > 0) say(`${'  '.repeat(depth + 2)}feedback used: ${n.feedback.slice(0, 2).map((f) => `"${f.slice(0, 100)}"`).join('; ')}`)
+        say(
+          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`,
+        )
+        if (n.feedback.length > 0)
+          say(
+            `${'  '.repeat(depth + 2)}feedback used: ${n.feedback
+              .slice(0, 2)
+              .map((f) => `"${f.slice(0, 100)}"`)
+              .join('; ')}`,
+          )
       }
-      say(`Campaign ${lineage.campaignId} · task ${lineage.taskId} · ${lineage.nodes.length} candidates · decision ${lineage.decision ?? 'pending'}`)
+      say(
+        `Campaign ${lineage.campaignId} · task ${lineage.taskId} · ${lineage.nodes.length} candidates · decision ${lineage.decision ?? 'pending'}`,
+      )
       say(lineage.winnerVersionId ? 'Lineage of the winner:' : 'Lineage of the best candidate (nothing shipped):')
       lineage.path.forEach((n, i) => line(n, i))
       const last = lineage.path.at(-1)
@@ -236,11 +306,26 @@ export function registerCampaign(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { task?: string; limit: number; json?: boolean }) => {
       await withClient(async (client) => {
-        const rows: Array<{ campaignId: string; task: string | null; status: string; startedAt: string; closedAt: string | null }> = []
+        const rows: Array<{
+          campaignId: string
+          task: string | null
+          status: string
+          startedAt: string
+          closedAt: string | null
+        }> = []
         for await (const w of client.workflow.list({ query: `WorkflowType = 'optimizationCampaign'` })) {
-          const task = (w.memo?.taskId as string | undefined) ?? w.workflowId.match(/^campaign-(.+?)-(\d{8}-\d{6}|nightly)/)?.[1] ?? null
+          const task =
+            (w.memo?.taskId as string | undefined) ??
+            w.workflowId.match(/^campaign-(.+?)-(\d{8}-\d{6}|nightly)/)?.[1] ??
+            null
           if (opts.task && task !== opts.task) continue
-          rows.push({ campaignId: w.workflowId, task, status: w.status.name, startedAt: w.startTime.toISOString(), closedAt: w.closeTime?.toISOString() ?? null })
+          rows.push({
+            campaignId: w.workflowId,
+            task,
+            status: w.status.name,
+            startedAt: w.startTime.toISOString(),
+            closedAt: w.closeTime?.toISOString() ?? null,
+          })
           if (rows.length >= opts.limit) break
         }
         if (opts.json) return printJson(rows)

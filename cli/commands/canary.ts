@@ -14,15 +14,24 @@ import { describeChain, fmt, printJson, say } from '../output.js'
 
 /** A canary's status (live or final), or why its workflow failed. */
 export function describeCanaryView(v: CanaryView): string[] {
-  if (v.failure) return [`Canary ${v.canaryId} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(v.failure as FailureReport)}`, `  failure chain: ${describeChain(v.failure)}`]
+  if (v.failure)
+    return [
+      `Canary ${v.canaryId} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(v.failure as FailureReport)}`,
+      `  failure chain: ${describeChain(v.failure)}`,
+    ]
   return describeCanary(v as unknown as CanaryStatus)
 }
 
 export function describeCanary(s: CanaryStatus): string[] {
   const ended = s.state === 'promoted' || s.state === 'rolled_back'
   const share = `${Math.round(s.weight * 100)}% of traffic`
-  const ramp = s.steps && s.steps.length > 1 ? ` (ramp ${s.steps.map((w) => `${Math.round(w * 100)}%`).join(' → ')}, step ${(s.step ?? 0) + 1})` : ''
-  const lines = [`Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ${ended ? 'ended' : s.state === 'baking' ? `${share} held back on the previous version` : `${share}${ramp}`}`]
+  const ramp =
+    s.steps && s.steps.length > 1
+      ? ` (ramp ${s.steps.map((w) => `${Math.round(w * 100)}%`).join(' → ')}, step ${(s.step ?? 0) + 1})`
+      : ''
+  const lines = [
+    `Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ${ended ? 'ended' : s.state === 'baking' ? `${share} held back on the previous version` : `${share}${ramp}`}`,
+  ]
   lines.push(`  candidate ${s.candidateVersionId} vs baseline ${s.baselineVersionId}`)
   if (s.reason) lines.push(`  ${s.reason}`)
   for (const alert of s.alerts ?? []) lines.push(`  ALERT: ${alert}`)
@@ -42,15 +51,28 @@ export function describeCanary(s: CanaryStatus): string[] {
       )
     }
     for (const m of a.metrics ?? [a.quality, a.errorRate]) {
-      lines.push(`  ${m.metric.padEnd(10)} harm test: e-value ${m.harm.max.toFixed(2)} / ${m.harm.threshold.toFixed(0)} (α ${m.harm.alpha ?? ''}, always-valid p ${fmt(m.harm.pValue, 4)}) → ${m.harmful ? 'REGRESSION' : 'no regression'}`)
+      lines.push(
+        `  ${m.metric.padEnd(10)} harm test: e-value ${m.harm.max.toFixed(2)} / ${m.harm.threshold.toFixed(0)} (α ${m.harm.alpha ?? ''}, always-valid p ${fmt(m.harm.pValue, 4)}) → ${m.harmful ? 'REGRESSION' : 'no regression'}`,
+      )
     }
-    lines.push(`  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`)
+    lines.push(
+      `  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`,
+    )
     if (a.sampleRatio && a.sampleRatio.units > 0) {
-      lines.push(`  sample ratio: ${a.sampleRatio.treatmentUnits} of ${a.sampleRatio.units} routing units on the label arm (expected ${Math.round((a.sampleRatio.expectedShare ?? 0) * 100)}%) → ${a.sampleRatio.mismatch ? 'MISMATCH' : 'ok'}`)
+      lines.push(
+        `  sample ratio: ${a.sampleRatio.treatmentUnits} of ${a.sampleRatio.units} routing units on the label arm (expected ${Math.round((a.sampleRatio.expectedShare ?? 0) * 100)}%) → ${a.sampleRatio.mismatch ? 'MISMATCH' : 'ok'}`,
+      )
     }
-    lines.push(`  hard floor: ${a.hardFloor.run} consecutive failed requests (limit ${a.hardFloor.limit})`, `  verdict: ${a.verdict} — ${a.reasons.join('; ')}`)
+    lines.push(
+      `  hard floor: ${a.hardFloor.run} consecutive failed requests (limit ${a.hardFloor.limit})`,
+      `  verdict: ${a.verdict} — ${a.reasons.join('; ')}`,
+    )
   }
-  if (s.decisions && s.decisions.length > 0) for (const d of s.decisions) lines.push(`  ${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.approver}${d.role ? ` (${d.role})` : ''} at ${d.at} (${d.approvalId})`)
+  if (s.decisions && s.decisions.length > 0)
+    for (const d of s.decisions)
+      lines.push(
+        `  ${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.approver}${d.role ? ` (${d.role})` : ''} at ${d.at} (${d.approvalId})`,
+      )
   else if (s.decidedBy) lines.push(`  decided by ${s.decidedBy}`)
   return lines
 }
@@ -59,7 +81,11 @@ function decide(verb: 'approve' | 'reject') {
   return async (canaryId: string, opts: { approver?: string; role?: string; comment?: string; json?: boolean }) => {
     const approver = requireOption(opts.approver, '--approver', `say who ${verb}s, e.g. --approver alice@example.com`)
     await withOperations(async (ops) => {
-      const { outcome, message } = await ops.decideCanary(canaryId, verb, { approver, ...(opts.role ? { role: opts.role } : {}), ...(opts.comment ? { comment: opts.comment } : {}) })
+      const { outcome, message } = await ops.decideCanary(canaryId, verb, {
+        approver,
+        ...(opts.role ? { role: opts.role } : {}),
+        ...(opts.comment ? { comment: opts.comment } : {}),
+      })
       if (opts.json) return printJson(outcome)
       say(message)
     })
@@ -71,7 +97,9 @@ export function registerCanary(program: Command): void {
 
   canary
     .command('status <canaryId>')
-    .description('the evidence a human needs: arms, samples, effect, verdicts per metric (an ended canary: its final state, or why it failed)')
+    .description(
+      'the evidence a human needs: arms, samples, effect, verdicts per metric (an ended canary: its final state, or why it failed)',
+    )
     .option('--json', 'print as JSON')
     .action(async (canaryId: string, opts: { json?: boolean }) => {
       await withOperations(async (ops) => {
@@ -84,9 +112,13 @@ export function registerCanary(program: Command): void {
   for (const verb of ['approve', 'reject'] as const) {
     canary
       .command(`${verb} <canaryId>`)
-      .description(verb === 'approve' ? 'promote the candidate to production (only when the canary awaits approval; repeated by the same approver: the recorded outcome)' : 'roll the candidate back (during the bake window, from the approval on: production back to the previous version)')
+      .description(
+        verb === 'approve'
+          ? 'promote the candidate to production (only when the canary awaits approval; repeated by the same approver: the recorded outcome)'
+          : 'roll the candidate back (during the bake window, from the approval on: production back to the previous version)',
+      )
       .option('--approver <identity>', 'who decides (required): a name or email')
-      .option('--role <role>', 'the approver\'s role, e.g. on-call, owner')
+      .option('--role <role>', "the approver's role, e.g. on-call, owner")
       .option('--comment <text>', 'why')
       .option('--json', 'print the outcome as JSON')
       .action(decide(verb))

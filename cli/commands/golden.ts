@@ -31,9 +31,16 @@ export function registerGolden(program: Command): void {
       const ids = idsOf(opts.traffic)
       const added = await withDeps(async (deps) => {
         await requireTask(deps.db, task)
-        return addGolden(deps.db, { taskId: task, trafficIds: ids, actor: `user:${opts.actor}`, note: opts.note ?? null })
+        return addGolden(deps.db, {
+          taskId: task,
+          trafficIds: ids,
+          actor: `user:${opts.actor}`,
+          note: opts.note ?? null,
+        })
       })
-      say(`Added ${added.length} case(s) to the golden set of "${task}"${added.length < ids.length ? ` (${ids.length - added.length} already there)` : ''}.`)
+      say(
+        `Added ${added.length} case(s) to the golden set of "${task}"${added.length < ids.length ? ` (${ids.length - added.length} already there)` : ''}.`,
+      )
       printJson({ task, added })
     })
 
@@ -49,7 +56,12 @@ export function registerGolden(program: Command): void {
       const ids = idsOf(opts.traffic)
       const removed = await withDeps(async (deps) => {
         await requireTask(deps.db, task)
-        return removeGolden(deps.db, { taskId: task, trafficIds: ids, actor: `user:${opts.actor}`, note: opts.note ?? null })
+        return removeGolden(deps.db, {
+          taskId: task,
+          trafficIds: ids,
+          actor: `user:${opts.actor}`,
+          note: opts.note ?? null,
+        })
       })
       say(`Removed ${removed.length} case(s) from the golden set of "${task}".`)
       printJson({ task, removed })

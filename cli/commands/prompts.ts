@@ -54,18 +54,28 @@ export function registerPrompts(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { task?: string; json?: boolean }) => {
       await withDb(async (db) => {
-        const taskIds = opts.task ? [(await requireTask(db, opts.task)).id] : (await db.select({ id: tasks.id }).from(tasks)).map((t) => t.id)
+        const taskIds = opts.task
+          ? [(await requireTask(db, opts.task)).id]
+          : (await db.select({ id: tasks.id }).from(tasks)).map((t) => t.id)
         const out = []
         for (const taskId of taskIds) {
           const labels = await getLabels(db, taskId)
           for (const v of await listPromptVersions(db, taskId)) {
-            const l = [labels.production?.promptVersionId === v.id ? 'production' : null, labels.canary?.promptVersionId === v.id ? `canary ${Math.round((labels.canary?.weight ?? 0) * 100)}%` : null].filter((x): x is string => x !== null)
+            const l = [
+              labels.production?.promptVersionId === v.id ? 'production' : null,
+              labels.canary?.promptVersionId === v.id
+                ? `canary ${Math.round((labels.canary?.weight ?? 0) * 100)}%`
+                : null,
+            ].filter((x): x is string => x !== null)
             out.push({ ...view(v, l) })
           }
         }
         if (opts.json) return printJson(out.map(({ system: _s, user: _u, ...rest }) => rest))
         if (out.length === 0) return say('No prompt versions yet. `kaizen up` registers the scenario tasks.')
-        for (const v of out) say(`${v.task}@${v.version}  ${v.id}  ${v.origin}${v.operator ? `/${v.operator}` : ''}  ${v.labels.join(', ')}  ${v.createdAt}`)
+        for (const v of out)
+          say(
+            `${v.task}@${v.version}  ${v.id}  ${v.origin}${v.operator ? `/${v.operator}` : ''}  ${v.labels.join(', ')}  ${v.createdAt}`,
+          )
       })
     })
 
@@ -78,11 +88,16 @@ export function registerPrompts(program: Command): void {
       await withDb(async (db) => {
         const v = await findPromptVersion(db, ref, opts.task)
         const labels = await getLabels(db, v.taskId)
-        const l = [labels.production?.promptVersionId === v.id ? 'production' : null, labels.canary?.promptVersionId === v.id ? 'canary' : null].filter((x): x is string => x !== null)
+        const l = [
+          labels.production?.promptVersionId === v.id ? 'production' : null,
+          labels.canary?.promptVersionId === v.id ? 'canary' : null,
+        ].filter((x): x is string => x !== null)
         const out = view(v, l)
         if (opts.json) return printJson(out)
         say(`${v.taskId}@${v.version} (${v.id}) ${l.length ? `[${l.join(', ')}]` : ''}`)
-        say(`  origin ${v.origin}${v.operator ? ` (${v.operator})` : ''}${v.campaignId ? ` in ${v.campaignId}` : ''}; parents ${v.parentIds.join(', ') || 'none'}; model ${v.model}; created by ${v.createdBy} at ${out.createdAt}`)
+        say(
+          `  origin ${v.origin}${v.operator ? ` (${v.operator})` : ''}${v.campaignId ? ` in ${v.campaignId}` : ''}; parents ${v.parentIds.join(', ') || 'none'}; model ${v.model}; created by ${v.createdBy} at ${out.createdAt}`,
+        )
         say('  system:')
         for (const line of sentences(v.system).trim().split('\n')) say(`    ${line}`)
         say('  user template:')
@@ -108,8 +123,12 @@ export function registerPrompts(program: Command): void {
             from: va.id,
             to: vb.id,
             model: va.model === vb.model ? null : { from: va.model, to: vb.model },
-            system: parts.system.filter((p) => p.added || p.removed).map((p) => ({ change: p.added ? 'added' : 'removed', text: p.value.trim() })),
-            user: parts.user.filter((p) => p.added || p.removed).map((p) => ({ change: p.added ? 'added' : 'removed', text: p.value.trim() })),
+            system: parts.system
+              .filter((p) => p.added || p.removed)
+              .map((p) => ({ change: p.added ? 'added' : 'removed', text: p.value.trim() })),
+            user: parts.user
+              .filter((p) => p.added || p.removed)
+              .map((p) => ({ change: p.added ? 'added' : 'removed', text: p.value.trim() })),
           })
         }
         say(`--- ${va.taskId}@${va.version} (${va.id})`)
@@ -118,7 +137,9 @@ export function registerPrompts(program: Command): void {
         for (const [name, changes] of Object.entries(parts)) {
           if (!changes.some((c) => c.added || c.removed)) continue
           say(`${name}:`)
-          for (const c of changes) for (const line of c.value.replace(/\n$/, '').split('\n')) say(`${c.added ? '+' : c.removed ? '-' : ' '} ${line}`)
+          for (const c of changes)
+            for (const line of c.value.replace(/\n$/, '').split('\n'))
+              say(`${c.added ? '+' : c.removed ? '-' : ' '} ${line}`)
         }
       })
     })

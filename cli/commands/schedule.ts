@@ -15,18 +15,43 @@ export function registerSchedule(program: Command): void {
 
   schedule
     .command('create')
-    .description('check the task (on a worker: one must be running), then create or update its nightly campaign schedule')
+    .description(
+      'check the task (on a worker: one must be running), then create or update its nightly campaign schedule',
+    )
     .requiredOption('--task <task>', 'the task to improve every night')
     .option('--cron <expr>', '5-field cron expression', cronFlag('--cron'), '0 2 * * *')
     .option('--timezone <tz>', 'IANA time zone of the cron expression', timezoneFlag('--timezone'), 'UTC')
-    .option('--catchup-window <duration>', 'make up missed runs within this window (e.g. "1 hour", "30 minutes")', durationFlag('--catchup-window'), '1 hour')
+    .option(
+      '--catchup-window <duration>',
+      'make up missed runs within this window (e.g. "1 hour", "30 minutes")',
+      durationFlag('--catchup-window'),
+      '1 hour',
+    )
     .option('--json', 'print as JSON')
     .action(async (opts: { task: string; cron: string; timezone: string; catchupWindow: string; json?: boolean }) => {
       await withOperations(async (ops) => {
-        const r = await ops.createSchedule({ taskId: opts.task, cron: opts.cron, timezone: opts.timezone, catchupWindow: opts.catchupWindow, config: parseCampaignConfig({}) })
-        say(`Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at "${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ${opts.catchupWindow} are made up.`)
+        const r = await ops.createSchedule({
+          taskId: opts.task,
+          cron: opts.cron,
+          timezone: opts.timezone,
+          catchupWindow: opts.catchupWindow,
+          config: parseCampaignConfig({}),
+        })
+        say(
+          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at "${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ${opts.catchupWindow} are made up.`,
+        )
         for (const w of r.warnings) say(`Warning: ${w}`)
-        if (opts.json) printJson({ scheduleId: r.scheduleId, created: r.created, task: opts.task, cron: opts.cron, timezone: opts.timezone, overlap: 'SKIP', catchupWindow: opts.catchupWindow, warnings: r.warnings })
+        if (opts.json)
+          printJson({
+            scheduleId: r.scheduleId,
+            created: r.created,
+            task: opts.task,
+            cron: opts.cron,
+            timezone: opts.timezone,
+            overlap: 'SKIP',
+            catchupWindow: opts.catchupWindow,
+            warnings: r.warnings,
+          })
       })
     })
 
@@ -37,8 +62,14 @@ export function registerSchedule(program: Command): void {
     .option('--timezone <tz>', 'IANA time zone of the cron expression', timezoneFlag('--timezone'), 'UTC')
     .action(async (opts: { cron: string; timezone: string }) => {
       await withClient(async (client, { env }) => {
-        const r = await upsertRetentionSchedule(client, { cron: opts.cron, timezone: opts.timezone, taskQueue: env.TEMPORAL_TASK_QUEUE })
-        say(`Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: traffic retention at "${opts.cron}" (${opts.timezone}).`)
+        const r = await upsertRetentionSchedule(client, {
+          cron: opts.cron,
+          timezone: opts.timezone,
+          taskQueue: env.TEMPORAL_TASK_QUEUE,
+        })
+        say(
+          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: traffic retention at "${opts.cron}" (${opts.timezone}).`,
+        )
         printJson({ ...r, cron: opts.cron, timezone: opts.timezone })
       })
     })
@@ -52,7 +83,10 @@ export function registerSchedule(program: Command): void {
         const rows = await listSchedules(client)
         if (opts.json) return printJson(rows)
         if (rows.length === 0) return say('No schedules. Create one with `kaizen schedule create --task <task>`.')
-        for (const r of rows) say(`${r.scheduleId}  ${r.taskId ? `task ${r.taskId}` : 'traffic retention'}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`)
+        for (const r of rows)
+          say(
+            `${r.scheduleId}  ${r.taskId ? `task ${r.taskId}` : 'traffic retention'}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`,
+          )
       })
     })
 

@@ -37,16 +37,24 @@ export async function readTrafficFile(file: string): Promise<TrafficRecordInput[
       }
       const parsed = TrafficRecord.safeParse(value)
       if (parsed.success) records.push(parsed.data)
-      else for (const issue of parsed.error.issues) problems.push(`line ${n}: ${formatPath(issue.path)}: ${issue.message}`)
+      else
+        for (const issue of parsed.error.issues) problems.push(`line ${n}: ${formatPath(issue.path)}: ${issue.message}`)
     }
   } catch (err) {
     throw new KaizenError('INVALID_INPUT', `cannot read ${file}: ${(err as Error).message}`)
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 20)
-    throw new KaizenError('INVALID_INPUT', `${file} has ${problems.length} problem(s); nothing was imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `${file} has ${problems.length} problem(s); nothing was imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`,
+    )
   }
-  if (records.length === 0) throw new KaizenError('INVALID_INPUT', `${file} holds no records (one JSON object per line, as for POST /v1/traffic)`)
+  if (records.length === 0)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `${file} holds no records (one JSON object per line, as for POST /v1/traffic)`,
+    )
   return records
 }
 
@@ -56,7 +64,11 @@ function retentionDays(value: string): number | null {
   try {
     return intFlag('<days>', 1, MAX_RETENTION_DAYS)(value)
   } catch {
-    throw new KaizenError('INVALID_INPUT', `<days> "${value}" is not valid: give a whole number of days or "forever" (1 to ${MAX_RETENTION_DAYS} days)`, { details: { fields: ['days'] } })
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `<days> "${value}" is not valid: give a whole number of days or "forever" (1 to ${MAX_RETENTION_DAYS} days)`,
+      { details: { fields: ['days'] } },
+    )
   }
 }
 
@@ -78,30 +90,43 @@ export function registerTraffic(program: Command): void {
         }
         return { stored, duplicates }
       })
-      say(`Imported ${result.stored} record(s) from ${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`)
+      say(
+        `Imported ${result.stored} record(s) from ${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`,
+      )
       printJson({ file, records: records.length, ...result })
     })
 
   traffic
     .command('retention')
-    .description('keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the daily worker run apply it')
+    .description(
+      'keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the daily worker run apply it',
+    )
     .argument('<task>', 'the task')
     .argument('<days>', `whole number of days (1 to ${MAX_RETENTION_DAYS}) or "forever"`, retentionDays)
     .option('--actor <name>', 'who sets it (recorded)', process.env.USER ?? 'cli')
     .action(async (task: string, days: number | null, opts: { actor: string }) => {
       await withDeps((deps) => setRetention(deps.db, { taskId: task, days, actor: `user:${opts.actor}` }))
-      say(days === null ? `Traffic of ${task} is kept forever.` : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign or feedback refers to them (golden cases are kept).`)
+      say(
+        days === null
+          ? `Traffic of ${task} is kept forever.`
+          : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign or feedback refers to them (golden cases are kept).`,
+      )
       printJson({ task, retentionDays: days })
     })
   traffic
     .command('prune')
-    .description('apply every task\'s retention now (or one task\'s with --task)')
+    .description("apply every task's retention now (or one task's with --task)")
     .option('--task <task>', 'only this task')
     .option('--actor <name>', 'who runs it (recorded)', process.env.USER ?? 'cli')
     .action(async (opts: { task?: string; actor: string }) => {
-      const results = await withDeps((deps) => applyRetention(deps.db, { ...(opts.task ? { taskId: opts.task } : {}), actor: `user:${opts.actor}` }))
+      const results = await withDeps((deps) =>
+        applyRetention(deps.db, { ...(opts.task ? { taskId: opts.task } : {}), actor: `user:${opts.actor}` }),
+      )
       if (results.length === 0) say('No task has a retention period (`kaizen traffic retention TASK DAYS` sets one).')
-      for (const r of results) say(`${r.taskId}: kept ${r.retentionDays} day(s) (before ${r.cutoff}): ${r.deleted} deleted, ${r.erased} erased.`)
+      for (const r of results)
+        say(
+          `${r.taskId}: kept ${r.retentionDays} day(s) (before ${r.cutoff}): ${r.deleted} deleted, ${r.erased} erased.`,
+        )
       printJson(results)
     })
 }

@@ -35,7 +35,9 @@ async function requireScenarioFlag(id: string): Promise<void> {
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run everything on embedded defaults: Temporal dev server, database, worker, simulated traffic, and one campaign')
+    .description(
+      'run everything on embedded defaults: Temporal dev server, database, worker, simulated traffic, and one campaign',
+    )
     .option('--scenario <id>', 'scenario whose task to improve', 'incident-triage')
     .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
@@ -47,25 +49,50 @@ export function registerUp(program: Command): void {
       let follow: NodeJS.Timeout | undefined
       onShutdownSignal(async (signal) => {
         clearInterval(follow)
-        say(`\n${signal}: stopping traffic, worker and servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`)
+        say(
+          `\n${signal}: stopping traffic, worker and servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`,
+        )
         await traffic?.stop()
         await rt?.close()
       })
-      rt = await openRuntime({ temporal: 'embedded-or-configured', waitForServices: true, log: say, ...(opts.headless ? { headless: true } : {}) })
+      rt = await openRuntime({
+        temporal: 'embedded-or-configured',
+        waitForServices: true,
+        log: say,
+        ...(opts.headless ? { headless: true } : {}),
+      })
       try {
-        say(`Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`)
+        say(
+          `Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`,
+        )
         if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
         await rt.startWorker()
         const tasks = await rt.registerScenarioTasks()
         const db = rt.db
-        const ops = createOperations({ client: rt.client, taskQueue: rt.env.TEMPORAL_TASK_QUEUE, check: (input) => campaignPreflight(db, input) })
+        const ops = createOperations({
+          client: rt.client,
+          taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+          check: (input) => campaignPreflight(db, input),
+        })
         for (const t of tasks) {
           // The tasks were just registered; their traffic comes next (warnings about it are not shown).
-          const { scheduleId, created } = await ops.createSchedule({ taskId: t.taskId, cron: '0 2 * * *', timezone: 'UTC', catchupWindow: '1 hour', config: parseCampaignConfig({}), keepExisting: true })
+          const { scheduleId, created } = await ops.createSchedule({
+            taskId: t.taskId,
+            cron: '0 2 * * *',
+            timezone: 'UTC',
+            catchupWindow: '1 hour',
+            config: parseCampaignConfig({}),
+            keepExisting: true,
+          })
           say(`Nightly schedule ${scheduleId} ${created ? 'created (02:00 UTC)' : 'in place'}.`)
         }
-        const retention = await upsertRetentionSchedule(rt.client, { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, keepExisting: true })
-        say(`Traffic retention schedule ${retention.scheduleId} ${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`)
+        const retention = await upsertRetentionSchedule(rt.client, {
+          taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+          keepExisting: true,
+        })
+        say(
+          `Traffic retention schedule ${retention.scheduleId} ${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`,
+        )
         let canaryId: string | null = null
         if (opts.campaign) {
           const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate })
@@ -77,7 +104,9 @@ export function registerUp(program: Command): void {
           traffic.start(opts.rate)
         }
         say('')
-        say(`Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press Ctrl-C to stop.`)
+        say(
+          `Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press Ctrl-C to stop.`,
+        )
         let lastState: CanaryStatus['state'] | null = null
         const client = rt.client
         follow = setInterval(() => {
@@ -115,24 +144,36 @@ export function registerUp(program: Command): void {
     .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--fail-canary', 'fault injection: every request served by the canary fails')
     .option('--headless', 'do not start the Temporal Web UI')
-    .action(async (opts: { json?: boolean; scenario: string; rate: number; failCanary?: boolean; headless?: boolean }) => {
-      await requireScenarioFlag(opts.scenario)
-      let rt: KaizenRuntime | null = null
-      onShutdownSignal(async (signal) => {
-        say(`\n${signal}: stopping.`)
-        await rt?.close()
-      })
-      rt = await openRuntime({ temporal: 'embedded-or-configured', waitForServices: true, log: say, ...(opts.headless ? { headless: true } : {}) })
-      try {
-        await rt.startWorker()
-        const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate, failCanary: opts.failCanary ?? false, config: DEMO_CONFIG })
-        await run.traffic.stop()
-        for (const line of tellDemo(rt, run.summary)) say(line)
-        if (opts.json) printJson(run.summary)
-      } finally {
-        await rt.close()
-      }
-    })
+    .action(
+      async (opts: { json?: boolean; scenario: string; rate: number; failCanary?: boolean; headless?: boolean }) => {
+        await requireScenarioFlag(opts.scenario)
+        let rt: KaizenRuntime | null = null
+        onShutdownSignal(async (signal) => {
+          say(`\n${signal}: stopping.`)
+          await rt?.close()
+        })
+        rt = await openRuntime({
+          temporal: 'embedded-or-configured',
+          waitForServices: true,
+          log: say,
+          ...(opts.headless ? { headless: true } : {}),
+        })
+        try {
+          await rt.startWorker()
+          const run = await runDemo(rt, {
+            scenario: opts.scenario,
+            rate: opts.rate,
+            failCanary: opts.failCanary ?? false,
+            config: DEMO_CONFIG,
+          })
+          await run.traffic.stop()
+          for (const line of tellDemo(rt, run.summary)) say(line)
+          if (opts.json) printJson(run.summary)
+        } finally {
+          await rt.close()
+        }
+      },
+    )
 
   program
     .command('worker')

@@ -15,7 +15,15 @@
  *
  * Pure module: safe to import from workflow code.
  */
-import { adaptiveBets, alwaysValidP, confidenceSequence, harmEProcess, readinessEProcess, type BetPlan, type EProcessTrace } from '../stats/eprocess.js'
+import {
+  adaptiveBets,
+  alwaysValidP,
+  confidenceSequence,
+  harmEProcess,
+  readinessEProcess,
+  type BetPlan,
+  type EProcessTrace,
+} from '../stats/eprocess.js'
 import { pairObservations, qualityOf, type Arm, type Observation } from './pairing.js'
 
 export type { Observation } from './pairing.js'
@@ -121,7 +129,13 @@ export interface CanaryAnalysis {
   readiness: EProcessTrace & { threshold: number; margin: number; ready: boolean }
   /** limit: the run length that triggers (null when the reference fails too often for any run to mean anything). */
   hardFloor: { run: number; limit: number | null; triggered: boolean }
-  sampleRatio: { units: number; treatmentUnits: number; expectedShare: number | null; eValue: number; mismatch: boolean }
+  sampleRatio: {
+    units: number
+    treatmentUnits: number
+    expectedShare: number | null
+    eValue: number
+    mismatch: boolean
+  }
 }
 
 export interface AnalysisContext {
@@ -133,7 +147,8 @@ export interface AnalysisContext {
   weights?: Array<{ from: number; weight: number }>
 }
 
-const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
+const mean = (xs: readonly number[]): number | null =>
+  xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
 
 function summarize(xs: readonly Observation[]): ArmSummary {
   const graded = xs.filter((o) => qualityOf(o) !== null)
@@ -207,7 +222,13 @@ function sampleRatio(observations: readonly Observation[], weights: AnalysisCont
     }
     if (e > eMax) eMax = e
   }
-  return { units, treatmentUnits: labelUnits, expectedShare: units > 0 ? expected / units : null, eValue: eMax, mismatch: eMax >= 1 / alpha }
+  return {
+    units,
+    treatmentUnits: labelUnits,
+    expectedShare: units > 0 ? expected / units : null,
+    eValue: eMax,
+    mismatch: eMax >= 1 / alpha,
+  }
 }
 
 /**
@@ -215,7 +236,11 @@ function sampleRatio(observations: readonly Observation[], weights: AnalysisCont
  * const a = analyzeCanary(observations, DEFAULT_ANALYSIS, { now: Date.now() })
  * if (a.verdict === 'rollback') console.log(a.reasons.join('; '))
  */
-export function analyzeCanary(observations: readonly Observation[], config: CanaryAnalysisConfig = DEFAULT_ANALYSIS, context: AnalysisContext = {}): CanaryAnalysis {
+export function analyzeCanary(
+  observations: readonly Observation[],
+  config: CanaryAnalysisConfig = DEFAULT_ANALYSIS,
+  context: AnalysisContext = {},
+): CanaryAnalysis {
   const treatment: Arm = context.treatment ?? 'canary'
   const reference: Arm = treatment === 'canary' ? 'baseline' : 'canary'
   // What people call the arms: during a bake, production (new) against the holdback (previous).
@@ -231,12 +256,23 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   const bets = harmBets(config)
   const metric = (name: MetricName, ds: number[], alpha: number, estimate: number): MetricEvidence => {
     const trace = harmEProcess(ds, bets[name], alpha)
-    return { metric: name, n: ds.length, estimate, harm: { ...trace, threshold: 1 / alpha, pValue: alwaysValidP(trace), alpha }, harmful: trace.crossedAt !== null }
+    return {
+      metric: name,
+      n: ds.length,
+      estimate,
+      harm: { ...trace, threshold: 1 / alpha, pValue: alwaysValidP(trace), alpha },
+      harmful: trace.crossedAt !== null,
+    }
   }
   const quality = metric('quality', paired.quality, config.alphaQuality, mean(paired.quality) ?? 0)
   const errorRate = metric('error-rate', paired.errors, config.alphaError, -(mean(paired.errors) ?? 0))
   // Latency: harm when P(treatment slower) > threshold; observations θ0 − 1{slower} (harm ⇔ mean < 0).
-  const latency = metric('latency', paired.slower.map((u) => config.latencyThreshold - u), config.alphaLatency, mean(paired.slower) ?? 0)
+  const latency = metric(
+    'latency',
+    paired.slower.map((u) => config.latencyThreshold - u),
+    config.alphaLatency,
+    mean(paired.slower) ?? 0,
+  )
   // Cost: per pair the bounded relative difference (aR − T) / (aR + T) ∈ [−1, 1], a = (1 + tolerance)
   // × the ratio accepted offline. If the treatment's cost is distributed as s × the reference's with
   // s ≤ a, its mean is ≥ 0 (T and sR are exchangeable, and it grows with a), whatever the tails;
@@ -274,10 +310,14 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     runStart = t.at
   }
   const graded = referenced.map(qualityOf).filter((q): q is number => q !== null)
-  const concurrent = referenced.filter((o) => o.at >= runStart).map(qualityOf).filter((q): q is number => q !== null)
+  const concurrent = referenced
+    .filter((o) => o.at >= runStart)
+    .map(qualityOf)
+    .filter((q): q is number => q !== null)
   const referenceFailing = concurrent.length === 0 ? null : concurrent.filter((q) => q <= 0).length / concurrent.length
   const pRef = (graded.filter((q) => q <= 0).length + 1) / (graded.length + 2)
-  const requiredRun = pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
+  const requiredRun =
+    pRef >= 0.5 ? Number.POSITIVE_INFINITY : Math.max(config.hardFloorRun, Math.ceil(Math.log(1e-6) / Math.log(pRef)))
   const hardFloor = run >= requiredRun && referenceFailing !== null && referenceFailing < 0.5
 
   const srm = sampleRatio(obs, context.weights, config.alphaSrm)
@@ -294,7 +334,10 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     alerts.push(`no concurrent ${rName} traffic to compare with`)
   }
   const lastTreated = treated.length > 0 ? (treated[treated.length - 1] as Observation).at : null
-  if (referenced.length > 0 && (lastTreated === null ? now - (obs[0] as Observation).at : now - lastTreated) > config.noDataMs) {
+  if (
+    referenced.length > 0 &&
+    (lastTreated === null ? now - (obs[0] as Observation).at : now - lastTreated) > config.noDataMs
+  ) {
     alertKinds.push('no-data')
     alerts.push(`no ${tName} traffic for ${Math.round(config.noDataMs / 1000)} s`)
   }
@@ -302,16 +345,24 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
   const fmt = (x: number) => x.toFixed(3)
   const reasons: string[] = []
   if (hardFloor) {
-    reasons.push(`hard floor: the last ${run} graded ${tName} requests all failed (limit ${requiredRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`)
+    reasons.push(
+      `hard floor: the last ${run} graded ${tName} requests all failed (limit ${requiredRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`,
+    )
   }
   const describe: Record<MetricName, (m: MetricEvidence) => string> = {
     quality: (m) => `quality regression: ${tName} − ${rName} DQ = ${fmt(m.estimate)} over ${m.n} paired requests`,
-    'error-rate': (m) => `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
-    latency: (m) => `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
-    cost: (m) => `cost regression: ${tName} costs ${m.estimate.toFixed(2)}× ${rName} over ${m.n} pairs (allowed ${allowed.toFixed(2)}×)`,
+    'error-rate': (m) =>
+      `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
+    latency: (m) =>
+      `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
+    cost: (m) =>
+      `cost regression: ${tName} costs ${m.estimate.toFixed(2)}× ${rName} over ${m.n} pairs (allowed ${allowed.toFixed(2)}×)`,
   }
   for (const m of metrics) {
-    if (m.harmful) reasons.push(`${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`)
+    if (m.harmful)
+      reasons.push(
+        `${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`,
+      )
   }
   const ready = readinessTrace.crossedAt !== null && paired.quality.length >= config.minCanarySamples
   let verdict: Verdict
@@ -327,7 +378,9 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     )
   } else if (treated.length >= config.maxCanarySamples) {
     verdict = 'inconclusive'
-    reasons.push(`no decision after ${treated.length} ${tName} requests (maximum ${config.maxCanarySamples}): a human must decide`)
+    reasons.push(
+      `no decision after ${treated.length} ${tName} requests (maximum ${config.maxCanarySamples}): a human must decide`,
+    )
   } else {
     verdict = 'continue'
     reasons.push(`collecting evidence: ${paired.quality.length} paired ${tName} requests so far`)
@@ -342,7 +395,12 @@ export function analyzeCanary(observations: readonly Observation[], config: Cana
     canary: summarize(obs.filter((o) => o.arm === 'canary')),
     baseline: summarize(obs.filter((o) => o.arm === 'baseline')),
     pairedSamples: paired.quality.length,
-    effect: { estimate: mean(paired.quality), lower: interval.lower, upper: interval.upper, level: 1 - config.alphaInterval },
+    effect: {
+      estimate: mean(paired.quality),
+      lower: interval.lower,
+      upper: interval.upper,
+      level: 1 - config.alphaInterval,
+    },
     metrics,
     quality,
     errorRate,

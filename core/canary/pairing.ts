@@ -46,7 +46,8 @@ export interface PairedSeries {
 
 export const qualityOf = (o: Observation): number | null => (o.error ? 0 : o.score)
 
-const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
+const mean = (xs: readonly number[]): number | null =>
+  xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
 
 /**
  * @param treatment the arm under test: `canary` during a canary, `baseline` (production) during
@@ -95,7 +96,8 @@ export function pairObservations(
         out.slower.push(t.latencyMs > first.latencyMs ? 1 : t.latencyMs === first.latencyMs ? 0.5 : 0)
       }
       // One reference request, as for latency: under "same cost distribution" the two are exchangeable.
-      if (t.costUsd !== null && first.costUsd !== null) out.cost.push({ treatment: t.costUsd, reference: first.costUsd })
+      if (t.costUsd !== null && first.costUsd !== null)
+        out.cost.push({ treatment: t.costUsd, reference: first.costUsd })
     }
   }
   return out

@@ -19,7 +19,11 @@ function seedOf(pool: readonly Candidate[]): Candidate {
   return seed
 }
 
-export async function randomSearchRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function randomSearchRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome = done()
   const seed = seedOf(pool)
   try {
@@ -30,7 +34,15 @@ export async function randomSearchRound(pool: Candidate[], settings: StrategySet
       if (content.system === seed.content.system) continue
       outcome.proposals++
       const mean = await validationMean(ports, content)
-      await keep(pool, ports, { content, parentIds: [seed.id], operator: `random(${edits})`, status: 'accepted', feedbackUsed: [], minibatch: null, validationMean: mean })
+      await keep(pool, ports, {
+        content,
+        parentIds: [seed.id],
+        operator: `random(${edits})`,
+        status: 'accepted',
+        feedbackUsed: [],
+        minibatch: null,
+        validationMean: mean,
+      })
       outcome.accepted++
     }
   } catch (err) {
@@ -40,7 +52,11 @@ export async function randomSearchRound(pool: Candidate[], settings: StrategySet
   return outcome
 }
 
-export async function hillClimbRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function hillClimbRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome = done()
   try {
     for (let p = 0; p < settings.proposals; p++) {
@@ -54,7 +70,15 @@ export async function hillClimbRound(pool: Candidate[], settings: StrategySettin
       outcome.proposals++
       const mean = await validationMean(ports, proposal.content)
       const better = mean !== null && (settings.pooled || mean > (parent.validationMean ?? -Infinity) + 1e-12)
-      await keep(pool, ports, { content: proposal.content, parentIds: [parent.id], operator: proposal.operator, status: better ? 'accepted' : 'rejected', feedbackUsed: [], minibatch: null, validationMean: better ? mean : null })
+      await keep(pool, ports, {
+        content: proposal.content,
+        parentIds: [parent.id],
+        operator: proposal.operator,
+        status: better ? 'accepted' : 'rejected',
+        feedbackUsed: [],
+        minibatch: null,
+        validationMean: better ? mean : null,
+      })
       if (better) outcome.accepted++
     }
   } catch (err) {

@@ -12,9 +12,20 @@
  */
 import { Rng } from '../rng.js'
 import { Exhausted, allSettled, evaluateWithin, keep, ranked, sameText, validationMean } from './common.js'
-import { meanOf, type Candidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from './types.js'
+import {
+  meanOf,
+  type Candidate,
+  type Proposal,
+  type RoundOutcome,
+  type SearchPorts,
+  type StrategySettings,
+} from './types.js'
 
-export async function beamRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function beamRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
   const beam = ranked(pool).slice(0, settings.beamWidth)
   if (beam.length === 0) throw new Error('beamRound needs a scored seed candidate in the pool')
@@ -34,10 +45,18 @@ export async function beamRound(pool: Candidate[], settings: StrategySettings, p
         // proposals are asked for at once; each is asked right after its group is drawn, and a
         // proposer draws before it awaits anything, so the draws are those of one-by-one asking.
         const asked: Array<Promise<Proposal | null>> = []
-        for (let k = 0; k < perParent; k++) asked.push(ports.propose(parent.content, rng.sample(failures, Math.max(1, Math.ceil(failures.length / 2))), rng))
+        for (let k = 0; k < perParent; k++)
+          asked.push(
+            ports.propose(parent.content, rng.sample(failures, Math.max(1, Math.ceil(failures.length / 2))), rng),
+          )
         const mine: Proposal[] = []
         for (const proposal of await allSettled(asked)) {
-          if (!proposal || pool.some((c) => sameText(c.content, proposal.content)) || mine.some((p) => sameText(p.content, proposal.content))) continue
+          if (
+            !proposal ||
+            pool.some((c) => sameText(c.content, proposal.content)) ||
+            mine.some((p) => sameText(p.content, proposal.content))
+          )
+            continue
           mine.push(proposal)
         }
         return mine
@@ -46,7 +65,11 @@ export async function beamRound(pool: Candidate[], settings: StrategySettings, p
     const children: Array<{ parent: Candidate; proposal: Proposal }> = []
     offspring.forEach((mine, i) => {
       for (const proposal of mine ?? []) {
-        if (children.length < settings.proposals && !children.some((c) => sameText(c.proposal.content, proposal.content))) children.push({ parent: beam[i] as Candidate, proposal })
+        if (
+          children.length < settings.proposals &&
+          !children.some((c) => sameText(c.proposal.content, proposal.content))
+        )
+          children.push({ parent: beam[i] as Candidate, proposal })
       }
     })
     outcome.proposals = children.length
@@ -64,12 +87,29 @@ export async function beamRound(pool: Candidate[], settings: StrategySettings, p
       alive.sort((x, y) => y.mean - x.mean || x.i - y.i)
       const out = alive.slice(Math.ceil(alive.length / 2))
       alive = alive.slice(0, Math.ceil(alive.length / 2))
-      for (const c of out) await keep(pool, ports, { content: c.proposal.content, parentIds: [c.parent.id], operator: c.proposal.operator, status: 'rejected', feedbackUsed: c.proposal.feedbackUsed, minibatch: null, validationMean: null })
+      for (const c of out)
+        await keep(pool, ports, {
+          content: c.proposal.content,
+          parentIds: [c.parent.id],
+          operator: c.proposal.operator,
+          status: 'rejected',
+          feedbackUsed: c.proposal.feedbackUsed,
+          minibatch: null,
+          validationMean: null,
+        })
       n *= 2
     }
     const means = await allSettled(alive.map((c) => validationMean(ports, c.proposal.content)))
     for (const [j, c] of alive.entries()) {
-      await keep(pool, ports, { content: c.proposal.content, parentIds: [c.parent.id], operator: c.proposal.operator, status: 'accepted', feedbackUsed: c.proposal.feedbackUsed, minibatch: null, validationMean: means[j] ?? null })
+      await keep(pool, ports, {
+        content: c.proposal.content,
+        parentIds: [c.parent.id],
+        operator: c.proposal.operator,
+        status: 'accepted',
+        feedbackUsed: c.proposal.feedbackUsed,
+        minibatch: null,
+        validationMean: means[j] ?? null,
+      })
       outcome.accepted++
     }
   } catch (err) {

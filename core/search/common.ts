@@ -7,7 +7,16 @@
  * Pure module: all I/O goes through the ports.
  */
 import type { PromptContent } from '../prompt.js'
-import { meanOf, rankScore, sumOf, type Candidate, type ItemScore, type NewCandidate, type Proposal, type SearchPorts } from './types.js'
+import {
+  meanOf,
+  rankScore,
+  sumOf,
+  type Candidate,
+  type ItemScore,
+  type NewCandidate,
+  type Proposal,
+  type SearchPorts,
+} from './types.js'
 
 export class Exhausted extends Error {
   constructor() {
@@ -24,7 +33,11 @@ const ledgers = new WeakMap<SearchPorts, { turn: Promise<unknown>; reserved: num
  * the ones already under way: together they never pass it, and one at a time they behave exactly
  * as before (nothing is reserved between them).
  */
-export async function evaluateWithin(ports: SearchPorts, content: PromptContent, ids: readonly string[]): Promise<ItemScore[]> {
+export async function evaluateWithin(
+  ports: SearchPorts,
+  content: PromptContent,
+  ids: readonly string[],
+): Promise<ItemScore[]> {
   let ledger = ledgers.get(ports)
   if (!ledger) ledgers.set(ports, (ledger = { turn: Promise.resolve(), reserved: 0 }))
   const book = ledger
@@ -70,9 +83,15 @@ export async function keep(pool: Candidate[], ports: SearchPorts, c: NewCandidat
  * rejected, without paying for the rest of the validation set. A child that survives every stage
  * gets its full validation mean. The rival's scores are cached, so racing costs nothing extra.
  */
-export async function raceValidation(ports: SearchPorts, content: PromptContent, rival: Candidate): Promise<number | null | 'behind'> {
+export async function raceValidation(
+  ports: SearchPorts,
+  content: PromptContent,
+  rival: Candidate,
+): Promise<number | null | 'behind'> {
   const ids = ports.validationIds
-  const stages = [Math.ceil(ids.length * 0.2), Math.ceil(ids.length * 0.5), ids.length].filter((n, i, all) => n > 0 && all.indexOf(n) === i)
+  const stages = [Math.ceil(ids.length * 0.2), Math.ceil(ids.length * 0.5), ids.length].filter(
+    (n, i, all) => n > 0 && all.indexOf(n) === i,
+  )
   for (const n of stages) {
     const part = ids.slice(0, n)
     const child = meanOf(await evaluateWithin(ports, content, part))

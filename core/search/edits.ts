@@ -15,7 +15,11 @@ export function sentences(text: string): string[] {
 }
 
 /** A sentence's identity: lower-case words and digits, single spaces. */
-export const sentenceKey = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()
+export const sentenceKey = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim()
 const key = sentenceKey
 
 export const joinSentences = (parts: readonly string[]): string => parts.join(' ')
@@ -87,7 +91,12 @@ export function ngrams(text: string, n: number): Set<string> {
  * Does the prompt copy a training input? True when it shares a run of `n` words with an input that
  * the seed prompt does not share too (instructions may legitimately quote their own vocabulary).
  */
-export function copiesTraining(prompt: string, seedPrompt: string, trainingInputs: readonly string[], n = 8): string | null {
+export function copiesTraining(
+  prompt: string,
+  seedPrompt: string,
+  trainingInputs: readonly string[],
+  n = 8,
+): string | null {
   const grams = ngrams(prompt, n)
   if (grams.size === 0) return null
   const seedGrams = ngrams(seedPrompt, n)

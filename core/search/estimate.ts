@@ -24,7 +24,12 @@ export interface EstimateInput {
 
 export interface Estimate {
   items: { train: number; validation: number; holdout: number }
-  rollouts: { baseline: number; search: { low: number; expected: number; high: number }; holdout: number; total: { low: number; expected: number; high: number } }
+  rollouts: {
+    baseline: number
+    search: { low: number; expected: number; high: number }
+    holdout: number
+    total: { low: number; expected: number; high: number }
+  }
   proposerCalls: number
   usd: { expected: number | null; high: number | null }
   assumptions: string[]
@@ -49,7 +54,9 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     case 'beam': {
       const width = s.beamWidth ?? 3
       // Parents on 2m training items, children by successive halving, survivors fully validated.
-      const halving = Math.max(4, Math.ceil(validation / 2 ** Math.ceil(Math.log2(Math.max(2, s.proposalsPerRound))))) * Math.max(1, Math.log2(s.proposalsPerRound))
+      const halving =
+        Math.max(4, Math.ceil(validation / 2 ** Math.ceil(Math.log2(Math.max(2, s.proposalsPerRound))))) *
+        Math.max(1, Math.log2(s.proposalsPerRound))
       perProposal = (a) => (width * 2 * m) / s.proposalsPerRound + halving + a * validation
       break
     }
@@ -62,14 +69,32 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       perProposal = (a) => 2 * m + a * validation
   }
   const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
-  const search = { low: cap(proposals * perProposal(0)), expected: cap(proposals * perProposal(accept)), high: cap(proposals * perProposal(1)) }
+  const search = {
+    low: cap(proposals * perProposal(0)),
+    expected: cap(proposals * perProposal(accept)),
+    high: cap(proposals * perProposal(1)),
+  }
   const baseline = train + validation
   const gate = 2 * holdout
-  const total = { low: baseline + search.low + gate, expected: baseline + search.expected + gate, high: baseline + search.high + gate }
-  const perCall = input.price ? (input.tokens.input * input.price.inputPerMTok + input.tokens.output * input.price.outputPerMTok) / 1e6 : null
+  const total = {
+    low: baseline + search.low + gate,
+    expected: baseline + search.expected + gate,
+    high: baseline + search.high + gate,
+  }
+  const perCall = input.price
+    ? (input.tokens.input * input.price.inputPerMTok + input.tokens.output * input.price.outputPerMTok) / 1e6
+    : null
   const proposerCalls = s.strategy === 'fewshot' ? 0 : proposals
-  const proposerPerCall = input.proposerPrice ? (2_000 * input.proposerPrice.inputPerMTok + 800 * input.proposerPrice.outputPerMTok) / 1e6 : 0
-  const usd = perCall === null ? { expected: null, high: null } : { expected: total.expected * perCall + proposerCalls * proposerPerCall, high: total.high * perCall + proposerCalls * proposerPerCall }
+  const proposerPerCall = input.proposerPrice
+    ? (2_000 * input.proposerPrice.inputPerMTok + 800 * input.proposerPrice.outputPerMTok) / 1e6
+    : 0
+  const usd =
+    perCall === null
+      ? { expected: null, high: null }
+      : {
+          expected: total.expected * perCall + proposerCalls * proposerPerCall,
+          high: total.high * perCall + proposerCalls * proposerPerCall,
+        }
   return {
     items: { train, validation, holdout },
     rollouts: { baseline, search, holdout: gate, total },
@@ -81,7 +106,11 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       `search capped at the rollout budget of ${s.rolloutBudget}`,
       `${input.tokens.input} input and ${input.tokens.output} output tokens per task call${input.price ? '' : '; no price known for the model, so no dollars'}`,
       'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: the estimate is an upper bound on them',
-      ...(s.strategy === 'fewshot' ? ['few-shot: demonstrations lengthen every call beyond the token figures above; grading the training traffic for demonstrations may add judge calls'] : []),
+      ...(s.strategy === 'fewshot'
+        ? [
+            'few-shot: demonstrations lengthen every call beyond the token figures above; grading the training traffic for demonstrations may add judge calls',
+          ]
+        : []),
     ],
   }
 }

@@ -9,7 +9,15 @@
  */
 import { crossover } from './edits.js'
 import { Exhausted, evaluateWithin, ranked, screen } from './common.js'
-import { rankScore, sumOf, type Candidate, type Proposal, type RoundOutcome, type SearchPorts, type StrategySettings } from './types.js'
+import {
+  rankScore,
+  sumOf,
+  type Candidate,
+  type Proposal,
+  type RoundOutcome,
+  type SearchPorts,
+  type StrategySettings,
+} from './types.js'
 
 function tournament(population: readonly Candidate[], ports: SearchPorts): Candidate {
   const a = ports.rng.pick(population)
@@ -17,7 +25,11 @@ function tournament(population: readonly Candidate[], ports: SearchPorts): Candi
   return (rankScore(a) ?? 0) >= (rankScore(b) ?? 0) ? a : b
 }
 
-export async function evolutionRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function evolutionRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
   try {
     for (let p = 0; p < settings.proposals; p++) {
@@ -26,11 +38,13 @@ export async function evolutionRound(pool: Candidate[], settings: StrategySettin
       const a = tournament(population, ports)
       const b = tournament(population, ports)
       let proposal: Proposal | null = null
-      const crossed = a.id !== b.id ? crossover(a.content.system, b.content.system, ports.rng, ports.maxSentences) : null
+      const crossed =
+        a.id !== b.id ? crossover(a.content.system, b.content.system, ports.rng, ports.maxSentences) : null
       if (crossed) proposal = { content: { ...a.content, system: crossed }, operator: 'crossover', feedbackUsed: [] }
       if (!proposal || ports.rng.float() < 0.5) {
         const edited = await ports.mutate(proposal?.content ?? a.content)
-        if (edited) proposal = { ...edited, operator: proposal ? `${proposal.operator}+${edited.operator}` : edited.operator }
+        if (edited)
+          proposal = { ...edited, operator: proposal ? `${proposal.operator}+${edited.operator}` : edited.operator }
       }
       if (!proposal) continue
       outcome.proposals++

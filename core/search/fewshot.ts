@@ -13,15 +13,26 @@ import { MAX_DEMONSTRATIONS, type Demonstration, type PromptContent } from '../p
 import { Exhausted, evaluateWithin, ranked, sameText, screen } from './common.js'
 import type { Candidate, DemonstrationSource, Proposal, RoundOutcome, SearchPorts, StrategySettings } from './types.js'
 
-const sameDemo = (a: Demonstration, b: Demonstration) => a.output === b.output && JSON.stringify(a.input) === JSON.stringify(b.input)
+const sameDemo = (a: Demonstration, b: Demonstration) =>
+  a.output === b.output && JSON.stringify(a.input) === JSON.stringify(b.input)
 
-const sameContent = (a: PromptContent, b: PromptContent) => sameText(a, b) && JSON.stringify(a.examples ?? []) === JSON.stringify(b.examples ?? [])
+const sameContent = (a: PromptContent, b: PromptContent) =>
+  sameText(a, b) && JSON.stringify(a.examples ?? []) === JSON.stringify(b.examples ?? [])
 
 /** One edit of the parent's demonstrations: add (while below the cap), swap or remove one. */
-export function editDemonstrations(parent: PromptContent, sources: readonly DemonstrationSource[], rng: SearchPorts['rng'], max = MAX_DEMONSTRATIONS): Proposal | null {
+export function editDemonstrations(
+  parent: PromptContent,
+  sources: readonly DemonstrationSource[],
+  rng: SearchPorts['rng'],
+  max = MAX_DEMONSTRATIONS,
+): Proposal | null {
   const current = parent.examples ?? []
   const unused = sources.filter((s) => !current.some((d) => sameDemo(d, s.demonstration)))
-  const moves = [...(unused.length > 0 && current.length < max ? ['add', 'add'] : []), ...(unused.length > 0 && current.length > 0 ? ['swap'] : []), ...(current.length > 0 ? ['remove'] : [])]
+  const moves = [
+    ...(unused.length > 0 && current.length < max ? ['add', 'add'] : []),
+    ...(unused.length > 0 && current.length > 0 ? ['swap'] : []),
+    ...(current.length > 0 ? ['remove'] : []),
+  ]
   if (moves.length === 0) return null
   const move = rng.pick(moves)
   let examples: Demonstration[]
@@ -39,10 +50,18 @@ export function editDemonstrations(parent: PromptContent, sources: readonly Demo
   }
   const { examples: _old, ...rest } = parent
   const content: PromptContent = examples.length > 0 ? { ...rest, examples } : rest
-  return { content, operator: `fewshot-${move}`, feedbackUsed: used ? [`demonstration from traffic ${used.itemId} (DQ ${used.score.toFixed(2)})`] : [] }
+  return {
+    content,
+    operator: `fewshot-${move}`,
+    feedbackUsed: used ? [`demonstration from traffic ${used.itemId} (DQ ${used.score.toFixed(2)})`] : [],
+  }
 }
 
-export async function fewShotRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function fewShotRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
   const sources = ports.demonstrations ? await ports.demonstrations() : []
   const parent = ranked(pool)[0]

@@ -48,7 +48,11 @@ function ancestors(pool: readonly Candidate[], id: string): Map<string, number> 
 }
 
 /** Two front members with a common ancestor, neither an ancestor of the other: the pair and the nearest shared ancestor. */
-function mergePair(pool: readonly Candidate[], front: readonly Candidate[], ports: SearchPorts): [Candidate, Candidate, Candidate] | null {
+function mergePair(
+  pool: readonly Candidate[],
+  front: readonly Candidate[],
+  ports: SearchPorts,
+): [Candidate, Candidate, Candidate] | null {
   const byId = new Map(pool.map((c) => [c.id, c]))
   const pairs: Array<[Candidate, Candidate, Candidate]> = []
   for (let i = 0; i < front.length; i++) {
@@ -59,7 +63,12 @@ function mergePair(pool: readonly Candidate[], front: readonly Candidate[], port
       const db = ancestors(pool, b.id)
       if (da.has(b.id) || db.has(a.id)) continue
       let best: string | null = null
-      for (const [x, d] of da) if (db.has(x) && (best === null || d + (db.get(x) as number) < (da.get(best) as number) + (db.get(best) as number))) best = x
+      for (const [x, d] of da)
+        if (
+          db.has(x) &&
+          (best === null || d + (db.get(x) as number) < (da.get(best) as number) + (db.get(best) as number))
+        )
+          best = x
       const anc = best ? byId.get(best) : undefined
       if (anc) pairs.push([a, b, anc])
     }
@@ -67,17 +76,27 @@ function mergePair(pool: readonly Candidate[], front: readonly Candidate[], port
   return pairs.length > 0 ? ports.rng.pick(pairs) : null
 }
 
-export async function gepaRound(pool: Candidate[], settings: StrategySettings, ports: SearchPorts, options: GepaOptions = { select: 'pareto' }): Promise<RoundOutcome> {
+export async function gepaRound(
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+  options: GepaOptions = { select: 'pareto' },
+): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
   let perfect = 0
   try {
     for (let p = 0; p < settings.proposals; p++) {
       const candidates = ranked(pool)
       if (candidates.length === 0) throw new Error('gepaRound needs a scored seed candidate in the pool')
-      const weights = options.select === 'pareto' ? await frontWeights(pool, ports) : new Map([[(candidates[0] as Candidate).id, 1]])
+      const weights =
+        options.select === 'pareto' ? await frontWeights(pool, ports) : new Map([[(candidates[0] as Candidate).id, 1]])
       const front = candidates.filter((c) => weights.has(c.id))
 
-      if (settings.mergeEvery > 0 && (pool.length + p) % settings.mergeEvery === settings.mergeEvery - 1 && front.length >= 2) {
+      if (
+        settings.mergeEvery > 0 &&
+        (pool.length + p) % settings.mergeEvery === settings.mergeEvery - 1 &&
+        front.length >= 2
+      ) {
         const pair = mergePair(pool, front, ports)
         if (pair) {
           const [a, b, anc] = pair
@@ -88,7 +107,15 @@ export async function gepaRound(pool: Candidate[], settings: StrategySettings, p
             const sb = await evaluateWithin(ports, b.content, minibatch)
             const better: ItemScore[] = sum(sa) >= sum(sb) ? sa : sb
             outcome.proposals++
-            const r = await screen(pool, ports, [a, b], { content: { ...a.content, system: text }, operator: 'merge', feedbackUsed: [] }, minibatch, better, { allowTie: true })
+            const r = await screen(
+              pool,
+              ports,
+              [a, b],
+              { content: { ...a.content, system: text }, operator: 'merge', feedbackUsed: [] },
+              minibatch,
+              better,
+              { allowTie: true },
+            )
             if (r.accepted) outcome.accepted++
             continue
           }
@@ -98,7 +125,9 @@ export async function gepaRound(pool: Candidate[], settings: StrategySettings, p
       const parent = front[ports.rng.weightedIndex(front.map((c) => weights.get(c.id) ?? 0))] as Candidate
       const minibatch = ports.rng.sample(ports.trainIds, settings.minibatchSize)
       const parentScores = await evaluateWithin(ports, parent.content, minibatch)
-      const failures = parentScores.filter((s) => s.score !== null && s.score < 0.999).sort((x, y) => (x.score ?? 0) - (y.score ?? 0))
+      const failures = parentScores
+        .filter((s) => s.score !== null && s.score < 0.999)
+        .sort((x, y) => (x.score ?? 0) - (y.score ?? 0))
       if (failures.length === 0) {
         perfect++
         continue
@@ -106,7 +135,9 @@ export async function gepaRound(pool: Candidate[], settings: StrategySettings, p
       const proposal = await ports.propose(parent.content, failures)
       if (!proposal) continue
       outcome.proposals++
-      const r = await screen(pool, ports, [parent], proposal, minibatch, parentScores, { race: options.race ? (candidates[0] as Candidate) : null })
+      const r = await screen(pool, ports, [parent], proposal, minibatch, parentScores, {
+        race: options.race ? (candidates[0] as Candidate) : null,
+      })
       if (r.accepted) outcome.accepted++
     }
   } catch (err) {

@@ -37,7 +37,13 @@ export interface PooledOptions {
 
 /** The sentence keys a prompt's instructions are made of (normalised, unique). */
 export function sentenceKeys(system: string): string[] {
-  return [...new Set(sentences(system).map(sentenceKey).filter((s) => s.length > 0))]
+  return [
+    ...new Set(
+      sentences(system)
+        .map(sentenceKey)
+        .filter((s) => s.length > 0),
+    ),
+  ]
 }
 
 /**
@@ -62,7 +68,12 @@ export function pooledEstimates(
   for (const c of observed) for (const f of features.get(c) ?? []) count.set(f, (count.get(f) ?? 0) + 1)
   const varying = [...count.entries()].filter(([, n]) => n < observed.length).map(([f]) => f)
   const fIndex = new Map(varying.map((f, i) => [f, i]))
-  const cFeat = new Map(observed.map((c) => [c, (features.get(c) ?? []).map((f) => fIndex.get(f)).filter((i): i is number => i !== undefined)]))
+  const cFeat = new Map(
+    observed.map((c) => [
+      c,
+      (features.get(c) ?? []).map((f) => fIndex.get(f)).filter((i): i is number => i !== undefined),
+    ]),
+  )
   const items = [...new Set(obs.map((o) => o.item))]
   const iIndex = new Map(items.map((it, i) => [it, i]))
   // Work per candidate, not per score: each candidate's sum, count and items.
@@ -137,7 +148,11 @@ const fitted = new WeakMap<readonly Candidate[], string>()
  * for (every candidate's, rejected ones' partial evaluations included). Costs no rollouts; does
  * nothing when the ports cannot read known scores.
  */
-export async function reestimate(pool: readonly Candidate[], ports: SearchPorts, options: PooledOptions & { asOfRoundStart?: boolean } = {}): Promise<void> {
+export async function reestimate(
+  pool: readonly Candidate[],
+  ports: SearchPorts,
+  options: PooledOptions & { asOfRoundStart?: boolean } = {},
+): Promise<void> {
   if (!ports.knownScores) return
   // Nothing new since the last fit of this pool (no candidate added, no rollout paid): keep it.
   const signature = `${pool.length}:${await ports.rolloutsRemaining()}:${options.asOfRoundStart === true}`
@@ -147,8 +162,12 @@ export async function reestimate(pool: readonly Candidate[], ports: SearchPorts,
   const observations: PooledObservation[] = []
   for (const c of pool) {
     features.set(c.id, promptFeatures(c.content))
-    for (const s of await ports.knownScores(c.content, ports.validationIds, { asOfRoundStart: options.asOfRoundStart === true })) if (s.score !== null) observations.push({ candidate: c.id, item: s.itemId, score: s.score })
+    for (const s of await ports.knownScores(c.content, ports.validationIds, {
+      asOfRoundStart: options.asOfRoundStart === true,
+    }))
+      if (s.score !== null) observations.push({ candidate: c.id, item: s.itemId, score: s.score })
   }
   const est = pooledEstimates(features, observations, options)
-  for (const c of pool) if (c.status !== 'rejected' && c.validationMean !== null) c.estimate = est.get(c.id) ?? c.validationMean
+  for (const c of pool)
+    if (c.status !== 'rejected' && c.validationMean !== null) c.estimate = est.get(c.id) ?? c.validationMean
 }

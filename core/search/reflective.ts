@@ -21,7 +21,11 @@ export interface ReflectiveSettings {
  * @example
  * const outcome = await reflectiveRound(pool, { proposals: 4, minibatchSize: 4 }, ports)
  */
-export async function reflectiveRound(pool: Candidate[], settings: ReflectiveSettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function reflectiveRound(
+  pool: Candidate[],
+  settings: ReflectiveSettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
   let perfectMinibatches = 0
   for (let p = 0; p < settings.proposals; p++) {
@@ -35,7 +39,9 @@ export async function reflectiveRound(pool: Candidate[], settings: ReflectiveSet
       break
     }
     const parentScores = await ports.evaluate(parent.content, minibatch)
-    const failures = parentScores.filter((s) => s.score !== null && s.score < 0.999).sort((a, b) => (a.score ?? 0) - (b.score ?? 0))
+    const failures = parentScores
+      .filter((s) => s.score !== null && s.score < 0.999)
+      .sort((a, b) => (a.score ?? 0) - (b.score ?? 0))
     if (failures.length === 0) {
       perfectMinibatches++
       continue

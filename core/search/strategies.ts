@@ -34,7 +34,12 @@ export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'g
  * candidate's pooled estimate is refreshed before the round (so parents are chosen by it) and
  * after it (so the incumbent is).
  */
-export async function runRound(round: StrategyRound, pool: Candidate[], settings: StrategySettings, ports: SearchPorts): Promise<RoundOutcome> {
+export async function runRound(
+  round: StrategyRound,
+  pool: Candidate[],
+  settings: StrategySettings,
+  ports: SearchPorts,
+): Promise<RoundOutcome> {
   // Before: only evidence that existed when the round first started (a retried round must choose as the first attempt did).
   if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true })
   const outcome = await round(pool, settings, ports)

@@ -85,7 +85,11 @@ export interface SearchPorts {
    * `asOfRoundStart`: only scores that existed when the round first started, so a round retried
    * after a crash ranks its parents exactly as the first attempt did.
    */
-  knownScores?(content: PromptContent, itemIds: readonly string[], options?: { asOfRoundStart?: boolean }): Promise<ItemScore[]>
+  knownScores?(
+    content: PromptContent,
+    itemIds: readonly string[],
+    options?: { asOfRoundStart?: boolean },
+  ): Promise<ItemScore[]>
   /**
    * The guards a proposer's output passes (token cap, copy guard), for prompts a strategy builds
    * itself (few-shot edits); absent: everything passes.
@@ -126,9 +130,25 @@ export interface StrategySettings {
   pooled: boolean
 }
 
-export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = { proposals: 4, minibatchSize: 4, beamWidth: 3, population: 8, mergeEvery: 0, pooled: true }
+export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = {
+  proposals: 4,
+  minibatchSize: 4,
+  beamWidth: 3,
+  population: 8,
+  mergeEvery: 0,
+  pooled: true,
+}
 
-export const STRATEGY_NAMES = ['random', 'hill-climb', 'beam', 'gepa', 'gepa-best', 'gepa-race', 'evolution', 'fewshot'] as const
+export const STRATEGY_NAMES = [
+  'random',
+  'hill-climb',
+  'beam',
+  'gepa',
+  'gepa-best',
+  'gepa-race',
+  'evolution',
+  'fewshot',
+] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
 
 /** One round of a search strategy over the pool (mutated in place with new candidates). */
@@ -139,8 +159,7 @@ export const meanOf = (scores: readonly ItemScore[]): number | null => {
   return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
 }
 
-export const sumOf = (scores: readonly ItemScore[]): number =>
-  scores.reduce((a, s) => a + (s.score ?? 0), 0)
+export const sumOf = (scores: readonly ItemScore[]): number => scores.reduce((a, s) => a + (s.score ?? 0), 0)
 
 /** The candidate a campaign would ship now: best rank score (pooled estimate or validation mean), earliest on ties. */
 export function incumbent(pool: readonly Candidate[]): Candidate | null {

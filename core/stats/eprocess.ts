@@ -39,7 +39,8 @@ export interface AdaptiveBets {
 export type BetPlan = Bets | AdaptiveBets
 
 export function adaptiveBets(gap: number, priorVariance: number, cap: number, priorWeight = 20): AdaptiveBets {
-  if (!(gap > 0) || !(priorVariance > 0)) throw new RangeError(`adaptiveBets needs gap > 0 and priorVariance > 0 (got ${gap}, ${priorVariance})`)
+  if (!(gap > 0) || !(priorVariance > 0))
+    throw new RangeError(`adaptiveBets needs gap > 0 and priorVariance > 0 (got ${gap}, ${priorVariance})`)
   return { adaptive: true, gap, priorVariance, priorWeight, cap }
 }
 
@@ -55,7 +56,8 @@ const MIX_WEIGHT = [0.25, 0.5, 0.25]
  * @param cap largest admissible bet (keeps every factor ≥ 1 − cap·(1 + shift))
  */
 export function mixtureBets(gap: number, variance: number, cap: number): Bets {
-  if (!(gap > 0) || !(variance > 0)) throw new RangeError(`mixtureBets needs gap > 0 and variance > 0 (got ${gap}, ${variance})`)
+  if (!(gap > 0) || !(variance > 0))
+    throw new RangeError(`mixtureBets needs gap > 0 and variance > 0 (got ${gap}, ${variance})`)
   const star = gap / (variance + gap * gap)
   return {
     lambdas: [star / 2, star, star * 2].map((l) => Math.min(l, cap)),
@@ -73,7 +75,12 @@ export interface EProcessTrace {
   n: number
 }
 
-function run(ds: readonly number[], plan: BetPlan, factor: (d: number, lambda: number) => number, threshold: number): EProcessTrace {
+function run(
+  ds: readonly number[],
+  plan: BetPlan,
+  factor: (d: number, lambda: number) => number,
+  threshold: number,
+): EProcessTrace {
   const adaptive = 'adaptive' in plan
   const weights = adaptive ? MIX_WEIGHT : plan.weights
   const logs = weights.map(() => 0)

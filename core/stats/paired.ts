@@ -51,7 +51,9 @@ export function pairedTest(
   options: PairedTestOptions = {},
 ): PairedTestResult {
   if (baseline.length !== candidate.length) {
-    throw new RangeError(`pairedTest needs paired samples: ${baseline.length} baseline vs ${candidate.length} candidate scores`)
+    throw new RangeError(
+      `pairedTest needs paired samples: ${baseline.length} baseline vs ${candidate.length} candidate scores`,
+    )
   }
   const alpha = options.alpha ?? 0.05
   const minEffect = options.minEffect ?? 0

@@ -36,7 +36,13 @@ export async function ensureGraderVersion(db: Db, taskId: string, spec: StoredSp
   const code = spec.kind === 'dq' ? DQ_GRADER_CODE_VERSION : GRADER_CODE_VERSION
   await db
     .insert(graderVersions)
-    .values({ id, taskId, name: spec.kind === 'dq' ? 'decision-quality' : spec.name, spec: spec as unknown as Record<string, unknown>, codeVersion: code })
+    .values({
+      id,
+      taskId,
+      name: spec.kind === 'dq' ? 'decision-quality' : spec.name,
+      spec: spec as unknown as Record<string, unknown>,
+      codeVersion: code,
+    })
     .onConflictDoNothing({ target: graderVersions.id })
   return id
 }
@@ -58,10 +64,17 @@ export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
   if (known) return known
   const row = await getGraderVersion(db, id)
   if (row.codeVersion !== DQ_GRADER_CODE_VERSION && row.codeVersion !== GRADER_CODE_VERSION) {
-    throw new KaizenError('CONFLICT', `grader version ${id} was made by ${row.codeVersion}; this build grades with ${GRADER_CODE_VERSION}`)
+    throw new KaizenError(
+      'CONFLICT',
+      `grader version ${id} was made by ${row.codeVersion}; this build grades with ${GRADER_CODE_VERSION}`,
+    )
   }
   const parsed = StoredSpec.safeParse(row.spec)
-  if (!parsed.success) throw new KaizenError('INTERNAL', `grader version ${id} holds an unreadable spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw new KaizenError(
+      'INTERNAL',
+      `grader version ${id} holds an unreadable spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+    )
   if (specs.size >= 1_000) specs.clear()
   specs.set(id, parsed.data)
   return parsed.data
@@ -78,7 +91,10 @@ export async function activeGraderVersionId(db: Db, taskId: string): Promise<str
   return (row?.details as { graderVersionId?: string } | undefined)?.graderVersionId ?? null
 }
 
-export async function activateGrader(db: Db, input: { taskId: string; spec: GraderSpec; actor: string; source: string }): Promise<string> {
+export async function activateGrader(
+  db: Db,
+  input: { taskId: string; spec: GraderSpec; actor: string; source: string },
+): Promise<string> {
   const id = await ensureGraderVersion(db, input.taskId, input.spec)
   await appendAudit(db, {
     eventKey: `grader:${input.taskId}:activated:${id}:${Date.now()}`,
@@ -101,6 +117,11 @@ export interface TrustVerdict {
 
 /** The latest calibration verdict of a grader version, if any. */
 export async function latestTrust(db: Db, graderVersionId: string): Promise<TrustVerdict | null> {
-  const [row] = await db.select().from(graderTrust).where(eq(graderTrust.graderVersionId, graderVersionId)).orderBy(desc(graderTrust.createdAt)).limit(1)
+  const [row] = await db
+    .select()
+    .from(graderTrust)
+    .where(eq(graderTrust.graderVersionId, graderVersionId))
+    .orderBy(desc(graderTrust.createdAt))
+    .limit(1)
   return row ? { trusted: row.trusted, id: row.id, createdAt: row.createdAt, report: row.report } : null
 }

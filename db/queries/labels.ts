@@ -21,7 +21,10 @@ export interface LabelState {
 
 export async function getLabels(db: Db, taskId: string): Promise<LabelState> {
   const rows = await db.select().from(labels).where(eq(labels.taskId, taskId))
-  return { production: rows.find((r) => r.label === 'production') ?? null, canary: rows.find((r) => r.label === 'canary') ?? null }
+  return {
+    production: rows.find((r) => r.label === 'production') ?? null,
+    canary: rows.find((r) => r.label === 'canary') ?? null,
+  }
 }
 
 export interface LabelMove {
@@ -58,9 +61,12 @@ function expectationFailure(move: LabelMove, current: LabelRow | undefined): str
   if (!e) return null
   const label = `the ${move.label} label of "${move.taskId}"`
   if (!current) return e.absent || (!e.canaryIn && e.versionId === undefined) ? null : `${label} is not set`
-  if (e.absent && !e.canaryIn && e.versionId === undefined) return `${label} is already set (${current.promptVersionId})`
-  if (e.canaryIn && !e.canaryIn.includes(current.canaryId ?? '')) return `${label} belongs to ${current.canaryId ?? 'no canary'}`
-  if (e.versionId !== undefined && current.promptVersionId !== e.versionId) return `${label} points at ${current.promptVersionId}, not ${e.versionId}`
+  if (e.absent && !e.canaryIn && e.versionId === undefined)
+    return `${label} is already set (${current.promptVersionId})`
+  if (e.canaryIn && !e.canaryIn.includes(current.canaryId ?? ''))
+    return `${label} belongs to ${current.canaryId ?? 'no canary'}`
+  if (e.versionId !== undefined && current.promptVersionId !== e.versionId)
+    return `${label} points at ${current.promptVersionId}, not ${e.versionId}`
   return null
 }
 
@@ -81,7 +87,8 @@ export async function moveLabel(db: Db, move: LabelMove): Promise<LabelMoveResul
       .from(labels)
       .where(and(eq(labels.taskId, move.taskId), eq(labels.label, move.label)))
     const conflict = expectationFailure(move, current)
-    if (conflict) return { moved: false, alreadyApplied: false, conflict, fromVersionId: current?.promptVersionId ?? null }
+    if (conflict)
+      return { moved: false, alreadyApplied: false, conflict, fromVersionId: current?.promptVersionId ?? null }
     await tx.insert(labelHistory).values({
       moveKey: move.moveKey,
       taskId: move.taskId,
@@ -96,7 +103,12 @@ export async function moveLabel(db: Db, move: LabelMove): Promise<LabelMoveResul
     if (move.toVersionId === null) {
       await tx.delete(labels).where(and(eq(labels.taskId, move.taskId), eq(labels.label, move.label)))
     } else {
-      const values = { promptVersionId: move.toVersionId, weight: move.weight, canaryId: move.canaryId, updatedAt: new Date() }
+      const values = {
+        promptVersionId: move.toVersionId,
+        weight: move.weight,
+        canaryId: move.canaryId,
+        updatedAt: new Date(),
+      }
       await tx
         .insert(labels)
         .values({ taskId: move.taskId, label: move.label, ...values })

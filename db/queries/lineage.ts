@@ -36,7 +36,11 @@ export interface Lineage {
 
 export async function campaignLineage(db: Db, campaignId: string): Promise<Lineage> {
   const campaign = await db.query.campaigns.findFirst({ where: eq(campaigns.id, campaignId) })
-  if (!campaign) throw new KaizenError('NOT_FOUND', `unknown campaign "${campaignId}"; \`kaizen campaign list\` shows the recent ones`)
+  if (!campaign)
+    throw new KaizenError(
+      'NOT_FOUND',
+      `unknown campaign "${campaignId}"; \`kaizen campaign list\` shows the recent ones`,
+    )
   const rows = await db
     .select({ c: candidates, v: promptVersions })
     .from(candidates)
@@ -58,9 +62,18 @@ export async function campaignLineage(db: Db, campaignId: string): Promise<Linea
     instructions: v.system,
   }))
   const byId = new Map(nodes.map((n) => [n.candidateId, n]))
-  const best = [...nodes].filter((n) => n.status !== 'rejected' && n.validationMean !== null).sort((a, b) => (b.validationMean as number) - (a.validationMean as number))[0]
+  const best = [...nodes]
+    .filter((n) => n.status !== 'rejected' && n.validationMean !== null)
+    .sort((a, b) => (b.validationMean as number) - (a.validationMean as number))[0]
   const end: LineageNode | undefined = nodes.find((n) => n.promptVersionId === campaign.winnerVersionId) ?? best
   const path: LineageNode[] = []
   for (let n = end; n && path.length < 1_000; n = n.parents[0] ? byId.get(n.parents[0]) : undefined) path.unshift(n)
-  return { campaignId, taskId: campaign.taskId, decision: campaign.decision, winnerVersionId: campaign.winnerVersionId, nodes, path }
+  return {
+    campaignId,
+    taskId: campaign.taskId,
+    decision: campaign.decision,
+    winnerVersionId: campaign.winnerVersionId,
+    nodes,
+    path,
+  }
 }

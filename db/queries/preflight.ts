@@ -60,8 +60,20 @@ export interface PreflightReport {
   grader: string | null
 }
 
-export async function campaignPreflight(db: Db, input: PreflightInput, now: Date = new Date()): Promise<PreflightReport> {
-  const report: PreflightReport = { taskId: input.taskId, mode: input.mode, refusal: null, warnings: [], usableRecords: null, productionVersionId: null, grader: null }
+export async function campaignPreflight(
+  db: Db,
+  input: PreflightInput,
+  now: Date = new Date(),
+): Promise<PreflightReport> {
+  const report: PreflightReport = {
+    taskId: input.taskId,
+    mode: input.mode,
+    refusal: null,
+    warnings: [],
+    usableRecords: null,
+    productionVersionId: null,
+    grader: null,
+  }
   const refuse = (refusal: PreflightRefusal) => ((report.refusal = refusal), report)
 
   const task = await db.query.tasks.findFirst({ where: eq(tasks.id, input.taskId) })
@@ -75,16 +87,34 @@ export async function campaignPreflight(db: Db, input: PreflightInput, now: Date
     })
   }
   const labels = await getLabels(db, task.id)
-  if (!labels.production) return refuse({ code: 'CONFLICT', field: 'task', message: `task "${task.id}" has no production prompt version to improve` })
+  if (!labels.production)
+    return refuse({
+      code: 'CONFLICT',
+      field: 'task',
+      message: `task "${task.id}" has no production prompt version to improve`,
+    })
   report.productionVersionId = labels.production.promptVersionId
 
   const grader = await activeGraderVersionId(db, task.id)
   report.grader = grader ?? (task.scenarioId ? `scenario:${task.scenarioId}` : null)
-  if (!report.grader) return refuse({ code: 'CONFIG_ERROR', field: 'task', message: `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\`` })
+  if (!report.grader)
+    return refuse({
+      code: 'CONFIG_ERROR',
+      field: 'task',
+      message: `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+    })
 
   if (input.campaignId) {
-    const used = await db.query.campaigns.findFirst({ where: eq(campaigns.id, input.campaignId), columns: { status: true } })
-    if (used) return refuse({ code: 'CONFLICT', field: 'id', message: `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids are single-use, pick another` })
+    const used = await db.query.campaigns.findFirst({
+      where: eq(campaigns.id, input.campaignId),
+      columns: { status: true },
+    })
+    if (used)
+      return refuse({
+        code: 'CONFLICT',
+        field: 'id',
+        message: `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids are single-use, pick another`,
+      })
   }
 
   if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
@@ -124,7 +154,11 @@ export async function campaignPreflight(db: Db, input: PreflightInput, now: Date
       counts[u < train ? 'train' : u < train + validation ? 'validation' : 'holdout']++
     }
     const small = (Object.keys(counts) as Array<keyof typeof counts>).find((s) => counts[s] < 3)
-    if (small) shortage = { code: 'INSUFFICIENT_DATA', message: `the ${small} split would get ${counts[small]} items; sample more traffic or change the split shares` }
+    if (small)
+      shortage = {
+        code: 'INSUFFICIENT_DATA',
+        message: `the ${small} split would get ${counts[small]} items; sample more traffic or change the split shares`,
+      }
   }
   if (shortage) {
     if (input.mode === 'start') return refuse(shortage)

@@ -12,7 +12,13 @@ import { promptVersions, tasks } from '../schema.js'
 export type PromptVersionRow = typeof promptVersions.$inferSelect
 
 export function contentOf(row: PromptVersionRow): PromptContent {
-  return { system: row.system, user: row.userTemplate, model: row.model, params: row.params, ...(row.examples?.length ? { examples: row.examples } : {}) }
+  return {
+    system: row.system,
+    user: row.userTemplate,
+    model: row.model,
+    params: row.params,
+    ...(row.examples?.length ? { examples: row.examples } : {}),
+  }
 }
 
 export interface NewPromptVersion {
@@ -70,7 +76,11 @@ export async function createPromptVersion(db: Db, input: NewPromptVersion): Prom
 
 export async function getPromptVersion(db: Db, id: string): Promise<PromptVersionRow> {
   const row = await db.query.promptVersions.findFirst({ where: eq(promptVersions.id, id) })
-  if (!row) throw new KaizenError('NOT_FOUND', `unknown prompt version "${id}"; list versions with \`kaizen prompts list --task <task>\``)
+  if (!row)
+    throw new KaizenError(
+      'NOT_FOUND',
+      `unknown prompt version "${id}"; list versions with \`kaizen prompts list --task <task>\``,
+    )
   return row
 }
 
@@ -83,7 +93,11 @@ export async function findPromptVersion(db: Db, ref: string, taskId?: string): P
     const row = await db.query.promptVersions.findFirst({
       where: and(eq(promptVersions.taskId, task), eq(promptVersions.version, Number(at[2]))),
     })
-    if (!row) throw new KaizenError('NOT_FOUND', `task "${task}" has no prompt version ${at[2]}; list versions with \`kaizen prompts list --task ${task}\``)
+    if (!row)
+      throw new KaizenError(
+        'NOT_FOUND',
+        `task "${task}" has no prompt version ${at[2]}; list versions with \`kaizen prompts list --task ${task}\``,
+      )
     return row
   }
   return getPromptVersion(db, ref)
@@ -97,7 +111,10 @@ export async function requireTask(db: Db, taskId: string): Promise<typeof tasks.
   const task = await db.query.tasks.findFirst({ where: eq(tasks.id, taskId) })
   if (!task) {
     const known = (await db.select({ id: tasks.id }).from(tasks)).map((t) => t.id)
-    throw new KaizenError('NOT_FOUND', `unknown task "${taskId}" (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`)
+    throw new KaizenError(
+      'NOT_FOUND',
+      `unknown task "${taskId}" (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+    )
   }
   return task
 }

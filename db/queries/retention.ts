@@ -24,15 +24,27 @@ import { appendAudit } from './audit.js'
 
 export const MAX_RETENTION_DAYS = 36_500
 
-export async function setRetention(db: Db, input: { taskId: string; days: number | null; actor: string }): Promise<void> {
+export async function setRetention(
+  db: Db,
+  input: { taskId: string; days: number | null; actor: string },
+): Promise<void> {
   if (input.days !== null && (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_RETENTION_DAYS)) {
-    throw new KaizenError('INVALID_INPUT', `retention days must be a whole number from 1 to ${MAX_RETENTION_DAYS} (got ${input.days}); use "forever" to keep traffic indefinitely`, {
-      details: { fields: ['days'] },
-    })
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `retention days must be a whole number from 1 to ${MAX_RETENTION_DAYS} (got ${input.days}); use "forever" to keep traffic indefinitely`,
+      {
+        details: { fields: ['days'] },
+      },
+    )
   }
   await db.transaction(async (tx) => {
-    const [before] = await tx.select({ days: tasks.retentionDays }).from(tasks).where(eq(tasks.id, input.taskId)).for('update')
-    if (!before) throw new KaizenError('NOT_FOUND', `unknown task "${input.taskId}"; \`kaizen prompts list\` shows the tasks`)
+    const [before] = await tx
+      .select({ days: tasks.retentionDays })
+      .from(tasks)
+      .where(eq(tasks.id, input.taskId))
+      .for('update')
+    if (!before)
+      throw new KaizenError('NOT_FOUND', `unknown task "${input.taskId}"; \`kaizen prompts list\` shows the tasks`)
     await tx.update(tasks).set({ retentionDays: input.days }).where(eq(tasks.id, input.taskId))
     await appendAudit(tx, {
       eventKey: `retention.set:${input.taskId}:${Date.now()}:${Math.random().toString(36).slice(2)}`,
@@ -78,7 +90,14 @@ async function retriedOnNewReference<T>(run: () => Promise<T>, attempts = 5): Pr
  */
 export async function applyRetention(
   db: Db,
-  options: { taskId?: string; now?: Date; chunk?: number; graceHours?: number; actor?: string; onProgress?: (done: { deleted: number; erased: number }) => void } = {},
+  options: {
+    taskId?: string
+    now?: Date
+    chunk?: number
+    graceHours?: number
+    actor?: string
+    onProgress?: (done: { deleted: number; erased: number }) => void
+  } = {},
 ): Promise<RetentionResult[]> {
   const now = options.now ?? new Date()
   const chunk = options.chunk ?? 5_000
@@ -88,7 +107,8 @@ export async function applyRetention(
     .select({ id: tasks.id, days: tasks.retentionDays })
     .from(tasks)
     .where(options.taskId ? eq(tasks.id, options.taskId) : sql`${tasks.retentionDays} is not null`)
-  if (options.taskId && configured.length === 0) throw new KaizenError('NOT_FOUND', `unknown task "${options.taskId}"; \`kaizen prompts list\` shows the tasks`)
+  if (options.taskId && configured.length === 0)
+    throw new KaizenError('NOT_FOUND', `unknown task "${options.taskId}"; \`kaizen prompts list\` shows the tasks`)
   const results: RetentionResult[] = []
   for (const task of configured) {
     if (task.days === null) continue
@@ -104,13 +124,15 @@ export async function applyRetention(
     let erased = 0
     for (;;) {
       const gone = rowsOf(
-        await retriedOnNewReference(() => db.execute(sql`
+        await retriedOnNewReference(() =>
+          db.execute(sql`
           with doomed as (
             select x.id from traffic x where ${expiring} and not ${referenced} limit ${chunk}
           ), scrubbed as (
             delete from scores s using doomed where s.subject_type = 'traffic' and s.subject_id = doomed.id
           )
-          delete from traffic t using doomed where t.id = doomed.id returning t.id`)),
+          delete from traffic t using doomed where t.id = doomed.id returning t.id`),
+        ),
       ).length
       const wiped = rowsOf(
         await db.execute(sql`

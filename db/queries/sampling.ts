@@ -51,7 +51,13 @@ interface Row {
  */
 export async function sampleTraffic(db: Db, spec: SampleSpec): Promise<string[]> {
   const offset = unitHash('kaizen-sample', spec.seed)
-  const total = Number(((await db.execute(sql`select count(*)::bigint as n from traffic where task_id = ${spec.taskId}`)) as unknown as { rows: Array<{ n: string | number }> }).rows[0]?.n ?? 0)
+  const total = Number(
+    (
+      (await db.execute(sql`select count(*)::bigint as n from traffic where task_id = ${spec.taskId}`)) as unknown as {
+        rows: Array<{ n: string | number }>
+      }
+    ).rows[0]?.n ?? 0,
+  )
   if (total === 0) return []
   let p = Math.min(1, (spec.size * 4 + 200) / total)
   for (;;) {
@@ -82,7 +88,8 @@ async function sampleWithin(db: Db, spec: SampleSpec, offset: number, p: number)
     : sql`1.0`
   const segment = spec.stratifyBy ? sql`coalesce(t.input ->> ${spec.stratifyBy}, '')` : sql`''`
   // Computed on the candidates only (a few times the sample), not stored for every record.
-  const fingerprint = spec.dedupe === false ? sql`t.id` : sql`md5(regexp_replace(lower(t.input::text), '[0-9]+|[[:space:]]+', '', 'g'))`
+  const fingerprint =
+    spec.dedupe === false ? sql`t.id` : sql`md5(regexp_replace(lower(t.input::text), '[0-9]+|[[:space:]]+', '', 'g'))`
   const result = (await db.execute(sql`
     with cand as (
       select t.id, ${fingerprint} as fp, ${segment} as seg, ${u} as u,

@@ -23,7 +23,13 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
   const t = scenario.task
   const inserted = await db
     .insert(tasks)
-    .values({ id: t.id, title: t.title, description: t.description, scenarioId: scenario.id, inputFields: t.inputFields })
+    .values({
+      id: t.id,
+      title: t.title,
+      description: t.description,
+      scenarioId: scenario.id,
+      inputFields: t.inputFields,
+    })
     .onConflictDoNothing({ target: tasks.id })
     .returning({ id: tasks.id })
   const seedVersion = await createPromptVersion(db, {

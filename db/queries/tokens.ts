@@ -22,18 +22,29 @@ export const hashSecret = (secret: string) => createHash('sha256').update(secret
 const NewToken = z
   .object({
     name: z.string().trim().min(1, 'give the token a name (who or what uses it)').max(100),
-    scopes: z.array(z.enum(SCOPES, { message: `use some of ${SCOPES.join(', ')}` })).min(1, `give at least one scope: ${SCOPES.join(', ')}`),
+    scopes: z
+      .array(z.enum(SCOPES, { message: `use some of ${SCOPES.join(', ')}` }))
+      .min(1, `give at least one scope: ${SCOPES.join(', ')}`),
     person: z.string().trim().min(2, 'name the person (an email or username)').max(200).optional(),
     role: z.string().trim().min(1).max(100).optional(),
     createdBy: z.string().trim().min(1, 'say who creates the token'),
   })
   .superRefine((t, ctx) => {
     // Approvals need a human identity: an approve token belongs to one person, and its approvals are recorded under that name.
-    if (t.scopes.includes('approve') && !t.person) ctx.addIssue({ code: 'custom', path: ['person'], message: 'the approve scope needs the person who approves with this token (--person alice@example.com)' })
-    if (t.role && !t.person) ctx.addIssue({ code: 'custom', path: ['role'], message: 'a role belongs to a person: give --person too' })
+    if (t.scopes.includes('approve') && !t.person)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['person'],
+        message: 'the approve scope needs the person who approves with this token (--person alice@example.com)',
+      })
+    if (t.role && !t.person)
+      ctx.addIssue({ code: 'custom', path: ['role'], message: 'a role belongs to a person: give --person too' })
   })
 
-export async function createToken(db: Db, input: z.input<typeof NewToken>): Promise<{ token: ApiTokenRow; secret: string }> {
+export async function createToken(
+  db: Db,
+  input: z.input<typeof NewToken>,
+): Promise<{ token: ApiTokenRow; secret: string }> {
   const parsed = NewToken.safeParse(input)
   if (!parsed.success) throw fromZodError(parsed.error, 'token')
   const secret = `kz_${randomBytes(32).toString('base64url')}`
@@ -41,15 +52,29 @@ export async function createToken(db: Db, input: z.input<typeof NewToken>): Prom
   const scopes = [...new Set(parsed.data.scopes)].sort()
   return db.transaction(async (tx) => {
     const { name, person = null, role = null, createdBy } = parsed.data
-    const [token] = await tx.insert(apiTokens).values({ id, name, secretHash: hashSecret(secret), scopes, person, role, createdBy }).returning()
-    await appendAudit(tx, { eventKey: `token:${id}:created`, actor: createdBy, action: 'token.created', taskId: null, subjectType: 'api-token', subjectId: id, details: { name, scopes, person, role } })
+    const [token] = await tx
+      .insert(apiTokens)
+      .values({ id, name, secretHash: hashSecret(secret), scopes, person, role, createdBy })
+      .returning()
+    await appendAudit(tx, {
+      eventKey: `token:${id}:created`,
+      actor: createdBy,
+      action: 'token.created',
+      taskId: null,
+      subjectType: 'api-token',
+      subjectId: id,
+      details: { name, scopes, person, role },
+    })
     return { token: token as ApiTokenRow, secret }
   })
 }
 
 /** The live (not revoked) token with this secret, or null. */
 export async function findToken(db: Db, secret: string): Promise<ApiTokenRow | null> {
-  const [row] = await db.select().from(apiTokens).where(and(eq(apiTokens.secretHash, hashSecret(secret)), isNull(apiTokens.revokedAt)))
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.secretHash, hashSecret(secret)), isNull(apiTokens.revokedAt)))
   return row ?? null
 }
 
@@ -59,12 +84,26 @@ export async function listTokens(db: Db): Promise<ApiTokenRow[]> {
 
 export async function revokeToken(db: Db, id: string, actor: string): Promise<ApiTokenRow> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).returning()
+    const [row] = await tx
+      .update(apiTokens)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+      .returning()
     if (!row) {
       const exists = await tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.id, id))
-      throw exists.length > 0 ? new KaizenError('CONFLICT', `token ${id} is already revoked`) : new KaizenError('NOT_FOUND', `unknown token "${id}"; \`kaizen token list\` shows them`)
+      throw exists.length > 0
+        ? new KaizenError('CONFLICT', `token ${id} is already revoked`)
+        : new KaizenError('NOT_FOUND', `unknown token "${id}"; \`kaizen token list\` shows them`)
     }
-    await appendAudit(tx, { eventKey: `token:${id}:revoked`, actor, action: 'token.revoked', taskId: null, subjectType: 'api-token', subjectId: id, details: { name: row.name } })
+    await appendAudit(tx, {
+      eventKey: `token:${id}:revoked`,
+      actor,
+      action: 'token.revoked',
+      taskId: null,
+      subjectType: 'api-token',
+      subjectId: id,
+      details: { name: row.name },
+    })
     return row
   })
 }

@@ -12,7 +12,11 @@ export function editDistance(input: CheckInput, c: Of<'edit-distance'>) {
   const b = expected.trim().toLowerCase()
   const longest = Math.max(a.length, b.length)
   const similarity = longest === 0 ? 1 : 1 - distance(a, b) / longest
-  return result(similarity >= c.minSimilarity, similarity, `similarity ${similarity.toFixed(2)} (edit distance ${distance(a, b)})`)
+  return result(
+    similarity >= c.minSimilarity,
+    similarity,
+    `similarity ${similarity.toFixed(2)} (edit distance ${distance(a, b)})`,
+  )
 }
 
 export function referenceOverlap(input: CheckInput, c: Of<'reference-overlap'>) {
@@ -25,5 +29,9 @@ export function referenceOverlap(input: CheckInput, c: Of<'reference-overlap'>) 
   const precision = out.size === 0 ? 0 : common / out.size
   const recall = common / ref.size
   const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall)
-  return result(f1 >= c.minOverlap, f1, `token F1 ${f1.toFixed(2)} with the reference (${common} of ${ref.size} reference tokens)`)
+  return result(
+    f1 >= c.minOverlap,
+    f1,
+    `token F1 ${f1.toFixed(2)} with the reference (${common} of ${ref.size} reference tokens)`,
+  )
 }

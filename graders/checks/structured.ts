@@ -19,7 +19,13 @@ export function jsonSchema(input: CheckInput, c: Of<'json-schema'>) {
   if (value === undefined) return result(false, 0, 'the output is not JSON')
   const ok = validate(value)
   const err = validate.errors?.[0]
-  return result(ok, ok ? 1 : 0, ok ? 'matches the JSON schema' : `does not match the JSON schema: ${err?.instancePath || '(root)'} ${err?.message ?? ''}`)
+  return result(
+    ok,
+    ok ? 1 : 0,
+    ok
+      ? 'matches the JSON schema'
+      : `does not match the JSON schema: ${err?.instancePath || '(root)'} ${err?.message ?? ''}`,
+  )
 }
 
 export function numeric(input: CheckInput, c: Of<'numeric'>) {
@@ -32,5 +38,9 @@ export function numeric(input: CheckInput, c: Of<'numeric'>) {
   const diff = Math.abs(actual - expected)
   const allowed = c.relative ? c.tolerance * Math.abs(expected) : c.tolerance
   const ok = diff <= allowed
-  return result(ok, ok ? 1 : 0, `${actual} vs expected ${expected} (difference ${+diff.toPrecision(6)}, allowed ${+allowed.toPrecision(6)})`)
+  return result(
+    ok,
+    ok ? 1 : 0,
+    `${actual} vs expected ${expected} (difference ${+diff.toPrecision(6)}, allowed ${+allowed.toPrecision(6)})`,
+  )
 }

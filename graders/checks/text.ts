@@ -19,14 +19,24 @@ export function contains(input: CheckInput, c: Of<'contains'>) {
   const ok = c.mode === 'all' ? found.length === c.values.length : found.length > 0
   const score = c.mode === 'all' ? found.length / c.values.length : ok ? 1 : 0
   const missing = c.values.filter((v) => !found.includes(v))
-  return result(ok, score, ok ? `contains ${c.mode === 'all' ? 'all' : 'one'} of ${c.values.length} value(s)` : `missing: ${missing.slice(0, 5).join(', ')}`)
+  return result(
+    ok,
+    score,
+    ok
+      ? `contains ${c.mode === 'all' ? 'all' : 'one'} of ${c.values.length} value(s)`
+      : `missing: ${missing.slice(0, 5).join(', ')}`,
+  )
 }
 
 export function regex(input: CheckInput, c: Of<'regex'>) {
   // Text is capped, bounding the cost of a pathological pattern.
   const hit = new RegExp(c.pattern, c.flags).test(capped(input.output))
   const ok = c.negate ? !hit : hit
-  return result(ok, ok ? 1 : 0, `${hit ? 'matches' : 'does not match'} /${c.pattern}/${input.output.length > MATCH_LIMIT ? ` (first ${MATCH_LIMIT} characters)` : ''}`)
+  return result(
+    ok,
+    ok ? 1 : 0,
+    `${hit ? 'matches' : 'does not match'} /${c.pattern}/${input.output.length > MATCH_LIMIT ? ` (first ${MATCH_LIMIT} characters)` : ''}`,
+  )
 }
 
 export function length(input: CheckInput, c: Of<'length'>) {

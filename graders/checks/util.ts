@@ -37,4 +37,8 @@ export function outputJson(output: string): unknown {
   }
 }
 
-export const tokens = (s: string): string[] => s.toLowerCase().split(/[^\p{L}\p{N}.]+/u).filter((t) => t.length > 0)
+export const tokens = (s: string): string[] =>
+  s
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}.]+/u)
+    .filter((t) => t.length > 0)

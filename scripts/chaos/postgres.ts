@@ -36,7 +36,9 @@ function binDir(): string {
   try {
     return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
   } catch {
-    throw new Error('the chaos suite needs the PostgreSQL server binaries (initdb, pg_ctl): install PostgreSQL or set KAIZEN_CHAOS_PG_BIN to their directory')
+    throw new Error(
+      'the chaos suite needs the PostgreSQL server binaries (initdb, pg_ctl): install PostgreSQL or set KAIZEN_CHAOS_PG_BIN to their directory',
+    )
   }
 }
 
@@ -51,9 +53,14 @@ export async function startCluster(port: number): Promise<Cluster> {
   const data = join(dir, 'data')
   const logFile = join(dir, 'server.log')
   const run = (cmd: string, args: string[]) => {
-    const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args]
+    const [file, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]]
+      : [join(bin, cmd), args]
     const r = spawnSync(file as string, argv as string[], { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-400)}`)
+    if (r.status !== 0)
+      throw new Error(
+        `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-400)}`,
+      )
   }
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'])
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`

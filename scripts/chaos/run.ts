@@ -81,7 +81,9 @@ const rounds = int('rounds', 1)
 const latencyMs = int('latency-ms', 1)
 const rate = int('rate', 1)
 const faults = values.faults.split(',').map((f) => f.trim()) as Fault[]
-for (const f of faults) if (!(FAULTS as readonly string[]).includes(f)) fail(`--faults: use some of ${FAULTS.join(', ')}, comma-separated (got "${f}")`)
+for (const f of faults)
+  if (!(FAULTS as readonly string[]).includes(f))
+    fail(`--faults: use some of ${FAULTS.join(', ')}, comma-separated (got "${f}")`)
 const seed = values.seed ?? `chaos-${Date.now()}`
 const log = (line: string) => process.stderr.write(`[chaos] ${line}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -96,7 +98,16 @@ const APPROVER = 'chaos@kaizen.test'
 const CONFIG: CampaignConfigInput = {
   seed: 'chaos',
   sample: { size: 300, windowHours: 48, minItems: 60 },
-  search: { strategy: 'beam', rounds: 3, proposalsPerRound: 6, minibatchSize: 8, beamWidth: 3, rolloutBudget: 10_000, proposerModel: PROPOSER_MODEL, maxSentences: 12 },
+  search: {
+    strategy: 'beam',
+    rounds: 3,
+    proposalsPerRound: 6,
+    minibatchSize: 8,
+    beamWidth: 3,
+    rolloutBudget: 10_000,
+    proposerModel: PROPOSER_MODEL,
+    maxSentences: 12,
+  },
   canary: {
     steps: [0.2, 0.5],
     minSamplesPerStep: 30,
@@ -112,7 +123,9 @@ if (cli.kind !== 'binary') fail('no Temporal CLI binary found (see README: the T
 const temporalCli = (cli as { path: string }).path
 const model = await startBenchServer(latencyMs, new URL('../../bench/scale/server.ts', import.meta.url))
 const cluster = await startCluster(await freePort())
-log(`seed ${seed}; ${rounds} round(s) of ${faults.join(', ')}; model latency ${latencyMs} ms; gateway traffic ${rate}/s; PostgreSQL of its own on ${cluster.port}; logs in ${logDir}`)
+log(
+  `seed ${seed}; ${rounds} round(s) of ${faults.join(', ')}; model latency ${latencyMs} ms; gateway traffic ${rate}/s; PostgreSQL of its own on ${cluster.port}; logs in ${logDir}`,
+)
 
 /**
  * Retry a call while Temporal (or the connection to it, or a worker to answer) is unavailable;
@@ -152,12 +165,21 @@ interface Stack {
   deaths: string[]
 }
 
-function spawnLogged(name: string, args: string[], env: Record<string, string>, stack: Pick<Stack, 'deaths'> | null): ChildProcess {
+function spawnLogged(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  stack: Pick<Stack, 'deaths'> | null,
+): ChildProcess {
   const out = openSync(join(logDir, `${name}.log`), 'a')
-  const child = spawn(args[0] as string, args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
+  const child = spawn(args[0] as string, args.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, out],
+  })
   ;(child as ChildProcess & { killedBySuite?: boolean }).killedBySuite = false
   child.once('exit', (code, signal) => {
-    if (!(child as ChildProcess & { killedBySuite?: boolean }).killedBySuite && stack) stack.deaths.push(`${name} exited by itself (${code ?? signal})`)
+    if (!(child as ChildProcess & { killedBySuite?: boolean }).killedBySuite && stack)
+      stack.deaths.push(`${name} exited by itself (${code ?? signal})`)
   })
   return child
 }
@@ -167,9 +189,29 @@ function kill(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return ended(p)
 }
 
-async function startTemporal(stack: Pick<Stack, 'temporalPort' | 'temporalDir' | 'deaths'>, run: number): Promise<ChildProcess> {
-  const args = [temporalCli, 'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(stack.temporalPort), '--db-filename', join(stack.temporalDir, 'temporal.db'), '--headless', '--log-level', 'error']
-  for (const v of ['frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true']) args.push('--dynamic-config-value', v)
+async function startTemporal(
+  stack: Pick<Stack, 'temporalPort' | 'temporalDir' | 'deaths'>,
+  run: number,
+): Promise<ChildProcess> {
+  const args = [
+    temporalCli,
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(stack.temporalPort),
+    '--db-filename',
+    join(stack.temporalDir, 'temporal.db'),
+    '--headless',
+    '--log-level',
+    'error',
+  ]
+  for (const v of [
+    'frontend.enableUpdateWorkflowExecution=true',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ])
+    args.push('--dynamic-config-value', v)
   const child = spawnLogged(`run${run}-temporal`, args, {}, stack)
   for (let i = 0; !(await temporalAnswers(`127.0.0.1:${stack.temporalPort}`, 1_000)); i++) {
     if (i > 120 || exited(child)) throw new Error('the Temporal dev server did not start')
@@ -181,7 +223,11 @@ async function startTemporal(stack: Pick<Stack, 'temporalPort' | 'temporalDir' |
 const kaizen = (...args: string[]) => [process.execPath, join(REPO_ROOT, 'bin', 'kaizen.js'), ...args]
 
 /** The faults of one phase, at random times within [10 %, 70 %] of the reference's span, one slot each. */
-function plan(rng: Rng, phase: Phase, spanSeconds: number): Array<{ fault: Fault; phase: Phase; atSeconds: number; downSeconds: number }> {
+function plan(
+  rng: Rng,
+  phase: Phase,
+  spanSeconds: number,
+): Array<{ fault: Fault; phase: Phase; atSeconds: number; downSeconds: number }> {
   const order = [...faults]
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rng.float() * (i + 1))
@@ -192,7 +238,12 @@ function plan(rng: Rng, phase: Phase, spanSeconds: number): Array<{ fault: Fault
     fault,
     phase,
     atSeconds: Math.round((0.1 * spanSeconds + slot * (i + rng.float() * 0.8)) * 10) / 10,
-    downSeconds: fault === 'temporal' ? 10 + Math.round(rng.float() * 20) : fault === 'postgres' ? 3 + Math.round(rng.float() * 7) : 1 + Math.round(rng.float() * 3),
+    downSeconds:
+      fault === 'temporal'
+        ? 10 + Math.round(rng.float() * 20)
+        : fault === 'postgres'
+          ? 3 + Math.round(rng.float() * 7)
+          : 1 + Math.round(rng.float() * 3),
   }))
 }
 
@@ -255,13 +306,20 @@ interface Spans {
   canarySeconds: number
 }
 
-async function runOnce(run: number, reference: Spans | null): Promise<{ facts: RunFacts; spans: Spans; injected: Injected[]; deaths: string[] }> {
+async function runOnce(
+  run: number,
+  reference: Spans | null,
+): Promise<{ facts: RunFacts; spans: Spans; injected: Injected[]; deaths: string[] }> {
   const rng = Rng.fromSeed(seed, run)
   const url = await createDatabase(`kaizen_chaos_${run}`)
   const seeded = await openDatabase({ url, dataDir: tmpdir(), migrate: false })
   const { graderVersionId } = await seedWireTask(seeded.db, { taskId: TASK, records: 360, latencyMs })
   // The world's judge is right by construction (test/helpers/wire-world.ts); an operator's override lets it gate the canary.
-  await overrideGraderTrust({ db: seeded.db } as ActivityDeps, { graderVersionId, operator: 'chaos-suite', reason: 'the chaos world judge grades by construction' })
+  await overrideGraderTrust({ db: seeded.db } as ActivityDeps, {
+    graderVersionId,
+    operator: 'chaos-suite',
+    reason: 'the chaos world judge grades by construction',
+  })
   const { secret } = await createToken(seeded.db, { name: 'chaos traffic', scopes: ['ingest'], createdBy: 'chaos' })
   await seeded.close()
 
@@ -281,7 +339,9 @@ async function runOnce(run: number, reference: Spans | null): Promise<{ facts: R
     KAIZEN_DATA_DIR: mkdtempSync(join(tmpdir(), 'kaizen-chaos-data-')),
   }
   const stack: Stack = { ...partial, temporal, env, workers: [], api: null as unknown as ChildProcess }
-  stack.workers = Array.from({ length: WORKERS }, (_, i) => spawnLogged(`run${run}-worker${i}`, kaizen('worker'), env, stack))
+  stack.workers = Array.from({ length: WORKERS }, (_, i) =>
+    spawnLogged(`run${run}-worker${i}`, kaizen('worker'), env, stack),
+  )
   stack.api = spawnLogged(`run${run}-serve`, kaizen('serve', '--port', String(apiPort)), env, stack)
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS })
   const client = new Client({ connection })
@@ -290,7 +350,14 @@ async function runOnce(run: number, reference: Spans | null): Promise<{ facts: R
   let traffic: ReturnType<typeof driveTraffic> | null = null
   try {
     await untilPolled(client, taskQueue, WORKERS)
-    for (let i = 0; (await fetch(`http://127.0.0.1:${apiPort}/healthz`).then((r) => r.status, () => 0)) !== 200; i++) {
+    for (
+      let i = 0;
+      (await fetch(`http://127.0.0.1:${apiPort}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200;
+      i++
+    ) {
       if (i > 120) throw new Error('kaizen api did not answer /healthz')
       await sleep(500)
     }
@@ -298,40 +365,77 @@ async function runOnce(run: number, reference: Spans | null): Promise<{ facts: R
 
     // The campaign.
     const t0 = Date.now()
-    const campaignFaults = reference ? inject(stack, run, rng, plan(rng, 'campaign', reference.campaignSeconds), t0) : null
-    const handle = await persist(() => client.workflow.start(optimizationCampaign, { workflowId: CAMPAIGN, taskQueue, args: [{ taskId: TASK, campaignId: CAMPAIGN, trigger: 'test', config: CONFIG }] }), 'start the campaign')
+    const campaignFaults = reference
+      ? inject(stack, run, rng, plan(rng, 'campaign', reference.campaignSeconds), t0)
+      : null
+    const handle = await persist(
+      () =>
+        client.workflow.start(optimizationCampaign, {
+          workflowId: CAMPAIGN,
+          taskQueue,
+          args: [{ taskId: TASK, campaignId: CAMPAIGN, trigger: 'test', config: CONFIG }],
+        }),
+      'start the campaign',
+    )
     const result: CampaignResult = await persist(() => handle.result(), 'wait for the campaign')
     const campaignSeconds = (Date.now() - t0) / 1000
     injected.push(...((await campaignFaults?.stop()) ?? []))
     const campaignCalls = (await model.stats()).calls
     const rows = await campaignRows(url, TASK, CAMPAIGN)
-    log(`  campaign: ${result.decision}, winner ${result.winnerVersion}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts, ${campaignSeconds.toFixed(1)} s, ${campaignCalls} model calls`)
+    log(
+      `  campaign: ${result.decision}, winner ${result.winnerVersion}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts, ${campaignSeconds.toFixed(1)} s, ${campaignCalls} model calls`,
+    )
 
     // The canary, with live traffic through the gateway.
     let canary: CanaryStatus | null = null
     const t1 = Date.now()
     if (result.canary) {
       const canaryFaults = reference ? inject(stack, run, rng, plan(rng, 'canary', reference.canarySeconds), t1) : null
-      traffic = driveTraffic({ baseUrl: `http://127.0.0.1:${apiPort}`, task: TASK, token: secret, ratePerSec: rate, idPrefix: `chaos-${run}` })
+      traffic = driveTraffic({
+        baseUrl: `http://127.0.0.1:${apiPort}`,
+        task: TASK,
+        token: secret,
+        ratePerSec: rate,
+        idPrefix: `chaos-${run}`,
+      })
       const canaryId = result.canary.id
       let approved = false
       for (;;) {
         const view = await persist(() => ops.describeCanary(canaryId), 'canary status', true)
         if (view.state === 'promoted' || view.state === 'rolled_back') break
         if (view.state === 'awaiting_approval' && !approved) {
-          const decided = await persist(() => ops.decideCanary(canaryId, 'approve', { approver: APPROVER, comment: 'chaos suite: approve when ready' }), 'approve')
+          const decided = await persist(
+            () =>
+              ops.decideCanary(canaryId, 'approve', { approver: APPROVER, comment: 'chaos suite: approve when ready' }),
+            'approve',
+          )
           log(`  canary +${((Date.now() - t1) / 1000).toFixed(1)} s: ${decided.message}`)
           approved = true
         }
         await sleep(2_000)
       }
-      canary = await persist(() => client.workflow.getHandle(result.canary?.workflowId as string).result() as Promise<CanaryStatus>, 'wait for the canary')
+      canary = await persist(
+        () => client.workflow.getHandle(result.canary?.workflowId as string).result() as Promise<CanaryStatus>,
+        'wait for the canary',
+      )
       injected.push(...((await canaryFaults?.stop()) ?? []))
       await traffic.stop()
-      log(`  canary: ${canary.state}${canary.reason ? ` (${canary.reason})` : ''}, ${((Date.now() - t1) / 1000).toFixed(1)} s, ${traffic.sent.length} requests`)
+      log(
+        `  canary: ${canary.state}${canary.reason ? ` (${canary.reason})` : ''}, ${((Date.now() - t1) / 1000).toFixed(1)} s, ${traffic.sent.length} requests`,
+      )
     }
     const spans = { campaignSeconds, canarySeconds: (Date.now() - t1) / 1000 }
-    const facts: RunFacts = { url, task: TASK, campaignId: CAMPAIGN, result, canary, approver: APPROVER, sent: traffic?.sent ?? [], modelCalls: campaignCalls, campaignRows: rows }
+    const facts: RunFacts = {
+      url,
+      task: TASK,
+      campaignId: CAMPAIGN,
+      result,
+      canary,
+      approver: APPROVER,
+      sent: traffic?.sent ?? [],
+      modelCalls: campaignCalls,
+      campaignRows: rows,
+    }
     return { facts, spans, injected, deaths: [...stack.deaths] }
   } finally {
     await traffic?.stop()
@@ -361,15 +465,28 @@ try {
   const refSummary = await checkRun(ref.facts, null)
   if (ref.deaths.length > 0 || refSummary.checks.some((c) => !c.ok)) {
     for (const c of refSummary.checks.filter((c) => !c.ok)) log(`  reference check failed: ${c.name}: ${c.detail}`)
-    fail(`the reference run itself is not clean${ref.deaths.length ? ` (${ref.deaths.join('; ')})` : ''}; see ${logDir}`)
+    fail(
+      `the reference run itself is not clean${ref.deaths.length ? ` (${ref.deaths.join('; ')})` : ''}; see ${logDir}`,
+    )
   }
   const summarize = (run: number, r: typeof ref, checks: RoundReport['checks']): RoundReport => ({
     run,
     injected: r.injected,
     checks,
-    campaign: { decision: r.facts.result.decision, winner: r.facts.result.winnerVersion, rollouts: r.facts.result.rolloutsUsed, seconds: Math.round(r.spans.campaignSeconds * 10) / 10, modelCalls: r.facts.modelCalls },
+    campaign: {
+      decision: r.facts.result.decision,
+      winner: r.facts.result.winnerVersion,
+      rollouts: r.facts.result.rolloutsUsed,
+      seconds: Math.round(r.spans.campaignSeconds * 10) / 10,
+      modelCalls: r.facts.modelCalls,
+    },
     canary: { state: r.facts.canary?.state ?? null, seconds: Math.round(r.spans.canarySeconds * 10) / 10 },
-    traffic: { sent: r.facts.sent.length, recorded: r.facts.sent.filter((s) => s.outcome === 'recorded').length, unrecorded: r.facts.sent.filter((s) => s.outcome === 'unrecorded').length, failed: r.facts.sent.filter((s) => s.outcome === 'failed').length },
+    traffic: {
+      sent: r.facts.sent.length,
+      recorded: r.facts.sent.filter((s) => s.outcome === 'recorded').length,
+      unrecorded: r.facts.sent.filter((s) => s.outcome === 'unrecorded').length,
+      failed: r.facts.sent.filter((s) => s.outcome === 'failed').length,
+    },
     deaths: r.deaths,
   })
   reports.push(summarize(0, ref, refSummary.checks))
@@ -377,7 +494,8 @@ try {
     log(`run ${run}: ${faults.join(', ')} during the campaign and during the canary`)
     const got = await runOnce(run, ref.spans)
     const { checks } = await checkRun(got.facts, refSummary.snapshot)
-    if (got.deaths.length > 0) checks.push({ name: 'no process died by itself', ok: false, detail: got.deaths.join('; ') })
+    if (got.deaths.length > 0)
+      checks.push({ name: 'no process died by itself', ok: false, detail: got.deaths.join('; ') })
     const report = summarize(run, got, checks)
     reports.push(report)
     for (const c of checks) log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`)
@@ -407,5 +525,7 @@ for (const r of reports) {
     `${String(r.run).padStart(3)}  ${String(r.injected.length).padStart(6)}  ${`${r.campaign.decision}, ${r.campaign.rollouts}, ${r.campaign.seconds}`.padEnd(32)}  ${`${r.canary.state}, ${r.canary.seconds}`.padEnd(17)}  ${`${r.traffic.sent}/${r.traffic.recorded}/${r.traffic.unrecorded + r.traffic.failed}`.padEnd(27)}  ${failed.length === 0 ? `all ${r.checks.length} pass` : `${failed.length} FAILED: ${failed.map((c) => c.name).join('; ')}`}`,
   )
 }
-log(`faults injected: ${faults.map((f) => `${f} ${injectedCount(f)}`).join(', ')}; ${exitCode === 0 ? 'every check passed' : `checks failed (logs kept in ${logDir})`}`)
+log(
+  `faults injected: ${faults.map((f) => `${f} ${injectedCount(f)}`).join(', ')}; ${exitCode === 0 ? 'every check passed' : `checks failed (logs kept in ${logDir})`}`,
+)
 process.exit(exitCode)

@@ -24,14 +24,25 @@ export interface TrafficDriver {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-export function driveTraffic(options: { baseUrl: string; task: string; token: string; ratePerSec: number; idPrefix: string; users?: number }): TrafficDriver {
+export function driveTraffic(options: {
+  baseUrl: string
+  task: string
+  token: string
+  ratePerSec: number
+  idPrefix: string
+  users?: number
+}): TrafficDriver {
   const sent: SentRequest[] = []
   const pending = new Set<Promise<void>>()
   let stopped = false
   let n = 0
   const one = async (i: number): Promise<void> => {
     const id = `${options.idPrefix}-${i}`
-    const body = JSON.stringify({ key: `user-${i % (options.users ?? 400)}`, id, input: { ticket: `${ticketOf((i * 7) % MAX_RECORDS)} (#${i})` } })
+    const body = JSON.stringify({
+      key: `user-${i % (options.users ?? 400)}`,
+      id,
+      input: { ticket: `${ticketOf((i * 7) % MAX_RECORDS)} (#${i})` },
+    })
     let tries = 0
     for (let delay = 250; tries < 10; delay = Math.min(4_000, delay * 2)) {
       tries++
@@ -44,7 +55,12 @@ export function driveTraffic(options: { baseUrl: string; task: string; token: st
         })
         if (r.status === 200) {
           const answer = (await r.json()) as { trafficId: string; recorded: boolean }
-          sent.push({ id, outcome: answer.recorded ? 'recorded' : 'unrecorded', trafficId: answer.recorded ? answer.trafficId : null, tries })
+          sent.push({
+            id,
+            outcome: answer.recorded ? 'recorded' : 'unrecorded',
+            trafficId: answer.recorded ? answer.trafficId : null,
+            tries,
+          })
           return
         }
         await r.body?.cancel()

@@ -33,7 +33,11 @@ export function freePort(): Promise<number> {
 
 export async function withTestInfra<T>(log: (line: string) => void, fn: (infra: TestInfra) => Promise<T>): Promise<T> {
   const cli = await locateTemporalCli({ build: true, log })
-  if (cli.kind !== 'binary') throw new KaizenError('INFRA_UNAVAILABLE', `the tests run against a real Temporal dev server, and no Temporal CLI was found.\n${INSTALL_HELP}`)
+  if (cli.kind !== 'binary')
+    throw new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `the tests run against a real Temporal dev server, and no Temporal CLI was found.\n${INSTALL_HELP}`,
+    )
   log(`Temporal CLI: ${cli.path} (${cli.source})`)
 
   const database = await createTestDatabase(log)
@@ -53,18 +57,27 @@ export async function withTestInfra<T>(log: (line: string) => void, fn: (infra: 
 }
 
 /** A fresh, migrated database of its own on the test Postgres (TEST_DATABASE_URL); `drop()` removes it (unless KAIZEN_KEEP_TEST_DB). */
-export async function createTestDatabase(log: (line: string) => void, prefix = 'kaizen_test'): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  log: (line: string) => void,
+  prefix = 'kaizen_test',
+): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
   const dbName = `${prefix}_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${process.pid}`
   const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 })
   try {
     await admin.connect()
   } catch (err) {
-    throw new KaizenError('INFRA_UNAVAILABLE', `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres or set TEST_DATABASE_URL.`)
+    throw new KaizenError(
+      'INFRA_UNAVAILABLE',
+      `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres or set TEST_DATABASE_URL.`,
+    )
   }
   const drop = async () => {
     if (process.env.KAIZEN_KEEP_TEST_DB) log(`kept database ${dbName} (KAIZEN_KEEP_TEST_DB)`)
-    else await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e: Error) => log(`could not drop ${dbName}: ${e.message}`))
+    else
+      await admin
+        .query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
+        .catch((e: Error) => log(`could not drop ${dbName}: ${e.message}`))
     await admin.end()
   }
   try {

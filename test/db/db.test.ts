@@ -29,13 +29,19 @@ for (const [name, open] of drivers) {
         const reg = await registerScenarioTask(d.db, scenario)
         assert.equal(reg.created, true)
         assert.equal((await registerScenarioTask(d.db, scenario)).created, false)
-        const appendOnly = (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message))
+        const appendOnly = (e: Error) =>
+          /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message))
         for (const table of ['audit_events', 'prompt_versions', 'label_history', 'grader_versions', 'approvals']) {
-          await assert.rejects(d.db.execute(sql.raw(`UPDATE ${table} SET created_at = now()`)), appendOnly, `${table} UPDATE`)
+          await assert.rejects(
+            d.db.execute(sql.raw(`UPDATE ${table} SET created_at = now()`)),
+            appendOnly,
+            `${table} UPDATE`,
+          )
           await assert.rejects(d.db.execute(sql.raw(`DELETE FROM ${table}`)), appendOnly, `${table} DELETE`)
           // TRUNCATE needs an exclusive lock on tables other test files write concurrently on the
           // shared Postgres database; the isolated PGlite database checks the same trigger SQL.
-          if (name === 'pglite') await assert.rejects(d.db.execute(sql.raw(`TRUNCATE ${table} CASCADE`)), appendOnly, `${table} TRUNCATE`)
+          if (name === 'pglite')
+            await assert.rejects(d.db.execute(sql.raw(`TRUNCATE ${table} CASCADE`)), appendOnly, `${table} TRUNCATE`)
         }
         const events = await d.db.select().from(auditEvents).where(eq(auditEvents.taskId, scenario.task.id))
         assert.ok(events.some((e) => e.action === 'label.production.moved'))
@@ -53,16 +59,33 @@ for (const [name, open] of drivers) {
         const scenario = await scenarioCopy('incident-triage', `pv-${name}`)
         const reg = await registerScenarioTask(d.db, scenario)
         const base = scenario.task.prompt
-        const again = await createPromptVersion(d.db, { taskId: scenario.task.id, content: base, origin: 'human', createdBy: 'test' })
+        const again = await createPromptVersion(d.db, {
+          taskId: scenario.task.id,
+          content: base,
+          origin: 'human',
+          createdBy: 'test',
+        })
         assert.equal(again.id, reg.seedVersion.id)
         const made = await Promise.all(
           Array.from({ length: 6 }, (_, i) =>
-            createPromptVersion(d.db, { taskId: scenario.task.id, content: { ...base, system: `${base.system} Variant ${i}.` }, origin: 'campaign', parentIds: [reg.seedVersion.id], createdBy: 'test' }),
+            createPromptVersion(d.db, {
+              taskId: scenario.task.id,
+              content: { ...base, system: `${base.system} Variant ${i}.` },
+              origin: 'campaign',
+              parentIds: [reg.seedVersion.id],
+              createdBy: 'test',
+            }),
           ),
         )
-        assert.deepEqual(made.map((v) => v.version).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7])
+        assert.deepEqual(
+          made.map((v) => v.version).sort((a, b) => a - b),
+          [2, 3, 4, 5, 6, 7],
+        )
         assert.equal((await findPromptVersion(d.db, `${scenario.task.id}@3`)).version, 3)
-        await assert.rejects(findPromptVersion(d.db, `${scenario.task.id}@99`), (e) => isKaizenError(e) && e.code === 'NOT_FOUND')
+        await assert.rejects(
+          findPromptVersion(d.db, `${scenario.task.id}@99`),
+          (e) => isKaizenError(e) && e.code === 'NOT_FOUND',
+        )
       } finally {
         await d.close()
       }
@@ -74,26 +97,66 @@ for (const [name, open] of drivers) {
         const scenario = await scenarioCopy('incident-triage', `lbl-${name}`)
         const reg = await registerScenarioTask(d.db, scenario)
         const task = scenario.task.id
-        const move = { moveKey: `t:${task}:canary`, taskId: task, label: 'canary' as const, toVersionId: reg.seedVersion.id, weight: 0.2, canaryId: 'c-1', reason: 'test', actor: 'tester' }
+        const move = {
+          moveKey: `t:${task}:canary`,
+          taskId: task,
+          label: 'canary' as const,
+          toVersionId: reg.seedVersion.id,
+          weight: 0.2,
+          canaryId: 'c-1',
+          reason: 'test',
+          actor: 'tester',
+        }
         assert.equal((await moveLabel(d.db, move)).moved, true)
         assert.equal((await moveLabel(d.db, move)).moved, false, 'same key twice moves once')
         assert.equal((await getLabels(d.db, task)).canary?.weight, 0.2)
-        const steal = await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove-other`, toVersionId: null, canaryId: 'c-2', expect: { canaryIn: ['c-2'] } })
+        const steal = await moveLabel(d.db, {
+          ...move,
+          moveKey: `t:${task}:remove-other`,
+          toVersionId: null,
+          canaryId: 'c-2',
+          expect: { canaryIn: ['c-2'] },
+        })
         assert.equal(steal.moved, false, 'another canary cannot remove this one')
         assert.match(steal.conflict ?? '', /belongs to c-1/)
-        const overwrite = await moveLabel(d.db, { ...move, moveKey: `t:${task}:start-c3`, canaryId: 'c-3', expect: { absent: true, canaryIn: ['c-3'] } })
+        const overwrite = await moveLabel(d.db, {
+          ...move,
+          moveKey: `t:${task}:start-c3`,
+          canaryId: 'c-3',
+          expect: { absent: true, canaryIn: ['c-3'] },
+        })
         assert.equal(overwrite.moved, false, 'a second canary cannot take a held label')
         assert.equal((await getLabels(d.db, task)).canary?.canaryId, 'c-1')
-        const takeover = await moveLabel(d.db, { ...move, moveKey: `t:${task}:start-c4`, canaryId: 'c-4', expect: { absent: true, canaryIn: ['c-4', 'c-1'] } })
+        const takeover = await moveLabel(d.db, {
+          ...move,
+          moveKey: `t:${task}:start-c4`,
+          canaryId: 'c-4',
+          expect: { absent: true, canaryIn: ['c-4', 'c-1'] },
+        })
         assert.equal(takeover.moved, true, 'a superseding canary takes over the label it replaces')
-        await moveLabel(d.db, { ...move, moveKey: `t:${task}:remove`, toVersionId: null, canaryId: 'c-4', expect: { canaryIn: ['c-4'] } })
+        await moveLabel(d.db, {
+          ...move,
+          moveKey: `t:${task}:remove`,
+          toVersionId: null,
+          canaryId: 'c-4',
+          expect: { canaryIn: ['c-4'] },
+        })
         assert.equal((await getLabels(d.db, task)).canary, null)
         const history = await d.db.select().from(labelHistory).where(eq(labelHistory.taskId, task))
         assert.equal(history.filter((h) => h.label === 'canary').length, 3)
-        const stale = await moveLabel(d.db, { ...move, moveKey: `t:${task}:promote-stale`, label: 'production', canaryId: 'c-4', expect: { versionId: 'pv_not_the_current_one' } })
+        const stale = await moveLabel(d.db, {
+          ...move,
+          moveKey: `t:${task}:promote-stale`,
+          label: 'production',
+          canaryId: 'c-4',
+          expect: { versionId: 'pv_not_the_current_one' },
+        })
         assert.equal(stale.moved, false, 'promotion only from the baseline the canary was compared with')
         assert.equal((await moveLabel(d.db, move)).alreadyApplied, true)
-        await assert.rejects(moveLabel(d.db, { ...move, moveKey: 'x', label: 'production', toVersionId: null }), /cannot be removed/)
+        await assert.rejects(
+          moveLabel(d.db, { ...move, moveKey: 'x', label: 'production', toVersionId: null }),
+          /cannot be removed/,
+        )
       } finally {
         await d.close()
       }
@@ -106,7 +169,16 @@ test('a second process cannot open the same PGlite folder', async () => {
   const first = await openDatabase({ dataDir: dir })
   try {
     const { spawnSync } = await import('node:child_process')
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('${join(process.cwd(), 'db/client.ts')}').then(m => m.openDatabase({ dataDir: '${dir}' })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3) })`], { encoding: 'utf8' })
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import('${join(process.cwd(), 'db/client.ts')}').then(m => m.openDatabase({ dataDir: '${dir}' })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3) })`,
+      ],
+      { encoding: 'utf8' },
+    )
     assert.equal(r.status, 3)
     assert.match(r.stderr, /in use by another Kaizen process \(pid \d+\).*DATABASE_URL/s)
   } finally {
@@ -126,7 +198,13 @@ test('simulated traffic of different tasks never collides, even with the same ru
     const provider = new SimulationProvider([a, b])
     for (const s of [a, b]) {
       await registerScenarioTask(d.db, s)
-      await new TrafficSimulator({ db: d.db, provider, resolver: new PromptResolver(d.db), scenario: s, runId: 'same-run' }).burst(5)
+      await new TrafficSimulator({
+        db: d.db,
+        provider,
+        resolver: new PromptResolver(d.db),
+        scenario: s,
+        runId: 'same-run',
+      }).burst(5)
     }
   } finally {
     await d.close()

@@ -31,13 +31,15 @@ async function caught(fn: () => Promise<unknown>): Promise<unknown> {
 
 /** Nothing of the planted value, the SQL's parameters or PostgreSQL's detail in any rendering of the error. */
 function assertClean(text: string): void {
-  for (const bad of ['jane.secret', 'sk-live', 'params', 'Failed query', 'Key (', 'already exists']) assert.ok(!text.includes(bad), `"${bad}" in: ${text}`)
+  for (const bad of ['jane.secret', 'sk-live', 'params', 'Failed query', 'Key (', 'already exists'])
+    assert.ok(!text.includes(bad), `"${bad}" in: ${text}`)
 }
 
 /** Everything a failure would put into Temporal history: messages and stacks along the cause chain. */
 function failureText(f: unknown): string {
   const out: string[] = []
-  for (let e = f as { message?: string; stack?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) out.push(String(e.message), String(e.stack))
+  for (let e = f as { message?: string; stack?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    out.push(String(e.message), String(e.stack))
   return out.join('\n')
 }
 
@@ -64,7 +66,10 @@ describe('database errors on PostgreSQL', () => {
     const err = await caught(() => d.db.execute(sql`insert into ${sql.identifier(table)} (id) values (${SECRET})`))
     assert.match(String((err as Error).message), /params:/, 'the raw error does carry the parameters')
     const text = describeDbError(err)
-    assert.equal(text, `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} during insert into ${table}`)
+    assert.equal(
+      text,
+      `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} during insert into ${table}`,
+    )
     assert.equal(isDbUnavailable(err), false)
     assertClean(describeError(err))
 
@@ -83,7 +88,9 @@ describe('database errors on PostgreSQL', () => {
   })
 
   test('the server ending the session (57P01 admin_shutdown) and the connection refused or dropped: unavailable, retryable', async () => {
-    const shutdown = await caught(() => viaProxy.db.execute(sql`select pg_terminate_backend(pg_backend_pid()), ${SECRET}::text`))
+    const shutdown = await caught(() =>
+      viaProxy.db.execute(sql`select pg_terminate_backend(pg_backend_pid()), ${SECRET}::text`),
+    )
     assert.equal(describeDbError(shutdown), 'database unavailable: 57P01 admin_shutdown during select')
     assert.equal(isDbUnavailable(shutdown), true)
 
@@ -97,9 +104,16 @@ describe('database errors on PostgreSQL', () => {
     const terminated = await running
     assert.equal(describeDbError(terminated), 'database unavailable: connection terminated during select')
 
-    const refused = await caught(() => viaProxy.db.execute(sql`select * from ${sql.identifier(table)} where id = ${SECRET}`))
-    assert.equal(describeDbError(refused), `database unavailable: connection refused (ECONNREFUSED) during select from ${table}`)
-    const inTransaction = await caught(() => viaProxy.db.transaction(async (tx) => tx.execute(sql`select ${SECRET}::text`)))
+    const refused = await caught(() =>
+      viaProxy.db.execute(sql`select * from ${sql.identifier(table)} where id = ${SECRET}`),
+    )
+    assert.equal(
+      describeDbError(refused),
+      `database unavailable: connection refused (ECONNREFUSED) during select from ${table}`,
+    )
+    const inTransaction = await caught(() =>
+      viaProxy.db.transaction(async (tx) => tx.execute(sql`select ${SECRET}::text`)),
+    )
     assert.equal(describeDbError(inTransaction), 'database unavailable: connection refused (ECONNREFUSED)')
 
     await proxy.cut({ mode: 'reset' })
@@ -119,7 +133,9 @@ describe('database errors on PostgreSQL', () => {
 
   test('a Kaizen error caused by a database error: its own message, a described cause', async () => {
     const dbErr = await caught(() => d.db.execute(sql`insert into ${sql.identifier(table)} (id) values (${SECRET})`))
-    const failure = toApplicationFailure(new KaizenError('INFRA_UNAVAILABLE', 'could not record the canary step', { cause: dbErr })) as ApplicationFailure
+    const failure = toApplicationFailure(
+      new KaizenError('INFRA_UNAVAILABLE', 'could not record the canary step', { cause: dbErr }),
+    ) as ApplicationFailure
     assert.equal(failure.type, 'INFRA_UNAVAILABLE')
     assert.equal(failure.message, 'could not record the canary step')
     assert.match(String((failure.cause as Error).message), /23505 unique_violation/)
@@ -135,7 +151,10 @@ test('PGlite errors (which carry the query and its parameters) are described the
     await db.execute(sql`create table t (id text primary key)`)
     await db.execute(sql`insert into t (id) values (${SECRET})`)
     const err = await caught(() => db.execute(sql`insert into t (id) values (${SECRET})`))
-    assert.equal(describeDbError(err), 'database error: 23505 unique_violation on constraint t_pkey of table t during insert into t')
+    assert.equal(
+      describeDbError(err),
+      'database error: 23505 unique_violation on constraint t_pkey of table t during insert into t',
+    )
     assertClean(describeError(err))
     await client.close()
     const closed = await caught(() => db.execute(sql`select ${SECRET}::text`))
@@ -157,6 +176,12 @@ test('statementOf: the verb and first table, never anything else of the SQL', ()
 
 async function waitForActiveQuery(d: Database, fragment: string): Promise<void> {
   const active = async () =>
-    Number(((await d.db.execute(sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
+    Number(
+      (
+        (await d.db.execute(
+          sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`,
+        )) as unknown as { rows: Array<{ n: number }> }
+      ).rows[0]?.n ?? 0,
+    )
   await eventually(active, (n) => n > 0, 20_000, `a running query with ${fragment}`)
 }

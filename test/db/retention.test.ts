@@ -28,7 +28,8 @@ before(async () => {
            '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb, 'external', 'm', false,
            case when p = 'new' then ${daysAgo(5)}::timestamptz else ${daysAgo(40)}::timestamptz end
     from unnest(array['free', 'ds', 'fresh', 'fb', 'gold', 'new']) p, generate_series(1, 20) g`)
-  await d.db.execute(sql`insert into scores (subject_type, subject_id, grader_version_id, score, pass, reason, dimensions)
+  await d.db
+    .execute(sql`insert into scores (subject_type, subject_id, grader_version_id, score, pass, reason, dimensions)
     select 'traffic', id, ${graderVersionId}, 0.5, true, 'quoted: ' || output, '{"validity":{"pass":true,"score":1,"reason":"quoted"}}'::jsonb from traffic where task_id = ${taskId}`)
   await d.db.execute(sql`insert into datasets (id, task_id, seed, spec, counts, created_at) values
     ('ds-old-${sql.raw(String(process.pid))}', ${taskId}, 's', '{}'::jsonb, '{"train":20,"validation":0,"holdout":0}'::jsonb, ${daysAgo(35)}::timestamptz),
@@ -38,11 +39,17 @@ before(async () => {
     from traffic where task_id = ${taskId} and (id like 'ds-%' or id like 'fresh-%')`)
   await d.db.execute(sql`insert into feedback (id, traffic_id, kind, value, actor)
     select 'fbk-' || id, id, 'rating', '{"score":1}'::jsonb, 'test' from traffic where task_id = ${taskId} and id like 'fb-%'`)
-  await d.db.execute(sql`insert into golden_cases (task_id, traffic_id, added_by) select ${taskId}, id, 'test' from traffic where task_id = ${taskId} and id like 'gold-%'`)
+  await d.db.execute(
+    sql`insert into golden_cases (task_id, traffic_id, added_by) select ${taskId}, id, 'test' from traffic where task_id = ${taskId} and id like 'gold-%'`,
+  )
 })
 after(() => d.close())
 
-const group = async (prefix: string) => d.db.select().from(traffic).where(and(eq(traffic.taskId, taskId), sql`${traffic.id} like ${`${prefix}-%`}`))
+const group = async (prefix: string) =>
+  d.db
+    .select()
+    .from(traffic)
+    .where(and(eq(traffic.taskId, taskId), sql`${traffic.id} like ${`${prefix}-%`}`))
 
 test('retention deletes unreferenced old traffic, erases referenced, keeps golden, recent and freshly sampled records', async () => {
   assert.deepEqual(await applyRetention(d.db, { taskId, now }), [], 'no retention set: nothing happens')
@@ -51,7 +58,10 @@ test('retention deletes unreferenced old traffic, erases referenced, keeps golde
   assert.deepEqual({ deleted: result?.deleted, erased: result?.erased }, { deleted: 20, erased: 40 })
 
   assert.equal((await group('free')).length, 0)
-  const freeScores = await d.db.select().from(scores).where(sql`${scores.subjectId} like 'free-%'`)
+  const freeScores = await d.db
+    .select()
+    .from(scores)
+    .where(sql`${scores.subjectId} like 'free-%'`)
   assert.equal(freeScores.length, 0, 'grades of deleted records go with them')
   for (const prefix of ['ds', 'fb']) {
     const rows = await group(prefix)
@@ -64,13 +74,29 @@ test('retention deletes unreferenced old traffic, erases referenced, keeps golde
       assert.equal(r.model, 'm', 'metadata stays')
       assert.match(r.routingKey, /^expired:[0-9a-f]{16}$/, 'the user identifier goes too')
     }
-    const grades = await d.db.select().from(scores).where(sql`${scores.subjectId} like ${`${prefix}-%`}`)
+    const grades = await d.db
+      .select()
+      .from(scores)
+      .where(sql`${scores.subjectId} like ${`${prefix}-%`}`)
     assert.equal(grades.length, 20, 'grades of erased records stay')
-    assert.ok(grades.every((g) => g.reason === '[expired]' && g.score === 0.5 && g.dimensions.validity?.reason === '[expired]' && g.dimensions.validity?.score === 1), 'their values stay, their reasons go')
+    assert.ok(
+      grades.every(
+        (g) =>
+          g.reason === '[expired]' &&
+          g.score === 0.5 &&
+          g.dimensions.validity?.reason === '[expired]' &&
+          g.dimensions.validity?.score === 1,
+      ),
+      'their values stay, their reasons go',
+    )
   }
-  for (const prefix of ['gold', 'new', 'fresh']) for (const r of await group(prefix)) assert.match(r.output ?? '', /^answer/, `${prefix} untouched`)
+  for (const prefix of ['gold', 'new', 'fresh'])
+    for (const r of await group(prefix)) assert.match(r.output ?? '', /^answer/, `${prefix} untouched`)
 
-  const audit = await d.db.select().from(auditEvents).where(and(eq(auditEvents.taskId, taskId), sql`${auditEvents.action} like 'retention.%'`))
+  const audit = await d.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.taskId, taskId), sql`${auditEvents.action} like 'retention.%'`))
   assert.deepEqual(audit.map((a) => a.action).sort(), ['retention.applied', 'retention.set'])
   const [again] = await applyRetention(d.db, { taskId, now })
   assert.deepEqual({ deleted: again?.deleted, erased: again?.erased }, { deleted: 0, erased: 0 }, 'idempotent')
@@ -82,20 +108,34 @@ test('retention deletes unreferenced old traffic, erases referenced, keeps golde
 
 test('retention settings are checked: days range and unknown task', async () => {
   for (const days of [0, -1, 2.5, 100_000]) {
-    await assert.rejects(setRetention(d.db, { taskId, days, actor: 'test' }), (e: unknown) => isKaizenError(e) && e.code === 'INVALID_INPUT' && /days/.test(e.message))
+    await assert.rejects(
+      setRetention(d.db, { taskId, days, actor: 'test' }),
+      (e: unknown) => isKaizenError(e) && e.code === 'INVALID_INPUT' && /days/.test(e.message),
+    )
   }
-  await assert.rejects(setRetention(d.db, { taskId: 'nope', days: 3, actor: 'test' }), (e: unknown) => isKaizenError(e) && e.code === 'NOT_FOUND')
-  await assert.rejects(applyRetention(d.db, { taskId: 'nope' }), (e: unknown) => isKaizenError(e) && e.code === 'NOT_FOUND')
+  await assert.rejects(
+    setRetention(d.db, { taskId: 'nope', days: 3, actor: 'test' }),
+    (e: unknown) => isKaizenError(e) && e.code === 'NOT_FOUND',
+  )
+  await assert.rejects(
+    applyRetention(d.db, { taskId: 'nope' }),
+    (e: unknown) => isKaizenError(e) && e.code === 'NOT_FOUND',
+  )
   await setRetention(d.db, { taskId, days: null, actor: 'user:test' })
   assert.deepEqual(await applyRetention(d.db, { taskId, now }), [])
 })
 
 test('feedback arriving while retention deletes its record: the record is erased instead, nothing fails', async () => {
   await setRetention(d.db, { taskId, days: 30, actor: 'user:test' })
-  await d.db.execute(sql`insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
+  await d.db
+    .execute(sql`insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
     select 'race-1', ${taskId}, prompt_version_id, 'u', '{"summary":"late"}'::jsonb, 'answer', 'external', 'm', false, ${daysAgo(40)}::timestamptz from traffic where task_id = ${taskId} limit 1`)
   // Feedback on the record, not yet committed: its foreign-key check holds the row.
-  const feedbackTx = await holdTransaction(d.db, (tx) => tx.execute(sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`))
+  const feedbackTx = await holdTransaction(d.db, (tx) =>
+    tx.execute(
+      sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`,
+    ),
+  )
   const running = applyRetention(d.db, { taskId, now })
   // Retention's delete picked the record (the feedback is not visible to it yet) and waits on it.
   await untilLockWait(d.db, 'retention waiting on the record')

@@ -41,8 +41,19 @@ before(async () => {
 })
 after(() => d.close())
 
-const idList = (ids: readonly string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `)
-const spec = (over: Partial<SampleSpec> = {}): SampleSpec => ({ taskId, seed: 'seed-1', size: 300, since: hoursAgo(1_000), until: now, ...over })
+const idList = (ids: readonly string[]) =>
+  sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  )
+const spec = (over: Partial<SampleSpec> = {}): SampleSpec => ({
+  taskId,
+  seed: 'seed-1',
+  size: 300,
+  since: hoursAgo(1_000),
+  until: now,
+  ...over,
+})
 
 test('sampling is deterministic by seed and equals the full-table seeded order (index range, widened until exact)', async () => {
   const a = await sampleTraffic(d.db, spec({ dedupe: false }))
@@ -51,19 +62,26 @@ test('sampling is deterministic by seed and equals the full-table seeded order (
   assert.notDeepEqual(b, a)
   // Reference: every usable record's draw u = (sample_key + s) mod 1, smallest first.
   const s = unitHash('kaizen-sample', 'seed-1')
-  const rows = (await d.db.execute(sql`select id, sample_key from traffic where task_id = ${taskId} and error is null and reference is not null and (arm is null or arm <> 'canary')`)) as unknown as { rows: Array<{ id: string; sample_key: number }> }
+  const rows = (await d.db.execute(
+    sql`select id, sample_key from traffic where task_id = ${taskId} and error is null and reference is not null and (arm is null or arm <> 'canary')`,
+  )) as unknown as { rows: Array<{ id: string; sample_key: number }> }
   const expected = rows.rows
     .map((r) => ({ id: r.id, u: (Number(r.sample_key) + s) % 1 }))
     .sort((x, y) => x.u - y.u || (x.id < y.id ? -1 : 1))
     .slice(0, 300)
     .map((r) => r.id)
   assert.deepEqual(a, expected)
-  assert.ok(a.every((id) => !id.startsWith('bad')), 'errors, unknown outcomes and canary answers are never sampled')
+  assert.ok(
+    a.every((id) => !id.startsWith('bad')),
+    'errors, unknown outcomes and canary answers are never sampled',
+  )
 })
 
 test('time window, near-duplicates removed, fewer than asked only when the window holds fewer', async () => {
   const recent = await sampleTraffic(d.db, spec({ since: hoursAgo(10), size: 5_000, dedupe: false }))
-  const times = (await d.db.execute(sql`select min(created_at) as t from traffic where id in (${idList(recent)})`)) as unknown as { rows: Array<{ t: string }> }
+  const times = (await d.db.execute(
+    sql`select min(created_at) as t from traffic where id in (${idList(recent)})`,
+  )) as unknown as { rows: Array<{ t: string }> }
   assert.ok(new Date(times.rows[0]!.t) >= hoursAgo(10))
   assert.equal(recent.filter((id) => id.startsWith('s')).length, 4_000 * (11 / 200))
   const deduped = await sampleTraffic(d.db, spec({ since: hoursAgo(3), size: 5_000 }))
@@ -74,15 +92,22 @@ test('time window, near-duplicates removed, fewer than asked only when the windo
 
 test('recency weighting favours recent records; stratification keeps each segment’s share', async () => {
   const meanAge = async (ids: string[]) => {
-    const r = (await d.db.execute(sql`select avg(extract(epoch from (${now.toISOString()}::timestamptz - created_at)) / 3600) as h from traffic where id in (${idList(ids)})`)) as unknown as { rows: Array<{ h: string }> }
+    const r = (await d.db.execute(
+      sql`select avg(extract(epoch from (${now.toISOString()}::timestamptz - created_at)) / 3600) as h from traffic where id in (${idList(ids)})`,
+    )) as unknown as { rows: Array<{ h: string }> }
     return Number(r.rows[0]!.h)
   }
   const uniform = await meanAge(await sampleTraffic(d.db, spec()))
   const weighted = await meanAge(await sampleTraffic(d.db, spec({ halfLifeHours: 24 })))
-  assert.ok(uniform > 80 && weighted < uniform / 2, `mean age ${weighted.toFixed(1)} h weighted vs ${uniform.toFixed(1)} h uniform`)
+  assert.ok(
+    uniform > 80 && weighted < uniform / 2,
+    `mean age ${weighted.toFixed(1)} h weighted vs ${uniform.toFixed(1)} h uniform`,
+  )
 
   const strat = await sampleTraffic(d.db, spec({ stratifyBy: 'service', size: 100, since: hoursAgo(199.5) }))
-  const services = (await d.db.execute(sql`select input->>'service' as s, count(*)::int as n from traffic where id in (${idList(strat)}) group by 1`)) as unknown as { rows: Array<{ s: string; n: number }> }
+  const services = (await d.db.execute(
+    sql`select input->>'service' as s, count(*)::int as n from traffic where id in (${idList(strat)}) group by 1`,
+  )) as unknown as { rows: Array<{ s: string; n: number }> }
   const by = Object.fromEntries(services.rows.map((r) => [r.s, r.n]))
   assert.equal(strat.length, 100)
   assert.ok(Math.abs((by.db ?? 0) - 20) <= 1 && Math.abs((by.api ?? 0) - 80) <= 1, JSON.stringify(by))

@@ -14,13 +14,20 @@ export interface CliRun {
   stderr: string
 }
 
-export function kaizen(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 240_000): Promise<CliRun> {
+export function kaizen(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 240_000,
+): Promise<CliRun> {
   const childEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], { cwd: REPO_ROOT, env: childEnv })
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: childEnv,
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -36,6 +43,14 @@ export function kaizen(args: string[], env: Record<string, string | undefined> =
 /** A client for the HTTP API app (`createApi`) with bearer tokens, and its error body. */
 export function apiCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }) {
   return (method: string, path: string, secret: string, body?: unknown) =>
-    app.request(path, { method, headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${secret}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
 }
-export const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
+export const errorOf = async (r: Response) =>
+  ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error

@@ -50,7 +50,10 @@ function parseTarget(target: string | { host: string; port: number }): { host: s
 }
 
 /** Start a proxy to `target` (`host:port`, a URL, or `{ host, port }`) on a free port of 127.0.0.1. */
-export async function startTcpProxy(target: string | { host: string; port: number }, options: { host?: string; port?: number } = {}): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: string | { host: string; port: number },
+  options: { host?: string; port?: number } = {},
+): Promise<TcpProxy> {
   const upstream = parseTarget(target)
   const host = options.host ?? '127.0.0.1'
   const pairs = new Set<{ client: Socket; server: Socket }>()

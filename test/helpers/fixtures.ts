@@ -62,12 +62,23 @@ export async function version(db: Db, s: Scenario, content: PromptContent, tag: 
 }
 
 /** Cost per request of `candidate` relative to `baseline` on the same simulated inputs (as a campaign measures it). */
-export async function measuredCostRatio(provider: SimulationProvider, s: Scenario, candidate: PromptContent, baseline: PromptContent = s.task.prompt): Promise<number> {
+export async function measuredCostRatio(
+  provider: SimulationProvider,
+  s: Scenario,
+  candidate: PromptContent,
+  baseline: PromptContent = s.task.prompt,
+): Promise<number> {
   let a = 0
   let b = 0
   for (let i = 0; i < 40; i++) {
     const ex = provider.world(s.id).example(`cost-ratio:${i}`)
-    const call = (c: PromptContent) => provider.complete({ model: c.model, messages: renderMessages(c, ex.input), params: c.params, simulation: { scenario: s.id, exampleKey: ex.key } })
+    const call = (c: PromptContent) =>
+      provider.complete({
+        model: c.model,
+        messages: renderMessages(c, ex.input),
+        params: c.params,
+        simulation: { scenario: s.id, exampleKey: ex.key },
+      })
     a += (await call(candidate)).costUsd
     b += (await call(baseline)).costUsd
   }

@@ -29,7 +29,9 @@ export function testInfra(): { databaseUrl: string; temporalAddress: string } {
   const databaseUrl = process.env.KAIZEN_TEST_DATABASE_URL
   const temporalAddress = process.env.KAIZEN_TEST_TEMPORAL_ADDRESS
   if (!databaseUrl || !temporalAddress) {
-    throw new Error('run tests with `npm test` (or `npx tsx scripts/test.ts <files>`): it provides the test database and Temporal server')
+    throw new Error(
+      'run tests with `npm test` (or `npx tsx scripts/test.ts <files>`): it provides the test database and Temporal server',
+    )
   }
   return { databaseUrl, temporalAddress }
 }
@@ -78,7 +80,9 @@ export async function startHarness(options: {
   const scenario = options.edit ? options.edit(copy) : copy
   const database = await openDatabase({ url: databaseUrl, dataDir: '/nonexistent', migrate: false })
   const simulation = new SimulationProvider([scenario])
-  const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, { defaultLimits: { concurrency: 16, tokensPerMinute: null } })
+  const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, {
+    defaultLimits: { concurrency: 16, tokensPerMinute: null },
+  })
   const task = await registerScenarioTask(database.db, scenario)
   const models = new ModelClient(database.db, providers)
   const deps = { db: database.db, providers, models, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8 }
@@ -86,20 +90,35 @@ export async function startHarness(options: {
   const base = options.scenario ?? 'incident-triage'
   const labelsPath = join(REPO_ROOT, 'scenarios', 'labels', `${base}.jsonl`)
   if (existsSync(labelsPath)) await bootstrapCalibration(deps, { taskId: task.taskId, labelsPath })
-  else await overrideGraderTrust(deps, { graderVersionId: task.graderVersionId, operator: 'test-harness', reason: `no shipped labels for ${base}; tests exercise the canary, not the grader` })
+  else
+    await overrideGraderTrust(deps, {
+      graderVersionId: task.graderVersionId,
+      operator: 'test-harness',
+      reason: `no shipped labels for ${base}; tests exercise the canary, not the grader`,
+    })
   const connection = await Connection.connect({ address: temporalAddress })
   const client = new Client({ connection })
   const taskQueue = `test-${scenario.id}`
   const resolver = new PromptResolver(database.db, 200)
   // A fixed run id: the same test sends the same simulated requests (with the same ids) every run.
-  const traffic = new TrafficSimulator({ db: database.db, provider: simulation, resolver, scenario, runId: options.name })
+  const traffic = new TrafficSimulator({
+    db: database.db,
+    provider: simulation,
+    resolver,
+    scenario,
+    runId: options.name,
+  })
 
   let workers: KaizenWorkers | null = null
   let running: Promise<void> | null = null
   let native: NativeConnection | null = null
   if (options.worker ?? true) {
     native = await NativeConnection.connect({ address: temporalAddress })
-    workers = await createWorkers({ connection: native, taskQueue, deps: { ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) } })
+    workers = await createWorkers({
+      connection: native,
+      taskQueue,
+      deps: { ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) },
+    })
     running = workers.run()
   }
   return {
@@ -150,11 +169,23 @@ export async function holdTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): 
 
 /** Wait until some session of this database is blocked on a lock. */
 export async function untilLockWait(db: Db, what: string): Promise<void> {
-  const waiting = async () => Number(((await db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0)
+  const waiting = async () =>
+    Number(
+      (
+        (await db.execute(
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        )) as unknown as { rows: Array<{ n: number }> }
+      ).rows[0]?.n ?? 0,
+    )
   await eventually(waiting, (n) => n >= 1, 10_000, what)
 }
 
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: T | undefined
   for (;;) {
@@ -164,7 +195,10 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     } catch {
       // keep polling
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`,
+      )
     await sleep(250)
   }
 }
@@ -172,6 +206,7 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
 /** Every message along an error's cause chain (Temporal wraps failures several levels deep). */
 export function failureMessages(err: unknown): string {
   const out: string[] = []
-  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) out.push(String(e.message))
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    out.push(String(e.message))
   return out.join(' <- ')
 }

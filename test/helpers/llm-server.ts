@@ -99,7 +99,13 @@ function openaiCall(body: any): Omit<LlmCall, 'headers' | 'index'> {
     if (role === 'system' || role === 'developer') systems.push(content)
     else messages.push({ role, content })
   }
-  return { api: 'openai', model: String(body?.model ?? ''), system: systems.length ? systems.join('\n\n') : null, messages, body }
+  return {
+    api: 'openai',
+    model: String(body?.model ?? ''),
+    system: systems.length ? systems.join('\n\n') : null,
+    messages,
+    body,
+  }
 }
 
 function anthropicCall(body: any): Omit<LlmCall, 'headers' | 'index'> {
@@ -145,9 +151,15 @@ interface Wire {
   headers?: Record<string, string>
 }
 
-function errorWire(api: 'openai' | 'anthropic', status: number, message: string, headers?: Record<string, string>): Wire {
+function errorWire(
+  api: 'openai' | 'anthropic',
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): Wire {
   if (api === 'openai') {
-    const [type, code] = OPENAI_ERROR_TYPES[status] ?? (status >= 500 ? ['server_error', null] : ['invalid_request_error', null])
+    const [type, code] =
+      OPENAI_ERROR_TYPES[status] ?? (status >= 500 ? ['server_error', null] : ['invalid_request_error', null])
     return { status, headers, body: { error: { message, type, param: null, code } } }
   }
   const type = ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error')
@@ -158,7 +170,7 @@ function replyWire(call: LlmCall, reply: Exclude<LlmReply, { kind: 'delay' }>): 
   if (reply.kind === 'error') {
     return errorWire(call.api, reply.status, reply.message ?? `simulated error ${reply.status}`, reply.headers)
   }
-  const text = reply.kind === 'json' ? JSON.stringify(reply.value) ?? 'null' : reply.text
+  const text = reply.kind === 'json' ? (JSON.stringify(reply.value) ?? 'null') : reply.text
   const inputTokens = (reply.kind !== 'malformed' ? reply.inputTokens : undefined) ?? estimateTokens(promptChars(call))
   const outputTokens = (reply.kind !== 'malformed' ? reply.outputTokens : undefined) ?? estimateTokens(text.length)
   if (call.api === 'openai') {
@@ -169,15 +181,33 @@ function replyWire(call: LlmCall, reply: Exclude<LlmReply, { kind: 'delay' }>): 
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model: call.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: 'stop', logprobs: null }],
-        usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: text, refusal: null },
+            finish_reason: 'stop',
+            logprobs: null,
+          },
+        ],
+        usage: {
+          prompt_tokens: inputTokens,
+          completion_tokens: outputTokens,
+          total_tokens: inputTokens + outputTokens,
+        },
       },
     }
   }
   const body = call.body ?? {}
   const content =
     reply.kind === 'json'
-      ? [{ type: 'tool_use', id: newId('toolu_'), name: String(body.tool_choice?.name ?? body.tools?.[0]?.name ?? 'output'), input: reply.value }]
+      ? [
+          {
+            type: 'tool_use',
+            id: newId('toolu_'),
+            name: String(body.tool_choice?.name ?? body.tools?.[0]?.name ?? 'output'),
+            input: reply.value,
+          },
+        ]
       : [{ type: 'text', text }]
   return {
     status: 200,
@@ -222,7 +252,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   })
 }
 
-export async function startLlmServer(options: { latencyMs?: number; responder?: LlmResponder; port?: number } = {}): Promise<LlmServer> {
+export async function startLlmServer(
+  options: { latencyMs?: number; responder?: LlmResponder; port?: number } = {},
+): Promise<LlmServer> {
   const latencyMs = options.latencyMs ?? 0
   let responder: LlmResponder = options.responder ?? DEFAULT_RESPONDER
   const calls: LlmCall[] = []
@@ -238,7 +270,11 @@ export async function startLlmServer(options: { latencyMs?: number; responder?: 
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(payload),
-      ...(api === 'openai' ? { 'x-request-id': newId('req_') } : api === 'anthropic' ? { 'request-id': newId('req_') } : {}),
+      ...(api === 'openai'
+        ? { 'x-request-id': newId('req_') }
+        : api === 'anthropic'
+          ? { 'request-id': newId('req_') }
+          : {}),
       ...(wire.headers ?? {}),
     }
     res.writeHead(wire.status, headers)
@@ -247,10 +283,22 @@ export async function startLlmServer(options: { latencyMs?: number; responder?: 
 
   const handle = async (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '')
-    const api = req.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : req.method === 'POST' && path === '/v1/messages' ? 'anthropic' : null
+    const api =
+      req.method === 'POST' && path === '/v1/chat/completions'
+        ? 'openai'
+        : req.method === 'POST' && path === '/v1/messages'
+          ? 'anthropic'
+          : null
     const raw = await readBody(req)
     if (api === null) {
-      send(res, { status: 404, body: { error: { message: `no route for ${req.method} ${req.url}`, type: 'not_found_error', code: null } } }, null)
+      send(
+        res,
+        {
+          status: 404,
+          body: { error: { message: `no route for ${req.method} ${req.url}`, type: 'not_found_error', code: null } },
+        },
+        null,
+      )
       return
     }
     let body: any
@@ -274,7 +322,11 @@ export async function startLlmServer(options: { latencyMs?: number; responder?: 
     try {
       reply = await responder(call)
     } catch (err) {
-      reply = { kind: 'error', status: 500, message: `responder failed: ${err instanceof Error ? err.message : String(err)}` }
+      reply = {
+        kind: 'error',
+        status: 500,
+        message: `responder failed: ${err instanceof Error ? err.message : String(err)}`,
+      }
     }
     if (!(await sleep(latencyMs, signal))) return
     while (reply.kind === 'delay') {

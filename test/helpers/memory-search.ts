@@ -10,14 +10,20 @@ import type { SimWorld } from '../../sim/world.js'
 
 export type { MemoryPorts } from '../../sim/memory-ports.js'
 
-export function memoryPorts(world: SimWorld, options: { seed: string; budget: number; train: number; validation: number }): MemoryPorts {
+export function memoryPorts(
+  world: SimWorld,
+  options: { seed: string; budget: number; train: number; validation: number },
+): MemoryPorts {
   const spec = DqSpec.parse({ kind: 'dq', ...world.scenario.grading })
   return shared(world, {
     seed: options.seed,
     budget: options.budget,
     trainIds: Array.from({ length: options.train }, (_, i) => `train-${i}`),
     validationIds: Array.from({ length: options.validation }, (_, i) => `val-${i}`),
-    promptText: (content, ex) => renderMessages(content, ex.input).map((m) => `${m.role}: ${m.content}`).join('\n'),
+    promptText: (content, ex) =>
+      renderMessages(content, ex.input)
+        .map((m) => `${m.role}: ${m.content}`)
+        .join('\n'),
     score: (answer, ex) => gradeDq({ output: answer.text, input: ex.input, reference: ex.reference }, spec).score,
   })
 }

@@ -49,13 +49,19 @@ export function needs(ticket: string): string[] {
   return ids.length > 0 ? ids : [CLAUSES[Math.floor(u(ticket, 'one') * CLAUSES.length)]!.id]
 }
 
-const fenced = (text: string, label: string): string => new RegExp(`<<<DATA:\\S+ ${label.replace(/[()]/g, '\\$&')}\\n([\\s\\S]*?)\\nDATA:`).exec(text)?.[1] ?? ''
+const fenced = (text: string, label: string): string =>
+  new RegExp(`<<<DATA:\\S+ ${label.replace(/[()]/g, '\\$&')}\\n([\\s\\S]*?)\\nDATA:`).exec(text)?.[1] ?? ''
 
 function answerTask(call: LlmCall): LlmReply {
   const system = call.system ?? ''
   const ticket = call.messages.at(-1)?.content ?? ''
   const present = CLAUSES.filter((c) => system.includes(c.text)).map((c) => `[${c.id}]`)
-  return { kind: 'text', text: `Triage of ${ticket.slice(0, 80)}: ${present.join(' ') || 'look into it'}`, inputTokens: 120, outputTokens: 40 }
+  return {
+    kind: 'text',
+    text: `Triage of ${ticket.slice(0, 80)}: ${present.join(' ') || 'look into it'}`,
+    inputTokens: 120,
+    outputTokens: 40,
+  }
 }
 
 function judge(call: LlmCall): LlmReply {
@@ -70,8 +76,16 @@ function judge(call: LlmCall): LlmReply {
   const noise = u(input, answer, 'noise')
   if (noise < 0.05) level = Math.max(0, level - 1)
   else if (noise < 0.1) level = Math.min(2, level + 1)
-  const reasoning = missing.length === 0 ? 'complete and actionable' : `missing: ${missing.map((id) => CLAUSES.find((c) => c.id === id)!.missing).join('; ')}`
-  return { kind: 'json', value: { reasoning, level: ['poor', 'partial', 'good'][level] }, inputTokens: 300, outputTokens: 30 }
+  const reasoning =
+    missing.length === 0
+      ? 'complete and actionable'
+      : `missing: ${missing.map((id) => CLAUSES.find((c) => c.id === id)!.missing).join('; ')}`
+  return {
+    kind: 'json',
+    value: { reasoning, level: ['poor', 'partial', 'good'][level] },
+    inputTokens: 300,
+    outputTokens: 30,
+  }
 }
 
 function propose(call: LlmCall): LlmReply {
@@ -83,7 +97,8 @@ function propose(call: LlmCall): LlmReply {
   if (user.includes('Failures:')) {
     const named = absent.filter((c) => user.includes(c.missing))
     const pool = named.length > 0 ? named : absent
-    if (draw < 0.25 || pool.length === 0) instructions = `${parent} ${FILLERS[Math.floor(u(user, 'filler') * FILLERS.length)]}`
+    if (draw < 0.25 || pool.length === 0)
+      instructions = `${parent} ${FILLERS[Math.floor(u(user, 'filler') * FILLERS.length)]}`
     else instructions = `${parent} ${pool[Math.floor(u(user, 'pick') * pool.length)]!.text}`
   } else if (user.includes('remove the least useful sentence')) {
     const sentences = parent.split(/(?<=\.)\s+/)
@@ -93,7 +108,12 @@ function propose(call: LlmCall): LlmReply {
     const options = [...absent.map((c) => c.text), ...FILLERS]
     instructions = `${parent} ${options[Math.floor(draw * options.length)]}`
   }
-  return { kind: 'json', value: { critique: 'the instructions miss what the failures needed', instructions }, inputTokens: 600, outputTokens: 120 }
+  return {
+    kind: 'json',
+    value: { critique: 'the instructions miss what the failures needed', instructions },
+    inputTokens: 600,
+    outputTokens: 120,
+  }
 }
 
 /** Answers every request of the benchmark's task, judge and proposer. */
@@ -104,28 +124,61 @@ export function worldResponder(call: LlmCall): LlmReply {
 }
 
 const SERVICES = ['payments-api', 'checkout', 'search', 'auth', 'inventory', 'notifications', 'billing', 'gateway']
-const SYMPTOMS = ['5xx after deploy', 'latency spike', 'pods crash-looping', 'queue backlog growing', 'disk almost full', 'certificate expiring', 'error rate doubled', 'memory leak suspected']
+const SYMPTOMS = [
+  '5xx after deploy',
+  'latency spike',
+  'pods crash-looping',
+  'queue backlog growing',
+  'disk almost full',
+  'certificate expiring',
+  'error rate doubled',
+  'memory leak suspected',
+]
 const REGIONS = ['in europe', 'in the americas', 'in asia', 'in one zone', 'everywhere', 'for some tenants']
 const WHEN = ['since this morning', 'after the migration', 'during the sale', 'overnight', 'after a config change']
 /** Distinct tickets, up to 1,920 (near-duplicates would be dropped by a campaign's sampling). */
-export const ticketOf = (i: number) => `${SERVICES[i % 8]}: ${SYMPTOMS[Math.floor(i / 8) % 8]} ${REGIONS[Math.floor(i / 64) % 6]} ${WHEN[Math.floor(i / 384) % 5]}`
+export const ticketOf = (i: number) =>
+  `${SERVICES[i % 8]}: ${SYMPTOMS[Math.floor(i / 8) % 8]} ${REGIONS[Math.floor(i / 64) % 6]} ${WHEN[Math.floor(i / 384) % 5]}`
 export const MAX_RECORDS = 1_920
 
 /**
  * The task in a database: its seed prompt in production, an LLM-judge grader, and `records`
  * answered production requests with a known outcome (written directly, as an import would).
  */
-export async function seedWireTask(db: Db, options: { taskId: string; records: number; latencyMs?: number }): Promise<{ seedVersionId: string; graderVersionId: string }> {
+export async function seedWireTask(
+  db: Db,
+  options: { taskId: string; records: number; latencyMs?: number },
+): Promise<{ seedVersionId: string; graderVersionId: string }> {
   if (options.records > MAX_RECORDS) throw new Error(`at most ${MAX_RECORDS} distinct records`)
   const taskId = options.taskId
-  await db.insert(tasks).values({ id: taskId, title: 'Incident triage (wire)', description: 'incident triage on a real-provider wire', scenarioId: null, inputFields: ['ticket'] })
+  await db.insert(tasks).values({
+    id: taskId,
+    title: 'Incident triage (wire)',
+    description: 'incident triage on a real-provider wire',
+    scenarioId: null,
+    inputFields: ['ticket'],
+  })
   const seed = await createPromptVersion(db, {
     taskId,
-    content: { system: SEED_SYSTEM, user: 'Ticket: {{ticket}}', model: TASK_MODEL, params: { temperature: 0, maxTokens: 200 } },
+    content: {
+      system: SEED_SYSTEM,
+      user: 'Ticket: {{ticket}}',
+      model: TASK_MODEL,
+      params: { temperature: 0, maxTokens: 200 },
+    },
     origin: 'human',
     createdBy: 'test',
   })
-  await moveLabel(db, { moveKey: `wire:${taskId}:prod`, taskId, label: 'production', toVersionId: seed.id, weight: 1, canaryId: null, reason: 'seed', actor: 'test' })
+  await moveLabel(db, {
+    moveKey: `wire:${taskId}:prod`,
+    taskId,
+    label: 'production',
+    toVersionId: seed.id,
+    weight: 1,
+    canaryId: null,
+    reason: 'seed',
+    actor: 'test',
+  })
   const graderVersionId = await activateGrader(db, {
     taskId,
     actor: 'test',

@@ -21,21 +21,43 @@ before(async () => {
   tokens = {
     read: (await createToken(h.db, { name: 'dashboard', scopes: ['read'], createdBy: 'test' })).secret,
     operate: (await createToken(h.db, { name: 'ops-bot', scopes: ['operate', 'read'], createdBy: 'test' })).secret,
-    alice: (await createToken(h.db, { name: 'alice', scopes: ['approve', 'read'], person: 'alice@example.com', role: 'on-call', createdBy: 'test' })).secret,
-    bob: (await createToken(h.db, { name: 'bob', scopes: ['approve'], person: 'bob@example.com', createdBy: 'test' })).secret,
+    alice: (
+      await createToken(h.db, {
+        name: 'alice',
+        scopes: ['approve', 'read'],
+        person: 'alice@example.com',
+        role: 'on-call',
+        createdBy: 'test',
+      })
+    ).secret,
+    bob: (await createToken(h.db, { name: 'bob', scopes: ['approve'], person: 'bob@example.com', createdBy: 'test' }))
+      .secret,
   }
-  app = createApi({ db: h.db, resolver: new PromptResolver(h.db), temporal: { client: async () => h.client, taskQueue: h.taskQueue } })
+  app = createApi({
+    db: h.db,
+    resolver: new PromptResolver(h.db),
+    temporal: { client: async () => h.client, taskQueue: h.taskQueue },
+  })
 })
 after(() => h.close())
 
 const call = (method: string, path: string, secret: string, body?: unknown) =>
-  app.request(path, { method, headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
-const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
+  app.request(path, {
+    method,
+    headers: {
+      authorization: `Bearer ${secret}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+const errorOf = async (r: Response) =>
+  ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
 
-test('approve tokens need a person; an approval over HTTP is recorded under the token\'s person and role', async () => {
+test("approve tokens need a person; an approval over HTTP is recorded under the token's person and role", async () => {
   await assert.rejects(
     createToken(h.db, { name: 'nobody', scopes: ['approve'], createdBy: 'test' }),
-    (e: unknown) => isKaizenError(e) && e.code === 'INVALID_INPUT' && /person: the approve scope needs the person/.test(e.message),
+    (e: unknown) =>
+      isKaizenError(e) && e.code === 'INVALID_INPUT' && /person: the approve scope needs the person/.test(e.message),
   )
 
   const content = betterContent(h.scenario)
@@ -47,7 +69,17 @@ test('approve tokens need a person; an approval over HTTP is recorded under the 
   const handle = await h.client.workflow.start(canaryRelease, {
     workflowId: canaryId,
     taskQueue: h.taskQueue,
-    args: [{ canaryId, taskId: h.scenario.task.id, campaignId: null, candidateVersionId: candidate.id, baselineVersionId: h.task.seedVersion.id, graderVersionId: h.task.graderVersionId, config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } } }],
+    args: [
+      {
+        canaryId,
+        taskId: h.scenario.task.id,
+        campaignId: null,
+        candidateVersionId: candidate.id,
+        baselineVersionId: h.task.seedVersion.id,
+        graderVersionId: h.task.graderVersionId,
+        config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+      },
+    ],
   })
   try {
     const status = await call('GET', `/v1/canaries/${canaryId}`, tokens.read)
@@ -61,16 +93,34 @@ test('approve tokens need a person; an approval over HTTP is recorded under the 
       assert.equal(early.status, 409)
       assert.match((await errorOf(early)).message, /not awaiting approval/)
     }
-    assert.equal((await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.operate, {})).status, 403, 'operate is not approve')
-    assert.equal((await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.alice, { approver: 'mallory' })).status, 400, 'the body cannot name the approver')
+    assert.equal(
+      (await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.operate, {})).status,
+      403,
+      'operate is not approve',
+    )
+    assert.equal(
+      (await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.alice, { approver: 'mallory' })).status,
+      400,
+      'the body cannot name the approver',
+    )
 
-    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval' || s.state === 'promoted', 60_000, 'awaiting approval')
-    const approved = await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.alice, { comment: 'better on every arm' })
+    await eventually(
+      () => handle.query(canaryStatusQuery),
+      (s) => s.state === 'awaiting_approval' || s.state === 'promoted',
+      60_000,
+      'awaiting approval',
+    )
+    const approved = await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.alice, {
+      comment: 'better on every arm',
+    })
     assert.equal(approved.status, 200, JSON.stringify(await approved.clone().json()))
     const outcome = (await approved.json()) as { state: string; approver: string }
     assert.equal(outcome.state, 'promoted')
     assert.equal(outcome.approver, 'alice@example.com')
-    const [row] = await h.db.select().from(approvals).where(and(eq(approvals.canaryId, canaryId), eq(approvals.decision, 'approve')))
+    const [row] = await h.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.canaryId, canaryId), eq(approvals.decision, 'approve')))
     assert.equal(row?.approver, 'alice@example.com')
     assert.equal(row?.role, 'on-call')
     assert.equal(row?.comment, 'better on every arm')
@@ -89,7 +139,10 @@ test('approve tokens need a person; an approval over HTTP is recorded under the 
 
 test('operate: a campaign is started, paused, resumed and stopped over HTTP; bad settings name their path', async () => {
   await h.traffic.burst(240)
-  const badConfig = await call('POST', '/v1/campaigns', tokens.operate, { task: h.scenario.task.id, config: { search: { rounds: -1 } } })
+  const badConfig = await call('POST', '/v1/campaigns', tokens.operate, {
+    task: h.scenario.task.id,
+    config: { search: { rounds: -1 } },
+  })
   assert.equal(badConfig.status, 400)
   assert.deepEqual((await errorOf(badConfig)).fields, ['config.search.rounds'])
   const unknown = await call('POST', '/v1/campaigns', tokens.operate, { task: 'no-such-task' })
@@ -98,13 +151,25 @@ test('operate: a campaign is started, paused, resumed and stopped over HTTP; bad
   assert.equal((await call('POST', '/v1/campaigns', tokens.read, { task: h.scenario.task.id })).status, 403)
 
   const campaignId = `campaign-api-ops-${Date.now()}`
-  const started = await call('POST', '/v1/campaigns', tokens.operate, { task: h.scenario.task.id, id: campaignId, config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, rounds: 3 } } })
+  const started = await call('POST', '/v1/campaigns', tokens.operate, {
+    task: h.scenario.task.id,
+    id: campaignId,
+    config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, rounds: 3 } },
+  })
   assert.equal(started.status, 202, JSON.stringify(await started.clone().json()))
-  assert.equal((await call('POST', '/v1/campaigns', tokens.operate, { task: h.scenario.task.id, id: campaignId })).status, 409, 'campaign ids are single-use')
+  assert.equal(
+    (await call('POST', '/v1/campaigns', tokens.operate, { task: h.scenario.task.id, id: campaignId })).status,
+    409,
+    'campaign ids are single-use',
+  )
 
   assert.equal((await call('POST', `/v1/campaigns/${campaignId}/pause`, tokens.operate)).status, 202)
   const paused = await eventually(
-    async () => (await (await call('GET', `/v1/campaigns/${campaignId}`, tokens.read)).json()) as { paused?: boolean; stage: string },
+    async () =>
+      (await (await call('GET', `/v1/campaigns/${campaignId}`, tokens.read)).json()) as {
+        paused?: boolean
+        stage: string
+      },
     (s) => s.paused === true,
     30_000,
     'the campaign to report paused',
@@ -133,7 +198,11 @@ test('/metrics reports grading, campaign and canary metrics from the database', 
   assert.ok(finished >= 1)
   assert.equal(value(/^kaizen_campaign_duration_seconds_count (\d+)$/m), finished)
   assert.equal(value(/^kaizen_campaign_duration_seconds_bucket\{le="\+Inf"\} (\d+)$/m), finished)
-  const [graded] = ((await h.db.execute(sql`select count(*)::int as n, count(*) filter (where pass)::int as p from scores where subject_type = 'traffic'`)) as unknown as { rows: Array<{ n: number; p: number }> }).rows
+  const [graded] = (
+    (await h.db.execute(
+      sql`select count(*)::int as n, count(*) filter (where pass)::int as p from scores where subject_type = 'traffic'`,
+    )) as unknown as { rows: Array<{ n: number; p: number }> }
+  ).rows
   assert.ok((graded?.n ?? 0) > 0, 'the canary graded live traffic')
   assert.equal(value(/^kaizen_grades_total\{result="pass"\} (\d+)$/m), graded?.p)
   assert.equal(value(/^kaizen_grade_score_count (\d+)$/m) <= (graded?.n ?? 0), true)

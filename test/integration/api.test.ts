@@ -24,7 +24,14 @@ before(async () => {
   secrets = {
     ingest: (await createToken(h.db, { name: 'collector', scopes: ['ingest'], createdBy: 'test' })).secret,
     read: (await createToken(h.db, { name: 'app', scopes: ['read'], createdBy: 'test' })).secret,
-    all: (await createToken(h.db, { name: 'ops', scopes: ['ingest', 'read', 'operate', 'approve'], person: 'ops@example.com', createdBy: 'test' })).secret,
+    all: (
+      await createToken(h.db, {
+        name: 'ops',
+        scopes: ['ingest', 'read', 'operate', 'approve'],
+        person: 'ops@example.com',
+        createdBy: 'test',
+      })
+    ).secret,
   }
   app = createApi({ db: h.db, resolver: new PromptResolver(h.db), maxBodyBytes: 256 * 1024 })
 })
@@ -32,7 +39,11 @@ after(() => h.close())
 
 const auth = (secret: string) => ({ authorization: `Bearer ${secret}` })
 const post = (body: unknown, secret = secrets.ingest) =>
-  app.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secret) }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  app.request('/v1/traffic', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(secret) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
 const record = (i: number, extra: Record<string, unknown> = {}) => ({
   id: `call-${i}`,
   task: h.scenario.task.id,
@@ -46,7 +57,8 @@ const record = (i: number, extra: Record<string, unknown> = {}) => ({
   latencyMs: 800,
   ...extra,
 })
-const stored = async () => Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
+const stored = async () =>
+  Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
 
 test('ingestion stores a batch whole, once per idempotency key, and names unknown tasks and versions', async () => {
   const before = await stored()
@@ -74,42 +86,80 @@ test('ingestion stores a batch whole, once per idempotency key, and names unknow
 })
 
 test('personal data and secrets are redacted before storage', async () => {
-  const r = await post({ records: [record(300, { input: { incident_id: 'INC-300', service: 'auth', summary: 'user jane.doe@example.com cannot log in from 10.1.2.3' }, output: 'rotate key sk-proj-abcdefghijklmnopqrstuvwx12 and call +1 415 555 0100', error: null })] })
+  const r = await post({
+    records: [
+      record(300, {
+        input: {
+          incident_id: 'INC-300',
+          service: 'auth',
+          summary: 'user jane.doe@example.com cannot log in from 10.1.2.3',
+        },
+        output: 'rotate key sk-proj-abcdefghijklmnopqrstuvwx12 and call +1 415 555 0100',
+        error: null,
+      }),
+    ],
+  })
   assert.equal(r.status, 202)
-  const row = (await h.db.select().from(traffic).where(eq(traffic.routingKey, 'user-6')).orderBy(desc(traffic.createdAt)))[0]
+  const row = (
+    await h.db.select().from(traffic).where(eq(traffic.routingKey, 'user-6')).orderBy(desc(traffic.createdAt))
+  )[0]
   const text = JSON.stringify(row)
-  for (const leaked of ['jane.doe@example.com', '10.1.2.3', 'sk-proj-abc', '555 0100']) assert.ok(!text.includes(leaked), `${leaked} was stored`)
+  for (const leaked of ['jane.doe@example.com', '10.1.2.3', 'sk-proj-abc', '555 0100'])
+    assert.ok(!text.includes(leaked), `${leaked} was stored`)
   assert.match(row!.input.summary ?? '', /user \[REDACTED:email\] cannot log in from \[REDACTED:ip-address\]/)
   assert.match(row!.output ?? '', /\[REDACTED:openai-key\]/)
 })
 
 test('each scope is enforced: no token 401, revoked 401, wrong scope 403', async () => {
   const batch = { records: [record(200)] }
-  const none = await app.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) })
+  const none = await app.request('/v1/traffic', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(batch),
+  })
   assert.equal(none.status, 401)
   assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'UNAUTHENTICATED')
   const wrong = await post(batch, secrets.read)
   assert.equal(wrong.status, 403)
   assert.match(((await wrong.json()) as { error: { message: string } }).error.message, /"ingest" scope/)
-  const readWithIngest = await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, { headers: auth(secrets.ingest) })
+  const readWithIngest = await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, {
+    headers: auth(secrets.ingest),
+  })
   assert.equal(readWithIngest.status, 403)
   assert.equal((await app.request('/metrics', { headers: auth(secrets.ingest) })).status, 403)
-  assert.equal((await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, { headers: auth(secrets.read) })).status, 200)
+  assert.equal(
+    (await app.request(`/v1/tasks/${h.scenario.task.id}/prompt?key=u1`, { headers: auth(secrets.read) })).status,
+    200,
+  )
   assert.equal((await post(batch, secrets.all)).status, 202)
 
   const temp = await createToken(h.db, { name: 'temp', scopes: ['ingest'], createdBy: 'test' })
   assert.equal((await post(batch, temp.secret)).status, 202)
   await revokeToken(h.db, temp.token.id, 'test')
   const fresh = createApi({ db: h.db, resolver: new PromptResolver(h.db), tokens: new TokenCache(h.db) })
-  const revoked = await fresh.request('/v1/traffic', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(temp.secret) }, body: JSON.stringify(batch) })
+  const revoked = await fresh.request('/v1/traffic', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(temp.secret) },
+    body: JSON.stringify(batch),
+  })
   assert.equal(revoked.status, 401)
 })
 
 test('resolve: canary routing with ETag and 304, and a rollback is visible within one second', async () => {
   const task = h.scenario.task.id
   const candidate = await version(h.db, h.scenario, betterContent(h.scenario), 'api-better')
-  await moveLabel(h.db, { moveKey: `api:${task}:start`, taskId: task, label: 'canary', toVersionId: candidate.id, weight: 0.5, canaryId: 'canary-api', reason: 'test', actor: 'test' })
-  const get = async (key: string, headers: Record<string, string> = {}): Promise<Response> => app.request(`/v1/tasks/${task}/prompt?key=${key}`, { headers: { ...auth(secrets.read), ...headers } })
+  await moveLabel(h.db, {
+    moveKey: `api:${task}:start`,
+    taskId: task,
+    label: 'canary',
+    toVersionId: candidate.id,
+    weight: 0.5,
+    canaryId: 'canary-api',
+    reason: 'test',
+    actor: 'test',
+  })
+  const get = async (key: string, headers: Record<string, string> = {}): Promise<Response> =>
+    app.request(`/v1/tasks/${task}/prompt?key=${key}`, { headers: { ...auth(secrets.read), ...headers } })
   await new Promise((r) => setTimeout(r, 1_100)) // past the resolver's 1 s cache
   const arms = new Set<string>()
   for (let i = 0; i < 40; i++) {
@@ -130,11 +180,22 @@ test('resolve: canary routing with ETag and 304, and a rollback is visible withi
   assert.equal(unknown.status, 404)
   assert.match(await unknown.text(), /nope/)
 
-  await moveLabel(h.db, { moveKey: `api:${task}:rollback`, taskId: task, label: 'canary', toVersionId: null, weight: 0, canaryId: 'canary-api', reason: 'rollback', actor: 'test' })
+  await moveLabel(h.db, {
+    moveKey: `api:${task}:rollback`,
+    taskId: task,
+    label: 'canary',
+    toVersionId: null,
+    weight: 0,
+    canaryId: 'canary-api',
+    reason: 'rollback',
+    actor: 'test',
+  })
   const at = Date.now()
   let seen: number | null = null
   while (Date.now() - at < 3_000) {
-    const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`user-${i}`).then((r) => r.json() as Promise<{ arm: string | null }>)))
+    const bodies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => get(`user-${i}`).then((r) => r.json() as Promise<{ arm: string | null }>)),
+    )
     if (bodies.every((b) => b.arm === null)) {
       seen = Date.now()
       break
@@ -184,7 +245,9 @@ test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server s
       () => ({ body: JSON.stringify([]) }),
       () => ({ body: JSON.stringify({ records: {} }) }),
       () => ({ body: JSON.stringify({ records: [record(1)], extra: 1 }) }),
-      () => ({ body: JSON.stringify({ records: Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ id: String(i) })) }) }),
+      () => ({
+        body: JSON.stringify({ records: Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ id: String(i) })) }),
+      }),
       () => ({ body: JSON.stringify({ records: [record(1, { output: 'x'.repeat(300 * 1024) })] }) }),
       () => ({ body: 'null' }),
       () => ({ body: JSON.stringify({ records: [record(1)] }), type: 'text/plain' }),
@@ -208,15 +271,25 @@ test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server s
         faultAt = `records[${at}]`
         body = JSON.stringify({ records })
       }
-      const res = await fetch(`${base}/v1/traffic`, { method: 'POST', headers: { 'content-type': type, ...auth(secrets.ingest) }, body }).catch((e: Error) => {
-        throw new Error(`case ${i}: ${e.message} (${String((e as { cause?: unknown }).cause)}) for ${body.slice(0, 100)}`)
+      const res = await fetch(`${base}/v1/traffic`, {
+        method: 'POST',
+        headers: { 'content-type': type, ...auth(secrets.ingest) },
+        body,
+      }).catch((e: Error) => {
+        throw new Error(
+          `case ${i}: ${e.message} (${String((e as { cause?: unknown }).cause)}) for ${body.slice(0, 100)}`,
+        )
       })
       n++
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
       assert.ok(res.status >= 400 && res.status < 500, `case ${i}: status ${res.status} for ${body.slice(0, 200)}`)
       const err = (await res.json()) as { error: { code: string; message: string; fields?: string[] } }
       assert.ok(err.error.code && err.error.message.length > 0, `case ${i}: error body`)
-      if (faultAt) assert.ok((err.error.fields ?? []).some((f) => f.startsWith(faultAt as string)) || err.error.message.includes(faultAt), `case ${i}: ${JSON.stringify(err.error)} should name ${faultAt}`)
+      if (faultAt)
+        assert.ok(
+          (err.error.fields ?? []).some((f) => f.startsWith(faultAt as string)) || err.error.message.includes(faultAt),
+          `case ${i}: ${JSON.stringify(err.error)} should name ${faultAt}`,
+        )
     }
     assert.equal(n, 1_200)
     assert.ok((statuses.get(413) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]))
@@ -226,12 +299,21 @@ test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server s
     const chunked = await fetch(`${base}/v1/traffic`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
-      body: new ReadableStream({ start(c) { for (let i = 0; i < big.length; i += 16_384) c.enqueue(big.subarray(i, i + 16_384)); c.close() } }),
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < big.length; i += 16_384) c.enqueue(big.subarray(i, i + 16_384))
+          c.close()
+        },
+      }),
       duplex: 'half',
     } as RequestInit)
     assert.equal(chunked.status, 413)
     assert.equal(await stored(), before, 'no malformed batch stored any record')
-    const ok = await fetch(`${base}/v1/traffic`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secrets.ingest) }, body: JSON.stringify({ records: [record(999_999)] }) })
+    const ok = await fetch(`${base}/v1/traffic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
+      body: JSON.stringify({ records: [record(999_999)] }),
+    })
     assert.equal(ok.status, 202)
   } finally {
     await new Promise((r) => server.close(r))
@@ -239,7 +321,10 @@ test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server s
 })
 
 test('the OpenAPI description and Prometheus metrics are served', async () => {
-  const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }
+  const doc = (await (await app.request('/openapi.json')).json()) as {
+    paths: Record<string, unknown>
+    components: { schemas: Record<string, unknown> }
+  }
   assert.ok(doc.paths['/v1/traffic'] && doc.paths['/v1/tasks/{task}/prompt'])
   assert.ok(doc.components.schemas.TrafficRecord && doc.components.schemas.Error)
   const metrics = await (await app.request('/metrics', { headers: auth(secrets.read) })).text()
@@ -273,7 +358,9 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
           'kaizen.input.incident_id': 'INC-77',
           'kaizen.input.service': 'auth-service',
           'kaizen.input.summary': 'login fails for ops@example.com',
-          'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: '{"diagnosis":"expired cert"}' }] }]),
+          'gen_ai.output.messages': JSON.stringify([
+            { role: 'assistant', parts: [{ type: 'text', content: '{"diagnosis":"expired cert"}' }] },
+          ]),
           ...extra,
         },
       })
@@ -296,10 +383,17 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
     assert.equal(one.outputTokens, 45)
     assert.ok(one.latencyMs >= 10, `latency ${one.latencyMs} ms from the span's times`)
     assert.equal(one.output, '{"diagnosis":"expired cert"}')
-    assert.deepEqual(one.input, { incident_id: 'INC-77', service: 'auth-service', summary: 'login fails for [REDACTED:email]' })
+    assert.deepEqual(one.input, {
+      incident_id: 'INC-77',
+      service: 'auth-service',
+      summary: 'login fails for [REDACTED:email]',
+    })
     assert.equal(one.promptVersionId, h.task.seedVersion.id)
     assert.equal(rows.find((r) => r.routingKey === 'otel-user-2')?.error, 'rate limited')
-    assert.ok(!rows.some((r) => r.input.summary === undefined && r.routingKey.length === 32), 'the HTTP span was not stored')
+    assert.ok(
+      !rows.some((r) => r.input.summary === undefined && r.routingKey.length === 32),
+      'the HTTP span was not stored',
+    )
     const metrics = await (await app.request('/metrics', { headers: auth(secrets.read) })).text()
     assert.match(metrics, /kaizen_traffic_ingested_total\{source="otlp"\} 2/)
 
@@ -307,7 +401,28 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
     const bad = await fetch(`${base}/otlp/v1/traces`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
-      body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 't1', spanId: 's1', startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }, { key: 'kaizen.task', value: { stringValue: h.scenario.task.id } }] }] }] }] }),
+      body: JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: 't1',
+                    spanId: 's1',
+                    startTimeUnixNano: '1',
+                    endTimeUnixNano: '2',
+                    attributes: [
+                      { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+                      { key: 'kaizen.task', value: { stringValue: h.scenario.task.id } },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
     })
     assert.equal(bad.status, 400)
     assert.match(await bad.text(), /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\].*promptVersion/s)
@@ -317,9 +432,24 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
 })
 
 test('feedback: an outcome becomes the record’s reference, a rating needs a person; both are kept append-only', async () => {
-  const send = (body: unknown, secret = secrets.ingest) => app.request('/v1/feedback', { method: 'POST', headers: { 'content-type': 'application/json', ...auth(secret) }, body: JSON.stringify(body) })
-  const outcome = { diagnosis: 'expired certificate', keywords: ['certificate'], actions: [{ command: 'cert-manager renew auth-tls', target: 'auth-service' }], risk: 'low' }
-  const r = await send({ task: h.scenario.task.id, id: 'call-1', outcome, rating: { score: 0.2, by: 'oncall@example.com', comment: 'missed the cert' } })
+  const send = (body: unknown, secret = secrets.ingest) =>
+    app.request('/v1/feedback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secret) },
+      body: JSON.stringify(body),
+    })
+  const outcome = {
+    diagnosis: 'expired certificate',
+    keywords: ['certificate'],
+    actions: [{ command: 'cert-manager renew auth-tls', target: 'auth-service' }],
+    risk: 'low',
+  }
+  const r = await send({
+    task: h.scenario.task.id,
+    id: 'call-1',
+    outcome,
+    rating: { score: 0.2, by: 'oncall@example.com', comment: 'missed the cert' },
+  })
   assert.equal(r.status, 201, await r.clone().text())
   const { trafficId } = (await r.json()) as { trafficId: string }
   const row = (await h.db.select().from(traffic).where(eq(traffic.id, trafficId)))[0]
@@ -328,7 +458,11 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   assert.deepEqual(logged.map((f) => f.kind).sort(), ['outcome', 'rating'])
   assert.match(logged.find((f) => f.kind === 'rating')!.actor, /oncall@example\.com/)
   assert.equal((await send({ task: h.scenario.task.id, id: 'call-1', outcome })).status, 201)
-  assert.equal((await h.db.select().from(feedback).where(eq(feedback.trafficId, trafficId))).length, 2, 'the same feedback twice is stored once')
+  assert.equal(
+    (await h.db.select().from(feedback).where(eq(feedback.trafficId, trafficId))).length,
+    2,
+    'the same feedback twice is stored once',
+  )
 
   const noPerson = await send({ trafficId, rating: { score: 1, by: ' ' } })
   assert.equal(noPerson.status, 400)
@@ -338,15 +472,26 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   assert.match(await unknown.text(), /never-sent/)
   assert.equal((await send({ trafficId }, secrets.ingest)).status, 400)
   assert.equal((await send({ trafficId, outcome }, secrets.read)).status, 403)
-  await assert.rejects(h.db.execute(sql`update feedback set actor = 'someone else'`), (e: Error) => /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)))
+  await assert.rejects(h.db.execute(sql`update feedback set actor = 'someone else'`), (e: Error) =>
+    /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message)),
+  )
 
   // Outcomes and comments are redacted before storage; the rater's identity is kept.
   const leaky = { ...outcome, diagnosis: 'customer jane.doe@example.com pasted key sk-proj-abcdefghijklmnopqrstuvwx12' }
-  const r2 = await send({ task: h.scenario.task.id, id: 'call-2', outcome: leaky, rating: { score: 0.5, by: 'oncall@example.com', comment: 'call +1 415 555 0100' } })
+  const r2 = await send({
+    task: h.scenario.task.id,
+    id: 'call-2',
+    outcome: leaky,
+    rating: { score: 0.5, by: 'oncall@example.com', comment: 'call +1 415 555 0100' },
+  })
   assert.equal(r2.status, 201)
   const id2 = ((await r2.json()) as { trafficId: string }).trafficId
-  const stored2 = JSON.stringify([(await h.db.select().from(traffic).where(eq(traffic.id, id2)))[0]?.reference, await h.db.select().from(feedback).where(eq(feedback.trafficId, id2))])
-  for (const leaked of ['jane.doe@example.com', 'sk-proj-abc', '555 0100']) assert.ok(!stored2.includes(leaked), `${leaked} was stored`)
+  const stored2 = JSON.stringify([
+    (await h.db.select().from(traffic).where(eq(traffic.id, id2)))[0]?.reference,
+    await h.db.select().from(feedback).where(eq(feedback.trafficId, id2)),
+  ])
+  for (const leaked of ['jane.doe@example.com', 'sk-proj-abc', '555 0100'])
+    assert.ok(!stored2.includes(leaked), `${leaked} was stored`)
   assert.match(stored2, /customer \[REDACTED:email\] pasted key \[REDACTED:openai-key\]/)
   assert.match(stored2, /user:oncall@example\.com/)
 
@@ -360,16 +505,28 @@ test('feedback: an outcome becomes the record’s reference, a rating needs a pe
   // gets 404 naming the record (not a foreign-key failure, 500).
   assert.equal((await post({ records: [record(424_242)] })).status, 202)
   const goneId = trafficIdOf(h.scenario.task.id, 'call-424242')
-  const deleting = await holdTransaction(h.db, async (tx) => (await tx.delete(traffic).where(eq(traffic.id, goneId)).returning({ id: traffic.id })).length)
+  const deleting = await holdTransaction(
+    h.db,
+    async (tx) => (await tx.delete(traffic).where(eq(traffic.id, goneId)).returning({ id: traffic.id })).length,
+  )
   const racing = send({ trafficId: goneId, rating: { score: 1, by: 'oncall@example.com' } })
   // The feedback is waiting on the row lock (not merely slow to arrive) before the delete commits.
   await untilLockWait(h.db, 'the feedback waits for the delete')
   assert.equal(await deleting.commit(), 1)
   const raced = await racing
   assert.equal(raced.status, 404, await raced.clone().text())
-  assert.match(((await raced.json()) as { error: { message: string } }).error.message, new RegExp(`unknown traffic record "${goneId}"`))
+  assert.match(
+    ((await raced.json()) as { error: { message: string } }).error.message,
+    new RegExp(`unknown traffic record "${goneId}"`),
+  )
 
   // Outcomes arriving together for one record take turns (no deadlock between their locks and updates).
-  const together = await Promise.all(Array.from({ length: 6 }, (_, i) => send({ trafficId, outcome: { ...outcome, diagnosis: `cause ${i}` } })))
-  assert.deepEqual(together.map((x) => x.status), [201, 201, 201, 201, 201, 201], (await Promise.all(together.map((x) => x.text()))).join('\n'))
+  const together = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => send({ trafficId, outcome: { ...outcome, diagnosis: `cause ${i}` } })),
+  )
+  assert.deepEqual(
+    together.map((x) => x.status),
+    [201, 201, 201, 201, 201, 201],
+    (await Promise.all(together.map((x) => x.text()))).join('\n'),
+  )
 })

@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client'
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+} from '@temporalio/client'
 import { ApplicationFailure } from '@temporalio/common'
 import { NativeConnection, Worker } from '@temporalio/worker'
 import type { CanaryAnalysis } from '../../core/canary/analyze.js'
@@ -109,7 +115,12 @@ before(async () => {
   connection = await Connection.connect({ address: temporalAddress })
   client = new Client({ connection })
   native = await NativeConnection.connect({ address: temporalAddress })
-  worker = await Worker.create({ connection: native, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities })
+  worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: fakeActivities,
+  })
   running = worker.run()
 })
 after(async () => {
@@ -125,7 +136,17 @@ async function start(script: Script, config: Partial<CanaryConfig> = {}) {
   const handle = await client.workflow.start(canaryRelease, {
     workflowId: canaryId,
     taskQueue,
-    args: [{ canaryId, taskId: 't', campaignId: null, candidateVersionId: 'pv_cand', baselineVersionId: 'pv_base', graderVersionId: 'gv', config: fastCanary({ analysisIntervalSeconds: 0.2, ...config }) }],
+    args: [
+      {
+        canaryId,
+        taskId: 't',
+        campaignId: null,
+        candidateVersionId: 'pv_cand',
+        baselineVersionId: 'pv_base',
+        graderVersionId: 'gv',
+        config: fastCanary({ analysisIntervalSeconds: 0.2, ...config }),
+      },
+    ],
   })
   return handle
 }
@@ -143,18 +164,40 @@ test('an approval that arrives while a regression is being detected is refused, 
     },
   }
   const handle = await start(script)
-  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
-  await eventually(async () => release, (r) => r !== null, 20_000, 'second analysis in flight')
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
+  await eventually(
+    async () => release,
+    (r) => r !== null,
+    20_000,
+    'second analysis in flight',
+  )
   const approval = handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
-  await eventually(() => handle.query(canaryStatusQuery), () => true, 5_000) // let the Update be accepted
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    () => true,
+    5_000,
+  ) // let the Update be accepted
   await new Promise((r) => setTimeout(r, 300))
   release!()
-  await assert.rejects(approval, (e) => e instanceof WorkflowUpdateFailedError && /ended \(rolled_back\) before the approve could be applied/.test(failureMessages(e)))
+  await assert.rejects(
+    approval,
+    (e) =>
+      e instanceof WorkflowUpdateFailedError &&
+      /ended \(rolled_back\) before the approve could be applied/.test(failureMessages(e)),
+  )
   const final = await handle.result()
   assert.equal(final.state, 'rolled_back')
   assert.ok(script.calls.some((c) => c.startsWith('rollbackCanary: automatic rollback')))
   assert.ok(!script.calls.includes('promoteCanary'), 'nothing was promoted')
-  assert.ok(script.calls.includes('notifyCanary: approval_needed') && script.calls.includes('notifyCanary: rolled_back'), `failed notifications did not stop the canary: ${script.calls.join(' | ')}`)
+  assert.ok(
+    script.calls.includes('notifyCanary: approval_needed') && script.calls.includes('notifyCanary: rolled_back'),
+    `failed notifications did not stop the canary: ${script.calls.join(' | ')}`,
+  )
 })
 
 test('a failing analysis takes the candidate off traffic before the workflow fails', async () => {
@@ -167,11 +210,17 @@ test('a failing analysis takes the candidate off traffic before the workflow fai
   const handle = await start(script)
   await assert.rejects(handle.result(), (e) => e instanceof WorkflowFailedError)
   // The reason (and the rolled_back notification that carries it) names the root cause and its code.
-  assert.ok(script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone \[NOT_FOUND\]/.test(c)), script.calls.join(' | '))
+  assert.ok(
+    script.calls.some((c) => /^rollbackCanary: canary workflow failed: grader spec is gone \[NOT_FOUND\]/.test(c)),
+    script.calls.join(' | '),
+  )
 })
 
 test('a canary whose label was moved away ends without touching labels', async () => {
-  const script: Script = { calls: [], analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('continue'), labelHeld: false }) }
+  const script: Script = {
+    calls: [],
+    analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('continue'), labelHeld: false }),
+  }
   const handle = await start(script)
   const final = await handle.result()
   assert.equal(final.state, 'rolled_back')
@@ -180,9 +229,16 @@ test('a canary whose label was moved away ends without touching labels', async (
 })
 
 test('a cancelled canary is taken off traffic', async () => {
-  const script: Script = { calls: [], analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('continue') }) }
+  const script: Script = {
+    calls: [],
+    analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('continue') }),
+  }
   const handle = await start(script)
-  await eventually(() => handle.query(canaryStatusQuery), (s) => s.analyses > 0, 20_000)
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.analyses > 0,
+    20_000,
+  )
   await handle.cancel()
   await assert.rejects(handle.result())
   assert.ok(script.calls.some((c) => c === 'rollbackCanary: canary workflow cancelled'))
@@ -193,16 +249,31 @@ test('alerts pause the ramp without rolling back; approval is refused until they
   const script: Script = {
     calls: [],
     notify: async () => undefined,
-    analyze: async () => ({ at: new Date().toISOString(), analysis: phase === 'alert' ? analysis('hold', ['no-data']) : analysis('ready') }),
+    analyze: async () => ({
+      at: new Date().toISOString(),
+      analysis: phase === 'alert' ? analysis('hold', ['no-data']) : analysis('ready'),
+    }),
   }
   const handle = await start(script, { weight: undefined, steps: [0.1, 0.5] })
-  const held = await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'holding' && s.analyses >= 4, 20_000, 'holding on alerts')
+  const held = await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'holding' && s.analyses >= 4,
+    20_000,
+    'holding on alerts',
+  )
   assert.equal(held.heldFrom, 'running')
   assert.equal(held.step, 0, 'the ramp does not move while holding')
   assert.deepEqual(held.alertKinds, ['no-data'])
-  await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }), (e) => /not awaiting approval/.test(failureMessages(e)))
+  await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }), (e) =>
+    /not awaiting approval/.test(failureMessages(e)),
+  )
   phase = 'clear'
-  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'ramp resumed and finished')
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'ramp resumed and finished',
+  )
   const alerts = script.calls.filter((c) => c === 'notifyCanary: alert')
   assert.equal(alerts.length, 2, `one alert when it began, one when it cleared: ${script.calls.join(' | ')}`)
   assert.ok(script.calls.includes('setCanaryWeight: 0.5'))
@@ -219,14 +290,26 @@ test('an approval is answered before slow notifications are delivered', async ()
     analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('ready') }),
   }
   const handle = await start(script)
-  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
   // The 'promoted' webhook is held until the test releases it: the Update must not wait for it.
   const outcome = await Promise.race([
     handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the approval waited for the webhook')), 20_000)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the approval waited for the webhook')), 20_000),
+    ),
   ])
   assert.equal(outcome.state, 'promoted')
-  await eventually(async () => deliverPromoted, (d) => d !== null, 20_000, 'promoted notification in flight')
+  await eventually(
+    async () => deliverPromoted,
+    (d) => d !== null,
+    20_000,
+    'promoted notification in flight',
+  )
   deliverPromoted!()
   assert.equal((await handle.result()).state, 'promoted')
 })
@@ -235,20 +318,43 @@ test('bake window: a cancel or a superseding canary ends it with production kept
   const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
   const approved = async (script: Script) => {
     const handle = await start(script, bake)
-    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+    await eventually(
+      () => handle.query(canaryStatusQuery),
+      (s) => s.state === 'awaiting_approval',
+      20_000,
+      'awaiting approval',
+    )
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
-    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'baking' && (s.bakeSeconds ?? 0) > 0, 20_000, 'baking')
+    await eventually(
+      () => handle.query(canaryStatusQuery),
+      (s) => s.state === 'baking' && (s.bakeSeconds ?? 0) > 0,
+      20_000,
+      'baking',
+    )
     return handle
   }
-  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+  const calm = (): Script => ({
+    calls: [],
+    notify: async () => undefined,
+    analyze: async (input) => ({
+      at: new Date().toISOString(),
+      analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready'),
+    }),
+  })
 
   const cancelled = calm()
   const c = await approved(cancelled)
   assert.equal((await c.query(canaryStatusQuery)).weight, 0.2)
   await c.cancel()
   await assert.rejects(c.result())
-  assert.ok(cancelled.calls.some((x) => /^endBake: bake window stopped \(canary workflow cancelled\)/.test(x)), cancelled.calls.join(' | '))
-  assert.ok(!cancelled.calls.some((x) => x.startsWith('bakeRollback') || x.startsWith('rollbackCanary')), 'the approved promotion stays')
+  assert.ok(
+    cancelled.calls.some((x) => /^endBake: bake window stopped \(canary workflow cancelled\)/.test(x)),
+    cancelled.calls.join(' | '),
+  )
+  assert.ok(
+    !cancelled.calls.some((x) => x.startsWith('bakeRollback') || x.startsWith('rollbackCanary')),
+    'the approved promotion stays',
+  )
 
   const superseded = calm()
   const s = await approved(superseded)
@@ -259,7 +365,15 @@ test('bake window: a cancel or a superseding canary ends it with production kept
   assert.ok(superseded.calls.some((x) => x.startsWith('endBake: bake window cut short')))
 
   let regress = false
-  const regressed: Script = { ...calm(), analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(regress && input.phase === 'bake' ? 'rollback' : input.phase === 'bake' ? 'continue' : 'ready') }) }
+  const regressed: Script = {
+    ...calm(),
+    analyze: async (input) => ({
+      at: new Date().toISOString(),
+      analysis: analysis(
+        regress && input.phase === 'bake' ? 'rollback' : input.phase === 'bake' ? 'continue' : 'ready',
+      ),
+    }),
+  }
   const r = await approved(regressed)
   regress = true
   const end = await r.result()
@@ -269,7 +383,11 @@ test('bake window: a cancel or a superseding canary ends it with production kept
 })
 
 test('a sample-ratio hold nobody resolves follows the approval-timeout policy', async () => {
-  const script: Script = { calls: [], notify: async () => undefined, analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('hold', ['sample-ratio']) }) }
+  const script: Script = {
+    calls: [],
+    notify: async () => undefined,
+    analyze: async () => ({ at: new Date().toISOString(), analysis: analysis('hold', ['sample-ratio']) }),
+  }
   const handle = await start(script, { approvalTimeoutSeconds: 1, onApprovalTimeout: 'rollback' })
   const final = await handle.result()
   assert.equal(final.state, 'rolled_back')
@@ -282,7 +400,10 @@ test('a cancel during a bake-window rollback lets the rollback finish; productio
   const script: Script = {
     calls: [],
     notify: async () => undefined,
-    analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'rollback' : 'ready') }),
+    analyze: async (input) => ({
+      at: new Date().toISOString(),
+      analysis: analysis(input.phase === 'bake' ? 'rollback' : 'ready'),
+    }),
     beforeBakeRollback: () =>
       new Promise<void>((r) => {
         release = r
@@ -290,7 +411,12 @@ test('a cancel during a bake-window rollback lets the rollback finish; productio
       }),
   }
   const handle = await start(script, { bake: { seconds: 3_600, holdbackWeight: 0.2 } })
-  await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
   const inRollback = new Promise<void>((r) => (entered = r))
   await handle.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
   await inRollback
@@ -298,8 +424,14 @@ test('a cancel during a bake-window rollback lets the rollback finish; productio
   await new Promise((r) => setTimeout(r, 500)) // let the cancel reach the workflow
   release!()
   await assert.rejects(handle.result())
-  assert.ok(script.calls.some((c) => c.startsWith('bakeRollback: regression during the bake window')), script.calls.join(' | '))
-  assert.ok(!script.calls.some((c) => c.startsWith('endBake')), `no bake end after a regression: ${script.calls.join(' | ')}`)
+  assert.ok(
+    script.calls.some((c) => c.startsWith('bakeRollback: regression during the bake window')),
+    script.calls.join(' | '),
+  )
+  assert.ok(
+    !script.calls.some((c) => c.startsWith('endBake')),
+    `no bake end after a regression: ${script.calls.join(' | ')}`,
+  )
 })
 
 /** A gate a fake activity waits at until the test opens it. */
@@ -313,59 +445,136 @@ function gate() {
 
 test('a reject sent right after an approval is accepted during the bake window and rolls production back (late-decision rule)', async () => {
   const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
-  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+  const calm = (): Script => ({
+    calls: [],
+    notify: async () => undefined,
+    analyze: async (input) => ({
+      at: new Date().toISOString(),
+      analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready'),
+    }),
+  })
 
   // 1. The reject arrives while the approval is still being carried out (the promotion is held until the reject is in).
   const held = gate()
   const during: Script = { ...calm(), beforePromote: held.wait }
   const h1 = await start(during, bake)
-  await eventually(() => h1.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
-  const approval = await h1.startUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  await eventually(
+    () => h1.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
+  const approval = await h1.startUpdate(approveUpdate, {
+    args: [{ approver: 'erin@example.com' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  })
   await held.reached
-  const reject = await h1.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com', comment: 'error budget burning' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  const reject = await h1.startUpdate(rejectUpdate, {
+    args: [{ approver: 'frank@example.com', comment: 'error budget burning' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  })
   held.open()
   const rejected = await reject.result()
   const approved = await approval.result()
   assert.equal(approved.state, 'promoted')
-  assert.match(approved.summary ?? '', /approved by erin@example\.com: promoted, production is now pv_cand; a 3600 s bake window follows/)
+  assert.match(
+    approved.summary ?? '',
+    /approved by erin@example\.com: promoted, production is now pv_cand; a 3600 s bake window follows/,
+  )
   assert.equal(rejected.state, 'rolled_back')
   assert.equal(rejected.productionVersionId, 'pv_base')
-  assert.match(rejected.summary ?? '', /rejected by frank@example\.com during the bake window: rolled back, production is back on pv_base/)
+  assert.match(
+    rejected.summary ?? '',
+    /rejected by frank@example\.com during the bake window: rolled back, production is back on pv_base/,
+  )
   const final1 = await h1.result()
   assert.equal(final1.state, 'rolled_back')
-  assert.deepEqual(final1.decisions?.map((d) => [d.decision, d.approver, d.approvalId]), [['approve', 'erin@example.com', 'apr-approve'], ['reject', 'frank@example.com', 'apr-reject']])
-  const order = during.calls.filter((c) => /^(recordApproval|promoteCanary|startBake|bakeRollback|rollbackCanary)/.test(c))
-  assert.deepEqual(order, ['recordApproval: approve by erin@example.com', 'promoteCanary', 'startBake', 'recordApproval: reject by frank@example.com', 'bakeRollback: rolled back during the bake window by frank@example.com: error budget burning'])
+  assert.deepEqual(
+    final1.decisions?.map((d) => [d.decision, d.approver, d.approvalId]),
+    [
+      ['approve', 'erin@example.com', 'apr-approve'],
+      ['reject', 'frank@example.com', 'apr-reject'],
+    ],
+  )
+  const order = during.calls.filter((c) =>
+    /^(recordApproval|promoteCanary|startBake|bakeRollback|rollbackCanary)/.test(c),
+  )
+  assert.deepEqual(order, [
+    'recordApproval: approve by erin@example.com',
+    'promoteCanary',
+    'startBake',
+    'recordApproval: reject by frank@example.com',
+    'bakeRollback: rolled back during the bake window by frank@example.com: error budget burning',
+  ])
 
   // 2. The reject arrives between the promotion and the bake's start (the 'promoted' notification is held).
   const notified = gate()
   const gap: Script = { ...calm(), notify: (event) => (event === 'promoted' ? notified.wait() : Promise.resolve()) }
   const h2 = await start(gap, bake)
-  await eventually(() => h2.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  await eventually(
+    () => h2.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
   assert.equal((await h2.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })).state, 'promoted')
   await notified.reached
   assert.equal((await h2.query(canaryStatusQuery)).state, 'promoted', 'the bake has not started yet')
-  const late = await h2.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com', comment: 'changed my mind' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  const late = await h2.startUpdate(rejectUpdate, {
+    args: [{ approver: 'frank@example.com', comment: 'changed my mind' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  })
   notified.open()
   assert.equal((await late.result()).productionVersionId, 'pv_base')
   assert.equal((await h2.result()).state, 'rolled_back')
-  assert.ok(gap.calls.some((c) => c.startsWith('bakeRollback: rolled back during the bake window by frank@example.com')), gap.calls.join(' | '))
+  assert.ok(
+    gap.calls.some((c) => c.startsWith('bakeRollback: rolled back during the bake window by frank@example.com')),
+    gap.calls.join(' | '),
+  )
 })
 
 test('approve is idempotent for the approver and refused for anyone else; without a bake window a reject after the approval is refused, nothing recorded', async () => {
-  const calm = (): Script => ({ calls: [], notify: async () => undefined, analyze: async (input) => ({ at: new Date().toISOString(), analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready') }) })
+  const calm = (): Script => ({
+    calls: [],
+    notify: async () => undefined,
+    analyze: async (input) => ({
+      at: new Date().toISOString(),
+      analysis: analysis(input.phase === 'bake' ? 'continue' : 'ready'),
+    }),
+  })
   const baking = calm()
   const h = await start(baking, { bake: { seconds: 3_600, holdbackWeight: 0.2 } })
-  await eventually(() => h.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
+  await eventually(
+    () => h.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
   // Sent twice at once by the same person (a double click): one approval, the same outcome twice.
-  const [first, second] = await Promise.all([0, 1].map(() => h.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })))
+  const [first, second] = await Promise.all(
+    [0, 1].map(() => h.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })),
+  )
   assert.equal(first!.approvalId, 'apr-approve')
   assert.equal(second!.approvalId, 'apr-approve')
-  assert.equal([first, second].filter((o) => o!.repeated).length, 1, 'one of them is the recorded outcome, returned again')
+  assert.equal(
+    [first, second].filter((o) => o!.repeated).length,
+    1,
+    'one of them is the recorded outcome, returned again',
+  )
   const again = await h.executeUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }] })
   assert.equal(again.repeated, true)
-  assert.match(again.summary ?? '', /already approved by erin@example\.com at \d{4}-\d\d-\d\dT[^ ]+ \(approval apr-approve\); nothing new was recorded/)
-  await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ approver: 'grace@example.com' }] }), (e) => e instanceof WorkflowUpdateFailedError && /already approved by erin@example\.com at \S+ \(approval apr-approve\); it is (promoted|baking); nothing was recorded/.test(failureMessages(e)))
+  assert.match(
+    again.summary ?? '',
+    /already approved by erin@example\.com at \d{4}-\d\d-\d\dT[^ ]+ \(approval apr-approve\); nothing new was recorded/,
+  )
+  await assert.rejects(
+    h.executeUpdate(approveUpdate, { args: [{ approver: 'grace@example.com' }] }),
+    (e) =>
+      e instanceof WorkflowUpdateFailedError &&
+      /already approved by erin@example\.com at \S+ \(approval apr-approve\); it is (promoted|baking); nothing was recorded/.test(
+        failureMessages(e),
+      ),
+  )
   assert.equal(baking.calls.filter((c) => c.startsWith('recordApproval')).length, 1, baking.calls.join(' | '))
   await h.cancel()
   await assert.rejects(h.result())
@@ -374,13 +583,34 @@ test('approve is idempotent for the approver and refused for anyone else; withou
   const held = gate()
   const noBake: Script = { ...calm(), beforePromote: held.wait }
   const n = await start(noBake)
-  await eventually(() => n.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 20_000, 'awaiting approval')
-  const approval = await n.startUpdate(approveUpdate, { args: [{ approver: 'erin@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  await eventually(
+    () => n.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    20_000,
+    'awaiting approval',
+  )
+  const approval = await n.startUpdate(approveUpdate, {
+    args: [{ approver: 'erin@example.com' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  })
   await held.reached
-  const reject = await n.startUpdate(rejectUpdate, { args: [{ approver: 'frank@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
+  const reject = await n.startUpdate(rejectUpdate, {
+    args: [{ approver: 'frank@example.com' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  })
   held.open()
   assert.equal((await approval.result()).state, 'promoted')
-  await assert.rejects(reject.result(), (e) => e instanceof WorkflowUpdateFailedError && /is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject \(this canary has no bake window\); the reject was not applied and nothing was recorded/.test(failureMessages(e)))
+  await assert.rejects(
+    reject.result(),
+    (e) =>
+      e instanceof WorkflowUpdateFailedError &&
+      /is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject \(this canary has no bake window\); the reject was not applied and nothing was recorded/.test(
+        failureMessages(e),
+      ),
+  )
   assert.equal((await n.result()).state, 'promoted')
-  assert.deepEqual(noBake.calls.filter((c) => c.startsWith('recordApproval')), ['recordApproval: approve by erin@example.com'])
+  assert.deepEqual(
+    noBake.calls.filter((c) => c.startsWith('recordApproval')),
+    ['recordApproval: approve by erin@example.com'],
+  )
 })

@@ -23,7 +23,10 @@ function kaizen(args: string[], env: Record<string, string | undefined> = {}, ti
   delete childEnv.TEMPORAL_ADDRESS
   if (env.DATABASE_URL) childEnv.DATABASE_URL = env.DATABASE_URL
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], { cwd: REPO_ROOT, env: childEnv })
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: childEnv,
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -42,7 +45,17 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   const first = await kaizen(['demo', '--once', '--json', '--headless'], env)
   assert.equal(first.code, 0, first.stderr)
   const out = JSON.parse(first.stdout)
-  for (const key of ['campaignId', 'task', 'baselineVersion', 'winnerVersion', 'baselineHoldoutDQ', 'winnerHoldoutDQ', 'rolloutsUsed', 'decision']) assert.ok(key in out, `missing ${key}`)
+  for (const key of [
+    'campaignId',
+    'task',
+    'baselineVersion',
+    'winnerVersion',
+    'baselineHoldoutDQ',
+    'winnerHoldoutDQ',
+    'rolloutsUsed',
+    'decision',
+  ])
+    assert.ok(key in out, `missing ${key}`)
   assert.equal(out.task, 'incident-triage')
   assert.equal(out.simulated, true)
   assert.equal(out.decision, 'canary-started', out.reason)
@@ -63,8 +76,12 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   assert.equal(lineage.path[0].status, 'seed')
 
   // Before a run: what would a campaign cost?
-  const est = JSON.parse((await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--rounds', '4', '--json'], env)).stdout)
-  assert.ok(est.rollouts.total.low <= est.rollouts.total.expected && est.rollouts.total.expected <= est.rollouts.total.high)
+  const est = JSON.parse(
+    (await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--rounds', '4', '--json'], env)).stdout,
+  )
+  assert.ok(
+    est.rollouts.total.low <= est.rollouts.total.expected && est.rollouts.total.expected <= est.rollouts.total.high,
+  )
   assert.equal(est.proposerCalls, 4 * 4)
   assert.ok(est.usd.expected > 0, 'the simulated model has a price')
   const badRate = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--accept-rate', '2'], env)
@@ -77,7 +94,10 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   const again = JSON.parse(second.stdout)
   assert.notEqual(again.campaignId, out.campaignId)
   // Later runs draw new traffic and seeds: the holdout gate may or may not let the winner through.
-  assert.ok(['canary-started', 'no-significant-improvement', 'no-better-candidate'].includes(again.decision), again.decision)
+  assert.ok(
+    ['canary-started', 'no-significant-improvement', 'no-better-candidate'].includes(again.decision),
+    again.decision,
+  )
   assert.equal(again.baselineVersion, out.baselineVersion)
   assert.match(second.stderr, /Reusing \d+ production requests from earlier runs/)
   assert.match(second.stderr, /still holds 50% of traffic; this demo's canary will supersede it/)
@@ -110,7 +130,17 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
   const shipped = join(REPO_ROOT, 'scenarios', 'labels', 'incident-triage.jsonl')
   const good = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', shipped], env)
   assert.equal(good.code, 0, good.stderr)
-  for (const part of [/validity\s+κ = \d\.\d\d/, /human pass\s+\d+\s+\d+/, /human fail\s+\d+\s+\d+/, /Spearman ρ = 0\.\d\d/, /Safety gates: caught \d+ of \d+/, /length-padding/, /judge-injection/, /reference-echo/, /Verdict: TRUSTED/]) {
+  for (const part of [
+    /validity\s+κ = \d\.\d\d/,
+    /human pass\s+\d+\s+\d+/,
+    /human fail\s+\d+\s+\d+/,
+    /Spearman ρ = 0\.\d\d/,
+    /Safety gates: caught \d+ of \d+/,
+    /length-padding/,
+    /judge-injection/,
+    /reference-echo/,
+    /Verdict: TRUSTED/,
+  ]) {
     assert.match(good.stderr, part)
   }
   const shown = JSON.parse((await kaizen(['grader', 'show', '--task', 'incident-triage', '--json'], env)).stdout)
@@ -122,7 +152,8 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
     .filter((l) => l.trim())
     .map((l) => {
       const r = JSON.parse(l)
-      for (const d of ['validity', 'specificity']) if (r.labels.dimensions[d]) r.labels.dimensions[d] = r.labels.dimensions[d] === 'pass' ? 'fail' : 'pass'
+      for (const d of ['validity', 'specificity'])
+        if (r.labels.dimensions[d]) r.labels.dimensions[d] = r.labels.dimensions[d] === 'pass' ? 'fail' : 'pass'
       r.labels.overall = 6 - r.labels.overall
       return JSON.stringify(r)
     })
@@ -138,7 +169,10 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
 
   // A broken labels file is refused with the line and field named.
   const brokenPath = join(dataDir, 'broken.jsonl')
-  writeFileSync(brokenPath, `${flipped.slice(0, 11).join('\n')}\n{"id":"x","input":{},"output":"y","labels":{"overall":9}}\n`)
+  writeFileSync(
+    brokenPath,
+    `${flipped.slice(0, 11).join('\n')}\n{"id":"x","input":{},"output":"y","labels":{"overall":9}}\n`,
+  )
   const broken = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', brokenPath], env)
   assert.notEqual(broken.code, 0)
   assert.match(broken.stderr, /broken\.jsonl:12: labels\.overall/)
@@ -151,7 +185,10 @@ test('`kaizen golden add|list|remove` validates every case and names what is wro
   assert.match(missing.stderr, /--traffic/)
   const bad = await kaizen(['golden', 'add', '--task', 'incident-triage', '--traffic', 'tr_nope,tr_nope2'], env)
   assert.notEqual(bad.code, 0)
-  assert.match(bad.stderr, /traffic ids: "tr_nope" is not a traffic record; "tr_nope2" is not a traffic record; nothing was added/)
+  assert.match(
+    bad.stderr,
+    /traffic ids: "tr_nope" is not a traffic record; "tr_nope2" is not a traffic record; nothing was added/,
+  )
   const unknownTask = await kaizen(['golden', 'list', '--task', 'no-such-task'], env)
   assert.notEqual(unknownTask.code, 0)
   assert.match(unknownTask.stderr, /no-such-task/)
@@ -170,7 +207,16 @@ test('`kaizen traffic import` validates the whole file (line and field named, no
   const versionId = /pv_[0-9a-f]{16}/.exec(versions.stdout + versions.stderr)?.[0]
   assert.ok(versionId, versions.stderr)
   const line = (i: number, extra: Record<string, unknown> = {}) =>
-    JSON.stringify({ id: `hist-${i}`, task: 'incident-triage', promptVersion: versionId, routingKey: `u${i}`, input: { incident_id: `INC-${i}`, service: 'api', summary: `mail ops${i}@example.com` }, output: 'ok', model: 'gpt-4.1-mini', ...extra })
+    JSON.stringify({
+      id: `hist-${i}`,
+      task: 'incident-triage',
+      promptVersion: versionId,
+      routingKey: `u${i}`,
+      input: { incident_id: `INC-${i}`, service: 'api', summary: `mail ops${i}@example.com` },
+      output: 'ok',
+      model: 'gpt-4.1-mini',
+      ...extra,
+    })
   const good = join(dataDir, 'history.jsonl')
   writeFileSync(good, `${[1, 2, 3].map((i) => line(i)).join('\n')}\n`)
   const bad = join(dataDir, 'bad.jsonl')
@@ -214,5 +260,8 @@ test('`kaizen traffic import` validates the whole file (line and field named, no
   assert.equal(r?.taskId, 'incident-triage')
   assert.ok((r?.deleted ?? 0) >= 2, pruned.stdout)
   const rerun = await kaizen(['traffic', 'prune', '--task', 'incident-triage'], env)
-  assert.deepEqual(JSON.parse(rerun.stdout).map((x: { deleted: number; erased: number }) => x.deleted + x.erased), [0])
+  assert.deepEqual(
+    JSON.parse(rerun.stdout).map((x: { deleted: number; erased: number }) => x.deleted + x.erased),
+    [0],
+  )
 })

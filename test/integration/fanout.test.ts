@@ -35,13 +35,27 @@ async function startWorker(): Promise<void> {
   const { databaseUrl, temporalAddress } = testInfra()
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'worker'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: h.taskQueue, KAIZEN_SCENARIOS_DIR: scenariosDir, KAIZEN_LOG_LEVEL: 'ERROR', OPENAI_BASE_URL: llm.openaiBaseUrl, KAIZEN_EVAL_CONCURRENCY: '4' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      KAIZEN_SCENARIOS_DIR: scenariosDir,
+      KAIZEN_LOG_LEVEL: 'ERROR',
+      OPENAI_BASE_URL: llm.openaiBaseUrl,
+      KAIZEN_EVAL_CONCURRENCY: '4',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   workers.push(child)
   let stderr = ''
   child.stderr?.on('data', (d) => (stderr += d))
-  await eventually(async () => /polling task queue/.test(stderr) || child.exitCode !== null, (ok) => ok, 60_000, 'worker start')
+  await eventually(
+    async () => /polling task queue/.test(stderr) || child.exitCode !== null,
+    (ok) => ok,
+    60_000,
+    'worker start',
+  )
   assert.equal(child.exitCode, null, stderr)
   identities.push(`${child.pid}@`)
 }
@@ -77,7 +91,11 @@ async function activities(workflowId: string) {
     const s = e.activityTaskScheduledEventAttributes
     if (s) {
       const payload = s.input?.payloads?.[0]?.data
-      scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '', queue: s.taskQueue?.name ?? '', input: payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : {} })
+      scheduled.set(String(e.eventId), {
+        type: s.activityType?.name ?? '',
+        queue: s.taskQueue?.name ?? '',
+        input: payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : {},
+      })
     }
     const started = e.activityTaskStartedEventAttributes
     if (started) {
@@ -91,33 +109,73 @@ async function activities(workflowId: string) {
 const config = {
   seed: 'fanout',
   sample: { size: 200, windowHours: 24, minItems: 60 },
-  search: { strategy: 'beam' as const, rounds: 2, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 5_000, proposerModel: PROPOSER_MODEL },
+  search: {
+    strategy: 'beam' as const,
+    rounds: 2,
+    proposalsPerRound: 4,
+    minibatchSize: 4,
+    rolloutBudget: 5_000,
+    proposerModel: PROPOSER_MODEL,
+  },
   canary: { steps: [0.1], analysisIntervalSeconds: 3_600, onConflict: 'skip' as const },
 }
-const paidBy = async (campaignId: string) => Number((await h.db.select({ n: count() }).from(evaluations).where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'task'))))[0]?.n ?? 0)
+const paidBy = async (campaignId: string) =>
+  Number(
+    (
+      await h.db
+        .select({ n: count() })
+        .from(evaluations)
+        .where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'task')))
+    )[0]?.n ?? 0,
+  )
 let reference: CampaignResult
 
 test('a campaign fans its evaluations out as chunks that both workers take; the result is paid once', async () => {
   const campaignId = `fanout-ref-${taskId}`
-  reference = await h.client.workflow.execute(optimizationCampaign, { workflowId: campaignId, taskQueue: h.taskQueue, args: [{ taskId, campaignId, trigger: 'test', config }] })
+  reference = await h.client.workflow.execute(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId, trigger: 'test', config }],
+  })
   if (reference.canary) await endCanary(reference.canary.workflowId)
   const result = reference
 
   const acts = await activities(campaignId)
   const chunks = acts.filter((a) => a.type === 'evaluateChunk')
   assert.ok(chunks.length > 10, `evaluations fanned out (${chunks.length} chunks)`)
-  assert.ok(chunks.every((c) => c.queue === evaluationTaskQueue(h.taskQueue)), 'chunks go to the evaluation queue')
-  assert.ok(chunks.every((c) => Array.isArray(c.input.itemIds) && (c.input.itemIds as string[]).length >= 1 && (c.input.itemIds as string[]).length <= FAN_OUT.chunkItems), 'a chunk is a few items')
-  assert.ok(chunks.every((c) => typeof c.input.contentKey === 'string' && !('content' in c.input)), 'the prompt travels by content key, not in history')
+  assert.ok(
+    chunks.every((c) => c.queue === evaluationTaskQueue(h.taskQueue)),
+    'chunks go to the evaluation queue',
+  )
+  assert.ok(
+    chunks.every(
+      (c) =>
+        Array.isArray(c.input.itemIds) &&
+        (c.input.itemIds as string[]).length >= 1 &&
+        (c.input.itemIds as string[]).length <= FAN_OUT.chunkItems,
+    ),
+    'a chunk is a few items',
+  )
+  assert.ok(
+    chunks.every((c) => typeof c.input.contentKey === 'string' && !('content' in c.input)),
+    'the prompt travels by content key, not in history',
+  )
   assert.deepEqual(new Set(chunks.map((c) => whose(c.identity))), new Set([0, 1]), 'both worker processes ran chunks')
   // Every step that fanned out was asked again and found its evaluations cached.
-  for (const step of ['evaluateBaseline', 'compareOnHoldout']) assert.ok(acts.filter((a) => a.type === step).length >= 2, `${step} asked again after its chunks`)
-  assert.ok(acts.filter((a) => a.type === 'searchRound').length > result.rounds, 'search rounds deferred their large evaluations')
+  for (const step of ['evaluateBaseline', 'compareOnHoldout'])
+    assert.ok(acts.filter((a) => a.type === step).length >= 2, `${step} asked again after its chunks`)
+  assert.ok(
+    acts.filter((a) => a.type === 'searchRound').length > result.rounds,
+    'search rounds deferred their large evaluations',
+  )
 
   // Paid once: the rollouts the campaign reports are exactly the task calls on its ledger.
   assert.equal(await paidBy(campaignId), result.rolloutsUsed)
   const items = chunks.reduce((n, c) => n + (c.input.itemIds as string[]).length, 0)
-  assert.ok(items <= result.rolloutsUsed, `chunks carried ${items} items, every one a first evaluation (${result.rolloutsUsed} rollouts in all)`)
+  assert.ok(
+    items <= result.rolloutsUsed,
+    `chunks carried ${items} items, every one a first evaluation (${result.rolloutsUsed} rollouts in all)`,
+  )
   assert.ok(result.rolloutsUsed > 200, `a real search (${result.rolloutsUsed} rollouts)`)
 })
 
@@ -138,14 +196,34 @@ async function endCanary(workflowId: string): Promise<void> {
 test('a worker killed while chunks are in flight: the campaign pays nothing twice and ends as the uninterrupted one', async (t) => {
   assert.ok(reference, 'runs after the reference campaign')
   // Forget the reference's answers and grades, so this run pays for its own.
-  const keys = (await h.db.select({ key: evaluations.cacheKey }).from(evaluations).where(eq(evaluations.campaignId, reference.campaignId))).map((r) => r.key)
-  for (let i = 0; i < keys.length; i += 500) await h.db.delete(scores).where(and(eq(scores.subjectType, 'evaluation'), inArray(scores.subjectId, keys.slice(i, i + 500))))
+  const keys = (
+    await h.db
+      .select({ key: evaluations.cacheKey })
+      .from(evaluations)
+      .where(eq(evaluations.campaignId, reference.campaignId))
+  ).map((r) => r.key)
+  for (let i = 0; i < keys.length; i += 500)
+    await h.db
+      .delete(scores)
+      .where(and(eq(scores.subjectType, 'evaluation'), inArray(scores.subjectId, keys.slice(i, i + 500))))
   await h.db.delete(evaluations).where(eq(evaluations.campaignId, reference.campaignId))
 
   const campaignId = `fanout-run-${taskId}`
-  const handle = await h.client.workflow.start(optimizationCampaign, { workflowId: campaignId, taskQueue: h.taskQueue, args: [{ taskId, campaignId, trigger: 'test', config }] })
-  const chunksInFlight = async () => ((await handle.describe()).raw.pendingActivities ?? []).filter((a) => a.activityType?.name === 'evaluateChunk' && Number(a.state) === 2 /* STARTED */).length
-  await eventually(async () => (await paidBy(campaignId)) > 150 && (await chunksInFlight()) >= 2, (yes) => yes, 120_000, 'chunks in flight in the search')
+  const handle = await h.client.workflow.start(optimizationCampaign, {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId, campaignId, trigger: 'test', config }],
+  })
+  const chunksInFlight = async () =>
+    ((await handle.describe()).raw.pendingActivities ?? []).filter(
+      (a) => a.activityType?.name === 'evaluateChunk' && Number(a.state) === 2 /* STARTED */,
+    ).length
+  await eventually(
+    async () => (await paidBy(campaignId)) > 150 && (await chunksInFlight()) >= 2,
+    (yes) => yes,
+    120_000,
+    'chunks in flight in the search',
+  )
   const victim = workers.find((w) => w.exitCode === null && w.signalCode === null) as ChildProcess
   victim.kill('SIGKILL')
   await new Promise((r) => (victim.exitCode !== null || victim.signalCode !== null ? r(null) : victim.once('exit', r)))
@@ -161,7 +239,11 @@ test('a worker killed while chunks are in flight: the campaign pays nothing twic
 
 test('a grading batch runs its chunks on the evaluation queue, spread over both workers', async () => {
   const id = `fanout-grade-${taskId}`
-  const result = await h.client.workflow.execute(gradeBatch, { taskQueue: h.taskQueue, workflowId: id, args: [{ taskId, limit: 200 }] })
+  const result = await h.client.workflow.execute(gradeBatch, {
+    taskQueue: h.taskQueue,
+    workflowId: id,
+    args: [{ taskId, limit: 200 }],
+  })
   assert.equal(result.itemCount, 200)
   assert.equal(result.chunks, 200 / FAN_OUT.chunkItems)
   const chunks = (await activities(id)).filter((a) => a.type === 'gradeChunk')

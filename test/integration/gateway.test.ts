@@ -32,19 +32,44 @@ before(async () => {
       return { kind: 'text', text: `restart the pod (seen: ${text})`, inputTokens: 30, outputTokens: 12 }
     },
   })
-  const openai = new OpenAIProvider({ apiKey: 'test', baseURL: llm.openaiBaseUrl, prices: new Prices(), serves: (m) => m.startsWith('gpt-') })
+  const openai = new OpenAIProvider({
+    apiKey: 'test',
+    baseURL: llm.openaiBaseUrl,
+    prices: new Prices(),
+    serves: (m) => m.startsWith('gpt-'),
+  })
   h = await startHarness({ name: 'gateway', worker: false, providers: [openai] })
   ingest = (await createToken(h.db, { name: 'app', scopes: ['ingest'], createdBy: 'test' })).secret
   readOnly = (await createToken(h.db, { name: 'reader', scopes: ['read'], createdBy: 'test' })).secret
   // A task served by a real (OpenAI wire protocol) model.
-  await h.db.insert(tasks).values({ id: REAL_TASK, title: 'Gateway test', description: 'real-model task', scenarioId: null, inputFields: ['ticket'] })
+  await h.db.insert(tasks).values({
+    id: REAL_TASK,
+    title: 'Gateway test',
+    description: 'real-model task',
+    scenarioId: null,
+    inputFields: ['ticket'],
+  })
   const v = await createPromptVersion(h.db, {
     taskId: REAL_TASK,
-    content: { system: 'You triage tickets. Answer with one action.', user: 'Ticket: {{ticket}}', model: 'gpt-4.1-mini', params: { temperature: 0, maxTokens: 64 } },
+    content: {
+      system: 'You triage tickets. Answer with one action.',
+      user: 'Ticket: {{ticket}}',
+      model: 'gpt-4.1-mini',
+      params: { temperature: 0, maxTokens: 64 },
+    },
     origin: 'human',
     createdBy: 'test',
   })
-  await moveLabel(h.db, { moveKey: `gw:${REAL_TASK}:prod`, taskId: REAL_TASK, label: 'production', toVersionId: v.id, weight: 1, canaryId: null, reason: 'test', actor: 'test' })
+  await moveLabel(h.db, {
+    moveKey: `gw:${REAL_TASK}:prod`,
+    taskId: REAL_TASK,
+    label: 'production',
+    toVersionId: v.id,
+    weight: 1,
+    canaryId: null,
+    reason: 'test',
+    actor: 'test',
+  })
   const resolver = new PromptResolver(h.db, 200)
   app = createApi({ db: h.db, resolver, gateway: new Gateway({ db: h.db, resolver, models: h.deps.models }) })
 })
@@ -54,14 +79,26 @@ after(async () => {
 })
 
 const complete = (task: string, body: unknown, secret = ingest) =>
-  app.request(`/v1/tasks/${task}/complete`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` }, body: JSON.stringify(body) })
+  app.request(`/v1/tasks/${task}/complete`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    body: JSON.stringify(body),
+  })
 const rows = (task: string) => h.db.select().from(traffic).where(eq(traffic.taskId, task))
 
 test('gateway calls the real provider, returns its output and records the call redacted', async () => {
-  const r = await complete(REAL_TASK, { key: 'user-1', id: 'req-1', input: { ticket: 'db down, reported by jane.doe@example.com' } })
+  const r = await complete(REAL_TASK, {
+    key: 'user-1',
+    id: 'req-1',
+    input: { ticket: 'db down, reported by jane.doe@example.com' },
+  })
   assert.equal(r.status, 200, await r.clone().text())
   const body = (await r.json()) as Record<string, any>
-  assert.equal(body.output, 'restart the pod (seen: Ticket: db down, reported by jane.doe@example.com)', 'the caller gets the model output unredacted')
+  assert.equal(
+    body.output,
+    'restart the pod (seen: Ticket: db down, reported by jane.doe@example.com)',
+    'the caller gets the model output unredacted',
+  )
   assert.equal(body.simulated, false)
   assert.equal(body.provider, 'openai')
   assert.equal(body.arm, null)
@@ -76,12 +113,19 @@ test('gateway calls the real provider, returns its output and records the call r
   assert.equal(row.routingKey, 'user-1')
   assert.equal(row.simulated, false)
   assert.equal(row.outputTokens, 12)
-  assert.ok(!JSON.stringify(row).includes('jane.doe@example.com'), 'personal data is redacted before storage (input and output)')
+  assert.ok(
+    !JSON.stringify(row).includes('jane.doe@example.com'),
+    'personal data is redacted before storage (input and output)',
+  )
   assert.match(row.input.ticket ?? '', /\[REDACTED:email\]/)
 
   // The same id again: answered from the record, no second model call, no second row.
   const calls = llm.callCount()
-  const again = await complete(REAL_TASK, { key: 'user-1', id: 'req-1', input: { ticket: 'db down, reported by jane.doe@example.com' } })
+  const again = await complete(REAL_TASK, {
+    key: 'user-1',
+    id: 'req-1',
+    input: { ticket: 'db down, reported by jane.doe@example.com' },
+  })
   assert.equal(again.status, 200)
   const replay = (await again.json()) as Record<string, any>
   assert.equal(replay.replayed, true)
@@ -104,7 +148,11 @@ test('gateway: a refused call is recorded as failed traffic and answered 502 nam
 
   // A failure is not stored under the idempotency key: retrying with the same id calls the model again.
   let refuse = true
-  llm.setResponder((call) => (refuse ? { kind: 'error', status: 400, message: 'content policy' } : { kind: 'text', text: `ok: ${call.messages.at(-1)?.content}` }))
+  llm.setResponder((call) =>
+    refuse
+      ? { kind: 'error', status: 400, message: 'content policy' }
+      : { kind: 'text', text: `ok: ${call.messages.at(-1)?.content}` },
+  )
   const first = await complete(REAL_TASK, { key: 'user-9', id: 'req-retry', input: { ticket: 'flaky' } })
   assert.equal(first.status, 502)
   refuse = false
@@ -145,7 +193,16 @@ test('gateway on a simulated task: canary routing per key, simulated answers wit
   assert.deepEqual(((await noCase.json()) as { error: { fields: string[] } }).error.fields, ['simulation.exampleKey'])
 
   const candidate = await version(h.db, h.scenario, betterContent(h.scenario), 'gw-better')
-  await moveLabel(h.db, { moveKey: `gw:${task}:canary`, taskId: task, label: 'canary', toVersionId: candidate.id, weight: 0.5, canaryId: 'canary-gw', reason: 'test', actor: 'test' })
+  await moveLabel(h.db, {
+    moveKey: `gw:${task}:canary`,
+    taskId: task,
+    label: 'canary',
+    toVersionId: candidate.id,
+    weight: 0.5,
+    canaryId: 'canary-gw',
+    reason: 'test',
+    actor: 'test',
+  })
   await new Promise((r) => setTimeout(r, 300))
   const seen = new Map<string, string>()
   for (let i = 0; i < 30; i++) {
@@ -164,17 +221,31 @@ test('gateway on a simulated task: canary routing per key, simulated answers wit
     .from(traffic)
     .where(and(eq(traffic.taskId, task), eq(traffic.canaryId, 'canary-gw'), eq(traffic.simulated, true)))
   assert.equal(recorded[0]?.n, 30)
-  const [one] = await h.db.select().from(traffic).where(and(eq(traffic.taskId, task), eq(traffic.simExampleKey, 'gw-3')))
+  const [one] = await h.db
+    .select()
+    .from(traffic)
+    .where(and(eq(traffic.taskId, task), eq(traffic.simExampleKey, 'gw-3')))
   assert.ok(one?.reference, 'the simulated case keeps its known outcome as reference')
 })
 
 test('gateway: overlapping requests with the same id make one model call; the others are replays', async () => {
-  llm.setResponder((call) => ({ kind: 'delay', ms: 300, then: { kind: 'text', text: `slow: ${call.messages.at(-1)?.content}` } }))
+  llm.setResponder((call) => ({
+    kind: 'delay',
+    ms: 300,
+    then: { kind: 'text', text: `slow: ${call.messages.at(-1)?.content}` },
+  }))
   const calls = llm.callCount()
   const body = { key: 'user-20', id: 'req-overlap', input: { ticket: 'disk full' } }
   const answers = await Promise.all([complete(REAL_TASK, body), complete(REAL_TASK, body), complete(REAL_TASK, body)])
-  const parsed = (await Promise.all(answers.map((a) => a.json()))) as Array<{ output: string; replayed: boolean; trafficId: string }>
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200])
+  const parsed = (await Promise.all(answers.map((a) => a.json()))) as Array<{
+    output: string
+    replayed: boolean
+    trafficId: string
+  }>
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200],
+  )
   assert.equal(llm.callCount() - calls, 1, 'one model call for three overlapping requests')
   assert.deepEqual(parsed.map((p) => p.replayed).sort(), [false, true, true])
   assert.equal(new Set(parsed.map((p) => p.trafficId)).size, 1)
@@ -189,26 +260,47 @@ test('gateway: a call made while the database is away is recorded when it comes 
     const lines: string[] = []
     const resolver = new PromptResolver(h.db, 60_000) // routing reads the database directly: only recording goes through the proxy
     const metrics = createMetrics({ defaults: false })
-    const gatewayWith = (recordRetryMs: number[]) => new Gateway({ db: viaProxy.db, resolver, models: h.deps.models, recordRetryMs, log: (l) => lines.push(l) })
+    const gatewayWith = (recordRetryMs: number[]) =>
+      new Gateway({ db: viaProxy.db, resolver, models: h.deps.models, recordRetryMs, log: (l) => lines.push(l) })
     const api = (gateway: Gateway) => createApi({ db: h.db, resolver, gateway, metrics })
     const call = (app: ReturnType<typeof createApi>, body: unknown) =>
-      app.request(`/v1/tasks/${REAL_TASK}/complete`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest}` }, body: JSON.stringify(body) })
+      app.request(`/v1/tasks/${REAL_TASK}/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest}` },
+        body: JSON.stringify(body),
+      })
     let release!: () => void
     let released = new Promise<void>((r) => (release = r))
     llm.setResponder(async (c) => {
       await released
       const text = c.messages.at(-1)?.content ?? ''
-      return text.includes('REFUSE') ? { kind: 'error', status: 400, message: 'content policy' } : { kind: 'text', text: `on it (seen: ${text})` }
+      return text.includes('REFUSE')
+        ? { kind: 'error', status: 400, message: 'content policy' }
+        : { kind: 'text', text: `on it (seen: ${text})` }
     })
 
     // The database drops every connection while the model answers, and is back before the retries run out: recorded.
     const patient = api(gatewayWith([2_000, 2_000, 2_000]))
     let calls = llm.callCount()
-    const first = call(patient, { key: 'user-30', id: 'req-outage-1', input: { ticket: 'disk full, ask jane.doe@example.com' } })
-    await eventually(async () => llm.callCount() - calls, (n) => n >= 1, 30_000, 'the model call')
+    const first = call(patient, {
+      key: 'user-30',
+      id: 'req-outage-1',
+      input: { ticket: 'disk full, ask jane.doe@example.com' },
+    })
+    await eventually(
+      async () => llm.callCount() - calls,
+      (n) => n >= 1,
+      30_000,
+      'the model call',
+    )
     await proxy.cut({ mode: 'reset' })
     release()
-    await eventually(async () => proxy.resets, (n) => n >= 1, 30_000, 'a recording attempt refused')
+    await eventually(
+      async () => proxy.resets,
+      (n) => n >= 1,
+      30_000,
+      'a recording attempt refused',
+    )
     await proxy.restore()
     const recorded = await first
     assert.equal(recorded.status, 200, await recorded.clone().text())
@@ -224,7 +316,12 @@ test('gateway: a call made while the database is away is recorded when it comes 
     calls = llm.callCount()
     const answered = call(hasty, { key: 'user-31', input: { ticket: 'db down, call jane.doe@example.com' } })
     const refused = call(hasty, { key: 'user-32', input: { ticket: 'REFUSE this, jane.doe@example.com' } })
-    await eventually(async () => llm.callCount() - calls, (n) => n >= 2, 30_000, 'the model calls')
+    await eventually(
+      async () => llm.callCount() - calls,
+      (n) => n >= 2,
+      30_000,
+      'the model calls',
+    )
     await proxy.cut()
     release()
     const unrecorded = await answered
@@ -232,13 +329,24 @@ test('gateway: a call made while the database is away is recorded when it comes 
     assert.equal(unrecorded.headers.get('kaizen-recorded'), 'false')
     const ub = (await unrecorded.json()) as { trafficId: string; recorded: boolean; output: string }
     assert.equal(ub.recorded, false)
-    assert.equal(ub.output, 'on it (seen: Ticket: db down, call jane.doe@example.com)', 'the answer, as the model gave it')
+    assert.equal(
+      ub.output,
+      'on it (seen: Ticket: db down, call jane.doe@example.com)',
+      'the answer, as the model gave it',
+    )
     const refusal = await refused
     assert.equal(refusal.status, 502)
     assert.equal(refusal.headers.get('kaizen-recorded'), 'false')
-    assert.match(((await refusal.json()) as { error: { message: string } }).error.message, /not recorded: the database is unavailable/)
+    assert.match(
+      ((await refusal.json()) as { error: { message: string } }).error.message,
+      /not recorded: the database is unavailable/,
+    )
     await proxy.restore()
-    assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, ub.trafficId))).length, 0, 'no record was written')
+    assert.equal(
+      (await h.db.select().from(traffic).where(eq(traffic.id, ub.trafficId))).length,
+      0,
+      'no record was written',
+    )
     const text = await metrics.registry.metrics()
     assert.match(text, /kaizen_gateway_records_lost_total\{outcome="ok"\} 1\b/)
     assert.match(text, /kaizen_gateway_records_lost_total\{outcome="error"\} 1\b/)
@@ -249,7 +357,12 @@ test('gateway: a call made while the database is away is recorded when it comes 
     assert.equal((await call(hasty, { key: 'user-33', input: { ticket: 'ok now' } })).status, 200)
     assert.deepEqual(lines, ['[gateway] 2 model calls not recorded while the database was unavailable (ECONNREFUSED)'])
   } finally {
-    llm.setResponder((c) => ({ kind: 'text', text: `restart the pod (seen: ${c.messages.at(-1)?.content ?? ''})`, inputTokens: 30, outputTokens: 12 }))
+    llm.setResponder((c) => ({
+      kind: 'text',
+      text: `restart the pod (seen: ${c.messages.at(-1)?.content ?? ''})`,
+      inputTokens: 30,
+      outputTokens: 12,
+    }))
     await viaProxy.close()
     await proxy.close()
   }

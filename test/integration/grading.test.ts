@@ -46,8 +46,15 @@ function judgeSpec(base: GraderSpec, note: string): GraderSpec {
 }
 
 before(async () => {
-  server = await startLlmServer({ responder: () => ({ kind: 'json', value: { reasoning: 'states actions', level: 'clear' } }) })
-  const judge = new OpenAIProvider({ apiKey: 'test', baseURL: server.openaiBaseUrl, prices: new Prices({ 'judge-model': { inputPerMTok: 1, outputPerMTok: 2 } }), serves: (m) => m === 'judge-model' })
+  server = await startLlmServer({
+    responder: () => ({ kind: 'json', value: { reasoning: 'states actions', level: 'clear' } }),
+  })
+  const judge = new OpenAIProvider({
+    apiKey: 'test',
+    baseURL: server.openaiBaseUrl,
+    prices: new Prices({ 'judge-model': { inputPerMTok: 1, outputPerMTok: 2 } }),
+    serves: (m) => m === 'judge-model',
+  })
   h = await startHarness({ name: 'grading', providers: [judge] })
   await h.traffic.burst(260)
 })
@@ -61,7 +68,11 @@ test('batch grading with an LLM judge: history grows with chunks, a second run m
   const graderVersionId = await activateGrader(h.db, { taskId: h.task.taskId, spec, actor: 'test', source: 'test' })
   server.resetStats()
   const id = uniqueSuffix('grade')
-  const result = await h.client.workflow.execute(gradeBatch, { taskQueue: h.taskQueue, workflowId: id, args: [{ taskId: h.task.taskId, chunkSize: 60, parallelChunks: 2, concurrency: 8 }] })
+  const result = await h.client.workflow.execute(gradeBatch, {
+    taskQueue: h.taskQueue,
+    workflowId: id,
+    args: [{ taskId: h.task.taskId, chunkSize: 60, parallelChunks: 2, concurrency: 8 }],
+  })
   assert.equal(result.graderVersionId, graderVersionId)
   assert.ok(result.itemCount >= 200, `items ${result.itemCount}`)
   assert.equal(result.graded, result.itemCount)
@@ -75,7 +86,11 @@ test('batch grading with an LLM judge: history grows with chunks, a second run m
   assert.ok(events < result.itemCount / 4, `${events} events for ${result.itemCount} items`)
 
   server.resetStats()
-  const again = await h.client.workflow.execute(gradeBatch, { taskQueue: h.taskQueue, workflowId: uniqueSuffix('grade-again'), args: [{ taskId: h.task.taskId, chunkSize: 60 }] })
+  const again = await h.client.workflow.execute(gradeBatch, {
+    taskQueue: h.taskQueue,
+    workflowId: uniqueSuffix('grade-again'),
+    args: [{ taskId: h.task.taskId, chunkSize: 60 }],
+  })
   assert.equal(again.skipped, again.itemCount)
   assert.equal(again.graded, 0)
   assert.equal(server.callCount(), 0, 'scores and judge answers come from Postgres')
@@ -86,7 +101,11 @@ test('a chunk resumes from its last heartbeat after a crash, and writes each sco
   await activateGrader(h.db, { taskId: h.task.taskId, spec, actor: 'test', source: 'test' })
   const activities = createGradingActivities(h.deps)
   const batchId = uniqueSuffix('resume')
-  const plan = (await new MockActivityEnvironment().run(activities.planGradingBatch, { batchId, taskId: h.task.taskId, chunkSize: 100 })) as GradingPlan
+  const plan = (await new MockActivityEnvironment().run(activities.planGradingBatch, {
+    batchId,
+    taskId: h.task.taskId,
+    chunkSize: 100,
+  })) as GradingPlan
   assert.ok(plan.chunks >= 2)
   server.resetStats()
   // A previous attempt heartbeated {done: 40} before its worker died.
@@ -113,23 +132,51 @@ test('a spend budget stops the campaign with its best so far and an audit event'
   for (let i = 0; i < 20; i++) {
     const ex = h.simulation.world(h.scenario.id).example(`budget:${i}`)
     const p = h.scenario.task.prompt
-    cost += (await h.simulation.complete({ model: p.model, messages: renderMessages(p, ex.input), params: p.params, simulation: { scenario: h.scenario.id, exampleKey: ex.key } })).costUsd
+    cost += (
+      await h.simulation.complete({
+        model: p.model,
+        messages: renderMessages(p, ex.input),
+        params: p.params,
+        simulation: { scenario: h.scenario.id, exampleKey: ex.key },
+      })
+    ).costUsd
   }
   const perCall = cost / 20
   // Enough for the baseline (train + validation), the holdout reserve and a few search calls.
   const budgetUsd = perCall * 220 * 1.15
   const campaignId = uniqueSuffix('budget')
   // This test is about the budget, not the grader: use the scenario grader (calibrated by the harness).
-  await activateGrader(h.db, { taskId: h.task.taskId, spec: graderSpecFromScenario(h.scenario), actor: 'test', source: 'test' })
+  await activateGrader(h.db, {
+    taskId: h.task.taskId,
+    spec: graderSpecFromScenario(h.scenario),
+    actor: 'test',
+    source: 'test',
+  })
   const result = await h.client.workflow.execute(optimizationCampaign, {
     taskQueue: h.taskQueue,
     workflowId: campaignId,
-    args: [{ taskId: h.task.taskId, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' }, search: { ...TEST_CAMPAIGN.search, budgetUsd } } }],
+    args: [
+      {
+        taskId: h.task.taskId,
+        campaignId,
+        trigger: 'test',
+        config: {
+          ...TEST_CAMPAIGN,
+          canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' },
+          search: { ...TEST_CAMPAIGN.search, budgetUsd },
+        },
+      },
+    ],
   })
   assert.match(result.reason, /spend budget/)
-  const [event] = await h.db.select().from(auditEvents).where(and(eq(auditEvents.subjectId, campaignId), eq(auditEvents.action, 'campaign.budget-exhausted')))
+  const [event] = await h.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.subjectId, campaignId), eq(auditEvents.action, 'campaign.budget-exhausted')))
   assert.ok(event, 'audit event campaign.budget-exhausted')
-  const spent = (await h.db.select({ c: evaluations.costUsd }).from(evaluations).where(eq(evaluations.campaignId, campaignId))).reduce((a, r) => a + r.c, 0)
+  const spent = (
+    await h.db.select({ c: evaluations.costUsd }).from(evaluations).where(eq(evaluations.campaignId, campaignId))
+  ).reduce((a, r) => a + r.c, 0)
   assert.ok(spent <= budgetUsd + 1e-12, `spent ${spent} of ${budgetUsd}`)
   assert.ok(result.rounds >= 1)
 })
@@ -140,11 +187,21 @@ test('an untrusted grader cannot gate a canary until an operator overrides it, a
   const before = await graderGate(h.db, id)
   assert.equal(before.ok, false)
   assert.match(before.reason, /never been calibrated/)
-  await assert.rejects(overrideGraderTrust(h.deps, { graderVersionId: id, operator: 'alice', reason: 'short' }), /at least 10 characters/)
-  await overrideGraderTrust(h.deps, { graderVersionId: id, operator: 'alice', reason: 'judge reviewed by hand on 50 items' })
+  await assert.rejects(
+    overrideGraderTrust(h.deps, { graderVersionId: id, operator: 'alice', reason: 'short' }),
+    /at least 10 characters/,
+  )
+  await overrideGraderTrust(h.deps, {
+    graderVersionId: id,
+    operator: 'alice',
+    reason: 'judge reviewed by hand on 50 items',
+  })
   const afterOverride = await graderGate(h.db, id)
   assert.equal(afterOverride.ok, true)
   assert.equal(afterOverride.via, 'override')
-  const [event] = await h.db.select().from(auditEvents).where(and(eq(auditEvents.subjectId, id), eq(auditEvents.action, 'grader.trust-override')))
+  const [event] = await h.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.subjectId, id), eq(auditEvents.action, 'grader.trust-override')))
   assert.equal(event?.actor, 'operator:alice')
 })

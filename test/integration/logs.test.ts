@@ -49,7 +49,12 @@ function plant(s: Scenario): Scenario {
   const service = s.variables.service
   return {
     ...s,
-    variables: { ...s.variables, ...(service && service.kind === 'choice' ? { service: { ...service, values: service.values.map(plantService) } } : {}) },
+    variables: {
+      ...s.variables,
+      ...(service && service.kind === 'choice'
+        ? { service: { ...service, values: service.values.map(plantService) } }
+        : {}),
+    },
     clusters: s.clusters.map((c) => ({ ...c, summaries: c.summaries.map((t) => `${t} ${PERSONAL}`) })),
   } as Scenario
 }
@@ -73,17 +78,39 @@ before(async () => {
   const { databaseUrl } = testInfra()
   proxy = await startTcpProxy(databaseUrl)
   // The model echoes what it was sent (planted data included) and adds the marker.
-  llm = await startLlmServer({ responder: (call) => ({ kind: 'text', text: `answer ${MARK}: ${call.messages.at(-1)?.content ?? ''}` }) })
+  llm = await startLlmServer({
+    responder: (call) => ({ kind: 'text', text: `answer ${MARK}: ${call.messages.at(-1)?.content ?? ''}` }),
+  })
   mkdirSync(scenariosDir)
   writeFileSync(join(scenariosDir, `${h.scenario.id}.json`), JSON.stringify(h.scenario))
-  await h.db.insert(tasks).values({ id: REAL_TASK, title: 'Logs test', description: 'real-model task', scenarioId: null, inputFields: ['ticket'] })
+  await h.db.insert(tasks).values({
+    id: REAL_TASK,
+    title: 'Logs test',
+    description: 'real-model task',
+    scenarioId: null,
+    inputFields: ['ticket'],
+  })
   const v = await createPromptVersion(h.db, {
     taskId: REAL_TASK,
-    content: { system: 'You triage tickets.', user: 'Ticket: {{ticket}}', model: 'gpt-4.1-mini', params: { temperature: 0, maxTokens: 64 } },
+    content: {
+      system: 'You triage tickets.',
+      user: 'Ticket: {{ticket}}',
+      model: 'gpt-4.1-mini',
+      params: { temperature: 0, maxTokens: 64 },
+    },
     origin: 'human',
     createdBy: 'test',
   })
-  await moveLabel(h.db, { moveKey: `logs:${REAL_TASK}:prod`, taskId: REAL_TASK, label: 'production', toVersionId: v.id, weight: 1, canaryId: null, reason: 'test', actor: 'test' })
+  await moveLabel(h.db, {
+    moveKey: `logs:${REAL_TASK}:prod`,
+    taskId: REAL_TASK,
+    label: 'production',
+    toVersionId: v.id,
+    weight: 1,
+    canaryId: null,
+    reason: 'test',
+    actor: 'test',
+  })
 })
 
 after(async () => {
@@ -109,7 +136,11 @@ function kaizen(name: string, args: string[], env: Record<string, string>): Chil
     OPENAI_API_KEY: PLANTED.envKey,
     ...env,
   })
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const out: Child = { name, process: child, lines: [] }
   for (const stream of [child.stdout, child.stderr]) {
     let rest = ''
@@ -127,7 +158,17 @@ function kaizen(name: string, args: string[], env: Record<string, string>): Chil
 const printed = (c: Child, re: RegExp) => c.lines.some((l) => re.test(l))
 const alive = (c: Child) => c.process.exitCode === null && c.process.signalCode === null
 const waitFor = (c: Child, re: RegExp, what: string, timeoutMs = 120_000) =>
-  eventually(async () => printed(c, re) || !alive(c), (ok) => ok, timeoutMs, `${c.name}: ${what}`).then(() => assert.ok(alive(c), `${c.name} exited (${c.process.exitCode ?? c.process.signalCode}):\n${c.lines.slice(-30).join('\n')}`))
+  eventually(
+    async () => printed(c, re) || !alive(c),
+    (ok) => ok,
+    timeoutMs,
+    `${c.name}: ${what}`,
+  ).then(() =>
+    assert.ok(
+      alive(c),
+      `${c.name} exited (${c.process.exitCode ?? c.process.signalCode}):\n${c.lines.slice(-30).join('\n')}`,
+    ),
+  )
 
 /** With KAIZEN_TEST_LOG_DUMP=<folder>, every child's lines are also written there (to see what was printed). */
 function dump(): void {
@@ -142,106 +183,178 @@ function leaks(): string[] {
   const found: string[] = []
   for (const c of children) {
     for (const line of c.lines) {
-      const hits = [...Object.entries(PLANTED).filter(([, v]) => line.includes(v)).map(([k]) => k), ...FORBIDDEN_PATTERNS.filter((re) => re.test(line)).map(String)]
-      if (hits.length > 0) found.push(`${c.name} [${hits.join(', ')}]: ${line.length > 400 ? `${line.slice(0, 400)}…` : line}`)
+      const hits = [
+        ...Object.entries(PLANTED)
+          .filter(([, v]) => line.includes(v))
+          .map(([k]) => k),
+        ...FORBIDDEN_PATTERNS.filter((re) => re.test(line)).map(String),
+      ]
+      if (hits.length > 0)
+        found.push(`${c.name} [${hits.join(', ')}]: ${line.length > 400 ? `${line.slice(0, 400)}…` : line}`)
     }
   }
   return found
 }
 
-test('a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task token; the processes survive and the campaign finishes', { timeout: 600_000 }, async (t) => {
-  const ingest = (await createToken(h.db, { name: 'logs-ingest', scopes: ['ingest', 'read'], createdBy: 'test' })).secret
-  await h.traffic.burst(260)
+test(
+  'a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task token; the processes survive and the campaign finishes',
+  { timeout: 600_000 },
+  async (t) => {
+    const ingest = (await createToken(h.db, { name: 'logs-ingest', scopes: ['ingest', 'read'], createdBy: 'test' }))
+      .secret
+    await h.traffic.burst(260)
 
-  const apiPort = await freePort()
-  // Model calls are held for a while below: no model timeout may end them first.
-  const serve = kaizen('serve', ['serve', '--port', String(apiPort)], { KAIZEN_MODEL_TIMEOUT_MS: '600000' })
-  const taskQueue = `test-logs-${randomBytes(3).toString('hex')}`
-  // One evaluation at a time: the search lasts long enough for the cut to land in it.
-  const up = kaizen('up', ['up', '--no-campaign', '--headless', '--scenario', h.scenario.id, '--rate', '20'], { TEMPORAL_TASK_QUEUE: taskQueue, KAIZEN_EVAL_CONCURRENCY: '1' })
-  await waitFor(serve, /Kaizen API listening/, 'the API listening')
-  await waitFor(up, /Kaizen is running/, 'worker and traffic running')
-
-  const api = `http://127.0.0.1:${apiPort}`
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${ingest}` }
-  const complete = (i: number) =>
-    fetch(`${api}/v1/tasks/${REAL_TASK}/complete`, { method: 'POST', headers, body: JSON.stringify({ key: `user-${i}`, input: { ticket: `disk full on db-${i} ${PERSONAL} ${MARK}` } }) })
-  const promptVersion = (await h.resolver.resolve(REAL_TASK, 'x')).version.id
-  const ingestBatch = (i: number) =>
-    fetch(`${api}/v1/traffic`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ records: [{ id: `logs-${i}`, task: REAL_TASK, promptVersion, routingKey: `user-${i}`, input: { ticket: `${PERSONAL} ${MARK}` }, output: `${MARK} ${PERSONAL}`, model: 'gpt-4.1-mini' }] }),
+    const apiPort = await freePort()
+    // Model calls are held for a while below: no model timeout may end them first.
+    const serve = kaizen('serve', ['serve', '--port', String(apiPort)], { KAIZEN_MODEL_TIMEOUT_MS: '600000' })
+    const taskQueue = `test-logs-${randomBytes(3).toString('hex')}`
+    // One evaluation at a time: the search lasts long enough for the cut to land in it.
+    const up = kaizen('up', ['up', '--no-campaign', '--headless', '--scenario', h.scenario.id, '--rate', '20'], {
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      KAIZEN_EVAL_CONCURRENCY: '1',
     })
-  assert.equal((await complete(0)).status, 200, 'the gateway answers before the outage')
+    await waitFor(serve, /Kaizen API listening/, 'the API listening')
+    await waitFor(up, /Kaizen is running/, 'worker and traffic running')
 
-  // A campaign, in the middle of its search when the database goes away.
-  const campaignId = `logs-${h.scenario.task.id}`
-  const handle = await h.client.workflow.start(optimizationCampaign, {
-    workflowId: campaignId,
-    taskQueue,
-    args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: { ...TEST_CAMPAIGN, seed: 'logs', gate: { minEffect: 1 } } }],
-  })
-  await eventually(async () => Number((await h.db.select({ n: count() }).from(candidates).where(eq(candidates.campaignId, campaignId)))[0]?.n ?? 0), (n) => n >= 2, 180_000, 'search under way')
+    const api = `http://127.0.0.1:${apiPort}`
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${ingest}` }
+    const complete = (i: number) =>
+      fetch(`${api}/v1/tasks/${REAL_TASK}/complete`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ key: `user-${i}`, input: { ticket: `disk full on db-${i} ${PERSONAL} ${MARK}` } }),
+      })
+    const promptVersion = (await h.resolver.resolve(REAL_TASK, 'x')).version.id
+    const ingestBatch = (i: number) =>
+      fetch(`${api}/v1/traffic`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          records: [
+            {
+              id: `logs-${i}`,
+              task: REAL_TASK,
+              promptVersion,
+              routingKey: `user-${i}`,
+              input: { ticket: `${PERSONAL} ${MARK}` },
+              output: `${MARK} ${PERSONAL}`,
+              model: 'gpt-4.1-mini',
+            },
+          ],
+        }),
+      })
+    assert.equal((await complete(0)).status, 200, 'the gateway answers before the outage')
 
-  // Gateway calls whose model answers arrive while the database is away: the model holds them until the cut.
-  let release!: () => void
-  const released = new Promise<void>((r) => (release = r))
-  const calls = llm.callCount()
-  llm.setResponder(async (call) => {
-    await released
-    return { kind: 'text', text: `answer ${MARK}: ${call.messages.at(-1)?.content ?? ''} ${PERSONAL}` }
-  })
-  const held = Array.from({ length: 4 }, (_, i) => complete(100 + i))
-  await eventually(async () => llm.callCount() - calls, (n) => n >= 4, 60_000, 'the held model calls')
+    // A campaign, in the middle of its search when the database goes away.
+    const campaignId = `logs-${h.scenario.task.id}`
+    const handle = await h.client.workflow.start(optimizationCampaign, {
+      workflowId: campaignId,
+      taskQueue,
+      args: [
+        {
+          taskId: h.scenario.task.id,
+          campaignId,
+          trigger: 'test',
+          config: { ...TEST_CAMPAIGN, seed: 'logs', gate: { minEffect: 1 } },
+        },
+      ],
+    })
+    await eventually(
+      async () =>
+        Number(
+          (await h.db.select({ n: count() }).from(candidates).where(eq(candidates.campaignId, campaignId)))[0]?.n ?? 0,
+        ),
+      (n) => n >= 2,
+      180_000,
+      'search under way',
+    )
 
-  const printedBefore = up.lines.length
-  await proxy.cut()
-  assert.equal((await handle.describe()).status.name, 'RUNNING', 'the database went away in the middle of the campaign')
-  release()
-  const during = await Promise.all([...held, complete(200), ingestBatch(300), ingestBatch(301)])
-  await eventually(async () => up.lines.slice(printedBefore).some((l) => /Activity failed/.test(l)) || !alive(up), (ok) => ok, 120_000, 'an activity failing on the lost database')
-  await proxy.cut({ mode: 'reset' }) // now every new connection is accepted and reset at once
-  await eventually(async () => proxy.resets, (n) => n >= 3, 60_000, 'connections reset by the proxy')
-  await proxy.restore()
-  const lost = await waitFor(up, /\[traffic\] \d+ requests? lost while the database was unavailable/, 'the simulator reporting lost requests', 60_000).then(
-    () => true,
-    () => false,
-  )
+    // Gateway calls whose model answers arrive while the database is away: the model holds them until the cut.
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    const calls = llm.callCount()
+    llm.setResponder(async (call) => {
+      await released
+      return { kind: 'text', text: `answer ${MARK}: ${call.messages.at(-1)?.content ?? ''} ${PERSONAL}` }
+    })
+    const held = Array.from({ length: 4 }, (_, i) => complete(100 + i))
+    await eventually(
+      async () => llm.callCount() - calls,
+      (n) => n >= 4,
+      60_000,
+      'the held model calls',
+    )
 
-  const result: CampaignResult = await handle.result()
-  t.diagnostic(`campaign ${result.decision}; during the outage: ${during.map((r) => r.status).join(', ')}`)
-  const after = await complete(400)
-  const afterIngest = await ingestBatch(401)
-  const metrics = await (await fetch(`${api}/metrics`, { headers })).text()
-  dump()
+    const printedBefore = up.lines.length
+    await proxy.cut()
+    assert.equal(
+      (await handle.describe()).status.name,
+      'RUNNING',
+      'the database went away in the middle of the campaign',
+    )
+    release()
+    const during = await Promise.all([...held, complete(200), ingestBatch(300), ingestBatch(301)])
+    await eventually(
+      async () => up.lines.slice(printedBefore).some((l) => /Activity failed/.test(l)) || !alive(up),
+      (ok) => ok,
+      120_000,
+      'an activity failing on the lost database',
+    )
+    await proxy.cut({ mode: 'reset' }) // now every new connection is accepted and reset at once
+    await eventually(
+      async () => proxy.resets,
+      (n) => n >= 3,
+      60_000,
+      'connections reset by the proxy',
+    )
+    await proxy.restore()
+    const lost = await waitFor(
+      up,
+      /\[traffic\] \d+ requests? lost while the database was unavailable/,
+      'the simulator reporting lost requests',
+      60_000,
+    ).then(
+      () => true,
+      () => false,
+    )
 
-  // First what matters most: nothing leaked, whatever else happened.
-  const found = leaks()
-  assert.deepEqual(found, [], `printed lines leak:\n${found.join('\n')}`)
-  assert.ok(alive(serve) && alive(up), 'both processes survived the outage')
-  assert.ok(['no-significant-improvement', 'no-better-candidate'].includes(result.decision), result.decision)
+    const result: CampaignResult = await handle.result()
+    t.diagnostic(`campaign ${result.decision}; during the outage: ${during.map((r) => r.status).join(', ')}`)
+    const after = await complete(400)
+    const afterIngest = await ingestBatch(401)
+    const metrics = await (await fetch(`${api}/metrics`, { headers })).text()
+    dump()
 
-  // The held calls were made before the cut and answered during it: not recorded, and said so.
-  const heldAnswers = during.slice(0, 4)
-  for (const r of heldAnswers) {
-    assert.equal(r.status, 200, await r.clone().text())
-    assert.equal(r.headers.get('kaizen-recorded'), 'false')
-    const body = (await r.json()) as { recorded: boolean; output: string }
-    assert.equal(body.recorded, false)
-    assert.ok(body.output.includes(MARK), 'the caller gets the answer')
-  }
-  // A new call during the outage: answered unrecorded if its version was still cached, else 503 before any model call.
-  assert.ok([200, 503].includes(during[4]!.status), String(during[4]!.status))
-  for (const r of during.slice(5)) {
-    assert.equal(r.status, 503, 'ingestion while the database is away: 503, to be retried')
-    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'INFRA_UNAVAILABLE')
-  }
-  const lostTotal = Number(/^kaizen_gateway_records_lost_total\{outcome="ok"\} (\d+)/m.exec(metrics)?.[1] ?? 0)
-  assert.ok(lostTotal >= 4, `kaizen_gateway_records_lost_total: ${lostTotal}`)
-  assert.ok(lost, 'the simulator reported its lost requests in one line')
-  assert.ok(up.lines.filter((l) => /\[traffic\] \d+ requests? lost/.test(l)).length < 10, 'lost requests are counted, not reported one line each')
+    // First what matters most: nothing leaked, whatever else happened.
+    const found = leaks()
+    assert.deepEqual(found, [], `printed lines leak:\n${found.join('\n')}`)
+    assert.ok(alive(serve) && alive(up), 'both processes survived the outage')
+    assert.ok(['no-significant-improvement', 'no-better-candidate'].includes(result.decision), result.decision)
 
-  assert.equal(after.status, 200, 'the gateway answers once the database is back')
-  assert.equal(afterIngest.status, 202, 'ingestion works once the database is back')
-})
+    // The held calls were made before the cut and answered during it: not recorded, and said so.
+    const heldAnswers = during.slice(0, 4)
+    for (const r of heldAnswers) {
+      assert.equal(r.status, 200, await r.clone().text())
+      assert.equal(r.headers.get('kaizen-recorded'), 'false')
+      const body = (await r.json()) as { recorded: boolean; output: string }
+      assert.equal(body.recorded, false)
+      assert.ok(body.output.includes(MARK), 'the caller gets the answer')
+    }
+    // A new call during the outage: answered unrecorded if its version was still cached, else 503 before any model call.
+    assert.ok([200, 503].includes(during[4]!.status), String(during[4]!.status))
+    for (const r of during.slice(5)) {
+      assert.equal(r.status, 503, 'ingestion while the database is away: 503, to be retried')
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'INFRA_UNAVAILABLE')
+    }
+    const lostTotal = Number(/^kaizen_gateway_records_lost_total\{outcome="ok"\} (\d+)/m.exec(metrics)?.[1] ?? 0)
+    assert.ok(lostTotal >= 4, `kaizen_gateway_records_lost_total: ${lostTotal}`)
+    assert.ok(lost, 'the simulator reported its lost requests in one line')
+    assert.ok(
+      up.lines.filter((l) => /\[traffic\] \d+ requests? lost/.test(l)).length < 10,
+      'lost requests are counted, not reported one line each',
+    )
+
+    assert.equal(after.status, 200, 'the gateway answers once the database is back')
+    assert.equal(afterIngest.status, 202, 'ingestion works once the database is back')
+  },
+)

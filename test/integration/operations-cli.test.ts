@@ -25,7 +25,13 @@ const dataDir = mkdtempSync(join(tmpdir(), 'kaizen-ops-cli-test-'))
 before(async () => {
   h = await startHarness({ name: 'ops-cli' })
   readToken = (await createToken(h.db, { name: 'ops-cli-read', scopes: ['read'], createdBy: 'test' })).secret
-  call = apiCaller(createApi({ db: h.db, resolver: new PromptResolver(h.db), temporal: { client: async () => h.client, taskQueue: h.taskQueue } }))
+  call = apiCaller(
+    createApi({
+      db: h.db,
+      resolver: new PromptResolver(h.db),
+      temporal: { client: async () => h.client, taskQueue: h.taskQueue },
+    }),
+  )
 })
 after(async () => {
   await h.close()
@@ -34,7 +40,12 @@ after(async () => {
 
 /** The CLI against the test Temporal server, on the harness worker's task queue. */
 const cli = (args: string[], extra: Record<string, string> = {}) =>
-  kaizen(args, { KAIZEN_DATA_DIR: dataDir, TEMPORAL_ADDRESS: testInfra().temporalAddress, TEMPORAL_TASK_QUEUE: h.taskQueue, ...extra })
+  kaizen(args, {
+    KAIZEN_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: testInfra().temporalAddress,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    ...extra,
+  })
 const exists = (workflowId: string) =>
   h.client.workflow
     .getHandle(workflowId)
@@ -51,10 +62,23 @@ test('bad CLI input is refused with the flag or field, the value and the fix, be
     return path
   }
   const cases: Array<{ args: string[]; pattern: RegExp }> = [
-    { args: ['--config', file('bare.yaml', 'fast\n')], pattern: /campaign config .*bare\.yaml must be a mapping of settings .* not the text "fast"/ },
-    { args: ['--config', file('list.yaml', '- search: { rounds: 1 }\n')], pattern: /campaign config .*list\.yaml must be a mapping of settings .* not a list/ },
-    { args: ['--config', file('typo.yaml', 'serach:\n  rounds: 1\ncanary:\n  bake: { second: 30 }\n')], pattern: /canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n.*serach: unknown setting "serach"; did you mean "search"\?/ },
-    { args: ['--canary-weight', 'abc'], pattern: /--canary-weight "abc" \(canary\.weight\) is not a number; use a number greater than 0 and at most 0\.5/ },
+    {
+      args: ['--config', file('bare.yaml', 'fast\n')],
+      pattern: /campaign config .*bare\.yaml must be a mapping of settings .* not the text "fast"/,
+    },
+    {
+      args: ['--config', file('list.yaml', '- search: { rounds: 1 }\n')],
+      pattern: /campaign config .*list\.yaml must be a mapping of settings .* not a list/,
+    },
+    {
+      args: ['--config', file('typo.yaml', 'serach:\n  rounds: 1\ncanary:\n  bake: { second: 30 }\n')],
+      pattern:
+        /canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n.*serach: unknown setting "serach"; did you mean "search"\?/,
+    },
+    {
+      args: ['--canary-weight', 'abc'],
+      pattern: /--canary-weight "abc" \(canary\.weight\) is not a number; use a number greater than 0 and at most 0\.5/,
+    },
   ]
   for (const [i, c] of cases.entries()) {
     const id = `ops-bad-input-${i}-${Date.now()}`
@@ -81,7 +105,12 @@ test('tasks are checked before anything is started or scheduled; a schedule on t
   // The task exists but has no traffic yet: the campaign would fail at its snapshot, so it does not start.
   const empty = await cli(['campaign', 'start', '--task', task, '--id', id, '--no-wait'])
   assert.equal(empty.code, 5, empty.stderr)
-  assert.match(empty.stderr, new RegExp(`task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; nothing was started`))
+  assert.match(
+    empty.stderr,
+    new RegExp(
+      `task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; nothing was started`,
+    ),
+  )
   assert.equal(await exists(id), false)
 
   const noSchedule = await cli(['schedule', 'create', '--task', 'no-such-task'])
@@ -91,7 +120,10 @@ test('tasks are checked before anything is started or scheduled; a schedule on t
 
   const warned = await cli(['schedule', 'create', '--task', task, '--json'])
   assert.equal(warned.code, 0, warned.stderr)
-  assert.match(warned.stderr, new RegExp(`Warning: task "${task}" has 0 usable traffic records .* every scheduled run will fail for this reason`))
+  assert.match(
+    warned.stderr,
+    new RegExp(`Warning: task "${task}" has 0 usable traffic records .* every scheduled run will fail for this reason`),
+  )
   const created = JSON.parse(warned.stdout) as { scheduleId: string; warnings: string[] }
   assert.equal(created.warnings.length, 1)
   await h.client.schedule.getHandle(created.scheduleId).delete()
@@ -107,26 +139,45 @@ test('`campaign estimate` says when and why the campaign would refuse to run', a
   assert.equal(est.usableRecords, 0)
   const text = await cli(['campaign', 'estimate', '--task', h.scenario.task.id], env)
   assert.equal(text.code, 0, text.stderr)
-  assert.match(text.stderr, /This campaign would REFUSE TO RUN \[INSUFFICIENT_DATA\]: task ".*" has 0 usable traffic records/)
+  assert.match(
+    text.stderr,
+    /This campaign would REFUSE TO RUN \[INSUFFICIENT_DATA\]: task ".*" has 0 usable traffic records/,
+  )
 })
 
 test('a failed campaign shows its root cause and code (CLI text and --json, API); an ended workflow needs no worker', async () => {
   const campaignId = uniqueSuffix('ops-failed')
   // Started directly (no preflight): it fails at its snapshot, as a campaign on a task without traffic does.
-  const handle = await h.client.workflow.start('optimizationCampaign', { workflowId: campaignId, taskQueue: h.taskQueue, args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: {} }], memo: { taskId: h.scenario.task.id } })
+  const handle = await h.client.workflow.start('optimizationCampaign', {
+    workflowId: campaignId,
+    taskQueue: h.taskQueue,
+    args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: {} }],
+    memo: { taskId: h.scenario.task.id },
+  })
   await assert.rejects(handle.result())
 
   const text = await cli(['campaign', 'status', campaignId])
   assert.equal(text.code, 0, text.stderr)
-  assert.match(text.stderr, new RegExp(`${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`))
-  assert.match(text.stderr, /failure chain: workflow: .*\n\s+← activity snapshotDataset: .*\n\s+← application \[INSUFFICIENT_DATA\]: task/)
+  assert.match(
+    text.stderr,
+    new RegExp(
+      `${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`,
+    ),
+  )
+  assert.match(
+    text.stderr,
+    /failure chain: workflow: .*\n\s+← activity snapshotDataset: .*\n\s+← application \[INSUFFICIENT_DATA\]: task/,
+  )
   // An ended campaign is read from its history, not asked of a worker: this works from a queue nobody polls.
   const json = await cli(['campaign', 'status', campaignId, '--json'], { TEMPORAL_TASK_QUEUE: uniqueSuffix('nobody') })
   assert.equal(json.code, 0, json.stderr)
   const view = JSON.parse(json.stdout)
   assert.equal(view.workflowStatus, 'FAILED')
   assert.equal(view.failure.code, 'INSUFFICIENT_DATA')
-  assert.deepEqual(view.failure.chain.map((l: { kind: string }) => l.kind), ['workflow', 'activity', 'application'])
+  assert.deepEqual(
+    view.failure.chain.map((l: { kind: string }) => l.kind),
+    ['workflow', 'activity', 'application'],
+  )
   const api = await call('GET', `/v1/campaigns/${campaignId}`, readToken)
   assert.equal(api.status, 200)
   const body = (await api.json()) as { failure: { code: string; message: string } }

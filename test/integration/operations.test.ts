@@ -36,9 +36,22 @@ before(async () => {
   tokens = {
     read: (await createToken(h.db, { name: 'ops-read', scopes: ['read'], createdBy: 'test' })).secret,
     operate: (await createToken(h.db, { name: 'ops-operate', scopes: ['operate', 'read'], createdBy: 'test' })).secret,
-    bob: (await createToken(h.db, { name: 'ops-bob', scopes: ['approve', 'read'], person: 'bob@example.com', createdBy: 'test' })).secret,
+    bob: (
+      await createToken(h.db, {
+        name: 'ops-bob',
+        scopes: ['approve', 'read'],
+        person: 'bob@example.com',
+        createdBy: 'test',
+      })
+    ).secret,
   }
-  call = apiCaller(createApi({ db: h.db, resolver: new PromptResolver(h.db), temporal: { client: async () => h.client, taskQueue: h.taskQueue } }))
+  call = apiCaller(
+    createApi({
+      db: h.db,
+      resolver: new PromptResolver(h.db),
+      temporal: { client: async () => h.client, taskQueue: h.taskQueue },
+    }),
+  )
 })
 after(async () => {
   await h.close()
@@ -47,7 +60,12 @@ after(async () => {
 
 /** The CLI against the test Temporal server, on the harness worker's task queue (or another). */
 const cli = (args: string[], extra: Record<string, string> = {}) =>
-  kaizen(args, { KAIZEN_DATA_DIR: dataDir, TEMPORAL_ADDRESS: testInfra().temporalAddress, TEMPORAL_TASK_QUEUE: h.taskQueue, ...extra })
+  kaizen(args, {
+    KAIZEN_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: testInfra().temporalAddress,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    ...extra,
+  })
 const exists = (workflowId: string) =>
   h.client.workflow
     .getHandle(workflowId)
@@ -86,20 +104,49 @@ test('no worker polling: status, approve and start fail at once with exit 7 and 
   const queue = uniqueSuffix('ops-no-worker')
   const campaignId = uniqueSuffix('ops-orphan')
   const canaryId = uniqueSuffix('canary-ops-orphan')
-  const orphan = await h.client.workflow.start('optimizationCampaign', { workflowId: campaignId, taskQueue: queue, args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: {} }] })
-  const orphanCanary = await h.client.workflow.start('canaryRelease', { workflowId: canaryId, taskQueue: queue, args: [{ canaryId, taskId: h.scenario.task.id, campaignId: null, candidateVersionId: 'pv_x', baselineVersionId: 'pv_y', graderVersionId: 'gv' }] })
+  const orphan = await h.client.workflow.start('optimizationCampaign', {
+    workflowId: campaignId,
+    taskQueue: queue,
+    args: [{ taskId: h.scenario.task.id, campaignId, trigger: 'test', config: {} }],
+  })
+  const orphanCanary = await h.client.workflow.start('canaryRelease', {
+    workflowId: canaryId,
+    taskQueue: queue,
+    args: [
+      {
+        canaryId,
+        taskId: h.scenario.task.id,
+        campaignId: null,
+        candidateVersionId: 'pv_x',
+        baselineVersionId: 'pv_y',
+        graderVersionId: 'gv',
+      },
+    ],
+  })
   try {
-    const hint = new RegExp(`no Kaizen worker is polling task queue "${queue}", so .*; start one with \`kaizen up\` \\(embedded\\) or \`kaizen worker\``)
+    const hint = new RegExp(
+      `no Kaizen worker is polling task queue "${queue}", so .*; start one with \`kaizen up\` \\(embedded\\) or \`kaizen worker\``,
+    )
     const status = await cli(['campaign', 'status', campaignId])
     assert.equal(status.code, 7, status.stderr)
     assert.match(status.stderr, hint)
     const approve = await cli(['canary', 'approve', canaryId, '--approver', 'alice@example.com'])
     assert.equal(approve.code, 7, approve.stderr)
-    assert.match(approve.stderr, new RegExp(`no Kaizen worker is polling task queue "${queue}", so canary ${canaryId} cannot take the approve now \\(nothing was recorded\\)`))
+    assert.match(
+      approve.stderr,
+      new RegExp(
+        `no Kaizen worker is polling task queue "${queue}", so canary ${canaryId} cannot take the approve now \\(nothing was recorded\\)`,
+      ),
+    )
     const id = uniqueSuffix('ops-nostart')
-    const start = await cli(['campaign', 'start', '--task', h.scenario.task.id, '--id', id, '--no-wait'], { TEMPORAL_TASK_QUEUE: queue })
+    const start = await cli(['campaign', 'start', '--task', h.scenario.task.id, '--id', id, '--no-wait'], {
+      TEMPORAL_TASK_QUEUE: queue,
+    })
     assert.equal(start.code, 7, start.stderr)
-    assert.match(start.stderr, new RegExp(`no Kaizen worker is polling task queue "${queue}", so the campaign cannot be checked \\(nor run\\)`))
+    assert.match(
+      start.stderr,
+      new RegExp(`no Kaizen worker is polling task queue "${queue}", so the campaign cannot be checked \\(nor run\\)`),
+    )
     assert.equal(await exists(id), false)
     for (const path of [`/v1/campaigns/${campaignId}`, `/v1/canaries/${canaryId}`]) {
       const api = await call('GET', path, tokens.read)
@@ -115,7 +162,10 @@ test('no worker polling: status, approve and start fail at once with exit 7 and 
   assert.match(ended.stderr, new RegExp(`${campaignId} · terminated: test over \\[terminated\\]`))
   const endedCanary = await call('GET', `/v1/canaries/${canaryId}`, tokens.read)
   assert.equal(endedCanary.status, 200)
-  assert.equal(((await endedCanary.json()) as { failure: { chain: Array<{ kind: string }> } }).failure.chain.at(-1)?.kind, 'terminated')
+  assert.equal(
+    ((await endedCanary.json()) as { failure: { chain: Array<{ kind: string }> } }).failure.chain.at(-1)?.kind,
+    'terminated',
+  )
 })
 
 test('a reject sent right after an approval rolls production back; approvals and audit say exactly that', async () => {
@@ -129,17 +179,42 @@ test('a reject sent right after an approval rolls production back; approvals and
     const handle = await h.client.workflow.start(canaryRelease, {
       workflowId: canaryId,
       taskQueue: h.taskQueue,
-      args: [{ canaryId, taskId: h.scenario.task.id, campaignId: null, candidateVersionId: candidate.id, baselineVersionId: h.task.seedVersion.id, graderVersionId: h.task.graderVersionId, config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } } }],
+      args: [
+        {
+          canaryId,
+          taskId: h.scenario.task.id,
+          campaignId: null,
+          candidateVersionId: candidate.id,
+          baselineVersionId: h.task.seedVersion.id,
+          graderVersionId: h.task.graderVersionId,
+          config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+        },
+      ],
     })
-    await eventually(() => handle.query(canaryStatusQuery), (s) => s.state === 'awaiting_approval', 90_000, 'awaiting approval')
+    await eventually(
+      () => handle.query(canaryStatusQuery),
+      (s) => s.state === 'awaiting_approval',
+      90_000,
+      'awaiting approval',
+    )
     // Alice approves; as soon as the approval is accepted (not yet carried out), Bob rejects over HTTP.
-    const approval = await handle.startUpdate(approveUpdate, { args: [{ approver: 'alice@example.com' }], waitForStage: WorkflowUpdateStage.ACCEPTED })
-    const rejected = await call('POST', `/v1/canaries/${canaryId}/reject`, tokens.bob, { comment: 'support tickets doubled' })
+    const approval = await handle.startUpdate(approveUpdate, {
+      args: [{ approver: 'alice@example.com' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    })
+    const rejected = await call('POST', `/v1/canaries/${canaryId}/reject`, tokens.bob, {
+      comment: 'support tickets doubled',
+    })
     assert.equal(rejected.status, 200, JSON.stringify(await rejected.clone().json()))
     const outcome = (await rejected.json()) as { state: string; productionVersionId: string; message: string }
     assert.equal(outcome.state, 'rolled_back')
     assert.equal(outcome.productionVersionId, h.task.seedVersion.id)
-    assert.match(outcome.message, new RegExp(`rejected by bob@example.com during the bake window: rolled back, production is back on ${h.task.seedVersion.id}`))
+    assert.match(
+      outcome.message,
+      new RegExp(
+        `rejected by bob@example.com during the bake window: rolled back, production is back on ${h.task.seedVersion.id}`,
+      ),
+    )
     assert.equal((await approval.result()).state, 'promoted')
     const final = await handle.result()
     assert.equal(final.state, 'rolled_back')
@@ -147,19 +222,49 @@ test('a reject sent right after an approval rolls production back; approvals and
 
     // One approval row per decision; the audit log tells the same story, once each.
     const rows = await h.db.select().from(approvals).where(eq(approvals.canaryId, canaryId)).orderBy(asc(approvals.at))
-    assert.deepEqual(rows.map((r) => [r.decision, r.approver]), [['approve', 'alice@example.com'], ['reject', 'bob@example.com']])
-    const actions = (await h.db.select().from(auditEvents).where(eq(auditEvents.subjectId, canaryId))).map((e) => e.action)
-    for (const a of ['canary.approved', 'canary.promoted', 'canary.bake_started', 'canary.rejected', 'canary.bake_rolled_back']) assert.equal(actions.filter((x) => x === a).length, 1, `${a} once in ${actions.join(',')}`)
-    const moves = await h.db.select().from(labelHistory).where(and(eq(labelHistory.canaryId, canaryId), eq(labelHistory.label, 'production'))).orderBy(asc(labelHistory.at))
-    assert.deepEqual(moves.map((m) => m.toVersionId), [candidate.id, h.task.seedVersion.id])
+    assert.deepEqual(
+      rows.map((r) => [r.decision, r.approver]),
+      [
+        ['approve', 'alice@example.com'],
+        ['reject', 'bob@example.com'],
+      ],
+    )
+    const actions = (await h.db.select().from(auditEvents).where(eq(auditEvents.subjectId, canaryId))).map(
+      (e) => e.action,
+    )
+    for (const a of [
+      'canary.approved',
+      'canary.promoted',
+      'canary.bake_started',
+      'canary.rejected',
+      'canary.bake_rolled_back',
+    ])
+      assert.equal(actions.filter((x) => x === a).length, 1, `${a} once in ${actions.join(',')}`)
+    const moves = await h.db
+      .select()
+      .from(labelHistory)
+      .where(and(eq(labelHistory.canaryId, canaryId), eq(labelHistory.label, 'production')))
+      .orderBy(asc(labelHistory.at))
+    assert.deepEqual(
+      moves.map((m) => m.toVersionId),
+      [candidate.id, h.task.seedVersion.id],
+    )
 
     // Approving the ended canary again says what happened to it, records nothing.
     const late = await cli(['canary', 'approve', canaryId, '--approver', 'alice@example.com'])
     assert.equal(late.code, 4, late.stderr)
-    assert.match(late.stderr, new RegExp(`canary ${canaryId} has ended: rolled_back \\(approved by alice@example.com at \\S+\\): rolled back during the bake window by bob@example.com: support tickets doubled; nothing to approve, nothing was recorded`))
+    assert.match(
+      late.stderr,
+      new RegExp(
+        `canary ${canaryId} has ended: rolled_back \\(approved by alice@example.com at \\S+\\): rolled back during the bake window by bob@example.com: support tickets doubled; nothing to approve, nothing was recorded`,
+      ),
+    )
     assert.equal((await h.db.select().from(approvals).where(eq(approvals.canaryId, canaryId))).length, 2)
     const status = await cli(['canary', 'status', canaryId])
-    assert.match(status.stderr, /approved by alice@example.com at \S+ \(apr_[^)]+\)\n\s+rejected by bob@example.com at \S+ \(apr_[^)]+\)/)
+    assert.match(
+      status.stderr,
+      /approved by alice@example.com at \S+ \(apr_[^)]+\)\n\s+rejected by bob@example.com at \S+ \(apr_[^)]+\)/,
+    )
   } finally {
     await h.traffic.stop()
   }
@@ -168,11 +273,23 @@ test('a reject sent right after an approval rolls production back; approvals and
 test('with traffic, the checks pass: preflight (worker and database give the same answer) and the estimate has no refusal', async () => {
   await h.traffic.burst(120)
   const config = parseCampaignConfig({ sample: { size: 120, minItems: 60 } })
-  const viaWorker = await createOperations({ client: h.client, taskQueue: h.taskQueue }).preflight({ taskId: h.scenario.task.id, config, mode: 'start', campaignId: 'ops-preflight' })
-  const direct = await campaignPreflight(h.db, { taskId: h.scenario.task.id, config, mode: 'start', campaignId: 'ops-preflight' })
+  const viaWorker = await createOperations({ client: h.client, taskQueue: h.taskQueue }).preflight({
+    taskId: h.scenario.task.id,
+    config,
+    mode: 'start',
+    campaignId: 'ops-preflight',
+  })
+  const direct = await campaignPreflight(h.db, {
+    taskId: h.scenario.task.id,
+    config,
+    mode: 'start',
+    campaignId: 'ops-preflight',
+  })
   assert.equal(viaWorker.refusal, null, JSON.stringify(viaWorker))
   assert.deepEqual({ ...viaWorker, warnings: [] }, { ...direct, warnings: [] })
-  const est = await cli(['campaign', 'estimate', '--task', h.scenario.task.id, '--json'], { DATABASE_URL: testInfra().databaseUrl })
+  const est = await cli(['campaign', 'estimate', '--task', h.scenario.task.id, '--json'], {
+    DATABASE_URL: testInfra().databaseUrl,
+  })
   assert.equal(est.code, 0, est.stderr)
   assert.equal(JSON.parse(est.stdout).refusal, null)
 })

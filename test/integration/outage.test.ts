@@ -27,11 +27,32 @@ after(async () => {
 async function temporalServer(dir: string, port: number): Promise<ChildProcess> {
   const cli = process.env.TEMPORAL_CLI_PATH
   assert.ok(cli, 'npm test provides TEMPORAL_CLI_PATH')
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(dir, 'temporal.db'), '--headless', '--log-level', 'error']
-  for (const v of ['frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true']) args.push('--dynamic-config-value', v)
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--db-filename',
+    join(dir, 'temporal.db'),
+    '--headless',
+    '--log-level',
+    'error',
+  ]
+  for (const v of [
+    'frontend.enableUpdateWorkflowExecution=true',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ])
+    args.push('--dynamic-config-value', v)
   const child = spawn(cli, args, { stdio: 'ignore' })
   cleanups.push(() => child.kill('SIGKILL'))
-  await eventually(() => temporalAnswers(`127.0.0.1:${port}`, 1_000), (up) => up, 60_000, `Temporal on ${port}`)
+  await eventually(
+    () => temporalAnswers(`127.0.0.1:${port}`, 1_000),
+    (up) => up,
+    60_000,
+    `Temporal on ${port}`,
+  )
   return child
 }
 
@@ -73,7 +94,9 @@ function kaizenUp(env: Record<string, string>): Up {
         timeoutMs,
         `a line matching ${pattern} (kaizen up printed:\n${lines.slice(-30).join('\n')})`,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}\nexit ${child.exitCode ?? child.signalCode}; last lines:\n${lines.slice(-30).join('\n')}`)
+        throw new Error(
+          `${err.message}\nexit ${child.exitCode ?? child.signalCode}; last lines:\n${lines.slice(-30).join('\n')}`,
+        )
       })
       return found as string
     },
@@ -90,58 +113,79 @@ async function outcome(up: Up): Promise<{ winner: string; rollouts: number }> {
 
 async function stopped(up: Up): Promise<number | null> {
   up.child.kill('SIGINT')
-  await new Promise((r) => (up.child.exitCode !== null || up.child.signalCode !== null ? r(null) : up.child.once('exit', r)))
+  await new Promise((r) =>
+    up.child.exitCode !== null || up.child.signalCode !== null ? r(null) : up.child.once('exit', r),
+  )
   return up.child.exitCode
 }
 
-test('kaizen up rides out a 60 s Temporal outage and a database restart, and ends its campaign as an uninterrupted run does', { timeout: 540_000 }, async (t) => {
-  const pgUrl = process.env.KAIZEN_TEST_DATABASE_URL as string
-  const databases = [await createTestDatabase(() => undefined, 'kaizen_outage_ref'), await createTestDatabase(() => undefined, 'kaizen_outage_run')]
-  for (const d of databases) cleanups.push(() => d.drop())
+test(
+  'kaizen up rides out a 60 s Temporal outage and a database restart, and ends its campaign as an uninterrupted run does',
+  { timeout: 540_000 },
+  async (t) => {
+    const pgUrl = process.env.KAIZEN_TEST_DATABASE_URL as string
+    const databases = [
+      await createTestDatabase(() => undefined, 'kaizen_outage_ref'),
+      await createTestDatabase(() => undefined, 'kaizen_outage_run'),
+    ]
+    for (const d of databases) cleanups.push(() => d.drop())
 
-  // The uninterrupted reference run.
-  const refDir = mkdtempSync(join(tmpdir(), 'kaizen-outage-temporal-ref-'))
-  cleanups.push(() => rmSync(refDir, { recursive: true, force: true }))
-  const refPort = await freePort()
-  await temporalServer(refDir, refPort)
-  const reference = kaizenUp({ DATABASE_URL: (databases[0] as { url: string }).url, TEMPORAL_ADDRESS: `127.0.0.1:${refPort}` })
-  const expected = await outcome(reference)
-  assert.equal(await stopped(reference), 130)
-  assert.ok(expected.rollouts > 0)
+    // The uninterrupted reference run.
+    const refDir = mkdtempSync(join(tmpdir(), 'kaizen-outage-temporal-ref-'))
+    cleanups.push(() => rmSync(refDir, { recursive: true, force: true }))
+    const refPort = await freePort()
+    await temporalServer(refDir, refPort)
+    const reference = kaizenUp({
+      DATABASE_URL: (databases[0] as { url: string }).url,
+      TEMPORAL_ADDRESS: `127.0.0.1:${refPort}`,
+    })
+    const expected = await outcome(reference)
+    assert.equal(await stopped(reference), 130)
+    assert.ok(expected.rollouts > 0)
 
-  // The same first run, with outages in the middle of its search.
-  const dir = mkdtempSync(join(tmpdir(), 'kaizen-outage-temporal-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  const port = await freePort()
-  let server = await temporalServer(dir, port)
-  const proxy = await startTcpProxy(pgUrl)
-  cleanups.push(() => proxy.close())
-  const up = kaizenUp({ DATABASE_URL: proxy.url((databases[1] as { url: string }).url), TEMPORAL_ADDRESS: `127.0.0.1:${port}` })
-  await up.line(/searching: round 2\//)
+    // The same first run, with outages in the middle of its search.
+    const dir = mkdtempSync(join(tmpdir(), 'kaizen-outage-temporal-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const port = await freePort()
+    let server = await temporalServer(dir, port)
+    const proxy = await startTcpProxy(pgUrl)
+    cleanups.push(() => proxy.close())
+    const up = kaizenUp({
+      DATABASE_URL: proxy.url((databases[1] as { url: string }).url),
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+    })
+    await up.line(/searching: round 2\//)
 
-  // Temporal goes away for 60 s (killed, not stopped), then comes back on the same port and file.
-  server.kill('SIGKILL')
-  await new Promise((r) => (server.exitCode !== null || server.signalCode !== null ? r(null) : server.once('exit', r)))
-  const down = await up.line(new RegExp(`Temporal at 127\\.0\\.0\\.1:${port} is unreachable since`), 60_000)
-  t.diagnostic(down)
-  await sleep(60_000)
-  assert.equal(up.child.exitCode, null, 'kaizen up is still running after a minute without Temporal')
-  server = await temporalServer(dir, port)
-  t.diagnostic(await up.line(/Temporal at .* is reachable again/, 60_000))
+    // Temporal goes away for 60 s (killed, not stopped), then comes back on the same port and file.
+    server.kill('SIGKILL')
+    await new Promise((r) =>
+      server.exitCode !== null || server.signalCode !== null ? r(null) : server.once('exit', r),
+    )
+    const down = await up.line(new RegExp(`Temporal at 127\\.0\\.0\\.1:${port} is unreachable since`), 60_000)
+    t.diagnostic(down)
+    await sleep(60_000)
+    assert.equal(up.child.exitCode, null, 'kaizen up is still running after a minute without Temporal')
+    server = await temporalServer(dir, port)
+    t.diagnostic(await up.line(/Temporal at .* is reachable again/, 60_000))
 
-  // Then the database restarts under the worker: every connection dropped, new ones refused for 10 s.
-  await proxy.cut()
-  t.diagnostic(await up.line(/database is unreachable since/, 60_000))
-  await sleep(10_000)
-  await proxy.restore()
-  t.diagnostic(await up.line(/database is reachable again/, 120_000))
+    // Then the database restarts under the worker: every connection dropped, new ones refused for 10 s.
+    await proxy.cut()
+    t.diagnostic(await up.line(/database is unreachable since/, 60_000))
+    await sleep(10_000)
+    await proxy.restore()
+    t.diagnostic(await up.line(/database is reachable again/, 120_000))
 
-  const got = await outcome(up)
-  t.diagnostic(`reference: ${JSON.stringify(expected)}; with outages: ${JSON.stringify(got)}`)
-  assert.deepEqual(got, expected, 'the same winner and rollouts as the uninterrupted run')
-  const log = up.lines.join('\n')
-  assert.equal(up.lines.filter((l) => /Temporal at .* is unreachable since/.test(l)).length, 1, 'one line for the Temporal outage')
-  assert.doesNotMatch(log, /retried \d+ times/, 'the worker\'s retry warnings are folded into the outage line')
-  assert.doesNotMatch(log, /Failed to get Workflow execution history/)
-  assert.equal(await stopped(up), 130, 'still running until Ctrl-C')
-})
+    const got = await outcome(up)
+    t.diagnostic(`reference: ${JSON.stringify(expected)}; with outages: ${JSON.stringify(got)}`)
+    assert.deepEqual(got, expected, 'the same winner and rollouts as the uninterrupted run')
+    const log = up.lines.join('\n')
+    assert.equal(
+      up.lines.filter((l) => /Temporal at .* is unreachable since/.test(l)).length,
+      1,
+      'one line for the Temporal outage',
+    )
+    assert.doesNotMatch(log, /retried \d+ times/, "the worker's retry warnings are folded into the outage line")
+    assert.doesNotMatch(log, /Failed to get Workflow execution history/)
+    assert.equal(await stopped(up), 130, 'still running until Ctrl-C')
+  },
+)

@@ -29,13 +29,23 @@ after(async () => {
   await database.close()
 })
 
-const parent = { system: 'You triage incidents for {{service}}. Answer with JSON.', user: 'Incident: {{summary}}', model: 'gpt-4.1-mini', params: { temperature: 0, maxTokens: 512 } }
+const parent = {
+  system: 'You triage incidents for {{service}}. Answer with JSON.',
+  user: 'Incident: {{summary}}',
+  model: 'gpt-4.1-mini',
+  params: { temperature: 0, maxTokens: 512 },
+}
 
 function proposer(campaignId: string) {
   const prices = new Prices({ 'proposer-x': { inputPerMTok: 1, outputPerMTok: 4 } })
   const openai = new OpenAIProvider({ apiKey: 'test', baseURL: server.openaiBaseUrl, prices, serves: () => true })
-  const registry = new ProviderRegistry([openai], null, { defaultLimits: { concurrency: 4, tokensPerMinute: null }, price: (m) => prices.of(m) })
-  const models = new ModelClient(database.db, registry, { retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 1_000 } })
+  const registry = new ProviderRegistry([openai], null, {
+    defaultLimits: { concurrency: 4, tokensPerMinute: null },
+    price: (m) => prices.of(m),
+  })
+  const models = new ModelClient(database.db, registry, {
+    retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 1_000 },
+  })
   return new LlmProposer(models, { model: 'proposer-x', maxSentences: 5, maxPromptTokens: 200 }, { campaignId })
 }
 
@@ -44,9 +54,20 @@ test('reflection: the failures and their feedback reach the proposer; the rewrit
   let seen = ''
   server.setResponder((call) => {
     seen = call.messages.map((m) => m.content).join('\n')
-    return { kind: 'json', value: { critique: 'the instructions never ask for concrete commands', instructions: 'You triage incidents for {{service}}. Answer with JSON. Give each action as a shell command with its target.' } }
+    return {
+      kind: 'json',
+      value: {
+        critique: 'the instructions never ask for concrete commands',
+        instructions:
+          'You triage incidents for {{service}}. Answer with JSON. Give each action as a shell command with its target.',
+      },
+    }
   })
-  const p = await proposer(campaignId).reflect(parent, [{ input: { summary: 'payments-api 5xx after deploy' }, score: 0.3, feedback: 'actions were vague: no commands' }], Rng.fromSeed('r'))
+  const p = await proposer(campaignId).reflect(
+    parent,
+    [{ input: { summary: 'payments-api 5xx after deploy' }, score: 0.3, feedback: 'actions were vague: no commands' }],
+    Rng.fromSeed('r'),
+  )
   assert.ok(p)
   assert.equal(p.operator, 'llm-reflect')
   assert.match(p.content.system, /shell command with its target/)
@@ -55,7 +76,10 @@ test('reflection: the failures and their feedback reach the proposer; the rewrit
   assert.match(seen, /payments-api 5xx after deploy/)
   const body = server.calls.at(-1)?.body as { response_format?: { type: string } }
   assert.equal(body.response_format?.type, 'json_schema')
-  const rows = await database.db.select().from(evaluations).where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'proposer')))
+  const rows = await database.db
+    .select()
+    .from(evaluations)
+    .where(and(eq(evaluations.campaignId, campaignId), eq(evaluations.purpose, 'proposer')))
   assert.equal(rows.length, 1)
   assert.ok((rows[0]?.costUsd ?? 0) > 0)
 })
@@ -70,13 +94,20 @@ test('unusable rewrites are dropped: a lost {{variable}}, too many sentences, un
   ]
   for (const reply of cases) {
     server.setResponder(() => reply)
-    assert.equal(await proposer(uniqueSuffix('drop')).reflect(parent, [{ input: { summary: 's' }, score: 0, feedback: 'f' }], rng), null, JSON.stringify(reply))
+    assert.equal(
+      await proposer(uniqueSuffix('drop')).reflect(parent, [{ input: { summary: 's' }, score: 0, feedback: 'f' }], rng),
+      null,
+      JSON.stringify(reply),
+    )
   }
 })
 
 test('a blind edit asks for one change; the same draw is answered from the cache', async () => {
   const campaignId = uniqueSuffix('edit')
-  server.setResponder(() => ({ kind: 'json', value: { critique: 'added a sentence', instructions: `${parent.system} Name the failing service first.` } }))
+  server.setResponder(() => ({
+    kind: 'json',
+    value: { critique: 'added a sentence', instructions: `${parent.system} Name the failing service first.` },
+  }))
   server.resetStats()
   const a = await proposer(campaignId).mutate(parent, Rng.fromSeed('same'))
   const b = await proposer(campaignId).mutate(parent, Rng.fromSeed('same'))
@@ -89,13 +120,34 @@ test('what the proposer model is sent is redacted: failure examples quoting pers
   let seen = ''
   server.setResponder((call) => {
     seen = call.messages.map((m) => m.content).join('\n')
-    return { kind: 'json', value: { critique: 'c', instructions: 'You triage incidents for {{service}}. Answer with JSON. Name the owner team.' } }
+    return {
+      kind: 'json',
+      value: {
+        critique: 'c',
+        instructions: 'You triage incidents for {{service}}. Answer with JSON. Name the owner team.',
+      },
+    }
   })
   const prices = new Prices({ 'proposer-x': { inputPerMTok: 1, outputPerMTok: 4 } })
   const openai = new OpenAIProvider({ apiKey: 'test', baseURL: server.openaiBaseUrl, prices, serves: () => true })
   const models = new ModelClient(database.db, new ProviderRegistry([openai], null, { price: (m) => prices.of(m) }))
-  const p = new LlmProposer(models, { model: 'proposer-x', maxSentences: 5, maxPromptTokens: 200 }, { campaignId: uniqueSuffix('proposer-redact') }, new Redactor())
-  const proposal = await p.reflect(parent, [{ input: { summary: 'jane.doe@example.com reports sk-proj-abcdefghijklmnopqrstuvwx12 leaked' }, score: 0.2, feedback: 'no owner named' }], Rng.fromSeed('x'))
+  const p = new LlmProposer(
+    models,
+    { model: 'proposer-x', maxSentences: 5, maxPromptTokens: 200 },
+    { campaignId: uniqueSuffix('proposer-redact') },
+    new Redactor(),
+  )
+  const proposal = await p.reflect(
+    parent,
+    [
+      {
+        input: { summary: 'jane.doe@example.com reports sk-proj-abcdefghijklmnopqrstuvwx12 leaked' },
+        score: 0.2,
+        feedback: 'no owner named',
+      },
+    ],
+    Rng.fromSeed('x'),
+  )
   assert.ok(proposal)
   assert.match(seen, /no owner named/)
   assert.ok(!seen.includes('jane.doe@example.com') && !seen.includes('sk-proj-abc'), seen)

@@ -5,7 +5,13 @@ import { eq, sql } from 'drizzle-orm'
 import { isKaizenError } from '../../core/errors.js'
 import { setRetention, type RetentionResult } from '../../db/queries/retention.js'
 import { campaigns, traffic } from '../../db/schema.js'
-import { RETENTION_SCHEDULE_ID, deleteSchedule, listSchedules, upsertRetentionSchedule, upsertSchedule } from '../../runtime/schedules.js'
+import {
+  RETENTION_SCHEDULE_ID,
+  deleteSchedule,
+  listSchedules,
+  upsertRetentionSchedule,
+  upsertSchedule,
+} from '../../runtime/schedules.js'
 import type { CampaignResult } from '../../workflows/messages.js'
 import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
@@ -19,7 +25,14 @@ after(() => h.close())
 test('a nightly schedule is created (SKIP overlap, explicit catch-up window) and triggers a campaign', async () => {
   const taskId = h.scenario.task.id
   await h.traffic.burst(240)
-  const spec = { taskId, cron: '0 2 * * *', timezone: 'UTC', catchupWindow: '1 hour', config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, rounds: 1 } }, taskQueue: h.taskQueue }
+  const spec = {
+    taskId,
+    cron: '0 2 * * *',
+    timezone: 'UTC',
+    catchupWindow: '1 hour',
+    config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, rounds: 1 } },
+    taskQueue: h.taskQueue,
+  }
   const created = await upsertSchedule(h.client, spec)
   assert.equal(created.created, true)
   assert.equal((await upsertSchedule(h.client, spec)).created, false, 'creating again updates in place')
@@ -32,7 +45,12 @@ test('a nightly schedule is created (SKIP overlap, explicit catch-up window) and
   assert.deepEqual(listed?.cron, ['0 2 * * *'])
 
   await handle.trigger()
-  const described = await eventually(() => handle.describe(), (x) => x.info.recentActions.length > 0, 30_000, 'the schedule to start a workflow')
+  const described = await eventually(
+    () => handle.describe(),
+    (x) => x.info.recentActions.length > 0,
+    30_000,
+    'the schedule to start a workflow',
+  )
   const workflowId = described.info.recentActions[0]!.action.workflow.workflowId
   const result: CampaignResult = await h.client.workflow.getHandle(workflowId).result()
   assert.equal(result.task, taskId)
@@ -47,16 +65,30 @@ test('a nightly schedule is created (SKIP overlap, explicit catch-up window) and
 
 test('a schedule with a bad cron expression is refused with the field named', async () => {
   await assert.rejects(
-    upsertSchedule(h.client, { taskId: h.scenario.task.id, cron: 'every night', timezone: 'UTC', catchupWindow: '1 hour', config: {}, taskQueue: h.taskQueue }),
+    upsertSchedule(h.client, {
+      taskId: h.scenario.task.id,
+      cron: 'every night',
+      timezone: 'UTC',
+      catchupWindow: '1 hour',
+      config: {},
+      taskQueue: h.taskQueue,
+    }),
     (e) => isKaizenError(e) && e.code === 'INVALID_INPUT' && /--cron "every night"/.test(e.message),
   )
   await assert.rejects(
-    upsertSchedule(h.client, { taskId: h.scenario.task.id, cron: '0 2 * * *', timezone: 'UTC', catchupWindow: '1 hour', config: { canary: { weight: 3 } }, taskQueue: h.taskQueue }),
+    upsertSchedule(h.client, {
+      taskId: h.scenario.task.id,
+      cron: '0 2 * * *',
+      timezone: 'UTC',
+      catchupWindow: '1 hour',
+      config: { canary: { weight: 3 } },
+      taskQueue: h.taskQueue,
+    }),
     (e) => isKaizenError(e) && /canary\.weight/.test(e.message),
   )
 })
 
-test('traffic retention: the daily schedule is created, and the workflow removes traffic past the task\'s period', async () => {
+test("traffic retention: the daily schedule is created, and the workflow removes traffic past the task's period", async () => {
   const created = await upsertRetentionSchedule(h.client, { taskQueue: h.taskQueue })
   assert.equal(created.scheduleId, RETENTION_SCHEDULE_ID)
   const d = await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe()
@@ -74,10 +106,17 @@ test('traffic retention: the daily schedule is created, and the workflow removes
     select ${runId} || g, ${taskId}, ${h.task.seedVersion.id}, 'u', '{"summary":"old"}'::jsonb, 'x', 'external', 'm', false, now() - interval '3 days'
     from generate_series(1, 25) g`)
   await setRetention(h.db, { taskId, days: 2, actor: 'user:test' })
-  const results: RetentionResult[] = await h.client.workflow.execute('trafficRetention', { workflowId: `retention-${taskId}`, taskQueue: h.taskQueue, args: [{ taskId }] })
+  const results: RetentionResult[] = await h.client.workflow.execute('trafficRetention', {
+    workflowId: `retention-${taskId}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId }],
+  })
   assert.equal(results[0]?.taskId, taskId)
   assert.equal(results[0]?.deleted, 25)
-  const left = await h.db.select().from(traffic).where(sql`${traffic.id} like ${`${runId}%`}`)
+  const left = await h.db
+    .select()
+    .from(traffic)
+    .where(sql`${traffic.id} like ${`${runId}%`}`)
   assert.equal(left.length, 0)
   await setRetention(h.db, { taskId, days: null, actor: 'user:test' })
 })

@@ -26,11 +26,20 @@ after(async () => {
   await h.close()
 })
 
-const stored = async () => Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
+const stored = async () =>
+  Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
 
 test('the simulator counts requests lost while the database is away, reports them in one line without data, and records again once it is back', async () => {
   const lines: string[] = []
-  const sim = new TrafficSimulator({ db: viaProxy.db, provider: h.simulation, resolver: new PromptResolver(viaProxy.db), scenario: h.scenario, runId: 'outage', recordRetryMs: [1, 1], log: (l) => lines.push(l) })
+  const sim = new TrafficSimulator({
+    db: viaProxy.db,
+    provider: h.simulation,
+    resolver: new PromptResolver(viaProxy.db),
+    scenario: h.scenario,
+    runId: 'outage',
+    recordRetryMs: [1, 1],
+    log: (l) => lines.push(l),
+  })
   await sim.burst(3, 1)
   assert.equal(await stored(), 3)
 
@@ -44,7 +53,10 @@ test('the simulator counts requests lost while the database is away, reports the
   await sim.burst(2, 1)
   // The reason: refused, or (a connection the cut closed, before the pool noticed) terminated.
   assert.equal(lines.length, 1, lines.join('\n'))
-  assert.match(lines[0] ?? '', /^\[traffic\] 5 requests lost while the database was unavailable \((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$/)
+  assert.match(
+    lines[0] ?? '',
+    /^\[traffic\] 5 requests lost while the database was unavailable \((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$/,
+  )
   assert.equal(sim.stats.sent, 5)
   assert.equal(await stored(), 5)
 })

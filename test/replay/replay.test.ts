@@ -9,7 +9,9 @@ import { installTemporalRuntime } from '../../runtime/temporal.js'
 import { workflowBundle } from '../../worker/create-worker.js'
 
 const dir = join(REPO_ROOT, 'test', 'histories')
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
 installTemporalRuntime('ERROR')
 
 test('recorded histories of both workflows exist', () => {
@@ -25,7 +27,11 @@ test('recorded histories of both workflows exist', () => {
 for (const file of files) {
   test(`replays ${file} against the current workflow code`, async () => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')))
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file.replace(/\.json$/, '').replace(/[^\w-]/g, '-'))
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      history,
+      file.replace(/\.json$/, '').replace(/[^\w-]/g, '-'),
+    )
   })
 }
 
@@ -35,5 +41,8 @@ test('a history that does not match the code is caught (the replay test can fail
   // Rename the first scheduled activity: the code schedules beginCanary, the history now says otherwise.
   const scheduled = json.events.find((e: any) => e.activityTaskScheduledEventAttributes)
   scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse'
-  await assert.rejects(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, historyFromJSON(json), 'tampered'), /Nondeterminism|DeterminismViolation|does not match/i)
+  await assert.rejects(
+    Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, historyFromJSON(json), 'tampered'),
+    /Nondeterminism|DeterminismViolation|does not match/i,
+  )
 })

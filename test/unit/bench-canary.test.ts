@@ -11,9 +11,25 @@ function asTraffic(s: Sample, upTo: number): Observation[] {
   for (let i = 0; i < upTo; i++) {
     for (let j = 0; j < s.r; j++) {
       const idx = i * s.r + j
-      out.push({ arm: 'baseline', at: i * 1000 + 100 + j, unit: `b${idx}`, score: s.baselineError[idx] ? null : (s.baseline[idx] as number), error: s.baselineError[idx] === 1, latencyMs: null, costUsd: null })
+      out.push({
+        arm: 'baseline',
+        at: i * 1000 + 100 + j,
+        unit: `b${idx}`,
+        score: s.baselineError[idx] ? null : (s.baseline[idx] as number),
+        error: s.baselineError[idx] === 1,
+        latencyMs: null,
+        costUsd: null,
+      })
     }
-    out.push({ arm: 'canary', at: i * 1000 + 500, unit: `c${i}`, score: s.canaryError[i] ? null : (s.canary[i] as number), error: s.canaryError[i] === 1, latencyMs: null, costUsd: null })
+    out.push({
+      arm: 'canary',
+      at: i * 1000 + 500,
+      unit: `c${i}`,
+      score: s.canaryError[i] ? null : (s.canary[i] as number),
+      error: s.canaryError[i] === 1,
+      latencyMs: null,
+      costUsd: null,
+    })
   }
   return out
 }
@@ -31,10 +47,18 @@ test('the benchmark measures the shipped detector: same decisions as analyzeCana
           for (let look = 50; look <= 600; look += 50) {
             const live = analyzeCanary(asTraffic(sample, look), config, { now: look * 1000 + 10_000 })
             const benchRolledBack = bench.rollbackAt !== null && bench.rollbackAt <= look
-            assert.equal(live.verdict === 'rollback', benchRolledBack, `${scenario.name} r=${r} ${condition} rep ${rep} look ${look}: live ${live.verdict}, bench rollback at ${bench.rollbackAt}`)
+            assert.equal(
+              live.verdict === 'rollback',
+              benchRolledBack,
+              `${scenario.name} r=${r} ${condition} rep ${rep} look ${look}: live ${live.verdict}, bench rollback at ${bench.rollbackAt}`,
+            )
             if (!benchRolledBack) {
               const benchReady = bench.readyAt !== null && bench.readyAt !== undefined && bench.readyAt <= look
-              assert.equal(live.verdict === 'ready', benchReady, `${scenario.name} r=${r} ${condition} look ${look}: live ${live.verdict}, bench ready at ${bench.readyAt}`)
+              assert.equal(
+                live.verdict === 'ready',
+                benchReady,
+                `${scenario.name} r=${r} ${condition} look ${look}: live ${live.verdict}, bench ready at ${bench.readyAt}`,
+              )
             }
             if (live.verdict === 'rollback') rollbacks++
             if (live.verdict === 'ready') readies++
@@ -50,7 +74,13 @@ test('the benchmark and the product agree on the hard floor at the edge of "conc
   // r = 1, 60 canary requests: the last 10 fail; the baseline fails in blocks 50, 52, 54, 56, 58.
   // Block 50's baseline request came before the run's first failure: not concurrent with the run.
   const n = 60
-  const sample: Sample = { canary: new Float64Array(n).fill(0.8), canaryError: new Uint8Array(n), baseline: new Float64Array(n).fill(0.8), baselineError: new Uint8Array(n), r: 1 }
+  const sample: Sample = {
+    canary: new Float64Array(n).fill(0.8),
+    canaryError: new Uint8Array(n),
+    baseline: new Float64Array(n).fill(0.8),
+    baselineError: new Uint8Array(n),
+    r: 1,
+  }
   for (let i = 50; i < 60; i++) sample.canary[i] = 0
   for (const i of [50, 52, 54, 56, 58]) sample.baseline[i] = 0
   const config = { ...DEFAULT_ANALYSIS, blockMs: 1000, graceMs: 1, maxCanarySamples: 100_000 }

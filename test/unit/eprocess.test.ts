@@ -33,9 +33,19 @@ test('harm test: false rollbacks stay below alpha under continuous monitoring', 
 test('harm test detects a real regression, and a total failure fast', () => {
   const r = Rng.fromSeed('harm-alt')
   const bets = mixtureBets(0.05, 0.09, 0.75)
-  const detected = Array.from({ length: 50 }, () => harmEProcess(Array.from({ length: 1500 }, () => normalish(r, -0.1, 0.3)), bets, 0.025)).filter((t) => t.crossedAt !== null)
+  const detected = Array.from({ length: 50 }, () =>
+    harmEProcess(
+      Array.from({ length: 1500 }, () => normalish(r, -0.1, 0.3)),
+      bets,
+      0.025,
+    ),
+  ).filter((t) => t.crossedAt !== null)
   assert.ok(detected.length >= 45, `${detected.length}/50 detected`)
-  const total = harmEProcess(Array.from({ length: 30 }, () => -0.8), bets, 0.025)
+  const total = harmEProcess(
+    Array.from({ length: 30 }, () => -0.8),
+    bets,
+    0.025,
+  )
   assert.ok(total.crossedAt !== null && total.crossedAt <= 15, `crossed at ${total.crossedAt}`)
   assert.ok(alwaysValidP(total) <= 0.025)
 })
@@ -43,11 +53,26 @@ test('harm test detects a real regression, and a total failure fast', () => {
 test('readiness: fires for no-worse canaries, rarely for canaries worse than the margin', () => {
   const r = Rng.fromSeed('ready')
   const bets = mixtureBets(0.05, 0.09, 0.75 / 1.05)
-  const fine = Array.from({ length: 40 }, () => readinessEProcess(Array.from({ length: 800 }, () => normalish(r, 0, 0.3)), bets, 0.05, 0.05))
+  const fine = Array.from({ length: 40 }, () =>
+    readinessEProcess(
+      Array.from({ length: 800 }, () => normalish(r, 0, 0.3)),
+      bets,
+      0.05,
+      0.05,
+    ),
+  )
   assert.ok(fine.filter((t) => t.crossedAt !== null).length >= 36)
   let falseReady = 0
   for (let k = 0; k < 300; k++) {
-    if (readinessEProcess(Array.from({ length: 600 }, () => normalish(r, -0.05, 0.3)), bets, 0.05, 0.05).crossedAt !== null) falseReady++
+    if (
+      readinessEProcess(
+        Array.from({ length: 600 }, () => normalish(r, -0.05, 0.3)),
+        bets,
+        0.05,
+        0.05,
+      ).crossedAt !== null
+    )
+      falseReady++
   }
   assert.ok(falseReady / 300 <= 0.05 + 0.025, `false ready ${falseReady / 300}`)
 })
@@ -58,7 +83,15 @@ test('adaptive bets keep the guarantee and adapt to high-variance pass/fail data
   // pass/fail differences: sd ≈ 0.57, far from the 0.3 prior
   const passFail = (p: number) => (r.float() < p ? 1 : 0) - (r.float() < 0.8 ? 1 : 0)
   let falseRollbacks = 0
-  for (let k = 0; k < 400; k++) if (harmEProcess(Array.from({ length: 1000 }, () => passFail(0.8)), plan, 0.025).crossedAt !== null) falseRollbacks++
+  for (let k = 0; k < 400; k++)
+    if (
+      harmEProcess(
+        Array.from({ length: 1000 }, () => passFail(0.8)),
+        plan,
+        0.025,
+      ).crossedAt !== null
+    )
+      falseRollbacks++
   assert.ok(falseRollbacks / 400 <= 0.025 + 0.02, `false rollback rate ${falseRollbacks / 400}`)
   let adaptiveHits = 0
   let fixedHits = 0

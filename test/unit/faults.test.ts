@@ -21,7 +21,9 @@ async function hello(): Promise<string> {
   const s = connect(proxy.port, proxy.host)
   try {
     s.write('hello')
-    const [data] = (await Promise.race([once(s, 'data'), once(s, 'error').then(([e]) => Promise.reject(e))])) as [Buffer]
+    const [data] = (await Promise.race([once(s, 'data'), once(s, 'error').then(([e]) => Promise.reject(e))])) as [
+      Buffer,
+    ]
     return data.toString()
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? String(err)
@@ -34,7 +36,9 @@ async function hello(): Promise<string> {
 async function ending(): Promise<string> {
   const s = connect(proxy.port, proxy.host)
   try {
-    const [err] = (await Promise.race([once(s, 'error'), once(s, 'close').then(() => [null])])) as [NodeJS.ErrnoException | null]
+    const [err] = (await Promise.race([once(s, 'error'), once(s, 'close').then(() => [null])])) as [
+      NodeJS.ErrnoException | null,
+    ]
     return err?.code ?? 'closed'
   } finally {
     s.destroy()
@@ -62,5 +66,8 @@ test('the proxy forwards, cuts (refusing or resetting new connections, closing t
   await proxy.restore()
   assert.equal(proxy.state, 'open')
   assert.equal(await hello(), 'hello')
-  assert.equal(proxy.url('postgres://u:p@db.example:5432/kaizen?sslmode=disable'), `postgres://u:p@127.0.0.1:${proxy.port}/kaizen?sslmode=disable`)
+  assert.equal(
+    proxy.url('postgres://u:p@db.example:5432/kaizen?sslmode=disable'),
+    `postgres://u:p@127.0.0.1:${proxy.port}/kaizen?sslmode=disable`,
+  )
 })

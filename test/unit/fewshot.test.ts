@@ -17,10 +17,22 @@ const world = new SimWorld(scenario)
 const seed = scenario.task.prompt
 
 test('demonstrations are sent as user/assistant turns before the input; they change the content hash only when present', () => {
-  const demo = { input: { incident_id: 'INC-1', service: 'auth', summary: 'TLS fails' }, output: '{"diagnosis":"expired certificate"}' }
-  const content: PromptContent = { system: 'Triage.', user: '{{incident_id}} {{service}}: {{summary}}', model: 'sim-standard', params: { temperature: 0, maxTokens: 512 }, examples: [demo] }
+  const demo = {
+    input: { incident_id: 'INC-1', service: 'auth', summary: 'TLS fails' },
+    output: '{"diagnosis":"expired certificate"}',
+  }
+  const content: PromptContent = {
+    system: 'Triage.',
+    user: '{{incident_id}} {{service}}: {{summary}}',
+    model: 'sim-standard',
+    params: { temperature: 0, maxTokens: 512 },
+    examples: [demo],
+  }
   const msgs = renderMessages(content, { incident_id: 'INC-2', service: 'api', summary: 'slow' })
-  assert.deepEqual(msgs.map((m) => m.role), ['system', 'user', 'assistant', 'user'])
+  assert.deepEqual(
+    msgs.map((m) => m.role),
+    ['system', 'user', 'assistant', 'user'],
+  )
   assert.equal(msgs[1]?.content, 'INC-1 auth: TLS fails')
   assert.equal(msgs[3]?.content, 'INC-2 api: slow')
   const { examples: _, ...plain } = content
@@ -49,7 +61,11 @@ test('simulated model: a demonstration of the example’s own cluster helps, ano
 
 test('editDemonstrations: adds, swaps or removes one demonstration, never past the cap, recording the traffic record', () => {
   const rng = Rng.fromSeed('fewshot-edits')
-  const sources = Array.from({ length: 5 }, (_, i) => ({ itemId: `t${i}`, demonstration: { input: { x: String(i) }, output: `answer ${i}` }, score: 0.9 }))
+  const sources = Array.from({ length: 5 }, (_, i) => ({
+    itemId: `t${i}`,
+    demonstration: { input: { x: String(i) }, output: `answer ${i}` },
+    score: 0.9,
+  }))
   let content: PromptContent = seed
   const seen = new Set<string>()
   for (let i = 0; i < 60; i++) {
@@ -70,15 +86,27 @@ test('few-shot selection finds demonstrations that raise exact accuracy, and nev
   const ports = memoryPorts(world, { seed: 'fewshot-search', budget: 1_500, train: 80, validation: 40 })
   const sources = await ports.demonstrations!()
   assert.ok(sources.length > 5, 'some training items have high-DQ production answers')
-  assert.ok(sources.every((s) => ports.trainIds.includes(s.itemId)), 'demonstrations come from the training split only')
+  assert.ok(
+    sources.every((s) => ports.trainIds.includes(s.itemId)),
+    'demonstrations come from the training split only',
+  )
   const inner = ports.evaluate.bind(ports)
   ports.evaluate = async (content, ids) => {
-    const shownItems = sources.filter((s) => content.examples?.some((d) => d.output === s.demonstration.output)).map((s) => s.itemId)
+    const shownItems = sources
+      .filter((s) => content.examples?.some((d) => d.output === s.demonstration.output))
+      .map((s) => s.itemId)
     for (const id of ids) assert.ok(!shownItems.includes(id), `scored a prompt on ${id}, which it shows`)
     return inner(content, ids)
   }
   const v = await ports.evaluate(seed, ports.validationIds)
-  ports.pool.push({ id: 'seed', content: seed, parentIds: [], operator: 'seed', status: 'seed', validationMean: meanOf(v) })
+  ports.pool.push({
+    id: 'seed',
+    content: seed,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: meanOf(v),
+  })
   for (let r = 0; r < 40; r++) {
     const o = await runRound(STRATEGIES.fewshot, ports.pool, { ...DEFAULT_STRATEGY_SETTINGS, minibatchSize: 6 }, ports)
     if (o.exhausted) break
@@ -91,5 +119,8 @@ test('few-shot selection finds demonstrations that raise exact accuracy, and nev
     const clusters = (c.examples ?? []).map((d) => world.clusterOf(renderTemplate(c.user, d.input)))
     return fresh.reduce((s, e) => s + world.probability(e, clauses, c.model, clusters), 0) / fresh.length
   }
-  assert.ok(acc(best.content) > acc(seed) + 0.02, `exact accuracy ${acc(best.content).toFixed(3)} vs seed ${acc(seed).toFixed(3)}`)
+  assert.ok(
+    acc(best.content) > acc(seed) + 0.02,
+    `exact accuracy ${acc(best.content).toFixed(3)} vs seed ${acc(seed).toFixed(3)}`,
+  )
 })

@@ -10,9 +10,15 @@ import { routeToCanary } from '../../serving/routing.js'
 import { ApplicationFailure } from '@temporalio/common'
 
 test('templates render variables and name a missing one', () => {
-  assert.equal(renderTemplate('Incident {{id}} on {{svc.name}}', { id: 'INC-1', svc: { name: 'auth' } }), 'Incident INC-1 on auth')
+  assert.equal(
+    renderTemplate('Incident {{id}} on {{svc.name}}', { id: 'INC-1', svc: { name: 'auth' } }),
+    'Incident INC-1 on auth',
+  )
   assert.deepEqual(templateVariables('{{a}} {{ b }} {{a}}'), ['a', 'b'])
-  assert.throws(() => renderTemplate('{{missing}}', { present: 'x' }), /uses \{\{missing\}\} but the input has no "missing" \(inputs: present\)/)
+  assert.throws(
+    () => renderTemplate('{{missing}}', { present: 'x' }),
+    /uses \{\{missing\}\} but the input has no "missing" \(inputs: present\)/,
+  )
 })
 
 test('routing is sticky per key and honours the weight', () => {
@@ -25,7 +31,11 @@ test('routing is sticky per key and honours the weight', () => {
   assert.ok(Math.abs(canary / 10_000 - 0.2) < 0.015, `${canary / 10_000}`)
   assert.equal(routeToCanary('task', 'u', 'c', 0), false)
   assert.equal(routeToCanary('task', 'u', 'c', 1), true)
-  const moved = Array.from({ length: 1000 }, (_, i) => routeToCanary('task', `user-${i}`, 'canary-1', 0.5) !== routeToCanary('task', `user-${i}`, 'canary-2', 0.5)).filter(Boolean).length
+  const moved = Array.from(
+    { length: 1000 },
+    (_, i) =>
+      routeToCanary('task', `user-${i}`, 'canary-1', 0.5) !== routeToCanary('task', `user-${i}`, 'canary-2', 0.5),
+  ).filter(Boolean).length
   assert.ok(moved > 350, 'a new canary reshuffles users')
 })
 
@@ -33,9 +43,15 @@ test('campaign config: defaults, and errors that name the field', () => {
   const c = parseCampaignConfig({})
   assert.equal(c.search.rolloutBudget, 2000)
   assert.equal(c.canary.onApprovalTimeout, 'hold')
-  assert.throws(() => parseCampaignConfig({ splits: { train: 0.5, validation: 0.5, holdout: 0.5 } }), /splits: train \+ validation \+ holdout must be 1/)
+  assert.throws(
+    () => parseCampaignConfig({ splits: { train: 0.5, validation: 0.5, holdout: 0.5 } }),
+    /splits: train \+ validation \+ holdout must be 1/,
+  )
   assert.throws(() => parseCampaignConfig({ canary: { weight: 2 } }), /canary\.weight/)
-  assert.throws(() => parseCampaignConfig({ canary: { weight: 1 } }), /canary\.weight: at most 0\.5: the canary is compared with the concurrent baseline/)
+  assert.throws(
+    () => parseCampaignConfig({ canary: { weight: 1 } }),
+    /canary\.weight: at most 0\.5: the canary is compared with the concurrent baseline/,
+  )
   assert.throws(() => parseCampaignConfig({ search: { rounds: 'many' } }), /search\.rounds/)
 })
 

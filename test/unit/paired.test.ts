@@ -41,7 +41,10 @@ test('false positive rate under the null stays near alpha', () => {
 test('small samples use exact enumeration and the result is deterministic', () => {
   const t1 = pairedTest([0, 0, 0, 0, 0], [1, 1, 1, 1, 1])
   assert.equal(t1.pValue, 1 / 32)
-  assert.deepEqual(pairedTest([0.2, 0.4, 0.1], [0.3, 0.2, 0.9], { seed: 'x' }), pairedTest([0.2, 0.4, 0.1], [0.3, 0.2, 0.9], { seed: 'x' }))
+  assert.deepEqual(
+    pairedTest([0.2, 0.4, 0.1], [0.3, 0.2, 0.9], { seed: 'x' }),
+    pairedTest([0.2, 0.4, 0.1], [0.3, 0.2, 0.9], { seed: 'x' }),
+  )
 })
 
 test('min effect is honoured and unpaired input is refused', () => {

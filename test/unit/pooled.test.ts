@@ -4,25 +4,40 @@ import { Rng } from '../../core/rng.js'
 import { pooledEstimates, sentenceKeys, type PooledObservation } from '../../core/search/pooled.js'
 
 // A small additive world: a base prompt plus any subset of four sentences, each with a known effect.
-const EFFECTS: Record<string, number> = { 'Name the service.': 0.12, 'Be vague.': -0.08, 'Give commands.': 0.09, 'Be polite.': 0 }
+const EFFECTS: Record<string, number> = {
+  'Name the service.': 0.12,
+  'Be vague.': -0.08,
+  'Give commands.': 0.09,
+  'Be polite.': 0,
+}
 const SENTENCES = Object.keys(EFFECTS)
 const candidates = Array.from({ length: 16 }, (_, mask) => {
   const parts = SENTENCES.filter((_, i) => mask & (1 << i))
-  return { id: `c${mask}`, system: ['Triage the incident.', ...parts].join(' '), truth: 0.4 + parts.reduce((s, p) => s + (EFFECTS[p] as number), 0) }
+  return {
+    id: `c${mask}`,
+    system: ['Triage the incident.', ...parts].join(' '),
+    truth: 0.4 + parts.reduce((s, p) => s + (EFFECTS[p] as number), 0),
+  }
 })
 const features = new Map(candidates.map((c) => [c.id, sentenceKeys(c.system)]))
 const items = Array.from({ length: 40 }, (_, i) => ({ id: `i${i}`, offset: ((i % 5) - 2) * 0.08 }))
 
 test('sentenceKeys: normalised, unique sentences', () => {
-  assert.deepEqual(sentenceKeys('Name the service.  name the SERVICE! Give commands?'), ['name the service', 'give commands'])
+  assert.deepEqual(sentenceKeys('Name the service.  name the SERVICE! Give commands?'), [
+    'name the service',
+    'give commands',
+  ])
 })
 
 test('pooled estimates: noiseless additive scores are recovered exactly (no ridge)', () => {
   const obs: PooledObservation[] = []
   // Partial evaluations too: candidate k sees only some items.
-  for (const [k, c] of candidates.entries()) for (const it of items.slice(0, 20 + (k % 3) * 10)) obs.push({ candidate: c.id, item: it.id, score: c.truth + it.offset })
+  for (const [k, c] of candidates.entries())
+    for (const it of items.slice(0, 20 + (k % 3) * 10))
+      obs.push({ candidate: c.id, item: it.id, score: c.truth + it.offset })
   const est = pooledEstimates(features, obs, { ridge: 0, residualPrior: 1e9, sweeps: 200 })
-  for (const c of candidates) assert.ok(Math.abs((est.get(c.id) as number) - c.truth) < 1e-6, `${c.id}: ${est.get(c.id)} vs ${c.truth}`)
+  for (const c of candidates)
+    assert.ok(Math.abs((est.get(c.id) as number) - c.truth) < 1e-6, `${c.id}: ${est.get(c.id)} vs ${c.truth}`)
 })
 
 test('pooled estimates beat each candidate’s own mean on noisy pass/fail scores, and pick a better winner', () => {
@@ -49,20 +64,30 @@ test('pooled estimates beat each candidate’s own mean on noisy pass/fail score
       ownError += ((own.get(c.id) as number) - c.truth) ** 2
       pooledError += ((est.get(c.id) as number) - c.truth) ** 2
     }
-    const best = (m: Map<string, number>) => candidates.reduce((b, c) => ((m.get(c.id) as number) > (m.get(b.id) as number) ? c : b))
+    const best = (m: Map<string, number>) =>
+      candidates.reduce((b, c) => ((m.get(c.id) as number) > (m.get(b.id) as number) ? c : b))
     ownPickTruth += best(own).truth
     pooledPickTruth += best(est).truth
   }
   assert.ok(pooledError < ownError / 2, `pooled squared error ${pooledError.toFixed(3)} vs own ${ownError.toFixed(3)}`)
-  assert.ok(pooledPickTruth / reps > ownPickTruth / reps, `true accuracy of the pick: pooled ${(pooledPickTruth / reps).toFixed(3)} vs own ${(ownPickTruth / reps).toFixed(3)}`)
+  assert.ok(
+    pooledPickTruth / reps > ownPickTruth / reps,
+    `true accuracy of the pick: pooled ${(pooledPickTruth / reps).toFixed(3)} vs own ${(ownPickTruth / reps).toFixed(3)}`,
+  )
 })
 
 test('pooled estimates: a sentence every candidate shares is part of the intercept; unknown candidates are skipped', () => {
-  const est = pooledEstimates(new Map([['a', ['x']], ['b', ['x']]]), [
-    { candidate: 'a', item: 'i1', score: 1 },
-    { candidate: 'b', item: 'i1', score: 0 },
-    { candidate: 'zzz', item: 'i1', score: 1 },
-  ])
+  const est = pooledEstimates(
+    new Map([
+      ['a', ['x']],
+      ['b', ['x']],
+    ]),
+    [
+      { candidate: 'a', item: 'i1', score: 1 },
+      { candidate: 'b', item: 'i1', score: 0 },
+      { candidate: 'zzz', item: 'i1', score: 1 },
+    ],
+  )
   assert.deepEqual([...est.keys()].sort(), ['a', 'b'])
   assert.ok((est.get('a') as number) > (est.get('b') as number))
 })
@@ -78,7 +103,14 @@ async function seededPorts(seed: string) {
   const ports = memoryPorts(world, { seed, budget: 600, train: 40, validation: 20 })
   const prompt = world.scenario.task.prompt
   const v = await ports.evaluate(prompt, ports.validationIds)
-  ports.pool.push({ id: 'seed', content: prompt, parentIds: [], operator: 'seed', status: 'seed', validationMean: v.reduce((s, x) => s + (x.score ?? 0), 0) / v.length })
+  ports.pool.push({
+    id: 'seed',
+    content: prompt,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: v.reduce((s, x) => s + (x.score ?? 0), 0) / v.length,
+  })
   return ports
 }
 
@@ -88,12 +120,19 @@ test('runRound with pooling: every scored candidate gets an estimate, at no roll
   const { DEFAULT_STRATEGY_SETTINGS, incumbent, rankScore } = await import('../../core/search/types.js')
   for (const pooled of [true, false]) {
     const ports = await seededPorts('pooled-round')
-    for (let r = 0; r < 4; r++) await runRound(STRATEGIES.beam, ports.pool, { ...DEFAULT_STRATEGY_SETTINGS, pooled }, ports)
+    for (let r = 0; r < 4; r++)
+      await runRound(STRATEGIES.beam, ports.pool, { ...DEFAULT_STRATEGY_SETTINGS, pooled }, ports)
     const scored = ports.pool.filter((c) => c.status !== 'rejected' && c.validationMean !== null)
     assert.ok(scored.length >= 2, 'the search accepted candidates')
     if (pooled) {
-      assert.ok(scored.every((c) => typeof c.estimate === 'number'), 'every scored candidate has a pooled estimate')
-      assert.equal(incumbent(ports.pool)?.id, [...scored].sort((a, b) => (rankScore(b) as number) - (rankScore(a) as number))[0]?.id)
+      assert.ok(
+        scored.every((c) => typeof c.estimate === 'number'),
+        'every scored candidate has a pooled estimate',
+      )
+      assert.equal(
+        incumbent(ports.pool)?.id,
+        [...scored].sort((a, b) => (rankScore(b) as number) - (rankScore(a) as number))[0]?.id,
+      )
       const before = ports.rollouts()
       for (const c of scored) c.estimate = null
       await reestimate(ports.pool, ports) // same pool, nothing new: the memoised fit is kept (estimates stay cleared)

@@ -38,7 +38,12 @@ test('refreshing cache: single-flight reads, refresh ahead past half the TTL, fa
 test('refreshing cache: an entry past its whole life is read again before it is served', async () => {
   let reads = 0
   let now = 0
-  const cache = new RefreshingCache(async (k: string) => `${k}:${++reads}`, 100, 10_000, () => now)
+  const cache = new RefreshingCache(
+    async (k: string) => `${k}:${++reads}`,
+    100,
+    10_000,
+    () => now,
+  )
   assert.equal(await cache.get('b'), 'b:1')
   now += 49
   assert.equal(await cache.get('b'), 'b:1', 'young: served, no read')

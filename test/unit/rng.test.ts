@@ -7,15 +7,24 @@ test('same seed gives the same sequence; different seeds differ', () => {
   const b = Rng.fromSeed('campaign-1', 3)
   const c = Rng.fromSeed('campaign-1', 4)
   const xs = Array.from({ length: 20 }, () => a.float())
-  assert.deepEqual(xs, Array.from({ length: 20 }, () => b.float()))
-  assert.notDeepEqual(xs, Array.from({ length: 20 }, () => c.float()))
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 20 }, () => b.float()),
+  )
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 20 }, () => c.float()),
+  )
 })
 
 test('a saved state resumes the exact sequence', () => {
   const a = Rng.fromSeed('resume')
   for (let i = 0; i < 7; i++) a.float()
   const resumed = Rng.fromState(a.state())
-  assert.deepEqual(Array.from({ length: 10 }, () => a.int(1000)), Array.from({ length: 10 }, () => resumed.int(1000)))
+  assert.deepEqual(
+    Array.from({ length: 10 }, () => a.int(1000)),
+    Array.from({ length: 10 }, () => resumed.int(1000)),
+  )
 })
 
 test('floats are uniform enough and ints stay in range', () => {

@@ -10,11 +10,22 @@ const TOKEN = 'CiQwMWEyM2RhMy1iNjk1LTc5NTYtYjRhOC05ZDFiNTMyNDkzZjMSIGxvZ3M='
 
 /** A drizzle query error as it arrives: the SQL and its parameters in the message and as fields. */
 function drizzleError(cause: Error): Error {
-  const err = new Error('Failed query: insert into "traffic" ("id", "input") values ($1, $2)\nparams: tr_1,{"summary":"jane@example.com sk-live-abcdefghijklmnopqrstuvwxyz"}')
-  Object.assign(err, { query: 'insert into "traffic" ("id", "input") values ($1, $2)', params: ['tr_1', { summary: 'jane@example.com' }], cause })
+  const err = new Error(
+    'Failed query: insert into "traffic" ("id", "input") values ($1, $2)\nparams: tr_1,{"summary":"jane@example.com sk-live-abcdefghijklmnopqrstuvwxyz"}',
+  )
+  Object.assign(err, {
+    query: 'insert into "traffic" ("id", "input") values ($1, $2)',
+    params: ['tr_1', { summary: 'jane@example.com' }],
+    cause,
+  })
   return err
 }
-const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' })
+const refused = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+    code: 'ECONNREFUSED',
+    errno: -111,
+    syscall: 'connect',
+  })
 
 test('task tokens are withheld in every form the SDK and its core print them', () => {
   for (const line of [
@@ -45,16 +56,25 @@ test('SDK log lines: secret fields dropped, errors described, SQL parameters and
   // A message that folds a query error into itself, and a secret in free text.
   const folded = scrubLogText(`could not store: Failed query: insert into "t" values ($1)\nparams: jane@example.com`)
   assert.equal(folded, 'could not store: [database query withheld]')
-  assert.equal(scrubLogText('calling with sk-live-abcdefghijklmnopqrstuvwxyz for jane@example.com'), 'calling with [REDACTED:secret] for [REDACTED:email]')
+  assert.equal(
+    scrubLogText('calling with sk-live-abcdefghijklmnopqrstuvwxyz for jane@example.com'),
+    'calling with [REDACTED:secret] for [REDACTED:email]',
+  )
 })
 
 test('describeError: Kaizen messages kept (identities too), other errors cut to a scrubbed first line', () => {
-  assert.equal(describeError(new KaizenError('CONFLICT', 'canary c-1 was already approved by ops@example.com')), 'canary c-1 was already approved by ops@example.com')
+  assert.equal(
+    describeError(new KaizenError('CONFLICT', 'canary c-1 was already approved by ops@example.com')),
+    'canary c-1 was already approved by ops@example.com',
+  )
   assert.equal(describeError(new TypeError('bad thing\nsecond line with jane@example.com')), 'TypeError: bad thing')
   assert.equal(describeError(new Error(`x${'y'.repeat(400)}`)).length, 301)
   assert.equal(describeError('card 4111 1111 1111 1111'), 'card [REDACTED:credit-card-number]')
   // The CLI's last resort says the same, and a lost database is exit code 7.
-  assert.deepEqual(describeForCli(drizzleError(refused())), { message: 'database unavailable: connection refused (ECONNREFUSED) during insert into traffic', code: 7 })
+  assert.deepEqual(describeForCli(drizzleError(refused())), {
+    message: 'database unavailable: connection refused (ECONNREFUSED) during insert into traffic',
+    code: 7,
+  })
 })
 
 test('activity failures: unknown errors are sanitised and still retried; Kaizen errors keep their codes', () => {
@@ -69,17 +89,25 @@ test('activity failures: unknown errors are sanitised and still retried; Kaizen 
   assert.equal(db.nonRetryable, false)
   assert.doesNotMatch(`${db.message}${db.stack}`, /params|jane@|Failed query/)
 
-  const rejected = toApplicationFailure(new KaizenError('INVALID_INPUT', 'bad config', { details: { fields: ['x'] } })) as ApplicationFailure
+  const rejected = toApplicationFailure(
+    new KaizenError('INVALID_INPUT', 'bad config', { details: { fields: ['x'] } }),
+  ) as ApplicationFailure
   assert.equal(rejected.type, 'INVALID_INPUT')
   assert.equal(rejected.nonRetryable, true)
-  const later = toApplicationFailure(new KaizenError('PROVIDER_UNAVAILABLE', 'rate limited', { details: { retryAfterMs: 1500 } })) as ApplicationFailure
+  const later = toApplicationFailure(
+    new KaizenError('PROVIDER_UNAVAILABLE', 'rate limited', { details: { retryAfterMs: 1500 } }),
+  ) as ApplicationFailure
   assert.equal(later.nonRetryable, false)
   assert.equal(later.nextRetryDelay, 1500)
 })
 
 test('LossReport: losses counted into one line, flushed when asked (and not before)', () => {
   const lines: string[] = []
-  const report = new LossReport((n, reasons) => `${n} lost (${reasons})`, (l) => lines.push(l), 3_600_000)
+  const report = new LossReport(
+    (n, reasons) => `${n} lost (${reasons})`,
+    (l) => lines.push(l),
+    3_600_000,
+  )
   report.flush()
   assert.deepEqual(lines, [], 'nothing lost, nothing said')
   report.lost('ECONNREFUSED')
@@ -98,7 +126,11 @@ test('LossReport: losses counted into one line, flushed when asked (and not befo
 test('LossReport: the line comes by itself once the interval has passed', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] })
   const lines: string[] = []
-  const report = new LossReport((n) => `${n} lost`, (l) => lines.push(l), 10_000)
+  const report = new LossReport(
+    (n) => `${n} lost`,
+    (l) => lines.push(l),
+    10_000,
+  )
   report.lost('ECONNREFUSED')
   t.mock.timers.tick(9_999)
   report.lost('ECONNREFUSED')

@@ -32,20 +32,41 @@ async function broken(mutate: (s: Record<string, any>) => void): Promise<string>
 
 test('errors name the path of the bad field', async () => {
   assert.match(await broken((s) => (s.clauses[2].paraphrases = [])), /clauses\[2\]\.paraphrases/)
-  assert.match(await broken((s) => (s.clusters[0].requirements[1] = 'no-such-clause')), /clusters\[0\]\.requirements\[1\]: unknown clause "no-such-clause"/)
+  assert.match(
+    await broken((s) => (s.clusters[0].requirements[1] = 'no-such-clause')),
+    /clusters\[0\]\.requirements\[1\]: unknown clause "no-such-clause"/,
+  )
   assert.match(await broken((s) => (s.feedback.fidelity = 1.5)), /feedback\.fidelity/)
-  assert.match(await broken((s) => (s.task.prompt.model = 'gpt-4o')), /task\.prompt\.model: model "gpt-4o" is not one of/)
-  assert.match(await broken((s) => (s.models[0].id = 'standard')), /models\[0\]\.id: simulated model ids start with "sim-"/)
-  assert.match(await broken((s) => (s.grading.forbidden = ['('])), /grading\.forbidden\[0\]: not a valid regular expression/)
-  assert.match(await broken((s) => (s.task.prompt.user = 'Hello {{nope}}')), /task\.prompt\.user: the user template uses \{\{nope\}\}/)
+  assert.match(
+    await broken((s) => (s.task.prompt.model = 'gpt-4o')),
+    /task\.prompt\.model: model "gpt-4o" is not one of/,
+  )
+  assert.match(
+    await broken((s) => (s.models[0].id = 'standard')),
+    /models\[0\]\.id: simulated model ids start with "sim-"/,
+  )
+  assert.match(
+    await broken((s) => (s.grading.forbidden = ['('])),
+    /grading\.forbidden\[0\]: not a valid regular expression/,
+  )
+  assert.match(
+    await broken((s) => (s.task.prompt.user = 'Hello {{nope}}')),
+    /task\.prompt\.user: the user template uses \{\{nope\}\}/,
+  )
   assert.match(await broken((s) => (s.variables.service = { kind: 'choise', values: ['a'] })), /variables\.service/)
 })
 
 test('unreadable or unparseable files get a clear error', async () => {
-  await assert.rejects(loadScenarioFile('/nonexistent/x.yaml'), (e) => isKaizenError(e) && e.code === 'NOT_FOUND' && /cannot read scenario file/.test(e.message))
+  await assert.rejects(
+    loadScenarioFile('/nonexistent/x.yaml'),
+    (e) => isKaizenError(e) && e.code === 'NOT_FOUND' && /cannot read scenario file/.test(e.message),
+  )
   const dir = await mkdtemp(join(tmpdir(), 'kaizen-scn-'))
   await writeFile(join(dir, 'bad.yaml'), 'id: [unclosed')
-  await assert.rejects(loadScenarioFile(join(dir, 'bad.yaml')), (e) => isKaizenError(e) && /not valid YAML/.test(e.message))
+  await assert.rejects(
+    loadScenarioFile(join(dir, 'bad.yaml')),
+    (e) => isKaizenError(e) && /not valid YAML/.test(e.message),
+  )
   await writeFile(join(dir, 'a.json'), JSON.stringify(parse(await readFile(scenarioPath, 'utf8'))))
   await writeFile(join(dir, 'b.yaml'), stringify(parse(await readFile(scenarioPath, 'utf8'))))
   await assert.rejects(loadScenarios(dir), /two scenario files/)

@@ -15,16 +15,27 @@ const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-t
 async function search(world: SimWorld, seed: string, rounds = 8, budget = 3000) {
   const ports = memoryPorts(world, { seed, budget, train: 120, validation: 90 })
   const seedContent = scenario.task.prompt
-  ports.pool.push({ id: 'seed', content: seedContent, parentIds: [], operator: 'seed', status: 'seed', validationMean: meanOf(await ports.evaluate(seedContent, ports.validationIds)) })
+  ports.pool.push({
+    id: 'seed',
+    content: seedContent,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: meanOf(await ports.evaluate(seedContent, ports.validationIds)),
+  })
   let exhausted = false
-  for (let r = 0; r < rounds && !exhausted; r++) exhausted = (await reflectiveRound(ports.pool, { proposals: 4, minibatchSize: 4 }, ports)).exhausted
+  for (let r = 0; r < rounds && !exhausted; r++)
+    exhausted = (await reflectiveRound(ports.pool, { proposals: 4, minibatchSize: 4 }, ports)).exhausted
   return { ports, best: incumbent(ports.pool)! }
 }
 
 test('reflective search improves validation DQ over the seed prompt within its budget', async () => {
   const { ports, best } = await search(new SimWorld(scenario), 'improve')
   const seed = ports.pool[0]!
-  assert.ok(best.validationMean! > seed.validationMean! + 0.05, `seed ${seed.validationMean}, best ${best.validationMean}`)
+  assert.ok(
+    best.validationMean! > seed.validationMean! + 0.05,
+    `seed ${seed.validationMean}, best ${best.validationMean}`,
+  )
   assert.ok(ports.rollouts() <= 3000)
   assert.ok(best.parentIds.length === 1 && best.status === 'accepted')
 })
@@ -32,7 +43,10 @@ test('reflective search improves validation DQ over the seed prompt within its b
 test('the same seed gives the same search, bit for bit', async () => {
   const a = await search(new SimWorld(scenario), 'same', 4)
   const b = await search(new SimWorld(scenario), 'same', 4)
-  assert.deepEqual(a.ports.pool.map((c) => [c.content.system, c.validationMean, c.status]), b.ports.pool.map((c) => [c.content.system, c.validationMean, c.status]))
+  assert.deepEqual(
+    a.ports.pool.map((c) => [c.content.system, c.validationMean, c.status]),
+    b.ports.pool.map((c) => [c.content.system, c.validationMean, c.status]),
+  )
 })
 
 test('the budget is a hard cap on rollouts', async () => {
@@ -49,7 +63,10 @@ test('the simulated proposer follows truthful feedback and respects the clause l
   assert.equal(p.operator, 'reflect')
   assert.ok(world.parseClauses(p.content.system).includes('commands-with-targets'))
   const conflict = scenario.effects.conflicts[0]!
-  const withConflict = { ...scenario.task.prompt, system: `${scenario.task.prompt.system} ${scenario.clauses.find((c) => c.id === conflict.clause)!.paraphrases[0]}` }
+  const withConflict = {
+    ...scenario.task.prompt,
+    system: `${scenario.task.prompt.system} ${scenario.clauses.find((c) => c.id === conflict.clause)!.paraphrases[0]}`,
+  }
   const removed = proposer.propose(withConflict, [{ itemId: 'y', score: 0.3, feedback: conflict.feedback }], rng)!
   assert.ok(!world.parseClauses(removed.content.system).includes(conflict.clause))
   let system = scenario.task.prompt.system

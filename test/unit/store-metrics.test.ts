@@ -12,7 +12,21 @@ test('store metrics: a failed database read serves the last good values with kai
     execute: async () => {
       reads++
       if (down) throw new Error('connection refused')
-      return { rows: [new Proxy({}, { get: (_t, k) => (k === 'status' || k === 'state' || k === 'decision' ? 'x' : k === 'finished' || k === 'ended' ? true : 1) })] }
+      return {
+        rows: [
+          new Proxy(
+            {},
+            {
+              get: (_t, k) =>
+                k === 'status' || k === 'state' || k === 'decision'
+                  ? 'x'
+                  : k === 'finished' || k === 'ended'
+                    ? true
+                    : 1,
+            },
+          ),
+        ],
+      }
     },
   } as unknown as Db
   const registry = new Registry()

@@ -37,14 +37,23 @@ test('sentence edits: crossover keeps shared sentences; merge applies both linea
   const ancestor = 'Be brief. Name the service.'
   const left = 'Be brief. Name the service. Give commands.' // added a sentence
   const right = 'Name the service. State the risk.' // removed one, added one
-  assert.deepEqual(sentences(merge(ancestor, left, right, 5) as string), ['Name the service.', 'Give commands.', 'State the risk.'])
+  assert.deepEqual(sentences(merge(ancestor, left, right, 5) as string), [
+    'Name the service.',
+    'Give commands.',
+    'State the risk.',
+  ])
   assert.equal(merge(ancestor, left, right, 2), null, 'over the sentence cap')
 })
 
 test('copy guard: a prompt that pastes a training input is caught; the seed’s own wording is not', () => {
   const input = 'payments-api returns 502 errors after the deploy of version 2.14 to the eu-west cluster'
   const seed = 'You triage incidents and answer with JSON.'
-  assert.equal(copiesTraining(`${seed} For example payments-api returns 502 errors after the deploy of version 2.14.`, seed, [input]), 'payments api returns 502 errors after the deploy')
+  assert.equal(
+    copiesTraining(`${seed} For example payments-api returns 502 errors after the deploy of version 2.14.`, seed, [
+      input,
+    ]),
+    'payments api returns 502 errors after the deploy',
+  )
   assert.equal(copiesTraining(`${seed} Always name the failing service.`, seed, [input]), null)
 })
 
@@ -61,7 +70,14 @@ async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: 
     }
   }
   const s = scenario.task.prompt
-  ports.pool.push({ id: 'seed', content: s, parentIds: [], operator: 'seed', status: 'seed', validationMean: meanOf(await ports.evaluate(s, ports.validationIds)) })
+  ports.pool.push({
+    id: 'seed',
+    content: s,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: meanOf(await ports.evaluate(s, ports.validationIds)),
+  })
   for (let r = 0; r < rounds; r++) {
     const o = await STRATEGIES[name](ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)
     if (o.exhausted) break
@@ -74,9 +90,16 @@ for (const name of STRATEGY_NAMES) {
     const a = await run(name, `t-${name}`, 700)
     assert.ok(a.rollouts() <= 700, `spent ${a.rollouts()}`)
     const b = await run(name, `t-${name}`, 700)
-    assert.deepEqual(a.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]), b.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]))
+    assert.deepEqual(
+      a.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]),
+      b.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator]),
+    )
     assert.ok(a.pool.length > 1, 'proposed something')
-    for (const c of a.pool.slice(1)) assert.ok(c.parentIds.length >= 1 && c.parentIds.every((p) => a.pool.some((x) => x.id === p)), `${c.id} has known parents`)
+    for (const c of a.pool.slice(1))
+      assert.ok(
+        c.parentIds.length >= 1 && c.parentIds.every((p) => a.pool.some((x) => x.id === p)),
+        `${c.id} has known parents`,
+      )
   })
 }
 
@@ -84,21 +107,39 @@ test('reflective strategies beat the seed on validation within a small budget', 
   for (const name of ['gepa', 'gepa-best', 'beam'] as const) {
     const ports = await run(name, `improve-${name}`, 2_000)
     const best = incumbent(ports.pool)
-    assert.ok(best && (best.validationMean as number) > (ports.pool[0]?.validationMean as number) + 0.05, `${name}: seed ${ports.pool[0]?.validationMean}, best ${best?.validationMean}`)
+    assert.ok(
+      best && (best.validationMean as number) > (ports.pool[0]?.validationMean as number) + 0.05,
+      `${name}: seed ${ports.pool[0]?.validationMean}, best ${best?.validationMean}`,
+    )
   }
 })
 
 test('campaign estimate: ranges ordered, search capped by the budget, strategy-specific costs', async () => {
   const { estimateCampaign } = await import('../../core/search/estimate.js')
   const { parseCampaignConfig } = await import('../../core/config.js')
-  const base = { availableRecords: 1_000, tokens: { input: 400, output: 200 }, price: { inputPerMTok: 1, outputPerMTok: 4 } }
-  const gepa = estimateCampaign({ ...base, config: parseCampaignConfig({ sample: { size: 300 }, search: { strategy: 'gepa', rounds: 5, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 100_000 } }) })
+  const base = {
+    availableRecords: 1_000,
+    tokens: { input: 400, output: 200 },
+    price: { inputPerMTok: 1, outputPerMTok: 4 },
+  }
+  const gepa = estimateCampaign({
+    ...base,
+    config: parseCampaignConfig({
+      sample: { size: 300 },
+      search: { strategy: 'gepa', rounds: 5, proposalsPerRound: 4, minibatchSize: 4, rolloutBudget: 100_000 },
+    }),
+  })
   assert.deepEqual(gepa.items, { train: 120, validation: 90, holdout: 90 })
   assert.equal(gepa.rollouts.search.low, 20 * 8)
   assert.equal(gepa.rollouts.search.high, 20 * (8 + 90))
   assert.equal(gepa.rollouts.total.expected, 120 + 90 + gepa.rollouts.search.expected + 180)
-  assert.ok(Math.abs((gepa.usd.expected as number) - gepa.rollouts.total.expected * (400 * 1 + 200 * 4) / 1e6) < 1e-9)
-  const random = estimateCampaign({ ...base, config: parseCampaignConfig({ search: { strategy: 'random', rounds: 5, proposalsPerRound: 4, rolloutBudget: 500 } }) })
+  assert.ok(Math.abs((gepa.usd.expected as number) - (gepa.rollouts.total.expected * (400 * 1 + 200 * 4)) / 1e6) < 1e-9)
+  const random = estimateCampaign({
+    ...base,
+    config: parseCampaignConfig({
+      search: { strategy: 'random', rounds: 5, proposalsPerRound: 4, rolloutBudget: 500 },
+    }),
+  })
   assert.equal(random.rollouts.search.expected, 500, 'capped by the rollout budget')
   assert.equal(estimateCampaign({ ...base, price: null, config: parseCampaignConfig({}) }).usd.expected, null)
 })
@@ -108,13 +149,19 @@ test('concurrent evaluations are checked against the budget one at a time: toget
   const ports = memoryPorts(world, { seed: 'budget-race', budget: 50, train: 120, validation: 60 })
   const s = scenario.task.prompt
   // Six evaluations of 10 new items each, asked for at once, with 50 rollouts: five fit, one does not.
-  const asks = Array.from({ length: 6 }, (_, i) => evaluateWithin(ports, { ...s, system: `${s.system} Variant ${i}.` }, ports.trainIds.slice(0, 10)))
+  const asks = Array.from({ length: 6 }, (_, i) =>
+    evaluateWithin(ports, { ...s, system: `${s.system} Variant ${i}.` }, ports.trainIds.slice(0, 10)),
+  )
   const settled = await Promise.allSettled(asks)
   assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 5)
   const refused = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
   assert.equal(refused.length, 1)
   assert.ok(refused[0]?.reason instanceof Exhausted)
-  assert.equal(settled.findIndex((r) => r.status === 'rejected'), 5, 'the last one asked for is the one refused')
+  assert.equal(
+    settled.findIndex((r) => r.status === 'rejected'),
+    5,
+    'the last one asked for is the one refused',
+  )
   assert.equal(ports.rollouts(), 50)
 })
 
@@ -122,7 +169,8 @@ test('beam works on its parents and on each stage’s children at once, and draw
   const plain = await run('beam', 'beam-order', 900, 6)
   const shuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('finish-order'))
   const reshuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('another-finish-order'))
-  const view = (p: typeof plain) => p.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator, c.parentIds])
+  const view = (p: typeof plain) =>
+    p.pool.map((c) => [c.content.system, c.status, c.validationMean, c.operator, c.parentIds])
   assert.deepEqual(view(shuffled), view(plain))
   assert.deepEqual(view(reshuffled), view(plain))
   assert.equal(shuffled.rollouts(), plain.rollouts())

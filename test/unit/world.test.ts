@@ -27,7 +27,9 @@ test('examples are deterministic functions of their key and carry ground truth',
 
 test('clauses are parsed from any paraphrase', () => {
   assert.deepEqual(world.parseClauses(seedPrompt.system), ['json-only'])
-  for (const c of scenario.clauses) for (const p of c.paraphrases) assert.ok(world.parseClauses(`Intro. ${p.toUpperCase()} Outro.`).includes(c.id), `${c.id}: ${p}`)
+  for (const c of scenario.clauses)
+    for (const p of c.paraphrases)
+      assert.ok(world.parseClauses(`Intro. ${p.toUpperCase()} Outro.`).includes(c.id), `${c.id}: ${p}`)
 })
 
 test('requirements raise the exact success probability; conflicts lower it', () => {
@@ -42,16 +44,27 @@ test('requirements raise the exact success probability; conflicts lower it', () 
   assert.ok(goodP / n > seedP / n + 0.25, `seed ${seedP / n}, good ${goodP / n}`)
   const deploy = Array.from({ length: 200 }, (_, i) => world.example(`c-${i}`)).find((e) => e.cluster === 'bad-deploy')!
   const base = world.parseClauses(goodPrompt.system)
-  assert.ok(world.probability(deploy, [...base, 'restart-first'], 'sim-standard') < world.probability(deploy, base, 'sim-standard'))
+  assert.ok(
+    world.probability(deploy, [...base, 'restart-first'], 'sim-standard') <
+      world.probability(deploy, base, 'sim-standard'),
+  )
   assert.ok(world.probability(deploy, base, 'sim-large') > world.probability(deploy, base, 'sim-standard'))
 })
 
 test('answers replay exactly; a paraphrase is a different draw with the same probability', () => {
   const ex = world.example('replay-1')
-  const text = renderMessages(goodPrompt, ex.input).map((m) => m.content).join('\n')
+  const text = renderMessages(goodPrompt, ex.input)
+    .map((m) => m.content)
+    .join('\n')
   assert.deepEqual(world.respond(text, ex, 'sim-standard', 0), world.respond(text, ex, 'sim-standard', 0))
-  const reworded = text.replace(clauseText('state-risk'), scenario.clauses.find((c) => c.id === 'state-risk')!.paraphrases[1]!)
-  assert.equal(world.respond(reworded, ex, 'sim-standard', 0).probability, world.respond(text, ex, 'sim-standard', 0).probability)
+  const reworded = text.replace(
+    clauseText('state-risk'),
+    scenario.clauses.find((c) => c.id === 'state-risk')!.paraphrases[1]!,
+  )
+  assert.equal(
+    world.respond(reworded, ex, 'sim-standard', 0).probability,
+    world.respond(text, ex, 'sim-standard', 0).probability,
+  )
   // replicates are independent draws: over many, successes track the probability
   let wins = 0
   for (let r = 0; r < 400; r++) if (world.respond(text, ex, 'sim-standard', r).success) wins++
@@ -85,16 +98,41 @@ test('feedback names the true cause at fidelity 1 and carries no signal at fidel
 test('the provider labels everything as simulation and refuses requests without a scenario reference', async () => {
   const provider = new SimulationProvider([scenario])
   const ex = world.example('prov-1')
-  const r = await provider.complete({ model: 'sim-standard', messages: renderMessages(seedPrompt, ex.input), params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: ex.key } })
+  const r = await provider.complete({
+    model: 'sim-standard',
+    messages: renderMessages(seedPrompt, ex.input),
+    params: seedPrompt.params,
+    simulation: { scenario: scenario.id, exampleKey: ex.key },
+  })
   assert.equal(r.simulated, true)
   assert.equal(r.provider, 'simulation')
   assert.ok(r.usage.inputTokens > 0 && r.usage.outputTokens > 0 && r.latencyMs > 0 && r.costUsd > 0)
-  await assert.rejects(provider.complete({ model: 'sim-standard', messages: [{ role: 'user', content: 'hi' }], params: seedPrompt.params }), /no simulation reference/)
+  await assert.rejects(
+    provider.complete({
+      model: 'sim-standard',
+      messages: [{ role: 'user', content: 'hi' }],
+      params: seedPrompt.params,
+    }),
+    /no simulation reference/,
+  )
   const broken = new SimulationProvider([{ ...scenario, models: scenario.models.map((m) => ({ ...m, errorRate: 1 })) }])
   await assert.rejects(
-    broken.complete({ model: 'sim-standard', messages: renderMessages(seedPrompt, ex.input), params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: ex.key } }),
+    broken.complete({
+      model: 'sim-standard',
+      messages: renderMessages(seedPrompt, ex.input),
+      params: seedPrompt.params,
+      simulation: { scenario: scenario.id, exampleKey: ex.key },
+    }),
     (e) => isKaizenError(e) && e.code === 'PROVIDER_REJECTED' && !e.retryable,
     'a simulated error repeats for the same request: retrying cannot help',
   )
-  await assert.rejects(provider.complete({ model: 'sim-nope', messages: [], params: seedPrompt.params, simulation: { scenario: scenario.id, exampleKey: 'x' } }), /simulated model "sim-nope"/)
+  await assert.rejects(
+    provider.complete({
+      model: 'sim-nope',
+      messages: [],
+      params: seedPrompt.params,
+      simulation: { scenario: scenario.id, exampleKey: 'x' },
+    }),
+    /simulated model "sim-nope"/,
+  )
 })
