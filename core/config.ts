@@ -17,23 +17,34 @@ import { KaizenError, fromZodError } from './errors.js'
 import { explainUnknownKeys, strictDeep } from './strict.js'
 
 export const CanaryAnalysisSettings = z.object({
+  /** Width of a pairing block in ms. */
   blockMs: z.number().int().positive().default(2_000),
+  /** A block is used once it ended at least this long before now. */
   graceMs: z.number().int().nonnegative().default(500),
   alphaQuality: z.number().gt(0).lt(1).default(0.025),
   alphaError: z.number().gt(0).lt(1).default(0.0125),
   alphaLatency: z.number().gt(0).lt(1).default(0.00625),
   alphaCost: z.number().gt(0).lt(1).default(0.00625),
   alphaReady: z.number().gt(0).lt(1).default(0.05),
+  /** Non-inferiority margin for readiness. */
   margin: z.number().gt(0).lt(1).default(0.05),
+  /** Quality regression the harm bets are tuned for. */
   delta: z.number().gt(0).lt(1).default(0.05),
+  /** Error-rate increase the error test's bets are tuned for. */
   errorDelta: z.number().gt(0).lt(1).default(0.02),
+  /** Prior standard deviation of a paired quality difference (the bets then adapt to the data). */
   planningSd: z.number().gt(0).max(1).default(0.3),
+  /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
   latencyThreshold: z.number().gt(0.5).lt(1).default(0.55),
+  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × its reference more often than not. */
   costTolerance: z.number().min(0).default(0.1),
-  /** Cost per request of the candidate relative to the baseline, as measured offline (the campaign sets it). */
+  /** Cost per request of the candidate relative to the baseline, as measured offline (the campaign sets it); 1 = parity. */
   expectedCostRatio: z.number().positive().default(1),
+  /** Sample-ratio check: significance of the (hold-only) test on routing units. */
   alphaSrm: z.number().gt(0).lt(1).default(0.001),
+  /** No treatment traffic for this long → hold and alert. */
   noDataMs: z.number().int().positive().default(600_000),
+  /** Level of the always-valid interval reported for the quality effect. */
   alphaInterval: z.number().gt(0).lt(1).default(0.05),
   minCanarySamples: z.number().int().positive().default(60),
   maxCanarySamples: z.number().int().positive().default(2_000),

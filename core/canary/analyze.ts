@@ -24,67 +24,15 @@ import {
   type BetPlan,
   type EProcessTrace,
 } from '../stats/eprocess.js'
+import { CanaryAnalysisSettings } from '../config.js'
 import { pairObservations, qualityOf, type Arm, type Observation } from './pairing.js'
 
 export type { Observation } from './pairing.js'
 
-export interface CanaryAnalysisConfig {
-  /** Width of a pairing block in ms. */
-  blockMs: number
-  /** A block is used once it ended at least this long before now. */
-  graceMs: number
-  alphaQuality: number
-  alphaError: number
-  alphaLatency: number
-  alphaCost: number
-  alphaReady: number
-  /** Non-inferiority margin for readiness. */
-  margin: number
-  /** Quality regression the harm bets are tuned for. */
-  delta: number
-  /** Error-rate increase the error test's bets are tuned for. */
-  errorDelta: number
-  /** Prior standard deviation of a paired quality difference (the bets then adapt to the data). */
-  planningSd: number
-  /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
-  latencyThreshold: number
-  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × its reference more often than not. */
-  costTolerance: number
-  /** The cost ratio accepted when the candidate was chosen (measured offline); 1 = parity. */
-  expectedCostRatio: number
-  /** Sample-ratio check: significance of the (hold-only) test on routing units. */
-  alphaSrm: number
-  /** No treatment traffic for this long → hold and alert. */
-  noDataMs: number
-  /** Level of the always-valid interval reported for the quality effect. */
-  alphaInterval: number
-  minCanarySamples: number
-  maxCanarySamples: number
-  hardFloorRun: number
-}
+/** The analysis settings: the type and the defaults come from the schema (core/config.ts), where each setting is described. */
+export type CanaryAnalysisConfig = CanaryAnalysisSettings
 
-export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = {
-  blockMs: 2_000,
-  graceMs: 500,
-  alphaQuality: 0.025,
-  alphaError: 0.0125,
-  alphaLatency: 0.00625,
-  alphaCost: 0.00625,
-  alphaReady: 0.05,
-  margin: 0.05,
-  delta: 0.05,
-  errorDelta: 0.02,
-  planningSd: 0.3,
-  latencyThreshold: 0.55,
-  costTolerance: 0.1,
-  expectedCostRatio: 1,
-  alphaSrm: 0.001,
-  noDataMs: 600_000,
-  alphaInterval: 0.05,
-  minCanarySamples: 60,
-  maxCanarySamples: 2_000,
-  hardFloorRun: 10,
-}
+export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = CanaryAnalysisSettings.parse({})
 
 export type Verdict = 'rollback' | 'ready' | 'inconclusive' | 'continue' | 'hold'
 export type MetricName = 'quality' | 'error-rate' | 'latency' | 'cost'
