@@ -16,7 +16,7 @@ import { openDatabase, poolEvents, type Database, type Db } from '../db/client.j
 import { isDbUnavailable } from '../db/errors.js'
 import { describeError } from '../lib/safe-log.js'
 import { registerScenarioTask, type RegisteredTask } from '../db/queries/tasks.js'
-import { providersFromEnv } from '../providers/from-env.js'
+import { providersFromEnv } from './providers.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
 import { loadScenarios } from '../sim/registry.js'

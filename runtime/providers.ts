@@ -1,16 +1,16 @@
 /**
- * @module providers/from-env
+ * @module runtime/providers
  * The providers a process can use, from its environment: the simulation provider always; OpenAI
  * when OPENAI_API_KEY or OPENAI_BASE_URL is set (a compatible server such as Ollama or vLLM needs
  * no key); Anthropic when ANTHROPIC_API_KEY is set. Limits and prices are per provider.
  */
-import type { Env } from '../runtime/env.js'
-import { AnthropicProvider } from './anthropic.js'
-import { OpenAIProvider, OPENAI_MODEL } from './openai.js'
-import { Prices } from './prices.js'
-import { ProviderRegistry } from './registry.js'
-import type { SimulationProvider } from './simulation.js'
-import type { ChatProvider } from './types.js'
+import type { Env } from './env.js'
+import { AnthropicProvider } from '../providers/anthropic.js'
+import { OpenAIProvider, OPENAI_MODEL } from '../providers/openai.js'
+import { Prices } from '../providers/prices.js'
+import { ProviderRegistry } from '../providers/registry.js'
+import type { SimulationProvider } from '../providers/simulation.js'
+import type { ChatProvider } from '../providers/types.js'
 
 type ProviderEnv = Pick<
   Env,

@@ -1,6 +1,6 @@
 /**
- * @module worker/main
- * A standalone Kaizen worker for deployments: `kaizen worker` or `npx tsx worker/main.ts`.
+ * @module cli/worker
+ * A standalone Kaizen worker for deployments: `kaizen worker` or `npx tsx cli/worker.ts`.
  * Uses DATABASE_URL and TEMPORAL_ADDRESS when set; otherwise the embedded defaults.
  */
 import { describeError } from '../lib/safe-log.js'
