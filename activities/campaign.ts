@@ -66,7 +66,7 @@ import type { ActivityDeps } from './deps.js'
 import { Deferred, EvaluationPlanner, InFlight } from './evaluation.js'
 import { Evaluator, type EvalItem } from './evaluator.js'
 import { gradeTraffic } from './grade-traffic.js'
-import type { StoredSpec } from '../graders/spec.js'
+import type { StoredSpec } from '../core/grader-spec.js'
 
 export type Split = 'train' | 'validation' | 'holdout'
 

@@ -8,7 +8,7 @@
 import { setMaxListeners } from 'node:events'
 import { scores, traffic } from '../db/schema.js'
 import { grade, judgeRequestsFor, type GradeItem } from '../graders/engine.js'
-import type { StoredSpec } from '../graders/spec.js'
+import type { StoredSpec } from '../core/grader-spec.js'
 import type { ActivityDeps } from './deps.js'
 import { itemLimit } from './evaluator.js'
 import { judgeCaller, prefetchJudge } from './judge-caller.js'

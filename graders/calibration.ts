@@ -10,7 +10,7 @@
 import { z } from 'zod'
 import { cohenKappa, spearman, type KappaResult } from '../core/stats/agreement.js'
 import type { GraderResult, GradeItem } from './engine.js'
-import type { StoredSpec } from './spec.js'
+import type { StoredSpec } from '../core/grader-spec.js'
 
 export const LabelRecord = z.object({
   id: z.string().min(1),

@@ -5,7 +5,8 @@
  * tokens, same verb), and the risk level agrees. No reference → `null` (excluded and counted).
  */
 import { parseDecision, type Action } from '../core/decision.js'
-import type { DqSpec, GradeInput, GradeResult } from './types.js'
+import type { GradeInput, GradeResult } from './types.js'
+import type { DqSpec } from '../core/grader-spec.js'
 
 const words = (s: string) =>
   s

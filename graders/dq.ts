@@ -6,7 +6,8 @@
  */
 import { gradeCorrectness } from './correctness.js'
 import { gradeSpecificity } from './specificity.js'
-import type { DqResult, DqSpec, GradeInput } from './types.js'
+import type { DqResult, GradeInput } from './types.js'
+import type { DqSpec } from '../core/grader-spec.js'
 import { gradeValidity } from './validity.js'
 
 export function gradeDq(input: GradeInput, spec: DqSpec): DqResult {

@@ -24,7 +24,7 @@ import { at } from './checks/util.js'
 import { judgeRequest, readVerdict, type JudgeCaller, type JudgeResult } from './judge.js'
 import { comparePairwise, pairwiseRequest } from './pairwise.js'
 import type { CompletionRequest } from '../providers/types.js'
-import type { Dimension, GraderSpec, StoredSpec } from './spec.js'
+import type { Dimension, GraderSpec, StoredSpec } from '../core/grader-spec.js'
 import type { GradeResult } from './types.js'
 
 export interface GradeItem extends CheckInput {

@@ -14,7 +14,7 @@ import { z } from 'zod'
 import { contentHash } from '../lib/hash.js'
 import type { CompletionRequest, ResponseFormat } from '../providers/types.js'
 import { redactInstructions } from './gates/injection.js'
-import type { Check, JudgeSettings } from './spec.js'
+import type { Check, JudgeSettings } from '../core/grader-spec.js'
 import type { GradeResult } from './types.js'
 
 type JudgeCheck = Extract<Check, { type: 'llm-judge' }>

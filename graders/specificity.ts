@@ -7,7 +7,8 @@
  * or a dot, such as `orders-db` or `A-1234`), appears in the input.
  */
 import { parseDecision } from '../core/decision.js'
-import { capped, pattern, type DqSpec, type GradeInput, type GradeResult } from './types.js'
+import { capped, pattern, type GradeInput, type GradeResult } from './types.js'
+import type { DqSpec } from '../core/grader-spec.js'
 
 export function gradeSpecificity(input: GradeInput, spec: Pick<DqSpec, 'commandPattern'>): GradeResult {
   const parsed = parseDecision(input.output)

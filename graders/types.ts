@@ -4,7 +4,6 @@
  * A score of `null` means "could not grade" (e.g. no reference to compare with); it is excluded
  * from means and counted, never silently turned into 0 or 1.
  */
-import { z } from 'zod'
 import type { Reference } from '../core/decision.js'
 
 export interface GradeResult {
@@ -26,28 +25,6 @@ export interface GradeInput {
   /** What actually resolved the case, when known. */
   reference: Reference | null
 }
-
-/** The deterministic Decision Quality grader's spec; versioned by content hash. */
-export const DqSpec = z.object({
-  kind: z.literal('dq'),
-  weights: z.object({
-    validity: z.number().nonnegative(),
-    specificity: z.number().nonnegative(),
-    correctness: z.number().nonnegative(),
-  }),
-  /** An action is concrete when its command matches this pattern (case-insensitive). */
-  commandPattern: z.string().min(1),
-  /** Actions matching any of these patterns are out of policy: the validity gate vetoes them. */
-  forbidden: z.array(z.string()),
-  correctnessWeights: z.object({
-    diagnosis: z.number().nonnegative(),
-    actions: z.number().nonnegative(),
-    risk: z.number().nonnegative(),
-  }),
-  /** DQ at or above this is an actionable decision. */
-  passThreshold: z.number().min(0).max(1).default(0.7),
-})
-export type DqSpec = z.infer<typeof DqSpec>
 
 export interface DqResult extends GradeResult {
   dimensions: { validity: GradeResult; specificity: GradeResult; correctness: GradeResult }

@@ -4,7 +4,8 @@
  * A decision that cannot be executed safely is worth nothing, however specific or correct.
  */
 import { parseDecision } from '../core/decision.js'
-import { capped, pattern, type DqSpec, type GradeInput, type GradeResult } from './types.js'
+import { capped, pattern, type GradeInput, type GradeResult } from './types.js'
+import type { DqSpec } from '../core/grader-spec.js'
 
 export function gradeValidity(input: GradeInput, spec: Pick<DqSpec, 'forbidden'>): GradeResult {
   const parsed = parseDecision(input.output)

@@ -17,7 +17,7 @@ import {
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { activateGrader, getGraderVersion, latestTrust } from '../../db/queries/graders.js'
 import { requireTask } from '../../db/queries/prompts.js'
-import { GraderSpec } from '../../graders/spec.js'
+import { GraderSpec } from '../../core/grader-spec.js'
 import { THRESHOLDS, type CalibrationReport } from '../../graders/calibration.js'
 import { withDeps } from '../../runtime/deps.js'
 import { gradeBatch } from '../../workflows/grading.js'

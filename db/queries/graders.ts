@@ -8,7 +8,7 @@
  */
 import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../../core/errors.js'
-import { defaultDqGrader, StoredSpec, type GraderSpec } from '../../graders/spec.js'
+import { defaultDqGrader, StoredSpec, type GraderSpec } from '../../core/grader-spec.js'
 import { contentHash } from '../../lib/hash.js'
 import type { Scenario } from '../../sim/scenario.js'
 import type { Db } from '../client.js'

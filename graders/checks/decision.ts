@@ -2,7 +2,7 @@
 import { Reference } from '../../core/decision.js'
 import { gradeCorrectness } from '../correctness.js'
 import { gradeSpecificity } from '../specificity.js'
-import type { DecisionSettings } from '../spec.js'
+import type { DecisionSettings } from '../../core/grader-spec.js'
 import { gradeValidity } from '../validity.js'
 import type { z } from 'zod'
 import { result, type CheckInput } from './util.js'

@@ -1,5 +1,5 @@
 /** Operational checks: latency and cost of the call that produced the answer. */
-import type { Check } from '../spec.js'
+import type { Check } from '../../core/grader-spec.js'
 import { result, type CheckInput } from './util.js'
 
 type Of<T extends Check['type']> = Extract<Check, { type: T }>

@@ -1,6 +1,6 @@
 /** Similarity to the reference: normalised edit distance (fastest-levenshtein) and token overlap (F1). */
 import { distance } from 'fastest-levenshtein'
-import type { Check } from '../spec.js'
+import type { Check } from '../../core/grader-spec.js'
 import { asText, at, result, tokens, type CheckInput } from './util.js'
 
 type Of<T extends Check['type']> = Extract<Check, { type: T }>

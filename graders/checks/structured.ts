@@ -1,6 +1,6 @@
 /** Structured checks: JSON Schema (ajv) and numbers within a tolerance. */
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { Check } from '../spec.js'
+import type { Check } from '../../core/grader-spec.js'
 import { at, outputJson, result, type CheckInput } from './util.js'
 
 type Of<T extends Check['type']> = Extract<Check, { type: T }>

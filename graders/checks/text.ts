@@ -1,6 +1,6 @@
 /** Text checks: exact match, contains, regular expression, length. */
 import { capped, MATCH_LIMIT } from '../types.js'
-import type { Check } from '../spec.js'
+import type { Check } from '../../core/grader-spec.js'
 import { asText, at, result, type CheckInput } from './util.js'
 
 type Of<T extends Check['type']> = Extract<Check, { type: T }>

@@ -4,7 +4,7 @@
  */
 import { renderMessages } from '../../core/prompt.js'
 import { gradeDq } from '../../graders/dq.js'
-import { DqSpec } from '../../graders/types.js'
+import { DqSpec } from '../../core/grader-spec.js'
 import { memoryPorts as shared, type MemoryPorts } from '../../sim/memory-ports.js'
 import type { SimWorld } from '../../sim/world.js'
 

@@ -18,7 +18,7 @@ import { activateGrader } from '../../db/queries/graders.js'
 import { moveLabel } from '../../db/queries/labels.js'
 import { createPromptVersion } from '../../db/queries/prompts.js'
 import { tasks, traffic } from '../../db/schema.js'
-import { GraderSpec } from '../../graders/spec.js'
+import { GraderSpec } from '../../core/grader-spec.js'
 import type { LlmCall, LlmReply } from './llm-server.js'
 
 export const TASK_MODEL = 'bench-task'

@@ -11,7 +11,7 @@ import { graderGate, overrideGraderTrust } from '../../activities/calibration.js
 import { createGradingActivities, type ChunkResult, type GradingPlan } from '../../activities/grading.js'
 import { activateGrader, graderSpecFromScenario } from '../../db/queries/graders.js'
 import { auditEvents, evaluations } from '../../db/schema.js'
-import { GraderSpec } from '../../graders/spec.js'
+import { GraderSpec } from '../../core/grader-spec.js'
 import { OpenAIProvider } from '../../providers/openai.js'
 import { Prices } from '../../providers/prices.js'
 import { renderMessages } from '../../core/prompt.js'

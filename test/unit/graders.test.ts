@@ -4,7 +4,7 @@ import type { Reference } from '../../core/decision.js'
 import { gradeCorrectness } from '../../graders/correctness.js'
 import { gradeDq } from '../../graders/dq.js'
 import { gradeSpecificity } from '../../graders/specificity.js'
-import type { DqSpec } from '../../graders/types.js'
+import type { DqSpec } from '../../core/grader-spec.js'
 import { gradeValidity } from '../../graders/validity.js'
 
 const spec: DqSpec = {

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { grade } from '../../graders/engine.js'
 import type { JudgeCaller } from '../../graders/judge.js'
 import { combineOrders, readPairwise } from '../../graders/pairwise.js'
-import { GraderSpec } from '../../graders/spec.js'
+import { GraderSpec } from '../../core/grader-spec.js'
 import type { CompletionRequest } from '../../providers/types.js'
 
 const spec = GraderSpec.parse({

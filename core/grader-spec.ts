@@ -12,7 +12,28 @@
  * Pure module.
  */
 import { z } from 'zod'
-import { DqSpec } from './types.js'
+
+/** The deterministic Decision Quality grader's spec; versioned by content hash. */
+export const DqSpec = z.object({
+  kind: z.literal('dq'),
+  weights: z.object({
+    validity: z.number().nonnegative(),
+    specificity: z.number().nonnegative(),
+    correctness: z.number().nonnegative(),
+  }),
+  /** An action is concrete when its command matches this pattern (case-insensitive). */
+  commandPattern: z.string().min(1),
+  /** Actions matching any of these patterns are out of policy: the validity gate vetoes them. */
+  forbidden: z.array(z.string()),
+  correctnessWeights: z.object({
+    diagnosis: z.number().nonnegative(),
+    actions: z.number().nonnegative(),
+    risk: z.number().nonnegative(),
+  }),
+  /** DQ at or above this is an actionable decision. */
+  passThreshold: z.number().min(0).max(1).default(0.7),
+})
+export type DqSpec = z.infer<typeof DqSpec>
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/, 'use lowercase letters, digits, - or _ (e.g. "validity")')
 /** A dotted path into the reference (or the output's JSON): `diagnosis`, `actions.0.command`. */
