@@ -46,6 +46,35 @@ function portOpen(port: number): Promise<boolean> {
   })
 }
 
+/**
+ * The arguments of `temporal server start-dev` for Kaizen: on 127.0.0.1, persisting to `dbFile`,
+ * with workflow Updates enabled (approvals use them). `uiPort: null` runs it headless.
+ */
+export function devServerArgs(options: {
+  port: number
+  dbFile: string
+  uiPort: number | null
+  logLevel: 'warn' | 'error'
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--db-filename',
+    options.dbFile,
+    '--log-level',
+    options.logLevel,
+    ...(options.uiPort === null ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ]
+}
+
 /** Does a Temporal frontend answer at this address? */
 export async function temporalAnswers(address: string, timeoutMs = 3_000): Promise<boolean> {
   let connection: Connection | null = null
@@ -126,23 +155,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     }
   }
 
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(options.port),
-    '--db-filename',
-    dbFile,
-    '--log-level',
-    'warn',
-    ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]),
-    '--dynamic-config-value',
-    'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value',
-    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-  ]
+  const args = devServerArgs({ port: options.port, dbFile, uiPort, logLevel: 'warn' })
   const logPath = join(dataDir, 'temporal-server.log')
   log(`Starting the Temporal dev server (${cli.path}) on ${address}, data in ${dbFile}…`)
   let child: ChildProcess

@@ -42,7 +42,7 @@ import { createOperations } from '../../client/operations.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { isTemporalUnavailable } from '../../runtime/outage.js'
 import { locateTemporalCli } from '../../runtime/temporal-cli.js'
-import { temporalAnswers } from '../../runtime/temporal-server.js'
+import { devServerArgs, temporalAnswers } from '../../runtime/temporal-server.js'
 import { freePort } from '../lib/test-infra.js'
 import { untilPolled } from '../lib/pollers.js'
 import { optimizationCampaign } from '../../workflows/campaign.js'
@@ -195,23 +195,13 @@ async function startTemporal(
 ): Promise<ChildProcess> {
   const args = [
     temporalCli,
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(stack.temporalPort),
-    '--db-filename',
-    join(stack.temporalDir, 'temporal.db'),
-    '--headless',
-    '--log-level',
-    'error',
+    ...devServerArgs({
+      port: stack.temporalPort,
+      dbFile: join(stack.temporalDir, 'temporal.db'),
+      uiPort: null,
+      logLevel: 'error',
+    }),
   ]
-  for (const v of [
-    'frontend.enableUpdateWorkflowExecution=true',
-    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-  ])
-    args.push('--dynamic-config-value', v)
   const child = spawnLogged(`run${run}-temporal`, args, {}, stack)
   for (let i = 0; !(await temporalAnswers(`127.0.0.1:${stack.temporalPort}`, 1_000)); i++) {
     if (i > 120 || exited(child)) throw new Error('the Temporal dev server did not start')

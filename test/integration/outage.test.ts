@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { REPO_ROOT } from '../../runtime/env.js'
-import { temporalAnswers } from '../../runtime/temporal-server.js'
+import { devServerArgs, temporalAnswers } from '../../runtime/temporal-server.js'
 import { createTestDatabase, freePort } from '../../scripts/lib/test-infra.js'
 import { startTcpProxy } from '../helpers/faults.js'
 import { eventually, sleep } from '../helpers/infra.js'
@@ -27,24 +27,7 @@ after(async () => {
 async function temporalServer(dir: string, port: number): Promise<ChildProcess> {
   const cli = process.env.TEMPORAL_CLI_PATH
   assert.ok(cli, 'npm test provides TEMPORAL_CLI_PATH')
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--db-filename',
-    join(dir, 'temporal.db'),
-    '--headless',
-    '--log-level',
-    'error',
-  ]
-  for (const v of [
-    'frontend.enableUpdateWorkflowExecution=true',
-    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-  ])
-    args.push('--dynamic-config-value', v)
+  const args = devServerArgs({ port, dbFile: join(dir, 'temporal.db'), uiPort: null, logLevel: 'error' })
   const child = spawn(cli, args, { stdio: 'ignore' })
   cleanups.push(() => child.kill('SIGKILL'))
   await eventually(
