@@ -1,43 +1,14 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { freePort } from '../../scripts/lib/test-infra.js'
+import { kaizen } from '../helpers/cli.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kaizen-cli-test-'))
 after(() => rmSync(dataDir, { recursive: true, force: true }))
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function kaizen(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 240_000): Promise<Run> {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v
-  delete childEnv.DATABASE_URL // embedded defaults: PGlite in the data folder
-  delete childEnv.TEMPORAL_ADDRESS
-  if (env.DATABASE_URL) childEnv.DATABASE_URL = env.DATABASE_URL
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: childEnv,
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and prints the result', async () => {
   const port = String(await freePort())
