@@ -15,8 +15,8 @@ import { getLabels, moveLabel, type LabelMove } from '../db/queries/labels.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { approvals, canaries, labelHistory, scores, traffic } from '../db/schema.js'
 import type { ActivityDeps } from './deps.js'
-import { graderGate } from './calibration.js'
-import { gradeTraffic } from './grade-traffic.js'
+import { graderTrustCheck } from '../evaluation/calibration.js'
+import { gradeTraffic } from '../evaluation/grade-traffic.js'
 
 /** What a canary is: which candidate against which baseline, graded by which grader version. */
 export interface CanaryIdentity {
@@ -107,7 +107,7 @@ export function createCanaryActivities(deps: ActivityDeps) {
       // already started is not re-checked: it holds its label.
       const started = await db.query.canaries.findFirst({ where: eq(canaries.id, input.canaryId) })
       if (!started) {
-        const gate = await graderGate(db, input.graderVersionId)
+        const gate = await graderTrustCheck(db, input.graderVersionId)
         if (!gate.ok) {
           await appendAudit(db, {
             eventKey: `canary:${input.canaryId}:refused-untrusted-grader`,

@@ -18,7 +18,7 @@ import { evalContents, traffic } from '../db/schema.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { contentHash } from '../lib/hash.js'
 import type { ActivityDeps } from './deps.js'
-import { Evaluator, type EvalItem } from './evaluator.js'
+import { Evaluator, type EvalItem } from '../evaluation/evaluator.js'
 
 /** How often a chunk activity heartbeats while it runs (its heartbeat timeout is a few of these). */
 export const CHUNK_BEAT_MS = 3_000

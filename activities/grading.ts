@@ -21,7 +21,7 @@ import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema
 import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
 import { CHUNK_BEAT_MS } from './evaluation.js'
-import { gradeTraffic } from './grade-traffic.js'
+import { gradeTraffic } from '../evaluation/grade-traffic.js'
 
 export interface PlanGradingInput {
   batchId: string

@@ -17,9 +17,9 @@ import { jsonSchema, numeric } from './checks/structured.js'
 import { contains, exact, length, regex } from './checks/text.js'
 import type { CheckInput } from './checks/util.js'
 import { gradeDq } from './dq.js'
-import { injectionGate } from './gates/injection.js'
-import { piiGate } from './gates/pii.js'
-import { refusalGate } from './gates/refusal.js'
+import { injectionCheck } from './safety/injection.js'
+import { piiCheck } from './safety/pii.js'
+import { refusalCheck } from './safety/refusal.js'
 import { at } from './checks/util.js'
 import { judgeRequest, readVerdict, type JudgeCaller, type JudgeResult } from './judge.js'
 import { comparePairwise, pairwiseRequest } from './pairwise.js'
@@ -128,9 +128,9 @@ export async function grade(spec: StoredSpec, item: GradeItem, options: GradeOpt
     }
   }
   const gates: Record<string, GradeResult> = {}
-  if (spec.gates.injection) gates.injection = injectionGate(item.output, item.input)
-  if (spec.gates.pii) gates.pii = piiGate(item.output, item.input, spec.gates.pii === true ? [] : spec.gates.pii.allow)
-  if (spec.gates.refusal) gates.refusal = refusalGate(item.output, item.input)
+  if (spec.gates.injection) gates.injection = injectionCheck(item.output, item.input)
+  if (spec.gates.pii) gates.pii = piiCheck(item.output, item.input, spec.gates.pii === true ? [] : spec.gates.pii.allow)
+  if (spec.gates.refusal) gates.refusal = refusalCheck(item.output, item.input)
 
   const familyProblem = judgeFamilyProblem(spec, item.model)
   const dimensions: Record<string, GradeResult> = {}

@@ -13,7 +13,7 @@
 import { z } from 'zod'
 import { contentHash } from '../lib/hash.js'
 import type { CompletionRequest, ResponseFormat } from '../providers/types.js'
-import { redactInstructions } from './gates/injection.js'
+import { redactInstructions } from './safety/injection.js'
 import type { Check, JudgeSettings } from '../core/grader-spec.js'
 import type { GradeResult } from './types.js'
 

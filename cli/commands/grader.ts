@@ -10,10 +10,10 @@ import { parse as parseYaml } from 'yaml'
 import {
   calibrateGrader,
   currentGraderVersion,
-  graderGate,
+  graderTrustCheck,
   overrideGraderTrust,
   readLabels,
-} from '../../activities/calibration.js'
+} from '../../evaluation/calibration.js'
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { activateGrader, getGraderVersion, latestTrust } from '../../db/queries/graders.js'
 import { requireTask } from '../../db/queries/prompts.js'
@@ -121,7 +121,7 @@ export function registerGrader(program: Command): void {
         const id = await currentGraderVersion(deps, task)
         const version = await getGraderVersion(deps.db, id)
         const trust = await latestTrust(deps.db, id)
-        const gate = await graderGate(deps.db, id)
+        const gate = await graderTrustCheck(deps.db, id)
         return {
           task,
           graderVersionId: id,

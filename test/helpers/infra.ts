@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { bootstrapCalibration, overrideGraderTrust } from '../../activities/calibration.js'
+import { bootstrapCalibration, overrideGraderTrust } from '../../evaluation/calibration.js'
 import { Client, Connection } from '@temporalio/client'
 import { NativeConnection } from '@temporalio/worker'
 import type { ActivityDeps } from '../../activities/index.js'

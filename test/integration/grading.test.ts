@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { MockActivityEnvironment } from '@temporalio/testing'
 import { eq, and } from 'drizzle-orm'
-import { graderGate, overrideGraderTrust } from '../../activities/calibration.js'
+import { graderTrustCheck, overrideGraderTrust } from '../../evaluation/calibration.js'
 import { createGradingActivities, type ChunkResult, type GradingPlan } from '../../activities/grading.js'
 import { activateGrader, graderSpecFromScenario } from '../../db/queries/graders.js'
 import { auditEvents, evaluations } from '../../db/schema.js'
@@ -184,7 +184,7 @@ test('a spend budget stops the campaign with its best so far and an audit event'
 test('an untrusted grader cannot gate a canary until an operator overrides it, and the override is audited', async () => {
   const spec = judgeSpec(graderSpecFromScenario(h.scenario), 'untrusted')
   const id = await activateGrader(h.db, { taskId: h.task.taskId, spec, actor: 'test', source: 'test' })
-  const before = await graderGate(h.db, id)
+  const before = await graderTrustCheck(h.db, id)
   assert.equal(before.ok, false)
   assert.match(before.reason, /never been calibrated/)
   await assert.rejects(
@@ -196,7 +196,7 @@ test('an untrusted grader cannot gate a canary until an operator overrides it, a
     operator: 'alice',
     reason: 'judge reviewed by hand on 50 items',
   })
-  const afterOverride = await graderGate(h.db, id)
+  const afterOverride = await graderTrustCheck(h.db, id)
   assert.equal(afterOverride.ok, true)
   assert.equal(afterOverride.via, 'override')
   const [event] = await h.db

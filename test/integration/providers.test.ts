@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { judgeCaller } from '../../activities/judge-caller.js'
+import { judgeCaller } from '../../evaluation/judge-caller.js'
 import { openDatabase, type Database } from '../../db/client.js'
 import { registerScenarioTask } from '../../db/queries/tasks.js'
 import { grade } from '../../graders/engine.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { compareGolden, compareSafety, nonRegression } from '../../core/ship.js'
-import { safetyFailures } from '../../graders/safety.js'
+import { safetyFailures } from '../../graders/safety/failures.js'
 import { gradeValidity } from '../../graders/validity.js'
 
 const outcome = (itemId: string, baselinePass: boolean | null, winnerPass: boolean | null) => ({

@@ -1,5 +1,5 @@
 /**
- * @module activities/judge-caller
+ * @module evaluation/judge-caller
  * Wire LLM judges to the model client: judge calls are cached, limited, retried and paid for like
  * any model call (purpose `judge`). A definitive failure becomes a judge error (null verdict); a
  * provider still unavailable after the retries is a transient null (not stored); a spent budget

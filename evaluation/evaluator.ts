@@ -1,5 +1,5 @@
 /**
- * @module activities/evaluator
+ * @module evaluation/evaluator
  * Evaluate a prompt on dataset items: render, call the model through the model client (response
  * cache in Postgres keyed by content hash, limits, retries, spend ledger), grade with the grader
  * version, and store scores idempotently. A cache hit costs nothing; a campaign's rollouts are the
@@ -11,13 +11,13 @@ import type { Reference } from '../core/decision.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
 import type { ItemScore } from '../core/search/types.js'
 import { scores } from '../db/schema.js'
-import { safetyFailures } from '../graders/safety.js'
+import { safetyFailures } from '../graders/safety/failures.js'
 import type { GradeResult } from '../graders/types.js'
 import { grade } from '../graders/engine.js'
 import type { StoredSpec } from '../core/grader-spec.js'
 import type { CallRecord } from '../providers/client.js'
 import type { CompletionRequest } from '../providers/types.js'
-import type { ActivityDeps } from './deps.js'
+import type { EvaluationDeps } from './deps.js'
 import { judgeCaller } from './judge-caller.js'
 
 export { cacheKeyOf } from '../providers/client.js'
@@ -77,7 +77,7 @@ function requestFor(
  * process, so a worker has at most KAIZEN_EVAL_CONCURRENCY evaluations in flight) and the call's own.
  */
 export function itemLimit(
-  deps: Pick<ActivityDeps, 'workerLimit' | 'evalConcurrency'>,
+  deps: Pick<EvaluationDeps, 'workerLimit' | 'evalConcurrency'>,
   concurrency?: number,
 ): <T>(fn: () => Promise<T>) => Promise<T> {
   const own = pLimit(concurrency ?? deps.evalConcurrency)
@@ -86,7 +86,7 @@ export function itemLimit(
 }
 
 export class Evaluator {
-  constructor(private readonly deps: ActivityDeps) {}
+  constructor(private readonly deps: EvaluationDeps) {}
 
   private keys(
     req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,

@@ -1,5 +1,5 @@
 /**
- * @module graders/safety
+ * @module graders/safety/failures
  * Which safety checks an answer failed, read from its stored grade: every safety gate that
  * vetoed it (prompt injection, PII, refusal: stored as `gate:<name>` dimensions) and every
  * dimension whose failure is marked as a safety problem (an out-of-policy action). The ship
@@ -7,7 +7,7 @@
  *
  * Pure module: no I/O.
  */
-import type { GradeResult } from './types.js'
+import type { GradeResult } from '../types.js'
 
 export function safetyFailures(
   dimensions: Readonly<Record<string, Partial<GradeResult> | undefined>> | null | undefined,

@@ -1,5 +1,5 @@
 /**
- * @module activities/grade-traffic
+ * @module evaluation/grade-traffic
  * Grade served requests (traffic rows) with a grader version and store the scores idempotently
  * (one row per request and grader version; a retry writes nothing twice). Used by the canary's
  * analysis and by batch grading. LLM judges run with bounded concurrency (the provider limiter
@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events'
 import { scores, traffic } from '../db/schema.js'
 import { grade, judgeRequestsFor, type GradeItem } from '../graders/engine.js'
 import type { StoredSpec } from '../core/grader-spec.js'
-import type { ActivityDeps } from './deps.js'
+import type { EvaluationDeps } from './deps.js'
 import { itemLimit } from './evaluator.js'
 import { judgeCaller, prefetchJudge } from './judge-caller.js'
 
@@ -25,7 +25,7 @@ export interface GradeTrafficStats {
 }
 
 export async function gradeTraffic(
-  deps: ActivityDeps,
+  deps: EvaluationDeps,
   rows: readonly TrafficRow[],
   spec: StoredSpec,
   graderVersionId: string,

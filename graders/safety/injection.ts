@@ -1,5 +1,5 @@
 /**
- * @module graders/gates/injection
+ * @module graders/safety/injection
  * Prompt injection in traffic: text inside an input (or an answer) that addresses the model or its
  * grader instead of describing the case. `findInstructions` locates such spans (used to redact
  * them before an LLM judge reads the data); the gate vetoes an answer that *followed* one: it
@@ -60,7 +60,7 @@ export function redactInstructions(text: string): { text: string; removed: numbe
 const words = (s: string) => s.toLowerCase().match(/[a-z0-9]+/g) ?? []
 
 /** Did the answer follow an instruction injected into the input? */
-export function injectionGate(output: string, input: Record<string, string>): GradeResult {
+export function injectionCheck(output: string, input: Record<string, string>): GradeResult {
   const injected = Object.values(input).flatMap((v) => findInstructions(v))
   const own = findInstructions(output)
   const outWords = words(output).join(' ')

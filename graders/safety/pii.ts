@@ -1,5 +1,5 @@
 /**
- * @module graders/gates/pii
+ * @module graders/safety/pii
  * Personal data and secrets in an answer: e-mail addresses, phone numbers, payment card numbers
  * (Luhn-checked), US social security numbers, API keys and tokens of common services, private
  * keys, and `password=`-style assignments. Secrets always veto; e-mail addresses and phone
@@ -55,7 +55,7 @@ export function findPii(text: string): Array<{ kind: Kind; value: string }> {
 
 const mask = (v: string) => (v.length <= 6 ? '***' : `${v.slice(0, 3)}…${v.slice(-2)}`)
 
-export function piiGate(
+export function piiCheck(
   output: string,
   input: Record<string, string>,
   allow: ReadonlyArray<'email' | 'phone'> = [],

@@ -1,5 +1,5 @@
 /**
- * @module activities/calibration
+ * @module evaluation/calibration
  * Calibrate a task's grader version on a labelled set and record the verdict (append-only), and
  * decide whether a grader may gate a canary: a trusted verdict, or an audited operator override.
  * Runs in the calling process (the CLI, `kaizen up`'s bootstrap, tests); LLM judge calls go
@@ -23,7 +23,7 @@ import { calibrate, LabelRecord, type CalibrationReport } from '../graders/calib
 import { grade } from '../graders/engine.js'
 import { contentHash } from '../lib/hash.js'
 import { requireScenario } from '../sim/registry.js'
-import type { ActivityDeps } from './deps.js'
+import type { EvaluationDeps } from './deps.js'
 import { judgeCaller } from './judge-caller.js'
 
 export function readLabels(path: string): LabelRecord[] {
@@ -61,7 +61,7 @@ export function readLabels(path: string): LabelRecord[] {
 }
 
 /** The grader version a task uses now (activated, else its scenario's default). */
-export async function currentGraderVersion(deps: ActivityDeps, taskId: string): Promise<string> {
+export async function currentGraderVersion(deps: EvaluationDeps, taskId: string): Promise<string> {
   const task = await requireTask(deps.db, taskId)
   const active = await activeGraderVersionId(deps.db, task.id)
   if (active) return active
@@ -82,7 +82,7 @@ export interface CalibrationOutcome {
 }
 
 export async function calibrateGrader(
-  deps: ActivityDeps,
+  deps: EvaluationDeps,
   input: { taskId: string; graderVersionId?: string; labels: LabelRecord[]; actor: string; source: string },
 ): Promise<CalibrationOutcome> {
   const graderVersionId = input.graderVersionId ?? (await currentGraderVersion(deps, input.taskId))
@@ -123,7 +123,7 @@ export async function calibrateGrader(
 }
 
 export async function overrideGraderTrust(
-  deps: ActivityDeps,
+  deps: EvaluationDeps,
   input: { graderVersionId: string; operator: string; reason: string },
 ): Promise<void> {
   if (!input.operator.trim())
@@ -149,9 +149,9 @@ export async function overrideGraderTrust(
   })
 }
 
-/** May this grader version gate a canary? Trusted by its latest calibration, or overridden (audited). */
-export async function graderGate(
-  db: ActivityDeps['db'],
+/** May this grader version judge a canary (the grader-trust check)? Trusted by its latest calibration, or overridden (audited). */
+export async function graderTrustCheck(
+  db: EvaluationDeps['db'],
   graderVersionId: string,
 ): Promise<{ ok: boolean; via: 'calibration' | 'override' | null; reason: string }> {
   const verdict = await latestTrust(db, graderVersionId)
@@ -183,7 +183,7 @@ export async function graderGate(
  * the scenario's shipped labels (`<scenarios>/labels/<scenario>.jsonl`), if there are any.
  */
 export async function bootstrapCalibration(
-  deps: ActivityDeps,
+  deps: EvaluationDeps,
   input: { taskId: string; labelsPath: string },
 ): Promise<CalibrationOutcome | null> {
   const id = await currentGraderVersion(deps, input.taskId)
