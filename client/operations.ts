@@ -24,7 +24,7 @@ import type { CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import type { PreflightInput, PreflightRefusal, PreflightReport } from '../db/queries/preflight.js'
 import { upsertSchedule, type ScheduleSpecInput } from '../runtime/schedules.js'
-import type { CampaignInput, optimizationCampaign } from '../workflows/campaign.js'
+import type { CampaignInput, optimizationCampaign } from '../workflows/campaign/index.js'
 import type { campaignPreflight } from '../workflows/preflight.js'
 import {
   approveUpdate,

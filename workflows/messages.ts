@@ -117,7 +117,10 @@ export interface CanaryStatus {
   analyses: number
   approvalWaitSeconds: number
   decidedBy: string | null
-  /** Human decisions carried out, in order, with when (workflow time) and the approval record (absent before they were listed). */
+  /**
+   * Human decisions carried out, in order, with when (workflow time) and the approval record
+   * (absent in executions started before the late-decision rule, which still replay).
+   */
   decisions?: DecisionRecord[]
 }
 

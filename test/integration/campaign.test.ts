@@ -7,7 +7,7 @@ import { getGraderSpec } from '../../db/queries/graders.js'
 import { grade } from '../../graders/engine.js'
 import { getLabels } from '../../db/queries/labels.js'
 import { auditEvents, campaigns, candidates, datasetItems, promptVersions, scores, traffic } from '../../db/schema.js'
-import { optimizationCampaign } from '../../workflows/campaign.js'
+import { optimizationCampaign } from '../../workflows/campaign/index.js'
 import {
   campaignStatusQuery,
   canaryStatusQuery,

@@ -12,7 +12,7 @@ import type { CanaryConfig } from '../../core/config.js'
 import { getLabels } from '../../db/queries/labels.js'
 import { auditEvents, labelHistory } from '../../db/schema.js'
 import type { WebhookTargets } from '../../lib/webhooks.js'
-import { canaryRelease } from '../../workflows/canary.js'
+import { canaryRelease } from '../../workflows/canary/index.js'
 import {
   approveUpdate,
   canaryStatusQuery,

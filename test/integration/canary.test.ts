@@ -4,7 +4,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client'
 import { and, eq } from 'drizzle-orm'
 import { getLabels } from '../../db/queries/labels.js'
 import { approvals, auditEvents } from '../../db/schema.js'
-import { canaryRelease } from '../../workflows/canary.js'
+import { canaryRelease } from '../../workflows/canary/index.js'
 import {
   approveUpdate,
   canaryStatusQuery,
