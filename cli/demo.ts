@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
-import { createOperations } from '../client/operations.js'
+import { createOperations, type CanaryView } from '../client/operations.js'
 import { parseCampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { getLabels } from '../db/queries/labels.js'
@@ -18,14 +18,7 @@ import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
-import {
-  campaignIdFor,
-  campaignStatusQuery,
-  canaryStatusQuery,
-  type CampaignResult,
-  type CampaignStatus,
-  type CanaryStatus,
-} from '../workflows/messages.js'
+import { campaignIdFor, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */
@@ -136,7 +129,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   const scenario = requireScenario(rt.scenarios, options.scenario)
   const taskId = scenario.task.id
   const config: CampaignConfigInput = options.config ?? DEMO_CONFIG
-  const sampleSize = config.sample?.size ?? 300
+  // Every setting the demo leaves out takes the campaign's default (core/config.ts).
+  const settings = parseCampaignConfig(config, 'demo campaign config')
+  const sampleSize = settings.sample.size
 
   const [registered] = (await rt.registerScenarioTasks()).filter((t) => t.taskId === taskId)
   if (!registered) throw new KaizenError('INTERNAL', `scenario task ${taskId} was not registered`)
@@ -151,7 +146,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     )
   }
 
-  const have = await usableTraffic(rt, taskId, config.sample?.windowHours ?? 24 * 30)
+  const have = await usableTraffic(rt, taskId, settings.sample.windowHours)
   // A task's first demo always gets the same run (same requests, same campaign seed), so the
   // first demo on any machine replays exactly; later runs draw new traffic and seeds.
   const [{ n: ever } = { n: 0 }] = await rt.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, taskId))
@@ -188,13 +183,15 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   let done = false
   void resultP.finally(() => (done = true)).catch(() => undefined)
   while (!done) {
-    const s: CampaignStatus | null = await handle.query(campaignStatusQuery).catch(() => null)
-    if (s) {
+    const s = await ops.describeCampaign(campaignId).catch(() => null)
+    if (s?.workflowStatus === 'RUNNING' && s.stage) {
       rt.temporalOutage.ok()
+      const rollouts = `rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`
       const line =
         s.stage === 'searching'
-          ? `  searching: round ${Math.min(s.round + 1, s.rounds)}/${s.rounds} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget} · best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`
-          : `  ${s.stage} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`
+          ? `  searching: round ${Math.min((s.round ?? 0) + 1, s.rounds ?? 0)}/${s.rounds} · ${rollouts} · ` +
+            `best validation DQ ${fmt(s.bestValidationDQ ?? null)} (baseline ${fmt(s.baselineValidationDQ ?? null)})`
+          : `  ${s.stage} · ${rollouts}`
       if (line !== last) log((last = line))
     }
     await Promise.race([resultP.catch(() => undefined), sleep(500)])
@@ -210,16 +207,19 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
 
   let canary: DemoSummary['canary'] = null
   if (result.canary) {
-    const ch = rt.client.workflow.getHandle(result.canary.workflowId)
+    const id = result.canary.workflowId
     const deadline = Date.now() + (options.canaryTimeoutSeconds ?? 180) * 1000
-    let status: CanaryStatus | null = null
+    let status: CanaryView | null = null
     let lastLine = ''
     for (;;) {
-      status = await ch.query(canaryStatusQuery).catch(() => status)
-      if (status) {
+      // Through client/operations.ts like every other reader of a canary's status.
+      status = await ops.describeCanary(id).catch(() => status)
+      if (status?.state) {
         const a = status.analysis
+        const weight = Math.round((status.weight ?? 0) * 100)
         const line = a
-          ? `  canary at ${Math.round(status.weight * 100)}%: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.effect.estimate)} [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] · ${a.reasons[0] ?? ''}`
+          ? `  canary at ${weight}%: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · ` +
+            `Δ DQ ${fmt(a.effect.estimate)} [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] · ${a.reasons[0] ?? ''}`
           : `  canary: ${status.state}`
         if (line !== lastLine) log((lastLine = line))
         if (DECIDED.has(status.state)) break
@@ -227,7 +227,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
       if (Date.now() > deadline) break
       await sleep(1_000)
     }
-    canary = status
+    canary = status?.state
       ? {
           id: status.canaryId,
           state: status.state,
@@ -251,7 +251,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     winnerHoldoutDQ: result.winnerHoldoutDQ,
     baselineValidationDQ: result.baselineValidationDQ,
     rolloutsUsed: result.rolloutsUsed,
-    rolloutBudget: config.search?.rolloutBudget ?? 3_000,
+    rolloutBudget: settings.search.rolloutBudget,
     decision: result.decision,
     reason: result.reason,
     holdout: result.holdout,

@@ -39,6 +39,7 @@ export interface GateScores {
     pValue: number
     alpha: number
     significant: boolean
+    /** The finalist's cost per request relative to the baseline's, on the holdout. */
     costRatio: number
   }
   golden?: GoldenComparison | null

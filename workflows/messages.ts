@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow'
 import type { CanaryAnalysis } from '../core/canary/analyze.js'
+import type { GateScores } from '../core/gate.js'
 import type { GoldenComparison, SafetyComparison } from '../core/ship.js'
 
 // ── Campaign ────────────────────────────────────────────────────────────────────────────────
@@ -56,16 +57,8 @@ export interface CampaignResult {
   rolloutsUsed: number
   decision: CampaignDecision
   reason: string
-  holdout: {
-    n: number
-    meanDelta: number
-    lowerBound: number
-    pValue: number
-    alpha: number
-    significant: boolean
-    /** Winner's cost per request relative to the baseline's, on the holdout. */
-    costRatio: number
-  } | null
+  /** The holdout gate's paired test (core/gate.ts); null when the campaign ended before it. */
+  holdout: GateScores['holdout'] | null
   canary: { id: string; workflowId: string } | null
   /** The golden set, baseline vs winner (null: the task has none; absent before the check existed). */
   golden?: GoldenComparison | null
