@@ -378,7 +378,10 @@ export function createOperations(deps: OperationsDeps) {
       return { outcome: o, message: describeOutcome(canaryId, o) }
     },
 
-    /** Check (too little traffic is only a warning: runs start later), then create or update the task's nightly schedule. */
+    /**
+     * Check (too little traffic is only a warning: runs start later), then create or update the task's nightly
+     * schedule.
+     */
     async createSchedule(
       spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig },
     ): Promise<ScheduleCreated> {

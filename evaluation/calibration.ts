@@ -149,7 +149,10 @@ export async function overrideGraderTrust(
   })
 }
 
-/** May this grader version judge a canary (the grader-trust check)? Trusted by its latest calibration, or overridden (audited). */
+/**
+ * May this grader version judge a canary (the grader-trust check)? Trusted by its latest calibration, or overridden
+ * (audited).
+ */
 export async function graderTrustCheck(
   db: EvaluationDeps['db'],
   graderVersionId: string,

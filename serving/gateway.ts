@@ -49,7 +49,10 @@ export interface GatewayRequest {
 export interface GatewayResponse {
   trafficId: string
   output: string | null
-  /** Only on a replay of a record stored with an error (e.g. sent through POST /v1/traffic); a live failure is an HTTP error naming its record. */
+  /**
+   * Only on a replay of a record stored with an error (e.g. sent through POST /v1/traffic); a live failure is an HTTP
+   * error naming its record.
+   */
   error: string | null
   version: { id: string; number: number }
   arm: 'baseline' | 'canary' | null
@@ -72,7 +75,10 @@ export interface GatewayResponse {
 
 type TrafficRow = typeof traffic.$inferSelect
 
-/** The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the stored one on a replay). */
+/**
+ * The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the
+ * stored one on a replay).
+ */
 function responseOf(
   row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>,
   versionNumber: number,
@@ -291,7 +297,8 @@ export class Gateway {
     // Stored redacted, like every traffic record; the caller gets the model's own answer.
     const clean = await this.redactor.json({ input, output: result?.text ?? null, error: failure?.message ?? null })
     const row = {
-      // A failed call is its own record, never under the idempotency key: the client's retry with the same id makes the call again.
+      // A failed call is its own record, never under the idempotency key: the client's retry with the same id makes the
+      // call again.
       id: req.id !== undefined && !failure ? trafficIdOf(taskId, req.id) : newTrafficId(taskId),
       taskId,
       promptVersionId: version.id,

@@ -230,7 +230,8 @@ export function registerOperations(
         const { id } = c.req.valid('param')
         const { comment } = c.req.valid('json') ?? {}
         const token = c.get('token')
-        // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is refused here.
+        // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is
+        // refused here.
         if (!token.person)
           throw new KaizenError(
             'FORBIDDEN',

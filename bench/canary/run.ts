@@ -125,7 +125,8 @@ function main() {
   const started = Date.now()
   const log = (line: string) => process.stderr.write(`${line}\n`)
   const rows: Row[] = []
-  const calibrated = new Map<string, number>() // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
+  // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
+  const calibrated = new Map<string, number>()
   log(`bench:canary: ${o.replicates} replicates, up to ${o.nMax} canary samples, scenarios ${o.scenarios.join(', ')}`)
 
   for (const scenario of SCENARIOS.filter(
@@ -166,7 +167,8 @@ function main() {
         }
       }
       for (const k of LOOKS) {
-        // Flagger with an oracle threshold: 5 % false rollbacks on stationary data (for drift: the continuous scenario's).
+        // Flagger with an oracle threshold: 5 % false rollbacks on stationary data (for drift: the continuous
+        // scenario's).
         const own = `${scenario.name}/${r}/${k}`
         if (!scenario.drift) calibrated.set(own, calibrate((windows[k] as Record<Condition, Float64Array[]>).null, 3))
         const t = calibrated.get(scenario.drift ? `continuous/${r}/${k}` : own) as number

@@ -18,7 +18,10 @@
  *   const user = call.messages.at(-1)?.content ?? ''
  *   const output = /<Output>\n([\s\S]*?)\n<\/Output>/.exec(user)?.[1] ?? ''
  *   const pass = decide(output) // the benchmark's ground truth
- *   return { kind: 'json', value: { reason: pass ? 'meets the rubric' : 'misses the rubric', pass, score: pass ? 1 : 0 } }
+ *   return {
+ *     kind: 'json',
+ *     value: { reason: pass ? 'meets the rubric' : 'misses the rubric', pass, score: pass ? 1 : 0 },
+ *   }
  * })
  * ```
  *

@@ -7,7 +7,8 @@
  * Temporal dev server, chunk activities, Postgres for items, cache and scores. Also reported:
  * Temporal history events per 1,000 graded items.
  *
- *   npm run bench:grading [-- --items 2000 --latency-ms 100 --concurrency 16 --chunk-size 250 --json] [--skip-promptfoo]
+ *   npm run bench:grading [-- --items 2000 --latency-ms 100 --concurrency 16 --chunk-size 250 --json]
+ *     [--skip-promptfoo]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'

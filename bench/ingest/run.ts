@@ -8,7 +8,8 @@
  *   2. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
  *   3. sampling 1,000 rows out of 1,000,000 (`sampleTraffic`: seeded, time window, near-duplicates removed).
  *
- *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10] [--rows 1000000]
+ *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10]
+ *     [--rows 1000000]
  */
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'

@@ -6,10 +6,11 @@
  * (from probabilities, no sampling noise) and whose optimum is computed exactly (enumeration
  * where small, exact-objective multistart otherwise). Every strategy runs on the same instances
  * with the same budget; the prompt it would ship at any moment is its incumbent (the best-ranked
- * candidate: pooled estimate, or own validation mean with --select own); at the end the holdout gate (paired test against the seed prompt) decides whether it
- * ships at all.
+ * candidate: pooled estimate, or own validation mean with --select own); at the end the holdout gate (paired test
+ * against the seed prompt) decides whether it ships at all.
  *
- *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0] [--split test|dev] [--select pooled|own] [--validation N] [--json]
+ *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0]
+ *     [--split test|dev] [--select pooled|own] [--validation N] [--json]
  *
  * --select: rank candidates by pooled estimates (the default, as campaigns do) or by their own validation means.
  *
@@ -30,7 +31,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'moderate' },
     seeds: { type: 'string', default: '30' },
     budget: { type: 'string', default: '4000' },
-    // fewshot is left out by default: the bundled families do not model demonstrations (their exact optimum is over clauses).
+    // fewshot is left out by default: the bundled families do not model demonstrations (their exact optimum is over
+    // clauses).
     strategies: { type: 'string', default: STRATEGY_NAMES.filter((s) => s !== 'fewshot').join(',') },
     fidelity: { type: 'string' },
     split: { type: 'string', default: 'test' },

@@ -29,7 +29,10 @@ import { pairObservations, qualityOf, type Arm, type Observation } from './pairi
 
 export type { Observation } from './pairing.js'
 
-/** The analysis settings: the type and the defaults come from the schema (core/config.ts), where each setting is described. */
+/**
+ * The analysis settings: the type and the defaults come from the schema (core/config.ts), where each setting is
+ * described.
+ */
 export type CanaryAnalysisConfig = CanaryAnalysisSettings
 
 export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = CanaryAnalysisSettings.parse({})
@@ -91,7 +94,10 @@ export interface AnalysisContext {
   now?: number
   /** The arm under test; `canary` unless a bake window tests production against a holdback. */
   treatment?: Arm
-  /** Share of units routed to the label (canary) arm over time, for the sample-ratio check (used when requests do not record the weight they were routed with). */
+  /**
+   * Share of units routed to the label (canary) arm over time, for the sample-ratio check (used when requests do not
+   * record the weight they were routed with).
+   */
   weights?: Array<{ from: number; weight: number }>
 }
 

@@ -33,7 +33,9 @@ export interface PreflightInput {
   taskId: string
   /** The campaign's settings, parsed (defaults filled in). */
   config: CampaignConfig
-  /** `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns). */
+  /**
+   * `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns).
+   */
   mode: 'start' | 'schedule'
   /** The id a starting campaign will get (its default seed; ids are single-use). */
   campaignId?: string | null

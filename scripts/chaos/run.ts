@@ -304,7 +304,8 @@ async function runOnce(
   const url = await createDatabase(`kaizen_chaos_${run}`)
   const seeded = await openDatabase({ url, dataDir: tmpdir(), migrate: false })
   const { graderVersionId } = await seedWireTask(seeded.db, { taskId: TASK, records: 360, latencyMs })
-  // The world's judge is right by construction (test/helpers/wire-world.ts); an operator's override lets it gate the canary.
+  // The world's judge is right by construction (test/helpers/wire-world.ts); an operator's override lets it gate the
+  // canary.
   await overrideGraderTrust({ db: seeded.db } as ActivityDeps, {
     graderVersionId,
     operator: 'chaos-suite',

@@ -117,7 +117,8 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
   const shown = JSON.parse((await kaizen(['grader', 'show', '--task', 'incident-triage', '--json'], env)).stdout)
   assert.equal(shown.mayGateCanary, true)
 
-  // People who disagree with the grader (every validity and specificity label flipped): not trusted, and it may not gate.
+  // People who disagree with the grader (every validity and specificity label flipped): not trusted, and it may not
+  // gate.
   const flipped = readFileSync(shipped, 'utf8')
     .split('\n')
     .filter((l) => l.trim())

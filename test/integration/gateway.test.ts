@@ -258,7 +258,8 @@ test('gateway: a call made while the database is away is recorded when it comes 
   const viaProxy = await openDatabase({ url: proxy.url(databaseUrl), dataDir: '/nonexistent', migrate: false })
   try {
     const lines: string[] = []
-    const resolver = new PromptResolver(h.db, 60_000) // routing reads the database directly: only recording goes through the proxy
+    // routing reads the database directly: only recording goes through the proxy
+    const resolver = new PromptResolver(h.db, 60_000)
     const metrics = createMetrics({ defaults: false })
     const gatewayWith = (recordRetryMs: number[]) =>
       new Gateway({ db: viaProxy.db, resolver, models: h.deps.models, recordRetryMs, log: (l) => lines.push(l) })
@@ -310,7 +311,8 @@ test('gateway: a call made while the database is away is recorded when it comes 
     const [row] = await h.db.select().from(traffic).where(eq(traffic.id, body.trafficId))
     assert.match(row?.input.ticket ?? '', /\[REDACTED:email\]/, 'recorded, redacted')
 
-    // The database stays away: the caller still gets the answer, marked unrecorded; a refused call says it was not recorded.
+    // The database stays away: the caller still gets the answer, marked unrecorded; a refused call says it was not
+    // recorded.
     released = new Promise<void>((r) => (release = r))
     const hasty = api(gatewayWith([10, 10]))
     calls = llm.callCount()

@@ -87,7 +87,8 @@ test('bad CLI input is refused with the flag or field, the value and the fix, be
     assert.match(run.stderr, c.pattern)
     assert.equal(await exists(id), false, `nothing was started for ${c.args.join(' ')}`)
   }
-  // `kaizen up` refuses a bad --rate before it starts a server, a worker or traffic (it used to run "about NaN requests/s").
+  // `kaizen up` refuses a bad --rate before it starts a server, a worker or traffic (it used to run "about NaN
+  // requests/s").
   const up = await kaizen(['up', '--rate', 'abc', '--headless'], { KAIZEN_DATA_DIR: dataDir })
   assert.equal(up.code, 2, up.stderr)
   assert.match(up.stderr, /--rate "abc" is not a number; use a number greater than 0 and at most 1000/)

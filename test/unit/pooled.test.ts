@@ -92,7 +92,10 @@ test('pooled estimates: a sentence every candidate shares is part of the interce
   assert.ok((est.get('a') as number) > (est.get('b') as number))
 })
 
-/** In-memory search ports on the incident-triage world, with the seed prompt scored on validation as the pool's first candidate. */
+/**
+ * In-memory search ports on the incident-triage world, with the seed prompt scored on validation as the pool's first
+ * candidate.
+ */
 async function seededPorts(seed: string) {
   const { join } = await import('node:path')
   const { REPO_ROOT } = await import('../../runtime/env.js')
