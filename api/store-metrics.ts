@@ -222,7 +222,8 @@ export class StoreMetrics {
         pairs.map(([k, v]) => ({ labels: { [label]: k }, value: v }))
     metric(
       'kaizen_store_metrics_up',
-      'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the last good values are served (0)',
+      'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the ' +
+        'last good values are served (0)',
       'gauge',
       () => [{ value: this.up }],
     )

@@ -142,12 +142,14 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   if (!registered) throw new KaizenError('INTERNAL', `scenario task ${taskId} was not registered`)
   const production = await getPromptVersion(rt.db, registered.productionVersionId)
   log(
-    `${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`,
+    `${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ` +
+      `${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`,
   )
   const labels = await getLabels(rt.db, taskId)
   if (labels.canary?.canaryId) {
     log(
-      `A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`,
+      `A canary from an earlier run, ${labels.canary.canaryId}, still holds ` +
+        `${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`,
     )
   }
 
@@ -193,7 +195,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
       rt.temporalOutage.ok()
       const line =
         s.stage === 'searching'
-          ? `  searching: round ${Math.min(s.round + 1, s.rounds)}/${s.rounds} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget} · best validation DQ ${fmt(s.bestValidationDQ)} (baseline ${fmt(s.baselineValidationDQ)})`
+          ? `  searching: round ${Math.min(s.round + 1, s.rounds)}/${s.rounds} · rollouts ` +
+            `${s.rolloutsUsed}/${s.rolloutBudget} · best validation DQ ${fmt(s.bestValidationDQ)} (baseline ` +
+            `${fmt(s.baselineValidationDQ)})`
           : `  ${s.stage} · rollouts ${s.rolloutsUsed}/${s.rolloutBudget}`
       if (line !== last) log((last = line))
     }
@@ -219,7 +223,9 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
       if (status) {
         const a = status.analysis
         const line = a
-          ? `  canary at ${Math.round(status.weight * 100)}%: ${a.canary.requests} canary / ${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.effect.estimate)} [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] · ${a.reasons[0] ?? ''}`
+          ? `  canary at ${Math.round(status.weight * 100)}%: ${a.canary.requests} canary / ` +
+            `${a.baseline.requests} baseline requests · Δ DQ ${fmt(a.effect.estimate)} ` +
+            `[${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] · ${a.reasons[0] ?? ''}`
           : `  canary: ${status.state}`
         if (line !== lastLine) log((lastLine = line))
         if (DECIDED.has(status.state)) break
@@ -274,7 +280,8 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     lines.push(
       `  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` +
         (s.holdout
-          ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)`
+          ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ` +
+            `${s.holdout.n} paired holdout items)`
           : ''),
     )
   }
@@ -283,7 +290,8 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     lines.push(`  → No canary: ${s.reason}`)
   } else {
     const c = s.canary
-    const where = `${c.canaryRequests} live canary requests compared with ${c.baselineRequests} concurrent baseline requests`
+    const where =
+      `${c.canaryRequests} live canary requests compared with ` + `${c.baselineRequests} concurrent baseline requests`
     if (c.state === 'awaiting_approval' || c.state === 'holding') {
       lines.push(
         c.state === 'awaiting_approval'

@@ -178,7 +178,9 @@ export const GraderSpec = z
         ctx.addIssue({
           code: 'custom',
           path: ['decision'],
-          message: `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and correctnessWeights`,
+          message:
+            `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and ` +
+            `correctnessWeights`,
         })
       if (
         d.check.type === 'llm-judge' &&

@@ -103,7 +103,8 @@ export async function resolveTemporal(env: Env, options: ResolveTemporalOptions)
     if (!(await temporalAnswers(address))) {
       throw new KaizenError(
         'INFRA_UNAVAILABLE',
-        `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set TEMPORAL_ADDRESS to your cluster.`,
+        `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set ` +
+          `TEMPORAL_ADDRESS to your cluster.`,
       )
     }
     return {

@@ -243,17 +243,20 @@ function main() {
     if (row.scenario !== current) {
       current = row.scenario
       process.stdout.write(
-        `\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`,
+        `\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ` +
+          `${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`,
       )
     }
     const ready =
       row.readyRate === undefined ? '' : `${pct(row.readyRate)} | ${row.n80Ready ?? '—'} | ${pct(row.falseReadyRate)}`
     process.stdout.write(
-      `  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`,
+      `  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ` +
+        `${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`,
     )
   }
   process.stdout.write(
-    `\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`,
+    `\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ` +
+      `${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`,
   )
   process.stdout.write(`${o.replicates} replicates, ${seconds.toFixed(0)} s\n`)
 }

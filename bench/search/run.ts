@@ -78,7 +78,8 @@ const instances = (values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES).slic
 if (instances.length < seeds) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
 if (values.select !== 'pooled' && values.select !== 'own')
   fail(
-    `--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own validation mean)`,
+    `--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own ` +
+      `validation mean)`,
   )
 const settings: StrategySettings = {
   ...DEFAULT_STRATEGY_SETTINGS,
@@ -276,14 +277,20 @@ if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 else {
   const f = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d))
   log(
-    `\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`,
+    `\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ` +
+      `${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`,
   )
   log(
-    'strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit gap  proposer calls',
+    'strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit ' +
+      'gap  proposer calls',
   )
   for (const s of summary) {
     log(
-      `${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ${f(s.proposerCalls, 0).padStart(14)}`,
+      `${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ` +
+        `${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ` +
+        `${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ` +
+        `${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ` +
+        `${f(s.proposerCalls, 0).padStart(14)}`,
     )
   }
   log(`(${out.seconds} s)`)

@@ -72,7 +72,8 @@ export async function createTestDatabase(
   } catch (err) {
     throw new KaizenError(
       'INFRA_UNAVAILABLE',
-      `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres or set TEST_DATABASE_URL.`,
+      `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres ` +
+        `or set TEST_DATABASE_URL.`,
     )
   }
   const drop = async () => {

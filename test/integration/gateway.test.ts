@@ -186,7 +186,8 @@ test('gateway: bad input names the field and stores nothing; scopes enforced', a
   assert.equal((await rows(REAL_TASK)).length, before)
 })
 
-test('gateway on a simulated task: canary routing per key, simulated answers with the case reference, labelled simulated', async () => {
+test(`gateway on a simulated task: canary routing per key, simulated answers with the case \
+reference, labelled simulated`, async () => {
   const task = h.scenario.task.id
   const noCase = await complete(task, { key: 'user-1', input: { summary: 'x' } })
   assert.equal(noCase.status, 400)
@@ -252,7 +253,8 @@ test('gateway: overlapping requests with the same id make one model call; the ot
   assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, parsed[0]!.trafficId))).length, 1)
 })
 
-test('gateway: a call made while the database is away is recorded when it comes back in time, else answered unrecorded (header, metric, one line without data)', async () => {
+test(`gateway: a call made while the database is away is recorded when it comes back in time, else answered \
+unrecorded (header, metric, one line without data)`, async () => {
   const { databaseUrl } = testInfra()
   const proxy = await startTcpProxy(databaseUrl)
   const viaProxy = await openDatabase({ url: proxy.url(databaseUrl), dataDir: '/nonexistent', migrate: false })

@@ -206,7 +206,8 @@ function leaks(): string[] {
 }
 
 test(
-  'a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task token; the processes survive and the campaign finishes',
+  `a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task \
+token; the processes survive and the campaign finishes`,
   { timeout: 600_000 },
   async (t) => {
     const ingest = (await createToken(h.db, { name: 'logs-ingest', scopes: ['ingest', 'read'], createdBy: 'test' }))

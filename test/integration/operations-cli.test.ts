@@ -109,7 +109,8 @@ test('tasks are checked before anything is started or scheduled; a schedule on t
   assert.match(
     empty.stderr,
     new RegExp(
-      `task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; nothing was started`,
+      `task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; ` +
+        `nothing was started`,
     ),
   )
   assert.equal(await exists(id), false)
@@ -146,7 +147,8 @@ test('`campaign estimate` says when and why the campaign would refuse to run', a
   )
 })
 
-test('a failed campaign shows its root cause and code (CLI text and --json, API); an ended workflow needs no worker', async () => {
+test(`a failed campaign shows its root cause and code (CLI text and --json, API); an \
+ended workflow needs no worker`, async () => {
   const campaignId = uniqueSuffix('ops-failed')
   // Started directly (no preflight): it fails at its snapshot, as a campaign on a task without traffic does.
   const handle = await h.client.workflow.start('optimizationCampaign', {
@@ -162,7 +164,8 @@ test('a failed campaign shows its root cause and code (CLI text and --json, API)
   assert.match(
     text.stderr,
     new RegExp(
-      `${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`,
+      `${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable ` +
+        `traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`,
     ),
   )
   assert.match(

@@ -29,7 +29,8 @@ after(async () => {
 const stored = async () =>
   Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
 
-test('the simulator counts requests lost while the database is away, reports them in one line without data, and records again once it is back', async () => {
+test(`the simulator counts requests lost while the database is away, reports them in one line without data, and \
+records again once it is back`, async () => {
   const lines: string[] = []
   const sim = new TrafficSimulator({
     db: viaProxy.db,
