@@ -120,8 +120,11 @@ export function registerFeedback(
           { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } },
         )
       const key = (kind: string) =>
-        `fb_` +
-        `${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
+        'fb_' +
+        sha256Hex(
+          `${trafficId}\u0000${kind}\u0000` +
+            `${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`,
+        ).slice(0, 32)
       const out: Array<'outcome' | 'rating'> = []
       if (f.outcome) {
         await tx

@@ -247,8 +247,10 @@ export function registerCampaign(program: Command): void {
       )
       say(`  proposer calls ${est.proposerCalls}`)
       say(
-        `  dollars        ` +
-          `${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`,
+        '  dollars        ' +
+          (est.usd.expected === null
+            ? 'unknown (no price for the model)'
+            : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`),
       )
       for (const a of est.assumptions) say(`  · ${a}`)
       for (const w of est.warnings) say(`Warning: ${w}`)

@@ -8,10 +8,22 @@
 import type { GradeResult } from '../types.js'
 
 const PATTERNS: RegExp[] = [
-  /\b(ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(instructions?|rubric|rules|guidelines|prompt|above|previous|criteria)\b[^.!?\n]*[.!?]?/gi,
-  /\b(give|assign|award|rate|score|mark)\b[^.!?\n]{0,60}\b(maximum|max|highest|full|perfect|top|10\/10|5\/5|100\s*%)\b[^.!?\n]*[.!?]?/gi,
+  new RegExp(
+    String.raw`\b(ignore|disregard|forget|override)\b[^.!?\n]{0,60}` +
+      String.raw`\b(instructions?|rubric|rules|guidelines|prompt|above|previous|criteria)\b[^.!?\n]*[.!?]?`,
+    'gi',
+  ),
+  new RegExp(
+    String.raw`\b(give|assign|award|rate|score|mark)\b[^.!?\n]{0,60}` +
+      String.raw`\b(maximum|max|highest|full|perfect|top|10\/10|5\/5|100\s*%)\b[^.!?\n]*[.!?]?`,
+    'gi',
+  ),
   /\b(you are now|act as|pretend to be|new instructions?|system prompt|developer mode)\b[^.!?\n]*[.!?]?/gi,
-  /\b(note|message|instruction)s?\s+(to|for)\s+(the\s+)?(ai|llm|assistant|model|grader|judge|reviewer|evaluator)\b[^.!?\n]*[.!?]?/gi,
+  new RegExp(
+    String.raw`\b(note|message|instruction)s?\s+(to|for)\s+(the\s+)?` +
+      String.raw`(ai|llm|assistant|model|grader|judge|reviewer|evaluator)\b[^.!?\n]*[.!?]?`,
+    'gi',
+  ),
 ]
 
 export interface Span {

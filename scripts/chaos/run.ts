@@ -520,7 +520,9 @@ for (const r of reports) {
       `${`${r.campaign.decision}, ${r.campaign.rollouts}, ${r.campaign.seconds}`.padEnd(32)}  ` +
       `${`${r.canary.state}, ${r.canary.seconds}`.padEnd(17)}  ` +
       `${`${r.traffic.sent}/${r.traffic.recorded}/${r.traffic.unrecorded + r.traffic.failed}`.padEnd(27)}  ` +
-      `${failed.length === 0 ? `all ${r.checks.length} pass` : `${failed.length} FAILED: ${failed.map((c) => c.name).join('; ')}`}`,
+      (failed.length === 0
+        ? `all ${r.checks.length} pass`
+        : `${failed.length} FAILED: ${failed.map((c) => c.name).join('; ')}`),
   )
 }
 log(

@@ -576,9 +576,10 @@ approval is refused, nothing recorded`, async () => {
     h.executeUpdate(approveUpdate, { args: [{ approver: 'grace@example.com' }] }),
     (e) =>
       e instanceof WorkflowUpdateFailedError &&
-      /already approved by erin@example\.com at \S+ \(approval apr-approve\); it is (promoted|baking); nothing was recorded/.test(
-        failureMessages(e),
-      ),
+      new RegExp(
+        String.raw`already approved by erin@example\.com at \S+ \(approval apr-approve\); ` +
+          String.raw`it is (promoted|baking); nothing was recorded`,
+      ).test(failureMessages(e)),
   )
   assert.equal(baking.calls.filter((c) => c.startsWith('recordApproval')).length, 1, baking.calls.join(' | '))
   await h.cancel()
@@ -609,9 +610,10 @@ approval is refused, nothing recorded`, async () => {
     reject.result(),
     (e) =>
       e instanceof WorkflowUpdateFailedError &&
-      /is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject \(this canary has no bake window\); the reject was not applied and nothing was recorded/.test(
-        failureMessages(e),
-      ),
+      new RegExp(
+        String.raw`is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject ` +
+          String.raw`\(this canary has no bake window\); the reject was not applied and nothing was recorded`,
+      ).test(failureMessages(e)),
   )
   assert.equal((await n.result()).state, 'promoted')
   assert.deepEqual(

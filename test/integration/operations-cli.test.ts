@@ -72,8 +72,10 @@ test('bad CLI input is refused with the flag or field, the value and the fix, be
     },
     {
       args: ['--config', file('typo.yaml', 'serach:\n  rounds: 1\ncanary:\n  bake: { second: 30 }\n')],
-      pattern:
-        /canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n.*serach: unknown setting "serach"; did you mean "search"\?/,
+      pattern: new RegExp(
+        String.raw`canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n` +
+          String.raw`.*serach: unknown setting "serach"; did you mean "search"\?`,
+      ),
     },
     {
       args: ['--canary-weight', 'abc'],

@@ -56,7 +56,10 @@ records again once it is back`, async () => {
   assert.equal(lines.length, 1, lines.join('\n'))
   assert.match(
     lines[0] ?? '',
-    /^\[traffic\] 5 requests lost while the database was unavailable \((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$/,
+    new RegExp(
+      String.raw`^\[traffic\] 5 requests lost while the database was unavailable ` +
+        String.raw`\((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$`,
+    ),
   )
   assert.equal(sim.stats.sent, 5)
   assert.equal(await stored(), 5)
