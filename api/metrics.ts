@@ -69,7 +69,9 @@ export function createMetrics(options: { defaults?: boolean } = {}): ApiMetrics 
     }),
     gatewayRecordsLost: new Counter({
       name: 'kaizen_gateway_records_lost_total',
-      help: 'Gateway model calls made but not recorded as traffic (the database stayed unavailable), by outcome of the call (ok, error)',
+      help:
+        'Gateway model calls made but not recorded as traffic (the database stayed unavailable), by outcome of ' +
+        'the call (ok, error)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

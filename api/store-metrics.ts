@@ -15,7 +15,8 @@
  *   kaizen_canary_duration_seconds                    histogram: start to end of ended canaries
  *   kaizen_grades_total{result}                       counter: graded production records (pass, fail)
  *   kaizen_grade_score                                histogram: DQ scores of graded production records
- *   kaizen_store_metrics_up                           gauge: 1 if the last read worked, 0 if the last good values are served
+ *   kaizen_store_metrics_up                           gauge: 1 if the last read worked, 0 if the last good values
+ *                                                     are served
  *
  * Counters fall back when retention deletes the rows they count; Prometheus reads that as a reset.
  */
@@ -160,7 +161,9 @@ const EMPTY: Snapshot = {
 
 export class StoreMetrics {
   private cached: { at: number; snapshot: Promise<Snapshot> } | null = null
-  /** The last snapshot read successfully (served while the database cannot be read) and whether the last read worked. */
+  /**
+   * The last snapshot read successfully (served while the database cannot be read) and whether the last read worked.
+   */
   private lastGood: Snapshot = EMPTY
   private up = 0
 
@@ -169,7 +172,10 @@ export class StoreMetrics {
     private readonly ttlMs = 10_000,
   ) {}
 
-  /** The store's numbers, read at most once per ttl; a failed read serves the last good ones (and kaizen_store_metrics_up 0), so /metrics keeps working during a database outage. */
+  /**
+   * The store's numbers, read at most once per ttl; a failed read serves the last good ones (and
+   * kaizen_store_metrics_up 0), so /metrics keeps working during a database outage.
+   */
   private snapshot(): Promise<Snapshot> {
     const now = Date.now()
     if (!this.cached || now - this.cached.at > this.ttlMs) {
@@ -216,7 +222,8 @@ export class StoreMetrics {
         pairs.map(([k, v]) => ({ labels: { [label]: k }, value: v }))
     metric(
       'kaizen_store_metrics_up',
-      'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the last good values are served (0)',
+      'Whether the last read of grading, campaign and canary metrics from the database worked (1) or the ' +
+        'last good values are served (0)',
       'gauge',
       () => [{ value: this.up }],
     )

@@ -137,12 +137,14 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
   if (!registered) throw new KaizenError('INTERNAL', `scenario task ${taskId} was not registered`)
   const production = await getPromptVersion(rt.db, registered.productionVersionId)
   log(
-    `${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`,
+    `${SIM_LABEL} Task "${taskId}" (${scenario.title}): production prompt is ` +
+      `${taskId}@${production.version}${registered.created ? ' (registered now)' : ''}.`,
   )
   const labels = await getLabels(rt.db, taskId)
   if (labels.canary?.canaryId) {
     log(
-      `A canary from an earlier run, ${labels.canary.canaryId}, still holds ${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`,
+      `A canary from an earlier run, ${labels.canary.canaryId}, still holds ` +
+        `${Math.round(labels.canary.weight * 100)}% of traffic; this demo's canary will supersede it.`,
     )
   }
 
@@ -274,7 +276,8 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     lines.push(
       `  Winner   ${s.winnerVersion}: holdout DQ ${fmt(s.winnerHoldoutDQ)}` +
         (s.holdout
-          ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ${s.holdout.n} paired holdout items)`
+          ? ` (Δ ${s.holdout.meanDelta >= 0 ? '+' : ''}${fmt(s.holdout.meanDelta)}, ${fmtP(s.holdout.pValue)}, ` +
+            `${s.holdout.n} paired holdout items)`
           : ''),
     )
   }
@@ -283,7 +286,8 @@ export function tellDemo(rt: KaizenRuntime, s: DemoSummary): string[] {
     lines.push(`  → No canary: ${s.reason}`)
   } else {
     const c = s.canary
-    const where = `${c.canaryRequests} live canary requests compared with ${c.baselineRequests} concurrent baseline requests`
+    const where =
+      `${c.canaryRequests} live canary requests compared with ` + `${c.baselineRequests} concurrent baseline requests`
     if (c.state === 'awaiting_approval' || c.state === 'holding') {
       lines.push(
         c.state === 'awaiting_approval'

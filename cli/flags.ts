@@ -142,7 +142,8 @@ export function cronFlag(flag: string): FlagParser<string> {
       refuse(
         flag,
         value,
-        'is not a 5-field cron expression (minute hour day-of-month month day-of-week); e.g. "0 2 * * *" is 02:00 every day',
+        'is not a 5-field cron expression (minute hour day-of-month month day-of-week); e.g. "0 2 * * *" is ' +
+          '02:00 every day',
       )
     }
     return fields.join(' ')

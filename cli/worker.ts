@@ -14,7 +14,8 @@ export async function runWorker(): Promise<void> {
   })
   const worker = await runtime.startWorker()
   console.error(
-    `[kaizen] worker polling task queue "${runtime.env.TEMPORAL_TASK_QUEUE}" on ${runtime.temporal.address} (database: ${runtime.database.kind})`,
+    `[kaizen] worker polling task queue "${runtime.env.TEMPORAL_TASK_QUEUE}" on ${runtime.temporal.address} ` +
+      `(database: ${runtime.database.kind})`,
   )
   const shutdown = () => void worker.shutdown()
   process.once('SIGINT', shutdown)

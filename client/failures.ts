@@ -114,11 +114,15 @@ export function describeFailure(f: FailureReport): string {
         : kind === 'timeout'
           ? 'timed out'
           : null)
-  return `${f.message}${label && !f.message.toLowerCase().startsWith(label.toLowerCase()) ? ` [${label}]` : ''}${where?.name ? ` (in ${where.kind === 'activity' ? 'activity' : 'child workflow'} ${where.name})` : ''}`
+  return (
+    `${f.message}${label && !f.message.toLowerCase().startsWith(label.toLowerCase()) ? ` [${label}]` : ''}` +
+    `${where?.name ? ` (in ${where.kind === 'activity' ? 'activity' : 'child workflow'} ${where.name})` : ''}`
+  )
 }
 
 export const NO_WORKER_HINT =
-  'start one with `kaizen up` (embedded) or `kaizen worker` (with DATABASE_URL and TEMPORAL_ADDRESS), on the same TEMPORAL_TASK_QUEUE'
+  'start one with `kaizen up` (embedded) or `kaizen worker` (with DATABASE_URL and TEMPORAL_ADDRESS), on the ' +
+  'same TEMPORAL_TASK_QUEUE'
 
 /**
  * Any error of a Temporal call, as a KaizenError naming `what` (e.g. `campaign "x"`). KaizenErrors

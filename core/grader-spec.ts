@@ -128,7 +128,9 @@ export type Dimension = z.infer<typeof Dimension>
 export const Gates = z.object({
   /** Veto an answer that follows an instruction injected into its input. */
   injection: z.boolean().default(true),
-  /** Veto an answer containing personal data or secrets; `allow` lists kinds that may appear when they are in the input. */
+  /**
+   * Veto an answer containing personal data or secrets; `allow` lists kinds that may appear when they are in the input.
+   */
   pii: z.union([z.boolean(), z.object({ allow: z.array(z.enum(['email', 'phone'])).default([]) })]).default(true),
   /** Veto a refusal of a legitimate request. */
   refusal: z.boolean().default(true),
@@ -176,7 +178,9 @@ export const GraderSpec = z
         ctx.addIssue({
           code: 'custom',
           path: ['decision'],
-          message: `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and correctnessWeights`,
+          message:
+            `dimension "${d.name}" uses ${d.check.type}: set decision.commandPattern, forbidden and ` +
+            `correctnessWeights`,
         })
       if (
         d.check.type === 'llm-judge' &&
@@ -211,7 +215,10 @@ export type GraderSpecInput = z.input<typeof GraderSpec>
 export const StoredSpec = z.union([GraderSpec, DqSpec])
 export type StoredSpec = z.infer<typeof StoredSpec>
 
-/** The default Decision Quality grader for a task with decision settings: validity (veto), specificity, correctness, all gates. */
+/**
+ * The default Decision Quality grader for a task with decision settings: validity (veto), specificity, correctness, all
+ * gates.
+ */
 export function defaultDqGrader(settings: Omit<DqSpec, 'kind'>): GraderSpec {
   return GraderSpec.parse({
     kind: 'grader',

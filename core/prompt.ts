@@ -84,7 +84,10 @@ export function renderTemplate(template: string, vars: Record<string, unknown>, 
   })
 }
 
-/** The chat messages a prompt version sends for one input: instructions, demonstrations (user/assistant turns), the input. */
+/**
+ * The chat messages a prompt version sends for one input: instructions, demonstrations (user/assistant turns), the
+ * input.
+ */
 export function renderMessages(prompt: PromptContent, input: Record<string, unknown>): ChatMessage[] {
   const demos = (prompt.examples ?? []).flatMap((d, i): ChatMessage[] => [
     {

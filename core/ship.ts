@@ -88,7 +88,9 @@ export function nonRegression(input: NonRegressionInput): { ok: boolean; failure
       const list = g.broken.slice(0, 5).join(', ') + (g.broken.length > 5 ? `, … (${g.broken.length} in all)` : '')
       failures.push({
         code: 'golden-regression',
-        message: `the finalist passes ${g.winnerPassed} of ${g.n} golden cases, the baseline ${g.baselinePassed}${allowed > 0 ? ` (tolerance ${allowed})` : ''}; broken: ${list || 'none'}`,
+        message:
+          `the finalist passes ${g.winnerPassed} of ${g.n} golden cases, the baseline ` +
+          `${g.baselinePassed}${allowed > 0 ? ` (tolerance ${allowed})` : ''}; broken: ${list || 'none'}`,
       })
     }
   }

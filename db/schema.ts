@@ -145,7 +145,10 @@ export const traffic = pgTable(
     createdAt: createdAt(),
     /** When retention erased this record's content (input, output, error, reference); ids, metrics and scores stay. */
     expiredAt: timestamp('expired_at', { withTimezone: true, mode: 'date' }),
-    /** A uniform number in [0, 1) from the id's hash: seeded sampling scans an index range of it (db/queries/sampling.ts). */
+    /**
+     * A uniform number in [0, 1) from the id's hash: seeded sampling scans an index range of it
+     * (db/queries/sampling.ts).
+     */
     sampleKey: doublePrecision('sample_key').generatedAlwaysAs(
       sql`(('x' || substr(md5(id), 1, 13))::bit(52)::bigint)::double precision / 4503599627370496.0`,
     ),

@@ -54,7 +54,8 @@ export interface CalibrationReport {
 }
 
 const PADDING =
-  'For context, incidents of this kind are common in distributed systems and it is good practice to keep stakeholders informed, document each step taken, and review the runbook afterwards. '
+  'For context, incidents of this kind are common in distributed systems and it is good practice to keep ' +
+  'stakeholders informed, document each step taken, and review the runbook afterwards. '
 
 function padded(output: string): string {
   try {
@@ -142,7 +143,8 @@ export async function calibrate(
   const gatesOk = recall === null || recall >= THRESHOLDS.gateRecall
   if (!gatesOk)
     reasons.push(
-      `gates caught ${caught.length} of ${failures.length} labelled failures (needs ≥ ${THRESHOLDS.gateRecall * 100} %)`,
+      `gates caught ${caught.length} of ${failures.length} labelled failures (needs ≥ ` +
+        `${THRESHOLDS.gateRecall * 100} %)`,
     )
   const missed = failures.filter((f) => !caught.includes(f)).map(({ r }) => r.id)
 

@@ -91,9 +91,13 @@ export function judgeFamilyProblem(spec: GraderSpec, taskModel: string | undefin
   const judge = modelFamily(spec.judge.model)
   const task = modelFamily(taskModel)
   if (judge === null || task === null)
-    return `cannot tell the families of judge ${spec.judge.model} and task model ${taskModel} apart; name a judge of a known, different family`
+    return (
+      `cannot tell the families of judge ${spec.judge.model} and task model ${taskModel} apart; name a judge ` +
+      `of a known, different family`
+    )
   return judge === task
-    ? `the judge ${spec.judge.model} is of the same family (${judge}) as the task model ${taskModel}; choose a judge of another family`
+    ? `the judge ${spec.judge.model} is of the same family (${judge}) as the task model ${taskModel}; choose a ` +
+        `judge of another family`
     : null
 }
 

@@ -142,14 +142,16 @@ export class ModelClient {
       if (worst === null) {
         throw new KaizenError(
           'CONFIG_ERROR',
-          `model "${request.model}" has no price, so a USD budget cannot be enforced; add it to the price file (KAIZEN_PRICES_FILE) or run without a budget`,
+          `model "${request.model}" has no price, so a USD budget cannot be enforced; add it to the price ` +
+            `file (KAIZEN_PRICES_FILE) or run without a budget`,
         )
       }
       const spent = (await this.spent(ctx.campaignId)) + (this.reserved.get(ctx.campaignId) ?? 0)
       if (spent + worst > ctx.budgetUsd) {
         throw new KaizenError(
           'BUDGET_EXHAUSTED',
-          `campaign ${ctx.campaignId} has spent $${spent.toFixed(4)} of its $${ctx.budgetUsd} budget; the next call could cost up to $${worst.toFixed(4)}`,
+          `campaign ${ctx.campaignId} has spent $${spent.toFixed(4)} of its $${ctx.budgetUsd} budget; the ` +
+            `next call could cost up to $${worst.toFixed(4)}`,
           {
             details: { campaignId: ctx.campaignId, spentUsd: spent, budgetUsd: ctx.budgetUsd, nextCallUsd: worst },
           },

@@ -40,8 +40,10 @@ export class ProviderRegistry {
     if (!provider) {
       throw new KaizenError(
         'CONFIG_ERROR',
-        `no configured provider serves model "${model}" (configured: ${this.providers.map((p) => p.id).join(', ') || 'none'}). ` +
-          'Simulated models start with "sim-"; set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) or ANTHROPIC_API_KEY for real models.',
+        `no configured provider serves model "${model}" (configured: ` +
+          `${this.providers.map((p) => p.id).join(', ') || 'none'}). ` +
+          'Simulated models start with "sim-"; set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible ' +
+          'server) or ANTHROPIC_API_KEY for real models.',
       )
     }
     return provider

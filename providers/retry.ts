@@ -95,7 +95,8 @@ export async function withRetries<T>(
       if (retryAfter !== null && retryAfter > policy.maxRetryAfterMs) {
         throw new KaizenError(
           'PROVIDER_UNAVAILABLE',
-          `${err.message} (the server asks to wait ${Math.round(retryAfter / 1000)} s, more than ${Math.round(policy.maxRetryAfterMs / 1000)} s)`,
+          `${err.message} (the server asks to wait ${Math.round(retryAfter / 1000)} s, more than ` +
+            `${Math.round(policy.maxRetryAfterMs / 1000)} s)`,
           {
             cause: err,
             details: { ...err.details, attempts: n },

@@ -40,7 +40,8 @@ export class SimulationProvider implements ChatProvider {
     if (!world) {
       throw new KaizenError(
         'NOT_FOUND',
-        `the simulation provider has no scenario "${scenarioId}" (loaded: ${[...this.worlds.keys()].join(', ') || 'none'})`,
+        `the simulation provider has no scenario "${scenarioId}" (loaded: ` +
+          `${[...this.worlds.keys()].join(', ') || 'none'})`,
       )
     }
     return world
@@ -51,7 +52,8 @@ export class SimulationProvider implements ChatProvider {
     if (!request.simulation) {
       throw new KaizenError(
         'INVALID_INPUT',
-        `model "${request.model}" is simulated, but the request carries no simulation reference (scenario and example key); ` +
+        `model "${request.model}" is simulated, but the request carries no simulation reference (scenario ` +
+          `and example key); ` +
           'simulated models can only answer inputs generated from a scenario',
       )
     }

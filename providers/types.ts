@@ -5,7 +5,9 @@
  */
 import type { ChatMessage, PromptParams } from '../core/prompt.js'
 
-/** Ask for a JSON answer matching a JSON Schema (OpenAI: `json_schema` response format; Anthropic: a forced tool call). */
+/**
+ * Ask for a JSON answer matching a JSON Schema (OpenAI: `json_schema` response format; Anthropic: a forced tool call).
+ */
 export interface ResponseFormat {
   /** A short identifier ([a-zA-Z0-9_-]), used as the schema or tool name. */
   name: string

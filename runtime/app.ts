@@ -184,7 +184,9 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
           })
           if (calibrated)
             log(
-              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ${calibrated.report.items} shipped labels: ${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
+              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ` +
+                `${calibrated.report.items} shipped labels: ` +
+                `${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
             )
         }
         return out
@@ -240,7 +242,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
                 break
               } catch (err) {
                 log(
-                  `[kaizen] the worker could not start yet (${describeError(err)}); trying again in ${Math.min(60_000, delay * 2) / 1000} s`,
+                  `[kaizen] the worker could not start yet (${describeError(err)}); trying again in ` +
+                    `${Math.min(60_000, delay * 2) / 1000} s`,
                 )
               }
             }

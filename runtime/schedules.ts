@@ -40,7 +40,8 @@ export async function upsertSchedule(
   if (input.cron.trim().split(/\s+/).length !== 5) {
     throw new KaizenError(
       'INVALID_INPUT',
-      `--cron "${input.cron}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * *"`,
+      `--cron "${input.cron}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), ` +
+        `e.g. "0 2 * * *"`,
     )
   }
   const config = parseCampaignConfig(input.config, 'schedule campaign config')

@@ -109,7 +109,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     if (!(await temporalAnswers(address))) {
       throw new KaizenError(
         'INFRA_UNAVAILABLE',
-        `port ${options.port} is taken by something that is not a Temporal server; set KAIZEN_TEMPORAL_PORT to a free port`,
+        `port ${options.port} is taken by something that is not a Temporal server; set KAIZEN_TEMPORAL_PORT ` +
+          `to a free port`,
       )
     }
     let uiPort: number | null = options.headless ? null : options.uiPort
@@ -149,7 +150,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     } catch (err) {
       throw new KaizenError(
         'INFRA_UNAVAILABLE',
-        `no Temporal CLI was found and the SDK could not download one (${(err as Error).message.split('\n')[0]}).\n${INSTALL_HELP}`,
+        `no Temporal CLI was found and the SDK could not download one ` +
+          `(${(err as Error).message.split('\n')[0]}).\n${INSTALL_HELP}`,
         { cause: err },
       )
     }
@@ -184,7 +186,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     restarts = [...restarts.filter((t) => Date.now() - t < 60_000), Date.now()]
     if (restarts.length > 5) {
       log(
-        `The embedded Temporal dev server exited (${why}) for the sixth time within a minute; not starting it again. Last lines of ${logPath}:\n${tail(logPath)}`,
+        `The embedded Temporal dev server exited (${why}) for the sixth time within a minute; not starting ` +
+          `it again. Last lines of ${logPath}:\n${tail(logPath)}`,
       )
       return
     }
@@ -201,7 +204,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
       process.removeListener('exit', killOnExit)
       throw new KaizenError(
         'INFRA_UNAVAILABLE',
-        `the Temporal dev server exited (code ${exited}) before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`,
+        `the Temporal dev server exited (code ${exited}) before it was ready. Last lines of ` +
+          `${logPath}:\n${tail(logPath)}`,
       )
     }
     if (Date.now() > deadline) {

@@ -68,7 +68,8 @@ export function installTemporalRuntime(level: LogLevel): void {
   Runtime.defaultOptions = {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
     logger: new DefaultLogger(level, (entry) => {
-      // The evaluation worker runs activities only (worker/create-worker.ts): the SDK's notice that it has no workflows is expected.
+      // The evaluation worker runs activities only (worker/create-worker.ts): the SDK's notice that it has no workflows
+      // is expected.
       if (entry.message === 'No workflows registered, not polling for workflow tasks') return
       const outage = outageOf(entry)
       const sink = outage ? outageSinks[outage.sink] : null
@@ -102,7 +103,8 @@ export async function resolveTemporal(env: Env, options: ResolveTemporalOptions)
     if (!(await temporalAnswers(address))) {
       throw new KaizenError(
         'INFRA_UNAVAILABLE',
-        `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set TEMPORAL_ADDRESS to your cluster.`,
+        `no Temporal server answers at ${address}. Start Kaizen with \`kaizen up\` (embedded server), or set ` +
+          `TEMPORAL_ADDRESS to your cluster.`,
       )
     }
     return {

@@ -55,7 +55,8 @@ const CompleteResponse = z
     replayed: z.boolean(),
     recorded: z.boolean().openapi({
       description:
-        'False when the model was called but the database stayed unavailable, so the call is not recorded (trafficId names no record; the header Kaizen-Recorded: false says the same).',
+        'False when the model was called but the database stayed unavailable, so the call is not recorded ' +
+        '(trafficId names no record; the header Kaizen-Recorded: false says the same).',
     }),
   })
   .openapi('CompleteResponse')
@@ -72,7 +73,8 @@ const route = createRoute({
   responses: {
     200: {
       description:
-        "The model's answer (recorded as traffic; when the database stayed unavailable, not recorded: `recorded: false`, header `Kaizen-Recorded: false`)",
+        "The model's answer (recorded as traffic; when the database stayed unavailable, not recorded: " +
+        '`recorded: false`, header `Kaizen-Recorded: false`)',
       headers: z.object({
         'Kaizen-Recorded': z
           .enum(['false'])
@@ -87,7 +89,8 @@ const route = createRoute({
     413: errorResponse('Body too large'),
     502: errorResponse('The provider refused the call (recorded as failed traffic)'),
     503: errorResponse(
-      'The provider could not be reached (recorded as failed traffic), or the database is unavailable before the model was called',
+      'The provider could not be reached (recorded as failed traffic), or the database is unavailable before ' +
+        'the model was called',
     ),
   },
 })

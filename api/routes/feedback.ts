@@ -115,11 +115,16 @@ export function registerFeedback(
       if (row.expiredAt)
         throw new KaizenError(
           'CONFLICT',
-          `traffic record ${trafficId} was erased by the task's retention policy on ${row.expiredAt.toISOString()}; feedback on it is not kept`,
+          `traffic record ${trafficId} was erased by the task's retention policy on ` +
+            `${row.expiredAt.toISOString()}; feedback on it is not kept`,
           { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } },
         )
       const key = (kind: string) =>
-        `fb_${sha256Hex(`${trafficId}\u0000${kind}\u0000${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`).slice(0, 32)}`
+        'fb_' +
+        sha256Hex(
+          `${trafficId}\u0000${kind}\u0000` +
+            `${f.feedbackId ?? JSON.stringify(kind === 'outcome' ? f.outcome : f.rating)}`,
+        ).slice(0, 32)
       const out: Array<'outcome' | 'rating'> = []
       if (f.outcome) {
         await tx

@@ -39,9 +39,12 @@ const Id = z.object({ id: z.string().min(1).max(300) })
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } })
 const Status = z.record(z.string(), z.unknown()).openapi('WorkflowStatus', {
   description:
-    'A running workflow: its status query result (workflows/messages.ts: CampaignStatus, CanaryStatus) with workflowStatus RUNNING. ' +
-    'An ended one, read from its history: workflowStatus (COMPLETED, FAILED, TERMINATED, CANCELED, TIMED_OUT), its result (campaigns: result; canaries: the final status), ' +
-    'or failure { message, code, chain } — the root cause, its Kaizen error code and the whole failure chain (client/operations.ts: CampaignView, CanaryView).',
+    'A running workflow: its status query result (workflows/messages.ts: CampaignStatus, CanaryStatus) with ' +
+    'workflowStatus RUNNING. ' +
+    'An ended one, read from its history: workflowStatus (COMPLETED, FAILED, TERMINATED, CANCELED, ' +
+    'TIMED_OUT), its result (campaigns: result; canaries: the final status), ' +
+    'or failure { message, code, chain } — the root cause, its Kaizen error code and the whole failure chain ' +
+    '(client/operations.ts: CampaignView, CanaryView).',
 })
 const common = (scope: string) => ({
   ...authResponses(scope),
@@ -82,10 +85,14 @@ export function registerOperations(
         .regex(CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE)
         .optional()
         .openapi({ description: 'Campaign id (default campaign-<task>-<time>); single-use.' }),
-      config: z.record(z.string(), z.unknown()).optional().openapi({
-        description:
-          'Campaign settings as in a campaign config file (docs/configuration.md); validated whole and strictly: an unknown key is 400 naming its path (config.search.serach) and the key probably meant.',
-      }),
+      config: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .openapi({
+          description:
+            'Campaign settings as in a campaign config file (docs/configuration.md); validated whole and ' +
+            'strictly: an unknown key is 400 naming its path (config.search.serach) and the key probably meant.',
+        }),
     })
     .strict()
     .openapi('StartCampaign')
@@ -210,19 +217,23 @@ export function registerOperations(
         path: `/v1/canaries/{id}/${verb}`,
         summary:
           verb === 'approve'
-            ? "Approve promotion (recorded under the token's person; repeated by the same person: the recorded outcome, nothing new)"
-            : "Reject: roll the canary back — during the bake window, from the approval on, production goes back to the previous version (recorded under the token's person)",
+            ? "Approve promotion (recorded under the token's person; repeated by the same person: the recorded " +
+              'outcome, nothing new)'
+            : 'Reject: roll the canary back — during the bake window, from the approval on, production goes ' +
+              "back to the previous version (recorded under the token's person)",
         security: [{ bearer: [] }],
         request: { params: Id, body: { required: false, content: { 'application/json': { schema: Decision } } } },
         responses: {
           200: json(
             z.record(z.string(), z.unknown()).openapi('ApprovalOutcome'),
-            'Decision recorded (or, for a repeated approval, the recorded one): the outcome and a message saying what happened',
+            'Decision recorded (or, for a repeated approval, the recorded one): the outcome and a message ' +
+              'saying what happened',
           ),
           400: errorResponse('Malformed body'),
           ...common('approve'),
           409: errorResponse(
-            'The canary cannot take this decision now (not awaiting approval, approved by someone else, ended, role missing); nothing recorded',
+            'The canary cannot take this decision now (not awaiting approval, approved by someone else, ' +
+              'ended, role missing); nothing recorded',
           ),
         },
       }),
@@ -230,11 +241,13 @@ export function registerOperations(
         const { id } = c.req.valid('param')
         const { comment } = c.req.valid('json') ?? {}
         const token = c.get('token')
-        // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is refused here.
+        // Tokens with the approve scope always name a person (enforced at creation); a token made before that rule is
+        // refused here.
         if (!token.person)
           throw new KaizenError(
             'FORBIDDEN',
-            `token "${token.name}" names no person, and approvals need a human identity: create one with \`kaizen token create --scopes approve --person <you>\``,
+            `token "${token.name}" names no person, and approvals need a human identity: create one with ` +
+              `\`kaizen token create --scopes approve --person <you>\``,
           )
         const { outcome, message } = await (
           await ops()

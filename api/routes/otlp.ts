@@ -169,7 +169,8 @@ export function otlpToRecords(body: z.infer<typeof OtlpTraces>): { records: Traf
   if (records.length > MAX_BATCH)
     throw new KaizenError(
       'INVALID_INPUT',
-      `the export holds ${records.length} LLM spans; send at most ${MAX_BATCH} per request (lower the exporter's batch size)`,
+      `the export holds ${records.length} LLM spans; send at most ${MAX_BATCH} per request (lower the ` +
+        `exporter's batch size)`,
     )
   return { records, skipped }
 }

@@ -126,7 +126,8 @@ export async function checkReferences(db: Db, records: readonly TrafficRecordInp
     if (owner !== r.task) {
       throw new KaizenError(
         'NOT_FOUND',
-        `unknown prompt version "${r.promptVersion}" of task "${r.task}" at records[${i}].promptVersion${owner ? ` (it belongs to task "${owner}")` : ''}`,
+        `unknown prompt version "${r.promptVersion}" of task "${r.task}" at ` +
+          `records[${i}].promptVersion${owner ? ` (it belongs to task "${owner}")` : ''}`,
         {
           details: { fields: [`records[${i}].promptVersion`] },
         },

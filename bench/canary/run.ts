@@ -125,7 +125,8 @@ function main() {
   const started = Date.now()
   const log = (line: string) => process.stderr.write(`${line}\n`)
   const rows: Row[] = []
-  const calibrated = new Map<string, number>() // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
+  // `${scenario}/${r}/${k}` → threshold on that scenario's stationary null data
+  const calibrated = new Map<string, number>()
   log(`bench:canary: ${o.replicates} replicates, up to ${o.nMax} canary samples, scenarios ${o.scenarios.join(', ')}`)
 
   for (const scenario of SCENARIOS.filter(
@@ -166,7 +167,8 @@ function main() {
         }
       }
       for (const k of LOOKS) {
-        // Flagger with an oracle threshold: 5 % false rollbacks on stationary data (for drift: the continuous scenario's).
+        // Flagger with an oracle threshold: 5 % false rollbacks on stationary data (for drift: the continuous
+        // scenario's).
         const own = `${scenario.name}/${r}/${k}`
         if (!scenario.drift) calibrated.set(own, calibrate((windows[k] as Record<Condition, Float64Array[]>).null, 3))
         const t = calibrated.get(scenario.drift ? `continuous/${r}/${k}` : own) as number
@@ -241,17 +243,20 @@ function main() {
     if (row.scenario !== current) {
       current = row.scenario
       process.stdout.write(
-        `\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`,
+        `\n${current}\n  ${'detector'.padEnd(44)} ${'false rollback'.padStart(14)} ${'power'.padStart(7)} ` +
+          `${'N80'.padStart(6)}   readiness (P ready | N80 ready | false ready)\n`,
       )
     }
     const ready =
       row.readyRate === undefined ? '' : `${pct(row.readyRate)} | ${row.n80Ready ?? '—'} | ${pct(row.falseReadyRate)}`
     process.stdout.write(
-      `  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`,
+      `  ${row.detector.padEnd(44)} ${pct(row.falseRollbackRate).padStart(14)} ${pct(row.power).padStart(7)} ` +
+        `${String(row.n80 ?? '—').padStart(6)}   ${ready}\n`,
     )
   }
   process.stdout.write(
-    `\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`,
+    `\ntotal failure (every canary request fails), graded requests until Kaizen rolls back: ` +
+      `${totalFailure.map((t) => `${t.share}% canary: median ${t.median}, max ${t.max}`).join('; ')}\n`,
   )
   process.stdout.write(`${o.replicates} replicates, ${seconds.toFixed(0)} s\n`)
 }

@@ -18,7 +18,10 @@
  *   const user = call.messages.at(-1)?.content ?? ''
  *   const output = /<Output>\n([\s\S]*?)\n<\/Output>/.exec(user)?.[1] ?? ''
  *   const pass = decide(output) // the benchmark's ground truth
- *   return { kind: 'json', value: { reason: pass ? 'meets the rubric' : 'misses the rubric', pass, score: pass ? 1 : 0 } }
+ *   return {
+ *     kind: 'json',
+ *     value: { reason: pass ? 'meets the rubric' : 'misses the rubric', pass, score: pass ? 1 : 0 },
+ *   }
  * })
  * ```
  *
@@ -170,7 +173,8 @@ export async function ensurePromptfoo(
   const after = await installed(toolsDir)
   if (!after) {
     throw new Error(
-      `promptfoo benchmark: after npm install, ${toolsDir} still lacks promptfoo or a Node >= ${MIN_NODE.join('.')} binary`,
+      `promptfoo benchmark: after npm install, ${toolsDir} still lacks promptfoo or a Node >= ` +
+        `${MIN_NODE.join('.')} binary`,
     )
   }
   log(`Installed promptfoo ${after.version}.`)
@@ -275,7 +279,8 @@ export async function runPromptfoo(opts: {
     '--no-share',
   ]
   log(
-    `promptfoo ${tools.version}: ${opts.items.length} items, -j ${opts.concurrency}, grader ${grader.id} at ${opts.openaiBaseUrl}`,
+    `promptfoo ${tools.version}: ${opts.items.length} items, -j ${opts.concurrency}, grader ${grader.id} at ` +
+      `${opts.openaiBaseUrl}`,
   )
   const started = performance.now()
   const result = await run(tools.node, args, { cwd: workDir, env })
@@ -285,7 +290,8 @@ export async function runPromptfoo(opts: {
   // promptfoo exits 100 (PROMPTFOO_FAILED_TEST_EXIT_CODE) when some test failed; that is a result, not a crash.
   if ((result.code !== 0 && result.code !== 100) || !existsSync(outputFile)) {
     throw new Error(
-      `promptfoo eval failed (exit ${result.code ?? result.signal}); logs in ${workDir}:\n${tail(result.stderr || result.stdout)}`,
+      `promptfoo eval failed (exit ${result.code ?? result.signal}); logs in ` +
+        `${workDir}:\n${tail(result.stderr || result.stdout)}`,
     )
   }
 

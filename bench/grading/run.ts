@@ -7,7 +7,8 @@
  * Temporal dev server, chunk activities, Postgres for items, cache and scores. Also reported:
  * Temporal history events per 1,000 graded items.
  *
- *   npm run bench:grading [-- --items 2000 --latency-ms 100 --concurrency 16 --chunk-size 250 --json] [--skip-promptfoo]
+ *   npm run bench:grading [-- --items 2000 --latency-ms 100 --concurrency 16 --chunk-size 250 --json]
+ *     [--skip-promptfoo]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
@@ -223,10 +224,13 @@ try {
   else {
     log(`Graded ${N} items (LLM judge, latency ${L} ms, concurrency ${C}):`)
     log(
-      `  Kaizen     ${out.itemsPerSec} items/s = ${(out.shareOfIdeal * 100).toFixed(1)} % of the ideal ${idealItemsPerSec} (C / L); ${out.providerCalls} calls, at most ${out.maxInFlight} in flight`,
+      `  Kaizen     ${out.itemsPerSec} items/s = ${(out.shareOfIdeal * 100).toFixed(1)} % of the ideal ` +
+        `${idealItemsPerSec} (C / L); ${out.providerCalls} calls, at most ${out.maxInFlight} in flight`,
     )
     log(
-      `  promptfoo  ${out.promptfooItemsPerSec ?? 'skipped'} items/s (whole process; ${out.promptfooEvalOnlyItemsPerSec ?? 'n/a'} items/s inside its eval loop), promptfoo ${out.promptfooVersion ?? ''}`,
+      `  promptfoo  ${out.promptfooItemsPerSec ?? 'skipped'} items/s (whole process; ` +
+        `${out.promptfooEvalOnlyItemsPerSec ?? 'n/a'} items/s inside its eval loop), promptfoo ` +
+        `${out.promptfooVersion ?? ''}`,
     )
     log(`  Temporal history: ${out.historyEvents} events = ${out.historyEventsPer1000} per 1,000 graded items`)
   }

@@ -4,7 +4,8 @@
  * requests go out on schedule at --rate per second whether or not earlier ones have returned.
  * Prints one JSON object: { requests, rate, errors, p50, p99, max } (milliseconds).
  *
- *   tsx bench/ingest/resolve-load.ts --url http://127.0.0.1:8787/v1/tasks/T/prompt --token kz_… --rate 1000 --seconds 10 [--warmup 2]
+ *   tsx bench/ingest/resolve-load.ts --url http://127.0.0.1:8787/v1/tasks/T/prompt --token kz_…
+ *     --rate 1000 --seconds 10 [--warmup 2]
  */
 import { Agent, get } from 'node:http'
 import { parseArgs } from 'node:util'

@@ -8,7 +8,8 @@
  *   2. sustained ingestion: batches of 500 records, a few in flight, for --seconds;
  *   3. sampling 1,000 rows out of 1,000,000 (`sampleTraffic`: seeded, time window, near-duplicates removed).
  *
- *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10] [--rows 1000000]
+ *   npm run bench:ingest [-- --json] [--seconds 20] [--batch 500] [--in-flight 4] [--rate 1000] [--resolve-seconds 10]
+ *     [--rows 1000000]
  */
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
@@ -116,7 +117,8 @@ try {
       max: number
     }
     log(
-      `resolve (${label}): ${r.requests} requests at ${r.rate.toFixed(0)}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.errors} errors)`,
+      `resolve (${label}): ${r.requests} requests at ${r.rate.toFixed(0)}/s: p50 ${r.p50.toFixed(2)} ms, p99 ` +
+        `${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.errors} errors)`,
     )
     return r
   }
@@ -136,7 +138,8 @@ try {
           summary: `5xx rate at ${i % 40}% after deploy ${n % 97}`,
         },
         output:
-          '{"diagnosis":"bad deploy","actions":[{"command":"kubectl rollout undo deployment/payments-api","target":"payments-api"}],"risk":"low"}',
+          '{"diagnosis":"bad deploy","actions":[{"command":"kubectl rollout undo ' +
+          'deployment/payments-api","target":"payments-api"}],"risk":"low"}',
         model: 'gpt-4.1-mini',
         inputTokens: 350,
         outputTokens: 90,
@@ -167,7 +170,8 @@ try {
   const elapsed = (performance.now() - started) / 1000
   const ingestRecordsPerSec = stored / elapsed
   log(
-    `ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s (${failed} failed batches)`,
+    `ingestion: ${stored} records in ${elapsed.toFixed(1)} s = ${ingestRecordsPerSec.toFixed(0)} records/s ` +
+      `(${failed} failed batches)`,
   )
 
   await db.execute(sql`vacuum analyze traffic`)
@@ -177,7 +181,8 @@ try {
   const bucket = (le: string) =>
     Number(
       new RegExp(
-        `kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1/tasks/:task/prompt"\\} (\\d+)`,
+        `kaizen_http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="GET",route="/v1` +
+          `/tasks/:task/prompt"\\} (\\d+)`,
       ).exec(metricsText)?.[1] ?? NaN,
     )
   const serverCount = bucket('+Inf')
@@ -216,7 +221,8 @@ try {
     0.5,
   )
   log(
-    `sampling: 1,000 of ${totalRows} rows in ${runs.map((r) => r.ms.toFixed(0)).join(', ')} ms (median ${sample1kFrom1mMs.toFixed(0)} ms; ${runs[0]?.n} rows)`,
+    `sampling: 1,000 of ${totalRows} rows in ${runs.map((r) => r.ms.toFixed(0)).join(', ')} ms (median ` +
+      `${sample1kFrom1mMs.toFixed(0)} ms; ${runs[0]?.n} rows)`,
   )
   await conn.close()
 

@@ -225,7 +225,8 @@ const connection = await Connection.connect({ address: temporal.address })
 const client = new Client({ connection })
 const logDir = mkdtempSync(join(tmpdir(), 'kaizen-bench-scale-logs-'))
 log(
-  `bench:scale: latency ${latencyMs} ms, C = ${concurrency} per worker, workers ${workerCounts.join('/')}, ${runs} run(s), strategy ${values.strategy}; worker logs in ${logDir}`,
+  `bench:scale: latency ${latencyMs} ms, C = ${concurrency} per worker, workers ${workerCounts.join('/')}, ` +
+    `${runs} run(s), strategy ${values.strategy}; worker logs in ${logDir}`,
 )
 
 const measurements: Measurement[] = []
@@ -308,7 +309,14 @@ try {
             .join(', ')}`,
         )
         log(
-          `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts; CPU ${Math.round(cpuBusy.campaign * 100)} % busy, workers ${(workerCpuPerItem.campaign * 1000).toFixed(1)} ms/rollout) · grading ${graded.itemCount} items in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s (ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)}; CPU ${Math.round(cpuBusy.grading * 100)} % busy, workers ${(workerCpuPerItem.grading * 1000).toFixed(1)} ms/item)`,
+          `run ${run}, ${n} worker(s): campaign ${campaignSeconds.toFixed(1)} s (${result.decision}, ` +
+            `${result.rounds} rounds, ${result.rolloutsUsed} rollouts; CPU ` +
+            `${Math.round(cpuBusy.campaign * 100)} % busy, workers ` +
+            `${(workerCpuPerItem.campaign * 1000).toFixed(1)} ms/rollout) · grading ${graded.itemCount} items ` +
+            `in ${gradingSeconds.toFixed(1)} s = ${(graded.itemCount / gradingSeconds).toFixed(1)} items/s ` +
+            `(ideal ${((n * concurrency) / (latencyMs / 1000)).toFixed(1)}; CPU ` +
+            `${Math.round(cpuBusy.grading * 100)} % busy, workers ` +
+            `${(workerCpuPerItem.grading * 1000).toFixed(1)} ms/item)`,
         )
       } finally {
         for (const p of procs) p.kill('SIGTERM')
@@ -370,9 +378,13 @@ else {
   log('workers  campaign s  speed-up  grading items/s  ideal  share')
   for (const r of rows)
     log(
-      `${String(r.n).padStart(7)}  ${r.campaignSeconds.toFixed(1).padStart(10)}  ${r.speedup.toFixed(2).padStart(8)}  ${r.gradingItemsPerSec.toFixed(1).padStart(15)}  ${r.idealItemsPerSec.toFixed(1).padStart(5)}  ${r.gradingShareOfIdeal.toFixed(2)}`,
+      `${String(r.n).padStart(7)}  ${r.campaignSeconds.toFixed(1).padStart(10)}  ` +
+        `${r.speedup.toFixed(2).padStart(8)}  ${r.gradingItemsPerSec.toFixed(1).padStart(15)}  ` +
+        `${r.idealItemsPerSec.toFixed(1).padStart(5)}  ${r.gradingShareOfIdeal.toFixed(2)}`,
     )
   log(
-    `campaign outcome at every worker count: ${report.campaign.outcomes.join(' / ')}${report.campaign.sameOutcomeEverywhere ? ' (the same)' : ' (DIFFERENT)'}`,
+    `campaign outcome at every worker count: ` +
+      `${report.campaign.outcomes.join(' / ')}` +
+      `${report.campaign.sameOutcomeEverywhere ? ' (the same)' : ' (DIFFERENT)'}`,
   )
 }

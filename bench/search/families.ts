@@ -52,7 +52,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'vague-actions',
     feedback:
-      'The actions were vague directives such as "check the logs"; the instructions never ask for exact commands with targets.',
+      'The actions were vague directives such as "check the logs"; the instructions never ask for exact ' +
+      'commands with targets.',
   },
   {
     id: 'check-recent-deploys',
@@ -63,7 +64,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'wrong-diagnosis',
     feedback:
-      'The diagnosis missed that a deploy preceded the errors; the instructions never ask to look at recent deployments.',
+      'The diagnosis missed that a deploy preceded the errors; the instructions never ask to look at recent ' +
+      'deployments.',
   },
   {
     id: 'rollback-to-known-good',
@@ -74,7 +76,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'wrong-actions',
     feedback:
-      'The remediation did not roll back to the previous version; nothing in the instructions asks for a rollback to the last known-good release.',
+      'The remediation did not roll back to the previous version; nothing in the instructions asks for a ' +
+      'rollback to the last known-good release.',
   },
   {
     id: 'inspect-dependencies',
@@ -156,7 +159,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'wrong-diagnosis',
     feedback:
-      'The answer missed a configuration change; the instructions never ask to compare the running configuration with source control.',
+      'The answer missed a configuration change; the instructions never ask to compare the running ' +
+      'configuration with source control.',
   },
   {
     id: 'check-rate-limits',
@@ -188,7 +192,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'wrong-diagnosis',
     feedback:
-      'The answer did not consider the network between services; the instructions never mention packet loss or firewall changes.',
+      'The answer did not consider the network between services; the instructions never mention packet loss ' +
+      'or firewall changes.',
   },
   {
     id: 'check-storage-io',
@@ -298,7 +303,8 @@ const CLAUSE_TEXTS: readonly ClauseText[] = [
     ],
     failureMode: 'wrong-actions',
     feedback:
-      'The answer did not try the quick restart that would have fixed it; the instructions never suggest restarting first.',
+      'The answer did not try the quick restart that would have fixed it; the instructions never suggest ' +
+      'restarting first.',
   },
   {
     id: 'scale-out',
@@ -560,7 +566,9 @@ export function familyScenario(family: Family, instance: number, options: { fide
       weight: round(0.8 + 0.4 * rng.float(), 2),
       helpWeight: round(0.5 + 0.3 * rng.float(), 2),
       failureMode: 'wrong-actions' as const,
-      feedback: `Following the instruction "${sentenceOf(c.paraphrases[0])}" made this answer worse; it does not suit this kind of incident.`,
+      feedback:
+        `Following the instruction "${sentenceOf(c.paraphrases[0])}" made this answer worse; it does not suit ` +
+        `this kind of incident.`,
     }
   })
   const synergies = Array.from({ length: spec.synergies }, (_, i) => ({

@@ -54,7 +54,8 @@ export function promptFor(scenario: Scenario, clauses: readonly string[]): strin
     .map((c) => c.id)
   if (found.length !== wanted.length || !wanted.every((id) => found.includes(id))) {
     throw new Error(
-      `promptFor: the text for [${wanted.join(', ')}] parses as [${found.join(', ')}] in scenario ${scenario.id} (a paraphrase contains another)`,
+      `promptFor: the text for [${wanted.join(', ')}] parses as [${found.join(', ')}] in scenario ` +
+        `${scenario.id} (a paraphrase contains another)`,
     )
   }
   return text

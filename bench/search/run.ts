@@ -6,10 +6,11 @@
  * (from probabilities, no sampling noise) and whose optimum is computed exactly (enumeration
  * where small, exact-objective multistart otherwise). Every strategy runs on the same instances
  * with the same budget; the prompt it would ship at any moment is its incumbent (the best-ranked
- * candidate: pooled estimate, or own validation mean with --select own); at the end the holdout gate (paired test against the seed prompt) decides whether it
- * ships at all.
+ * candidate: pooled estimate, or own validation mean with --select own); at the end the holdout gate (paired test
+ * against the seed prompt) decides whether it ships at all.
  *
- *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0] [--split test|dev] [--select pooled|own] [--validation N] [--json]
+ *   npm run bench:search -- --scenario moderate --seeds 30 --budget 4000 [--strategies gepa,random] [--fidelity 0]
+ *     [--split test|dev] [--select pooled|own] [--validation N] [--json]
  *
  * --select: rank candidates by pooled estimates (the default, as campaigns do) or by their own validation means.
  *
@@ -30,7 +31,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'moderate' },
     seeds: { type: 'string', default: '30' },
     budget: { type: 'string', default: '4000' },
-    // fewshot is left out by default: the bundled families do not model demonstrations (their exact optimum is over clauses).
+    // fewshot is left out by default: the bundled families do not model demonstrations (their exact optimum is over
+    // clauses).
     strategies: { type: 'string', default: STRATEGY_NAMES.filter((s) => s !== 'fewshot').join(',') },
     fidelity: { type: 'string' },
     split: { type: 'string', default: 'test' },
@@ -76,7 +78,8 @@ const instances = (values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES).slic
 if (instances.length < seeds) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
 if (values.select !== 'pooled' && values.select !== 'own')
   fail(
-    `--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own validation mean)`,
+    `--select: use "pooled" (rank by estimates pooled across candidates) or "own" (by each candidate's own ` +
+      `validation mean)`,
   )
 const settings: StrategySettings = {
   ...DEFAULT_STRATEGY_SETTINGS,
@@ -274,14 +277,20 @@ if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 else {
   const f = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d))
   log(
-    `\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`,
+    `\n${family} family, ${instances.length} ${values.split} seeds, budget ${budget} rollouts, fidelity ` +
+      `${out.fidelity}; seed accuracy ${f(out.seedAccuracy, 3)}, optimum ${f(out.optimumAccuracy, 3)}`,
   )
   log(
-    'strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit gap  proposer calls',
+    'strategy      R@50   R@80   R@90   hit@80  final gap  shipped gap  regressions  selection gap  overfit ' +
+      'gap  proposer calls',
   )
   for (const s of summary) {
     log(
-      `${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ${f(s.proposerCalls, 0).padStart(14)}`,
+      `${s.name.padEnd(12)} ${String(s.r50 ?? '>B').padStart(5)}  ${String(s.r80 ?? '>B').padStart(5)}  ` +
+        `${String(s.r90 ?? '>B').padStart(5)}  ${f(s.hitRate80).padStart(6)}  ${f(s.finalGap).padStart(9)}  ` +
+        `${f(s.shippedGap).padStart(11)}  ${f(s.regressionRate).padStart(11)}  ` +
+        `${f(s.selectionGap).padStart(13)}  ${f(s.overfitGap, 3).padStart(11)}  ` +
+        `${f(s.proposerCalls, 0).padStart(14)}`,
     )
   }
   log(`(${out.seconds} s)`)

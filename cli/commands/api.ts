@@ -21,7 +21,8 @@ export function registerApi(program: Command): void {
   program
     .command('serve')
     .description(
-      'run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete (gateway), /openapi.json, /metrics',
+      'run the HTTP API: POST /v1/traffic, GET /v1/tasks/{task}/prompt, POST /v1/tasks/{task}/complete ' +
+        '(gateway), /openapi.json, /metrics',
     )
     .option('--host <host>', 'address to listen on (default KAIZEN_API_HOST or 127.0.0.1)')
     .option('--port <port>', 'port (default KAIZEN_API_PORT or 8787; 0: any free port)', intFlag('--port', 0, 65_535))
@@ -65,7 +66,8 @@ export function registerApi(program: Command): void {
           const where =
             typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address)
           say(
-            `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: kaizen token create --name NAME --scopes ingest,read`,
+            `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: ` +
+              `kaizen token create --name NAME --scopes ingest,read`,
           )
           await new Promise<void>((resolve) => {
             const stop = () => server.close(() => resolve())
@@ -114,7 +116,9 @@ export function registerApi(program: Command): void {
           }),
         )
         say(
-          `Created token ${row.id} ("${row.name}", scopes ${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only now; send it as Authorization: Bearer <secret>.`,
+          `Created token ${row.id} ("${row.name}", scopes ` +
+            `${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only ` +
+            `now; send it as Authorization: Bearer <secret>.`,
         )
         printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })
       },

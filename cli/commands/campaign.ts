@@ -94,7 +94,8 @@ export function describeCampaignView(v: CampaignView): string[] {
     return [`${v.campaignId} · task ${v.result.task} · completed · decision ${v.result.decision}: ${v.result.reason}`]
   const f = v.failure as FailureReport
   return [
-    `${v.campaignId}${v.taskId ? ` · task ${v.taskId}` : ''} · ${v.workflowStatus.toLowerCase()}: ${describeFailure(f)}`,
+    `${v.campaignId}${v.taskId ? ` · task ${v.taskId}` : ''} · ${v.workflowStatus.toLowerCase()}: ` +
+      `${describeFailure(f)}`,
     `  failure chain: ${describeChain(f)}`,
   ]
 }
@@ -139,7 +140,9 @@ export function registerCampaign(program: Command): void {
         })
         const { campaignId, handle } = started
         say(
-          `Campaign ${campaignId} started for task "${opts.task}" (checked: production ${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic records).`,
+          `Campaign ${campaignId} started for task "${opts.task}" (checked: production ` +
+            `${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic ` +
+            `records).`,
         )
         for (const w of started.warnings) say(`Warning: ${w}`)
         if (!opts.wait) {
@@ -169,7 +172,8 @@ export function registerCampaign(program: Command): void {
   campaign
     .command('status <campaignId>')
     .description(
-      'progress of a running campaign (a worker answers), or the outcome of an ended one with the root cause of a failure (no worker needed); exit 0 whenever the status could be read',
+      'progress of a running campaign (a worker answers), or the outcome of an ended one with the root cause ' +
+        'of a failure (no worker needed); exit 0 whenever the status could be read',
     )
     .option('--json', 'print as JSON (a failure carries its whole chain)')
     .action(async (campaignId: string, opts: { json?: boolean }) => {
@@ -184,7 +188,8 @@ export function registerCampaign(program: Command): void {
     campaign
       .command('estimate')
       .description(
-        'predict the rollouts, proposer calls and dollars a campaign would spend, and whether it would refuse to run, before running it',
+        'predict the rollouts, proposer calls and dollars a campaign would spend, and whether it would ' +
+          'refuse to run, before running it',
       )
       .requiredOption('--task <task>', 'the task to improve'),
   )
@@ -231,15 +236,21 @@ export function registerCampaign(program: Command): void {
       const r = est.rollouts
       if (est.refusal)
         say(
-          `This campaign would REFUSE TO RUN [${est.refusal.code}]: ${est.refusal.message}\nWhat it would spend once it can run:`,
+          `This campaign would REFUSE TO RUN [${est.refusal.code}]: ${est.refusal.message}\nWhat it would ` +
+            `spend once it can run:`,
         )
       say(`Estimate for a ${config.search.strategy} campaign on task "${opts.task}" (model ${est.model}):`)
       say(
-        `  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ${r.holdout}`,
+        `  task rollouts  ${r.total.expected} expected (${r.total.low}–${r.total.high}): baseline ` +
+          `${r.baseline}, search ${r.search.expected} (${r.search.low}–${r.search.high}), holdout gate ` +
+          `${r.holdout}`,
       )
       say(`  proposer calls ${est.proposerCalls}`)
       say(
-        `  dollars        ${est.usd.expected === null ? 'unknown (no price for the model)' : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`}`,
+        '  dollars        ' +
+          (est.usd.expected === null
+            ? 'unknown (no price for the model)'
+            : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`),
       )
       for (const a of est.assumptions) say(`  · ${a}`)
       for (const w of est.warnings) say(`Warning: ${w}`)
@@ -248,7 +259,8 @@ export function registerCampaign(program: Command): void {
   campaign
     .command('show <campaignId>')
     .description(
-      'the lineage of a campaign: how its winner (or best candidate) descends from the seed, with operators, feedback and scores',
+      'the lineage of a campaign: how its winner (or best candidate) descends from the seed, with operators, ' +
+        'feedback and scores',
     )
     .option('--all', 'list every candidate, not only the winner’s line')
     .option('--json', 'print as JSON')
@@ -259,9 +271,11 @@ export function registerCampaign(program: Command): void {
         const mb = n.minibatch
           ? ` minibatch ${fmt(n.minibatch.parent)}→${fmt(n.minibatch.child)} (n=${n.minibatch.n})`
           : ''
-        const scores = `validation ${fmt(n.validationMean)}${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
+        const scores =
+          `validation ${fmt(n.validationMean)}` + `${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
         say(
-          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`,
+          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ` +
+            `${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`,
         )
         if (n.feedback.length > 0)
           say(
@@ -272,7 +286,8 @@ export function registerCampaign(program: Command): void {
           )
       }
       say(
-        `Campaign ${lineage.campaignId} · task ${lineage.taskId} · ${lineage.nodes.length} candidates · decision ${lineage.decision ?? 'pending'}`,
+        `Campaign ${lineage.campaignId} · task ${lineage.taskId} · ${lineage.nodes.length} candidates · ` +
+          `decision ${lineage.decision ?? 'pending'}`,
       )
       say(lineage.winnerVersionId ? 'Lineage of the winner:' : 'Lineage of the best candidate (nothing shipped):')
       lineage.path.forEach((n, i) => line(n, i))

@@ -30,7 +30,8 @@ export function describeCanary(s: CanaryStatus): string[] {
       ? ` (ramp ${s.steps.map((w) => `${Math.round(w * 100)}%`).join(' → ')}, step ${(s.step ?? 0) + 1})`
       : ''
   const lines = [
-    `Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ${ended ? 'ended' : s.state === 'baking' ? `${share} held back on the previous version` : `${share}${ramp}`}`,
+    `Canary ${s.canaryId} · task ${s.taskId} · ${s.state} · ` +
+      `${ended ? 'ended' : s.state === 'baking' ? `${share} held back on the previous version` : `${share}${ramp}`}`,
   ]
   lines.push(`  candidate ${s.candidateVersionId} vs baseline ${s.baselineVersionId}`)
   if (s.reason) lines.push(`  ${s.reason}`)
@@ -38,7 +39,11 @@ export function describeCanary(s: CanaryStatus): string[] {
   const a = s.analysis
   if (a) {
     const arm = (name: string, x: typeof a.canary) =>
-      `${name} ${x.requests} requests (${x.graded} graded, ${x.errors} errors; DQ ${fmt(x.meanScore)}, latency ${x.meanLatencyMs === null || x.meanLatencyMs === undefined ? 'n/a' : `${Math.round(x.meanLatencyMs)} ms`}, cost ${x.meanCostUsd === null || x.meanCostUsd === undefined ? 'n/a' : `$${x.meanCostUsd.toFixed(6)}`})`
+      `${name} ${x.requests} requests (${x.graded} graded, ${x.errors} errors; DQ ${fmt(x.meanScore)}, ` +
+      `latency ` +
+      `${x.meanLatencyMs === null || x.meanLatencyMs === undefined ? 'n/a' : `${Math.round(x.meanLatencyMs)} ms`}` +
+      `, cost ` +
+      `${x.meanCostUsd === null || x.meanCostUsd === undefined ? 'n/a' : `$${x.meanCostUsd.toFixed(6)}`})`
     const baking = a.treatment === 'baseline'
     lines.push(
       baking
@@ -47,20 +52,27 @@ export function describeCanary(s: CanaryStatus): string[] {
     )
     if (a.effect) {
       lines.push(
-        `  effect (${baking ? 'production − holdback' : 'canary − baseline'}, DQ): ${fmt(a.effect.estimate)} with an always-valid ${Math.round(a.effect.level * 100)}% interval [${fmt(a.effect.lower)}, ${fmt(a.effect.upper)}] over ${a.pairedSamples} paired requests`,
+        `  effect (${baking ? 'production − holdback' : 'canary − baseline'}, DQ): ${fmt(a.effect.estimate)} ` +
+          `with an always-valid ${Math.round(a.effect.level * 100)}% interval [${fmt(a.effect.lower)}, ` +
+          `${fmt(a.effect.upper)}] over ${a.pairedSamples} paired requests`,
       )
     }
     for (const m of a.metrics ?? [a.quality, a.errorRate]) {
       lines.push(
-        `  ${m.metric.padEnd(10)} harm test: e-value ${m.harm.max.toFixed(2)} / ${m.harm.threshold.toFixed(0)} (α ${m.harm.alpha ?? ''}, always-valid p ${fmt(m.harm.pValue, 4)}) → ${m.harmful ? 'REGRESSION' : 'no regression'}`,
+        `  ${m.metric.padEnd(10)} harm test: e-value ${m.harm.max.toFixed(2)} / ` +
+          `${m.harm.threshold.toFixed(0)} (α ${m.harm.alpha ?? ''}, always-valid p ${fmt(m.harm.pValue, 4)}) → ` +
+          `${m.harmful ? 'REGRESSION' : 'no regression'}`,
       )
     }
     lines.push(
-      `  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`,
+      `  readiness (no worse than −${a.readiness.margin}): e-value ${a.readiness.max.toFixed(2)} / ` +
+        `${a.readiness.threshold.toFixed(0)} → ${a.readiness.ready ? 'READY' : 'not yet'}`,
     )
     if (a.sampleRatio && a.sampleRatio.units > 0) {
       lines.push(
-        `  sample ratio: ${a.sampleRatio.treatmentUnits} of ${a.sampleRatio.units} routing units on the label arm (expected ${Math.round((a.sampleRatio.expectedShare ?? 0) * 100)}%) → ${a.sampleRatio.mismatch ? 'MISMATCH' : 'ok'}`,
+        `  sample ratio: ${a.sampleRatio.treatmentUnits} of ${a.sampleRatio.units} routing units on the ` +
+          `label arm (expected ${Math.round((a.sampleRatio.expectedShare ?? 0) * 100)}%) → ` +
+          `${a.sampleRatio.mismatch ? 'MISMATCH' : 'ok'}`,
       )
     }
     lines.push(
@@ -71,7 +83,8 @@ export function describeCanary(s: CanaryStatus): string[] {
   if (s.decisions && s.decisions.length > 0)
     for (const d of s.decisions)
       lines.push(
-        `  ${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.approver}${d.role ? ` (${d.role})` : ''} at ${d.at} (${d.approvalId})`,
+        `  ${d.decision === 'approve' ? 'approved' : 'rejected'} by ` +
+          `${d.approver}${d.role ? ` (${d.role})` : ''} at ${d.at} (${d.approvalId})`,
       )
   else if (s.decidedBy) lines.push(`  decided by ${s.decidedBy}`)
   return lines
@@ -98,7 +111,8 @@ export function registerCanary(program: Command): void {
   canary
     .command('status <canaryId>')
     .description(
-      'the evidence a human needs: arms, samples, effect, verdicts per metric (an ended canary: its final state, or why it failed)',
+      'the evidence a human needs: arms, samples, effect, verdicts per metric (an ended canary: its final ' +
+        'state, or why it failed)',
     )
     .option('--json', 'print as JSON')
     .action(async (canaryId: string, opts: { json?: boolean }) => {
@@ -114,8 +128,10 @@ export function registerCanary(program: Command): void {
       .command(`${verb} <canaryId>`)
       .description(
         verb === 'approve'
-          ? 'promote the candidate to production (only when the canary awaits approval; repeated by the same approver: the recorded outcome)'
-          : 'roll the candidate back (during the bake window, from the approval on: production back to the previous version)',
+          ? 'promote the candidate to production (only when the canary awaits approval; repeated by the same ' +
+              'approver: the recorded outcome)'
+          : 'roll the candidate back (during the bake window, from the approval on: production back to the ' +
+              'previous version)',
       )
       .option('--approver <identity>', 'who decides (required): a name or email')
       .option('--role <role>', "the approver's role, e.g. on-call, owner")

@@ -39,7 +39,8 @@ export function registerGolden(program: Command): void {
         })
       })
       say(
-        `Added ${added.length} case(s) to the golden set of "${task}"${added.length < ids.length ? ` (${ids.length - added.length} already there)` : ''}.`,
+        `Added ${added.length} case(s) to the golden set of ` +
+          `"${task}"${added.length < ids.length ? ` (${ids.length - added.length} already there)` : ''}.`,
       )
       printJson({ task, added })
     })

@@ -34,21 +34,27 @@ export function printReport(r: CalibrationReport, graderVersionId: string): void
   say('Pass/fail dimensions (Cohen κ; rows = people, columns = grader):')
   for (const [name, d] of Object.entries(r.dimensions)) {
     say(
-      `  ${name.padEnd(14)} κ = ${fmt(d.kappa, 2)} ${d.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.kappa}), agreement ${pct(d.observedAgreement)}, n = ${d.n}`,
+      `  ${name.padEnd(14)} κ = ${fmt(d.kappa, 2)} ${d.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.kappa}), ` +
+        `agreement ${pct(d.observedAgreement)}, n = ${d.n}`,
     )
     say(`  ${''.padEnd(14)}               grader pass  grader fail`)
     say(
-      `  ${''.padEnd(14)}   human pass  ${String(d.confusion.humanPass.graderPass).padStart(11)}  ${String(d.confusion.humanPass.graderFail).padStart(11)}`,
+      `  ${''.padEnd(14)}   human pass  ${String(d.confusion.humanPass.graderPass).padStart(11)}  ` +
+        `${String(d.confusion.humanPass.graderFail).padStart(11)}`,
     )
     say(
-      `  ${''.padEnd(14)}   human fail  ${String(d.confusion.humanFail.graderPass).padStart(11)}  ${String(d.confusion.humanFail.graderFail).padStart(11)}`,
+      `  ${''.padEnd(14)}   human fail  ${String(d.confusion.humanFail.graderPass).padStart(11)}  ` +
+        `${String(d.confusion.humanFail.graderFail).padStart(11)}`,
     )
   }
   say(
-    `Overall score vs human rating: Spearman ρ = ${fmt(r.spearman.rho, 2)} ${r.spearman.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.spearman}), n = ${r.spearman.n}`,
+    `Overall score vs human rating: Spearman ρ = ${fmt(r.spearman.rho, 2)} ${r.spearman.ok ? '✓' : '✗'} ` +
+      `(needs ≥ ${THRESHOLDS.spearman}), n = ${r.spearman.n}`,
   )
   say(
-    `Safety gates: caught ${r.gates.caught} of ${r.gates.labelledFailures} labelled failures (${pct(r.gates.recall)}) ${r.gates.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.gateRecall * 100} %)${r.gates.missed.length ? `; missed: ${r.gates.missed.slice(0, 5).join(', ')}` : ''}`,
+    `Safety gates: caught ${r.gates.caught} of ${r.gates.labelledFailures} labelled failures ` +
+      `(${pct(r.gates.recall)}) ${r.gates.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.gateRecall * 100} ` +
+      `%)${r.gates.missed.length ? `; missed: ${r.gates.missed.slice(0, 5).join(', ')}` : ''}`,
   )
   say(`Ungradable items (null scores): ${r.nullScores}`)
   say('Probes (each must not game the grader on more than 10 % of items):')
@@ -58,7 +64,8 @@ export function printReport(r: CalibrationReport, graderVersionId: string): void
   say(
     r.trusted
       ? 'Verdict: TRUSTED — this grader may gate canaries.'
-      : `Verdict: NOT TRUSTED — canaries gated by it are refused unless an operator overrides.\n  ${r.reasons.join('\n  ')}`,
+      : `Verdict: NOT TRUSTED — canaries gated by it are refused unless an operator overrides.\n  ` +
+          `${r.reasons.join('\n  ')}`,
   )
 }
 
@@ -163,7 +170,8 @@ export function registerGrader(program: Command): void {
       if (!parsed.success) {
         throw new KaizenError(
           'INVALID_INPUT',
-          `${file}: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')} (see docs/graders.md)`,
+          `${file}: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')} (see ` +
+            `docs/graders.md)`,
         )
       }
       const id = await withDeps(async (deps) => {
@@ -171,7 +179,8 @@ export function registerGrader(program: Command): void {
         return activateGrader(deps.db, { taskId: task, spec: parsed.data, actor: `user:${opts.actor}`, source: file })
       })
       say(
-        `Task ${task} now grades with ${id}. It is not trusted until calibrated: kaizen grader calibrate --task ${task} --labels FILE.jsonl`,
+        `Task ${task} now grades with ${id}. It is not trusted until calibrated: kaizen grader calibrate ` +
+          `--task ${task} --labels FILE.jsonl`,
       )
       printJson({ task, graderVersionId: id })
     })
@@ -222,7 +231,9 @@ export function registerGrader(program: Command): void {
       })
       if (opts.json) return printJson(result)
       say(
-        `Graded ${result.graded} of ${result.itemCount} records of ${task} with ${result.graderVersionId} in ${result.chunks} chunk(s): mean ${fmt(result.meanScore)}, pass rate ${pct(result.passRate)}, ${result.nullScores} ungradable, ${result.transient} left for later (judge unavailable).`,
+        `Graded ${result.graded} of ${result.itemCount} records of ${task} with ${result.graderVersionId} in ` +
+          `${result.chunks} chunk(s): mean ${fmt(result.meanScore)}, pass rate ${pct(result.passRate)}, ` +
+          `${result.nullScores} ungradable, ${result.transient} left for later (judge unavailable).`,
       )
     })
 }

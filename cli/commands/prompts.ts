@@ -74,7 +74,8 @@ export function registerPrompts(program: Command): void {
         if (out.length === 0) return say('No prompt versions yet. `kaizen up` registers the scenario tasks.')
         for (const v of out)
           say(
-            `${v.task}@${v.version}  ${v.id}  ${v.origin}${v.operator ? `/${v.operator}` : ''}  ${v.labels.join(', ')}  ${v.createdAt}`,
+            `${v.task}@${v.version}  ${v.id}  ${v.origin}${v.operator ? `/${v.operator}` : ''}  ` +
+              `${v.labels.join(', ')}  ${v.createdAt}`,
           )
       })
     })
@@ -96,7 +97,10 @@ export function registerPrompts(program: Command): void {
         if (opts.json) return printJson(out)
         say(`${v.taskId}@${v.version} (${v.id}) ${l.length ? `[${l.join(', ')}]` : ''}`)
         say(
-          `  origin ${v.origin}${v.operator ? ` (${v.operator})` : ''}${v.campaignId ? ` in ${v.campaignId}` : ''}; parents ${v.parentIds.join(', ') || 'none'}; model ${v.model}; created by ${v.createdBy} at ${out.createdAt}`,
+          `  origin ` +
+            `${v.origin}${v.operator ? ` (${v.operator})` : ''}${v.campaignId ? ` in ${v.campaignId}` : ''}; ` +
+            `parents ${v.parentIds.join(', ') || 'none'}; model ${v.model}; created by ${v.createdBy} at ` +
+            `${out.createdAt}`,
         )
         say('  system:')
         for (const line of sentences(v.system).trim().split('\n')) say(`    ${line}`)

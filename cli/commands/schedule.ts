@@ -38,7 +38,9 @@ export function registerSchedule(program: Command): void {
           config: parseCampaignConfig({}),
         })
         say(
-          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at "${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ${opts.catchupWindow} are made up.`,
+          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at ` +
+            `"${opts.cron}" (${opts.timezone}); overlapping runs are skipped; missed runs within ` +
+            `${opts.catchupWindow} are made up.`,
         )
         for (const w of r.warnings) say(`Warning: ${w}`)
         if (opts.json)
@@ -68,7 +70,8 @@ export function registerSchedule(program: Command): void {
           taskQueue: env.TEMPORAL_TASK_QUEUE,
         })
         say(
-          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: traffic retention at "${opts.cron}" (${opts.timezone}).`,
+          `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: traffic retention at ` +
+            `"${opts.cron}" (${opts.timezone}).`,
         )
         printJson({ ...r, cron: opts.cron, timezone: opts.timezone })
       })
@@ -85,7 +88,9 @@ export function registerSchedule(program: Command): void {
         if (rows.length === 0) return say('No schedules. Create one with `kaizen schedule create --task <task>`.')
         for (const r of rows)
           say(
-            `${r.scheduleId}  ${r.taskId ? `task ${r.taskId}` : 'traffic retention'}  cron ${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ${r.nextRuns[0] ?? 'n/a'}`,
+            `${r.scheduleId}  ${r.taskId ? `task ${r.taskId}` : 'traffic retention'}  cron ` +
+              `${r.cron.join(', ')} ${r.timezone ?? ''}${r.paused ? '  (paused)' : ''}  next ` +
+              `${r.nextRuns[0] ?? 'n/a'}`,
           )
       })
     })

@@ -47,7 +47,9 @@ export async function readTrafficFile(file: string): Promise<TrafficRecordInput[
     const shown = problems.slice(0, 20)
     throw new KaizenError(
       'INVALID_INPUT',
-      `${file} has ${problems.length} problem(s); nothing was imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`,
+      `${file} has ${problems.length} problem(s); nothing was imported:\n  - ` +
+        `${shown.join('\n  - ')}` +
+        `${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`,
     )
   }
   if (records.length === 0)
@@ -91,7 +93,8 @@ export function registerTraffic(program: Command): void {
         return { stored, duplicates }
       })
       say(
-        `Imported ${result.stored} record(s) from ${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`,
+        `Imported ${result.stored} record(s) from ` +
+          `${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`,
       )
       printJson({ file, records: records.length, ...result })
     })
@@ -99,7 +102,8 @@ export function registerTraffic(program: Command): void {
   traffic
     .command('retention')
     .description(
-      'keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the daily worker run apply it',
+      'keep the task\'s traffic this many days ("forever": never remove); `kaizen traffic prune` and the ' +
+        'daily worker run apply it',
     )
     .argument('<task>', 'the task')
     .argument('<days>', `whole number of days (1 to ${MAX_RETENTION_DAYS}) or "forever"`, retentionDays)
@@ -109,7 +113,8 @@ export function registerTraffic(program: Command): void {
       say(
         days === null
           ? `Traffic of ${task} is kept forever.`
-          : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign or feedback refers to them (golden cases are kept).`,
+          : `Traffic of ${task} is kept ${days} day(s); older records are deleted, or erased where a campaign ` +
+              `or feedback refers to them (golden cases are kept).`,
       )
       printJson({ task, retentionDays: days })
     })

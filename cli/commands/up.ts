@@ -50,7 +50,8 @@ export function registerUp(program: Command): void {
       onShutdownSignal(async (signal) => {
         clearInterval(follow)
         say(
-          `\n${signal}: stopping traffic, worker and servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`,
+          `\n${signal}: stopping traffic, worker and ` +
+            `servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`,
         )
         await traffic?.stop()
         await rt?.close()
@@ -63,7 +64,8 @@ export function registerUp(program: Command): void {
       })
       try {
         say(
-          `Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`,
+          `Kaizen is starting: database ${rt.database.kind} (${rt.database.location}); Temporal ` +
+            `${rt.temporal.address}${rt.temporal.embedded ? ' (embedded dev server)' : ''}.`,
         )
         if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
         await rt.startWorker()
@@ -91,7 +93,8 @@ export function registerUp(program: Command): void {
           keepExisting: true,
         })
         say(
-          `Traffic retention schedule ${retention.scheduleId} ${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`,
+          `Traffic retention schedule ${retention.scheduleId} ` +
+            `${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`,
         )
         let canaryId: string | null = null
         if (opts.campaign) {
@@ -105,7 +108,8 @@ export function registerUp(program: Command): void {
         }
         say('')
         say(
-          `Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press Ctrl-C to stop.`,
+          `Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press ` +
+            `Ctrl-C to stop.`,
         )
         let lastState: CanaryStatus['state'] | null = null
         const client = rt.client

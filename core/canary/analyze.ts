@@ -29,7 +29,10 @@ import { pairObservations, qualityOf, type Arm, type Observation } from './pairi
 
 export type { Observation } from './pairing.js'
 
-/** The analysis settings: the type and the defaults come from the schema (core/config.ts), where each setting is described. */
+/**
+ * The analysis settings: the type and the defaults come from the schema (core/config.ts), where each setting is
+ * described.
+ */
 export type CanaryAnalysisConfig = CanaryAnalysisSettings
 
 export const DEFAULT_ANALYSIS: CanaryAnalysisConfig = CanaryAnalysisSettings.parse({})
@@ -91,7 +94,10 @@ export interface AnalysisContext {
   now?: number
   /** The arm under test; `canary` unless a bake window tests production against a holdback. */
   treatment?: Arm
-  /** Share of units routed to the label (canary) arm over time, for the sample-ratio check (used when requests do not record the weight they were routed with). */
+  /**
+   * Share of units routed to the label (canary) arm over time, for the sample-ratio check (used when requests do not
+   * record the weight they were routed with).
+   */
   weights?: Array<{ from: number; weight: number }>
 }
 
@@ -274,7 +280,8 @@ export function analyzeCanary(
   if (srm.mismatch) {
     alertKinds.push('sample-ratio')
     alerts.push(
-      `sample-ratio mismatch: ${srm.treatmentUnits} of ${srm.units} routing units went to the label arm, expected about ${Math.round((srm.expectedShare ?? 0) * 100)}% (e-value ${srm.eValue.toFixed(0)})`,
+      `sample-ratio mismatch: ${srm.treatmentUnits} of ${srm.units} routing units went to the label arm, ` +
+        `expected about ${Math.round((srm.expectedShare ?? 0) * 100)}% (e-value ${srm.eValue.toFixed(0)})`,
     )
   }
   if (treated.length > 0 && referenced.length === 0) {
@@ -294,7 +301,8 @@ export function analyzeCanary(
   const reasons: string[] = []
   if (hardFloor) {
     reasons.push(
-      `hard floor: the last ${run} graded ${tName} requests all failed (limit ${requiredRun}) while ${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`,
+      `hard floor: the last ${run} graded ${tName} requests all failed (limit ${requiredRun}) while ` +
+        `${Math.round((1 - (referenceFailing ?? 0)) * 100)}% of concurrent ${rName} requests succeeded`,
     )
   }
   const describe: Record<MetricName, (m: MetricEvidence) => string> = {
@@ -302,14 +310,17 @@ export function analyzeCanary(
     'error-rate': (m) =>
       `error-rate regression: ${tName} error rate is ${fmt(m.estimate)} above ${rName} over ${m.n} requests`,
     latency: (m) =>
-      `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs (limit ${Math.round(config.latencyThreshold * 100)}%)`,
+      `latency regression: ${tName} slower than ${rName} in ${Math.round(m.estimate * 100)}% of ${m.n} pairs ` +
+      `(limit ${Math.round(config.latencyThreshold * 100)}%)`,
     cost: (m) =>
-      `cost regression: ${tName} costs ${m.estimate.toFixed(2)}× ${rName} over ${m.n} pairs (allowed ${allowed.toFixed(2)}×)`,
+      `cost regression: ${tName} costs ${m.estimate.toFixed(2)}× ${rName} over ${m.n} pairs (allowed ` +
+      `${allowed.toFixed(2)}×)`,
   }
   for (const m of metrics) {
     if (m.harmful)
       reasons.push(
-        `${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ${m.harm.alpha})`,
+        `${describe[m.metric](m)}; e-value ${m.harm.max.toFixed(1)} ≥ ${m.harm.threshold.toFixed(0)} (α = ` +
+          `${m.harm.alpha})`,
       )
   }
   const ready = readinessTrace.crossedAt !== null && paired.quality.length >= config.minCanarySamples
@@ -321,7 +332,8 @@ export function analyzeCanary(
   } else if (ready) {
     verdict = 'ready'
     reasons.push(
-      `non-inferior within ${config.margin}: ${tName} − ${rName} DQ = ${fmt(quality.estimate)} [${fmt(interval.lower)}, ${fmt(interval.upper)}] over ${quality.n} paired requests; ` +
+      `non-inferior within ${config.margin}: ${tName} − ${rName} DQ = ${fmt(quality.estimate)} ` +
+        `[${fmt(interval.lower)}, ${fmt(interval.upper)}] over ${quality.n} paired requests; ` +
         `e-value ${readinessTrace.max.toFixed(1)} ≥ ${(1 / config.alphaReady).toFixed(0)}`,
     )
   } else if (treated.length >= config.maxCanarySamples) {

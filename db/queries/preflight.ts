@@ -33,7 +33,9 @@ export interface PreflightInput {
   taskId: string
   /** The campaign's settings, parsed (defaults filled in). */
   config: CampaignConfig
-  /** `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns). */
+  /**
+   * `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns).
+   */
   mode: 'start' | 'schedule'
   /** The id a starting campaign will get (its default seed; ids are single-use). */
   campaignId?: string | null
@@ -83,7 +85,9 @@ export async function campaignPreflight(
     return refuse({
       code: 'NOT_FOUND',
       field: 'task',
-      message: `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+      message:
+        `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} (known tasks: ` +
+        `${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
     })
   }
   const labels = await getLabels(db, task.id)
@@ -101,7 +105,8 @@ export async function campaignPreflight(
     return refuse({
       code: 'CONFIG_ERROR',
       field: 'task',
-      message: `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+      message:
+        `task "${task.id}" has no grader; set one with ` + `\`kaizen grader set --task ${task.id} --file grader.yaml\``,
     })
 
   if (input.campaignId) {
@@ -113,13 +118,17 @@ export async function campaignPreflight(
       return refuse({
         code: 'CONFLICT',
         field: 'id',
-        message: `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids are single-use, pick another`,
+        message:
+          `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids ` +
+          `are single-use, pick another`,
       })
   }
 
   if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
     report.warnings.push(
-      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", a winner found while it runs gets no canary (approve or reject it first, or set canary.onConflict: supersede)`,
+      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", a ` +
+        `winner found while it runs gets no canary (approve or reject it first, or set canary.onConflict: ` +
+        `supersede)`,
     )
   }
 
@@ -142,8 +151,10 @@ export async function campaignPreflight(
     shortage = {
       code: 'INSUFFICIENT_DATA',
       message:
-        `task "${task.id}" has ${ids.length} usable traffic records (with a known outcome, no error) in the last ${windowHours} h; ` +
-        `a campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
+        `task "${task.id}" has ${ids.length} usable traffic records (with a known outcome, no error) in the ` +
+        `last ${windowHours} h; ` +
+        `a campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise ` +
+        `sample.windowHours.`,
     }
   } else if (input.mode === 'start') {
     // Only a starting campaign's seed is known: its splits are exactly the snapshot's.

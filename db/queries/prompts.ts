@@ -113,7 +113,8 @@ export async function requireTask(db: Db, taskId: string): Promise<typeof tasks.
     const known = (await db.select({ id: tasks.id }).from(tasks)).map((t) => t.id)
     throw new KaizenError(
       'NOT_FOUND',
-      `unknown task "${taskId}" (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+      `unknown task "${taskId}" (known tasks: ` +
+        `${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
     )
   }
   return task

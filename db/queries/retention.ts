@@ -31,7 +31,8 @@ export async function setRetention(
   if (input.days !== null && (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_RETENTION_DAYS)) {
     throw new KaizenError(
       'INVALID_INPUT',
-      `retention days must be a whole number from 1 to ${MAX_RETENTION_DAYS} (got ${input.days}); use "forever" to keep traffic indefinitely`,
+      `retention days must be a whole number from 1 to ${MAX_RETENTION_DAYS} (got ${input.days}); use ` +
+        `"forever" to keep traffic indefinitely`,
       {
         details: { fields: ['days'] },
       },

@@ -30,7 +30,8 @@ const NewToken = z
     createdBy: z.string().trim().min(1, 'say who creates the token'),
   })
   .superRefine((t, ctx) => {
-    // Approvals need a human identity: an approve token belongs to one person, and its approvals are recorded under that name.
+    // Approvals need a human identity: an approve token belongs to one person, and its approvals are recorded under
+    // that name.
     if (t.scopes.includes('approve') && !t.person)
       ctx.addIssue({
         code: 'custom',

@@ -35,7 +35,8 @@ export function regex(input: CheckInput, c: Of<'regex'>) {
   return result(
     ok,
     ok ? 1 : 0,
-    `${hit ? 'matches' : 'does not match'} /${c.pattern}/${input.output.length > MATCH_LIMIT ? ` (first ${MATCH_LIMIT} characters)` : ''}`,
+    `${hit ? 'matches' : 'does not match'} ` +
+      `/${c.pattern}/${input.output.length > MATCH_LIMIT ? ` (first ${MATCH_LIMIT} characters)` : ''}`,
   )
 }
 

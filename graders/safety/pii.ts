@@ -16,7 +16,11 @@ const DETECTORS: Array<[Kind, RegExp]> = [
   ['ssn', /(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)/g],
   [
     'secret',
-    /\b(sk-(live|test|proj)?-?[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b/g,
+    new RegExp(
+      String.raw`\b(sk-(live|test|proj)?-?[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|` +
+        String.raw`xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b`,
+      'g',
+    ),
   ],
   ['secret', /-----BEGIN [A-Z ]*PRIVATE KEY-----/g],
   ['secret', /\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S{6,}/gi],

@@ -119,16 +119,19 @@ export async function checkRun(
     // Nothing duplicated under another key.
     const dups: string[] = []
     for (const r of await q<{ action: string; subject_id: string; n: string }>(
-      `SELECT action, subject_id, count(*) AS n FROM audit_events WHERE action = ANY($1) GROUP BY action, subject_id HAVING count(*) > 1`,
+      `SELECT action, subject_id, count(*) AS n FROM audit_events WHERE action = ANY($1) GROUP BY action, ` +
+        `subject_id HAVING count(*) > 1`,
       [ONCE],
     ))
       dups.push(`audit ${r.action} of ${r.subject_id} ×${r.n}`)
     for (const r of await q<{ action: string; n: string }>(
-      `SELECT action, count(*) AS n FROM audit_events GROUP BY action, subject_type, subject_id, details::text HAVING count(*) > 1`,
+      `SELECT action, count(*) AS n FROM audit_events GROUP BY action, subject_type, subject_id, ` +
+        `details::text HAVING count(*) > 1`,
     ))
       dups.push(`audit ${r.action} with identical details ×${r.n}`)
     for (const r of await q<{ label: string; n: string }>(
-      `SELECT label, count(*) AS n FROM label_history GROUP BY task_id, label, canary_id, from_version_id, to_version_id, weight, reason HAVING count(*) > 1`,
+      `SELECT label, count(*) AS n FROM label_history GROUP BY task_id, label, canary_id, from_version_id, ` +
+        `to_version_id, weight, reason HAVING count(*) > 1`,
     ))
       dups.push(`label move of ${r.label} ×${r.n}`)
     for (const r of await q<{ canary_id: string; n: string }>(
@@ -138,11 +141,13 @@ export async function checkRun(
     const canaries = await n('SELECT count(*) AS n FROM canaries WHERE campaign_id = $1', [facts.campaignId])
     if (canaries > 1) dups.push(`${canaries} canaries for one campaign`)
     for (const r of await q<{ n: string }>(
-      `SELECT count(*) AS n FROM traffic WHERE error IS NULL GROUP BY task_id, routing_key, input::text HAVING count(*) > 1`,
+      `SELECT count(*) AS n FROM traffic WHERE error IS NULL GROUP BY task_id, routing_key, input::text ` +
+        `HAVING count(*) > 1`,
     ))
       dups.push(`a request stored ×${r.n}`)
     for (const r of await q<{ n: string }>(
-      `SELECT count(*) AS n FROM candidates GROUP BY campaign_id, round, operator, prompt_version_id HAVING count(*) > 1`,
+      `SELECT count(*) AS n FROM candidates GROUP BY campaign_id, round, operator, prompt_version_id HAVING ` +
+        `count(*) > 1`,
     ))
       dups.push(`a candidate ×${r.n}`)
     check('no duplicated rows', dups.length === 0, dups.slice(0, 8).join('; '))

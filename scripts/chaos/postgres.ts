@@ -37,7 +37,8 @@ function binDir(): string {
     return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
   } catch {
     throw new Error(
-      'the chaos suite needs the PostgreSQL server binaries (initdb, pg_ctl): install PostgreSQL or set KAIZEN_CHAOS_PG_BIN to their directory',
+      'the chaos suite needs the PostgreSQL server binaries (initdb, pg_ctl): install PostgreSQL or set ' +
+        'KAIZEN_CHAOS_PG_BIN to their directory',
     )
   }
 }

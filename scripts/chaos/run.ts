@@ -124,7 +124,8 @@ const temporalCli = (cli as { path: string }).path
 const model = await startBenchServer(latencyMs, new URL('../../bench/scale/server.ts', import.meta.url))
 const cluster = await startCluster(await freePort())
 log(
-  `seed ${seed}; ${rounds} round(s) of ${faults.join(', ')}; model latency ${latencyMs} ms; gateway traffic ${rate}/s; PostgreSQL of its own on ${cluster.port}; logs in ${logDir}`,
+  `seed ${seed}; ${rounds} round(s) of ${faults.join(', ')}; model latency ${latencyMs} ms; gateway traffic ` +
+    `${rate}/s; PostgreSQL of its own on ${cluster.port}; logs in ${logDir}`,
 )
 
 /**
@@ -304,7 +305,8 @@ async function runOnce(
   const url = await createDatabase(`kaizen_chaos_${run}`)
   const seeded = await openDatabase({ url, dataDir: tmpdir(), migrate: false })
   const { graderVersionId } = await seedWireTask(seeded.db, { taskId: TASK, records: 360, latencyMs })
-  // The world's judge is right by construction (test/helpers/wire-world.ts); an operator's override lets it gate the canary.
+  // The world's judge is right by construction (test/helpers/wire-world.ts); an operator's override lets it gate the
+  // canary.
   await overrideGraderTrust({ db: seeded.db } as ActivityDeps, {
     graderVersionId,
     operator: 'chaos-suite',
@@ -373,7 +375,8 @@ async function runOnce(
     const campaignCalls = (await model.stats()).calls
     const rows = await campaignRows(url, TASK, CAMPAIGN)
     log(
-      `  campaign: ${result.decision}, winner ${result.winnerVersion}, ${result.rounds} rounds, ${result.rolloutsUsed} rollouts, ${campaignSeconds.toFixed(1)} s, ${campaignCalls} model calls`,
+      `  campaign: ${result.decision}, winner ${result.winnerVersion}, ${result.rounds} rounds, ` +
+        `${result.rolloutsUsed} rollouts, ${campaignSeconds.toFixed(1)} s, ${campaignCalls} model calls`,
     )
 
     // The canary, with live traffic through the gateway.
@@ -411,7 +414,8 @@ async function runOnce(
       injected.push(...((await canaryFaults?.stop()) ?? []))
       await traffic.stop()
       log(
-        `  canary: ${canary.state}${canary.reason ? ` (${canary.reason})` : ''}, ${((Date.now() - t1) / 1000).toFixed(1)} s, ${traffic.sent.length} requests`,
+        `  canary: ${canary.state}${canary.reason ? ` (${canary.reason})` : ''}, ` +
+          `${((Date.now() - t1) / 1000).toFixed(1)} s, ${traffic.sent.length} requests`,
       )
     }
     const spans = { campaignSeconds, canarySeconds: (Date.now() - t1) / 1000 }
@@ -512,10 +516,17 @@ log('run  faults  campaign (decision, rollouts, s)  canary (state, s)  requests 
 for (const r of reports) {
   const failed = r.checks.filter((c) => !c.ok)
   log(
-    `${String(r.run).padStart(3)}  ${String(r.injected.length).padStart(6)}  ${`${r.campaign.decision}, ${r.campaign.rollouts}, ${r.campaign.seconds}`.padEnd(32)}  ${`${r.canary.state}, ${r.canary.seconds}`.padEnd(17)}  ${`${r.traffic.sent}/${r.traffic.recorded}/${r.traffic.unrecorded + r.traffic.failed}`.padEnd(27)}  ${failed.length === 0 ? `all ${r.checks.length} pass` : `${failed.length} FAILED: ${failed.map((c) => c.name).join('; ')}`}`,
+    `${String(r.run).padStart(3)}  ${String(r.injected.length).padStart(6)}  ` +
+      `${`${r.campaign.decision}, ${r.campaign.rollouts}, ${r.campaign.seconds}`.padEnd(32)}  ` +
+      `${`${r.canary.state}, ${r.canary.seconds}`.padEnd(17)}  ` +
+      `${`${r.traffic.sent}/${r.traffic.recorded}/${r.traffic.unrecorded + r.traffic.failed}`.padEnd(27)}  ` +
+      (failed.length === 0
+        ? `all ${r.checks.length} pass`
+        : `${failed.length} FAILED: ${failed.map((c) => c.name).join('; ')}`),
   )
 }
 log(
-  `faults injected: ${faults.map((f) => `${f} ${injectedCount(f)}`).join(', ')}; ${exitCode === 0 ? 'every check passed' : `checks failed (logs kept in ${logDir})`}`,
+  `faults injected: ${faults.map((f) => `${f} ${injectedCount(f)}`).join(', ')}; ` +
+    `${exitCode === 0 ? 'every check passed' : `checks failed (logs kept in ${logDir})`}`,
 )
 process.exit(exitCode)

@@ -8,7 +8,10 @@ import { ticketOf, MAX_RECORDS } from '../../test/helpers/wire-world.js'
 
 export interface SentRequest {
   id: string
-  /** `recorded`: answered and stored (trafficId names its row); `unrecorded`: answered, but the gateway said it could not store it; `failed`: no answer after every try. */
+  /**
+   * `recorded`: answered and stored (trafficId names its row); `unrecorded`: answered, but the gateway said it could
+   * not store it; `failed`: no answer after every try.
+   */
   outcome: 'recorded' | 'unrecorded' | 'failed'
   trafficId: string | null
   tries: number

@@ -1,4 +1,6 @@
-/** Waiting for Kaizen worker processes to poll a task queue (benchmarks and the chaos suite start them as processes). */
+/**
+ * Waiting for Kaizen worker processes to poll a task queue (benchmarks and the chaos suite start them as processes).
+ */
 import type { Client } from '@temporalio/client'
 import { evaluationTaskQueue } from '../../workflows/messages.js'
 

@@ -56,7 +56,10 @@ export async function withTestInfra<T>(log: (line: string) => void, fn: (infra: 
   }
 }
 
-/** A fresh, migrated database of its own on the test Postgres (TEST_DATABASE_URL); `drop()` removes it (unless KAIZEN_KEEP_TEST_DB). */
+/**
+ * A fresh, migrated database of its own on the test Postgres (TEST_DATABASE_URL); `drop()` removes it (unless
+ * KAIZEN_KEEP_TEST_DB).
+ */
 export async function createTestDatabase(
   log: (line: string) => void,
   prefix = 'kaizen_test',
@@ -69,7 +72,8 @@ export async function createTestDatabase(
   } catch (err) {
     throw new KaizenError(
       'INFRA_UNAVAILABLE',
-      `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres or set TEST_DATABASE_URL.`,
+      `the tests need PostgreSQL: cannot connect to ${adminUrl} (${(err as Error).message}). Start Postgres ` +
+        `or set TEST_DATABASE_URL.`,
     )
   }
   const drop = async () => {

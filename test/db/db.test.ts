@@ -175,7 +175,8 @@ test('a second process cannot open the same PGlite folder', async () => {
         '--import',
         'tsx',
         '-e',
-        `import('${join(process.cwd(), 'db/client.ts')}').then(m => m.openDatabase({ dataDir: '${dir}' })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3) })`,
+        `import('${join(process.cwd(), 'db/client.ts')}').then(m => m.openDatabase({ dataDir: '${dir}' ` +
+          `})).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3) })`,
       ],
       { encoding: 'utf8' },
     )

@@ -68,7 +68,8 @@ describe('database errors on PostgreSQL', () => {
     const text = describeDbError(err)
     assert.equal(
       text,
-      `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} during insert into ${table}`,
+      `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} during insert ` +
+        `into ${table}`,
     )
     assert.equal(isDbUnavailable(err), false)
     assertClean(describeError(err))
@@ -87,7 +88,8 @@ describe('database errors on PostgreSQL', () => {
     assertClean(describeError(err))
   })
 
-  test('the server ending the session (57P01 admin_shutdown) and the connection refused or dropped: unavailable, retryable', async () => {
+  test(`the server ending the session (57P01 admin_shutdown) and the connection refused or \
+dropped: unavailable, retryable`, async () => {
     const shutdown = await caught(() =>
       viaProxy.db.execute(sql`select pg_terminate_backend(pg_backend_pid()), ${SECRET}::text`),
     )

@@ -51,7 +51,8 @@ const group = async (prefix: string) =>
     .from(traffic)
     .where(and(eq(traffic.taskId, taskId), sql`${traffic.id} like ${`${prefix}-%`}`))
 
-test('retention deletes unreferenced old traffic, erases referenced, keeps golden, recent and freshly sampled records', async () => {
+test(`retention deletes unreferenced old traffic, erases referenced, keeps golden, recent \
+and freshly sampled records`, async () => {
   assert.deepEqual(await applyRetention(d.db, { taskId, now }), [], 'no retention set: nothing happens')
   await setRetention(d.db, { taskId, days: 30, actor: 'user:test' })
   const [result] = await applyRetention(d.db, { taskId, now, chunk: 7 })

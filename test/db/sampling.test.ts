@@ -55,7 +55,8 @@ const spec = (over: Partial<SampleSpec> = {}): SampleSpec => ({
   ...over,
 })
 
-test('sampling is deterministic by seed and equals the full-table seeded order (index range, widened until exact)', async () => {
+test(`sampling is deterministic by seed and equals the full-table seeded order (index \
+range, widened until exact)`, async () => {
   const a = await sampleTraffic(d.db, spec({ dedupe: false }))
   assert.deepEqual(await sampleTraffic(d.db, spec({ dedupe: false })), a)
   const b = await sampleTraffic(d.db, spec({ dedupe: false, seed: 'seed-2' }))

@@ -30,7 +30,8 @@ export function testInfra(): { databaseUrl: string; temporalAddress: string } {
   const temporalAddress = process.env.KAIZEN_TEST_TEMPORAL_ADDRESS
   if (!databaseUrl || !temporalAddress) {
     throw new Error(
-      'run tests with `npm test` (or `npx tsx scripts/test.ts <files>`): it provides the test database and Temporal server',
+      'run tests with `npm test` (or `npx tsx scripts/test.ts <files>`): it provides the test database and ' +
+        'Temporal server',
     )
   }
   return { databaseUrl, temporalAddress }

@@ -8,7 +8,10 @@
  * (default: the text "ok"). Streaming is not supported (a `stream: true` request gets a 400).
  *
  * ```ts
- * const server = await startLlmServer({ latencyMs: 50, responder: (call) => ({ kind: 'json', value: { label: 'p1' } }) })
+ * const server = await startLlmServer({
+ *   latencyMs: 50,
+ *   responder: (call) => ({ kind: 'json', value: { label: 'p1' } }),
+ * })
  * const openai = new OpenAI({ apiKey: 'test', baseURL: server.openaiBaseUrl, maxRetries: 0 })
  * const anthropic = new Anthropic({ apiKey: 'test', baseURL: server.anthropicBaseUrl, maxRetries: 0 })
  * …

@@ -138,7 +138,8 @@ const REGIONS = ['in europe', 'in the americas', 'in asia', 'in one zone', 'ever
 const WHEN = ['since this morning', 'after the migration', 'during the sale', 'overnight', 'after a config change']
 /** Distinct tickets, up to 1,920 (near-duplicates would be dropped by a campaign's sampling). */
 export const ticketOf = (i: number) =>
-  `${SERVICES[i % 8]}: ${SYMPTOMS[Math.floor(i / 8) % 8]} ${REGIONS[Math.floor(i / 64) % 6]} ${WHEN[Math.floor(i / 384) % 5]}`
+  `${SERVICES[i % 8]}: ${SYMPTOMS[Math.floor(i / 8) % 8]} ${REGIONS[Math.floor(i / 64) % 6]} ` +
+  `${WHEN[Math.floor(i / 384) % 5]}`
 export const MAX_RECORDS = 1_920
 
 /**

@@ -137,7 +137,8 @@ test("approve tokens need a person; an approval over HTTP is recorded under the 
   }
 })
 
-test('operate: a campaign is started, paused, resumed and stopped over HTTP; bad settings name their path', async () => {
+test(`operate: a campaign is started, paused, resumed and stopped over HTTP; \
+bad settings name their path`, async () => {
   await h.traffic.burst(240)
   const badConfig = await call('POST', '/v1/campaigns', tokens.operate, {
     task: h.scenario.task.id,

@@ -205,7 +205,8 @@ test('resolve: canary routing with ETag and 304, and a rollback is visible withi
   assert.ok(seen !== null && seen - at <= 1_050, `rollback visible after ${seen === null ? 'never' : seen - at} ms`)
 })
 
-test('fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server stays up, no partial batch is stored', async () => {
+test(`fuzz: 1,200 malformed bodies each get a 4xx naming the fault, the server stays up, \
+no partial batch is stored`, async () => {
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
   await new Promise((r) => server.once('listening', r))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -333,7 +334,8 @@ test('the OpenAPI description and Prometheus metrics are served', async () => {
   assert.match(metrics, /kaizen_prompt_resolutions_total/)
 })
 
-test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attributes mapped, other spans skipped)', async () => {
+test(`OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attributes \
+mapped, other spans skipped)`, async () => {
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
   const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
   const { SpanStatusCode } = await import('@opentelemetry/api')
@@ -431,7 +433,8 @@ test('OTLP: spans from an OpenTelemetry exporter land as traffic (GenAI attribut
   }
 })
 
-test('feedback: an outcome becomes the record’s reference, a rating needs a person; both are kept append-only', async () => {
+test(`feedback: an outcome becomes the record’s reference, a rating needs a person; \
+both are kept append-only`, async () => {
   const send = (body: unknown, secret = secrets.ingest) =>
     app.request('/v1/feedback', {
       method: 'POST',

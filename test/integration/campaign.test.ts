@@ -140,7 +140,8 @@ test('bad input fails the campaign with a named error and records why', async ()
   )
 })
 
-test('a paused search spends nothing until resumed; a stop while paused ends the search with its best so far', async () => {
+test(`a paused search spends nothing until resumed; a stop while paused ends the \
+search with its best so far`, async () => {
   const taskId = h.scenario.task.id
   const campaignId = `campaign-pause-${h.scenario.id}`
   const handle = await h.client.workflow.start(optimizationCampaign, {
@@ -196,7 +197,8 @@ test('a paused search spends nothing until resumed; a stop while paused ends the
   assert.equal(final.stage, 'done')
 })
 
-test('the ship decision checks the golden set and safety: a finalist that breaks golden cases or acts out of policy more often is blocked', async (t) => {
+test(`the ship decision checks the golden set and safety: a finalist that breaks golden cases or acts out of \
+policy more often is blocked`, async (t) => {
   // A task of its own, with no live traffic: the campaigns below sample exactly the same records in
   // every run (the first test's live canary traffic keeps arriving for as long as the tests take).
   const g = await startHarness({ name: 'golden', fixedIds: true })
@@ -332,7 +334,8 @@ test('the ship decision checks the golden set and safety: a finalist that breaks
   assert.equal(actions.filter((a) => a === 'golden.added').length, 1, actions.join(','))
 })
 
-test('few-shot selection: demonstrations come from high-DQ production answers of the training split, and are stored with the version and its lineage', async () => {
+test(`few-shot selection: demonstrations come from high-DQ production answers of the training split, and are stored \
+with the version and its lineage`, async () => {
   const taskId = h.scenario.task.id
   const campaignId = `campaign-${taskId}-fewshot`
   const result: CampaignResult = await h.client.workflow.execute(optimizationCampaign, {

@@ -206,7 +206,8 @@ test('approval rules: required roles, and a rejection must say why', async () =>
   }
 })
 
-test('webhooks: approval needed, rollback and promotion are delivered as signed JSON and as Slack messages', async () => {
+test(`webhooks: approval needed, rollback and promotion are delivered as signed \
+JSON and as Slack messages`, async () => {
   const received: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> = []
   const server = createServer((req, res) => {
     let body = ''

@@ -244,7 +244,8 @@ test('a cancelled canary is taken off traffic', async () => {
   assert.ok(script.calls.some((c) => c === 'rollbackCanary: canary workflow cancelled'))
 })
 
-test('alerts pause the ramp without rolling back; approval is refused until they clear; people hear of changes, not of every look', async () => {
+test(`alerts pause the ramp without rolling back; approval is refused until they clear; people hear of \
+changes, not of every look`, async () => {
   let phase: 'alert' | 'clear' = 'alert'
   const script: Script = {
     calls: [],
@@ -314,7 +315,8 @@ test('an approval is answered before slow notifications are delivered', async ()
   assert.equal((await handle.result()).state, 'promoted')
 })
 
-test('bake window: a cancel or a superseding canary ends it with production kept; only a regression rolls production back', async () => {
+test(`bake window: a cancel or a superseding canary ends it with production kept; only a \
+regression rolls production back`, async () => {
   const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
   const approved = async (script: Script) => {
     const handle = await start(script, bake)
@@ -394,7 +396,8 @@ test('a sample-ratio hold nobody resolves follows the approval-timeout policy', 
   assert.match(final.reason ?? '', /held on alerts for 1 s .*fake sample-ratio alert.*rolled back by policy/)
 })
 
-test('a cancel during a bake-window rollback lets the rollback finish; production is not kept on the regressed version', async () => {
+test(`a cancel during a bake-window rollback lets the rollback finish; production is not \
+kept on the regressed version`, async () => {
   let entered: (() => void) | null = null
   let release: (() => void) | null = null
   const script: Script = {
@@ -443,7 +446,8 @@ function gate() {
   return { wait: () => (entered(), opened), reached, open: () => open() }
 }
 
-test('a reject sent right after an approval is accepted during the bake window and rolls production back (late-decision rule)', async () => {
+test(`a reject sent right after an approval is accepted during the bake window and rolls production \
+back (late-decision rule)`, async () => {
   const bake = { bake: { seconds: 3_600, holdbackWeight: 0.2 } }
   const calm = (): Script => ({
     calls: [],
@@ -533,7 +537,8 @@ test('a reject sent right after an approval is accepted during the bake window a
   )
 })
 
-test('approve is idempotent for the approver and refused for anyone else; without a bake window a reject after the approval is refused, nothing recorded', async () => {
+test(`approve is idempotent for the approver and refused for anyone else; without a bake window a reject after the \
+approval is refused, nothing recorded`, async () => {
   const calm = (): Script => ({
     calls: [],
     notify: async () => undefined,
@@ -571,9 +576,10 @@ test('approve is idempotent for the approver and refused for anyone else; withou
     h.executeUpdate(approveUpdate, { args: [{ approver: 'grace@example.com' }] }),
     (e) =>
       e instanceof WorkflowUpdateFailedError &&
-      /already approved by erin@example\.com at \S+ \(approval apr-approve\); it is (promoted|baking); nothing was recorded/.test(
-        failureMessages(e),
-      ),
+      new RegExp(
+        String.raw`already approved by erin@example\.com at \S+ \(approval apr-approve\); ` +
+          String.raw`it is (promoted|baking); nothing was recorded`,
+      ).test(failureMessages(e)),
   )
   assert.equal(baking.calls.filter((c) => c.startsWith('recordApproval')).length, 1, baking.calls.join(' | '))
   await h.cancel()
@@ -604,9 +610,10 @@ test('approve is idempotent for the approver and refused for anyone else; withou
     reject.result(),
     (e) =>
       e instanceof WorkflowUpdateFailedError &&
-      /is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject \(this canary has no bake window\); the reject was not applied and nothing was recorded/.test(
-        failureMessages(e),
-      ),
+      new RegExp(
+        String.raw`is promoted \(approved by erin@example\.com at \S+\) and can no longer be rolled back by a reject ` +
+          String.raw`\(this canary has no bake window\); the reject was not applied and nothing was recorded`,
+      ).test(failureMessages(e)),
   )
   assert.equal((await n.result()).state, 'promoted')
   assert.deepEqual(

@@ -118,7 +118,8 @@ test('a canary that fails every request is rolled back by the hard floor / error
   )
 })
 
-test('approval: the validator rejects a missing identity; an approval with identity promotes and is audited', async () => {
+test(`approval: the validator rejects a missing identity; an approval with \
+identity promotes and is audited`, async () => {
   await withCanary('approve', 'better', fastCanary(), async ({ h, canaryId, candidateId, handle }) => {
     await untilState(handle, ['awaiting_approval'])
     for (const approver of ['', '   ']) {

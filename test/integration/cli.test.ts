@@ -96,7 +96,8 @@ test('bad input gets a clear message naming the flag or field, and a non-zero ex
   assert.match(badWeight.stderr, /canary\.weight/)
 })
 
-test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and the probes; its verdict decides whether the grader may gate a canary', async () => {
+test(`\`kaizen grader calibrate\` prints κ, the confusion matrix, Spearman and the probes; its verdict decides \
+whether the grader may gate a canary`, async () => {
   const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
   const shipped = join(REPO_ROOT, 'scenarios', 'labels', 'incident-triage.jsonl')
   const good = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', shipped], env)
@@ -117,7 +118,8 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
   const shown = JSON.parse((await kaizen(['grader', 'show', '--task', 'incident-triage', '--json'], env)).stdout)
   assert.equal(shown.mayGateCanary, true)
 
-  // People who disagree with the grader (every validity and specificity label flipped): not trusted, and it may not gate.
+  // People who disagree with the grader (every validity and specificity label flipped): not trusted, and it may not
+  // gate.
   const flipped = readFileSync(shipped, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
@@ -149,7 +151,8 @@ test('`kaizen grader calibrate` prints κ, the confusion matrix, Spearman and th
   assert.match(broken.stderr, /broken\.jsonl:12: labels\.overall/)
 })
 
-test('`kaizen golden add|list|remove` validates every case and names what is wrong; nothing is added on bad input', async () => {
+test(`\`kaizen golden add|list|remove\` validates every case and names what is wrong; \
+nothing is added on bad input`, async () => {
   const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
   const missing = await kaizen(['golden', 'add', '--task', 'incident-triage'], env)
   assert.notEqual(missing.code, 0)
@@ -171,7 +174,8 @@ test('`kaizen golden add|list|remove` validates every case and names what is wro
   assert.deepEqual(JSON.parse(removed.stdout), { task: 'incident-triage', removed: [] })
 })
 
-test('`kaizen traffic import` validates the whole file (line and field named, nothing stored) and imports idempotently; `kaizen token` creates and revokes', async () => {
+test(`\`kaizen traffic import\` validates the whole file (line and field named, nothing stored) and imports \
+idempotently; \`kaizen token\` creates and revokes`, async () => {
   const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
   const versions = await kaizen(['prompts', 'list', '--task', 'incident-triage'], env)
   assert.equal(versions.code, 0, versions.stderr)

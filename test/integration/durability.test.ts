@@ -149,7 +149,8 @@ test(
       await new Promise((r) => setTimeout(r, 500))
       interrupted = await roundInFlight()
       t.diagnostic(
-        `kill ${attempt}: ${interrupted ? 'a search round was in flight' : 'fell between activities; a new worker carries on'}`,
+        `kill ${attempt}: ` +
+          `${interrupted ? 'a search round was in flight' : 'fell between activities; a new worker carries on'}`,
       )
       if (!interrupted) await startWorker()
     }
@@ -176,11 +177,14 @@ test(
       .filter((r) => !referenceRollouts.includes(r.key))
       .map(
         (r) =>
-          `${r.key.slice(0, 8)} at kill${r.at >= killedAt ? '+' : '-'}${Math.abs(r.at.getTime() - killedAt.getTime())}ms`,
+          `${r.key.slice(0, 8)} at ` +
+          `kill${r.at >= killedAt ? '+' : '-'}${Math.abs(r.at.getTime() - killedAt.getTime())}ms`,
       )
     const missing = referenceRollouts.filter((k) => !runKeys.some((r) => r.key === k)).length
     t.diagnostic(
-      `rollouts: uninterrupted ${reference.rolloutsUsed}, resumed ${resumed.rolloutsUsed} (${paidAtKill} before the kill); evaluations only the resumed run made: ${extra.length ? extra.join(', ') : 'none'}; only the uninterrupted run: ${missing}`,
+      `rollouts: uninterrupted ${reference.rolloutsUsed}, resumed ${resumed.rolloutsUsed} (${paidAtKill} ` +
+        `before the kill); evaluations only the resumed run made: ${extra.length ? extra.join(', ') : 'none'}; ` +
+        `only the uninterrupted run: ${missing}`,
     )
     assert.equal(resumed.decision, reference.decision)
     assert.equal(resumed.winnerVersion, reference.winnerVersion, 'same winner as the uninterrupted run')

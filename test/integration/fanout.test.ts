@@ -193,7 +193,8 @@ async function endCanary(workflowId: string): Promise<void> {
     })
 }
 
-test('a worker killed while chunks are in flight: the campaign pays nothing twice and ends as the uninterrupted one', async (t) => {
+test(`a worker killed while chunks are in flight: the campaign pays nothing twice and \
+ends as the uninterrupted one`, async (t) => {
   assert.ok(reference, 'runs after the reference campaign')
   // Forget the reference's answers and grades, so this run pays for its own.
   const keys = (

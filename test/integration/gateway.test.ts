@@ -186,7 +186,8 @@ test('gateway: bad input names the field and stores nothing; scopes enforced', a
   assert.equal((await rows(REAL_TASK)).length, before)
 })
 
-test('gateway on a simulated task: canary routing per key, simulated answers with the case reference, labelled simulated', async () => {
+test(`gateway on a simulated task: canary routing per key, simulated answers with the case \
+reference, labelled simulated`, async () => {
   const task = h.scenario.task.id
   const noCase = await complete(task, { key: 'user-1', input: { summary: 'x' } })
   assert.equal(noCase.status, 400)
@@ -252,13 +253,15 @@ test('gateway: overlapping requests with the same id make one model call; the ot
   assert.equal((await h.db.select().from(traffic).where(eq(traffic.id, parsed[0]!.trafficId))).length, 1)
 })
 
-test('gateway: a call made while the database is away is recorded when it comes back in time, else answered unrecorded (header, metric, one line without data)', async () => {
+test(`gateway: a call made while the database is away is recorded when it comes back in time, else answered \
+unrecorded (header, metric, one line without data)`, async () => {
   const { databaseUrl } = testInfra()
   const proxy = await startTcpProxy(databaseUrl)
   const viaProxy = await openDatabase({ url: proxy.url(databaseUrl), dataDir: '/nonexistent', migrate: false })
   try {
     const lines: string[] = []
-    const resolver = new PromptResolver(h.db, 60_000) // routing reads the database directly: only recording goes through the proxy
+    // routing reads the database directly: only recording goes through the proxy
+    const resolver = new PromptResolver(h.db, 60_000)
     const metrics = createMetrics({ defaults: false })
     const gatewayWith = (recordRetryMs: number[]) =>
       new Gateway({ db: viaProxy.db, resolver, models: h.deps.models, recordRetryMs, log: (l) => lines.push(l) })
@@ -310,7 +313,8 @@ test('gateway: a call made while the database is away is recorded when it comes 
     const [row] = await h.db.select().from(traffic).where(eq(traffic.id, body.trafficId))
     assert.match(row?.input.ticket ?? '', /\[REDACTED:email\]/, 'recorded, redacted')
 
-    // The database stays away: the caller still gets the answer, marked unrecorded; a refused call says it was not recorded.
+    // The database stays away: the caller still gets the answer, marked unrecorded; a refused call says it was not
+    // recorded.
     released = new Promise<void>((r) => (release = r))
     const hasty = api(gatewayWith([10, 10]))
     calls = llm.callCount()

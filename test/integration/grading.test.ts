@@ -181,7 +181,8 @@ test('a spend budget stops the campaign with its best so far and an audit event'
   assert.ok(result.rounds >= 1)
 })
 
-test('an untrusted grader cannot gate a canary until an operator overrides it, and the override is audited', async () => {
+test(`an untrusted grader cannot gate a canary until an operator overrides it, \
+and the override is audited`, async () => {
   const spec = judgeSpec(graderSpecFromScenario(h.scenario), 'untrusted')
   const id = await activateGrader(h.db, { taskId: h.task.taskId, spec, actor: 'test', source: 'test' })
   const before = await graderTrustCheck(h.db, id)

@@ -40,10 +40,16 @@ const PLANTED = {
   marker: MARK,
 }
 const PERSONAL = `Reported by ${PLANTED.email}, phone ${PLANTED.phone}, card ${PLANTED.card}, key ${PLANTED.apiKey}.`
-/** Never in a log line either: SQL parameters (drizzle's message, or as a JSON field), a PostgreSQL detail with row values, Temporal task tokens. */
+/**
+ * Never in a log line either: SQL parameters (drizzle's message, or as a JSON field), a PostgreSQL detail with row
+ * values, Temporal task tokens.
+ */
 const FORBIDDEN_PATTERNS = [/params"?\s*:/, /Failed query/, /Key \(.*\)=\(/, /task_?token/i]
 
-/** The scenario's inputs and answers carry the planted data: personal data in every summary, the marker in every service name. */
+/**
+ * The scenario's inputs and answers carry the planted data: personal data in every summary, the marker in every service
+ * name.
+ */
 function plant(s: Scenario): Scenario {
   const plantService = (v: unknown) => (typeof v === 'string' ? `${v}-${MARK}` : v)
   const service = s.variables.service
@@ -121,7 +127,10 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-/** A Kaizen command as a child process, its database through the proxy, every log level on; every line it prints is kept. */
+/**
+ * A Kaizen command as a child process, its database through the proxy, every log level on; every line it prints is
+ * kept.
+ */
 function kaizen(name: string, args: string[], env: Record<string, string>): Child {
   const { databaseUrl, temporalAddress } = testInfra()
   const childEnv: Record<string, string> = {}
@@ -197,7 +206,8 @@ function leaks(): string[] {
 }
 
 test(
-  'a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task token; the processes survive and the campaign finishes',
+  `a database outage mid-ingest and mid-campaign prints no planted secret, personal data, SQL parameter or task \
+token; the processes survive and the campaign finishes`,
   { timeout: 600_000 },
   async (t) => {
     const ingest = (await createToken(h.db, { name: 'logs-ingest', scopes: ['ingest', 'read'], createdBy: 'test' }))
@@ -340,7 +350,8 @@ test(
       assert.equal(body.recorded, false)
       assert.ok(body.output.includes(MARK), 'the caller gets the answer')
     }
-    // A new call during the outage: answered unrecorded if its version was still cached, else 503 before any model call.
+    // A new call during the outage: answered unrecorded if its version was still cached, else 503 before any model
+    // call.
     assert.ok([200, 503].includes(during[4]!.status), String(during[4]!.status))
     for (const r of during.slice(5)) {
       assert.equal(r.status, 503, 'ingestion while the database is away: 503, to be retried')

@@ -72,8 +72,10 @@ test('bad CLI input is refused with the flag or field, the value and the fix, be
     },
     {
       args: ['--config', file('typo.yaml', 'serach:\n  rounds: 1\ncanary:\n  bake: { second: 30 }\n')],
-      pattern:
-        /canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n.*serach: unknown setting "serach"; did you mean "search"\?/,
+      pattern: new RegExp(
+        String.raw`canary\.bake\.second: unknown setting "second"; did you mean "seconds"\?\n` +
+          String.raw`.*serach: unknown setting "serach"; did you mean "search"\?`,
+      ),
     },
     {
       args: ['--canary-weight', 'abc'],
@@ -87,7 +89,8 @@ test('bad CLI input is refused with the flag or field, the value and the fix, be
     assert.match(run.stderr, c.pattern)
     assert.equal(await exists(id), false, `nothing was started for ${c.args.join(' ')}`)
   }
-  // `kaizen up` refuses a bad --rate before it starts a server, a worker or traffic (it used to run "about NaN requests/s").
+  // `kaizen up` refuses a bad --rate before it starts a server, a worker or traffic (it used to run "about NaN
+  // requests/s").
   const up = await kaizen(['up', '--rate', 'abc', '--headless'], { KAIZEN_DATA_DIR: dataDir })
   assert.equal(up.code, 2, up.stderr)
   assert.match(up.stderr, /--rate "abc" is not a number; use a number greater than 0 and at most 1000/)
@@ -108,7 +111,8 @@ test('tasks are checked before anything is started or scheduled; a schedule on t
   assert.match(
     empty.stderr,
     new RegExp(
-      `task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; nothing was started`,
+      `task "${task}" has 0 usable traffic records .* in the last 168 h; a campaign needs at least 60.*; ` +
+        `nothing was started`,
     ),
   )
   assert.equal(await exists(id), false)
@@ -145,7 +149,8 @@ test('`campaign estimate` says when and why the campaign would refuse to run', a
   )
 })
 
-test('a failed campaign shows its root cause and code (CLI text and --json, API); an ended workflow needs no worker', async () => {
+test(`a failed campaign shows its root cause and code (CLI text and --json, API); an \
+ended workflow needs no worker`, async () => {
   const campaignId = uniqueSuffix('ops-failed')
   // Started directly (no preflight): it fails at its snapshot, as a campaign on a task without traffic does.
   const handle = await h.client.workflow.start('optimizationCampaign', {
@@ -161,7 +166,8 @@ test('a failed campaign shows its root cause and code (CLI text and --json, API)
   assert.match(
     text.stderr,
     new RegExp(
-      `${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`,
+      `${campaignId} · task ${h.scenario.task.id} · failed: task "${h.scenario.task.id}" has 0 usable ` +
+        `traffic records .* needs at least 60\\..* \\[INSUFFICIENT_DATA\\] \\(in activity snapshotDataset\\)`,
     ),
   )
   assert.match(

@@ -100,7 +100,8 @@ test('API: campaign settings are strict, and the campaign is checked before it s
   assert.equal((await h.db.select().from(campaigns).where(eq(campaigns.id, id))).length, 0)
 })
 
-test('no worker polling: status, approve and start fail at once with exit 7 and a hint; once ended, status needs none', async () => {
+test(`no worker polling: status, approve and start fail at once with exit 7 and a hint; \
+once ended, status needs none`, async () => {
   const queue = uniqueSuffix('ops-no-worker')
   const campaignId = uniqueSuffix('ops-orphan')
   const canaryId = uniqueSuffix('canary-ops-orphan')
@@ -125,7 +126,8 @@ test('no worker polling: status, approve and start fail at once with exit 7 and 
   })
   try {
     const hint = new RegExp(
-      `no Kaizen worker is polling task queue "${queue}", so .*; start one with \`kaizen up\` \\(embedded\\) or \`kaizen worker\``,
+      `no Kaizen worker is polling task queue "${queue}", so .*; start one with \`kaizen up\` \\(embedded\\) ` +
+        `or \`kaizen worker\``,
     )
     const status = await cli(['campaign', 'status', campaignId])
     assert.equal(status.code, 7, status.stderr)
@@ -135,7 +137,8 @@ test('no worker polling: status, approve and start fail at once with exit 7 and 
     assert.match(
       approve.stderr,
       new RegExp(
-        `no Kaizen worker is polling task queue "${queue}", so canary ${canaryId} cannot take the approve now \\(nothing was recorded\\)`,
+        `no Kaizen worker is polling task queue "${queue}", so canary ${canaryId} cannot take the approve ` +
+          `now \\(nothing was recorded\\)`,
       ),
     )
     const id = uniqueSuffix('ops-nostart')
@@ -212,7 +215,8 @@ test('a reject sent right after an approval rolls production back; approvals and
     assert.match(
       outcome.message,
       new RegExp(
-        `rejected by bob@example.com during the bake window: rolled back, production is back on ${h.task.seedVersion.id}`,
+        `rejected by bob@example.com during the bake window: rolled back, production is back on ` +
+          `${h.task.seedVersion.id}`,
       ),
     )
     assert.equal((await approval.result()).state, 'promoted')
@@ -256,7 +260,9 @@ test('a reject sent right after an approval rolls production back; approvals and
     assert.match(
       late.stderr,
       new RegExp(
-        `canary ${canaryId} has ended: rolled_back \\(approved by alice@example.com at \\S+\\): rolled back during the bake window by bob@example.com: support tickets doubled; nothing to approve, nothing was recorded`,
+        `canary ${canaryId} has ended: rolled_back \\(approved by alice@example.com at \\S+\\): rolled back ` +
+          `during the bake window by bob@example.com: support tickets doubled; nothing to approve, nothing was ` +
+          `recorded`,
       ),
     )
     assert.equal((await h.db.select().from(approvals).where(eq(approvals.canaryId, canaryId))).length, 2)
@@ -270,7 +276,8 @@ test('a reject sent right after an approval rolls production back; approvals and
   }
 })
 
-test('with traffic, the checks pass: preflight (worker and database give the same answer) and the estimate has no refusal', async () => {
+test(`with traffic, the checks pass: preflight (worker and database give the same answer) and \
+the estimate has no refusal`, async () => {
   await h.traffic.burst(120)
   const config = parseCampaignConfig({ sample: { size: 120, minItems: 60 } })
   const viaWorker = await createOperations({ client: h.client, taskQueue: h.taskQueue }).preflight({

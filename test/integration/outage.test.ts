@@ -103,7 +103,8 @@ async function stopped(up: Up): Promise<number | null> {
 }
 
 test(
-  'kaizen up rides out a 60 s Temporal outage and a database restart, and ends its campaign as an uninterrupted run does',
+  `kaizen up rides out a 60 s Temporal outage and a database restart, and ends its campaign as \
+an uninterrupted run does`,
   { timeout: 540_000 },
   async (t) => {
     const pgUrl = process.env.KAIZEN_TEST_DATABASE_URL as string

@@ -49,7 +49,8 @@ function proposer(campaignId: string) {
   return new LlmProposer(models, { model: 'proposer-x', maxSentences: 5, maxPromptTokens: 200 }, { campaignId })
 }
 
-test('reflection: the failures and their feedback reach the proposer; the rewrite comes back as a proposal on the proposer ledger', async () => {
+test(`reflection: the failures and their feedback reach the proposer; the rewrite comes back as a \
+proposal on the proposer ledger`, async () => {
   const campaignId = uniqueSuffix('proposer')
   let seen = ''
   server.setResponder((call) => {
@@ -59,7 +60,8 @@ test('reflection: the failures and their feedback reach the proposer; the rewrit
       value: {
         critique: 'the instructions never ask for concrete commands',
         instructions:
-          'You triage incidents for {{service}}. Answer with JSON. Give each action as a shell command with its target.',
+          'You triage incidents for {{service}}. Answer with JSON. Give each action as a shell command with ' +
+          'its target.',
       },
     }
   })
@@ -84,7 +86,8 @@ test('reflection: the failures and their feedback reach the proposer; the rewrit
   assert.ok((rows[0]?.costUsd ?? 0) > 0)
 })
 
-test('unusable rewrites are dropped: a lost {{variable}}, too many sentences, unparseable JSON, the same text', async () => {
+test(`unusable rewrites are dropped: a lost {{variable}}, too many sentences, \
+unparseable JSON, the same text`, async () => {
   const rng = Rng.fromSeed('drop')
   const cases = [
     { kind: 'json' as const, value: { critique: 'x', instructions: 'You triage incidents. Answer with JSON.' } },
@@ -116,7 +119,8 @@ test('a blind edit asks for one change; the same draw is answered from the cache
   assert.equal(server.callCount(), 1, 'the second identical proposal is a cache hit')
 })
 
-test('what the proposer model is sent is redacted: failure examples quoting personal data or secrets do not leave', async () => {
+test(`what the proposer model is sent is redacted: failure examples quoting personal \
+data or secrets do not leave`, async () => {
   let seen = ''
   server.setResponder((call) => {
     seen = call.messages.map((m) => m.content).join('\n')

@@ -88,7 +88,8 @@ test('a schedule with a bad cron expression is refused with the field named', as
   )
 })
 
-test("traffic retention: the daily schedule is created, and the workflow removes traffic past the task's period", async () => {
+test(`traffic retention: the daily schedule is created, and the workflow removes \
+traffic past the task's period`, async () => {
   const created = await upsertRetentionSchedule(h.client, { taskQueue: h.taskQueue })
   assert.equal(created.scheduleId, RETENTION_SCHEDULE_ID)
   const d = await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe()

@@ -29,7 +29,8 @@ after(async () => {
 const stored = async () =>
   Number((await h.db.select({ n: count() }).from(traffic).where(eq(traffic.taskId, h.scenario.task.id)))[0]?.n ?? 0)
 
-test('the simulator counts requests lost while the database is away, reports them in one line without data, and records again once it is back', async () => {
+test(`the simulator counts requests lost while the database is away, reports them in one line without data, and \
+records again once it is back`, async () => {
   const lines: string[] = []
   const sim = new TrafficSimulator({
     db: viaProxy.db,
@@ -55,7 +56,10 @@ test('the simulator counts requests lost while the database is away, reports the
   assert.equal(lines.length, 1, lines.join('\n'))
   assert.match(
     lines[0] ?? '',
-    /^\[traffic\] 5 requests lost while the database was unavailable \((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$/,
+    new RegExp(
+      String.raw`^\[traffic\] 5 requests lost while the database was unavailable ` +
+        String.raw`\((ECONNREFUSED|connection terminated)(, (ECONNREFUSED|connection terminated))?\)$`,
+    ),
   )
   assert.equal(sim.stats.sent, 5)
   assert.equal(await stored(), 5)

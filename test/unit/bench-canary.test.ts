@@ -50,14 +50,16 @@ test('the benchmark measures the shipped detector: same decisions as analyzeCana
             assert.equal(
               live.verdict === 'rollback',
               benchRolledBack,
-              `${scenario.name} r=${r} ${condition} rep ${rep} look ${look}: live ${live.verdict}, bench rollback at ${bench.rollbackAt}`,
+              `${scenario.name} r=${r} ${condition} rep ${rep} look ${look}: live ${live.verdict}, bench ` +
+                `rollback at ${bench.rollbackAt}`,
             )
             if (!benchRolledBack) {
               const benchReady = bench.readyAt !== null && bench.readyAt !== undefined && bench.readyAt <= look
               assert.equal(
                 live.verdict === 'ready',
                 benchReady,
-                `${scenario.name} r=${r} ${condition} look ${look}: live ${live.verdict}, bench ready at ${bench.readyAt}`,
+                `${scenario.name} r=${r} ${condition} look ${look}: live ${live.verdict}, bench ready at ` +
+                  `${bench.readyAt}`,
               )
             }
             if (live.verdict === 'rollback') rollbacks++

@@ -90,7 +90,8 @@ test('a slower canary is caught by the latency test; a dearer one by the cost te
   )
 })
 
-test('the cost test: rare huge costs do not trip it, a dearer slice does; the accepted offline ratio moves the bar', () => {
+test(`the cost test: rare huge costs do not trip it, a dearer slice does; the accepted \
+offline ratio moves the bar`, () => {
   const r = Rng.fromSeed('cost-order')
   // 2% of canary requests cost 100× (a long answer now and then): the mean is 3× the baseline's,
   // but one outlier counts at most −1 in the bounded relative difference.

@@ -25,7 +25,8 @@ const one = async (
   more: Record<string, unknown> = {},
 ) => (await grade(spec([{ name: 'd', check } as never]), { output, input: {}, reference, ...more })).dimensions.d
 
-test('text checks: exact (case-insensitive by default), contains all/any, regex (negate), length in words', async () => {
+test(`text checks: exact (case-insensitive by default), contains all/any, regex \
+(negate), length in words`, async () => {
   assert.equal((await one({ type: 'exact', value: 'Rollback' }, ' rollback '))?.score, 1)
   assert.equal((await one({ type: 'exact', value: 'Rollback', caseSensitive: true }, 'rollback'))?.pass, false)
   assert.equal(
@@ -42,7 +43,8 @@ test('text checks: exact (case-insensitive by default), contains all/any, regex 
   assert.equal((await one({ type: 'length', max: 3, unit: 'words' }, 'one two three four'))?.pass, false)
 })
 
-test('structured checks: JSON schema via ajv, numeric tolerance (absolute and relative, from the reference)', async () => {
+test(`structured checks: JSON schema via ajv, numeric tolerance (absolute and \
+relative, from the reference)`, async () => {
   const schema = { type: 'object', required: ['risk'], properties: { risk: { enum: ['low', 'high'] } } }
   assert.equal((await one({ type: 'json-schema', schema }, '```json\n{"risk":"low"}\n```'))?.pass, true)
   const bad = await one({ type: 'json-schema', schema }, '{"risk":"extreme"}')
@@ -84,7 +86,8 @@ test('similarity checks: edit distance and token overlap against the reference; 
   )
 })
 
-test('weights and nulls: a null dimension is excluded and the weights renormalised; a failing veto makes the score 0', async () => {
+test(`weights and nulls: a null dimension is excluded and the weights renormalised; a \
+failing veto makes the score 0`, async () => {
   const s = spec([
     { name: 'a', weight: 3, check: { type: 'contains', values: ['kubectl'] } },
     { name: 'b', weight: 1, check: { type: 'exact', referencePath: 'none' } },
@@ -207,7 +210,8 @@ test('calibration: a grader that agrees with people is trusted; one that a probe
   )
 })
 
-test('retries: Retry-After as seconds or a date; backoff grows and is capped; non-retryable errors fail at once', async () => {
+test(`retries: Retry-After as seconds or a date; backoff grows and is capped; \
+non-retryable errors fail at once`, async () => {
   assert.equal(parseRetryAfter('2'), 2000)
   assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 5_000), 5_000)
   assert.equal(parseRetryAfter('soon'), null)

@@ -45,7 +45,8 @@ async function ending(): Promise<string> {
   }
 }
 
-test('the proxy forwards, cuts (refusing or resetting new connections, closing the open ones) and restores on the same port', async () => {
+test(`the proxy forwards, cuts (refusing or resetting new connections, closing the open ones) and \
+restores on the same port`, async () => {
   assert.equal(await hello(), 'hello')
   const open: Socket = connect(proxy.port, proxy.host)
   open.write('x')

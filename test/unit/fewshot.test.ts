@@ -16,7 +16,8 @@ const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-t
 const world = new SimWorld(scenario)
 const seed = scenario.task.prompt
 
-test('demonstrations are sent as user/assistant turns before the input; they change the content hash only when present', () => {
+test(`demonstrations are sent as user/assistant turns before the input; they change the \
+content hash only when present`, () => {
   const demo = {
     input: { incident_id: 'INC-1', service: 'auth', summary: 'TLS fails' },
     output: '{"diagnosis":"expired certificate"}',
@@ -59,7 +60,8 @@ test('simulated model: a demonstration of the example’s own cluster helps, ano
   assert.ok(Math.abs(r.probability - world.probability(a, clauses, seed.model, [a.cluster])) < 1e-12)
 })
 
-test('editDemonstrations: adds, swaps or removes one demonstration, never past the cap, recording the traffic record', () => {
+test(`editDemonstrations: adds, swaps or removes one demonstration, never past the cap, \
+recording the traffic record`, () => {
   const rng = Rng.fromSeed('fewshot-edits')
   const sources = Array.from({ length: 5 }, (_, i) => ({
     itemId: `t${i}`,
@@ -82,7 +84,8 @@ test('editDemonstrations: adds, swaps or removes one demonstration, never past t
   assert.deepEqual([...seen].sort(), ['fewshot-add', 'fewshot-remove', 'fewshot-swap'])
 })
 
-test('few-shot selection finds demonstrations that raise exact accuracy, and never scores a prompt on an example it shows', async () => {
+test(`few-shot selection finds demonstrations that raise exact accuracy, and never scores a \
+prompt on an example it shows`, async () => {
   const ports = memoryPorts(world, { seed: 'fewshot-search', budget: 1_500, train: 80, validation: 40 })
   const sources = await ports.demonstrations!()
   assert.ok(sources.length > 5, 'some training items have high-DQ production answers')

@@ -72,11 +72,13 @@ test('pooled estimates beat each candidate’s own mean on noisy pass/fail score
   assert.ok(pooledError < ownError / 2, `pooled squared error ${pooledError.toFixed(3)} vs own ${ownError.toFixed(3)}`)
   assert.ok(
     pooledPickTruth / reps > ownPickTruth / reps,
-    `true accuracy of the pick: pooled ${(pooledPickTruth / reps).toFixed(3)} vs own ${(ownPickTruth / reps).toFixed(3)}`,
+    `true accuracy of the pick: pooled ${(pooledPickTruth / reps).toFixed(3)} vs own ` +
+      `${(ownPickTruth / reps).toFixed(3)}`,
   )
 })
 
-test('pooled estimates: a sentence every candidate shares is part of the intercept; unknown candidates are skipped', () => {
+test(`pooled estimates: a sentence every candidate shares is part of the intercept; \
+unknown candidates are skipped`, () => {
   const est = pooledEstimates(
     new Map([
       ['a', ['x']],
@@ -92,7 +94,10 @@ test('pooled estimates: a sentence every candidate shares is part of the interce
   assert.ok((est.get('a') as number) > (est.get('b') as number))
 })
 
-/** In-memory search ports on the incident-triage world, with the seed prompt scored on validation as the pool's first candidate. */
+/**
+ * In-memory search ports on the incident-triage world, with the seed prompt scored on validation as the pool's first
+ * candidate.
+ */
 async function seededPorts(seed: string) {
   const { join } = await import('node:path')
   const { REPO_ROOT } = await import('../../runtime/env.js')
@@ -114,7 +119,8 @@ async function seededPorts(seed: string) {
   return ports
 }
 
-test('runRound with pooling: every scored candidate gets an estimate, at no rollout cost; without it, none', async () => {
+test(`runRound with pooling: every scored candidate gets an estimate, at no \
+rollout cost; without it, none`, async () => {
   const { STRATEGIES, runRound } = await import('../../core/search/strategies.js')
   const { reestimate } = await import('../../core/search/pooled.js')
   const { DEFAULT_STRATEGY_SETTINGS, incumbent, rankScore } = await import('../../core/search/types.js')
@@ -144,7 +150,8 @@ test('runRound with pooling: every scored candidate gets an estimate, at no roll
   }
 })
 
-test('runRound ranks parents on the evidence as of the round start (a retried round chooses as its first attempt did), and the incumbent on all of it', async () => {
+test(`runRound ranks parents on the evidence as of the round start (a retried round chooses as its first attempt \
+did), and the incumbent on all of it`, async () => {
   const { STRATEGIES, runRound } = await import('../../core/search/strategies.js')
   const { DEFAULT_STRATEGY_SETTINGS } = await import('../../core/search/types.js')
   const ports = await seededPorts('pooled-as-of')

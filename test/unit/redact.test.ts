@@ -10,7 +10,8 @@ import type { CompletionRequest } from '../../providers/types.js'
 
 const PII = 'Call jane.doe@example.com or +1 415 555 0100 from 10.0.0.12, card 4111 1111 1111 1111'
 const SECRETS =
-  'key sk-proj-abcdefghijklmnopqrstuvwx12, aws AKIAIOSFODNN7EXAMPLE, Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abcdefghij, password=hunter2'
+  'key sk-proj-abcdefghijklmnopqrstuvwx12, aws AKIAIOSFODNN7EXAMPLE, Authorization: Bearer ' +
+  'eyJhbGciOiJIUzI1NiJ9.abcdefghij, password=hunter2'
 
 test('personal data and secrets are redacted; ordinary text is left alone', async () => {
   const r = new Redactor()

@@ -11,7 +11,8 @@ const TOKEN = 'CiQwMWEyM2RhMy1iNjk1LTc5NTYtYjRhOC05ZDFiNTMyNDkzZjMSIGxvZ3M='
 /** A drizzle query error as it arrives: the SQL and its parameters in the message and as fields. */
 function drizzleError(cause: Error): Error {
   const err = new Error(
-    'Failed query: insert into "traffic" ("id", "input") values ($1, $2)\nparams: tr_1,{"summary":"jane@example.com sk-live-abcdefghijklmnopqrstuvwxyz"}',
+    'Failed query: insert into "traffic" ("id", "input") values ($1, $2)\nparams: ' +
+      'tr_1,{"summary":"jane@example.com sk-live-abcdefghijklmnopqrstuvwxyz"}',
   )
   Object.assign(err, {
     query: 'insert into "traffic" ("id", "input") values ($1, $2)',
@@ -51,7 +52,8 @@ test('SDK log lines: secret fields dropped, errors described, SQL parameters and
   })
   assert.equal(
     line,
-    'Activity failed {"activityType":"searchRound","error":"database unavailable: connection refused (ECONNREFUSED) during insert into traffic","nested":{"fine":1},"big":"12"}',
+    'Activity failed {"activityType":"searchRound","error":"database unavailable: connection refused ' +
+      '(ECONNREFUSED) during insert into traffic","nested":{"fine":1},"big":"12"}',
   )
   // A message that folds a query error into itself, and a secret in free text.
   const folded = scrubLogText(`could not store: Failed query: insert into "t" values ($1)\nparams: jane@example.com`)

@@ -178,7 +178,8 @@ test('seed and optimum land in the intended ranges; the optimum beats every one-
       // multistart here for speed: the test below and the benchmark's own runs check it against enumeration
       const opt = exactOptimum(world, keys, MODEL, { method: 'multistart' })
       observed.push(
-        `${family} ${instance}: seed ${seed.toFixed(3)}, optimum ${opt.accuracy.toFixed(3)} (${opt.clauses.length} clauses)`,
+        `${family} ${instance}: seed ${seed.toFixed(3)}, optimum ${opt.accuracy.toFixed(3)} ` +
+          `(${opt.clauses.length} clauses)`,
       )
       assert.ok(seed > 0.28 && seed < 0.42, observed.at(-1))
       if (family === 'moderate') assert.ok(opt.accuracy > 0.7 && opt.accuracy < 0.9, observed.at(-1))

@@ -4,7 +4,8 @@ import { Registry } from 'prom-client'
 import { StoreMetrics } from '../../api/store-metrics.js'
 import type { Db } from '../../db/client.js'
 
-test('store metrics: a failed database read serves the last good values with kaizen_store_metrics_up 0, and recovers', async () => {
+test(`store metrics: a failed database read serves the last good values with \
+kaizen_store_metrics_up 0, and recovers`, async () => {
   let down = false
   let reads = 0
   // Answers every aggregate query with one row of ones (counts, sums, bucket counts).

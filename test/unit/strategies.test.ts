@@ -165,7 +165,8 @@ test('concurrent evaluations are checked against the budget one at a time: toget
   assert.equal(ports.rollouts(), 50)
 })
 
-test('beam works on its parents and on each stage’s children at once, and draws the same whatever finishes first', async () => {
+test(`beam works on its parents and on each stage’s children at once, and draws the \
+same whatever finishes first`, async () => {
   const plain = await run('beam', 'beam-order', 900, 6)
   const shuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('finish-order'))
   const reshuffled = await run('beam', 'beam-order', 900, 6, Rng.fromSeed('another-finish-order'))

@@ -105,7 +105,10 @@ test('flags are parsed by type; the error names the flag, the value and what is 
   )
   refused(
     () => numberFlag('--canary-weight', configField('canary.weight'))('0.7'),
-    /--canary-weight "0\.7" is out of range: use a number greater than 0 and at most 0\.5 \(at most 0\.5: the canary is compared with the concurrent baseline/,
+    new RegExp(
+      String.raw`--canary-weight "0\.7" is out of range: use a number greater than 0 and at most 0\.5 ` +
+        String.raw`\(at most 0\.5: the canary is compared with the concurrent baseline`,
+    ),
   )
   refused(
     () => numberFlag('--budget', configField('search.rolloutBudget'))('5'),
