@@ -13,7 +13,7 @@ import type { ActivityDeps } from '../activities/deps.js'
 import { sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import { openDatabase, poolEvents, type Database, type Db } from '../db/client.js'
-import { isDbUnavailable } from '../db/errors.js'
+import { isDbUnavailable } from '../lib/db-errors.js'
 import { describeError } from '../lib/safe-log.js'
 import { registerScenarioTask, type RegisteredTask } from '../db/queries/tasks.js'
 import { providersFromEnv } from './providers.js'
@@ -184,7 +184,9 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
           })
           if (calibrated)
             log(
-              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ${calibrated.report.items} shipped labels: ${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
+              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} ` +
+                `calibrated on ${calibrated.report.items} shipped labels: ` +
+                `${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
             )
         }
         return out
@@ -240,7 +242,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
                 break
               } catch (err) {
                 log(
-                  `[kaizen] the worker could not start yet (${describeError(err)}); trying again in ${Math.min(60_000, delay * 2) / 1000} s`,
+                  `[kaizen] the worker could not start yet (${describeError(err)}); ` +
+                    `trying again in ${Math.min(60_000, delay * 2) / 1000} s`,
                 )
               }
             }

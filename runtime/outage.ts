@@ -8,7 +8,7 @@
  * - `OutageReporter`: the two lines for one dependency ("Temporal at …", "the database"); while
  *   down it probes the dependency itself, so the second line comes even when nobody calls.
  * - `untilAvailable`: run a call, retrying transient failures forever (until the process stops).
- * - `isTemporalUnavailable` / `isDbUnavailable` (db/errors.ts): what counts as transient.
+ * - `isTemporalUnavailable` / `isDbUnavailable` (lib/db-errors.ts): what counts as transient.
  */
 import { isGrpcServiceError } from '@temporalio/client'
 import { shortReason } from '../lib/safe-log.js'
@@ -76,7 +76,8 @@ export class OutageReporter {
     if (this.since) return
     this.since = new Date()
     this.say(
-      `${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); Kaizen keeps retrying and carries on when it is back.`,
+      `${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); ` +
+        `Kaizen keeps retrying and carries on when it is back.`,
     )
     if (this.probe) this.watch()
   }

@@ -22,7 +22,7 @@
  */
 import { eq } from 'drizzle-orm'
 import { KaizenError, isKaizenError } from '../core/errors.js'
-import { dbFault, dbFaultReason } from '../db/errors.js'
+import { dbFault, dbFaultReason } from '../lib/db-errors.js'
 import { LossReport } from '../lib/safe-log.js'
 import { renderMessages, templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
@@ -49,7 +49,10 @@ export interface GatewayRequest {
 export interface GatewayResponse {
   trafficId: string
   output: string | null
-  /** Only on a replay of a record stored with an error (e.g. sent through POST /v1/traffic); a live failure is an HTTP error naming its record. */
+  /**
+   * Only on a replay of a record stored with an error (e.g. sent through POST /v1/traffic); a live failure is an HTTP
+   * error naming its record.
+   */
   error: string | null
   version: { id: string; number: number }
   arm: 'baseline' | 'canary' | null
@@ -72,7 +75,10 @@ export interface GatewayResponse {
 
 type TrafficRow = typeof traffic.$inferSelect
 
-/** The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the stored one on a replay). */
+/**
+ * The answer to a request, from its traffic record (`output` is what the caller gets: the live, unredacted text, or the
+ * stored one on a replay).
+ */
 function responseOf(
   row: Omit<TrafficRow, 'createdAt' | 'expiredAt' | 'sampleKey'>,
   versionNumber: number,
@@ -189,7 +195,8 @@ export class Gateway {
     if (row.routingKey !== key) {
       throw new KaizenError(
         'CONFLICT',
-        `id "${id}" of task "${taskId}" was already used for another request (routing key differs); use a new id per request`,
+        `id "${id}" of task "${taskId}" was already used for another request (routing key differs); ` +
+          `use a new id per request`,
         { details: { fields: ['id'] } },
       )
     }
@@ -205,7 +212,8 @@ export class Gateway {
       if (!req.simulation) {
         throw new KaizenError(
           'INVALID_INPUT',
-          `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario cases only: send simulation.exampleKey (any string names a case)`,
+          `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario cases only: ` +
+            `send simulation.exampleKey (any string names a case)`,
           {
             details: { fields: ['simulation.exampleKey'] },
           },
@@ -227,7 +235,8 @@ export class Gateway {
     if (req.simulation) {
       throw new KaizenError(
         'INVALID_INPUT',
-        `simulation applies to simulated models only; task "${taskId}" is served by "${content.model}": remove simulation`,
+        `simulation applies to simulated models only; ` +
+          `task "${taskId}" is served by "${content.model}": remove simulation`,
         { details: { fields: ['simulation'] } },
       )
     }
@@ -291,7 +300,8 @@ export class Gateway {
     // Stored redacted, like every traffic record; the caller gets the model's own answer.
     const clean = await this.redactor.json({ input, output: result?.text ?? null, error: failure?.message ?? null })
     const row = {
-      // A failed call is its own record, never under the idempotency key: the client's retry with the same id makes the call again.
+      // A failed call is its own record, never under the idempotency key: the client's retry with the same id makes the
+      // call again.
       id: req.id !== undefined && !failure ? trafficIdOf(taskId, req.id) : newTrafficId(taskId),
       taskId,
       promptVersionId: version.id,

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { isKaizenError } from '../core/errors.js'
-import { dbFault, dbFaultReason } from '../db/errors.js'
+import { dbFault, dbFaultReason } from '../lib/db-errors.js'
 import { LossReport, describeError } from '../lib/safe-log.js'
 import { renderMessages } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
@@ -91,7 +91,8 @@ export class TrafficSimulator {
     const waits = this.options.recordRetryMs ?? [100, 400, 1_600]
     for (let attempt = 0; ; attempt++) {
       try {
-        // A retry after a connection lost mid-insert may find the first attempt stored: ids are deterministic, so that is a duplicate to skip.
+        // A retry after a connection lost mid-insert may find the first attempt stored: ids are deterministic, so that
+        // is a duplicate to skip.
         await this.options.db.insert(traffic).values(row).onConflictDoNothing({ target: traffic.id })
         this.losses.flush() // the database is back: report what was lost meanwhile
         return true
