@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto'
 import { WorkflowFailedError, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client'
 import type { CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
-import type { PreflightInput, PreflightRefusal, PreflightReport } from '../db/queries/preflight.js'
+import type { PreflightInput, PreflightRefusal, PreflightReport } from '../core/preflight.js'
 import { upsertSchedule, type ScheduleSpecInput } from '../runtime/schedules.js'
 import type { CampaignInput, optimizationCampaign } from '../workflows/campaign.js'
 import type { campaignPreflight } from '../workflows/preflight.js'
@@ -224,7 +224,8 @@ export function createOperations(deps: OperationsDeps) {
         if (err instanceof WorkflowFailedError && failureReport(err).chain.some((l) => l.kind === 'timeout')) {
           throw new KaizenError(
             'INFRA_UNAVAILABLE',
-            `no worker on task queue "${taskQueue}" ran the campaign check within ${preflightTimeoutMs / 1000} s; is the worker running and connected to the database? If not, ${NO_WORKER_HINT}`,
+            `no worker on task queue "${taskQueue}" ran the campaign check within ${preflightTimeoutMs / 1000} s; ` +
+              `is the worker running and connected to the database? If not, ${NO_WORKER_HINT}`,
           )
         }
         throw temporalError(err, `the check of task "${input.taskId}"`)
@@ -340,7 +341,8 @@ export function createOperations(deps: OperationsDeps) {
         if ('failure' in end)
           throw new KaizenError(
             'CONFLICT',
-            `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); nothing to ${verb}, nothing was recorded`,
+            `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); ` +
+              `nothing to ${verb}, nothing was recorded`,
           )
         const s = end.result
         const approval = s.decisions?.find((x) => x.decision === 'approve') ?? null
@@ -355,7 +357,9 @@ export function createOperations(deps: OperationsDeps) {
             productionVersionId: s.candidateVersionId,
             repeated: true,
             decidedAt: approval.at,
-            summary: `already approved by ${approval.approver} at ${approval.at} (approval ${approval.approvalId}); nothing new was recorded; the canary has ended: ${s.state}`,
+            summary:
+              `already approved by ${approval.approver} at ${approval.at} (approval ${approval.approvalId}); ` +
+              `nothing new was recorded; the canary has ended: ${s.state}`,
           }
           return { outcome: o, message: describeOutcome(canaryId, o) }
         }
@@ -366,7 +370,8 @@ export function createOperations(deps: OperationsDeps) {
             : ''
         throw new KaizenError(
           'CONFLICT',
-          `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; nothing to ${verb}, nothing was recorded`,
+          `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; ` +
+            `nothing to ${verb}, nothing was recorded`,
         )
       }
       await requireWorker(d.taskQueue, `canary ${canaryId} cannot take the ${verb} now (nothing was recorded)`)
@@ -378,7 +383,10 @@ export function createOperations(deps: OperationsDeps) {
       return { outcome: o, message: describeOutcome(canaryId, o) }
     },
 
-    /** Check (too little traffic is only a warning: runs start later), then create or update the task's nightly schedule. */
+    /**
+     * Check (too little traffic is only a warning: runs start later), then create or update the task's nightly
+     * schedule.
+     */
     async createSchedule(
       spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig },
     ): Promise<ScheduleCreated> {

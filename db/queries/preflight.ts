@@ -16,11 +16,10 @@
  * One function, used in two ways: directly by processes that hold the database (`kaizen serve`,
  * `kaizen up`, `kaizen campaign estimate`), and by the CLI through a worker (the `campaignPreflight`
  * workflow and the `preflightCampaign` activity), because the CLI's Temporal-only commands may have
- * no database access.
+ * no database access. What it is asked and answers is core/preflight.ts (workflows share it).
  */
 import { eq } from 'drizzle-orm'
-import type { CampaignConfig } from '../../core/config.js'
-import type { ErrorCode } from '../../core/errors.js'
+import type { PreflightInput, PreflightReport, PreflightRefusal } from '../../core/preflight.js'
 import { didYouMean } from '../../core/strict.js'
 import { unitHash } from '../../lib/hash.js'
 import type { Db } from '../client.js'
@@ -28,37 +27,6 @@ import { campaigns, tasks } from '../schema.js'
 import { activeGraderVersionId } from './graders.js'
 import { getLabels } from './labels.js'
 import { sampleTraffic } from './sampling.js'
-
-export interface PreflightInput {
-  taskId: string
-  /** The campaign's settings, parsed (defaults filled in). */
-  config: CampaignConfig
-  /** `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns). */
-  mode: 'start' | 'schedule'
-  /** The id a starting campaign will get (its default seed; ids are single-use). */
-  campaignId?: string | null
-}
-
-export interface PreflightRefusal {
-  code: ErrorCode
-  message: string
-  /** The input at fault (`task`, `id`), for API errors. */
-  field?: string
-}
-
-export interface PreflightReport {
-  taskId: string
-  mode: PreflightInput['mode']
-  /** Why a campaign would refuse to run (the first reason), or null when it would run. */
-  refusal: PreflightRefusal | null
-  /** Worth knowing, but no reason to refuse. */
-  warnings: string[]
-  /** Usable records in the sample (at most `sample.size`), when it was drawn. */
-  usableRecords: number | null
-  productionVersionId: string | null
-  /** The grader the campaign would use: a grader version id, or `scenario:<id>` (derived at start). */
-  grader: string | null
-}
 
 export async function campaignPreflight(
   db: Db,
@@ -83,7 +51,9 @@ export async function campaignPreflight(
     return refuse({
       code: 'NOT_FOUND',
       field: 'task',
-      message: `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} (known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+      message:
+        `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} ` +
+        `(known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
     })
   }
   const labels = await getLabels(db, task.id)
@@ -101,7 +71,8 @@ export async function campaignPreflight(
     return refuse({
       code: 'CONFIG_ERROR',
       field: 'task',
-      message: `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+      message:
+        `task "${task.id}" has no grader; ` + `set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
     })
 
   if (input.campaignId) {
@@ -113,13 +84,17 @@ export async function campaignPreflight(
       return refuse({
         code: 'CONFLICT',
         field: 'id',
-        message: `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids are single-use, pick another`,
+        message:
+          `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); ` +
+          `campaign ids are single-use, pick another`,
       })
   }
 
   if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
     report.warnings.push(
-      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", a winner found while it runs gets no canary (approve or reject it first, or set canary.onConflict: supersede)`,
+      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", ` +
+        `a winner found while it runs gets no canary ` +
+        `(approve or reject it first, or set canary.onConflict: supersede)`,
     )
   }
 
@@ -142,8 +117,10 @@ export async function campaignPreflight(
     shortage = {
       code: 'INSUFFICIENT_DATA',
       message:
-        `task "${task.id}" has ${ids.length} usable traffic records (with a known outcome, no error) in the last ${windowHours} h; ` +
-        `a campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
+        `task "${task.id}" has ${ids.length} usable traffic records ` +
+        `(with a known outcome, no error) in the last ${windowHours} h; ` +
+        `a campaign needs at least ${minItems}. ` +
+        `Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
     }
   } else if (input.mode === 'start') {
     // Only a starting campaign's seed is known: its splits are exactly the snapshot's.
