@@ -224,8 +224,9 @@ export function createOperations(deps: OperationsDeps) {
         if (err instanceof WorkflowFailedError && failureReport(err).chain.some((l) => l.kind === 'timeout')) {
           throw new KaizenError(
             'INFRA_UNAVAILABLE',
-            `no worker on task queue "${taskQueue}" ran the campaign check within ${preflightTimeoutMs / 1000} s; ` +
-              `is the worker running and connected to the database? If not, ${NO_WORKER_HINT}`,
+            `no worker on task queue "${taskQueue}" ran the campaign check within ` +
+              `${preflightTimeoutMs / 1000} s; is the worker running and connected to the database? If not, ` +
+              `${NO_WORKER_HINT}`,
           )
         }
         throw temporalError(err, `the check of task "${input.taskId}"`)
@@ -341,8 +342,8 @@ export function createOperations(deps: OperationsDeps) {
         if ('failure' in end)
           throw new KaizenError(
             'CONFLICT',
-            `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); ` +
-              `nothing to ${verb}, nothing was recorded`,
+            `canary ${canaryId} has ended (it failed: ${describeFailure(end.failure)}); nothing to ${verb}, ` +
+              `nothing was recorded`,
           )
         const s = end.result
         const approval = s.decisions?.find((x) => x.decision === 'approve') ?? null
@@ -370,8 +371,8 @@ export function createOperations(deps: OperationsDeps) {
             : ''
         throw new KaizenError(
           'CONFLICT',
-          `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; ` +
-            `nothing to ${verb}, nothing was recorded`,
+          `canary ${canaryId} has ended: ${s.state}${decided}${s.reason ? `: ${s.reason}` : ''}; nothing to ` +
+            `${verb}, nothing was recorded`,
         )
       }
       await requireWorker(d.taskQueue, `canary ${canaryId} cannot take the ${verb} now (nothing was recorded)`)

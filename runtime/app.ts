@@ -184,8 +184,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
           })
           if (calibrated)
             log(
-              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} ` +
-                `calibrated on ${calibrated.report.items} shipped labels: ` +
+              `[kaizen] grader ${calibrated.graderVersionId} of ${task.taskId} calibrated on ` +
+                `${calibrated.report.items} shipped labels: ` +
                 `${calibrated.report.trusted ? 'trusted' : `NOT trusted (${calibrated.report.reasons.join('; ')})`}`,
             )
         }
@@ -242,8 +242,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
                 break
               } catch (err) {
                 log(
-                  `[kaizen] the worker could not start yet (${describeError(err)}); ` +
-                    `trying again in ${Math.min(60_000, delay * 2) / 1000} s`,
+                  `[kaizen] the worker could not start yet (${describeError(err)}); trying again in ` +
+                    `${Math.min(60_000, delay * 2) / 1000} s`,
                 )
               }
             }

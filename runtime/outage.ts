@@ -76,8 +76,8 @@ export class OutageReporter {
     if (this.since) return
     this.since = new Date()
     this.say(
-      `${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); ` +
-        `Kaizen keeps retrying and carries on when it is back.`,
+      `${this.what} is unreachable since ${clock(this.since)} UTC (${reason}); Kaizen keeps retrying and ` +
+        `carries on when it is back.`,
     )
     if (this.probe) this.watch()
   }

@@ -195,8 +195,8 @@ export class Gateway {
     if (row.routingKey !== key) {
       throw new KaizenError(
         'CONFLICT',
-        `id "${id}" of task "${taskId}" was already used for another request (routing key differs); ` +
-          `use a new id per request`,
+        `id "${id}" of task "${taskId}" was already used for another request (routing key differs); use a ` +
+          `new id per request`,
         { details: { fields: ['id'] } },
       )
     }
@@ -212,8 +212,8 @@ export class Gateway {
       if (!req.simulation) {
         throw new KaizenError(
           'INVALID_INPUT',
-          `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario cases only: ` +
-            `send simulation.exampleKey (any string names a case)`,
+          `task "${taskId}" is served by the simulated model "${content.model}", which answers scenario ` +
+            `cases only: send simulation.exampleKey (any string names a case)`,
           {
             details: { fields: ['simulation.exampleKey'] },
           },
@@ -235,8 +235,8 @@ export class Gateway {
     if (req.simulation) {
       throw new KaizenError(
         'INVALID_INPUT',
-        `simulation applies to simulated models only; ` +
-          `task "${taskId}" is served by "${content.model}": remove simulation`,
+        `simulation applies to simulated models only; task "${taskId}" is served by "${content.model}": ` +
+          `remove simulation`,
         { details: { fields: ['simulation'] } },
       )
     }

@@ -52,8 +52,8 @@ export async function campaignPreflight(
       code: 'NOT_FOUND',
       field: 'task',
       message:
-        `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} ` +
-        `(known tasks: ${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
+        `unknown task "${input.taskId}"${hint ? `; did you mean "${hint}"?` : ''} (known tasks: ` +
+        `${known.join(', ') || 'none yet; run `kaizen up` or `kaizen demo --once`'})`,
     })
   }
   const labels = await getLabels(db, task.id)
@@ -72,7 +72,7 @@ export async function campaignPreflight(
       code: 'CONFIG_ERROR',
       field: 'task',
       message:
-        `task "${task.id}" has no grader; ` + `set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+        `task "${task.id}" has no grader; set one with ` + `\`kaizen grader set --task ${task.id} --file grader.yaml\``,
     })
 
   if (input.campaignId) {
@@ -85,16 +85,16 @@ export async function campaignPreflight(
         code: 'CONFLICT',
         field: 'id',
         message:
-          `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); ` +
-          `campaign ids are single-use, pick another`,
+          `campaign id "${input.campaignId}" was already used (that campaign is ${used.status}); campaign ids ` +
+          `are single-use, pick another`,
       })
   }
 
   if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
     report.warnings.push(
-      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", ` +
-        `a winner found while it runs gets no canary ` +
-        `(approve or reject it first, or set canary.onConflict: supersede)`,
+      `canary ${labels.canary.canaryId} is running for task "${task.id}"; with canary.onConflict "skip", a ` +
+        `winner found while it runs gets no canary (approve or reject it first, or set canary.onConflict: ` +
+        `supersede)`,
     )
   }
 
@@ -117,10 +117,10 @@ export async function campaignPreflight(
     shortage = {
       code: 'INSUFFICIENT_DATA',
       message:
-        `task "${task.id}" has ${ids.length} usable traffic records ` +
-        `(with a known outcome, no error) in the last ${windowHours} h; ` +
-        `a campaign needs at least ${minItems}. ` +
-        `Send more traffic, or lower sample.minItems / raise sample.windowHours.`,
+        `task "${task.id}" has ${ids.length} usable traffic records (with a known outcome, no error) in the ` +
+        `last ${windowHours} h; ` +
+        `a campaign needs at least ${minItems}. Send more traffic, or lower sample.minItems / raise ` +
+        `sample.windowHours.`,
     }
   } else if (input.mode === 'start') {
     // Only a starting campaign's seed is known: its splits are exactly the snapshot's.

@@ -68,8 +68,8 @@ describe('database errors on PostgreSQL', () => {
     const text = describeDbError(err)
     assert.equal(
       text,
-      `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} ` +
-        `during insert into ${table}`,
+      `database error: 23505 unique_violation on constraint ${table}_pkey of table ${table} during insert ` +
+        `into ${table}`,
     )
     assert.equal(isDbUnavailable(err), false)
     assertClean(describeError(err))
@@ -88,53 +88,50 @@ describe('database errors on PostgreSQL', () => {
     assertClean(describeError(err))
   })
 
-  test(
-    'the server ending the session (57P01 admin_shutdown) and the connection refused or dropped: ' +
-      'unavailable, retryable',
-    async () => {
-      const shutdown = await caught(() =>
-        viaProxy.db.execute(sql`select pg_terminate_backend(pg_backend_pid()), ${SECRET}::text`),
-      )
-      assert.equal(describeDbError(shutdown), 'database unavailable: 57P01 admin_shutdown during select')
-      assert.equal(isDbUnavailable(shutdown), true)
+  test(`the server ending the session (57P01 admin_shutdown) and the connection refused or \
+dropped: unavailable, retryable`, async () => {
+    const shutdown = await caught(() =>
+      viaProxy.db.execute(sql`select pg_terminate_backend(pg_backend_pid()), ${SECRET}::text`),
+    )
+    assert.equal(describeDbError(shutdown), 'database unavailable: 57P01 admin_shutdown during select')
+    assert.equal(isDbUnavailable(shutdown), true)
 
-      // Cut while a query runs: the connection ends under it.
-      const running = viaProxy.db.execute(sql`select pg_sleep(20), ${SECRET}::text`).then(
-        () => assert.fail('the query should have lost its connection'),
-        (e: unknown) => e,
-      )
-      await waitForActiveQuery(d, 'pg_sleep(20)')
-      await proxy.cut()
-      const terminated = await running
-      assert.equal(describeDbError(terminated), 'database unavailable: connection terminated during select')
+    // Cut while a query runs: the connection ends under it.
+    const running = viaProxy.db.execute(sql`select pg_sleep(20), ${SECRET}::text`).then(
+      () => assert.fail('the query should have lost its connection'),
+      (e: unknown) => e,
+    )
+    await waitForActiveQuery(d, 'pg_sleep(20)')
+    await proxy.cut()
+    const terminated = await running
+    assert.equal(describeDbError(terminated), 'database unavailable: connection terminated during select')
 
-      const refused = await caught(() =>
-        viaProxy.db.execute(sql`select * from ${sql.identifier(table)} where id = ${SECRET}`),
-      )
-      assert.equal(
-        describeDbError(refused),
-        `database unavailable: connection refused (ECONNREFUSED) during select from ${table}`,
-      )
-      const inTransaction = await caught(() =>
-        viaProxy.db.transaction(async (tx) => tx.execute(sql`select ${SECRET}::text`)),
-      )
-      assert.equal(describeDbError(inTransaction), 'database unavailable: connection refused (ECONNREFUSED)')
+    const refused = await caught(() =>
+      viaProxy.db.execute(sql`select * from ${sql.identifier(table)} where id = ${SECRET}`),
+    )
+    assert.equal(
+      describeDbError(refused),
+      `database unavailable: connection refused (ECONNREFUSED) during select from ${table}`,
+    )
+    const inTransaction = await caught(() =>
+      viaProxy.db.transaction(async (tx) => tx.execute(sql`select ${SECRET}::text`)),
+    )
+    assert.equal(describeDbError(inTransaction), 'database unavailable: connection refused (ECONNREFUSED)')
 
-      await proxy.cut({ mode: 'reset' })
-      const reset = await caught(() => viaProxy.db.execute(sql`select ${SECRET}::text`))
-      assert.equal(isDbUnavailable(reset), true, describeError(reset))
-      await proxy.restore()
-      assert.ok(await viaProxy.db.execute(sql`select 1`), 'the pool reconnects once the database is back')
+    await proxy.cut({ mode: 'reset' })
+    const reset = await caught(() => viaProxy.db.execute(sql`select ${SECRET}::text`))
+    assert.equal(isDbUnavailable(reset), true, describeError(reset))
+    await proxy.restore()
+    assert.ok(await viaProxy.db.execute(sql`select 1`), 'the pool reconnects once the database is back')
 
-      for (const err of [shutdown, terminated, refused, reset]) {
-        assertClean(describeError(err))
-        const failure = toApplicationFailure(err) as ApplicationFailure
-        assert.equal(failure.type, 'INFRA_UNAVAILABLE')
-        assert.equal(failure.nonRetryable, false, 'a dropped connection is retried by the activity policy')
-        assertClean(failureText(failure))
-      }
-    },
-  )
+    for (const err of [shutdown, terminated, refused, reset]) {
+      assertClean(describeError(err))
+      const failure = toApplicationFailure(err) as ApplicationFailure
+      assert.equal(failure.type, 'INFRA_UNAVAILABLE')
+      assert.equal(failure.nonRetryable, false, 'a dropped connection is retried by the activity policy')
+      assertClean(failureText(failure))
+    }
+  })
 
   test('a Kaizen error caused by a database error: its own message, a described cause', async () => {
     const dbErr = await caught(() => d.db.execute(sql`insert into ${sql.identifier(table)} (id) values (${SECRET})`))
@@ -184,8 +181,7 @@ async function waitForActiveQuery(d: Database, fragment: string): Promise<void> 
     Number(
       (
         (await d.db.execute(
-          sql`select count(*)::int as n from pg_stat_activity
-            where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`,
+          sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`,
         )) as unknown as { rows: Array<{ n: number }> }
       ).rows[0]?.n ?? 0,
     )

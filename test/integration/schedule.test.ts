@@ -89,41 +89,36 @@ test('a schedule with a bad cron expression is refused with the field named', as
   )
 })
 
-test(
-  'traffic retention: the daily schedule is created, ' + "and the workflow removes traffic past the task's period",
-  async () => {
-    const created = await upsertRetentionSchedule(h.client, { taskQueue: h.taskQueue })
-    assert.equal(created.scheduleId, RETENTION_SCHEDULE_ID)
-    const d = await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe()
-    assert.equal(d.action.type, 'startWorkflow')
-    assert.equal(d.action.type === 'startWorkflow' ? d.action.workflowType : null, 'trafficRetention')
-    assert.equal(d.policies.overlap, ScheduleOverlapPolicy.SKIP)
-    const listed = (await listSchedules(h.client)).find((s) => s.scheduleId === RETENTION_SCHEDULE_ID)
-    assert.deepEqual([listed?.taskId, listed?.cron], [null, ['30 3 * * *']])
-    assert.equal(await deleteSchedule(h.client, RETENTION_SCHEDULE_ID), RETENTION_SCHEDULE_ID)
+test(`traffic retention: the daily schedule is created, and the workflow removes \
+traffic past the task's period`, async () => {
+  const created = await upsertRetentionSchedule(h.client, { taskQueue: h.taskQueue })
+  assert.equal(created.scheduleId, RETENTION_SCHEDULE_ID)
+  const d = await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe()
+  assert.equal(d.action.type, 'startWorkflow')
+  assert.equal(d.action.type === 'startWorkflow' ? d.action.workflowType : null, 'trafficRetention')
+  assert.equal(d.policies.overlap, ScheduleOverlapPolicy.SKIP)
+  const listed = (await listSchedules(h.client)).find((s) => s.scheduleId === RETENTION_SCHEDULE_ID)
+  assert.deepEqual([listed?.taskId, listed?.cron], [null, ['30 3 * * *']])
+  assert.equal(await deleteSchedule(h.client, RETENTION_SCHEDULE_ID), RETENTION_SCHEDULE_ID)
 
-    const taskId = h.scenario.task.id
-    const runId = 'retention-wf'
-    await h.db.execute(sql`
-    insert into traffic
-      (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
-    select ${runId} || g, ${taskId}, ${h.task.seedVersion.id}, 'u', '{"summary":"old"}'::jsonb, 'x', 'external', 'm',
-      false,
-      now() - interval '3 days'
+  const taskId = h.scenario.task.id
+  const runId = 'retention-wf'
+  await h.db.execute(sql`
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
+    select ${runId} || g, ${taskId}, ${h.task.seedVersion.id}, 'u', '{"summary":"old"}'::jsonb, 'x', 'external', 'm', false, now() - interval '3 days'
     from generate_series(1, 25) g`)
-    await setRetention(h.db, { taskId, days: 2, actor: 'user:test' })
-    const results: RetentionResult[] = await h.client.workflow.execute('trafficRetention', {
-      workflowId: `retention-${taskId}`,
-      taskQueue: h.taskQueue,
-      args: [{ taskId }],
-    })
-    assert.equal(results[0]?.taskId, taskId)
-    assert.equal(results[0]?.deleted, 25)
-    const left = await h.db
-      .select()
-      .from(traffic)
-      .where(sql`${traffic.id} like ${`${runId}%`}`)
-    assert.equal(left.length, 0)
-    await setRetention(h.db, { taskId, days: null, actor: 'user:test' })
-  },
-)
+  await setRetention(h.db, { taskId, days: 2, actor: 'user:test' })
+  const results: RetentionResult[] = await h.client.workflow.execute('trafficRetention', {
+    workflowId: `retention-${taskId}`,
+    taskQueue: h.taskQueue,
+    args: [{ taskId }],
+  })
+  assert.equal(results[0]?.taskId, taskId)
+  assert.equal(results[0]?.deleted, 25)
+  const left = await h.db
+    .select()
+    .from(traffic)
+    .where(sql`${traffic.id} like ${`${runId}%`}`)
+  assert.equal(left.length, 0)
+  await setRetention(h.db, { taskId, days: null, actor: 'user:test' })
+})
