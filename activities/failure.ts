@@ -12,7 +12,7 @@
  */
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common'
 import { isKaizenError } from '../core/errors.js'
-import { dbFault } from '../db/errors.js'
+import { dbFault } from '../lib/db-errors.js'
 import { describeError, sanitizeError, stackFrames } from '../lib/safe-log.js'
 
 /** Failure type of a database error that is not an outage (e.g. a constraint violation). */

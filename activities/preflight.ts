@@ -5,7 +5,8 @@
  * embedded database). Read-only; the `campaignPreflight` workflow runs it.
  */
 import { CampaignConfig } from '../core/config.js'
-import { campaignPreflight, type PreflightInput, type PreflightReport } from '../db/queries/preflight.js'
+import type { PreflightInput, PreflightReport } from '../core/preflight.js'
+import { campaignPreflight } from '../db/queries/preflight.js'
 import type { ActivityDeps } from './deps.js'
 
 export function createPreflightActivities(deps: ActivityDeps) {

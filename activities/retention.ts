@@ -4,7 +4,8 @@
  * workflow's time. Idempotent (a second run finds nothing to do); heartbeats after every chunk.
  */
 import { heartbeat } from '@temporalio/activity'
-import { applyRetention, type RetentionResult } from '../db/queries/retention.js'
+import type { RetentionResult } from '../core/retention.js'
+import { applyRetention } from '../db/queries/retention.js'
 import type { ActivityDeps } from './deps.js'
 
 export function createRetentionActivities(deps: ActivityDeps) {

@@ -11,7 +11,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { KaizenError, isKaizenError, type ErrorCode } from '../core/errors.js'
-import { dbFault, dbFaultReason } from '../db/errors.js'
+import { dbFault, dbFaultReason } from '../lib/db-errors.js'
 import { LossReport, describeError, stackFrames } from '../lib/safe-log.js'
 
 export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {

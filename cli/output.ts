@@ -12,7 +12,7 @@ import {
 import { ZodError } from 'zod'
 import { describeFailure, failureReport, type FailureReport } from '../client/failures.js'
 import { fromZodError, isKaizenError, type ErrorCode } from '../core/errors.js'
-import { isDbUnavailable } from '../db/errors.js'
+import { isDbUnavailable } from '../lib/db-errors.js'
 import { describeError as describeSafely } from '../lib/safe-log.js'
 
 export const EXIT_CODES: Record<ErrorCode, number> = {

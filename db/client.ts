@@ -17,8 +17,8 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import lockfile from 'proper-lockfile'
 import { KaizenError } from '../core/errors.js'
+import { dbFault } from '../lib/db-errors.js'
 import { describeError } from '../lib/safe-log.js'
-import { dbFault } from './errors.js'
 import * as schema from './schema.js'
 
 export type Schema = typeof schema

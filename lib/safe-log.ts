@@ -4,7 +4,7 @@
  * so that no SQL parameter, traffic content, secret or Temporal task token gets out:
  *
  * - a KaizenError by its own message (written by Kaizen, naming fields and ids, never data);
- * - a database error by its code, condition, constraint and table (db/errors.ts), never by its text;
+ * - a database error by its code, condition, constraint and table (lib/db-errors.ts), never by its text;
  * - any other error by its name and the first line of its message, cut short and scrubbed;
  * - stacks by their frames only (a stack's first line repeats the message).
  *
@@ -12,10 +12,17 @@
  * goes through; `LossReport` counts lost work into one line per interval instead of one per loss.
  */
 import { isKaizenError } from '../core/errors.js'
-import { dbFault, dbFaultReason, formatDbFault } from '../db/errors.js'
-import { scrubSecrets } from '../privacy/redact.js'
+import { dbFault, dbFaultReason, formatDbFault } from './db-errors.js'
+import { scrubSecrets } from './scrub.js'
 
 const MAX_MESSAGE = 300
+
+/** A Temporal task token with its field name: `task_token: TaskToken(CiQw…)`, `"taskToken":"CiQw…"`, `task_token=…`. */
+const TASK_TOKEN = new RegExp(
+  String.raw`"?\b(?:task_?token|TaskToken)\b"?\s*[:=]?\s*(?:TaskToken)?\s*\(?\s*` +
+    String.raw`(?:"[^"]*"|'[^']*'|\[[\d,\s]*\]|[A-Za-z0-9+/=_-]*)\s*\)?`,
+  'gi',
+)
 
 /**
  * Temporal task tokens (as SDK log fields or in core's debug output), SQL with parameters, then
@@ -25,11 +32,7 @@ const MAX_MESSAGE = 300
 export function scrubLogText(text: string, options: { personal?: boolean } = {}): string {
   return scrubSecrets(
     text
-      // `task_token: TaskToken(CiQw…)`, `"taskToken":"CiQw…"`, `task_token=…`
-      .replace(
-        /"?\b(?:task_?token|TaskToken)\b"?\s*[:=]?\s*(?:TaskToken)?\s*\(?\s*(?:"[^"]*"|'[^']*'|\[[\d,\s]*\]|[A-Za-z0-9+/=_-]*)\s*\)?/gi,
-        '[token withheld]',
-      )
+      .replace(TASK_TOKEN, '[token withheld]')
       // drizzle's `Failed query: <sql>\nparams: <values>` folded into some other message
       .replace(/Failed query:[\s\S]*/g, '[database query withheld]')
       .replace(/(?:\nparams:|"params"\s*:)[\s\S]*/g, ' [parameters withheld]'),

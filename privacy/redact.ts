@@ -2,8 +2,8 @@
  * @module privacy/redact
  * Personal data and secrets are redacted before traffic is stored and before any judge sees it.
  * Personal data (emails, phone numbers, card numbers, IP addresses) is detected by Arcjet's redact
- * library; secrets (API keys, tokens, passwords) by regular expressions, the built-in ones plus
- * any in the redaction file (`KAIZEN_REDACTION_FILE`, YAML or JSON):
+ * library; secrets (API keys, tokens, passwords) by regular expressions, the built-in ones
+ * (lib/scrub.ts, shared with the log scrubber) plus any in the redaction file (`KAIZEN_REDACTION_FILE`, YAML or JSON):
  *
  *   entities: [email, phone-number, credit-card-number, ip-address]   # any subset; [] turns it off
  *   patterns:
@@ -17,6 +17,7 @@ import { redact } from '@arcjet/redact'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { KaizenError, fromZodError } from '../core/errors.js'
+import { BUILTIN_SECRETS, CARD_RUN, EMAIL, cardOut } from '../lib/scrub.js'
 import type { CompletionRequest } from '../providers/types.js'
 
 const ENTITIES = ['email', 'phone-number', 'credit-card-number', 'ip-address'] as const
@@ -50,22 +51,6 @@ export const RedactionConfig = z
   .strict()
 export type RedactionConfig = z.infer<typeof RedactionConfig>
 
-/** Secrets that must never be stored or shown to a model: keys and tokens of common providers. */
-export const BUILTIN_SECRETS: ReadonlyArray<{ name: string; regex: string }> = [
-  { name: 'openai-key', regex: String.raw`\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}` },
-  { name: 'anthropic-key', regex: String.raw`\bsk-ant-[A-Za-z0-9_-]{20,}` },
-  { name: 'aws-access-key', regex: String.raw`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b` },
-  { name: 'github-token', regex: String.raw`\bgh[pousr]_[A-Za-z0-9]{30,}` },
-  { name: 'slack-token', regex: String.raw`\bxox[abprs]-[A-Za-z0-9-]{10,}` },
-  { name: 'kaizen-token', regex: String.raw`\bkz_[A-Za-z0-9_-]{30,}` },
-  { name: 'bearer-token', regex: String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{20,}` },
-  {
-    name: 'private-key',
-    regex: String.raw`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`,
-  },
-  { name: 'password', regex: String.raw`\b(?:password|passwd|pwd|secret)\s*[:=]\s*\S+` },
-]
-
 const SEPARATOR = '\n\u241E\n'
 
 /**
@@ -74,43 +59,11 @@ const SEPARATOR = '\n\u241E\n'
  * have no safe pattern of this kind and are left to the library.
  */
 const FALLBACK: Partial<Record<(typeof ENTITIES)[number], RegExp>> = {
-  email: /(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+  email: EMAIL,
   'ip-address': /(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.]*\d)/g,
-  'credit-card-number': /(?<!\d)\d(?:[ -]?\d){12,}(?!\d)/g,
+  'credit-card-number': CARD_RUN,
 }
 
-/**
- * A digit run (digit groups split by spaces or dashes) holding a card number: the longest,
- * leftmost span of whole groups with 13–19 digits that passes Luhn is redacted, so
- * `4111 1111 1111 1111 123` (card, then a CVV) is caught as well as the card alone. Spans start and
- * end at group boundaries, as cards are written, which keeps other long numbers mostly untouched.
- */
-function cardOut(run: string): string {
-  const groups = [...run.matchAll(/\d+/g)].map((m) => ({ from: m.index, to: m.index + m[0].length, digits: m[0] }))
-  for (let i = 0; i < groups.length; i++) {
-    for (let j = groups.length - 1; j >= i; j--) {
-      const digits = groups
-        .slice(i, j + 1)
-        .map((g) => g.digits)
-        .join('')
-      if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
-        return `${run.slice(0, (groups[i] as { from: number }).from)}[REDACTED:credit-card-number]${run.slice((groups[j] as { to: number }).to)}`
-      }
-    }
-  }
-  return run
-}
-
-/** Luhn checksum: card numbers pass it, most other long digit runs do not. */
-function luhn(digits: string): boolean {
-  let sum = 0
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i])
-    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2
-    sum += d
-  }
-  return sum % 10 === 0
-}
 const MAYBE_ENTITY = /@|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,}|(?:\d[\s().+-]*){7,}/i
 
 export class Redactor {
@@ -196,22 +149,6 @@ export class Redactor {
     const contents = await this.texts(request.messages.map((m) => m.content))
     return { ...request, messages: request.messages.map((m, i) => ({ ...m, content: contents[i] as string })) }
   }
-}
-
-const LOG_SECRETS = new RegExp(BUILTIN_SECRETS.map((p) => `(?:${p.regex})`).join('|'), 'g')
-
-/**
- * A last line of defence for log lines (synchronous, so a logger can call it): the built-in secret
- * patterns, and unless `personal: false` emails and Luhn-checked card numbers, become `[REDACTED:…]`. Not a substitute for
- * keeping data out of logs in the first place (it knows no phone numbers and no custom patterns):
- * Kaizen logs describe errors without their data (lib/safe-log.ts); this catches what slips through.
- */
-export function scrubSecrets(text: string, options: { personal?: boolean } = {}): string {
-  let out = text.replace(LOG_SECRETS, '[REDACTED:secret]')
-  if (options.personal === false) return out
-  if (out.includes('@')) out = out.replace(FALLBACK.email as RegExp, '[REDACTED:email]')
-  if (/\d{13}|\d[ -]\d/.test(out)) out = out.replace(FALLBACK['credit-card-number'] as RegExp, (m) => cardOut(m))
-  return out
 }
 
 /** The redaction settings: defaults, or the file named by KAIZEN_REDACTION_FILE (validated). */

@@ -8,7 +8,7 @@
  * - `OutageReporter`: the two lines for one dependency ("Temporal at …", "the database"); while
  *   down it probes the dependency itself, so the second line comes even when nobody calls.
  * - `untilAvailable`: run a call, retrying transient failures forever (until the process stops).
- * - `isTemporalUnavailable` / `isDbUnavailable` (db/errors.ts): what counts as transient.
+ * - `isTemporalUnavailable` / `isDbUnavailable` (lib/db-errors.ts): what counts as transient.
  */
 import { isGrpcServiceError } from '@temporalio/client'
 import { shortReason } from '../lib/safe-log.js'

@@ -22,7 +22,7 @@
  */
 import { eq } from 'drizzle-orm'
 import { KaizenError, isKaizenError } from '../core/errors.js'
-import { dbFault, dbFaultReason } from '../db/errors.js'
+import { dbFault, dbFaultReason } from '../lib/db-errors.js'
 import { LossReport } from '../lib/safe-log.js'
 import { renderMessages, templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Db } from '../db/client.js'

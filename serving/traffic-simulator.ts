@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { isKaizenError } from '../core/errors.js'
-import { dbFault, dbFaultReason } from '../db/errors.js'
+import { dbFault, dbFaultReason } from '../lib/db-errors.js'
 import { LossReport, describeError } from '../lib/safe-log.js'
 import { renderMessages } from '../core/prompt.js'
 import type { Db } from '../db/client.js'

@@ -7,7 +7,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow'
 import type { Activities } from '../activities/index.js'
-import type { PreflightInput, PreflightReport } from '../db/queries/preflight.js'
+import type { PreflightInput, PreflightReport } from '../core/preflight.js'
 
 const check = proxyActivities<Activities>({
   startToCloseTimeout: '20 seconds',

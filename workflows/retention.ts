@@ -5,7 +5,7 @@
  * period, as of the time the run started.
  */
 import { workflowInfo } from '@temporalio/workflow'
-import type { RetentionResult } from '../db/queries/retention.js'
+import type { RetentionResult } from '../core/retention.js'
 import { batch } from './activities.js'
 
 export async function trafficRetention(input: { taskId?: string | null } = {}): Promise<RetentionResult[]> {

@@ -16,11 +16,10 @@
  * One function, used in two ways: directly by processes that hold the database (`kaizen serve`,
  * `kaizen up`, `kaizen campaign estimate`), and by the CLI through a worker (the `campaignPreflight`
  * workflow and the `preflightCampaign` activity), because the CLI's Temporal-only commands may have
- * no database access.
+ * no database access. What it is asked and answers is core/preflight.ts (workflows share it).
  */
 import { eq } from 'drizzle-orm'
-import type { CampaignConfig } from '../../core/config.js'
-import type { ErrorCode } from '../../core/errors.js'
+import type { PreflightInput, PreflightReport, PreflightRefusal } from '../../core/preflight.js'
 import { didYouMean } from '../../core/strict.js'
 import { unitHash } from '../../lib/hash.js'
 import type { Db } from '../client.js'
@@ -28,39 +27,6 @@ import { campaigns, tasks } from '../schema.js'
 import { activeGraderVersionId } from './graders.js'
 import { getLabels } from './labels.js'
 import { sampleTraffic } from './sampling.js'
-
-export interface PreflightInput {
-  taskId: string
-  /** The campaign's settings, parsed (defaults filled in). */
-  config: CampaignConfig
-  /**
-   * `start`: a campaign about to start; `schedule`: campaigns that will start later (too little traffic only warns).
-   */
-  mode: 'start' | 'schedule'
-  /** The id a starting campaign will get (its default seed; ids are single-use). */
-  campaignId?: string | null
-}
-
-export interface PreflightRefusal {
-  code: ErrorCode
-  message: string
-  /** The input at fault (`task`, `id`), for API errors. */
-  field?: string
-}
-
-export interface PreflightReport {
-  taskId: string
-  mode: PreflightInput['mode']
-  /** Why a campaign would refuse to run (the first reason), or null when it would run. */
-  refusal: PreflightRefusal | null
-  /** Worth knowing, but no reason to refuse. */
-  warnings: string[]
-  /** Usable records in the sample (at most `sample.size`), when it was drawn. */
-  usableRecords: number | null
-  productionVersionId: string | null
-  /** The grader the campaign would use: a grader version id, or `scenario:<id>` (derived at start). */
-  grader: string | null
-}
 
 export async function campaignPreflight(
   db: Db,

@@ -18,6 +18,7 @@
  */
 import { eq, sql } from 'drizzle-orm'
 import { KaizenError } from '../../core/errors.js'
+import type { RetentionResult } from '../../core/retention.js'
 import type { Db } from '../client.js'
 import { tasks } from '../schema.js'
 import { appendAudit } from './audit.js'
@@ -57,14 +58,6 @@ export async function setRetention(
       details: { from: before.days, to: input.days },
     })
   })
-}
-
-export interface RetentionResult {
-  taskId: string
-  retentionDays: number
-  cutoff: string
-  deleted: number
-  erased: number
 }
 
 const rowsOf = (r: unknown) => (r as { rows: Array<Record<string, unknown>> }).rows

@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test'
 import { ScheduleOverlapPolicy } from '@temporalio/client'
 import { eq, sql } from 'drizzle-orm'
 import { isKaizenError } from '../../core/errors.js'
-import { setRetention, type RetentionResult } from '../../db/queries/retention.js'
+import type { RetentionResult } from '../../core/retention.js'
+import { setRetention } from '../../db/queries/retention.js'
 import { campaigns, traffic } from '../../db/schema.js'
 import {
   RETENTION_SCHEDULE_ID,

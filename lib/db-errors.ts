@@ -1,5 +1,5 @@
 /**
- * @module db/errors
+ * @module lib/db-errors
  * What may be said about a database error. An error from the database can carry the data it was
  * handling: drizzle's `DrizzleQueryError` message is the SQL *with its parameters* (traffic input,
  * model output), PostgreSQL's `detail` holds row values (`Key (id)=(…) already exists`), and some
@@ -56,7 +56,10 @@ const CONNECTION_MESSAGES: Array<[RegExp, string]> = [
 ]
 
 export interface DbFault {
-  /** `unavailable`: the database could not be reached or dropped the connection (retrying later helps); `error`: it answered with an error. */
+  /**
+   * `unavailable`: the database could not be reached or dropped the connection (retrying later
+   * helps); `error`: it answered with an error.
+   */
   kind: 'unavailable' | 'error'
   /** The SQLSTATE (`23505`) or the socket error code (`ECONNREFUSED`), when known. */
   code: string | null
@@ -145,7 +148,8 @@ export function dbFault(err: unknown): DbFault | null {
     const known = CONNECTION_MESSAGES.find(([re]) => re.test(message))
     if (known) return { ...base, kind: 'unavailable', code: null, condition: known[1] }
   }
-  // A drizzle query error (or a PGlite one) whose cause says nothing we recognise: still a database error, described by its statement only.
+  // A drizzle query error (or a PGlite one) whose cause says nothing we recognise: still a
+  // database error, described by its statement only.
   if (links.some((l) => typeof l.query === 'string' && 'params' in l))
     return { ...base, kind: 'error', code: null, condition: 'query failed' }
   return null
@@ -166,7 +170,10 @@ export function formatDbFault(f: DbFault): string {
   ]
     .filter(Boolean)
     .join(' ')
-  return `${f.kind === 'unavailable' ? 'database unavailable' : 'database error'}: ${what}${where ? ` ${where}` : ''}${f.statement ? ` during ${f.statement}` : ''}${f.message ? ` (${f.message})` : ''}`
+  return (
+    `${f.kind === 'unavailable' ? 'database unavailable' : 'database error'}: ${what}${where ? ` ${where}` : ''}` +
+    `${f.statement ? ` during ${f.statement}` : ''}${f.message ? ` (${f.message})` : ''}`
+  )
 }
 
 /** A loggable description of a database error, or null when `err` is not one. */
@@ -175,7 +182,10 @@ export function describeDbError(err: unknown): string | null {
   return f ? formatDbFault(f) : null
 }
 
-/** The shortest name of a database fault, for counting lines: `ECONNREFUSED`, `57P01 admin_shutdown`, `connection terminated`. */
+/**
+ * The shortest name of a database fault, for counting lines: `ECONNREFUSED`, `57P01 admin_shutdown`,
+ * `connection terminated`.
+ */
 export function dbFaultReason(f: DbFault): string {
   if (!f.code) return f.condition
   return SOCKET_CODES[f.code] ? f.code : `${f.code} ${f.condition}`

@@ -1,0 +1,103 @@
+/**
+ * The layer rule, checked by `npm run lint:deps` (part of `npm test`); docs/architecture.md, "Layers".
+ *
+ * Folders are layers, bottom to top. A module imports only from its own folder and the folders
+ * below it. bench/, scripts/ and test/ sit on top: they may import anything, and only they import
+ * each other. workflows/ is bundled for Temporal's deterministic sandbox: it imports only core/,
+ * workflows/ and types from activities/.
+ *
+ * The order is written once, below; the rules are generated from it.
+ */
+
+/** Bottom to top. bin/ (the `kaizen` executable) sits on the CLI. */
+const LAYERS = [
+  'core',
+  'lib',
+  'sim',
+  'db',
+  'providers',
+  'privacy',
+  'graders',
+  'proposers',
+  'evaluation',
+  'serving',
+  'activities',
+  'workflows',
+  'worker',
+  'runtime',
+  'client',
+  'api',
+  'cli',
+  'bin',
+]
+
+/** On top of every layer: they may import anything, and nothing but each other imports them. */
+const TOOLS = ['bench', 'scripts', 'test']
+
+/** What workflow code may import besides itself (anything from activities/ only as a type). */
+const WORKFLOW_IMPORTS = ['core', 'activities']
+
+const folders = (names) => `^(${names.join('|')})/`
+
+const layerRules = LAYERS.slice(0, -1).map((layer, i) => {
+  const below = LAYERS.slice(0, i)
+  return {
+    name: `layer-${layer}`,
+    severity: 'error',
+    comment:
+      (below.length > 0
+        ? `${layer}/ may import only from itself and the layers below it (${below.map((l) => `${l}/`).join(', ')})`
+        : `${layer}/ imports nothing of ours outside ${layer}/`) + `; the order is ${LAYERS.join(' < ')}`,
+    from: { path: `^${layer}/` },
+    to: { path: folders(LAYERS.slice(i + 1)) },
+  }
+})
+
+const workflowsAt = LAYERS.indexOf('workflows')
+
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'not-to-tools',
+      severity: 'error',
+      comment: `only ${TOOLS.join(', ')} may import ${TOOLS.map((t) => `${t}/`).join(', ')}`,
+      from: { pathNot: folders(TOOLS) },
+      to: { path: folders(TOOLS) },
+    },
+    {
+      name: 'workflows-sandbox',
+      severity: 'error',
+      comment:
+        "workflows/ runs in Temporal's deterministic sandbox: it may import only core/, workflows/ " +
+        'and types from activities/',
+      from: { path: '^workflows/' },
+      to: { path: folders(LAYERS.slice(0, workflowsAt).filter((l) => !WORKFLOW_IMPORTS.includes(l))) },
+    },
+    {
+      name: 'workflows-activities-types-only',
+      severity: 'error',
+      comment:
+        'workflows/ may import activities/ only with `import type` (activity code must not be bundled ' +
+        'into the workflow sandbox; call activities through proxyActivities)',
+      from: { path: '^workflows/' },
+      to: { path: '^activities/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-circular-between-folders',
+      severity: 'error',
+      comment: 'a cycle of imports that leaves the folder it starts in (folders depend one way only)',
+      from: { path: '^([^/]+)/' },
+      to: { circular: true, via: { pathNot: '^$1/' } },
+    },
+  ],
+  options: {
+    tsConfig: { fileName: 'tsconfig.json' },
+    // Type-only imports are dependencies too (and the workflows rule tells them apart).
+    tsPreCompilationDeps: true,
+    // Every layer and tool folder (`depcruise … .` reads the whole repository, node_modules aside).
+    includeOnly: folders([...LAYERS, ...TOOLS]),
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: 'node_modules' },
+  },
+}
