@@ -30,12 +30,7 @@ import {
 import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { sampleTraffic } from '../db/queries/sampling.js'
-import {
-  activeGraderVersionId,
-  ensureGraderVersion,
-  getGraderSpec,
-  graderSpecFromScenario,
-} from '../db/queries/graders.js'
+import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import type { PromptContent } from '../core/prompt.js'
 import { contentOf, createPromptVersion, getPromptVersion, requireTask } from '../db/queries/prompts.js'
@@ -61,7 +56,6 @@ import {
 } from '../core/ship.js'
 import { unitHash } from '../lib/hash.js'
 import { SimulationProposer } from '../sim/proposer.js'
-import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
 import { Deferred, EvaluationPlanner, InFlight } from './evaluation.js'
 import { Evaluator, type EvalItem } from '../evaluation/evaluator.js'
@@ -269,21 +263,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
         )
       }
       const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
-      let graderVersionId = existing?.graderVersionId ?? null
-      if (!graderVersionId) graderVersionId = await activeGraderVersionId(db, task.id)
-      if (!graderVersionId) {
-        if (!task.scenarioId) {
-          throw new KaizenError(
-            'CONFIG_ERROR',
-            `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
-          )
-        }
-        graderVersionId = await ensureGraderVersion(
-          db,
-          task.id,
-          graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)),
-        )
-      }
+      const graderVersionId = existing?.graderVersionId ?? (await currentGraderVersionId(db, deps.scenarios, task))
       await db
         .insert(campaigns)
         .values({

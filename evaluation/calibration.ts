@@ -9,20 +9,12 @@ import { readFileSync } from 'node:fs'
 import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
-import {
-  activeGraderVersionId,
-  ensureGraderVersion,
-  getGraderSpec,
-  getGraderVersion,
-  graderSpecFromScenario,
-  latestTrust,
-} from '../db/queries/graders.js'
+import { currentGraderVersionId, getGraderSpec, getGraderVersion, latestTrust } from '../db/queries/graders.js'
 import { requireTask } from '../db/queries/prompts.js'
 import { auditEvents, graderTrust } from '../db/schema.js'
 import { calibrate, LabelRecord, type CalibrationReport } from '../graders/calibration.js'
 import { grade } from '../graders/engine.js'
 import { contentHash } from '../lib/hash.js'
-import { requireScenario } from '../sim/registry.js'
 import type { EvaluationDeps } from './deps.js'
 import { judgeCaller } from './judge-caller.js'
 
@@ -62,15 +54,7 @@ export function readLabels(path: string): LabelRecord[] {
 
 /** The grader version a task uses now (activated, else its scenario's default). */
 export async function currentGraderVersion(deps: EvaluationDeps, taskId: string): Promise<string> {
-  const task = await requireTask(deps.db, taskId)
-  const active = await activeGraderVersionId(deps.db, task.id)
-  if (active) return active
-  if (!task.scenarioId)
-    throw new KaizenError(
-      'CONFIG_ERROR',
-      `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
-    )
-  return ensureGraderVersion(deps.db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+  return currentGraderVersionId(deps.db, deps.scenarios, await requireTask(deps.db, taskId))
 }
 
 export interface CalibrationOutcome {
