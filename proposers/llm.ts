@@ -12,7 +12,7 @@ import { z } from 'zod'
 import { templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
 import { sentences } from '../core/search/edits.js'
-import type { Proposal } from '../core/search/types.js'
+import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import { replyJson } from '../graders/judge.js'
 import type { CallContext, ModelClient } from '../providers/client.js'
 import { approxTokens } from '../providers/simulation.js'
@@ -50,13 +50,15 @@ const Rewrite = z.object({ critique: z.string(), instructions: z.string().min(1)
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
-export class LlmProposer {
+export class LlmProposer implements Proposer {
   constructor(
     private readonly models: ModelClient,
     private readonly settings: LlmProposerSettings,
     private readonly ctx: Omit<CallContext, 'purpose'>,
     /** Personal data and secrets out of what the proposer model is sent (failure examples quote traffic and answers). */
     private readonly redactor?: Redactor,
+    /** The input variables of a scored item, shown with its failure (`propose`); unknown: none shown. */
+    private readonly inputOf: (itemId: string) => Record<string, string> | undefined = () => undefined,
   ) {}
 
   private request(system: string, user: string, seed: number): CompletionRequest {
@@ -95,6 +97,12 @@ export class LlmProposer {
     const after = new Set(templateVariables(system))
     if (before.size !== after.size || [...before].some((v) => !after.has(v))) return null
     return { ...parent, system }
+  }
+
+  /** Reflection on scored items: `reflect` with each failure's input looked up. */
+  propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Promise<Proposal | null> {
+    const shown = failures.map((f) => ({ input: this.inputOf(f.itemId) ?? {}, score: f.score, feedback: f.feedback }))
+    return this.reflect(parent, shown, rng)
   }
 
   async reflect(parent: PromptContent, failures: readonly Failure[], rng: Rng): Promise<Proposal | null> {

@@ -11,6 +11,7 @@ import { evolutionRound } from './evolution.js'
 import { fewShotRound } from './fewshot.js'
 import { gepaRound } from './gepa.js'
 import { reestimate } from './pooled.js'
+import { reflectiveRound } from './reflective.js'
 import type { Candidate, RoundOutcome, SearchPorts, StrategyName, StrategyRound, StrategySettings } from './types.js'
 
 export { STRATEGY_NAMES, type StrategyName } from './types.js'
@@ -25,6 +26,10 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   evolution: evolutionRound,
   fewshot: fewShotRound,
 }
+
+/** The round of a configured strategy; 'reflective': the select-best search (./reflective.ts). */
+export const strategyRound = (name: 'reflective' | StrategyName): StrategyRound =>
+  name === 'reflective' ? reflectiveRound : STRATEGIES[name]
 
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
 export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race'])
