@@ -39,7 +39,8 @@ export function readLabels(path: string): LabelRecord[] {
       const fields = parsed.error.issues.map((x) => `${formatPath(x.path)}: ${x.message}`).join('; ')
       throw new KaizenError(
         'INVALID_INPUT',
-        `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, "labels": {"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}`,
+        `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, ` +
+          '"labels": {"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}',
       )
     }
     records.push(parsed.data)
@@ -133,7 +134,10 @@ export async function overrideGraderTrust(
   })
 }
 
-/** May this grader version judge a canary (the grader-trust check)? Trusted by its latest calibration, or overridden (audited). */
+/**
+ * May this grader version judge a canary (the grader-trust check)? Trusted by its latest
+ * calibration, or overridden (audited).
+ */
 export async function graderTrustCheck(
   db: EvaluationDeps['db'],
   graderVersionId: string,
@@ -150,7 +154,9 @@ export async function graderTrustCheck(
     return {
       ok: true,
       via: 'override',
-      reason: `not trusted by calibration, overridden by ${override.actor}: ${(override.details as { reason?: string }).reason ?? ''}`,
+      reason:
+        `not trusted by calibration, overridden by ${override.actor}: ` +
+        ((override.details as { reason?: string }).reason ?? ''),
     }
   const why = verdict
     ? `its calibration ${verdict.id} failed (${((verdict.report.reasons as string[] | undefined) ?? []).join('; ')})`
@@ -158,7 +164,10 @@ export async function graderTrustCheck(
   return {
     ok: false,
     via: null,
-    reason: `grader ${graderVersionId} is not trusted: ${why}. Run \`kaizen grader calibrate --task <task> --labels FILE.jsonl\`, or \`kaizen grader override --grader ${graderVersionId} --operator <you> --reason <why>\``,
+    reason:
+      `grader ${graderVersionId} is not trusted: ${why}. ` +
+      'Run `kaizen grader calibrate --task <task> --labels FILE.jsonl`, ' +
+      `or \`kaizen grader override --grader ${graderVersionId} --operator <you> --reason <why>\``,
   }
 }
 

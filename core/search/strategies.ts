@@ -45,7 +45,8 @@ export async function runRound(
   settings: StrategySettings,
   ports: SearchPorts,
 ): Promise<RoundOutcome> {
-  // Before: only evidence that existed when the round first started (a retried round must choose as the first attempt did).
+  // Before: only evidence that existed when the round first started (a retried round must choose
+  // as the first attempt did).
   if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true })
   const outcome = await round(pool, settings, ports)
   if (settings.pooled) await reestimate(pool, ports)

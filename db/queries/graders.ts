@@ -74,7 +74,8 @@ export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
   if (!parsed.success)
     throw new KaizenError(
       'INTERNAL',
-      `grader version ${id} holds an unreadable spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+      `grader version ${id} holds an unreadable spec: ` +
+        parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
     )
   if (specs.size >= 1_000) specs.clear()
   specs.set(id, parsed.data)
