@@ -190,7 +190,7 @@ export function campaignPorts(deps: ActivityDeps, evaluator: Evaluator, o: Campa
           (itemId) => byId.get(itemId)?.input,
         )
   const admits = generalisationGuard(o, maxPromptTokens)
-  // A simulated proposer answers at once: it is not awaited (no extra turn of the event loop).
+  // A simulated proposer answers at once: its answer is not awaited (no extra microtask).
   const guarded = async (p: Proposal | null | Promise<Proposal | null>): Promise<Proposal | null> => {
     const proposal = p instanceof Promise ? await p : p
     return proposal && admits(proposal.content) ? proposal : null
