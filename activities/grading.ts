@@ -10,15 +10,9 @@ import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activit
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
-import {
-  activeGraderVersionId,
-  ensureGraderVersion,
-  getGraderSpec,
-  graderSpecFromScenario,
-} from '../db/queries/graders.js'
+import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
 import { requireTask } from '../db/queries/prompts.js'
 import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema.js'
-import { requireScenario } from '../sim/registry.js'
 import type { ActivityDeps } from './deps.js'
 import { CHUNK_BEAT_MS } from './evaluation.js'
 import { gradeTraffic } from '../evaluation/grade-traffic.js'
@@ -95,19 +89,7 @@ export function createGradingActivities(deps: ActivityDeps) {
           chunks: Math.ceil(existing.itemCount / existing.chunkSize),
         }
       const task = await requireTask(db, input.taskId)
-      let graderVersionId = input.graderVersionId ?? (await activeGraderVersionId(db, task.id))
-      if (!graderVersionId) {
-        if (!task.scenarioId)
-          throw new KaizenError(
-            'CONFIG_ERROR',
-            `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
-          )
-        graderVersionId = await ensureGraderVersion(
-          db,
-          task.id,
-          graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)),
-        )
-      }
+      const graderVersionId = input.graderVersionId ?? (await currentGraderVersionId(db, deps.scenarios, task))
       await getGraderSpec(db, graderVersionId) // fails clearly on an unknown or unreadable version
       // Items are numbered inside Postgres (INSERT … SELECT): the IDs never travel through the worker.
       const where = and(

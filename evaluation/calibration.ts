@@ -9,20 +9,12 @@ import { readFileSync } from 'node:fs'
 import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
-import {
-  activeGraderVersionId,
-  ensureGraderVersion,
-  getGraderSpec,
-  getGraderVersion,
-  graderSpecFromScenario,
-  latestTrust,
-} from '../db/queries/graders.js'
+import { currentGraderVersionId, getGraderSpec, getGraderVersion, latestTrust } from '../db/queries/graders.js'
 import { requireTask } from '../db/queries/prompts.js'
 import { auditEvents, graderTrust } from '../db/schema.js'
 import { calibrate, LabelRecord, type CalibrationReport } from '../graders/calibration.js'
 import { grade } from '../graders/engine.js'
 import { contentHash } from '../lib/hash.js'
-import { requireScenario } from '../sim/registry.js'
 import type { EvaluationDeps } from './deps.js'
 import { judgeCaller } from './judge-caller.js'
 
@@ -47,8 +39,8 @@ export function readLabels(path: string): LabelRecord[] {
       const fields = parsed.error.issues.map((x) => `${formatPath(x.path)}: ${x.message}`).join('; ')
       throw new KaizenError(
         'INVALID_INPUT',
-        `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, "labels": ` +
-          `{"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}`,
+        `${path}:${i + 1}: ${fields}. Each line: {"id", "input": {...}, "output", "reference"?, ` +
+          '"labels": {"overall": 1-5, "dimensions": {"<name>": "pass"|"fail"}, "safety"?}}',
       )
     }
     records.push(parsed.data)
@@ -63,15 +55,7 @@ export function readLabels(path: string): LabelRecord[] {
 
 /** The grader version a task uses now (activated, else its scenario's default). */
 export async function currentGraderVersion(deps: EvaluationDeps, taskId: string): Promise<string> {
-  const task = await requireTask(deps.db, taskId)
-  const active = await activeGraderVersionId(deps.db, task.id)
-  if (active) return active
-  if (!task.scenarioId)
-    throw new KaizenError(
-      'CONFIG_ERROR',
-      `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
-    )
-  return ensureGraderVersion(deps.db, task.id, graderSpecFromScenario(requireScenario(deps.scenarios, task.scenarioId)))
+  return currentGraderVersionId(deps.db, deps.scenarios, await requireTask(deps.db, taskId))
 }
 
 export interface CalibrationOutcome {
@@ -151,8 +135,8 @@ export async function overrideGraderTrust(
 }
 
 /**
- * May this grader version judge a canary (the grader-trust check)? Trusted by its latest calibration, or overridden
- * (audited).
+ * May this grader version judge a canary (the grader-trust check)? Trusted by its latest
+ * calibration, or overridden (audited).
  */
 export async function graderTrustCheck(
   db: EvaluationDeps['db'],
@@ -172,7 +156,7 @@ export async function graderTrustCheck(
       via: 'override',
       reason:
         `not trusted by calibration, overridden by ${override.actor}: ` +
-        `${(override.details as { reason?: string }).reason ?? ''}`,
+        ((override.details as { reason?: string }).reason ?? ''),
     }
   const why = verdict
     ? `its calibration ${verdict.id} failed (${((verdict.report.reasons as string[] | undefined) ?? []).join('; ')})`
@@ -181,8 +165,9 @@ export async function graderTrustCheck(
     ok: false,
     via: null,
     reason:
-      `grader ${graderVersionId} is not trusted: ${why}. Run \`kaizen grader calibrate --task <task> --labels ` +
-      `FILE.jsonl\`, or \`kaizen grader override --grader ${graderVersionId} --operator <you> --reason <why>\``,
+      `grader ${graderVersionId} is not trusted: ${why}. ` +
+      'Run `kaizen grader calibrate --task <task> --labels FILE.jsonl`, ' +
+      `or \`kaizen grader override --grader ${graderVersionId} --operator <you> --reason <why>\``,
   }
 }
 

@@ -12,7 +12,7 @@ import { z } from 'zod'
 import { templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
 import { sentences } from '../core/search/edits.js'
-import type { Proposal } from '../core/search/types.js'
+import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import { replyJson } from '../graders/judge.js'
 import type { CallContext, ModelClient } from '../providers/client.js'
 import { approxTokens } from '../providers/simulation.js'
@@ -50,13 +50,15 @@ const Rewrite = z.object({ critique: z.string(), instructions: z.string().min(1)
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
-export class LlmProposer {
+export class LlmProposer implements Proposer {
   constructor(
     private readonly models: ModelClient,
     private readonly settings: LlmProposerSettings,
     private readonly ctx: Omit<CallContext, 'purpose'>,
-    /** Personal data and secrets out of what the proposer model is sent (failure examples quote traffic and answers). */
+    /** Keeps personal data and secrets out of what the proposer is sent (failures quote traffic and answers). */
     private readonly redactor?: Redactor,
+    /** The input variables of a scored item, shown with its failure (`propose`); unknown: none shown. */
+    private readonly inputOf: (itemId: string) => Record<string, string> | undefined = () => undefined,
   ) {}
 
   private request(system: string, user: string, seed: number): CompletionRequest {
@@ -97,6 +99,12 @@ export class LlmProposer {
     return { ...parent, system }
   }
 
+  /** Reflection on scored items: `reflect` with each failure's input looked up. */
+  propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Promise<Proposal | null> {
+    const shown = failures.map((f) => ({ input: this.inputOf(f.itemId) ?? {}, score: f.score, feedback: f.feedback }))
+    return this.reflect(parent, shown, rng)
+  }
+
   async reflect(parent: PromptContent, failures: readonly Failure[], rng: Rng): Promise<Proposal | null> {
     const shown = failures.slice(0, this.settings.maxFailures ?? 4)
     const cases = shown
@@ -111,11 +119,15 @@ export class LlmProposer {
       )
       .join('\n\n')
     const system =
-      'You improve the instructions of an LLM prompt used in production. You read cases where the current instructions produced a poor answer, ' +
-      'with feedback on what was wrong, and write a critique of the instructions, then revised instructions that fix the general cause. ' +
+      'You improve the instructions of an LLM prompt used in production. ' +
+      'You read cases where the current instructions produced a poor answer, ' +
+      'with feedback on what was wrong, and write a critique of the instructions, ' +
+      'then revised instructions that fix the general cause. ' +
       'Do not copy case details into the instructions; write general rules. Keep every {{variable}} placeholder. ' +
       `Use at most ${this.settings.maxSentences} sentences.`
-    const user = `Current instructions:\n<<<\n${parent.system}\n>>>\n\nFailures:\n\n${cases}\n\nReply with JSON: {"critique": "...", "instructions": "..."}.`
+    const user =
+      `Current instructions:\n<<<\n${parent.system}\n>>>\n\nFailures:\n\n${cases}\n\n` +
+      'Reply with JSON: {"critique": "...", "instructions": "..."}.'
     const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
     const content = answer ? this.accept(parent, answer.instructions) : null
     return content
@@ -131,9 +143,12 @@ export class LlmProposer {
     ]
     const move = rng.pick(moves)
     const system =
-      'You edit the instructions of an LLM prompt. Make exactly the one change asked for and keep everything else as it is. ' +
+      'You edit the instructions of an LLM prompt. ' +
+      'Make exactly the one change asked for and keep everything else as it is. ' +
       `Keep every {{variable}} placeholder. Use at most ${this.settings.maxSentences} sentences.`
-    const user = `Instructions:\n<<<\n${parent.system}\n>>>\n\nChange: ${move}.\n\nReply with JSON: {"critique": "<the change you made>", "instructions": "..."}.`
+    const user =
+      `Instructions:\n<<<\n${parent.system}\n>>>\n\nChange: ${move}.\n\n` +
+      'Reply with JSON: {"critique": "<the change you made>", "instructions": "..."}.'
     const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
     const content = answer ? this.accept(parent, answer.instructions) : null
     return content ? { content, operator: 'llm-edit', feedbackUsed: [] } : null

@@ -5,6 +5,7 @@
  * example), failures carry the world's textual feedback, every cache miss on a (prompt, example)
  * pair is one rollout, and the simulated proposer reflects and edits. By default the observed
  * score is success (1 or 0); `score` can grade the simulated answer instead (e.g. with DQ).
+ * The campaign's own ports, backed by Postgres, are activities/search-ports.ts.
  */
 import { renderTemplate, type PromptContent } from '../core/prompt.js'
 import { Rng } from '../core/rng.js'

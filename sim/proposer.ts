@@ -8,7 +8,7 @@
  */
 import type { PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
-import type { ItemScore, Proposal } from '../core/search/types.js'
+import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import type { SimWorld } from './world.js'
 
 export interface SimulationProposerOptions {
@@ -18,7 +18,7 @@ export interface SimulationProposerOptions {
 
 type Edit = { kind: 'add' | 'remove'; clause: string }
 
-export class SimulationProposer {
+export class SimulationProposer implements Proposer {
   private readonly hallucination: number
   private readonly hints = new Map<string, Edit>()
 

@@ -11,6 +11,7 @@ import { evolutionRound } from './evolution.js'
 import { fewShotRound } from './fewshot.js'
 import { gepaRound } from './gepa.js'
 import { reestimate } from './pooled.js'
+import { reflectiveRound } from './reflective.js'
 import type { Candidate, RoundOutcome, SearchPorts, StrategyName, StrategyRound, StrategySettings } from './types.js'
 
 export { STRATEGY_NAMES, type StrategyName } from './types.js'
@@ -26,6 +27,10 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   fewshot: fewShotRound,
 }
 
+/** The round of a configured strategy; 'reflective': the select-best search (./reflective.ts). */
+export const strategyRound = (name: 'reflective' | StrategyName): StrategyRound =>
+  name === 'reflective' ? reflectiveRound : STRATEGIES[name]
+
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
 export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race'])
 
@@ -40,7 +45,8 @@ export async function runRound(
   settings: StrategySettings,
   ports: SearchPorts,
 ): Promise<RoundOutcome> {
-  // Before: only evidence that existed when the round first started (a retried round must choose as the first attempt did).
+  // Before: only evidence that existed when the round first started (a retried round must choose
+  // as the first attempt did).
   if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true })
   const outcome = await round(pool, settings, ports)
   if (settings.pooled) await reestimate(pool, ports)

@@ -7,6 +7,7 @@
  *
  * Pure module: no I/O of its own.
  */
+import { z } from 'zod'
 import type { Demonstration, PromptContent } from '../prompt.js'
 import type { Rng } from '../rng.js'
 
@@ -41,6 +42,17 @@ export interface Proposal {
   operator: string
   /** The feedback the proposer acted on (kept for lineage). */
   feedbackUsed: string[]
+}
+
+/**
+ * Writes new prompts: the LLM proposer (proposers/llm.ts) and the simulated one (sim/proposer.ts).
+ * Either may answer at once or later; both make their draws before they first wait.
+ */
+export interface Proposer {
+  /** A rewrite of a parent from its failures (reflection); null when there is nothing to propose. */
+  propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Proposal | null | Promise<Proposal | null>
+  /** A blind edit: no feedback used. */
+  mutate(parent: PromptContent, rng: Rng): Proposal | null | Promise<Proposal | null>
 }
 
 export interface NewCandidate {
@@ -115,29 +127,23 @@ export interface RoundOutcome {
   saturated: boolean
 }
 
-export interface StrategySettings {
+export const StrategySettings = z.object({
   /** Proposals per round. */
-  proposals: number
+  proposals: z.number().int().min(1).default(4),
   /** Training examples a proposal is screened on (parent and child on the same ones). */
-  minibatchSize: number
+  minibatchSize: z.number().int().min(1).default(4),
   /** Beam search: prompts kept per round. */
-  beamWidth: number
+  beamWidth: z.number().int().min(1).default(3),
   /** Evolution: population kept. */
-  population: number
+  population: z.number().int().min(2).default(8),
   /** GEPA: try a merge of two lineages every this many proposals (0: never). */
-  mergeEvery: number
+  mergeEvery: z.number().int().min(0).default(0),
   /** Rank candidates by pooled estimates (./pooled.ts) rather than their own validation means. */
-  pooled: boolean
-}
+  pooled: z.boolean().default(true),
+})
+export type StrategySettings = z.infer<typeof StrategySettings>
 
-export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = {
-  proposals: 4,
-  minibatchSize: 4,
-  beamWidth: 3,
-  population: 8,
-  mergeEvery: 0,
-  pooled: true,
-}
+export const DEFAULT_STRATEGY_SETTINGS: StrategySettings = StrategySettings.parse({})
 
 export const STRATEGY_NAMES = [
   'random',

@@ -10,6 +10,7 @@ import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { defaultDqGrader, StoredSpec, type GraderSpec } from '../../core/grader-spec.js'
 import { contentHash } from '../../lib/hash.js'
+import { requireScenario } from '../../sim/registry.js'
 import type { Scenario } from '../../sim/scenario.js'
 import type { Db } from '../client.js'
 import { auditEvents, graderTrust, graderVersions } from '../schema.js'
@@ -74,7 +75,7 @@ export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
     throw new KaizenError(
       'INTERNAL',
       `grader version ${id} holds an unreadable spec: ` +
-        `${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+        parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
     )
   if (specs.size >= 1_000) specs.clear()
   specs.set(id, parsed.data)
@@ -90,6 +91,25 @@ export async function activeGraderVersionId(db: Db, taskId: string): Promise<str
     .orderBy(desc(auditEvents.id))
     .limit(1)
   return (row?.details as { graderVersionId?: string } | undefined)?.graderVersionId ?? null
+}
+
+/**
+ * The grader a task uses now: the last activated version, else its scenario's default (recorded
+ * here); a task with neither has no grader (CONFIG_ERROR).
+ */
+export async function currentGraderVersionId(
+  db: Db,
+  scenarios: ReadonlyMap<string, Scenario>,
+  task: { id: string; scenarioId: string | null },
+): Promise<string> {
+  const active = await activeGraderVersionId(db, task.id)
+  if (active) return active
+  if (!task.scenarioId)
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+    )
+  return ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(scenarios, task.scenarioId)))
 }
 
 export async function activateGrader(

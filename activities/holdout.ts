@@ -1,0 +1,171 @@
+/**
+ * @module activities/holdout
+ * The holdout gate (`compareOnHoldout`): the finalist against the baseline on items neither was
+ * selected on, with a paired test, plus the task's golden set and the safety checks (no
+ * regression allowed) and the cost ratio.
+ */
+import { cancellationSignal } from '@temporalio/activity'
+import { and, asc, eq } from 'drizzle-orm'
+import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
+import {
+  compareGolden,
+  compareSafety,
+  nonRegression,
+  type GoldenComparison,
+  type SafetyComparison,
+  type ShipFailure,
+} from '../core/ship.js'
+import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
+import type { Db } from '../db/client.js'
+import { getGraderSpec } from '../db/queries/graders.js'
+import { contentOf, getPromptVersion } from '../db/queries/prompts.js'
+import { candidates, goldenCases, traffic } from '../db/schema.js'
+import { Evaluator, type EvalItem, type EvalOutcome } from '../evaluation/evaluator.js'
+import { campaignRow, loadItems, progress } from './campaign-data.js'
+import type { ActivityDeps } from './deps.js'
+import { EvaluationPlanner } from './evaluation.js'
+
+export interface CompareOnHoldoutInput {
+  campaignId: string
+  datasetId: string
+  baselineVersionId: string
+  winnerVersionId: string
+  graderVersionId: string
+  scenarioId: string | null
+  alpha: number
+  minEffect: number
+  goldenTolerance?: number
+  seed: string
+  budgetUsd?: number | null
+  fanOut?: FanOutSettings
+}
+
+export interface HoldoutComparison extends PairedTestResult {
+  baselineHoldoutDQ: number
+  winnerHoldoutDQ: number
+  /** The task's golden set, baseline vs winner (null: the task has none). Absent in older builds' results. */
+  golden?: GoldenComparison | null
+  /** Safety-check failures on the holdout and golden items. Absent in older builds' results. */
+  safety?: SafetyComparison
+  /** Why the winner may not ship although better (golden or safety regression); empty: none. */
+  regressions?: ShipFailure[]
+  /** Mean cost per request of the winner relative to the baseline, on the holdout. */
+  costRatio: number
+  rolloutsUsed: number
+}
+
+/** The task's golden cases, as evaluation items. */
+function goldenItems(db: Db, taskId: string): Promise<EvalItem[]> {
+  return db
+    .select({
+      id: traffic.id,
+      input: traffic.input,
+      reference: traffic.reference,
+      simExampleKey: traffic.simExampleKey,
+    })
+    .from(goldenCases)
+    .innerJoin(traffic, eq(traffic.id, goldenCases.trafficId))
+    .where(eq(goldenCases.taskId, taskId))
+    .orderBy(asc(goldenCases.trafficId))
+}
+
+interface ArmOutcomes {
+  holdout: EvalOutcome[]
+  golden: EvalOutcome[]
+}
+
+/** The verdict from both arms' outcomes (the rollouts count is added by the caller). */
+function holdoutVerdict(
+  input: CompareOnHoldoutInput,
+  golden: readonly EvalItem[],
+  base: ArmOutcomes,
+  win: ArmOutcomes,
+): Omit<HoldoutComparison, 'rolloutsUsed'> {
+  const goldenCmp =
+    golden.length > 0
+      ? compareGolden(
+          golden.map((g, i) => ({
+            itemId: g.id,
+            baselinePass: base.golden[i]?.pass ?? null,
+            winnerPass: win.golden[i]?.pass ?? null,
+          })),
+        )
+      : null
+  const safety = compareSafety(
+    [...base.holdout, ...base.golden].map((o) => o.safety),
+    [...win.holdout, ...win.golden].map((o) => o.safety),
+  )
+  const { failures: regressions } = nonRegression({
+    golden: goldenCmp,
+    safety,
+    goldenTolerance: input.goldenTolerance ?? 0,
+  })
+  const pairs = base.holdout
+    .map((b, i) => [b.score, win.holdout[i]?.score ?? null] as const)
+    .filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null)
+  const test = pairedTest(
+    pairs.map((p) => p[0]),
+    pairs.map((p) => p[1]),
+    { alpha: input.alpha, minEffect: input.minEffect, seed: `${input.seed}:holdout` },
+  )
+  const meanCost = (xs: readonly EvalOutcome[]) => xs.reduce((a, x) => a + x.costUsd, 0) / Math.max(1, xs.length)
+  const costRatio = meanCost(base.holdout) > 0 ? meanCost(win.holdout) / meanCost(base.holdout) : 1
+  return {
+    ...test,
+    baselineHoldoutDQ: test.meanBaseline,
+    winnerHoldoutDQ: test.meanCandidate,
+    costRatio,
+    golden: goldenCmp,
+    safety,
+    regressions,
+  }
+}
+
+export function createHoldoutActivities(deps: ActivityDeps) {
+  const { db } = deps
+  const evaluator = new Evaluator(deps)
+  return {
+    /** The holdout gate: the finalist against the baseline on items neither was selected on. */
+    async compareOnHoldout(input: CompareOnHoldoutInput): Promise<HoldoutComparison | NeedsEvaluations> {
+      const spec = await getGraderSpec(db, input.graderVersionId)
+      const items = await loadItems(db, input.datasetId, 'holdout')
+      const campaign = await campaignRow(db, input.campaignId)
+      const golden = await goldenItems(db, campaign.taskId)
+      const run = async (versionId: string, on = items) =>
+        evaluator.evaluate({
+          campaignId: input.campaignId,
+          scenarioId: input.scenarioId,
+          content: contentOf(await getPromptVersion(db, versionId)),
+          items: on,
+          graderVersionId: input.graderVersionId,
+          spec,
+          signal: cancellationSignal(),
+          onProgress: progress(on === items ? 'holdout' : 'golden'),
+          budgetUsd: input.budgetUsd ?? null,
+        })
+      if (input.fanOut) {
+        const planner = new EvaluationPlanner(deps, input.fanOut)
+        for (const versionId of [input.baselineVersionId, input.winnerVersionId]) {
+          const content = contentOf(await getPromptVersion(db, versionId))
+          await planner.defer({ content, scenarioId: input.scenarioId }, [...items, ...golden])
+        }
+        if (planner.deferred) return planner.needs()
+      }
+      const baseHoldout = await run(input.baselineVersionId)
+      const winHoldout = await run(input.winnerVersionId)
+      const base = { holdout: baseHoldout, golden: golden.length > 0 ? await run(input.baselineVersionId, golden) : [] }
+      const win = { holdout: winHoldout, golden: golden.length > 0 ? await run(input.winnerVersionId, golden) : [] }
+      const verdict = holdoutVerdict(input, golden, base, win)
+      for (const [versionId, mean] of [
+        [input.baselineVersionId, verdict.meanBaseline],
+        [input.winnerVersionId, verdict.meanCandidate],
+      ] as const) {
+        await db
+          .update(candidates)
+          .set({ holdoutMean: mean })
+          .where(and(eq(candidates.campaignId, input.campaignId), eq(candidates.promptVersionId, versionId)))
+      }
+      return { ...verdict, rolloutsUsed: await deps.models.rollouts(input.campaignId) }
+    },
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * @module activities/search-round
+ * The `searchRound` activity: one round of the campaign's search strategy (core/search) over the
+ * candidate pool, through the Postgres-backed ports (./search-ports.ts). Re-running a round (after
+ * a crash) sees the pool as the first attempt did and redoes the same draws for free.
+ */
+import { and, asc, eq, lt } from 'drizzle-orm'
+import type { NeedsEvaluations } from '../core/fanout.js'
+import { KaizenError, isKaizenError } from '../core/errors.js'
+import { runRound, strategyRound } from '../core/search/strategies.js'
+import { incumbent, type Candidate, type RoundOutcome } from '../core/search/types.js'
+import type { Db } from '../db/client.js'
+import { appendAudit } from '../db/queries/audit.js'
+import { getGraderSpec } from '../db/queries/graders.js'
+import { contentOf } from '../db/queries/prompts.js'
+import { candidates, promptVersions, searchRounds } from '../db/schema.js'
+import { Evaluator } from '../evaluation/evaluator.js'
+import { campaignRow, holdoutReserve, loadItems } from './campaign-data.js'
+import type { ActivityDeps } from './deps.js'
+import { campaignPorts } from './search-ports.js'
+import {
+  parseSearchRoundInput,
+  type LegacySearchRoundInput,
+  type SearchRoundInput,
+  type SearchRoundRequest,
+} from './search-round-input.js'
+
+export type { LegacySearchRoundInput, SearchRoundInput } from './search-round-input.js'
+
+export interface SearchRoundResult {
+  round: number
+  proposals: number
+  accepted: number
+  exhausted: boolean
+  saturated: boolean
+  /**
+   * validationMean: its own mean over the validation split; estimate: the pooled estimate it was
+   * ranked by (when pooling).
+   */
+  best: { candidateId: string; versionId: string; validationMean: number; estimate?: number }
+  rolloutsUsed: number
+  /** Set when the USD budget stopped the search. */
+  budgetStop?: { spentUsd: number; budgetUsd: number; reserveUsd: number; reason: string }
+  spentUsd?: number
+}
+
+type BudgetStop = NonNullable<SearchRoundResult['budgetStop']>
+
+/** A candidate as the search sees it, from its row and its prompt version's row. */
+const candidateOf = ({ c, v }: { c: typeof candidates.$inferSelect; v: typeof promptVersions.$inferSelect }) => ({
+  id: c.id,
+  content: contentOf(v),
+  parentIds: c.parentCandidateIds,
+  operator: c.operator,
+  status: c.status,
+  validationMean: c.validationMean,
+})
+
+/** The campaign's candidates (with their prompt versions); `beforeRound`: only those of earlier rounds. */
+function candidateRows(db: Db, campaignId: string, beforeRound?: number) {
+  return db
+    .select({ c: candidates, v: promptVersions })
+    .from(candidates)
+    .innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId))
+    .where(
+      beforeRound === undefined
+        ? eq(candidates.campaignId, campaignId)
+        : and(eq(candidates.campaignId, campaignId), lt(candidates.round, beforeRound)),
+    )
+}
+
+/**
+ * The pool as it stood when the round began (a retried round sees exactly what the first attempt
+ * saw), and the prompt version of each candidate in it.
+ */
+async function poolAtStart(db: Db, campaignId: string, round: number) {
+  const rows = await candidateRows(db, campaignId, round).orderBy(
+    asc(candidates.round),
+    asc(candidates.createdAt),
+    asc(candidates.id),
+  )
+  const pool: Candidate[] = rows.map(candidateOf)
+  return { pool, versions: new Map(rows.map(({ c, v }) => [c.id, v.id])) }
+}
+
+/**
+ * When the round first started: kept across retries, by the database's clock (the clock of the
+ * grades it is compared with).
+ */
+async function roundStart(db: Db, campaignId: string, round: number): Promise<Date> {
+  await db.insert(searchRounds).values({ campaignId, round }).onConflictDoNothing()
+  const [{ startedAt }] = (await db
+    .select({ startedAt: searchRounds.startedAt })
+    .from(searchRounds)
+    .where(and(eq(searchRounds.campaignId, campaignId), eq(searchRounds.round, round)))) as [{ startedAt: Date }]
+  return startedAt
+}
+
+/**
+ * The spend budget ran out in the round: the candidates scored so far stand (they join the pool),
+ * the unfinished one is dropped, and the stop is audited.
+ */
+async function stopOnBudget(
+  deps: ActivityDeps,
+  request: SearchRoundRequest & { budgetUsd: number },
+  state: { taskId: string; pool: Candidate[]; versions: Map<string, string>; reserveUsd: number },
+  err: Error,
+): Promise<BudgetStop> {
+  const { campaignId, budgetUsd } = request
+  const spentUsd = await deps.models.spent(campaignId)
+  const budgetStop = { spentUsd, budgetUsd, reserveUsd: state.reserveUsd, reason: err.message }
+  for (const row of await candidateRows(deps.db, campaignId)) {
+    if (!state.pool.some((p) => p.id === row.c.id)) {
+      state.pool.push(candidateOf(row))
+      state.versions.set(row.c.id, row.v.id)
+    }
+  }
+  await appendAudit(deps.db, {
+    eventKey: `campaign:${campaignId}:budget-exhausted`,
+    actor: 'kaizen',
+    action: 'campaign.budget-exhausted',
+    taskId: state.taskId,
+    subjectType: 'campaign',
+    subjectId: campaignId,
+    details: { round: request.round, spentUsd, budgetUsd, holdoutReserveUsd: state.reserveUsd, detail: err.message },
+  })
+  return budgetStop
+}
+
+export function createSearchRoundActivities(deps: ActivityDeps) {
+  const { db } = deps
+  const evaluator = new Evaluator(deps)
+  return {
+    /** One round of search. Re-running a round (after a crash) redoes the same draws for free. */
+    async searchRound(input: SearchRoundInput | LegacySearchRoundInput): Promise<SearchRoundResult | NeedsEvaluations> {
+      const request = parseSearchRoundInput(input)
+      const { campaignId, budgetUsd } = request
+      const campaign = await campaignRow(db, campaignId)
+      const spec = await getGraderSpec(db, request.graderVersionId)
+      // Simulated tasks use the simulated proposer unless an LLM proposer is configured; real tasks need one.
+      const world = request.scenarioId ? (deps.providers.simulation?.world(request.scenarioId) ?? null) : null
+      if (request.scenarioId && !world && !request.proposerModel)
+        throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
+      const train = await loadItems(db, request.datasetId, 'train')
+      const validation = await loadItems(db, request.datasetId, 'validation')
+      const { pool, versions } = await poolAtStart(db, campaignId, request.round)
+      const roundStartedAt = await roundStart(db, campaignId, request.round)
+      // The search may spend the budget minus what the holdout gate will need.
+      const reserveUsd = budgetUsd ? await holdoutReserve(db, campaignId, request.datasetId) : 0
+      const searchBudget = budgetUsd ? Math.max(0, budgetUsd - reserveUsd) : null
+      const ports = campaignPorts(deps, evaluator, {
+        request,
+        taskId: campaign.taskId,
+        spec,
+        world,
+        train,
+        validation,
+        pool,
+        versions,
+        roundStartedAt,
+        searchBudget,
+      })
+      let outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
+      let failure: unknown = null
+      try {
+        outcome = await runRound(strategyRound(request.strategy), pool, request.settings, ports)
+      } catch (err) {
+        failure = err
+      }
+      const needs = await ports.deferred()
+      if (needs) return needs
+      let budgetStop: BudgetStop | undefined
+      if (failure !== null) {
+        if (!isKaizenError(failure) || failure.code !== 'BUDGET_EXHAUSTED' || !budgetUsd) throw failure
+        const state = { taskId: campaign.taskId, pool, versions, reserveUsd }
+        budgetStop = await stopOnBudget(deps, { ...request, budgetUsd }, state, failure)
+        outcome = { proposals: 0, accepted: 0, exhausted: true, saturated: false }
+      }
+      const best = incumbent(pool)
+      if (!best) throw new KaizenError('INTERNAL', `campaign ${campaignId} has no scored candidate`)
+      return {
+        round: request.round,
+        proposals: outcome.proposals,
+        accepted: outcome.accepted,
+        exhausted: outcome.exhausted,
+        saturated: outcome.saturated,
+        best: {
+          candidateId: best.id,
+          versionId: versions.get(best.id) as string,
+          validationMean: best.validationMean as number,
+          ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}),
+        },
+        rolloutsUsed: await deps.models.rollouts(campaignId),
+        spentUsd: await deps.models.spent(campaignId),
+        ...(budgetStop ? { budgetStop } : {}),
+      }
+    },
+  }
+}

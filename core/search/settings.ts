@@ -1,0 +1,30 @@
+/**
+ * @module core/search/settings
+ * A campaign's `search` config (core/config.ts) as the settings a strategy round runs with.
+ * Settings the config leaves unset take the defaults of the `StrategySettings` schema.
+ *
+ * Pure module: no I/O.
+ */
+import { CampaignConfig } from '../config.js'
+import { DEFAULT_STRATEGY_SETTINGS, type StrategySettings } from './types.js'
+
+/** The campaign config's `search` object, as parsed (defaults applied). */
+export const SearchConfig = CampaignConfig.shape.search.unwrap()
+export type SearchConfig = CampaignConfig['search']
+
+/** The part of the `search` config a strategy round reads. */
+export type SearchStrategyConfig = Pick<
+  SearchConfig,
+  'proposalsPerRound' | 'minibatchSize' | 'beamWidth' | 'population' | 'mergeEvery' | 'selection'
+>
+
+export function strategySettings(search: SearchStrategyConfig): StrategySettings {
+  return {
+    proposals: search.proposalsPerRound,
+    minibatchSize: search.minibatchSize,
+    beamWidth: search.beamWidth || DEFAULT_STRATEGY_SETTINGS.beamWidth,
+    population: search.population || DEFAULT_STRATEGY_SETTINGS.population,
+    mergeEvery: search.mergeEvery ?? DEFAULT_STRATEGY_SETTINGS.mergeEvery,
+    pooled: search.selection === 'pooled',
+  }
+}
