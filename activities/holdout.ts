@@ -1,21 +1,15 @@
 /**
  * @module activities/holdout
- * The holdout gate (`compareOnHoldout`): the finalist against the baseline on items neither was
+ * The evidence for the holdout gate (`compareOnHoldout`; the decision is core/gate.ts): the finalist against the baseline on items neither was
  * selected on, with a paired test, plus the task's golden set and the safety checks (no
  * regression allowed) and the cost ratio.
  */
 import { cancellationSignal } from '@temporalio/activity'
 import { and, asc, eq } from 'drizzle-orm'
 import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
-import {
-  compareGolden,
-  compareSafety,
-  nonRegression,
-  type GoldenComparison,
-  type SafetyComparison,
-  type ShipFailure,
-} from '../core/ship.js'
-import { pairedTest, type PairedTestResult } from '../core/stats/paired.js'
+import type { HoldoutComparison } from '../core/gate.js'
+import { compareGolden, compareSafety, nonRegression } from '../core/ship.js'
+import { pairedTest } from '../core/stats/paired.js'
 import type { Db } from '../db/client.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { contentOf, getPromptVersion } from '../db/queries/prompts.js'
@@ -40,19 +34,7 @@ export interface CompareOnHoldoutInput {
   fanOut?: FanOutSettings
 }
 
-export interface HoldoutComparison extends PairedTestResult {
-  baselineHoldoutDQ: number
-  winnerHoldoutDQ: number
-  /** The task's golden set, baseline vs winner (null: the task has none). Absent in older builds' results. */
-  golden?: GoldenComparison | null
-  /** Safety-check failures on the holdout and golden items. Absent in older builds' results. */
-  safety?: SafetyComparison
-  /** Why the winner may not ship although better (golden or safety regression); empty: none. */
-  regressions?: ShipFailure[]
-  /** Mean cost per request of the winner relative to the baseline, on the holdout. */
-  costRatio: number
-  rolloutsUsed: number
-}
+export type { HoldoutComparison } from '../core/gate.js'
 
 /** The task's golden cases, as evaluation items. */
 function goldenItems(db: Db, taskId: string): Promise<EvalItem[]> {

@@ -29,12 +29,8 @@ const common = {
   budgetExhausted: z.string().nullable().optional(),
 }
 
-const CurrentInput = z.object({
-  ...common,
-  /** Hard spend limit of the campaign in USD; null: none. */
-  budgetUsd: z.number().positive().nullable(),
-  search: SearchConfig,
-})
+/** The spend limit is the search config's `budgetUsd` (absent: none). */
+const CurrentInput = z.object({ ...common, search: SearchConfig })
 
 /** The flat input of older workflow code: unset settings are absent, reflective and own ranking by absence. */
 const LegacyInput = z.object({
@@ -100,7 +96,9 @@ export function searchOfLegacy(input: z.output<typeof LegacyInput>): RoundSearch
   }
 }
 
-function requestOf(input: z.output<typeof CurrentInput | typeof LegacyInput>, search: RoundSearch): SearchRoundRequest {
+type Common = z.output<z.ZodObject<typeof common>> & { budgetUsd?: number | null }
+
+function requestOf(input: Common, search: RoundSearch): SearchRoundRequest {
   return {
     campaignId: input.campaignId,
     round: input.round,
@@ -122,7 +120,7 @@ function requestOf(input: z.output<typeof CurrentInput | typeof LegacyInput>, se
 
 /** Either shape, validated: an input with `search` is the current shape, one without it the flat one. */
 export const SearchRoundInputSchema = z.union([
-  CurrentInput.transform((input) => requestOf(input, input.search)),
+  CurrentInput.transform((input) => requestOf({ ...input, budgetUsd: input.search.budgetUsd ?? null }, input.search)),
   LegacyInput.transform((input) => requestOf(input, searchOfLegacy(input))),
 ])
 

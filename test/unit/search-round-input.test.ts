@@ -69,7 +69,7 @@ test('the current and the flat input give the same round settings, the ones the 
   for (const search of configs) {
     const config = CampaignConfig.parse({ search })
     const legacy = legacyInput(config)
-    const current = parseSearchRoundInput({ ...ids, budgetUsd: config.search.budgetUsd ?? null, search: config.search })
+    const current = parseSearchRoundInput({ ...ids, search: config.search })
     assert.deepEqual(current, parseSearchRoundInput(legacy), JSON.stringify(search))
     assert.deepEqual(current.settings, strategySettings(config.search))
     assert.deepEqual(current.settings, settingsBefore(legacy), JSON.stringify(search))
@@ -80,8 +80,8 @@ test('the current and the flat input give the same round settings, the ones the 
     // Fan-out settings and a chunk's budget stop pass through either shape.
     const extra = { fanOut: { minItems: 8, chunkItems: 4 }, budgetExhausted: 'spent' }
     assert.deepEqual(
-      parseSearchRoundInput({ ...ids, budgetUsd: null, search: config.search, ...extra }),
-      parseSearchRoundInput({ ...legacy, budgetUsd: null, ...extra }),
+      parseSearchRoundInput({ ...ids, search: config.search, ...extra }),
+      parseSearchRoundInput({ ...legacy, ...extra }),
     )
   }
 })
@@ -120,12 +120,9 @@ test('an invalid input is refused with the field named', () => {
         return true
       },
     )
-  refused(
-    { ...ids, budgetUsd: null, search: { ...config.search, proposalsPerRound: 'four' } },
-    'search.proposalsPerRound',
-  )
-  refused({ ...ids, budgetUsd: null, search: { ...config.search, strategy: 'annealing' } }, 'search.strategy')
-  refused({ ...ids, search: config.search }, 'budgetUsd')
+  refused({ ...ids, search: { ...config.search, proposalsPerRound: 'four' } }, 'search.proposalsPerRound')
+  refused({ ...ids, search: { ...config.search, strategy: 'annealing' } }, 'search.strategy')
+  refused({ ...ids, search: { ...config.search, budgetUsd: -1 } }, 'search.budgetUsd')
   const { proposals: _, ...noProposals } = legacyInput(config)
   refused(noProposals, 'proposals')
   refused({ ...legacyInput(config), strategy: 'reflective' }, 'strategy')

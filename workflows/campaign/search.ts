@@ -5,35 +5,16 @@
  * rounds, stoppable by request.
  */
 import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow'
-import type { SearchRoundResult, SnapshotResult } from '../../activities/campaign.js'
+import type { SearchRoundInput, SearchRoundResult, SnapshotResult } from '../../activities/campaign.js'
 import { batch } from '../activities.js'
 import { untilEvaluated } from './evaluate.js'
 import type { optimizationCampaign } from './index.js'
 import type { Begin, CampaignRun } from './run.js'
 
-/** The `searchRound` input of one round. */
-function roundInput(run: CampaignRun, begin: Begin, round: number) {
+/** The `searchRound` input of one round: the campaign's search config travels as one field. */
+function roundInput(run: CampaignRun, begin: Begin, round: number): SearchRoundInput {
   const { config, campaignId, seed, datasetId, graderVersionId } = run
-  return {
-    campaignId,
-    round,
-    seed,
-    datasetId,
-    graderVersionId,
-    scenarioId: begin.scenarioId,
-    proposals: config.search.proposalsPerRound,
-    minibatchSize: config.search.minibatchSize,
-    rolloutBudget: config.search.rolloutBudget,
-    budgetUsd: config.search.budgetUsd ?? null,
-    ...(config.search.strategy !== 'reflective' ? { strategy: config.search.strategy } : {}),
-    ...(config.search.beamWidth ? { beamWidth: config.search.beamWidth } : {}),
-    ...(config.search.population ? { population: config.search.population } : {}),
-    ...(config.search.mergeEvery !== undefined ? { mergeEvery: config.search.mergeEvery } : {}),
-    ...(config.search.proposerModel ? { proposerModel: config.search.proposerModel } : {}),
-    ...(config.search.selection === 'pooled' ? { pooled: true } : {}),
-    ...(config.search.maxSentences ? { maxSentences: config.search.maxSentences } : {}),
-    ...(config.search.maxPromptTokens ? { maxPromptTokens: config.search.maxPromptTokens } : {}),
-  }
+  return { campaignId, round, seed, datasetId, graderVersionId, scenarioId: begin.scenarioId, search: config.search }
 }
 
 /** Why a round ends the search early, if it does. */
