@@ -1,8 +1,8 @@
 /**
  * @module activities/holdout
- * The evidence for the holdout gate (`compareOnHoldout`; the decision is core/gate.ts): the finalist against the baseline on items neither was
- * selected on, with a paired test, plus the task's golden set and the safety checks (no
- * regression allowed) and the cost ratio.
+ * The evidence for the holdout gate (`compareOnHoldout`; the decision is core/gate.ts): the
+ * finalist against the baseline on items neither was selected on, with a paired test, plus the
+ * task's golden set and the safety checks (no regression allowed) and the cost ratio.
  */
 import { cancellationSignal } from '@temporalio/activity'
 import { and, asc, eq } from 'drizzle-orm'

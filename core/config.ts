@@ -36,9 +36,15 @@ export const CanaryAnalysisSettings = z.object({
   planningSd: z.number().gt(0).max(1).default(0.3),
   /** Latency harm: the treatment is slower than its reference in more than this share of pairs. */
   latencyThreshold: z.number().gt(0.5).lt(1).default(0.55),
-  /** Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × its reference more often than not. */
+  /**
+   * Cost harm: the treatment costs more than (1 + costTolerance) × expectedCostRatio × its
+   * reference more often than not.
+   */
   costTolerance: z.number().min(0).default(0.1),
-  /** Cost per request of the candidate relative to the baseline, as measured offline (the campaign sets it); 1 = parity. */
+  /**
+   * Cost per request of the candidate relative to the baseline, as measured offline (the campaign
+   * sets it); 1 = parity.
+   */
   expectedCostRatio: z.number().positive().default(1),
   /** Sample-ratio check: significance of the (hold-only) test on routing units. */
   alphaSrm: z.number().gt(0).lt(1).default(0.001),
@@ -239,7 +245,8 @@ export function parseCampaignConfig(
     const at = pathPrefix.length > 0 ? ` at ${pathPrefix.join('.')}` : ''
     throw new KaizenError(
       'INVALID_INPUT',
-      `${where} must be a mapping of settings${at} (key: value, e.g. \`search: { rounds: 3 }\`; see docs/configuration.md), not ${kindOf(value)}`,
+      `${where} must be a mapping of settings${at} (key: value, e.g. \`search: { rounds: 3 }\`; ` +
+        `see docs/configuration.md), not ${kindOf(value)}`,
       {
         details: { fields: [pathPrefix.join('.') || '(root)'] },
       },

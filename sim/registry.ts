@@ -14,7 +14,8 @@ export async function loadScenarios(dir: string): Promise<Map<string, Scenario>>
   } catch (err) {
     throw new KaizenError(
       'CONFIG_ERROR',
-      `cannot read the scenarios folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (set KAIZEN_SCENARIOS_DIR)`,
+      `cannot read the scenarios folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} ` +
+        '(set KAIZEN_SCENARIOS_DIR)',
       { cause: err },
     )
   }

@@ -104,7 +104,8 @@ export class SimWorld {
     const m = this.scenario.models.find((x) => x.id === id)
     if (!m)
       throw new Error(
-        `simulated model "${id}" is not in scenario ${this.scenario.id} (${this.scenario.models.map((x) => x.id).join(', ')})`,
+        `simulated model "${id}" is not in scenario ${this.scenario.id} ` +
+          `(${this.scenario.models.map((x) => x.id).join(', ')})`,
       )
     return m
   }

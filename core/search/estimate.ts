@@ -102,13 +102,17 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     usd,
     assumptions: [
       `${n} records snapshotted (of ${input.availableRecords} usable), split ${train}/${validation}/${holdout}`,
-      `${proposals} proposals (${s.rounds} rounds × ${s.proposalsPerRound}), ${Math.round(accept * 100)} % accepted in the expected case`,
+      `${proposals} proposals (${s.rounds} rounds × ${s.proposalsPerRound}), ` +
+        `${Math.round(accept * 100)} % accepted in the expected case`,
       `search capped at the rollout budget of ${s.rolloutBudget}`,
-      `${input.tokens.input} input and ${input.tokens.output} output tokens per task call${input.price ? '' : '; no price known for the model, so no dollars'}`,
-      'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: the estimate is an upper bound on them',
+      `${input.tokens.input} input and ${input.tokens.output} output tokens per task call` +
+        (input.price ? '' : '; no price known for the model, so no dollars'),
+      'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: ' +
+        'the estimate is an upper bound on them',
       ...(s.strategy === 'fewshot'
         ? [
-            'few-shot: demonstrations lengthen every call beyond the token figures above; grading the training traffic for demonstrations may add judge calls',
+            'few-shot: demonstrations lengthen every call beyond the token figures above; ' +
+              'grading the training traffic for demonstrations may add judge calls',
           ]
         : []),
     ],

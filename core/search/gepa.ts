@@ -47,7 +47,10 @@ function ancestors(pool: readonly Candidate[], id: string): Map<string, number> 
   return depth
 }
 
-/** Two front members with a common ancestor, neither an ancestor of the other: the pair and the nearest shared ancestor. */
+/**
+ * Two front members with a common ancestor, neither an ancestor of the other: the pair and the
+ * nearest shared ancestor.
+ */
 function mergePair(
   pool: readonly Candidate[],
   front: readonly Candidate[],

@@ -109,7 +109,8 @@ export async function applyRetention(
     const cutoff = new Date(now.getTime() - task.days * 86_400_000)
     // Records `x` of the task past the period, not yet erased and not golden cases; and whether
     // something refers to them (deleted if not, erased in place if so).
-    const expiring = sql`x.task_id = ${task.id} and x.created_at < ${cutoff.toISOString()}::timestamptz and x.expired_at is null
+    const expiring = sql`x.task_id = ${task.id} and x.created_at < ${cutoff.toISOString()}::timestamptz
+      and x.expired_at is null
       and not exists (select 1 from golden_cases g where g.traffic_id = x.id)`
     const referenced = sql`(exists (select 1 from dataset_items d where d.traffic_id = x.id)
       or exists (select 1 from grading_batch_items b where b.traffic_id = x.id)
@@ -132,7 +133,8 @@ export async function applyRetention(
         await db.execute(sql`
           with wiped as (
             update traffic t set
-              input = coalesce((select jsonb_object_agg(k, '[expired]') from jsonb_object_keys(t.input) k), '{}'::jsonb),
+              input = coalesce(
+                (select jsonb_object_agg(k, '[expired]') from jsonb_object_keys(t.input) k), '{}'::jsonb),
               output = null, error = null, reference = null, expired_at = ${now.toISOString()}::timestamptz,
               routing_key = 'expired:' || left(md5(t.routing_key), 16)
             where t.id in (
@@ -147,7 +149,9 @@ export async function applyRetention(
           ), reasons as (
             -- Judge reasons can quote the erased output: the scores stay, their words go.
             update scores s set reason = '[expired]',
-              dimensions = coalesce((select jsonb_object_agg(k, v || '{"reason":"[expired]"}'::jsonb) from jsonb_each(s.dimensions) e(k, v)), '{}'::jsonb)
+              dimensions = coalesce(
+                (select jsonb_object_agg(k, v || '{"reason":"[expired]"}'::jsonb) from jsonb_each(s.dimensions) e(k, v)),
+                '{}'::jsonb)
             from wiped where s.subject_type = 'traffic' and s.subject_id = wiped.id
           )
           select id from wiped`),

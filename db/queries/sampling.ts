@@ -84,7 +84,8 @@ async function sampleWithin(db: Db, spec: SampleSpec, offset: number, p: number)
         : sql`(t.sample_key >= ${lo} or t.sample_key < ${hi - 1})`
   const u = sql`(t.sample_key + ${offset} - floor(t.sample_key + ${offset}))`
   const weight = spec.halfLifeHours
-    ? sql`power(0.5, greatest(0, extract(epoch from (${spec.until.toISOString()}::timestamptz - t.created_at)) / 3600.0) / ${spec.halfLifeHours})`
+    ? sql`power(0.5, greatest(0, extract(epoch from (${spec.until.toISOString()}::timestamptz - t.created_at)) / 3600.0)
+        / ${spec.halfLifeHours})`
     : sql`1.0`
   const segment = spec.stratifyBy ? sql`coalesce(t.input ->> ${spec.stratifyBy}, '')` : sql`''`
   // Computed on the candidates only (a few times the sample), not stored for every record.
@@ -96,8 +97,10 @@ async function sampleWithin(db: Db, spec: SampleSpec, offset: number, p: number)
              -ln(1 - ${u}) / greatest(${weight}, 1e-12) as key
       from traffic t
       where t.task_id = ${spec.taskId} and ${range}
-        and t.created_at >= ${spec.since.toISOString()}::timestamptz and t.created_at <= ${spec.until.toISOString()}::timestamptz
-        and t.error is null and t.reference is not null and t.expired_at is null and (t.arm is null or t.arm <> 'canary')
+        and t.created_at >= ${spec.since.toISOString()}::timestamptz
+        and t.created_at <= ${spec.until.toISOString()}::timestamptz
+        and t.error is null and t.reference is not null and t.expired_at is null
+        and (t.arm is null or t.arm <> 'canary')
         and not exists (select 1 from golden_cases g where g.task_id = t.task_id and g.traffic_id = t.id)
     ),
     dedup as (
