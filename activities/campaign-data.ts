@@ -8,7 +8,7 @@ import { and, asc, count, eq, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import { campaigns, datasetItems, evaluations, traffic } from '../db/schema.js'
-import type { EvalItem } from '../evaluation/evaluator.js'
+import { evalItemColumns, type EvalItem } from '../evaluation/evaluator.js'
 
 export type Split = 'train' | 'validation' | 'holdout'
 
@@ -24,12 +24,7 @@ export async function campaignRow(db: Db, campaignId: string) {
 /** The items of one split of a dataset, in their order. */
 export async function loadItems(db: Db, datasetId: string, split: Split): Promise<EvalItem[]> {
   const rows = await db
-    .select({
-      id: traffic.id,
-      input: traffic.input,
-      reference: traffic.reference,
-      simExampleKey: traffic.simExampleKey,
-    })
+    .select(evalItemColumns)
     .from(datasetItems)
     .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
     .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, split)))

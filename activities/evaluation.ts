@@ -18,7 +18,7 @@ import { evalContents, traffic } from '../db/schema.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { contentHash } from '../lib/hash.js'
 import type { ActivityDeps } from './deps.js'
-import { Evaluator, type EvalItem } from '../evaluation/evaluator.js'
+import { Evaluator, evalItemColumns, type EvalItem } from '../evaluation/evaluator.js'
 
 /** How often a chunk activity heartbeats while it runs (its heartbeat timeout is a few of these). */
 export const CHUNK_BEAT_MS = 3_000
@@ -49,12 +49,7 @@ export interface ChunkOutcome {
 /** Dataset items by traffic id, in the order asked. */
 export async function itemsById(db: ActivityDeps['db'], ids: readonly string[]): Promise<EvalItem[]> {
   const rows = await db
-    .select({
-      id: traffic.id,
-      input: traffic.input,
-      reference: traffic.reference,
-      simExampleKey: traffic.simExampleKey,
-    })
+    .select(evalItemColumns)
     .from(traffic)
     .where(inArray(traffic.id, [...new Set(ids)]))
   const byId = new Map(rows.map((r) => [r.id, r]))

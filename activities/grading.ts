@@ -7,12 +7,13 @@
  * workflow history: it grows with chunks, not items.
  */
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity'
-import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
+import { trafficScores } from '../db/queries/scores.js'
 import { requireTask } from '../db/queries/prompts.js'
-import { gradingBatches, gradingBatchItems, scores, traffic } from '../db/schema.js'
+import { gradingBatches, gradingBatchItems, traffic } from '../db/schema.js'
 import type { ActivityDeps } from './deps.js'
 import { CHUNK_BEAT_MS } from './evaluation.js'
 import { gradeTraffic } from '../evaluation/grade-traffic.js'
@@ -44,41 +45,13 @@ export interface ChunkResult {
   resumedFrom: number
 }
 
-/**
- * Stored scores of traffic records under a grader version. Looked up by key in slices rather than
- * joined: a batch's rows are fresh, so the planner has no statistics for them and a join
- * degenerates into a nested loop (seen: 0.7 s for 2,000 items).
- */
-async function storedScores(
-  db: ActivityDeps['db'],
-  graderVersionId: string,
-  ids: readonly string[],
-): Promise<Array<{ id: string; score: number | null; pass: boolean }>> {
-  const out: Array<{ id: string; score: number | null; pass: boolean }> = []
-  for (let i = 0; i < ids.length; i += 1_000) {
-    out.push(
-      ...(await db
-        .select({ id: scores.subjectId, score: scores.score, pass: scores.pass })
-        .from(scores)
-        .where(
-          and(
-            eq(scores.subjectType, 'traffic'),
-            eq(scores.graderVersionId, graderVersionId),
-            inArray(scores.subjectId, ids.slice(i, i + 1_000)),
-          ),
-        )),
-    )
-  }
-  return out
-}
-
 /** Stored scores of a batch's items. */
 async function batchScores(db: ActivityDeps['db'], batch: { id: string; graderVersionId: string }) {
   const items = await db
     .select({ id: gradingBatchItems.trafficId })
     .from(gradingBatchItems)
     .where(eq(gradingBatchItems.batchId, batch.id))
-  return storedScores(
+  return trafficScores(
     db,
     batch.graderVersionId,
     items.map((i) => i.id),
@@ -194,7 +167,7 @@ async function gradeChunk(
       ),
     )
     .orderBy(asc(gradingBatchItems.position))
-  const stored = await storedScores(
+  const stored = await trafficScores(
     db,
     batch.graderVersionId,
     rows.map((r) => r.t.id),

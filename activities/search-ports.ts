@@ -29,6 +29,7 @@ import type {
 } from '../core/search/types.js'
 import type { Db } from '../db/client.js'
 import { createPromptVersion } from '../db/queries/prompts.js'
+import { trafficScoreOn } from '../db/queries/scores.js'
 import { candidates, datasetItems, scores, traffic } from '../db/schema.js'
 import { Evaluator, type EvalItem } from '../evaluation/evaluator.js'
 import { gradeTraffic } from '../evaluation/grade-traffic.js'
@@ -86,14 +87,7 @@ export async function demonstrationsOf(
       .select({ t: traffic, score: scores.score })
       .from(datasetItems)
       .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
-      .leftJoin(
-        scores,
-        and(
-          eq(scores.subjectType, 'traffic'),
-          eq(scores.subjectId, traffic.id),
-          eq(scores.graderVersionId, graderVersionId),
-        ),
-      )
+      .leftJoin(scores, trafficScoreOn(graderVersionId))
       .where(
         and(
           eq(datasetItems.datasetId, datasetId),

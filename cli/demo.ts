@@ -18,7 +18,7 @@ import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { requireScenario } from '../sim/registry.js'
-import { campaignIdFor, type CampaignResult, type CampaignStatus, type CanaryStatus } from '../workflows/messages.js'
+import { campaignIdFor, type CampaignResult, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */

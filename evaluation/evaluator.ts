@@ -10,7 +10,7 @@ import pLimit from 'p-limit'
 import type { Reference } from '../core/decision.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
 import type { ItemScore } from '../core/search/types.js'
-import { scores } from '../db/schema.js'
+import { scores, traffic } from '../db/schema.js'
 import { safetyFailures } from '../graders/safety/failures.js'
 import type { GradeResult } from '../graders/types.js'
 import { grade } from '../graders/engine.js'
@@ -28,6 +28,14 @@ export interface EvalItem {
   input: Record<string, string>
   reference: Reference | null
   simExampleKey: string | null
+}
+
+/** The columns of a traffic record an evaluation item is read from (`select(evalItemColumns)`). */
+export const evalItemColumns = {
+  id: traffic.id,
+  input: traffic.input,
+  reference: traffic.reference,
+  simExampleKey: traffic.simExampleKey,
 }
 
 export interface EvalOutcome extends ItemScore {

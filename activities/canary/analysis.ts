@@ -3,11 +3,12 @@
  * `analyzeCanary`: grade the live traffic of both arms, then run the sequential analysis.
  */
 import { heartbeat } from '@temporalio/activity'
-import { and, asc, eq, gte, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, gte, sql } from 'drizzle-orm'
 import { analyzeCanary as analyze } from '../../core/canary/analyze.js'
 import { parseCanaryConfig } from '../../core/config.js'
 import { getGraderSpec } from '../../db/queries/graders.js'
 import { getLabels } from '../../db/queries/labels.js'
+import { trafficScoreOn, trafficScores } from '../../db/queries/scores.js'
 import { labelHistory, scores, traffic } from '../../db/schema.js'
 import { gradeTraffic } from '../../evaluation/grade-traffic.js'
 import type { CanaryContext } from './context.js'
@@ -28,14 +29,7 @@ async function armTraffic({ db }: CanaryContext, canary: CanaryRow, since: Date,
     await db
       .select({ t: traffic, s: scores })
       .from(traffic)
-      .leftJoin(
-        scores,
-        and(
-          eq(scores.subjectType, 'traffic'),
-          eq(scores.subjectId, traffic.id),
-          eq(scores.graderVersionId, canary.graderVersionId),
-        ),
-      )
+      .leftJoin(scores, trafficScoreOn(canary.graderVersionId))
       .where(and(eq(traffic.canaryId, canary.id), gte(traffic.createdAt, since)))
       .orderBy(asc(traffic.createdAt), asc(traffic.id))
   ).filter(({ t }) =>
@@ -47,21 +41,7 @@ async function armTraffic({ db }: CanaryContext, canary: CanaryRow, since: Date,
 
 /** The scores just written for `ids` by the grader, read back in chunks (no query for none). */
 async function scoresOf({ db }: CanaryContext, graderVersionId: string, ids: string[]) {
-  const graded = new Map<string, number | null>()
-  for (let i = 0; i < ids.length; i += 1000) {
-    const got = await db
-      .select({ id: scores.subjectId, score: scores.score })
-      .from(scores)
-      .where(
-        and(
-          eq(scores.subjectType, 'traffic'),
-          eq(scores.graderVersionId, graderVersionId),
-          inArray(scores.subjectId, ids.slice(i, i + 1000)),
-        ),
-      )
-    for (const g of got) graded.set(g.id, g.score)
-  }
-  return graded
+  return new Map((await trafficScores(db, graderVersionId, ids)).map((g) => [g.id, g.score]))
 }
 
 /**

@@ -6,6 +6,7 @@ import { addGolden } from '../../db/queries/golden.js'
 import { getGraderSpec } from '../../db/queries/graders.js'
 import { grade } from '../../graders/engine.js'
 import { getLabels } from '../../db/queries/labels.js'
+import { trafficScoreOn } from '../../db/queries/scores.js'
 import { auditEvents, campaigns, candidates, datasetItems, promptVersions, scores, traffic } from '../../db/schema.js'
 import { optimizationCampaign } from '../../workflows/campaign/index.js'
 import {
@@ -362,14 +363,7 @@ with the version and its lineage`, async () => {
     .select({ t: traffic, score: scores.score })
     .from(datasetItems)
     .innerJoin(traffic, eq(traffic.id, datasetItems.trafficId))
-    .leftJoin(
-      scores,
-      and(
-        eq(scores.subjectType, 'traffic'),
-        eq(scores.subjectId, traffic.id),
-        eq(scores.graderVersionId, row.graderVersionId),
-      ),
-    )
+    .leftJoin(scores, trafficScoreOn(row.graderVersionId))
     .where(and(eq(datasetItems.datasetId, row.datasetId), eq(datasetItems.split, 'train')))
   const cands = await h.db
     .select({ c: candidates, v: promptVersions })
