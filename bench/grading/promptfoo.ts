@@ -75,20 +75,33 @@ const allowed = new Set((process.env.KAIZEN_PF_ALLOWED_HOSTS || '').split(',').f
 const logFile = process.env.KAIZEN_PF_BLOCKED_LOG
 const isLocal = (h) => {
   h = bare(h)
-  return h === '' || h === 'localhost' || h === '::1' || h.startsWith('127.') || h.startsWith('::ffff:127.') || allowed.has(h)
+  return h === '' || h === 'localhost' || h === '::1' ||
+    h.startsWith('127.') || h.startsWith('::ffff:127.') || allowed.has(h)
 }
-const record = (what, host) => { if (logFile) try { fs.appendFileSync(logFile, what + ' ' + bare(host) + '\n') } catch {} }
+const record = (what, host) => {
+  if (logFile) try { fs.appendFileSync(logFile, what + ' ' + bare(host) + '\n') } catch {}
+}
 const refused = (code, syscall, host) =>
-  Object.assign(new Error(syscall + ' ' + code + ' ' + bare(host) + ' (remote host refused by the offline benchmark guard)'), { code, syscall, hostname: bare(host) })
+  Object.assign(
+    new Error(syscall + ' ' + code + ' ' + bare(host) + ' (remote host refused by the offline benchmark guard)'),
+    { code, syscall, hostname: bare(host) },
+  )
 const lookup = dns.lookup
 dns.lookup = function guardedLookup(hostname, options, callback) {
   const cb = typeof options === 'function' ? options : callback
-  if (!isLocal(hostname)) { record('dns', hostname); process.nextTick(cb, refused('ENOTFOUND', 'getaddrinfo', hostname)); return {} }
+  if (!isLocal(hostname)) {
+    record('dns', hostname)
+    process.nextTick(cb, refused('ENOTFOUND', 'getaddrinfo', hostname))
+    return {}
+  }
   return lookup.apply(this, arguments)
 }
 const promisesLookup = dns.promises.lookup
 dns.promises.lookup = function guardedPromisesLookup(hostname, ...rest) {
-  if (!isLocal(hostname)) { record('dns', hostname); return Promise.reject(refused('ENOTFOUND', 'getaddrinfo', hostname)) }
+  if (!isLocal(hostname)) {
+    record('dns', hostname)
+    return Promise.reject(refused('ENOTFOUND', 'getaddrinfo', hostname))
+  }
   return promisesLookup.call(this, hostname, ...rest)
 }
 const connect = net.Socket.prototype.connect
@@ -97,7 +110,8 @@ net.Socket.prototype.connect = function guardedConnect(...args) {
   if (Array.isArray(o)) o = o[0]
   let host = null
   if (o && typeof o === 'object') host = o.path ? null : (o.host ?? 'localhost')
-  else if (typeof o === 'number' || (typeof o === 'string' && /^\d+$/.test(o))) host = typeof args[1] === 'string' ? args[1] : 'localhost'
+  else if (typeof o === 'number' || (typeof o === 'string' && /^\d+$/.test(o)))
+    host = typeof args[1] === 'string' ? args[1] : 'localhost'
   if (host !== null && !isLocal(host)) {
     record('connect', host)
     process.nextTick(() => this.destroy(refused('ECONNREFUSED', 'connect', host)))

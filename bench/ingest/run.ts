@@ -199,9 +199,11 @@ try {
   for (let done = 0; done < missing; done += 200_000) {
     const n = Math.min(200_000, missing - done)
     await db.execute(sql`
-      insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at)
+      insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model,
+                           simulated, created_at)
       select 'fill_' || ${done} || '_' || g, ${scenario.task.id}, ${task.seedVersion.id}, 'user-' || (g % 5000),
-             jsonb_build_object('incident_id', 'INC-' || g, 'summary', 'case ' || md5(g::text)), '{}', '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb,
+             jsonb_build_object('incident_id', 'INC-' || g, 'summary', 'case ' || md5(g::text)), '{}',
+             '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb,
              'external', 'gpt-4.1-mini', false, now() - (g % 604800) * interval '1 second'
       from generate_series(1, ${n}) g`)
   }

@@ -150,7 +150,8 @@ export async function applyRetention(
             -- Judge reasons can quote the erased output: the scores stay, their words go.
             update scores s set reason = '[expired]',
               dimensions = coalesce(
-                (select jsonb_object_agg(k, v || '{"reason":"[expired]"}'::jsonb) from jsonb_each(s.dimensions) e(k, v)),
+                (select jsonb_object_agg(k, v || '{"reason":"[expired]"}'::jsonb)
+                 from jsonb_each(s.dimensions) e(k, v)),
                 '{}'::jsonb)
             from wiped where s.subject_type = 'traffic' and s.subject_id = wiped.id
           )

@@ -181,7 +181,8 @@ async function waitForActiveQuery(d: Database, fragment: string): Promise<void> 
     Number(
       (
         (await d.db.execute(
-          sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`,
+          sql`select count(*)::int as n from pg_stat_activity
+              where state = 'active' and query like ${`%${fragment}%`} and pid <> pg_backend_pid()`,
         )) as unknown as { rows: Array<{ n: number }> }
       ).rows[0]?.n ?? 0,
     )

@@ -23,25 +23,33 @@ before(async () => {
   // Prefixes say what each group is: free (nothing refers to it), ds (old dataset), fresh (dataset
   // snapshotted now), fb (feedback), gold (golden case), new (inside the retention period).
   await d.db.execute(sql`
-    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at)
-    select p || '-' || g, ${taskId}, ${reg.seedVersion.id}, 'u', jsonb_build_object('summary', 'mail jane@example.com about ' || g), 'answer ' || g,
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model,
+                         simulated, created_at)
+    select p || '-' || g, ${taskId}, ${reg.seedVersion.id}, 'u',
+           jsonb_build_object('summary', 'mail jane@example.com about ' || g), 'answer ' || g,
            '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb, 'external', 'm', false,
            case when p = 'new' then ${daysAgo(5)}::timestamptz else ${daysAgo(40)}::timestamptz end
     from unnest(array['free', 'ds', 'fresh', 'fb', 'gold', 'new']) p, generate_series(1, 20) g`)
-  await d.db
-    .execute(sql`insert into scores (subject_type, subject_id, grader_version_id, score, pass, reason, dimensions)
-    select 'traffic', id, ${graderVersionId}, 0.5, true, 'quoted: ' || output, '{"validity":{"pass":true,"score":1,"reason":"quoted"}}'::jsonb from traffic where task_id = ${taskId}`)
+  await d.db.execute(sql`
+    insert into scores (subject_type, subject_id, grader_version_id, score, pass, reason, dimensions)
+    select 'traffic', id, ${graderVersionId}, 0.5, true, 'quoted: ' || output,
+           '{"validity":{"pass":true,"score":1,"reason":"quoted"}}'::jsonb
+    from traffic where task_id = ${taskId}`)
   await d.db.execute(sql`insert into datasets (id, task_id, seed, spec, counts, created_at) values
-    ('ds-old-${sql.raw(String(process.pid))}', ${taskId}, 's', '{}'::jsonb, '{"train":20,"validation":0,"holdout":0}'::jsonb, ${daysAgo(35)}::timestamptz),
-    ('ds-new-${sql.raw(String(process.pid))}', ${taskId}, 's', '{}'::jsonb, '{"train":20,"validation":0,"holdout":0}'::jsonb, ${now.toISOString()}::timestamptz)`)
+    ('ds-old-${sql.raw(String(process.pid))}', ${taskId}, 's',
+     '{}'::jsonb, '{"train":20,"validation":0,"holdout":0}'::jsonb, ${daysAgo(35)}::timestamptz),
+    ('ds-new-${sql.raw(String(process.pid))}', ${taskId}, 's',
+     '{}'::jsonb, '{"train":20,"validation":0,"holdout":0}'::jsonb, ${now.toISOString()}::timestamptz)`)
   await d.db.execute(sql`insert into dataset_items (dataset_id, traffic_id, split, position)
-    select case when id like 'ds-%' then 'ds-old-${sql.raw(String(process.pid))}' else 'ds-new-${sql.raw(String(process.pid))}' end, id, 'train', row_number() over ()
+    select case when id like 'ds-%' then 'ds-old-${sql.raw(String(process.pid))}'
+                else 'ds-new-${sql.raw(String(process.pid))}' end,
+           id, 'train', row_number() over ()
     from traffic where task_id = ${taskId} and (id like 'ds-%' or id like 'fresh-%')`)
   await d.db.execute(sql`insert into feedback (id, traffic_id, kind, value, actor)
-    select 'fbk-' || id, id, 'rating', '{"score":1}'::jsonb, 'test' from traffic where task_id = ${taskId} and id like 'fb-%'`)
-  await d.db.execute(
-    sql`insert into golden_cases (task_id, traffic_id, added_by) select ${taskId}, id, 'test' from traffic where task_id = ${taskId} and id like 'gold-%'`,
-  )
+    select 'fbk-' || id, id, 'rating', '{"score":1}'::jsonb, 'test'
+    from traffic where task_id = ${taskId} and id like 'fb-%'`)
+  await d.db.execute(sql`insert into golden_cases (task_id, traffic_id, added_by)
+    select ${taskId}, id, 'test' from traffic where task_id = ${taskId} and id like 'gold-%'`)
 })
 after(() => d.close())
 
@@ -128,14 +136,16 @@ test('retention settings are checked: days range and unknown task', async () => 
 
 test('feedback arriving while retention deletes its record: the record is erased instead, nothing fails', async () => {
   await setRetention(d.db, { taskId, days: 30, actor: 'user:test' })
-  await d.db
-    .execute(sql`insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
-    select 'race-1', ${taskId}, prompt_version_id, 'u', '{"summary":"late"}'::jsonb, 'answer', 'external', 'm', false, ${daysAgo(40)}::timestamptz from traffic where task_id = ${taskId} limit 1`)
+  await d.db.execute(sql`
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated,
+                         created_at)
+    select 'race-1', ${taskId}, prompt_version_id, 'u', '{"summary":"late"}'::jsonb, 'answer', 'external', 'm', false,
+           ${daysAgo(40)}::timestamptz
+    from traffic where task_id = ${taskId} limit 1`)
   // Feedback on the record, not yet committed: its foreign-key check holds the row.
   const feedbackTx = await holdTransaction(d.db, (tx) =>
-    tx.execute(
-      sql`insert into feedback (id, traffic_id, kind, value, actor) values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`,
-    ),
+    tx.execute(sql`insert into feedback (id, traffic_id, kind, value, actor)
+      values ('fbk-race-1', 'race-1', 'rating', '{"score":1}'::jsonb, 'test')`),
   )
   const running = applyRetention(d.db, { taskId, now })
   // Retention's delete picked the record (the feedback is not visible to it yet) and waits on it.

@@ -19,24 +19,31 @@ before(async () => {
   taskId = scenario.task.id
   // 4,000 usable records over 200 hours: 80 % on "api", 20 % on "db"; plus unusable ones.
   await d.db.execute(sql`
-    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at, error, arm)
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model,
+                         simulated, created_at, error, arm)
     select 's' || g, ${taskId}, ${reg.seedVersion.id}, 'u' || g,
-           jsonb_build_object('service', case when g % 5 = 0 then 'db' else 'api' end, 'summary', 'case ' || md5(g::text)),
+           jsonb_build_object('service', case when g % 5 = 0 then 'db' else 'api' end,
+                              'summary', 'case ' || md5(g::text)),
            'out', '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb, 'external', 'm', false,
            ${now.toISOString()}::timestamptz - (g % 200) * interval '1 hour', null, null
     from generate_series(1, 4000) g`)
   await d.db.execute(sql`
-    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at, error, arm)
-    select 'bad' || g, ${taskId}, ${reg.seedVersion.id}, 'u', jsonb_build_object('summary', 'bad ' || md5(g::text)), 'out',
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model,
+                         simulated, created_at, error, arm)
+    select 'bad' || g, ${taskId}, ${reg.seedVersion.id}, 'u', jsonb_build_object('summary', 'bad ' || md5(g::text)),
+           'out',
            case when g % 3 = 0 then null else '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb end,
            'external', 'm', false, ${now.toISOString()}::timestamptz - interval '1 hour',
            case when g % 3 = 1 then 'timeout' else null end, case when g % 3 = 2 then 'canary' else null end
     from generate_series(1, 300) g`)
   // Near-duplicates: the same input up to digits, case and spacing.
   await d.db.execute(sql`
-    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model, simulated, created_at)
-    select 'dup' || g, ${taskId}, ${reg.seedVersion.id}, 'u', jsonb_build_object('summary', 'Disk FULL on node ' || g || ' ' || repeat(' ', g % 3)), 'out',
-           '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb, 'external', 'm', false, ${now.toISOString()}::timestamptz - interval '2 hours'
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, reference, provider, model,
+                         simulated, created_at)
+    select 'dup' || g, ${taskId}, ${reg.seedVersion.id}, 'u',
+           jsonb_build_object('summary', 'Disk FULL on node ' || g || ' ' || repeat(' ', g % 3)), 'out',
+           '{"diagnosis":"x","keywords":[],"actions":[],"risk":"low"}'::jsonb, 'external', 'm', false,
+           ${now.toISOString()}::timestamptz - interval '2 hours'
     from generate_series(1, 500) g`)
 })
 after(() => d.close())
@@ -64,7 +71,8 @@ range, widened until exact)`, async () => {
   // Reference: every usable record's draw u = (sample_key + s) mod 1, smallest first.
   const s = unitHash('kaizen-sample', 'seed-1')
   const rows = (await d.db.execute(
-    sql`select id, sample_key from traffic where task_id = ${taskId} and error is null and reference is not null and (arm is null or arm <> 'canary')`,
+    sql`select id, sample_key from traffic
+        where task_id = ${taskId} and error is null and reference is not null and (arm is null or arm <> 'canary')`,
   )) as unknown as { rows: Array<{ id: string; sample_key: number }> }
   const expected = rows.rows
     .map((r) => ({ id: r.id, u: (Number(r.sample_key) + s) % 1 }))
@@ -94,7 +102,8 @@ test('time window, near-duplicates removed, fewer than asked only when the windo
 test('recency weighting favours recent records; stratification keeps each segment’s share', async () => {
   const meanAge = async (ids: string[]) => {
     const r = (await d.db.execute(
-      sql`select avg(extract(epoch from (${now.toISOString()}::timestamptz - created_at)) / 3600) as h from traffic where id in (${idList(ids)})`,
+      sql`select avg(extract(epoch from (${now.toISOString()}::timestamptz - created_at)) / 3600) as h
+          from traffic where id in (${idList(ids)})`,
     )) as unknown as { rows: Array<{ h: string }> }
     return Number(r.rows[0]!.h)
   }

@@ -174,7 +174,8 @@ export async function untilLockWait(db: Db, what: string): Promise<void> {
     Number(
       (
         (await db.execute(
-          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          sql`select count(*)::int as n from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'`,
         )) as unknown as { rows: Array<{ n: number }> }
       ).rows[0]?.n ?? 0,
     )

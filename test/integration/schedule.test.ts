@@ -104,8 +104,10 @@ traffic past the task's period`, async () => {
   const taskId = h.scenario.task.id
   const runId = 'retention-wf'
   await h.db.execute(sql`
-    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated, created_at)
-    select ${runId} || g, ${taskId}, ${h.task.seedVersion.id}, 'u', '{"summary":"old"}'::jsonb, 'x', 'external', 'm', false, now() - interval '3 days'
+    insert into traffic (id, task_id, prompt_version_id, routing_key, input, output, provider, model, simulated,
+                         created_at)
+    select ${runId} || g, ${taskId}, ${h.task.seedVersion.id}, 'u', '{"summary":"old"}'::jsonb, 'x', 'external', 'm',
+           false, now() - interval '3 days'
     from generate_series(1, 25) g`)
   await setRetention(h.db, { taskId, days: 2, actor: 'user:test' })
   const results: RetentionResult[] = await h.client.workflow.execute('trafficRetention', {
