@@ -35,8 +35,10 @@ async function main() {
       log(`saved ${history.events?.length} events of ${workflowId} to ${path}`)
     }
 
-    // 1. A campaign that starts a canary, and the canary promoted by an approval Update.
-    const h = await startHarness({ name: 'record' })
+    // 1. A campaign that starts a canary, and the canary promoted by an approval Update. Fixed ids:
+    // the task id seeds the simulated world, so every recording draws the same traffic (with a new
+    // draw each time, a borderline holdout, p = 0.0505, once ended the campaign without a canary).
+    const h = await startHarness({ name: 'record', fixedIds: true })
     try {
       await h.traffic.burst(260)
       const campaignId = 'campaign-record'
@@ -65,7 +67,7 @@ async function main() {
     }
 
     // 2. A regressed canary rolled back automatically.
-    const r = await startHarness({ name: 'record-rollback' })
+    const r = await startHarness({ name: 'record-rollback', fixedIds: true })
     try {
       const bad = await version(r.db, r.scenario, regressedContent(r.scenario), 'regressed')
       r.traffic.start(40)
@@ -91,7 +93,7 @@ async function main() {
     }
 
     // 3. A canary that ramps (two steps), is approved, and bakes with a holdback until the window passes.
-    const b = await startHarness({ name: 'record-ramp-bake' })
+    const b = await startHarness({ name: 'record-ramp-bake', fixedIds: true })
     try {
       const content = betterContent(b.scenario)
       const candidate = await version(b.db, b.scenario, content, 'better')
