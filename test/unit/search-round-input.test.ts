@@ -90,9 +90,9 @@ test('the default search config gives the default strategy settings', () => {
   assert.deepEqual(strategySettings(CampaignConfig.parse({}).search), DEFAULT_STRATEGY_SETTINGS)
 })
 
-test('every searchRound input in the recorded histories is accepted (the flat shape)', () => {
+test('every searchRound input in the recorded histories is accepted, in the flat and the current shape', () => {
   const dir = join(import.meta.dirname, '..', 'histories')
-  let seen = 0
+  const seen = { flat: 0, current: 0 }
   for (const file of readdirSync(dir).filter((f) => f.startsWith('campaign') && f.endsWith('.json'))) {
     const history = JSON.parse(readFileSync(join(dir, file), 'utf8'))
     for (const event of history.events) {
@@ -100,12 +100,22 @@ test('every searchRound input in the recorded histories is accepted (the flat sh
       if (scheduled?.activityType.name !== 'searchRound') continue
       const input = JSON.parse(Buffer.from(scheduled.input.payloads[0].data, 'base64').toString('utf8'))
       const request = parseSearchRoundInput(input)
-      assert.deepEqual(request.settings, settingsBefore(input), file)
-      assert.equal(request.strategy, input.strategy ?? 'reflective')
-      seen++
+      if ('search' in input) {
+        assert.deepEqual(
+          request.settings,
+          strategySettings(CampaignConfig.parse({ search: input.search }).search),
+          file,
+        )
+        assert.equal(request.strategy, input.search.strategy)
+        seen.current++
+      } else {
+        assert.deepEqual(request.settings, settingsBefore(input), file)
+        assert.equal(request.strategy, input.strategy ?? 'reflective')
+        seen.flat++
+      }
     }
   }
-  assert.ok(seen > 0, 'no searchRound input found in test/histories')
+  assert.ok(seen.flat > 0 && seen.current > 0, `searchRound inputs in test/histories: ${JSON.stringify(seen)}`)
 })
 
 test('an invalid input is refused with the field named', () => {
