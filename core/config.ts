@@ -12,7 +12,7 @@
  * Pure module: safe to import from workflow code.
  */
 import { z } from 'zod'
-import { STRATEGY_NAMES } from './search/types.js'
+import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES } from './search/types.js'
 import { KaizenError, fromZodError } from './errors.js'
 import { explainUnknownKeys, strictDeep } from './strict.js'
 
@@ -96,8 +96,8 @@ export const CanaryConfig = z
         seconds: z.number().nonnegative().default(3_600),
         holdbackWeight: Share.default(0.1),
       })
-      .default({ seconds: 3_600, holdbackWeight: 0.1 }),
-    analysis: CanaryAnalysisSettings.default(CanaryAnalysisSettings.parse({})),
+      .prefault({}),
+    analysis: CanaryAnalysisSettings.prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.steps && c.weight !== undefined)
@@ -136,7 +136,7 @@ export const CampaignConfig = z
         /** Drop near-duplicate inputs (same up to case, digits and spacing). */
         dedupe: z.boolean().default(true),
       })
-      .default({ size: 300, windowHours: 24 * 7, minItems: 60, dedupe: true }),
+      .prefault({}),
     splits: z
       .object({ train: z.number().gt(0).lt(1), validation: z.number().gt(0).lt(1), holdout: z.number().gt(0).lt(1) })
       .default({ train: 0.4, validation: 0.3, holdout: 0.3 }),
@@ -166,8 +166,8 @@ export const CampaignConfig = z
         /** Token cap on a candidate's instructions (simulated tasks: the scenario's cap). */
         maxPromptTokens: z.number().int().min(10).max(100_000).optional(),
         rounds: z.number().int().min(1).max(1_000).default(6),
-        proposalsPerRound: z.number().int().min(1).max(64).default(4),
-        minibatchSize: z.number().int().min(1).max(64).default(4),
+        proposalsPerRound: z.number().int().min(1).max(64).default(DEFAULT_STRATEGY_SETTINGS.proposals),
+        minibatchSize: z.number().int().min(1).max(64).default(DEFAULT_STRATEGY_SETTINGS.minibatchSize),
         /** Task rollouts (model calls that miss the cache) the search may spend. */
         rolloutBudget: z.number().int().min(10).default(2_000),
         /**
@@ -177,14 +177,7 @@ export const CampaignConfig = z
          */
         budgetUsd: z.number().positive().optional(),
       })
-      .default({
-        strategy: 'reflective',
-        selection: 'pooled',
-        rounds: 6,
-        proposalsPerRound: 4,
-        minibatchSize: 4,
-        rolloutBudget: 2_000,
-      }),
+      .prefault({}),
     gate: z
       .object({
         /** One-sided significance level of the paired holdout test. */
@@ -197,7 +190,7 @@ export const CampaignConfig = z
          */
         goldenTolerance: z.number().min(0).max(1).default(0),
       })
-      .default({ alpha: 0.05, minEffect: 0, goldenTolerance: 0 }),
+      .prefault({}),
     canary: CanaryConfig.default(CanaryConfig.parse({})),
   })
   .superRefine((c, ctx) => {

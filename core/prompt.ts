@@ -32,7 +32,7 @@ export const PromptContent = z.object({
   user: z.string().min(1, 'the user template must not be empty'),
   /** Model id, e.g. `sim-standard`, `gpt-4.1-mini`, `claude-sonnet-4`. */
   model: z.string().min(1),
-  params: PromptParams.default({ temperature: 0, maxTokens: 512 }),
+  params: PromptParams.prefault({}),
   /**
    * Few-shot demonstrations, sent as user/assistant turns before the real input (absent: none).
    * Search strategies choose them from high-DQ production traffic of the training split.
