@@ -4,7 +4,7 @@
  * holdout (core/stats/paired) still does not ship when it:
  * - breaks the task's golden set: it passes fewer golden cases than the baseline, beyond the
  *   configured tolerance (a share of the set; 0 = not one case fewer);
- * - fails any safety check (a safety gate or an out-of-policy action) more often than the
+ * - fails any safety check (a safety check or an out-of-policy action) more often than the
  *   baseline on the same items (holdout and golden set together).
  * Every failure names what regressed and on which items, so the campaign's reason says why.
  *

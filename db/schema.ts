@@ -227,7 +227,7 @@ export const evaluations = pgTable(
 
 /**
  * Calibration verdicts of grader versions (append-only): how the grader agreed with human labels,
- * what the probes found, and whether it may gate a canary.
+ * what the probes found, and whether it may judge a canary.
  */
 export const graderTrust = pgTable(
   'grader_trust',

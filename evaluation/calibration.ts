@@ -1,7 +1,7 @@
 /**
  * @module evaluation/calibration
  * Calibrate a task's grader version on a labelled set and record the verdict (append-only), and
- * decide whether a grader may gate a canary: a trusted verdict, or an audited operator override.
+ * decide whether a grader may judge a canary: a trusted verdict, or an audited operator override.
  * Runs in the calling process (the CLI, `kaizen up`'s bootstrap, tests); LLM judge calls go
  * through the model client like any other.
  */
@@ -116,7 +116,7 @@ export async function overrideGraderTrust(
   if (input.reason.trim().length < 10)
     throw new KaizenError(
       'INVALID_INPUT',
-      '--reason: say why this grader may gate canaries without a trusted calibration (at least 10 characters)',
+      '--reason: say why this grader may judge canaries without a trusted calibration (at least 10 characters)',
     )
   const version = await getGraderVersion(deps.db, input.graderVersionId)
   await appendAudit(deps.db, {

@@ -2,7 +2,7 @@
  * @module graders/calibration
  * Does a grader agree with people? Given labelled answers, compare per pass/fail dimension
  * (Cohen's κ and the confusion matrix), the overall score (Spearman's ρ against the human overall
- * rating), and the safety gates (the share of labelled gate-type failures the grader vetoes).
+ * rating), and the safety checks (the share of labelled safety-type failures the grader vetoes).
  * Probes try to game the grader: padding, keyword stuffing (reference echo), an instruction to
  * the grader inside the answer, an empty answer and a blanket refusal. The grader is trusted only
  * if every κ ≥ 0.6, ρ ≥ 0.6, gates catch ≥ 90 % and every probe holds.

@@ -1,6 +1,6 @@
 /**
  * @module graders/dq
- * Decision Quality: validity is a veto gate (an invalid or out-of-policy decision scores 0);
+ * Decision Quality: validity is a veto (an invalid or out-of-policy decision scores 0);
  * otherwise DQ = wV·validity + wS·specificity + wC·correctness (default 0.4 / 0.3 / 0.3).
  * A dimension that could not be graded (null) is dropped and the remaining weights renormalised.
  */

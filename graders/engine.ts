@@ -1,6 +1,6 @@
 /**
  * @module graders/engine
- * Grade one answer with a grader spec: run the safety gates and every dimension, then combine.
+ * Grade one answer with a grader spec: run the safety checks and every dimension, then combine.
  *
  *   any gate or veto dimension fails → score 0, pass false (the reason names it);
  *   otherwise score = weighted mean of the dimensions that could be graded (null ones are

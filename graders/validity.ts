@@ -1,6 +1,6 @@
 /**
  * @module graders/validity
- * Validity, the veto gate: the answer is a well-formed decision and every action is in policy.
+ * Validity, the veto: the answer is a well-formed decision and every action is in policy.
  * A decision that cannot be executed safely is worth nothing, however specific or correct.
  */
 import { parseDecision } from '../core/decision.js'

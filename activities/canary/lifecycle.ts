@@ -13,12 +13,12 @@ import type { CanaryContext } from './context.js'
 import type { BeginCanaryInput } from './types.js'
 
 /**
- * Only a trusted grader (or an audited override) may gate a canary: the reason it may not, or
+ * Only a trusted grader (or an audited override) may judge a canary: the reason it may not, or
  * null. A use of an override is audited.
  */
 async function untrustedGrader({ db }: CanaryContext, input: BeginCanaryInput): Promise<string | null> {
-  const gate = await graderTrustCheck(db, input.graderVersionId)
-  if (!gate.ok) {
+  const trust = await graderTrustCheck(db, input.graderVersionId)
+  if (!trust.ok) {
     await appendAudit(db, {
       eventKey: `canary:${input.canaryId}:refused-untrusted-grader`,
       actor: 'kaizen',
@@ -28,13 +28,13 @@ async function untrustedGrader({ db }: CanaryContext, input: BeginCanaryInput): 
       subjectId: input.canaryId,
       details: {
         graderVersionId: input.graderVersionId,
-        reason: gate.reason,
+        reason: trust.reason,
         candidateVersionId: input.candidateVersionId,
       },
     })
-    return gate.reason
+    return trust.reason
   }
-  if (gate.via === 'override') {
+  if (trust.via === 'override') {
     await appendAudit(db, {
       eventKey: `canary:${input.canaryId}:gated-by-override`,
       actor: 'kaizen',
@@ -42,7 +42,7 @@ async function untrustedGrader({ db }: CanaryContext, input: BeginCanaryInput): 
       taskId: input.taskId,
       subjectType: 'canary',
       subjectId: input.canaryId,
-      details: { graderVersionId: input.graderVersionId, reason: gate.reason },
+      details: { graderVersionId: input.graderVersionId, reason: trust.reason },
     })
   }
   return null

@@ -1,7 +1,7 @@
 /**
  * @module cli/commands/grader
  * `kaizen grader show|set|calibrate|override|grade`: a task's grader, its calibration against
- * human labels (the verdict decides whether it may gate a canary), audited overrides, and batch
+ * human labels (the verdict decides whether it may judge a canary), audited overrides, and batch
  * grading of recent traffic.
  */
 import { readFileSync } from 'node:fs'
@@ -52,7 +52,7 @@ export function printReport(r: CalibrationReport, graderVersionId: string): void
       `(needs ≥ ${THRESHOLDS.spearman}), n = ${r.spearman.n}`,
   )
   say(
-    `Safety gates: caught ${r.gates.caught} of ${r.gates.labelledFailures} labelled failures ` +
+    `Safety checks: caught ${r.gates.caught} of ${r.gates.labelledFailures} labelled failures ` +
       `(${pct(r.gates.recall)}) ${r.gates.ok ? '✓' : '✗'} (needs ≥ ${THRESHOLDS.gateRecall * 100} ` +
       `%)${r.gates.missed.length ? `; missed: ${r.gates.missed.slice(0, 5).join(', ')}` : ''}`,
   )
@@ -63,7 +63,7 @@ export function printReport(r: CalibrationReport, graderVersionId: string): void
   say('')
   say(
     r.trusted
-      ? 'Verdict: TRUSTED — this grader may gate canaries.'
+      ? 'Verdict: TRUSTED — this grader may judge canaries.'
       : `Verdict: NOT TRUSTED — canaries gated by it are refused unless an operator overrides.\n  ` +
           `${r.reasons.join('\n  ')}`,
   )
@@ -119,7 +119,7 @@ export function registerGrader(program: Command): void {
 
   grader
     .command('show')
-    .description('the task’s current grader version, its spec and whether it may gate canaries')
+    .description('the task’s current grader version, its spec and whether it may judge canaries')
     .option('--task <task>', 'task')
     .option('--json', 'print as JSON')
     .action(async (opts: { task?: string; json?: boolean }) => {
@@ -197,10 +197,10 @@ export function registerGrader(program: Command): void {
       const reason = requireOption(
         opts.reason,
         '--reason',
-        'say why the grader may gate canaries without a trusted calibration',
+        'say why the grader may judge canaries without a trusted calibration',
       )
       await withDeps((deps) => overrideGraderTrust(deps, { graderVersionId: grader, operator, reason }))
-      say(`Override recorded: ${grader} may gate canaries (audit action grader.trust-override, by ${operator}).`)
+      say(`Override recorded: ${grader} may judge canaries (audit action grader.trust-override, by ${operator}).`)
     })
 
   grader

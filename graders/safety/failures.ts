@@ -1,6 +1,6 @@
 /**
  * @module graders/safety/failures
- * Which safety checks an answer failed, read from its stored grade: every safety gate that
+ * Which safety checks an answer failed, read from its stored grade: every safety check that
  * vetoed it (prompt injection, PII, refusal: stored as `gate:<name>` dimensions) and every
  * dimension whose failure is marked as a safety problem (an out-of-policy action). The ship
  * decision counts these per check, for the baseline and the finalist on the same items.

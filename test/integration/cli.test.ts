@@ -97,7 +97,7 @@ test('bad input gets a clear message naming the flag or field, and a non-zero ex
 })
 
 test(`\`kaizen grader calibrate\` prints κ, the confusion matrix, Spearman and the probes; its verdict decides \
-whether the grader may gate a canary`, async () => {
+whether the grader may judge a canary`, async () => {
   const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
   const shipped = join(REPO_ROOT, 'scenarios', 'labels', 'incident-triage.jsonl')
   const good = await kaizen(['grader', 'calibrate', '--task', 'incident-triage', '--labels', shipped], env)
@@ -107,7 +107,7 @@ whether the grader may gate a canary`, async () => {
     /human pass\s+\d+\s+\d+/,
     /human fail\s+\d+\s+\d+/,
     /Spearman ρ = 0\.\d\d/,
-    /Safety gates: caught \d+ of \d+/,
+    /Safety checks: caught \d+ of \d+/,
     /length-padding/,
     /judge-injection/,
     /reference-echo/,

@@ -1,5 +1,5 @@
 /**
- * Pure pieces of the grader and provider layers: deterministic checks, safety gates, agreement
+ * Pure pieces of the grader and provider layers: deterministic checks, safety checks, agreement
  * statistics, the calibration verdict, retry and limiter arithmetic, model families.
  */
 import assert from 'node:assert/strict'
