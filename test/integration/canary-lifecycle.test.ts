@@ -104,12 +104,19 @@ test('after approval the bake window keeps a holdback on the previous version, t
     assert.equal(outcome.state, 'promoted', 'the approval returns once production moved')
     const baking = await untilState(handle, ['baking', 'promoted'], 20_000)
     if (baking.state === 'baking') {
-      const labels = await getLabels(h.db, h.scenario.task.id)
-      // Only a read made inside the window can see the holdback (a slow poll may catch its last moment).
-      if ((await handle.query(canaryStatusQuery)).state === 'baking') {
+      // The status says "baking" as the holdback is being put in place (startBake), and the window
+      // ends after 4 s: look at the labels while it lasts, until the holdback shows.
+      for (;;) {
+        const labels = await getLabels(h.db, h.scenario.task.id)
+        if ((await handle.query(canaryStatusQuery)).state !== 'baking') break
+        if (!labels.canary) {
+          await new Promise((r) => setTimeout(r, 100))
+          continue
+        }
         assert.equal(labels.production?.promptVersionId, candidateId)
-        assert.equal(labels.canary?.promptVersionId, h.task.seedVersion.id, 'the holdback serves the previous version')
-        assert.equal(labels.canary?.weight, 0.2)
+        assert.equal(labels.canary.promptVersionId, h.task.seedVersion.id, 'the holdback serves the previous version')
+        assert.equal(labels.canary.weight, 0.2)
+        break
       }
     }
     const final = await handle.result()
