@@ -10,6 +10,7 @@ import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
+import { registerTask } from './commands/task.js'
 import { registerTraffic } from './commands/traffic.js'
 import { registerUp } from './commands/up.js'
 import { describeError, say } from './output.js'
@@ -21,6 +22,7 @@ const program = new Command()
   .exitOverride()
 
 registerUp(program)
+registerTask(program)
 registerCampaign(program)
 registerCanary(program)
 registerSchedule(program)

@@ -109,7 +109,9 @@ export const TaskFile = z
           ctx.addIssue({
             code: 'custom',
             path: ['messages', i, 'content'],
-            message: `unknown variable {{${name}}}; declared: ${task.inputs.join(', ')} (add it to inputs, or fix the name)`,
+            message:
+              `unknown variable {{${name}}}; declared: ${task.inputs.join(', ')} ` +
+              '(add it to inputs, or fix the name)',
           })
       }
     })

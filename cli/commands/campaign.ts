@@ -2,9 +2,7 @@
  * @module cli/commands/campaign
  * `kaizen campaign start|status|list`.
  */
-import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
@@ -18,32 +16,13 @@ import { getPromptVersion } from '../../db/queries/prompts.js'
 import { approxTokens } from '../../providers/simulation.js'
 import { withDeps } from '../../runtime/deps.js'
 import { withClient, withOperations } from '../context.js'
+import { readDataFile } from '../files.js'
 import { campaignIdFlag, configFlag, intFlag, numberFlag } from '../flags.js'
 import { describeChain, fmt, printJson, say } from '../output.js'
 import { isTemporalUnavailable, OutageReporter, untilAvailable } from '../../runtime/outage.js'
 import { temporalAnswers } from '../../runtime/temporal-server.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function readConfigFile(path: string): Promise<unknown> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new KaizenError(
-      'NOT_FOUND',
-      `cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    )
-  }
-  try {
-    return (path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) ?? {}
-  } catch (err) {
-    throw new KaizenError(
-      'INVALID_INPUT',
-      `--config ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
-    )
-  }
-}
 
 interface ConfigFlags {
   config?: string
@@ -58,7 +37,7 @@ interface ConfigFlags {
  */
 async function configFromFlags(opts: ConfigFlags) {
   const where = opts.config ? `campaign config ${opts.config}` : 'campaign flags'
-  const base = opts.config ? await readConfigFile(opts.config) : {}
+  const base = opts.config ? await readDataFile(opts.config, '--config') : {}
   if (!isMapping(base)) return parseCampaignConfig(base, where) // refused: not a mapping
   const merged: Record<string, unknown> = { ...base }
   // A flag overrides its key; a section that is not a mapping stays as it is, to be refused by name.

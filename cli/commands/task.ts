@@ -1,0 +1,135 @@
+/**
+ * @module cli/commands/task
+ * `kaizen task apply|list|show`: a team's own tasks, defined by task files (core/task-file.ts;
+ * docs/your-own-prompt.md). `apply` creates or updates a task: a changed prompt becomes a new human
+ * version, a draft unless `--promote`; applying an unchanged file changes nothing. Audited.
+ */
+import { dirname, resolve } from 'node:path'
+import type { Command } from 'commander'
+import { desc, eq } from 'drizzle-orm'
+import { KaizenError, formatPath } from '../../core/errors.js'
+import { GraderSpec } from '../../core/grader-spec.js'
+import { parseTaskFile, type TaskFile } from '../../core/task-file.js'
+import { activeGraderVersionId } from '../../db/queries/graders.js'
+import { getLabels } from '../../db/queries/labels.js'
+import { requireTask } from '../../db/queries/prompts.js'
+import { applyTaskFile } from '../../db/queries/task-file.js'
+import { promptVersions, tasks } from '../../db/schema.js'
+import { withDeps } from '../../runtime/deps.js'
+import { requireOption } from '../context.js'
+import { readDataFile } from '../files.js'
+import { printJson, say } from '../output.js'
+
+/** The task's grader: inline, or read from the file it names (relative to the task file). */
+async function graderOf(task: TaskFile, taskPath: string): Promise<GraderSpec> {
+  if (!('file' in task.grader)) return task.grader
+  const path = resolve(dirname(taskPath), task.grader.file)
+  const parsed = GraderSpec.safeParse(await readDataFile(path, 'grader.file'))
+  if (!parsed.success)
+    throw new KaizenError(
+      'INVALID_INPUT',
+      `grader.file ${path}: ` +
+        parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') +
+        ' (see docs/graders.md)',
+    )
+  return parsed.data
+}
+
+export function registerTask(program: Command): void {
+  const task = program.command('task').description('your own tasks, defined by task files (docs/your-own-prompt.md)')
+
+  task
+    .command('apply')
+    .description('create or update a task from its task file (YAML or JSON); a changed prompt becomes a draft')
+    .option('-f, --file <file>', 'the task file')
+    .option('--promote', 'put a changed prompt in production at once (compare-and-swap)', false)
+    .option('--actor <name>', 'who applies it (recorded)', process.env.USER ?? 'cli')
+    .action(async (opts: { file?: string; promote: boolean; actor: string }) => {
+      const file = requireOption(opts.file, '--file', 'give the task file, e.g. -f task.yaml (docs/your-own-prompt.md)')
+      const definition = parseTaskFile(await readDataFile(file, '--file'), file)
+      const grader = await graderOf(definition, file)
+      const result = await withDeps((deps) =>
+        applyTaskFile(deps.db, {
+          task: definition,
+          grader,
+          actor: `user:${opts.actor}`,
+          source: file,
+          promote: opts.promote,
+        }),
+      )
+      for (const line of result.lines) say(line)
+      printJson(result)
+    })
+
+  task
+    .command('list')
+    .description('every task: where it comes from, its production version and grader')
+    .action(async () => {
+      const rows = await withDeps(async (deps) => {
+        const all = await deps.db.select().from(tasks).orderBy(tasks.id)
+        return Promise.all(
+          all.map(async (t) => {
+            const production = (await getLabels(deps.db, t.id)).production
+            const version = production
+              ? await deps.db.query.promptVersions.findFirst({
+                  where: eq(promptVersions.id, production.promptVersionId),
+                })
+              : null
+            return {
+              taskId: t.id,
+              title: t.title,
+              source: t.scenarioId ? `scenario ${t.scenarioId} (simulation)` : 'task file',
+              production: version ? `${t.id}@${version.version}` : null,
+              model: version?.model ?? null,
+              grader: await activeGraderVersionId(deps.db, t.id),
+            }
+          }),
+        )
+      })
+      for (const r of rows)
+        say(`${r.taskId}  ${r.production ?? '(no production version)'}  ${r.model ?? ''}  — ${r.title} [${r.source}]`)
+      if (rows.length === 0) say('No tasks yet: define one with `kaizen task apply -f task.yaml`.')
+      printJson(rows)
+    })
+
+  task
+    .command('show <task>')
+    .description('one task: its definition, labels, versions and grader')
+    .action(async (taskId: string) => {
+      const shown = await withDeps(async (deps) => {
+        const t = await requireTask(deps.db, taskId)
+        const labels = await getLabels(deps.db, taskId)
+        const versions = await deps.db
+          .select({
+            id: promptVersions.id,
+            version: promptVersions.version,
+            origin: promptVersions.origin,
+            model: promptVersions.model,
+            createdBy: promptVersions.createdBy,
+            createdAt: promptVersions.createdAt,
+          })
+          .from(promptVersions)
+          .where(eq(promptVersions.taskId, taskId))
+          .orderBy(desc(promptVersions.version))
+        return {
+          taskId: t.id,
+          title: t.title,
+          description: t.description,
+          inputs: t.inputFields,
+          source: t.scenarioId ? { scenario: t.scenarioId, simulated: true } : { taskFile: true, simulated: false },
+          production: labels.production?.promptVersionId ?? null,
+          canary: labels.canary ? { versionId: labels.canary.promptVersionId, weight: labels.canary.weight } : null,
+          grader: await activeGraderVersionId(deps.db, taskId),
+          versions,
+        }
+      })
+      const byId = new Map(shown.versions.map((v) => [v.id, v.version]))
+      say(`${shown.taskId} — ${shown.title}`)
+      say(`  inputs: ${shown.inputs.join(', ')}`)
+      say(`  production: ${shown.production ? `${shown.taskId}@${byId.get(shown.production)}` : 'none'}`)
+      if (shown.canary) say(`  canary: ${shown.taskId}@${byId.get(shown.canary.versionId)} at ${shown.canary.weight}`)
+      say(`  grader: ${shown.grader ?? 'none'}`)
+      say(`  versions: ${shown.versions.map((v) => `@${v.version} (${v.origin})`).join(', ')}`)
+      printJson(shown)
+    })
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { and, asc, eq } from 'drizzle-orm'
+import { stringify } from 'yaml'
+import { openDatabase, type Database } from '../../db/client.js'
+import { listGolden } from '../../db/queries/golden.js'
+import { getLabels } from '../../db/queries/labels.js'
+import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { auditEvents, promptVersions, traffic } from '../../db/schema.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { kaizen } from '../helpers/cli.js'
+import { scenarioCopy, testInfra } from '../helpers/infra.js'
+
+let d: Database
+const dir = mkdtempSync(join(tmpdir(), 'kaizen-task-file-'))
+const taskId = `support-triage-${randomBytes(3).toString('hex')}`
+const env = () => ({ DATABASE_URL: testInfra().databaseUrl })
+
+const definition = (system: string) => ({
+  id: taskId,
+  title: 'Support ticket triage',
+  model: 'openai/gpt-4.1-mini',
+  params: { temperature: 0, maxTokens: 300 },
+  inputs: ['ticket', 'tier'],
+  messages: [
+    { role: 'system', content: system },
+    { role: 'user', content: 'Ticket: {{ticket}}\nTier: {{tier}}' },
+  ],
+  grader: { file: 'grader.yaml' },
+  search: { proposerModel: 'openai/gpt-4.1', rolloutBudget: 300 },
+  golden: [
+    { input: { ticket: 'Cannot log in since the update', tier: 'gold' }, reference: { queue: 'auth' } },
+    { input: { ticket: 'Invoice shows the wrong VAT', tier: 'free' }, reference: { queue: 'billing' } },
+  ],
+})
+
+function writeTask(name: string, value: unknown): string {
+  const path = join(dir, name)
+  writeFileSync(path, stringify(value))
+  return path
+}
+
+before(async () => {
+  d = await openDatabase({ url: testInfra().databaseUrl, dataDir: '/nonexistent' })
+  copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'task', 'grader.yaml'), join(dir, 'grader.yaml'))
+})
+after(() => d.close())
+
+const versions = () =>
+  d.db.select().from(promptVersions).where(eq(promptVersions.taskId, taskId)).orderBy(asc(promptVersions.version))
+const audit = () => d.db.select().from(auditEvents).where(eq(auditEvents.taskId, taskId)).orderBy(asc(auditEvents.id))
+
+test('kaizen task apply: a task from a YAML file, no scenario; again unchanged; a changed prompt is a draft until promoted', async () => {
+  const first = writeTask('task.yaml', definition('You triage support tickets.'))
+  const applied = await kaizen(['task', 'apply', '-f', first, '--actor', 'alice'], env())
+  assert.equal(applied.code, 0, applied.stderr)
+  const result = JSON.parse(applied.stdout)
+  assert.equal(result.created, true)
+  assert.equal(result.version.version, 1)
+  assert.match(applied.stderr, /Task "support-triage-\w+" created\./)
+  const task = await d.db.query.tasks.findFirst({ where: (t, { eq }) => eq(t.id, taskId) })
+  assert.equal(task?.scenarioId, null, 'no scenario behind a task file')
+  assert.deepEqual(task?.inputFields, ['ticket', 'tier'])
+  assert.equal((await getLabels(d.db, taskId)).production?.promptVersionId, result.version.id)
+  const golden = await listGolden(d.db, taskId)
+  assert.equal(golden.length, 2)
+  const goldenRows = await d.db.select().from(traffic).where(eq(traffic.taskId, taskId))
+  assert.deepEqual(
+    goldenRows.map((r) => r.reference).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    [{ queue: 'auth' }, { queue: 'billing' }],
+  )
+  const eventsAfterFirst = (await audit()).map((e) => e.action)
+  for (const action of ['task.created', 'prompt.production-set', 'grader.activated', 'golden.added'])
+    assert.ok(eventsAfterFirst.includes(action), `${action} not in ${eventsAfterFirst.join(', ')}`)
+  assert.ok((await audit()).every((e) => e.actor === 'user:alice'))
+
+  // The same file again: nothing changes, nothing is recorded.
+  const again = await kaizen(['task', 'apply', '-f', first], env())
+  assert.equal(again.code, 0, again.stderr)
+  assert.equal(JSON.parse(again.stdout).changed, false)
+  assert.equal((await audit()).length, eventsAfterFirst.length)
+
+  // A changed prompt: a new human version, a draft; production stays.
+  const second = writeTask('task-v2.yaml', definition('You triage support tickets. Name the queue first.'))
+  const draft = await kaizen(['task', 'apply', '-f', second], env())
+  assert.equal(draft.code, 0, draft.stderr)
+  const drafted = JSON.parse(draft.stdout)
+  assert.equal(drafted.version.version, 2)
+  assert.equal(drafted.promoted, false)
+  assert.match(draft.stderr, /Version 2 is a draft; production stays on version 1/)
+  assert.equal((await getLabels(d.db, taskId)).production?.promptVersionId, result.version.id)
+  assert.deepEqual(
+    (await versions()).map((v) => [v.version, v.origin]),
+    [
+      [1, 'human'],
+      [2, 'human'],
+    ],
+  )
+
+  // --promote moves production (compare-and-swap), audited.
+  const promoted = await kaizen(['task', 'apply', '-f', second, '--promote'], env())
+  assert.equal(promoted.code, 0, promoted.stderr)
+  assert.equal(JSON.parse(promoted.stdout).promoted, true)
+  assert.equal((await getLabels(d.db, taskId)).production?.promptVersionId, drafted.version.id)
+  const promotion = (await audit()).filter((e) => e.action === 'prompt.promoted')
+  assert.equal(promotion.length, 1)
+  assert.equal((promotion[0]?.details as { from: string }).from, result.version.id)
+
+  const list = await kaizen(['task', 'list'], env())
+  assert.equal(list.code, 0, list.stderr)
+  const row = JSON.parse(list.stdout).find((r: { taskId: string }) => r.taskId === taskId)
+  assert.deepEqual([row.production, row.source, row.model], [`${taskId}@2`, 'task file', 'openai/gpt-4.1-mini'])
+})
+
+test('kaizen task apply refuses a bad file naming each problem, and a scenario task id, changing nothing', async () => {
+  const bad = writeTask('bad.yaml', {
+    ...definition('You triage.'),
+    id: `bad-${taskId}`,
+    messages: [
+      { role: 'system', content: 'You triage.' },
+      { role: 'user', content: 'Ticket: {{ticket}} from {{customer}}' },
+    ],
+  })
+  const refused = await kaizen(['task', 'apply', '-f', bad], env())
+  assert.equal(refused.code, 2, refused.stderr)
+  assert.match(refused.stderr, /messages\[1\]\.content: unknown variable \{\{customer\}\}; declared: ticket, tier/)
+  assert.equal(await d.db.query.tasks.findFirst({ where: (t, { eq }) => eq(t.id, `bad-${taskId}`) }), undefined)
+
+  const scenario = await scenarioCopy('incident-triage', 'taken')
+  await registerScenarioTask(d.db, scenario)
+  const before = await d.db.select().from(auditEvents).where(eq(auditEvents.taskId, scenario.task.id))
+  const clash = writeTask('clash.yaml', { ...definition('You triage.'), id: scenario.task.id, golden: [] })
+  const conflict = await kaizen(['task', 'apply', '-f', clash], env())
+  assert.notEqual(conflict.code, 0)
+  assert.match(
+    conflict.stderr,
+    /is the simulated task of scenario .*; give your own task another id; nothing was changed/,
+  )
+  const afterward = await d.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.taskId, scenario.task.id)))
+  assert.equal(afterward.length, before.length)
+})
