@@ -1,6 +1,7 @@
 /**
  * @module cli/commands/prompts
- * `kaizen prompts list|show|diff`: the immutable prompt versions of a task and their lineage.
+ * `kaizen prompts list|show|diff`: the immutable prompt versions of a task and their lineage;
+ * `push|promote|rollback` (prompt-moves.ts) add a version and move production by hand.
  */
 import type { Command } from 'commander'
 import { diffLines } from 'diff'
@@ -10,6 +11,7 @@ import { getLabels } from '../../db/queries/labels.js'
 import { findPromptVersion, listPromptVersions, requireTask, type PromptVersionRow } from '../../db/queries/prompts.js'
 import { tasks } from '../../db/schema.js'
 import { printJson, say } from '../output.js'
+import { registerPromptMoves } from './prompt-moves.js'
 
 async function withDb<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
   const env = loadEnv()
@@ -147,4 +149,6 @@ export function registerPrompts(program: Command): void {
         }
       })
     })
+
+  registerPromptMoves(prompts)
 }

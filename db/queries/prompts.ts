@@ -86,7 +86,7 @@ export async function getPromptVersion(db: Db, id: string): Promise<PromptVersio
 
 /** Find a version by id (`pv_…`) or by `task@N` / `N` within a task. */
 export async function findPromptVersion(db: Db, ref: string, taskId?: string): Promise<PromptVersionRow> {
-  const at = /^(?:([a-z0-9][a-z0-9-]*)@)?v?(\d+)$/.exec(ref)
+  const at = /^(?:([a-z0-9][a-z0-9._-]*)@)?v?(\d+)$/.exec(ref)
   if (at) {
     const task = at[1] ?? taskId
     if (!task) throw new KaizenError('INVALID_INPUT', `version "${ref}" needs a task: use <task>@${at[2]} or --task`)

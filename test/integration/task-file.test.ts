@@ -54,7 +54,7 @@ const versions = () =>
   d.db.select().from(promptVersions).where(eq(promptVersions.taskId, taskId)).orderBy(asc(promptVersions.version))
 const audit = () => d.db.select().from(auditEvents).where(eq(auditEvents.taskId, taskId)).orderBy(asc(auditEvents.id))
 
-test('kaizen task apply: a task from a YAML file, no scenario; again unchanged; a changed prompt is a draft until promoted', async () => {
+test('kaizen task apply: a task from YAML (no scenario); unchanged again; a new prompt is a draft', async () => {
   const first = writeTask('task.yaml', definition('You triage support tickets.'))
   const applied = await kaizen(['task', 'apply', '-f', first, '--actor', 'alice'], env())
   assert.equal(applied.code, 0, applied.stderr)
@@ -145,4 +145,54 @@ test('kaizen task apply refuses a bad file naming each problem, and a scenario t
     .from(auditEvents)
     .where(and(eq(auditEvents.taskId, scenario.task.id)))
   assert.equal(afterward.length, before.length)
+})
+
+test('kaizen prompts push, promote and rollback: drafts, compare-and-swap moves with who and why', async () => {
+  const id = `${taskId}-moves`
+  const file = writeTask('moves.yaml', { ...definition('You triage support tickets.'), id, golden: [] })
+  assert.equal((await kaizen(['task', 'apply', '-f', file], env())).code, 0)
+  const prompt = join(dir, 'prompt.yaml')
+  writeFileSync(
+    prompt,
+    stringify({
+      system: 'You triage support tickets. Always name the queue.',
+      user: 'Ticket: {{ticket}} ({{tier}})',
+      model: 'openai/gpt-4.1-mini',
+    }),
+  )
+  const pushed = await kaizen(['prompts', 'push', '--task', id, '-f', prompt, '--actor', 'bob'], env())
+  assert.equal(pushed.code, 0, pushed.stderr)
+  assert.equal(JSON.parse(pushed.stdout).version, 2)
+  assert.match(pushed.stderr, /is a draft/)
+
+  const badPrompt = join(dir, 'bad-prompt.yaml')
+  writeFileSync(badPrompt, stringify({ system: 'x', user: 'Ticket: {{customer}}', model: 'm' }))
+  const refused = await kaizen(['prompts', 'push', '--task', id, '-f', badPrompt], env())
+  assert.equal(refused.code, 2)
+  assert.match(refused.stderr, /user: unknown variable \{\{customer\}\}; declared: ticket, tier/)
+
+  const noReason = await kaizen(['prompts', 'promote', `${id}@2`], env())
+  assert.equal(noReason.code, 2)
+  assert.match(noReason.stderr, /missing --reason/)
+  const promoted = await kaizen(['prompts', 'promote', `${id}@2`, '--reason', 'reviewed', '--actor', 'carol'], env())
+  assert.equal(promoted.code, 0, promoted.stderr)
+  assert.deepEqual(JSON.parse(promoted.stdout).to.version, 2)
+  const v2 = JSON.parse(promoted.stdout).to.id
+  assert.equal((await getLabels(d.db, id)).production?.promptVersionId, v2)
+
+  const back = await kaizen(['prompts', 'rollback', '--task', id, '--reason', 'more escalations'], env())
+  assert.equal(back.code, 0, back.stderr)
+  assert.match(back.stderr, /moved from version 2 to version 1/)
+  const again = await kaizen(['prompts', 'rollback', '--task', id, '--to', '1', '--reason', 'sure'], env())
+  assert.match(again.stderr, /already serves version 1; nothing was changed/)
+
+  const moves = (await d.db.select().from(auditEvents).where(eq(auditEvents.taskId, id)).orderBy(asc(auditEvents.id)))
+    .filter((e) => e.action.startsWith('prompt.'))
+    .map((e) => [e.action, e.actor, (e.details as { reason?: string }).reason ?? null])
+  assert.deepEqual(moves, [
+    ['prompt.production-set', 'user:' + (process.env.USER ?? 'cli'), `first version, from the task file ${file}`],
+    ['prompt.pushed', 'user:bob', null],
+    ['prompt.promoted', 'user:carol', 'reviewed'],
+    ['prompt.rolled-back', 'user:' + (process.env.USER ?? 'cli'), 'more escalations'],
+  ])
 })
