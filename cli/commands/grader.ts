@@ -4,9 +4,7 @@
  * human labels (the verdict decides whether it may judge a canary), audited overrides, and batch
  * grading of recent traffic.
  */
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import {
   calibrateGrader,
   currentGraderVersion,
@@ -22,6 +20,7 @@ import { THRESHOLDS, type CalibrationReport } from '../../graders/calibration.js
 import { withDeps } from '../../runtime/deps.js'
 import { gradeBatch } from '../../workflows/grading.js'
 import { requireOption, withRuntime } from '../context.js'
+import { readDataFile } from '../files.js'
 import { intFlag } from '../flags.js'
 import { fmt, printJson, say } from '../output.js'
 import { FAN_OUT } from '../../core/fanout.js'
@@ -159,14 +158,7 @@ export function registerGrader(program: Command): void {
         '--file',
         'give a grader spec, e.g. --file grader.yaml (see docs/graders.md)',
       )
-      let raw: unknown
-      try {
-        const text = readFileSync(file, 'utf8')
-        raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-      } catch (err) {
-        throw new KaizenError('INVALID_INPUT', `--file: cannot read ${file}: ${(err as Error).message}`)
-      }
-      const parsed = GraderSpec.safeParse(raw)
+      const parsed = GraderSpec.safeParse(await readDataFile(file, '--file'))
       if (!parsed.success) {
         throw new KaizenError(
           'INVALID_INPUT',
@@ -187,7 +179,7 @@ export function registerGrader(program: Command): void {
 
   grader
     .command('override')
-    .description('let an untrusted grader gate canaries anyway (recorded in the audit log with who and why)')
+    .description('let an untrusted grader judge canaries anyway (recorded in the audit log with who and why)')
     .option('--grader <id>', 'grader version')
     .option('--operator <name>', 'who takes responsibility')
     .option('--reason <text>', 'why')
