@@ -7,14 +7,12 @@
  *
  * See docs/scenarios.md for a field-by-field guide.
  */
-import { readFile } from 'node:fs/promises'
-import { extname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { GraderSpec } from '../core/grader-spec.js'
 import { KaizenError, fromZodError } from '../core/errors.js'
 import { RISK_LEVELS } from '../core/decision.js'
 import { PromptContent, templateVariables } from '../core/prompt.js'
+import { readDataFile } from '../lib/data-file.js'
 
 const Id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lowercase letters, digits and dashes (e.g. "bad-deploy")')
 
@@ -248,26 +246,5 @@ export function parseScenario(value: unknown, where = 'scenario'): Scenario {
 
 /** Read a scenario file (.yaml, .yml or .json). */
 export async function loadScenarioFile(path: string): Promise<Scenario> {
-  const full = resolve(path)
-  let text: string
-  try {
-    text = await readFile(full, 'utf8')
-  } catch (err) {
-    throw new KaizenError(
-      'NOT_FOUND',
-      `cannot read scenario file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err },
-    )
-  }
-  let value: unknown
-  try {
-    value = extname(full) === '.json' ? JSON.parse(text) : parseYaml(text)
-  } catch (err) {
-    throw new KaizenError(
-      'INVALID_INPUT',
-      `scenario ${path} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
-      { cause: err },
-    )
-  }
-  return parseScenario(value, `scenario ${path}`)
+  return parseScenario(await readDataFile(path, 'scenario file'), `scenario ${path}`)
 }

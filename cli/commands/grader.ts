@@ -20,7 +20,7 @@ import { THRESHOLDS, type CalibrationReport } from '../../graders/calibration.js
 import { withDeps } from '../../runtime/deps.js'
 import { gradeBatch } from '../../workflows/grading.js'
 import { requireOption, withRuntime } from '../context.js'
-import { readDataFile } from '../files.js'
+import { readDataFile } from '../../lib/data-file.js'
 import { intFlag } from '../flags.js'
 import { fmt, printJson, say } from '../output.js'
 import { FAN_OUT } from '../../core/fanout.js'

@@ -11,7 +11,7 @@ import { promoteVersion, rollbackProduction, type ManualMoveResult } from '../..
 import { createPromptVersion, requireTask } from '../../db/queries/prompts.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
-import { readDataFile } from '../files.js'
+import { readDataFile } from '../../lib/data-file.js'
 import { intFlag } from '../flags.js'
 import { printJson, say } from '../output.js'
 

@@ -6,18 +6,18 @@
  */
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { desc, eq } from 'drizzle-orm'
+import { eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { GraderSpec } from '../../core/grader-spec.js'
 import { parseTaskFile, type TaskFile } from '../../core/task-file.js'
 import { activeGraderVersionId } from '../../db/queries/graders.js'
 import { getLabels } from '../../db/queries/labels.js'
-import { requireTask } from '../../db/queries/prompts.js'
+import { listPromptVersions, requireTask } from '../../db/queries/prompts.js'
 import { applyTaskFile } from '../../db/queries/task-file.js'
 import { promptVersions, tasks } from '../../db/schema.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
-import { readDataFile } from '../files.js'
+import { readDataFile } from '../../lib/data-file.js'
 import { printJson, say } from '../output.js'
 
 /** The task's grader: inline, or read from the file it names (relative to the task file). */
@@ -99,18 +99,14 @@ export function registerTask(program: Command): void {
       const shown = await withDeps(async (deps) => {
         const t = await requireTask(deps.db, taskId)
         const labels = await getLabels(deps.db, taskId)
-        const versions = await deps.db
-          .select({
-            id: promptVersions.id,
-            version: promptVersions.version,
-            origin: promptVersions.origin,
-            model: promptVersions.model,
-            createdBy: promptVersions.createdBy,
-            createdAt: promptVersions.createdAt,
-          })
-          .from(promptVersions)
-          .where(eq(promptVersions.taskId, taskId))
-          .orderBy(desc(promptVersions.version))
+        const versions = (await listPromptVersions(deps.db, taskId)).map((v) => ({
+          id: v.id,
+          version: v.version,
+          origin: v.origin,
+          model: v.model,
+          createdBy: v.createdBy,
+          createdAt: v.createdAt,
+        }))
         return {
           taskId: t.id,
           title: t.title,
