@@ -8,7 +8,7 @@
  * ```yaml
  * id: support-triage
  * title: Support ticket triage
- * model: gpt-4.1-mini            # provider-prefixed ids are allowed: openai/gpt-4.1-mini
+ * model: gpt-4.1-mini            # provider-prefixed ids are allowed: openai:gpt-4.1-mini
  * params: { temperature: 0, maxTokens: 400 }
  * inputs: [ticket, customer_tier]
  * messages:
@@ -71,7 +71,7 @@ export const TaskFile = z
     id: TaskId,
     title: z.string().min(1).max(200),
     description: z.string().max(4_000).default(''),
-    /** The task model: a model id, provider-prefixed if needed (`openai/gpt-4.1-mini`). */
+    /** The task model, provider-prefixed if needed (`openai:gpt-4.1-mini`, `anthropic:claude-sonnet-4`). */
     model: z.string().min(1).max(200),
     params: PromptParams.prefault({}),
     /** The input variables every request carries; templates may use only these. */
@@ -157,6 +157,16 @@ export function promptOf(task: TaskFile): PromptContent {
     model: task.model,
     params: task.params,
   }
+}
+
+/** Every model a task file names, with where: the task model, the judge's, the proposer's. */
+export function modelsOf(task: TaskFile, grader: GraderSpec): Array<{ path: string; model: string }> {
+  const proposer = task.search?.['proposerModel']
+  return [
+    { path: 'model', model: task.model },
+    ...(grader.judge ? [{ path: 'grader.judge.model', model: grader.judge.model }] : []),
+    ...(typeof proposer === 'string' ? [{ path: 'search.proposerModel', model: proposer }] : []),
+  ]
 }
 
 /** The JSON Schema of a task file (what editors read). */

@@ -9,12 +9,13 @@ import type { Command } from 'commander'
 import { eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { GraderSpec } from '../../core/grader-spec.js'
-import { parseTaskFile, type TaskFile } from '../../core/task-file.js'
+import { modelsOf, parseTaskFile, type TaskFile } from '../../core/task-file.js'
 import { activeGraderVersionId } from '../../db/queries/graders.js'
 import { getLabels } from '../../db/queries/labels.js'
 import { listPromptVersions, requireTask } from '../../db/queries/prompts.js'
 import { applyTaskFile } from '../../db/queries/task-file.js'
 import { promptVersions, tasks } from '../../db/schema.js'
+import type { ProviderRegistry } from '../../providers/registry.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
 import { readDataFile } from '../../lib/data-file.js'
@@ -35,6 +36,22 @@ async function graderOf(task: TaskFile, taskPath: string): Promise<GraderSpec> {
   return parsed.data
 }
 
+/** Refuse a task whose models no configured provider serves, naming each field and what to set. */
+function requireProviders(providers: ProviderRegistry, models: Array<{ path: string; model: string }>): void {
+  const problems: string[] = []
+  for (const { path, model } of models) {
+    try {
+      providers.resolve(model)
+    } catch (err) {
+      problems.push(`${path}: ${(err as Error).message}`)
+    }
+  }
+  if (problems.length > 0)
+    throw new KaizenError('CONFIG_ERROR', `${problems.join('\n')}\nNothing was applied.`, {
+      details: { fields: models.map((m) => m.path) },
+    })
+}
+
 export function registerTask(program: Command): void {
   const task = program.command('task').description('your own tasks, defined by task files (docs/your-own-prompt.md)')
 
@@ -48,15 +65,16 @@ export function registerTask(program: Command): void {
       const file = requireOption(opts.file, '--file', 'give the task file, e.g. -f task.yaml (docs/your-own-prompt.md)')
       const definition = parseTaskFile(await readDataFile(file, '--file'), file)
       const grader = await graderOf(definition, file)
-      const result = await withDeps((deps) =>
-        applyTaskFile(deps.db, {
+      const result = await withDeps((deps) => {
+        requireProviders(deps.providers, modelsOf(definition, grader))
+        return applyTaskFile(deps.db, {
           task: definition,
           grader,
           actor: `user:${opts.actor}`,
           source: file,
           promote: opts.promote,
-        }),
-      )
+        })
+      })
       for (const line of result.lines) say(line)
       printJson(result)
     })

@@ -2,7 +2,7 @@
  * Run the real `kaizen` binary (bin/kaizen.js) as a child process. The test's own database and
  * Temporal settings are removed from its environment unless given in `env`: by default it runs on
  * embedded defaults; pass TEMPORAL_ADDRESS / TEMPORAL_TASK_QUEUE / DATABASE_URL to point it at the
- * test infrastructure.
+ * test infrastructure, and a variable as undefined to remove it.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -22,7 +22,11 @@ export function kaizen(
   const childEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v
+  // A variable given as undefined is removed (so the parent's value cannot leak in).
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k]
+    else childEnv[k] = v
+  }
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
       cwd: REPO_ROOT,

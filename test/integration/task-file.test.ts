@@ -18,12 +18,17 @@ import { scenarioCopy, testInfra } from '../helpers/infra.js'
 let d: Database
 const dir = mkdtempSync(join(tmpdir(), 'kaizen-task-file-'))
 const taskId = `support-triage-${randomBytes(3).toString('hex')}`
-const env = () => ({ DATABASE_URL: testInfra().databaseUrl })
+// An OpenAI-compatible server is configured (no call is made when a task is applied).
+const env = () => ({
+  DATABASE_URL: testInfra().databaseUrl,
+  OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+  OPENAI_API_KEY: undefined,
+})
 
 const definition = (system: string) => ({
   id: taskId,
   title: 'Support ticket triage',
-  model: 'openai/gpt-4.1-mini',
+  model: 'openai:gpt-4.1-mini',
   params: { temperature: 0, maxTokens: 300 },
   inputs: ['ticket', 'tier'],
   messages: [
@@ -31,7 +36,7 @@ const definition = (system: string) => ({
     { role: 'user', content: 'Ticket: {{ticket}}\nTier: {{tier}}' },
   ],
   grader: { file: 'grader.yaml' },
-  search: { proposerModel: 'openai/gpt-4.1', rolloutBudget: 300 },
+  search: { proposerModel: 'openai:gpt-4.1', rolloutBudget: 300 },
   golden: [
     { input: { ticket: 'Cannot log in since the update', tier: 'gold' }, reference: { queue: 'auth' } },
     { input: { ticket: 'Invoice shows the wrong VAT', tier: 'free' }, reference: { queue: 'billing' } },
@@ -113,7 +118,7 @@ test('kaizen task apply: a task from YAML (no scenario); unchanged again; a new 
   const list = await kaizen(['task', 'list'], env())
   assert.equal(list.code, 0, list.stderr)
   const row = JSON.parse(list.stdout).find((r: { taskId: string }) => r.taskId === taskId)
-  assert.deepEqual([row.production, row.source, row.model], [`${taskId}@2`, 'task file', 'openai/gpt-4.1-mini'])
+  assert.deepEqual([row.production, row.source, row.model], [`${taskId}@2`, 'task file', 'openai:gpt-4.1-mini'])
 })
 
 test('kaizen task apply refuses a bad file naming each problem, and a scenario task id, changing nothing', async () => {
@@ -129,6 +134,21 @@ test('kaizen task apply refuses a bad file naming each problem, and a scenario t
   assert.equal(refused.code, 2, refused.stderr)
   assert.match(refused.stderr, /messages\[1\]\.content: unknown variable \{\{customer\}\}; declared: ticket, tier/)
   assert.equal(await d.db.query.tasks.findFirst({ where: (t, { eq }) => eq(t.id, `bad-${taskId}`) }), undefined)
+
+  // A model no configured provider serves: refused, naming the field and what to set.
+  const noProvider = await kaizen(
+    ['task', 'apply', '-f', writeTask('ok.yaml', { ...definition('x'), id: `np-${taskId}` })],
+    {
+      DATABASE_URL: testInfra().databaseUrl,
+      OPENAI_BASE_URL: undefined,
+      OPENAI_API_KEY: undefined,
+    },
+  )
+  assert.notEqual(noProvider.code, 0)
+  assert.match(noProvider.stderr, /model: no configured provider serves model "openai:gpt-4.1-mini".*OPENAI_API_KEY/s)
+  assert.match(noProvider.stderr, /search\.proposerModel: no configured provider serves model "openai:gpt-4.1"/)
+  assert.match(noProvider.stderr, /Nothing was applied/)
+  assert.equal(await d.db.query.tasks.findFirst({ where: (t, { eq }) => eq(t.id, `np-${taskId}`) }), undefined)
 
   const scenario = await scenarioCopy('incident-triage', 'taken')
   await registerScenarioTask(d.db, scenario)
@@ -157,7 +177,7 @@ test('kaizen prompts push, promote and rollback: drafts, compare-and-swap moves 
     stringify({
       system: 'You triage support tickets. Always name the queue.',
       user: 'Ticket: {{ticket}} ({{tier}})',
-      model: 'openai/gpt-4.1-mini',
+      model: 'openai:gpt-4.1-mini',
     }),
   )
   const pushed = await kaizen(['prompts', 'push', '--task', id, '-f', prompt, '--actor', 'bob'], env())

@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../../runtime/env.js'
 const valid: TaskFileInput = {
   id: 'support-triage',
   title: 'Support ticket triage',
-  model: 'openai/gpt-4.1-mini',
+  model: 'openai:gpt-4.1-mini',
   params: { temperature: 0.2, maxTokens: 300 },
   inputs: ['ticket', 'tier'],
   messages: [
@@ -17,7 +17,7 @@ const valid: TaskFileInput = {
     { role: 'user', content: 'Ticket: {{ticket}}\nTier: {{ tier }}' },
   ],
   grader: { file: 'grader.yaml' },
-  search: { proposerModel: 'openai/gpt-4.1', rolloutBudget: 400, budgetUsd: 5 },
+  search: { proposerModel: 'openai:gpt-4.1', rolloutBudget: 400, budgetUsd: 5 },
   canary: { steps: [0.05, 0.25] },
   golden: [{ input: { ticket: 'Cannot log in', tier: 'gold' }, reference: { queue: 'auth' } }],
 }
@@ -41,7 +41,7 @@ test('a task file gives its prompt; defaults fill what it leaves out', () => {
   assert.deepEqual(promptOf(task), {
     system: 'You triage support tickets.',
     user: 'Ticket: {{ticket}}\nTier: {{ tier }}',
-    model: 'openai/gpt-4.1-mini',
+    model: 'openai:gpt-4.1-mini',
     params: { temperature: 0.2, maxTokens: 300 },
   })
   assert.equal(task.description, '')
