@@ -37,11 +37,26 @@ export const GENERIC_SYSTEM = 'You are a helpful assistant.'
 /** Where a grader the caller must still write is expected (relative to the task file). */
 export const GRADER_PLACEHOLDER = { file: 'grader.yaml' } as const
 
-/** Parse `value` with `schema`; a mismatch is INVALID_INPUT naming every bad path (`prompts[0]: ...`). */
+/** Parse `value` with `schema`; a mismatch is INVALID_INPUT naming every bad path (`tests[0].assert[1].type: ...`). */
 export function read<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
   const parsed = schema.safeParse(value)
-  if (!parsed.success) throw fromZodError(parsed.error, where)
-  return parsed.data
+  if (parsed.success) return parsed.data
+  const issues = parsed.error.issues.flatMap(deepest)
+  throw fromZodError(new z.ZodError(issues), where)
+}
+
+type Issue = z.core.$ZodIssue
+/**
+ * A union's mismatch as the issues of the option that got furthest, then had the fewest problems
+ * (`tests[0].assert[0].type` rather than `tests`), so a value meant as the object form is explained as one.
+ */
+function deepest(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue]
+  const depth = (list: Issue[]) => Math.max(...list.map((i) => i.path.length))
+  const closer = (a: Issue[], b: Issue[]) => depth(b) > depth(a) || (depth(b) === depth(a) && b.length < a.length)
+  const best = issue.errors.reduce((a, b) => (closer(a, b) ? b : a))
+  if (depth(best) === 0) return [issue]
+  return best.flatMap(deepest).map((i) => ({ ...i, path: [...issue.path, ...i.path] }))
 }
 
 export function invalid(where: string, message: string): KaizenError {
