@@ -141,11 +141,11 @@ export function gradingOf(
   const dimensions: Array<Dimension & { judge?: string | undefined }> = []
   const refs = referencesOf(items.filter(givesReference), leaveOut)
   dimensions.push(...referenceDimensions(refs, notes))
-  // Same assertion (type, rendered value, settings) in every test → one grader-wide dimension.
+  // Same assertion (type, rendered value, settings; any metric name) in every test → one grader-wide dimension.
   const groups = new Map<string, Item[]>()
   for (const item of items.filter((i) => !givesReference(i))) {
-    const { type, value, threshold, weight, metric } = item.a
-    const key = JSON.stringify([type, value, threshold, weight, metric, item.judge, item.transform])
+    const { type, value, threshold, weight } = item.a
+    const key = JSON.stringify([type, value, threshold, weight, item.judge, item.transform])
     groups.set(key, [...(groups.get(key) ?? []), item])
   }
   const runs = Math.max(tests.length, 1)

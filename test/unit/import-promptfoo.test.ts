@@ -256,7 +256,13 @@ test('an assertion in every test is one dimension; a JSON equals compares JSON; 
     defaultTest: { assert: [{ type: 'icontains', value: '{{topic}}' }] },
     tests: [
       { vars: { question: 'a', topic: 'x' }, assert: [{ type: 'latency', threshold: 900 }] },
-      { vars: { question: 'b', topic: 'y' }, assert: [{ type: 'latency', threshold: 900, metric: 'Fast' }] },
+      {
+        vars: { question: 'b', topic: 'y' },
+        assert: [
+          { type: 'latency', threshold: 900, metric: 'Fast' },
+          { type: 'cost', threshold: 0.01 },
+        ],
+      },
       {
         vars: { question: 'c', topic: 'z' },
         assert: [
@@ -270,32 +276,14 @@ test('an assertion in every test is one dimension; a JSON equals compares JSON; 
     unmapped.map((u) => [u.location, u.assertion]),
     [
       ['defaultTest.assert[0]', 'icontains'],
-      ['tests[0].assert[0]', 'latency'],
-      ['tests[1].assert[0]', 'latency'],
-      ['tests[2].assert[0]', 'latency'],
+      ['tests[1].assert[1]', 'cost'],
       ['tests[2].assert[1]', 'equals'],
     ],
   )
   assert.match(unmapped[0]?.reason ?? '', /uses each test's vars/)
-  const same = importPromptfoo({
-    ...base,
-    tests: [
-      {
-        vars: { question: 'a' },
-        assert: [
-          { type: 'equals', value: { ok: true } },
-          { type: 'latency', threshold: 9 },
-        ],
-      },
-      { vars: { question: 'b' }, assert: [{ type: 'latency', threshold: 9 }] },
-    ],
-  })
-  assert.deepEqual(
-    same.unmapped.map((u) => u.location),
-    ['tests[0].assert[0]'],
-  )
-  assert.deepEqual((same.task.grader as { dimensions: unknown[] }).dimensions, [
-    { name: 'latency', weight: 1, check: { type: 'latency', maxMs: 9 } },
+  assert.match(unmapped[1]?.reason ?? '', /^only in 1 of 3 tests/)
+  assert.deepEqual((task.grader as { dimensions: unknown[] }).dimensions, [
+    { name: 'latency', weight: 1, check: { type: 'latency', maxMs: 900 } },
   ])
   assert.equal(task.golden?.length, 0)
   const json = importPromptfoo({ ...base, defaultTest: { assert: [{ type: 'equals', value: { ok: true } }] } })
