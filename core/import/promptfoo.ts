@@ -37,8 +37,8 @@
  *   reads every golden case's reference (exact / edit-distance without a value) instead of one per test. A test
  *   with no such assertion is not a golden case (a golden case needs a reference).
  * - Any other assertion that is the same (type, value, threshold, weight; the metric name may differ) in every
- *   test, or comes from defaultTest, is one grader-wide dimension. One found in only some tests is unmapped: a Kaizen grader applies every dimension to
- *   every answer, and these checks take no value from a golden case.
+ *   test, or comes from defaultTest, is one grader-wide dimension. One found in only some tests is unmapped: a
+ *   Kaizen grader applies every dimension to every answer, and these checks take no value from a golden case.
  * - An assertion under a `transform` is unmapped (Kaizen checks read the answer as it is).
  * - llm-rubric's judge is the assertion's provider, else the test's or defaultTest's options.provider, else
  *   `options.judgeModel`; with none it is unmapped (no placeholder judge is invented).

@@ -250,7 +250,7 @@ test('a defaultTest equals on a test variable gives each test its reference', ()
   ])
 })
 
-test('an assertion in every test is one dimension; a JSON equals compares JSON; a templated contains is unmapped', () => {
+test('an assertion in every test is one dimension; a JSON equals is json-schema const; templated is unmapped', () => {
   const { task, unmapped } = importPromptfoo({
     ...base,
     defaultTest: { assert: [{ type: 'icontains', value: '{{topic}}' }] },
