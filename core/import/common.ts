@@ -80,9 +80,10 @@ const API_KINDS = new Set(['chat', 'completion', 'completions', 'messages', 'res
 const NOT_A_MODEL = /^(file|exec|python|golang|ruby|http|https|ws|wss|webhook|script|mcp|sequence):|^(echo|browser)$/
 
 /**
- * A provider-prefixed model id from a provider id: `openai:gpt-4.1-mini` and `openai:chat:gpt-4.1-mini` →
- * `openai/gpt-4.1-mini`, `anthropic:messages:claude-sonnet-4` → `anthropic/claude-sonnet-4`. Null when the
- * provider is code or an endpoint (`python:provider.py`, `https://...`, `file://...`).
+ * A provider-prefixed model id as Kaizen's provider registry reads it, from a promptfoo provider id:
+ * `openai:gpt-4.1-mini` and `openai:chat:gpt-4.1-mini` → `openai:gpt-4.1-mini`,
+ * `anthropic:messages:claude-sonnet-4` → `anthropic:claude-sonnet-4`. Null when the provider is code
+ * or an endpoint (`python:provider.py`, `https://...`, `file://...`).
  */
 export function modelFromProviderId(id: string): string | null {
   if (NOT_A_MODEL.test(id) || /\.(js|ts|mjs|cjs|py|rb|go|ya?ml|json)$/.test(id)) return null
@@ -90,7 +91,7 @@ export function modelFromProviderId(id: string): string | null {
   if (rest.length > 1 && API_KINDS.has(rest[0] as string)) rest.shift()
   const model = rest.join(':')
   if (!provider) return null
-  return model ? `${provider}/${model}` : provider
+  return model ? `${provider}:${model}` : provider
 }
 
 /** Kaizen's model parameters from a provider's or prompt's config (`temperature`, `max_tokens`, `maxTokens`). */

@@ -7,7 +7,7 @@
  *   message; a chat (a JSON list of `{ role, content }`) gives its system message and its last user message.
  *   `file://` prompts are read from `options.files` (the caller reads them; a `.txt` file may hold several prompts
  *   separated by `---`). The other prompts are listed in notes.
- * - providers (or targets): the first one's id → `model` (`openai:chat:gpt-4.1-mini` → `openai/gpt-4.1-mini`),
+ * - providers (or targets): the first one's id → `model` (`openai:chat:gpt-4.1-mini` → `openai:gpt-4.1-mini`),
  *   its `config.temperature` and `max_tokens` → params. `options.model` overrides it.
  * - tests[].vars (with defaultTest.vars) → golden case inputs; `inputs` are the variables the prompt uses.
  *

@@ -52,7 +52,7 @@ test('a text prompt: the user message under a generic system message; model and 
 test('a chat prompt: its system and user messages; a message placeholder is noted', () => {
   const { task, notes, needs } = importLangfuse(fixture('langfuse-chat.json'))
   assert.equal(task.id, 'support-triage')
-  assert.equal(task.model, 'anthropic/claude-sonnet-4')
+  assert.equal(task.model, 'anthropic:claude-sonnet-4')
   assert.deepEqual(task.params, { temperature: 0, maxTokens: 200 })
   assert.deepEqual(task.inputs, ['company', 'ticket', 'tier'])
   assert.deepEqual(task.messages, [
@@ -74,13 +74,13 @@ test('the caller supplies the grader, golden cases, the model and the id', () =>
   const result = importLangfuse(fixture('langfuse-chat.json'), {
     grader,
     golden,
-    model: 'openai/gpt-4.1-mini',
+    model: 'openai:gpt-4.1-mini',
     taskId: 'triage',
   })
   assert.deepEqual(result.needs, [])
   assert.deepEqual(result.task.grader, grader)
   assert.deepEqual(result.task.golden, golden)
-  assert.equal(result.task.model, 'openai/gpt-4.1-mini')
+  assert.equal(result.task.model, 'openai:gpt-4.1-mini')
   assert.equal(result.task.id, 'triage')
   assert.ok(!result.notes.some((n) => n.includes('no grading')))
 })

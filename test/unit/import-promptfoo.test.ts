@@ -19,7 +19,7 @@ const FIXTURES: Array<[string, PromptfooImportOptions]> = [
   ['promptfoo-assertions.yaml', {}],
   ['promptfoo-getting-started.yaml', {}],
   ['promptfoo-self-grading.yaml', { files: selfGradingFiles }],
-  ['promptfoo-self-grading.yaml', { files: selfGradingFiles, judgeModel: 'anthropic/claude-sonnet-4' }],
+  ['promptfoo-self-grading.yaml', { files: selfGradingFiles, judgeModel: 'anthropic:claude-sonnet-4' }],
 ]
 
 /** The INVALID_INPUT message an import is refused with. */
@@ -43,7 +43,7 @@ test('every fixture imports to a task file that parseTaskFile accepts', () => {
 test('each mapped assertion gives its dimension; reference assertions read the golden reference', () => {
   const { task } = importPromptfoo(fixture('promptfoo-assertions.yaml'), { source: 'promptfooconfig.yaml' })
   assert.equal(task.id, 'capital-cities')
-  assert.equal(task.model, 'openai/gpt-4.1-mini')
+  assert.equal(task.model, 'openai:gpt-4.1-mini')
   assert.deepEqual(task.params, { temperature: 0.2, maxTokens: 50 })
   assert.deepEqual(task.inputs, ['country'])
   assert.deepEqual(task.messages, [
@@ -102,7 +102,7 @@ test('each mapped assertion gives its dimension; reference assertions read the g
     },
   })
   assert.equal(grader.dimensions.find((d) => d.name === 'concise')?.weight, 2)
-  assert.deepEqual((task.grader as { judge?: unknown }).judge, { model: 'openai/gpt-4.1' })
+  assert.deepEqual((task.grader as { judge?: unknown }).judge, { model: 'openai:gpt-4.1' })
   assert.deepEqual(task.golden, [
     { input: { country: 'France' }, reference: 'Paris', note: 'France' },
     { input: { country: 'Japan' }, reference: 'Tokyo' },
@@ -173,7 +173,7 @@ test('the negated contains forms behave as promptfoo: none of / not all of the v
 
 test("promptfoo's getting-started example: test-specific contains are unmapped; the grader is a placeholder", () => {
   const result = importPromptfoo(fixture('promptfoo-getting-started.yaml'))
-  assert.equal(result.task.model, 'openai/gpt-4.1')
+  assert.equal(result.task.model, 'openai:gpt-4.1')
   assert.deepEqual(result.task.inputs, ['language', 'input'])
   assert.deepEqual(result.task.messages, [
     { role: 'system', content: 'You are a helpful assistant.' },
@@ -194,9 +194,9 @@ test("promptfoo's getting-started example: test-specific contains are unmapped; 
 test("promptfoo's self-grading example: a file prompt given by the caller, defaultTest's rubric, the judge", () => {
   const withJudge = importPromptfoo(fixture('promptfoo-self-grading.yaml'), {
     files: selfGradingFiles,
-    judgeModel: 'anthropic/claude-sonnet-4',
+    judgeModel: 'anthropic:claude-sonnet-4',
   })
-  assert.equal(withJudge.task.model, 'openai/gpt-4.1')
+  assert.equal(withJudge.task.model, 'openai:gpt-4.1')
   assert.match((withJudge.task.messages[1] as { content: string }).content, /^You're an ecommerce chat assistant/)
   assert.ok(withJudge.notes.includes('prompts[0] prompt 2: not imported: a Kaizen task has one prompt'))
   const grader = withJudge.task.grader as { dimensions: Array<{ name: string }>; judge: unknown }
@@ -204,7 +204,7 @@ test("promptfoo's self-grading example: a file prompt given by the caller, defau
     grader.dimensions.map((d) => d.name),
     ['llm-rubric'],
   )
-  assert.deepEqual(grader.judge, { model: 'anthropic/claude-sonnet-4' })
+  assert.deepEqual(grader.judge, { model: 'anthropic:claude-sonnet-4' })
   assert.deepEqual(withJudge.unmapped, [
     {
       location: 'defaultTest.assert[1]',
@@ -308,16 +308,16 @@ test('a chat prompt: its system message, its last user message; other turns note
 })
 
 test('provider ids become provider-prefixed model ids; code providers are not models', () => {
-  assert.equal(modelFromProviderId('openai:gpt-4.1-mini'), 'openai/gpt-4.1-mini')
-  assert.equal(modelFromProviderId('openai:chat:gpt-4o-mini'), 'openai/gpt-4o-mini')
-  assert.equal(modelFromProviderId('anthropic:messages:claude-sonnet-4'), 'anthropic/claude-sonnet-4')
-  assert.equal(modelFromProviderId('ollama:chat:llama3.1:8b'), 'ollama/llama3.1:8b')
+  assert.equal(modelFromProviderId('openai:gpt-4.1-mini'), 'openai:gpt-4.1-mini')
+  assert.equal(modelFromProviderId('openai:chat:gpt-4o-mini'), 'openai:gpt-4o-mini')
+  assert.equal(modelFromProviderId('anthropic:messages:claude-sonnet-4'), 'anthropic:claude-sonnet-4')
+  assert.equal(modelFromProviderId('ollama:chat:llama3.1:8b'), 'ollama:llama3.1:8b')
   assert.equal(modelFromProviderId('python:provider.py'), null)
   assert.equal(modelFromProviderId('https://example.com/api'), null)
   assert.equal(modelFromProviderId('file://providers.yaml'), null)
   const provider = { id: 'openai:chat:gpt-4o', config: { temperature: 3, max_tokens: 100 } }
   const { task, notes } = importPromptfoo({ ...base, providers: [provider] })
-  assert.equal(task.model, 'openai/gpt-4o')
+  assert.equal(task.model, 'openai:gpt-4o')
   assert.deepEqual(task.params, { maxTokens: 100 })
   assert.ok(notes.some((n) => n.startsWith('providers[0].config.temperature 3 is not 0–2')))
   assert.match(
@@ -325,8 +325,8 @@ test('provider ids become provider-prefixed model ids; code providers are not mo
     /^providers\[0\]: /,
   )
   assert.equal(
-    importPromptfoo({ ...base, providers: ['python:p.py'] }, { model: 'openai/gpt-4.1' }).task.model,
-    'openai/gpt-4.1',
+    importPromptfoo({ ...base, providers: ['python:p.py'] }, { model: 'openai:gpt-4.1' }).task.model,
+    'openai:gpt-4.1',
   )
 })
 
