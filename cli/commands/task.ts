@@ -19,6 +19,7 @@ import type { ProviderRegistry } from '../../providers/registry.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
 import { readDataFile } from '../../lib/data-file.js'
+import { registerTaskImport } from './task-import.js'
 import { printJson, say } from '../output.js'
 
 /** The task's grader: inline, or read from the file it names (relative to the task file). */
@@ -78,6 +79,8 @@ export function registerTask(program: Command): void {
       for (const line of result.lines) say(line)
       printJson(result)
     })
+
+  registerTaskImport(task)
 
   task
     .command('list')

@@ -216,3 +216,68 @@ test('kaizen prompts push, promote and rollback: drafts, compare-and-swap moves 
     ['prompt.rolled-back', 'user:' + (process.env.USER ?? 'cli'), 'more escalations'],
   ])
 })
+
+test('kaizen task import --from promptfoo writes a task file that applies: task, grader and golden set', async () => {
+  const fixtures = join(REPO_ROOT, 'test', 'fixtures', 'import')
+  copyFileSync(join(fixtures, 'promptfoo-assertions.yaml'), join(dir, 'promptfooconfig.yaml'))
+  const out = join(dir, 'imported.task.yaml')
+  const id = `imported-${taskId}`
+  const imported = await kaizen([
+    'task',
+    'import',
+    join(dir, 'promptfooconfig.yaml'),
+    '--from',
+    'promptfoo',
+    '-o',
+    out,
+    '--id',
+    id,
+  ])
+  assert.equal(imported.code, 0, imported.stderr)
+  const report = JSON.parse(imported.stdout)
+  // Nothing is dropped silently: every unmapped assertion is listed with its location.
+  assert.equal(report.unmapped.length, 13)
+  for (const u of report.unmapped)
+    assert.ok(imported.stderr.includes(`${u.location}: ${u.assertion} — ${u.reason}`), `${u.location} not reported`)
+  assert.deepEqual(report.needs, [])
+
+  const applied = await kaizen(['task', 'apply', '-f', out], env())
+  assert.equal(applied.code, 0, applied.stderr)
+  const result = JSON.parse(applied.stdout)
+  assert.equal(result.taskId, id)
+  assert.equal(result.goldenAdded, 3)
+  assert.equal((await listGolden(d.db, id)).length, 3)
+  const grader = await d.db.query.graderVersions.findFirst({ where: (g, { eq }) => eq(g.id, result.graderVersionId) })
+  const spec = grader?.spec as {
+    judge?: { model: string }
+    dimensions: Array<{ name: string; check: { type: string } }>
+  }
+  assert.equal(spec.judge?.model, 'openai:gpt-4.1')
+  assert.equal(spec.dimensions.length, 23)
+  assert.ok(spec.dimensions.some((d) => d.name === 'not-contains' && d.check.type === 'regex'))
+
+  // promptfoo's own self-grading example: its prompt file is read relative to the config.
+  copyFileSync(join(fixtures, 'promptfoo-self-grading.yaml'), join(dir, 'self-grading.yaml'))
+  copyFileSync(join(fixtures, 'promptfoo-self-grading-prompts.txt'), join(dir, 'prompts.txt'))
+  const selfGrading = await kaizen([
+    'task',
+    'import',
+    join(dir, 'self-grading.yaml'),
+    '--from',
+    'promptfoo',
+    '-o',
+    join(dir, 'sg.task.yaml'),
+    '--judge-model',
+    'openai:gpt-4.1',
+  ])
+  assert.equal(selfGrading.code, 0, selfGrading.stderr)
+  assert.deepEqual(
+    JSON.parse(selfGrading.stdout).unmapped.map(
+      (u: { location: string; assertion: string }) => `${u.location} ${u.assertion}`,
+    ),
+    ['defaultTest.assert[1] javascript'],
+  )
+  const missing = await kaizen(['task', 'import', join(fixtures, 'promptfoo-self-grading.yaml'), '--from', 'promptfoo'])
+  assert.equal(missing.code, 3)
+  assert.match(missing.stderr, /prompts: cannot read file:\/\/prompts\.txt/)
+})
