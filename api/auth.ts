@@ -4,10 +4,13 @@
  * lookups are cached for `ttlMs` (10 s, refreshed ahead, single-flight: lib/refreshing-cache.ts), so
  * a revocation takes effect everywhere within that time.
  * A request without a valid token gets 401; a valid token without the route's scope gets 403
- * naming the scope it needs.
+ * naming the scope it needs. A token limited to some tasks (`kaizen token create --tasks
+ * 'support-*'`) gets 403 for any other task, naming it: one team's token cannot write another
+ * team's traffic or move its labels.
  */
 import type { MiddlewareHandler } from 'hono'
 import { KaizenError } from '../core/errors.js'
+import { tasksRefused } from '../core/task-scope.js'
 import type { Db } from '../db/client.js'
 import { findToken, type ApiTokenRow, type Scope } from '../db/queries/tokens.js'
 import { RefreshingCache } from '../lib/refreshing-cache.js'
@@ -44,4 +47,17 @@ export function requireScope(tokens: TokenCache, scope: Scope): MiddlewareHandle
     c.set('token', token)
     await next()
   }
+}
+
+/** Refuse (403) when the request's token may not act on one of these tasks; names them and the token's limit. */
+export function requireTasks(token: ApiTokenRow, taskIds: Iterable<string>, where?: string): void {
+  const refused = tasksRefused(token.tasks, taskIds)
+  if (refused.length === 0) return
+  throw new KaizenError(
+    'FORBIDDEN',
+    `token "${token.name}" may not act on task${refused.length > 1 ? 's' : ''} ` +
+      `${refused.map((t) => `"${t}"`).join(', ')}${where ? ` (${where})` : ''}; ` +
+      `it is limited to ${(token.tasks ?? []).join(', ')}`,
+    where ? { details: { fields: [where] } } : {},
+  )
 }

@@ -484,6 +484,8 @@ export const apiTokens = pgTable('api_tokens', {
   person: text('person'),
   /** The person's approver role, checked against a canary's `approverRoles`. */
   role: text('role'),
+  /** Task id patterns the token may act on (`support-*`); null: every task. */
+  tasks: jsonb('tasks').$type<string[]>(),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),

@@ -10,7 +10,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { isKaizenError } from '../../core/errors.js'
 import type { Gateway } from '../../serving/gateway.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
 
@@ -102,6 +102,7 @@ export function registerComplete(
   app.use('/v1/tasks/:task/complete', requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { task } = c.req.valid('param')
+    requireTasks(c.get('token'), [task], 'task')
     const body = c.req.valid('json')
     try {
       const r = await deps.gateway.complete(task, body, c.req.raw.signal)

@@ -14,7 +14,7 @@ import type { Db } from '../../db/client.js'
 import { feedback, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
 import type { Redactor } from '../../privacy/redact.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
 import { trafficIdOf } from '../../db/queries/traffic-ids.js'
@@ -101,7 +101,7 @@ export function registerFeedback(
       // Not FOR SHARE: two outcomes for one record would each hold a share lock and then deadlock
       // on their updates; this lock makes them take turns.
       const [row] = await tx
-        .select({ id: traffic.id, expiredAt: traffic.expiredAt })
+        .select({ id: traffic.id, taskId: traffic.taskId, expiredAt: traffic.expiredAt })
         .from(traffic)
         .where(eq(traffic.id, trafficId))
         .for('no key update')
@@ -111,6 +111,7 @@ export function registerFeedback(
           `unknown traffic record ${f.trafficId ? `"${f.trafficId}"` : `"${f.id}" of task "${f.task}"`}`,
           { details: { fields: [f.trafficId ? 'trafficId' : 'id'] } },
         )
+      requireTasks(token, [row.taskId], f.trafficId ? 'trafficId' : 'task')
       // Retention erased this record's content: an outcome would make an empty record look usable again.
       if (row.expiredAt)
         throw new KaizenError(

@@ -19,6 +19,7 @@
  * these routes answer 503 until it is back (and while no worker polls, for status reads and decisions).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { eq } from 'drizzle-orm'
 import type { Client } from '@temporalio/client'
 import { temporalError } from '../../client/failures.js'
 import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, createOperations, type Operations } from '../../client/operations.js'
@@ -26,7 +27,9 @@ import { parseCampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import { campaignPreflight } from '../../db/queries/preflight.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import type { ApiTokenRow } from '../../db/queries/tokens.js'
+import { campaigns, canaries } from '../../db/schema.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
 
 export interface TemporalAccess {
@@ -74,6 +77,20 @@ export function registerOperations(
         }),
       }
     return cached.ops
+  }
+  /** The task of a campaign or canary (for tokens limited to some tasks); null when it is not recorded. */
+  const taskOf = async (kind: 'campaign' | 'canary', id: string): Promise<string | null> => {
+    const table = kind === 'campaign' ? campaigns : canaries
+    const [row] = await deps.db.select({ taskId: table.taskId }).from(table).where(eq(table.id, id))
+    return row?.taskId ?? null
+  }
+  /** A token limited to some tasks acts only on their campaigns and canaries. */
+  const requireTaskOf = async (kind: 'campaign' | 'canary', id: string, token: ApiTokenRow) => {
+    if (!token.tasks) return
+    const task = await taskOf(kind, id)
+    if (task === null)
+      throw new KaizenError('NOT_FOUND', `no ${kind} "${id}" is recorded in this deployment's database`)
+    requireTasks(token, [task], 'id')
   }
 
   // ── Campaigns ──
@@ -125,8 +142,9 @@ export function registerOperations(
     }),
     async (c) => {
       const body = c.req.valid('json')
-      const config = parseCampaignConfig(body.config ?? {}, 'request body', ['config'])
       const token = c.get('token')
+      requireTasks(token, [body.task], 'task')
+      const config = parseCampaignConfig(body.config ?? {}, 'request body', ['config'])
       const started = await (
         await ops()
       ).startCampaign({
@@ -155,6 +173,7 @@ export function registerOperations(
     }),
     async (c) => {
       const { id } = c.req.valid('param')
+      await requireTaskOf('campaign', id, c.get('token'))
       return c.json(await (await ops()).describeCampaign(id), 200)
     },
   )
@@ -183,6 +202,7 @@ export function registerOperations(
       async (c) => {
         const { id } = c.req.valid('param')
         const token = c.get('token')
+        await requireTaskOf('campaign', id, token)
         return c.json(await (await ops()).signalCampaign(id, verb, token.person ?? `token:${token.name}`), 202)
       },
     )
@@ -201,6 +221,7 @@ export function registerOperations(
     }),
     async (c) => {
       const { id } = c.req.valid('param')
+      await requireTaskOf('canary', id, c.get('token'))
       return c.json(await (await ops()).describeCanary(id), 200)
     },
   )
@@ -249,6 +270,7 @@ export function registerOperations(
             `token "${token.name}" names no person, and approvals need a human identity: create one with ` +
               `\`kaizen token create --scopes approve --person <you>\``,
           )
+        await requireTaskOf('canary', id, token)
         const { outcome, message } = await (
           await ops()
         ).decideCanary(id, verb, {

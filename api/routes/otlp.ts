@@ -23,7 +23,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { KaizenError, fromZodError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import type { Redactor } from '../../privacy/redact.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
 import { MAX_BATCH, TrafficRecord, storeTraffic, type TrafficRecordInput } from './traffic.js'
@@ -205,6 +205,11 @@ export function registerOtlp(
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { records } = otlpToRecords(c.req.valid('json'))
+    requireTasks(
+      c.get('token'),
+      records.map((r) => r.task),
+      'kaizen.task',
+    )
     if (records.length > 0) {
       const result = await storeTraffic(deps.db, records, deps.redactor)
       deps.metrics.ingested.inc({ source: 'otlp' }, result.stored)

@@ -9,7 +9,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { PromptContent } from '../../core/prompt.js'
 import { contentOf } from '../../db/queries/prompts.js'
 import type { PromptResolver } from '../../serving/resolver.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
 
@@ -50,6 +50,7 @@ export function registerPrompt(
   app.use('/v1/tasks/:task/prompt', requireScope(deps.tokens, 'read'))
   app.openapi(route, async (c) => {
     const { task } = c.req.valid('param')
+    requireTasks(c.get('token'), [task], 'task')
     const { key } = c.req.valid('query')
     const r = await deps.resolver.resolve(task, key)
     deps.metrics.resolved.inc({ arm: r.arm ?? 'none' })

@@ -13,7 +13,7 @@ import type { Db } from '../../db/client.js'
 import { promptVersions, tasks, traffic } from '../../db/schema.js'
 import { newTrafficId, trafficIdOf } from '../../db/queries/traffic-ids.js'
 import { Redactor } from '../../privacy/redact.js'
-import { requireScope, type AuthEnv, type TokenCache } from '../auth.js'
+import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
 import type { ApiMetrics } from '../metrics.js'
 
@@ -119,7 +119,7 @@ export async function checkReferences(db: Db, records: readonly TrafficRecordInp
     if (!knownTasks.has(r.task))
       throw new KaizenError(
         'NOT_FOUND',
-        `unknown task "${r.task}" at records[${i}].task; create it with \`kaizen prompts create\``,
+        `unknown task "${r.task}" at records[${i}].task; define it with \`kaizen task apply -f task.yaml\``,
         { details: { fields: [`records[${i}].task`] } },
       )
     const owner = versions.get(r.promptVersion)
@@ -185,6 +185,11 @@ export function registerTraffic(
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
     const { records } = c.req.valid('json')
+    requireTasks(
+      c.get('token'),
+      records.map((r) => r.task),
+      'records[].task',
+    )
     const result = await storeTraffic(deps.db, records, deps.redactor)
     deps.metrics.ingested.inc({ source: 'api' }, result.stored)
     return c.json(result, 202)

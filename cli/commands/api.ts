@@ -91,6 +91,7 @@ export function registerApi(program: Command): void {
       'the person the token belongs to (required with the approve scope: approvals are recorded under this name)',
     )
     .option('--role <role>', "the person's approver role (checked against a canary's approverRoles)")
+    .option('--tasks <patterns>', "limit it to these tasks, comma-separated, * allowed (e.g. 'support-*,billing')")
     .option('--actor <name>', 'who creates it (recorded)', process.env.USER ?? 'cli')
     .action(
       async (opts: {
@@ -98,8 +99,13 @@ export function registerApi(program: Command): void {
         scopes?: Array<(typeof SCOPES)[number]>
         person?: string
         role?: string
+        tasks?: string
         actor: string
       }) => {
+        const tasks = opts.tasks
+          ?.split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
         const name = requireOption(opts.name, '--name', 'say who or what uses the token, e.g. --name otel-collector')
         const scopes = requireOption(
           opts.scopes,
@@ -112,15 +118,25 @@ export function registerApi(program: Command): void {
             scopes,
             ...(opts.person ? { person: opts.person } : {}),
             ...(opts.role ? { role: opts.role } : {}),
+            ...(tasks ? { tasks } : {}),
             createdBy: `user:${opts.actor}`,
           }),
         )
         say(
           `Created token ${row.id} ("${row.name}", scopes ` +
-            `${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}). Its secret is shown only ` +
+            `${row.scopes.join(', ')}${row.person ? `, person ${row.person}` : ''}` +
+            `${row.tasks ? `, tasks ${row.tasks.join(', ')}` : ', every task'}). Its secret is shown only ` +
             `now; send it as Authorization: Bearer <secret>.`,
         )
-        printJson({ id: row.id, name: row.name, scopes: row.scopes, person: row.person, role: row.role, secret })
+        printJson({
+          id: row.id,
+          name: row.name,
+          scopes: row.scopes,
+          person: row.person,
+          role: row.role,
+          tasks: row.tasks,
+          secret,
+        })
       },
     )
   token
@@ -136,6 +152,7 @@ export function registerApi(program: Command): void {
           scopes: r.scopes,
           person: r.person,
           role: r.role,
+          tasks: r.tasks,
           createdBy: r.createdBy,
           createdAt: r.createdAt,
           revokedAt: r.revokedAt,

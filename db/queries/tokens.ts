@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { and, asc, eq, isNull } from 'drizzle-orm'
 import { z } from 'zod'
 import { KaizenError, fromZodError } from '../../core/errors.js'
+import { TaskPattern } from '../../core/task-scope.js'
 import type { Db } from '../client.js'
 import { apiTokens } from '../schema.js'
 import { appendAudit } from './audit.js'
@@ -27,6 +28,8 @@ const NewToken = z
       .min(1, `give at least one scope: ${SCOPES.join(', ')}`),
     person: z.string().trim().min(2, 'name the person (an email or username)').max(200).optional(),
     role: z.string().trim().min(1).max(100).optional(),
+    /** Task id patterns the token may act on (absent: every task). */
+    tasks: z.array(TaskPattern).min(1, 'name at least one task or pattern (e.g. support-*)').optional(),
     createdBy: z.string().trim().min(1, 'say who creates the token'),
   })
   .superRefine((t, ctx) => {
@@ -53,9 +56,10 @@ export async function createToken(
   const scopes = [...new Set(parsed.data.scopes)].sort()
   return db.transaction(async (tx) => {
     const { name, person = null, role = null, createdBy } = parsed.data
+    const tasks = parsed.data.tasks ? [...new Set(parsed.data.tasks)].sort() : null
     const [token] = await tx
       .insert(apiTokens)
-      .values({ id, name, secretHash: hashSecret(secret), scopes, person, role, createdBy })
+      .values({ id, name, secretHash: hashSecret(secret), scopes, person, role, tasks, createdBy })
       .returning()
     await appendAudit(tx, {
       eventKey: `token:${id}:created`,
@@ -64,7 +68,7 @@ export async function createToken(
       taskId: null,
       subjectType: 'api-token',
       subjectId: id,
-      details: { name, scopes, person, role },
+      details: { name, scopes, person, role, tasks },
     })
     return { token: token as ApiTokenRow, secret }
   })

@@ -98,6 +98,27 @@ test("approve tokens need a person; an approval over HTTP is recorded under the 
       403,
       'operate is not approve',
     )
+    // An approver limited to other tasks can neither read nor decide this canary.
+    const elsewhere = await createToken(h.db, {
+      name: 'billing-approver',
+      scopes: ['approve', 'read'],
+      person: 'dana@example.com',
+      tasks: ['billing-*'],
+      createdBy: 'test',
+    })
+    const refused = await call('POST', `/v1/canaries/${canaryId}/approve`, elsewhere.secret, {})
+    assert.equal(refused.status, 403)
+    assert.match((await errorOf(refused)).message, /may not act on task ".*" \(id\); it is limited to billing-\*/)
+    assert.equal((await call('GET', `/v1/canaries/${canaryId}`, elsewhere.secret)).status, 403)
+    const billingOps = await createToken(h.db, {
+      name: 'billing-ops',
+      scopes: ['operate'],
+      tasks: ['billing-*'],
+      createdBy: 'test',
+    })
+    const start = await call('POST', '/v1/campaigns', billingOps.secret, { task: h.scenario.task.id })
+    assert.equal(start.status, 403, 'refused before anything starts')
+    assert.match((await errorOf(start)).message, /may not act on task ".*" \(task\)/)
     assert.equal(
       (await call('POST', `/v1/canaries/${canaryId}/approve`, tokens.alice, { approver: 'mallory' })).status,
       400,

@@ -145,6 +145,48 @@ test('each scope is enforced: no token 401, revoked 401, wrong scope 403', async
   assert.equal(revoked.status, 401)
 })
 
+test('a token limited to some tasks acts on those only: traffic, feedback, resolve', async () => {
+  const own = h.scenario.task.id
+  const mine = await createToken(h.db, {
+    name: 'team-a',
+    scopes: ['ingest', 'read', 'operate'],
+    tasks: [`${own.split('-')[0]}-*`],
+    createdBy: 'test',
+  })
+  const other = await createToken(h.db, {
+    name: 'team-b',
+    scopes: ['ingest', 'read'],
+    tasks: ['billing-*'],
+    createdBy: 'test',
+  })
+  assert.equal((await post({ records: [record(300)] }, mine.secret)).status, 202)
+  const before = await stored()
+  const refused = await post({ records: [record(301), record(302)] }, other.secret)
+  assert.equal(refused.status, 403)
+  const error = ((await refused.json()) as { error: { message: string; fields?: string[] } }).error
+  assert.equal(
+    error.message,
+    `token "team-b" may not act on task "${own}" (records[].task); it is limited to billing-*`,
+  )
+  assert.equal(await stored(), before, 'a refused batch stores nothing')
+  const resolve = async (secret: string) =>
+    (await app.request(`/v1/tasks/${own}/prompt?key=u1`, { headers: auth(secret) })).status
+  assert.deepEqual([await resolve(mine.secret), await resolve(other.secret)], [200, 403])
+  const fb = async (secret: string) =>
+    (
+      await app.request('/v1/feedback', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth(secret) },
+        body: JSON.stringify({ task: own, id: 'call-300', rating: { score: 1, by: 'x@example.com' } }),
+      })
+    ).status
+  assert.equal(await fb(other.secret), 403)
+  await assert.rejects(
+    createToken(h.db, { name: 'bad', scopes: ['read'], tasks: ['Support Team'], createdBy: 'test' }),
+    /tasks\[0\]: a task id or a pattern with \*/,
+  )
+})
+
 test('resolve: canary routing with ETag and 304, and a rollback is visible within one second', async () => {
   const task = h.scenario.task.id
   const candidate = await version(h.db, h.scenario, betterContent(h.scenario), 'api-better')
