@@ -171,3 +171,30 @@ export function varText(value: unknown): string | null {
   if (typeof value === 'string') return value.startsWith('file://') ? null : value
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }
+
+/** The task file an import writes: one system and one user message, params only when the source gave some. */
+export function importedTask(t: {
+  id: string
+  title: string
+  description: string
+  model: string
+  params: Record<string, number>
+  inputs: string[]
+  system: string
+  user: string
+  grader: TaskFileInput['grader']
+}): TaskFileInput {
+  return {
+    id: t.id,
+    title: t.title.slice(0, 200),
+    description: t.description,
+    model: t.model,
+    ...(Object.keys(t.params).length > 0 ? { params: t.params } : {}),
+    inputs: t.inputs,
+    messages: [
+      { role: 'system', content: t.system },
+      { role: 'user', content: t.user },
+    ],
+    grader: t.grader,
+  }
+}

@@ -24,6 +24,7 @@ import { parseTaskFile, type GoldenCaseInput, type TaskFileInput } from '../task
 import {
   ChatMessage,
   GRADER_PLACEHOLDER,
+  importedTask,
   invalid,
   messagesFrom,
   paramsFrom,
@@ -88,18 +89,18 @@ export function importLangfuse(prompt: unknown, options: LangfuseImportOptions =
   const version = p.version === undefined ? '' : ` version ${p.version}`
   const labels = p.labels?.length ? ` (labels: ${p.labels.join(', ')})` : ''
   const task: TaskFileInput = {
-    id: options.taskId ?? taskIdFrom(p.name, 'imported-langfuse'),
-    title: p.name.slice(0, 200),
-    description:
-      `Imported from Langfuse prompt "${p.name}"${version}${labels}` + (options.source ? ` (${options.source})` : ''),
-    model,
-    ...(Object.keys(params).length > 0 ? { params } : {}),
-    inputs,
-    messages: [
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ],
-    grader: options.grader ?? GRADER_PLACEHOLDER,
+    ...importedTask({
+      id: options.taskId ?? taskIdFrom(p.name, 'imported-langfuse'),
+      title: p.name,
+      description:
+        `Imported from Langfuse prompt "${p.name}"${version}${labels}` + (options.source ? ` (${options.source})` : ''),
+      model,
+      params,
+      inputs,
+      system,
+      user,
+      grader: options.grader ?? GRADER_PLACEHOLDER,
+    }),
     ...(options.golden ? { golden: options.golden } : {}),
   }
   parseTaskFile(task, 'the imported task')

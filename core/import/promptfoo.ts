@@ -55,6 +55,7 @@ import { parseTaskFile, type TaskFileInput } from '../task-file.js'
 import {
   ChatMessage,
   GRADER_PLACEHOLDER,
+  importedTask,
   invalid,
   messagesFrom,
   modelFromProviderId,
@@ -130,16 +131,17 @@ export function importPromptfoo(config: unknown, options: PromptfooImportOptions
   }
   const title = cfg.description?.trim() || 'Imported promptfoo config'
   const task: TaskFileInput = {
-    id: options.taskId ?? taskIdFrom(cfg.description, 'imported-promptfoo'),
-    title: title.slice(0, 200),
-    description: `Imported from promptfoo${options.source ? ` (${options.source})` : ''}.`,
-    model,
-    ...(Object.keys(params).length > 0 ? { params } : {}),
-    inputs,
-    messages: [
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ],
+    ...importedTask({
+      id: options.taskId ?? taskIdFrom(cfg.description, 'imported-promptfoo'),
+      title,
+      description: `Imported from promptfoo${options.source ? ` (${options.source})` : ''}.`,
+      model,
+      params,
+      inputs,
+      system,
+      user,
+      grader: GRADER_PLACEHOLDER,
+    }),
     grader: needsGrader
       ? GRADER_PLACEHOLDER
       : {

@@ -2,23 +2,13 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { isKaizenError } from '../../core/errors.js'
 import { importLangfuse } from '../../core/import/langfuse.js'
 import { parseTaskFile } from '../../core/task-file.js'
 import { REPO_ROOT } from '../../runtime/env.js'
+import { refusal } from '../helpers/refusal.js'
 
 const dir = join(REPO_ROOT, 'test/fixtures/import')
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, name), 'utf8'))
-
-function refusal(run: () => unknown): string {
-  try {
-    run()
-  } catch (e) {
-    assert.ok(isKaizenError(e) && e.code === 'INVALID_INPUT', String(e))
-    return e.message
-  }
-  assert.fail('the import was accepted')
-}
 
 test('both fixtures import to task files that parseTaskFile accepts', () => {
   for (const name of ['langfuse-text.json', 'langfuse-chat.json']) {

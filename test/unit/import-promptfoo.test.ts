@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { parse } from 'yaml'
-import { isKaizenError } from '../../core/errors.js'
 import { Check } from '../../core/grader-spec.js'
 import { modelFromProviderId } from '../../core/import/common.js'
 import { importPromptfoo, type PromptfooImportOptions } from '../../core/import/promptfoo.js'
 import { parseTaskFile } from '../../core/task-file.js'
 import { regex } from '../../graders/checks/text.js'
 import { REPO_ROOT } from '../../runtime/env.js'
+import { refusal } from '../helpers/refusal.js'
 
 const dir = join(REPO_ROOT, 'test/fixtures/import')
 const fixture = (name: string): unknown => parse(readFileSync(join(dir, name), 'utf8'))
@@ -21,17 +21,6 @@ const FIXTURES: Array<[string, PromptfooImportOptions]> = [
   ['promptfoo-self-grading.yaml', { files: selfGradingFiles }],
   ['promptfoo-self-grading.yaml', { files: selfGradingFiles, judgeModel: 'anthropic:claude-sonnet-4' }],
 ]
-
-/** The INVALID_INPUT message an import is refused with. */
-function refusal(run: () => unknown): string {
-  try {
-    run()
-  } catch (e) {
-    assert.ok(isKaizenError(e) && e.code === 'INVALID_INPUT', String(e))
-    return e.message
-  }
-  assert.fail('the import was accepted')
-}
 
 test('every fixture imports to a task file that parseTaskFile accepts', () => {
   for (const [name, options] of FIXTURES) {
