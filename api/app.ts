@@ -14,6 +14,7 @@ import { routePath } from 'hono/route'
 import { KaizenError, fromZodError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import type { Gateway } from '../serving/gateway.js'
+import type { ProviderRegistry } from '../providers/registry.js'
 import type { PromptResolver } from '../serving/resolver.js'
 import { Redactor } from '../privacy/redact.js'
 import { TokenCache, requireScope, type AuthEnv } from './auth.js'
@@ -25,6 +26,7 @@ import { registerFeedback } from './routes/feedback.js'
 import { registerOperations, type TemporalAccess } from './routes/operations.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
+import { registerTasks } from './routes/tasks.js'
 import { registerTraffic } from './routes/traffic.js'
 
 export interface ApiDeps {
@@ -38,6 +40,8 @@ export interface ApiDeps {
   tokens?: TokenCache
   /** Redacts personal data and secrets before storage (default: the built-in settings). */
   redactor?: Redactor
+  /** Checks that a task's models have a provider when a task is applied (absent: not checked). */
+  providers?: ProviderRegistry
   /** Largest request body accepted, in bytes (default 10 MiB): larger ones get 413. */
   maxBodyBytes?: number
 }
@@ -114,6 +118,7 @@ export function createApi(deps: ApiDeps) {
   registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
+  registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
   if (deps.temporal) registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
 

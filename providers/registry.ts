@@ -49,6 +49,25 @@ export class ProviderRegistry {
     return provider
   }
 
+  /**
+   * Refuse models no configured provider serves, each named by where it is configured
+   * (`model`, `grader.judge.model`) with what to set; `then` says what was not done.
+   */
+  requireModels(models: ReadonlyArray<{ path: string; model: string }>, then = 'Nothing was applied.'): void {
+    const problems: string[] = []
+    for (const { path, model } of models) {
+      try {
+        this.resolve(model)
+      } catch (err) {
+        problems.push(`${path}: ${(err as Error).message}`)
+      }
+    }
+    if (problems.length > 0)
+      throw new KaizenError('CONFIG_ERROR', `${problems.join('\n')}\n${then}`, {
+        details: { fields: models.map((m) => m.path) },
+      })
+  }
+
   /** The limiter of a provider (one per provider per process). */
   limiter(providerId: string): ProviderLimiter {
     let limiter = this.limiters.get(providerId)

@@ -55,6 +55,7 @@ export function registerApi(program: Command): void {
             resolver,
             gateway,
             temporal,
+            providers: deps.providers,
             ...(deps.redactor ? { redactor: deps.redactor } : {}),
           })
           const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })

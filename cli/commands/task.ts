@@ -15,7 +15,6 @@ import { getLabels } from '../../db/queries/labels.js'
 import { listPromptVersions, requireTask } from '../../db/queries/prompts.js'
 import { applyTaskFile } from '../../db/queries/task-file.js'
 import { promptVersions, tasks } from '../../db/schema.js'
-import type { ProviderRegistry } from '../../providers/registry.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
 import { readDataFile } from '../../lib/data-file.js'
@@ -37,22 +36,6 @@ async function graderOf(task: TaskFile, taskPath: string): Promise<GraderSpec> {
   return parsed.data
 }
 
-/** Refuse a task whose models no configured provider serves, naming each field and what to set. */
-function requireProviders(providers: ProviderRegistry, models: Array<{ path: string; model: string }>): void {
-  const problems: string[] = []
-  for (const { path, model } of models) {
-    try {
-      providers.resolve(model)
-    } catch (err) {
-      problems.push(`${path}: ${(err as Error).message}`)
-    }
-  }
-  if (problems.length > 0)
-    throw new KaizenError('CONFIG_ERROR', `${problems.join('\n')}\nNothing was applied.`, {
-      details: { fields: models.map((m) => m.path) },
-    })
-}
-
 export function registerTask(program: Command): void {
   const task = program.command('task').description('your own tasks, defined by task files (docs/your-own-prompt.md)')
 
@@ -67,7 +50,7 @@ export function registerTask(program: Command): void {
       const definition = parseTaskFile(await readDataFile(file, '--file'), file)
       const grader = await graderOf(definition, file)
       const result = await withDeps((deps) => {
-        requireProviders(deps.providers, modelsOf(definition, grader))
+        deps.providers.requireModels(modelsOf(definition, grader))
         return applyTaskFile(deps.db, {
           task: definition,
           grader,

@@ -9,7 +9,7 @@ import { MAX_BATCH } from '../../api/routes/traffic.js'
 import { moveLabel } from '../../db/queries/labels.js'
 import { trafficIdOf } from '../../db/queries/traffic-ids.js'
 import { createToken, revokeToken } from '../../db/queries/tokens.js'
-import { feedback, traffic } from '../../db/schema.js'
+import { auditEvents, feedback, traffic } from '../../db/schema.js'
 import { Rng } from '../../core/rng.js'
 import { PromptResolver } from '../../serving/resolver.js'
 import { betterContent, version } from '../helpers/fixtures.js'
@@ -574,4 +574,74 @@ both are kept append-only`, async () => {
     [201, 201, 201, 201, 201, 201],
     (await Promise.all(together.map((x) => x.text()))).join('\n'),
   )
+})
+
+test('PUT /v1/tasks/{task} applies a task file; promote and rollback move production (audited)', async () => {
+  const id = `http-task-${h.scenario.id.slice(-6)}`
+  const file = (system: string) => ({
+    id,
+    title: 'HTTP task',
+    model: 'sim-standard',
+    inputs: ['ticket'],
+    messages: [
+      { role: 'system', content: system },
+      { role: 'user', content: 'Ticket: {{ticket}}' },
+    ],
+    grader: { kind: 'grader', dimensions: [{ name: 'brief', check: { type: 'length', max: 400 } }] },
+  })
+  const put = (body: unknown, secret = secrets.all, query = '') =>
+    app.request(`/v1/tasks/${id}${query}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...auth(secret) },
+      body: JSON.stringify(body),
+    })
+  const first = await put(file('You triage tickets.'))
+  assert.equal(first.status, 200, await first.clone().text())
+  assert.equal(((await first.json()) as { created: boolean }).created, true)
+  const again = await put(file('You triage tickets.'))
+  assert.equal(((await again.json()) as { changed: boolean }).changed, false)
+  assert.equal((await put(file('You triage tickets.'), secrets.read)).status, 403, 'read is not operate')
+
+  const bad = await put({
+    ...file('x'),
+    messages: [
+      { role: 'system', content: 'x' },
+      { role: 'user', content: '{{nope}}' },
+    ],
+  })
+  assert.equal(bad.status, 400)
+  assert.match(
+    ((await bad.json()) as { error: { message: string } }).error.message,
+    /messages\[1\]\.content: unknown variable \{\{nope\}\}; declared: ticket/,
+  )
+  const fileGrader = await put({ ...file('x'), grader: { file: 'grader.yaml' } })
+  assert.equal(fileGrader.status, 400)
+  const elsewhere = await createToken(h.db, {
+    name: 'billing-ops',
+    scopes: ['operate'],
+    tasks: ['billing-*'],
+    createdBy: 'test',
+  })
+  assert.equal((await put(file('You triage tickets.'), elsewhere.secret)).status, 403)
+
+  const second = await put(file('You triage tickets. Name the queue.'))
+  assert.equal(((await second.json()) as { promoted: boolean }).promoted, false, 'a draft')
+  const move = (path: string, body: unknown) =>
+    app.request(`/v1/tasks/${id}/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secrets.all) },
+      body: JSON.stringify(body),
+    })
+  const promoted = await move('promote', { version: 2, reason: 'reviewed' })
+  assert.equal(promoted.status, 200, await promoted.clone().text())
+  assert.equal(((await promoted.json()) as { to: { version: number } }).to.version, 2)
+  const back = await move('rollback', { reason: 'escalations went up' })
+  assert.equal(((await back.json()) as { to: { version: number } }).to.version, 1)
+  const audit = await h.db
+    .select({ action: auditEvents.action, actor: auditEvents.actor })
+    .from(auditEvents)
+    .where(eq(auditEvents.taskId, id))
+  assert.ok(audit.some((e) => e.action === 'prompt.promoted' && e.actor === 'user:ops@example.com'))
+  assert.ok(audit.some((e) => e.action === 'prompt.rolled-back' && e.actor === 'user:ops@example.com'))
+  assert.ok(audit.some((e) => e.action === 'task.created' && e.actor === 'user:ops@example.com'))
 })
