@@ -84,6 +84,15 @@ module.exports = {
       to: { path: '^activities/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'sim-through-the-provider',
+      severity: 'error',
+      comment:
+        "the simulation is one way to supply a task's model: outside sim/ and the tools, only the " +
+        'simulation provider (providers/simulation.ts) imports sim/; everything else asks the provider',
+      from: { path: '^', pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$'] },
+      to: { path: '^sim/' },
+    },
+    {
       name: 'no-circular-between-folders',
       severity: 'error',
       comment: 'a cycle of imports that leaves the folder it starts in (folders depend one way only)',

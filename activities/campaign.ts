@@ -42,7 +42,6 @@ export interface BeginCampaignResult {
   baselineVersionId: string
   baselineVersion: number
   graderVersionId: string
-  scenarioId: string | null
 }
 
 export interface SnapshotDatasetInput {
@@ -62,7 +61,6 @@ export interface EvaluateBaselineInput {
   datasetId: string
   baselineVersionId: string
   graderVersionId: string
-  scenarioId: string | null
   budgetUsd?: number | null
   fanOut?: FanOutSettings
 }
@@ -99,7 +97,7 @@ async function beginCampaign(deps: ActivityDeps, input: BeginCampaignInput): Pro
     )
   }
   const baselineVersionId = existing?.baselineVersionId ?? labels.production.promptVersionId
-  const graderVersionId = existing?.graderVersionId ?? (await currentGraderVersionId(db, deps.scenarios, task))
+  const graderVersionId = existing?.graderVersionId ?? (await currentGraderVersionId(db, task))
   await db
     .insert(campaigns)
     .values({
@@ -122,7 +120,7 @@ async function beginCampaign(deps: ActivityDeps, input: BeginCampaignInput): Pro
     subjectId: input.campaignId,
     details: { baselineVersionId, baselineVersion: baseline.version, graderVersionId },
   })
-  return { baselineVersionId, baselineVersion: baseline.version, graderVersionId, scenarioId: task.scenarioId }
+  return { baselineVersionId, baselineVersion: baseline.version, graderVersionId }
 }
 
 /** Freeze a sample of recent traffic with known outcomes and split it by hash. */
@@ -211,7 +209,6 @@ async function evaluateBaseline(
   const version = await getPromptVersion(db, input.baselineVersionId)
   const common = {
     campaignId: input.campaignId,
-    scenarioId: input.scenarioId,
     content: contentOf(version),
     graderVersionId: input.graderVersionId,
     spec,

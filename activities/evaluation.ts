@@ -36,7 +36,6 @@ export class Deferred extends Error {
 export interface EvaluateChunkInput extends EvalChunk {
   campaignId: string
   graderVersionId: string
-  scenarioId: string | null
   budgetUsd?: number | null
 }
 
@@ -83,10 +82,7 @@ export class EvaluationPlanner {
     return this.pending.size > 0
   }
 
-  async defer(
-    req: { content: PromptContent; scenarioId: string | null },
-    items: readonly EvalItem[],
-  ): Promise<boolean> {
+  async defer(req: { content: PromptContent }, items: readonly EvalItem[]): Promise<boolean> {
     // The simulation answers in-process at once: spreading its calls over workers only adds round trips.
     if (this.deps.providers.resolve(req.content.model).simulated) return false
     const missing = await this.evaluator.uncachedItems(req, items)
@@ -157,7 +153,6 @@ export function createEvaluationActivities(deps: ActivityDeps) {
       const out = await evaluator
         .evaluate({
           campaignId: input.campaignId,
-          scenarioId: input.scenarioId,
           content,
           items,
           graderVersionId: input.graderVersionId,

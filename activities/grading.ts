@@ -76,7 +76,7 @@ async function planGradingBatch(deps: ActivityDeps, input: PlanGradingInput): Pr
       chunks: Math.ceil(existing.itemCount / existing.chunkSize),
     }
   const task = await requireTask(db, input.taskId)
-  const graderVersionId = input.graderVersionId ?? (await currentGraderVersionId(db, deps.scenarios, task))
+  const graderVersionId = input.graderVersionId ?? (await currentGraderVersionId(db, task))
   await getGraderSpec(db, graderVersionId) // fails clearly on an unknown or unreadable version
   // Items are numbered inside Postgres (INSERT … SELECT): the IDs never travel through the worker.
   const where = and(

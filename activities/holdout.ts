@@ -25,7 +25,6 @@ export interface CompareOnHoldoutInput {
   baselineVersionId: string
   winnerVersionId: string
   graderVersionId: string
-  scenarioId: string | null
   alpha: number
   minEffect: number
   goldenTolerance?: number
@@ -41,6 +40,7 @@ function goldenItems(db: Db, taskId: string): Promise<EvalItem[]> {
   return db
     .select({
       id: traffic.id,
+      taskId: traffic.taskId,
       input: traffic.input,
       reference: traffic.reference,
       simExampleKey: traffic.simExampleKey,
@@ -116,7 +116,6 @@ export function createHoldoutActivities(deps: ActivityDeps) {
       const run = async (versionId: string, on = items) =>
         evaluator.evaluate({
           campaignId: input.campaignId,
-          scenarioId: input.scenarioId,
           content: contentOf(await getPromptVersion(db, versionId)),
           items: on,
           graderVersionId: input.graderVersionId,
@@ -129,7 +128,7 @@ export function createHoldoutActivities(deps: ActivityDeps) {
         const planner = new EvaluationPlanner(deps, input.fanOut)
         for (const versionId of [input.baselineVersionId, input.winnerVersionId]) {
           const content = contentOf(await getPromptVersion(db, versionId))
-          await planner.defer({ content, scenarioId: input.scenarioId }, [...items, ...golden])
+          await planner.defer({ content }, [...items, ...golden])
         }
         if (planner.deferred) return planner.needs()
       }

@@ -34,9 +34,8 @@ import { candidates, datasetItems, scores, traffic } from '../db/schema.js'
 import { Evaluator, type EvalItem } from '../evaluation/evaluator.js'
 import { gradeTraffic } from '../evaluation/grade-traffic.js'
 import { LlmProposer } from '../proposers/llm.js'
-import { approxTokens } from '../providers/simulation.js'
-import { SimulationProposer } from '../sim/proposer.js'
-import type { SimWorld } from '../sim/world.js'
+import { approxTokens } from '../lib/tokens.js'
+import type { SimulatedSearch } from '../providers/simulation.js'
 import { candidateId } from './campaign-data.js'
 import type { ActivityDeps } from './deps.js'
 import { Deferred, EvaluationPlanner, InFlight } from './evaluation.js'
@@ -45,7 +44,7 @@ import type { SearchRoundRequest } from './search-round-input.js'
 /** A production answer may be shown as a demonstration only when its DQ is at least this. */
 export const DEMO_MIN_DQ = 0.8
 
-/** Caps on a candidate's instructions when neither the config nor the task's scenario sets them. */
+/** Caps on a candidate's instructions when neither the config nor a simulated task sets them. */
 const DEFAULT_MAX_SENTENCES = 12
 const DEFAULT_MAX_PROMPT_TOKENS = 800
 
@@ -53,8 +52,8 @@ export interface CampaignPortsOptions {
   request: SearchRoundRequest
   taskId: string
   spec: StoredSpec
-  /** The simulated world of a simulated task; null: a real task. */
-  world: SimWorld | null
+  /** A simulated task's reflection model and prompt limits (providers/simulation); null: a real task. */
+  simulated: SimulatedSearch | null
   train: readonly EvalItem[]
   validation: readonly EvalItem[]
   /** The pool as the round began; strategies add to it. */
@@ -165,17 +164,17 @@ async function saveCandidate(db: Db, o: CampaignPortsOptions, c: NewCandidate) {
 }
 
 export function campaignPorts(deps: ActivityDeps, evaluator: Evaluator, o: CampaignPortsOptions): CampaignPorts {
-  const { request, world } = o
-  const { campaignId, scenarioId, graderVersionId } = request
+  const { request, simulated } = o
+  const { campaignId, graderVersionId } = request
   const byId = new Map([...o.train, ...o.validation].map((i) => [i.id, i]))
   const itemsOf = (ids: readonly string[]) => ids.map((id) => byId.get(id) as EvalItem)
   const rng = Rng.fromSeed(request.seed, 'search-round', request.round)
   const signal = cancellationSignal()
-  const maxSentences = request.maxSentences ?? world?.scenario.task.maxClauses ?? DEFAULT_MAX_SENTENCES
-  const maxPromptTokens = request.maxPromptTokens ?? world?.scenario.task.maxPromptTokens ?? DEFAULT_MAX_PROMPT_TOKENS
+  const maxSentences = request.maxSentences ?? simulated?.maxSentences ?? DEFAULT_MAX_SENTENCES
+  const maxPromptTokens = request.maxPromptTokens ?? simulated?.maxPromptTokens ?? DEFAULT_MAX_PROMPT_TOKENS
   const proposer: Proposer =
-    world && !request.proposerModel
-      ? new SimulationProposer(world)
+    simulated && !request.proposerModel
+      ? simulated.proposer
       : new LlmProposer(
           deps.models,
           { model: request.proposerModel ?? (o.pool[0] as Candidate).content.model, maxSentences, maxPromptTokens },
@@ -206,11 +205,10 @@ export function campaignPorts(deps: ActivityDeps, evaluator: Evaluator, o: Campa
     maxSentences,
     evaluate: (content, ids) =>
       inflight.run(async () => {
-        if (planner && (await planner.defer({ content, scenarioId }, itemsOf(ids)))) throw new Deferred()
+        if (planner && (await planner.defer({ content }, itemsOf(ids)))) throw new Deferred()
         // Heartbeat during long evaluations too, so a slow provider is not mistaken for a dead worker.
         const out = await evaluator.evaluate({
           campaignId,
-          scenarioId,
           content,
           items: itemsOf(ids),
           graderVersionId,
@@ -226,12 +224,12 @@ export function campaignPorts(deps: ActivityDeps, evaluator: Evaluator, o: Campa
     propose: (parent, failures, stream = rng) => live(() => guarded(proposer.propose(parent, failures, stream))),
     mutate: (parent, stream = rng) => live(() => guarded(proposer.mutate(parent, stream))),
     rolloutsRemaining: async () => request.rolloutBudget - (await deps.models.rollouts(campaignId)),
-    uncachedCount: (content, ids) => evaluator.uncachedCount({ content, scenarioId }, itemsOf(ids)),
+    uncachedCount: (content, ids) => evaluator.uncachedCount({ content }, itemsOf(ids)),
     admits,
     demonstrations: () => live(() => (demos ??= demonstrationsOf(deps, request.datasetId, graderVersionId, o.spec))),
     knownScores: (content, ids, options) =>
       evaluator.knownScores(
-        { content, scenarioId, graderVersionId },
+        { content, graderVersionId },
         itemsOf(ids),
         options?.asOfRoundStart ? o.roundStartedAt : undefined,
       ),

@@ -22,7 +22,7 @@ const common = {
   seed: z.string().min(1),
   datasetId: z.string().min(1),
   graderVersionId: z.string().min(1),
-  scenarioId: z.string().min(1).nullable(),
+  // Inputs recorded before 2026-12 also carry the task's scenario: no longer read (the provider knows it).
   /** Defer large evaluations to chunk activities (core/fanout.ts); absent: evaluate everything here. */
   fanOut: FanOut.optional(),
   /** A chunk of this round ran into the spend budget: end the round as the budget stop does. */
@@ -63,7 +63,6 @@ export interface SearchRoundRequest {
   seed: string
   datasetId: string
   graderVersionId: string
-  scenarioId: string | null
   budgetUsd: number | null
   strategy: 'reflective' | StrategyName
   settings: StrategySettings
@@ -105,7 +104,6 @@ function requestOf(input: Common, search: RoundSearch): SearchRoundRequest {
     seed: input.seed,
     datasetId: input.datasetId,
     graderVersionId: input.graderVersionId,
-    scenarioId: input.scenarioId,
     budgetUsd: input.budgetUsd ?? null,
     strategy: search.strategy,
     settings: strategySettings(search),

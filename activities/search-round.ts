@@ -137,10 +137,8 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
       const { campaignId, budgetUsd } = request
       const campaign = await campaignRow(db, campaignId)
       const spec = await getGraderSpec(db, request.graderVersionId)
-      // Simulated tasks use the simulated proposer unless an LLM proposer is configured; real tasks need one.
-      const world = request.scenarioId ? (deps.providers.simulation?.world(request.scenarioId) ?? null) : null
-      if (request.scenarioId && !world && !request.proposerModel)
-        throw new KaizenError('CONFIG_ERROR', 'the simulation provider is not configured in this worker')
+      // Simulated tasks use the simulated proposer unless an LLM proposer is configured.
+      const simulated = deps.providers.simulation?.searchFor(campaign.taskId) ?? null
       const train = await loadItems(db, request.datasetId, 'train')
       const validation = await loadItems(db, request.datasetId, 'validation')
       const { pool, versions } = await poolAtStart(db, campaignId, request.round)
@@ -152,7 +150,7 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
         request,
         taskId: campaign.taskId,
         spec,
-        world,
+        simulated,
         train,
         validation,
         pool,

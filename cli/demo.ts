@@ -17,7 +17,6 @@ import { traffic } from '../db/schema.js'
 import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
-import { requireScenario } from '../sim/registry.js'
 import { campaignIdFor, type CampaignResult, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
@@ -113,7 +112,7 @@ export function simulateTraffic(
   scenarioId: string,
   options: { failCanary?: boolean; runId?: string } = {},
 ): TrafficSimulator {
-  const scenario = requireScenario(rt.scenarios, scenarioId)
+  const scenario = rt.simulation.scenario(scenarioId)
   return new TrafficSimulator({
     db: rt.db,
     provider: rt.simulation,
@@ -126,7 +125,7 @@ export function simulateTraffic(
 /** Run one campaign to a canary decision point. Leaves live traffic running (caller stops it). */
 export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<DemoRun> {
   const log = options.quiet ? () => undefined : say
-  const scenario = requireScenario(rt.scenarios, options.scenario)
+  const scenario = rt.simulation.scenario(options.scenario)
   const taskId = scenario.task.id
   const config: CampaignConfigInput = options.config ?? DEMO_CONFIG
   // Every setting the demo leaves out takes the campaign's default (core/config.ts).

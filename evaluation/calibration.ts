@@ -55,7 +55,7 @@ export function readLabels(path: string): LabelRecord[] {
 
 /** The grader version a task uses now (activated, else its scenario's default). */
 export async function currentGraderVersion(deps: EvaluationDeps, taskId: string): Promise<string> {
-  return currentGraderVersionId(deps.db, deps.scenarios, await requireTask(deps.db, taskId))
+  return currentGraderVersionId(deps.db, await requireTask(deps.db, taskId))
 }
 
 export interface CalibrationOutcome {

@@ -1,18 +1,16 @@
 /**
  * @module evaluation/deps
  * What evaluation needs from the process that hosts it (injected): the database, the model
- * client, the scenarios and the concurrency bounds. Activities get these and more (`ActivityDeps`).
+ * client and the concurrency bounds. Activities get these and more (`ActivityDeps`).
  */
 import type { Db } from '../db/client.js'
 import type { Redactor } from '../privacy/redact.js'
 import type { ModelClient } from '../providers/client.js'
-import type { Scenario } from '../sim/scenario.js'
 
 export interface EvaluationDeps {
   db: Db
   /** Every model call goes through it: cache, limits, retries, spend ledger. */
   models: ModelClient
-  scenarios: ReadonlyMap<string, Scenario>
   /** Concurrent model calls per activity. */
   evalConcurrency: number
   /**

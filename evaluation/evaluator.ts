@@ -25,6 +25,7 @@ export { cacheKeyOf } from '../providers/client.js'
 export interface EvalItem {
   /** The traffic record the item came from. */
   id: string
+  taskId: string
   input: Record<string, string>
   reference: Reference | null
   simExampleKey: string | null
@@ -33,6 +34,7 @@ export interface EvalItem {
 /** The columns of a traffic record an evaluation item is read from (`select(evalItemColumns)`). */
 export const evalItemColumns = {
   id: traffic.id,
+  taskId: traffic.taskId,
   input: traffic.input,
   reference: traffic.reference,
   simExampleKey: traffic.simExampleKey,
@@ -52,7 +54,6 @@ export interface EvalOutcome extends ItemScore {
 
 export interface EvaluateRequest {
   campaignId: string | null
-  scenarioId: string | null
   content: PromptContent
   items: readonly EvalItem[]
   graderVersionId: string
@@ -65,18 +66,17 @@ export interface EvaluateRequest {
   onProgress?: (done: number, total: number) => void
 }
 
-function requestFor(
-  req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
-  item: EvalItem,
-): CompletionRequest {
+type RequestPart = Pick<EvaluateRequest, 'content' | 'replicate'>
+
+/** The model call for an item; a simulated task's item carries the reference its provider answers by. */
+function requestFor(deps: Pick<EvaluationDeps, 'models'>, req: RequestPart, item: EvalItem): CompletionRequest {
+  const simulation = deps.models.registry.simulation?.refFor(item.taskId, item.simExampleKey) ?? null
   return {
     model: req.content.model,
     messages: renderMessages(req.content, item.input),
     params: req.content.params,
     replicate: req.replicate ?? 0,
-    ...(req.scenarioId && item.simExampleKey
-      ? { simulation: { scenario: req.scenarioId, exampleKey: item.simExampleKey } }
-      : {}),
+    ...(simulation ? { simulation } : {}),
   }
 }
 
@@ -96,18 +96,12 @@ export function itemLimit(
 export class Evaluator {
   constructor(private readonly deps: EvaluationDeps) {}
 
-  private keys(
-    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
-    items: readonly EvalItem[],
-  ): string[] {
-    return items.map((item) => this.deps.models.keyOf(requestFor(req, item)))
+  private keys(req: RequestPart, items: readonly EvalItem[]): string[] {
+    return items.map((item) => this.deps.models.keyOf(requestFor(this.deps, req, item)))
   }
 
   /** The items whose model call is not in the cache (each would cost a call). */
-  async uncachedItems(
-    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
-    items: readonly EvalItem[],
-  ): Promise<EvalItem[]> {
+  async uncachedItems(req: RequestPart, items: readonly EvalItem[]): Promise<EvalItem[]> {
     const keys = this.keys(req, items)
     if (keys.length === 0) return []
     const cached = await this.deps.models.lookup(keys)
@@ -115,10 +109,7 @@ export class Evaluator {
   }
 
   /** How many of these items would cost a model call (cache misses). */
-  async uncachedCount(
-    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate'>,
-    items: readonly EvalItem[],
-  ): Promise<number> {
+  async uncachedCount(req: RequestPart, items: readonly EvalItem[]): Promise<number> {
     const keys = [...new Set(this.keys(req, items))]
     if (keys.length === 0) return 0
     return keys.length - (await this.deps.models.lookup(keys)).size
@@ -130,7 +121,7 @@ export class Evaluator {
    */
   /** Stored grades only (no rollout); with `before`, only grades stored before that time. */
   async knownScores(
-    req: Pick<EvaluateRequest, 'content' | 'scenarioId' | 'replicate' | 'graderVersionId'>,
+    req: RequestPart & Pick<EvaluateRequest, 'graderVersionId'>,
     items: readonly EvalItem[],
     before?: Date,
   ): Promise<ItemScore[]> {
@@ -184,7 +175,7 @@ export class Evaluator {
     const one = async (item: EvalItem, key: string): Promise<EvalOutcome> => {
       const hit = cached.get(key) ?? null
       const { record: row, cached: wasCached } = await models.complete(
-        requestFor(req, item),
+        requestFor(this.deps, req, item),
         { ...ctx, purpose: 'task' },
         hit,
       )

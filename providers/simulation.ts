@@ -3,23 +3,106 @@
  * The built-in simulation provider: deterministic, prompt-sensitive answers driven by scenario
  * files (see sim/). Everything it returns is marked `simulated: true` and its model ids start
  * with `sim-`, so simulated results are never mistaken for a real model's.
+ *
+ * It is the only way into sim/ for the rest of Kaizen: a scenario supplies a task (registered like
+ * any other), the simulated model behind it, the cases its traffic is drawn from, and the
+ * simulated reflection model a search uses when no proposer model is configured. Production code
+ * never asks which scenario a task comes from: it hands this provider a task id or an item.
  */
 import { KaizenError } from '../core/errors.js'
+import type { Proposer } from '../core/search/types.js'
 import { normalHash } from '../lib/hash.js'
-import { SimWorld } from '../sim/world.js'
+import { approxTokens } from '../lib/tokens.js'
+import type { SimExample } from '../sim/generator.js'
+import { SimulationProposer } from '../sim/proposer.js'
+import { loadScenarios, requireScenario } from '../sim/registry.js'
 import type { Scenario } from '../sim/scenario.js'
+import { taskOfScenario, type SimulatedTaskDefinition } from '../sim/task.js'
+import { SimWorld } from '../sim/world.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
 
-/** Rough token count: ~4 characters per token, as for English text with common tokenizers. */
-export const approxTokens = (text: string): number => Math.ceil(text.length / 4)
+export type { Scenario, SimExample, SimulatedTaskDefinition, SimWorld }
+
+/** Where a simulated call's hidden ground truth is (CompletionRequest.simulation). */
+export type SimulationRef = NonNullable<CompletionRequest['simulation']>
+
+/** A simulated task's search settings: its reflection model and its prompt limits. */
+export interface SimulatedSearch {
+  proposer: Proposer
+  maxSentences: number
+  maxPromptTokens: number
+}
 
 export class SimulationProvider implements ChatProvider {
   readonly id = 'simulation'
   readonly simulated = true
   private readonly worlds = new Map<string, SimWorld>()
+  /** Task id → the world that simulates it. */
+  private readonly byTask = new Map<string, SimWorld>()
 
   constructor(scenarios: readonly Scenario[], options: { fidelity?: number } = {}) {
-    for (const s of scenarios) this.worlds.set(s.id, new SimWorld(s, options))
+    for (const s of scenarios) {
+      const world = new SimWorld(s, options)
+      const clash = this.byTask.get(s.task.id)
+      if (clash)
+        throw new KaizenError(
+          'INVALID_INPUT',
+          `scenarios "${clash.scenario.id}" and "${s.id}" both define task "${s.task.id}"; give each its own task.id`,
+        )
+      this.worlds.set(s.id, world)
+      this.byTask.set(s.task.id, world)
+    }
+  }
+
+  /** The provider for every scenario file in a folder (KAIZEN_SCENARIOS_DIR). */
+  static async fromDirectory(dir: string, options: { fidelity?: number } = {}): Promise<SimulationProvider> {
+    return new SimulationProvider([...(await loadScenarios(dir)).values()], options)
+  }
+
+  /** The loaded scenarios, by id. */
+  get scenarios(): ReadonlyMap<string, Scenario> {
+    return new Map([...this.worlds].map(([id, w]) => [id, w.scenario]))
+  }
+
+  /** A loaded scenario (NOT_FOUND names the loaded ones). */
+  scenario(id: string): Scenario {
+    return requireScenario(this.scenarios, id)
+  }
+
+  /** Every scenario's task, to register (db/queries/tasks.ts registerSimulatedTask). */
+  tasks(): SimulatedTaskDefinition[] {
+    return [...this.worlds.values()].map((w) => taskOfScenario(w.scenario))
+  }
+
+  /** Whether this provider simulates the task's model. */
+  simulates(taskId: string): boolean {
+    return this.byTask.has(taskId)
+  }
+
+  /** The reference that lets this provider answer a task's case again (null: not a simulated task). */
+  refFor(taskId: string, exampleKey: string | null): SimulationRef | null {
+    const world = this.byTask.get(taskId)
+    return world && exampleKey !== null ? { scenario: world.scenario.id, exampleKey } : null
+  }
+
+  /** A simulated task's case: its input and known outcome, and the reference to answer it. */
+  caseFor(taskId: string, exampleKey: string): { example: SimExample; ref: SimulationRef } {
+    const world = this.byTask.get(taskId)
+    if (!world)
+      throw new KaizenError('NOT_FOUND', `no loaded scenario simulates task "${taskId}" (scenarios: ${this.loaded()})`)
+    return { example: world.example(exampleKey), ref: { scenario: world.scenario.id, exampleKey } }
+  }
+
+  /** A simulated task's search settings: its scenario's reflection model and prompt limits (null: not simulated). */
+  searchFor(taskId: string): SimulatedSearch | null {
+    const world = this.byTask.get(taskId)
+    if (!world) return null
+    const { maxClauses, maxPromptTokens } = world.scenario.task
+    return { proposer: new SimulationProposer(world), maxSentences: maxClauses, maxPromptTokens }
+  }
+
+  private loaded(): string {
+    return [...this.worlds.keys()].join(', ') || 'none'
   }
 
   supports(model: string): boolean {
@@ -40,8 +123,7 @@ export class SimulationProvider implements ChatProvider {
     if (!world) {
       throw new KaizenError(
         'NOT_FOUND',
-        `the simulation provider has no scenario "${scenarioId}" (loaded: ` +
-          `${[...this.worlds.keys()].join(', ') || 'none'})`,
+        `the simulation provider has no scenario "${scenarioId}" (loaded: ${this.loaded()})`,
       )
     }
     return world

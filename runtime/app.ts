@@ -15,12 +15,10 @@ import { KaizenError } from '../core/errors.js'
 import { openDatabase, poolEvents, type Database, type Db } from '../db/client.js'
 import { isDbUnavailable } from '../lib/db-errors.js'
 import { describeError } from '../lib/safe-log.js'
-import { registerScenarioTask, type RegisteredTask } from '../db/queries/tasks.js'
+import { registerSimulatedTask, type RegisteredTask } from '../db/queries/tasks.js'
 import { providersFromEnv } from './providers.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
-import { loadScenarios } from '../sim/registry.js'
-import type { Scenario } from '../sim/scenario.js'
 import { createWorkers } from '../worker/create-worker.js'
 import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
@@ -47,7 +45,7 @@ export interface KaizenRuntime {
   env: Env
   database: Database
   db: Db
-  scenarios: Map<string, Scenario>
+  /** The simulation provider: the scenarios, their tasks and simulated models. */
   simulation: SimulationProvider
   providers: ProviderRegistry
   temporal: TemporalTarget
@@ -88,8 +86,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
   const env = options.env ?? loadEnv()
   const log = options.log ?? (() => undefined)
   installTemporalRuntime(env.KAIZEN_LOG_LEVEL)
-  const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
-  const simulation = new SimulationProvider([...scenarios.values()])
+  const simulation = await SimulationProvider.fromDirectory(env.KAIZEN_SCENARIOS_DIR)
   const providers = providersFromEnv(env, simulation)
 
   const cleanups: Array<() => Promise<void>> = []
@@ -122,13 +119,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       : await connectClient(temporal)
     cleanups.push(() => (connection as Connection).close())
 
-    const deps: ActivityDeps = activityDeps(
-      database.db,
-      env,
-      providers,
-      scenarios,
-      await loadRedaction(env.KAIZEN_REDACTION_FILE),
-    )
+    const deps: ActivityDeps = activityDeps(database.db, env, providers, await loadRedaction(env.KAIZEN_REDACTION_FILE))
     // Outages: one line when a dependency goes away and one when it is back; the worker's own
     // retry warnings are folded into those lines.
     const temporalOutage = new OutageReporter(`Temporal at ${temporal.address}`, log, () =>
@@ -168,19 +159,18 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       env,
       database,
       db: database.db,
-      scenarios,
       simulation,
       providers,
       temporal,
       client,
       async registerScenarioTasks() {
         const out: RegisteredTask[] = []
-        for (const s of scenarios.values()) {
-          const task = await registerScenarioTask(database.db, s)
+        for (const s of simulation.tasks()) {
+          const task = await registerSimulatedTask(database.db, s)
           out.push(task)
           const calibrated = await bootstrapCalibration(deps, {
             taskId: task.taskId,
-            labelsPath: join(env.KAIZEN_SCENARIOS_DIR, 'labels', `${s.id}.jsonl`),
+            labelsPath: join(env.KAIZEN_SCENARIOS_DIR, 'labels', `${s.scenarioId}.jsonl`),
           })
           if (calibrated)
             log(

@@ -8,30 +8,22 @@ import pLimit from 'p-limit'
 import type { ActivityDeps } from '../activities/deps.js'
 import { sql } from 'drizzle-orm'
 import { openDatabase, poolEvents, type Db } from '../db/client.js'
-import { registerScenarioTask } from '../db/queries/tasks.js'
+import { registerSimulatedTask } from '../db/queries/tasks.js'
 import { ModelClient } from '../providers/client.js'
 import { providersFromEnv } from './providers.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
-import { loadScenarios } from '../sim/registry.js'
 import { loadEnv, type Env } from './env.js'
 import { KaizenError } from '../core/errors.js'
 import { OutageReporter, untilAvailable } from './outage.js'
 
 /** The activities' dependencies as configured by the environment (webhooks included). */
-export function activityDeps(
-  db: Db,
-  env: Env,
-  providers: ProviderRegistry,
-  scenarios: ActivityDeps['scenarios'],
-  redactor?: Redactor,
-): ActivityDeps {
+export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, redactor?: Redactor): ActivityDeps {
   return {
     db,
     ...(redactor ? { redactor } : {}),
     providers,
     models: new ModelClient(db, providers, { timeoutMs: env.KAIZEN_MODEL_TIMEOUT_MS }),
-    scenarios,
     evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
     // One bound for the whole process: chunk activities and inline evaluations share it.
     workerLimit: pLimit(env.KAIZEN_EVAL_CONCURRENCY),
@@ -52,8 +44,7 @@ export async function withDeps<T>(
   env: Env = loadEnv(),
   options: { waitForDatabase?: boolean; log?: (line: string) => void } = {},
 ): Promise<T> {
-  const scenarios = await loadScenarios(env.KAIZEN_SCENARIOS_DIR)
-  const simulation = new SimulationProvider([...scenarios.values()])
+  const simulation = await SimulationProvider.fromDirectory(env.KAIZEN_SCENARIOS_DIR)
   const providers = providersFromEnv(env, simulation)
   const open = () => openDatabase({ url: env.DATABASE_URL, dataDir: env.KAIZEN_DATA_DIR })
   const database =
@@ -76,11 +67,8 @@ export async function withDeps<T>(
     : null
   if (outage) poolEvents.connectionLost = (reason) => outage.failed(reason.replace(/^database unavailable:\s*/i, ''))
   try {
-    for (const s of scenarios.values()) await registerScenarioTask(database.db, s)
-    return await fn(
-      activityDeps(database.db, env, providers, scenarios, await loadRedaction(env.KAIZEN_REDACTION_FILE)),
-      env,
-    )
+    for (const task of simulation.tasks()) await registerSimulatedTask(database.db, task)
+    return await fn(activityDeps(database.db, env, providers, await loadRedaction(env.KAIZEN_REDACTION_FILE)), env)
   } finally {
     if (outage) {
       outage.stop()

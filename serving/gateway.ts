@@ -27,7 +27,6 @@ import { LossReport } from '../lib/safe-log.js'
 import { renderMessages, templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { contentOf } from '../db/queries/prompts.js'
-import { getTaskScenarioId } from '../db/queries/tasks.js'
 import { newTrafficId, trafficIdOf } from '../db/queries/traffic-ids.js'
 import { promptVersions, traffic } from '../db/schema.js'
 import type { ModelClient } from '../providers/client.js'
@@ -107,8 +106,6 @@ function responseOf(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Gateway {
-  /** Scenario of each simulated task (tasks do not change their scenario). */
-  private readonly scenarioOf = new Map<string, Promise<string | null>>()
   /** Calls under way by traffic id (requests that carry an id), so a repeat waits instead of calling too. */
   private readonly inFlight = new Map<string, Promise<GatewayResponse>>()
   private readonly redactor: Redactor
@@ -175,15 +172,6 @@ export class Gateway {
     }
   }
 
-  private taskScenario(taskId: string): Promise<string | null> {
-    const known = this.scenarioOf.get(taskId)
-    if (known) return known
-    const scenario = getTaskScenarioId(this.deps.db, taskId)
-    this.scenarioOf.set(taskId, scenario)
-    scenario.catch(() => this.scenarioOf.delete(taskId)) // a failed read is not remembered
-    return scenario
-  }
-
   private async replay(taskId: string, id: string, key: string): Promise<GatewayResponse | null> {
     const [found] = await this.deps.db
       .select({ row: traffic, number: promptVersions.version })
@@ -208,7 +196,6 @@ export class Gateway {
     const provider = this.deps.models.registry.resolve(content.model)
     if (provider.simulated) {
       const sim = this.deps.models.registry.simulation
-      const scenario = await this.taskScenario(taskId)
       if (!req.simulation) {
         throw new KaizenError(
           'INVALID_INPUT',
@@ -219,18 +206,13 @@ export class Gateway {
           },
         )
       }
-      if (!sim || !scenario)
+      if (!sim?.simulates(taskId))
         throw new KaizenError(
           'CONFIG_ERROR',
-          `task "${taskId}" uses the simulated model "${content.model}" but has no simulation scenario`,
+          `task "${taskId}" uses the simulated model "${content.model}" but no loaded scenario simulates it`,
         )
-      const example = sim.world(scenario).example(req.simulation.exampleKey)
-      return {
-        provider,
-        input: example.input,
-        reference: example.reference,
-        sim: { scenario, exampleKey: req.simulation.exampleKey },
-      }
+      const { example, ref } = sim.caseFor(taskId, req.simulation.exampleKey)
+      return { provider, input: example.input, reference: example.reference, sim: ref }
     }
     if (req.simulation) {
       throw new KaizenError(

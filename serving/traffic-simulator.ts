@@ -21,8 +21,7 @@ import { contentOf } from '../db/queries/prompts.js'
 import { trafficIdOf } from '../db/queries/traffic-ids.js'
 import { traffic } from '../db/schema.js'
 import { unitHash } from '../lib/hash.js'
-import type { SimulationProvider } from '../providers/simulation.js'
-import type { Scenario } from '../sim/scenario.js'
+import type { Scenario, SimulationProvider } from '../providers/simulation.js'
 import type { PromptResolver } from './resolver.js'
 
 export interface TrafficSimulatorOptions {

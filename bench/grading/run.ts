@@ -20,7 +20,8 @@ import { NativeConnection, Worker } from '@temporalio/worker'
 import { createActivities } from '../../activities/index.js'
 import { openDatabase } from '../../db/client.js'
 import { activateGrader } from '../../db/queries/graders.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { traffic } from '../../db/schema.js'
 import { GraderSpec } from '../../core/grader-spec.js'
 import { ModelClient } from '../../providers/client.js'
@@ -84,7 +85,7 @@ try {
     const providers = new ProviderRegistry([simulation, judge], simulation, {
       defaultLimits: { concurrency: C, tokensPerMinute: null },
     })
-    const task = await registerScenarioTask(db, scenario)
+    const task = await registerSimulatedTask(db, taskOfScenario(scenario))
     const spec = GraderSpec.parse({
       kind: 'grader',
       name: 'bench-judge',
@@ -133,7 +134,6 @@ try {
         db,
         providers,
         models,
-        scenarios: new Map([[scenario.id, scenario]]),
         evalConcurrency: C,
       }),
       maxConcurrentActivityTaskExecutions: 64,

@@ -17,7 +17,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { sql } from 'drizzle-orm'
 import { openDatabase } from '../../db/client.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { sampleTraffic } from '../../db/queries/sampling.js'
 import { createToken } from '../../db/queries/tokens.js'
 import { REPO_ROOT } from '../../runtime/env.js'
@@ -61,7 +62,7 @@ try {
   const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
   const conn = await openDatabase({ url: database.url, dataDir: tmpdir(), migrate: false })
   const db = conn.db
-  const task = await registerScenarioTask(db, scenario)
+  const task = await registerSimulatedTask(db, taskOfScenario(scenario))
   const { secret } = await createToken(db, { name: 'bench', scopes: ['ingest', 'read'], createdBy: 'bench' })
 
   const port = await freePort()

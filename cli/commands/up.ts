@@ -15,7 +15,7 @@ import { loadEnv } from '../../runtime/env.js'
 import { isTemporalUnavailable, outageReason } from '../../runtime/outage.js'
 import type { TrafficSimulator } from '../../serving/traffic-simulator.js'
 import { upsertRetentionSchedule } from '../../runtime/schedules.js'
-import { loadScenarios, requireScenario } from '../../sim/registry.js'
+import { SimulationProvider } from '../../providers/simulation.js'
 import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
 import { runWorker } from '../worker.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
@@ -29,7 +29,8 @@ const rateFlag = numberFlag('--rate', z.number().gt(0).max(1_000))
 /** Refuse an unknown --scenario before anything starts (servers, worker, traffic). */
 async function requireScenarioFlag(id: string): Promise<void> {
   const env = loadEnv()
-  requireScenario(await loadScenarios(env.KAIZEN_SCENARIOS_DIR), id)
+  const simulation = await SimulationProvider.fromDirectory(env.KAIZEN_SCENARIOS_DIR)
+  simulation.scenario(id)
 }
 
 export function registerUp(program: Command): void {

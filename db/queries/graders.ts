@@ -3,15 +3,12 @@
  * Immutable grader versions. The id is the content hash of the grader's spec and code version,
  * so changing a rubric, a weight or the grading code makes a new version, and every score stays
  * traceable to exactly what produced it. A task's active grader is the last one activated
- * (audited), else its scenario's default Decision Quality grader. Trust verdicts from
- * calibration are append-only.
+ * (audited). Trust verdicts from calibration are append-only.
  */
 import { and, desc, eq } from 'drizzle-orm'
 import { KaizenError, formatPath } from '../../core/errors.js'
 import { defaultDqGrader, StoredSpec, type GraderSpec } from '../../core/grader-spec.js'
 import { contentHash } from '../../lib/hash.js'
-import { requireScenario } from '../../sim/registry.js'
-import type { Scenario } from '../../sim/scenario.js'
 import type { Db } from '../client.js'
 import { auditEvents, graderTrust, graderVersions } from '../schema.js'
 import { appendAudit } from './audit.js'
@@ -20,12 +17,6 @@ import { appendAudit } from './audit.js'
 export const DQ_GRADER_CODE_VERSION = 'dq-deterministic@1'
 /** Bump when the grading code changes behaviour: old scores then stay tied to the old version. */
 export const GRADER_CODE_VERSION = 'kaizen-grader@2'
-
-/** The scenario's grader: a full spec in `grading.grader`, else Decision Quality from its settings. */
-export function graderSpecFromScenario(scenario: Scenario): GraderSpec {
-  const { grader, ...settings } = scenario.grading as Scenario['grading'] & { grader?: GraderSpec }
-  return grader ?? defaultDqGrader({ ...settings, passThreshold: 0.7 })
-}
 
 export function graderVersionIdOf(taskId: string, spec: StoredSpec): string {
   const code = spec.kind === 'dq' ? DQ_GRADER_CODE_VERSION : GRADER_CODE_VERSION
@@ -82,34 +73,34 @@ export async function getGraderSpec(db: Db, id: string): Promise<StoredSpec> {
   return parsed.data
 }
 
-/** The grader a task's campaigns use now: the last activated version, else null. */
-export async function activeGraderVersionId(db: Db, taskId: string): Promise<string | null> {
+/** The grader a task's campaigns use now (the last activated version, and who activated it), else null. */
+export async function activeGrader(db: Db, taskId: string): Promise<{ graderVersionId: string; actor: string } | null> {
   const [row] = await db
-    .select({ details: auditEvents.details })
+    .select({ details: auditEvents.details, actor: auditEvents.actor })
     .from(auditEvents)
     .where(and(eq(auditEvents.taskId, taskId), eq(auditEvents.action, 'grader.activated')))
     .orderBy(desc(auditEvents.id))
     .limit(1)
-  return (row?.details as { graderVersionId?: string } | undefined)?.graderVersionId ?? null
+  const id = (row?.details as { graderVersionId?: string } | undefined)?.graderVersionId
+  return row && id ? { graderVersionId: id, actor: row.actor } : null
+}
+
+/** The grader a task's campaigns use now: the last activated version, else null. */
+export async function activeGraderVersionId(db: Db, taskId: string): Promise<string | null> {
+  return (await activeGrader(db, taskId))?.graderVersionId ?? null
 }
 
 /**
- * The grader a task uses now: the last activated version, else its scenario's default (recorded
- * here); a task with neither has no grader (CONFIG_ERROR).
+ * The grader a task uses now: the last activated version (a task file, `kaizen grader set` and a
+ * simulated task's registration activate one); a task without one has no grader (CONFIG_ERROR).
  */
-export async function currentGraderVersionId(
-  db: Db,
-  scenarios: ReadonlyMap<string, Scenario>,
-  task: { id: string; scenarioId: string | null },
-): Promise<string> {
+export async function currentGraderVersionId(db: Db, task: { id: string }): Promise<string> {
   const active = await activeGraderVersionId(db, task.id)
   if (active) return active
-  if (!task.scenarioId)
-    throw new KaizenError(
-      'CONFIG_ERROR',
-      `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
-    )
-  return ensureGraderVersion(db, task.id, graderSpecFromScenario(requireScenario(scenarios, task.scenarioId)))
+  throw new KaizenError(
+    'CONFIG_ERROR',
+    `task "${task.id}" has no grader; set one with \`kaizen grader set --task ${task.id} --file grader.yaml\``,
+  )
 }
 
 export async function activateGrader(

@@ -1,15 +1,30 @@
 /**
  * @module db/queries/tasks
- * Register a scenario's task: the task row, its seed prompt as version 1 (origin: human), the
- * production label on it, and its grader version. Idempotent: running it again changes nothing.
+ * Register a simulated task (a scenario's task, supplied by the simulation provider): the task
+ * row, its seed prompt as version 1 (origin: human), the production label on it, and its grader,
+ * activated when the task has none (or still has the one an earlier registration activated).
+ * Idempotent: running it again changes nothing.
  */
-import { eq } from 'drizzle-orm'
-import type { Scenario } from '../../sim/scenario.js'
+import type { GraderSpec } from '../../core/grader-spec.js'
+import type { PromptContent } from '../../core/prompt.js'
 import type { Db } from '../client.js'
 import { tasks } from '../schema.js'
-import { ensureGraderVersion, graderSpecFromScenario } from './graders.js'
+import { activateGrader, activeGrader, graderVersionIdOf } from './graders.js'
 import { getLabels, moveLabel } from './labels.js'
 import { createPromptVersion, type PromptVersionRow } from './prompts.js'
+
+/** What a simulated task brings (see sim/task.ts, providers/simulation.ts `tasks()`). */
+export interface SimulatedTask {
+  id: string
+  title: string
+  description: string
+  scenarioId: string
+  inputFields: string[]
+  prompt: PromptContent
+  grader: GraderSpec
+  /** The registering actor (audit), e.g. `scenario:incident-triage`. */
+  actor: string
+}
 
 export interface RegisteredTask {
   taskId: string
@@ -19,15 +34,14 @@ export interface RegisteredTask {
   graderVersionId: string
 }
 
-export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<RegisteredTask> {
-  const t = scenario.task
+export async function registerSimulatedTask(db: Db, t: SimulatedTask): Promise<RegisteredTask> {
   const inserted = await db
     .insert(tasks)
     .values({
       id: t.id,
       title: t.title,
       description: t.description,
-      scenarioId: scenario.id,
+      scenarioId: t.scenarioId,
       inputFields: t.inputFields,
     })
     .onConflictDoNothing({ target: tasks.id })
@@ -37,7 +51,7 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
     content: t.prompt,
     origin: 'human',
     operator: 'seed',
-    createdBy: `scenario:${scenario.id}`,
+    createdBy: t.actor,
   })
   // Only a task without a production version gets the seed prompt there.
   await moveLabel(db, {
@@ -47,11 +61,11 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
     toVersionId: seedVersion.id,
     weight: 1,
     canaryId: null,
-    reason: `task registered from scenario ${scenario.id}`,
-    actor: `scenario:${scenario.id}`,
+    reason: `task registered from scenario ${t.scenarioId}`,
+    actor: t.actor,
     expect: { absent: true },
   })
-  const graderVersionId = await ensureGraderVersion(db, t.id, graderSpecFromScenario(scenario))
+  const graderVersionId = await registerGrader(db, t)
   const production = (await getLabels(db, t.id)).production
   return {
     taskId: t.id,
@@ -62,7 +76,13 @@ export async function registerScenarioTask(db: Db, scenario: Scenario): Promise<
   }
 }
 
-export async function getTaskScenarioId(db: Db, taskId: string): Promise<string | null> {
-  const row = await db.query.tasks.findFirst({ where: eq(tasks.id, taskId), columns: { scenarioId: true } })
-  return row?.scenarioId ?? null
+/**
+ * The scenario's grader becomes the active one when the task has none, or when the active one came
+ * from an earlier registration (the scenario file changed); a grader a person set stays.
+ */
+async function registerGrader(db: Db, t: SimulatedTask): Promise<string> {
+  const id = graderVersionIdOf(t.id, t.grader)
+  const active = await activeGrader(db, t.id)
+  if (active && (active.graderVersionId === id || active.actor !== t.actor)) return active.graderVersionId
+  return activateGrader(db, { taskId: t.id, spec: t.grader, actor: t.actor, source: `scenario ${t.scenarioId}` })
 }

@@ -8,7 +8,8 @@ import { isKaizenError } from '../../core/errors.js'
 import { openDatabase, type Database } from '../../db/client.js'
 import { getLabels, moveLabel } from '../../db/queries/labels.js'
 import { createPromptVersion, findPromptVersion } from '../../db/queries/prompts.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { auditEvents, labelHistory } from '../../db/schema.js'
 import { scenarioCopy, testInfra } from '../helpers/infra.js'
 
@@ -26,9 +27,9 @@ for (const [name, open] of drivers) {
       const d = await open()
       try {
         const scenario = await scenarioCopy('incident-triage', `db-${name}`)
-        const reg = await registerScenarioTask(d.db, scenario)
+        const reg = await registerSimulatedTask(d.db, taskOfScenario(scenario))
         assert.equal(reg.created, true)
-        assert.equal((await registerScenarioTask(d.db, scenario)).created, false)
+        assert.equal((await registerSimulatedTask(d.db, taskOfScenario(scenario))).created, false)
         const appendOnly = (e: Error) =>
           /append-only/.test(String((e as { cause?: Error }).cause?.message ?? e.message))
         for (const table of ['audit_events', 'prompt_versions', 'label_history', 'grader_versions', 'approvals']) {
@@ -57,7 +58,7 @@ for (const [name, open] of drivers) {
       const d = await open()
       try {
         const scenario = await scenarioCopy('incident-triage', `pv-${name}`)
-        const reg = await registerScenarioTask(d.db, scenario)
+        const reg = await registerSimulatedTask(d.db, taskOfScenario(scenario))
         const base = scenario.task.prompt
         const again = await createPromptVersion(d.db, {
           taskId: scenario.task.id,
@@ -95,7 +96,7 @@ for (const [name, open] of drivers) {
       const d = await open()
       try {
         const scenario = await scenarioCopy('incident-triage', `lbl-${name}`)
-        const reg = await registerScenarioTask(d.db, scenario)
+        const reg = await registerSimulatedTask(d.db, taskOfScenario(scenario))
         const task = scenario.task.id
         const move = {
           moveKey: `t:${task}:canary`,
@@ -198,7 +199,7 @@ test('simulated traffic of different tasks never collides, even with the same ru
     const b = await scenarioCopy('refund-decision', 'ids-b')
     const provider = new SimulationProvider([a, b])
     for (const s of [a, b]) {
-      await registerScenarioTask(d.db, s)
+      await registerSimulatedTask(d.db, taskOfScenario(s))
       await new TrafficSimulator({
         db: d.db,
         provider,

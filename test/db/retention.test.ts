@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test'
 import { and, eq, sql } from 'drizzle-orm'
 import { openDatabase, type Database } from '../../db/client.js'
 import { applyRetention, setRetention } from '../../db/queries/retention.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { auditEvents, scores, traffic } from '../../db/schema.js'
 import { isKaizenError } from '../../core/errors.js'
 import { holdTransaction, scenarioCopy, testInfra, untilLockWait } from '../helpers/infra.js'
@@ -17,7 +18,7 @@ const daysAgo = (n: number) => new Date(now.getTime() - n * 86_400_000).toISOStr
 before(async () => {
   d = await openDatabase({ url: testInfra().databaseUrl, dataDir: '/nonexistent' })
   const scenario = await scenarioCopy('incident-triage', 'retention')
-  const reg = await registerScenarioTask(d.db, scenario)
+  const reg = await registerSimulatedTask(d.db, taskOfScenario(scenario))
   taskId = scenario.task.id
   graderVersionId = reg.graderVersionId
   // Prefixes say what each group is: free (nothing refers to it), ds (old dataset), fresh (dataset

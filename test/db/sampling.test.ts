@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database } from '../../db/client.js'
 import { sampleTraffic, type SampleSpec } from '../../db/queries/sampling.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { unitHash } from '../../lib/hash.js'
 import { scenarioCopy, testInfra } from '../helpers/infra.js'
 
@@ -15,7 +16,7 @@ const hoursAgo = (h: number) => new Date(now.getTime() - h * 3600_000)
 before(async () => {
   d = await openDatabase({ url: testInfra().databaseUrl, dataDir: '/nonexistent' })
   const scenario = await scenarioCopy('incident-triage', 'sampling')
-  const reg = await registerScenarioTask(d.db, scenario)
+  const reg = await registerSimulatedTask(d.db, taskOfScenario(scenario))
   taskId = scenario.task.id
   // 4,000 usable records over 200 hours: 80 % on "api", 20 % on "db"; plus unusable ones.
   await d.db.execute(sql`

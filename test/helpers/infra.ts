@@ -12,7 +12,8 @@ import { NativeConnection } from '@temporalio/worker'
 import type { ActivityDeps } from '../../activities/index.js'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database, type Db } from '../../db/client.js'
-import { registerScenarioTask, type RegisteredTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask, type RegisteredTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { ModelClient } from '../../providers/client.js'
 import { ProviderRegistry } from '../../providers/registry.js'
 import { SimulationProvider } from '../../providers/simulation.js'
@@ -84,7 +85,7 @@ export async function startHarness(options: {
   const providers = new ProviderRegistry([simulation, ...(options.providers ?? [])], simulation, {
     defaultLimits: { concurrency: 16, tokensPerMinute: null },
   })
-  const task = await registerScenarioTask(database.db, scenario)
+  const task = await registerSimulatedTask(database.db, taskOfScenario(scenario))
   const models = new ModelClient(database.db, providers)
   const deps = { db: database.db, providers, models, scenarios: new Map([[scenario.id, scenario]]), evalConcurrency: 8 }
   // Canaries need a trusted grader: calibrate on the shipped labels, else record an override.

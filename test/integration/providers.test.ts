@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { judgeCaller } from '../../evaluation/judge-caller.js'
 import { openDatabase, type Database } from '../../db/client.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { grade } from '../../graders/engine.js'
 import { judgeRequest } from '../../graders/judge.js'
 import { GraderSpec, type Check, type JudgeSettings } from '../../core/grader-spec.js'
@@ -292,7 +293,7 @@ test('a USD budget is a hard stop: a call that could pass it is refused before i
   const models = client()
   server.setResponder((call) => ({ kind: 'json', value: judgeFor(call), inputTokens: 1_000, outputTokens: 100 }))
   const s = await scenarioCopy('incident-triage', 'budget-unit')
-  await registerScenarioTask(database.db, s)
+  await registerSimulatedTask(database.db, taskOfScenario(s))
   const campaignId = uniqueSuffix('budget')
   const spec = judgeSpec('judge-model')
   const judge = judgeCaller(models, { campaignId, budgetUsd: 0.0025 })

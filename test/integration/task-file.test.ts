@@ -9,7 +9,8 @@ import { stringify } from 'yaml'
 import { openDatabase, type Database } from '../../db/client.js'
 import { listGolden } from '../../db/queries/golden.js'
 import { getLabels } from '../../db/queries/labels.js'
-import { registerScenarioTask } from '../../db/queries/tasks.js'
+import { registerSimulatedTask } from '../../db/queries/tasks.js'
+import { taskOfScenario } from '../../sim/task.js'
 import { auditEvents, promptVersions, traffic } from '../../db/schema.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { kaizen } from '../helpers/cli.js'
@@ -151,7 +152,7 @@ test('kaizen task apply refuses a bad file naming each problem, and a scenario t
   assert.equal(await d.db.query.tasks.findFirst({ where: (t, { eq }) => eq(t.id, `np-${taskId}`) }), undefined)
 
   const scenario = await scenarioCopy('incident-triage', 'taken')
-  await registerScenarioTask(d.db, scenario)
+  await registerSimulatedTask(d.db, taskOfScenario(scenario))
   const before = await d.db.select().from(auditEvents).where(eq(auditEvents.taskId, scenario.task.id))
   const clash = writeTask('clash.yaml', { ...definition('You triage.'), id: scenario.task.id, golden: [] })
   const conflict = await kaizen(['task', 'apply', '-f', clash], env())

@@ -84,7 +84,6 @@ async function scoreBaseline(run: CampaignRun, begin: Begin) {
     datasetId: run.datasetId,
     baselineVersionId: begin.baselineVersionId,
     graderVersionId: run.graderVersionId,
-    scenarioId: begin.scenarioId,
     budgetUsd: run.config.search.budgetUsd ?? null,
   }
   const fanOut = run.fanOut
@@ -106,7 +105,6 @@ async function compareOnHoldout(run: CampaignRun, begin: Begin, winnerVersionId:
     baselineVersionId: begin.baselineVersionId,
     winnerVersionId,
     graderVersionId: run.graderVersionId,
-    scenarioId: begin.scenarioId,
     alpha: config.gate.alpha,
     minEffect: config.gate.minEffect,
     goldenTolerance: config.gate.goldenTolerance,

@@ -25,10 +25,7 @@ import { failureType, rootMessage } from '../failures.js'
 import type { CampaignDecision, CampaignResult, CampaignStatus } from '../messages.js'
 
 /** What the campaign pins at its start. */
-export type Begin = Pick<
-  BeginCampaignResult,
-  'baselineVersionId' | 'baselineVersion' | 'graderVersionId' | 'scenarioId'
->
+export type Begin = Pick<BeginCampaignResult, 'baselineVersionId' | 'baselineVersion' | 'graderVersionId'>
 
 export interface CampaignInput {
   taskId: string

@@ -14,7 +14,7 @@ import type { Begin, CampaignRun } from './run.js'
 /** The `searchRound` input of one round: the campaign's search config travels as one field. */
 function roundInput(run: CampaignRun, begin: Begin, round: number): SearchRoundInput {
   const { config, campaignId, seed, datasetId, graderVersionId } = run
-  return { campaignId, round, seed, datasetId, graderVersionId, scenarioId: begin.scenarioId, search: config.search }
+  return { campaignId, round, seed, datasetId, graderVersionId, search: config.search }
 }
 
 /** Why a round ends the search early, if it does. */
@@ -48,7 +48,6 @@ export async function search(run: CampaignRun, begin: Begin, snapshot: SnapshotR
     const chunk = {
       campaignId: run.campaignId,
       graderVersionId: run.graderVersionId,
-      scenarioId: begin.scenarioId,
       budgetUsd: config.search.budgetUsd ?? null,
     }
     const fanOut = run.fanOut
