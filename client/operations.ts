@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { WorkflowFailedError, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client'
-import type { CampaignConfig } from '../core/config.js'
+import { parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import type { PreflightInput, PreflightRefusal, PreflightReport } from '../core/preflight.js'
 import { upsertSchedule, type ScheduleSpecInput } from '../runtime/schedules.js'
@@ -73,6 +73,12 @@ export interface StartCampaignInput {
   campaignId?: string
   /** Parsed settings (`parseCampaignConfig`). */
   config: CampaignConfig
+  /**
+   * The settings as the person wrote them (before defaults). When given, the task's campaign
+   * defaults (its task file's `search` and `canary`) are applied under them; `config` is then only
+   * the fallback for a task without defaults.
+   */
+  configInput?: unknown
   trigger: NonNullable<CampaignInput['trigger']>
   /** Recorded in the workflow's memo (API: the token's person). */
   startedBy?: string
@@ -204,6 +210,23 @@ export function createOperations(deps: OperationsDeps) {
     }
   }
 
+  /**
+   * The check, on the settings the campaign will run with: with what the person wrote
+   * (`configInput`) and a task that has campaign defaults, those defaults under their settings.
+   */
+  async function withDefaults(
+    input: PreflightInput,
+    configInput: unknown,
+  ): Promise<{ report: PreflightReport; config: CampaignConfig }> {
+    const report = await ops.preflight(input)
+    if (configInput === undefined || !report.campaignDefaults) return { report, config: input.config }
+    const config = parseCampaignConfig(
+      withTaskDefaults(configInput, report.campaignDefaults),
+      `campaign config with the defaults of task "${input.taskId}"`,
+    )
+    return { report: await ops.preflight({ ...input, config }), config }
+  }
+
   const ops = {
     taskQueue,
     requireWorker,
@@ -240,9 +263,12 @@ export function createOperations(deps: OperationsDeps) {
         throw new KaizenError('INVALID_INPUT', `campaign id "${campaignId}" is not valid: ${CAMPAIGN_ID_RULE}`, {
           details: { fields: ['id'] },
         })
-      const report = await ops.preflight({ taskId: input.taskId, config: input.config, mode: 'start', campaignId })
+      const { report, config } = await withDefaults(
+        { taskId: input.taskId, config: input.config, mode: 'start', campaignId },
+        input.configInput,
+      )
       if (report.refusal) throw refusalError(report.refusal, 'nothing was started')
-      const args: CampaignInput = { taskId: input.taskId, campaignId, trigger: input.trigger, config: input.config }
+      const args: CampaignInput = { taskId: input.taskId, campaignId, trigger: input.trigger, config }
       const handle = await client.workflow
         .start<typeof optimizationCampaign>('optimizationCampaign', {
           workflowId: campaignId,
@@ -389,11 +415,15 @@ export function createOperations(deps: OperationsDeps) {
      * schedule.
      */
     async createSchedule(
-      spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig },
+      spec: Omit<ScheduleSpecInput, 'taskQueue' | 'config'> & { config: CampaignConfig; configInput?: unknown },
     ): Promise<ScheduleCreated> {
-      const report = await ops.preflight({ taskId: spec.taskId, config: spec.config, mode: 'schedule' })
+      const { configInput, ...rest } = spec
+      const { report, config } = await withDefaults(
+        { taskId: spec.taskId, config: spec.config, mode: 'schedule' },
+        configInput,
+      )
       if (report.refusal) throw refusalError(report.refusal, 'no schedule was created')
-      const r = await upsertSchedule(client, { ...spec, taskQueue })
+      const r = await upsertSchedule(client, { ...rest, config, taskQueue })
       return { ...r, warnings: report.warnings, preflight: report }
     },
   }

@@ -262,3 +262,27 @@ export function parseCanaryConfig(value: unknown, where = 'canary config'): Cana
   if (!parsed.success) throw fromZodError(parsed.error, where)
   return parsed.data
 }
+
+/** Campaign settings a task's campaigns start from (its task file's `search` and `canary` blocks). */
+export interface TaskCampaignDefaults {
+  search?: Record<string, unknown>
+  canary?: Record<string, unknown>
+}
+
+/**
+ * A person's campaign settings on top of the task's defaults: each key of `search` and `canary`
+ * they set wins, the others come from the task (a nested setting such as `canary.analysis` is
+ * replaced whole). A value that is not a mapping is left as it is, to be refused by name.
+ */
+export function withTaskDefaults(value: unknown, defaults: TaskCampaignDefaults | null): unknown {
+  if (!defaults || (value !== undefined && value !== null && !isMapping(value))) return value
+  const out: Record<string, unknown> = { ...(value ?? {}) }
+  for (const section of ['search', 'canary'] as const) {
+    const base = defaults[section]
+    const own = out[section]
+    if (!base) continue
+    if (own === undefined || own === null) out[section] = { ...base }
+    else if (isMapping(own)) out[section] = { ...base, ...own }
+  }
+  return out
+}

@@ -5,7 +5,7 @@
  *
  * Types only: safe to import from workflow code.
  */
-import type { CampaignConfig } from './config.js'
+import type { CampaignConfig, TaskCampaignDefaults } from './config.js'
 import type { ErrorCode } from './errors.js'
 
 export interface PreflightInput {
@@ -40,4 +40,6 @@ export interface PreflightReport {
   productionVersionId: string | null
   /** The grader the campaign would use: a grader version id, or `scenario:<id>` (derived at start). */
   grader: string | null
+  /** The campaign settings the task's campaigns start from (its task file's), or null. */
+  campaignDefaults?: TaskCampaignDefaults | null
 }

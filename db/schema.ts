@@ -36,6 +36,14 @@ export const tasks = pgTable('tasks', {
   inputFields: jsonb('input_fields').$type<string[]>().notNull(),
   /** Days production traffic of the task is kept (null: forever). See db/queries/retention.ts. */
   retentionDays: integer('retention_days'),
+  /**
+   * Campaign settings this task's campaigns start from (`search`, `canary` of its task file); a
+   * campaign's own config overrides them key by key. Null: none.
+   */
+  campaignDefaults: jsonb('campaign_defaults').$type<{
+    search?: Record<string, unknown>
+    canary?: Record<string, unknown>
+  }>(),
   createdAt: createdAt(),
 })
 

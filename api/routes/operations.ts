@@ -151,6 +151,7 @@ export function registerOperations(
         taskId: body.task,
         ...(body.id ? { campaignId: body.id } : {}),
         config,
+        configInput: body.config ?? {},
         trigger: 'api',
         startedBy: token.person ?? `token:${token.name}`,
       })

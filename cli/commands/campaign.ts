@@ -6,7 +6,7 @@ import type { Command } from 'commander'
 import { z } from 'zod'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
-import { isMapping, parseCampaignConfig } from '../../core/config.js'
+import { isMapping, parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
 import { estimateCampaign } from '../../core/search/estimate.js'
@@ -33,12 +33,13 @@ interface ConfigFlags {
 
 /**
  * The campaign config: the --config file (if any) with the flags on top, validated strictly (a
- * mapping; unknown keys refused with their path and a "did you mean").
+ * mapping; unknown keys refused with their path and a "did you mean"). `input` is that config as
+ * written, for the task's campaign defaults to go under.
  */
-async function configFromFlags(opts: ConfigFlags) {
+async function configFromFlags(opts: ConfigFlags): Promise<{ config: CampaignConfig; input: unknown }> {
   const where = opts.config ? `campaign config ${opts.config}` : 'campaign flags'
   const base = opts.config ? await readDataFile(opts.config, '--config') : {}
-  if (!isMapping(base)) return parseCampaignConfig(base, where) // refused: not a mapping
+  if (!isMapping(base)) return { config: parseCampaignConfig(base, where), input: base } // refused: not a mapping
   const merged: Record<string, unknown> = { ...base }
   // A flag overrides its key; a section that is not a mapping stays as it is, to be refused by name.
   const override = (section: string, values: Record<string, number | undefined>) => {
@@ -51,7 +52,10 @@ async function configFromFlags(opts: ConfigFlags) {
   override('search', { rounds: opts.rounds, rolloutBudget: opts.budget })
   override('canary', { weight: opts.canaryWeight })
   const flagged = opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined
-  return parseCampaignConfig(merged, opts.config && flagged ? `${where} (with flags)` : where)
+  return {
+    config: parseCampaignConfig(merged, opts.config && flagged ? `${where} (with flags)` : where),
+    input: merged,
+  }
 }
 
 /** The options every command that builds a campaign config shares. */
@@ -109,12 +113,13 @@ export function registerCampaign(program: Command): void {
     .option('--no-wait', 'return once the campaign has started')
     .option('--json', 'print the result as JSON')
     .action(async (opts: ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }) => {
-      const config = await configFromFlags(opts)
+      const { config, input } = await configFromFlags(opts)
       await withOperations(async (ops, { target }) => {
         const started = await ops.startCampaign({
           taskId: opts.task,
           ...(opts.id ? { campaignId: opts.id } : {}),
           config,
+          configInput: input,
           trigger: 'cli',
         })
         const { campaignId, handle } = started
@@ -180,10 +185,17 @@ export function registerCampaign(program: Command): void {
     )
     .option('--json', 'print as JSON')
     .action(async (opts: ConfigFlags & { task: string; acceptRate: number; json?: boolean }) => {
-      const config = await configFromFlags(opts)
-      const est = await withDeps(async (deps) => {
+      const own = await configFromFlags(opts)
+      const { est, config } = await withDeps(async (deps) => {
         // The checks a start makes (db/queries/preflight.ts): would this campaign run at all?
-        const check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
+        let config = own.config
+        let check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
+        if (check.campaignDefaults) {
+          // The task's campaign defaults (its task file's) under the settings given here, as a start does.
+          const where = `campaign config with the defaults of task "${opts.task}"`
+          config = parseCampaignConfig(withTaskDefaults(own.input, check.campaignDefaults), where)
+          check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
+        }
         if (!check.productionVersionId) {
           // Nothing to estimate without a task and its production prompt.
           const r = check.refusal as NonNullable<typeof check.refusal>
@@ -196,7 +208,7 @@ export function registerCampaign(program: Command): void {
           input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150,
           output: Math.round(production.params.maxTokens / 2),
         }
-        return {
+        const est = {
           model: production.model,
           refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
           warnings: check.warnings,
@@ -210,6 +222,7 @@ export function registerCampaign(program: Command): void {
             acceptRate: opts.acceptRate,
           }),
         }
+        return { est, config }
       })
       if (opts.json) return printJson(est)
       const r = est.rollouts

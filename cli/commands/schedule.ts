@@ -36,6 +36,7 @@ export function registerSchedule(program: Command): void {
           timezone: opts.timezone,
           catchupWindow: opts.catchupWindow,
           config: parseCampaignConfig({}),
+          configInput: {},
         })
         say(
           `Schedule ${r.scheduleId} ${r.created ? 'created' : 'updated'}: a campaign for "${opts.task}" at ` +

@@ -64,6 +64,7 @@ export async function campaignPreflight(
       message: `task "${task.id}" has no production prompt version to improve`,
     })
   report.productionVersionId = labels.production.promptVersionId
+  report.campaignDefaults = task.campaignDefaults ?? null
 
   const grader = await activeGraderVersionId(db, task.id)
   report.grader = grader ?? (task.scenarioId ? `scenario:${task.scenarioId}` : null)

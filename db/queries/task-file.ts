@@ -2,7 +2,8 @@
  * @module db/queries/task-file
  * `applyTaskFile`: create or update a team's own task from its task file (core/task-file.ts).
  *
- * - The task row (no scenario). A task registered from a simulation scenario is not redefined.
+ * - The task row (no scenario), with the file's `search` and `canary` blocks as the defaults its
+ *   campaigns start from. A task registered from a simulation scenario is not redefined.
  * - The prompt becomes a human prompt version (same content = same version). The first one goes
  *   to production; a later one stays a draft unless `promote` is asked, and then the production
  *   label moves by compare-and-swap (a move that lost a race changes nothing and says so).
@@ -54,10 +55,21 @@ export interface ApplyTaskFileResult {
   lines: string[]
 }
 
+/** The task file's campaign defaults as stored on the task (null: none). */
+function campaignDefaultsOf(task: TaskFile): NonNullable<typeof tasks.$inferInsert.campaignDefaults> | null {
+  if (!task.search && !task.canary) return null
+  return { ...(task.search ? { search: task.search } : {}), ...(task.canary ? { canary: task.canary } : {}) }
+}
+
 /** Create or update the task row; refuses to redefine a scenario task. Returns what changed. */
 async function upsertTask(db: Db, input: ApplyTaskFileInput): Promise<'created' | 'updated' | 'unchanged'> {
   const { task, actor, source } = input
-  const fields = { title: task.title, description: task.description, inputFields: task.inputs }
+  const fields = {
+    title: task.title,
+    description: task.description,
+    inputFields: task.inputs,
+    campaignDefaults: campaignDefaultsOf(task),
+  }
   const existing = await db.query.tasks.findFirst({ where: eq(tasks.id, task.id) })
   if (existing?.scenarioId)
     throw new KaizenError(
@@ -91,7 +103,8 @@ async function upsertTask(db: Db, input: ApplyTaskFileInput): Promise<'created' 
   const same =
     existing.title === fields.title &&
     existing.description === fields.description &&
-    JSON.stringify(existing.inputFields) === JSON.stringify(fields.inputFields)
+    JSON.stringify(existing.inputFields) === JSON.stringify(fields.inputFields) &&
+    contentHash(existing.campaignDefaults ?? null) === contentHash(fields.campaignDefaults)
   if (same) return 'unchanged'
   await db.update(tasks).set(fields).where(eq(tasks.id, task.id))
   await audit('task.updated', `updated:${contentHash(fields).slice(0, 16)}`)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { parseCampaignConfig, withTaskDefaults } from '../../core/config.js'
 import { isKaizenError } from '../../core/errors.js'
 import { parseTaskFile, promptOf, taskFileJsonSchema, type TaskFileInput } from '../../core/task-file.js'
 import { REPO_ROOT } from '../../runtime/env.js'
@@ -102,4 +103,28 @@ test('the published JSON Schema is the one generated from the zod schema (npm ru
   const props = published.properties as Record<string, unknown>
   for (const key of ['id', 'model', 'params', 'inputs', 'messages', 'grader', 'search', 'canary', 'golden'])
     assert.ok(key in props, `${key} missing from the JSON Schema`)
+})
+
+test("a task's campaign defaults go under the settings a person gives, key by key", () => {
+  const defaults = {
+    search: { proposerModel: 'openai:gpt-4.1', rolloutBudget: 500, budgetUsd: 5 },
+    canary: { steps: [0.05, 0.25] },
+  }
+  const merged = withTaskDefaults({ search: { rolloutBudget: 80 }, sample: { size: 120 } }, defaults)
+  assert.deepEqual(merged, {
+    search: { proposerModel: 'openai:gpt-4.1', rolloutBudget: 80, budgetUsd: 5 },
+    canary: { steps: [0.05, 0.25] },
+    sample: { size: 120 },
+  })
+  const config = parseCampaignConfig(merged)
+  assert.equal(config.search.proposerModel, 'openai:gpt-4.1')
+  assert.equal(config.search.rolloutBudget, 80)
+  assert.deepEqual(config.canary.steps, [0.05, 0.25])
+  // Nothing given: the task's defaults; no defaults: the input as it was.
+  assert.deepEqual(withTaskDefaults(undefined, defaults), { search: defaults.search, canary: defaults.canary })
+  const own = { search: { rounds: 2 } }
+  assert.equal(withTaskDefaults(own, null), own)
+  // A section that is not a mapping stays, so the parse refuses it by name.
+  assert.deepEqual(withTaskDefaults({ search: 'fast' }, defaults), { search: 'fast', canary: defaults.canary })
+  assert.throws(() => parseCampaignConfig(withTaskDefaults({ search: 'fast' }, defaults)), /search/)
 })
