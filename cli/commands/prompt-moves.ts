@@ -51,9 +51,10 @@ export function registerPromptMoves(prompts: Command): void {
     .action(async (opts: { task?: string; file?: string; actor: string }) => {
       const taskId = requireOption(opts.task, '--task', 'name the task, e.g. --task support-triage')
       const file = requireOption(opts.file, '--file', 'give the prompt file, e.g. -f prompt.yaml')
-      const version = await withDeps(async ({ db }) => {
+      const version = await withDeps(async ({ db, providers }) => {
         const task = await requireTask(db, taskId)
         const content = await readPrompt(file, task.inputFields)
+        providers.requireModels([{ path: `${file}: model`, model: content.model }], 'Nothing was pushed.')
         const v = await createPromptVersion(db, {
           taskId,
           content,

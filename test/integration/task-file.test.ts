@@ -191,6 +191,17 @@ test('kaizen prompts push, promote and rollback: drafts, compare-and-swap moves 
   const refused = await kaizen(['prompts', 'push', '--task', id, '-f', badPrompt], env())
   assert.equal(refused.code, 2)
   assert.match(refused.stderr, /user: unknown variable \{\{customer\}\}; declared: ticket, tier/)
+  const noProvider = await kaizen(['prompts', 'push', '--task', id, '-f', prompt], {
+    DATABASE_URL: testInfra().databaseUrl,
+    OPENAI_BASE_URL: undefined,
+    OPENAI_API_KEY: undefined,
+  })
+  assert.notEqual(noProvider.code, 0, noProvider.stderr)
+  assert.match(
+    noProvider.stderr,
+    /prompt\.yaml: model: no configured provider serves model "openai:gpt-4.1-mini".*OPENAI_API_KEY/s,
+  )
+  assert.match(noProvider.stderr, /Nothing was pushed/)
 
   const noReason = await kaizen(['prompts', 'promote', `${id}@2`], env())
   assert.equal(noReason.code, 2)
