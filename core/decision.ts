@@ -35,6 +35,13 @@ export const Reference = z.object({
 })
 export type Reference = z.infer<typeof Reference>
 
+/**
+ * What resolved a case (a record's reference: a feedback outcome, a golden case's expected
+ * value): any JSON object. Decision tasks use the {@link Reference} shape; checks that read
+ * another shape pick their value out of it by path.
+ */
+export type CaseReference = Record<string, unknown>
+
 export type ParsedDecision = { ok: true; decision: Decision } | { ok: false; error: string }
 
 /** Parse a model's text as a decision: the JSON object may be wrapped in a ```json fence. */

@@ -236,3 +236,12 @@ export function defaultDqGrader(settings: Omit<DqSpec, 'kind'>): GraderSpec {
     passThreshold: settings.passThreshold,
   })
 }
+
+/**
+ * Whether a grader reads the reference as a decision outcome (diagnosis, keywords, actions): a
+ * Decision Quality grader, or one with a `decision-correctness` dimension. Outcomes recorded for
+ * its task must then have that shape.
+ */
+export function readsDecisionReference(spec: StoredSpec): boolean {
+  return spec.kind === 'dq' || spec.dimensions.some((d) => d.check.type === 'decision-correctness')
+}

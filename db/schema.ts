@@ -22,7 +22,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core'
 import type { Demonstration, PromptParams } from '../core/prompt.js'
-import type { Reference } from '../core/decision.js'
+import type { CaseReference } from '../core/decision.js'
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
 
@@ -139,7 +139,7 @@ export const traffic = pgTable(
     input: jsonb('input').$type<Record<string, string>>().notNull(),
     output: text('output'),
     /** What actually resolved the case, when known (feedback / ground truth). */
-    reference: jsonb('reference').$type<Reference>(),
+    reference: jsonb('reference').$type<CaseReference>(),
     /** Simulation reference: lets the simulation provider answer this input again. */
     simExampleKey: text('sim_example_key'),
     provider: text('provider').notNull(),

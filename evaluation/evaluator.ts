@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray, lt } from 'drizzle-orm'
 import pLimit from 'p-limit'
-import type { Reference } from '../core/decision.js'
+import type { CaseReference } from '../core/decision.js'
 import { renderMessages, type PromptContent } from '../core/prompt.js'
 import type { ItemScore } from '../core/search/types.js'
 import { scores, traffic } from '../db/schema.js'
@@ -27,7 +27,7 @@ export interface EvalItem {
   id: string
   taskId: string
   input: Record<string, string>
-  reference: Reference | null
+  reference: CaseReference | null
   simExampleKey: string | null
 }
 

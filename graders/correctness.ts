@@ -4,7 +4,7 @@
  * reference's key facts, the actions match the reference actions (F1 over target + command
  * tokens, same verb), and the risk level agrees. No reference → `null` (excluded and counted).
  */
-import { parseDecision, type Action } from '../core/decision.js'
+import { parseDecision, Reference, type Action } from '../core/decision.js'
 import type { GradeInput, GradeResult } from './types.js'
 import type { DqSpec } from '../core/grader-spec.js'
 
@@ -35,7 +35,14 @@ export function gradeCorrectness(input: GradeInput, spec: Pick<DqSpec, 'correctn
   const parsed = parseDecision(input.output)
   if (!parsed.ok) return { pass: false, score: 0, reason: 'malformed answer' }
   const d = parsed.decision
-  const ref = input.reference
+  const shaped = Reference.safeParse(input.reference)
+  if (!shaped.success)
+    return {
+      pass: false,
+      score: null,
+      reason: 'the reference is not a decision outcome (diagnosis, keywords, actions)',
+    }
+  const ref = shaped.data
   const diag = d.diagnosis.toLowerCase()
   const found = ref.keywords.filter((k) => diag.includes(k.toLowerCase())).length
   const diagnosis = found / ref.keywords.length

@@ -4,7 +4,7 @@
  * A score of `null` means "could not grade" (e.g. no reference to compare with); it is excluded
  * from means and counted, never silently turned into 0 or 1.
  */
-import type { Reference } from '../core/decision.js'
+import type { CaseReference } from '../core/decision.js'
 
 export interface GradeResult {
   pass: boolean
@@ -23,7 +23,7 @@ export interface GradeInput {
   /** The input variables the model saw. */
   input: Record<string, string>
   /** What actually resolved the case, when known. */
-  reference: Reference | null
+  reference: CaseReference | null
 }
 
 export interface DqResult extends GradeResult {

@@ -4,13 +4,16 @@
  * traffic record, named by Kaizen's id or by the task and the client's idempotency key. Feedback is
  * append-only (`feedback` table); an outcome also becomes the record's reference, which is what
  * makes it usable for campaigns and grading (a later outcome replaces the reference, both stay in
- * the feedback log). A rating needs a human identity (`by`).
+ * the feedback log). An outcome is any JSON object, or a decision when the task's grader reads
+ * decisions. A rating needs a human identity (`by`).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { eq } from 'drizzle-orm'
 import { Reference } from '../../core/decision.js'
-import { KaizenError } from '../../core/errors.js'
+import { KaizenError, fromZodError } from '../../core/errors.js'
+import { readsDecisionReference } from '../../core/grader-spec.js'
 import type { Db } from '../../db/client.js'
+import { activeGraderVersionId, getGraderSpec } from '../../db/queries/graders.js'
 import { feedback, traffic } from '../../db/schema.js'
 import { sha256Hex } from '../../lib/hash.js'
 import type { Redactor } from '../../privacy/redact.js'
@@ -35,7 +38,16 @@ export const Feedback = z
       .max(200)
       .optional()
       .openapi({ description: 'Idempotency key of this feedback: sent twice, stored once' }),
-    outcome: Reference.optional().openapi({ description: 'What actually resolved the case' }),
+    outcome: z
+      .record(z.string(), z.unknown())
+      .refine((o) => JSON.stringify(o).length <= 100_000, 'an outcome is at most 100,000 characters of JSON')
+      .optional()
+      .openapi({
+        description:
+          'What actually resolved the case: a JSON object (it becomes the record’s reference). For a task ' +
+          'graded on decisions (Decision Quality, decision-correctness) it is a decision: diagnosis, keywords, ' +
+          'actions, risk',
+      }),
     rating: z
       .object({
         score: z.number().min(0).max(1).openapi({ description: '0 (useless) to 1 (exactly right)' }),
@@ -76,6 +88,31 @@ const route = createRoute({
   },
 })
 
+/**
+ * An outcome must have the shape the task's grader reads: a decision for a grader that reads
+ * decisions (refused naming each field otherwise); any JSON object for the others.
+ */
+async function requireOutcomeShape(
+  db: Db,
+  token: Parameters<typeof requireTasks>[0],
+  at: { trafficId: string; field: string },
+  outcome: Record<string, unknown>,
+): Promise<void> {
+  const [row] = await db.select({ taskId: traffic.taskId }).from(traffic).where(eq(traffic.id, at.trafficId))
+  if (row) requireTasks(token, [row.taskId], at.field) // nothing about another team's task is told
+  const graderId = row ? await activeGraderVersionId(db, row.taskId) : null
+  if (!row || !graderId || !readsDecisionReference(await getGraderSpec(db, graderId))) return
+  const parsed = Reference.safeParse(outcome)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ ...i, path: ['outcome', ...i.path] }))
+    throw fromZodError(
+      new z.ZodError(issues),
+      `the outcome for task "${row.taskId}"`,
+      'its grader reads decisions: send diagnosis, keywords, actions (command, target) and optionally risk',
+    )
+  }
+}
+
 export function registerFeedback(
   app: OpenAPIHono<AuthEnv>,
   deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
@@ -94,6 +131,8 @@ export function registerFeedback(
     }
     const trafficId = f.trafficId ?? trafficIdOf(f.task as string, f.id as string)
     const token = c.get('token')
+    if (body.outcome)
+      await requireOutcomeShape(deps.db, token, { trafficId, field: f.trafficId ? 'trafficId' : 'task' }, body.outcome)
     const recorded = await deps.db.transaction(async (tx) => {
       // Locked (FOR NO KEY UPDATE): retention cannot delete or erase the record between this read
       // and the writes below (it waits for this transaction); a delete or erase already under way is

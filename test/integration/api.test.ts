@@ -12,6 +12,7 @@ import { createToken, revokeToken } from '../../db/queries/tokens.js'
 import { auditEvents, feedback, traffic } from '../../db/schema.js'
 import { Rng } from '../../core/rng.js'
 import { PromptResolver } from '../../serving/resolver.js'
+import { errorOf } from '../helpers/cli.js'
 import { betterContent, version } from '../helpers/fixtures.js'
 import { holdTransaction, startHarness, untilLockWait, type Harness } from '../helpers/infra.js'
 
@@ -508,6 +509,14 @@ both are kept append-only`, async () => {
     2,
     'the same feedback twice is stored once',
   )
+
+  // The task's grader reads decisions: an outcome of another shape is refused naming each field, nothing kept.
+  const shapeless = await send({ trafficId, outcome: { queue: 'auth', actions: 'renew it' } })
+  assert.equal(shapeless.status, 400)
+  const shapeError = await errorOf(shapeless)
+  assert.deepEqual(shapeError.fields?.sort(), ['outcome.actions', 'outcome.diagnosis', 'outcome.keywords'])
+  assert.match(shapeError.message, /its grader reads decisions/)
+  assert.deepEqual((await h.db.select().from(traffic).where(eq(traffic.id, trafficId)))[0]?.reference, outcome)
 
   const noPerson = await send({ trafficId, rating: { score: 1, by: ' ' } })
   assert.equal(noPerson.status, 400)
