@@ -4,7 +4,8 @@
  * Folders are layers, bottom to top. A module imports only from its own folder and the folders
  * below it. bench/, scripts/ and test/ sit on top: they may import anything, and only they import
  * each other. workflows/ is bundled for Temporal's deterministic sandbox: it imports only core/,
- * workflows/ and types from activities/.
+ * workflows/ and types from activities/. sdk/ (the application client, `kaizen/client`) sits right on
+ * core/: it imports nothing else of ours.
  *
  * The order is written once, below; the rules are generated from it.
  */
@@ -12,6 +13,7 @@
 /** Bottom to top. bin/ (the `kaizen` executable) sits on the CLI. */
 const LAYERS = [
   'core',
+  'sdk',
   'lib',
   'sim',
   'db',
@@ -97,6 +99,8 @@ module.exports = {
     tsPreCompilationDeps: true,
     // Every layer and tool folder (`depcruise … .` reads the whole repository, node_modules aside).
     includeOnly: folders([...LAYERS, ...TOOLS]),
+    // `kaizen/client` resolves through package.json's own `exports` (self-reference) to sdk/.
+    enhancedResolveOptions: { exportsFields: ['exports'] },
     doNotFollow: { path: 'node_modules' },
     exclude: { path: 'node_modules' },
   },
