@@ -5,7 +5,8 @@
  * below it. bench/, scripts/ and test/ sit on top: they may import anything, and only they import
  * each other. workflows/ is bundled for Temporal's deterministic sandbox: it imports only core/,
  * workflows/ and types from activities/. sdk/ (the application client, `kaizen/client`) sits right on
- * core/: it imports nothing else of ours.
+ * core/: it imports nothing else of ours. examples/ are applications: they use Kaizen only through
+ * `kaizen/client` (resolved by the package's own `exports` to sdk/), and nothing imports them.
  *
  * The order is written once, below; the rules are generated from it.
  */
@@ -35,6 +36,9 @@ const LAYERS = [
 
 /** On top of every layer: they may import anything, and nothing but each other imports them. */
 const TOOLS = ['bench', 'scripts', 'test']
+
+/** Applications using Kaizen as its users do: through the client alone. */
+const APPS = ['examples']
 
 /** What workflow code may import besides itself (anything from activities/ only as a type). */
 const WORKFLOW_IMPORTS = ['core', 'activities']
@@ -68,6 +72,20 @@ module.exports = {
       to: { path: folders(TOOLS) },
     },
     {
+      name: 'examples-use-the-client',
+      severity: 'error',
+      comment: 'examples/ use Kaizen as an application does: through `kaizen/client` (sdk/) alone',
+      from: { path: folders(APPS) },
+      to: { path: folders([...LAYERS.filter((l) => l !== 'sdk'), ...TOOLS]) },
+    },
+    {
+      name: 'not-to-examples',
+      severity: 'error',
+      comment: 'nothing imports examples/ (they are applications; tests run them as processes)',
+      from: { pathNot: folders(APPS) },
+      to: { path: folders(APPS) },
+    },
+    {
       name: 'workflows-sandbox',
       severity: 'error',
       comment:
@@ -97,9 +115,9 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     // Type-only imports are dependencies too (and the workflows rule tells them apart).
     tsPreCompilationDeps: true,
-    // Every layer and tool folder (`depcruise … .` reads the whole repository, node_modules aside).
-    includeOnly: folders([...LAYERS, ...TOOLS]),
-    // `kaizen/client` resolves through package.json's own `exports` (self-reference) to sdk/.
+    // Every layer, tool and app folder (`depcruise … .` reads the whole repository, node_modules aside).
+    includeOnly: folders([...LAYERS, ...TOOLS, ...APPS]),
+    // `kaizen/client` from examples/ resolves through package.json's own `exports` (self-reference).
     enhancedResolveOptions: { exportsFields: ['exports'] },
     doNotFollow: { path: 'node_modules' },
     exclude: { path: 'node_modules' },
