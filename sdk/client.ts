@@ -99,6 +99,7 @@ export class KaizenClient {
     this.prompts = new PromptCache(this.transport, { maxEntries: options.cacheSize ?? 10_000, now: this.now })
     const batch = { maxSize: 100, intervalMs: 1_000, maxQueue: 10_000, ...options.batch }
     batch.maxSize = Math.max(1, Math.min(MAX_BATCH, batch.maxSize))
+    batch.maxQueue = Math.max(1, batch.maxQueue)
     this.recorder = new Recorder(this.transport, batch, this.retry, options.onError ?? defaultOnError)
   }
 
