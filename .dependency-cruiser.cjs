@@ -4,7 +4,9 @@
  * Folders are layers, bottom to top. A module imports only from its own folder and the folders
  * below it. bench/, scripts/ and test/ sit on top: they may import anything, and only they import
  * each other. workflows/ is bundled for Temporal's deterministic sandbox: it imports only core/,
- * workflows/ and types from activities/.
+ * workflows/ and types from activities/. sdk/ (the application client, `kaizen/client`) sits right on
+ * core/: it imports nothing else of ours. examples/ are applications: they use Kaizen only through
+ * `kaizen/client` (resolved by the package's own `exports` to sdk/), and nothing imports them.
  *
  * The order is written once, below; the rules are generated from it.
  */
@@ -12,6 +14,7 @@
 /** Bottom to top. bin/ (the `kaizen` executable) sits on the CLI. */
 const LAYERS = [
   'core',
+  'sdk',
   'lib',
   'sim',
   'db',
@@ -33,6 +36,9 @@ const LAYERS = [
 
 /** On top of every layer: they may import anything, and nothing but each other imports them. */
 const TOOLS = ['bench', 'scripts', 'test']
+
+/** Applications using Kaizen as its users do: through the client alone. */
+const APPS = ['examples']
 
 /** What workflow code may import besides itself (anything from activities/ only as a type). */
 const WORKFLOW_IMPORTS = ['core', 'activities']
@@ -64,6 +70,20 @@ module.exports = {
       comment: `only ${TOOLS.join(', ')} may import ${TOOLS.map((t) => `${t}/`).join(', ')}`,
       from: { pathNot: folders(TOOLS) },
       to: { path: folders(TOOLS) },
+    },
+    {
+      name: 'examples-use-the-client',
+      severity: 'error',
+      comment: 'examples/ use Kaizen as an application does: through `kaizen/client` (sdk/) alone',
+      from: { path: folders(APPS) },
+      to: { path: folders([...LAYERS.filter((l) => l !== 'sdk'), ...TOOLS]) },
+    },
+    {
+      name: 'not-to-examples',
+      severity: 'error',
+      comment: 'nothing imports examples/ (they are applications; tests run them as processes)',
+      from: { pathNot: folders(APPS) },
+      to: { path: folders(APPS) },
     },
     {
       name: 'workflows-sandbox',
@@ -104,8 +124,10 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     // Type-only imports are dependencies too (and the workflows rule tells them apart).
     tsPreCompilationDeps: true,
-    // Every layer and tool folder (`depcruise … .` reads the whole repository, node_modules aside).
-    includeOnly: folders([...LAYERS, ...TOOLS]),
+    // Every layer, tool and app folder (`depcruise … .` reads the whole repository, node_modules aside).
+    includeOnly: folders([...LAYERS, ...TOOLS, ...APPS]),
+    // `kaizen/client` from examples/ resolves through package.json's own `exports` (self-reference).
+    enhancedResolveOptions: { exportsFields: ['exports'] },
     doNotFollow: { path: 'node_modules' },
     exclude: { path: 'node_modules' },
   },
