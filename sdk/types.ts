@@ -150,9 +150,9 @@ export interface CompleteResult {
 /**
  * Feedback on a recorded call (`POST /v1/feedback`): name it by `trafficId`, or by `task` and the
  * `id` it was recorded with; send an outcome (what actually resolved the case; it becomes the
- * record's reference), a rating by a person, or both. The server checks an outcome against the
- * reference shape of core/decision.ts (`diagnosis`, `keywords`, `actions`, `risk`?): the
- * incident-triage shape, for now the only one it accepts.
+ * record's reference), a rating by a person, or both. An outcome is any JSON object; for a task
+ * whose grader reads decisions the server requires a decision (`diagnosis`, `keywords`, `actions`,
+ * `risk`?).
  */
 export interface FeedbackInput {
   trafficId?: string
