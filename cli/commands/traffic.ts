@@ -6,15 +6,21 @@
  * batches of 500, redacted like API traffic. Records with an `id` are idempotent, so an interrupted
  * import can simply be run again.
  *
+ * `kaizen traffic export --task T [--limit N] [-o FILE]`: recent answered records as JSONL lines
+ * `{ id, input, output, reference }`, ready to label for `kaizen grader calibrate`.
+ *
  * `kaizen traffic retention TASK DAYS|forever`: how long the task's traffic is kept (audited).
  * `kaizen traffic prune [--task T]`: apply retention now (db/queries/retention.ts); the worker also
  * runs it every day (workflow `trafficRetention`, schedule `kaizen-retention`).
  */
 import { createReadStream } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { checkReferences, storeTraffic, TrafficRecord, type TrafficRecordInput } from '../../api/routes/traffic.js'
 import { KaizenError, formatPath } from '../../core/errors.js'
+import { recentAnswers } from '../../db/queries/export.js'
+import { requireTask } from '../../db/queries/prompts.js'
 import { MAX_RETENTION_DAYS, applyRetention, setRetention } from '../../db/queries/retention.js'
 import { intFlag } from '../flags.js'
 import { withDeps } from '../../runtime/deps.js'
@@ -97,6 +103,25 @@ export function registerTraffic(program: Command): void {
           `${file}${result.duplicates ? ` (${result.duplicates} already there)` : ''}.`,
       )
       printJson({ file, records: records.length, ...result })
+    })
+
+  traffic
+    .command('export')
+    .description(
+      'recent answered records of a task as JSONL ({ id, input, output, reference }), to label for calibration',
+    )
+    .requiredOption('--task <task>', 'the task')
+    .option('--limit <n>', 'newest records to export', intFlag('--limit', 1, 100_000), 50)
+    .option('-o, --output <file>', 'write to this file (default: standard output)')
+    .action(async (opts: { task: string; limit: number; output?: string }) => {
+      const records = await withDeps(async ({ db }) => {
+        await requireTask(db, opts.task)
+        return recentAnswers(db, opts.task, opts.limit)
+      })
+      const text = records.map((r) => JSON.stringify(r)).join('\n') + (records.length > 0 ? '\n' : '')
+      if (!opts.output) return void process.stdout.write(text)
+      await writeFile(opts.output, text)
+      say(`${records.length} record(s) of ${opts.task} written to ${opts.output}.`)
     })
 
   traffic
