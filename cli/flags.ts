@@ -171,3 +171,13 @@ export function patternFlag(flag: string, pattern: RegExp, what: string): FlagPa
 export const CAMPAIGN_ID = /^[A-Za-z0-9._:-]{1,200}$/
 export const campaignIdFlag = (flag: string) =>
   patternFlag(flag, CAMPAIGN_ID, 'a valid id: use letters, digits and . _ : - (at most 200)')
+
+/** A point in time in ISO 8601 with its offset (`2026-12-04T09:00:00Z`). */
+export function timeFlag(flag: string): FlagParser<Date> {
+  return (value: string) => {
+    const t = Date.parse(value)
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t))
+      return refuse(flag, value, 'is not an ISO time; use e.g. 2026-12-04T09:00:00Z')
+    return new Date(t)
+  }
+}

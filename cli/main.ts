@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { registerApi } from './commands/api.js'
+import { registerAudit } from './commands/audit.js'
 import { registerCampaign } from './commands/campaign.js'
 import { registerCanary } from './commands/canary.js'
 import { registerGolden } from './commands/golden.js'
@@ -31,6 +32,7 @@ registerGrader(program)
 registerGolden(program)
 registerApi(program)
 registerTraffic(program)
+registerAudit(program)
 
 try {
   await program.parseAsync(process.argv)
