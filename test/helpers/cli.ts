@@ -58,3 +58,74 @@ export function apiCaller(app: { request: (path: string, init: RequestInit) => R
 }
 export const errorOf = async (r: Response) =>
   ((await r.json()) as { error: { code: string; message: string; fields?: string[] } }).error
+
+/** A long-running `kaizen` process (serve, worker, sim serve) and what it printed. */
+export interface KaizenProcess {
+  output(): string
+  /** Wait until the output matches; the match (or a failure naming what was printed). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  /** SIGINT, then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>
+}
+
+/** Start `kaizen <args>` (or another script under the repository with `script`) in the background. */
+export function startKaizen(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  script: string[] = [join(REPO_ROOT, 'bin', 'kaizen.js')],
+): KaizenProcess {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
+  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k]
+    else childEnv[k] = v
+  }
+  const child = spawn(process.execPath, [...script, ...args], { cwd: REPO_ROOT, env: childEnv })
+  let text = ''
+  let exited: number | null | undefined
+  const waiters = new Set<() => void>()
+  const wake = () => waiters.forEach((w) => w())
+  child.stdout.on('data', (d) => ((text += d), wake()))
+  child.stderr.on('data', (d) => ((text += d), wake()))
+  const closed = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      exited = code
+      wake()
+      resolve(code)
+    }),
+  )
+  return {
+    output: () => text,
+    waitFor(pattern, timeoutMs = 120_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(text)
+          if (m) return done(() => resolve(m))
+          if (exited !== undefined)
+            done(() => reject(new Error(`kaizen ${args.join(' ')} exited (${exited}) before ${pattern}:\n${text}`)))
+        }
+        const timer = setTimeout(
+          () =>
+            done(() => reject(new Error(`timed out waiting for ${pattern} from kaizen ${args.join(' ')}:\n${text}`))),
+          timeoutMs,
+        )
+        const done = (fn: () => void) => {
+          clearTimeout(timer)
+          waiters.delete(check)
+          fn()
+        }
+        waiters.add(check)
+        check()
+      })
+    },
+    async stop(graceMs = 15_000) {
+      if (exited !== undefined) return exited
+      child.kill('SIGINT')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      const code = await closed
+      clearTimeout(timer)
+      return code
+    },
+  }
+}
