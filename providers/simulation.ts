@@ -5,13 +5,14 @@
  * with `sim-`, so simulated results are never mistaken for a real model's.
  */
 import { KaizenError } from '../core/errors.js'
+import { approxTokens } from '../core/prompt.js'
 import { normalHash } from '../lib/hash.js'
 import { SimWorld } from '../sim/world.js'
 import type { Scenario } from '../sim/scenario.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
 
-/** Rough token count: ~4 characters per token, as for English text with common tokenizers. */
-export const approxTokens = (text: string): number => Math.ceil(text.length / 4)
+/** Rough token count (core/prompt.ts), re-exported where the providers and proposers have always found it. */
+export { approxTokens }
 
 export class SimulationProvider implements ChatProvider {
   readonly id = 'simulation'
