@@ -10,6 +10,7 @@ import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
+import { registerSim } from './commands/sim.js'
 import { registerTask } from './commands/task.js'
 import { registerTraffic } from './commands/traffic.js'
 import { registerUp } from './commands/up.js'
@@ -31,6 +32,7 @@ registerGrader(program)
 registerGolden(program)
 registerApi(program)
 registerTraffic(program)
+registerSim(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -4,6 +4,8 @@
  * client with its cache and ledger, the LLM judge through the grader engine, and the LLM proposer.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { Feedback } from '../../api/routes/feedback.js'
@@ -25,6 +27,7 @@ import { providersFromEnv } from '../../runtime/providers.js'
 import { loadScenarioFile, type Scenario } from '../../sim/scenario.js'
 import { startSimServer, type SimServer } from '../../sim/serve/server.js'
 import { SimWorld } from '../../sim/world.js'
+import { kaizen } from '../helpers/cli.js'
 import { testInfra } from '../helpers/infra.js'
 
 const incident = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
@@ -272,4 +275,31 @@ test('a simulated model error is a definitive rejection: recorded once, not retr
   } finally {
     await server.close()
   }
+})
+
+test('kaizen sim serve: a banner saying it is a simulation, the base URL to use, Ctrl-C stops it', async () => {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), 'sim', 'serve', '--port', '0'], {
+    cwd: REPO_ROOT,
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = once(child, 'close')
+  try {
+    const deadline = Date.now() + 60_000
+    while (!/OPENAI_BASE_URL=(\S+)\n/.test(stderr) && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100))
+    assert.match(stderr, /^\[simulation\] Kaizen simulation server .* simulated, not a real model/m)
+    const baseUrl = /^OPENAI_BASE_URL=(\S+)$/m.exec(stderr)?.[1]
+    assert.ok(baseUrl, stderr)
+    const res = await fetch(`${baseUrl}/models`)
+    assert.equal(res.headers.get('x-kaizen-simulation'), 'true')
+  } finally {
+    child.kill('SIGINT')
+  }
+  const [code] = await exited
+  assert.equal(code, 0, stderr)
+  assert.match(stderr, /SIGINT: stopping the simulation server/)
+  const bad = await kaizen(['sim', 'serve', '--judge-agreement', '1.5'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /--judge-agreement "1.5" is out of range: use a number from 0 to 1/)
 })
