@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { parse as parseYaml } from 'yaml'
+import { createApi } from '../../api/app.js'
 import { Feedback } from '../../api/routes/feedback.js'
 import { parseDecision, type Reference } from '../../core/decision.js'
 import { isKaizenError } from '../../core/errors.js'
@@ -15,7 +17,10 @@ import { GraderSpec } from '../../core/grader-spec.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { Rng } from '../../core/rng.js'
 import { cohenKappa } from '../../core/stats/agreement.js'
+import { parseTaskFile } from '../../core/task-file.js'
 import { openDatabase, type Database } from '../../db/client.js'
+import { applyTaskFile } from '../../db/queries/task-file.js'
+import { createToken } from '../../db/queries/tokens.js'
 import { judgeCaller } from '../../evaluation/judge-caller.js'
 import { grade } from '../../graders/engine.js'
 import { LlmProposer } from '../../proposers/llm.js'
@@ -27,8 +32,10 @@ import { providersFromEnv } from '../../runtime/providers.js'
 import { loadScenarioFile, type Scenario } from '../../sim/scenario.js'
 import { startSimServer, type SimServer } from '../../sim/serve/server.js'
 import { SimWorld } from '../../sim/world.js'
-import { kaizen } from '../helpers/cli.js'
-import { testInfra } from '../helpers/infra.js'
+import { Gateway } from '../../serving/gateway.js'
+import { PromptResolver } from '../../serving/resolver.js'
+import { apiCaller, kaizen } from '../helpers/cli.js'
+import { testInfra, uniqueSuffix } from '../helpers/infra.js'
 
 const incident = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
 const refund = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'refund-decision.yaml'))
@@ -208,6 +215,35 @@ test('the LLM proposer, given failures whose feedback names a missing clause, ad
   assert.equal(proposal.operator, 'llm-reflect')
   assert.ok(world.parseClauses(proposal.content.system).includes(clause.id), proposal.content.system)
   assert.ok(proposal.content.system.startsWith(parent.system))
+})
+
+test('the served task file, applied: the gateway answers as simulated; the reference is the feedback', async () => {
+  const yaml = await (await fetch(`${sim.url}/sim/v1/task-file?scenario=incident-triage&model=sim-large`)).text()
+  assert.match(yaml, /^# \[simulation\]/)
+  const file = parseTaskFile({ ...(parseYaml(yaml) as object), id: uniqueSuffix('sim-serve') })
+  await applyTaskFile(database.db, { task: file, grader: file.grader as GraderSpec, actor: 'test', source: 'sim' })
+  const resolver = new PromptResolver(database.db, 200)
+  const app = createApi({ db: database.db, resolver, gateway: new Gateway({ db: database.db, resolver, models }) })
+  const secret = (await createToken(database.db, { name: 'app', scopes: ['ingest'], createdBy: 'test' })).secret
+  const call = apiCaller(app)
+  const ex = examples[110]!
+  const res = await call('POST', `/v1/tasks/${file.id}/complete`, secret, {
+    key: 'user-1',
+    input: ex.input,
+    id: ex.key,
+  })
+  const body = (await res.json()) as { output: string; simulated: boolean; provider: string; model: string }
+  assert.equal(res.status, 200, JSON.stringify(body))
+  assert.deepEqual([body.simulated, body.provider, body.model], [true, 'openai', 'openai:sim-large'])
+  const inProcess = await simulation.complete({
+    model: 'sim-large',
+    messages: renderMessages(incident.task.prompt, ex.input),
+    params: incident.task.prompt.params,
+    simulation: { scenario: incident.id, exampleKey: ex.key },
+  })
+  assert.equal(body.output, inProcess.text)
+  const fb = await call('POST', '/v1/feedback', secret, { task: file.id, id: ex.key, outcome: ex.reference })
+  assert.equal(fb.status, 201, await fb.clone().text())
 })
 
 test('everything is labelled simulation; errors say what is wrong', async () => {
