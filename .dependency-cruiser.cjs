@@ -108,8 +108,12 @@ module.exports = {
       severity: 'error',
       comment:
         "the simulation is one way to supply a task's model: outside sim/ and the tools, only the " +
-        'simulation provider (providers/simulation.ts) imports sim/; everything else asks the provider',
-      from: { path: '^', pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$'] },
+        'simulation provider (providers/simulation.ts) and the command that serves the simulated world ' +
+        '(`kaizen sim serve`, cli/commands/sim.ts) import sim/; everything else asks the provider',
+      from: {
+        path: '^',
+        pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$', '^cli/commands/sim\\.ts$'],
+      },
       to: { path: '^sim/' },
     },
     {

@@ -11,6 +11,7 @@ import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
+import { registerSim } from './commands/sim.js'
 import { registerTask } from './commands/task.js'
 import { registerTraffic } from './commands/traffic.js'
 import { registerUp } from './commands/up.js'
@@ -33,6 +34,7 @@ registerGolden(program)
 registerApi(program)
 registerTraffic(program)
 registerAudit(program)
+registerSim(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -41,6 +41,9 @@ export const PromptContent = z.object({
 })
 export type PromptContent = z.infer<typeof PromptContent>
 
+/** Rough token count: ~4 characters per token, as for English text with common tokenizers. */
+export const approxTokens = (text: string): number => Math.ceil(text.length / 4)
+
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
   content: string

@@ -15,7 +15,7 @@ import { sentences } from '../core/search/edits.js'
 import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import { replyJson } from '../graders/judge.js'
 import type { CallContext, ModelClient } from '../providers/client.js'
-import { approxTokens } from '../lib/tokens.js'
+import { approxTokens } from '../core/prompt.js'
 import type { CompletionRequest } from '../providers/types.js'
 import type { Redactor } from '../privacy/redact.js'
 

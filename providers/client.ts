@@ -17,7 +17,7 @@ import { evaluations } from '../db/schema.js'
 import { contentHash } from '../lib/hash.js'
 import type { ProviderRegistry } from './registry.js'
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js'
-import { approxTokens } from '../lib/tokens.js'
+import { approxTokens } from '../core/prompt.js'
 import type { CompletionRequest, CompletionResult } from './types.js'
 
 export type CallRecord = typeof evaluations.$inferSelect

@@ -6,6 +6,7 @@
  */
 import OpenAI from 'openai'
 import { KaizenError } from '../core/errors.js'
+import { SIM_FINGERPRINT } from '../core/simulation-label.js'
 import { classifySdkError } from './http-errors.js'
 import type { Prices } from './prices.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
@@ -99,7 +100,8 @@ export class OpenAIProvider implements ChatProvider {
       usage,
       latencyMs,
       costUsd: this.options.prices.cost(model, usage),
-      simulated: false,
+      // `kaizen sim serve` labels what it serves: its answers are recorded as simulated.
+      simulated: completion.system_fingerprint === SIM_FINGERPRINT,
     }
   }
 }

@@ -10,9 +10,9 @@
  * never asks which scenario a task comes from: it hands this provider a task id or an item.
  */
 import { KaizenError } from '../core/errors.js'
+import { approxTokens } from '../core/prompt.js'
 import type { Proposer } from '../core/search/types.js'
 import { normalHash } from '../lib/hash.js'
-import { approxTokens } from '../lib/tokens.js'
 import type { SimExample } from '../sim/generator.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { loadScenarios, requireScenario } from '../sim/registry.js'

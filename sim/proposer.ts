@@ -14,12 +14,19 @@ import type { SimWorld } from './world.js'
 export interface SimulationProposerOptions {
   /** Probability of an unhelpful "hallucinated" edit instead of following the feedback. */
   hallucination?: number
+  /**
+   * How a failure's feedback is read: `exact` (the default: the feedback is one hint, as the
+   * simulation provider gives it) or `contains` (every hint quoted in it counts, as in a grader's
+   * reason that joins several dimensions' verdicts; `kaizen sim serve`).
+   */
+  feedbackMatch?: 'exact' | 'contains'
 }
 
 type Edit = { kind: 'add' | 'remove'; clause: string }
 
 export class SimulationProposer implements Proposer {
   private readonly hallucination: number
+  private readonly feedbackMatch: 'exact' | 'contains'
   private readonly hints = new Map<string, Edit>()
 
   constructor(
@@ -27,6 +34,7 @@ export class SimulationProposer implements Proposer {
     options: SimulationProposerOptions = {},
   ) {
     this.hallucination = options.hallucination ?? 0.1
+    this.feedbackMatch = options.feedbackMatch ?? 'exact'
     for (const c of world.scenario.clauses) if (c.feedback) this.hints.set(c.feedback, { kind: 'add', clause: c.id })
     for (const c of world.scenario.effects.conflicts) this.hints.set(c.feedback, { kind: 'remove', clause: c.clause })
   }
@@ -34,12 +42,12 @@ export class SimulationProposer implements Proposer {
   propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Proposal | null {
     const votes = new Map<string, { edit: Edit; count: number; feedback: string }>()
     for (const f of failures) {
-      const edit = f.feedback ? this.hints.get(f.feedback) : undefined
-      if (!edit || !f.feedback) continue
-      const key = `${edit.kind}:${edit.clause}`
-      const v = votes.get(key)
-      if (v) v.count++
-      else votes.set(key, { edit, count: 1, feedback: f.feedback })
+      for (const { edit, hint } of this.hintsIn(f.feedback)) {
+        const key = `${edit.kind}:${edit.clause}`
+        const v = votes.get(key)
+        if (v) v.count++
+        else votes.set(key, { edit, count: 1, feedback: hint })
+      }
     }
     const present = this.world.parseClauses(parent.system)
     const useful = [...votes.values()].filter((v) => (v.edit.kind === 'add') !== present.includes(v.edit.clause))
@@ -54,6 +62,19 @@ export class SimulationProposer implements Proposer {
     return system === parent.system
       ? null
       : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
+  }
+
+  /** The hints a failure's feedback gives, each with the edit it asks for (one vote per edit). */
+  private hintsIn(feedback: string | null): Array<{ edit: Edit; hint: string }> {
+    if (!feedback) return []
+    if (this.feedbackMatch === 'exact') {
+      const edit = this.hints.get(feedback)
+      return edit ? [{ edit, hint: feedback }] : []
+    }
+    const found = new Map<string, { edit: Edit; hint: string }>()
+    for (const [hint, edit] of this.hints)
+      if (feedback.includes(hint)) found.set(`${edit.kind}:${edit.clause}`, { edit, hint })
+    return [...found.values()]
   }
 
   /** A blind edit (no feedback): add, remove or swap a clause. */

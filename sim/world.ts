@@ -34,7 +34,8 @@ export interface SimResponse {
   error: boolean
 }
 
-type Cause = { mode: FailureMode; feedback: string | null }
+/** What explains a failure: its failure mode and the truthful feedback naming it (null: none). */
+export type Cause = { mode: FailureMode; feedback: string | null }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
 
@@ -227,8 +228,11 @@ export class SimWorld {
     }
   }
 
-  /** With probability = fidelity the feedback names the true cause; otherwise it misleads or says nothing useful. */
-  private feedbackFor(cause: Cause, draw: (stream: string) => number): string {
+  /**
+   * With probability = fidelity the feedback names the true cause; otherwise it misleads or says nothing useful.
+   * `draw` gives the counter-based uniforms (streams `fb-generic`, `fb-truth`, `fb-mislead`, `fb-pick`).
+   */
+  feedbackFor(cause: Cause, draw: (stream: string) => number): string {
     const s = this.scenario
     const generic = s.feedback.generic[Math.floor(draw('fb-generic') * s.feedback.generic.length)] as string
     if (draw('fb-truth') < this.fidelity) return cause.feedback ?? generic

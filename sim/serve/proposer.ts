@@ -1,0 +1,84 @@
+/**
+ * @module sim/serve/proposer
+ * `sim-proposer`: rewrites for Kaizen's LLM proposer (proposers/llm.ts) by the simulation proposer's
+ * own logic (sim/proposer.ts): a reflection request ("Current instructions: <<< … >>>", failures
+ * with "Feedback: …") adds the instruction the feedback says is missing or removes the one it
+ * blames; a blind-edit request ("Instructions: <<< … >>>", "Change: …") gets the simulation
+ * proposer's random edit. Hints are found inside the feedback (a grader's reason quotes the judge's
+ * reasoning). The draws are seeded from the request text: the same request, the same rewrite.
+ */
+import type { PromptContent } from '../../core/prompt.js'
+import { Rng } from '../../core/rng.js'
+import { SimulationProposer } from '../proposer.js'
+import { normalizeText, type SimWorld } from '../world.js'
+import type { WireMessage } from './wire.js'
+
+export interface ProposerPrompt {
+  kind: 'reflect' | 'mutate'
+  /** The instructions to improve. */
+  parent: string
+  /** Each shown failure's feedback ("(none)" left out). */
+  feedback: string[]
+  /** The whole request, the seed of the draws. */
+  text: string
+}
+
+export interface Rewrite {
+  critique: string
+  instructions: string
+}
+
+const FEEDBACK = /\nFeedback: ([\s\S]*?)(?=\n\nCase \d+ \(score [^)]*\):\n|\n\nReply with JSON: |$)/g
+
+/** The parts of an LLM-proposer request, or null when it is not one. */
+export function parseProposerPrompt(messages: readonly WireMessage[]): ProposerPrompt | null {
+  const user = messages.filter((m) => m.role === 'user').at(-1)?.content ?? ''
+  const parent = /<<<\n([\s\S]*?)\n>>>/.exec(user)?.[1]
+  if (parent === undefined) return null
+  const kind = user.startsWith('Current instructions:') ? 'reflect' : user.startsWith('Instructions:') ? 'mutate' : null
+  if (kind === null) return null
+  const feedback =
+    kind === 'reflect'
+      ? [...user.matchAll(FEEDBACK)].map((m) => (m[1] as string).trim()).filter((f) => f !== '' && f !== '(none)')
+      : []
+  return { kind, parent, feedback, text: messages.map((m) => `${m.role}: ${m.content}`).join('\n') }
+}
+
+/** The scenario a proposer request is about: its seed instructions, clauses and hints found in the request. */
+export function pickWorld(worlds: readonly SimWorld[], prompt: ProposerPrompt): SimWorld {
+  const parent = normalizeText(prompt.parent)
+  const score = (w: SimWorld) => {
+    const s = w.scenario
+    const hints = [
+      ...s.clauses.flatMap((c) => (c.feedback ? [c.feedback] : [])),
+      ...s.effects.conflicts.map((c) => c.feedback),
+    ]
+    const seed = parent.includes(normalizeText(s.task.prompt.system)) ? 100 : 0
+    return (
+      seed +
+      w.parseClauses(prompt.parent).length +
+      hints.filter((h) => prompt.feedback.some((f) => f.includes(h))).length
+    )
+  }
+  let best = worlds[0] as SimWorld
+  for (const w of worlds.slice(1)) if (score(w) > score(best)) best = w
+  return best
+}
+
+/** The simulation proposer's rewrite of the request's instructions (unchanged: it found no edit). */
+export function rewrite(world: SimWorld, prompt: ProposerPrompt, options: { hallucination?: number } = {}): Rewrite {
+  const proposer = new SimulationProposer(world, { ...options, feedbackMatch: 'contains' })
+  const rng = Rng.fromSeed('sim-proposer', world.scenario.seed, prompt.text)
+  const parent: PromptContent = {
+    ...world.scenario.task.prompt,
+    system: prompt.parent,
+  }
+  const failures = prompt.feedback.map((feedback, i) => ({ itemId: `case-${i + 1}`, score: 0, feedback }))
+  const proposal = prompt.kind === 'reflect' ? proposer.propose(parent, failures, rng) : proposer.mutate(parent, rng)
+  if (!proposal) return { critique: '[simulation] no edit found for these instructions', instructions: prompt.parent }
+  const critique =
+    proposal.operator === 'reflect'
+      ? `[simulation] the feedback says: ${proposal.feedbackUsed.join(' ')}`
+      : '[simulation] no feedback names an edit these instructions lack; one blind edit'
+  return { critique, instructions: proposal.content.system }
+}

@@ -1,0 +1,176 @@
+/**
+ * @module sim/serve/service
+ * What `kaizen sim serve` does, apart from HTTP: the scenarios' worlds and example indexes, and one
+ * method per endpoint. Every failure is a {@link WireError} (an OpenAI-style status and body).
+ */
+import { z } from 'zod'
+import { approxTokens } from '../../core/prompt.js'
+import { SimWorld } from '../world.js'
+import type { Scenario } from '../scenario.js'
+import { ExampleIndex, MAX_INDEXED } from './examples.js'
+import { parseCaseBlock, parseJudgePrompt, judgeVerdict } from './judge.js'
+import { checkTiers, modelIds, resolveModel } from './models.js'
+import { parseProposerPrompt, pickWorld, rewrite } from './proposer.js'
+import { answerTask, recognise, unknownInput } from './task.js'
+import { simTaskFileYaml } from './task-file.js'
+import { completionBody, parseChatRequest, promptTextOf, SIM_FINGERPRINT, WireError, type ChatRequest } from './wire.js'
+
+export interface SimServiceOptions {
+  scenarios: readonly Scenario[]
+  /** Probability that a judge verdict agrees with the world's truth (default 0.9). */
+  judgeAgreement?: number
+  /** Feedback fidelity of every world (default: each scenario's `feedback.fidelity`). */
+  fidelity?: number
+  /** Probability that the proposer makes a blind edit instead of following the feedback (default 0.1). */
+  proposerHallucination?: number
+  /** Examples indexed per scenario at start (default 2,000); more as `GET /sim/v1/examples` hands them out. */
+  preload?: number
+  /** Share of a tier's simulated latency waited before a task answer (default 0: answer at once). */
+  latencyScale?: number
+}
+
+export type Completion = ReturnType<typeof completionBody>
+
+const ExamplesQuery = z.object({
+  scenario: z.string().optional(),
+  count: z.coerce.number().int().min(1).max(1_000).default(20),
+  offset: z.coerce.number().int().min(0).max(MAX_INDEXED).default(0),
+})
+
+const unit = (name: string, v: number) => {
+  if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be from 0 to 1 (got ${v})`)
+  return v
+}
+
+export class SimService {
+  readonly scenarios: Scenario[]
+  readonly judgeAgreement: number
+  readonly latencyScale: number
+  private readonly indexes = new Map<string, ExampleIndex>()
+  private readonly hallucination: number | undefined
+
+  constructor(options: SimServiceOptions) {
+    if (options.scenarios.length === 0) throw new RangeError('the simulation server needs at least one scenario')
+    checkTiers(options.scenarios)
+    this.scenarios = [...options.scenarios]
+    this.judgeAgreement = unit('judgeAgreement', options.judgeAgreement ?? 0.9)
+    this.latencyScale = Math.max(0, options.latencyScale ?? 0)
+    this.hallucination = options.proposerHallucination
+    const fidelity = options.fidelity === undefined ? {} : { fidelity: unit('fidelity', options.fidelity) }
+    for (const s of this.scenarios)
+      this.indexes.set(s.id, new ExampleIndex(new SimWorld(s, fidelity), options.preload ?? 2_000))
+  }
+
+  private indexesOf(scenarios: readonly Scenario[]): ExampleIndex[] {
+    return scenarios.map((s) => this.indexes.get(s.id) as ExampleIndex)
+  }
+
+  /** `POST /v1/chat/completions`: the body, and the simulated latency to wait before sending it. */
+  complete(body: unknown): { body: Completion; waitMs: number } {
+    const request = parseChatRequest(body)
+    const route = resolveModel(this.scenarios, request.model)
+    const indexes = this.indexesOf(route.scenarios)
+    if (route.kind === 'task') {
+      const answer = answerTask(indexes, route.tier, request)
+      return {
+        body: completionBody(request.model, answer.text, answer.usage),
+        waitMs: answer.latencyMs * this.latencyScale,
+      }
+    }
+    const text = route.kind === 'judge' ? this.judge(indexes, request) : this.propose(indexes, request)
+    const usage = { inputTokens: approxTokens(promptTextOf(request.messages)), outputTokens: approxTokens(text) }
+    return { body: completionBody(request.model, text, usage), waitMs: 0 }
+  }
+
+  private judge(indexes: readonly ExampleIndex[], request: ChatRequest): string {
+    const prompt = parseJudgePrompt(request.messages)
+    if (!prompt)
+      throw new WireError(
+        400,
+        `${request.model} answers Kaizen's LLM-judge requests (graders/judge.ts): a user message with the rubric's ` +
+          'levels and the case and answer fenced as <<<DATA:… blocks; this request has none',
+        'not_a_judge_request',
+        'messages',
+      )
+    const input = parseCaseBlock(prompt.input)
+    const found =
+      recognise(indexes, (i) => i.findByInput(input)) ?? recognise(indexes, (i) => i.findInText(prompt.input))
+    if (!found) throw unknownInput(indexes, "The judge's case block")
+    const verdict = judgeVerdict(found.index.world, found.example, prompt, this.judgeAgreement)
+    return JSON.stringify({ reasoning: verdict.reasoning, level: verdict.level })
+  }
+
+  private propose(indexes: readonly ExampleIndex[], request: ChatRequest): string {
+    const prompt = parseProposerPrompt(request.messages)
+    if (!prompt)
+      throw new WireError(
+        400,
+        `${request.model} answers Kaizen's LLM-proposer requests (proposers/llm.ts): "Current instructions:" or ` +
+          '"Instructions:" with the instructions between <<< and >>>; this request has neither',
+        'not_a_proposer_request',
+        'messages',
+      )
+    const world = pickWorld(
+      indexes.map((i) => i.world),
+      prompt,
+    )
+    const options = this.hallucination === undefined ? {} : { hallucination: this.hallucination }
+    return JSON.stringify(rewrite(world, prompt, options))
+  }
+
+  /** `GET /v1/models`. */
+  models() {
+    return {
+      object: 'list' as const,
+      data: modelIds(this.scenarios).map((id) => ({
+        id,
+        object: 'model' as const,
+        created: 0,
+        owned_by: SIM_FINGERPRINT,
+      })),
+    }
+  }
+
+  private scenario(id: string | undefined): ExampleIndex {
+    const ids = this.scenarios.map((s) => s.id)
+    if (id === undefined && ids.length === 1) return this.indexes.get(ids[0] as string) as ExampleIndex
+    const index = id === undefined ? undefined : this.indexes.get(id)
+    if (!index)
+      throw new WireError(
+        id === undefined ? 400 : 404,
+        `${id === undefined ? 'name a scenario' : `unknown scenario "${id}"`}: ?scenario= one of ${ids.join(', ')}`,
+        'unknown_scenario',
+        'scenario',
+      )
+    return index
+  }
+
+  /** `GET /sim/v1/examples?scenario=&count=&offset=`: inputs to send, with the outcome to post as feedback. */
+  examples(query: Record<string, string | undefined>) {
+    const parsed = ExamplesQuery.safeParse(query)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new WireError(400, `?${issue?.path.join('.')}: ${issue?.message}`, 'invalid_query', String(issue?.path[0]))
+    }
+    const { scenario, count, offset } = parsed.data
+    const index = this.scenario(scenario)
+    const page = index.page(offset, count)
+    return {
+      scenario: index.world.scenario.id,
+      simulated: true as const,
+      offset,
+      examples: page.map((e) => ({ key: e.key, input: e.input, reference: e.reference })),
+      next: offset + page.length < MAX_INDEXED ? offset + page.length : null,
+    }
+  }
+
+  /** `GET /sim/v1/task-file?scenario=&model=`: a task file (YAML) for the scenario on this server. */
+  taskFile(query: Record<string, string | undefined>): string {
+    const index = this.scenario(query.scenario)
+    try {
+      return simTaskFileYaml(index.world.scenario, query.model)
+    } catch (err) {
+      throw new WireError(400, (err as Error).message, 'invalid_query', 'model')
+    }
+  }
+}
