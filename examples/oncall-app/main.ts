@@ -13,7 +13,7 @@
  * `{ "key", "input": {…}, "reference"?: {…} }` per case.
  *
  *   KAIZEN_TOKEN=kz_… OPENAI_BASE_URL=http://127.0.0.1:8788/v1 npx tsx examples/oncall-app/main.ts \
- *     --cases 'http://127.0.0.1:8788/sim/v1/examples?count=100' --via gateway --outcomes
+ *     --cases 'http://127.0.0.1:8788/sim/v1/examples?scenario=incident-triage&count=100' --via gateway --outcomes
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -62,7 +62,12 @@ const openai = new OpenAI({
 
 /** The cases: a URL answering `{ examples: [...] }` or a list, or a JSON / JSONL file. */
 async function loadCases(source: string): Promise<Case[]> {
-  const text = /^https?:/.test(source) ? await (await fetch(source)).text() : await readFile(source, 'utf8')
+  let text: string
+  if (/^https?:/.test(source)) {
+    const res = await fetch(source)
+    text = await res.text()
+    if (!res.ok) return fail(`--cases ${source}: ${res.status} ${text}`)
+  } else text = await readFile(source, 'utf8')
   const trimmed = text.trim()
   const data: unknown =
     trimmed.startsWith('{') && !trimmed.includes('\n{')
@@ -74,6 +79,9 @@ async function loadCases(source: string): Promise<Case[]> {
   if (!Array.isArray(list) || list.length === 0) return fail(`--cases ${source}: no cases (expected key and input)`)
   return list as Case[]
 }
+
+/** How a recorded call is named for feedback: Kaizen's record id, or the task and the call's own id. */
+type Recorded = { trafficId: string } | { task: string; id: string }
 
 /** The app's own model call, with the prompt Kaizen resolved. */
 async function callModel(
@@ -96,7 +104,7 @@ async function callModel(
 }
 
 /** One case through the client: resolve, render, call, record. Returns the record's id. */
-async function viaClient(c: Case): Promise<{ task: string; id: string }> {
+async function viaClient(c: Case): Promise<Recorded> {
   const prompt = await kaizen.resolve(task, c.key)
   const messages = kaizen.render(prompt.version, c.input)
   const call = await callModel(prompt.version.content, messages)
@@ -105,9 +113,9 @@ async function viaClient(c: Case): Promise<{ task: string; id: string }> {
 }
 
 /** One case through the gateway: Kaizen resolves, renders, calls and records. */
-async function viaGateway(c: Case): Promise<{ task: string; id: string }> {
+async function viaGateway(c: Case): Promise<Recorded> {
   const r = await kaizen.complete({ task, key: c.key, input: c.input, id: randomUUID() })
-  return { task, id: r.trafficId }
+  return { trafficId: r.trafficId }
 }
 
 const attr = (key: string, value: string | number) => ({
@@ -116,7 +124,7 @@ const attr = (key: string, value: string | number) => ({
 })
 
 /** One case as an instrumented app reports it: its own call, then a GenAI span over OTLP/HTTP JSON. */
-async function viaOtlp(c: Case): Promise<{ task: string; id: string }> {
+async function viaOtlp(c: Case): Promise<Recorded> {
   const prompt = await kaizen.resolve(task, c.key)
   const messages = kaizen.render(prompt.version, c.input)
   const start = BigInt(Date.now()) * 1_000_000n
@@ -169,7 +177,7 @@ try {
         const record = await send(c)
         sent++
         if (opts.outcomes && c.reference) {
-          await kaizen.feedback({ task: record.task, id: record.id, outcome: c.reference })
+          await kaizen.feedback({ ...record, outcome: c.reference })
           outcomes++
         }
       } catch (err) {

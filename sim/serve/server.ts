@@ -33,7 +33,8 @@ export interface SimServer {
   close(): Promise<void>
 }
 
-const ROUTES = 'POST /v1/chat/completions, GET /v1/models, GET /sim/v1/examples, GET /sim/v1/task-file'
+const ROUTES =
+  'POST /v1/chat/completions, GET /v1/models, GET /sim/v1/examples, POST /sim/v1/labels, ' + 'GET /sim/v1/task-file'
 
 function fail(c: Context, err: unknown) {
   const wire =
@@ -59,6 +60,9 @@ export function createSimApp(service: SimService): Hono {
   })
   app.get('/v1/models', (c) => c.json(service.models()))
   app.get('/sim/v1/examples', (c) => c.json(service.examples(c.req.query())))
+  app.post('/sim/v1/labels', async (c) =>
+    c.body(service.labels(await c.req.text(), c.req.query()), 200, { 'content-type': 'application/x-ndjson' }),
+  )
   app.get('/sim/v1/task-file', (c) =>
     c.body(service.taskFile(c.req.query()), 200, { 'content-type': 'application/yaml' }),
   )

@@ -8,6 +8,7 @@ import { approxTokens } from '../../core/prompt.js'
 import { SimWorld } from '../world.js'
 import type { Scenario } from '../scenario.js'
 import { ExampleIndex, MAX_INDEXED } from './examples.js'
+import { labelLine, parseLabelBody } from './labels.js'
 import { parseCaseBlock, parseJudgePrompt, judgeVerdict } from './judge.js'
 import { checkTiers, modelIds, resolveModel } from './models.js'
 import { parseProposerPrompt, pickWorld, rewrite } from './proposer.js'
@@ -116,6 +117,23 @@ export class SimService {
     )
     const options = this.hallucination === undefined ? {} : { hallucination: this.hallucination }
     return JSON.stringify(rewrite(world, prompt, options))
+  }
+
+  /**
+   * `POST /sim/v1/labels[?truth=resolution][&format=validity]`: exported records (JSONL) with the labels the
+   * world's truth gives them, as JSONL; a record whose input the simulation did not generate is a 400.
+   */
+  labels(body: string, query: Record<string, string | undefined>): string {
+    const names = { format: query.format || null, truth: query.truth || 'resolution' }
+    const indexes = this.indexesOf(this.scenarios)
+    return parseLabelBody(body)
+      .map((line, i) => {
+        const found = recognise(indexes, (index) => index.findByInput(line.input))
+        if (!found) throw unknownInput(indexes, `Line ${i + 1}'s input`)
+        return JSON.stringify(labelLine(found.index.world, found.example, line, names))
+      })
+      .join('\n')
+      .concat('\n')
   }
 
   /** `GET /v1/models`. */
