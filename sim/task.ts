@@ -5,21 +5,10 @@
  * so a simulated task is registered and graded like any other.
  */
 import { defaultDqGrader, type GraderSpec } from '../core/grader-spec.js'
-import type { PromptContent } from '../core/prompt.js'
+import type { SimulatedTaskDefinition } from '../core/simulated-task.js'
 import type { Scenario } from './scenario.js'
 
-export interface SimulatedTaskDefinition {
-  id: string
-  title: string
-  description: string
-  /** The scenario whose simulated world answers this task's traffic. */
-  scenarioId: string
-  inputFields: string[]
-  prompt: PromptContent
-  grader: GraderSpec
-  /** Who registers it (audit actor). */
-  actor: string
-}
+export type { SimulatedTaskDefinition }
 
 /** The scenario's grader: a full spec in `grading.grader`, else Decision Quality from its settings. */
 export function graderSpecFromScenario(scenario: Scenario): GraderSpec {

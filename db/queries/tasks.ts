@@ -5,26 +5,14 @@
  * activated when the task has none (or still has the one an earlier registration activated).
  * Idempotent: running it again changes nothing.
  */
-import type { GraderSpec } from '../../core/grader-spec.js'
-import type { PromptContent } from '../../core/prompt.js'
+import type { SimulatedTaskDefinition } from '../../core/simulated-task.js'
 import type { Db } from '../client.js'
 import { tasks } from '../schema.js'
 import { activateGrader, activeGrader, graderVersionIdOf } from './graders.js'
 import { getLabels, moveLabel } from './labels.js'
 import { createPromptVersion, type PromptVersionRow } from './prompts.js'
 
-/** What a simulated task brings (see sim/task.ts, providers/simulation.ts `tasks()`). */
-export interface SimulatedTask {
-  id: string
-  title: string
-  description: string
-  scenarioId: string
-  inputFields: string[]
-  prompt: PromptContent
-  grader: GraderSpec
-  /** The registering actor (audit), e.g. `scenario:incident-triage`. */
-  actor: string
-}
+export type SimulatedTask = SimulatedTaskDefinition
 
 export interface RegisteredTask {
   taskId: string

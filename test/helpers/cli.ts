@@ -14,19 +14,27 @@ export interface CliRun {
   stderr: string
 }
 
+/**
+ * The child's environment: the parent's without the test's database and Temporal settings, then
+ * `env` on top (a variable given as undefined is removed, so the parent's value cannot leak in).
+ */
+function envFor(env: Record<string, string | undefined>): Record<string, string> {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
+  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k]
+    else childEnv[k] = v
+  }
+  return childEnv
+}
+
 export function kaizen(
   args: string[],
   env: Record<string, string | undefined> = {},
   timeoutMs = 240_000,
 ): Promise<CliRun> {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
-  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
-  // A variable given as undefined is removed (so the parent's value cannot leak in).
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k]
-    else childEnv[k] = v
-  }
+  const childEnv = envFor(env)
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kaizen.js'), ...args], {
       cwd: REPO_ROOT,
@@ -74,13 +82,7 @@ export function startKaizen(
   env: Record<string, string | undefined> = {},
   script: string[] = [join(REPO_ROOT, 'bin', 'kaizen.js')],
 ): KaizenProcess {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
-  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_NAMESPACE']) delete childEnv[k]
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k]
-    else childEnv[k] = v
-  }
+  const childEnv = envFor(env)
   const child = spawn(process.execPath, [...script, ...args], { cwd: REPO_ROOT, env: childEnv })
   let text = ''
   let exited: number | null | undefined
