@@ -134,6 +134,11 @@ export class KaizenClient {
     return this.recorder.pending
   }
 
+  /** Totals since this client was made: records stored, already stored (a retry's repeat), not stored. */
+  get recorded(): FlushResult {
+    return this.recorder.recorded
+  }
+
   /** Send every queued record now; resolves once each is stored or reported to `onError`. Never throws. */
   flush(): Promise<FlushResult> {
     return this.recorder.flush()

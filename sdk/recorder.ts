@@ -45,6 +45,11 @@ export class Recorder {
     return this.queue.length + this.inFlight.length
   }
 
+  /** Every record sent since this recorder was made: stored, already stored, given up on. */
+  get recorded(): FlushResult {
+    return { ...this.totals }
+  }
+
   /** Whether a record of this task with this id is waiting or being sent. */
   holds(task: string, id: string): boolean {
     const match = (r: TrafficRecord) => r.task === task && r.id === id

@@ -59,6 +59,10 @@ export function toTrafficRecord(call: RecordInput, newId: () => string, now: num
   const tokensIn = count(call.inputTokens, 'inputTokens', 10_000_000)
   const tokensOut = count(call.outputTokens, 'outputTokens', 10_000_000)
   if (call.provider !== undefined) record.provider = call.provider
+  if (call.simulated !== undefined) {
+    if (typeof call.simulated !== 'boolean') throw invalid('simulated', 'must be true or false')
+    record.simulated = call.simulated
+  }
   if (latencyMs !== undefined) record.latencyMs = latencyMs
   if (tokensIn !== undefined) record.inputTokens = tokensIn
   if (tokensOut !== undefined) record.outputTokens = tokensOut

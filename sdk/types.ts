@@ -58,6 +58,11 @@ export interface CallFields {
   costUsd?: number
   /** The provider (default `external`). */
   provider?: string
+  /**
+   * The answer came from a simulated model, not a real one (e.g. `kaizen sim serve`, whose answers
+   * carry the `system_fingerprint` `kaizen-simulation`). Default false.
+   */
+  simulated?: boolean
   /** When the call started (default: when `record` is called, less `latencyMs`). */
   startedAt?: Date | string
   /** Your idempotency key for this call, unique per task (default: a random UUID); sent twice, stored once. */
@@ -96,6 +101,7 @@ export interface TrafficRecord {
   outputTokens?: number
   latencyMs?: number
   costUsd?: number
+  simulated?: boolean
   error: string | null
   canaryId: string | null
   arm: Arm | null

@@ -15,12 +15,15 @@
  * | latencyMs, startedAt | end − start, start |
  * | error | the span's error status message (status code 2) |
  * | canaryId, arm | `kaizen.canary_id`, `kaizen.arm` |
+ * | simulated | `kaizen.simulated`, or a system fingerprint (`gen_ai.openai.response.system_fingerprint`, |
+ * |  | `openai.response.system_fingerprint`) of `kaizen-simulation` |
  *
  * Only spans with `gen_ai.operation.name` are LLM calls. The span id is the idempotency key. The
  * export is stored whole or not at all, like a `/v1/traffic` batch (same checks, same redaction).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { KaizenError, fromZodError } from '../../core/errors.js'
+import { SIM_FINGERPRINT } from '../../core/simulation-label.js'
 import type { Db } from '../../db/client.js'
 import type { Redactor } from '../../privacy/redact.js'
 import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
@@ -138,6 +141,11 @@ export function spanToRecord(span: SpanIn, resource: Record<string, unknown>): R
     error: failed ? span.status?.message || 'error' : null,
     canaryId: a['kaizen.canary_id'] ?? null,
     arm: a['kaizen.arm'] ?? null,
+    simulated:
+      a['kaizen.simulated'] ??
+      [a['gen_ai.openai.response.system_fingerprint'], a['openai.response.system_fingerprint']].includes(
+        SIM_FINGERPRINT,
+      ),
     startedAt: new Date(Number(start / 1_000_000n)).toISOString(),
   }
 }

@@ -51,6 +51,14 @@ export const TrafficRecord = z
     latencyMs: z.number().int().min(0).max(86_400_000).default(0),
     costUsd: z.number().min(0).max(1_000_000).default(0),
     error: z.string().max(10_000).nullable().default(null),
+    simulated: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          'The answer came from a simulated model (e.g. `kaizen sim serve`, whose answers carry the ' +
+          'system_fingerprint `kaizen-simulation`); such records are labelled simulation.',
+      }),
     canaryId: z
       .string()
       .min(1)
@@ -162,7 +170,7 @@ export async function storeTraffic(
     output: r.output,
     provider: r.provider,
     model: r.model,
-    simulated: false,
+    simulated: r.simulated,
     inputTokens: r.inputTokens,
     outputTokens: r.outputTokens,
     latencyMs: r.latencyMs,

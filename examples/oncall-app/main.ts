@@ -100,6 +100,8 @@ async function callModel(
     latencyMs: performance.now() - started,
     inputTokens: res.usage?.prompt_tokens ?? 0,
     outputTokens: res.usage?.completion_tokens ?? 0,
+    // `kaizen sim serve` says its answers are simulated; Kaizen keeps the label on the record.
+    simulated: res.system_fingerprint === 'kaizen-simulation',
   }
 }
 
@@ -118,9 +120,14 @@ async function viaGateway(c: Case): Promise<Recorded> {
   return { trafficId: r.trafficId }
 }
 
-const attr = (key: string, value: string | number) => ({
+const attr = (key: string, value: string | number | boolean) => ({
   key,
-  value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value },
+  value:
+    typeof value === 'number'
+      ? { intValue: String(value) }
+      : typeof value === 'boolean'
+        ? { boolValue: value }
+        : { stringValue: value },
 })
 
 /** One case as an instrumented app reports it: its own call, then a GenAI span over OTLP/HTTP JSON. */
@@ -146,6 +153,7 @@ async function viaOtlp(c: Case): Promise<Recorded> {
       attr('kaizen.prompt_version', prompt.version.id),
       attr('kaizen.routing_key', c.key),
       attr('kaizen.output', call.output),
+      attr('kaizen.simulated', call.simulated),
       ...Object.entries(c.input).map(([k, v]) => attr(`kaizen.input.${k}`, v)),
       ...(prompt.canaryId ? [attr('kaizen.canary_id', prompt.canaryId), attr('kaizen.arm', prompt.arm ?? '')] : []),
     ],
@@ -187,7 +195,8 @@ try {
       if (rate > 0) await new Promise((r) => setTimeout(r, Math.max(0, 1000 / rate - (Date.now() - started))))
     }
   }
-  const flushed = await kaizen.close()
+  await kaizen.close()
+  const flushed = kaizen.recorded
   console.log(
     `Sent ${sent} case(s) via ${via} (${failed} failed), ${outcomes} outcome(s); recorded by the client: ` +
       `${flushed.stored} stored, ${flushed.duplicates} already stored, ${flushed.failed} not stored.`,

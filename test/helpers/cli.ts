@@ -72,6 +72,8 @@ export interface KaizenProcess {
   output(): string
   /** Wait until the output matches; the match (or a failure naming what was printed). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  /** Resolves with the exit code once the process has ended by itself. */
+  exited(): Promise<number | null>
   /** SIGINT, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>
 }
@@ -99,6 +101,7 @@ export function startKaizen(
   )
   return {
     output: () => text,
+    exited: () => closed,
     waitFor(pattern, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

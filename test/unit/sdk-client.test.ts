@@ -287,12 +287,14 @@ test('record: from a resolved prompt, its version, key, arm and canary are echoe
   const prompt = await client.resolve('support', 'user-7')
   const id = client.record({ prompt, input: { ticket: 't', tier: 'free' }, output: 'o', id: 'call-1' })
   assert.equal(id, 'call-1')
-  assert.deepEqual(await client.flush(), { stored: 1, duplicates: 0, failed: 0 })
-  const r = server.seen[1]!.body.records[0]
+  client.record({ prompt, input: { ticket: 't', tier: 'free' }, output: 'o', id: 'call-2', simulated: true })
+  assert.deepEqual(await client.flush(), { stored: 2, duplicates: 0, failed: 0 })
+  const [r, simulated] = server.seen[1]!.body.records
   assert.deepEqual(
-    [r.task, r.promptVersion, r.routingKey, r.model, r.arm, r.canaryId, r.routingWeight],
-    ['support', 'pv_9', 'user-7', 'openai:gpt-4.1-mini', 'canary', 'canary-1', 0.25],
+    [r.task, r.promptVersion, r.routingKey, r.model, r.arm, r.canaryId, r.routingWeight, r.simulated],
+    ['support', 'pv_9', 'user-7', 'openai:gpt-4.1-mini', 'canary', 'canary-1', 0.25, undefined],
   )
+  assert.equal(simulated.simulated, true, 'an answer from a simulated model is labelled so')
 })
 
 test('record: a malformed call is refused at once, naming the field, and never reaches a batch', async () => {
@@ -305,6 +307,7 @@ test('record: a malformed call is refused at once, naming the field, and never r
     [{ latencyMs: -1 }, 'latencyMs'],
     [{ arm: 'treatment' }, 'arm'],
     [{ startedAt: 'yesterday' }, 'startedAt'],
+    [{ simulated: 'yes' }, 'simulated'],
   ]
   for (const [change, field] of bad)
     assert.throws(() => client.record({ ...call(1), ...change } as never), { code: 'INVALID_INPUT', fields: [field] })
@@ -410,6 +413,7 @@ test('close: flushes what is queued, then refuses new records', async () => {
   client.record(call(2))
   assert.equal(server.seen.length, 0, 'waiting for the interval')
   assert.deepEqual(await client.close(), { stored: 2, duplicates: 0, failed: 0 })
+  assert.deepEqual(client.recorded, { stored: 2, duplicates: 0, failed: 0 })
   assert.equal(server.seen.length, 1)
   assert.equal(client.pending, 0)
   assert.throws(() => client.record(call(3)), { code: 'CLOSED' })
