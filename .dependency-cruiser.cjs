@@ -109,10 +109,10 @@ module.exports = {
       comment:
         "the simulation is one way to supply a task's model: outside sim/ and the tools, only the " +
         'simulation provider (providers/simulation.ts) and the command that serves the simulated world ' +
-        '(`kaizen sim serve`, cli/commands/sim.ts) import sim/; everything else asks the provider',
+        '(cli/sim-world.ts, for `kaizen sim serve` and the task-file demo) import sim/; everything else asks the provider',
       from: {
         path: '^',
-        pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$', '^cli/commands/sim\\.ts$'],
+        pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$', '^cli/sim-world\\.ts$'],
       },
       to: { path: '^sim/' },
     },

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
 import { createOperations, type CanaryView } from '../client/operations.js'
-import { parseCampaignConfig, type CampaignConfigInput } from '../core/config.js'
+import { parseCampaignConfig, type CampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { getLabels } from '../db/queries/labels.js'
 import { campaignPreflight } from '../db/queries/preflight.js'
@@ -52,7 +52,8 @@ export interface DemoSummary {
   campaignId: string
   task: string
   simulated: true
-  provider: 'simulation'
+  /** The simulation provider, or the OpenAI provider against the simulated world (`kaizen sim serve`). */
+  provider: 'simulation' | 'openai → kaizen sim serve'
   baselineVersion: string
   baselineVersionId: string
   winnerVersion: string | null
@@ -89,7 +90,8 @@ export function workflowUrl(rt: KaizenRuntime, workflowId: string): string | nul
     : null
 }
 
-async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: number): Promise<number> {
+/** Records of the task a campaign could sample: answered, with a reference, not from a canary arm. */
+export async function usableTraffic(rt: KaizenRuntime, taskId: string, windowHours: number): Promise<number> {
   const since = new Date(Date.now() - windowHours * 3600_000)
   const [row] = await rt.db
     .select({ n: count() })
@@ -160,6 +162,45 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     log(`${SIM_LABEL} Reusing ${have} production requests from earlier runs in ${rt.env.KAIZEN_DATA_DIR}.`)
   }
 
+  const summary = await followCampaign(rt, {
+    taskId,
+    traffic: sim,
+    config: parseCampaignConfig({ seed: runId, ...config }, 'demo campaign config'),
+    rate: options.rate,
+    provider: 'simulation',
+    log,
+    ...(options.canaryTimeoutSeconds === undefined ? {} : { canaryTimeoutSeconds: options.canaryTimeoutSeconds }),
+  })
+  return { summary, traffic: sim }
+}
+
+/** Live traffic a demo sends: a burst before the campaign, then a steady rate for its canary. */
+export interface DemoTraffic {
+  burst(count: number): Promise<void>
+  start(perSecond: number): void
+  stop(): Promise<void>
+}
+
+export interface FollowOptions {
+  taskId: string
+  traffic: DemoTraffic
+  config: CampaignConfig
+  rate: number
+  /** What answers the task's model, for the summary. */
+  provider: DemoSummary['provider']
+  log: (line: string) => void
+  /** Give up following the canary after this long (default 180 s). */
+  canaryTimeoutSeconds?: number
+}
+
+/**
+ * Start one campaign on the task, show its progress, then send live traffic and follow its canary
+ * to a decision point (awaiting approval, holding, promoted or rolled back). Leaves the traffic
+ * running (the caller stops it).
+ */
+export async function followCampaign(rt: KaizenRuntime, options: FollowOptions): Promise<DemoSummary> {
+  const { taskId, log, config: settings } = options
+  const sim = options.traffic
   const campaignId = campaignIdFor(taskId, new Date())
   // The same start as the CLI's and the API's (checks included); this process holds the database.
   const ops = createOperations({
@@ -167,12 +208,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
     check: (input) => campaignPreflight(rt.db, input),
   })
-  const { handle } = await ops.startCampaign({
-    taskId,
-    campaignId,
-    trigger: 'demo',
-    config: parseCampaignConfig({ seed: runId, ...config }, 'demo campaign config'),
-  })
+  const { handle } = await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: settings })
   log(`Campaign ${campaignId} started.`)
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)
@@ -243,7 +279,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     campaignId,
     task: taskId,
     simulated: true,
-    provider: 'simulation',
+    provider: options.provider,
     baselineVersion: `${taskId}@${baseline.version}`,
     baselineVersionId: baseline.id,
     winnerVersion: winner ? `${taskId}@${winner.version}` : null,
@@ -259,7 +295,7 @@ export async function runDemo(rt: KaizenRuntime, options: DemoOptions): Promise<
     canary,
     temporal: { address: rt.temporal.address, namespace: rt.temporal.namespace, webUi: rt.temporal.uiUrl },
   }
-  return { summary, traffic: sim }
+  return summary
 }
 
 /** The story of a demo run in plain words. */

@@ -10,6 +10,7 @@
  * BUDGET_EXHAUSTED. Across several worker processes the in-memory reservations are per process,
  * so spend can pass the limit by at most the calls in flight on the other workers.
  */
+import { setMaxListeners } from 'node:events'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
@@ -101,6 +102,8 @@ export class ModelClient {
     signal?: AbortSignal,
     tally: { attempts: number } = { attempts: 0 },
   ): Promise<CompletionResult> {
+    // One signal (an activity's cancellation) is shared by every call in flight, each listening to it.
+    if (signal) setMaxListeners(0, signal)
     const provider = this.registry.resolve(request.model)
     const limiter = provider.simulated ? null : this.registry.limiter(provider.id)
     const estimate = approxTokens(request.messages.map((m) => m.content).join('\n')) + request.params.maxTokens

@@ -48,6 +48,8 @@ export interface KaizenRuntime {
   /** The simulation provider: the scenarios, their tasks and simulated models. */
   simulation: SimulationProvider
   providers: ProviderRegistry
+  /** What activities and evaluation use in this process: database, model client, providers. */
+  deps: ActivityDeps
   temporal: TemporalTarget
   client: Client
   /** One line when Temporal becomes unreachable, one when it is back (runtime/outage.ts). */
@@ -161,6 +163,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
       db: database.db,
       simulation,
       providers,
+      deps,
       temporal,
       client,
       async registerScenarioTasks() {

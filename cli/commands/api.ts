@@ -3,16 +3,13 @@
  * `kaizen serve`: the HTTP API (ingestion, prompt resolution, OpenAPI, metrics).
  * `kaizen token create|list|revoke`: scoped API tokens (the secret is printed once).
  */
-import { serve } from '@hono/node-server'
 import type { Command } from 'commander'
-import { createApi } from '../../api/app.js'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
 import { loadEnv } from '../../runtime/env.js'
 import type { Client } from '@temporalio/client'
-import { Gateway } from '../../serving/gateway.js'
 import { connectClient, resolveTemporal } from '../../runtime/temporal.js'
-import { PromptResolver } from '../../serving/resolver.js'
+import { startApiServer } from '../api-server.js'
 import { requireOption } from '../context.js'
 import { choiceListFlag, intFlag } from '../flags.js'
 import { printJson, say } from '../output.js'
@@ -29,14 +26,6 @@ export function registerApi(program: Command): void {
     .action(async (opts: { host?: string; port?: number }) => {
       await withDeps(
         async (deps, env) => {
-          const port = opts.port ?? env.KAIZEN_API_PORT
-          const resolver = new PromptResolver(deps.db)
-          const gateway = new Gateway({
-            db: deps.db,
-            resolver,
-            models: deps.models,
-            ...(deps.redactor ? { redactor: deps.redactor } : {}),
-          })
           // Temporal (campaign and canary routes) is connected on first use and reconnected after a failure.
           let connecting: Promise<Client> | null = null
           const temporal = {
@@ -50,28 +39,18 @@ export function registerApi(program: Command): void {
                   throw err
                 })),
           }
-          const app = createApi({
-            db: deps.db,
-            resolver,
-            gateway,
+          const server = await startApiServer(deps, {
+            host: opts.host ?? env.KAIZEN_API_HOST,
+            port: opts.port ?? env.KAIZEN_API_PORT,
             temporal,
-            providers: deps.providers,
-            ...(deps.redactor ? { redactor: deps.redactor } : {}),
           })
-          const server = serve({ fetch: app.fetch, hostname: opts.host ?? env.KAIZEN_API_HOST, port })
-          await new Promise<void>((resolve, reject) => {
-            server.once('listening', () => resolve())
-            server.once('error', reject)
-          })
-          const address = server.address()
-          const where =
-            typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address)
+          const where = server.url
           say(
             `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: ` +
               `kaizen token create --name NAME --scopes ingest,read`,
           )
           await new Promise<void>((resolve) => {
-            const stop = () => server.close(() => resolve())
+            const stop = () => void server.close().then(resolve)
             process.once('SIGINT', stop)
             process.once('SIGTERM', stop)
           })

@@ -7,49 +7,11 @@
  */
 import type { Command } from 'commander'
 import { z } from 'zod'
-import { KaizenError } from '../../core/errors.js'
-import { loadEnv } from '../../runtime/env.js'
-import { loadScenarios } from '../../sim/registry.js'
-import { banner, startSimServer, type SimServer } from '../../sim/serve/server.js'
+import { simBanner, startSimWorld, type SimWorldOptions } from '../sim-world.js'
 import { intFlag, numberFlag } from '../flags.js'
 import { say } from '../output.js'
 
-interface ServeOptions {
-  port: number
-  host: string
-  scenariosDir?: string
-  judgeAgreement: number
-  fidelity?: number
-  latencyScale: number
-}
-
 const share = (flag: string) => numberFlag(flag, z.number().min(0).max(1))
-
-async function start(opts: ServeOptions): Promise<SimServer> {
-  const dir = opts.scenariosDir ?? loadEnv().KAIZEN_SCENARIOS_DIR
-  const scenarios = [...(await loadScenarios(dir)).values()]
-  if (scenarios.length === 0)
-    throw new KaizenError('CONFIG_ERROR', `no scenario files in ${dir} (.yaml, .yml or .json); see docs/scenarios.md`)
-  try {
-    return await startSimServer({
-      scenarios,
-      port: opts.port,
-      host: opts.host,
-      judgeAgreement: opts.judgeAgreement,
-      latencyScale: opts.latencyScale,
-      ...(opts.fidelity === undefined ? {} : { fidelity: opts.fidelity }),
-    })
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
-      throw new KaizenError(
-        'CONFIG_ERROR',
-        `cannot listen on ${opts.host}:${opts.port} (${code}); choose another --port (0: any free port) or --host`,
-        { cause: err },
-      )
-    throw err
-  }
-}
 
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('the simulated world, for trying Kaizen offline')
@@ -66,7 +28,7 @@ export function registerSim(program: Command): void {
       '--judge-agreement <p>',
       "share of sim-judge verdicts that agree with the world's truth",
       share('--judge-agreement'),
-      0.9,
+      0.95,
     )
     .option(
       '--fidelity <p>',
@@ -79,9 +41,9 @@ export function registerSim(program: Command): void {
       numberFlag('--latency-scale', z.number().min(0).max(10)),
       0,
     )
-    .action(async (opts: ServeOptions) => {
-      const server = await start(opts)
-      for (const line of banner(server)) say(line)
+    .action(async (opts: SimWorldOptions) => {
+      const server = await startSimWorld(opts)
+      for (const line of simBanner(server)) say(line)
       say(`OPENAI_BASE_URL=${server.baseUrl}`)
       say('Ctrl-C stops it.')
       await new Promise<void>((resolve) => {

@@ -4,37 +4,17 @@
  * docs/your-own-prompt.md). `apply` creates or updates a task: a changed prompt becomes a new human
  * version, a draft unless `--promote`; applying an unchanged file changes nothing. Audited.
  */
-import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { eq } from 'drizzle-orm'
-import { KaizenError, formatPath } from '../../core/errors.js'
-import { GraderSpec } from '../../core/grader-spec.js'
-import { modelsOf, parseTaskFile, type TaskFile } from '../../core/task-file.js'
 import { activeGraderVersionId } from '../../db/queries/graders.js'
 import { getLabels } from '../../db/queries/labels.js'
 import { listPromptVersions, requireTask } from '../../db/queries/prompts.js'
-import { applyTaskFile } from '../../db/queries/task-file.js'
 import { promptVersions, tasks } from '../../db/schema.js'
 import { withDeps } from '../../runtime/deps.js'
 import { requireOption } from '../context.js'
-import { readDataFile } from '../../lib/data-file.js'
+import { applyReadTaskFile, readTaskFile } from '../task-file.js'
 import { registerTaskImport } from './task-import.js'
 import { printJson, say } from '../output.js'
-
-/** The task's grader: inline, or read from the file it names (relative to the task file). */
-async function graderOf(task: TaskFile, taskPath: string): Promise<GraderSpec> {
-  if (!('file' in task.grader)) return task.grader
-  const path = resolve(dirname(taskPath), task.grader.file)
-  const parsed = GraderSpec.safeParse(await readDataFile(path, 'grader.file'))
-  if (!parsed.success)
-    throw new KaizenError(
-      'INVALID_INPUT',
-      `grader.file ${path}: ` +
-        parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') +
-        ' (see docs/graders.md)',
-    )
-  return parsed.data
-}
 
 export function registerTask(program: Command): void {
   const task = program.command('task').description('your own tasks, defined by task files (docs/your-own-prompt.md)')
@@ -47,18 +27,10 @@ export function registerTask(program: Command): void {
     .option('--actor <name>', 'who applies it (recorded)', process.env.USER ?? 'cli')
     .action(async (opts: { file?: string; promote: boolean; actor: string }) => {
       const file = requireOption(opts.file, '--file', 'give the task file, e.g. -f task.yaml (docs/your-own-prompt.md)')
-      const definition = parseTaskFile(await readDataFile(file, '--file'), file)
-      const grader = await graderOf(definition, file)
-      const result = await withDeps((deps) => {
-        deps.providers.requireModels(modelsOf(definition, grader))
-        return applyTaskFile(deps.db, {
-          task: definition,
-          grader,
-          actor: `user:${opts.actor}`,
-          source: file,
-          promote: opts.promote,
-        })
-      })
+      const read = await readTaskFile(file, '--file')
+      const result = await withDeps((deps) =>
+        applyReadTaskFile(deps, read, { actor: `user:${opts.actor}`, promote: opts.promote }),
+      )
       for (const line of result.lines) say(line)
       printJson(result)
     })

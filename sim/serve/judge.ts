@@ -6,8 +6,8 @@
  * reference (diagnosis, actions with targets, risk); an answer that is not a JSON decision is wrong.
  *
  * Like a real judge it is not always right: a verdict agrees with the truth with probability
- * `agreement` (a counter-based draw of the dimension, the example and the answer, so the same request
- * always gets the same verdict). A failing verdict's reasoning is the world's feedback for that kind
+ * `agreement` (a counter-based draw of the dimension, the example and the answer's decision, so the
+ * same request always gets the same verdict, and so does the same decision in other words). A failing verdict's reasoning is the world's feedback for that kind
  * of failure — the hint the in-process simulation would give, as truthful as the scenario's fidelity
  * allows — so Kaizen's LLM proposer reads the same hints the simulation proposer does. The judge sees
  * only the case and the answer, not the prompt: when several of the example's causes fail the same
@@ -116,6 +116,24 @@ export function causesLike(world: SimWorld, example: SimExample, mode: FailureMo
   return [...missing, ...harmful]
 }
 
+/**
+ * What an answer decides, for the judge's draws: the decision fields of a JSON answer (fenced or
+ * not, valid decision or not), whatever else it holds; the text itself when it is not JSON.
+ */
+function whatItSays(answer: string): string {
+  const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(answer)
+  try {
+    const json: unknown = JSON.parse((fenced ? fenced[1] : answer)?.trim() ?? '')
+    if (json && typeof json === 'object' && !Array.isArray(json)) {
+      const { diagnosis, actions, risk } = json as Record<string, unknown>
+      return canonicalJson({ diagnosis, actions, risk })
+    }
+  } catch {
+    // not JSON: the text is what it says
+  }
+  return answer
+}
+
 const PASS_REASON =
   'The answer names what caused the case and gives the actions that resolved it, with their targets and the risk.'
 
@@ -126,7 +144,10 @@ export function judgeVerdict(
   agreement: number,
 ): JudgeVerdict {
   const s = world.scenario
-  const draw = (stream: string) => unitHash(s.seed, 'sim-judge', prompt.dimension, example.key, prompt.output, stream)
+  // The judge's mistakes depend on what the answer decides, not on its wording: padding or a note
+  // added to the same decision gets the same verdict (calibration's probes rely on that of a real judge).
+  const draw = (stream: string) =>
+    unitHash(s.seed, 'sim-judge', prompt.dimension, example.key, whatItSays(prompt.output), stream)
   const truth = truthOf(world, example, prompt.output)
   const pass = draw('agree') < agreement ? truth.pass : !truth.pass
   const [worst, best] = [prompt.levels[0] as string, prompt.levels.at(-1) as string]

@@ -18,7 +18,7 @@ import { completionBody, parseChatRequest, promptTextOf, SIM_FINGERPRINT, WireEr
 
 export interface SimServiceOptions {
   scenarios: readonly Scenario[]
-  /** Probability that a judge verdict agrees with the world's truth (default 0.9). */
+  /** Probability that a judge verdict agrees with the world's truth (default 0.95). */
   judgeAgreement?: number
   /** Feedback fidelity of every world (default: each scenario's `feedback.fidelity`). */
   fidelity?: number
@@ -54,7 +54,7 @@ export class SimService {
     if (options.scenarios.length === 0) throw new RangeError('the simulation server needs at least one scenario')
     checkTiers(options.scenarios)
     this.scenarios = [...options.scenarios]
-    this.judgeAgreement = unit('judgeAgreement', options.judgeAgreement ?? 0.9)
+    this.judgeAgreement = unit('judgeAgreement', options.judgeAgreement ?? 0.95)
     this.latencyScale = Math.max(0, options.latencyScale ?? 0)
     this.hallucination = options.proposerHallucination
     const fidelity = options.fidelity === undefined ? {} : { fidelity: unit('fidelity', options.fidelity) }

@@ -74,6 +74,44 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   assert.match(second.stderr, /still holds 50% of traffic; this demo's canary will supersede it/)
 })
 
+test(`\`kaizen demo --task-file\` drives the example task file through the OpenAI provider against the \
+simulated world, on embedded defaults`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kaizen-cli-task-file-'))
+  try {
+    const env = { KAIZEN_DATA_DIR: join(dir, '.kaizen'), KAIZEN_TEMPORAL_PORT: String(await freePort()) }
+    const run = await kaizen(['demo', '--task-file', '--json', '--headless'], env)
+    assert.equal(run.code, 0, run.stderr)
+    const out = JSON.parse(run.stdout)
+    assert.equal(out.task, 'oncall-triage')
+    assert.equal(out.simulated, true)
+    assert.equal(out.provider, 'openai → kaizen sim serve')
+    assert.match(run.stderr, /\[simulation\] Task "oncall-triage" created/)
+    assert.match(run.stderr, /The model, the judge and the proposer are served by the simulated world at http:/)
+    assert.match(run.stderr, /Sending 330 requests through the gateway with their outcomes \(found 0\)/)
+    assert.match(run.stderr, /Grader calibrated on 120 answers labelled by the simulated world: trusted/)
+    // The first run of a task has a fixed seed, and the simulated world is deterministic.
+    assert.equal(out.decision, 'canary-started', out.reason)
+    assert.ok(out.winnerHoldoutDQ > out.baselineHoldoutDQ)
+    assert.ok(['awaiting_approval', 'rolled_back', 'holding'].includes(out.canary.state), out.canary.state)
+
+    // A task file whose models the simulated world does not serve is refused, naming the fields.
+    const own = join(dir, 'task.yaml')
+    writeFileSync(
+      own,
+      readFileSync(join(REPO_ROOT, 'examples/oncall-app/task.yaml'), 'utf8').replace(
+        'model: openai:sim-standard',
+        'model: openai:gpt-4.1-mini',
+      ),
+    )
+    const refused = await kaizen(['demo', '--task-file', own, '--headless'], env)
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /--task-file .*task\.yaml: the demo plays every model with the simulated world/)
+    assert.match(refused.stderr, /not model \(openai:gpt-4\.1-mini\)/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('bad input gets a clear message naming the flag or field, and a non-zero exit', async () => {
   const env = { KAIZEN_DATA_DIR: dataDir, KAIZEN_TEMPORAL_PORT: String(await freePort()) }
   const noApprover = await kaizen(['canary', 'approve', 'canary-x'], env)

@@ -161,7 +161,7 @@ test('your own prompt: from a task file to an approved canary, as docs/your-own-
 
   // 6. Calibrate the grader on labelled answers (the simulated world labels them here).
   const records = join(work, 'records.jsonl')
-  await run(['traffic', 'export', '--task', TASK, '--limit', '80', '-o', records])
+  await run(['traffic', 'export', '--task', TASK, '--limit', '120', '-o', records])
   const labelled = await fetch(`${simUrl}/sim/v1/labels`, { method: 'POST', body: await readFile(records) })
   assert.equal(labelled.status, 200)
   const labelsFile = join(work, 'labels.jsonl')
