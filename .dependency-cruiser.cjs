@@ -108,8 +108,9 @@ module.exports = {
       severity: 'error',
       comment:
         "the simulation is one way to supply a task's model: outside sim/ and the tools, only the " +
-        'simulation provider (providers/simulation.ts) and the command that serves the simulated world ' +
-        '(cli/sim-world.ts, for `kaizen sim serve` and the task-file demo) import sim/; everything else asks the provider',
+        'simulation provider (providers/simulation.ts) and the module that serves the simulated world ' +
+        '(cli/sim-world.ts, for `kaizen sim serve` and the task-file demo) import sim/; everything else ' +
+        'asks the provider',
       from: {
         path: '^',
         pathNot: [folders(['sim', ...TOOLS]), '^providers/simulation\\.ts$', '^cli/sim-world\\.ts$'],

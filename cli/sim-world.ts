@@ -22,7 +22,10 @@ export interface SimWorldOptions {
   latencyScale: number
 }
 
-/** Serve the scenarios of `scenariosDir` (default KAIZEN_SCENARIOS_DIR); a port in use is a CONFIG_ERROR naming --port. */
+/**
+ * Serve the scenarios of `scenariosDir` (default KAIZEN_SCENARIOS_DIR); a port in use is a
+ * CONFIG_ERROR naming --port.
+ */
 export async function startSimWorld(opts: SimWorldOptions): Promise<SimServer> {
   const dir = opts.scenariosDir ?? loadEnv().KAIZEN_SCENARIOS_DIR
   const scenarios = [...(await loadScenarios(dir)).values()]

@@ -7,11 +7,12 @@
  *
  * Like a real judge it is not always right: a verdict agrees with the truth with probability
  * `agreement` (a counter-based draw of the dimension, the example and the answer's decision, so the
- * same request always gets the same verdict, and so does the same decision in other words). A failing verdict's reasoning is the world's feedback for that kind
- * of failure — the hint the in-process simulation would give, as truthful as the scenario's fidelity
- * allows — so Kaizen's LLM proposer reads the same hints the simulation proposer does. The judge sees
- * only the case and the answer, not the prompt: when several of the example's causes fail the same
- * way, the hint names one of them.
+ * same request always gets the same verdict, and so does the same decision in other words). A
+ * failing verdict's reasoning is the world's feedback for that kind of failure — the hint the
+ * in-process simulation would give, as truthful as the scenario's fidelity allows — so Kaizen's LLM
+ * proposer reads the same hints the simulation proposer does. The judge sees only the case and the
+ * answer, not the prompt: when several of the example's causes fail the same way, the hint names one
+ * of them.
  */
 import { parseDecision, type Decision, type Reference } from '../../core/decision.js'
 import { canonicalJson, unitHash } from '../../lib/hash.js'
