@@ -30,6 +30,7 @@ const LAYERS = [
   'runtime',
   'client',
   'api',
+  'console',
   'cli',
   'bin',
 ]

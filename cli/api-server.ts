@@ -5,6 +5,9 @@
  */
 import { serve } from '@hono/node-server'
 import { createApi, type ApiDeps } from '../api/app.js'
+import { TokenCache } from '../api/auth.js'
+import { createConsole } from '../console/app.js'
+import { Sessions } from '../console/session.js'
 import type { ActivityDeps } from '../activities/index.js'
 import { KaizenError } from '../core/errors.js'
 import { Gateway } from '../serving/gateway.js'
@@ -18,9 +21,10 @@ export interface ApiServer {
 
 export async function startApiServer(
   deps: Pick<ActivityDeps, 'db' | 'models' | 'providers' | 'redactor'>,
-  options: { host: string; port: number; temporal?: ApiDeps['temporal'] },
+  options: { host: string; port: number; temporal?: ApiDeps['temporal']; consoleSecret?: string | undefined },
 ): Promise<ApiServer> {
   const resolver = new PromptResolver(deps.db)
+  const tokens = new TokenCache(deps.db)
   const redactor = deps.redactor ? { redactor: deps.redactor } : {}
   const gateway = new Gateway({ db: deps.db, resolver, models: deps.models, ...redactor })
   const app = createApi({
@@ -28,9 +32,20 @@ export async function startApiServer(
     resolver,
     gateway,
     providers: deps.providers,
+    tokens,
     ...(options.temporal ? { temporal: options.temporal } : {}),
     ...redactor,
   })
+  // The operator console at / (console/app.tsx), beside the API.
+  app.route(
+    '/',
+    createConsole({
+      db: deps.db,
+      tokens,
+      sessions: new Sessions(options.consoleSecret),
+      ...(options.temporal ? { temporal: options.temporal } : {}),
+    }),
+  )
   const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve())

@@ -219,7 +219,12 @@ export async function runTaskFileDemo(
   for (const line of applied.lines) log(`${SIM_LABEL} ${line}`)
   log(`${SIM_LABEL} The model, the judge and the proposer are served by the simulated world at ${sim.baseUrl}.`)
 
-  const api = await startApiServer(rt.deps, { host: '127.0.0.1', port: 0 })
+  const api = await startApiServer(rt.deps, {
+    host: '127.0.0.1',
+    port: 0,
+    temporal: { taskQueue: rt.env.TEMPORAL_TASK_QUEUE, client: async () => rt.client },
+    consoleSecret: rt.env.KAIZEN_CONSOLE_SECRET,
+  })
   const { token, secret } = await createToken(rt.db, {
     name: `kaizen-demo-${taskId}`,
     scopes: ['ingest', 'read'],

@@ -46,6 +46,10 @@ export const EnvSchema = z.object({
   /** Where `kaizen serve` listens (the HTTP API). */
   KAIZEN_API_HOST: z.string().min(1).default('127.0.0.1'),
   KAIZEN_API_PORT: port.default(8787),
+  /** Signs console sessions; unset: a random key per process (sessions end when it restarts). */
+  KAIZEN_CONSOLE_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
+  /** Who `kaizen up`'s console sign-in link approves as (default: <login name>@localhost). */
+  KAIZEN_OPERATOR: z.string().min(1).max(200).optional(),
   /** Folder of scenario files for the simulation provider. */
   KAIZEN_SCENARIOS_DIR: z.string().min(1).default(resolve(REPO_ROOT, 'scenarios')),
   /** Concurrent model calls per activity. */

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MAX = 120
-const PATTERNS = ['*.ts', '*.mts', '*.js', '*.mjs', '*.cjs']
+const PATTERNS = ['*.ts', '*.tsx', '*.mts', '*.js', '*.mjs', '*.cjs']
 
 // Tracked files; one deleted from the working tree but not yet from the index is skipped.
 const files = execFileSync('git', ['ls-files', '-z', '--', ...PATTERNS], { cwd: REPO_ROOT, encoding: 'utf8' })

@@ -43,11 +43,12 @@ export function registerApi(program: Command): void {
             host: opts.host ?? env.KAIZEN_API_HOST,
             port: opts.port ?? env.KAIZEN_API_PORT,
             temporal,
+            consoleSecret: env.KAIZEN_CONSOLE_SECRET,
           })
           const where = server.url
           say(
-            `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json). Requests need a token: ` +
-              `kaizen token create --name NAME --scopes ingest,read`,
+            `Kaizen API listening on ${where} (OpenAPI: ${where}/openapi.json); the console at ${where}/. ` +
+              'Requests and sign-in need a token: kaizen token create --name NAME --scopes ingest,read',
           )
           await new Promise<void>((resolve) => {
             const stop = () => void server.close().then(resolve)

@@ -20,6 +20,7 @@ import { upsertRetentionSchedule } from '../../runtime/schedules.js'
 import { SimulationProvider } from '../../providers/simulation.js'
 import { canaryStatusQuery, type CanaryStatus } from '../../workflows/messages.js'
 import { runWorker } from '../worker.js'
+import { defaultOperator, openConsole, operatorSignIn, type ConsoleAccess } from '../console-access.js'
 import {
   EXAMPLE_TASK_FILE,
   openTaskFileDemo,
@@ -47,6 +48,7 @@ async function demoTaskFile(opts: {
   rate: number
   headless?: boolean
   taskFile: string
+  operator?: string | undefined
 }) {
   let demo: TaskFileDemo | null = null
   onShutdownSignal(async (signal) => {
@@ -72,11 +74,14 @@ async function upTaskFile(opts: {
   campaign: boolean
   headless?: boolean
   taskFile: string
+  operator?: string | undefined
 }) {
   let demo: TaskFileDemo | null = null
   let run: TaskFileDemoRun | null = null
+  let signIn: Awaited<ReturnType<typeof operatorSignIn>> | null = null
   onShutdownSignal(async (signal) => {
     say(`\n${signal}: stopping traffic, API, worker and servers.`)
+    await signIn?.revoke()
     await run?.close()
     await demo?.close()
   })
@@ -94,7 +99,10 @@ async function upTaskFile(opts: {
   await rt.startWorker()
   run = await runTaskFileDemo(demo, { scenario: opts.scenario, rate: opts.rate, log: say })
   for (const line of tellDemo(rt, run.summary)) say(line)
+  const operator = opts.operator ?? defaultOperator(rt.env)
+  signIn = await operatorSignIn(rt, run.api.url, operator)
   say('')
+  say(consoleLine({ url: run.api.url, signInUrl: signIn.signInUrl, operator }))
   say(
     `Kaizen is running ${SIM_LABEL}: worker, the API at ${run.api.url} and live gateway traffic (about ` +
       `${opts.rate} requests/s) on task "${run.summary.task}". Your own calls can use the API with ` +
@@ -103,6 +111,11 @@ async function upTaskFile(opts: {
   )
   await new Promise<never>(() => undefined) // serve until a signal stops the process
 }
+
+/** Where the console is, and the sign-in link of the person running `kaizen up`. */
+const consoleLine = (c: { url: string; signInUrl: string; operator: string }) =>
+  `Console: ${c.url}/ — open ${c.signInUrl} to sign in as ${c.operator} (read and approve; the token is ` +
+  'revoked when kaizen up stops).'
 
 /** Refuse an unknown --scenario before anything starts (servers, worker, traffic). */
 async function requireScenarioFlag(id: string): Promise<void> {
@@ -121,6 +134,7 @@ export function registerUp(program: Command): void {
     .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
     .option('--task-file [file]', TASK_FILE_HELP)
+    .option('--operator <identity>', 'who approves from the console (default KAIZEN_OPERATOR or <user>@localhost)')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(
       async (opts: {
@@ -129,19 +143,22 @@ export function registerUp(program: Command): void {
         campaign: boolean
         headless?: boolean
         taskFile?: string | true
+        operator?: string
       }) => {
         await requireScenarioFlag(opts.scenario)
         if (opts.taskFile) return upTaskFile({ ...opts, taskFile: taskFilePath(opts.taskFile) })
         let rt: KaizenRuntime | null = null
         let traffic: TrafficSimulator | null = null
         let follow: NodeJS.Timeout | undefined
+        let access: ConsoleAccess | null = null
         onShutdownSignal(async (signal) => {
           clearInterval(follow)
           say(
-            `\n${signal}: stopping traffic, worker and ` +
+            `\n${signal}: stopping traffic, console, worker and ` +
               `servers${rt ? ` (state is kept in ${rt.env.KAIZEN_DATA_DIR})` : ''}.`,
           )
           await traffic?.stop()
+          await access?.close()
           await rt?.close()
         })
         rt = await openRuntime({
@@ -157,6 +174,8 @@ export function registerUp(program: Command): void {
           )
           if (rt.temporal.uiUrl) say(`Temporal Web UI: ${rt.temporal.uiUrl}`)
           await rt.startWorker()
+          access = await openConsole(rt, opts.operator ?? defaultOperator(rt.env))
+          say(consoleLine(access))
           const tasks = await rt.registerScenarioTasks()
           const db = rt.db
           const ops = createOperations({
@@ -196,9 +215,10 @@ export function registerUp(program: Command): void {
           }
           say('')
           say(
-            `Kaizen is running ${SIM_LABEL}: worker and live traffic (about ${opts.rate} requests/s). Press ` +
-              `Ctrl-C to stop.`,
+            `Kaizen is running ${SIM_LABEL}: worker, console and live traffic (about ${opts.rate} requests/s). ` +
+              'Press Ctrl-C to stop.',
           )
+          say(consoleLine(access))
           let lastState: CanaryStatus['state'] | null = null
           const client = rt.client
           follow = setInterval(() => {
@@ -221,6 +241,7 @@ export function registerUp(program: Command): void {
         } catch (err) {
           clearInterval(follow)
           await traffic?.stop()
+          await access?.close()
           await rt.close()
           throw err
         }

@@ -83,6 +83,15 @@ export async function findToken(db: Db, secret: string): Promise<ApiTokenRow | n
   return row ?? null
 }
 
+/** A token by its id, unless revoked (console sessions hold the id, never the secret). */
+export async function findTokenById(db: Db, id: string): Promise<ApiTokenRow | null> {
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+  return row ?? null
+}
+
 export async function listTokens(db: Db): Promise<ApiTokenRow[]> {
   return db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id))
 }

@@ -1,0 +1,282 @@
+/**
+ * @module console/app
+ * The operator console, served at `/` by `kaizen serve` and `kaizen up` next to the API: tasks,
+ * canaries (the approval page) and the audit log, rendered on the server (Hono JSX; every value
+ * escaped as text). Sign in with an API token: it opens a session cookie (HttpOnly,
+ * SameSite=Strict); every form carries a CSRF token. A read token sees and cannot act; approve and
+ * reject need the approve scope and are recorded under the token's person, through the same
+ * operations as the CLI and the API (client/operations.ts). Tokens limited to some tasks see only
+ * those. The only script is htmx (served from here, no CDN), for live updates.
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import type { Child } from 'hono/jsx'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { createOperations, type Operations } from '../client/operations.js'
+import { isKaizenError, KaizenError } from '../core/errors.js'
+import { tasksRefused } from '../core/task-scope.js'
+import type { Db } from '../db/client.js'
+import { listAudit } from '../db/queries/audit.js'
+import { tasksOverview } from '../db/queries/console.js'
+import { campaignPreflight } from '../db/queries/preflight.js'
+import { findTokenById, type ApiTokenRow } from '../db/queries/tokens.js'
+import type { TokenCache } from '../api/auth.js'
+import type { TemporalAccess } from '../api/routes/operations.js'
+import { REPO_ROOT } from '../runtime/env.js'
+import { Layout } from './layout.js'
+import { CanaryEvidence, CanaryPage, loadCanaryPage } from './pages/canary.js'
+import { AuditPage } from './pages/audit.js'
+import { TaskPage, TasksPage } from './pages/tasks.js'
+import { SESSION_COOKIE, Sessions, type Session } from './session.js'
+
+export interface ConsoleDeps {
+  db: Db
+  tokens: TokenCache
+  /** Canary status and decisions; without it the canary pages say Temporal is not configured. */
+  temporal?: TemporalAccess
+  sessions: Sessions
+  /** Mark the session cookie Secure (behind HTTPS). */
+  secureCookies?: boolean
+}
+
+type Env = { Variables: { token: ApiTokenRow; session: Session } }
+
+const assets = {
+  'console.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(REPO_ROOT, 'console/assets/console.css')) },
+  'htmx.min.js': {
+    type: 'text/javascript; charset=utf-8',
+    body: readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js')),
+  },
+} as const
+
+export function createConsole(deps: ConsoleDeps): Hono<Env> {
+  const app = new Hono<Env>()
+  const { sessions } = deps
+  let cached: { client: unknown; ops: Operations } | null = null
+  const ops = async (): Promise<Operations> => {
+    if (!deps.temporal)
+      throw new KaizenError('CONFIG_ERROR', 'this server has no Temporal connection: canaries cannot be shown')
+    const client = await deps.temporal.client()
+    if (cached?.client !== client)
+      cached = {
+        client,
+        ops: createOperations({
+          client,
+          taskQueue: deps.temporal.taskQueue,
+          check: (input) => campaignPreflight(deps.db, input),
+        }),
+      }
+    return cached.ops
+  }
+
+  const openSession = (c: Context, tokenId: string) =>
+    setCookie(c, SESSION_COOKIE, sessions.issue(tokenId), {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: deps.secureCookies ?? false,
+      path: '/',
+      maxAge: Math.floor(sessions.ttlMs / 1000),
+    })
+
+  app.get('/assets/:name', (c) => {
+    const a = assets[c.req.param('name') as keyof typeof assets]
+    if (!a) return c.notFound()
+    return c.body(new Uint8Array(a.body), 200, { 'content-type': a.type, 'cache-control': 'public, max-age=3600' })
+  })
+
+  // A sign-in link (`kaizen up` prints one for the person running it): the same as the form, then
+  // the token leaves the address bar.
+  app.get('/login', async (c, next) => {
+    const secret = c.req.query('token')
+    if (!secret) return next()
+    const token = await deps.tokens.lookup(secret.trim())
+    if (!token) return c.redirect('/login?error=1', 303)
+    openSession(c, token.id)
+    return c.redirect(safeNext(c.req.query('next') ?? '/'), 303)
+  })
+  app.get('/login', (c) =>
+    c.html(
+      <Login
+        next={c.req.query('next') ?? '/'}
+        error={c.req.query('error') === '1' ? 'That token is unknown or revoked.' : null}
+      />,
+    ),
+  )
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody()
+    const next = safeNext(String(form['next'] ?? '/'))
+    const token = typeof form['token'] === 'string' ? await deps.tokens.lookup(form['token'].trim()) : null
+    if (!token) return c.redirect(`/login?error=1&next=${encodeURIComponent(next)}`, 303)
+    openSession(c, token.id)
+    return c.redirect(next, 303)
+  })
+
+  // Every other page needs a session (only the console's paths: the API beside it has its own auth).
+  const signedIn: MiddlewareHandler<Env> = async (c, next) => {
+    const session = sessions.read(getCookie(c, SESSION_COOKIE))
+    const token = session ? await findTokenById(deps.db, session.tokenId) : null
+    if (!session || !token) {
+      if (c.req.method !== 'GET') return forbidden(c, 'Sign in first.')
+      return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303)
+    }
+    c.set('token', token)
+    c.set('session', session)
+    if (c.req.method === 'POST') {
+      const form = await c.req.parseBody()
+      if (!sessions.checkCsrf(session, form['_csrf']))
+        return forbidden(c, 'The form had no valid CSRF token; reload the page and try again.')
+    }
+    await next()
+  }
+  for (const path of ['/', '/logout', '/audit', '/tasks/*', '/canaries/*']) app.use(path, signedIn)
+
+  app.post('/logout', (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: '/' })
+    return c.redirect('/login', 303)
+  })
+
+  const page = (c: Context<Env>, title: string, body: Child, live = false) =>
+    c.html(
+      <Layout title={title} token={c.get('token')} csrf={sessions.csrf(c.get('session'))} live={live}>
+        {body}
+      </Layout>,
+    )
+  const visible = (token: ApiTokenRow) => (task: string) => tasksRefused(token.tasks, [task]).length === 0
+
+  app.get('/', async (c) =>
+    page(c, 'Tasks', <TasksPage tasks={await tasksOverview(deps.db, visible(c.get('token')))} />),
+  )
+
+  app.get('/tasks/:task', async (c) => {
+    const id = c.req.param('task')
+    const [task] = await tasksOverview(deps.db, (t) => t === id && visible(c.get('token'))(t))
+    if (!task) return notFound(c, `No task "${id}" (or this token may not see it).`)
+    return page(c, id, <TaskPage task={task} />)
+  })
+
+  app.get('/audit', async (c) => {
+    const q = c.req.query()
+    const since = q['since'] ? new Date(q['since']) : undefined
+    const token = c.get('token')
+    const events = (
+      await listAudit(deps.db, {
+        ...(q['task'] ? { task: q['task'] } : {}),
+        ...(q['actor'] ? { actor: q['actor'] } : {}),
+        ...(q['action'] ? { action: q['action'] } : {}),
+        ...(since && !Number.isNaN(since.getTime()) ? { since } : {}),
+        limit: 500,
+      })
+    ).filter((e) => !token.tasks || (e.taskId !== null && visible(token)(e.taskId)))
+    return page(
+      c,
+      'Audit log',
+      <AuditPage
+        events={events}
+        filter={{ task: q['task'], actor: q['actor'], action: q['action'], since: q['since'] }}
+      />,
+    )
+  })
+
+  const canaryData = async (c: Context<Env>) => {
+    const id = c.req.param('id') as string
+    const d = await loadCanaryPage(deps.db, await (await ops()).describeCanary(id))
+    if (!visible(c.get('token'))(d.taskId)) throw new KaizenError('NOT_FOUND', `no canary "${id}" for this token`)
+    return d
+  }
+  app.get('/canaries/:id', async (c) =>
+    page(
+      c,
+      `Canary ${c.req.param('id')}`,
+      <CanaryPage
+        d={await canaryData(c)}
+        token={c.get('token')}
+        csrf={sessions.csrf(c.get('session'))}
+        flash={c.req.query('done') ?? null}
+      />,
+      true,
+    ),
+  )
+  app.get('/canaries/:id/evidence', async (c) => c.html(<CanaryEvidence d={await canaryData(c)} />))
+
+  for (const verb of ['approve', 'reject'] as const)
+    app.post(`/canaries/:id/${verb}`, async (c) => {
+      const token = c.get('token')
+      const id = c.req.param('id')
+      if (!token.scopes.includes('approve') || !token.person)
+        return forbidden(c, `Token "${token.name}" may not ${verb}: that needs the approve scope and a named person.`)
+      const d = await canaryData(c)
+      const form = await c.req.parseBody()
+      const comment = typeof form['comment'] === 'string' && form['comment'].trim() ? form['comment'].trim() : undefined
+      try {
+        const { message } = await (
+          await ops()
+        ).decideCanary(d.view.canaryId, verb, {
+          approver: token.person,
+          ...(token.role ? { role: token.role } : {}),
+          ...(comment ? { comment } : {}),
+        })
+        return c.redirect(`/canaries/${encodeURIComponent(id)}?done=${encodeURIComponent(message)}`, 303)
+      } catch (err) {
+        if (isKaizenError(err))
+          return c.redirect(
+            `/canaries/${encodeURIComponent(id)}?done=${encodeURIComponent(`Refused: ${err.message}`)}`,
+            303,
+          )
+        throw err
+      }
+    })
+
+  app.onError((err, c) => {
+    const status = isKaizenError(err) && err.code === 'NOT_FOUND' ? 404 : 500
+    return c.html(
+      <Layout title="Error">
+        <h1>{status === 404 ? 'Not found' : 'Something went wrong'}</h1>
+        <p>{err.message}</p>
+      </Layout>,
+      status,
+    )
+  })
+  return app
+}
+
+/** Only paths on this site after signing in (never another origin). */
+const safeNext = (next: string) => (next.startsWith('/') && !next.startsWith('//') ? next : '/')
+
+function forbidden(c: Context, message: string) {
+  return c.html(
+    <Layout title="Forbidden">
+      <h1>Forbidden</h1>
+      <p>{message}</p>
+    </Layout>,
+    403,
+  )
+}
+function notFound(c: Context, message: string) {
+  return c.html(
+    <Layout title="Not found">
+      <h1>Not found</h1>
+      <p>{message}</p>
+    </Layout>,
+    404,
+  )
+}
+
+const Login = ({ next, error }: { next: string; error: string | null }) => (
+  <Layout title="Sign in">
+    <h1>Sign in</h1>
+    <p>Sign in with an API token (`kaizen token create`). A read token sees everything and acts on nothing.</p>
+    {error && (
+      <p class="flash error" role="alert">
+        {error}
+      </p>
+    )}
+    <form method="post" action="/login" class="decide">
+      <input type="hidden" name="next" value={next} />
+      <label for="token">API token</label>
+      <input id="token" name="token" type="password" autocomplete="off" required />
+      <button type="submit">Sign in</button>
+    </form>
+  </Layout>
+)

@@ -1,0 +1,127 @@
+/**
+ * @module db/queries/console
+ * What the operator console reads that no other reader needs: the task overview (production
+ * version, live canary, last campaign, DQ and cost of recent traffic) and a canary's quality per
+ * arm over time (the graded requests of each arm, in time buckets).
+ */
+import { and, desc, eq, inArray, sql } from 'drizzle-orm'
+import type { Db } from '../client.js'
+import { campaigns, canaries, labels, promptVersions, scores, tasks, traffic } from '../schema.js'
+
+export interface TaskOverview {
+  id: string
+  title: string
+  productionVersion: number | null
+  productionModel: string | null
+  canary: { id: string; state: string; weight: number } | null
+  lastCampaign: { id: string; status: string; decision: string | null; createdAt: Date } | null
+  /** Daily mean DQ and mean cost of graded traffic over the last 14 days, oldest first. */
+  trend: Array<{ day: string; dq: number | null; costUsd: number | null; requests: number }>
+}
+
+export async function tasksOverview(db: Db, only?: (taskId: string) => boolean): Promise<TaskOverview[]> {
+  const rows = (await db.select().from(tasks).orderBy(tasks.id)).filter((t) => !only || only(t.id))
+  if (rows.length === 0) return []
+  const ids = rows.map((t) => t.id)
+  const prod = await db
+    .select({ taskId: labels.taskId, version: promptVersions.version, model: promptVersions.model })
+    .from(labels)
+    .innerJoin(promptVersions, eq(promptVersions.id, labels.promptVersionId))
+    .where(and(eq(labels.label, 'production'), inArray(labels.taskId, ids)))
+  const live = await db
+    .select()
+    .from(canaries)
+    .where(and(inArray(canaries.taskId, ids), sql`${canaries.endedAt} is null`))
+    .orderBy(desc(canaries.startedAt))
+  const recent = await db
+    .select()
+    .from(campaigns)
+    .where(inArray(campaigns.taskId, ids))
+    .orderBy(desc(campaigns.createdAt))
+    .limit(500)
+  const day = sql<string>`to_char(date_trunc('day', ${traffic.createdAt}), 'YYYY-MM-DD')`
+  const trend = await db
+    .select({
+      taskId: traffic.taskId,
+      day,
+      dq: sql<number | null>`avg(${scores.score})`,
+      costUsd: sql<number | null>`avg(${traffic.costUsd})`,
+      requests: sql<number>`count(*)::int`,
+    })
+    .from(traffic)
+    .leftJoin(scores, and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id)))
+    .where(and(inArray(traffic.taskId, ids), sql`${traffic.createdAt} > now() - interval '14 days'`))
+    .groupBy(traffic.taskId, day)
+    .orderBy(day)
+  return rows.map((t) => {
+    const p = prod.find((r) => r.taskId === t.id)
+    const c = live.find((r) => r.taskId === t.id)
+    const last = recent.find((r) => r.taskId === t.id)
+    return {
+      id: t.id,
+      title: t.title,
+      productionVersion: p?.version ?? null,
+      productionModel: p?.model ?? null,
+      canary: c ? { id: c.id, state: c.state, weight: c.weight } : null,
+      lastCampaign: last
+        ? { id: last.id, status: last.status, decision: last.decision, createdAt: last.createdAt }
+        : null,
+      trend: trend
+        .filter((r) => r.taskId === t.id)
+        .map((r) => ({
+          day: r.day,
+          dq: r.dq === null ? null : Number(r.dq),
+          costUsd: r.costUsd === null ? null : Number(r.costUsd),
+          requests: r.requests,
+        })),
+    }
+  })
+}
+
+export interface ArmPoint {
+  /** Start of the bucket, ms since the epoch. */
+  at: number
+  dq: number
+  n: number
+}
+
+/** Mean DQ of each arm's graded requests of a canary, in up to `buckets` equal time buckets. */
+export async function canaryQualitySeries(
+  db: Db,
+  canaryId: string,
+  graderVersionId: string,
+  buckets = 24,
+): Promise<{ canary: ArmPoint[]; baseline: ArmPoint[] }> {
+  const rows = await db
+    .select({ arm: traffic.arm, at: traffic.createdAt, score: scores.score })
+    .from(traffic)
+    .innerJoin(
+      scores,
+      and(
+        eq(scores.subjectType, 'traffic'),
+        eq(scores.subjectId, traffic.id),
+        eq(scores.graderVersionId, graderVersionId),
+      ),
+    )
+    .where(and(eq(traffic.canaryId, canaryId), sql`${scores.score} is not null`))
+  const out = { canary: [] as ArmPoint[], baseline: [] as ArmPoint[] }
+  if (rows.length === 0) return out
+  const times = rows.map((r) => r.at.getTime())
+  const [start, end] = [Math.min(...times), Math.max(...times)]
+  const width = Math.max(1, Math.ceil((end - start + 1) / buckets))
+  for (const arm of ['canary', 'baseline'] as const) {
+    const sums = new Map<number, { sum: number; n: number }>()
+    for (const r of rows) {
+      if (r.arm !== arm) continue
+      const b = Math.floor((r.at.getTime() - start) / width)
+      const s = sums.get(b) ?? { sum: 0, n: 0 }
+      s.sum += r.score as number
+      s.n++
+      sums.set(b, s)
+    }
+    out[arm] = [...sums.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([b, s]) => ({ at: start + b * width, dq: s.sum / s.n, n: s.n }))
+  }
+  return out
+}

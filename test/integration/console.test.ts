@@ -1,0 +1,160 @@
+/**
+ * The operator console in a real headless Chromium (Debian's `chromium`, driven by playwright-core),
+ * served by the same server as `kaizen serve` (cli/api-server.ts), through the real Temporal server
+ * and PostgreSQL: sign in, the approval page with its charts, a read token that cannot act, CSRF,
+ * untrusted HTML shown as text, approving, and the audit log naming the person. Screenshots go to
+ * docs/console/.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { startApiServer, type ApiServer } from '../../cli/api-server.js'
+import { createToken } from '../../db/queries/tokens.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { canaryRelease } from '../../workflows/canary/index.js'
+import { canaryStatusQuery } from '../../workflows/messages.js'
+import { betterContent, fastCanary, measuredCostRatio, version } from '../helpers/fixtures.js'
+import { eventually, startHarness, type Harness } from '../helpers/infra.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = join(REPO_ROOT, 'docs', 'console')
+const UNTRUSTED = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold?</b>'
+
+let h: Harness
+let server: ApiServer
+let browser: Browser
+let secrets: Record<'alice' | 'reader', string>
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+  h = await startHarness({ name: 'console' })
+  secrets = {
+    alice: (
+      await createToken(h.db, {
+        name: 'alice',
+        scopes: ['approve', 'read'],
+        person: 'alice@example.com',
+        createdBy: 'test',
+      })
+    ).secret,
+    reader: (await createToken(h.db, { name: 'dashboard', scopes: ['read'], createdBy: 'test' })).secret,
+  }
+  server = await startApiServer(h.deps, {
+    host: '127.0.0.1',
+    port: 0,
+    temporal: { client: async () => h.client, taskQueue: h.taskQueue },
+  })
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+  mkdirSync(SHOTS, { recursive: true })
+})
+after(async () => {
+  await browser?.close()
+  await server?.close()
+  await h?.traffic.stop()
+  await h?.close()
+})
+
+async function signIn(secret: string): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
+  await page.goto(`${server.url}/`)
+  assert.match(page.url(), /\/login\?next=%2F$/, 'a page without a session asks to sign in')
+  await page.getByLabel('API token').fill(secret)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  return page
+}
+
+test('console: sign in, the approval page and its evidence, read-only tokens, CSRF, escaping, approve', async () => {
+  // A canary whose candidate's instructions carry untrusted HTML.
+  const better = betterContent(h.scenario)
+  const content = { ...better, system: `${better.system} ${UNTRUSTED}` }
+  const candidate = await version(h.db, h.scenario, content, 'console-better')
+  const expectedCostRatio = await measuredCostRatio(h.simulation, h.scenario, content)
+  const config = fastCanary()
+  const canaryId = `canary-${h.scenario.id}`
+  h.traffic.start(40)
+  const handle = await h.client.workflow.start(canaryRelease, {
+    workflowId: canaryId,
+    taskQueue: h.taskQueue,
+    args: [
+      {
+        canaryId,
+        taskId: h.scenario.task.id,
+        campaignId: null,
+        candidateVersionId: candidate.id,
+        baselineVersionId: h.task.seedVersion.id,
+        graderVersionId: h.task.graderVersionId,
+        config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+      },
+    ],
+  })
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    90_000,
+    'awaiting approval',
+  )
+
+  // A bad token does not sign in.
+  const stranger = await (await browser.newContext()).newPage()
+  await stranger.goto(`${server.url}/login`)
+  await stranger.getByLabel('API token').fill('kz_not-a-token')
+  await stranger.getByRole('button', { name: 'Sign in' }).click()
+  await stranger.getByText('That token is unknown or revoked.').waitFor()
+
+  // Alice (approve scope, a person): the tasks page, then the canary's approval page.
+  const alice = await signIn(secrets.alice)
+  await alice.getByRole('link', { name: /awaiting_approval at/ }).click()
+  await alice.waitForURL(/\/canaries\//)
+  await alice.getByText('The canary is ready').first().waitFor()
+  const lines = alice.locator('figure.chart svg[aria-label="Mean DQ of graded requests per arm"] path[data-series]')
+  assert.deepEqual(await lines.evaluateAll((ps) => ps.map((p) => p.getAttribute('data-series'))), [
+    'canary',
+    'baseline',
+  ])
+  for (const d of await lines.evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? '')))
+    assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)+$/, 'each arm is drawn with several points')
+  assert.equal(await alice.locator('svg rect[data-series="interval"]').count(), 1, 'the interval band')
+  assert.ok((await alice.locator('svg.ebar').count()) >= 4, 'an e-value bar per metric and readiness')
+  // Untrusted HTML in the prompt is text: shown as written, never run.
+  await alice.getByText('<script>window.__xss=2</script>', { exact: false }).first().waitFor()
+  assert.equal(await alice.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined)
+  assert.equal(await alice.locator('main b:text("bold?")').count(), 0, 'no markup from the prompt')
+  await alice.screenshot({ path: join(SHOTS, 'canary.png'), fullPage: true })
+
+  // A POST without the CSRF token is refused, even with Alice's session.
+  const noCsrf = await alice.request.post(`${server.url}/canaries/${canaryId}/approve`, { form: { comment: 'x' } })
+  assert.equal(noCsrf.status(), 403)
+
+  // A read token sees the page but gets no approve button, and a forged POST (with its CSRF token) is 403.
+  const reader = await signIn(secrets.reader)
+  await reader.goto(`${server.url}/canaries/${canaryId}`)
+  await reader.getByText('may read, not decide').waitFor()
+  assert.equal(await reader.getByRole('button', { name: /Approve/ }).count(), 0)
+  const csrf = await reader.locator('input[name="_csrf"]').first().getAttribute('value')
+  const forged = await reader.request.post(`${server.url}/canaries/${canaryId}/approve`, {
+    form: { _csrf: csrf ?? '', comment: 'forged' },
+  })
+  assert.equal(forged.status(), 403)
+  assert.equal((await handle.query(canaryStatusQuery)).state, 'awaiting_approval', 'nothing was decided')
+
+  // Alice approves with a comment: the workflow promotes, and the audit page names her.
+  await alice.getByLabel('Why approve (recorded)').fill('holdout and live agree')
+  await alice.getByRole('button', { name: 'Approve as alice@example.com' }).click()
+  await alice.waitForURL(/done=/)
+  const flash = (await alice.locator('p.flash').textContent()) ?? ''
+  assert.match(flash, /approved by alice@example\.com: promoted/, flash)
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'baking' || s.state === 'promoted',
+    30_000,
+    'promoted',
+  )
+  await alice.goto(`${server.url}/audit?action=canary.`)
+  await alice.locator('tr[data-action="canary.approved"]', { hasText: 'alice@example.com' }).waitFor()
+  await alice.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true })
+  await alice.goto(`${server.url}/`)
+  await alice.screenshot({ path: join(SHOTS, 'tasks.png'), fullPage: true })
+})
