@@ -88,6 +88,11 @@ export const CanaryConfig = z
     onConflict: z.enum(['skip', 'supersede']).default('skip'),
     /** Roles allowed to approve; empty means any identified person. */
     approverRoles: z.array(z.string().min(1)).default([]),
+    /**
+     * Distinct people who must approve before promotion (2: four-eyes). Enforced by the workflow's
+     * Update validator, so the console, the CLI and the API obey it alike. A task's value is a floor.
+     */
+    approvals: z.number().int().min(1).max(5).default(1),
     /** A rejection must say why. */
     requireRejectComment: z.boolean().default(true),
     /** After promotion, keep comparing with the previous production version on a holdback slice. */
@@ -284,5 +289,10 @@ export function withTaskDefaults(value: unknown, defaults: TaskCampaignDefaults 
     if (own === undefined || own === null) out[section] = { ...base }
     else if (isMapping(own)) out[section] = { ...base, ...own }
   }
+  // The task's number of approvers is a policy: a campaign may ask for more, never for fewer.
+  const floor = defaults.canary?.['approvals']
+  const canary = out['canary']
+  if (typeof floor === 'number' && isMapping(canary) && typeof canary['approvals'] === 'number')
+    canary['approvals'] = Math.max(floor, canary['approvals'])
   return out
 }

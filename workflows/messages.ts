@@ -115,6 +115,12 @@ export interface CanaryStatus {
    * (absent in executions started before the late-decision rule, which still replay).
    */
   decisions?: DecisionRecord[]
+  /**
+   * Under a policy of several approvers (`canary.approvals` > 1): the approvals recorded so far that
+   * did not yet promote; the last one needed promotes and is a decision.
+   */
+  approvals?: DecisionRecord[]
+  approvalsRequired?: number
 }
 
 export interface DecisionRecord {

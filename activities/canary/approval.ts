@@ -40,6 +40,7 @@ export async function recordApproval(ctx: CanaryContext, input: ApprovalRecord):
       role: input.role,
       comment: input.comment,
       evidence: input.evidence,
+      ...(input.count ? { approval: `${input.count.n} of ${input.count.of}` } : {}),
     },
   })
   return { approvalId }

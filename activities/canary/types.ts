@@ -42,4 +42,6 @@ export interface ApprovalRecord {
   /** Idempotency: the Update's id. */
   requestId: string
   evidence: Record<string, unknown>
+  /** Under a policy of several approvers: which approval this is, of how many (absent: one is enough). */
+  count?: { n: number; of: number }
 }

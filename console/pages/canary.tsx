@@ -248,6 +248,12 @@ export const CanaryEvidence: FC<{ d: CanaryPageData }> = ({ d }) => {
           </ul>
         </>
       )}
+      {(v.approvalsRequired ?? 1) > 1 && (
+        <p data-approvals={String(v.approvals?.length ?? 0)}>
+          Four-eyes: {v.approvalsRequired} people must approve; {v.approvals?.length ?? 0} so far
+          {(v.approvals ?? []).length > 0 ? ` (${(v.approvals ?? []).map((x) => x.approver).join(', ')})` : ''}.
+        </p>
+      )}
       {(v.decisions ?? []).length > 0 && (
         <>
           <h2>Decisions</h2>

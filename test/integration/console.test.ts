@@ -158,3 +158,79 @@ test('console: sign in, the approval page and its evidence, read-only tokens, CS
   await alice.goto(`${server.url}/`)
   await alice.screenshot({ path: join(SHOTS, 'tasks.png'), fullPage: true })
 })
+
+test(`four-eyes: the first approval alone does not promote; the same person again is refused; \
+a second person promotes`, async () => {
+  const h2 = await startHarness({ name: 'console-4eyes' })
+  try {
+    const bob = (
+      await createToken(h2.db, {
+        name: 'bob',
+        scopes: ['approve', 'read'],
+        person: 'bob@example.com',
+        createdBy: 'test',
+      })
+    ).secret
+    const content = betterContent(h2.scenario)
+    const candidate = await version(h2.db, h2.scenario, content, 'console-4eyes')
+    const expectedCostRatio = await measuredCostRatio(h2.simulation, h2.scenario, content)
+    const config = fastCanary({ approvals: 2 })
+    const canaryId = `canary-${h2.scenario.id}`
+    h2.traffic.start(40)
+    const handle = await h2.client.workflow.start(canaryRelease, {
+      workflowId: canaryId,
+      taskQueue: h2.taskQueue,
+      args: [
+        {
+          canaryId,
+          taskId: h2.scenario.task.id,
+          campaignId: null,
+          candidateVersionId: candidate.id,
+          baselineVersionId: h2.task.seedVersion.id,
+          graderVersionId: h2.task.graderVersionId,
+          config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+        },
+      ],
+    })
+    await eventually(
+      () => handle.query(canaryStatusQuery),
+      (s) => s.state === 'awaiting_approval',
+      90_000,
+      'awaiting approval',
+    )
+    const approve = async (page: Page, comment: string) => {
+      await page.goto(`${server.url}/canaries/${canaryId}`)
+      await page.getByLabel('Why approve (recorded)').fill(comment)
+      await page.getByRole('button', { name: /^Approve as/ }).click()
+      await page.waitForURL(/done=/)
+      return (await page.locator('p.flash').textContent()) ?? ''
+    }
+    const alice = await signIn(secrets.alice)
+    assert.match(await approve(alice, 'first pair of eyes'), /approval 1 of 2 recorded by alice@example\.com/)
+    const waiting = await handle.query(canaryStatusQuery)
+    assert.equal(waiting.state, 'awaiting_approval', 'one approval does not promote')
+    assert.deepEqual(
+      waiting.approvals?.map((a) => a.approver),
+      ['alice@example.com'],
+    )
+    // The same person again, from the page or the API: refused, nothing recorded.
+    assert.match(await approve(alice, 'me again'), /Refused: .*alice@example\.com already approved/)
+    const api = await fetch(`${server.url}/v1/canaries/${canaryId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ comment: 'via the API' }),
+    })
+    assert.equal(api.status, 409)
+    // A second person promotes.
+    const second = await signIn(bob)
+    assert.match(await approve(second, 'second pair of eyes'), /approved by bob@example\.com: promoted/)
+    const done = await handle.query(canaryStatusQuery)
+    assert.ok(done.state === 'promoted' || done.state === 'baking', done.state)
+    await alice.goto(`${server.url}/audit?action=canary.approved&task=${h2.scenario.task.id}`)
+    const approvers = await alice.locator('tr[data-action="canary.approved"] td:nth-child(2)').allTextContents()
+    assert.deepEqual(approvers.sort(), ['alice@example.com', 'bob@example.com'])
+  } finally {
+    await h2.traffic.stop()
+    await h2.close()
+  }
+})

@@ -128,3 +128,11 @@ test("a task's campaign defaults go under the settings a person gives, key by ke
   assert.deepEqual(withTaskDefaults({ search: 'fast' }, defaults), { search: 'fast', canary: defaults.canary })
   assert.throws(() => parseCampaignConfig(withTaskDefaults({ search: 'fast' }, defaults)), /search/)
 })
+
+test("a task's number of approvers is a floor: a campaign may ask for more, never for fewer", () => {
+  const defaults = { canary: { approvals: 2 } }
+  assert.equal(parseCampaignConfig(withTaskDefaults({}, defaults)).canary.approvals, 2)
+  assert.equal(parseCampaignConfig(withTaskDefaults({ canary: { approvals: 1 } }, defaults)).canary.approvals, 2)
+  assert.equal(parseCampaignConfig(withTaskDefaults({ canary: { approvals: 3 } }, defaults)).canary.approvals, 3)
+  assert.equal(parseCampaignConfig({}).canary.approvals, 1, 'one approver unless a policy says otherwise')
+})

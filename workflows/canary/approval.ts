@@ -124,6 +124,13 @@ export function validateApproval(
         `canary is ${state}${status.heldFrom ? ' on alerts' : ''}, not awaiting approval; nothing was recorded`,
       )
     }
+    const earlier = status.approvals?.find((a) => a.approver === input.approver.trim())
+    if (earlier)
+      throw new Error(
+        `${earlier.approver} already approved at ${earlier.at}; this canary needs ${config.approvals} approvals ` +
+          `from different people (${status.approvals?.length ?? 0} so far): another person must approve; ` +
+          'nothing was recorded',
+      )
     if (status.alertKinds?.includes('sample-ratio')) {
       throw new Error(
         `the sample-ratio check failed (${(status.alerts ?? []).join('; ')}): the evidence cannot be trusted ` +

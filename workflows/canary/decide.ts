@@ -10,10 +10,18 @@ import type { Pending } from './approval.js'
 import type { CanaryRun } from './run.js'
 
 /** An approval or a reject while the canary ramps or waits for a human. */
-export function decide(run: CanaryRun, p: Pending) {
+export async function decide(run: CanaryRun, p: Pending): Promise<'waiting' | 'decided'> {
   const { status, input, config, late } = run
-  return CancellationScope.nonCancellable(async () => {
-    const { approvalId } = await run.recordApproval(p)
+  const soFar = status.approvals?.length ?? 0
+  if (p.decision === 'approve' && soFar + 1 < config.approvals) {
+    await approveInPart(run, p, soFar + 1)
+    return 'waiting'
+  }
+  await CancellationScope.nonCancellable(async () => {
+    const { approvalId } = await run.recordApproval(
+      p,
+      config.approvals > 1 ? { n: soFar + 1, of: config.approvals } : undefined,
+    )
     status.decidedBy = p.input.approver
     const record = run.noteDecision(p, approvalId)
     const said = p.input.comment ? `: ${p.input.comment}` : ''
@@ -63,6 +71,43 @@ export function decide(run: CanaryRun, p: Pending) {
     if (p.decision === 'approve')
       await run.notify('promoted', `Canary ${input.canaryId} was promoted to production (${status.reason})`)
     else await run.rolledBack()
+  })
+  return 'decided'
+}
+
+/**
+ * An approval that is not the last one a policy of several approvers needs (four-eyes): recorded,
+ * and the canary keeps waiting for another person. Nothing moves.
+ */
+function approveInPart(run: CanaryRun, p: Pending, n: number) {
+  const { status, input, config } = run
+  return CancellationScope.nonCancellable(async () => {
+    const { approvalId } = await run.recordApproval(p, { n, of: config.approvals })
+    const record = {
+      decision: 'approve' as const,
+      approver: p.input.approver,
+      role: p.input.role ?? null,
+      approvalId,
+      at: new Date().toISOString(),
+    }
+    status.approvals = [...(status.approvals ?? []), record]
+    status.reason =
+      `approved by ${status.approvals.map((a) => a.approver).join(', ')} (${n} of ${config.approvals}): ` +
+      'waiting for another person to approve'
+    run.settle(p, {
+      outcome: {
+        canaryId: input.canaryId,
+        state: status.state,
+        decision: 'approve',
+        approver: p.input.approver,
+        approvalId,
+        productionVersionId: input.baselineVersionId,
+        summary:
+          `approval ${n} of ${config.approvals} recorded by ${p.input.approver}: another person must approve ` +
+          `before the canary is promoted; production stays ${input.baselineVersionId}`,
+        decidedAt: record.at,
+      },
+    })
   })
 }
 

@@ -96,7 +96,8 @@ async function release(run: CanaryRun): Promise<CanaryStatus> {
         })
         continue
       }
-      await decide(run, pending)
+      // An approval a policy of several approvers counts but that does not promote yet: keep waiting.
+      if ((await decide(run, pending)) === 'waiting') continue
       if (decision === 'approve' && (status.state as CanaryStatus['state']) === 'promoted') await bake(run)
       return await run.end()
     }

@@ -112,6 +112,7 @@ export class CanaryRun {
       analyses: 0,
       approvalWaitSeconds: 0,
       decidedBy: null,
+      ...(this.config.approvals > 1 ? { approvals: [], approvalsRequired: this.config.approvals } : {}),
     }
     this.late = lateRule
       ? {
@@ -242,15 +243,16 @@ export class CanaryRun {
   }
 
   /** Record who decided (the audited approval row), before the decision is carried out. */
-  recordApproval(p: Pending) {
+  recordApproval(p: Pending, count?: { n: number; of: number }) {
     return guarded.recordApproval({
       canaryId: this.input.canaryId,
       decision: p.decision,
       approver: p.input.approver,
       role: p.input.role ?? null,
       comment: p.input.comment ?? null,
-      requestId: p.requestId,
+      requestId: count ? `${p.requestId}-a${count.n}` : p.requestId,
       evidence: p.evidence,
+      ...(count ? { count } : {}),
     })
   }
 
