@@ -11,4 +11,6 @@ export interface ActivityDeps extends EvaluationDeps {
   providers: ProviderRegistry
   /** Where notifications go (from the worker's environment; secrets never enter workflow input). */
   webhooks?: WebhookTargets
+  /** The console's public address (KAIZEN_CONSOLE_URL): notifications link to the canary's page. */
+  consoleUrl?: string
 }

@@ -57,6 +57,7 @@ export function createNotifyActivities(deps: ActivityDeps) {
           summary: input.summary,
           details: input.details,
           actions,
+          ...(deps.consoleUrl ? { url: `${deps.consoleUrl}/canaries/${encodeURIComponent(input.canaryId)}` } : {}),
         },
         {
           signal: cancellationSignal(),

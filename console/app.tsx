@@ -8,11 +8,9 @@
  * operations as the CLI and the API (client/operations.ts). Tokens limited to some tasks see only
  * those. The only script is htmx (served from here, no CDN), for live updates.
  */
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Child } from 'hono/jsx'
+import { compress } from 'hono/compress'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { createOperations, type Operations } from '../client/operations.js'
 import { isKaizenError, KaizenError } from '../core/errors.js'
@@ -24,7 +22,7 @@ import { campaignPreflight } from '../db/queries/preflight.js'
 import { findTokenById, type ApiTokenRow } from '../db/queries/tokens.js'
 import type { TokenCache } from '../api/auth.js'
 import type { TemporalAccess } from '../api/routes/operations.js'
-import { REPO_ROOT } from '../runtime/env.js'
+import { CONSOLE_ASSETS } from './assets.js'
 import { Layout } from './layout.js'
 import { CanaryEvidence, CanaryPage, loadCanaryPage } from './pages/canary.js'
 import { AuditPage } from './pages/audit.js'
@@ -42,14 +40,6 @@ export interface ConsoleDeps {
 }
 
 type Env = { Variables: { token: ApiTokenRow; session: Session } }
-
-const assets = {
-  'console.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(REPO_ROOT, 'console/assets/console.css')) },
-  'htmx.min.js': {
-    type: 'text/javascript; charset=utf-8',
-    body: readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js')),
-  },
-} as const
 
 export function createConsole(deps: ConsoleDeps): Hono<Env> {
   const app = new Hono<Env>()
@@ -80,8 +70,11 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
       maxAge: Math.floor(sessions.ttlMs / 1000),
     })
 
+  // Pages and assets go compressed to browsers that accept it (the page-weight budget counts that).
+  for (const path of ['/', '/login', '/audit', '/assets/*', '/tasks/*', '/canaries/*']) app.use(path, compress())
+
   app.get('/assets/:name', (c) => {
-    const a = assets[c.req.param('name') as keyof typeof assets]
+    const a = CONSOLE_ASSETS[c.req.param('name')]
     if (!a) return c.notFound()
     return c.body(new Uint8Array(a.body), 200, { 'content-type': a.type, 'cache-control': 'public, max-age=3600' })
   })

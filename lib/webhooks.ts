@@ -24,6 +24,8 @@ export interface KaizenEvent {
   summary: string
   details: Record<string, unknown>
   actions: Record<string, string>
+  /** The canary's page in the operator console, when its address is configured. */
+  url?: string
 }
 
 export type Delivery = { target: 'webhook' | 'slack'; status: number }
@@ -40,6 +42,9 @@ function slackPayload(e: KaizenEvent): Record<string, unknown> {
           text: `*Kaizen · ${e.event}* — canary \`${e.canaryId}\` on task \`${e.taskId}\`\n${e.summary}`,
         },
       },
+      ...(e.url
+        ? [{ type: 'section', text: { type: 'mrkdwn', text: `<${e.url}|Open it in the Kaizen console>` } }]
+        : []),
       ...(actions.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: actions.join('\n') } }] : []),
     ],
   }

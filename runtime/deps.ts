@@ -27,6 +27,7 @@ export function activityDeps(db: Db, env: Env, providers: ProviderRegistry, reda
     evalConcurrency: env.KAIZEN_EVAL_CONCURRENCY,
     // One bound for the whole process: chunk activities and inline evaluations share it.
     workerLimit: pLimit(env.KAIZEN_EVAL_CONCURRENCY),
+    ...(env.KAIZEN_CONSOLE_URL ? { consoleUrl: env.KAIZEN_CONSOLE_URL.replace(/\/+$/, '') } : {}),
     webhooks: {
       json: env.KAIZEN_WEBHOOK_URL ? { url: env.KAIZEN_WEBHOOK_URL, secret: env.KAIZEN_WEBHOOK_SECRET } : undefined,
       slack: env.KAIZEN_SLACK_WEBHOOK_URL ? { url: env.KAIZEN_SLACK_WEBHOOK_URL } : undefined,

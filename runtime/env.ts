@@ -48,6 +48,8 @@ export const EnvSchema = z.object({
   KAIZEN_API_PORT: port.default(8787),
   /** Signs console sessions; unset: a random key per process (sessions end when it restarts). */
   KAIZEN_CONSOLE_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
+  /** The console's address as people reach it (e.g. https://kaizen.example.com): notifications link to it. */
+  KAIZEN_CONSOLE_URL: z.string().url('must be an http(s) URL such as https://kaizen.example.com').optional(),
   /** Who `kaizen up`'s console sign-in link approves as (default: <login name>@localhost). */
   KAIZEN_OPERATOR: z.string().min(1).max(200).optional(),
   /** Folder of scenario files for the simulation provider. */

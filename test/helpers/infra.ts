@@ -73,6 +73,8 @@ export async function startHarness(options: {
   edit?: (s: Scenario) => Scenario
   worker?: boolean
   webhooks?: WebhookTargets
+  /** The console's address for notification links. */
+  consoleUrl?: string
   providers?: ChatProvider[]
   fixedIds?: boolean
 }): Promise<Harness> {
@@ -119,7 +121,11 @@ export async function startHarness(options: {
     workers = await createWorkers({
       connection: native,
       taskQueue,
-      deps: { ...deps, ...(options.webhooks ? { webhooks: options.webhooks } : {}) },
+      deps: {
+        ...deps,
+        ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+        ...(options.consoleUrl ? { consoleUrl: options.consoleUrl } : {}),
+      },
     })
     running = workers.run()
   }

@@ -233,7 +233,7 @@ JSON and as Slack messages`, async () => {
     json: { url: `http://127.0.0.1:${port}/flaky`, secret },
     slack: { url: `http://127.0.0.1:${port}/slack` },
   }
-  const h = await startHarness({ name: 'webhooks', webhooks })
+  const h = await startHarness({ name: 'webhooks', webhooks, consoleUrl: 'https://kaizen.example.com' })
   try {
     h.traffic.start(60)
     const { canaryId, handle } = await start(h, fastCanary())
@@ -255,7 +255,20 @@ JSON and as Slack messages`, async () => {
 
     const json = received.filter((r) => r.path === '/flaky' && r.headers['x-kaizen-event'])
     const events = json.map(
-      (r) => JSON.parse(r.body) as { id: string; event: string; canaryId: string; actions: Record<string, string> },
+      (r) =>
+        JSON.parse(r.body) as {
+          id: string
+          event: string
+          canaryId: string
+          actions: Record<string, string>
+          url?: string
+        },
+    )
+    // Every notification links to the canary's page in the console.
+    const page = `https://kaizen.example.com/canaries/${encodeURIComponent(canaryId)}`
+    assert.ok(
+      events.every((e) => e.url === page),
+      JSON.stringify(events.map((e) => e.url)),
     )
     assert.ok(
       events.some((e) => e.event === 'canary.approval_needed' && /kaizen canary approve/.test(e.actions.approve ?? '')),
@@ -274,6 +287,7 @@ JSON and as Slack messages`, async () => {
       .filter((r) => r.path === '/slack')
       .map((r) => JSON.parse(r.body) as { text: string; blocks: unknown[] })
     assert.ok(slack.every((m) => m.text.startsWith('[Kaizen]') && Array.isArray(m.blocks)))
+    assert.ok(slack.every((m) => JSON.stringify(m.blocks).includes(`<${page}|Open it in the Kaizen console>`)))
     // Targets are independent: Slack got that first event at once, and only once (the retry skipped it).
     assert.equal(
       slack.filter((m) => m.text.includes('needs a human decision')).length,
