@@ -21,7 +21,14 @@ export interface ApiServer {
 
 export async function startApiServer(
   deps: Pick<ActivityDeps, 'db' | 'models' | 'providers' | 'redactor'>,
-  options: { host: string; port: number; temporal?: ApiDeps['temporal']; consoleSecret?: string | undefined },
+  options: {
+    host: string
+    port: number
+    temporal?: ApiDeps['temporal']
+    consoleSecret?: string | undefined
+    /** Identity from an SSO proxy's header (KAIZEN_CONSOLE_TRUSTED_HEADER, KAIZEN_CONSOLE_TRUSTED_PROXIES). */
+    trustedHeader?: { name: string; proxies: string[] } | undefined
+  },
 ): Promise<ApiServer> {
   const resolver = new PromptResolver(deps.db)
   const tokens = new TokenCache(deps.db)
@@ -43,6 +50,7 @@ export async function startApiServer(
       db: deps.db,
       tokens,
       sessions: new Sessions(options.consoleSecret),
+      ...(options.trustedHeader ? { trustedHeader: options.trustedHeader } : {}),
       ...(options.temporal ? { temporal: options.temporal } : {}),
     }),
   )

@@ -10,6 +10,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Child } from 'hono/jsx'
+import { getConnInfo } from '@hono/node-server/conninfo'
 import { compress } from 'hono/compress'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { createOperations, type Operations } from '../client/operations.js'
@@ -19,7 +20,7 @@ import type { Db } from '../db/client.js'
 import { listAudit } from '../db/queries/audit.js'
 import { tasksOverview } from '../db/queries/console.js'
 import { campaignPreflight } from '../db/queries/preflight.js'
-import { findTokenById, type ApiTokenRow } from '../db/queries/tokens.js'
+import { findTokenById, tokensOfPerson, type ApiTokenRow } from '../db/queries/tokens.js'
 import type { TokenCache } from '../api/auth.js'
 import type { TemporalAccess } from '../api/routes/operations.js'
 import { CONSOLE_ASSETS } from './assets.js'
@@ -37,6 +38,12 @@ export interface ConsoleDeps {
   sessions: Sessions
   /** Mark the session cookie Secure (behind HTTPS). */
   secureCookies?: boolean
+  /**
+   * Behind an SSO proxy: the header that names the signed-in person, trusted only on requests
+   * whose peer address is one of `proxies`. The person's permissions are those of the API tokens
+   * issued to them (`kaizen token create --person`).
+   */
+  trustedHeader?: { name: string; proxies: string[] }
 }
 
 type Env = { Variables: { token: ApiTokenRow; session: Session } }
@@ -108,8 +115,15 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
 
   // Every other page needs a session (only the console's paths: the API beside it has its own auth).
   const signedIn: MiddlewareHandler<Env> = async (c, next) => {
-    const session = sessions.read(getCookie(c, SESSION_COOKIE))
-    const token = session ? await findTokenById(deps.db, session.tokenId) : null
+    const proxied = await fromProxy(c)
+    if (proxied === 'unknown-person')
+      return forbidden(
+        c,
+        `No Kaizen token is issued to ${c.req.header(deps.trustedHeader?.name ?? '')}: an administrator gives one ` +
+          'with `kaizen token create --person <them> --scopes read[,approve]`.',
+      )
+    const session = proxied?.session ?? sessions.read(getCookie(c, SESSION_COOKIE))
+    const token = proxied?.token ?? (session ? await findTokenById(deps.db, session.tokenId) : null)
     if (!session || !token) {
       if (c.req.method !== 'GET') return forbidden(c, 'Sign in first.')
       return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303)
@@ -124,6 +138,28 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
     await next()
   }
   for (const path of ['/', '/logout', '/audit', '/tasks/*', '/canaries/*']) app.use(path, signedIn)
+
+  /** The person an SSO proxy names, with the permissions of their tokens; null when not behind one. */
+  async function fromProxy(c: Context): Promise<{ token: ApiTokenRow; session: Session } | 'unknown-person' | null> {
+    const trusted = deps.trustedHeader
+    if (!trusted) return null
+    const peer = (getConnInfo(c).remote.address ?? '').replace(/^::ffff:/, '')
+    const person = c.req.header(trusted.name)?.trim()
+    if (!person || !trusted.proxies.includes(peer)) return null
+    const tokens = await tokensOfPerson(deps.db, person)
+    if (tokens.length === 0) return 'unknown-person'
+    const token: ApiTokenRow = {
+      ...(tokens[0] as ApiTokenRow),
+      id: `person:${person}`,
+      name: person,
+      person,
+      scopes: [...new Set(tokens.flatMap((t) => t.scopes))].sort(),
+      role: tokens.find((t) => t.role)?.role ?? null,
+      tasks: tokens.some((t) => t.tasks === null) ? null : [...new Set(tokens.flatMap((t) => t.tasks ?? []))],
+    }
+    // No cookie: the proxy signs the person in on every request; forms carry a token tied to them.
+    return { token, session: { tokenId: token.id, exp: Number.MAX_SAFE_INTEGER, nonce: `person:${person}` } }
+  }
 
   app.post('/logout', (c) => {
     deleteCookie(c, SESSION_COOKIE, { path: '/' })

@@ -50,6 +50,24 @@ export const EnvSchema = z.object({
   KAIZEN_CONSOLE_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
   /** The console's address as people reach it (e.g. https://kaizen.example.com): notifications link to it. */
   KAIZEN_CONSOLE_URL: z.string().url('must be an http(s) URL such as https://kaizen.example.com').optional(),
+  /**
+   * Behind an SSO proxy (oauth2-proxy, Pomerium): the header naming the signed-in person, trusted
+   * only on requests from KAIZEN_CONSOLE_TRUSTED_PROXIES (docs/console.md).
+   */
+  KAIZEN_CONSOLE_TRUSTED_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'a header name such as X-Forwarded-Email')
+    .optional(),
+  KAIZEN_CONSOLE_TRUSTED_PROXIES: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.union([z.ipv4(), z.ipv6()], 'comma-separated IP addresses of the proxies')).min(1))
+    .optional(),
   /** Who `kaizen up`'s console sign-in link approves as (default: <login name>@localhost). */
   KAIZEN_OPERATOR: z.string().min(1).max(200).optional(),
   /** Folder of scenario files for the simulation provider. */

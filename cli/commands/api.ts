@@ -6,13 +6,28 @@
 import type { Command } from 'commander'
 import { SCOPES, createToken, listTokens, revokeToken } from '../../db/queries/tokens.js'
 import { withDeps } from '../../runtime/deps.js'
-import { loadEnv } from '../../runtime/env.js'
+import { loadEnv, type Env } from '../../runtime/env.js'
+import { KaizenError } from '../../core/errors.js'
 import type { Client } from '@temporalio/client'
 import { connectClient, resolveTemporal } from '../../runtime/temporal.js'
 import { startApiServer } from '../api-server.js'
 import { requireOption } from '../context.js'
 import { choiceListFlag, intFlag } from '../flags.js'
 import { printJson, say } from '../output.js'
+
+/** The SSO proxy's identity header, with the addresses it is trusted from (both or neither). */
+function trustedHeaderOf(env: Env): { name: string; proxies: string[] } | undefined {
+  const name = env.KAIZEN_CONSOLE_TRUSTED_HEADER
+  const proxies = env.KAIZEN_CONSOLE_TRUSTED_PROXIES
+  if (!name && !proxies) return undefined
+  if (!name || !proxies)
+    throw new KaizenError(
+      'CONFIG_ERROR',
+      'KAIZEN_CONSOLE_TRUSTED_HEADER and KAIZEN_CONSOLE_TRUSTED_PROXIES go together: the header names the ' +
+        'person, and is believed only from those proxy addresses; set both, or neither',
+    )
+  return { name, proxies }
+}
 
 export function registerApi(program: Command): void {
   program
@@ -44,6 +59,7 @@ export function registerApi(program: Command): void {
             port: opts.port ?? env.KAIZEN_API_PORT,
             temporal,
             consoleSecret: env.KAIZEN_CONSOLE_SECRET,
+            trustedHeader: trustedHeaderOf(env),
           })
           const where = server.url
           say(

@@ -92,6 +92,14 @@ export async function findTokenById(db: Db, id: string): Promise<ApiTokenRow | n
   return row ?? null
 }
 
+/** The tokens issued to a person, not revoked (the console's identity from an SSO proxy's header). */
+export async function tokensOfPerson(db: Db, person: string): Promise<ApiTokenRow[]> {
+  return db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.person, person), isNull(apiTokens.revokedAt)))
+}
+
 export async function listTokens(db: Db): Promise<ApiTokenRow[]> {
   return db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id))
 }

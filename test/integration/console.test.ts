@@ -234,3 +234,46 @@ a second person promotes`, async () => {
     await h2.close()
   }
 })
+
+test('behind an SSO proxy: a trusted header names the person, believed only from the proxy addresses', async () => {
+  const temporal = { client: async () => h.client, taskQueue: h.taskQueue }
+  const header = 'X-Forwarded-Email'
+  const proxied = await startApiServer(h.deps, {
+    host: '127.0.0.1',
+    port: 0,
+    temporal,
+    trustedHeader: { name: header, proxies: ['127.0.0.1'] },
+  })
+  const elsewhere = await startApiServer(h.deps, {
+    host: '127.0.0.1',
+    port: 0,
+    temporal,
+    trustedHeader: { name: header, proxies: ['10.0.0.9'] },
+  })
+  try {
+    const get = (base: string, person: string) =>
+      fetch(`${base}/`, { headers: { [header]: person }, redirect: 'manual' })
+    // From the proxy: signed in as the person, with the permissions of the tokens issued to them.
+    const page = await get(proxied.url, 'alice@example.com')
+    assert.equal(page.status, 200)
+    assert.match(await page.text(), /alice@example\.com · approve, read/)
+    // A person with no token: refused, saying how to give them one.
+    const eve = await get(proxied.url, 'eve@example.com')
+    assert.equal(eve.status, 403)
+    assert.match(await eve.text(), /No Kaizen token is issued to eve@example\.com/)
+    // The same header from an address that is not the proxy is ignored: sign in first.
+    const spoofed = await get(elsewhere.url, 'alice@example.com')
+    assert.equal(spoofed.status, 303)
+    assert.match(spoofed.headers.get('location') ?? '', /^\/login/)
+    // Forms still need their CSRF token.
+    const post = await fetch(`${proxied.url}/canaries/x/approve`, {
+      method: 'POST',
+      headers: { [header]: 'alice@example.com', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'comment=no-csrf',
+    })
+    assert.equal(post.status, 403)
+  } finally {
+    await proxied.close()
+    await elsewhere.close()
+  }
+})
