@@ -18,7 +18,11 @@ import { isKaizenError, KaizenError } from '../core/errors.js'
 import { tasksRefused } from '../core/task-scope.js'
 import type { Db } from '../db/client.js'
 import { listAudit } from '../db/queries/audit.js'
-import { tasksOverview } from '../db/queries/console.js'
+import { campaignEvidence, tasksOverview } from '../db/queries/console.js'
+import { getLabels } from '../db/queries/labels.js'
+import { listPromptVersions } from '../db/queries/prompts.js'
+import { campaigns, labelHistory } from '../db/schema.js'
+import { desc, eq } from 'drizzle-orm'
 import { campaignPreflight } from '../db/queries/preflight.js'
 import { findTokenById, tokensOfPerson, type ApiTokenRow } from '../db/queries/tokens.js'
 import type { TokenCache } from '../api/auth.js'
@@ -26,6 +30,8 @@ import type { TemporalAccess } from '../api/routes/operations.js'
 import { CONSOLE_ASSETS } from './assets.js'
 import { Layout } from './layout.js'
 import { CanaryEvidence, CanaryPage, loadCanaryPage } from './pages/canary.js'
+import { CampaignPage, CampaignProgress, type CampaignPageData } from './pages/campaign.js'
+import { PromptsPage } from './pages/prompts.js'
 import { AuditPage } from './pages/audit.js'
 import { TaskPage, TasksPage } from './pages/tasks.js'
 import { SESSION_COOKIE, Sessions, type Session } from './session.js'
@@ -78,7 +84,8 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
     })
 
   // Pages and assets go compressed to browsers that accept it (the page-weight budget counts that).
-  for (const path of ['/', '/login', '/audit', '/assets/*', '/tasks/*', '/canaries/*']) app.use(path, compress())
+  for (const path of ['/', '/login', '/audit', '/assets/*', '/tasks/*', '/campaigns/*', '/canaries/*'])
+    app.use(path, compress())
 
   app.get('/assets/:name', (c) => {
     const a = CONSOLE_ASSETS[c.req.param('name')]
@@ -137,7 +144,7 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
     }
     await next()
   }
-  for (const path of ['/', '/logout', '/audit', '/tasks/*', '/canaries/*']) app.use(path, signedIn)
+  for (const path of ['/', '/logout', '/audit', '/tasks/*', '/campaigns/*', '/canaries/*']) app.use(path, signedIn)
 
   /** The person an SSO proxy names, with the permissions of their tokens; null when not behind one. */
   async function fromProxy(c: Context): Promise<{ token: ApiTokenRow; session: Session } | 'unknown-person' | null> {
@@ -207,6 +214,53 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
       />,
     )
   })
+
+  app.get('/tasks/:task/prompts', async (c) => {
+    const id = c.req.param('task')
+    if (!visible(c.get('token'))(id)) return notFound(c, `No task "${id}" (or this token may not see it).`)
+    const versions = await listPromptVersions(deps.db, id)
+    if (versions.length === 0) return notFound(c, `Task "${id}" has no prompt versions.`)
+    const current = await getLabels(deps.db, id)
+    const labels = new Map<string, string[]>()
+    for (const l of [current.production, current.canary])
+      if (l) labels.set(l.promptVersionId, [...(labels.get(l.promptVersionId) ?? []), l.label])
+    const history = await deps.db
+      .select()
+      .from(labelHistory)
+      .where(eq(labelHistory.taskId, id))
+      .orderBy(desc(labelHistory.at), desc(labelHistory.id))
+      .limit(200)
+    const pick = (n: string | undefined) => versions.find((v) => String(v.version) === n) ?? null
+    const production = versions.find((v) => v.id === current.production?.promptVersionId) ?? versions.at(-1) ?? null
+    const a = pick(c.req.query('a')) ?? production
+    const b = pick(c.req.query('b')) ?? versions[0] ?? null
+    return page(
+      c,
+      `Prompts of ${id}`,
+      <PromptsPage taskId={id} versions={versions} labels={labels} history={history} a={a} b={b} />,
+    )
+  })
+
+  const campaignData = async (c: Context<Env>): Promise<CampaignPageData> => {
+    const id = c.req.param('id') as string
+    const [row] = await deps.db.select().from(campaigns).where(eq(campaigns.id, id))
+    if (!row || !visible(c.get('token'))(row.taskId))
+      throw new KaizenError('NOT_FOUND', `no campaign "${id}" recorded for this token`)
+    const view = await (await ops()).describeCampaign(id)
+    const evidence = await campaignEvidence(deps.db, id)
+    const search = (row.config as { search?: { budgetUsd?: number | null; rolloutBudget?: number } }).search
+    return {
+      view,
+      candidates: evidence.candidates,
+      spentUsd: evidence.spentUsd,
+      budgetUsd: search?.budgetUsd ?? null,
+      rolloutBudget: search?.rolloutBudget ?? null,
+    }
+  }
+  app.get('/campaigns/:id', async (c) =>
+    page(c, `Campaign ${c.req.param('id')}`, <CampaignPage d={await campaignData(c)} />, true),
+  )
+  app.get('/campaigns/:id/progress', async (c) => c.html(<CampaignProgress d={await campaignData(c)} />))
 
   const canaryData = async (c: Context<Env>) => {
     const id = c.req.param('id') as string

@@ -121,3 +121,64 @@ export const EValueBar: FC<{ value: number; threshold: number }> = ({ value, thr
     </svg>
   )
 }
+
+/** Points on two axes, one `<g data-series>` of circles per series; each point says what it is. */
+export const ScatterChart: FC<{
+  title: string
+  xLabel: string
+  yLabel: string
+  series: Array<{ name: string; points: Array<{ x: number; y: number; label: string }> }>
+  width?: number
+  height?: number
+}> = ({ title, xLabel, yLabel, series, width = 560, height = 260 }) => {
+  const pad = { left: 48, right: 12, top: 12, bottom: 36 }
+  const all = series.flatMap((s) => s.points)
+  if (all.length === 0) return <p class="empty">{title}: no data yet.</p>
+  const xs = all.map((p) => p.x)
+  const ys = all.map((p) => p.y)
+  const [x0, x1] = [Math.min(...xs) * 0.95, Math.max(...xs) * 1.05]
+  const [y0, y1] = [Math.min(0, ...ys), Math.max(1, ...ys)]
+  const sx = (x: number) => pad.left + ((x - x0) / (x1 - x0 || 1)) * (width - pad.left - pad.right)
+  const sy = (y: number) => height - pad.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - pad.top - pad.bottom)
+  return (
+    <figure class="chart">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} width="100%">
+        <title>{title}</title>
+        {[y0, (y0 + y1) / 2, y1].map((t) => (
+          <g>
+            <line class="grid" x1={pad.left} x2={width - pad.right} y1={sy(t)} y2={sy(t)} />
+            <text class="tick" x={pad.left - 6} y={sy(t) + 4} text-anchor="end">
+              {fmt(t)}
+            </text>
+          </g>
+        ))}
+        <text class="tick" x={pad.left} y={height - 18}>
+          {fmt(x0)}
+        </text>
+        <text class="tick" x={width - pad.right} y={height - 18} text-anchor="end">
+          {fmt(x1)}
+        </text>
+        <text class="tick" x={(width + pad.left) / 2} y={height - 4} text-anchor="middle">
+          {xLabel}
+        </text>
+        <text class="tick" x={12} y={pad.top + 8}>
+          {yLabel}
+        </text>
+        {series.map((s, i) => (
+          <g data-series={s.name} class={`points series-${i}`}>
+            {s.points.map((p) => (
+              <circle cx={sx(p.x).toFixed(1)} cy={sy(p.y).toFixed(1)} r="4">
+                <title>{p.label}</title>
+              </circle>
+            ))}
+          </g>
+        ))}
+      </svg>
+      <figcaption>
+        {series.map((s, i) => (
+          <span class={`key series-${i}`}>{s.name}</span>
+        ))}
+      </figcaption>
+    </figure>
+  )
+}

@@ -287,8 +287,13 @@ export const CanaryPage: FC<{ d: CanaryPageData; token: ApiTokenRow; csrf: strin
       </h1>
       <p class="muted">
         Task <a href={`/tasks/${encodeURIComponent(d.taskId)}`}>{d.taskId}</a>
-        {d.campaignId ? <> · campaign {d.campaignId}</> : null} · candidate v{d.candidate.version} against production v
-        {d.baseline.version}
+        {d.campaignId ? (
+          <>
+            {' '}
+            · campaign <a href={`/campaigns/${encodeURIComponent(d.campaignId)}`}>{d.campaignId}</a>
+          </>
+        ) : null}{' '}
+        · candidate v{d.candidate.version} against production v{d.baseline.version}
       </p>
       {flash && (
         <p class="flash" role="status">

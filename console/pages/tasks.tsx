@@ -40,9 +40,13 @@ export const TasksPage: FC<{ tasks: TaskOverview[] }> = ({ tasks }) => (
               )}
             </td>
             <td>
-              {t.lastCampaign
-                ? `${t.lastCampaign.decision ?? t.lastCampaign.status} · ${fmtTime(t.lastCampaign.createdAt)}`
-                : '—'}
+              {t.lastCampaign ? (
+                <a href={`/campaigns/${encodeURIComponent(t.lastCampaign.id)}`}>
+                  {t.lastCampaign.decision ?? t.lastCampaign.status} · {fmtTime(t.lastCampaign.createdAt)}
+                </a>
+              ) : (
+                '—'
+              )}
             </td>
             <td class="num">{fmt(t.trend.at(-1)?.dq ?? null)}</td>
           </tr>
@@ -62,7 +66,15 @@ export const TaskPage: FC<{ task: TaskOverview }> = ({ task: t }) => {
   return (
     <>
       <h1>{t.id}</h1>
-      <p class="muted">{t.title}</p>
+      <p class="muted">
+        {t.title} · <a href={`/tasks/${encodeURIComponent(t.id)}/prompts`}>prompt versions, diffs and label history</a>
+        {t.lastCampaign && (
+          <>
+            {' '}
+            · last campaign <a href={`/campaigns/${encodeURIComponent(t.lastCampaign.id)}`}>{t.lastCampaign.id}</a>
+          </>
+        )}
+      </p>
       <p>
         Production: {t.productionVersion === null ? 'none' : `v${t.productionVersion} (${t.productionModel})`}
         {t.canary && (

@@ -6,7 +6,18 @@
  */
 import { and, desc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
-import { campaigns, canaries, labels, promptVersions, scores, tasks, traffic } from '../schema.js'
+import { approxTokens } from '../../core/prompt.js'
+import {
+  campaigns,
+  candidates,
+  canaries,
+  evaluations,
+  labels,
+  promptVersions,
+  scores,
+  tasks,
+  traffic,
+} from '../schema.js'
 
 export interface TaskOverview {
   id: string
@@ -124,4 +135,55 @@ export async function canaryQualitySeries(
       .map(([b, s]) => ({ at: start + b * width, dq: s.sum / s.n, n: s.n }))
   }
   return out
+}
+
+export interface CandidatePoint {
+  version: number
+  promptVersionId: string
+  round: number
+  status: 'seed' | 'accepted' | 'rejected'
+  operator: string
+  validationMean: number | null
+  /** Approximate prompt size in tokens (instructions, template, demonstrations): the input each request pays for. */
+  promptTokens: number
+}
+
+/** A campaign's candidates with their validation score and prompt size, and what it has spent. */
+export async function campaignEvidence(
+  db: Db,
+  campaignId: string,
+): Promise<{ candidates: CandidatePoint[]; spentUsd: number; calls: number }> {
+  const rows = await db
+    .select({
+      version: promptVersions.version,
+      promptVersionId: candidates.promptVersionId,
+      round: candidates.round,
+      status: candidates.status,
+      operator: candidates.operator,
+      validationMean: candidates.validationMean,
+      system: promptVersions.system,
+      template: promptVersions.userTemplate,
+      examples: promptVersions.examples,
+    })
+    .from(candidates)
+    .innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId))
+    .where(eq(candidates.campaignId, campaignId))
+    .orderBy(candidates.round, promptVersions.version)
+  const [spend] = await db
+    .select({ usd: sql<number>`coalesce(sum(${evaluations.costUsd}), 0)`, calls: sql<number>`count(*)::int` })
+    .from(evaluations)
+    .where(eq(evaluations.campaignId, campaignId))
+  return {
+    candidates: rows.map((r) => ({
+      version: r.version,
+      promptVersionId: r.promptVersionId,
+      round: r.round,
+      status: r.status,
+      operator: r.operator,
+      validationMean: r.validationMean,
+      promptTokens: approxTokens(`${r.system}\n${r.template}\n${JSON.stringify(r.examples ?? [])}`),
+    })),
+    spentUsd: Number(spend?.usd ?? 0),
+    calls: spend?.calls ?? 0,
+  }
 }

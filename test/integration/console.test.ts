@@ -13,9 +13,11 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { startApiServer, type ApiServer } from '../../cli/api-server.js'
 import { createToken } from '../../db/queries/tokens.js'
 import { REPO_ROOT } from '../../runtime/env.js'
+import { optimizationCampaign } from '../../workflows/campaign/index.js'
 import { canaryRelease } from '../../workflows/canary/index.js'
+import { getPromptVersion } from '../../db/queries/prompts.js'
 import { canaryStatusQuery } from '../../workflows/messages.js'
-import { betterContent, fastCanary, measuredCostRatio, version } from '../helpers/fixtures.js'
+import { TEST_CAMPAIGN, betterContent, fastCanary, measuredCostRatio, version } from '../helpers/fixtures.js'
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -275,5 +277,52 @@ test('behind an SSO proxy: a trusted header names the person, believed only from
   } finally {
     await proxied.close()
     await elsewhere.close()
+  }
+})
+
+test('campaign page (progress, candidates, holdout) and prompt versions page (diff, lineage, labels)', async () => {
+  const h3 = await startHarness({ name: 'console-campaign', fixedIds: true })
+  try {
+    const taskId = h3.scenario.task.id
+    await h3.traffic.burst(260)
+    const campaignId = `campaign-${taskId}`
+    const handle = await h3.client.workflow.start(optimizationCampaign, {
+      workflowId: campaignId,
+      taskQueue: h3.taskQueue,
+      args: [
+        {
+          taskId,
+          campaignId,
+          trigger: 'test',
+          config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, rounds: 3 } },
+        },
+      ],
+    })
+    const result = await handle.result()
+    const page = await signIn(secrets.reader)
+    await page.goto(`${server.url}/campaigns/${campaignId}`)
+    await page.getByText(/Ended \(completed\)/).waitFor()
+    const groups = page.locator('svg[aria-label="Candidates: validation DQ against prompt size"] g[data-series]')
+    assert.deepEqual(await groups.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-series'))), [
+      'accepted',
+      'rejected',
+      'seed',
+    ])
+    assert.ok((await page.locator('g[data-series] circle').count()) >= 2, 'candidates are plotted')
+    assert.equal(await page.locator('svg[aria-label="Best validation DQ by round"] path[data-series]').count(), 1)
+    await page.screenshot({ path: join(SHOTS, 'campaign.png'), fullPage: true })
+    if (result.holdout) await page.getByText(`on ${result.holdout.n} paired items`).first().waitFor()
+
+    // Prompt versions: production against the winner, side by side; the lineage; the label history.
+    const winner = result.winnerVersion ? await getPromptVersion(h3.db, result.winnerVersion) : null
+    await page.goto(`${server.url}/tasks/${taskId}/prompts?a=1&b=${winner?.version ?? 1}`)
+    await page.getByRole('heading', { name: `v1 → v${winner?.version ?? 1}` }).waitFor()
+    assert.ok((await page.locator('ul.lineage li').count()) >= 2, 'the lineage lists the versions')
+    if (winner && winner.version !== 1) assert.ok((await page.locator('pre[aria-label="after"] .add').count()) > 0)
+    assert.ok((await page.locator('text=production').count()) > 0)
+    await page.screenshot({ path: join(SHOTS, 'prompts.png'), fullPage: true })
+  } finally {
+    await h3.traffic.stop()
+    await h3.close()
   }
 })
