@@ -182,3 +182,57 @@ export const ScatterChart: FC<{
     </figure>
   )
 }
+
+/**
+ * The always-valid interval over time: the band between its lower and upper bounds at each look,
+ * the estimate, zero and the non-inferiority margin.
+ */
+export const BandChart: FC<{
+  title: string
+  points: Array<{ at: number; estimate: number | null; lower: number; upper: number }>
+  margin: number
+  xFormat: (x: number) => string
+  width?: number
+  height?: number
+}> = ({ title, points, margin, xFormat, width = 560, height = 200 }) => {
+  if (points.length === 0) return <p class="empty">{title}: no paired requests yet.</p>
+  const pad = { left: 44, right: 12, top: 12, bottom: 28 }
+  const [x0, x1] = [points[0]!.at, points.at(-1)!.at]
+  const lo = Math.max(-1, Math.min(-margin * 2, ...points.map((p) => p.lower)))
+  const hi = Math.min(1, Math.max(0.1, ...points.map((p) => p.upper)))
+  const sx = (x: number) => pad.left + ((x - x0) / (x1 - x0 || 1)) * (width - pad.left - pad.right)
+  const sy = (y: number) => height - pad.bottom - ((y - lo) / (hi - lo || 1)) * (height - pad.top - pad.bottom)
+  const upper = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.at).toFixed(1)},${sy(p.upper).toFixed(1)}`)
+  const lower = [...points].reverse().map((p) => `L${sx(p.at).toFixed(1)},${sy(p.lower).toFixed(1)}`)
+  const est = points.filter((p) => p.estimate !== null)
+  return (
+    <figure class="chart">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} width="100%">
+        <title>{title}</title>
+        <path data-series="interval" class="band" d={`${upper.join(' ')} ${lower.join(' ')} Z`} />
+        <path
+          data-series="estimate"
+          class="estimate"
+          fill="none"
+          d={est
+            .map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.at).toFixed(1)},${sy(p.estimate as number).toFixed(1)}`)
+            .join(' ')}
+        />
+        <line class="zero" x1={pad.left} x2={width - pad.right} y1={sy(0)} y2={sy(0)} />
+        <line class="margin" x1={pad.left} x2={width - pad.right} y1={sy(-margin)} y2={sy(-margin)} />
+        <text class="tick" x={pad.left - 6} y={sy(0) + 4} text-anchor="end">
+          0
+        </text>
+        <text class="tick" x={pad.left - 6} y={sy(-margin) + 4} text-anchor="end">
+          −{fmt(margin)}
+        </text>
+        <text class="tick" x={pad.left} y={height - 8}>
+          {xFormat(x0)}
+        </text>
+        <text class="tick" x={width - pad.right} y={height - 8} text-anchor="end">
+          {xFormat(x1)}
+        </text>
+      </svg>
+    </figure>
+  )
+}

@@ -112,6 +112,16 @@ export const CampaignProgress: FC<{ d: CampaignPageData }> = ({ d }) => {
   )
 }
 
+/** The paired test in one sentence. */
+function holdoutLine(r: NonNullable<CampaignView['result']>): string {
+  const h = r.holdout
+  if (!h) return ''
+  return (
+    `Production DQ ${fmt(r.baselineHoldoutDQ)} → winner ${fmt(r.winnerHoldoutDQ)} on ${h.n} paired items: ` +
+    `Δ ${fmt(h.meanDelta)}, lower bound ${fmt(h.lowerBound)}, p = ${h.pValue.toFixed(4)} (α ${h.alpha})`
+  )
+}
+
 export const CampaignPage: FC<{ d: CampaignPageData }> = ({ d }) => {
   const r = d.view.result
   return (
@@ -137,9 +147,7 @@ export const CampaignPage: FC<{ d: CampaignPageData }> = ({ d }) => {
           <h2>Holdout: the winner against production</h2>
           {r.holdout ? (
             <p>
-              Production DQ {fmt(r.baselineHoldoutDQ)} → winner {fmt(r.winnerHoldoutDQ)} on {r.holdout.n} paired items:
-              Δ {fmt(r.holdout.meanDelta)}, lower bound {fmt(r.holdout.lowerBound)}, p = {r.holdout.pValue.toFixed(4)}{' '}
-              (α {r.holdout.alpha}){' '}
+              {holdoutLine(r)}{' '}
               <strong class={r.holdout.significant ? 'good' : 'bad'}>
                 {r.holdout.significant ? 'significantly better' : 'not significantly better'}
               </strong>

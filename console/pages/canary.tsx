@@ -12,13 +12,15 @@ import type { FC } from 'hono/jsx'
 import type { CanaryView } from '../../client/operations.js'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
-import { canaryQualitySeries, type ArmPoint } from '../../db/queries/console.js'
+import { effectBand, type BandPoint } from '../../core/canary/band.js'
+import { parseCanaryConfig } from '../../core/config.js'
+import { canaryObservations, canaryQualitySeries, type ArmPoint } from '../../db/queries/console.js'
 import { latestTrust } from '../../db/queries/graders.js'
 import { getPromptVersion } from '../../db/queries/prompts.js'
 import type { ApiTokenRow } from '../../db/queries/tokens.js'
 import { campaigns, canaries } from '../../db/schema.js'
 import { graderTrustCheck } from '../../evaluation/calibration.js'
-import { EValueBar, IntervalChart, LineChart } from '../charts.js'
+import { BandChart, EValueBar, IntervalChart, LineChart } from '../charts.js'
 import { CsrfField, fmt, fmtTime } from '../layout.js'
 
 type PromptVersionRow = Awaited<ReturnType<typeof getPromptVersion>>
@@ -33,6 +35,8 @@ export interface CanaryPageData {
   holdout: { baselineDQ: number | null; winnerDQ: number | null; pValue: number | null; n: number | null } | null
   trust: { ok: boolean; via: string | null; reason: string; kappa: Record<string, number | null>; rho: number | null }
   series: { canary: ArmPoint[]; baseline: ArmPoint[] }
+  /** The always-valid interval of the effect at past looks. */
+  band: BandPoint[]
 }
 
 export async function loadCanaryPage(db: Db, view: CanaryView): Promise<CanaryPageData> {
@@ -75,6 +79,10 @@ export async function loadCanaryPage(db: Db, view: CanaryView): Promise<CanaryPa
       rho: report?.spearman?.rho ?? null,
     },
     series: await canaryQualitySeries(db, view.canaryId, row.graderVersionId),
+    band: effectBand(
+      await canaryObservations(db, view.canaryId, row.graderVersionId),
+      parseCanaryConfig(row.config, `stored config of canary ${row.id}`).analysis,
+    ),
   }
 }
 
@@ -185,6 +193,12 @@ export const CanaryEvidence: FC<{ d: CanaryPageData }> = ({ d }) => {
                 Estimate {fmt(a.effect.estimate)}, interval [{fmt(a.effect.lower)}, {fmt(a.effect.upper)}]: valid
                 whenever it is looked at. Ready when it clears −{fmt(d.margin, 2)} (non-inferiority margin).
               </p>
+              <BandChart
+                title="The always-valid interval of the effect over time"
+                points={d.band}
+                margin={d.margin}
+                xFormat={minutes}
+              />
             </>
           ) : (
             <p class="empty">No analysis yet.</p>

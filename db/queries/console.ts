@@ -6,6 +6,7 @@
  */
 import { and, desc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
+import type { Observation } from '../../core/canary/pairing.js'
 import { approxTokens } from '../../core/prompt.js'
 import {
   campaigns,
@@ -186,4 +187,39 @@ export async function campaignEvidence(
     spentUsd: Number(spend?.usd ?? 0),
     calls: spend?.calls ?? 0,
   }
+}
+
+/** A canary's requests of both arms as the analysis sees them (score by the canary's grader, or null). */
+export async function canaryObservations(db: Db, canaryId: string, graderVersionId: string): Promise<Observation[]> {
+  const rows = await db
+    .select({
+      arm: traffic.arm,
+      at: traffic.createdAt,
+      unit: traffic.routingKey,
+      error: traffic.error,
+      latencyMs: traffic.latencyMs,
+      costUsd: traffic.costUsd,
+      routedWeight: traffic.routingWeight,
+      score: scores.score,
+    })
+    .from(traffic)
+    .leftJoin(
+      scores,
+      and(
+        eq(scores.subjectType, 'traffic'),
+        eq(scores.subjectId, traffic.id),
+        eq(scores.graderVersionId, graderVersionId),
+      ),
+    )
+    .where(and(eq(traffic.canaryId, canaryId), inArray(traffic.arm, ['canary', 'baseline'])))
+  return rows.map((r) => ({
+    arm: r.arm as 'canary' | 'baseline',
+    at: r.at.getTime(),
+    unit: r.unit,
+    score: r.score,
+    error: r.error !== null,
+    latencyMs: r.latencyMs,
+    costUsd: r.costUsd,
+    routedWeight: r.routedWeight,
+  }))
 }

@@ -118,7 +118,14 @@ test('console: sign in, the approval page and its evidence, read-only tokens, CS
   ])
   for (const d of await lines.evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? '')))
     assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)+$/, 'each arm is drawn with several points')
-  assert.equal(await alice.locator('svg rect[data-series="interval"]').count(), 1, 'the interval band')
+  assert.equal(await alice.locator('svg rect[data-series="interval"]').count(), 1, 'the current interval')
+  const band = alice.locator('svg[aria-label="The always-valid interval of the effect over time"] path[data-series]')
+  assert.deepEqual(await band.evaluateAll((ps) => ps.map((p) => p.getAttribute('data-series'))), [
+    'interval',
+    'estimate',
+  ])
+  const looks = (await band.first().getAttribute('d'))?.split(/[ML]/).length ?? 0
+  assert.ok(looks >= 10, `the band spans several looks (${looks} vertices)`)
   assert.ok((await alice.locator('svg.ebar').count()) >= 4, 'an e-value bar per metric and readiness')
   // Untrusted HTML in the prompt is text: shown as written, never run.
   await alice.getByText('<script>window.__xss=2</script>', { exact: false }).first().waitFor()
