@@ -5,7 +5,7 @@ import { effectBand } from '../../core/canary/band.js'
 import type { Observation } from '../../core/canary/pairing.js'
 import { Rng } from '../../core/rng.js'
 
-test('the effect band: one always-valid interval per look, narrowing as requests arrive, around the true effect', () => {
+test('effect band: one always-valid interval per look, narrowing as requests arrive, around the true effect', () => {
   const rng = Rng.fromSeed('band')
   const obs: Observation[] = []
   for (let i = 0; i < 1_200; i++) {
