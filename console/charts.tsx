@@ -12,6 +12,34 @@ export interface Series {
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2))
 
+/** Horizontal grid lines with their values on the left. */
+const YGrid: FC<{ ticks: number[]; sy: (y: number) => number; left: number; right: number }> = ({
+  ticks,
+  sy,
+  left,
+  right,
+}) => (
+  <>
+    {ticks.map((t) => (
+      <g>
+        <line class="grid" x1={left} x2={right} y1={sy(t)} y2={sy(t)} />
+        <text class="tick" x={left - 6} y={sy(t) + 4} text-anchor="end">
+          {fmt(t)}
+        </text>
+      </g>
+    ))}
+  </>
+)
+
+/** Which colour is which series (the same classes as the marks). */
+const Legend: FC<{ names: string[] }> = ({ names }) => (
+  <figcaption>
+    {names.map((name, i) => (
+      <span class={`key series-${i}`}>{name}</span>
+    ))}
+  </figcaption>
+)
+
 /** Lines over a shared x axis (e.g. time); y within `yDomain` (default: the data's range). */
 export const LineChart: FC<{
   title: string
@@ -35,14 +63,7 @@ export const LineChart: FC<{
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} width="100%">
         <title>{title}</title>
-        {ticks.map((t) => (
-          <g>
-            <line class="grid" x1={pad.left} x2={width - pad.right} y1={sy(t)} y2={sy(t)} />
-            <text class="tick" x={pad.left - 6} y={sy(t) + 4} text-anchor="end">
-              {fmt(t)}
-            </text>
-          </g>
-        ))}
+        <YGrid ticks={ticks} sy={sy} left={pad.left} right={width - pad.right} />
         <text class="tick" x={pad.left} y={height - 8}>
           {xFormat(x0)}
         </text>
@@ -58,11 +79,7 @@ export const LineChart: FC<{
           />
         ))}
       </svg>
-      <figcaption>
-        {series.map((s, i) => (
-          <span class={`key series-${i}`}>{s.name}</span>
-        ))}
-      </figcaption>
+      <Legend names={series.map((s) => s.name)} />
     </figure>
   )
 }
@@ -144,14 +161,7 @@ export const ScatterChart: FC<{
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} width="100%">
         <title>{title}</title>
-        {[y0, (y0 + y1) / 2, y1].map((t) => (
-          <g>
-            <line class="grid" x1={pad.left} x2={width - pad.right} y1={sy(t)} y2={sy(t)} />
-            <text class="tick" x={pad.left - 6} y={sy(t) + 4} text-anchor="end">
-              {fmt(t)}
-            </text>
-          </g>
-        ))}
+        <YGrid ticks={[y0, (y0 + y1) / 2, y1]} sy={sy} left={pad.left} right={width - pad.right} />
         <text class="tick" x={pad.left} y={height - 18}>
           {fmt(x0)}
         </text>
@@ -174,11 +184,7 @@ export const ScatterChart: FC<{
           </g>
         ))}
       </svg>
-      <figcaption>
-        {series.map((s, i) => (
-          <span class={`key series-${i}`}>{s.name}</span>
-        ))}
-      </figcaption>
+      <Legend names={series.map((s) => s.name)} />
     </figure>
   )
 }

@@ -90,6 +90,10 @@ export async function tasksOverview(db: Db, only?: (taskId: string) => boolean):
   })
 }
 
+/** Join condition: a traffic record's score by this grader version. */
+const scoredBy = (graderVersionId: string) =>
+  and(eq(scores.subjectType, 'traffic'), eq(scores.subjectId, traffic.id), eq(scores.graderVersionId, graderVersionId))
+
 export interface ArmPoint {
   /** Start of the bucket, ms since the epoch. */
   at: number
@@ -107,14 +111,7 @@ export async function canaryQualitySeries(
   const rows = await db
     .select({ arm: traffic.arm, at: traffic.createdAt, score: scores.score })
     .from(traffic)
-    .innerJoin(
-      scores,
-      and(
-        eq(scores.subjectType, 'traffic'),
-        eq(scores.subjectId, traffic.id),
-        eq(scores.graderVersionId, graderVersionId),
-      ),
-    )
+    .innerJoin(scores, scoredBy(graderVersionId))
     .where(and(eq(traffic.canaryId, canaryId), sql`${scores.score} is not null`))
   const out = { canary: [] as ArmPoint[], baseline: [] as ArmPoint[] }
   if (rows.length === 0) return out
@@ -203,14 +200,7 @@ export async function canaryObservations(db: Db, canaryId: string, graderVersion
       score: scores.score,
     })
     .from(traffic)
-    .leftJoin(
-      scores,
-      and(
-        eq(scores.subjectType, 'traffic'),
-        eq(scores.subjectId, traffic.id),
-        eq(scores.graderVersionId, graderVersionId),
-      ),
-    )
+    .leftJoin(scores, scoredBy(graderVersionId))
     .where(and(eq(traffic.canaryId, canaryId), inArray(traffic.arm, ['canary', 'baseline'])))
   return rows.map((r) => ({
     arm: r.arm as 'canary' | 'baseline',

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { startApiServer, type ApiServer } from '../../cli/api-server.js'
+import type { CanaryConfig } from '../../core/config.js'
+import type { PromptContent } from '../../core/prompt.js'
 import { createToken } from '../../db/queries/tokens.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { optimizationCampaign } from '../../workflows/campaign/index.js'
@@ -58,6 +60,37 @@ after(async () => {
   await h?.close()
 })
 
+/** A canary of `harness`'s task serving `content`, once it awaits approval (live traffic running). */
+async function canaryAwaitingApproval(harness: Harness, content: PromptContent, overrides: Partial<CanaryConfig> = {}) {
+  const candidate = await version(harness.db, harness.scenario, content, `console-${harness.scenario.id}`)
+  const expectedCostRatio = await measuredCostRatio(harness.simulation, harness.scenario, content)
+  const config = fastCanary(overrides)
+  const canaryId = `canary-${harness.scenario.id}`
+  harness.traffic.start(40)
+  const handle = await harness.client.workflow.start(canaryRelease, {
+    workflowId: canaryId,
+    taskQueue: harness.taskQueue,
+    args: [
+      {
+        canaryId,
+        taskId: harness.scenario.task.id,
+        campaignId: null,
+        candidateVersionId: candidate.id,
+        baselineVersionId: harness.task.seedVersion.id,
+        graderVersionId: harness.task.graderVersionId,
+        config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
+      },
+    ],
+  })
+  await eventually(
+    () => handle.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval',
+    90_000,
+    'awaiting approval',
+  )
+  return { canaryId, handle }
+}
+
 async function signIn(secret: string): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
   await page.goto(`${server.url}/`)
@@ -71,33 +104,7 @@ async function signIn(secret: string): Promise<Page> {
 test('console: sign in, the approval page and its evidence, read-only tokens, CSRF, escaping, approve', async () => {
   // A canary whose candidate's instructions carry untrusted HTML.
   const better = betterContent(h.scenario)
-  const content = { ...better, system: `${better.system} ${UNTRUSTED}` }
-  const candidate = await version(h.db, h.scenario, content, 'console-better')
-  const expectedCostRatio = await measuredCostRatio(h.simulation, h.scenario, content)
-  const config = fastCanary()
-  const canaryId = `canary-${h.scenario.id}`
-  h.traffic.start(40)
-  const handle = await h.client.workflow.start(canaryRelease, {
-    workflowId: canaryId,
-    taskQueue: h.taskQueue,
-    args: [
-      {
-        canaryId,
-        taskId: h.scenario.task.id,
-        campaignId: null,
-        candidateVersionId: candidate.id,
-        baselineVersionId: h.task.seedVersion.id,
-        graderVersionId: h.task.graderVersionId,
-        config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
-      },
-    ],
-  })
-  await eventually(
-    () => handle.query(canaryStatusQuery),
-    (s) => s.state === 'awaiting_approval',
-    90_000,
-    'awaiting approval',
-  )
+  const { canaryId, handle } = await canaryAwaitingApproval(h, { ...better, system: `${better.system} ${UNTRUSTED}` })
 
   // A bad token does not sign in.
   const stranger = await (await browser.newContext()).newPage()
@@ -108,7 +115,8 @@ test('console: sign in, the approval page and its evidence, read-only tokens, CS
 
   // Alice (approve scope, a person): the tasks page, then the canary's approval page.
   const alice = await signIn(secrets.alice)
-  await alice.getByRole('link', { name: /awaiting_approval at/ }).click()
+  // Other tests' tasks share this database: follow this canary's link.
+  await alice.locator(`a[href="/canaries/${canaryId}"]`, { hasText: /awaiting_approval at/ }).click()
   await alice.waitForURL(/\/canaries\//)
   await alice.getByText('The canary is ready').first().waitFor()
   const lines = alice.locator('figure.chart svg[aria-label="Mean DQ of graded requests per arm"] path[data-series]')
@@ -180,33 +188,7 @@ a second person promotes`, async () => {
         createdBy: 'test',
       })
     ).secret
-    const content = betterContent(h2.scenario)
-    const candidate = await version(h2.db, h2.scenario, content, 'console-4eyes')
-    const expectedCostRatio = await measuredCostRatio(h2.simulation, h2.scenario, content)
-    const config = fastCanary({ approvals: 2 })
-    const canaryId = `canary-${h2.scenario.id}`
-    h2.traffic.start(40)
-    const handle = await h2.client.workflow.start(canaryRelease, {
-      workflowId: canaryId,
-      taskQueue: h2.taskQueue,
-      args: [
-        {
-          canaryId,
-          taskId: h2.scenario.task.id,
-          campaignId: null,
-          candidateVersionId: candidate.id,
-          baselineVersionId: h2.task.seedVersion.id,
-          graderVersionId: h2.task.graderVersionId,
-          config: { ...config, analysis: { ...config.analysis!, expectedCostRatio } },
-        },
-      ],
-    })
-    await eventually(
-      () => handle.query(canaryStatusQuery),
-      (s) => s.state === 'awaiting_approval',
-      90_000,
-      'awaiting approval',
-    )
+    const { canaryId, handle } = await canaryAwaitingApproval(h2, betterContent(h2.scenario), { approvals: 2 })
     const approve = async (page: Page, comment: string) => {
       await page.goto(`${server.url}/canaries/${canaryId}`)
       await page.getByLabel('Why approve (recorded)').fill(comment)
