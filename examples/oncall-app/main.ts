@@ -8,6 +8,9 @@
  * - `--via gateway`: Kaizen makes the call (`complete`) and records it;
  * - `--via otlp`: the app calls its model and exports an OpenTelemetry GenAI span (OTLP/HTTP JSON).
  *
+ * Calls are recorded under `<run>:<case>:<pass>` (`--run`, default a new UUID), so sending the same
+ * cases again with the same `--run` stores nothing twice.
+ *
  * With `--outcomes`, a case's known resolution is sent as feedback (the record's reference). Cases
  * come from a JSON or JSONL file, or a URL (e.g. the examples `kaizen sim serve` hands out):
  * `{ "key", "input": {…}, "reference"?: {…} }` per case.
@@ -15,7 +18,7 @@
  *   KAIZEN_TOKEN=kz_… OPENAI_BASE_URL=http://127.0.0.1:8788/v1 npx tsx examples/oncall-app/main.ts \
  *     --cases 'http://127.0.0.1:8788/sim/v1/examples?scenario=incident-triage&count=100' --via gateway --outcomes
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import OpenAI from 'openai'
@@ -35,6 +38,7 @@ const { values: opts } = parseArgs({
     repeat: { type: 'string', default: '1' },
     rate: { type: 'string', default: '0' },
     task: { type: 'string', default: process.env.KAIZEN_TASK ?? 'oncall-triage' },
+    run: { type: 'string', default: randomUUID() },
   },
 })
 const fail = (message: string): never => {
@@ -105,18 +109,26 @@ async function callModel(
   }
 }
 
+/**
+ * The id a call is recorded under: the run, the case and the pass. Sending the same cases again with
+ * the same `--run` stores nothing twice (Kaizen keeps one record per task and id).
+ */
+let pass = 0
+const callId = (c: Case) => `${opts.run}:${c.key}:${pass}`
+const hex = (text: string, chars: number) => createHash('sha256').update(text).digest('hex').slice(0, chars)
+
 /** One case through the client: resolve, render, call, record. Returns the record's id. */
 async function viaClient(c: Case): Promise<Recorded> {
   const prompt = await kaizen.resolve(task, c.key)
   const messages = kaizen.render(prompt.version, c.input)
   const call = await callModel(prompt.version.content, messages)
-  const id = kaizen.record({ prompt, input: c.input, provider: 'openai', ...call })
+  const id = kaizen.record({ prompt, input: c.input, provider: 'openai', id: callId(c), ...call })
   return { task, id }
 }
 
 /** One case through the gateway: Kaizen resolves, renders, calls and records. */
 async function viaGateway(c: Case): Promise<Recorded> {
-  const r = await kaizen.complete({ task, key: c.key, input: c.input, id: randomUUID() })
+  const r = await kaizen.complete({ task, key: c.key, input: c.input, id: callId(c) })
   return { trafficId: r.trafficId }
 }
 
@@ -136,7 +148,7 @@ async function viaOtlp(c: Case): Promise<Recorded> {
   const messages = kaizen.render(prompt.version, c.input)
   const start = BigInt(Date.now()) * 1_000_000n
   const call = await callModel(prompt.version.content, messages)
-  const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')]
+  const [traceId, spanId] = [hex(`trace:${callId(c)}`, 32), hex(`span:${callId(c)}`, 16)]
   const span = {
     traceId,
     spanId,
@@ -177,7 +189,7 @@ try {
   let sent = 0
   let failed = 0
   let outcomes = 0
-  for (let pass = 0; (repeat === 0 || pass < repeat) && !stopping; pass++) {
+  for (pass = 0; (repeat === 0 || pass < repeat) && !stopping; pass++) {
     for (const c of cases) {
       if (stopping) break
       const started = Date.now()

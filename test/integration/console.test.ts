@@ -169,8 +169,8 @@ test('console: sign in, the approval page and its evidence, read-only tokens, CS
     30_000,
     'promoted',
   )
-  await alice.goto(`${server.url}/audit?action=canary.`)
-  await alice.locator('tr[data-action="canary.approved"]', { hasText: 'alice@example.com' }).waitFor()
+  await alice.goto(`${server.url}/audit?action=canary.&task=${h.scenario.task.id}`)
+  await alice.locator('tr[data-action="canary.approved"]', { hasText: 'alice@example.com' }).first().waitFor()
   await alice.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true })
   await alice.goto(`${server.url}/`)
   await alice.screenshot({ path: join(SHOTS, 'tasks.png'), fullPage: true })
