@@ -105,3 +105,6 @@ export function renderMessages(prompt: PromptContent, input: Record<string, unkn
     { role: 'user', content: renderTemplate(prompt.user, input, "the prompt's user template") },
   ]
 }
+
+/** One sentence per line, so a line diff of two prompts shows which instructions changed. */
+export const sentencePerLine = (text: string) => `${text.replace(/([.!?])\s+/g, '$1\n').trim()}\n`

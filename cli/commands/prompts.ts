@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander'
 import { diffLines } from 'diff'
+import { sentencePerLine } from '../../core/prompt.js'
 import { loadEnv } from '../../runtime/env.js'
 import { openDatabase } from '../../db/client.js'
 import { getLabels } from '../../db/queries/labels.js'
@@ -22,9 +23,6 @@ async function withDb<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']
     await database.close()
   }
 }
-
-/** One sentence per line, so a diff shows which instructions changed. */
-const sentences = (text: string) => `${text.replace(/([.!?])\s+/g, '$1\n').trim()}\n`
 
 function view(v: PromptVersionRow, labels: string[]) {
   return {
@@ -105,7 +103,7 @@ export function registerPrompts(program: Command): void {
             `${out.createdAt}`,
         )
         say('  system:')
-        for (const line of sentences(v.system).trim().split('\n')) say(`    ${line}`)
+        for (const line of sentencePerLine(v.system).trim().split('\n')) say(`    ${line}`)
         say('  user template:')
         for (const line of v.userTemplate.split('\n')) say(`    ${line}`)
       })
@@ -121,7 +119,7 @@ export function registerPrompts(program: Command): void {
         const va = await findPromptVersion(db, a, opts.task)
         const vb = await findPromptVersion(db, b, opts.task)
         const parts = {
-          system: diffLines(sentences(va.system), sentences(vb.system)),
+          system: diffLines(sentencePerLine(va.system), sentencePerLine(vb.system)),
           user: diffLines(`${va.userTemplate}\n`, `${vb.userTemplate}\n`),
         }
         if (opts.json) {

@@ -7,6 +7,7 @@
  * so far, and the approve / reject form for a token that may decide.
  */
 import { diffLines } from 'diff'
+import { sentencePerLine } from '../../core/prompt.js'
 import { eq } from 'drizzle-orm'
 import type { FC } from 'hono/jsx'
 import type { CanaryView } from '../../client/operations.js'
@@ -97,12 +98,11 @@ const PLAIN: Record<string, string> = {
 }
 
 const ramp = (steps: number[]) => steps.map((s) => `${Math.round(s * 100)} %`).join(' → ')
-const sentences = (text: string) => `${text.replace(/([.!?])\s+/g, '$1\n').trim()}\n`
 
 /** Line-by-line diff of two texts (one sentence per line), as text. */
 const Diff: FC<{ a: string; b: string }> = ({ a, b }) => (
   <pre class="text diff">
-    {diffLines(sentences(a), sentences(b)).map((part) => (
+    {diffLines(sentencePerLine(a), sentencePerLine(b)).map((part) => (
       <span class={part.added ? 'add' : part.removed ? 'del' : ''}>{part.value}</span>
     ))}
   </pre>

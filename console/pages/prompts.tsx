@@ -5,6 +5,7 @@
  * two versions — instructions, template, model, parameters and demonstrations.
  */
 import { diffLines } from 'diff'
+import { sentencePerLine } from '../../core/prompt.js'
 import type { FC } from 'hono/jsx'
 import type { listPromptVersions } from '../../db/queries/prompts.js'
 import type { labelHistory } from '../../db/schema.js'
@@ -13,11 +14,9 @@ import { fmtTime } from '../layout.js'
 type Version = Awaited<ReturnType<typeof listPromptVersions>>[number]
 type LabelMove = typeof labelHistory.$inferSelect
 
-const sentences = (text: string) => `${text.replace(/([.!?])\s+/g, '$1\n').trim()}\n`
-
 /** Two texts side by side: what was removed on the left, what was added on the right. */
 const SideBySide: FC<{ a: string; b: string }> = ({ a, b }) => {
-  const parts = diffLines(sentences(a), sentences(b))
+  const parts = diffLines(sentencePerLine(a), sentencePerLine(b))
   return (
     <div class="grid2">
       <pre class="text diff" aria-label="before">
