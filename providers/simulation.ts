@@ -156,8 +156,7 @@ export class SimulationProvider implements ChatProvider {
       // The draw is deterministic for this request: retrying cannot help, so it is not retryable.
       throw new KaizenError('PROVIDER_REJECTED', `[simulation] ${request.model} failed this request (simulated error)`)
     }
-    const inputTokens = approxTokens(promptText)
-    const outputTokens = approxTokens(answer.text)
+    const { inputTokens, outputTokens } = world.usage(request.model, promptText, answer.text)
     // Latency: log-normal around the tier's median, scaled mildly by the answer's length.
     const z = normalHash(world.scenario.seed, request.model, promptText, example.key, request.replicate ?? 0, 'latency')
     const latencyMs = Math.round(

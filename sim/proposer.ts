@@ -4,12 +4,13 @@
  * instructions the way a reflection LLM would, by adding the instruction the feedback says is
  * missing or removing the one it blames. Its only information is the feedback text, so when the
  * scenario's feedback fidelity is 0 it is no better than random edits (a sanity check the search
- * benchmark uses). It never exceeds the task's clause limit.
+ * benchmark uses). It never exceeds the task's clause limit. It reads the parent as the parent's
+ * model does: an instruction in a wording that model ignores is missing, and adding it rewords it.
  */
 import type { PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
 import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
-import type { SimWorld } from './world.js'
+import { normalizeText, type SimWorld } from './world.js'
 
 export interface SimulationProposerOptions {
   /** Probability of an unhelpful "hallucinated" edit instead of following the feedback. */
@@ -37,6 +38,8 @@ export class SimulationProposer implements Proposer {
     this.feedbackMatch = options.feedbackMatch ?? 'exact'
     for (const c of world.scenario.clauses) if (c.feedback) this.hints.set(c.feedback, { kind: 'add', clause: c.id })
     for (const c of world.scenario.effects.conflicts) this.hints.set(c.feedback, { kind: 'remove', clause: c.clause })
+    for (const m of world.scenario.models)
+      if (m.format) this.hints.set(m.format.feedback, { kind: 'add', clause: m.format.clause })
   }
 
   propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Proposal | null {
@@ -49,7 +52,8 @@ export class SimulationProposer implements Proposer {
         else votes.set(key, { edit, count: 1, feedback: hint })
       }
     }
-    const present = this.world.parseClauses(parent.system)
+    // What the parent's model acts on: a clause written in a wording the model ignores counts as missing.
+    const present = this.world.parseClauses(parent.system, parent.model)
     const useful = [...votes.values()].filter((v) => (v.edit.kind === 'add') !== present.includes(v.edit.clause))
     if (useful.length > 0 && rng.float() >= this.hallucination) {
       const top = Math.max(...useful.map((v) => v.count))
@@ -87,7 +91,12 @@ export class SimulationProposer implements Proposer {
 
   private apply(system: string, edit: Edit, rng: Rng): string {
     if (edit.kind === 'remove') return this.removeClause(system, edit.clause)
-    let out = `${system.trim()} ${rng.pick(this.paraphrases(edit.clause))}`
+    // Already written but not acted on (a wording the model ignores): say it another way.
+    const norm = normalizeText(system)
+    const written = this.paraphrases(edit.clause).filter((p) => norm.includes(normalizeText(p)))
+    const others = this.paraphrases(edit.clause).filter((p) => !written.includes(p))
+    const base = written.length > 0 && others.length > 0 ? this.removeClause(system, edit.clause) : system
+    let out = `${base.trim()} ${rng.pick(others.length > 0 ? others : this.paraphrases(edit.clause))}`
     const limit = this.world.scenario.task.maxClauses
     const present = this.world.parseClauses(out)
     if (present.length > limit) out = this.removeClause(out, rng.pick(present.filter((c) => c !== edit.clause)))

@@ -77,6 +77,20 @@ const Model = z.object({
   price: z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }),
   /** Share of requests that fail outright (transport errors). */
   errorRate: z.number().min(0).max(1).default(0),
+  /**
+   * Instructions this tier does not act on: a clause in every wording, or one `phrasing` of it
+   * (one of the clause's paraphrases, word for word). Such text has no effect on this tier, as if absent.
+   */
+  ignores: z.array(z.object({ clause: Id, phrasing: z.string().min(1).optional() })).default([]),
+  /** Logit added on this tier when the clause is present (helps one model, does nothing or harms on another). */
+  clauseEffects: z.array(z.object({ clause: Id, weight: z.number() })).default([]),
+  /**
+   * This tier needs an explicit format instruction: without `clause` its logit drops by `weight`,
+   * and a failure that explains comes out malformed (prose, not JSON), with `feedback` as its truthful feedback.
+   */
+  format: z.object({ clause: Id, weight: z.number().positive(), feedback: z.string().min(1) }).optional(),
+  /** Tokens this tier spends against the shared count (~4 characters a token): its tokenizer and verbosity. */
+  tokens: z.object({ input: z.number().positive().default(1), output: z.number().positive().default(1) }).prefault({}),
 })
 
 export const ScenarioSchema = z
@@ -229,6 +243,18 @@ export const ScenarioSchema = z
     s.grading.forbidden.forEach((f, i) => checkRegex(f, ['grading', 'forbidden', i]))
     s.models.forEach((m, i) => {
       if (s.models.findIndex((o) => o.id === m.id) !== i) issue(['models', i, 'id'], `duplicate model id "${m.id}"`)
+      m.ignores.forEach((g, j) => {
+        knownClause(g.clause, ['models', i, 'ignores', j, 'clause'])
+        const clause = s.clauses.find((c) => c.id === g.clause)
+        if (clause && g.phrasing !== undefined && !clause.paraphrases.includes(g.phrasing))
+          issue(
+            ['models', i, 'ignores', j, 'phrasing'],
+            `not a paraphrase of clause "${g.clause}": copy one of its paraphrases word for word, or leave ` +
+              'phrasing out to ignore the clause in every wording',
+          )
+      })
+      m.clauseEffects.forEach((e, j) => knownClause(e.clause, ['models', i, 'clauseEffects', j, 'clause']))
+      if (m.format) knownClause(m.format.clause, ['models', i, 'format', 'clause'])
     })
   })
 

@@ -1,9 +1,11 @@
 /**
  * @module sim/world
  * The hidden model behind the simulation provider. A prompt's instructions are parsed back into
- * the scenario's clauses (exact paraphrase matching); the probability that the simulated model
- * answers an example well is a logistic function of the clauses present (requirements of the
- * example's cluster, generic wins, conflicts, synergy pairs, a length cost) and the model tier.
+ * the scenario's clauses (exact paraphrase matching, minus the wordings the tier ignores); the
+ * probability that the simulated model answers an example well is a logistic function of the
+ * clauses present (requirements of the example's cluster, generic wins, conflicts, synergy pairs,
+ * a length cost) and the model tier (its ability, its own clause effects, its need of a format
+ * instruction).
  *
  * Every draw is counter-based: sha256(seed, prompt text, example, replicate, stream), so a run
  * replays exactly, yet a different prompt text (even a paraphrase) is a different draw.
@@ -12,7 +14,7 @@ import type { Decision } from '../core/decision.js'
 import { normalHash, unitHash } from '../lib/hash.js'
 import { drawVariables, generateExample, renderReference, type SimExample } from './generator.js'
 import type { FailureMode, Scenario, ScenarioCluster, ScenarioModel } from './scenario.js'
-import { renderTemplate } from '../core/prompt.js'
+import { approxTokens, renderTemplate } from '../core/prompt.js'
 
 /** Lower-case words separated by single spaces, padded so matches respect word boundaries. */
 export function normalizeText(text: string): string {
@@ -78,16 +80,27 @@ export class SimWorld {
     return this.summaryPatterns.find((p) => p.pattern.test(text))?.cluster ?? null
   }
 
-  /** Clause ids whose paraphrase appears in the text, in scenario order. */
-  parseClauses(text: string): string[] {
-    const cached = this.parseCache.get(text)
+  /**
+   * Clause ids whose paraphrase appears in the text, in scenario order. With a model: only the
+   * wordings that tier acts on (`models[].ignores`); the others are read as absent.
+   */
+  parseClauses(text: string, modelId?: string): string[] {
+    const cacheKey = modelId === undefined ? text : `${modelId}\u0000${text}`
+    const cached = this.parseCache.get(cacheKey)
     if (cached) return cached
     const norm = normalizeText(text)
+    const ignored = modelId === undefined ? [] : this.model(modelId).ignores
     const found = new Set<string>()
-    for (const p of this.phrases) if (norm.includes(p.text)) found.add(p.clause)
+    for (const p of this.phrases) {
+      if (!norm.includes(p.text)) continue
+      const ignores = (g: (typeof ignored)[number]) =>
+        g.clause === p.clause && (g.phrasing === undefined || normalizeText(g.phrasing) === p.text)
+      if (ignored.some(ignores)) continue
+      found.add(p.clause)
+    }
     const out = this.scenario.clauses.map((c) => c.id).filter((id) => found.has(id))
     if (this.parseCache.size > 50_000) this.parseCache.clear()
-    this.parseCache.set(text, out)
+    this.parseCache.set(cacheKey, out)
     return out
   }
 
@@ -109,6 +122,15 @@ export class SimWorld {
           `(${this.scenario.models.map((x) => x.id).join(', ')})`,
       )
     return m
+  }
+
+  /** Tokens a tier counts for a request and its answer: the shared count (~4 characters a token) × its `tokens`. */
+  usage(modelId: string, promptText: string, answerText: string): { inputTokens: number; outputTokens: number } {
+    const t = this.model(modelId).tokens
+    return {
+      inputTokens: Math.ceil(approxTokens(promptText) * t.input),
+      outputTokens: Math.ceil(approxTokens(answerText) * t.output),
+    }
   }
 
   /** The logit of success, term by term (exposed for tests and the benchmark's exact objective). */
@@ -136,6 +158,9 @@ export class SimWorld {
       else if (n === 1) x += syn.alone
     }
     x -= e.length.costPerClause * Math.max(0, present.size - e.length.freeClauses)
+    const model = this.model(modelId)
+    for (const m of model.clauseEffects) if (present.has(m.clause)) x += m.weight
+    if (model.format && !present.has(model.format.clause)) x -= model.format.weight
     const own = demoClusters.filter((c) => c === example.cluster).length
     x += e.demonstrations.weight * 2 * (1 - 0.5 ** own) - e.demonstrations.costPerDemo * demoClusters.length
     return x
@@ -150,10 +175,12 @@ export class SimWorld {
     return sigmoid(this.logit(example, clauses, modelId, demoClusters))
   }
 
-  /** What explains a failure: missing requirements and harmful clauses, else noise. */
-  private causes(example: SimExample, present: ReadonlySet<string>): Cause[] {
+  /** What explains a failure: missing requirements, harmful clauses and a missing format instruction, else noise. */
+  private causes(example: SimExample, present: ReadonlySet<string>, modelId: string): Cause[] {
     const s = this.scenario
     const out: Cause[] = []
+    const format = this.model(modelId).format
+    if (format && !present.has(format.clause)) out.push({ mode: 'malformed', feedback: format.feedback })
     for (const r of example.required) {
       if (present.has(r)) continue
       const clause = s.clauses.find((c) => c.id === r)
@@ -193,7 +220,7 @@ export class SimWorld {
   ): SimResponse {
     const seed = this.scenario.seed
     const draw = (stream: string) => unitHash(seed, modelId, promptText, example.key, replicate, stream)
-    const clauses = this.parseClauses(demos.length > 0 ? this.withoutDemos(promptText, demos) : promptText)
+    const clauses = this.parseClauses(demos.length > 0 ? this.withoutDemos(promptText, demos) : promptText, modelId)
     const probability = this.probability(
       example,
       clauses,
@@ -213,7 +240,7 @@ export class SimWorld {
         error: false,
       }
     }
-    const causes = this.causes(example, new Set(clauses))
+    const causes = this.causes(example, new Set(clauses), modelId)
     const cause: Cause =
       causes.length > 0
         ? (causes[Math.floor(draw('cause') * causes.length)] as Cause)

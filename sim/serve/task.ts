@@ -64,7 +64,7 @@ export function answerTask(indexes: readonly ExampleIndex[], tier: string, reque
       `[simulation] ${tier} failed this request (a simulated model error; the same request fails again)`,
       'simulated_model_error',
     )
-  const usage = { inputTokens: approxTokens(promptText), outputTokens: approxTokens(answer.text) }
+  const usage = world.usage(tier, promptText, answer.text)
   const model = world.model(tier)
   const z = normalHash(world.scenario.seed, tier, promptText, example.key, request.replicate, 'latency')
   const latencyMs = Math.round(

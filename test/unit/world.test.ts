@@ -136,3 +136,63 @@ test('the provider labels everything as simulation and refuses requests without 
     /simulated model "sim-nope"/,
   )
 })
+
+test('model tiers differ in more than ability: ignored wordings, own clause effects, a format instruction', () => {
+  const small = scenario.models.find((m) => m.id === 'sim-small')!
+  const ignoredJson = small.ignores.find((g) => g.clause === 'json-only')!.phrasing!
+  const otherJson = scenario.clauses.find((c) => c.id === 'json-only')!.paraphrases.find((p) => p !== ignoredJson)!
+  // The wording sim-small ignores is read as absent by it only; the other wording counts for every tier.
+  assert.deepEqual(world.parseClauses(ignoredJson, 'sim-small'), [])
+  assert.deepEqual(world.parseClauses(ignoredJson, 'sim-standard'), ['json-only'])
+  assert.deepEqual(world.parseClauses(otherJson, 'sim-small'), ['json-only'])
+  const ex = world.example('tier-1')
+  // Without its format clause sim-small loses the format weight; a clause effect of its own is added on it only.
+  const gain = (m: string, base: string[], add: string) => world.logit(ex, [...base, add], m) - world.logit(ex, base, m)
+  assert.ok(Math.abs(gain('sim-small', [], 'json-only') - gain('sim-standard', [], 'json-only') - 1.2) < 1e-9)
+  const brief = small.clauseEffects.find((e) => e.clause === 'be-brief')!.weight
+  assert.ok(
+    Math.abs(gain('sim-small', ['json-only'], 'be-brief') - gain('sim-standard', ['json-only'], 'be-brief') - brief) <
+      1e-9,
+  )
+  // The production prompt answers worse on sim-small; its failures without the format clause are prose with the
+  // format's feedback, which the simulation proposer acts on by rewording the instruction.
+  const failures = Array.from({ length: 60 }, (_, i) => world.example(`fmt-${i}`))
+    .map((e) => world.respond(seedPrompt.system, e, 'sim-small', 0))
+    .filter((r) => !r.success && !r.error)
+  assert.ok(failures.length > 40, `${failures.length} failures of 60`)
+  // A missing format instruction is one cause among the missing requirements.
+  const malformed = failures.filter((r) => r.failureMode === 'malformed').length
+  assert.ok(malformed > failures.length / 4, `${malformed} malformed of ${failures.length}`)
+  assert.ok(failures.some((r) => r.feedback === small.format!.feedback))
+  // Tokens are the tier's own: sim-large writes longer answers for the same text.
+  const large = world.usage('sim-large', 'x'.repeat(400), 'y'.repeat(400))
+  assert.deepEqual(large, { inputTokens: 100, outputTokens: 130 })
+})
+
+test('the simulation proposer rewords an instruction the parent model ignores', async () => {
+  const { SimulationProposer } = await import('../../sim/proposer.js')
+  const { Rng } = await import('../../core/rng.js')
+  const small = scenario.models.find((m) => m.id === 'sim-small')!
+  const proposer = new SimulationProposer(world, { hallucination: 0 })
+  const parent = { ...seedPrompt, model: 'sim-small' }
+  const p = proposer.propose(parent, [{ itemId: 'x', score: 0, feedback: small.format!.feedback }], Rng.fromSeed('r'))
+  assert.ok(p && p.operator === 'reflect', JSON.stringify(p))
+  assert.deepEqual(world.parseClauses(p.content.system, 'sim-small'), ['json-only'])
+  assert.ok(!p.content.system.includes(small.ignores[0]!.phrasing!))
+})
+
+test('a scenario tier naming an unknown clause or a wording that is not a paraphrase is refused by field', async () => {
+  const { parseScenario } = await import('../../sim/scenario.js')
+  const bad = structuredClone(scenario) as Record<string, unknown> & { models: Array<Record<string, unknown>> }
+  bad.models[2] = {
+    ...bad.models[2],
+    ignores: [{ clause: 'json-only', phrasing: 'Reply in JSON.' }],
+    clauseEffects: [{ clause: 'no-such', weight: 1 }],
+  }
+  assert.throws(
+    () => parseScenario(bad, 'x'),
+    (err: Error) =>
+      /models\[2\]\.ignores\[0\]\.phrasing: not a paraphrase of clause "json-only"/.test(err.message) &&
+      /models\[2\]\.clauseEffects\[0\]\.clause: unknown clause "no-such"/.test(err.message),
+  )
+})
