@@ -47,6 +47,7 @@ export function memoryPorts(
   let proposerCalls = 0
   let demoSources: DemonstrationSource[] | null = null
   const pool: Candidate[] = []
+  const saved = new Map<string, Candidate>()
   const ports: MemoryPorts = {
     pool,
     rng: Rng.fromSeed(options.seed),
@@ -106,23 +107,23 @@ export function memoryPorts(
       return ids.filter((id) => !cache.has(key(content, id))).length
     },
     async save(c) {
-      const existing = pool.find(
-        (p) =>
-          p.content.system === c.content.system &&
-          JSON.stringify(p.content.examples ?? []) === JSON.stringify(c.content.examples ?? []),
-      )
+      // Saved candidates by content, so a strategy working on a part of the pool (one model's
+      // candidates) neither saves a prompt twice nor reuses an id.
+      const contentKey = JSON.stringify([c.content.model, c.content.system, c.content.examples ?? []])
+      const existing =
+        saved.get(contentKey) ??
+        pool.find((p) => JSON.stringify([p.content.model, p.content.system, p.content.examples ?? []]) === contentKey)
       if (existing) return { candidate: existing, created: false }
-      return {
-        candidate: {
-          id: `c${pool.length}`,
-          content: c.content,
-          parentIds: c.parentIds,
-          operator: c.operator,
-          status: c.status,
-          validationMean: c.validationMean,
-        },
-        created: true,
+      const candidate: Candidate = {
+        id: `c${Math.max(pool.length, saved.size + 1)}`,
+        content: c.content,
+        parentIds: c.parentIds,
+        operator: c.operator,
+        status: c.status,
+        validationMean: c.validationMean,
       }
+      saved.set(contentKey, candidate)
+      return { candidate, created: true }
     },
   }
   return ports

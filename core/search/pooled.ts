@@ -136,9 +136,16 @@ export function pooledEstimates(
   return out
 }
 
-/** What a candidate is made of, for pooling: its instruction sentences and its demonstrations. */
+/**
+ * What a candidate is made of, for pooling: its model, and its instruction sentences and
+ * demonstrations on that model (a sentence's effect is estimated per model: model × sentence).
+ */
 export function promptFeatures(content: PromptContent): string[] {
-  return [...sentenceKeys(content.system), ...(content.examples ?? []).map((d) => `demo:${JSON.stringify(d.input)}`)]
+  const parts = [
+    ...sentenceKeys(content.system),
+    ...(content.examples ?? []).map((d) => `demo:${JSON.stringify(d.input)}`),
+  ]
+  return [`model:${content.model}`, ...parts.map((p) => `${content.model}\u0000${p}`)]
 }
 
 const fitted = new WeakMap<readonly Candidate[], string>()

@@ -1,0 +1,428 @@
+/**
+ * bench:agility — switching models without losing quality (issue 17).
+ *
+ * Each instance is a simulated world with three model tiers that respond to clauses in their own
+ * ways (./families.ts); the exact quality of any (model, prompt) pair is known (mean success
+ * probability over 1,500 test examples, no sampling noise) and so is each tier's exact optimum.
+ * Production is the strong tier with its optimum prompt. For each instance the run measures:
+ *
+ * - **migration** to each cheaper tier (`migrate` objective, budget --budget): the drop (old prompt
+ *   on the new tier vs the old pair, exact), the share of it recovered by the finalist
+ *   ((finalist − old prompt on new tier) / (new tier's optimum − old prompt on new tier)), and
+ *   whether the decision rule ships it;
+ * - **cheapest within the margin** over all three tiers (`cheapest` objective, budget
+ *   --pairs-budget): whether a cheaper pair that matches production exists (a cheaper tier's exact
+ *   optimum ≥ production's quality), whether one is found and shipped (exact quality ≥ production −
+ *   margin), and the cost per request saved;
+ * - **regressions**: a shipped pair whose exact quality is below production's by more than the margin.
+ *
+ * Baselines on the same instances and holdout items: swap the model only (production's prompt on the
+ * new tier), re-optimize on the old model only (then move that prompt), random search over pairs.
+ *
+ *   npm run bench:agility [-- --seeds 20 --split test|dev --budget 2000 --pairs-budget 4000
+ *     --margin 0.05 --holdout 1000 --validation 100 --strategy gepa-best --json]
+ *
+ * AGILITY_DEBUG=1 also prints, per migration and per tier of the cheapest search, the best pair the
+ * search validated against the finalist it ranks first (search vs selection), at the cost of a second search.
+ */
+import { parseArgs } from 'node:util'
+import { decideAgility, type AgilityObjective, type PairMeasure } from '../../core/agility.js'
+import { renderMessages, type PromptContent } from '../../core/prompt.js'
+import { ranked } from '../../core/search/common.js'
+import { randomSearchRound } from '../../core/search/baselines.js'
+import { modelRound, type ModelChoice } from '../../core/search/models.js'
+import { STRATEGIES, runRound } from '../../core/search/strategies.js'
+import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategyRound } from '../../core/search/types.js'
+import { memoryPorts } from '../../sim/memory-ports.js'
+import type { SimWorld } from '../../sim/world.js'
+import { exactOptimum, exampleKeys, promptFor } from '../search/optimum.js'
+import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS, agilityInstance, tierView } from './families.js'
+import { SimWorld as World } from '../../sim/world.js'
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '20' },
+    split: { type: 'string', default: 'test' },
+    budget: { type: 'string', default: '2000' },
+    'pairs-budget': { type: 'string', default: '4000' },
+    margin: { type: 'string', default: '0.05' },
+    holdout: { type: 'string', default: '1000' },
+    validation: { type: 'string', default: '100' },
+    strategy: { type: 'string', default: 'gepa-best' },
+    minibatch: { type: 'string', default: '3' },
+    proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
+    json: { type: 'boolean', default: false },
+  },
+})
+
+function fail(message: string): never {
+  process.stderr.write(`bench:agility: ${message}\n`)
+  process.exit(2)
+}
+const int = (name: string, v: string | undefined, min: number) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min) fail(`--${name}: use a whole number ≥ ${min} (got "${v}")`)
+  return n
+}
+if (values.split !== 'test' && values.split !== 'dev') fail('--split: use "test" (reporting seeds) or "dev" (tuning)')
+const pool = values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES
+const seeds = int('seeds', values.seeds, 1)
+if (seeds > pool.length) fail(`--seeds: the ${values.split} split has ${pool.length} instances`)
+const instances = pool.slice(0, seeds)
+const budget = int('budget', values.budget, 100)
+const pairsBudget = int('pairs-budget', values['pairs-budget'], 100)
+const margin = Number(values.margin)
+if (!(margin >= 0 && margin < 0.5)) fail(`--margin: use a number from 0 to 0.5 (got "${values.margin}")`)
+const strategyName = values.strategy as keyof typeof STRATEGIES
+if (!(strategyName in STRATEGIES)) fail(`--strategy: use one of ${Object.keys(STRATEGIES).join(', ')}`)
+const sizes = {
+  train: 150,
+  validation: int('validation', values.validation, 10),
+  holdout: int('holdout', values.holdout, 50),
+  test: 1500,
+}
+const settings = {
+  ...DEFAULT_STRATEGY_SETTINGS,
+  minibatchSize: int('minibatch', values.minibatch, 1),
+  proposals: int('proposals', values.proposals, 1),
+}
+
+const median = (xs: readonly number[]) => {
+  if (xs.length === 0) return null
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
+
+interface Ctx {
+  world: SimWorld
+  keys: Record<'train' | 'validation' | 'holdout' | 'test', string[]>
+  production: PromptContent
+  quality(c: PromptContent): number
+  optimum: Record<string, number>
+  cost(c: PromptContent): number
+  models: ModelChoice[]
+}
+
+function context(instance: number): Ctx {
+  const keys = {
+    train: exampleKeys({} as never, 'train', sizes.train),
+    validation: exampleKeys({} as never, 'validation', sizes.validation),
+    holdout: exampleKeys({} as never, 'holdout', sizes.holdout),
+    test: exampleKeys({} as never, 'test', sizes.test),
+  }
+  const inst = agilityInstance(instance, keys.test)
+  const world = inst.world
+  const memo = new Map<string, number>()
+  const quality = (c: PromptContent) => {
+    const k = `${c.model}\u0000${c.system}`
+    let q = memo.get(k)
+    if (q === undefined) {
+      const clauses = world.parseClauses(c.system, c.model)
+      q =
+        keys.test.reduce((a, key) => a + world.probability(world.example(key), clauses, c.model), 0) / keys.test.length
+      memo.set(k, q)
+    }
+    return q
+  }
+  const costMemo = new Map<string, number>()
+  const cost = (c: PromptContent) => {
+    const k = `${c.model}\u0000${c.system}`
+    let v = costMemo.get(k)
+    if (v === undefined) {
+      const price = world.model(c.model).price
+      let sum = 0
+      const sample = keys.holdout.slice(0, 100)
+      for (const key of sample) {
+        const ex = world.example(key)
+        const text = renderMessages(c, ex.input)
+          .map((m) => m.content)
+          .join('\n')
+        const u = world.usage(c.model, text, world.respond(c.system, ex, c.model, 0).text)
+        sum += (u.inputTokens * price.inputPerMTok + u.outputTokens * price.outputPerMTok) / 1e6
+      }
+      v = sum / sample.length
+      costMemo.set(k, v)
+    }
+    return v
+  }
+  const production: PromptContent = { ...inst.scenario.task.prompt, system: inst.productionSystem }
+  const optimum: Record<string, number> = {}
+  for (const m of TIERS) {
+    const view = tierView(inst.scenario, m)
+    const opt = exactOptimum(new World(view), keys.test, m)
+    optimum[m] = quality({ ...production, model: m, system: promptFor(view, opt.clauses) })
+  }
+  const models = TIERS.map((m) => ({ model: m, costPer1k: 1000 * cost({ ...production, model: m }) }))
+  return { world, keys, production, quality, optimum, cost, models }
+}
+
+/** Sampled scores on the holdout (what a campaign observes): success 1, else 0. */
+function measure(ctx: Ctx, c: PromptContent, id: string): PairMeasure {
+  const scores = ctx.keys.holdout.map((key) =>
+    ctx.world.respond(c.system, ctx.world.example(key), c.model, 0).success ? 1 : 0,
+  )
+  const m = ctx.world.model(c.model)
+  return { id, model: c.model, scores, costPerRequest: ctx.cost(c), latencyMs: m.latencyMs.median }
+}
+
+/** Run a search until its budget is spent; returns the pool. */
+async function search(ctx: Ctx, round: StrategyRound, seed: string, rollouts: number): Promise<Candidate[]> {
+  const ports = memoryPorts(ctx.world, {
+    seed,
+    budget: rollouts,
+    trainIds: ctx.keys.train,
+    validationIds: ctx.keys.validation,
+  })
+  const validation = await ports.evaluate(ctx.production, ctx.keys.validation)
+  ports.pool.push({
+    id: 'production',
+    content: ctx.production,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: validation.reduce((a, s) => a + (s.score ?? 0), 0) / validation.length,
+  })
+  let idle = 0
+  for (let r = 0; r < 10_000; r++) {
+    const outcome = await runRound(round, ports.pool, settings, ports)
+    if (outcome.exhausted || (await ports.rolloutsRemaining()) <= 0) break
+    idle = outcome.proposals === 0 ? idle + 1 : 0
+    if (idle >= 25) break
+  }
+  return ports.pool
+}
+
+const bestOn = (pool: readonly Candidate[], model: string) => ranked(pool.filter((c) => c.content.model === model))[0]
+
+/** Random search over pairs: each round a model drawn at random, blind edits of production's prompt on it. */
+function randomPairs(models: readonly string[]): StrategyRound {
+  return async (pool, s, ports) => {
+    const model = models[ports.rng.int(models.length)] as string
+    const prod = pool.find((c) => c.status === 'seed') as Candidate
+    const own = pool.filter((c) => c.content.model === model && c !== prod)
+    const root: Candidate =
+      model === prod.content.model ? prod : { ...prod, id: `root-${model}`, content: { ...prod.content, model } }
+    const sub = [root, ...own]
+    const before = sub.length
+    const out = await randomSearchRound(sub, s, ports)
+    pool.push(...sub.slice(before))
+    return out
+  }
+}
+
+type Method = 'kaizen' | 'swap-only' | 'reoptimize-old' | 'random-pairs'
+const METHODS: Method[] = ['kaizen', 'swap-only', 'reoptimize-old', 'random-pairs']
+
+interface Migration {
+  instance: number
+  target: string
+  drop: number
+  recovered: number
+  shipped: boolean
+  regression: boolean
+}
+interface Cheapest {
+  instance: number
+  exists: boolean
+  found: boolean
+  shippedModel: string | null
+  costCut: number
+  regression: boolean
+}
+const results = new Map<Method, { migrations: Migration[]; cheapest: Cheapest[] }>(
+  METHODS.map((m) => [m, { migrations: [], cheapest: [] }]),
+)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const started = performance.now()
+const inner = STRATEGIES[strategyName]
+const worlds: Array<{
+  instance: number
+  production: number
+  optimum: Record<string, number>
+  costPer1k: Record<string, number>
+}> = []
+
+for (const instance of instances) {
+  const ctx = context(instance)
+  const q0 = ctx.quality(ctx.production)
+  const prodMeasure = measure(ctx, ctx.production, 'production')
+  worlds.push({
+    instance,
+    production: q0,
+    optimum: ctx.optimum,
+    costPer1k: Object.fromEntries(ctx.models.map((m) => [m.model, m.costPer1k])),
+  })
+  // A shared old-model re-optimization for the reoptimize-old baseline.
+  const oldPool = await search(ctx, inner, `agility-old:${instance}`, budget)
+  const oldBest = bestOn(oldPool, PRODUCTION_MODEL) as Candidate
+
+  for (const target of TIERS.filter((t) => t !== PRODUCTION_MODEL)) {
+    const objective: AgilityObjective = { kind: 'migrate', toModel: target, margin }
+    const swapped = { ...ctx.production, model: target }
+    const base = ctx.quality(swapped)
+    const denom = ctx.optimum[target] as number
+    const recovered = (q: number) => (denom - base > 1e-9 ? (q - base) / (denom - base) : 1)
+    const finalists: Record<Method, PromptContent> = {
+      kaizen: (
+        bestOn(
+          await search(
+            ctx,
+            modelRound(inner, { models: ctx.models, objective }),
+            `agility-mig:${instance}:${target}`,
+            budget,
+          ),
+          target,
+        ) as Candidate
+      ).content,
+      'swap-only': swapped,
+      'reoptimize-old': { ...oldBest.content, model: target },
+      'random-pairs': (
+        bestOn(await search(ctx, randomPairs([target]), `agility-rnd:${instance}:${target}`, budget), target) ?? {
+          content: swapped,
+        }
+      ).content,
+    }
+    if (process.env.AGILITY_DEBUG) {
+      const kp = await search(
+        ctx,
+        modelRound(inner, { models: ctx.models, objective }),
+        `agility-mig:${instance}:${target}`,
+        budget,
+      )
+      const own = kp.filter((c) => c.content.model === target && c.validationMean !== null)
+      const bestSeen = Math.max(...own.map((c) => ctx.quality(c.content)))
+      log(
+        `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}`,
+      )
+    }
+    for (const method of METHODS) {
+      const f = finalists[method]
+      const d = decideAgility(objective, prodMeasure, [measure(ctx, f, `${method}:${target}`)], {
+        seed: `${instance}:${target}`,
+        resamples: 4000,
+      })
+      const q = ctx.quality(f)
+      results.get(method)!.migrations.push({
+        instance,
+        target,
+        drop: q0 - base,
+        recovered: recovered(q),
+        shipped: d.ship !== null,
+        regression: d.ship !== null && q < q0 - margin - 1e-9,
+      })
+    }
+  }
+
+  // Cheapest within the margin, over every tier.
+  const objective: AgilityObjective = { kind: 'cheapest', margin }
+  const cheaperTiers = TIERS.filter((t) => t !== PRODUCTION_MODEL)
+  const exists = cheaperTiers.some((t) => (ctx.optimum[t] as number) >= q0)
+  const kaizenPool = await search(
+    ctx,
+    modelRound(inner, { models: ctx.models, objective }),
+    `agility-pairs:${instance}`,
+    pairsBudget,
+  )
+  const rndPool = await search(ctx, randomPairs([...TIERS]), `agility-pairs-rnd:${instance}`, pairsBudget)
+  const finalistSets: Record<Method, PromptContent[]> = {
+    kaizen: TIERS.flatMap((t) => bestOn(kaizenPool, t)?.content ?? []),
+    'swap-only': cheaperTiers.map((t) => ({ ...ctx.production, model: t })),
+    'reoptimize-old': TIERS.map((t) => ({ ...oldBest.content, model: t })),
+    'random-pairs': TIERS.flatMap((t) => bestOn(rndPool, t)?.content ?? []),
+  }
+  if (process.env.AGILITY_DEBUG) {
+    for (const t of TIERS) {
+      const own = kaizenPool.filter((c) => c.content.model === t && c.validationMean !== null)
+      const fin = bestOn(kaizenPool, t)
+      log(
+        `  cheapest ${t}: q0 ${q0.toFixed(3)}, opt ${(ctx.optimum[t] as number).toFixed(3)}, ${own.length} validated, ` +
+          `best seen ${Math.max(...own.map((c) => ctx.quality(c.content))).toFixed(3)}, finalist ${fin ? ctx.quality(fin.content).toFixed(3) : '-'} (est ${fin?.estimate?.toFixed(3)})`,
+      )
+    }
+  }
+  for (const method of METHODS) {
+    const fs = finalistSets[method].filter(
+      (f) => !(f.model === ctx.production.model && f.system === ctx.production.system),
+    )
+    const measures = fs.map((f, i) => measure(ctx, f, `${method}:${i}`))
+    const d = decideAgility(objective, prodMeasure, measures, { seed: `${instance}:cheapest`, resamples: 4000 })
+    const shipped = d.ship === null ? null : (fs[measures.findIndex((m) => m.id === d.ship)] as PromptContent)
+    const q = shipped ? ctx.quality(shipped) : q0
+    const cheaper = shipped !== null && shipped.model !== PRODUCTION_MODEL
+    results.get(method)!.cheapest.push({
+      instance,
+      exists,
+      found: cheaper && q >= q0 - margin - 1e-9,
+      shippedModel: shipped?.model ?? null,
+      costCut: shipped ? (ctx.cost(ctx.production) - ctx.cost(shipped)) / ctx.cost(ctx.production) : 0,
+      regression: shipped !== null && q < q0 - margin - 1e-9,
+    })
+  }
+  if (!values.json) {
+    const k = results.get('kaizen')!
+    const mig = k.migrations.filter((m) => m.instance === instance)
+    const ch = k.cheapest.at(-1) as Cheapest
+    log(
+      `instance ${instance}: production ${q0.toFixed(3)}, optima ${TIERS.map((t) => `${t} ${(ctx.optimum[t] as number).toFixed(3)}`).join(', ')}; ` +
+        mig
+          .map(
+            (m) =>
+              `${m.target}: drop ${m.drop.toFixed(3)}, recovered ${(100 * m.recovered).toFixed(0)} %${m.shipped ? ', shipped' : ''}`,
+          )
+          .join('; ') +
+        `; cheapest: ${ch.shippedModel ?? 'none'}${ch.exists ? ' (a cheaper match exists)' : ''}, cost cut ${(100 * ch.costCut).toFixed(0)} %`,
+    )
+  }
+}
+
+const summarize = (method: Method) => {
+  const r = results.get(method)!
+  const withMatch = r.cheapest.filter((c) => c.exists)
+  const all = [...r.migrations.map((m) => m.regression), ...r.cheapest.map((c) => c.regression)]
+  return {
+    method,
+    dropMedian: median(r.migrations.map((m) => m.drop)),
+    recoveredMedian: median(r.migrations.map((m) => m.recovered)),
+    migrationsShippedRate: mean(r.migrations.map((m) => (m.shipped ? 1 : 0))),
+    costCutMedian: median(withMatch.map((c) => c.costCut)),
+    foundCheaperRate: withMatch.length === 0 ? null : withMatch.filter((c) => c.found).length / withMatch.length,
+    regressionRate: all.filter(Boolean).length / all.length,
+  }
+}
+const kaizen = summarize('kaizen')
+const out = {
+  split: values.split,
+  instances: instances.length,
+  budget,
+  pairsBudget,
+  margin,
+  sizes,
+  strategy: strategyName,
+  withCheaperMatch: results.get('kaizen')!.cheapest.filter((c) => c.exists).length,
+  dropMedian: kaizen.dropMedian,
+  recoveredMedian: kaizen.recoveredMedian,
+  migrationsShippedRate: kaizen.migrationsShippedRate,
+  costCutMedian: kaizen.costCutMedian,
+  foundCheaperRate: kaizen.foundCheaperRate,
+  regressionRate: kaizen.regressionRate,
+  baselines: METHODS.filter((m) => m !== 'kaizen').map(summarize),
+  worlds,
+  seconds: +((performance.now() - started) / 1000).toFixed(1),
+}
+if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+else {
+  const f = (x: number | null, pct = false) => (x === null ? '—' : pct ? `${(100 * x).toFixed(0)} %` : x.toFixed(3))
+  log(
+    `\n${out.instances} ${out.split} instances, migration budget ${budget}, pairs budget ${pairsBudget}, margin ` +
+      `${margin}, holdout ${sizes.holdout}; a cheaper tier can match production in ${out.withCheaperMatch}`,
+  )
+  log('method          drop   recovered  migrations shipped  found cheaper  cost cut  regressions')
+  for (const s of [kaizen, ...out.baselines])
+    log(
+      `${s.method.padEnd(14)} ${f(s.dropMedian)}  ${f(s.recoveredMedian, true).padStart(9)}  ${f(s.migrationsShippedRate, true).padStart(18)}  ` +
+        `${f(s.foundCheaperRate, true).padStart(13)}  ${f(s.costCutMedian, true).padStart(8)}  ${f(s.regressionRate, true).padStart(11)}`,
+    )
+  log(`(${out.seconds} s)`)
+}

@@ -1,0 +1,268 @@
+/**
+ * @module core/agility
+ * Model agility: what a campaign over (model, parameters, prompt) pairs optimises, the Pareto
+ * front of its finalists on the holdout (quality × cost × latency, with intervals), and the
+ * decision rule that says which pair, if any, ships against production.
+ *
+ * Objectives (docs/model-agility.md):
+ * - `best-quality`: the best quality among pairs within a cost per 1,000 requests (and latency)
+ *   limit; ships when significantly better than production, or, when production itself breaks the
+ *   limit, when non-inferior to it;
+ * - `cheapest`: the cheapest pair whose quality is non-inferior to production's within `margin`,
+ *   and cheaper than production;
+ * - `migrate`: one target model; its best prompt ships when non-inferior to production within
+ *   `margin` and within the cost and latency limits, if any.
+ *
+ * Non-inferiority is the paired test of core/stats/paired on the finalist's scores plus the margin
+ * (H0: mean(finalist − production) ≤ −margin), at α divided by the number of finalists tested
+ * (Bonferroni), so trying several models does not inflate the chance of shipping a worse one.
+ *
+ * Pure module: no I/O.
+ */
+import { z } from 'zod'
+import { pairedTest, type PairedTestResult } from './stats/paired.js'
+
+const Limits = {
+  /** Most dollars per 1,000 requests a shipped pair may cost (estimated on the holdout). */
+  maxCostPer1k: z.number().positive().optional(),
+  /** Highest mean latency a shipped pair may have, in milliseconds (estimated on the holdout). */
+  maxLatencyMs: z.number().positive().optional(),
+}
+/** Non-inferiority margin: how much lower than production's the mean quality (0–1) may be. */
+const Margin = z.number().min(0).max(0.5).default(0.02)
+
+export const AgilityObjective = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('best-quality'), ...Limits, margin: Margin }),
+  z.object({ kind: z.literal('cheapest'), ...Limits, margin: Margin }),
+  z.object({ kind: z.literal('migrate'), ...Limits, margin: Margin, toModel: z.string().min(1) }),
+])
+export type AgilityObjective = z.infer<typeof AgilityObjective>
+
+/** One pair measured on the holdout items (scores in the same item order for every pair). */
+export interface PairMeasure {
+  /** Candidate id of the prompt version. */
+  id: string
+  model: string
+  /** Quality per holdout item (null: the grader could not score it). */
+  scores: ReadonlyArray<number | null>
+  /** Mean dollars per request and mean latency on the holdout. */
+  costPerRequest: number
+  latencyMs: number
+}
+
+export interface FrontPoint {
+  id: string
+  model: string
+  quality: number
+  /** 95 % interval of the mean quality (normal approximation on the items). */
+  qualityInterval: [number, number]
+  costPer1k: number
+  latencyMs: number
+  /** On the Pareto front: no other pair is at least as good on all three and better on one. */
+  onFront: boolean
+}
+
+const finite = (xs: ReadonlyArray<number | null>) => xs.filter((x): x is number => x !== null && Number.isFinite(x))
+
+function interval(xs: readonly number[]): [number, number] {
+  if (xs.length === 0) return [0, 0]
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length
+  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0
+  const h = 1.96 * Math.sqrt(v / xs.length)
+  return [Math.max(0, m - h), Math.min(1, m + h)]
+}
+
+/** Every pair's point, and which are on the quality × cost × latency front. */
+export function paretoFront(pairs: readonly PairMeasure[]): FrontPoint[] {
+  const points = pairs.map((p) => {
+    const xs = finite(p.scores)
+    const quality = xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
+    return {
+      id: p.id,
+      model: p.model,
+      quality,
+      qualityInterval: interval(xs),
+      costPer1k: p.costPerRequest * 1000,
+      latencyMs: p.latencyMs,
+      onFront: true,
+    }
+  })
+  for (const a of points)
+    a.onFront = !points.some(
+      (b) =>
+        b !== a &&
+        b.quality >= a.quality &&
+        b.costPer1k <= a.costPer1k &&
+        b.latencyMs <= a.latencyMs &&
+        (b.quality > a.quality || b.costPer1k < a.costPer1k || b.latencyMs < a.latencyMs),
+    )
+  return points
+}
+
+/** Paired scores of two pairs on the items both could be scored on. */
+function paired(a: PairMeasure, b: PairMeasure): { a: number[]; b: number[] } {
+  if (a.scores.length !== b.scores.length)
+    throw new RangeError(`pairs ${a.id} and ${b.id} were measured on ${a.scores.length} and ${b.scores.length} items`)
+  const out = { a: [] as number[], b: [] as number[] }
+  a.scores.forEach((x, i) => {
+    const y = b.scores[i]
+    if (x !== null && y !== null && y !== undefined) {
+      out.a.push(x)
+      out.b.push(y)
+    }
+  })
+  return out
+}
+
+/** Is `candidate` non-inferior to `baseline` within `margin` (one-sided, level alpha)? */
+export function nonInferiority(
+  baseline: PairMeasure,
+  candidate: PairMeasure,
+  options: { margin: number; alpha?: number; seed?: string; resamples?: number },
+): PairedTestResult {
+  const { a, b } = paired(baseline, candidate)
+  return pairedTest(
+    a,
+    b.map((x) => x + options.margin),
+    {
+      alpha: options.alpha ?? 0.05,
+      seed: options.seed ?? `non-inferiority:${candidate.id}`,
+      ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
+    },
+  )
+}
+
+export interface PairVerdict {
+  id: string
+  model: string
+  quality: number
+  costPer1k: number
+  latencyMs: number
+  withinLimits: boolean
+  /** Non-inferior to production within the margin (null: not tested, e.g. production itself). */
+  nonInferior: boolean | null
+  /** Significantly better than production (best-quality only; null: not tested). */
+  superior: boolean | null
+  /** The lower confidence bound of mean(pair − production). */
+  lowerBound: number | null
+  reasons: string[]
+}
+
+export interface AgilityDecision {
+  /** The pair that ships (a finalist's id), or null: production stays. */
+  ship: string | null
+  reason: string
+  verdicts: PairVerdict[]
+  front: FrontPoint[]
+}
+
+const money = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
+
+/**
+ * Decide which finalist ships. `production` is the current pair measured on the same holdout items;
+ * `finalists` are the best prompt per candidate model (production's own model may be among them).
+ */
+export function decideAgility(
+  objective: AgilityObjective,
+  production: PairMeasure,
+  finalists: readonly PairMeasure[],
+  options: { alpha?: number; seed?: string; resamples?: number } = {},
+): AgilityDecision {
+  const alpha = (options.alpha ?? 0.05) / Math.max(1, finalists.length)
+  const front = paretoFront([production, ...finalists])
+  const point = (id: string) => front.find((p) => p.id === id) as FrontPoint
+  const prod = point(production.id)
+  const within = (p: FrontPoint) =>
+    (objective.maxCostPer1k === undefined || p.costPer1k <= objective.maxCostPer1k + 1e-12) &&
+    (objective.maxLatencyMs === undefined || p.latencyMs <= objective.maxLatencyMs)
+  const limitReasons = (p: FrontPoint) => [
+    ...(objective.maxCostPer1k !== undefined && p.costPer1k > objective.maxCostPer1k + 1e-12
+      ? [`costs ${money(p.costPer1k)} per 1,000 requests, over the limit of ${money(objective.maxCostPer1k)}`]
+      : []),
+    ...(objective.maxLatencyMs !== undefined && p.latencyMs > objective.maxLatencyMs
+      ? [`mean latency ${Math.round(p.latencyMs)} ms, over the limit of ${objective.maxLatencyMs} ms`]
+      : []),
+  ]
+  const verdicts: PairVerdict[] = finalists.map((f, i) => {
+    const p = point(f.id)
+    const ni = nonInferiority(production, f, {
+      margin: objective.margin,
+      alpha,
+      seed: `${options.seed ?? 'agility'}:ni:${i}`,
+      ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
+    })
+    const sup =
+      objective.kind === 'best-quality'
+        ? pairedTest(paired(production, f).a, paired(production, f).b, {
+            alpha,
+            seed: `${options.seed ?? 'agility'}:sup:${i}`,
+            ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
+          })
+        : null
+    const reasons = limitReasons(p)
+    if (!ni.significant)
+      reasons.push(
+        `not shown non-inferior to production within ${objective.margin} (mean difference ` +
+          `${ni.meanDelta - objective.margin >= 0 ? '+' : ''}${(ni.meanDelta - objective.margin).toFixed(3)}, ` +
+          `lower bound ${(ni.lowerBound - objective.margin).toFixed(3)}, p = ${ni.pValue.toFixed(3)})`,
+      )
+    return {
+      id: f.id,
+      model: f.model,
+      quality: p.quality,
+      costPer1k: p.costPer1k,
+      latencyMs: p.latencyMs,
+      withinLimits: within(p),
+      nonInferior: ni.significant,
+      superior: sup ? sup.significant : null,
+      lowerBound: ni.lowerBound - objective.margin,
+      reasons,
+    }
+  })
+  const eligible = verdicts.filter((v) => v.withinLimits && v.nonInferior)
+  const none = (reason: string): AgilityDecision => ({ ship: null, reason, verdicts, front })
+  const describe = (v: PairVerdict) =>
+    `${v.model} (${v.id}): quality ${v.quality.toFixed(3)} vs production ${prod.quality.toFixed(3)}, ` +
+    `${money(v.costPer1k)} vs ${money(prod.costPer1k)} per 1,000 requests, ` +
+    `${Math.round(v.latencyMs)} vs ${Math.round(prod.latencyMs)} ms`
+
+  if (objective.kind === 'cheapest') {
+    const cheaper = eligible.filter((v) => v.costPer1k < prod.costPer1k - 1e-12)
+    if (cheaper.length === 0)
+      return none(
+        eligible.length === 0
+          ? 'no finalist is non-inferior to production within the limits'
+          : 'no non-inferior finalist is cheaper than production',
+      )
+    const best = [...cheaper].sort((a, b) => a.costPer1k - b.costPer1k || b.quality - a.quality)[0] as PairVerdict
+    return {
+      ship: best.id,
+      reason: `cheapest non-inferior pair: ${describe(best)}`,
+      verdicts,
+      front,
+    }
+  }
+  if (objective.kind === 'migrate') {
+    const target = verdicts.find((v) => v.model === objective.toModel)
+    if (!target) return none(`no finalist on ${objective.toModel}`)
+    if (!target.withinLimits || !target.nonInferior)
+      return none(`${objective.toModel} does not qualify: ${target.reasons.join('; ')}`)
+    return { ship: target.id, reason: `migration qualifies: ${describe(target)}`, verdicts, front }
+  }
+  // best-quality
+  const prodWithin = within(prod)
+  const better = eligible.filter((v) => v.superior || !prodWithin)
+  if (better.length === 0)
+    return none(
+      prodWithin
+        ? 'no finalist within the limits is significantly better than production'
+        : 'production breaks the limits and no finalist within them is non-inferior to it',
+    )
+  const best = [...better].sort((a, b) => b.quality - a.quality || a.costPer1k - b.costPer1k)[0] as PairVerdict
+  return {
+    ship: best.id,
+    reason: `${prodWithin ? 'best quality within the limits' : 'production breaks the limits'}: ${describe(best)}`,
+    verdicts,
+    front,
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * @module core/search/models
+ * Searching (model, prompt) pairs. Candidates are prompt versions, and a prompt version carries its
+ * model and parameters, so a search over several models is one pool in which every candidate's
+ * lineage says which model it runs on. This round wraps any strategy:
+ *
+ * 1. **Switch model** (an operator): every candidate model not yet in the pool gets production's
+ *    prompt on it (operator `switch-model`, parent production), fully validated. This measures the
+ *    migration drop on validation and is the root of that model's lineage.
+ * 2. **Choose a model**, by the objective, optimistically: each model's best rank score plus a bonus
+ *    that shrinks with the candidates already tried on it (0.15 / √(1 + n/4)).
+ *    - `cheapest`: the cheapest model whose optimistic score reaches production's − margin/2 (none:
+ *      the most promising);
+ *    - `best-quality`: the most promising model within the cost limit;
+ *    - `migrate`: only the target model is searched.
+ * 3. **Run the strategy's round on that model's candidates** (its sub-pool, root first). Proposals
+ *    keep their parent's model; pooled estimates are per model × sentence (./pooled.ts), so the
+ *    evidence of one model's prompts does not leak into another's.
+ * 4. **Transplant**: when a model's best prompt is not yet tried on another model still in play,
+ *    it is tried there too (`switch-model`, parent that prompt), screened by full validation.
+ *
+ * Pure module: all I/O goes through the ports.
+ */
+import type { AgilityObjective } from '../agility.js'
+import type { PromptContent } from '../prompt.js'
+import { Exhausted, keep, ranked, validationMean } from './common.js'
+import { rankScore, type Candidate, type RoundOutcome, type StrategyRound } from './types.js'
+
+export interface ModelChoice {
+  /** Model id, as a prompt version names it (e.g. `openai:gpt-4.1-mini`, `sim-small`). */
+  model: string
+  /** Estimated dollars per 1,000 requests for this task (from its prices and the task's token counts). */
+  costPer1k: number
+}
+
+export interface ModelSearchOptions {
+  models: readonly ModelChoice[]
+  objective: AgilityObjective
+  /** Optimism of the model choice (default 0.15 of the score scale). */
+  optimism?: number
+}
+
+/** Content of a prompt moved to another model (parameters kept). */
+export function onModel(content: PromptContent, model: string): PromptContent {
+  return { ...content, model }
+}
+
+const byModel = (pool: readonly Candidate[], model: string) => pool.filter((c) => c.content.model === model)
+
+function best(cands: readonly Candidate[]): Candidate | null {
+  return ranked(cands)[0] ?? null
+}
+
+/** The model a round works on, from the pool alone (a retried round chooses the same one). */
+export function chooseModel(pool: readonly Candidate[], production: Candidate, options: ModelSearchOptions): string {
+  const { objective } = options
+  const inPlay = options.models.filter(
+    (m) => objective.kind !== 'migrate' || m.model === objective.toModel || options.models.length === 1,
+  )
+  if (inPlay.length === 0)
+    throw new Error(
+      `the migration's target model ${objective.kind === 'migrate' ? objective.toModel : ''} is not a candidate model`,
+    )
+  if (inPlay.length === 1) return (inPlay[0] as ModelChoice).model
+  const c = options.optimism ?? 0.15
+  const score = (m: ModelChoice) => {
+    const cands = byModel(pool, m.model)
+    const top = best(cands)
+    const s = top ? (rankScore(top) ?? 0) : 0
+    return s + c / Math.sqrt(1 + cands.length / 4)
+  }
+  // Aim for half the margin: a pair that only just reaches the margin rarely passes the holdout test.
+  const target = (rankScore(production) ?? 0) - objective.margin / 2
+  const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
+  const pool2 = affordable.length > 0 ? affordable : inPlay
+  if (objective.kind === 'cheapest') {
+    const reach = pool2.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
+    if (reach.length > 0) return (reach[0] as ModelChoice).model
+  }
+  return [...pool2].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
+}
+
+/**
+ * A round over (model, prompt) pairs around `inner`. `production` is found in the pool as the
+ * candidate with status `seed` (the prompt in production on its model).
+ */
+export function modelRound(inner: StrategyRound, options: ModelSearchOptions): StrategyRound {
+  return async (pool, settings, ports) => {
+    const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
+    const production = pool.find((c) => c.status === 'seed') ?? pool[0]
+    if (!production) throw new Error('a model search needs the production candidate in the pool')
+    const inPlay = options.models.filter(
+      (m) => options.objective.kind !== 'migrate' || m.model === options.objective.toModel,
+    )
+    try {
+      // 1. Production's prompt on every model not tried yet.
+      const fresh = inPlay.filter((m) => byModel(pool, m.model).length === 0)
+      for (const m of fresh) {
+        const content = onModel(production.content, m.model)
+        outcome.proposals++
+        const mean = await validationMean(ports, content)
+        await keep(pool, ports, {
+          content,
+          parentIds: [production.id],
+          operator: 'switch-model',
+          status: 'accepted',
+          feedbackUsed: [],
+          minibatch: null,
+          validationMean: mean,
+        })
+        outcome.accepted++
+      }
+      if (fresh.length > 0) return outcome
+      // 4. Transplant the best prompt of each model onto the others still in play.
+      for (const from of inPlay) {
+        const top = best(byModel(pool, from.model))
+        if (!top || top.operator === 'switch-model' || top.status === 'seed') continue
+        for (const to of inPlay) {
+          if (to.model === from.model) continue
+          const content = onModel(top.content, to.model)
+          if (pool.some((c) => c.content.model === to.model && c.content.system.trim() === content.system.trim()))
+            continue
+          outcome.proposals++
+          const mean = await validationMean(ports, content)
+          await keep(pool, ports, {
+            content,
+            parentIds: [top.id],
+            operator: 'switch-model',
+            status: 'accepted',
+            feedbackUsed: [],
+            minibatch: null,
+            validationMean: mean,
+          })
+          outcome.accepted++
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof Exhausted)) throw err
+      outcome.exhausted = true
+      return outcome
+    }
+    if (outcome.proposals > 0) return outcome
+    // 2–3. The strategy's round on the chosen model's candidates, its root first.
+    const model = chooseModel(pool, production, options)
+    const own = byModel(pool, model)
+    const root = own.find((c) => c.status === 'seed') ?? own.find((c) => c.operator === 'switch-model') ?? own[0]
+    const sub = root ? [root, ...own.filter((c) => c !== root)] : own
+    const before = sub.length
+    const result = await inner(sub, settings, ports)
+    pool.push(...sub.slice(before))
+    return result
+  }
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { AgilityObjective, decideAgility, nonInferiority, paretoFront, type PairMeasure } from '../../core/agility.js'
+import { Rng } from '../../core/rng.js'
+import { chooseModel, modelRound } from '../../core/search/models.js'
+import { runRound, STRATEGIES } from '../../core/search/strategies.js'
+import { DEFAULT_STRATEGY_SETTINGS, type Candidate } from '../../core/search/types.js'
+import { loadScenarioFile } from '../../sim/scenario.js'
+import { memoryPorts } from '../../sim/memory-ports.js'
+import { SimWorld } from '../../sim/world.js'
+import { REPO_ROOT } from '../../runtime/env.js'
+import { join } from 'node:path'
+
+/** n Bernoulli(p) scores drawn from a seeded stream. */
+const bernoulli = (p: number, n: number, seed: string) => {
+  const rng = Rng.fromSeed(seed)
+  return Array.from({ length: n }, () => (rng.float() < p ? 1 : 0))
+}
+const pair = (id: string, model: string, scores: number[], costPerRequest: number, latencyMs = 1000): PairMeasure => ({
+  id,
+  model,
+  scores,
+  costPerRequest,
+  latencyMs,
+})
+
+test('objectives are validated with defaults from the schema and errors naming the field', () => {
+  assert.deepEqual(AgilityObjective.parse({ kind: 'cheapest' }), { kind: 'cheapest', margin: 0.02 })
+  const bad = AgilityObjective.safeParse({ kind: 'migrate', margin: 0.9 })
+  assert.ok(!bad.success)
+  const paths = bad.error.issues.map((i) => i.path.join('.'))
+  assert.ok(paths.includes('margin') && paths.includes('toModel'), paths.join(', '))
+})
+
+test('the front keeps the pairs no other pair beats on quality, cost and latency at once', () => {
+  const front = paretoFront([
+    pair('a', 'big', [1, 1, 1, 0], 0.01, 2000),
+    pair('b', 'mid', [1, 1, 0, 0], 0.001, 900),
+    pair('c', 'mid', [1, 0, 0, 0], 0.002, 900), // worse than b everywhere
+    pair('d', 'small', [1, 0, 0, 0], 0.0001, 400),
+  ])
+  assert.deepEqual(
+    front.filter((p) => p.onFront).map((p) => p.id),
+    ['a', 'b', 'd'],
+  )
+  const a = front.find((p) => p.id === 'a')!
+  assert.equal(a.costPer1k, 10)
+  assert.ok(a.qualityInterval[0] < 0.75 && a.qualityInterval[1] === 1)
+})
+
+test('non-inferiority: equal quality passes with a margin, a real drop does not', () => {
+  const base = pair('p', 'big', bernoulli(0.75, 2000, 'base'), 0.01)
+  // The same items answered equally well (a shuffled copy keeps the mean).
+  const same = pair('s', 'small', bernoulli(0.75, 2000, 'other'), 0.001)
+  assert.ok(nonInferiority(base, same, { margin: 0.05 }).significant)
+  assert.ok(!nonInferiority(base, same, { margin: 0 }).significant)
+  const worse = pair('w', 'small', bernoulli(0.6, 2000, 'worse'), 0.001)
+  assert.ok(!nonInferiority(base, worse, { margin: 0.05 }).significant)
+})
+
+test('the decision: cheapest non-inferior pair, migration within limits, best quality within a cost cap', () => {
+  const n = 1500
+  const prod = pair('prod', 'big', bernoulli(0.75, n, 'prod'), 0.01, 2000)
+  const mid = pair('mid', 'mid', bernoulli(0.76, n, 'mid'), 0.001, 900)
+  const small = pair('small', 'small', bernoulli(0.55, n, 'small'), 0.0002, 400)
+  const cheapest = decideAgility({ kind: 'cheapest', margin: 0.05 }, prod, [mid, small], { resamples: 2000 })
+  assert.equal(cheapest.ship, 'mid', cheapest.reason)
+  assert.match(cheapest.reason, /cheapest non-inferior pair: mid/)
+  const smallVerdict = cheapest.verdicts.find((v) => v.id === 'small')!
+  assert.equal(smallVerdict.nonInferior, false)
+  assert.match(smallVerdict.reasons.join(), /not shown non-inferior/)
+
+  const migrateSmall = decideAgility({ kind: 'migrate', toModel: 'small', margin: 0.05 }, prod, [small])
+  assert.equal(migrateSmall.ship, null)
+  assert.match(migrateSmall.reason, /small does not qualify/)
+  const capped = decideAgility({ kind: 'migrate', toModel: 'mid', margin: 0.05, maxLatencyMs: 500 }, prod, [mid])
+  assert.equal(capped.ship, null)
+  assert.match(capped.reason, /latency 900 ms, over the limit of 500 ms/)
+
+  // Best quality under $5 per 1,000 requests: production ($10) breaks the cap, so non-inferior is enough.
+  const best = decideAgility({ kind: 'best-quality', margin: 0.05, maxCostPer1k: 5 }, prod, [mid, small])
+  assert.equal(best.ship, 'mid', best.reason)
+  // Without a cap, mid must be significantly better than production, and it is not.
+  assert.equal(decideAgility({ kind: 'best-quality', margin: 0.05 }, prod, [mid, small]).ship, null)
+})
+
+test('a model search gives each model production`s prompt first, then searches the chosen one', async () => {
+  const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
+  const world = new SimWorld(scenario)
+  const train = Array.from({ length: 60 }, (_, i) => `train-${i}`)
+  const validation = Array.from({ length: 40 }, (_, i) => `val-${i}`)
+  const ports = memoryPorts(world, { seed: 'models', budget: 1500, trainIds: train, validationIds: validation })
+  const production = { ...scenario.task.prompt, model: 'sim-large' }
+  const scores = await ports.evaluate(production, validation)
+  ports.pool.push({
+    id: 'prod',
+    content: production,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: scores.reduce((a, s) => a + (s.score ?? 0), 0) / scores.length,
+  })
+  const models = [
+    { model: 'sim-large', costPer1k: 10 },
+    { model: 'sim-standard', costPer1k: 1 },
+    { model: 'sim-small', costPer1k: 0.2 },
+  ]
+  const round = modelRound(STRATEGIES['gepa-best'], {
+    models,
+    objective: { kind: 'migrate', toModel: 'sim-small', margin: 0.05 },
+  })
+  const first = await runRound(round, ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)
+  // Migration: only the target model is tried, with production's prompt, parent production.
+  const switched = ports.pool.filter((c) => c.operator === 'switch-model')
+  assert.equal(first.proposals, 1)
+  assert.deepEqual(
+    switched.map((c) => [c.content.model, c.content.system, c.parentIds]),
+    [['sim-small', production.system, ['prod']]],
+  )
+  for (let r = 0; r < 40; r++) {
+    const o = await runRound(round, ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)
+    if (o.exhausted) break
+  }
+  // Every later candidate is on the target model, and the search rewords the JSON instruction sim-small ignores.
+  assert.ok(ports.pool.filter((c) => c.id !== 'prod').every((c) => c.content.model === 'sim-small'))
+  const best = ports.pool
+    .filter((c) => c.content.model === 'sim-small' && c.validationMean !== null)
+    .sort((a, b) => (b.estimate ?? b.validationMean!) - (a.estimate ?? a.validationMean!))[0] as Candidate
+  assert.ok(world.parseClauses(best.content.system, 'sim-small').includes('json-only'), best.content.system)
+  assert.ok(
+    best.validationMean! > switched[0]!.validationMean! + 0.2,
+    `${best.validationMean} vs ${switched[0]!.validationMean}`,
+  )
+
+  // Cheapest: the cheapest model whose optimistic score reaches production's is chosen.
+  const pool: Candidate[] = [
+    { ...ports.pool[0]!, validationMean: 0.7, estimate: 0.7 },
+    {
+      id: 's',
+      content: { ...production, model: 'sim-small' },
+      parentIds: ['prod'],
+      operator: 'switch-model',
+      status: 'accepted',
+      validationMean: 0.2,
+      estimate: 0.2,
+    },
+    {
+      id: 'm',
+      content: { ...production, model: 'sim-standard' },
+      parentIds: ['prod'],
+      operator: 'switch-model',
+      status: 'accepted',
+      validationMean: 0.62,
+      estimate: 0.62,
+    },
+  ]
+  assert.equal(chooseModel(pool, pool[0]!, { models, objective: { kind: 'cheapest', margin: 0.05 } }), 'sim-standard')
+  assert.equal(
+    chooseModel(pool, pool[0]!, { models, objective: { kind: 'best-quality', margin: 0.05, maxCostPer1k: 5 } }),
+    'sim-standard',
+  )
+})
