@@ -126,7 +126,9 @@ export function agilityInstance(instance: number, calibrationKeys: readonly stri
     format: {
       clause: formatClause,
       weight: 1,
-      feedback: `The answer was prose, not the decision the tooling expects; this model needs the plain instruction "${formatText}"`,
+      feedback:
+        'The answer was prose, not the decision the tooling expects; this model needs the plain instruction ' +
+        `"${formatText}"`,
     },
   }
   const scenario: Scenario = {

@@ -294,7 +294,8 @@ for (const instance of instances) {
       const own = kp.filter((c) => c.content.model === target && c.validationMean !== null)
       const bestSeen = Math.max(...own.map((c) => ctx.quality(c.content)))
       log(
-        `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}`,
+        `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, ` +
+          `finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}`,
       )
     }
     for (const method of METHODS) {
@@ -337,8 +338,10 @@ for (const instance of instances) {
       const own = kaizenPool.filter((c) => c.content.model === t && c.validationMean !== null)
       const fin = bestOn(kaizenPool, t)
       log(
-        `  cheapest ${t}: q0 ${q0.toFixed(3)}, opt ${(ctx.optimum[t] as number).toFixed(3)}, ${own.length} validated, ` +
-          `best seen ${Math.max(...own.map((c) => ctx.quality(c.content))).toFixed(3)}, finalist ${fin ? ctx.quality(fin.content).toFixed(3) : '-'} (est ${fin?.estimate?.toFixed(3)})`,
+        `  cheapest ${t}: q0 ${q0.toFixed(3)}, opt ${(ctx.optimum[t] as number).toFixed(3)}, ` +
+          `${own.length} validated, ` +
+          `best seen ${Math.max(...own.map((c) => ctx.quality(c.content))).toFixed(3)}, ` +
+          `finalist ${fin ? ctx.quality(fin.content).toFixed(3) : '-'} (est ${fin?.estimate?.toFixed(3)})`,
       )
     }
   }
@@ -365,14 +368,17 @@ for (const instance of instances) {
     const mig = k.migrations.filter((m) => m.instance === instance)
     const ch = k.cheapest.at(-1) as Cheapest
     log(
-      `instance ${instance}: production ${q0.toFixed(3)}, optima ${TIERS.map((t) => `${t} ${(ctx.optimum[t] as number).toFixed(3)}`).join(', ')}; ` +
+      `instance ${instance}: production ${q0.toFixed(3)}, optima ` +
+        `${TIERS.map((t) => `${t} ${(ctx.optimum[t] as number).toFixed(3)}`).join(', ')}; ` +
         mig
           .map(
             (m) =>
-              `${m.target}: drop ${m.drop.toFixed(3)}, recovered ${(100 * m.recovered).toFixed(0)} %${m.shipped ? ', shipped' : ''}`,
+              `${m.target}: drop ${m.drop.toFixed(3)}, recovered ${(100 * m.recovered).toFixed(0)} %` +
+              (m.shipped ? ', shipped' : ''),
           )
           .join('; ') +
-        `; cheapest: ${ch.shippedModel ?? 'none'}${ch.exists ? ' (a cheaper match exists)' : ''}, cost cut ${(100 * ch.costCut).toFixed(0)} %`,
+        `; cheapest: ${ch.shippedModel ?? 'none'}${ch.exists ? ' (a cheaper match exists)' : ''}, ` +
+        `cost cut ${(100 * ch.costCut).toFixed(0)} %`,
     )
   }
 }
@@ -421,8 +427,9 @@ else {
   log('method          drop   recovered  migrations shipped  found cheaper  cost cut  regressions')
   for (const s of [kaizen, ...out.baselines])
     log(
-      `${s.method.padEnd(14)} ${f(s.dropMedian)}  ${f(s.recoveredMedian, true).padStart(9)}  ${f(s.migrationsShippedRate, true).padStart(18)}  ` +
-        `${f(s.foundCheaperRate, true).padStart(13)}  ${f(s.costCutMedian, true).padStart(8)}  ${f(s.regressionRate, true).padStart(11)}`,
+      `${s.method.padEnd(14)} ${f(s.dropMedian)}  ${f(s.recoveredMedian, true).padStart(9)}  ` +
+        `${f(s.migrationsShippedRate, true).padStart(18)}  ${f(s.foundCheaperRate, true).padStart(13)}  ` +
+        `${f(s.costCutMedian, true).padStart(8)}  ${f(s.regressionRate, true).padStart(11)}`,
     )
   log(`(${out.seconds} s)`)
 }
