@@ -297,13 +297,14 @@ async function finishCampaign(deps: ActivityDeps, input: FinishCampaignInput): P
 export function createCampaignActivities(deps: ActivityDeps) {
   const evaluator = new Evaluator(deps)
   const { searchRound } = createSearchRoundActivities(deps)
-  const { compareOnHoldout } = createHoldoutActivities(deps)
+  const { compareOnHoldout, compareFinalists } = createHoldoutActivities(deps)
   return {
     beginCampaign: (input: BeginCampaignInput) => beginCampaign(deps, input),
     snapshotDataset: (input: SnapshotDatasetInput) => snapshotDataset(deps, input),
     evaluateBaseline: (input: EvaluateBaselineInput) => evaluateBaseline(deps, evaluator, input),
     searchRound,
     compareOnHoldout,
+    compareFinalists,
     findActiveCanary: (input: { taskId: string }) => findActiveCanary(deps, input),
     finishCampaign: (input: FinishCampaignInput) => finishCampaign(deps, input),
   }

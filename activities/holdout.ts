@@ -7,6 +7,7 @@
 import { cancellationSignal } from '@temporalio/activity'
 import { and, asc, eq } from 'drizzle-orm'
 import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
+import { decideAgility, type AgilityDecision, type AgilityObjective, type PairMeasure } from '../core/agility.js'
 import type { HoldoutComparison } from '../core/gate.js'
 import { compareGolden, compareSafety, nonRegression } from '../core/ship.js'
 import { pairedTest } from '../core/stats/paired.js'
@@ -58,7 +59,7 @@ interface ArmOutcomes {
 
 /** The verdict from both arms' outcomes (the rollouts count is added by the caller). */
 function holdoutVerdict(
-  input: CompareOnHoldoutInput,
+  input: Pick<CompareOnHoldoutInput, 'alpha' | 'minEffect' | 'goldenTolerance' | 'seed'>,
   golden: readonly EvalItem[],
   base: ArmOutcomes,
   win: ArmOutcomes,
@@ -148,5 +149,91 @@ export function createHoldoutActivities(deps: ActivityDeps) {
       }
       return { ...verdict, rolloutsUsed: await deps.models.rollouts(input.campaignId) }
     },
+
+    /**
+     * A search over models: production and each model's finalist on the holdout, the front and the
+     * decision (core/agility.ts); the pair that qualifies is then checked like any winner (golden
+     * set, safety) against production on the same items.
+     */
+    async compareFinalists(input: CompareFinalistsInput): Promise<FinalistsComparison | NeedsEvaluations> {
+      const spec = await getGraderSpec(db, input.graderVersionId)
+      const items = await loadItems(db, input.datasetId, 'holdout')
+      const campaign = await campaignRow(db, input.campaignId)
+      const golden = await goldenItems(db, campaign.taskId)
+      const finalists = input.finalists.filter((f) => f.versionId !== input.baselineVersionId)
+      const versions = [input.baselineVersionId, ...finalists.map((f) => f.versionId)]
+      if (input.fanOut) {
+        const planner = new EvaluationPlanner(deps, input.fanOut)
+        for (const versionId of versions)
+          await planner.defer({ content: contentOf(await getPromptVersion(db, versionId)) }, [...items, ...golden])
+        if (planner.deferred) return planner.needs()
+      }
+      const run = async (versionId: string, on: readonly EvalItem[]) =>
+        evaluator.evaluate({
+          campaignId: input.campaignId,
+          content: contentOf(await getPromptVersion(db, versionId)),
+          items: on,
+          graderVersionId: input.graderVersionId,
+          spec,
+          signal: cancellationSignal(),
+          onProgress: progress(on === items ? 'holdout' : 'golden'),
+          budgetUsd: input.budgetUsd ?? null,
+        })
+      const measure = (id: string, model: string, out: readonly EvalOutcome[]): PairMeasure => ({
+        id,
+        model,
+        scores: out.map((o) => o.score),
+        costPerRequest: out.reduce((a, o) => a + o.costUsd, 0) / Math.max(1, out.length),
+        latencyMs: out.reduce((a, o) => a + o.latencyMs, 0) / Math.max(1, out.length),
+      })
+      const baseline = await run(input.baselineVersionId, items)
+      const baselineModel = contentOf(await getPromptVersion(db, input.baselineVersionId)).model
+      const outcomes = new Map<string, EvalOutcome[]>()
+      for (const f of finalists) outcomes.set(f.versionId, await run(f.versionId, items))
+      const decision = decideAgility(
+        input.objective,
+        measure(input.baselineVersionId, baselineModel, baseline),
+        finalists.map((f) => measure(f.versionId, f.model, outcomes.get(f.versionId) as EvalOutcome[])),
+        { alpha: input.alpha, seed: `${input.seed}:agility` },
+      )
+      let shipped: Omit<HoldoutComparison, 'rolloutsUsed'> | null = null
+      if (decision.ship) {
+        const base = { holdout: baseline, golden: golden.length > 0 ? await run(input.baselineVersionId, golden) : [] }
+        const win = {
+          holdout: outcomes.get(decision.ship) as EvalOutcome[],
+          golden: golden.length > 0 ? await run(decision.ship, golden) : [],
+        }
+        shipped = holdoutVerdict({ ...input, minEffect: 0 }, golden, base, win)
+      }
+      for (const [versionId, out] of [[input.baselineVersionId, baseline], ...outcomes] as const) {
+        const xs = out.map((o) => o.score).filter((x): x is number => x !== null)
+        await db
+          .update(candidates)
+          .set({ holdoutMean: xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length })
+          .where(and(eq(candidates.campaignId, input.campaignId), eq(candidates.promptVersionId, versionId)))
+      }
+      return { decision, shipped, rolloutsUsed: await deps.models.rollouts(input.campaignId) }
+    },
   }
+}
+
+export interface CompareFinalistsInput {
+  campaignId: string
+  datasetId: string
+  baselineVersionId: string
+  finalists: ReadonlyArray<{ model: string; versionId: string }>
+  graderVersionId: string
+  objective: AgilityObjective
+  alpha: number
+  goldenTolerance?: number
+  seed: string
+  budgetUsd?: number | null
+  fanOut?: FanOutSettings
+}
+
+export interface FinalistsComparison {
+  decision: AgilityDecision
+  /** The qualifying pair against production, as the holdout gate compares a winner (null: none qualifies). */
+  shipped: Omit<HoldoutComparison, 'rolloutsUsed'> | null
+  rolloutsUsed: number
 }

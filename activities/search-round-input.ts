@@ -13,6 +13,7 @@ import { isMapping } from '../core/config.js'
 import { SearchConfig, strategySettings, type SearchStrategyConfig } from '../core/search/settings.js'
 import { STRATEGY_NAMES, type StrategyName, type StrategySettings } from '../core/search/types.js'
 import type { FanOutSettings } from '../core/fanout.js'
+import type { AgilityObjective } from '../core/agility.js'
 
 const FanOut = z.object({ minItems: z.number().int().min(0), chunkItems: z.number().int().min(1) })
 
@@ -73,10 +74,13 @@ export interface SearchRoundRequest {
   maxPromptTokens: number | null
   fanOut: FanOutSettings | null
   budgetExhausted: string | null
+  /** A search over (model, prompt) pairs (docs/model-agility.md); null: the baseline's model only. */
+  agility: { models: string[]; objective: AgilityObjective } | null
 }
 
 type RoundSearch = SearchStrategyConfig &
-  Pick<SearchConfig, 'strategy' | 'rolloutBudget' | 'proposerModel' | 'maxSentences' | 'maxPromptTokens'>
+  Pick<SearchConfig, 'strategy' | 'rolloutBudget' | 'proposerModel' | 'maxSentences' | 'maxPromptTokens'> &
+  Partial<Pick<SearchConfig, 'models' | 'objective'>>
 
 /** The `search` config a flat input was built from (as far as a round reads it). */
 export function searchOfLegacy(input: z.output<typeof LegacyInput>): RoundSearch {
@@ -113,6 +117,12 @@ function requestOf(input: Common, search: RoundSearch): SearchRoundRequest {
     maxPromptTokens: search.maxPromptTokens ?? null,
     fanOut: input.fanOut ?? null,
     budgetExhausted: input.budgetExhausted ?? null,
+    agility: search.objective
+      ? {
+          objective: search.objective,
+          models: search.models ?? (search.objective.kind === 'migrate' ? [search.objective.toModel] : []),
+        }
+      : null,
   }
 }
 

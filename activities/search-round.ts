@@ -4,16 +4,18 @@
  * candidate pool, through the Postgres-backed ports (./search-ports.ts). Re-running a round (after
  * a crash) sees the pool as the first attempt did and redoes the same draws for free.
  */
-import { and, asc, eq, lt } from 'drizzle-orm'
+import { and, asc, eq, lt, sql } from 'drizzle-orm'
 import type { NeedsEvaluations } from '../core/fanout.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
+import { ranked } from '../core/search/common.js'
+import { modelRound, type ModelChoice } from '../core/search/models.js'
 import { runRound, strategyRound } from '../core/search/strategies.js'
 import { incumbent, type Candidate, type RoundOutcome } from '../core/search/types.js'
 import type { Db } from '../db/client.js'
 import { appendAudit } from '../db/queries/audit.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { contentOf } from '../db/queries/prompts.js'
-import { candidates, promptVersions, searchRounds } from '../db/schema.js'
+import { candidates, evaluations, promptVersions, searchRounds } from '../db/schema.js'
 import { Evaluator } from '../evaluation/evaluator.js'
 import { campaignRow, holdoutReserve, loadItems } from './campaign-data.js'
 import type { ActivityDeps } from './deps.js'
@@ -42,6 +44,75 @@ export interface SearchRoundResult {
   /** Set when the USD budget stopped the search. */
   budgetStop?: { spentUsd: number; budgetUsd: number; reserveUsd: number; reason: string }
   spentUsd?: number
+  /** A search over models: the best candidate on each model tried so far (docs/model-agility.md). */
+  finalists?: Finalist[]
+}
+
+export interface Finalist {
+  model: string
+  candidateId: string
+  versionId: string
+  validationMean: number
+  estimate?: number
+}
+
+/** The best-ranked candidate of each candidate model (the production candidate stands for its own model). */
+function finalistsOf(pool: readonly Candidate[], versions: Map<string, string>, models: readonly string[]): Finalist[] {
+  return models.flatMap((model) => {
+    const best = ranked(pool.filter((c) => c.content.model === model))[0]
+    if (!best) return []
+    return [
+      {
+        model,
+        candidateId: best.id,
+        versionId: versions.get(best.id) as string,
+        validationMean: best.validationMean as number,
+        ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}),
+      },
+    ]
+  })
+}
+
+/**
+ * What each candidate model would cost per 1,000 requests of this task: its price (the price
+ * table, or a simulated tier's) on the token counts of the production prompt's own evaluations in
+ * this campaign (scored before the search, so every round sees the same figures).
+ */
+async function modelChoices(
+  deps: ActivityDeps,
+  campaignId: string,
+  pool: readonly Candidate[],
+  models: readonly string[],
+): Promise<ModelChoice[]> {
+  const production = pool.find((c) => c.status === 'seed')
+  if (!production) throw new KaizenError('INTERNAL', `campaign ${campaignId} has no production candidate`)
+  const [row] = await deps.db
+    .select({
+      input: sql<string>`coalesce(avg(${evaluations.inputTokens}), 0)`,
+      output: sql<string>`coalesce(avg(${evaluations.outputTokens}), 0)`,
+    })
+    .from(evaluations)
+    .where(
+      and(
+        eq(evaluations.campaignId, campaignId),
+        eq(evaluations.purpose, 'task'),
+        eq(evaluations.model, production.content.model),
+      ),
+    )
+  const tokens = { inputTokens: Number(row?.input ?? 0), outputTokens: Number(row?.output ?? 0) }
+  return [...new Set([production.content.model, ...models])].map((model) => {
+    const price = deps.providers.price(model)
+    if (!price)
+      throw new KaizenError(
+        'CONFIG_ERROR',
+        `search.models: no price for model "${model}"; add it to the price table (KAIZEN_PRICES_FILE, ` +
+          'docs/model-agility.md) so the search can compare costs',
+      )
+    return {
+      model,
+      costPer1k: (1000 * (tokens.inputTokens * price.inputPerMTok + tokens.outputTokens * price.outputPerMTok)) / 1e6,
+    }
+  })
 }
 
 type BudgetStop = NonNullable<SearchRoundResult['budgetStop']>
@@ -160,8 +231,14 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
       })
       let outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
       let failure: unknown = null
+      const round = request.agility
+        ? modelRound(strategyRound(request.strategy), {
+            objective: request.agility.objective,
+            models: await modelChoices(deps, campaignId, pool, request.agility.models),
+          })
+        : strategyRound(request.strategy)
       try {
-        outcome = await runRound(strategyRound(request.strategy), pool, request.settings, ports)
+        outcome = await runRound(round, pool, request.settings, ports)
       } catch (err) {
         failure = err
       }
@@ -191,6 +268,7 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
         rolloutsUsed: await deps.models.rollouts(campaignId),
         spentUsd: await deps.models.spent(campaignId),
         ...(budgetStop ? { budgetStop } : {}),
+        ...(request.agility ? { finalists: finalistsOf(pool, versions, request.agility.models) } : {}),
       }
     },
   }

@@ -31,10 +31,11 @@ const Limits = {
 /** Non-inferiority margin: how much lower than production's the mean quality (0–1) may be. */
 const Margin = z.number().min(0).max(0.5).default(0.02)
 
+/** Strict: an unknown key (a mistyped limit) is refused, not ignored. */
 export const AgilityObjective = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('best-quality'), ...Limits, margin: Margin }),
-  z.object({ kind: z.literal('cheapest'), ...Limits, margin: Margin }),
-  z.object({ kind: z.literal('migrate'), ...Limits, margin: Margin, toModel: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('best-quality'), ...Limits, margin: Margin }),
+  z.strictObject({ kind: z.literal('cheapest'), ...Limits, margin: Margin }),
+  z.strictObject({ kind: z.literal('migrate'), ...Limits, margin: Margin, toModel: z.string().min(1) }),
 ])
 export type AgilityObjective = z.infer<typeof AgilityObjective>
 

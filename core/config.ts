@@ -12,6 +12,7 @@
  * Pure module: safe to import from workflow code.
  */
 import { z } from 'zod'
+import { AgilityObjective } from './agility.js'
 import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES } from './search/types.js'
 import { KaizenError, fromZodError } from './errors.js'
 import { explainUnknownKeys, strictDeep } from './strict.js'
@@ -181,6 +182,13 @@ export const CampaignConfig = z
          * for the holdout gate.
          */
         budgetUsd: z.number().positive().optional(),
+        /**
+         * Model agility (docs/model-agility.md): the models the search may move the prompt to, as
+         * prompt versions name them (e.g. `openai:gpt-4.1-mini`). Candidates are then (model, prompt) pairs.
+         */
+        models: z.array(z.string().min(1)).min(1).max(8).optional(),
+        /** What a search over models optimises (best-quality, cheapest, migrate); required with `models`. */
+        objective: AgilityObjective.optional(),
       })
       .prefault({}),
     gate: z
@@ -199,6 +207,25 @@ export const CampaignConfig = z
     canary: CanaryConfig.default(CanaryConfig.parse({})),
   })
   .superRefine((c, ctx) => {
+    const { models, objective } = c.search
+    if (models && !objective)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'objective'],
+        message: 'a search over models needs an objective: { kind: best-quality | cheapest | migrate, … }',
+      })
+    if (objective && objective.kind !== 'migrate' && !models)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'models'],
+        message: `the ${objective.kind} objective compares models: list them in search.models`,
+      })
+    if (objective?.kind === 'migrate' && models && !models.includes(objective.toModel))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'objective', 'toModel'],
+        message: `the migration's target model "${objective.toModel}" is not in search.models (${models.join(', ')})`,
+      })
     const sum = c.splits.train + c.splits.validation + c.splits.holdout
     if (Math.abs(sum - 1) > 1e-6) {
       ctx.addIssue({

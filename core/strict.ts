@@ -20,6 +20,7 @@ type Def = {
   shape?: Record<string, z.ZodType>
   innerType?: z.ZodType
   element?: z.ZodType
+  options?: z.ZodType[]
 }
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def
 const cloneWith = <T extends z.ZodType>(schema: T, def: Record<string, unknown>): T =>
@@ -64,6 +65,9 @@ export function schemaAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): z
 export function keysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
   const s = schemaAt(schema, path)
   const def = s ? defOf(unwrap(s)) : null
+  // A union of objects (e.g. a discriminated union): the keys of any of its options.
+  if (def?.type === 'union' && def.options)
+    return [...new Set(def.options.flatMap((o) => Object.keys(defOf(unwrap(o)).shape ?? {})))]
   return def?.type === 'object' && def.shape ? Object.keys(def.shape) : []
 }
 

@@ -4,6 +4,8 @@
  * API, tests) import these same definitions.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow'
+import type { Finalist } from '../activities/search-round.js'
+import type { AgilityObjective, FrontPoint, PairVerdict } from '../core/agility.js'
 import type { CanaryAnalysis } from '../core/canary/analyze.js'
 import type { GateScores } from '../core/gate.js'
 import type { GoldenComparison, SafetyComparison } from '../core/ship.js'
@@ -32,6 +34,8 @@ export interface CampaignStatus {
   decision: CampaignDecision | null
   reason: string | null
   canaryId: string | null
+  /** A search over models: the best candidate of each model so far (absent: one model). */
+  finalists?: Finalist[]
 }
 
 export type CampaignDecision =
@@ -68,6 +72,15 @@ export interface CampaignResult {
   graderVersionId: string
   rounds: number
   proposals: number
+  /** A search over models: the objective, every finalist's verdict and the holdout front (docs/model-agility.md). */
+  agility?: AgilityResult
+}
+
+export interface AgilityResult {
+  objective: AgilityObjective
+  reason: string
+  front: FrontPoint[]
+  verdicts: PairVerdict[]
 }
 
 export const campaignStatusQuery = defineQuery<CampaignStatus>('status')

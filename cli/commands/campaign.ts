@@ -8,7 +8,12 @@ import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
 import { isMapping, parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
-import { campaignStatusQuery, type CampaignResult, type CampaignStatus } from '../../workflows/messages.js'
+import {
+  campaignStatusQuery,
+  type AgilityResult,
+  type CampaignResult,
+  type CampaignStatus,
+} from '../../workflows/messages.js'
 import { estimateCampaign } from '../../core/search/estimate.js'
 import { campaignLineage, type LineageNode } from '../../db/queries/lineage.js'
 import { campaignPreflight } from '../../db/queries/preflight.js'
@@ -29,6 +34,33 @@ interface ConfigFlags {
   rounds?: number
   budget?: number
   canaryWeight?: number
+  /** Model agility (docs/model-agility.md). */
+  models?: string
+  objective?: string
+  toModel?: string
+  margin?: number
+  maxCostPer1k?: number
+  maxLatencyMs?: number
+}
+
+/** `search.models` and `search.objective` from the agility flags (null: none given). */
+function agilityFlags(opts: ConfigFlags, base: unknown): Record<string, unknown> | null {
+  const models = opts.models
+    ?.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+  const limits = Object.fromEntries(
+    Object.entries({ margin: opts.margin, maxCostPer1k: opts.maxCostPer1k, maxLatencyMs: opts.maxLatencyMs }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  )
+  const given = isMapping(base) && isMapping(base['objective']) ? base['objective'] : {}
+  let objective: Record<string, unknown> | undefined
+  if (opts.toModel) objective = { ...given, kind: 'migrate', toModel: opts.toModel, ...limits }
+  else if (opts.objective) objective = { ...given, kind: opts.objective, ...limits }
+  else if (Object.keys(limits).length > 0) objective = { ...given, ...limits }
+  if (!models && !objective) return null
+  return { ...(models ? { models } : {}), ...(objective ? { objective } : {}) }
 }
 
 /**
@@ -51,7 +83,14 @@ async function configFromFlags(opts: ConfigFlags): Promise<{ config: CampaignCon
   }
   override('search', { rounds: opts.rounds, rolloutBudget: opts.budget })
   override('canary', { weight: opts.canaryWeight })
-  const flagged = opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined
+  const agility = agilityFlags(opts, merged['search'])
+  if (agility) {
+    const current = merged['search']
+    if (current === undefined || current === null) merged['search'] = agility
+    else if (isMapping(current)) merged['search'] = { ...current, ...agility }
+  }
+  const flagged =
+    opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined || agility !== null
   return {
     config: parseCampaignConfig(merged, opts.config && flagged ? `${where} (with flags)` : where),
     input: merged,
@@ -68,6 +107,66 @@ function configOptions(command: Command): Command {
       'task rollouts the search may spend (search.rolloutBudget)',
       configFlag('--budget', 'search.rolloutBudget'),
     )
+    .option(
+      '--margin <x>',
+      'model agility: how much lower than production the quality (0–1) may be (search.objective.margin)',
+      numberFlag('--margin', z.number().min(0).max(0.5), 'search.objective.margin'),
+    )
+    .option(
+      '--max-cost-per-1k <usd>',
+      'model agility: most dollars per 1,000 requests a shipped pair may cost (search.objective.maxCostPer1k)',
+      numberFlag('--max-cost-per-1k', z.number().positive(), 'search.objective.maxCostPer1k'),
+    )
+    .option(
+      '--max-latency-ms <ms>',
+      'model agility: highest mean latency of a shipped pair (search.objective.maxLatencyMs)',
+      numberFlag('--max-latency-ms', z.number().positive(), 'search.objective.maxLatencyMs'),
+    )
+}
+
+type StartFlags = ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }
+
+/** Start a campaign from flags and, unless --no-wait, follow it to its decision. */
+async function startAndFollow(opts: StartFlags): Promise<void> {
+  const { config, input } = await configFromFlags(opts)
+  await withOperations(async (ops, { target }) => {
+    const started = await ops.startCampaign({
+      taskId: opts.task,
+      ...(opts.id ? { campaignId: opts.id } : {}),
+      config,
+      configInput: input,
+      trigger: 'cli',
+    })
+    const { campaignId, handle } = started
+    say(
+      `Campaign ${campaignId} started for task "${opts.task}" (checked: production ` +
+        `${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic ` +
+        `records).`,
+    )
+    for (const w of started.warnings) say(`Warning: ${w}`)
+    if (!opts.wait) {
+      if (opts.json) printJson({ campaignId, task: opts.task, status: 'started', warnings: started.warnings })
+      return
+    }
+    // Following it waits out Temporal outages: one line when it goes away, one when it is back.
+    const outage = new OutageReporter(`Temporal at ${target.address}`, say, () =>
+      temporalAnswers(target.address, 2_000),
+    )
+    let last = ''
+    const result = untilAvailable(() => handle.result(), { transient: isTemporalUnavailable, reporter: outage })
+    let done = false
+    void result.finally(() => (done = true)).catch(() => undefined)
+    while (!done) {
+      const s = await handle.query(campaignStatusQuery).catch(() => null)
+      if (s) outage.ok()
+      if (s && describeStatus(s) !== last) say((last = describeStatus(s)))
+      await Promise.race([result.catch(() => undefined), sleep(1_000)])
+    }
+    const r: CampaignResult = await result.finally(() => outage.stop())
+    if (r.agility && !opts.json) for (const l of describeFront(r.agility)) say(l)
+    say(`Decision: ${r.decision}. ${r.reason}`)
+    if (opts.json) printJson(r)
+  })
 }
 
 /** A campaign's status or outcome, for people. */
@@ -81,6 +180,25 @@ export function describeCampaignView(v: CampaignView): string[] {
       `${describeFailure(f)}`,
     `  failure chain: ${describeChain(f)}`,
   ]
+}
+
+/** The holdout front of a search over models, one line per pair, and the decision. */
+export function describeFront(a: AgilityResult): string[] {
+  const money = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
+  const lines = [`\nObjective ${a.objective.kind} (margin ${a.objective.margin}); holdout front (* on the front):`]
+  lines.push('  pair                      model                    quality (95 % interval)   per 1,000 req   latency')
+  for (const p of a.front) {
+    const v = a.verdicts.find((x) => x.id === p.id)
+    const q = `${p.quality.toFixed(3)} (${p.qualityInterval[0].toFixed(3)}–${p.qualityInterval[1].toFixed(3)})`
+    lines.push(
+      `  ${p.onFront ? '*' : ' '} ${p.id.slice(0, 22).padEnd(22)}  ${p.model.slice(0, 23).padEnd(23)}  ` +
+        `${q.padEnd(24)}  ` +
+        `${money(p.costPer1k).padStart(13)}  ${String(Math.round(p.latencyMs)).padStart(6)} ms` +
+        (v ? `  ${v.reasons.length === 0 ? 'qualifies' : v.reasons.join('; ')}` : '  production'),
+    )
+  }
+  lines.push(`By the objective: ${a.reason}`)
+  return lines
 }
 
 export function describeStatus(s: CampaignStatus): string {
@@ -112,46 +230,9 @@ export function registerCampaign(program: Command): void {
     .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)', campaignIdFlag('--id'))
     .option('--no-wait', 'return once the campaign has started')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ConfigFlags & { task: string; id?: string; wait: boolean; json?: boolean }) => {
-      const { config, input } = await configFromFlags(opts)
-      await withOperations(async (ops, { target }) => {
-        const started = await ops.startCampaign({
-          taskId: opts.task,
-          ...(opts.id ? { campaignId: opts.id } : {}),
-          config,
-          configInput: input,
-          trigger: 'cli',
-        })
-        const { campaignId, handle } = started
-        say(
-          `Campaign ${campaignId} started for task "${opts.task}" (checked: production ` +
-            `${started.preflight.productionVersionId}, ${started.preflight.usableRecords} usable traffic ` +
-            `records).`,
-        )
-        for (const w of started.warnings) say(`Warning: ${w}`)
-        if (!opts.wait) {
-          if (opts.json) printJson({ campaignId, task: opts.task, status: 'started', warnings: started.warnings })
-          return
-        }
-        // Following it waits out Temporal outages: one line when it goes away, one when it is back.
-        const outage = new OutageReporter(`Temporal at ${target.address}`, say, () =>
-          temporalAnswers(target.address, 2_000),
-        )
-        let last = ''
-        const result = untilAvailable(() => handle.result(), { transient: isTemporalUnavailable, reporter: outage })
-        let done = false
-        void result.finally(() => (done = true)).catch(() => undefined)
-        while (!done) {
-          const s = await handle.query(campaignStatusQuery).catch(() => null)
-          if (s) outage.ok()
-          if (s && describeStatus(s) !== last) say((last = describeStatus(s)))
-          await Promise.race([result.catch(() => undefined), sleep(1_000)])
-        }
-        const r: CampaignResult = await result.finally(() => outage.stop())
-        say(`Decision: ${r.decision}. ${r.reason}`)
-        if (opts.json) printJson(r)
-      })
-    })
+    .option('--models <list>', 'model agility: candidate models, comma-separated (search.models)')
+    .option('--objective <kind>', 'model agility: best-quality or cheapest (search.objective.kind)')
+    .action(startAndFollow)
 
   campaign
     .command('status <campaignId>')
@@ -266,7 +347,7 @@ export function registerCampaign(program: Command): void {
         const scores =
           `validation ${fmt(n.validationMean)}` + `${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
         say(
-          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} [${n.operator}, round ${n.round}, ` +
+          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} ${n.model} [${n.operator}, round ${n.round}, ` +
             `${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`,
         )
         if (n.feedback.length > 0)
@@ -289,6 +370,8 @@ export function registerCampaign(program: Command): void {
         say('\nEvery candidate:')
         for (const n of lineage.nodes) line(n, 0)
       }
+      const agility = lineage.agility as AgilityResult | null
+      if (agility) for (const l of describeFront(agility)) say(l)
     })
 
   for (const [verb, what] of [
@@ -304,6 +387,25 @@ export function registerCampaign(program: Command): void {
         await withOperations(async (ops) => say((await ops.signalCampaign(campaignId, verb, opts.by)).message))
       })
   }
+
+  configOptions(
+    program
+      .command('migrate')
+      .description(
+        'move a task to another model without losing quality: measure the drop, re-optimize the prompt for the ' +
+          'model, and canary the (model, prompt) pair if it is non-inferior to production within the margin and ' +
+          'meets the cost and latency limits (docs/model-agility.md)',
+      )
+      .requiredOption('--task <task>', 'the task to move')
+      .requiredOption(
+        '--to-model <model>',
+        'the model to move to, as prompt versions name it (e.g. openai:gpt-4.1-mini)',
+      ),
+  )
+    .option('--id <campaignId>', 'campaign id (default: campaign-<task>-<time>)', campaignIdFlag('--id'))
+    .option('--no-wait', 'return once the campaign has started')
+    .option('--json', 'print the result as JSON')
+    .action(startAndFollow)
 
   campaign
     .command('list')

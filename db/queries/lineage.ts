@@ -21,6 +21,8 @@ export interface LineageNode {
   minibatch: { parent: number; child: number; n: number } | null
   validationMean: number | null
   holdoutMean: number | null
+  /** The model the prompt version runs on (a search over models moves prompts between them). */
+  model: string
   instructions: string
 }
 
@@ -32,6 +34,8 @@ export interface Lineage {
   nodes: LineageNode[]
   /** Seed first, the winner (or best candidate) last. */
   path: LineageNode[]
+  /** A search over models: the holdout front of its finalists and production, and each one's verdict. */
+  agility: unknown
 }
 
 export async function campaignLineage(db: Db, campaignId: string): Promise<Lineage> {
@@ -59,6 +63,7 @@ export async function campaignLineage(db: Db, campaignId: string): Promise<Linea
     minibatch: c.minibatch ?? null,
     validationMean: c.validationMean,
     holdoutMean: c.holdoutMean,
+    model: v.model,
     instructions: v.system,
   }))
   const byId = new Map(nodes.map((n) => [n.candidateId, n]))
@@ -75,5 +80,6 @@ export async function campaignLineage(db: Db, campaignId: string): Promise<Linea
     winnerVersionId: campaign.winnerVersionId,
     nodes,
     path,
+    agility: campaign.result?.['agility'] ?? null,
   }
 }

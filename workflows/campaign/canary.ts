@@ -22,6 +22,7 @@ export async function startCanary(
   begin: Begin,
   winnerVersionId: string,
   gate: GateResult,
+  extra: Partial<CampaignResult> = {},
 ): Promise<CampaignResult> {
   const { status, config, campaignId, input } = run
   status.stage = 'canary'
@@ -34,7 +35,7 @@ export async function startCanary(
         'canary-conflict',
         `significantly better (${gate.evidence}), but canary ${supersedes} is still running for this task; ` +
           'approve or reject it first',
-        gate.scores,
+        { ...gate.scores, ...extra },
         winnerVersionId,
       )
     }
@@ -69,7 +70,7 @@ export async function startCanary(
   return await run.finish(
     'canary-started',
     `${gate.reason}; canary ${canaryId} started at ${share}% of traffic`,
-    { ...gate.scores, canary: { id: canaryId, workflowId: canaryId } },
+    { ...gate.scores, ...extra, canary: { id: canaryId, workflowId: canaryId } },
     winnerVersionId,
   )
 }

@@ -17,6 +17,7 @@ import type { BaselineResult } from '../../activities/campaign.js'
 import { formatScore, holdoutGate, type HoldoutComparison } from '../../core/gate.js'
 import { batch, quick } from '../activities.js'
 import { campaignStatusQuery, pauseCampaignSignal, stopCampaignSignal, type CampaignResult } from '../messages.js'
+import { shipPair } from './agility.js'
 import { startCanary } from './canary.js'
 import { untilEvaluated } from './evaluate.js'
 import { CampaignRun, type Begin, type CampaignInput } from './run.js'
@@ -60,6 +61,9 @@ async function runbook(run: CampaignRun): Promise<CampaignResult> {
 
   // 3. Search, round by round, under the rollout budget.
   const stopReason = await search(run, begin, snapshot)
+
+  // 4'. A search over models: each model's finalist against production, by the objective.
+  if (config.search.objective) return await shipPair(run, begin, config.search.objective, stopReason)
 
   // 4. The holdout gate: touched once, by the finalist.
   const winnerVersionId = status.bestVersionId as string

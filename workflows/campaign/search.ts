@@ -61,6 +61,7 @@ export async function search(run: CampaignRun, begin: Begin, snapshot: SnapshotR
     status.rolloutsUsed = r.rolloutsUsed
     status.bestVersionId = r.best.versionId
     status.bestValidationDQ = r.best.validationMean
+    if (r.finalists) status.finalists = r.finalists
     stopReason = stopAfter(run, r, round)
     if (stopReason) break
     if (workflowInfo().continueAsNewSuggested) {

@@ -1,0 +1,123 @@
+/**
+ * Model agility end to end (issue 17): `kaizen migrate` on a simulated task, through the real
+ * Temporal server and PostgreSQL, measures the drop on the cheap tier, re-optimizes the prompt for
+ * it, ships the (model, prompt) pair to a canary whose treatment arm the gateway serves with the new
+ * model, and an approval promotes it.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { and, eq } from 'drizzle-orm'
+import { getLabels } from '../../db/queries/labels.js'
+import { promptVersions, traffic } from '../../db/schema.js'
+import { approveUpdate, canaryStatusQuery, type CampaignResult } from '../../workflows/messages.js'
+import { kaizen } from '../helpers/cli.js'
+import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
+import { eventually, startHarness, testInfra, type Harness } from '../helpers/infra.js'
+
+let h: Harness
+const dir = mkdtempSync(join(tmpdir(), 'kaizen-agility-test-'))
+before(async () => {
+  h = await startHarness({ name: 'agility', fixedIds: true })
+})
+after(async () => {
+  await h.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries the (model, prompt) pair', async () => {
+  const taskId = h.scenario.task.id
+  const production = h.task.seedVersion
+  assert.equal(production.model, 'sim-standard')
+  await h.traffic.burst(260)
+  const config = join(dir, 'campaign.json')
+  writeFileSync(
+    config,
+    JSON.stringify({ ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, strategy: 'gepa-best' } }),
+  )
+  const run = await kaizen(
+    [
+      'migrate',
+      '--task',
+      taskId,
+      '--to-model',
+      'sim-small',
+      '--margin',
+      '0.05',
+      '--config',
+      config,
+      '--id',
+      'migrate-1',
+    ],
+    {
+      TEMPORAL_ADDRESS: testInfra().temporalAddress,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      DATABASE_URL: testInfra().databaseUrl,
+    },
+  )
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)
+  const said = run.stderr
+  if (process.env.AGILITY_TEST_OUT) writeFileSync(process.env.AGILITY_TEST_OUT, said)
+  // The front is printed: production and the sim-small finalist, each with quality, cost and latency.
+  assert.match(said, /Objective migrate \(margin 0\.05\); holdout front/)
+  assert.match(said, /sim-small .* qualifies/)
+  assert.match(said, /Decision: canary-started\. migration qualifies: sim-small/)
+
+  const handle = h.client.workflow.getHandle('migrate-1')
+  const result: CampaignResult = await handle.result()
+  assert.equal(result.decision, 'canary-started', result.reason)
+  const winner = await h.db.query.promptVersions.findFirst({ where: eq(promptVersions.id, result.winnerVersion!) })
+  assert.equal(winner?.model, 'sim-small')
+  const front = result.agility!.front
+  const prod = front.find((p) => p.id === production.id)!
+  const pair = front.find((p) => p.id === result.winnerVersion)!
+  assert.ok(pair.costPer1k < prod.costPer1k / 2, `${pair.costPer1k} vs ${prod.costPer1k}`)
+  assert.ok(pair.quality >= prod.quality - 0.05, `${pair.quality} vs ${prod.quality}`)
+  // The drop was real: production's prompt moved as it is to sim-small was a candidate, and far worse.
+  const lineage = await kaizen(['campaign', 'show', 'migrate-1', '--json'], { DATABASE_URL: testInfra().databaseUrl })
+  const nodes = (
+    JSON.parse(lineage.stdout) as { nodes: Array<{ operator: string; model: string; validationMean: number }> }
+  ).nodes
+  const switched = nodes.find((n) => n.operator === 'switch-model')!
+  assert.equal(switched.model, 'sim-small')
+  assert.ok(
+    result.winnerValidationDQ! > switched.validationMean + 0.1,
+    `${result.winnerValidationDQ} vs ${switched.validationMean}`,
+  )
+
+  // Live traffic: the gateway serves the canary arm with sim-small, the baseline arm with sim-standard.
+  h.traffic.start(40)
+  const canary = h.client.workflow.getHandle(result.canary!.workflowId)
+  const status = await eventually(
+    () => canary.query(canaryStatusQuery),
+    (s) => s.state === 'awaiting_approval' || s.state === 'rolled_back',
+    120_000,
+    'canary awaiting approval',
+  )
+  assert.equal(status.state, 'awaiting_approval', status.reason ?? '')
+  const arms = await h.db
+    .select({ arm: traffic.arm, model: traffic.model })
+    .from(traffic)
+    .where(and(eq(traffic.taskId, taskId), eq(traffic.canaryId, result.canary!.id)))
+  assert.ok(
+    arms.some((r) => r.arm === 'canary') &&
+      arms.every((r) => r.model === (r.arm === 'canary' ? 'sim-small' : 'sim-standard')),
+  )
+  // The approval evidence: cost and latency per arm (the cheaper model is cheaper live too).
+  const a = status.analysis!
+  assert.ok(a.canary.meanCostUsd! < a.baseline.meanCostUsd!, `${a.canary.meanCostUsd} vs ${a.baseline.meanCostUsd}`)
+  assert.ok(a.canary.meanLatencyMs! < a.baseline.meanLatencyMs!)
+
+  await canary.executeUpdate(approveUpdate, { args: [{ approver: 'alice@example.com', comment: 'cheaper, as good' }] })
+  await eventually(
+    () => canary.query(canaryStatusQuery),
+    (s) => s.state === 'baking' || s.state === 'promoted',
+    60_000,
+    'promoted',
+  )
+  const labels = await getLabels(h.db, taskId)
+  assert.equal(labels.production?.promptVersionId, result.winnerVersion)
+  h.traffic.stop()
+})
