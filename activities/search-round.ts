@@ -100,7 +100,7 @@ async function modelChoices(
       ),
     )
   const tokens = { inputTokens: Number(row?.input ?? 0), outputTokens: Number(row?.output ?? 0) }
-  return [...new Set([production.content.model, ...models])].map((model) => {
+  return [...new Set(models)].map((model) => {
     const price = deps.providers.price(model)
     if (!price)
       throw new KaizenError(

@@ -340,6 +340,8 @@ export function registerCampaign(program: Command): void {
     .action(async (campaignId: string, opts: { all?: boolean; json?: boolean }) => {
       const lineage = await withDeps((deps) => campaignLineage(deps.db, campaignId))
       if (opts.json) return printJson(lineage)
+      // A search over models: each candidate's model is printed (one model: the lines stay short).
+      const severalModels = new Set(lineage.nodes.map((n) => n.model)).size > 1
       const line = (n: LineageNode, depth: number) => {
         const mb = n.minibatch
           ? ` minibatch ${fmt(n.minibatch.parent)}→${fmt(n.minibatch.child)} (n=${n.minibatch.n})`
@@ -347,7 +349,8 @@ export function registerCampaign(program: Command): void {
         const scores =
           `validation ${fmt(n.validationMean)}` + `${n.holdoutMean !== null ? ` · holdout ${fmt(n.holdoutMean)}` : ''}`
         say(
-          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version} ${n.model} [${n.operator}, round ${n.round}, ` +
+          `${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}v${n.version}${severalModels ? ` ${n.model}` : ''} ` +
+            `[${n.operator}, round ${n.round}, ` +
             `${n.status}]${mb} · ${scores}${n.parents.length > 1 ? ` · parents ${n.parents.length}` : ''}`,
         )
         if (n.feedback.length > 0)

@@ -80,6 +80,9 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   const nodes = (
     JSON.parse(lineage.stdout) as { nodes: Array<{ operator: string; model: string; validationMean: number }> }
   ).nodes
+  const shown = await kaizen(['campaign', 'show', 'migrate-1', '--all'], { DATABASE_URL: testInfra().databaseUrl })
+  assert.match(shown.stderr, /v\d+ sim-small \[switch-model, round 1, accepted\]/)
+  assert.match(shown.stderr, /By the objective: migration qualifies: sim-small/)
   const switched = nodes.find((n) => n.operator === 'switch-model')!
   assert.equal(switched.model, 'sim-small')
   assert.ok(
