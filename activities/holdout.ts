@@ -107,6 +107,24 @@ function holdoutVerdict(
 export function createHoldoutActivities(deps: ActivityDeps) {
   const { db } = deps
   const evaluator = new Evaluator(deps)
+  /** Evaluate a prompt version on the holdout items (the default) or the golden set, under the campaign's budget. */
+  const runner =
+    (
+      input: { campaignId: string; graderVersionId: string; budgetUsd?: number | null },
+      spec: Awaited<ReturnType<typeof getGraderSpec>>,
+      items: readonly EvalItem[],
+    ) =>
+    async (versionId: string, on: readonly EvalItem[] = items) =>
+      evaluator.evaluate({
+        campaignId: input.campaignId,
+        content: contentOf(await getPromptVersion(db, versionId)),
+        items: on,
+        graderVersionId: input.graderVersionId,
+        spec,
+        signal: cancellationSignal(),
+        onProgress: progress(on === items ? 'holdout' : 'golden'),
+        budgetUsd: input.budgetUsd ?? null,
+      })
   return {
     /** The holdout gate: the finalist against the baseline on items neither was selected on. */
     async compareOnHoldout(input: CompareOnHoldoutInput): Promise<HoldoutComparison | NeedsEvaluations> {
@@ -114,17 +132,7 @@ export function createHoldoutActivities(deps: ActivityDeps) {
       const items = await loadItems(db, input.datasetId, 'holdout')
       const campaign = await campaignRow(db, input.campaignId)
       const golden = await goldenItems(db, campaign.taskId)
-      const run = async (versionId: string, on = items) =>
-        evaluator.evaluate({
-          campaignId: input.campaignId,
-          content: contentOf(await getPromptVersion(db, versionId)),
-          items: on,
-          graderVersionId: input.graderVersionId,
-          spec,
-          signal: cancellationSignal(),
-          onProgress: progress(on === items ? 'holdout' : 'golden'),
-          budgetUsd: input.budgetUsd ?? null,
-        })
+      const run = runner(input, spec, items)
       if (input.fanOut) {
         const planner = new EvaluationPlanner(deps, input.fanOut)
         for (const versionId of [input.baselineVersionId, input.winnerVersionId]) {
@@ -168,17 +176,7 @@ export function createHoldoutActivities(deps: ActivityDeps) {
           await planner.defer({ content: contentOf(await getPromptVersion(db, versionId)) }, [...items, ...golden])
         if (planner.deferred) return planner.needs()
       }
-      const run = async (versionId: string, on: readonly EvalItem[]) =>
-        evaluator.evaluate({
-          campaignId: input.campaignId,
-          content: contentOf(await getPromptVersion(db, versionId)),
-          items: on,
-          graderVersionId: input.graderVersionId,
-          spec,
-          signal: cancellationSignal(),
-          onProgress: progress(on === items ? 'holdout' : 'golden'),
-          budgetUsd: input.budgetUsd ?? null,
-        })
+      const run = runner(input, spec, items)
       const measure = (id: string, model: string, out: readonly EvalOutcome[]): PairMeasure => ({
         id,
         model,

@@ -26,9 +26,25 @@ function findTests(paths: string[]): string[] {
   return out
 }
 
+/**
+ * The longest files (a few minutes each, mostly waiting on timers) start first, so that the two
+ * test slots end together instead of one running a long file alone at the end (longest first).
+ */
+const LONGEST_FIRST = [
+  'integration/outage.test.ts',
+  'integration/cli.test.ts',
+  'integration/your-own-prompt.test.ts',
+  'integration/durability.test.ts',
+  'integration/operations-cli.test.ts',
+]
+const rank = (file: string) => {
+  const i = LONGEST_FIRST.findIndex((f) => file.endsWith(f))
+  return i < 0 ? LONGEST_FIRST.length : i
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2)
-  const files = findTests(args.length > 0 ? args : [join(REPO_ROOT, 'test')])
+  const files = findTests(args.length > 0 ? args : [join(REPO_ROOT, 'test')]).sort((a, b) => rank(a) - rank(b))
   if (files.length === 0) {
     log(`no test files under ${args.join(' ') || 'test/'}`)
     return 1

@@ -92,24 +92,26 @@ export function modelRound(inner: StrategyRound, options: ModelSearchOptions): S
     const inPlay = options.models.filter(
       (m) => options.objective.kind !== 'migrate' || m.model === options.objective.toModel,
     )
+    // A prompt tried on another model, fully validated (operator switch-model).
+    const switchTo = async (parent: Candidate, model: string) => {
+      const content = onModel(parent.content, model)
+      outcome.proposals++
+      const mean = await validationMean(ports, content)
+      await keep(pool, ports, {
+        content,
+        parentIds: [parent.id],
+        operator: 'switch-model',
+        status: 'accepted',
+        feedbackUsed: [],
+        minibatch: null,
+        validationMean: mean,
+      })
+      outcome.accepted++
+    }
     try {
       // 1. Production's prompt on every model not tried yet.
       const fresh = inPlay.filter((m) => byModel(pool, m.model).length === 0)
-      for (const m of fresh) {
-        const content = onModel(production.content, m.model)
-        outcome.proposals++
-        const mean = await validationMean(ports, content)
-        await keep(pool, ports, {
-          content,
-          parentIds: [production.id],
-          operator: 'switch-model',
-          status: 'accepted',
-          feedbackUsed: [],
-          minibatch: null,
-          validationMean: mean,
-        })
-        outcome.accepted++
-      }
+      for (const m of fresh) await switchTo(production, m.model)
       if (fresh.length > 0) return outcome
       // 4. Transplant the best prompt of each model onto the others still in play.
       for (const from of inPlay) {
@@ -117,21 +119,9 @@ export function modelRound(inner: StrategyRound, options: ModelSearchOptions): S
         if (!top || top.operator === 'switch-model' || top.status === 'seed') continue
         for (const to of inPlay) {
           if (to.model === from.model) continue
-          const content = onModel(top.content, to.model)
-          if (pool.some((c) => c.content.model === to.model && c.content.system.trim() === content.system.trim()))
-            continue
-          outcome.proposals++
-          const mean = await validationMean(ports, content)
-          await keep(pool, ports, {
-            content,
-            parentIds: [top.id],
-            operator: 'switch-model',
-            status: 'accepted',
-            feedbackUsed: [],
-            minibatch: null,
-            validationMean: mean,
-          })
-          outcome.accepted++
+          const system = top.content.system.trim()
+          if (pool.some((c) => c.content.model === to.model && c.content.system.trim() === system)) continue
+          await switchTo(top, to.model)
         }
       }
     } catch (err) {
