@@ -142,6 +142,7 @@ export const CanaryEvidence: FC<{ d: CanaryPageData }> = ({ d }) => {
           <thead>
             <tr>
               <th>arm</th>
+              <th>model</th>
               <th class="num">requests</th>
               <th class="num">graded</th>
               <th class="num">errors</th>
@@ -154,6 +155,7 @@ export const CanaryEvidence: FC<{ d: CanaryPageData }> = ({ d }) => {
             {(['canary', 'baseline'] as const).map((arm) => (
               <tr>
                 <td>{arm}</td>
+                <td>{arm === 'canary' ? d.candidate.model : d.baseline.model}</td>
                 <td class="num">{a[arm].requests}</td>
                 <td class="num">{a[arm].graded}</td>
                 <td class="num">{a[arm].errors}</td>
