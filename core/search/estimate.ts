@@ -69,13 +69,17 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       perProposal = (a) => 2 * m + a * validation
   }
   const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
+  // A search over models (docs/model-agility.md): production's prompt validated on each model first,
+  // and each model's finalist on the holdout besides production.
+  const models = s.objective ? (s.models ?? (s.objective.kind === 'migrate' ? [s.objective.toModel] : [])).length : 0
+  const switches = models * validation
   const search = {
-    low: cap(proposals * perProposal(0)),
-    expected: cap(proposals * perProposal(accept)),
-    high: cap(proposals * perProposal(1)),
+    low: cap(switches + proposals * perProposal(0)),
+    expected: cap(switches + proposals * perProposal(accept)),
+    high: cap(switches + proposals * perProposal(1)),
   }
   const baseline = train + validation
-  const gate = 2 * holdout
+  const gate = (1 + Math.max(1, models)) * holdout
   const total = {
     low: baseline + search.low + gate,
     expected: baseline + search.expected + gate,
@@ -109,6 +113,12 @@ export function estimateCampaign(input: EstimateInput): Estimate {
         (input.price ? '' : '; no price known for the model, so no dollars'),
       'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: ' +
         'the estimate is an upper bound on them',
+      ...(models > 0
+        ? [
+            `a search over ${models} model(s): production's prompt validated on each, each one's finalist on the ` +
+              "holdout; dollars at the production model's price (a cheaper model costs less)",
+          ]
+        : []),
       ...(s.strategy === 'fewshot'
         ? [
             'few-shot: demonstrations lengthen every call beyond the token figures above; ' +

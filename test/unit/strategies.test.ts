@@ -142,6 +142,25 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
   })
   assert.equal(random.rollouts.search.expected, 500, 'capped by the rollout budget')
   assert.equal(estimateCampaign({ ...base, price: null, config: parseCampaignConfig({}) }).usd.expected, null)
+  // A search over two models: two switch-model validation passes, and both finalists on the holdout.
+  const models = estimateCampaign({
+    ...base,
+    config: parseCampaignConfig({
+      sample: { size: 300 },
+      search: {
+        strategy: 'gepa',
+        rounds: 5,
+        proposalsPerRound: 4,
+        minibatchSize: 4,
+        rolloutBudget: 100_000,
+        models: ['sim-standard', 'sim-small'],
+        objective: { kind: 'cheapest' },
+      },
+    }),
+  })
+  assert.equal(models.rollouts.search.low, 2 * 90 + 20 * 8)
+  assert.equal(models.rollouts.holdout, 3 * 90)
+  assert.ok(models.assumptions.some((a) => /a search over 2 model/.test(a)))
 })
 
 test('concurrent evaluations are checked against the budget one at a time: together they never pass it', async () => {
