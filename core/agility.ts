@@ -157,7 +157,8 @@ export interface AgilityDecision {
   front: FrontPoint[]
 }
 
-const money = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
+/** Dollars as people read them: four decimals under 10 cents, else two. */
+export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 
 /**
  * Decide which finalist ships. `production` is the current pair measured on the same holdout items;
@@ -178,7 +179,7 @@ export function decideAgility(
     (objective.maxLatencyMs === undefined || p.latencyMs <= objective.maxLatencyMs)
   const limitReasons = (p: FrontPoint) => [
     ...(objective.maxCostPer1k !== undefined && p.costPer1k > objective.maxCostPer1k + 1e-12
-      ? [`costs ${money(p.costPer1k)} per 1,000 requests, over the limit of ${money(objective.maxCostPer1k)}`]
+      ? [`costs ${formatUsd(p.costPer1k)} per 1,000 requests, over the limit of ${formatUsd(objective.maxCostPer1k)}`]
       : []),
     ...(objective.maxLatencyMs !== undefined && p.latencyMs > objective.maxLatencyMs
       ? [`mean latency ${Math.round(p.latencyMs)} ms, over the limit of ${objective.maxLatencyMs} ms`]
@@ -192,9 +193,10 @@ export function decideAgility(
       seed: `${options.seed ?? 'agility'}:ni:${i}`,
       ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
     })
+    const both = paired(production, f)
     const sup =
       objective.kind === 'best-quality'
-        ? pairedTest(paired(production, f).a, paired(production, f).b, {
+        ? pairedTest(both.a, both.b, {
             alpha,
             seed: `${options.seed ?? 'agility'}:sup:${i}`,
             ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
@@ -224,7 +226,7 @@ export function decideAgility(
   const none = (reason: string): AgilityDecision => ({ ship: null, reason, verdicts, front })
   const describe = (v: PairVerdict) =>
     `${v.model} (${v.id}): quality ${v.quality.toFixed(3)} vs production ${prod.quality.toFixed(3)}, ` +
-    `${money(v.costPer1k)} vs ${money(prod.costPer1k)} per 1,000 requests, ` +
+    `${formatUsd(v.costPer1k)} vs ${formatUsd(prod.costPer1k)} per 1,000 requests, ` +
     `${Math.round(v.latencyMs)} vs ${Math.round(prod.latencyMs)} ms`
 
   if (objective.kind === 'cheapest') {

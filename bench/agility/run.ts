@@ -23,9 +23,10 @@
  *     --margin 0.05 --holdout 1000 --validation 100 --strategy gepa-best --json]
  *
  * AGILITY_DEBUG=1 also prints, per migration and per tier of the cheapest search, the best pair the
- * search validated against the finalist it ranks first (search vs selection), at the cost of a second search.
+ * search validated against the finalist it ranks first (search vs selection).
  */
 import { parseArgs } from 'node:util'
+import { failer, mean, median, wholeNumberFlag } from '../lib/cli.js'
 import { decideAgility, type AgilityObjective, type PairMeasure } from '../../core/agility.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
@@ -55,15 +56,8 @@ const { values } = parseArgs({
   },
 })
 
-function fail(message: string): never {
-  process.stderr.write(`bench:agility: ${message}\n`)
-  process.exit(2)
-}
-const int = (name: string, v: string | undefined, min: number) => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min) fail(`--${name}: use a whole number ≥ ${min} (got "${v}")`)
-  return n
-}
+const fail = failer('bench:agility')
+const int = wholeNumberFlag(fail)
 if (values.split !== 'test' && values.split !== 'dev') fail('--split: use "test" (reporting seeds) or "dev" (tuning)')
 const pool = values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES
 const seeds = int('seeds', values.seeds, 1)
@@ -86,14 +80,6 @@ const settings = {
   minibatchSize: int('minibatch', values.minibatch, 1),
   proposals: int('proposals', values.proposals, 1),
 }
-
-const median = (xs: readonly number[]) => {
-  if (xs.length === 0) return null
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
 
 interface Ctx {
   world: SimWorld
@@ -264,18 +250,14 @@ for (const instance of instances) {
     const base = ctx.quality(swapped)
     const denom = ctx.optimum[target] as number
     const recovered = (q: number) => (denom - base > 1e-9 ? (q - base) / (denom - base) : 1)
+    const kaizenPool = await search(
+      ctx,
+      modelRound(inner, { models: ctx.models, objective }),
+      `agility-mig:${instance}:${target}`,
+      budget,
+    )
     const finalists: Record<Method, PromptContent> = {
-      kaizen: (
-        bestOn(
-          await search(
-            ctx,
-            modelRound(inner, { models: ctx.models, objective }),
-            `agility-mig:${instance}:${target}`,
-            budget,
-          ),
-          target,
-        ) as Candidate
-      ).content,
+      kaizen: (bestOn(kaizenPool, target) as Candidate).content,
       'swap-only': swapped,
       'reoptimize-old': { ...oldBest.content, model: target },
       'random-pairs': (
@@ -285,13 +267,7 @@ for (const instance of instances) {
       ).content,
     }
     if (process.env.AGILITY_DEBUG) {
-      const kp = await search(
-        ctx,
-        modelRound(inner, { models: ctx.models, objective }),
-        `agility-mig:${instance}:${target}`,
-        budget,
-      )
-      const own = kp.filter((c) => c.content.model === target && c.validationMean !== null)
+      const own = kaizenPool.filter((c) => c.content.model === target && c.validationMean !== null)
       const bestSeen = Math.max(...own.map((c) => ctx.quality(c.content)))
       log(
         `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, ` +

@@ -17,6 +17,7 @@
  * --scenario: a bundled family (moderate, hard).
  */
 import { parseArgs } from 'node:util'
+import { failer, mean, median, wholeNumberFlag } from '../lib/cli.js'
 import { pairedTest } from '../../core/stats/paired.js'
 import { ranked } from '../../core/search/common.js'
 import { STRATEGIES, STRATEGY_NAMES, runRound, type StrategyName } from '../../core/search/strategies.js'
@@ -48,15 +49,8 @@ const { values } = parseArgs({
   },
 })
 
-function fail(message: string): never {
-  process.stderr.write(`bench:search: ${message}\n`)
-  process.exit(2)
-}
-const int = (name: string, v: string | undefined, min: number) => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min) fail(`--${name}: use a whole number ≥ ${min} (got "${v}")`)
-  return n
-}
+const fail = failer('bench:search')
+const int = wholeNumberFlag(fail)
 const family = values.scenario as 'moderate' | 'hard'
 if (family !== 'moderate' && family !== 'hard')
   fail(`--scenario: use one of the bundled families "moderate" or "hard" (got "${values.scenario}")`)
@@ -110,14 +104,6 @@ interface Run {
   rollouts: number
   shipped: 'finalist' | 'seed'
 }
-
-const median = (xs: readonly number[]) => {
-  if (xs.length === 0) return null
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
 
 function runOne(
   strategy: StrategyName,

@@ -6,6 +6,7 @@ import type { Command } from 'commander'
 import { z } from 'zod'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
+import { formatUsd } from '../../core/agility.js'
 import { isMapping, parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import {
@@ -184,7 +185,6 @@ export function describeCampaignView(v: CampaignView): string[] {
 
 /** The holdout front of a search over models, one line per pair, and the decision. */
 export function describeFront(a: AgilityResult): string[] {
-  const money = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
   const lines = [`\nObjective ${a.objective.kind} (margin ${a.objective.margin}); holdout front (* on the front):`]
   lines.push('  pair                      model                    quality (95 % interval)   per 1,000 req   latency')
   for (const p of a.front) {
@@ -193,7 +193,7 @@ export function describeFront(a: AgilityResult): string[] {
     lines.push(
       `  ${p.onFront ? '*' : ' '} ${p.id.slice(0, 22).padEnd(22)}  ${p.model.slice(0, 23).padEnd(23)}  ` +
         `${q.padEnd(24)}  ` +
-        `${money(p.costPer1k).padStart(13)}  ${String(Math.round(p.latencyMs)).padStart(6)} ms` +
+        `${formatUsd(p.costPer1k).padStart(13)}  ${String(Math.round(p.latencyMs)).padStart(6)} ms` +
         (v ? `  ${v.reasons.length === 0 ? 'qualifies' : v.reasons.join('; ')}` : '  production'),
     )
   }

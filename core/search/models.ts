@@ -51,16 +51,20 @@ function best(cands: readonly Candidate[]): Candidate | null {
   return ranked(cands)[0] ?? null
 }
 
+/** The models a search works on: the migration's target only, else every candidate model. */
+function modelsInPlay(options: ModelSearchOptions): ModelChoice[] {
+  const { objective } = options
+  if (objective.kind !== 'migrate') return [...options.models]
+  const target = options.models.filter((m) => m.model === objective.toModel)
+  if (target.length === 0)
+    throw new Error(`the migration's target model ${objective.toModel} is not among the candidate models`)
+  return target
+}
+
 /** The model a round works on, from the pool alone (a retried round chooses the same one). */
 export function chooseModel(pool: readonly Candidate[], production: Candidate, options: ModelSearchOptions): string {
   const { objective } = options
-  const inPlay = options.models.filter(
-    (m) => objective.kind !== 'migrate' || m.model === objective.toModel || options.models.length === 1,
-  )
-  if (inPlay.length === 0)
-    throw new Error(
-      `the migration's target model ${objective.kind === 'migrate' ? objective.toModel : ''} is not a candidate model`,
-    )
+  const inPlay = modelsInPlay(options)
   if (inPlay.length === 1) return (inPlay[0] as ModelChoice).model
   const c = options.optimism ?? 0.15
   const score = (m: ModelChoice) => {
@@ -72,12 +76,12 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
   // Aim for half the margin: a pair that only just reaches the margin rarely passes the holdout test.
   const target = (rankScore(production) ?? 0) - objective.margin / 2
   const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
-  const pool2 = affordable.length > 0 ? affordable : inPlay
+  const choices = affordable.length > 0 ? affordable : inPlay
   if (objective.kind === 'cheapest') {
-    const reach = pool2.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
+    const reach = choices.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
     if (reach.length > 0) return (reach[0] as ModelChoice).model
   }
-  return [...pool2].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
+  return [...choices].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
 }
 
 /**
@@ -89,9 +93,7 @@ export function modelRound(inner: StrategyRound, options: ModelSearchOptions): S
     const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }
     const production = pool.find((c) => c.status === 'seed') ?? pool[0]
     if (!production) throw new Error('a model search needs the production candidate in the pool')
-    const inPlay = options.models.filter(
-      (m) => options.objective.kind !== 'migrate' || m.model === options.objective.toModel,
-    )
+    const inPlay = modelsInPlay(options)
     // A prompt tried on another model, fully validated (operator switch-model).
     const switchTo = async (parent: Candidate, model: string) => {
       const content = onModel(parent.content, model)

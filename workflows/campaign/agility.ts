@@ -8,14 +8,12 @@
  */
 import type { FinalistsComparison } from '../../activities/holdout.js'
 import type { GateResult } from '../../core/gate.js'
-import type { AgilityObjective } from '../../core/agility.js'
+import { formatUsd, type AgilityObjective } from '../../core/agility.js'
 import { batch } from '../activities.js'
 import type { CampaignResult } from '../messages.js'
 import { startCanary } from './canary.js'
 import { untilEvaluated } from './evaluate.js'
 import type { Begin, CampaignRun } from './run.js'
-
-const money = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 
 export async function shipPair(
   run: CampaignRun,
@@ -76,7 +74,7 @@ export async function shipPair(
   const shippedVerdict = decision.verdicts.find((v) => v.id === decision.ship)
   const evidence =
     `holdout quality ${shipped.meanCandidate.toFixed(3)} vs production ${shipped.meanBaseline.toFixed(3)} on ` +
-    `${shipped.n} paired items, ${shippedVerdict ? money(shippedVerdict.costPer1k) : '?'} per 1,000 requests ` +
+    `${shipped.n} paired items, ${shippedVerdict ? formatUsd(shippedVerdict.costPer1k) : '?'} per 1,000 requests ` +
     `(${costRatio.toFixed(2)}× production's cost)`
   const gate: GateResult = { decision: 'pass', reason: decision.reason, evidence, scores, costRatio }
   return await startCanary(run, begin, decision.ship, gate, { agility })
