@@ -114,8 +114,11 @@ export function createApi(deps: ApiDeps) {
   )
 
   const redactor = deps.redactor ?? new Redactor()
-  registerTraffic(app, { db: deps.db, tokens, metrics, redactor })
-  registerOtlp(app, { db: deps.db, tokens, metrics, redactor })
+  // Records sent without a cost are priced at their time by the providers' price table.
+  const providers = deps.providers
+  const cost = providers ? { cost: providers.cost.bind(providers) } : {}
+  registerTraffic(app, { db: deps.db, tokens, metrics, redactor, ...cost })
+  registerOtlp(app, { db: deps.db, tokens, metrics, redactor, ...cost })
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })

@@ -2,9 +2,10 @@
  * @module providers/prices
  * What a model call costs, per million input and output tokens (USD). The built-in table covers
  * common hosted models as listed by their providers; a price file (KAIZEN_PRICES_FILE, JSON or
- * YAML `{ "<model>": { inputPerMTok, outputPerMTok } }`) overrides or extends it, e.g. for a
- * negotiated rate or a self-hosted model (price 0). A model without a price costs `null`: its
- * spend cannot be counted, so a campaign with a USD budget refuses it with a clear error.
+ * YAML `{ "<model>": { inputPerMTok, outputPerMTok } }`, or per model a list of prices each with the
+ * date it starts) overrides or extends it, e.g. for a negotiated rate, a price change or a
+ * self-hosted model (price 0). A call is priced at its time. A model without a price costs `null`:
+ * its spend cannot be counted, so a campaign with a USD budget refuses it with a clear error.
  */
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
@@ -13,8 +14,28 @@ import { KaizenError, formatPath } from '../core/errors.js'
 
 export const ModelPrice = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() })
 export type ModelPrice = z.infer<typeof ModelPrice>
-export const PriceTable = z.record(z.string().min(1), ModelPrice)
+/** A price from a date on (ISO date or date-time); the latest one not after a call's time applies. */
+export const DatedPrice = ModelPrice.extend({
+  from: z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+    error: 'use an ISO date (2026-06-01) or date-time with an offset (2026-06-01T00:00:00Z)',
+  }),
+})
+export type DatedPrice = z.infer<typeof DatedPrice>
+/**
+ * Per model: one price (always in effect), or a list of dated prices (a price change on a date, as
+ * Langfuse's model definitions have a start date): `{ from: "2026-06-01", inputPerMTok, outputPerMTok }`.
+ */
+export const PriceTable = z.record(
+  z.string().min(1),
+  z.union([ModelPrice, z.array(DatedPrice).min(1, 'list at least one { from, inputPerMTok, outputPerMTok }')]),
+)
 export type PriceTable = z.infer<typeof PriceTable>
+
+interface Effective {
+  /** Epoch ms from which the price applies (−∞: always). */
+  from: number
+  price: ModelPrice
+}
 
 /** List prices (USD per million tokens). Keys match a model id exactly or as a prefix (dated snapshots). */
 export const DEFAULT_PRICES: PriceTable = {
@@ -33,24 +54,46 @@ export const DEFAULT_PRICES: PriceTable = {
 }
 
 export class Prices {
-  private readonly table: PriceTable
+  private readonly table = new Map<string, Effective[]>()
   constructor(overrides: PriceTable = {}, base: PriceTable = DEFAULT_PRICES) {
-    this.table = { ...base, ...overrides }
+    for (const [model, entry] of Object.entries({ ...base, ...overrides })) {
+      const list = Array.isArray(entry)
+        ? entry.map(({ from, ...price }) => ({ from: Date.parse(from), price }))
+        : [{ from: -Infinity, price: { inputPerMTok: entry.inputPerMTok, outputPerMTok: entry.outputPerMTok } }]
+      this.table.set(
+        model,
+        list.sort((a, b) => a.from - b.from),
+      )
+    }
   }
 
-  /** The price of a model: exact id first, then the longest key the id starts with. */
-  of(model: string): ModelPrice | null {
-    const exact = this.table[model]
+  /**
+   * The price of a model at a time (default now): the model's entry by exact id, else the longest
+   * key the id starts with (dated snapshots), else the same without a `provider:` prefix
+   * (`openai:gpt-4.1-mini`); of its prices, the latest that starts at or before `at`.
+   */
+  of(model: string, at: Date = new Date()): ModelPrice | null {
+    const entries =
+      this.entries(model) ?? (model.includes(':') ? this.entries(model.slice(model.indexOf(':') + 1)) : null)
+    if (!entries) return null
+    const t = at.getTime()
+    let found: ModelPrice | null = null
+    for (const e of entries) if (e.from <= t) found = e.price
+    return found
+  }
+
+  private entries(model: string): Effective[] | null {
+    const exact = this.table.get(model)
     if (exact) return exact
-    let best: [string, ModelPrice] | null = null
-    for (const [key, price] of Object.entries(this.table)) {
-      if (model.startsWith(key) && (!best || key.length > best[0].length)) best = [key, price]
+    let best: [string, Effective[]] | null = null
+    for (const [key, list] of this.table) {
+      if (model.startsWith(key) && (!best || key.length > best[0].length)) best = [key, list]
     }
     return best?.[1] ?? null
   }
 
-  cost(model: string, usage: { inputTokens: number; outputTokens: number }): number | null {
-    const p = this.of(model)
+  cost(model: string, usage: { inputTokens: number; outputTokens: number }, at?: Date): number | null {
+    const p = this.of(model, at)
     return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : null
   }
 
@@ -62,12 +105,22 @@ export class Prices {
     } catch (err) {
       throw new KaizenError('CONFIG_ERROR', `KAIZEN_PRICES_FILE: cannot read ${path}: ${(err as Error).message}`)
     }
+    // Each entry against the form it is written in, so an error names the field, not just "invalid".
+    const entries = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? Object.entries(raw) : null
+    const issues = entries
+      ? entries.flatMap(([model, v]) => {
+          const r = (Array.isArray(v) ? PriceTable.valueType.options[1] : ModelPrice).safeParse(v)
+          return r.success ? [] : r.error.issues.map((i) => ({ ...i, path: [model, ...i.path] }))
+        })
+      : [{ path: [], message: 'expected a map of model ids to prices' }]
     const parsed = PriceTable.safeParse(raw)
-    if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')
+    if (issues.length > 0 || !parsed.success) {
+      const fields = issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') || 'invalid'
       throw new KaizenError(
         'CONFIG_ERROR',
-        `KAIZEN_PRICES_FILE ${path}: ${fields}. Expected { "<model>": { "inputPerMTok": 0.15, "outputPerMTok": 0.6 } }`,
+        `KAIZEN_PRICES_FILE ${path}: ${fields}. ` +
+          'Expected { "<model>": { "inputPerMTok": 0.15, "outputPerMTok": 0.6 } }, or per model a list of ' +
+          'dated prices [{ "from": "2026-06-01", "inputPerMTok": 0.1, "outputPerMTok": 0.4 }]',
       )
     }
     return new Prices(parsed.data)

@@ -27,7 +27,7 @@ export class ProviderRegistry {
     private readonly options: {
       limits?: Record<string, ProviderLimits>
       defaultLimits?: ProviderLimits
-      price?: (model: string) => ModelPrice | null
+      price?: (model: string, at?: Date) => ModelPrice | null
     } = {},
   ) {}
 
@@ -80,9 +80,15 @@ export class ProviderRegistry {
     return limiter
   }
 
-  /** Price of a model, when known (real models: the price table; simulated: the scenario's). */
-  price(model: string): ModelPrice | null {
+  /** Price of a model at a time (default now), when known (real models: the price table; simulated: the scenario's). */
+  price(model: string, at?: Date): ModelPrice | null {
     if (model.startsWith('sim-') && this.simulation) return this.simulation.price(model)
-    return this.options.price?.(model.replace(/^(openai|anthropic):/, '')) ?? null
+    return this.options.price?.(model.replace(/^(openai|anthropic):/, ''), at) ?? null
+  }
+
+  /** What a call cost at its time (USD), when its model has a price. */
+  cost(model: string, usage: { inputTokens: number; outputTokens: number }, at?: Date): number | null {
+    const p = this.price(model, at)
+    return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : null
   }
 }

@@ -59,6 +59,6 @@ export function providersFromEnv(env: ProviderEnv, simulation: SimulationProvide
       openai: { concurrency: env.KAIZEN_OPENAI_CONCURRENCY, tokensPerMinute: env.KAIZEN_OPENAI_TPM ?? null },
       anthropic: { concurrency: env.KAIZEN_ANTHROPIC_CONCURRENCY, tokensPerMinute: env.KAIZEN_ANTHROPIC_TPM ?? null },
     },
-    price: (model) => prices.of(model),
+    price: (model, at) => prices.of(model, at),
   })
 }

@@ -12,6 +12,7 @@
  * | model | `gen_ai.request.model` (else `gen_ai.response.model`) |
  * | provider | `gen_ai.provider.name` (else `gen_ai.system`) |
  * | inputTokens, outputTokens | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens` |
+ * | costUsd | `gen_ai.usage.cost` (USD), else priced from model and tokens by the server's price table |
  * | latencyMs, startedAt | end − start, start |
  * | error | the span's error status message (status code 2) |
  * | canaryId, arm | `kaizen.canary_id`, `kaizen.arm` |
@@ -29,7 +30,7 @@ import type { Redactor } from '../../privacy/redact.js'
 import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import type { ApiMetrics } from '../metrics.js'
 import { authResponses, errorResponse } from '../schemas.js'
-import { MAX_BATCH, TrafficRecord, storeTraffic, type TrafficRecordInput } from './traffic.js'
+import { MAX_BATCH, TrafficRecord, storeTraffic, type CostOf, type TrafficRecordInput } from './traffic.js'
 
 // An OTLP AnyValue ({ stringValue } | { intValue } | … | { arrayValue } | { kvlistValue }); read by `plain`.
 const AnyValue = z.record(z.string(), z.unknown()).openapi({ description: 'OTLP AnyValue' })
@@ -137,6 +138,7 @@ export function spanToRecord(span: SpanIn, resource: Record<string, unknown>): R
     provider: a['gen_ai.provider.name'] ?? a['gen_ai.system'] ?? 'otel',
     inputTokens: a['gen_ai.usage.input_tokens'] ?? 0,
     outputTokens: a['gen_ai.usage.output_tokens'] ?? 0,
+    ...(a['gen_ai.usage.cost'] === undefined ? {} : { costUsd: a['gen_ai.usage.cost'] }),
     latencyMs: end > start ? Number((end - start) / 1_000_000n) : 0,
     error: failed ? span.status?.message || 'error' : null,
     canaryId: a['kaizen.canary_id'] ?? null,
@@ -208,7 +210,7 @@ const route = createRoute({
 
 export function registerOtlp(
   app: OpenAPIHono<AuthEnv>,
-  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
+  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor; cost?: CostOf },
 ): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
@@ -219,7 +221,7 @@ export function registerOtlp(
       'kaizen.task',
     )
     if (records.length > 0) {
-      const result = await storeTraffic(deps.db, records, deps.redactor)
+      const result = await storeTraffic(deps.db, records, deps.redactor, deps.cost)
       deps.metrics.ingested.inc({ source: 'otlp' }, result.stored)
     }
     return c.json({ partialSuccess: {} }, 200)

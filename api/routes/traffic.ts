@@ -49,7 +49,16 @@ export const TrafficRecord = z
     inputTokens: count.default(0),
     outputTokens: count.default(0),
     latencyMs: z.number().int().min(0).max(86_400_000).default(0),
-    costUsd: z.number().min(0).max(1_000_000).default(0),
+    costUsd: z
+      .number()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .openapi({
+        description:
+          'What the call cost (USD). Absent: priced from the model and tokens at the call time by the ' +
+          "server's price table (list prices, KAIZEN_PRICES_FILE); 0 when the model has no price.",
+      }),
     error: z.string().max(10_000).nullable().default(null),
     simulated: z
       .boolean()
@@ -150,11 +159,16 @@ async function redacted(records: readonly TrafficRecordInput[], redactor: Redact
   return records.map((r, i) => ({ ...r, ...clean[i] }))
 }
 
+/** What a call cost (USD) by the price table in effect at its time, when its model has a price. */
+export type CostOf = (model: string, usage: { inputTokens: number; outputTokens: number }, at: Date) => number | null
+
 /** Store a validated batch whole (one statement), redacted first; returns how many were new. */
 export async function storeTraffic(
   db: Db,
   batch: readonly TrafficRecordInput[],
   redactor: Redactor = new Redactor(),
+  /** Prices a record sent without its cost (the server's price table); none: such records cost 0. */
+  cost?: CostOf,
 ): Promise<{ stored: number; duplicates: number }> {
   await checkReferences(db, batch)
   const records = await redacted(batch, redactor)
@@ -174,7 +188,7 @@ export async function storeTraffic(
     inputTokens: r.inputTokens,
     outputTokens: r.outputTokens,
     latencyMs: r.latencyMs,
-    costUsd: r.costUsd,
+    costUsd: r.costUsd ?? cost?.(r.model, r, r.startedAt ? new Date(r.startedAt) : new Date()) ?? 0,
     error: r.error,
     ...(r.startedAt ? { createdAt: new Date(r.startedAt) } : {}),
   }))
@@ -188,7 +202,7 @@ export async function storeTraffic(
 
 export function registerTraffic(
   app: OpenAPIHono<AuthEnv>,
-  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor },
+  deps: { db: Db; tokens: TokenCache; metrics: ApiMetrics; redactor: Redactor; cost?: CostOf },
 ): void {
   app.use(route.path, requireScope(deps.tokens, 'ingest'))
   app.openapi(route, async (c) => {
@@ -198,7 +212,7 @@ export function registerTraffic(
       records.map((r) => r.task),
       'records[].task',
     )
-    const result = await storeTraffic(deps.db, records, deps.redactor)
+    const result = await storeTraffic(deps.db, records, deps.redactor, deps.cost)
     deps.metrics.ingested.inc({ source: 'api' }, result.stored)
     return c.json(result, 202)
   })

@@ -6,6 +6,8 @@ import { count, desc, eq, sql } from 'drizzle-orm'
 import { createApi } from '../../api/app.js'
 import { TokenCache } from '../../api/auth.js'
 import { MAX_BATCH } from '../../api/routes/traffic.js'
+import { Prices } from '../../providers/prices.js'
+import { ProviderRegistry } from '../../providers/registry.js'
 import { moveLabel } from '../../db/queries/labels.js'
 import { trafficIdOf } from '../../db/queries/traffic-ids.js'
 import { createToken, revokeToken } from '../../db/queries/tokens.js'
@@ -474,6 +476,80 @@ mapped, other spans skipped)`, async () => {
   } finally {
     await new Promise((r) => server.close(r))
   }
+})
+
+test(`records sent without a cost are priced at their time by the dated price table; a cost sent \
+(or OTLP's gen_ai.usage.cost) is kept`, async () => {
+  const prices = new Prices({
+    'acme-model': [
+      { from: '2026-01-01', inputPerMTok: 1, outputPerMTok: 2 },
+      { from: '2026-06-01', inputPerMTok: 0.5, outputPerMTok: 1 },
+    ],
+  })
+  const priced = createApi({
+    db: h.db,
+    resolver: new PromptResolver(h.db),
+    providers: new ProviderRegistry([], null, { price: (m, at) => prices.of(m, at) }),
+  })
+  const send = (records: unknown[]) =>
+    priced.request('/v1/traffic', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
+      body: JSON.stringify({ records }),
+    })
+  const at = (day: string) => `${day}T12:00:00Z`
+  const base = { model: 'openai:acme-model', inputTokens: 1_000_000, outputTokens: 1_000_000 }
+  const r = await send([
+    record(9101, { ...base, startedAt: at('2026-03-01') }),
+    record(9102, { ...base, startedAt: at('2026-07-01') }),
+    record(9103, { ...base, startedAt: at('2026-07-01'), costUsd: 0.25 }),
+    record(9104, { ...base, model: 'unpriced-model' }),
+  ])
+  assert.equal(r.status, 202, await r.clone().text())
+  const cost = async (id: string) =>
+    (
+      await h.db
+        .select()
+        .from(traffic)
+        .where(eq(traffic.id, trafficIdOf(h.scenario.task.id, id)))
+    )[0]?.costUsd
+  assert.equal(await cost('call-9101'), 3, 'the price in effect in March')
+  assert.equal(await cost('call-9102'), 1.5, 'the price from June on')
+  assert.equal(await cost('call-9103'), 0.25, 'a cost sent is kept')
+  assert.equal(await cost('call-9104'), 0, 'a model without a price costs 0')
+
+  const span = (key: string, cost?: number) => ({
+    traceId: key.padStart(32, '0'),
+    spanId: key.padStart(16, '0'),
+    startTimeUnixNano: String(Date.parse(at('2026-07-02')) * 1_000_000),
+    endTimeUnixNano: String(Date.parse(at('2026-07-02')) * 1_000_000 + 5_000_000),
+    attributes: [
+      ['gen_ai.operation.name', { stringValue: 'chat' }],
+      ['gen_ai.request.model', { stringValue: 'acme-model' }],
+      ['gen_ai.usage.input_tokens', { intValue: 2_000_000 }],
+      ['gen_ai.usage.output_tokens', { intValue: 0 }],
+      ['kaizen.task', { stringValue: h.scenario.task.id }],
+      ['kaizen.prompt_version', { stringValue: h.task.seedVersion.id }],
+      ['kaizen.routing_key', { stringValue: `otel-cost-${key}` }],
+      ['kaizen.input', { stringValue: JSON.stringify(record(0).input) }],
+      ...(cost === undefined ? [] : [['gen_ai.usage.cost', { doubleValue: cost }]]),
+    ].map(([k, value]) => ({ key: k, value })),
+  })
+  const otlp = await priced.request('/otlp/v1/traces', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(secrets.ingest) },
+    body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span('a1', 0.125), span('a2')] }] }] }),
+  })
+  assert.equal(otlp.status, 200, await otlp.clone().text())
+  const rows = await h.db
+    .select({ key: traffic.routingKey, cost: traffic.costUsd })
+    .from(traffic)
+    .where(sql`${traffic.routingKey} like 'otel-cost-%'`)
+  assert.deepEqual(
+    Object.fromEntries(rows.map((x) => [x.key, x.cost])),
+    { 'otel-cost-a1': 0.125, 'otel-cost-a2': 1 },
+    'gen_ai.usage.cost kept; without it, priced by the table at the span time',
+  )
 })
 
 test(`feedback: an outcome becomes the record’s reference, a rating needs a person; \
