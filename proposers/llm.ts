@@ -50,6 +50,12 @@ const Rewrite = z.object({ critique: z.string(), instructions: z.string().min(1)
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
+/**
+ * The model the instructions are written for: models differ in what they follow (one needs a plain
+ * format instruction, another ignores a wording), so the proposer is told which one reads them.
+ */
+export const forModel = (model: string) => `The instructions are run by the model ${model}.`
+
 export class LlmProposer implements Proposer {
   constructor(
     private readonly models: ModelClient,
@@ -123,10 +129,12 @@ export class LlmProposer implements Proposer {
       'You read cases where the current instructions produced a poor answer, ' +
       'with feedback on what was wrong, and write a critique of the instructions, ' +
       'then revised instructions that fix the general cause. ' +
-      'Do not copy case details into the instructions; write general rules. Keep every {{variable}} placeholder. ' +
+      'Do not copy case details into the instructions; write general rules, for the model that runs them. ' +
+      'Keep every {{variable}} placeholder. ' +
       `Use at most ${this.settings.maxSentences} sentences.`
     const user =
-      `Current instructions:\n<<<\n${parent.system}\n>>>\n\nFailures:\n\n${cases}\n\n` +
+      `Current instructions:\n<<<\n${parent.system}\n>>>\n\n${forModel(parent.model)}\n\n` +
+      `Failures:\n\n${cases}\n\n` +
       'Reply with JSON: {"critique": "...", "instructions": "..."}.'
     const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
     const content = answer ? this.accept(parent, answer.instructions) : null
@@ -147,7 +155,7 @@ export class LlmProposer implements Proposer {
       'Make exactly the one change asked for and keep everything else as it is. ' +
       `Keep every {{variable}} placeholder. Use at most ${this.settings.maxSentences} sentences.`
     const user =
-      `Instructions:\n<<<\n${parent.system}\n>>>\n\nChange: ${move}.\n\n` +
+      `Instructions:\n<<<\n${parent.system}\n>>>\n\n${forModel(parent.model)}\n\nChange: ${move}.\n\n` +
       'Reply with JSON: {"critique": "<the change you made>", "instructions": "..."}.'
     const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
     const content = answer ? this.accept(parent, answer.instructions) : null

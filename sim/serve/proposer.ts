@@ -5,7 +5,10 @@
  * with "Feedback: …") adds the instruction the feedback says is missing or removes the one it
  * blames; a blind-edit request ("Instructions: <<< … >>>", "Change: …") gets the simulation
  * proposer's random edit. Hints are found inside the feedback (a grader's reason quotes the judge's
- * reasoning). The draws are seeded from the request text: the same request, the same rewrite.
+ * reasoning). The instructions are read as the model the request names reads them (a wording that
+ * tier ignores is missing, so the rewrite rewords it), and "the output is not JSON" from a tier that
+ * needs a plain format instruction asks for that instruction. The draws are seeded from the request text:
+ * the same request, the same rewrite.
  */
 import type { PromptContent } from '../../core/prompt.js'
 import { Rng } from '../../core/rng.js'
@@ -17,6 +20,8 @@ export interface ProposerPrompt {
   kind: 'reflect' | 'mutate'
   /** The instructions to improve. */
   parent: string
+  /** The model the request says runs the instructions (proposers/llm.ts `forModel`), as named there. */
+  model: string | null
   /** Each shown failure's feedback ("(none)" left out). */
   feedback: string[]
   /** The whole request, the seed of the draws. */
@@ -41,7 +46,8 @@ export function parseProposerPrompt(messages: readonly WireMessage[]): ProposerP
     kind === 'reflect'
       ? [...user.matchAll(FEEDBACK)].map((m) => (m[1] as string).trim()).filter((f) => f !== '' && f !== '(none)')
       : []
-  return { kind, parent, feedback, text: messages.map((m) => `${m.role}: ${m.content}`).join('\n') }
+  const model = /^The instructions are run by the model (\S+)\.$/m.exec(user)?.[1] ?? null
+  return { kind, parent, model, feedback, text: messages.map((m) => `${m.role}: ${m.content}`).join('\n') }
 }
 
 /** The scenario a proposer request is about: its seed instructions, clauses and hints found in the request. */
@@ -69,11 +75,25 @@ export function pickWorld(worlds: readonly SimWorld[], prompt: ProposerPrompt): 
 export function rewrite(world: SimWorld, prompt: ProposerPrompt, options: { hallucination?: number } = {}): Rewrite {
   const proposer = new SimulationProposer(world, { ...options, feedbackMatch: 'contains' })
   const rng = Rng.fromSeed('sim-proposer', world.scenario.seed, prompt.text)
+  // The instructions are read as the model that runs them reads them (a tier of this world, named
+  // `openai:sim-small` or `incident-triage/sim-small` by the task); another name: the task's own model.
+  const tier = prompt.model
+    ?.replace(/^[a-z]+:/, '')
+    .split('/')
+    .at(-1)
   const parent: PromptContent = {
     ...world.scenario.task.prompt,
+    ...(tier && world.scenario.models.some((m) => m.id === tier) ? { model: tier } : {}),
     system: prompt.parent,
   }
-  const failures = prompt.feedback.map((feedback, i) => ({ itemId: `case-${i + 1}`, score: 0, feedback }))
+  // "The output is not JSON" (a JSON-schema check's reason), read for a tier that needs a plain
+  // format instruction, asks for that instruction (as a reflection model told the model would read it).
+  const format = world.scenario.models.find((m) => m.id === parent.model)?.format
+  const failures = prompt.feedback.map((f, i) => ({
+    itemId: `case-${i + 1}`,
+    score: 0,
+    feedback: format && /\bnot (valid )?JSON\b/i.test(f) ? `${f} ${format.feedback}` : f,
+  }))
   const proposal = prompt.kind === 'reflect' ? proposer.propose(parent, failures, rng) : proposer.mutate(parent, rng)
   if (!proposal) return { critique: '[simulation] no edit found for these instructions', instructions: prompt.parent }
   const critique =

@@ -167,7 +167,11 @@ test('verdicts agree with the truth at the configured rate, replay exactly, and 
 })
 
 /** The request Kaizen's LLM proposer sends, captured from a stand-in model client. */
-async function proposerRequest(parent: string, feedback: Array<string | null>): Promise<CompletionRequest> {
+async function proposerRequest(
+  parent: string,
+  feedback: Array<string | null>,
+  model = incident.task.prompt.model,
+): Promise<CompletionRequest> {
   let seen: CompletionRequest | null = null
   const models = {
     complete: async (request: CompletionRequest) => {
@@ -180,7 +184,7 @@ async function proposerRequest(parent: string, feedback: Array<string | null>): 
     { model: 'openai:sim-proposer', maxSentences: 20, maxPromptTokens: 800 },
     { campaignId: null },
   )
-  const content = { ...incident.task.prompt, system: parent }
+  const content = { ...incident.task.prompt, model, system: parent }
   await proposer.reflect(
     content,
     feedback.map((f, i) => ({ input: { summary: `case ${i}` }, score: 0.2, feedback: f })),
@@ -211,6 +215,22 @@ test("the proposer's request is read back; the rewrite adds the clause the feedb
   // No usable feedback: a blind edit, still a different prompt.
   const blind = parseProposerPrompt((await proposerRequest(parent, ['The answer could be better.'])).messages)!
   assert.notEqual(rewrite(world, blind, { hallucination: 0 }).instructions, parent)
+})
+
+test('the rewrite reads instructions as the named model does: a wording sim-small ignores is reworded', async () => {
+  const parent = incident.task.prompt.system
+  // The seed prompt asks for JSON in the wording sim-small ignores.
+  assert.ok(world.parseClauses(parent, 'sim-standard').includes('json-only'))
+  assert.ok(!world.parseClauses(parent, 'sim-small').includes('json-only'))
+  // The grader's reason for a prose answer: its JSON-schema check says the output is not JSON.
+  const feedback = ['vetoed by validity: the output is not JSON']
+  const onSmall = parseProposerPrompt((await proposerRequest(parent, feedback, 'openai:sim-small')).messages)!
+  assert.equal(onSmall.model, 'openai:sim-small')
+  const reworded = rewrite(world, onSmall, { hallucination: 0 }).instructions
+  assert.ok(world.parseClauses(reworded, 'sim-small').includes('json-only'), reworded)
+  // Read as sim-standard reads it (no format need, the instruction is there): nothing to reword.
+  const onStandard = parseProposerPrompt((await proposerRequest(parent, feedback, 'openai:sim-standard')).messages)!
+  assert.doesNotMatch(rewrite(world, onStandard, { hallucination: 0 }).critique, /the feedback says/)
 })
 
 test('the task file for a scenario on the server validates as a task file', () => {
