@@ -1,13 +1,15 @@
 /**
  * @module runtime/schedules
- * Nightly improvement runs: one Temporal Schedule per task that starts an optimization campaign.
- * Overlap policy SKIP (never two campaigns of a task at once) and an explicit catch-up window
+ * Scheduled campaigns, each a Temporal Schedule that starts an optimization campaign: per task a
+ * nightly improvement run, and a model watch (a campaign over candidate models, objective cheapest
+ * or best-quality, that proposes a canary of the pair when one qualifies; approval as always).
+ * Overlap policy SKIP (never two runs of a schedule at once) and an explicit catch-up window
  * (missed runs inside it are made up; older ones are skipped).
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client'
 import { parseCampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
-import { scheduleIdFor } from '../workflows/messages.js'
+import { scheduleIdFor, type CampaignScheduleKind } from '../workflows/messages.js'
 
 export interface ScheduleSpecInput {
   taskId: string
@@ -20,10 +22,13 @@ export interface ScheduleSpecInput {
   taskQueue: string
   /** Leave an existing schedule as it is (e.g. customised by an operator). */
   keepExisting?: boolean
+  /** Default `nightly`; `model-watch` needs `search.models` and a cheapest or best-quality objective. */
+  kind?: CampaignScheduleKind
 }
 
 export interface ScheduleSummary {
   scheduleId: string
+  kind: CampaignScheduleKind | 'retention'
   taskId: string | null
   cron: string[]
   timezone: string | null
@@ -44,23 +49,33 @@ export async function upsertSchedule(
         `e.g. "0 2 * * *"`,
     )
   }
-  const config = parseCampaignConfig(input.config, 'schedule campaign config')
-  const scheduleId = scheduleIdFor(input.taskId)
+  const kind = input.kind ?? 'nightly'
+  const config = parseCampaignConfig(input.config, `${kind} schedule campaign config`)
+  const objective = config.search.objective
+  if (kind === 'model-watch' && (!config.search.models || !objective || objective.kind === 'migrate'))
+    throw new KaizenError(
+      'INVALID_INPUT',
+      'a model watch compares models: give the candidate models (--models a,b or search.models) and the ' +
+        'objective cheapest or best-quality (--objective or search.objective); a migration is a one-off: ' +
+        '`kaizen migrate`',
+      { details: { fields: ['search.models', 'search.objective'] } },
+    )
+  const scheduleId = scheduleIdFor(input.taskId, kind)
   const options = {
     scheduleId,
     spec: { cronExpressions: [input.cron], timezone: input.timezone },
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'optimizationCampaign',
-      workflowId: `campaign-${input.taskId}-nightly`,
+      workflowId: `campaign-${input.taskId}-${kind}`,
       taskQueue: input.taskQueue,
       args: [{ taskId: input.taskId, trigger: 'schedule', config }],
-      memo: { taskId: input.taskId },
+      memo: { taskId: input.taskId, kind },
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: input.catchupWindow, pauseOnFailure: false },
     // The note keeps the cron text readable (descriptions return compiled calendars).
-    state: { note: `kaizen nightly campaign; cron "${input.cron}"` },
-    memo: { taskId: input.taskId },
+    state: { note: `kaizen ${kind} campaign; cron "${input.cron}"` },
+    memo: { taskId: input.taskId, kind },
   }
   try {
     await client.schedule.create(options)
@@ -130,17 +145,26 @@ export async function upsertRetentionSchedule(
   }
 }
 
+const KINDS: readonly CampaignScheduleKind[] = ['nightly', 'model-watch']
+/** The kind of a Kaizen schedule id, or null for another application's schedule. */
+function kindOf(scheduleId: string): ScheduleSummary['kind'] | null {
+  if (scheduleId === RETENTION_SCHEDULE_ID) return 'retention'
+  return KINDS.find((k) => scheduleId.startsWith(`kaizen-${k}-`)) ?? null
+}
+
 export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = []
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith('kaizen-nightly-') && s.scheduleId !== RETENTION_SCHEDULE_ID) continue
+    const kind = kindOf(s.scheduleId)
+    if (kind === null) continue
     const d = await client.schedule.getHandle(s.scheduleId).describe()
     out.push({
       scheduleId: s.scheduleId,
+      kind,
       taskId:
-        s.scheduleId === RETENTION_SCHEDULE_ID
+        kind === 'retention'
           ? null
-          : ((d.memo?.taskId as string | undefined) ?? s.scheduleId.replace('kaizen-nightly-', '')),
+          : ((d.memo?.taskId as string | undefined) ?? s.scheduleId.replace(`kaizen-${kind}-`, '')),
       cron: [...(d.state.note ?? '').matchAll(/cron "([^"]+)"/g)].map((m) => m[1] as string),
       timezone: d.spec.timezone ?? null,
       paused: d.state.paused,
@@ -154,9 +178,13 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
   return out
 }
 
-export async function deleteSchedule(client: Client, taskOrId: string): Promise<string> {
-  const scheduleId =
-    taskOrId.startsWith('kaizen-nightly-') || taskOrId === RETENTION_SCHEDULE_ID ? taskOrId : scheduleIdFor(taskOrId)
+/** Delete a schedule by its id, or the task's schedule of that kind (default nightly). */
+export async function deleteSchedule(
+  client: Client,
+  taskOrId: string,
+  kind: CampaignScheduleKind = 'nightly',
+): Promise<string> {
+  const scheduleId = kindOf(taskOrId) !== null ? taskOrId : scheduleIdFor(taskOrId, kind)
   try {
     await client.schedule.getHandle(scheduleId).delete()
   } catch (err) {

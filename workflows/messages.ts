@@ -179,7 +179,12 @@ export const DEFAULT_TASK_QUEUE = 'kaizen'
 /** The task queue of evaluation chunks for a workflow task queue (every worker process serves both). */
 export const evaluationTaskQueue = (taskQueue: string): string => `${taskQueue}-eval`
 export const canaryWorkflowId = (campaignId: string) => `canary-${campaignId}`
-export const scheduleIdFor = (taskId: string) => `kaizen-nightly-${taskId}`
+/**
+ * A task's campaign schedules: the nightly improvement run, and the model watch (a campaign over a
+ * list of candidate models that proposes a canary when a cheaper or better pair qualifies).
+ */
+export type CampaignScheduleKind = 'nightly' | 'model-watch'
+export const scheduleIdFor = (taskId: string, kind: CampaignScheduleKind = 'nightly') => `kaizen-${kind}-${taskId}`
 /** Default id of a campaign started at `at` (CLI, API, demo): `campaign-<task>-<yyyymmdd-hhmmss>`. */
 export const campaignIdFor = (taskId: string, at: Date) =>
   `campaign-${taskId}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`

@@ -30,7 +30,7 @@ import { temporalAnswers } from '../../runtime/temporal-server.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-interface ConfigFlags {
+export interface ConfigFlags {
   config?: string
   rounds?: number
   budget?: number
@@ -69,7 +69,7 @@ function agilityFlags(opts: ConfigFlags, base: unknown): Record<string, unknown>
  * mapping; unknown keys refused with their path and a "did you mean"). `input` is that config as
  * written, for the task's campaign defaults to go under.
  */
-async function configFromFlags(opts: ConfigFlags): Promise<{ config: CampaignConfig; input: unknown }> {
+export async function configFromFlags(opts: ConfigFlags): Promise<{ config: CampaignConfig; input: unknown }> {
   const where = opts.config ? `campaign config ${opts.config}` : 'campaign flags'
   const base = opts.config ? await readDataFile(opts.config, '--config') : {}
   if (!isMapping(base)) return { config: parseCampaignConfig(base, where), input: base } // refused: not a mapping
@@ -99,7 +99,7 @@ async function configFromFlags(opts: ConfigFlags): Promise<{ config: CampaignCon
 }
 
 /** The options every command that builds a campaign config shares. */
-function configOptions(command: Command): Command {
+export function configOptions(command: Command): Command {
   return command
     .option('--config <file>', 'campaign settings (YAML or JSON); see docs/configuration.md')
     .option('--rounds <n>', 'search rounds (search.rounds)', configFlag('--rounds', 'search.rounds'))

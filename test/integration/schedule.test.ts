@@ -64,6 +64,61 @@ test('a nightly schedule is created (SKIP overlap, explicit catch-up window) and
   await assert.rejects(deleteSchedule(h.client, taskId), (e) => isKaizenError(e) && e.code === 'NOT_FOUND')
 })
 
+test(`a model watch is the task's second schedule: a campaign over the candidate models whose \
+front and decision are the cheapest objective's`, async () => {
+  const taskId = h.scenario.task.id
+  const base = { taskId, cron: '0 4 * * 1', timezone: 'UTC', catchupWindow: '1 hour', taskQueue: h.taskQueue }
+  // Without candidate models, or with a one-off migration, it is refused naming what to give.
+  for (const search of [{}, { models: ['sim-small'], objective: { kind: 'migrate' as const, toModel: 'sim-small' } }])
+    await assert.rejects(
+      upsertSchedule(h.client, { ...base, kind: 'model-watch', config: { search } }),
+      (e) => isKaizenError(e) && e.code === 'INVALID_INPUT' && /--models a,b or search\.models/.test(e.message),
+    )
+  const nightly = await upsertSchedule(h.client, { ...base, config: {} })
+  const watch = await upsertSchedule(h.client, {
+    ...base,
+    kind: 'model-watch',
+    config: {
+      ...TEST_CAMPAIGN,
+      search: {
+        ...TEST_CAMPAIGN.search,
+        rounds: 3,
+        models: ['sim-standard', 'sim-small'],
+        objective: { kind: 'cheapest', margin: 0.05 },
+      },
+      canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' },
+    },
+  })
+  assert.equal(watch.scheduleId, `kaizen-model-watch-${taskId}`)
+  assert.notEqual(watch.scheduleId, nightly.scheduleId)
+  const kinds = (await listSchedules(h.client)).filter((s) => s.taskId === taskId).map((s) => s.kind)
+  assert.deepEqual(kinds.sort(), ['model-watch', 'nightly'])
+
+  const handle = h.client.schedule.getHandle(watch.scheduleId)
+  await handle.trigger()
+  const described = await eventually(
+    () => handle.describe(),
+    (x) => x.info.recentActions.length > 0,
+    30_000,
+    'the model watch to start a campaign',
+  )
+  const workflowId = described.info.recentActions[0]!.action.workflow.workflowId
+  assert.match(workflowId, new RegExp(`^campaign-${taskId}-model-watch`))
+  const result: CampaignResult = await h.client.workflow.getHandle(workflowId).result()
+  if (result.canary) await h.client.workflow.getHandle(result.canary.workflowId).cancel()
+  assert.equal(result.agility?.objective.kind, 'cheapest', JSON.stringify(result))
+  // Both candidate models were searched and measured on the holdout.
+  const models = new Set(result.agility!.front.map((p) => p.model))
+  assert.ok(models.has('sim-standard') && models.has('sim-small'), JSON.stringify(result.agility!.front))
+
+  await deleteSchedule(h.client, taskId, 'model-watch')
+  await deleteSchedule(h.client, taskId)
+  assert.deepEqual(
+    (await listSchedules(h.client)).filter((s) => s.taskId === taskId),
+    [],
+  )
+})
+
 test('a schedule with a bad cron expression is refused with the field named', async () => {
   await assert.rejects(
     upsertSchedule(h.client, {
