@@ -246,7 +246,7 @@ test('your own prompt: from a task file to an approved canary, as docs/your-own-
   const byArm = Object.fromEntries(arms.map((a) => [a.arm, a.n]))
   assert.ok(byArm.canary > 0 && byArm.baseline > 0, JSON.stringify(byArm))
 
-  // 10. A cheaper model: `kaizen migrate` re-optimizes the prompt for openai:sim-small through the
+  // 9. A cheaper model: `kaizen migrate` re-optimizes the prompt for openai:sim-small through the
   // OpenAI wire (the LLM proposer is told the model; the judge's reasons name the format it needs),
   // and canaries the (model, prompt) pair; the live app gets the new model for the canary's keys.
   const migrated = await run([
@@ -330,7 +330,7 @@ test('your own prompt: from a task file to an approved canary, as docs/your-own-
   assert.equal(moved?.version, pair.result.winnerVersion)
   log('the (openai:sim-small, prompt) pair is in production')
 
-  // 9. The audit log shows each step, with who did it.
+  // 10. The audit log shows each step, with who did it.
   const events = (await runJson(['audit', '--task', TASK, '--limit', '500'])) as Array<{
     action: string
     actor: string
