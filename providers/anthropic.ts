@@ -5,7 +5,7 @@
  * SDK's own retries are off: providers/retry.ts retries, so every attempt is counted once.
  * `temperature` is not sent: the current Messages API deprecates it (the SDK no longer accepts it).
  */
-import Anthropic from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
 import { KaizenError } from '../core/errors.js'
 import { classifySdkError } from './http-errors.js'
 import type { Prices } from './prices.js'
@@ -22,15 +22,23 @@ export interface AnthropicProviderOptions {
 export class AnthropicProvider implements ChatProvider {
   readonly id: string
   readonly simulated = false
-  private readonly client: Anthropic
+  private client: Promise<Anthropic> | null = null
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id ?? 'anthropic'
-    this.client = new Anthropic({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL ?? null,
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? 60_000,
-    })
+  }
+
+  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
+  private sdk(): Promise<Anthropic> {
+    this.client ??= import('@anthropic-ai/sdk').then(
+      ({ default: SDK }) =>
+        new SDK({
+          apiKey: this.options.apiKey,
+          baseURL: this.options.baseURL ?? null,
+          maxRetries: 0,
+          timeout: this.options.timeoutMs ?? 60_000,
+        }),
+    )
+    return this.client
   }
 
   supports(model: string): boolean {
@@ -48,9 +56,10 @@ export class AnthropicProvider implements ChatProvider {
       .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }))
     const format = request.responseFormat
     const started = performance.now()
+    const client = await this.sdk()
     let message: Anthropic.Message
     try {
-      message = await this.client.messages.create(
+      message = await client.messages.create(
         {
           model,
           max_tokens: request.params.maxTokens,

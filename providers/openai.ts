@@ -4,7 +4,7 @@
  * OPENAI_BASE_URL. Structured output uses the `json_schema` response format (strict). The SDK's
  * own retries are off: providers/retry.ts retries, so every attempt is counted once.
  */
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import { KaizenError } from '../core/errors.js'
 import { SIM_FINGERPRINT } from '../core/simulation-label.js'
 import { classifySdkError } from './http-errors.js'
@@ -27,15 +27,23 @@ export const OPENAI_MODEL = /^(gpt-|o[1-9]|chatgpt-|text-|davinci|babbage|ft:gpt
 export class OpenAIProvider implements ChatProvider {
   readonly id: string
   readonly simulated = false
-  private readonly client: OpenAI
+  private client: Promise<OpenAI> | null = null
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id ?? 'openai'
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL ?? null,
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? 60_000,
-    })
+  }
+
+  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
+  private sdk(): Promise<OpenAI> {
+    this.client ??= import('openai').then(
+      ({ default: SDK }) =>
+        new SDK({
+          apiKey: this.options.apiKey,
+          baseURL: this.options.baseURL ?? null,
+          maxRetries: 0,
+          timeout: this.options.timeoutMs ?? 60_000,
+        }),
+    )
+    return this.client
   }
 
   supports(model: string): boolean {
@@ -46,9 +54,10 @@ export class OpenAIProvider implements ChatProvider {
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const model = request.model.replace(/^openai:/, '')
     const started = performance.now()
+    const client = await this.sdk()
     let completion: OpenAI.Chat.Completions.ChatCompletion
     try {
-      completion = await this.client.chat.completions.create(
+      completion = await client.chat.completions.create(
         {
           model,
           messages: request.messages.map((m) => ({ role: m.role, content: m.content })),

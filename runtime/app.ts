@@ -19,14 +19,13 @@ import { registerSimulatedTask, type RegisteredTask } from '../db/queries/tasks.
 import { providersFromEnv } from './providers.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { SimulationProvider } from '../providers/simulation.js'
-import { createWorkers } from '../worker/create-worker.js'
 import { activityDeps } from './deps.js'
 import { loadEnv, type Env } from './env.js'
 import { isTemporalUnavailable, OutageReporter, untilAvailable } from './outage.js'
 import {
   connectClient,
   connectNative,
-  installTemporalRuntime,
+  useTemporalLogLevel,
   outageSinks,
   resolveTemporal,
   type TemporalTarget,
@@ -87,7 +86,7 @@ const unreachable = (err: unknown) =>
 export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRuntime> {
   const env = options.env ?? loadEnv()
   const log = options.log ?? (() => undefined)
-  installTemporalRuntime(env.KAIZEN_LOG_LEVEL)
+  useTemporalLogLevel(env.KAIZEN_LOG_LEVEL)
   const simulation = await SimulationProvider.fromDirectory(env.KAIZEN_SCENARIOS_DIR)
   const providers = providersFromEnv(env, simulation)
 
@@ -201,6 +200,8 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<KaizenRu
             native ??= nc
           }
           try {
+            // The worker SDK (and its workflow bundler) is loaded only by processes that run a worker.
+            const { createWorkers } = await import('../worker/create-worker.js')
             return await createWorkers({
               connection,
               namespace: temporal.namespace,

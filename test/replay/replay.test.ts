@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js'
 import { Worker } from '@temporalio/worker'
 import { REPO_ROOT } from '../../runtime/env.js'
-import { installTemporalRuntime } from '../../runtime/temporal.js'
+import { installTemporalRuntime } from '../../runtime/temporal-runtime.js'
 import { workflowBundle } from '../../worker/create-worker.js'
 
 const dir = join(REPO_ROOT, 'test', 'histories')
