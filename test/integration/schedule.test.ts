@@ -42,7 +42,12 @@ test('a nightly schedule is created (SKIP overlap, explicit catch-up window) and
   assert.equal(d.policies.overlap, ScheduleOverlapPolicy.SKIP)
   assert.equal(d.policies.catchupWindow, 3_600_000)
   assert.ok(d.info.nextActionTimes[0]!.getUTCHours() === 2)
-  const listed = (await listSchedules(h.client)).find((s) => s.scheduleId === created.scheduleId)
+  const listed = await eventually(
+    async () => (await listSchedules(h.client)).find((s) => s.scheduleId === created.scheduleId),
+    (s) => s !== undefined,
+    30_000,
+    'the schedule listed (the visibility store lags a create)',
+  )
   assert.deepEqual(listed?.cron, ['0 2 * * *'])
 
   await handle.trigger()
@@ -91,8 +96,14 @@ front and decision are the cheapest objective's`, async () => {
   })
   assert.equal(watch.scheduleId, `kaizen-model-watch-${taskId}`)
   assert.notEqual(watch.scheduleId, nightly.scheduleId)
-  const kinds = (await listSchedules(h.client)).filter((s) => s.taskId === taskId).map((s) => s.kind)
-  assert.deepEqual(kinds.sort(), ['model-watch', 'nightly'])
+  // The schedule list is Temporal's visibility store, which lags a create by a moment.
+  const mine = async () =>
+    (await listSchedules(h.client))
+      .filter((s) => s.taskId === taskId)
+      .map((s) => s.kind)
+      .sort()
+  await eventually(mine, (k) => k.length === 2, 30_000, 'both schedules listed')
+  assert.deepEqual(await mine(), ['model-watch', 'nightly'])
 
   const handle = h.client.schedule.getHandle(watch.scheduleId)
   await handle.trigger()
@@ -113,10 +124,7 @@ front and decision are the cheapest objective's`, async () => {
 
   await deleteSchedule(h.client, taskId, 'model-watch')
   await deleteSchedule(h.client, taskId)
-  assert.deepEqual(
-    (await listSchedules(h.client)).filter((s) => s.taskId === taskId),
-    [],
-  )
+  await eventually(mine, (k) => k.length === 0, 30_000, 'both schedules gone from the list')
 })
 
 test('a schedule with a bad cron expression is refused with the field named', async () => {
@@ -152,7 +160,12 @@ traffic past the task's period`, async () => {
   assert.equal(d.action.type, 'startWorkflow')
   assert.equal(d.action.type === 'startWorkflow' ? d.action.workflowType : null, 'trafficRetention')
   assert.equal(d.policies.overlap, ScheduleOverlapPolicy.SKIP)
-  const listed = (await listSchedules(h.client)).find((s) => s.scheduleId === RETENTION_SCHEDULE_ID)
+  const listed = await eventually(
+    async () => (await listSchedules(h.client)).find((s) => s.scheduleId === RETENTION_SCHEDULE_ID),
+    (s) => s !== undefined,
+    30_000,
+    'the retention schedule listed',
+  )
   assert.deepEqual([listed?.taskId, listed?.cron], [null, ['30 3 * * *']])
   assert.equal(await deleteSchedule(h.client, RETENTION_SCHEDULE_ID), RETENTION_SCHEDULE_ID)
 
