@@ -20,7 +20,7 @@
  * new tier), re-optimize on the old model only (then move that prompt), random search over pairs.
  *
  *   npm run bench:agility [-- --seeds 20 --split test|dev --budget 2000 --pairs-budget 4000
- *     --margin 0.05 --holdout 1000 --validation 100 --strategy gepa-best --json]
+ *     --margin 0.05 --holdout 1000 --validation 100 --strategy gepa-best --only migrate|cheapest --json]
  *
  * AGILITY_DEBUG=1 also prints, per migration and per tier of the cheapest search, the best pair the
  * search validated against the finalist it ranks first (search vs selection).
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     strategy: { type: 'string', default: 'gepa-best' },
     minibatch: { type: 'string', default: '3' },
     proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
+    only: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -59,6 +60,8 @@ const { values } = parseArgs({
 const fail = failer('bench:agility')
 const int = wholeNumberFlag(fail)
 if (values.split !== 'test' && values.split !== 'dev') fail('--split: use "test" (reporting seeds) or "dev" (tuning)')
+if (!['both', 'migrate', 'cheapest'].includes(values.only as string))
+  fail('--only: migrate (the migrations), cheapest (the search over all tiers) or both (default)')
 const pool = values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES
 const seeds = int('seeds', values.seeds, 1)
 if (seeds > pool.length) fail(`--seeds: the ${values.split} split has ${pool.length} instances`)
@@ -244,7 +247,7 @@ for (const instance of instances) {
   const oldPool = await search(ctx, inner, `agility-old:${instance}`, budget)
   const oldBest = bestOn(oldPool, PRODUCTION_MODEL) as Candidate
 
-  for (const target of TIERS.filter((t) => t !== PRODUCTION_MODEL)) {
+  for (const target of TIERS.filter((t) => t !== PRODUCTION_MODEL && values.only !== 'cheapest')) {
     const objective: AgilityObjective = { kind: 'migrate', toModel: target, margin }
     const swapped = { ...ctx.production, model: target }
     const base = ctx.quality(swapped)
@@ -293,6 +296,7 @@ for (const instance of instances) {
   }
 
   // Cheapest within the margin, over every tier.
+  if (values.only === 'migrate') continue
   const objective: AgilityObjective = { kind: 'cheapest', margin }
   const cheaperTiers = TIERS.filter((t) => t !== PRODUCTION_MODEL)
   const exists = cheaperTiers.some((t) => (ctx.optimum[t] as number) >= q0)
