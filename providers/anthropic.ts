@@ -9,6 +9,7 @@ import type Anthropic from '@anthropic-ai/sdk'
 import { KaizenError } from '../core/errors.js'
 import { classifySdkError } from './http-errors.js'
 import type { Prices } from './prices.js'
+import { lazySdkClient } from './sdk-client.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
 
 export interface AnthropicProviderOptions {
@@ -22,23 +23,11 @@ export interface AnthropicProviderOptions {
 export class AnthropicProvider implements ChatProvider {
   readonly id: string
   readonly simulated = false
-  private client: Promise<Anthropic> | null = null
+  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
+  private readonly sdk: () => Promise<Anthropic>
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id ?? 'anthropic'
-  }
-
-  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
-  private sdk(): Promise<Anthropic> {
-    this.client ??= import('@anthropic-ai/sdk').then(
-      ({ default: SDK }) =>
-        new SDK({
-          apiKey: this.options.apiKey,
-          baseURL: this.options.baseURL ?? null,
-          maxRetries: 0,
-          timeout: this.options.timeoutMs ?? 60_000,
-        }),
-    )
-    return this.client
+    this.sdk = lazySdkClient(() => import('@anthropic-ai/sdk'), options)
   }
 
   supports(model: string): boolean {

@@ -9,6 +9,7 @@ import { KaizenError } from '../core/errors.js'
 import { SIM_FINGERPRINT } from '../core/simulation-label.js'
 import { classifySdkError } from './http-errors.js'
 import type { Prices } from './prices.js'
+import { lazySdkClient } from './sdk-client.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
 
 export interface OpenAIProviderOptions {
@@ -27,23 +28,11 @@ export const OPENAI_MODEL = /^(gpt-|o[1-9]|chatgpt-|text-|davinci|babbage|ft:gpt
 export class OpenAIProvider implements ChatProvider {
   readonly id: string
   readonly simulated = false
-  private client: Promise<OpenAI> | null = null
+  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
+  private readonly sdk: () => Promise<OpenAI>
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id ?? 'openai'
-  }
-
-  /** The SDK client, loaded on the first call (a command that makes no model call never loads the SDK). */
-  private sdk(): Promise<OpenAI> {
-    this.client ??= import('openai').then(
-      ({ default: SDK }) =>
-        new SDK({
-          apiKey: this.options.apiKey,
-          baseURL: this.options.baseURL ?? null,
-          maxRetries: 0,
-          timeout: this.options.timeoutMs ?? 60_000,
-        }),
-    )
-    return this.client
+    this.sdk = lazySdkClient(() => import('openai'), options)
   }
 
   supports(model: string): boolean {
