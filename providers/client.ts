@@ -10,6 +10,7 @@
  * BUDGET_EXHAUSTED. Across several worker processes the in-memory reservations are per process,
  * so spend can pass the limit by at most the calls in flight on the other workers.
  */
+import { costAt } from './prices.js'
 import { setMaxListeners } from 'node:events'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { KaizenError, isKaizenError } from '../core/errors.js'
@@ -89,7 +90,7 @@ export class ModelClient {
     const price = this.registry.price(request.model)
     if (!price) return null
     const input = approxTokens(request.messages.map((m) => m.content).join('\n'))
-    return (input * price.inputPerMTok + request.params.maxTokens * price.outputPerMTok) / 1e6
+    return costAt(price, { inputTokens: input, outputTokens: request.params.maxTokens })
   }
 
   /**

@@ -25,11 +25,13 @@ export type DatedPrice = z.infer<typeof DatedPrice>
  * Per model: one price (always in effect), or a list of dated prices (a price change on a date, as
  * Langfuse's model definitions have a start date): `{ from: "2026-06-01", inputPerMTok, outputPerMTok }`.
  */
-export const PriceTable = z.record(
-  z.string().min(1),
-  z.union([ModelPrice, z.array(DatedPrice).min(1, 'list at least one { from, inputPerMTok, outputPerMTok }')]),
-)
+const DatedPrices = z.array(DatedPrice).min(1, 'list at least one { from, inputPerMTok, outputPerMTok }')
+export const PriceTable = z.record(z.string().min(1), z.union([ModelPrice, DatedPrices]))
 export type PriceTable = z.infer<typeof PriceTable>
+
+/** What `usage` costs at `price` (USD). */
+export const costAt = (price: ModelPrice, usage: { inputTokens: number; outputTokens: number }): number =>
+  (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1e6
 
 interface Effective {
   /** Epoch ms from which the price applies (−∞: always). */
@@ -94,7 +96,7 @@ export class Prices {
 
   cost(model: string, usage: { inputTokens: number; outputTokens: number }, at?: Date): number | null {
     const p = this.of(model, at)
-    return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : null
+    return p ? costAt(p, usage) : null
   }
 
   static fromFile(path: string): Prices {
@@ -106,16 +108,18 @@ export class Prices {
       throw new KaizenError('CONFIG_ERROR', `KAIZEN_PRICES_FILE: cannot read ${path}: ${(err as Error).message}`)
     }
     // Each entry against the form it is written in, so an error names the field, not just "invalid".
-    const entries = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? Object.entries(raw) : null
-    const issues = entries
-      ? entries.flatMap(([model, v]) => {
-          const r = (Array.isArray(v) ? PriceTable.valueType.options[1] : ModelPrice).safeParse(v)
-          return r.success ? [] : r.error.issues.map((i) => ({ ...i, path: [model, ...i.path] }))
-        })
-      : [{ path: [], message: 'expected a map of model ids to prices' }]
-    const parsed = PriceTable.safeParse(raw)
-    if (issues.length > 0 || !parsed.success) {
-      const fields = issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') || 'invalid'
+    const table: PriceTable = {}
+    const issues: Array<{ path: PropertyKey[]; message: string }> = []
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      issues.push({ path: [], message: 'expected a map of model ids to prices' })
+    else
+      for (const [model, v] of Object.entries(raw)) {
+        const r = (Array.isArray(v) ? DatedPrices : ModelPrice).safeParse(v)
+        if (r.success) table[model] = r.data
+        else issues.push(...r.error.issues.map((i) => ({ ...i, path: [model, ...i.path] })))
+      }
+    if (issues.length > 0) {
+      const fields = issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')
       throw new KaizenError(
         'CONFIG_ERROR',
         `KAIZEN_PRICES_FILE ${path}: ${fields}. ` +
@@ -123,6 +127,6 @@ export class Prices {
           'dated prices [{ "from": "2026-06-01", "inputPerMTok": 0.1, "outputPerMTok": 0.4 }]',
       )
     }
-    return new Prices(parsed.data)
+    return new Prices(table)
   }
 }

@@ -9,7 +9,7 @@
  */
 import { KaizenError } from '../core/errors.js'
 import { ProviderLimiter } from './limiter.js'
-import type { ModelPrice } from './prices.js'
+import { costAt, type ModelPrice } from './prices.js'
 import type { SimulationProvider } from './simulation.js'
 import type { ChatProvider } from './types.js'
 
@@ -89,6 +89,6 @@ export class ProviderRegistry {
   /** What a call cost at its time (USD), when its model has a price. */
   cost(model: string, usage: { inputTokens: number; outputTokens: number }, at?: Date): number | null {
     const p = this.price(model, at)
-    return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : null
+    return p ? costAt(p, usage) : null
   }
 }

@@ -9,6 +9,7 @@
  * simulated reflection model a search uses when no proposer model is configured. Production code
  * never asks which scenario a task comes from: it hands this provider a task id or an item.
  */
+import { costAt } from './prices.js'
 import { KaizenError } from '../core/errors.js'
 import { approxTokens } from '../core/prompt.js'
 import type { Proposer } from '../core/search/types.js'
@@ -168,7 +169,7 @@ export class SimulationProvider implements ChatProvider {
       text: answer.text,
       usage: { inputTokens, outputTokens },
       latencyMs,
-      costUsd: (inputTokens * model.price.inputPerMTok + outputTokens * model.price.outputPerMTok) / 1e6,
+      costUsd: costAt(model.price, { inputTokens, outputTokens }),
       simulated: true,
       simulation: {
         success: answer.success,

@@ -38,6 +38,7 @@ export function registerSchedule(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: CreateFlags) => {
       const watch = opts.models !== undefined
+      const kind = watch ? 'model-watch' : 'nightly'
       if (opts.objective !== undefined && !['cheapest', 'best-quality'].includes(opts.objective))
         throw new KaizenError(
           'INVALID_INPUT',
@@ -46,7 +47,7 @@ export function registerSchedule(program: Command): void {
           { details: { fields: ['search.objective.kind'] } },
         )
       const { config, input } = await configFromFlags(
-        watch && opts.objective === undefined && !opts.toModel ? { ...opts, objective: 'cheapest' } : opts,
+        watch && opts.objective === undefined ? { ...opts, objective: 'cheapest' } : opts,
       )
       await withOperations(async (ops) => {
         const r = await ops.createSchedule({
@@ -56,7 +57,7 @@ export function registerSchedule(program: Command): void {
           catchupWindow: opts.catchupWindow,
           config,
           configInput: input,
-          kind: watch ? 'model-watch' : 'nightly',
+          kind,
         })
         const what = watch
           ? `a model watch for "${opts.task}" over ${config.search.models?.join(', ')} ` +
@@ -73,7 +74,7 @@ export function registerSchedule(program: Command): void {
             scheduleId: r.scheduleId,
             created: r.created,
             task: opts.task,
-            kind: watch ? 'model-watch' : 'nightly',
+            kind,
             cron: opts.cron,
             timezone: opts.timezone,
             overlap: 'SKIP',

@@ -92,8 +92,11 @@ export function registerTraffic(program: Command): void {
         let stored = 0
         let duplicates = 0
         for (let i = 0; i < records.length; i += 500) {
-          const r = await storeTraffic(deps.db, records.slice(i, i + 500), deps.redactor, (model, usage, at) =>
-            deps.providers.cost(model, usage, at),
+          const r = await storeTraffic(
+            deps.db,
+            records.slice(i, i + 500),
+            deps.redactor,
+            deps.providers.cost.bind(deps.providers),
           )
           stored += r.stored
           duplicates += r.duplicates
