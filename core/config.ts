@@ -150,7 +150,8 @@ export const CampaignConfig = z
       .object({
         /**
          * reflective: GEPA-style select-best (the first build's search); gepa: with Pareto parent
-         * selection; beam, evolution, random, hill-climb: see docs/search.md.
+         * selection; pooled-local (every proposal kept, ranked by the pooled model), beam, evolution,
+         * random, hill-climb: see docs/search.md.
          */
         strategy: z.enum(['reflective', ...STRATEGY_NAMES]).default('reflective'),
         /**

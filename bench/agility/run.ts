@@ -20,7 +20,8 @@
  * new tier), re-optimize on the old model only (then move that prompt), random search over pairs.
  *
  *   npm run bench:agility [-- --seeds 20 --split test|dev --budget 2000 --pairs-budget 4000
- *     --margin 0.05 --holdout 1000 --validation 100 --strategy gepa-best --only migrate|cheapest --json]
+ *     --margin 0.05 --holdout 1000 --validation 100 --strategy pooled-local --minibatch 8
+ *     --only migrate|cheapest --json]
  *
  * AGILITY_DEBUG=1 also prints, per migration and per tier of the cheapest search, the best pair the
  * search validated against the finalist it ranks first (search vs selection).
@@ -32,6 +33,7 @@ import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
 import { randomSearchRound } from '../../core/search/baselines.js'
 import { modelRound, type ModelChoice } from '../../core/search/models.js'
+import { POOLED_LOCAL_RIDGE } from '../../core/search/pooled-local.js'
 import { STRATEGIES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategyRound } from '../../core/search/types.js'
 import { memoryPorts } from '../../sim/memory-ports.js'
@@ -49,8 +51,8 @@ const { values } = parseArgs({
     margin: { type: 'string', default: '0.05' },
     holdout: { type: 'string', default: '1000' },
     validation: { type: 'string', default: '100' },
-    strategy: { type: 'string', default: 'gepa-best' },
-    minibatch: { type: 'string', default: '3' },
+    strategy: { type: 'string', default: 'pooled-local' },
+    minibatch: { type: 'string' },
     proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
     only: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
@@ -78,10 +80,14 @@ const sizes = {
   holdout: int('holdout', values.holdout, 50),
   test: 1500,
 }
+// Items per proposal: pooled-local scores every proposal on 8 validation items; GEPA screens on 3
+// training items (the settings each was tuned with on the dev seeds).
+const pooledLocal = strategyName === 'pooled-local'
 const settings = {
   ...DEFAULT_STRATEGY_SETTINGS,
-  minibatchSize: int('minibatch', values.minibatch, 1),
+  minibatchSize: int('minibatch', values.minibatch ?? (pooledLocal ? '8' : '3'), 1),
   proposals: int('proposals', values.proposals, 1),
+  ridge: pooledLocal ? POOLED_LOCAL_RIDGE : DEFAULT_STRATEGY_SETTINGS.ridge,
 }
 
 interface Ctx {

@@ -64,6 +64,11 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       // The parent once per round and each child on a minibatch; full validation on acceptance. No proposer model.
       perProposal = (a) => m / s.proposalsPerRound + m + a * validation
       break
+    case 'pooled-local':
+      // Parent and child on a minibatch of validation items, every child kept; a full validation
+      // pass for the candidate ranked first at the start of a round (when it is new).
+      perProposal = (a) => 2 * Math.min(s.minibatchSize, validation) + (a * validation) / s.proposalsPerRound
+      break
     default:
       // GEPA-style: parent and child on a minibatch; a full validation pass per accepted child.
       perProposal = (a) => 2 * m + a * validation

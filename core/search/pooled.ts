@@ -162,7 +162,8 @@ export async function reestimate(
 ): Promise<void> {
   if (!ports.knownScores) return
   // Nothing new since the last fit of this pool (no candidate added, no rollout paid): keep it.
-  const signature = `${pool.length}:${await ports.rolloutsRemaining()}:${options.asOfRoundStart === true}`
+  const remaining = await ports.rolloutsRemaining()
+  const signature = `${pool.length}:${remaining}:${options.asOfRoundStart === true}:${options.ridge}`
   if (fitted.get(pool) === signature) return
   fitted.set(pool, signature)
   const features = new Map<string, string[]>()

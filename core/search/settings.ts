@@ -6,6 +6,7 @@
  * Pure module: no I/O.
  */
 import { CampaignConfig } from '../config.js'
+import { POOLED_LOCAL_RIDGE } from './pooled-local.js'
 import { DEFAULT_STRATEGY_SETTINGS, type StrategySettings } from './types.js'
 
 /** The campaign config's `search` object, as parsed (defaults applied). */
@@ -15,7 +16,7 @@ export type SearchConfig = CampaignConfig['search']
 /** The part of the `search` config a strategy round reads. */
 export type SearchStrategyConfig = Pick<
   SearchConfig,
-  'proposalsPerRound' | 'minibatchSize' | 'beamWidth' | 'population' | 'mergeEvery' | 'selection'
+  'strategy' | 'proposalsPerRound' | 'minibatchSize' | 'beamWidth' | 'population' | 'mergeEvery' | 'selection'
 >
 
 export function strategySettings(search: SearchStrategyConfig): StrategySettings {
@@ -26,5 +27,6 @@ export function strategySettings(search: SearchStrategyConfig): StrategySettings
     population: search.population || DEFAULT_STRATEGY_SETTINGS.population,
     mergeEvery: search.mergeEvery ?? DEFAULT_STRATEGY_SETTINGS.mergeEvery,
     pooled: search.selection === 'pooled',
+    ridge: search.strategy === 'pooled-local' ? POOLED_LOCAL_RIDGE : DEFAULT_STRATEGY_SETTINGS.ridge,
   }
 }

@@ -10,6 +10,7 @@ import { beamRound } from './beam.js'
 import { evolutionRound } from './evolution.js'
 import { fewShotRound } from './fewshot.js'
 import { gepaRound } from './gepa.js'
+import { pooledLocalRound } from './pooled-local.js'
 import { reestimate } from './pooled.js'
 import { reflectiveRound } from './reflective.js'
 import type { Candidate, RoundOutcome, SearchPorts, StrategyName, StrategyRound, StrategySettings } from './types.js'
@@ -23,6 +24,7 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   gepa: (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'pareto' }),
   'gepa-best': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best' }),
   'gepa-race': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best', race: true }),
+  'pooled-local': pooledLocalRound,
   evolution: evolutionRound,
   fewshot: fewShotRound,
 }
@@ -32,7 +34,7 @@ export const strategyRound = (name: 'reflective' | StrategyName): StrategyRound 
   name === 'reflective' ? reflectiveRound : STRATEGIES[name]
 
 /** Strategies that read failure feedback (the benchmark's fidelity-0 check is about these). */
-export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race'])
+export const REFLECTIVE: ReadonlySet<StrategyName> = new Set(['beam', 'gepa', 'gepa-best', 'gepa-race', 'pooled-local'])
 
 /**
  * Run one round of a strategy with the pool's rankings up to date: with `settings.pooled`, every
@@ -47,8 +49,8 @@ export async function runRound(
 ): Promise<RoundOutcome> {
   // Before: only evidence that existed when the round first started (a retried round must choose
   // as the first attempt did).
-  if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true })
+  if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true, ridge: settings.ridge })
   const outcome = await round(pool, settings, ports)
-  if (settings.pooled) await reestimate(pool, ports)
+  if (settings.pooled) await reestimate(pool, ports, { ridge: settings.ridge })
   return outcome
 }

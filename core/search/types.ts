@@ -140,6 +140,8 @@ export const StrategySettings = z.object({
   mergeEvery: z.number().int().min(0).default(0),
   /** Rank candidates by pooled estimates (./pooled.ts) rather than their own validation means. */
   pooled: z.boolean().default(true),
+  /** Ridge penalty of the pooled model's sentence effects, in items (./pooled.ts). */
+  ridge: z.number().positive().default(20),
 })
 export type StrategySettings = z.infer<typeof StrategySettings>
 
@@ -152,6 +154,7 @@ export const STRATEGY_NAMES = [
   'gepa',
   'gepa-best',
   'gepa-race',
+  'pooled-local',
   'evolution',
   'fewshot',
 ] as const

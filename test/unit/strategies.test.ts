@@ -5,7 +5,8 @@ import { Rng } from '../../core/rng.js'
 import { copiesTraining, crossover, merge, sentences } from '../../core/search/edits.js'
 import { Exhausted, evaluateWithin } from '../../core/search/common.js'
 import { paretoWeights } from '../../core/search/pareto.js'
-import { STRATEGIES, STRATEGY_NAMES } from '../../core/search/strategies.js'
+import { POOLED_LOCAL_RIDGE } from '../../core/search/pooled-local.js'
+import { STRATEGIES, STRATEGY_NAMES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf } from '../../core/search/types.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
@@ -112,6 +113,60 @@ test('reflective strategies beat the seed on validation within a small budget', 
       `${name}: seed ${ports.pool[0]?.validationMean}, best ${best?.validationMean}`,
     )
   }
+})
+
+test('pooled-local: proposals kept beside their parent; new incumbents confirmed; a truly better prompt', async () => {
+  const world = new SimWorld(scenario)
+  const ports = memoryPorts(world, { seed: 'pooled-local', budget: 2_000, train: 120, validation: 60 })
+  const seed = scenario.task.prompt
+  ports.pool.push({
+    id: 'seed',
+    content: seed,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: meanOf(await ports.evaluate(seed, ports.validationIds)),
+  })
+  const settings = { ...DEFAULT_STRATEGY_SETTINGS, minibatchSize: 8, ridge: POOLED_LOCAL_RIDGE }
+  const known = async (c: { content: typeof seed }) =>
+    (await ports.knownScores?.(c.content, ports.validationIds))?.length ?? 0
+  let confirmations = 0
+  for (let r = 0; r < 500; r++) {
+    const top = incumbent(ports.pool)
+    assert.ok(top)
+    const unconfirmed = (await known(top)) < ports.validationIds.length
+    const before = ports.pool.length
+    const outcome = await runRound(STRATEGIES['pooled-local'], ports.pool, settings, ports)
+    if (outcome.exhausted) break
+    if (unconfirmed) {
+      // The round only scored the incumbent on the rest of the validation items.
+      confirmations++
+      assert.equal(outcome.proposals, 0)
+      assert.equal(ports.pool.length, before)
+      assert.equal(await known(top), ports.validationIds.length)
+    } else assert.ok(outcome.proposals > 0, `round ${r} proposed nothing`)
+  }
+  assert.ok(confirmations >= 3, `${confirmations} confirmations`)
+  const kept = ports.pool.slice(1)
+  assert.ok(kept.length >= 60, `${kept.length} kept`)
+  for (const c of kept) {
+    assert.equal(c.status, 'accepted')
+    assert.ok((await known(c)) >= 8, `${c.id} is scored on validation items`)
+    const parent = ports.pool.find((p) => p.id === c.parentIds[0])
+    assert.ok(parent && (await known(parent)) >= 8, `${c.id}'s parent is scored beside it`)
+  }
+  assert.ok(kept.some((c) => c.operator === 'random-edit') && kept.some((c) => c.operator === 'reflect'))
+  // Exact quality (mean success probability over 400 unseen examples), not the search's own estimate.
+  const exact = (content: typeof seed) => {
+    const clauses = world.parseClauses(content.system, content.model)
+    const keys = Array.from({ length: 400 }, (_, i) => `exact-${i}`)
+    return keys.reduce((a, k) => a + world.probability(world.example(k), clauses, content.model), 0) / keys.length
+  }
+  const best = incumbent(ports.pool)
+  assert.ok(
+    best && exact(best.content) > exact(seed) + 0.05,
+    `seed ${exact(seed)}, best ${best && exact(best.content)}`,
+  )
 })
 
 test('campaign estimate: ranges ordered, search capped by the budget, strategy-specific costs', async () => {
