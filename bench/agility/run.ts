@@ -290,6 +290,8 @@ for (const instance of instances) {
         resamples: 4000,
       })
       const q = ctx.quality(f)
+      if (process.env.AGILITY_DEBUG && d.ship !== null && q < q0 - margin - 1e-9)
+        log(`  regression: ${method} to ${target} shipped at ${q.toFixed(4)} vs production ${q0.toFixed(4)}`)
       results.get(method)!.migrations.push({
         instance,
         target,
@@ -340,6 +342,8 @@ for (const instance of instances) {
     const shipped = d.ship === null ? null : (fs[measures.findIndex((m) => m.id === d.ship)] as PromptContent)
     const q = shipped ? ctx.quality(shipped) : q0
     const cheaper = shipped !== null && shipped.model !== PRODUCTION_MODEL
+    if (process.env.AGILITY_DEBUG && shipped !== null && q < q0 - margin - 1e-9)
+      log(`  regression: ${method} (cheapest) shipped ${shipped.model} at ${q.toFixed(4)} vs ${q0.toFixed(4)}`)
     results.get(method)!.cheapest.push({
       instance,
       exists,

@@ -15,7 +15,8 @@
  *   sentence that helps or hurts on this model without any failure's feedback naming it (a model's
  *   own preference, docs/model-agility.md) is found only that way;
  * - **confirmation**: a round starts by scoring the candidate ranked first on every validation item
- *   when it has not been yet, so the incumbent never rests on a handful of items.
+ *   when it has not been yet; the last three validation passes of the rollout budget are kept for
+ *   that, so the search never ends on an incumbent that rests on a handful of items.
  *
  * A kept candidate's `validationMean` is its mean over the validation items it was scored on
  * (`minibatch.n` of them, or all once confirmed); it is ranked by its pooled estimate.
@@ -34,6 +35,8 @@ export const BLIND_SHARE = 1 / 3
  * migration drop recovered at 20, 71–74 % at 80–200).
  */
 export const POOLED_LOCAL_RIDGE = 200
+/** Validation passes of the rollout budget kept, at the end, for confirming incumbents. */
+export const ENDGAME_PASSES = 3
 /** Parents are drawn from this many of the best-ranked candidates. */
 const PARENTS = 3
 
@@ -49,6 +52,12 @@ export async function pooledLocalRound(
     // Confirmation: the incumbent on every validation item (what is cached costs nothing).
     if ((await ports.uncachedCount(top.content, ports.validationIds)) > 0) {
       await evaluateWithin(ports, top.content, ports.validationIds)
+      return outcome
+    }
+    // The end: the last passes of the budget are kept for confirmations, so the search never
+    // stops on an incumbent scored on a few items.
+    if ((await ports.rolloutsRemaining()) <= ENDGAME_PASSES * ports.validationIds.length) {
+      outcome.exhausted = true
       return outcome
     }
     const m = Math.min(settings.minibatchSize, ports.validationIds.length)

@@ -167,6 +167,9 @@ test('pooled-local: proposals kept beside their parent; new incumbents confirmed
     best && exact(best.content) > exact(seed) + 0.05,
     `seed ${exact(seed)}, best ${best && exact(best.content)}`,
   )
+  // The search ended on a confirmed incumbent, with the last passes of the budget kept for that.
+  assert.equal(await known(best), ports.validationIds.length)
+  assert.ok(ports.rollouts() < 2_000, `${ports.rollouts()} rollouts`)
 })
 
 test('campaign estimate: ranges ordered, search capped by the budget, strategy-specific costs', async () => {
