@@ -35,7 +35,10 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   const config = join(dir, 'campaign.json')
   writeFileSync(
     config,
-    JSON.stringify({ ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, strategy: 'gepa-best' } }),
+    JSON.stringify({
+      ...TEST_CAMPAIGN,
+      search: { ...TEST_CAMPAIGN.search, strategy: 'pooled-local', minibatchSize: 8 },
+    }),
   )
   const run = await kaizen(
     [
