@@ -90,6 +90,14 @@ export async function configFromFlags(opts: ConfigFlags): Promise<{ config: Camp
     if (current === undefined || current === null) merged['search'] = agility
     else if (isMapping(current)) merged['search'] = { ...current, ...agility }
   }
+  // The canary's readiness is a non-inferiority test too: it takes the margin the search was given,
+  // unless the config sets its own.
+  if (opts.margin !== undefined && opts.margin > 0) {
+    const canary = merged['canary'] ?? {}
+    const analysis = isMapping(canary) ? (canary['analysis'] ?? {}) : null
+    if (isMapping(canary) && isMapping(analysis) && analysis['margin'] === undefined)
+      merged['canary'] = { ...canary, analysis: { ...analysis, margin: opts.margin } }
+  }
   const flagged =
     opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined || agility !== null
   return {

@@ -87,3 +87,28 @@ test('Kaizen errors map to Temporal failures: type = code, retry only transient 
   assert.deepEqual([plain.type, plain.nonRetryable, plain.message], ['Error', false, 'socket closed'])
   assert.ok(isKaizenError(Object.assign(new Error('x'), { name: 'KaizenError', code: 'CONFLICT' })))
 })
+
+test('--margin of a model search is also the canary readiness margin, unless the config sets its own', async () => {
+  const { configFromFlags } = await import('../../cli/commands/campaign.js')
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const flagged = await configFromFlags({ toModel: 'sim-small', margin: 0.1 })
+  assert.equal(flagged.config.search.objective?.margin, 0.1)
+  assert.equal(flagged.config.canary.analysis.margin, 0.1)
+  assert.equal((await configFromFlags({ toModel: 'sim-small' })).config.canary.analysis.margin, 0.05)
+  const dir = mkdtempSync(join(tmpdir(), 'kaizen-margin-'))
+  try {
+    const file = join(dir, 'c.yaml')
+    writeFileSync(file, 'canary: { weight: 0.2, analysis: { margin: 0.03, blockMs: 1000 } }\n')
+    const own = await configFromFlags({ config: file, toModel: 'sim-small', margin: 0.1 })
+    assert.equal(own.config.canary.analysis.margin, 0.03)
+    assert.equal(own.config.canary.weight, 0.2)
+    const partial = join(dir, 'p.yaml')
+    writeFileSync(partial, 'canary: { analysis: { blockMs: 1000 } }\n')
+    const kept = await configFromFlags({ config: partial, toModel: 'sim-small', margin: 0.1 })
+    assert.deepEqual([kept.config.canary.analysis.margin, kept.config.canary.analysis.blockMs], [0.1, 1000])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
