@@ -33,7 +33,7 @@ import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
 import { randomSearchRound } from '../../core/search/baselines.js'
 import { modelRound, type ModelChoice } from '../../core/search/models.js'
-import { POOLED_LOCAL_RIDGE } from '../../core/search/pooled-local.js'
+import { POOLED_LOCAL_MODEL } from '../../core/search/pooled-local.js'
 import { STRATEGIES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategyRound } from '../../core/search/types.js'
 import { memoryPorts } from '../../sim/memory-ports.js'
@@ -87,7 +87,7 @@ const settings = {
   ...DEFAULT_STRATEGY_SETTINGS,
   minibatchSize: int('minibatch', values.minibatch ?? (pooledLocal ? '8' : '3'), 1),
   proposals: int('proposals', values.proposals, 1),
-  ridge: pooledLocal ? POOLED_LOCAL_RIDGE : DEFAULT_STRATEGY_SETTINGS.ridge,
+  ...(pooledLocal ? POOLED_LOCAL_MODEL : {}),
 }
 
 interface Ctx {
@@ -187,6 +187,13 @@ async function search(ctx: Ctx, round: StrategyRound, seed: string, rollouts: nu
     if (idle >= 25) break
   }
   return ports.pool
+}
+
+/** What the holdout said of a shipped pair: its mean against production's and the bound the test passed. */
+function holdoutSaid(d: ReturnType<typeof decideAgility>, production: PairMeasure): string {
+  const v = d.verdicts.find((x) => x.id === d.ship)
+  const prod = mean(production.scores.map((s) => s ?? 0)) ?? 0
+  return `${v?.quality.toFixed(4)} vs ${prod.toFixed(4)}, lower bound of the difference ${v?.lowerBound?.toFixed(4)}`
 }
 
 const bestOn = (pool: readonly Candidate[], model: string) => ranked(pool.filter((c) => c.content.model === model))[0]
@@ -291,7 +298,10 @@ for (const instance of instances) {
       })
       const q = ctx.quality(f)
       if (process.env.AGILITY_DEBUG && d.ship !== null && q < q0 - margin - 1e-9)
-        log(`  regression: ${method} to ${target} shipped at ${q.toFixed(4)} vs production ${q0.toFixed(4)}`)
+        log(
+          `  regression: ${method} to ${target} shipped at ${q.toFixed(4)} vs production ${q0.toFixed(4)}; ` +
+            `holdout: ${holdoutSaid(d, prodMeasure)}`,
+        )
       results.get(method)!.migrations.push({
         instance,
         target,
@@ -343,7 +353,10 @@ for (const instance of instances) {
     const q = shipped ? ctx.quality(shipped) : q0
     const cheaper = shipped !== null && shipped.model !== PRODUCTION_MODEL
     if (process.env.AGILITY_DEBUG && shipped !== null && q < q0 - margin - 1e-9)
-      log(`  regression: ${method} (cheapest) shipped ${shipped.model} at ${q.toFixed(4)} vs ${q0.toFixed(4)}`)
+      log(
+        `  regression: ${method} (cheapest) shipped ${shipped.model} at ${q.toFixed(4)} vs ${q0.toFixed(4)}; ` +
+          `holdout: ${holdoutSaid(d, prodMeasure)}`,
+      )
     results.get(method)!.cheapest.push({
       instance,
       exists,

@@ -163,7 +163,13 @@ export async function reestimate(
   if (!ports.knownScores) return
   // Nothing new since the last fit of this pool (no candidate added, no rollout paid): keep it.
   const remaining = await ports.rolloutsRemaining()
-  const signature = `${pool.length}:${remaining}:${options.asOfRoundStart === true}:${options.ridge}`
+  const signature = [
+    pool.length,
+    remaining,
+    options.asOfRoundStart === true,
+    options.ridge,
+    options.residualPrior,
+  ].join(':')
   if (fitted.get(pool) === signature) return
   fitted.set(pool, signature)
   const features = new Map<string, string[]>()

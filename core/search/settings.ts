@@ -6,7 +6,7 @@
  * Pure module: no I/O.
  */
 import { CampaignConfig } from '../config.js'
-import { POOLED_LOCAL_RIDGE } from './pooled-local.js'
+import { POOLED_LOCAL_MODEL } from './pooled-local.js'
 import { DEFAULT_STRATEGY_SETTINGS, type StrategySettings } from './types.js'
 
 /** The campaign config's `search` object, as parsed (defaults applied). */
@@ -27,6 +27,8 @@ export function strategySettings(search: SearchStrategyConfig): StrategySettings
     population: search.population || DEFAULT_STRATEGY_SETTINGS.population,
     mergeEvery: search.mergeEvery ?? DEFAULT_STRATEGY_SETTINGS.mergeEvery,
     pooled: search.selection === 'pooled',
-    ridge: search.strategy === 'pooled-local' ? POOLED_LOCAL_RIDGE : DEFAULT_STRATEGY_SETTINGS.ridge,
+    ...(search.strategy === 'pooled-local'
+      ? POOLED_LOCAL_MODEL
+      : { ridge: DEFAULT_STRATEGY_SETTINGS.ridge, residualPrior: DEFAULT_STRATEGY_SETTINGS.residualPrior }),
   }
 }

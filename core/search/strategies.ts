@@ -49,8 +49,9 @@ export async function runRound(
 ): Promise<RoundOutcome> {
   // Before: only evidence that existed when the round first started (a retried round must choose
   // as the first attempt did).
-  if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true, ridge: settings.ridge })
+  const model = { ridge: settings.ridge, residualPrior: settings.residualPrior }
+  if (settings.pooled) await reestimate(pool, ports, { asOfRoundStart: true, ...model })
   const outcome = await round(pool, settings, ports)
-  if (settings.pooled) await reestimate(pool, ports, { ridge: settings.ridge })
+  if (settings.pooled) await reestimate(pool, ports, model)
   return outcome
 }

@@ -142,6 +142,8 @@ export const StrategySettings = z.object({
   pooled: z.boolean().default(true),
   /** Ridge penalty of the pooled model's sentence effects, in items (./pooled.ts). */
   ridge: z.number().positive().default(20),
+  /** A candidate's own residual counts n / (n + residualPrior) in its pooled estimate (./pooled.ts). */
+  residualPrior: z.number().positive().default(200),
 })
 export type StrategySettings = z.infer<typeof StrategySettings>
 

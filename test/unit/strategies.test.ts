@@ -5,7 +5,7 @@ import { Rng } from '../../core/rng.js'
 import { copiesTraining, crossover, merge, sentences } from '../../core/search/edits.js'
 import { Exhausted, evaluateWithin } from '../../core/search/common.js'
 import { paretoWeights } from '../../core/search/pareto.js'
-import { POOLED_LOCAL_RIDGE } from '../../core/search/pooled-local.js'
+import { POOLED_LOCAL_MODEL } from '../../core/search/pooled-local.js'
 import { STRATEGIES, STRATEGY_NAMES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, incumbent, meanOf } from '../../core/search/types.js'
 import { REPO_ROOT } from '../../runtime/env.js'
@@ -127,7 +127,7 @@ test('pooled-local: proposals kept beside their parent; new incumbents confirmed
     status: 'seed',
     validationMean: meanOf(await ports.evaluate(seed, ports.validationIds)),
   })
-  const settings = { ...DEFAULT_STRATEGY_SETTINGS, minibatchSize: 8, ridge: POOLED_LOCAL_RIDGE }
+  const settings = { ...DEFAULT_STRATEGY_SETTINGS, minibatchSize: 8, ...POOLED_LOCAL_MODEL }
   const known = async (c: { content: typeof seed }) =>
     (await ports.knownScores?.(c.content, ports.validationIds))?.length ?? 0
   let confirmations = 0
