@@ -58,6 +58,19 @@ test('copy guard: a prompt that pastes a training input is caught; the seed’s 
   assert.equal(copiesTraining(`${seed} Always name the failing service.`, seed, [input]), null)
 })
 
+/** The scenario's seed prompt in the pool, fully validated (what every search starts from). */
+async function seedPool(ports: ReturnType<typeof memoryPorts>) {
+  const s = scenario.task.prompt
+  ports.pool.push({
+    id: 'seed',
+    content: s,
+    parentIds: [],
+    operator: 'seed',
+    status: 'seed',
+    validationMean: meanOf(await ports.evaluate(s, ports.validationIds)),
+  })
+}
+
 async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: number, rounds = 200, jitter?: Rng) {
   const world = new SimWorld(scenario)
   const ports = memoryPorts(world, { seed, budget, train: 120, validation: 60 })
@@ -70,15 +83,7 @@ async function run(name: (typeof STRATEGY_NAMES)[number], seed: string, budget: 
       return out
     }
   }
-  const s = scenario.task.prompt
-  ports.pool.push({
-    id: 'seed',
-    content: s,
-    parentIds: [],
-    operator: 'seed',
-    status: 'seed',
-    validationMean: meanOf(await ports.evaluate(s, ports.validationIds)),
-  })
+  await seedPool(ports)
   for (let r = 0; r < rounds; r++) {
     const o = await STRATEGIES[name](ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)
     if (o.exhausted) break
@@ -119,14 +124,7 @@ test('pooled-local: proposals kept beside their parent; new incumbents confirmed
   const world = new SimWorld(scenario)
   const ports = memoryPorts(world, { seed: 'pooled-local', budget: 2_000, train: 120, validation: 60 })
   const seed = scenario.task.prompt
-  ports.pool.push({
-    id: 'seed',
-    content: seed,
-    parentIds: [],
-    operator: 'seed',
-    status: 'seed',
-    validationMean: meanOf(await ports.evaluate(seed, ports.validationIds)),
-  })
+  await seedPool(ports)
   const settings = { ...DEFAULT_STRATEGY_SETTINGS, minibatchSize: 8, ...POOLED_LOCAL_MODEL }
   const known = async (c: { content: typeof seed }) =>
     (await ports.knownScores?.(c.content, ports.validationIds))?.length ?? 0
