@@ -33,8 +33,9 @@ export const BLIND_SHARE = 1 / 3
  * ridge: most sentences here appear in few candidates scored on few items, and a weak penalty lets
  * the luckiest of them lift its candidates to the top. A weaker residual prior: a confirmed
  * candidate's own 100-odd scores then count for two thirds of its estimate, not one third.
- * Measured on bench:agility's dev seeds (share of the migration drop recovered, median): ridge 20
- * 66 %, 80 71 %, 200 68–74 %; with ridge 200, residual prior 20 70 %, 50 73–75 %, 200 68 %.
+ * Chosen on bench:agility's dev seeds (share of the migration drop recovered, median; 20
+ * instances): ridge 20 66 %, 80 71 %, 200 68–74 %; with ridge 200, residual prior 20 70 %,
+ * 50 73–75 %, 200 68 % (60 instances: 50 65 %, 200 62 %). BENCHMARKS.md has the test seeds.
  */
 export const POOLED_LOCAL_MODEL = { ridge: 200, residualPrior: 50 } as const
 /** Validation passes of the rollout budget kept, at the end, for confirming incumbents. */
