@@ -18,8 +18,9 @@
  *   when it has not been yet; the last three validation passes of the rollout budget are kept for
  *   that, so the search never ends on an incumbent that rests on a handful of items.
  *
- * A kept candidate's `validationMean` is its mean over the validation items it was scored on
- * (`minibatch.n` of them, or all once confirmed); it is ranked by its pooled estimate.
+ * A kept candidate's `validationMean` is its mean over the `minibatch.n` validation items it was
+ * first scored on (a confirmation does not rewrite it); it is ranked by its pooled estimate, which
+ * uses every score paid for, a confirmation's included.
  *
  * Pure module: all I/O goes through the ports.
  */
