@@ -26,6 +26,9 @@ export interface PooledObservation {
   score: number
 }
 
+const DEFAULT_RIDGE = 20
+const DEFAULT_RESIDUAL_PRIOR = 200
+
 export interface PooledOptions {
   /** Ridge penalty on sentence effects, in items (default 20). */
   ridge?: number
@@ -55,8 +58,8 @@ export function pooledEstimates(
   observations: readonly PooledObservation[],
   options: PooledOptions = {},
 ): Map<string, number> {
-  const ridge = options.ridge ?? 20
-  const residualPrior = options.residualPrior ?? 200
+  const ridge = options.ridge ?? DEFAULT_RIDGE
+  const residualPrior = options.residualPrior ?? DEFAULT_RESIDUAL_PRIOR
   const sweeps = options.sweeps ?? 25
   const obs = observations.filter((o) => features.has(o.candidate))
   const out = new Map<string, number>()
@@ -167,8 +170,8 @@ export async function reestimate(
     pool.length,
     remaining,
     options.asOfRoundStart === true,
-    options.ridge,
-    options.residualPrior,
+    options.ridge ?? DEFAULT_RIDGE,
+    options.residualPrior ?? DEFAULT_RESIDUAL_PRIOR,
   ].join(':')
   if (fitted.get(pool) === signature) return
   fitted.set(pool, signature)
