@@ -179,6 +179,27 @@ const waitFor = (c: Child, re: RegExp, what: string, timeoutMs = 120_000) =>
     ),
   )
 
+/**
+ * A step that must end within `ms`; otherwise it fails with what each process printed last (the test
+ * once hung in CI past its 10 minutes with nothing to show why).
+ */
+async function within<T>(step: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const tails = children.map(
+        (c) => `--- ${c.name} (${alive(c) ? 'running' : 'exited'}):\n${c.lines.slice(-25).join('\n')}`,
+      )
+      reject(new Error(`${what}: not done after ${ms / 1000} s\n${tails.join('\n')}`))
+    }, ms)
+  })
+  try {
+    return await Promise.race([step, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** With KAIZEN_TEST_LOG_DUMP=<folder>, every child's lines are also written there (to see what was printed). */
 function dump(): void {
   const dir = process.env.KAIZEN_TEST_LOG_DUMP
@@ -303,7 +324,11 @@ token; the processes survive and the campaign finishes`,
       'the database went away in the middle of the campaign',
     )
     release()
-    const during = await Promise.all([...held, complete(200), ingestBatch(300), ingestBatch(301)])
+    const during = await within(
+      Promise.all([...held, complete(200), ingestBatch(300), ingestBatch(301)]),
+      180_000,
+      'gateway and ingest calls during the outage',
+    )
     await eventually(
       async () => up.lines.slice(printedBefore).some((l) => /Activity failed/.test(l)) || !alive(up),
       (ok) => ok,
@@ -328,7 +353,11 @@ token; the processes survive and the campaign finishes`,
       () => false,
     )
 
-    const result: CampaignResult = await handle.result()
+    const result: CampaignResult = await within(
+      handle.result(),
+      240_000,
+      `the campaign after the outage (${(await handle.describe()).status.name} when the wait began)`,
+    )
     t.diagnostic(`campaign ${result.decision}; during the outage: ${during.map((r) => r.status).join(', ')}`)
     const after = await complete(400)
     const afterIngest = await ingestBatch(401)
