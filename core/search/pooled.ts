@@ -17,7 +17,7 @@
  */
 import { sentenceKey, sentences } from './edits.js'
 import type { PromptContent } from '../prompt.js'
-import type { Candidate, SearchPorts } from './types.js'
+import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type SearchPorts } from './types.js'
 
 export interface PooledObservation {
   /** Candidate id. */
@@ -25,9 +25,6 @@ export interface PooledObservation {
   item: string
   score: number
 }
-
-const DEFAULT_RIDGE = 20
-const DEFAULT_RESIDUAL_PRIOR = 200
 
 export interface PooledOptions {
   /** Ridge penalty on sentence effects, in items (default 20). */
@@ -58,8 +55,8 @@ export function pooledEstimates(
   observations: readonly PooledObservation[],
   options: PooledOptions = {},
 ): Map<string, number> {
-  const ridge = options.ridge ?? DEFAULT_RIDGE
-  const residualPrior = options.residualPrior ?? DEFAULT_RESIDUAL_PRIOR
+  const ridge = options.ridge ?? DEFAULT_STRATEGY_SETTINGS.ridge
+  const residualPrior = options.residualPrior ?? DEFAULT_STRATEGY_SETTINGS.residualPrior
   const sweeps = options.sweeps ?? 25
   const obs = observations.filter((o) => features.has(o.candidate))
   const out = new Map<string, number>()
@@ -170,8 +167,8 @@ export async function reestimate(
     pool.length,
     remaining,
     options.asOfRoundStart === true,
-    options.ridge ?? DEFAULT_RIDGE,
-    options.residualPrior ?? DEFAULT_RESIDUAL_PRIOR,
+    options.ridge ?? DEFAULT_STRATEGY_SETTINGS.ridge,
+    options.residualPrior ?? DEFAULT_STRATEGY_SETTINGS.residualPrior,
   ].join(':')
   if (fitted.get(pool) === signature) return
   fitted.set(pool, signature)

@@ -21,14 +21,13 @@ export type SearchStrategyConfig = Pick<
 
 export function strategySettings(search: SearchStrategyConfig): StrategySettings {
   return {
+    ...DEFAULT_STRATEGY_SETTINGS,
     proposals: search.proposalsPerRound,
     minibatchSize: search.minibatchSize,
     beamWidth: search.beamWidth || DEFAULT_STRATEGY_SETTINGS.beamWidth,
     population: search.population || DEFAULT_STRATEGY_SETTINGS.population,
     mergeEvery: search.mergeEvery ?? DEFAULT_STRATEGY_SETTINGS.mergeEvery,
     pooled: search.selection === 'pooled',
-    ...(search.strategy === 'pooled-local'
-      ? POOLED_LOCAL_MODEL
-      : { ridge: DEFAULT_STRATEGY_SETTINGS.ridge, residualPrior: DEFAULT_STRATEGY_SETTINGS.residualPrior }),
+    ...(search.strategy === 'pooled-local' ? POOLED_LOCAL_MODEL : {}),
   }
 }

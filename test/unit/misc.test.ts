@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { configFromFlags } from '../../cli/commands/campaign.js'
 import { parseCampaignConfig } from '../../core/config.js'
 import { parseDecision } from '../../core/decision.js'
 import { isKaizenError, KaizenError } from '../../core/errors.js'
@@ -89,10 +93,6 @@ test('Kaizen errors map to Temporal failures: type = code, retry only transient 
 })
 
 test('--margin of a model search is also the canary readiness margin, unless the config sets its own', async () => {
-  const { configFromFlags } = await import('../../cli/commands/campaign.js')
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
-  const { join } = await import('node:path')
-  const { tmpdir } = await import('node:os')
   const flagged = await configFromFlags({ toModel: 'sim-small', margin: 0.1 })
   assert.equal(flagged.config.search.objective?.margin, 0.1)
   assert.equal(flagged.config.canary.analysis.margin, 0.1)
