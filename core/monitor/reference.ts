@@ -26,25 +26,75 @@ export interface SeasonalReference extends ReferenceStats {
 /** Observations behind the overall mean in the shrinkage of a day type's mean. */
 export const SHRINK_OBSERVATIONS = 200
 
-class Moments {
-  n = 0
-  mean = 0
-  m2 = 0
-  add(raw: number): void {
-    const x = Math.min(1, Math.max(0, raw))
-    this.n++
-    const d = x - this.mean
-    this.mean += d / this.n
-    this.m2 += d * (x - this.mean)
-  }
-  stats(): ReferenceStats | null {
-    return this.n === 0 ? null : { mean: this.mean, variance: this.n > 1 ? this.m2 / (this.n - 1) : 0, n: this.n }
-  }
+/** Running moments as plain data (a workflow carries them through continue-as-new). */
+export interface Moments {
+  n: number
+  mean: number
+  m2: number
 }
+
+const emptyMoments = (): Moments => ({ n: 0, mean: 0, m2: 0 })
+
+function addTo(m: Moments, raw: number): void {
+  const x = Math.min(1, Math.max(0, raw))
+  m.n++
+  const d = x - m.mean
+  m.mean += d / m.n
+  m.m2 += d * (x - m.mean)
+}
+
+const statsOf = (m: Moments): ReferenceStats | null =>
+  m.n === 0 ? null : { mean: m.mean, variance: m.n > 1 ? m.m2 / (m.n - 1) : 0, n: m.n }
 
 export function isWeekend(at: number, utcOffsetHours = 0): boolean {
   const day = new Date(at + utcOffsetHours * 3_600_000).getUTCDay()
   return day === 0 || day === 6
+}
+
+/** A reference being learned: moments overall and by day type. */
+export interface ReferenceAccumulator {
+  all: Moments
+  weekday: Moments
+  weekend: Moments
+  utcOffsetHours: number
+}
+
+export const emptyAccumulator = (utcOffsetHours = 0): ReferenceAccumulator => ({
+  all: emptyMoments(),
+  weekday: emptyMoments(),
+  weekend: emptyMoments(),
+  utcOffsetHours,
+})
+
+/** Add observations (`value` null = missing, skipped); returns a new accumulator. */
+export function accumulate(
+  acc: ReferenceAccumulator,
+  observations: Iterable<{ at: number; value: number | null }>,
+): ReferenceAccumulator {
+  const next: ReferenceAccumulator = {
+    all: { ...acc.all },
+    weekday: { ...acc.weekday },
+    weekend: { ...acc.weekend },
+    utcOffsetHours: acc.utcOffsetHours,
+  }
+  for (const o of observations) {
+    if (o.value === null || !Number.isFinite(o.value)) continue
+    addTo(next.all, o.value)
+    addTo(isWeekend(o.at, acc.utcOffsetHours) ? next.weekend : next.weekday, o.value)
+  }
+  return next
+}
+
+/** The reference an accumulator has learned; null before any observation. */
+export function referenceOfAccumulator(acc: ReferenceAccumulator): SeasonalReference | null {
+  const overall = statsOf(acc.all)
+  if (!overall) return null
+  return {
+    ...overall,
+    weekday: statsOf(acc.weekday),
+    weekend: statsOf(acc.weekend),
+    utcOffsetHours: acc.utcOffsetHours,
+  }
 }
 
 /**
@@ -55,17 +105,7 @@ export function learnReference(
   observations: Iterable<{ at: number; value: number | null }>,
   utcOffsetHours = 0,
 ): SeasonalReference | null {
-  const all = new Moments()
-  const weekday = new Moments()
-  const weekend = new Moments()
-  for (const o of observations) {
-    if (o.value === null || !Number.isFinite(o.value)) continue
-    all.add(o.value)
-    ;(isWeekend(o.at, utcOffsetHours) ? weekend : weekday).add(o.value)
-  }
-  const overall = all.stats()
-  if (!overall) return null
-  return { ...overall, weekday: weekday.stats(), weekend: weekend.stats(), utcOffsetHours }
+  return referenceOfAccumulator(accumulate(emptyAccumulator(utcOffsetHours), observations))
 }
 
 /** The reference mean for a check covering time `at`: its day type's mean, shrunk toward the overall one. */

@@ -1,0 +1,227 @@
+/**
+ * @module core/monitor/check
+ * One check of the quality monitor, as a pure function: what the workflow does each hour, minus the
+ * I/O. Given the monitor's state and what the last interval brought (the graded sample of the
+ * production version's traffic, the floors' window, the judge's spend, input drift), it returns the
+ * next state, what was found, and whether it is a degradation a campaign may answer.
+ *
+ *   new production version? → forget the reference and learn it again
+ *   learning                → add the interval to the reference; once it covers `referenceMs` and
+ *                              `minReferenceObservations`, freeze it and arm the detectors
+ *   watching                → feed the detectors (each hour against its day type's reference);
+ *                              an alarm is a finding, and that detector starts afresh
+ *   always                  → floors on the window (missing data reported as missing), the judge
+ *                              budget, input drift
+ *
+ * Pure module: safe to import from workflow code.
+ */
+import type { MonitorConfig } from './config.js'
+import {
+  DQ_BUDGET_SHARE,
+  initialDetectorState,
+  readDetector,
+  settingsFromReference,
+  updateDetector,
+  type DetectorSettings,
+  type DetectorState,
+} from './detector.js'
+import type { InputDrift } from './input-drift.js'
+import { checkFloors, type FloorVerdict, type WindowStats } from './policy.js'
+import {
+  accumulate,
+  emptyAccumulator,
+  guardedReferenceAt,
+  isWeekend,
+  referenceOfAccumulator,
+  type ReferenceAccumulator,
+  type SeasonalReference,
+} from './reference.js'
+
+export type Metric = 'dq' | 'errorRate'
+
+interface Armed {
+  reference: SeasonalReference
+  settings: DetectorSettings
+  state: DetectorState
+}
+
+export interface MonitorState {
+  productionVersionId: string | null
+  /** When the current reference began: the monitor's start or the last promotion (epoch ms). */
+  referenceFrom: number
+  dq: ReferenceAccumulator
+  errorRate: ReferenceAccumulator
+  /** The armed detectors once the reference is learned; null while learning. */
+  watching: { since: number; detectors: Record<Metric, Armed> } | null
+}
+
+export interface GradedRequest {
+  at: number
+  /** The DQ score; null when the judge gave none (missing, never counted as good). */
+  dq: number | null
+  error: boolean
+}
+
+export interface CheckInput {
+  /** End of the interval this check covers (epoch ms). */
+  now: number
+  productionVersionId: string
+  /** The graded sample of the interval, in time order. */
+  requests: readonly GradedRequest[]
+  /** The floors' window (all requests for latency and errors, graded ones for DQ). */
+  window: WindowStats
+  judge: { spentTodayUsd: number; budgetUsd: number; exhausted: boolean }
+  inputDrift: InputDrift | null
+}
+
+export type FindingKind = 'change' | 'floor' | 'input-drift' | 'budget'
+
+export interface Finding {
+  kind: FindingKind
+  metric: string
+  summary: string
+  evidence: Record<string, unknown>
+}
+
+export interface CheckResult {
+  state: MonitorState
+  findings: Finding[]
+  /** A change or floor breach in DQ: what an improvement campaign can answer. */
+  degradation: boolean
+  floors: FloorVerdict[]
+  phase: 'learning' | 'watching'
+}
+
+export function initialMonitorState(now: number, productionVersionId: string | null = null): MonitorState {
+  return {
+    productionVersionId,
+    referenceFrom: now,
+    dq: emptyAccumulator(),
+    errorRate: emptyAccumulator(),
+    watching: null,
+  }
+}
+
+const DIRECTION: Record<Metric, 'drop' | 'rise'> = { dq: 'drop', errorRate: 'rise' }
+const SHARE: Record<Metric, number> = { dq: DQ_BUDGET_SHARE, errorRate: 1 - DQ_BUDGET_SHARE }
+
+const valuesOf = (requests: readonly GradedRequest[], metric: Metric) =>
+  requests.map((r) => ({
+    at: r.at,
+    value: metric === 'dq' ? (r.error ? null : r.dq) : r.error ? 1 : 0,
+  }))
+
+function arm(state: MonitorState, config: MonitorConfig, now: number): MonitorState['watching'] {
+  const days = Math.max(1 / 24, (now - state.referenceFrom) / 86_400_000)
+  const detectors = {} as Record<Metric, Armed>
+  for (const metric of ['dq', 'errorRate'] as const) {
+    const reference = referenceOfAccumulator(state[metric])
+    if (!reference) return null
+    const settings = settingsFromReference(reference, {
+      direction: DIRECTION[metric],
+      tolerance: config.tolerance,
+      falseAlarmsPer30Days: config.falseAlarmsPer30Days * SHARE[metric],
+      observationsPerDay: state.errorRate.all.n / days,
+    })
+    detectors[metric] = { reference, settings, state: initialDetectorState(settings) }
+  }
+  return { since: now, detectors }
+}
+
+/** Feed a detector observations in time order, each run of one day type against its own reference. */
+function feed(armed: Armed, metric: Metric, observations: ReadonlyArray<{ at: number; value: number | null }>): Armed {
+  let state = armed.state
+  let i = 0
+  while (i < observations.length) {
+    const first = observations[i] as { at: number }
+    const weekend = isWeekend(first.at, armed.reference.utcOffsetHours)
+    let j = i
+    while (j < observations.length && isWeekend(observations[j]!.at, armed.reference.utcOffsetHours) === weekend) j++
+    const reference = guardedReferenceAt(armed.reference, first.at, DIRECTION[metric])
+    state = updateDetector(
+      armed.settings,
+      state,
+      observations.slice(i, j).map((o) => o.value),
+      reference,
+    )
+    i = j
+  }
+  return { ...armed, state }
+}
+
+const LABEL: Record<Metric, string> = { dq: 'DQ', errorRate: 'error rate' }
+
+export function applyCheck(config: MonitorConfig, previous: MonitorState, input: CheckInput): CheckResult {
+  let state: MonitorState = previous
+  const findings: Finding[] = []
+  // A promotion (or the first check): the reference is learned again, from this interval's first request.
+  if (state.productionVersionId !== input.productionVersionId)
+    state = initialMonitorState(Math.min(input.requests[0]?.at ?? input.now, input.now), input.productionVersionId)
+
+  if (state.watching === null) {
+    state = {
+      ...state,
+      dq: accumulate(state.dq, valuesOf(input.requests, 'dq')),
+      errorRate: accumulate(state.errorRate, valuesOf(input.requests, 'errorRate')),
+    }
+    const covered = input.now - state.referenceFrom >= config.referenceMs
+    if (covered && state.dq.all.n >= config.minReferenceObservations)
+      state = { ...state, watching: arm(state, config, input.now) }
+  } else {
+    const detectors = { ...state.watching.detectors }
+    for (const metric of ['dq', 'errorRate'] as const) {
+      const fed = feed(detectors[metric], metric, valuesOf(input.requests, metric))
+      if (fed.state.alarmAt !== null) {
+        const reading = readDetector(fed.settings, fed.state)
+        const ref = fed.reference.mean
+        const since = reading.meanSince
+        findings.push({
+          kind: 'change',
+          metric,
+          summary:
+            `${LABEL[metric]} changed: ${since === null ? 'n/a' : since.toFixed(3)} over the last ` +
+            `${reading.n - reading.since} graded requests against a reference of ${ref.toFixed(3)}`,
+          evidence: {
+            statistic: reading.statistic,
+            threshold: reading.threshold,
+            reference: ref,
+            meanSince: since,
+            observationsSince: reading.n - reading.since,
+            observations: reading.n,
+            falseAlarmsPer30Days: config.falseAlarmsPer30Days * SHARE[metric],
+          },
+        })
+        detectors[metric] = { ...fed, state: initialDetectorState(fed.settings) }
+      } else detectors[metric] = fed
+    }
+    state = { ...state, watching: { ...state.watching, detectors } }
+  }
+
+  const floors = checkFloors(config.floors, input.window)
+  for (const f of floors.filter((x) => x.status === 'breach'))
+    findings.push({
+      kind: 'floor',
+      metric: f.floor,
+      summary: `${f.floor} ${f.value?.toFixed(3)} is past its floor ${f.limit}`,
+      evidence: { value: f.value, limit: f.limit, windowMs: config.floors.windowMs },
+    })
+  if (input.judge.exhausted)
+    findings.push({
+      kind: 'budget',
+      metric: 'judge',
+      summary:
+        `grading stopped for the day: $${input.judge.spentTodayUsd.toFixed(2)} of the ` +
+        `$${input.judge.budgetUsd.toFixed(2)} daily judge budget spent`,
+      evidence: { ...input.judge },
+    })
+  const drift = input.inputDrift
+  if (config.inputDrift.alert && drift?.increase != null && drift.increase >= config.inputDrift.novelShareIncrease)
+    findings.push({
+      kind: 'input-drift',
+      metric: 'inputs',
+      summary: `${(100 * (drift.recentNovelShare ?? 0)).toFixed(0)} % of recent inputs are unlike the reference's`,
+      evidence: { ...drift },
+    })
+  const degradation = findings.some((f) => f.metric === 'dq' && (f.kind === 'change' || f.kind === 'floor'))
+  return { state, findings, degradation, floors, phase: state.watching ? 'watching' : 'learning' }
+}
