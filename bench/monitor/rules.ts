@@ -1,30 +1,24 @@
 /**
  * The alert rules bench:monitor compares, each checked once an hour over the same traffic:
  *
- * - **kaizen**: the e-detector of core/monitor/detector.ts on DQ (a drop) and on the error rate (a
- *   rise), its reference learned from the 7 days before monitoring (weekday and weekend means,
- *   each moved two standard errors toward the bad side: core/monitor/reference.ts);
+ * - **kaizen**: the monitor's own hourly check (core/monitor/check.ts, floors off): the e-detectors
+ *   on DQ (a drop) and on the error rate (a rise), the reference learned from the 7 days before
+ *   monitoring (weekday and weekend means, each moved two standard errors toward the bad side);
  * - **threshold** (what Langfuse, LangSmith, Braintrust and Datadog offer): the window's average DQ
  *   below the reference by more than `offset`, or its error rate above by more than `offset`;
  * - **t-test**: the window against the reference window, a one-sided z (Welch) test on DQ and on
  *   the error rate, re-run every hour.
  */
-import {
-  DQ_BUDGET_SHARE,
-  initialDetectorState,
-  referenceOf,
-  settingsFromReference,
-  updateDetector,
-} from '../../core/monitor/detector.js'
-import { guardedReferenceAt, learnReference, type SeasonalReference } from '../../core/monitor/reference.js'
+import { applyCheck, initialMonitorState, type MonitorState } from '../../core/monitor/check.js'
+import { MonitorConfig } from '../../core/monitor/config.js'
+import { referenceOf } from '../../core/monitor/detector.js'
 import type { Hour } from './traffic.js'
 
 export interface Reference {
+  /** The reference window's hours (Kaizen learns from them as the monitor does). */
+  hours: readonly Hour[]
   dq: { mean: number; variance: number; n: number }
-  seasonalDq: SeasonalReference
-  seasonalError: SeasonalReference
   error: { mean: number; variance: number; n: number }
-  observationsPerDay: number
 }
 
 export interface Rule {
@@ -41,47 +35,42 @@ export function referenceFrom(hours: readonly Hour[]): Reference {
   const dq = referenceOf(hours.flatMap((h) => h.scores))
   const error = referenceOf(hours.flatMap((h) => h.errors))
   if (!dq || !error) throw new Error('bench:monitor: the reference window has no traffic')
-  const requests = hours.reduce((a, h) => a + h.errors.length, 0)
-  const seasonalDq = learnReference(hours.flatMap((h) => h.scores.map((value) => ({ at: h.at, value }))))
-  const seasonalError = learnReference(hours.flatMap((h) => h.errors.map((value) => ({ at: h.at, value }))))
-  return {
-    dq,
-    error,
-    seasonalDq: seasonalDq as SeasonalReference,
-    seasonalError: seasonalError as SeasonalReference,
-    observationsPerDay: (requests / hours.length) * 24,
-  }
+  return { hours, dq, error }
 }
 
+/** The monitor's own check (core/monitor/check.ts), its reference learned from the reference hours. */
 export function kaizenRule(
   name: string,
   opts: { tolerance: number; falseAlarmsPer30Days: number; seasonal: boolean },
 ): RuleSpec {
+  const config = MonitorConfig.parse({
+    tolerance: opts.tolerance,
+    falseAlarmsPer30Days: opts.falseAlarmsPer30Days,
+    weeklyProfile: opts.seasonal,
+    // The peers have no floors; neither has Kaizen here.
+    floors: { dq: null, p95LatencyMs: null },
+  })
+  const judge = { spentTodayUsd: 0, budgetUsd: 0, exhausted: false }
+  const step = (state: MonitorState, hour: Hour) =>
+    applyCheck(config, state, {
+      now: hour.at + 3_600_000,
+      productionVersionId: 'production',
+      requests: hour.scores.map((dq, i) => ({ at: hour.at, dq, error: hour.errors[i] === 1 })),
+      window: { graded: 0, dqMean: null, requests: 0, errors: 0, p95LatencyMs: null },
+      judge,
+      inputDrift: null,
+    })
   return {
     name,
     make(ref) {
-      const dqSettings = settingsFromReference(ref.dq, {
-        direction: 'drop',
-        tolerance: opts.tolerance,
-        falseAlarmsPer30Days: opts.falseAlarmsPer30Days * DQ_BUDGET_SHARE,
-        observationsPerDay: ref.observationsPerDay,
-      })
-      const errSettings = settingsFromReference(ref.error, {
-        direction: 'rise',
-        tolerance: opts.tolerance,
-        falseAlarmsPer30Days: opts.falseAlarmsPer30Days * (1 - DQ_BUDGET_SHARE),
-        observationsPerDay: ref.observationsPerDay,
-      })
-      let dq = initialDetectorState(dqSettings)
-      let err = initialDetectorState(errSettings)
+      let state = initialMonitorState(0)
+      for (const hour of ref.hours) state = step(state, hour).state
+      if (state.watching === null) throw new Error('bench:monitor: the reference window did not arm the monitor')
       return {
         check(hour) {
-          const guard = { seasonal: opts.seasonal }
-          const dqRef = guardedReferenceAt(ref.seasonalDq, hour.at, 'drop', guard)
-          const errRef = guardedReferenceAt(ref.seasonalError, hour.at, 'rise', guard)
-          dq = updateDetector(dqSettings, dq, hour.scores, dqRef)
-          err = updateDetector(errSettings, err, hour.errors, errRef)
-          return dq.alarmAt !== null || err.alarmAt !== null
+          const res = step(state, hour)
+          state = res.state
+          return res.findings.some((f) => f.kind === 'change')
         },
       }
     },

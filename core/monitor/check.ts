@@ -92,12 +92,16 @@ export interface CheckResult {
   phase: 'learning' | 'watching'
 }
 
-export function initialMonitorState(now: number, productionVersionId: string | null = null): MonitorState {
+export function initialMonitorState(
+  now: number,
+  productionVersionId: string | null = null,
+  utcOffsetHours = 0,
+): MonitorState {
   return {
     productionVersionId,
     referenceFrom: now,
-    dq: emptyAccumulator(),
-    errorRate: emptyAccumulator(),
+    dq: emptyAccumulator(utcOffsetHours),
+    errorRate: emptyAccumulator(utcOffsetHours),
     watching: null,
   }
 }
@@ -129,7 +133,12 @@ function arm(state: MonitorState, config: MonitorConfig, now: number): MonitorSt
 }
 
 /** Feed a detector observations in time order, each run of one day type against its own reference. */
-function feed(armed: Armed, metric: Metric, observations: ReadonlyArray<{ at: number; value: number | null }>): Armed {
+function feed(
+  armed: Armed,
+  metric: Metric,
+  observations: ReadonlyArray<{ at: number; value: number | null }>,
+  seasonal: boolean,
+): Armed {
   let state = armed.state
   let i = 0
   while (i < observations.length) {
@@ -137,7 +146,7 @@ function feed(armed: Armed, metric: Metric, observations: ReadonlyArray<{ at: nu
     const weekend = isWeekend(first.at, armed.reference.utcOffsetHours)
     let j = i
     while (j < observations.length && isWeekend(observations[j]!.at, armed.reference.utcOffsetHours) === weekend) j++
-    const reference = guardedReferenceAt(armed.reference, first.at, DIRECTION[metric])
+    const reference = guardedReferenceAt(armed.reference, first.at, DIRECTION[metric], { seasonal })
     state = updateDetector(
       armed.settings,
       state,
@@ -156,7 +165,11 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
   const findings: Finding[] = []
   // A promotion (or the first check): the reference is learned again, from this interval's first request.
   if (state.productionVersionId !== input.productionVersionId)
-    state = initialMonitorState(Math.min(input.requests[0]?.at ?? input.now, input.now), input.productionVersionId)
+    state = initialMonitorState(
+      Math.min(input.requests[0]?.at ?? input.now, input.now),
+      input.productionVersionId,
+      config.utcOffsetHours,
+    )
 
   if (state.watching === null) {
     state = {
@@ -170,7 +183,7 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
   } else {
     const detectors = { ...state.watching.detectors }
     for (const metric of ['dq', 'errorRate'] as const) {
-      const fed = feed(detectors[metric], metric, valuesOf(input.requests, metric))
+      const fed = feed(detectors[metric], metric, valuesOf(input.requests, metric), config.weeklyProfile)
       if (fed.state.alarmAt !== null) {
         const reading = readDetector(fed.settings, fed.state)
         const ref = fed.reference.mean

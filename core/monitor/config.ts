@@ -48,6 +48,10 @@ export const MonitorConfig = z.object({
   falseAlarmsPer30Days: z.number().gt(0).max(30).default(1),
   /** Changes smaller than this are not alarms. */
   tolerance: z.number().min(0).max(0.5).default(0),
+  /** Check weekdays and weekends against their own reference means (core/monitor/reference.ts). */
+  weeklyProfile: z.boolean().default(true),
+  /** Hours east of UTC at which the task's days begin, for the weekly profile. */
+  utcOffsetHours: z.number().min(-12).max(14).default(0),
   floors: MonitorFloors.default(MonitorFloors.parse({})),
   inputDrift: z
     .object({
