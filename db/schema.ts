@@ -348,7 +348,9 @@ export const campaigns = pgTable(
     taskId: text('task_id')
       .notNull()
       .references(() => tasks.id),
-    trigger: text('trigger', { enum: ['cli', 'api', 'schedule', 'demo', 'test'] }).notNull(),
+    trigger: text('trigger', { enum: ['cli', 'api', 'schedule', 'demo', 'test', 'monitor'] }).notNull(),
+    /** What caused it beyond the trigger: the quality monitor's alert id for `monitor`. */
+    triggerRef: text('trigger_ref'),
     status: text('status').notNull(),
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
     baselineVersionId: text('baseline_version_id'),
@@ -476,6 +478,51 @@ export const auditEvents = pgTable(
     details: jsonb('details').$type<Record<string, unknown>>().notNull(),
   },
   (t) => [index('audit_task').on(t.taskId, t.at), index('audit_subject').on(t.subjectType, t.subjectId)],
+)
+
+/**
+ * Alerts of the quality monitor (core/monitor/policy.ts): one row per alert raised; a duplicate
+ * (the same key while the alert is open) only moves `lastSeenAt`. Acknowledged from the CLI or
+ * the API; every raise and acknowledgement is also an audit event.
+ */
+export const monitorAlerts = pgTable(
+  'monitor_alerts',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    /** task/metric/kind: alerts with one key are deduplicated. */
+    key: text('key').notNull(),
+    kind: text('kind', { enum: ['change', 'floor', 'input-drift', 'budget'] }).notNull(),
+    metric: text('metric').notNull(),
+    summary: text('summary').notNull(),
+    evidence: jsonb('evidence').$type<Record<string, unknown>>().notNull(),
+    raisedAt: timestamp('raised_at', { withTimezone: true, mode: 'date' }).notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, mode: 'date' }).notNull(),
+    acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, mode: 'date' }),
+    acknowledgedBy: text('acknowledged_by'),
+    /** The improvement campaign this alert started, if any. */
+    campaignId: text('campaign_id'),
+  },
+  (t) => [index('monitor_alerts_key').on(t.key, t.raisedAt), index('monitor_alerts_task').on(t.taskId, t.raisedAt)],
+)
+
+/** Judge spend of the quality monitor, one row per check (a retried check charges once). */
+export const monitorJudgeCharges = pgTable(
+  'monitor_judge_charges',
+  {
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    checkId: text('check_id').notNull(),
+    /** The UTC day the budget is counted in (YYYY-MM-DD). */
+    day: text('day').notNull(),
+    usd: doublePrecision('usd').notNull(),
+    graded: integer('graded').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.checkId] }), index('monitor_judge_day').on(t.taskId, t.day)],
 )
 
 /**
