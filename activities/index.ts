@@ -9,6 +9,7 @@ import type { ActivityDeps } from './deps.js'
 import { createEvaluationActivities } from './evaluation.js'
 import { createGradingActivities } from './grading.js'
 import { withFailureMapping } from './failure.js'
+import { createMonitorActivities } from './monitor.js'
 import { createNotifyActivities } from './notify.js'
 import { createPreflightActivities } from './preflight.js'
 import { createRetentionActivities } from './retention.js'
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGradingActivities(deps),
     ...createRetentionActivities(deps),
     ...createPreflightActivities(deps),
+    ...createMonitorActivities(deps),
   })
 }
 

@@ -35,6 +35,8 @@ export async function gradeTraffic(
     onProgress?: (done: number) => void
     flushEvery?: number
     onSettled?: (ids: readonly string[]) => void
+    /** Who pays for the judge calls this makes (recorded on each call; e.g. `monitor:<check id>`). */
+    payer?: string
   } = {},
 ): Promise<GradeTrafficStats> {
   // Every call in flight listens to the activity's cancellation signal.
@@ -55,7 +57,7 @@ export async function gradeTraffic(
   )
   const judge = judgeCaller(
     deps.models,
-    { campaignId: null, ...(options.signal ? { signal: options.signal } : {}) },
+    { campaignId: options.payer ?? null, ...(options.signal ? { signal: options.signal } : {}) },
     prefetched,
     deps.redactor,
   )
