@@ -106,7 +106,10 @@ class Window {
   }
 }
 
-export function thresholdRule(name: string, windowHours: number, offset: number): RuleSpec {
+type Totals = ReturnType<Window['totals']>
+
+/** A rule over the last `windowHours` hours, judged once the window is full. */
+function windowRule(name: string, windowHours: number, alarm: (t: Totals, ref: Reference) => boolean): RuleSpec {
   return {
     name,
     make(ref) {
@@ -114,39 +117,32 @@ export function thresholdRule(name: string, windowHours: number, offset: number)
       return {
         check(hour) {
           w.push(hour)
-          if (!w.full) return false
-          const t = w.totals()
-          const dqLow = t.n > 0 && t.sum / t.n < ref.dq.mean - offset
-          const errHigh = t.req > 0 && t.err / t.req > ref.error.mean + offset
-          return dqLow || errHigh
+          return w.full && alarm(w.totals(), ref)
         },
       }
     },
   }
 }
 
+export function thresholdRule(name: string, windowHours: number, offset: number): RuleSpec {
+  return windowRule(name, windowHours, (t, ref) => {
+    const dqLow = t.n > 0 && t.sum / t.n < ref.dq.mean - offset
+    const errHigh = t.req > 0 && t.err / t.req > ref.error.mean + offset
+    return dqLow || errHigh
+  })
+}
+
 export function tTestRule(name: string, windowHours: number, z: number): RuleSpec {
-  return {
-    name,
-    make(ref) {
-      const w = new Window(windowHours)
-      return {
-        check(hour) {
-          w.push(hour)
-          if (!w.full) return false
-          const t = w.totals()
-          if (t.n < 2 || t.req < 2) return false
-          const mean = t.sum / t.n
-          const variance = Math.max(0, (t.sq - t.n * mean * mean) / (t.n - 1))
-          const se = Math.sqrt(variance / t.n + ref.dq.variance / ref.dq.n)
-          const dqLow = se > 0 && (mean - ref.dq.mean) / se < -z
-          const rate = t.err / t.req
-          const pooled = (t.err + ref.error.mean * ref.error.n) / (t.req + ref.error.n)
-          const seErr = Math.sqrt(pooled * (1 - pooled) * (1 / t.req + 1 / ref.error.n))
-          const errHigh = seErr > 0 && (rate - ref.error.mean) / seErr > z
-          return dqLow || errHigh
-        },
-      }
-    },
-  }
+  return windowRule(name, windowHours, (t, ref) => {
+    if (t.n < 2 || t.req < 2) return false
+    const mean = t.sum / t.n
+    const variance = Math.max(0, (t.sq - t.n * mean * mean) / (t.n - 1))
+    const se = Math.sqrt(variance / t.n + ref.dq.variance / ref.dq.n)
+    const dqLow = se > 0 && (mean - ref.dq.mean) / se < -z
+    const rate = t.err / t.req
+    const pooled = (t.err + ref.error.mean * ref.error.n) / (t.req + ref.error.n)
+    const seErr = Math.sqrt(pooled * (1 - pooled) * (1 / t.req + 1 / ref.error.n))
+    const errHigh = seErr > 0 && (rate - ref.error.mean) / seErr > z
+    return dqLow || errHigh
+  })
 }

@@ -2,6 +2,7 @@
  * Shared settings and prompt versions for integration tests.
  */
 import { CanaryAnalysisSettings, type CampaignConfigInput, type CanaryConfig } from '../../core/config.js'
+import { GraderSpec } from '../../core/grader-spec.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import type { SimulationProvider } from '../../providers/simulation.js'
 import type { Db } from '../../db/client.js'
@@ -83,4 +84,27 @@ export async function measuredCostRatio(
     b += (await call(baseline)).costUsd
   }
   return a / b
+}
+
+/** The grader spec plus an LLM-judge dimension on `judge-model` (`note` makes each spec a new version). */
+export function judgeSpec(base: GraderSpec, note: string): GraderSpec {
+  return GraderSpec.parse({
+    ...base,
+    dimensions: [
+      ...base.dimensions,
+      {
+        name: 'clarity',
+        weight: 0.2,
+        check: {
+          type: 'llm-judge',
+          rubric: `Is the decision stated clearly enough to act on? (${note})`,
+          levels: [
+            { label: 'unclear', description: 'cannot tell what to do' },
+            { label: 'clear', description: 'obvious what to do' },
+          ],
+        },
+      },
+    ],
+    judge: { model: 'judge-model', timeoutMs: 5_000 },
+  })
 }

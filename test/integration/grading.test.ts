@@ -12,39 +12,16 @@ import { createGradingActivities, type ChunkResult, type GradingPlan } from '../
 import { activateGrader } from '../../db/queries/graders.js'
 import { graderSpecFromScenario } from '../../sim/task.js'
 import { auditEvents, evaluations } from '../../db/schema.js'
-import { GraderSpec } from '../../core/grader-spec.js'
 import { OpenAIProvider } from '../../providers/openai.js'
 import { Prices } from '../../providers/prices.js'
 import { renderMessages } from '../../core/prompt.js'
 import { gradeBatch, optimizationCampaign } from '../../workflows/index.js'
-import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
+import { TEST_CAMPAIGN, judgeSpec } from '../helpers/fixtures.js'
 import { startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js'
 
 let server: LlmServer
 let h: Harness
-
-function judgeSpec(base: GraderSpec, note: string): GraderSpec {
-  return GraderSpec.parse({
-    ...base,
-    dimensions: [
-      ...base.dimensions,
-      {
-        name: 'clarity',
-        weight: 0.2,
-        check: {
-          type: 'llm-judge',
-          rubric: `Is the decision stated clearly enough to act on? (${note})`,
-          levels: [
-            { label: 'unclear', description: 'cannot tell what to do' },
-            { label: 'clear', description: 'obvious what to do' },
-          ],
-        },
-      },
-    ],
-    judge: { model: 'judge-model', timeoutMs: 5_000 },
-  })
-}
 
 before(async () => {
   server = await startLlmServer({

@@ -8,40 +8,18 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { MockActivityEnvironment } from '@temporalio/testing'
 import { createMonitorActivities, type MonitorCheckResult } from '../../activities/monitor.js'
-import { GraderSpec } from '../../core/grader-spec.js'
 import { utcDay } from '../../core/monitor/policy.js'
 import { activateGrader } from '../../db/queries/graders.js'
 import { judgeSpend } from '../../db/queries/monitor.js'
 import { OpenAIProvider } from '../../providers/openai.js'
 import { Prices } from '../../providers/prices.js'
 import { graderSpecFromScenario } from '../../sim/task.js'
+import { judgeSpec } from '../helpers/fixtures.js'
 import { startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js'
 
 let server: LlmServer
 let h: Harness
-
-function judgeSpec(base: GraderSpec, note: string): GraderSpec {
-  return GraderSpec.parse({
-    ...base,
-    dimensions: [
-      ...base.dimensions,
-      {
-        name: 'clarity',
-        weight: 0.2,
-        check: {
-          type: 'llm-judge',
-          rubric: `Is the decision stated clearly enough to act on? (${note})`,
-          levels: [
-            { label: 'unclear', description: 'cannot tell what to do' },
-            { label: 'clear', description: 'obvious what to do' },
-          ],
-        },
-      },
-    ],
-    judge: { model: 'judge-model', timeoutMs: 5_000 },
-  })
-}
 
 before(async () => {
   server = await startLlmServer({
