@@ -63,24 +63,18 @@ export const MonitorConfig = z.object({
     .default({ alert: false, novelShareIncrease: 0.2 }),
   alerts: z
     .object({
-      /** POSTed a JSON alert. */
-      webhookUrl: z
-        .url({ protocol: /^https?$/ })
-        .nullable()
-        .default(null),
-      /** A Slack incoming webhook. */
-      slackWebhookUrl: z
-        .url({ protocol: /^https?$/ })
-        .nullable()
-        .default(null),
-      /** The same alert (task, metric, kind) is not raised again within this time. */
+      /**
+       * The same alert (task, metric, kind) is not raised again within this time. Alerts go to the
+       * worker's webhook and Slack targets (KAIZEN_WEBHOOK_URL, KAIZEN_SLACK_WEBHOOK_URL): webhook
+       * URLs are secrets and are never part of settings that travel through workflow history.
+       */
       cooldownMs: z
         .number()
         .int()
         .nonnegative()
         .default(6 * HOUR),
     })
-    .default({ webhookUrl: null, slackWebhookUrl: null, cooldownMs: 6 * HOUR }),
+    .default({ cooldownMs: 6 * HOUR }),
   action: z
     .object({
       /** On a confirmed degradation, start an improvement campaign. */

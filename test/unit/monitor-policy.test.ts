@@ -36,7 +36,8 @@ test('monitor config: defaults from the schema; bad input names the field and th
   }
   assert.match(bad({ sampleRate: 2 }), /sampleRate/)
   assert.match(bad({ floors: { dqq: 0.6 } }), /floors\.dqq[\s\S]*dq/)
-  assert.match(bad({ alerts: { webhookUrl: 'ftp://x' } }), /alerts\.webhookUrl/)
+  // Webhook URLs are secrets: they come from the worker's environment, never from settings.
+  assert.match(bad({ alerts: { webhookUrl: 'https://hooks.example.com/x' } }), /alerts\.webhookUrl/)
   assert.equal(parseMonitorConfig({ floors: { dq: null } }).floors.dq, null)
 })
 
