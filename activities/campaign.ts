@@ -34,7 +34,9 @@ export type { SearchRoundResult } from './search-round.js'
 export interface BeginCampaignInput {
   campaignId: string
   taskId: string
-  trigger: 'cli' | 'api' | 'schedule' | 'demo' | 'test'
+  trigger: 'cli' | 'api' | 'schedule' | 'demo' | 'test' | 'monitor'
+  /** The quality monitor's alert id when the monitor started it. */
+  triggerRef?: string
   config: CampaignConfig
 }
 
@@ -104,6 +106,7 @@ async function beginCampaign(deps: ActivityDeps, input: BeginCampaignInput): Pro
       id: input.campaignId,
       taskId: input.taskId,
       trigger: input.trigger,
+      triggerRef: input.triggerRef ?? null,
       status: 'running',
       config: input.config as unknown as Record<string, unknown>,
       baselineVersionId,
@@ -118,7 +121,12 @@ async function beginCampaign(deps: ActivityDeps, input: BeginCampaignInput): Pro
     taskId: input.taskId,
     subjectType: 'campaign',
     subjectId: input.campaignId,
-    details: { baselineVersionId, baselineVersion: baseline.version, graderVersionId },
+    details: {
+      baselineVersionId,
+      baselineVersion: baseline.version,
+      graderVersionId,
+      ...(input.triggerRef ? { triggerRef: input.triggerRef } : {}),
+    },
   })
   return { baselineVersionId, baselineVersion: baseline.version, graderVersionId }
 }

@@ -5,15 +5,18 @@
  * floors' window over all of that version's traffic. Idempotent: scores are keyed by (request,
  * grader version), the judge's spend by the check id, the sample by each request's hash.
  */
-import { heartbeat } from '@temporalio/activity'
-import { and, asc, eq, gt, isNotNull, isNull, lte, lt, or, sql } from 'drizzle-orm'
-import type { GradedRequest } from '../core/monitor/check.js'
+import { cancellationSignal, heartbeat } from '@temporalio/activity'
+import { and, asc, desc, eq, gt, isNotNull, isNull, lte, lt, or, sql } from 'drizzle-orm'
+import { KaizenError } from '../core/errors.js'
+import type { Finding, GradedRequest } from '../core/monitor/check.js'
 import { gradingAllowance, utcDay, type WindowStats } from '../core/monitor/policy.js'
 import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
-import { chargeJudge, judgeSpend } from '../db/queries/monitor.js'
+import { appendAudit } from '../db/queries/audit.js'
+import { chargeJudge, judgeSpend, linkAlertCampaign, raiseAlert } from '../db/queries/monitor.js'
 import { trafficScores } from '../db/queries/scores.js'
-import { evaluations, scores, traffic } from '../db/schema.js'
+import { campaigns, evaluations, scores, traffic } from '../db/schema.js'
+import { deliver } from '../lib/webhooks.js'
 import { gradeTraffic } from '../evaluation/grade-traffic.js'
 import type { ActivityDeps } from './deps.js'
 
@@ -201,8 +204,115 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
   }
 }
 
+export interface RaiseMonitorAlertInput {
+  taskId: string
+  checkId: string
+  finding: Finding
+  /** When the check ran (ISO). */
+  at: string
+  cooldownMs: number
+}
+
+export interface RaiseMonitorAlertResult {
+  alertId: string
+  /** False: held back as a duplicate of an open alert or within the cooldown. */
+  raised: boolean
+  reason: 'duplicate' | 'cooldown' | null
+  delivered: string[]
+}
+
+/**
+ * Raise a finding as an alert (once per key while open, not within the cooldown) and deliver it
+ * to the worker's webhook and Slack targets. A retry finds the alert by id and delivers again:
+ * receivers deduplicate on the event id.
+ */
+async function raiseMonitorAlert(deps: ActivityDeps, input: RaiseMonitorAlertInput): Promise<RaiseMonitorAlertResult> {
+  const { finding } = input
+  const id = `${input.checkId}:${finding.kind}:${finding.metric}`
+  const r = await raiseAlert(
+    deps.db,
+    {
+      id,
+      taskId: input.taskId,
+      kind: finding.kind,
+      metric: finding.metric,
+      summary: finding.summary,
+      evidence: finding.evidence,
+      at: new Date(input.at),
+    },
+    input.cooldownMs,
+  )
+  if (!r.raised) return { alertId: r.existing.id, raised: false, reason: r.reason, delivered: [] }
+  const targets = deps.webhooks ?? {}
+  const report = await deliver(
+    targets,
+    {
+      id: `monitor-alert:${id}`,
+      event: 'monitor.alert',
+      at: input.at,
+      taskId: input.taskId,
+      state: finding.kind,
+      summary: `${input.taskId}: ${finding.summary}`,
+      details: { alertId: id, kind: finding.kind, metric: finding.metric, evidence: finding.evidence },
+      actions: {
+        status: `kaizen monitor status --task ${input.taskId}`,
+        acknowledge: `kaizen monitor ack ${id} --by <you>`,
+      },
+    },
+    { signal: cancellationSignal() },
+  )
+  const retry = report.failed.filter((f) => f.retryable)
+  if (retry.length > 0)
+    throw new KaizenError(
+      'PROVIDER_UNAVAILABLE',
+      `monitor alert ${id} not delivered to ${retry.map((f) => `${f.target} (${f.message})`).join(', ')}`,
+    )
+  return { alertId: id, raised: true, reason: null, delivered: report.delivered.map((d) => d.target) }
+}
+
+/** What decides whether the monitor may start a campaign now: what runs, and what it started before. */
+async function monitorCampaignContext(
+  deps: ActivityDeps,
+  input: { taskId: string },
+): Promise<{ busy: string | null; startedAt: number[] }> {
+  const running = await deps.db.query.campaigns.findFirst({
+    where: and(eq(campaigns.taskId, input.taskId), eq(campaigns.status, 'running')),
+    orderBy: desc(campaigns.createdAt),
+  })
+  const canary = (await getLabels(deps.db, input.taskId)).canary
+  const started = await deps.db
+    .select({ at: campaigns.createdAt })
+    .from(campaigns)
+    .where(and(eq(campaigns.taskId, input.taskId), eq(campaigns.trigger, 'monitor')))
+  return {
+    busy: running ? `campaign ${running.id}` : canary ? `canary ${canary.canaryId ?? ''}`.trim() : null,
+    startedAt: started.map((s) => s.at.getTime()),
+  }
+}
+
+/** Record that an alert started a campaign (the alert row and the audit log name each other). */
+async function recordMonitorCampaign(
+  deps: ActivityDeps,
+  input: { taskId: string; alertId: string; campaignId: string },
+): Promise<void> {
+  await linkAlertCampaign(deps.db, input.alertId, input.campaignId)
+  await appendAudit(deps.db, {
+    eventKey: `monitor-campaign:${input.campaignId}`,
+    actor: 'kaizen:monitor',
+    action: 'monitor.campaign_started',
+    taskId: input.taskId,
+    subjectType: 'campaign',
+    subjectId: input.campaignId,
+    details: { alertId: input.alertId },
+  })
+}
+
 export function createMonitorActivities(deps: ActivityDeps) {
   return {
     monitorCheck: (input: MonitorCheckInput) => monitorCheck(deps, input),
+    raiseMonitorAlert: (input: RaiseMonitorAlertInput) => raiseMonitorAlert(deps, input),
+    monitorCampaignContext: (input: { taskId: string }) => monitorCampaignContext(deps, input),
+    recordMonitorCampaign: (input: { taskId: string; alertId: string; campaignId: string }) =>
+      recordMonitorCampaign(deps, input),
   }
 }

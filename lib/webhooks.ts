@@ -17,7 +17,8 @@ export interface KaizenEvent {
   id: string
   event: string
   at: string
-  canaryId: string
+  /** The canary it is about; absent for events of a task (e.g. the quality monitor's alerts). */
+  canaryId?: string
   taskId: string
   state: string
   /** One-sentence summary for people. */
@@ -39,7 +40,9 @@ function slackPayload(e: KaizenEvent): Record<string, unknown> {
         type: 'section',
         text: {
           type: 'mrkdwn',
-          text: `*Kaizen · ${e.event}* — canary \`${e.canaryId}\` on task \`${e.taskId}\`\n${e.summary}`,
+          text:
+            `*Kaizen · ${e.event}* — ${e.canaryId ? `canary \`${e.canaryId}\` on ` : ''}task \`${e.taskId}\`` +
+            `\n${e.summary}`,
         },
       },
       ...(e.url

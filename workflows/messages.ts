@@ -188,3 +188,34 @@ export const scheduleIdFor = (taskId: string, kind: CampaignScheduleKind = 'nigh
 /** Default id of a campaign started at `at` (CLI, API, demo): `campaign-<task>-<yyyymmdd-hhmmss>`. */
 export const campaignIdFor = (taskId: string, at: Date) =>
   `campaign-${taskId}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`
+
+// ── Quality monitor ─────────────────────────────────────────────────────────────────────────
+
+export interface MonitorStatus {
+  taskId: string
+  /** `learning` the reference, `watching`, `paused`, or `stopped` (the run has ended). */
+  phase: 'learning' | 'watching' | 'paused' | 'stopped'
+  checks: number
+  lastCheckAt: string | null
+  productionVersionId: string | null
+  /** When the current reference began (the start or the last promotion). */
+  referenceFrom: string | null
+  /** The detectors' statistics against their alarm thresholds (null while learning). */
+  detectors: Record<'dq' | 'errorRate', { statistic: number; threshold: number } | null>
+  /** The last check's findings, floors and judge spend. */
+  findings: Array<{ kind: string; metric: string; summary: string }>
+  floors: Array<{ floor: string; status: string; value: number | null; limit: number }>
+  judge: { spentTodayUsd: number; budgetUsd: number; exhausted: boolean } | null
+  /** Alerts raised by this run, newest last (at most 20 kept). */
+  alerts: Array<{ alertId: string; at: string; summary: string }>
+  /** Campaigns this run started, with the alert that caused each. */
+  campaigns: Array<{ campaignId: string; alertId: string; at: string }>
+  /** Why the last degradation started no campaign, in words (null: none held back). */
+  heldBack: string | null
+}
+
+export const monitorStatusQuery = defineQuery<MonitorStatus>('monitorStatus')
+export const pauseMonitorSignal = defineSignal<[{ paused: boolean }]>('pauseMonitor')
+export const stopMonitorSignal = defineSignal('stopMonitor')
+/** The monitor of a task: one per task. */
+export const monitorWorkflowId = (taskId: string) => `kaizen-monitor-${taskId}`

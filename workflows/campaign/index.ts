@@ -48,7 +48,13 @@ async function runbook(run: CampaignRun): Promise<CampaignResult> {
   // 1. Pin the baseline and the grader; freeze a sample of traffic and split it.
   const begin: Begin =
     input.resume?.begin ??
-    (await quick.beginCampaign({ campaignId, taskId: input.taskId, trigger: run.trigger, config }))
+    (await quick.beginCampaign({
+      campaignId,
+      taskId: input.taskId,
+      trigger: run.trigger,
+      ...(input.triggerRef ? { triggerRef: input.triggerRef } : {}),
+      config,
+    }))
   run.graderVersionId = begin.graderVersionId
   status.baselineVersionId = begin.baselineVersionId
   status.stage = 'sampling'

@@ -31,7 +31,9 @@ export interface CampaignInput {
   taskId: string
   /** Defaults to the workflow id (schedules give each run its own). */
   campaignId?: string
-  trigger?: 'cli' | 'api' | 'schedule' | 'demo' | 'test'
+  trigger?: 'cli' | 'api' | 'schedule' | 'demo' | 'test' | 'monitor'
+  /** What caused it beyond the trigger: the quality monitor's alert id for `monitor`. */
+  triggerRef?: string
   config?: CampaignConfigInput
   /** Carried across continue-as-new. */
   resume?: { begin: Begin; snapshot: SnapshotResult; status: CampaignStatus }

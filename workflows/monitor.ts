@@ -1,0 +1,192 @@
+/**
+ * @module workflows/monitor
+ * `qualityMonitor`: one per task, long-running, watching the production version's live quality.
+ *
+ *   every `checkEveryMs`: grade the sample that arrived (within the day's judge budget) → one
+ *   check (core/monitor/check.ts: learn the reference, or test for a change; floors) → raise each
+ *   finding as an alert (deduplicated, cooldown) → on a DQ degradation, start an improvement
+ *   campaign unless one or a canary runs, the last is within the cooldown, or the 30-day cap is
+ *   reached → continue as new when the history grows long.
+ *
+ * The campaign is a child that outlives the monitor (its canary still waits for a person). Only
+ * small state travels through history: the detectors and reference moments, not the scores.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow'
+import type { MonitorCheckResult } from '../activities/monitor.js'
+import { applyCheck, initialMonitorState, type CheckResult, type MonitorState } from '../core/monitor/check.js'
+import { MonitorConfig, type MonitorConfigInput } from '../core/monitor/config.js'
+import { readDetector } from '../core/monitor/detector.js'
+import { decideCampaign } from '../core/monitor/policy.js'
+import { batch, notifier, quick } from './activities.js'
+import { optimizationCampaign } from './campaign/index.js'
+import { monitorStatusQuery, pauseMonitorSignal, stopMonitorSignal, type MonitorStatus } from './messages.js'
+
+export interface MonitorInput {
+  taskId: string
+  config?: MonitorConfigInput
+  /** Carried across continue-as-new. */
+  resume?: { state: MonitorState; lastCheckAt: number | null; status: MonitorStatus }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+class MonitorRun {
+  readonly config: MonitorConfig
+  readonly status: MonitorStatus
+  state: MonitorState
+  lastCheckAt: number | null
+  paused = false
+  stopping = false
+
+  constructor(
+    readonly input: MonitorInput,
+    readonly workflowId: string,
+  ) {
+    const parsed = MonitorConfig.safeParse(input.config ?? {})
+    if (!parsed.success)
+      throw ApplicationFailure.nonRetryable(`invalid monitor config: ${parsed.error.message}`, 'INVALID_INPUT')
+    this.config = parsed.data
+    this.state = input.resume?.state ?? initialMonitorState(Date.now())
+    this.lastCheckAt = input.resume?.lastCheckAt ?? null
+    this.status = input.resume?.status ?? {
+      taskId: input.taskId,
+      phase: 'learning',
+      checks: 0,
+      lastCheckAt: null,
+      productionVersionId: null,
+      referenceFrom: null,
+      detectors: { dq: null, errorRate: null },
+      findings: [],
+      floors: [],
+      judge: null,
+      alerts: [],
+      campaigns: [],
+      heldBack: null,
+    }
+  }
+
+  /** One check: grade what arrived, test it, raise what was found, maybe start a campaign. */
+  async check(): Promise<void> {
+    const now = Date.now()
+    const from = this.lastCheckAt ?? now - this.config.checkEveryMs
+    const checkId = `${this.workflowId}:${workflowInfo().runId}:${this.status.checks}`
+    const io: MonitorCheckResult = await batch.monitorCheck({
+      taskId: this.input.taskId,
+      checkId,
+      from: iso(from),
+      to: iso(now),
+      sampleRate: this.config.sampleRate,
+      dailyJudgeBudgetUsd: this.config.dailyJudgeBudgetUsd,
+      floorsWindowMs: this.config.floors.windowMs,
+    })
+    this.lastCheckAt = now
+    this.status.checks++
+    this.status.lastCheckAt = iso(now)
+    this.status.productionVersionId = io.productionVersionId
+    if (io.productionVersionId === null) return
+    const result = applyCheck(this.config, this.state, {
+      now,
+      productionVersionId: io.productionVersionId,
+      requests: io.requests,
+      window: io.window,
+      judge: io.judge,
+      inputDrift: null,
+    })
+    this.state = result.state
+    this.record(result, io)
+    let degradationAlert: string | null = null
+    for (const finding of result.findings) {
+      const raised = await notifier
+        .raiseMonitorAlert({
+          taskId: this.input.taskId,
+          checkId,
+          finding,
+          at: iso(now),
+          cooldownMs: this.config.alerts.cooldownMs,
+        })
+        .catch(() => null) // a delivery outage must not stop the monitor; the alert row stands
+      if (!raised?.raised) continue
+      this.status.alerts = [
+        ...this.status.alerts,
+        { alertId: raised.alertId, at: iso(now), summary: finding.summary },
+      ].slice(-20)
+      if (finding.metric === 'dq' && (finding.kind === 'change' || finding.kind === 'floor'))
+        degradationAlert ??= raised.alertId
+    }
+    if (result.degradation && degradationAlert) await this.act(degradationAlert, now)
+  }
+
+  /** A new DQ degradation alert: start an improvement campaign when the rules allow it. */
+  private async act(alertId: string, now: number): Promise<void> {
+    const context = await quick.monitorCampaignContext({ taskId: this.input.taskId })
+    const decision = decideCampaign(this.config.action, { now, busy: context.busy, startedAt: context.startedAt })
+    if (!decision.start) {
+      this.status.heldBack = decision.detail
+      return
+    }
+    const campaignId = `${this.workflowId}-campaign-${this.status.checks}`
+    await startChild(optimizationCampaign, {
+      workflowId: campaignId,
+      args: [
+        { taskId: this.input.taskId, trigger: 'monitor', triggerRef: alertId, config: this.config.action.campaign },
+      ],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    })
+    await quick.recordMonitorCampaign({ taskId: this.input.taskId, alertId, campaignId })
+    this.status.campaigns = [...this.status.campaigns, { campaignId, alertId, at: iso(now) }]
+    this.status.heldBack = null
+  }
+
+  private record(result: CheckResult, io: MonitorCheckResult): void {
+    const s = this.status
+    s.phase = this.paused ? 'paused' : result.phase
+    s.referenceFrom = iso(result.state.referenceFrom)
+    const detectors = result.state.watching?.detectors
+    for (const metric of ['dq', 'errorRate'] as const) {
+      const d = detectors?.[metric]
+      s.detectors[metric] = d
+        ? { statistic: readDetector(d.settings, d.state).statistic, threshold: d.settings.arl }
+        : null
+    }
+    s.findings = result.findings.map((f) => ({ kind: f.kind, metric: f.metric, summary: f.summary }))
+    s.floors = result.floors.map((f) => ({ floor: f.floor, status: f.status, value: f.value, limit: f.limit }))
+    s.judge = { spentTodayUsd: io.judge.spentTodayUsd, budgetUsd: io.judge.budgetUsd, exhausted: io.judge.exhausted }
+  }
+
+  carry(): MonitorInput {
+    return {
+      taskId: this.input.taskId,
+      ...(this.input.config ? { config: this.input.config } : {}),
+      resume: { state: this.state, lastCheckAt: this.lastCheckAt, status: this.status },
+    }
+  }
+}
+
+export async function qualityMonitor(input: MonitorInput): Promise<MonitorStatus> {
+  const run = new MonitorRun(input, workflowInfo().workflowId)
+  setHandler(monitorStatusQuery, () => run.status)
+  setHandler(pauseMonitorSignal, ({ paused }) => {
+    run.paused = paused
+    run.status.phase = paused ? 'paused' : run.state.watching ? 'watching' : 'learning'
+  })
+  setHandler(stopMonitorSignal, () => {
+    run.stopping = true
+  })
+  while (!run.stopping) {
+    await condition(() => run.stopping, run.config.checkEveryMs)
+    if (run.stopping) break
+    if (run.paused) continue
+    await run.check()
+    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof qualityMonitor>(run.carry())
+  }
+  run.status.phase = 'stopped'
+  return run.status
+}
