@@ -27,7 +27,13 @@ import { readDetector } from '../core/monitor/detector.js'
 import { decideCampaign } from '../core/monitor/policy.js'
 import { batch, notifier, quick } from './activities.js'
 import { optimizationCampaign } from './campaign/index.js'
-import { monitorStatusQuery, pauseMonitorSignal, stopMonitorSignal, type MonitorStatus } from './messages.js'
+import {
+  campaignIdFor,
+  monitorStatusQuery,
+  pauseMonitorSignal,
+  stopMonitorSignal,
+  type MonitorStatus,
+} from './messages.js'
 
 export interface MonitorInput {
   taskId: string
@@ -132,7 +138,8 @@ class MonitorRun {
       this.status.heldBack = decision.detail
       return
     }
-    const campaignId = `${this.workflowId}-campaign-${this.status.checks}`
+    // Named by the task and the check's time (workflow time: the same on replay), like CLI campaigns.
+    const campaignId = `${campaignIdFor(this.input.taskId, new Date(now))}-monitor`
     await startChild(optimizationCampaign, {
       workflowId: campaignId,
       args: [
