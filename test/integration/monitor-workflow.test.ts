@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test'
 import { and, eq } from 'drizzle-orm'
 import { acknowledgeAlert } from '../../db/queries/monitor.js'
 import { auditEvents, campaigns } from '../../db/schema.js'
-import { monitorStatusQuery, stopMonitorSignal } from '../../workflows/messages.js'
+import { campaignStatusQuery, monitorStatusQuery, stopMonitorSignal } from '../../workflows/messages.js'
 import { qualityMonitor } from '../../workflows/index.js'
 import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
 import { eventually, startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
@@ -31,6 +31,8 @@ before(async () => {
   await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r))
   const port = (hooks.address() as { port: number }).port
   h = await startHarness({ name: 'monitor-wf', webhooks: { json: { url: `http://127.0.0.1:${port}/hook` } } })
+  // The campaign the monitor starts samples the last 24 hours of traffic: some must be there.
+  await h.traffic.burst(260)
   h.traffic.start(40)
 })
 after(async () => {
@@ -87,6 +89,14 @@ a second breach starts nothing`, async () => {
     )
     assert.equal(row!.trigger, 'monitor')
     assert.equal(row!.triggerRef, details.alertId)
+    assert.match(started.campaignId, new RegExp(`^campaign-${h.task.taskId}-\\d{8}-\\d{6}-monitor$`))
+    // The campaign gets past its start (pinned baseline, a sample of traffic), whatever it decides.
+    await eventually(
+      () => h.client.workflow.getHandle(started.campaignId).query(campaignStatusQuery),
+      (s) => !['starting', 'sampling', 'failed'].includes(s.stage),
+      60_000,
+      'the campaign past sampling',
+    )
     const audit = await h.db
       .select()
       .from(auditEvents)

@@ -14,14 +14,15 @@ const files = readdirSync(dir)
   .sort()
 installTemporalRuntime('ERROR')
 
-test('recorded histories of both workflows exist', () => {
+test('recorded histories of the campaign, canary and monitor workflows exist', () => {
   const types = new Set(
     files.map((f) => {
       const h = JSON.parse(readFileSync(join(dir, f), 'utf8'))
       return h.events[0].workflowExecutionStartedEventAttributes.workflowType.name as string
     }),
   )
-  assert.ok(types.has('optimizationCampaign') && types.has('canaryRelease'), [...types].join(', '))
+  for (const type of ['optimizationCampaign', 'canaryRelease', 'qualityMonitor'])
+    assert.ok(types.has(type), `no recorded history of ${type} (have ${[...types].join(', ')})`)
 })
 
 for (const file of files) {
