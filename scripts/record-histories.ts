@@ -39,8 +39,15 @@ async function main() {
     process.env.KAIZEN_TEST_DATABASE_URL = infra.databaseUrl
     process.env.KAIZEN_TEST_TEMPORAL_ADDRESS = infra.temporalAddress
     const { startHarness, eventually } = await import('../test/helpers/infra.js')
-    const { TEST_CAMPAIGN, regressedContent, betterContent, measuredCostRatio, fastCanary, version } =
-      await import('../test/helpers/fixtures.js')
+    const {
+      TEST_CAMPAIGN,
+      FLOOR_BREACH_MONITOR,
+      regressedContent,
+      betterContent,
+      measuredCostRatio,
+      fastCanary,
+      version,
+    } = await import('../test/helpers/fixtures.js')
     const save = async (h: { client: import('@temporalio/client').Client }, workflowId: string, name: string) => {
       const history = await h.client.workflow.getHandle(workflowId).fetchHistory()
       const path = join(REPO_ROOT, 'test', 'histories', `${name}@${commit}.json`)
@@ -172,14 +179,7 @@ async function main() {
           args: [
             {
               taskId: m.scenario.task.id,
-              config: {
-                sampleRate: 1,
-                checkEveryMs: 1_500,
-                referenceMs: 60_000,
-                floors: { dq: 0.999, p95LatencyMs: null, windowMs: 60_000, minObservations: 10 },
-                alerts: { cooldownMs: 3_000 },
-                action: { campaign: TEST_CAMPAIGN as Record<string, unknown> },
-              },
+              config: FLOOR_BREACH_MONITOR,
             },
           ],
         })

@@ -3,6 +3,10 @@
  */
 import { CanaryAnalysisSettings, type CampaignConfigInput, type CanaryConfig } from '../../core/config.js'
 import { GraderSpec } from '../../core/grader-spec.js'
+import type { MonitorConfigInput } from '../../core/monitor/config.js'
+import { OpenAIProvider } from '../../providers/openai.js'
+import { Prices } from '../../providers/prices.js'
+import { startLlmServer, type LlmServer } from './llm-server.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import type { SimulationProvider } from '../../providers/simulation.js'
 import type { Db } from '../../db/client.js'
@@ -107,4 +111,34 @@ export function judgeSpec(base: GraderSpec, note: string): GraderSpec {
     ],
     judge: { model: 'judge-model', timeoutMs: 5_000 },
   })
+}
+
+/**
+ * A fast quality monitor whose DQ floor is above what the production prompt achieves: every check
+ * breaches it (the monitor's tests and recorded history; drift in simulated traffic is not built yet).
+ */
+export const FLOOR_BREACH_MONITOR: MonitorConfigInput = {
+  sampleRate: 1,
+  checkEveryMs: 1_500,
+  referenceMs: 60_000,
+  floors: { dq: 0.999, p95LatencyMs: null, windowMs: 60_000, minObservations: 10 },
+  alerts: { cooldownMs: 3_000 },
+  action: { campaign: TEST_CAMPAIGN as Record<string, unknown> },
+}
+
+/** A local LLM judge on `judge-model` over the OpenAI wire format that always answers "clear". */
+export async function startClearJudge(prices: {
+  inputPerMTok: number
+  outputPerMTok: number
+}): Promise<{ server: LlmServer; judge: OpenAIProvider }> {
+  const server = await startLlmServer({
+    responder: () => ({ kind: 'json', value: { reasoning: 'states actions', level: 'clear' } }),
+  })
+  const judge = new OpenAIProvider({
+    apiKey: 'test',
+    baseURL: server.openaiBaseUrl,
+    prices: new Prices({ 'judge-model': prices }),
+    serves: (m) => m === 'judge-model',
+  })
+  return { server, judge }
 }

@@ -12,27 +12,19 @@ import { createGradingActivities, type ChunkResult, type GradingPlan } from '../
 import { activateGrader } from '../../db/queries/graders.js'
 import { graderSpecFromScenario } from '../../sim/task.js'
 import { auditEvents, evaluations } from '../../db/schema.js'
-import { OpenAIProvider } from '../../providers/openai.js'
-import { Prices } from '../../providers/prices.js'
 import { renderMessages } from '../../core/prompt.js'
 import { gradeBatch, optimizationCampaign } from '../../workflows/index.js'
-import { TEST_CAMPAIGN, judgeSpec } from '../helpers/fixtures.js'
+import { TEST_CAMPAIGN, judgeSpec, startClearJudge } from '../helpers/fixtures.js'
 import { startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
-import { startLlmServer, type LlmServer } from '../helpers/llm-server.js'
+import type { LlmServer } from '../helpers/llm-server.js'
 
 let server: LlmServer
 let h: Harness
 
 before(async () => {
-  server = await startLlmServer({
-    responder: () => ({ kind: 'json', value: { reasoning: 'states actions', level: 'clear' } }),
-  })
-  const judge = new OpenAIProvider({
-    apiKey: 'test',
-    baseURL: server.openaiBaseUrl,
-    prices: new Prices({ 'judge-model': { inputPerMTok: 1, outputPerMTok: 2 } }),
-    serves: (m) => m === 'judge-model',
-  })
+  const started = await startClearJudge({ inputPerMTok: 1, outputPerMTok: 2 })
+  server = started.server
+  const judge = started.judge
   h = await startHarness({ name: 'grading', providers: [judge] })
   await h.traffic.burst(260)
 })

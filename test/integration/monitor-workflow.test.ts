@@ -13,7 +13,7 @@ import { acknowledgeAlert } from '../../db/queries/monitor.js'
 import { auditEvents, campaigns } from '../../db/schema.js'
 import { campaignStatusQuery, monitorStatusQuery, stopMonitorSignal } from '../../workflows/messages.js'
 import { qualityMonitor } from '../../workflows/index.js'
-import { TEST_CAMPAIGN } from '../helpers/fixtures.js'
+import { FLOOR_BREACH_MONITOR } from '../helpers/fixtures.js'
 import { eventually, startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 
 let h: Harness
@@ -50,15 +50,7 @@ a second breach starts nothing`, async () => {
     args: [
       {
         taskId: h.task.taskId,
-        config: {
-          sampleRate: 1,
-          checkEveryMs: 1_500,
-          referenceMs: 60_000,
-          // Above what the production prompt achieves: every check breaches the floor.
-          floors: { dq: 0.999, p95LatencyMs: null, windowMs: 60_000, minObservations: 10 },
-          alerts: { cooldownMs: 3_000 },
-          action: { campaign: TEST_CAMPAIGN as Record<string, unknown> },
-        },
+        config: FLOOR_BREACH_MONITOR,
       },
     ],
   })

@@ -11,26 +11,18 @@ import { createMonitorActivities, type MonitorCheckResult } from '../../activiti
 import { utcDay } from '../../core/monitor/policy.js'
 import { activateGrader } from '../../db/queries/graders.js'
 import { judgeSpend } from '../../db/queries/monitor.js'
-import { OpenAIProvider } from '../../providers/openai.js'
-import { Prices } from '../../providers/prices.js'
 import { graderSpecFromScenario } from '../../sim/task.js'
-import { judgeSpec } from '../helpers/fixtures.js'
+import { judgeSpec, startClearJudge } from '../helpers/fixtures.js'
 import { startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
-import { startLlmServer, type LlmServer } from '../helpers/llm-server.js'
+import type { LlmServer } from '../helpers/llm-server.js'
 
 let server: LlmServer
 let h: Harness
 
 before(async () => {
-  server = await startLlmServer({
-    responder: () => ({ kind: 'json', value: { reasoning: 'states actions', level: 'clear' } }),
-  })
-  const judge = new OpenAIProvider({
-    apiKey: 'test',
-    baseURL: server.openaiBaseUrl,
-    prices: new Prices({ 'judge-model': { inputPerMTok: 100, outputPerMTok: 200 } }),
-    serves: (m) => m === 'judge-model',
-  })
+  const started = await startClearJudge({ inputPerMTok: 100, outputPerMTok: 200 })
+  server = started.server
+  const judge = started.judge
   h = await startHarness({ name: 'monitor', providers: [judge] })
   await h.traffic.burst(120)
 })
