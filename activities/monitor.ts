@@ -9,6 +9,7 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity'
 import { and, asc, desc, eq, gt, isNotNull, isNull, lte, lt, or, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import type { Finding, GradedRequest } from '../core/monitor/check.js'
+import { inputDrift, type InputDrift } from '../core/monitor/input-drift.js'
 import { gradingAllowance, utcDay, type WindowStats } from '../core/monitor/policy.js'
 import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
@@ -30,6 +31,11 @@ export interface MonitorCheckInput {
   sampleRate: number
   dailyJudgeBudgetUsd: number
   floorsWindowMs: number
+  /**
+   * The reference window (ISO start, length) once the monitor watches: the interval's inputs are
+   * compared with a sample of its inputs (input drift). Absent while learning.
+   */
+  reference?: { from: string; ms: number } | null
 }
 
 export interface MonitorCheckResult {
@@ -42,7 +48,15 @@ export interface MonitorCheckResult {
   graded: number
   window: WindowStats
   judge: { spentTodayUsd: number; budgetUsd: number; exhausted: boolean; chargedUsd: number }
+  /** The interval's inputs against the reference window's (null: no reference yet, or too few inputs). */
+  inputDrift: InputDrift | null
 }
+
+/** Inputs compared for input drift, at most, on each side. */
+const DRIFT_SAMPLE = 200
+/** Fewer reference inputs than this: no drift measure. */
+const DRIFT_MIN_REFERENCE = 20
+const textOf = (input: Record<string, string>) => Object.values(input).join('\n')
 
 const EMPTY_WINDOW: WindowStats = { graded: 0, dqMean: null, requests: 0, errors: 0, p95LatencyMs: null }
 
@@ -108,6 +122,7 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
       graded: 0,
       window: EMPTY_WINDOW,
       judge: budget,
+      inputDrift: null,
     }
   const versionId = production.promptVersionId
   const graderVersionId = await currentGraderVersionId(db, { id: input.taskId })
@@ -185,6 +200,30 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
     dq: r.error === null ? (after.get(r.id) ?? null) : null,
   }))
   const windowFrom = new Date(to.getTime() - input.floorsWindowMs)
+  let drift: InputDrift | null = null
+  if (input.reference && rows.length > 0) {
+    const refFrom = new Date(input.reference.from)
+    const refTo = new Date(refFrom.getTime() + input.reference.ms)
+    // A hash-ordered sample of the reference window's inputs (the same on every check).
+    const reference = await db
+      .select({ input: traffic.input })
+      .from(traffic)
+      .where(
+        and(
+          productionOf(input.taskId, versionId),
+          gt(traffic.createdAt, refFrom),
+          lte(traffic.createdAt, refTo),
+          isNotNull(traffic.input),
+        ),
+      )
+      .orderBy(asc(traffic.sampleKey))
+      .limit(DRIFT_SAMPLE)
+    if (reference.length >= DRIFT_MIN_REFERENCE)
+      drift = inputDrift(
+        reference.map((r) => textOf(r.input)),
+        rows.slice(0, DRIFT_SAMPLE).map((r) => textOf(r.input)),
+      )
+  }
   return {
     productionVersionId: versionId,
     graderVersionId,
@@ -201,6 +240,7 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
         (spent.usd + chargedUsd > 0 && spent.usd + chargedUsd >= input.dailyJudgeBudgetUsd),
       chargedUsd,
     },
+    inputDrift: drift,
   }
 }
 

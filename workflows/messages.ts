@@ -206,6 +206,8 @@ export interface MonitorStatus {
   findings: Array<{ kind: string; metric: string; summary: string }>
   floors: Array<{ floor: string; status: string; value: number | null; limit: number }>
   judge: { spentTodayUsd: number; budgetUsd: number; exhausted: boolean } | null
+  /** The last check's input drift: shares of inputs unlike the reference's (absent before it was measured). */
+  inputDrift?: { referenceNovelShare: number | null; recentNovelShare: number | null; increase: number | null } | null
   /** Alerts raised by this run, newest last (at most 20 kept). */
   alerts: Array<{ alertId: string; at: string; summary: string }>
   /** Campaigns this run started, with the alert that caused each. */

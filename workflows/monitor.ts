@@ -92,6 +92,7 @@ class MonitorRun {
       sampleRate: this.config.sampleRate,
       dailyJudgeBudgetUsd: this.config.dailyJudgeBudgetUsd,
       floorsWindowMs: this.config.floors.windowMs,
+      reference: this.state.watching ? { from: iso(this.state.referenceFrom), ms: this.config.referenceMs } : null,
     })
     this.lastCheckAt = now
     this.status.checks++
@@ -104,7 +105,8 @@ class MonitorRun {
       requests: io.requests,
       window: io.window,
       judge: io.judge,
-      inputDrift: null,
+      // Absent in checks recorded before input drift was measured.
+      inputDrift: io.inputDrift ?? null,
     })
     this.state = result.state
     this.record(result, io)
@@ -166,6 +168,7 @@ class MonitorRun {
     s.findings = result.findings.map((f) => ({ kind: f.kind, metric: f.metric, summary: f.summary }))
     s.floors = result.floors.map((f) => ({ floor: f.floor, status: f.status, value: f.value, limit: f.limit }))
     s.judge = { spentTodayUsd: io.judge.spentTodayUsd, budgetUsd: io.judge.budgetUsd, exhausted: io.judge.exhausted }
+    s.inputDrift = io.inputDrift ?? null
   }
 
   carry(): MonitorInput {

@@ -31,7 +31,12 @@ after(async () => {
   await server?.close()
 })
 
-const check = (input: { checkId: string; budget: number; sampleRate?: number }) =>
+const check = (input: {
+  checkId: string
+  budget: number
+  sampleRate?: number
+  reference?: { from: string; ms: number } | null
+}) =>
   new MockActivityEnvironment().run(createMonitorActivities(h.deps).monitorCheck, {
     taskId: h.task.taskId,
     checkId: input.checkId,
@@ -40,6 +45,7 @@ const check = (input: { checkId: string; budget: number; sampleRate?: number }) 
     sampleRate: input.sampleRate ?? 0.5,
     dailyJudgeBudgetUsd: input.budget,
     floorsWindowMs: 3_600_000,
+    reference: input.reference ?? null,
   }) as Promise<MonitorCheckResult>
 
 test('a check grades the sample of production traffic once and charges its judge calls to the day once', async () => {
@@ -105,4 +111,26 @@ test('when the day’s judge budget is spent, the monitor stops grading and says
   assert.equal(next.graded, 0)
   assert.equal(server.callCount(), 0, 'no judge call once the day is spent')
   assert.equal(next.judge.exhausted, true)
+})
+
+test('input drift: the interval’s inputs against a sample of the reference window’s', async () => {
+  const learning = await check({ checkId: uniqueSuffix('drift-none'), budget: 1_000 })
+  assert.equal(learning.inputDrift, null, 'no reference yet: no measure (not "no drift")')
+  // The reference window holds the same kind of traffic as the interval: little is novel.
+  const r = await check({
+    checkId: uniqueSuffix('drift'),
+    budget: 1_000,
+    reference: { from: new Date(Date.now() - 3_600_000).toISOString(), ms: 2 * 3_600_000 },
+  })
+  assert.ok(r.inputDrift, 'measured')
+  assert.ok(r.inputDrift.referenceNovelShare !== null && r.inputDrift.recentNovelShare !== null)
+  assert.ok(r.inputDrift.recentNovelShare < 0.5, `novel share ${r.inputDrift.recentNovelShare}`)
+  assert.ok(r.inputDrift.increase !== null && r.inputDrift.increase < 0.2, `increase ${r.inputDrift.increase}`)
+  // A reference window with no traffic in it: no measure.
+  const empty = await check({
+    checkId: uniqueSuffix('drift-empty'),
+    budget: 1_000,
+    reference: { from: new Date(Date.now() - 10 * 3_600_000).toISOString(), ms: 3_600_000 },
+  })
+  assert.equal(empty.inputDrift, null)
 })
