@@ -16,7 +16,7 @@ import { requireTask } from '../db/queries/prompts.js'
 import { gradingBatches, gradingBatchItems, traffic } from '../db/schema.js'
 import type { ActivityDeps } from './deps.js'
 import { CHUNK_BEAT_MS } from './evaluation.js'
-import { gradeTraffic } from '../evaluation/grade-traffic.js'
+import { GRADABLE_COLUMNS, gradeTraffic } from '../evaluation/grade-traffic.js'
 
 export interface PlanGradingInput {
   batchId: string
@@ -147,15 +147,7 @@ async function gradeChunk(
   const rows = await db
     .select({
       position: gradingBatchItems.position,
-      t: {
-        id: traffic.id,
-        input: traffic.input,
-        output: traffic.output,
-        reference: traffic.reference,
-        latencyMs: traffic.latencyMs,
-        costUsd: traffic.costUsd,
-        model: traffic.model,
-      },
+      t: GRADABLE_COLUMNS,
     })
     .from(gradingBatchItems)
     .innerJoin(traffic, eq(traffic.id, gradingBatchItems.trafficId))

@@ -6,7 +6,7 @@
  * grader version), the judge's spend by the check id, the sample by each request's hash.
  */
 import { cancellationSignal, heartbeat } from '@temporalio/activity'
-import { and, asc, desc, eq, gt, isNotNull, isNull, lte, lt, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, isNull, lte, lt, or, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import type { Finding, GradedRequest } from '../core/monitor/check.js'
 import { inputDrift, type InputDrift } from '../core/monitor/input-drift.js'
@@ -18,7 +18,7 @@ import { chargeJudge, judgeSpend, linkAlertCampaign, raiseAlert } from '../db/qu
 import { trafficScores } from '../db/queries/scores.js'
 import { campaigns, evaluations, scores, traffic } from '../db/schema.js'
 import { deliver } from '../lib/webhooks.js'
-import { gradeTraffic } from '../evaluation/grade-traffic.js'
+import { GRADABLE_COLUMNS, gradeTraffic } from '../evaluation/grade-traffic.js'
 import type { ActivityDeps } from './deps.js'
 
 export interface MonitorCheckInput {
@@ -60,12 +60,17 @@ const textOf = (input: Record<string, string>) => Object.values(input).join('\n'
 
 const EMPTY_WINDOW: WindowStats = { graded: 0, dqMean: null, requests: 0, errors: 0, p95LatencyMs: null }
 
-/** Production traffic of the version: outside canaries, or in a canary's baseline arm. */
-const productionOf = (taskId: string, versionId: string) =>
+/**
+ * Production traffic of the version created after `from`, up to and including `to`: outside
+ * canaries, or in a canary's baseline arm.
+ */
+const productionBetween = (taskId: string, versionId: string, from: Date, to: Date) =>
   and(
     eq(traffic.taskId, taskId),
     eq(traffic.promptVersionId, versionId),
     or(isNull(traffic.arm), eq(traffic.arm, 'baseline')),
+    gt(traffic.createdAt, from),
+    lte(traffic.createdAt, to),
   )
 
 async function windowStats(
@@ -76,7 +81,7 @@ async function windowStats(
   from: Date,
   to: Date,
 ): Promise<WindowStats> {
-  const inWindow = and(productionOf(taskId, versionId), gt(traffic.createdAt, from), lte(traffic.createdAt, to))
+  const inWindow = productionBetween(taskId, versionId, from, to)
   const [all] = await deps.db
     .select({
       requests: sql<number>`count(*)::int`,
@@ -129,38 +134,21 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
   const spec = await getGraderSpec(db, graderVersionId)
   // The sample: a request is in it when the hash of its id falls below the rate (stable on retry).
   const rows = await db
-    .select({
-      id: traffic.id,
-      input: traffic.input,
-      output: traffic.output,
-      reference: traffic.reference,
-      latencyMs: traffic.latencyMs,
-      costUsd: traffic.costUsd,
-      model: traffic.model,
-      error: traffic.error,
-      createdAt: traffic.createdAt,
-    })
+    .select({ ...GRADABLE_COLUMNS, error: traffic.error, createdAt: traffic.createdAt })
     .from(traffic)
-    .where(
-      and(
-        productionOf(input.taskId, versionId),
-        gt(traffic.createdAt, from),
-        lte(traffic.createdAt, to),
-        lt(traffic.sampleKey, input.sampleRate),
-      ),
-    )
+    .where(and(productionBetween(input.taskId, versionId, from, to), lt(traffic.sampleKey, input.sampleRate)))
     .orderBy(asc(traffic.createdAt), asc(traffic.id))
   const answered = rows.filter((r) => r.error === null && r.output !== null)
-  const stored = new Map(
+  const scoreOf = new Map<string, number | null>(
     (
       await trafficScores(
         db,
         graderVersionId,
         answered.map((r) => r.id),
       )
-    ).map((s) => [s.id, s]),
+    ).map((s) => [s.id, s.score]),
   )
-  const todo = answered.filter((r) => !stored.has(r.id))
+  const todo = answered.filter((r) => !scoreOf.has(r.id))
   // The budget: the day's spend so far, at the cost per grade seen today (nothing seen: try all).
   const spent = await judgeSpend(db, input.taskId, day)
   const perGrade = spent.graded > 0 ? spent.usd / spent.graded : 0
@@ -182,22 +170,21 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
   const [paid] = await db
     .select({ usd: sql<number>`coalesce(sum(${evaluations.costUsd}), 0)::float8` })
     .from(evaluations)
-    .where(and(eq(evaluations.campaignId, payer), isNotNull(evaluations.costUsd)))
+    .where(eq(evaluations.campaignId, payer))
   const chargedUsd = Number(paid?.usd ?? 0)
+  const spentToday = spent.usd + chargedUsd
   await chargeJudge(db, { taskId: input.taskId, checkId: input.checkId, day, usd: chargedUsd, graded: grading.length })
-  const after = new Map(
-    (
-      await trafficScores(
-        db,
-        graderVersionId,
-        answered.map((r) => r.id),
-      )
-    ).map((s) => [s.id, s.score]),
-  )
+  // Only what this check graded is new.
+  for (const g of await trafficScores(
+    db,
+    graderVersionId,
+    grading.map((r) => r.id),
+  ))
+    scoreOf.set(g.id, g.score)
   const requests: GradedRequest[] = rows.map((r) => ({
     at: r.createdAt.getTime(),
     error: r.error !== null,
-    dq: r.error === null ? (after.get(r.id) ?? null) : null,
+    dq: r.error === null ? (scoreOf.get(r.id) ?? null) : null,
   }))
   const windowFrom = new Date(to.getTime() - input.floorsWindowMs)
   let drift: InputDrift | null = null
@@ -208,14 +195,7 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
     const reference = await db
       .select({ input: traffic.input })
       .from(traffic)
-      .where(
-        and(
-          productionOf(input.taskId, versionId),
-          gt(traffic.createdAt, refFrom),
-          lte(traffic.createdAt, refTo),
-          isNotNull(traffic.input),
-        ),
-      )
+      .where(productionBetween(input.taskId, versionId, refFrom, refTo))
       .orderBy(asc(traffic.sampleKey))
       .limit(DRIFT_SAMPLE)
     if (reference.length >= DRIFT_MIN_REFERENCE)
@@ -232,12 +212,10 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
     graded: grading.length,
     window: await windowStats(deps, input.taskId, versionId, graderVersionId, windowFrom, to),
     judge: {
-      spentTodayUsd: spent.usd + chargedUsd,
+      spentTodayUsd: spentToday,
       budgetUsd: input.dailyJudgeBudgetUsd,
-      exhausted:
-        spentOut ||
-        grading.length < todo.length ||
-        (spent.usd + chargedUsd > 0 && spent.usd + chargedUsd >= input.dailyJudgeBudgetUsd),
+      // Some of the sample left ungraded, or the day's budget reached.
+      exhausted: grading.length < todo.length || (spentToday > 0 && spentToday >= input.dailyJudgeBudgetUsd),
       chargedUsd,
     },
     inputDrift: drift,

@@ -13,6 +13,17 @@ import type { EvaluationDeps } from './deps.js'
 import { itemLimit } from './evaluator.js'
 import { judgeCaller, prefetchJudge } from './judge-caller.js'
 
+/** The columns of a traffic record a grader reads (select them with `...GRADABLE_COLUMNS`). */
+export const GRADABLE_COLUMNS = {
+  id: traffic.id,
+  input: traffic.input,
+  output: traffic.output,
+  reference: traffic.reference,
+  latencyMs: traffic.latencyMs,
+  costUsd: traffic.costUsd,
+  model: traffic.model,
+}
+
 type TrafficRow = Pick<
   typeof traffic.$inferSelect,
   'id' | 'input' | 'output' | 'reference' | 'latencyMs' | 'costUsd' | 'model'

@@ -21,7 +21,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow'
 import type { MonitorCheckResult } from '../activities/monitor.js'
-import { applyCheck, initialMonitorState, type CheckResult, type MonitorState } from '../core/monitor/check.js'
+import {
+  applyCheck,
+  initialMonitorState,
+  isDegradation,
+  type CheckResult,
+  type MonitorState,
+} from '../core/monitor/check.js'
 import { MonitorConfig, type MonitorConfigInput } from '../core/monitor/config.js'
 import { readDetector } from '../core/monitor/detector.js'
 import { decideCampaign } from '../core/monitor/policy.js'
@@ -126,10 +132,9 @@ class MonitorRun {
         ...this.status.alerts,
         { alertId: raised.alertId, at: iso(now), summary: finding.summary },
       ].slice(-20)
-      if (finding.metric === 'dq' && (finding.kind === 'change' || finding.kind === 'floor'))
-        degradationAlert ??= raised.alertId
+      if (isDegradation(finding)) degradationAlert ??= raised.alertId
     }
-    if (result.degradation && degradationAlert) await this.act(degradationAlert, now)
+    if (degradationAlert) await this.act(degradationAlert, now)
   }
 
   /** A new DQ degradation alert: start an improvement campaign when the rules allow it. */

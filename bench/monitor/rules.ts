@@ -11,7 +11,7 @@
  */
 import { applyCheck, initialMonitorState, type MonitorState } from '../../core/monitor/check.js'
 import { MonitorConfig } from '../../core/monitor/config.js'
-import { referenceOf } from '../../core/monitor/detector.js'
+import { referenceOf } from '../../core/monitor/reference.js'
 import type { Hour } from './traffic.js'
 
 export interface Reference {

@@ -83,6 +83,10 @@ export interface Finding {
   evidence: Record<string, unknown>
 }
 
+/** A change or floor breach in DQ: what an improvement campaign can answer. */
+export const isDegradation = (f: Pick<Finding, 'kind' | 'metric'>): boolean =>
+  f.metric === 'dq' && (f.kind === 'change' || f.kind === 'floor')
+
 export interface CheckResult {
   state: MonitorState
   findings: Finding[]
@@ -235,6 +239,6 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
       summary: `${(100 * (drift.recentNovelShare ?? 0)).toFixed(0)} % of recent inputs are unlike the reference's`,
       evidence: { ...drift },
     })
-  const degradation = findings.some((f) => f.metric === 'dq' && (f.kind === 'change' || f.kind === 'floor'))
+  const degradation = findings.some(isDegradation)
   return { state, findings, degradation, floors, phase: state.watching ? 'watching' : 'learning' }
 }

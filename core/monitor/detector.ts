@@ -71,9 +71,8 @@ export interface DetectorState {
   logs: number[]
   startN: number[]
   startSum: number[]
-  /** log of the mixture statistic after the last observation, and its largest value. */
+  /** log of the mixture statistic after the last observation. */
   log: number
-  maxLog: number
   /** Observation count at which the statistic first reached `arl`; null while quiet. */
   alarmAt: number | null
 }
@@ -124,7 +123,6 @@ export function initialDetectorState(settings: DetectorSettings): DetectorState 
     startN: Array(k).fill(0),
     startSum: Array(k).fill(0),
     log: 0,
-    maxLog: 0,
     alarmAt: null,
   }
 }
@@ -179,7 +177,6 @@ export function updateDetector(
     next.n++
     next.sum += x
     next.log = logMixture(next.srLogs, b.logWeights)
-    if (next.log > next.maxLog) next.maxLog = next.log
     if (next.alarmAt === null && next.log >= threshold) next.alarmAt = next.n
   }
   return next
@@ -200,22 +197,6 @@ export function readDetector(settings: DetectorSettings, state: DetectorState): 
     meanSince: count > 0 ? (state.sum - (state.startSum[lead] ?? 0)) / count : null,
     n: state.n,
   }
-}
-
-/** Mean and variance of the reference window's observations (missing ones skipped). */
-export function referenceOf(xs: ReadonlyArray<number | null>): { mean: number; variance: number; n: number } | null {
-  let n = 0
-  let m = 0
-  let m2 = 0
-  for (const raw of xs) {
-    if (raw === null || !Number.isFinite(raw)) continue
-    const x = Math.min(1, Math.max(0, raw))
-    n++
-    const d = x - m
-    m += d / n
-    m2 += d * (x - m)
-  }
-  return n === 0 ? null : { mean: m, variance: n > 1 ? m2 / (n - 1) : 0, n }
 }
 
 /**

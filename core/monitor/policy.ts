@@ -65,14 +65,6 @@ export function checkFloors(floors: MonitorConfig['floors'], w: WindowStats): Fl
   return out
 }
 
-/** The p-th quantile (0–1) of a list, by the nearest-rank method; null when empty. */
-export function quantile(xs: readonly number[], p: number): number | null {
-  if (xs.length === 0) return null
-  const sorted = [...xs].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)))
-  return sorted[rank - 1] as number
-}
-
 // ── Judge budget ──────────────────────────────────────────────────────────────────────────────
 
 export interface GradingAllowance {

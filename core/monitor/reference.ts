@@ -46,6 +46,13 @@ function addTo(m: Moments, raw: number): void {
 const statsOf = (m: Moments): ReferenceStats | null =>
   m.n === 0 ? null : { mean: m.mean, variance: m.n > 1 ? m.m2 / (m.n - 1) : 0, n: m.n }
 
+/** Mean and variance of observations in [0, 1] (missing ones skipped); null when there are none. */
+export function referenceOf(xs: ReadonlyArray<number | null>): ReferenceStats | null {
+  const m = emptyMoments()
+  for (const x of xs) if (x !== null && Number.isFinite(x)) addTo(m, x)
+  return statsOf(m)
+}
+
 export function isWeekend(at: number, utcOffsetHours = 0): boolean {
   const day = new Date(at + utcOffsetHours * 3_600_000).getUTCDay()
   return day === 0 || day === 6

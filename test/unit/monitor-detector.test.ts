@@ -4,12 +4,17 @@ import {
   initialDetectorState,
   parseDetectorSettings,
   readDetector,
-  referenceOf,
   settingsFromReference,
   updateDetector,
   type DetectorSettings,
 } from '../../core/monitor/detector.js'
-import { guardedReferenceAt, isWeekend, learnReference, referenceMeanAt } from '../../core/monitor/reference.js'
+import {
+  guardedReferenceAt,
+  isWeekend,
+  learnReference,
+  referenceMeanAt,
+  referenceOf,
+} from '../../core/monitor/reference.js'
 import { Rng } from '../../core/rng.js'
 
 /** A rubric-like score in {0, ¼, ½, ¾, 1} with mean ¼ + ⅝·pGood. */
