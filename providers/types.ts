@@ -24,9 +24,9 @@ export interface CompletionRequest {
   responseFormat?: ResponseFormat
   /**
    * Opaque reference the simulation provider uses to find the example's hidden ground truth.
-   * Real providers ignore it.
+   * Real providers ignore it. `drift`: the scenario's model drifts in effect (absent: none).
    */
-  simulation?: { scenario: string; exampleKey: string }
+  simulation?: { scenario: string; exampleKey: string; drift?: string[] }
   signal?: AbortSignal
   /** Per-call timeout in milliseconds (real providers). */
   timeoutMs?: number

@@ -111,8 +111,10 @@ export class TrafficSimulator {
   async sendOne(): Promise<void> {
     const { provider, resolver, scenario } = this.options
     const n = this.counter++
-    const key = `live:${this.runId}:${n}`
-    const example = provider.world(scenario.id).example(key)
+    const sent = Date.now()
+    // The scenario's drift in effect now: which requests arrive (traffic mix) and how the model answers.
+    const key = provider.liveKey(scenario.id, `live:${this.runId}:${n}`, sent)
+    const { example, ref } = provider.caseFor(scenario.task.id, key, sent)
     const routingKey = `user-${Math.floor(unitHash('kaizen:users', this.runId, key) * (this.options.users ?? 2_000))}`
     let resolution
     try {
@@ -138,7 +140,7 @@ export class TrafficSimulator {
         model: content.model,
         messages: renderMessages(content, example.input),
         params: content.params,
-        simulation: { scenario: scenario.id, exampleKey: key },
+        simulation: ref,
       })
       output = result.text
       usage = result.usage

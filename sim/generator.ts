@@ -7,6 +7,7 @@
 import { renderTemplate } from '../core/prompt.js'
 import type { Reference } from '../core/decision.js'
 import { normalHash, unitHash } from '../lib/hash.js'
+import { clusterWeightsFor } from './drift.js'
 import type { Scenario, ScenarioCluster, Variable } from './scenario.js'
 
 export interface SimExample {
@@ -84,10 +85,7 @@ export function renderReference(cluster: ScenarioCluster, vars: Record<string, u
  * ex.reference.actions[0].command // 'kubectl rollout undo deployment/auth-service …'
  */
 export function generateExample(scenario: Scenario, key: string): SimExample {
-  const clusterIndex = pickWeighted(
-    scenario.clusters.map((c) => c.weight),
-    unitHash(scenario.seed, 'cluster', key),
-  )
+  const clusterIndex = pickWeighted(clusterWeightsFor(scenario, key), unitHash(scenario.seed, 'cluster', key))
   const cluster = scenario.clusters[clusterIndex] as ScenarioCluster
   const variables = drawVariables(scenario, cluster, key)
   const input: Record<string, string> = {}

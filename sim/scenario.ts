@@ -13,6 +13,7 @@ import { KaizenError, fromZodError } from '../core/errors.js'
 import { RISK_LEVELS } from '../core/decision.js'
 import { PromptContent, templateVariables } from '../core/prompt.js'
 import { readDataFile } from '../lib/data-file.js'
+import { msToNumber } from '@temporalio/common/lib/time.js'
 
 const Id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lowercase letters, digits and dashes (e.g. "bad-deploy")')
 
@@ -93,6 +94,59 @@ const Model = z.object({
   tokens: z.object({ input: z.number().positive().default(1), output: z.number().positive().default(1) }).prefault({}),
 })
 
+const ModelId = z.string().min(1)
+
+/** When a drift starts, after the simulation starts: a duration ("45m", "2 hours"). Absent: only when started. */
+const After = z.string().refine(
+  (v) => {
+    try {
+      return msToNumber(v as Parameters<typeof msToNumber>[0]) >= 0
+    } catch {
+      return false
+    }
+  },
+  { message: 'not a duration; use a number and a unit, e.g. "45m", "2 hours", "90s"' },
+)
+
+const DriftBase = {
+  id: Id,
+  /** What changes, in words (printed when the drift starts). */
+  description: z.string().min(1).optional(),
+  after: After.optional(),
+}
+
+/** Scheduled drift (sim/drift.ts): a silent model update, slower answers, or a new traffic mix. */
+const Drift = z.discriminatedUnion('kind', [
+  z.object({
+    ...DriftBase,
+    kind: z.literal('model-update'),
+    model: ModelId,
+    /** Added to the tier's ability (logit). */
+    ability: z.number().default(0),
+    /** Wordings the updated model no longer acts on (as models[].ignores). */
+    ignores: z.array(z.object({ clause: Id, phrasing: z.string().min(1).optional() })).default([]),
+    /** Clause effects the update adds (as models[].clauseEffects). */
+    clauseEffects: z.array(z.object({ clause: Id, weight: z.number() })).default([]),
+    /** The updated model needs this format instruction (as models[].format). */
+    format: z.object({ clause: Id, weight: z.number().positive(), feedback: z.string().min(1) }).optional(),
+    /** The updated model's share of failed requests. */
+    errorRate: z.number().min(0).max(1).optional(),
+  }),
+  z.object({
+    ...DriftBase,
+    kind: z.literal('latency'),
+    model: ModelId,
+    /** The tier's median latency is multiplied by this. */
+    factor: z.number().positive(),
+  }),
+  z.object({
+    ...DriftBase,
+    kind: z.literal('traffic-mix'),
+    /** New cluster weights (clusters not named keep theirs). */
+    weights: z.record(Id, z.number().nonnegative()),
+  }),
+])
+
 export const ScenarioSchema = z
   .object({
     id: Id,
@@ -159,6 +213,8 @@ export const ScenarioSchema = z
       malformed: z.array(z.string().min(1)).min(1),
     }),
     models: z.array(Model).min(1),
+    /** Drift the world can go through (sim/drift.ts; docs/scenarios.md). */
+    drift: z.array(Drift).default([]),
     grading: z.object({
       /** A full grader spec (graders/spec.ts); without it, Decision Quality from the settings below. */
       grader: GraderSpec.optional(),
@@ -199,6 +255,16 @@ export const ScenarioSchema = z
     }
     const knownCluster = (id: string, path: PropertyKey[]) => {
       if (!clusterIds.has(id)) issue(path, `unknown cluster "${id}" (defined clusters: ${[...clusterIds].join(', ')})`)
+    }
+    const knownIgnore = (g: { clause: string; phrasing?: string | undefined }, path: PropertyKey[]) => {
+      knownClause(g.clause, [...path, 'clause'])
+      const clause = s.clauses.find((c) => c.id === g.clause)
+      if (clause && g.phrasing !== undefined && !clause.paraphrases.includes(g.phrasing))
+        issue(
+          [...path, 'phrasing'],
+          `not a paraphrase of clause "${g.clause}": copy one of its paraphrases word for word, or leave ` +
+            'phrasing out to ignore the clause in every wording',
+        )
     }
     s.clusters.forEach((c, i) => {
       c.requirements.forEach((r, j) => knownClause(r, ['clusters', i, 'requirements', j]))
@@ -243,18 +309,25 @@ export const ScenarioSchema = z
     s.grading.forbidden.forEach((f, i) => checkRegex(f, ['grading', 'forbidden', i]))
     s.models.forEach((m, i) => {
       if (s.models.findIndex((o) => o.id === m.id) !== i) issue(['models', i, 'id'], `duplicate model id "${m.id}"`)
-      m.ignores.forEach((g, j) => {
-        knownClause(g.clause, ['models', i, 'ignores', j, 'clause'])
-        const clause = s.clauses.find((c) => c.id === g.clause)
-        if (clause && g.phrasing !== undefined && !clause.paraphrases.includes(g.phrasing))
-          issue(
-            ['models', i, 'ignores', j, 'phrasing'],
-            `not a paraphrase of clause "${g.clause}": copy one of its paraphrases word for word, or leave ` +
-              'phrasing out to ignore the clause in every wording',
-          )
-      })
+      m.ignores.forEach((g, j) => knownIgnore(g, ['models', i, 'ignores', j]))
       m.clauseEffects.forEach((e, j) => knownClause(e.clause, ['models', i, 'clauseEffects', j, 'clause']))
       if (m.format) knownClause(m.format.clause, ['models', i, 'format', 'clause'])
+    })
+    s.drift.forEach((d, i) => {
+      if (s.drift.findIndex((o) => o.id === d.id) !== i) issue(['drift', i, 'id'], `duplicate drift id "${d.id}"`)
+      if (d.kind === 'traffic-mix') {
+        Object.keys(d.weights).forEach((c) => knownCluster(c, ['drift', i, 'weights', c]))
+        const total = s.clusters.reduce((a, c) => a + (d.weights[c.id] ?? c.weight), 0)
+        if (!(total > 0)) issue(['drift', i, 'weights'], 'give at least one cluster a positive weight')
+        return
+      }
+      if (!s.models.some((m) => m.id === d.model))
+        issue(['drift', i, 'model'], `unknown model "${d.model}" (models: ${s.models.map((m) => m.id).join(', ')})`)
+      if (d.kind === 'model-update') {
+        d.ignores.forEach((g, j) => knownIgnore(g, ['drift', i, 'ignores', j]))
+        d.clauseEffects.forEach((e, j) => knownClause(e.clause, ['drift', i, 'clauseEffects', j, 'clause']))
+        if (d.format) knownClause(d.format.clause, ['drift', i, 'format', 'clause'])
+      }
     })
   })
 
@@ -262,6 +335,11 @@ export type Scenario = z.infer<typeof ScenarioSchema>
 export type ScenarioCluster = Scenario['clusters'][number]
 export type ScenarioClause = Scenario['clauses'][number]
 export type ScenarioModel = Scenario['models'][number]
+export type ScenarioDrift = Scenario['drift'][number]
+
+/** When a drift starts after the simulation starts, in ms (null: only when started by hand). */
+export const driftAfterMs = (d: ScenarioDrift): number | null =>
+  d.after === undefined ? null : msToNumber(d.after as Parameters<typeof msToNumber>[0])
 
 /** Validate an already-parsed scenario object. `where` names the source in error messages. */
 export function parseScenario(value: unknown, where = 'scenario'): Scenario {

@@ -126,6 +126,21 @@ export const FLOOR_BREACH_MONITOR: MonitorConfigInput = {
   action: { campaign: TEST_CAMPAIGN as Record<string, unknown> },
 }
 
+/**
+ * A monitor that learns its reference from about 12 s of traffic and then only tests for change
+ * (no floors): what genuine drift in the simulated world sets off.
+ */
+export const DRIFT_MONITOR: MonitorConfigInput = {
+  sampleRate: 1,
+  checkEveryMs: 1_500,
+  referenceMs: 12_000,
+  minReferenceObservations: 200,
+  weeklyProfile: false,
+  floors: { dq: null, p95LatencyMs: null, errorRate: null, windowMs: 60_000, minObservations: 10 },
+  alerts: { cooldownMs: 3_000 },
+  action: { campaign: TEST_CAMPAIGN as Record<string, unknown> },
+}
+
 /** A local LLM judge on `judge-model` over the OpenAI wire format that always answers "clear". */
 export async function startClearJudge(prices: {
   inputPerMTok: number
