@@ -5,7 +5,7 @@
  * floors' window over all of that version's traffic. Idempotent: scores are keyed by (request,
  * grader version), the judge's spend by the check id, the sample by each request's hash.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity'
+import { Context, cancellationSignal, heartbeat } from '@temporalio/activity'
 import { and, asc, desc, eq, gt, isNull, lte, lt, or, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import type { Finding, GradedRequest } from '../core/monitor/check.js'
@@ -14,7 +14,7 @@ import { gradingAllowance, utcDay, type WindowStats } from '../core/monitor/poli
 import { currentGraderVersionId, getGraderSpec } from '../db/queries/graders.js'
 import { getLabels } from '../db/queries/labels.js'
 import { appendAudit } from '../db/queries/audit.js'
-import { chargeJudge, judgeSpend, linkAlertCampaign, raiseAlert } from '../db/queries/monitor.js'
+import { acknowledgeAlert, chargeJudge, judgeSpend, linkAlertCampaign, raiseAlert } from '../db/queries/monitor.js'
 import { trafficScores } from '../db/queries/scores.js'
 import { campaigns, evaluations, scores, traffic } from '../db/schema.js'
 import { deliver } from '../lib/webhooks.js'
@@ -325,6 +325,44 @@ async function recordMonitorCampaign(
   })
 }
 
+/** Record a change of a monitor's settings in the audit log (who, and the settings as given). */
+async function recordMonitorConfig(
+  deps: ActivityDeps,
+  input: { taskId: string; workflowId: string; by: string; config: unknown },
+): Promise<void> {
+  const info = Context.current().info
+  await appendAudit(deps.db, {
+    // One event per update, however often the activity is retried.
+    eventKey: `monitor-config:${info.workflowExecution?.runId ?? input.workflowId}:${info.activityId}`,
+    actor: input.by,
+    action: 'monitor.configured',
+    taskId: input.taskId,
+    subjectType: 'monitor',
+    subjectId: input.workflowId,
+    details: { config: input.config },
+  })
+}
+
+/** Acknowledge an alert on a person's behalf (idempotent: a retry finds it acknowledged, by them). */
+async function acknowledgeMonitorAlert(
+  deps: ActivityDeps,
+  input: { alertId: string; by: string; comment?: string; at: string },
+): Promise<{ alertId: string; already: boolean; acknowledgedBy: string | null; acknowledgedAt: string | null }> {
+  const { alert, already } = await acknowledgeAlert(deps.db, {
+    alertId: input.alertId,
+    by: input.by,
+    at: new Date(input.at),
+    comment: input.comment ?? null,
+  })
+  return {
+    alertId: alert.id,
+    // A retry of this same acknowledgement is not "already" to the person who made it.
+    already: already && !(alert.acknowledgedBy === input.by && alert.acknowledgedAt?.toISOString() === input.at),
+    acknowledgedBy: alert.acknowledgedBy,
+    acknowledgedAt: alert.acknowledgedAt?.toISOString() ?? null,
+  }
+}
+
 export function createMonitorActivities(deps: ActivityDeps) {
   return {
     monitorCheck: (input: MonitorCheckInput) => monitorCheck(deps, input),
@@ -332,5 +370,9 @@ export function createMonitorActivities(deps: ActivityDeps) {
     monitorCampaignContext: (input: { taskId: string }) => monitorCampaignContext(deps, input),
     recordMonitorCampaign: (input: { taskId: string; alertId: string; campaignId: string }) =>
       recordMonitorCampaign(deps, input),
+    acknowledgeMonitorAlert: (input: { alertId: string; by: string; comment?: string; at: string }) =>
+      acknowledgeMonitorAlert(deps, input),
+    recordMonitorConfig: (input: { taskId: string; workflowId: string; by: string; config: unknown }) =>
+      recordMonitorConfig(deps, input),
   }
 }

@@ -23,6 +23,7 @@ import { createMetrics, type ApiMetrics } from './metrics.js'
 import { StoreMetrics } from './store-metrics.js'
 import { registerComplete } from './routes/complete.js'
 import { registerFeedback } from './routes/feedback.js'
+import { registerMonitor } from './routes/monitor.js'
 import { registerOperations, type TemporalAccess } from './routes/operations.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
@@ -123,7 +124,10 @@ export function createApi(deps: ApiDeps) {
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
-  if (deps.temporal) registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
+  if (deps.temporal) {
+    registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
+    registerMonitor(app, { db: deps.db, temporal: deps.temporal, tokens })
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

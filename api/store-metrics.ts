@@ -15,6 +15,8 @@
  *   kaizen_canary_duration_seconds                    histogram: start to end of ended canaries
  *   kaizen_grades_total{result}                       counter: graded production records (pass, fail)
  *   kaizen_grade_score                                histogram: DQ scores of graded production records
+ *   kaizen_monitor_alerts_open{task,kind,metric}      gauge: quality-monitor alerts not yet acknowledged
+ *   kaizen_monitor_alerts_total{kind,metric}          counter: quality-monitor alerts raised
  *   kaizen_store_metrics_up                           gauge: 1 if the last read worked, 0 if the last good values
  *                                                     are served
  *
@@ -33,6 +35,7 @@ interface Snapshot {
   approvals: Array<{ decision: string; n: number }>
   grades: Array<{ pass: boolean; n: number }>
   scores: Histogram
+  alerts: Array<{ task: string; kind: string; metric: string; open: boolean; n: number }>
 }
 interface Histogram {
   buckets: number[]
@@ -106,7 +109,14 @@ async function read(db: Db): Promise<Snapshot> {
   const approvals = rows<{ decision: string; n: string }>(
     await db.execute(sql`select decision, count(*) as n from approvals group by 1`),
   )
+  const alerts = rows<{ task: string; kind: string; metric: string; open: boolean; n: string }>(
+    await db.execute(
+      sql`select task_id as task, kind, metric, acknowledged_at is null as open, count(*) as n
+          from monitor_alerts group by 1, 2, 3, 4`,
+    ),
+  )
   return {
+    alerts: alerts.map((r) => ({ ...r, n: Number(r.n) })),
     campaigns: campaigns.map((r) => ({ ...r, n: Number(r.n) })),
     campaignDurations: (
       await histogram(
@@ -157,6 +167,7 @@ const EMPTY: Snapshot = {
   approvals: [],
   grades: [],
   scores: { buckets: SCORE_BUCKETS, cumulative: SCORE_BUCKETS.map(() => 0), count: 0, sum: 0 },
+  alerts: [],
 }
 
 export class StoreMetrics {
@@ -226,6 +237,25 @@ export class StoreMetrics {
         'last good values are served (0)',
       'gauge',
       () => [{ value: this.up }],
+    )
+    metric(
+      'kaizen_monitor_alerts_open',
+      'Quality-monitor alerts not yet acknowledged, by task, kind and metric',
+      'gauge',
+      (s) =>
+        s.alerts
+          .filter((a) => a.open)
+          .map((a) => ({ labels: { task: a.task, kind: a.kind, metric: a.metric }, value: a.n })),
+    )
+    metric('kaizen_monitor_alerts_total', 'Quality-monitor alerts raised, by kind and metric', 'counter', (s) =>
+      sumBy(
+        s.alerts,
+        (a) => `${a.kind}\u0000${a.metric}`,
+        (a) => a.n,
+      ).map(([k, value]) => {
+        const [kind = '', metric = ''] = k.split('\u0000')
+        return { labels: { kind, metric }, value }
+      }),
     )
     metric('kaizen_campaigns', 'Campaigns by status now', 'gauge', (s) =>
       labelled('status')(

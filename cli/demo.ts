@@ -17,6 +17,7 @@ import { traffic } from '../db/schema.js'
 import type { KaizenRuntime } from '../runtime/app.js'
 import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
+import type { optimizationCampaign } from '../workflows/campaign/index.js'
 import { campaignIdFor, type CampaignResult, type CanaryStatus } from '../workflows/messages.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
@@ -200,7 +201,6 @@ export interface FollowOptions {
  */
 export async function followCampaign(rt: KaizenRuntime, options: FollowOptions): Promise<DemoSummary> {
   const { taskId, log, config: settings } = options
-  const sim = options.traffic
   const campaignId = campaignIdFor(taskId, new Date())
   // The same start as the CLI's and the API's (checks included); this process holds the database.
   const ops = createOperations({
@@ -208,8 +208,27 @@ export async function followCampaign(rt: KaizenRuntime, options: FollowOptions):
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
     check: (input) => campaignPreflight(rt.db, input),
   })
-  const { handle } = await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: settings })
+  await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: settings })
   log(`Campaign ${campaignId} started.`)
+  return followRunningCampaign(rt, { ...options, campaignId })
+}
+
+/**
+ * Follow a started campaign (the demo's, or one the quality monitor started): its progress, then
+ * live traffic and its canary to a decision point. Leaves the traffic running.
+ */
+export async function followRunningCampaign(
+  rt: KaizenRuntime,
+  options: FollowOptions & { campaignId: string },
+): Promise<DemoSummary> {
+  const { taskId, log, config: settings, campaignId } = options
+  const sim = options.traffic
+  const ops = createOperations({
+    client: rt.client,
+    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+    check: (input) => campaignPreflight(rt.db, input),
+  })
+  const handle = rt.client.workflow.getHandle<typeof optimizationCampaign>(campaignId)
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)
 

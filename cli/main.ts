@@ -11,6 +11,7 @@ import { registerGolden } from './commands/golden.js'
 import { registerGrader } from './commands/grader.js'
 import { registerPrompts } from './commands/prompts.js'
 import { registerSchedule } from './commands/schedule.js'
+import { registerMonitor } from './commands/monitor.js'
 import { registerSim } from './commands/sim.js'
 import { registerTask } from './commands/task.js'
 import { registerTraffic } from './commands/traffic.js'
@@ -28,6 +29,7 @@ registerTask(program)
 registerCampaign(program)
 registerCanary(program)
 registerSchedule(program)
+registerMonitor(program)
 registerPrompts(program)
 registerGrader(program)
 registerGolden(program)

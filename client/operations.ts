@@ -9,7 +9,8 @@
  *   polling: checked first, and a query that gets no answer is an error with a hint), or the outcome
  *   of a closed one read from its history (no worker needed), with the full failure chain;
  * - `decideCanary`: approve or reject through the workflow's Updates, with the outcome in words;
- * - `createSchedule`: preflight (too little traffic only warns), then create or update the schedule.
+ * - `createSchedule`: preflight (too little traffic only warns), then create or update the schedule;
+ * - the quality monitor's start, status, settings and signals (client/monitor.ts).
  *
  * The preflight check runs against the database when the caller has one (`check`: `kaizen serve`,
  * `kaizen up`), and otherwise on a worker through the `campaignPreflight` workflow: the CLI may have
@@ -44,6 +45,7 @@ import {
   type CanaryStatus,
 } from '../workflows/messages.js'
 import { NO_WORKER_HINT, describeFailure, failureReport, temporalError, type FailureReport } from './failures.js'
+import { createMonitorOperations } from './monitor.js'
 
 /** Campaign ids (single-use; they key the campaign's rows, dataset and canary). */
 export const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/
@@ -427,5 +429,8 @@ export function createOperations(deps: OperationsDeps) {
       return { ...r, warnings: report.warnings, preflight: report }
     },
   }
-  return ops
+  return {
+    ...ops,
+    ...createMonitorOperations({ client, taskQueue, queryTimeoutMs, requireWorker, preflight: ops.preflight }),
+  }
 }

@@ -8,6 +8,7 @@ import type { Finalist } from '../activities/search-round.js'
 import type { AgilityObjective, FrontPoint, PairVerdict } from '../core/agility.js'
 import type { CanaryAnalysis } from '../core/canary/analyze.js'
 import type { GateScores } from '../core/gate.js'
+import type { MonitorConfig } from '../core/monitor/config.js'
 import type { GoldenComparison, SafetyComparison } from '../core/ship.js'
 
 // ── Campaign ────────────────────────────────────────────────────────────────────────────────
@@ -219,5 +220,17 @@ export interface MonitorStatus {
 export const monitorStatusQuery = defineQuery<MonitorStatus>('monitorStatus')
 export const pauseMonitorSignal = defineSignal<[{ paused: boolean }]>('pauseMonitor')
 export const stopMonitorSignal = defineSignal('stopMonitor')
+/** The monitor's settings in effect. */
+export const monitorConfigQuery = defineQuery<MonitorConfig>('monitorConfig')
+/**
+ * New settings from the next check on (validated strictly first: a refused change changes nothing);
+ * the detectors and the reference learned so far are kept. Returns the settings in effect.
+ */
+/** Acknowledge one of the monitor's alerts (recorded in the database and the audit log under `by`). */
+export const acknowledgeAlertUpdate = defineUpdate<
+  { alertId: string; already: boolean; acknowledgedBy: string | null; acknowledgedAt: string | null },
+  [{ alertId: string; by: string; comment?: string }]
+>('acknowledgeAlert')
+export const configureMonitorUpdate = defineUpdate<MonitorConfig, [{ config: unknown; by: string }]>('configureMonitor')
 /** The monitor of a task: one per task. */
 export const monitorWorkflowId = (taskId: string) => `kaizen-monitor-${taskId}`

@@ -28,13 +28,16 @@ import {
   type CheckResult,
   type MonitorState,
 } from '../core/monitor/check.js'
-import { MonitorConfig, type MonitorConfigInput } from '../core/monitor/config.js'
+import { MonitorConfig, parseMonitorConfig, type MonitorConfigInput } from '../core/monitor/config.js'
 import { readDetector } from '../core/monitor/detector.js'
 import { decideCampaign } from '../core/monitor/policy.js'
 import { batch, notifier, quick } from './activities.js'
 import { optimizationCampaign } from './campaign/index.js'
 import {
+  acknowledgeAlertUpdate,
   campaignIdFor,
+  configureMonitorUpdate,
+  monitorConfigQuery,
   monitorStatusQuery,
   pauseMonitorSignal,
   stopMonitorSignal,
@@ -51,7 +54,9 @@ export interface MonitorInput {
 const iso = (ms: number) => new Date(ms).toISOString()
 
 class MonitorRun {
-  readonly config: MonitorConfig
+  config: MonitorConfig
+  /** The settings as given (carried across continue-as-new; defaults re-applied then). */
+  configInput: MonitorConfigInput | undefined
   readonly status: MonitorStatus
   state: MonitorState
   lastCheckAt: number | null
@@ -66,6 +71,7 @@ class MonitorRun {
     if (!parsed.success)
       throw ApplicationFailure.nonRetryable(`invalid monitor config: ${parsed.error.message}`, 'INVALID_INPUT')
     this.config = parsed.data
+    this.configInput = input.config
     this.state = input.resume?.state ?? initialMonitorState(Date.now())
     this.lastCheckAt = input.resume?.lastCheckAt ?? null
     this.status = input.resume?.status ?? {
@@ -179,7 +185,7 @@ class MonitorRun {
   carry(): MonitorInput {
     return {
       taskId: this.input.taskId,
-      ...(this.input.config ? { config: this.input.config } : {}),
+      ...(this.configInput ? { config: this.configInput } : {}),
       resume: { state: this.state, lastCheckAt: this.lastCheckAt, status: this.status },
     }
   }
@@ -195,6 +201,39 @@ export async function qualityMonitor(input: MonitorInput): Promise<MonitorStatus
   setHandler(stopMonitorSignal, () => {
     run.stopping = true
   })
+  setHandler(monitorConfigQuery, () => run.config)
+  setHandler(
+    acknowledgeAlertUpdate,
+    (ack) => quick.acknowledgeMonitorAlert({ ...ack, at: new Date(Date.now()).toISOString() }),
+    {
+      validator: ({ alertId, by }) => {
+        if (typeof by !== 'string' || !by.trim()) throw new Error('acknowledging an alert needs who does it (by)')
+        if (typeof alertId !== 'string' || !alertId.startsWith(`${workflowInfo().workflowId}:`))
+          throw new Error(`alert "${alertId}" is not an alert of this monitor (${workflowInfo().workflowId})`)
+      },
+    },
+  )
+  setHandler(
+    configureMonitorUpdate,
+    async ({ config, by }) => {
+      const parsed = parseMonitorConfig(config, 'monitor config')
+      await quick.recordMonitorConfig({ taskId: input.taskId, workflowId: workflowInfo().workflowId, by, config })
+      run.config = parsed
+      run.configInput = config as MonitorConfigInput
+      return run.config
+    },
+    {
+      // A refused change is not recorded in history; the message names each bad field.
+      validator: ({ config, by }) => {
+        if (typeof by !== 'string' || !by.trim()) throw new Error('configuring a monitor needs who does it (by)')
+        try {
+          parseMonitorConfig(config, 'monitor config')
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable((err as Error).message, 'INVALID_INPUT')
+        }
+      },
+    },
+  )
   while (!run.stopping) {
     await condition(() => run.stopping, run.config.checkEveryMs)
     if (run.stopping) break

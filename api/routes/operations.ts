@@ -55,16 +55,14 @@ const common = (scope: string) => ({
   503: errorResponse('Temporal is unreachable, or no worker is polling the task queue'),
 })
 
-export function registerOperations(
-  app: OpenAPIHono<AuthEnv>,
-  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache },
-): void {
-  const { temporal, tokens } = deps
-  // The same operations as the CLI (client/operations.ts); this server holds the database, so the
-  // campaign checks run here rather than on a worker.
+/**
+ * The same operations as the CLI (client/operations.ts), on a client connected at first use; this
+ * server holds the database, so the campaign checks run here rather than on a worker.
+ */
+export function operationsOf(deps: { db: Db; temporal: TemporalAccess }): () => Promise<Operations> {
   let cached: { client: Client; ops: Operations } | null = null
-  const ops = async (): Promise<Operations> => {
-    const client = await temporal.client().catch((e: unknown) => {
+  return async () => {
+    const client = await deps.temporal.client().catch((e: unknown) => {
       throw temporalError(e, 'Temporal')
     })
     if (cached?.client !== client)
@@ -72,12 +70,20 @@ export function registerOperations(
         client,
         ops: createOperations({
           client,
-          taskQueue: temporal.taskQueue,
+          taskQueue: deps.temporal.taskQueue,
           check: (input) => campaignPreflight(deps.db, input),
         }),
       }
     return cached.ops
   }
+}
+
+export function registerOperations(
+  app: OpenAPIHono<AuthEnv>,
+  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache },
+): void {
+  const { tokens } = deps
+  const ops = operationsOf(deps)
   /** The task of a campaign or canary (for tokens limited to some tasks); null when it is not recorded. */
   const taskOf = async (kind: 'campaign' | 'canary', id: string): Promise<string | null> => {
     const table = kind === 'campaign' ? campaigns : canaries

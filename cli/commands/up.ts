@@ -29,6 +29,7 @@ import {
   type TaskFileDemoRun,
 } from '../task-file-demo.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
+import { requireDrift, runMonitorDemo } from '../monitor-demo.js'
 import { onShutdownSignal } from '../context.js'
 import { numberFlag } from '../flags.js'
 import { printJson, say, SIM_LABEL } from '../output.js'
@@ -117,11 +118,12 @@ const consoleLine = (c: { url: string; signInUrl: string; operator: string }) =>
   `Console: ${c.url}/ — open ${c.signInUrl} to sign in as ${c.operator} (read and approve; the token is ` +
   'revoked when kaizen up stops).'
 
-/** Refuse an unknown --scenario before anything starts (servers, worker, traffic). */
-async function requireScenarioFlag(id: string): Promise<void> {
+/** Refuse an unknown --scenario (or --drift) before anything starts (servers, worker, traffic). */
+async function requireScenarioFlag(id: string, drift?: string): Promise<void> {
   const env = loadEnv()
   const simulation = await SimulationProvider.fromDirectory(env.KAIZEN_SCENARIOS_DIR)
   simulation.scenario(id)
+  if (drift) requireDrift({ simulation }, id, drift)
 }
 
 export function registerUp(program: Command): void {
@@ -134,6 +136,12 @@ export function registerUp(program: Command): void {
     .option('--rate <n>', 'simulated production requests per second', rateFlag, 40)
     .option('--no-campaign', 'serve traffic and run the worker, but start no campaign')
     .option('--task-file [file]', TASK_FILE_HELP)
+    .option(
+      '--drift [id]',
+      'show the quality monitor instead of the first campaign: once it has learned its reference, the ' +
+        "scenario's drift starts (default provider-update, a silent model update) → alert → a campaign the " +
+        'monitor starts → a canary awaiting approval',
+    )
     .option('--operator <identity>', 'who approves from the console (default KAIZEN_OPERATOR or <user>@localhost)')
     .option('--headless', 'do not start the Temporal Web UI')
     .action(
@@ -143,9 +151,19 @@ export function registerUp(program: Command): void {
         campaign: boolean
         headless?: boolean
         taskFile?: string | true
+        drift?: string | true
         operator?: string
       }) => {
-        await requireScenarioFlag(opts.scenario)
+        const drift = opts.drift === true ? 'provider-update' : opts.drift
+        await requireScenarioFlag(opts.scenario, drift)
+        if (opts.taskFile && drift)
+          throw new KaizenError('INVALID_INPUT', '--drift: only for the scenario demo, not with --task-file', {
+            details: { fields: ['--drift'] },
+          })
+        if (drift && !opts.campaign)
+          throw new KaizenError('INVALID_INPUT', '--drift shows a campaign the monitor starts: drop --no-campaign', {
+            details: { fields: ['--drift'] },
+          })
         if (opts.taskFile) return upTaskFile({ ...opts, taskFile: taskFilePath(opts.taskFile) })
         let rt: KaizenRuntime | null = null
         let traffic: TrafficSimulator | null = null
@@ -204,7 +222,12 @@ export function registerUp(program: Command): void {
               `${retention.created ? 'created (03:30 UTC daily)' : 'in place'}.`,
           )
           let canaryId: string | null = null
-          if (opts.campaign) {
+          if (drift) {
+            const run = await runMonitorDemo(rt, { scenario: opts.scenario, drift, rate: opts.rate, log: say })
+            if (run.summary) for (const line of tellDemo(rt, run.summary)) say(line)
+            canaryId = run.summary?.canary?.id ?? null
+            traffic = run.traffic
+          } else if (opts.campaign) {
             const run = await runDemo(rt, { scenario: opts.scenario, rate: opts.rate })
             for (const line of tellDemo(rt, run.summary)) say(line)
             canaryId = run.summary.canary?.id ?? null
