@@ -17,7 +17,14 @@ import { REPO_ROOT } from '../runtime/env.js'
 import { canaryRelease } from '../workflows/canary/index.js'
 import { optimizationCampaign } from '../workflows/campaign/index.js'
 import { parseArgs } from 'node:util'
-import { approveUpdate, canaryStatusQuery, monitorStatusQuery, stopMonitorSignal } from '../workflows/messages.js'
+import {
+  acknowledgeAlertUpdate,
+  approveUpdate,
+  canaryStatusQuery,
+  configureMonitorUpdate,
+  monitorStatusQuery,
+  stopMonitorSignal,
+} from '../workflows/messages.js'
 import { qualityMonitor } from '../workflows/monitor.js'
 import { withTestInfra } from './lib/test-infra.js'
 
@@ -165,7 +172,8 @@ async function main() {
     }
 
     // 4. A quality monitor: learning, a DQ floor breach raised as an alert, a campaign started,
-    // the breach repeated (duplicate, then held back), stopped by its signal.
+    // the breach repeated (duplicate, then held back), its settings changed and the alert
+    // acknowledged through its Updates, stopped by its signal.
     if (only.has('monitor')) {
       const m = await startHarness({ name: 'record-monitor', fixedIds: true })
       try {
@@ -188,6 +196,18 @@ async function main() {
           (s) => s.campaigns.length === 1 && s.checks >= 4,
           60_000,
           'a campaign started by the monitor',
+        )
+        await handle.executeUpdate(configureMonitorUpdate, {
+          args: [{ config: { ...FLOOR_BREACH_MONITOR, sampleRate: 0.5 }, by: 'recorder@example.com' }],
+        })
+        await handle.executeUpdate(acknowledgeAlertUpdate, {
+          args: [{ alertId: status.campaigns[0]!.alertId, by: 'recorder@example.com', comment: 'recorded' }],
+        })
+        await eventually(
+          () => handle.query(monitorStatusQuery),
+          (s) => s.checks >= status.checks + 2,
+          30_000,
+          'two checks on the new settings',
         )
         await handle.signal(stopMonitorSignal)
         await handle.result()
