@@ -185,6 +185,7 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
     at: r.createdAt.getTime(),
     error: r.error !== null,
     dq: r.error === null ? (scoreOf.get(r.id) ?? null) : null,
+    latencyMs: r.error === null ? r.latencyMs : null,
   }))
   const windowFrom = new Date(to.getTime() - input.floorsWindowMs)
   let drift: InputDrift | null = null

@@ -202,7 +202,10 @@ export interface MonitorStatus {
   /** When the current reference began (the start or the last promotion). */
   referenceFrom: string | null
   /** The detectors' statistics against their alarm thresholds (null while learning). */
-  detectors: Record<'dq' | 'errorRate', { statistic: number; threshold: number } | null>
+  detectors: Record<'dq' | 'errorRate', { statistic: number; threshold: number } | null> & {
+    /** Slow requests (over `thresholdMs`, the reference's p95); absent before latency was watched. */
+    latency?: { statistic: number; threshold: number; thresholdMs: number } | null
+  }
   /** The last check's findings, floors and judge spend. */
   findings: Array<{ kind: string; metric: string; summary: string }>
   floors: Array<{ floor: string; status: string; value: number | null; limit: number }>

@@ -176,6 +176,15 @@ class MonitorRun {
         ? { statistic: readDetector(d.settings, d.state).statistic, threshold: d.settings.arl }
         : null
     }
+    const slow = detectors?.latency
+    s.detectors.latency =
+      slow?.thresholdMs === undefined
+        ? null
+        : {
+            statistic: readDetector(slow.settings, slow.state).statistic,
+            threshold: slow.settings.arl,
+            thresholdMs: slow.thresholdMs,
+          }
     s.findings = result.findings.map((f) => ({ kind: f.kind, metric: f.metric, summary: f.summary }))
     s.floors = result.floors.map((f) => ({ floor: f.floor, status: f.status, value: f.value, limit: f.limit }))
     s.judge = { spentTodayUsd: io.judge.spentTodayUsd, budgetUsd: io.judge.budgetUsd, exhausted: io.judge.exhausted }

@@ -30,7 +30,8 @@ function tell(v: MonitorView): string[] {
   ]
   for (const [metric, d] of Object.entries(s.detectors))
     lines.push(
-      `  detector ${metric}: ${d ? `${d.statistic.toFixed(1)} of ${d.threshold.toFixed(0)} to alarm` : 'learning'}`,
+      `  detector ${metric}${d && 'thresholdMs' in d ? ` (requests over ${Math.round(d.thresholdMs)} ms)` : ''}: ` +
+        `${d ? `${d.statistic.toFixed(1)} of ${d.threshold.toFixed(0)} to alarm` : 'not armed'}`,
     )
   for (const f of s.floors)
     lines.push(`  floor ${f.floor}: ${f.status}${f.value === null ? '' : ` (${f.value.toFixed(3)}, limit ${f.limit})`}`)

@@ -8,8 +8,9 @@
  *   new production version? → forget the reference and learn it again
  *   learning                → add the interval to the reference; once it covers `referenceMs` and
  *                              `minReferenceObservations`, freeze it and arm the detectors
- *   watching                → feed the detectors (each hour against its day type's reference);
- *                              an alarm is a finding, and that detector starts afresh
+ *   watching                → feed the detectors — DQ, errors, slow requests (core/monitor/latency.ts)
+ *                              — each hour against its day type's reference; an alarm is a
+ *                              finding, and that detector starts afresh
  *   always                  → floors on the window (missing data reported as missing), the judge
  *                              budget, input drift
  *
@@ -26,6 +27,7 @@ import {
   type DetectorState,
 } from './detector.js'
 import type { InputDrift } from './input-drift.js'
+import { addLatencies, emptyLatencySketch, slowThreshold, type LatencySketch } from './latency.js'
 import { checkFloors, type FloorVerdict, type WindowStats } from './policy.js'
 import {
   accumulate,
@@ -37,13 +39,21 @@ import {
   type SeasonalReference,
 } from './reference.js'
 
-export type Metric = 'dq' | 'errorRate'
+export type Metric = 'dq' | 'errorRate' | 'latency'
 
 interface Armed {
   reference: SeasonalReference
   settings: DetectorSettings
   state: DetectorState
+  /** Latency: a request slower than this (ms) counts as slow. */
+  thresholdMs?: number
 }
+
+/** The armed detectors: DQ and errors always; latency when the reference had latencies enough. */
+export type Detectors = Record<'dq' | 'errorRate', Armed> & { latency?: Armed }
+
+/** Latencies a reference needs before slow requests are watched (its p95 rests on them). */
+export const LATENCY_MIN_REFERENCE = 200
 
 export interface MonitorState {
   productionVersionId: string | null
@@ -51,8 +61,10 @@ export interface MonitorState {
   referenceFrom: number
   dq: ReferenceAccumulator
   errorRate: ReferenceAccumulator
+  /** Latencies of the reference being learned (absent in states from before latency was watched). */
+  latency?: LatencySketch
   /** The armed detectors once the reference is learned; null while learning. */
-  watching: { since: number; detectors: Record<Metric, Armed> } | null
+  watching: { since: number; detectors: Detectors } | null
 }
 
 export interface GradedRequest {
@@ -60,6 +72,8 @@ export interface GradedRequest {
   /** The DQ score; null when the judge gave none (missing, never counted as good). */
   dq: number | null
   error: boolean
+  /** Its latency in ms (absent in checks recorded before latency was watched: not measured). */
+  latencyMs?: number | null
 }
 
 export interface CheckInput {
@@ -106,32 +120,66 @@ export function initialMonitorState(
     referenceFrom: now,
     dq: emptyAccumulator(utcOffsetHours),
     errorRate: emptyAccumulator(utcOffsetHours),
+    latency: emptyLatencySketch(),
     watching: null,
   }
 }
 
-const DIRECTION: Record<Metric, 'drop' | 'rise'> = { dq: 'drop', errorRate: 'rise' }
-const SHARE: Record<Metric, number> = { dq: DQ_BUDGET_SHARE, errorRate: 1 - DQ_BUDGET_SHARE }
+const DIRECTION: Record<Metric, 'drop' | 'rise'> = { dq: 'drop', errorRate: 'rise', latency: 'rise' }
+/** Shares of the false-alarm budget: most to DQ, the rest to errors and slow requests. */
+const SHARE: Record<Metric, number> = {
+  dq: DQ_BUDGET_SHARE,
+  errorRate: (1 - DQ_BUDGET_SHARE) / 2,
+  latency: (1 - DQ_BUDGET_SHARE) / 2,
+}
+const METRICS = ['dq', 'errorRate', 'latency'] as const
 
-const valuesOf = (requests: readonly GradedRequest[], metric: Metric) =>
-  requests.map((r) => ({
-    at: r.at,
-    value: metric === 'dq' ? (r.error ? null : r.dq) : r.error ? 1 : 0,
-  }))
+const latencyOf = (r: GradedRequest) => (r.error ? null : (r.latencyMs ?? null))
+
+function valuesOf(requests: readonly GradedRequest[], metric: Metric, thresholdMs?: number) {
+  return requests.map((r) => {
+    if (metric === 'dq') return { at: r.at, value: r.error ? null : r.dq }
+    if (metric === 'errorRate') return { at: r.at, value: r.error ? 1 : 0 }
+    const ms = latencyOf(r)
+    return { at: r.at, value: ms === null || thresholdMs === undefined ? null : ms > thresholdMs ? 1 : 0 }
+  })
+}
+
+/** The slow-request reference: the share of reference requests above the p95 bucket edge. */
+function latencyReference(
+  sketch: LatencySketch | undefined,
+  utcOffsetHours: number,
+): { reference: SeasonalReference; thresholdMs: number } | null {
+  const slow = sketch ? slowThreshold(sketch) : null
+  if (!slow || slow.n < LATENCY_MIN_REFERENCE) return null
+  // A reference with no slow request at all would make the first slow one an alarm: half a request instead.
+  const p = Math.max(slow.shareAbove, 0.5 / slow.n)
+  return {
+    reference: { mean: p, variance: p * (1 - p), n: slow.n, weekday: null, weekend: null, utcOffsetHours },
+    thresholdMs: slow.thresholdMs,
+  }
+}
 
 function arm(state: MonitorState, config: MonitorConfig, now: number): MonitorState['watching'] {
   const days = Math.max(1 / 24, (now - state.referenceFrom) / 86_400_000)
-  const detectors = {} as Record<Metric, Armed>
-  for (const metric of ['dq', 'errorRate'] as const) {
-    const reference = referenceOfAccumulator(state[metric])
-    if (!reference) return null
-    const settings = settingsFromReference(reference, {
+  const settingsFor = (metric: Metric, reference: SeasonalReference) =>
+    settingsFromReference(reference, {
       direction: DIRECTION[metric],
       tolerance: config.tolerance,
       falseAlarmsPer30Days: config.falseAlarmsPer30Days * SHARE[metric],
       observationsPerDay: state.errorRate.all.n / days,
     })
+  const detectors = {} as Detectors
+  for (const metric of ['dq', 'errorRate'] as const) {
+    const reference = referenceOfAccumulator(state[metric])
+    if (!reference) return null
+    const settings = settingsFor(metric, reference)
     detectors[metric] = { reference, settings, state: initialDetectorState(settings) }
+  }
+  const latency = latencyReference(state.latency, config.utcOffsetHours)
+  if (latency) {
+    const settings = settingsFor('latency', latency.reference)
+    detectors.latency = { ...latency, settings, state: initialDetectorState(settings) }
   }
   return { since: now, detectors }
 }
@@ -162,7 +210,7 @@ function feed(
   return { ...armed, state }
 }
 
-const LABEL: Record<Metric, string> = { dq: 'DQ', errorRate: 'error rate' }
+const LABEL: Record<Metric, string> = { dq: 'DQ', errorRate: 'error rate', latency: 'share of slow requests' }
 
 export function applyCheck(config: MonitorConfig, previous: MonitorState, input: CheckInput): CheckResult {
   let state: MonitorState = previous
@@ -180,14 +228,18 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
       ...state,
       dq: accumulate(state.dq, valuesOf(input.requests, 'dq')),
       errorRate: accumulate(state.errorRate, valuesOf(input.requests, 'errorRate')),
+      latency: addLatencies(state.latency ?? emptyLatencySketch(), input.requests.map(latencyOf)),
     }
     const covered = input.now - state.referenceFrom >= config.referenceMs
     if (covered && state.dq.all.n >= config.minReferenceObservations)
       state = { ...state, watching: arm(state, config, input.now) }
   } else {
     const detectors = { ...state.watching.detectors }
-    for (const metric of ['dq', 'errorRate'] as const) {
-      const fed = feed(detectors[metric], metric, valuesOf(input.requests, metric), config.weeklyProfile)
+    for (const metric of METRICS) {
+      const armed = detectors[metric]
+      if (!armed) continue
+      const values = valuesOf(input.requests, metric, armed.thresholdMs)
+      const fed = feed(armed, metric, values, config.weeklyProfile && metric !== 'latency')
       if (fed.state.alarmAt !== null) {
         const reading = readDetector(fed.settings, fed.state)
         const ref = fed.reference.mean
@@ -196,8 +248,9 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
           kind: 'change',
           metric,
           summary:
-            `${LABEL[metric]} changed: ${since === null ? 'n/a' : since.toFixed(3)} over the last ` +
-            `${reading.n - reading.since} graded requests against a reference of ${ref.toFixed(3)}`,
+            `${LABEL[metric]}${fed.thresholdMs === undefined ? '' : ` (over ${Math.round(fed.thresholdMs)} ms)`} ` +
+            `changed: ${since === null ? 'n/a' : since.toFixed(3)} over the last ${reading.n - reading.since} ` +
+            `${metric === 'dq' ? 'graded ' : ''}requests against a reference of ${ref.toFixed(3)}`,
           evidence: {
             statistic: reading.statistic,
             threshold: reading.threshold,
@@ -206,6 +259,7 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
             observationsSince: reading.n - reading.since,
             observations: reading.n,
             falseAlarmsPer30Days: config.falseAlarmsPer30Days * SHARE[metric],
+            ...(fed.thresholdMs === undefined ? {} : { thresholdMs: fed.thresholdMs }),
           },
         })
         detectors[metric] = { ...fed, state: initialDetectorState(fed.settings) }

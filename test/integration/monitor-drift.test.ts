@@ -4,7 +4,8 @@
  * the monitor has learned its reference → the change detector alarms → an alert webhook → an
  * improvement campaign started by the monitor, with its trigger in the audit log → a canary of the
  * re-optimized prompt awaiting a person's approval. A second drift (the traffic mix) within the
- * monitor's campaign cooldown starts nothing, and the monitor says why.
+ * monitor's campaign cooldown starts nothing, and the monitor says why; slower answers (the
+ * `slow-provider` drift) are a latency alert, not a campaign.
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
@@ -23,6 +24,7 @@ import { DRIFT_MONITOR } from '../helpers/fixtures.js'
 import { eventually, startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 
 let h: Harness
+type Details = { alertId: string; kind: string; metric: string }
 const received: Array<{ event: string; body: Record<string, unknown> }> = []
 const hooks = createServer((req, res) => {
   let body = ''
@@ -78,7 +80,7 @@ a canary awaiting approval; a second drift within the cooldown starts nothing`, 
       60_000,
       'the alert webhook',
     )
-    const details = alert!.body.details as { alertId: string; kind: string; metric: string }
+    const details = alert!.body.details as Details
     assert.equal(details.kind, 'change')
     assert.equal(details.metric, 'dq')
     const status = await eventually(
@@ -131,6 +133,17 @@ a canary awaiting approval; a second drift within the cooldown starts nothing`, 
       .from(campaigns)
       .where(and(eq(campaigns.taskId, h.task.taskId), eq(campaigns.trigger, 'monitor')))
     assert.equal(monitorCampaigns.length, 1)
+
+    // Slower answers: a change in the share of requests slower than the reference's p95 — an alert, no campaign.
+    h.simulation.startDrift(scenarioId, 'slow-provider')
+    const slow = await eventually(
+      async () => received.find((r) => r.event === 'monitor.alert' && (r.body.details as Details).metric === 'latency'),
+      (r) => r !== undefined,
+      60_000,
+      'the latency alert',
+    )
+    assert.equal((slow!.body.details as Details).kind, 'change')
+    assert.equal((await handle.query(monitorStatusQuery)).campaigns.length, 1)
   } finally {
     await handle.signal(stopMonitorSignal)
     await handle.result()

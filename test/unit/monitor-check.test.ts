@@ -62,6 +62,41 @@ test('a check learns the reference for a week, then watches; a DQ drop is a degr
   assert.ok(quietAlarms <= 4, `${quietAlarms} false alarms in 120 quiet days`)
 })
 
+test('slower answers are a change in the share of slow requests (over the reference p95), not a DQ degradation', () => {
+  let quietAlarms = 0
+  for (const seed of ['a', 'b', 'c']) {
+    const r = Rng.fromSeed('monitor-check-latency', seed)
+    // Log-normal latencies around 900 ms (spread 0.3: p95 ≈ 1,475 ms), scaled from hour `slowFrom` on.
+    const withLatency = (h: number, scale: number) => {
+      const input = hour(r, h, 0.8)
+      const z = () => Math.sqrt(-2 * Math.log(1 - r.float())) * Math.cos(2 * Math.PI * r.float())
+      return { ...input, requests: input.requests.map((q) => ({ ...q, latencyMs: scale * 900 * Math.exp(0.3 * z()) })) }
+    }
+    let state = initialMonitorState(START)
+    for (let h = 0; h < 7 * 24; h++) state = applyCheck(config, state, withLatency(h, 1)).state
+    const slow = state.watching?.detectors.latency
+    assert.ok(slow?.thresholdMs, 'the latency detector is armed')
+    assert.ok(slow.thresholdMs > 1_200 && slow.thresholdMs < 1_800, `threshold ${slow.thresholdMs} ms`)
+    assert.ok(slow.reference.mean > 0.02 && slow.reference.mean <= 0.05, `reference share ${slow.reference.mean}`)
+    for (let h = 7 * 24; h < 27 * 24; h++) {
+      const res = applyCheck(config, state, withLatency(h, 1))
+      state = res.state
+      quietAlarms += res.findings.filter((f) => f.metric === 'latency').length
+    }
+    let found: { hour: number; degradation: boolean } | null = null
+    for (let h = 27 * 24; h < 28 * 24 && !found; h++) {
+      const res = applyCheck(config, state, withLatency(h, 1.5))
+      state = res.state
+      if (res.findings.some((f) => f.kind === 'change' && f.metric === 'latency'))
+        found = { hour: h - 27 * 24, degradation: res.degradation }
+    }
+    assert.ok(found && found.hour <= 3, `50 % slower found after ${found?.hour} hours`)
+    assert.equal(found.degradation, false)
+  }
+  // 60 quiet days; the latency detector's share of the budget allows about 0.25 false alarms.
+  assert.ok(quietAlarms <= 1, `${quietAlarms} latency false alarms in 60 quiet days`)
+})
+
 test('an error burst is a change in the error rate, not a DQ degradation', () => {
   const r = Rng.fromSeed('monitor-check-errors')
   const { state } = run(initialMonitorState(START), r, 0, 7 * 24, 0.8)
