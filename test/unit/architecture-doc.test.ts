@@ -15,6 +15,7 @@ const STAGES = [
   'bake',
   'schedule',
   'retention',
+  'monitor',
 ]
 
 test('docs/architecture.md opens with the stage → file table, and every file or folder it names exists', () => {
