@@ -58,7 +58,14 @@ const DRIFT_SAMPLE = 200
 const DRIFT_MIN_REFERENCE = 20
 const textOf = (input: Record<string, string>) => Object.values(input).join('\n')
 
-const EMPTY_WINDOW: WindowStats = { graded: 0, dqMean: null, requests: 0, errors: 0, p95LatencyMs: null }
+const EMPTY_WINDOW: WindowStats = {
+  graded: 0,
+  dqMean: null,
+  requests: 0,
+  errors: 0,
+  p95LatencyMs: null,
+  meanCostUsd: null,
+}
 
 /**
  * Production traffic of the version created after `from`, up to and including `to`: outside
@@ -87,6 +94,7 @@ async function windowStats(
       requests: sql<number>`count(*)::int`,
       errors: sql<number>`count(*) filter (where ${traffic.error} is not null)::int`,
       p95: sql<number | null>`percentile_disc(0.95) within group (order by ${traffic.latencyMs})`,
+      cost: sql<number | null>`avg(${traffic.costUsd}) filter (where ${traffic.error} is null)`,
     })
     .from(traffic)
     .where(inWindow)
@@ -108,6 +116,7 @@ async function windowStats(
     requests: all?.requests ?? 0,
     errors: all?.errors ?? 0,
     p95LatencyMs: all?.p95 === null || all?.p95 === undefined ? null : Number(all.p95),
+    meanCostUsd: all?.cost === null || all?.cost === undefined ? null : Number(all.cost),
   }
 }
 
@@ -186,6 +195,7 @@ async function monitorCheck(deps: ActivityDeps, input: MonitorCheckInput): Promi
     error: r.error !== null,
     dq: r.error === null ? (scoreOf.get(r.id) ?? null) : null,
     latencyMs: r.error === null ? r.latencyMs : null,
+    costUsd: r.error === null ? r.costUsd : null,
   }))
   const windowFrom = new Date(to.getTime() - input.floorsWindowMs)
   let drift: InputDrift | null = null

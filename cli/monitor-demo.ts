@@ -82,7 +82,8 @@ export async function runMonitorDemo(
   traffic.start(options.rate)
   log(
     `Quality monitor ${started.workflowId} started: it grades half of the live requests and learns its reference ` +
-      `from the first ${started.config.referenceMs / 1000} s, then checks every ${started.config.checkEveryMs / 1000} s.`,
+      `from the first ${started.config.referenceMs / 1000} s, then checks every ` +
+      `${started.config.checkEveryMs / 1000} s.`,
   )
 
   const status = () => ops.describeMonitor(taskId).then((v) => v.status)

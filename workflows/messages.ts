@@ -205,7 +205,23 @@ export interface MonitorStatus {
   detectors: Record<'dq' | 'errorRate', { statistic: number; threshold: number } | null> & {
     /** Slow requests (over `thresholdMs`, the reference's p95); absent before latency was watched. */
     latency?: { statistic: number; threshold: number; thresholdMs: number } | null
+    /** Costly requests (over `thresholdUsd`, the reference's p95); absent before cost was watched. */
+    cost?: { statistic: number; threshold: number; thresholdUsd: number } | null
   }
+  /**
+   * The production version's rolling figures over the floors' window (`windowMs`): requests,
+   * graded, mean DQ, error rate, p95 latency, mean cost (absent before they were kept).
+   */
+  window?: {
+    versionId: string
+    windowMs: number
+    requests: number
+    graded: number
+    dqMean: number | null
+    errorRate: number | null
+    p95LatencyMs: number | null
+    meanCostUsd: number | null
+  } | null
   /** The last check's findings, floors and judge spend. */
   findings: Array<{ kind: string; metric: string; summary: string }>
   floors: Array<{ floor: string; status: string; value: number | null; limit: number }>

@@ -185,6 +185,26 @@ class MonitorRun {
             threshold: slow.settings.arl,
             thresholdMs: slow.thresholdMs,
           }
+    const dear = detectors?.cost
+    s.detectors.cost =
+      dear?.thresholdUsd === undefined
+        ? null
+        : {
+            statistic: readDetector(dear.settings, dear.state).statistic,
+            threshold: dear.settings.arl,
+            thresholdUsd: dear.thresholdUsd,
+          }
+    const w = io.window
+    s.window = {
+      versionId: io.productionVersionId as string,
+      windowMs: this.config.floors.windowMs,
+      requests: w.requests,
+      graded: w.graded,
+      dqMean: w.dqMean,
+      errorRate: w.requests > 0 ? w.errors / w.requests : null,
+      p95LatencyMs: w.p95LatencyMs,
+      meanCostUsd: w.meanCostUsd ?? null,
+    }
     s.findings = result.findings.map((f) => ({ kind: f.kind, metric: f.metric, summary: f.summary }))
     s.floors = result.floors.map((f) => ({ floor: f.floor, status: f.status, value: f.value, limit: f.limit }))
     s.judge = { spentTodayUsd: io.judge.spentTodayUsd, budgetUsd: io.judge.budgetUsd, exhausted: io.judge.exhausted }

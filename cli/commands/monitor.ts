@@ -21,18 +21,35 @@ function tell(v: MonitorView): string[] {
   const s = v.status
   if (!s)
     return [
-      `Quality monitor ${v.workflowId}: ${v.workflowStatus.toLowerCase()}${v.failure ? ` — ${v.failure.message}` : ''}.`,
+      `Quality monitor ${v.workflowId}: ${v.workflowStatus.toLowerCase()}` +
+        `${v.failure ? ` — ${v.failure.message}` : ''}.`,
     ]
   const lines = [
     `Quality monitor of task ${v.taskId} (${v.workflowId}): ${s.phase}, ${s.checks} checks, last at ` +
       `${s.lastCheckAt ?? 'none yet'}; production version ${s.productionVersionId ?? 'none'}; reference since ` +
       `${s.referenceFrom ?? 'not yet'}.`,
   ]
-  for (const [metric, d] of Object.entries(s.detectors))
+  const w = s.window
+  if (w)
     lines.push(
-      `  detector ${metric}${d && 'thresholdMs' in d ? ` (requests over ${Math.round(d.thresholdMs)} ms)` : ''}: ` +
+      `  last ${w.windowMs / 60_000} min: ${w.requests} requests, ${w.graded} graded, ` +
+        `DQ ${w.dqMean?.toFixed(3) ?? 'n/a'}, ` +
+        `errors ${w.errorRate === null ? 'n/a' : `${(w.errorRate * 100).toFixed(1)} %`}, p95 latency ` +
+        `${w.p95LatencyMs === null ? 'n/a' : `${Math.round(w.p95LatencyMs)} ms`}, cost per 1,000 requests ` +
+        `${w.meanCostUsd === null ? 'n/a' : `$${(w.meanCostUsd * 1000).toFixed(4)}`}`,
+    )
+  for (const [metric, d] of Object.entries(s.detectors)) {
+    const over =
+      d && 'thresholdMs' in d
+        ? ` (requests over ${Math.round(d.thresholdMs)} ms)`
+        : d && 'thresholdUsd' in d
+          ? ` (requests over $${d.thresholdUsd.toPrecision(3)})`
+          : ''
+    lines.push(
+      `  detector ${metric}${over}: ` +
         `${d ? `${d.statistic.toFixed(1)} of ${d.threshold.toFixed(0)} to alarm` : 'not armed'}`,
     )
+  }
   for (const f of s.floors)
     lines.push(`  floor ${f.floor}: ${f.status}${f.value === null ? '' : ` (${f.value.toFixed(3)}, limit ${f.limit})`}`)
   if (s.judge)
@@ -40,11 +57,14 @@ function tell(v: MonitorView): string[] {
       `  judge: $${s.judge.spentTodayUsd.toFixed(4)} of $${s.judge.budgetUsd} today` +
         `${s.judge.exhausted ? ' — budget spent, grading stopped until tomorrow (UTC)' : ''}`,
     )
-  if (s.inputDrift)
+  if (s.inputDrift) {
+    const pct = (x: number) => `${(x * 100).toFixed(0)} %`
+    const { recentNovelShare: recent, referenceNovelShare: ref } = s.inputDrift
     lines.push(
-      `  input drift: ${s.inputDrift.recentNovelShare === null ? 'not measured' : `${(s.inputDrift.recentNovelShare * 100).toFixed(0)} % of recent inputs novel`}` +
-        `${s.inputDrift.referenceNovelShare === null ? '' : ` (reference ${(s.inputDrift.referenceNovelShare * 100).toFixed(0)} %)`}`,
+      `  input drift: ${recent === null ? 'not measured' : `${pct(recent)} of recent inputs novel`}` +
+        `${ref === null ? '' : ` (reference ${pct(ref)})`}`,
     )
+  }
   for (const f of s.findings) lines.push(`  finding: ${f.kind} ${f.metric}: ${f.summary}`)
   for (const c of s.campaigns) lines.push(`  campaign ${c.campaignId} started ${c.at} on alert ${c.alertId}`)
   if (s.heldBack) lines.push(`  held back: ${s.heldBack}`)
@@ -68,8 +88,9 @@ export function registerMonitor(program: Command): void {
         const r = await ops.startMonitor({ taskId: opts.task, configInput, startedBy: who() })
         say(
           `Quality monitor ${r.workflowId} started: it learns a reference from ` +
-            `${r.config.referenceMs / 3_600_000} h of traffic, then checks every ${r.config.checkEveryMs / 60_000} min ` +
-            `(${(r.config.sampleRate * 100).toFixed(1)} % of requests graded, judge budget $${r.config.dailyJudgeBudgetUsd} a day).`,
+            `${r.config.referenceMs / 3_600_000} h of traffic, then checks every ` +
+            `${r.config.checkEveryMs / 60_000} min (${(r.config.sampleRate * 100).toFixed(1)} % of requests ` +
+            `graded, judge budget $${r.config.dailyJudgeBudgetUsd} a day).`,
         )
         for (const w of r.warnings) say(`Warning: ${w}`)
         if (opts.json) printJson(r)

@@ -8,7 +8,8 @@
  *   new production version? → forget the reference and learn it again
  *   learning                → add the interval to the reference; once it covers `referenceMs` and
  *                              `minReferenceObservations`, freeze it and arm the detectors
- *   watching                → feed the detectors — DQ, errors, slow requests (core/monitor/latency.ts)
+ *   watching                → feed the detectors — DQ, errors, slow and costly requests
+ *                              (core/monitor/latency.ts)
  *                              — each hour against its day type's reference; an alarm is a
  *                              finding, and that detector starts afresh
  *   always                  → floors on the window (missing data reported as missing), the judge
@@ -39,7 +40,9 @@ import {
   type SeasonalReference,
 } from './reference.js'
 
-export type Metric = 'dq' | 'errorRate' | 'latency'
+export type Metric = 'dq' | 'errorRate' | 'latency' | 'cost'
+/** Metrics watched in their tail: a request over the reference's p95 counts 1. */
+type TailMetric = 'latency' | 'cost'
 
 interface Armed {
   reference: SeasonalReference
@@ -47,10 +50,12 @@ interface Armed {
   state: DetectorState
   /** Latency: a request slower than this (ms) counts as slow. */
   thresholdMs?: number
+  /** Cost: a request dearer than this (USD) counts as costly. */
+  thresholdUsd?: number
 }
 
-/** The armed detectors: DQ and errors always; latency when the reference had latencies enough. */
-export type Detectors = Record<'dq' | 'errorRate', Armed> & { latency?: Armed }
+/** The armed detectors: DQ and errors always; latency and cost when the reference had enough of them. */
+export type Detectors = Record<'dq' | 'errorRate', Armed> & Partial<Record<TailMetric, Armed>>
 
 /** Latencies a reference needs before slow requests are watched (its p95 rests on them). */
 export const LATENCY_MIN_REFERENCE = 200
@@ -63,6 +68,8 @@ export interface MonitorState {
   errorRate: ReferenceAccumulator
   /** Latencies of the reference being learned (absent in states from before latency was watched). */
   latency?: LatencySketch
+  /** Costs of the reference being learned, in micro-USD (absent in states from before cost was watched). */
+  cost?: LatencySketch
   /** The armed detectors once the reference is learned; null while learning. */
   watching: { since: number; detectors: Detectors } | null
 }
@@ -74,6 +81,8 @@ export interface GradedRequest {
   error: boolean
   /** Its latency in ms (absent in checks recorded before latency was watched: not measured). */
   latencyMs?: number | null
+  /** What it cost in USD (absent in checks recorded before cost was watched: not measured). */
+  costUsd?: number | null
 }
 
 export interface CheckInput {
@@ -121,42 +130,51 @@ export function initialMonitorState(
     dq: emptyAccumulator(utcOffsetHours),
     errorRate: emptyAccumulator(utcOffsetHours),
     latency: emptyLatencySketch(),
+    cost: emptyLatencySketch(),
     watching: null,
   }
 }
 
-const DIRECTION: Record<Metric, 'drop' | 'rise'> = { dq: 'drop', errorRate: 'rise', latency: 'rise' }
-/** Shares of the false-alarm budget: most to DQ, the rest to errors and slow requests. */
+const DIRECTION: Record<Metric, 'drop' | 'rise'> = { dq: 'drop', errorRate: 'rise', latency: 'rise', cost: 'rise' }
+/** Shares of the false-alarm budget: most to DQ, the rest to errors, slow and costly requests alike. */
 const SHARE: Record<Metric, number> = {
   dq: DQ_BUDGET_SHARE,
-  errorRate: (1 - DQ_BUDGET_SHARE) / 2,
-  latency: (1 - DQ_BUDGET_SHARE) / 2,
+  errorRate: (1 - DQ_BUDGET_SHARE) / 3,
+  latency: (1 - DQ_BUDGET_SHARE) / 3,
+  cost: (1 - DQ_BUDGET_SHARE) / 3,
 }
-const METRICS = ['dq', 'errorRate', 'latency'] as const
+const METRICS = ['dq', 'errorRate', 'latency', 'cost'] as const
+const TAIL_METRICS = ['latency', 'cost'] as const
 
-const latencyOf = (r: GradedRequest) => (r.error ? null : (r.latencyMs ?? null))
+/** A request's tail value: latency in ms, cost in micro-USD (the sketch's unit); null when not measured. */
+function tailOf(r: GradedRequest, metric: TailMetric): number | null {
+  if (r.error) return null
+  if (metric === 'latency') return r.latencyMs ?? null
+  return r.costUsd === undefined || r.costUsd === null ? null : r.costUsd * 1e6
+}
+const thresholdOf = (a: Armed) => a.thresholdMs ?? (a.thresholdUsd === undefined ? undefined : a.thresholdUsd * 1e6)
 
-function valuesOf(requests: readonly GradedRequest[], metric: Metric, thresholdMs?: number) {
+function valuesOf(requests: readonly GradedRequest[], metric: Metric, threshold?: number) {
   return requests.map((r) => {
     if (metric === 'dq') return { at: r.at, value: r.error ? null : r.dq }
     if (metric === 'errorRate') return { at: r.at, value: r.error ? 1 : 0 }
-    const ms = latencyOf(r)
-    return { at: r.at, value: ms === null || thresholdMs === undefined ? null : ms > thresholdMs ? 1 : 0 }
+    const x = tailOf(r, metric)
+    return { at: r.at, value: x === null || threshold === undefined ? null : x > threshold ? 1 : 0 }
   })
 }
 
-/** The slow-request reference: the share of reference requests above the p95 bucket edge. */
-function latencyReference(
+/** The tail reference: the share of reference requests above the p95 bucket edge. */
+function tailReference(
   sketch: LatencySketch | undefined,
   utcOffsetHours: number,
-): { reference: SeasonalReference; thresholdMs: number } | null {
+): { reference: SeasonalReference; threshold: number } | null {
   const slow = sketch ? slowThreshold(sketch) : null
   if (!slow || slow.n < LATENCY_MIN_REFERENCE) return null
-  // A reference with no slow request at all would make the first slow one an alarm: half a request instead.
+  // A reference with no request in the tail would make the first one an alarm: half a request instead.
   const p = Math.max(slow.shareAbove, 0.5 / slow.n)
   return {
     reference: { mean: p, variance: p * (1 - p), n: slow.n, weekday: null, weekend: null, utcOffsetHours },
-    thresholdMs: slow.thresholdMs,
+    threshold: slow.thresholdMs,
   }
 }
 
@@ -176,10 +194,12 @@ function arm(state: MonitorState, config: MonitorConfig, now: number): MonitorSt
     const settings = settingsFor(metric, reference)
     detectors[metric] = { reference, settings, state: initialDetectorState(settings) }
   }
-  const latency = latencyReference(state.latency, config.utcOffsetHours)
-  if (latency) {
-    const settings = settingsFor('latency', latency.reference)
-    detectors.latency = { ...latency, settings, state: initialDetectorState(settings) }
+  for (const metric of TAIL_METRICS) {
+    const tail = tailReference(state[metric], config.utcOffsetHours)
+    if (!tail) continue
+    const settings = settingsFor(metric, tail.reference)
+    const threshold = metric === 'latency' ? { thresholdMs: tail.threshold } : { thresholdUsd: tail.threshold / 1e6 }
+    detectors[metric] = { reference: tail.reference, ...threshold, settings, state: initialDetectorState(settings) }
   }
   return { since: now, detectors }
 }
@@ -210,7 +230,12 @@ function feed(
   return { ...armed, state }
 }
 
-const LABEL: Record<Metric, string> = { dq: 'DQ', errorRate: 'error rate', latency: 'share of slow requests' }
+const LABEL: Record<Metric, string> = {
+  dq: 'DQ',
+  errorRate: 'error rate',
+  latency: 'share of slow requests',
+  cost: 'share of costly requests',
+}
 
 export function applyCheck(config: MonitorConfig, previous: MonitorState, input: CheckInput): CheckResult {
   let state: MonitorState = previous
@@ -228,7 +253,14 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
       ...state,
       dq: accumulate(state.dq, valuesOf(input.requests, 'dq')),
       errorRate: accumulate(state.errorRate, valuesOf(input.requests, 'errorRate')),
-      latency: addLatencies(state.latency ?? emptyLatencySketch(), input.requests.map(latencyOf)),
+      latency: addLatencies(
+        state.latency ?? emptyLatencySketch(),
+        input.requests.map((r) => tailOf(r, 'latency')),
+      ),
+      cost: addLatencies(
+        state.cost ?? emptyLatencySketch(),
+        input.requests.map((r) => tailOf(r, 'cost')),
+      ),
     }
     const covered = input.now - state.referenceFrom >= config.referenceMs
     if (covered && state.dq.all.n >= config.minReferenceObservations)
@@ -238,8 +270,8 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
     for (const metric of METRICS) {
       const armed = detectors[metric]
       if (!armed) continue
-      const values = valuesOf(input.requests, metric, armed.thresholdMs)
-      const fed = feed(armed, metric, values, config.weeklyProfile && metric !== 'latency')
+      const values = valuesOf(input.requests, metric, thresholdOf(armed))
+      const fed = feed(armed, metric, values, config.weeklyProfile && (metric === 'dq' || metric === 'errorRate'))
       if (fed.state.alarmAt !== null) {
         const reading = readDetector(fed.settings, fed.state)
         const ref = fed.reference.mean
@@ -248,7 +280,8 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
           kind: 'change',
           metric,
           summary:
-            `${LABEL[metric]}${fed.thresholdMs === undefined ? '' : ` (over ${Math.round(fed.thresholdMs)} ms)`} ` +
+            `${LABEL[metric]}${fed.thresholdMs === undefined ? '' : ` (over ${Math.round(fed.thresholdMs)} ms)`}` +
+            `${fed.thresholdUsd === undefined ? '' : ` (over $${fed.thresholdUsd.toPrecision(3)})`} ` +
             `changed: ${since === null ? 'n/a' : since.toFixed(3)} over the last ${reading.n - reading.since} ` +
             `${metric === 'dq' ? 'graded ' : ''}requests against a reference of ${ref.toFixed(3)}`,
           evidence: {
@@ -260,6 +293,7 @@ export function applyCheck(config: MonitorConfig, previous: MonitorState, input:
             observations: reading.n,
             falseAlarmsPer30Days: config.falseAlarmsPer30Days * SHARE[metric],
             ...(fed.thresholdMs === undefined ? {} : { thresholdMs: fed.thresholdMs }),
+            ...(fed.thresholdUsd === undefined ? {} : { thresholdUsd: fed.thresholdUsd }),
           },
         })
         detectors[metric] = { ...fed, state: initialDetectorState(fed.settings) }

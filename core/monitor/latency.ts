@@ -6,7 +6,7 @@
  * for DQ and errors watches for a rise. While the reference is learned, latencies go into a small
  * log-bucket histogram (plain data, carried through workflow history); when it is frozen, the
  * threshold is the bucket edge nearest above the p95, and the reference share is the exact share of
- * reference requests above that edge.
+ * reference requests above that edge. Cost per request is watched the same way (in micro-USD).
  *
  * Pure module: safe to import from workflow code.
  */

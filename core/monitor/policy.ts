@@ -19,6 +19,8 @@ export interface WindowStats {
   requests: number
   errors: number
   p95LatencyMs: number | null
+  /** Mean cost of the answered requests in USD (absent in checks recorded before it was kept). */
+  meanCostUsd?: number | null
 }
 
 export type FloorName = 'dq' | 'p95LatencyMs' | 'errorRate'

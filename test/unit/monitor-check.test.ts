@@ -62,39 +62,52 @@ test('a check learns the reference for a week, then watches; a DQ drop is a degr
   assert.ok(quietAlarms <= 4, `${quietAlarms} false alarms in 120 quiet days`)
 })
 
-test('slower answers are a change in the share of slow requests (over the reference p95), not a DQ degradation', () => {
+test('slower or dearer answers are changes in the share of slow or costly requests (over the reference p95), \
+not DQ degradations', () => {
   let quietAlarms = 0
   for (const seed of ['a', 'b', 'c']) {
     const r = Rng.fromSeed('monitor-check-latency', seed)
-    // Log-normal latencies around 900 ms (spread 0.3: p95 ≈ 1,475 ms), scaled from hour `slowFrom` on.
-    const withLatency = (h: number, scale: number) => {
+    const z = () => Math.sqrt(-2 * Math.log(1 - r.float())) * Math.cos(2 * Math.PI * r.float())
+    // Log-normal latencies around 900 ms (spread 0.3: p95 ≈ 1,475 ms) and costs around $0.0004, each scaled.
+    const traffic = (h: number, slower: number, dearer: number) => {
       const input = hour(r, h, 0.8)
-      const z = () => Math.sqrt(-2 * Math.log(1 - r.float())) * Math.cos(2 * Math.PI * r.float())
-      return { ...input, requests: input.requests.map((q) => ({ ...q, latencyMs: scale * 900 * Math.exp(0.3 * z()) })) }
+      const requests = input.requests.map((q) => ({
+        ...q,
+        latencyMs: slower * 900 * Math.exp(0.3 * z()),
+        costUsd: dearer * 0.0004 * Math.exp(0.2 * z()),
+      }))
+      return { ...input, requests }
     }
     let state = initialMonitorState(START)
-    for (let h = 0; h < 7 * 24; h++) state = applyCheck(config, state, withLatency(h, 1)).state
-    const slow = state.watching?.detectors.latency
-    assert.ok(slow?.thresholdMs, 'the latency detector is armed')
-    assert.ok(slow.thresholdMs > 1_200 && slow.thresholdMs < 1_800, `threshold ${slow.thresholdMs} ms`)
+    for (let h = 0; h < 7 * 24; h++) state = applyCheck(config, state, traffic(h, 1, 1)).state
+    const { latency: slow, cost: dear } = state.watching?.detectors ?? {}
+    assert.ok(slow?.thresholdMs && dear?.thresholdUsd, 'the latency and cost detectors are armed')
+    assert.ok(slow.thresholdMs > 1_300 && slow.thresholdMs < 1_700, `threshold ${slow.thresholdMs} ms`)
     assert.ok(slow.reference.mean > 0.02 && slow.reference.mean <= 0.05, `reference share ${slow.reference.mean}`)
+    assert.ok(dear.thresholdUsd > 0.00052 && dear.thresholdUsd < 0.00062, `threshold $${dear.thresholdUsd}`)
     for (let h = 7 * 24; h < 27 * 24; h++) {
-      const res = applyCheck(config, state, withLatency(h, 1))
+      const res = applyCheck(config, state, traffic(h, 1, 1))
       state = res.state
-      quietAlarms += res.findings.filter((f) => f.metric === 'latency').length
+      quietAlarms += res.findings.filter((f) => f.metric === 'latency' || f.metric === 'cost').length
     }
-    let found: { hour: number; degradation: boolean } | null = null
-    for (let h = 27 * 24; h < 28 * 24 && !found; h++) {
-      const res = applyCheck(config, state, withLatency(h, 1.5))
-      state = res.state
-      if (res.findings.some((f) => f.kind === 'change' && f.metric === 'latency'))
-        found = { hour: h - 27 * 24, degradation: res.degradation }
+    const firstFinding = (from: number, slower: number, dearer: number) => {
+      for (let h = from; h < from + 24; h++) {
+        const res = applyCheck(config, state, traffic(h, slower, dearer))
+        state = res.state
+        const changed = res.findings.filter((f) => f.kind === 'change').map((f) => f.metric)
+        if (changed.length > 0) return { hour: h - from, changed, degradation: res.degradation }
+      }
+      return null
     }
-    assert.ok(found && found.hour <= 3, `50 % slower found after ${found?.hour} hours`)
-    assert.equal(found.degradation, false)
+    const slower = firstFinding(27 * 24, 1.5, 1)
+    assert.ok(slower && slower.hour <= 3, `50 % slower found after ${slower?.hour} hours`)
+    assert.deepEqual([slower.changed, slower.degradation], [['latency'], false])
+    const dearer = firstFinding(28 * 24, 1, 1.4)
+    assert.ok(dearer && dearer.hour <= 3, `40 % dearer found after ${dearer?.hour} hours`)
+    assert.deepEqual([dearer.changed, dearer.degradation], [['cost'], false])
   }
-  // 60 quiet days; the latency detector's share of the budget allows about 0.25 false alarms.
-  assert.ok(quietAlarms <= 1, `${quietAlarms} latency false alarms in 60 quiet days`)
+  // 60 quiet days; the two detectors' share of the budget allows about 0.3 false alarms together.
+  assert.ok(quietAlarms <= 1, `${quietAlarms} latency and cost false alarms in 60 quiet days`)
 })
 
 test('an error burst is a change in the error rate, not a DQ degradation', () => {
