@@ -29,7 +29,7 @@ import {
   type MonitorState,
 } from '../core/monitor/check.js'
 import { MonitorConfig, parseMonitorConfig, type MonitorConfigInput } from '../core/monitor/config.js'
-import { readDetector } from '../core/monitor/detector.js'
+import { readDetector, type DetectorSettings, type DetectorState } from '../core/monitor/detector.js'
 import { decideCampaign } from '../core/monitor/policy.js'
 import { batch, notifier, quick } from './activities.js'
 import { optimizationCampaign } from './campaign/index.js'
@@ -170,30 +170,17 @@ class MonitorRun {
     s.phase = this.paused ? 'paused' : result.phase
     s.referenceFrom = iso(result.state.referenceFrom)
     const detectors = result.state.watching?.detectors
+    const reading = (d: { settings: DetectorSettings; state: DetectorState }) => ({
+      statistic: readDetector(d.settings, d.state).statistic,
+      threshold: d.settings.arl,
+    })
     for (const metric of ['dq', 'errorRate'] as const) {
       const d = detectors?.[metric]
-      s.detectors[metric] = d
-        ? { statistic: readDetector(d.settings, d.state).statistic, threshold: d.settings.arl }
-        : null
+      s.detectors[metric] = d ? reading(d) : null
     }
-    const slow = detectors?.latency
-    s.detectors.latency =
-      slow?.thresholdMs === undefined
-        ? null
-        : {
-            statistic: readDetector(slow.settings, slow.state).statistic,
-            threshold: slow.settings.arl,
-            thresholdMs: slow.thresholdMs,
-          }
-    const dear = detectors?.cost
-    s.detectors.cost =
-      dear?.thresholdUsd === undefined
-        ? null
-        : {
-            statistic: readDetector(dear.settings, dear.state).statistic,
-            threshold: dear.settings.arl,
-            thresholdUsd: dear.thresholdUsd,
-          }
+    const { latency: slow, cost: dear } = detectors ?? {}
+    s.detectors.latency = slow?.thresholdMs === undefined ? null : { ...reading(slow), thresholdMs: slow.thresholdMs }
+    s.detectors.cost = dear?.thresholdUsd === undefined ? null : { ...reading(dear), thresholdUsd: dear.thresholdUsd }
     const w = io.window
     s.window = {
       versionId: io.productionVersionId as string,

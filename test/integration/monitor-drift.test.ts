@@ -8,7 +8,6 @@
  * `slow-provider` drift) are a latency alert, not a campaign.
  */
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { after, before, test } from 'node:test'
 import { and, eq } from 'drizzle-orm'
 import { acknowledgeAlert } from '../../db/queries/monitor.js'
@@ -21,27 +20,21 @@ import {
 } from '../../workflows/messages.js'
 import { qualityMonitor } from '../../workflows/index.js'
 import { DRIFT_MONITOR } from '../helpers/fixtures.js'
+import { startHookReceiver, type HookReceiver } from '../helpers/hooks.js'
 import { eventually, startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 
 let h: Harness
 type Details = { alertId: string; kind: string; metric: string }
-const received: Array<{ event: string; body: Record<string, unknown> }> = []
-const hooks = createServer((req, res) => {
-  let body = ''
-  req.on('data', (c) => (body += c))
-  req.on('end', () => {
-    received.push({ event: String(req.headers['x-kaizen-event'] ?? ''), body: JSON.parse(body) })
-    res.writeHead(200).end('ok')
-  })
-})
+let hooks: HookReceiver
+let received: HookReceiver['received']
 
 before(async () => {
-  await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r))
-  const port = (hooks.address() as { port: number }).port
+  hooks = await startHookReceiver()
+  received = hooks.received
   h = await startHarness({
     name: 'monitor-drift',
     fixedIds: true,
-    webhooks: { json: { url: `http://127.0.0.1:${port}/hook` } },
+    webhooks: { json: { url: hooks.url } },
   })
   // The campaign samples the last 24 hours of traffic: some from before the monitor starts.
   await h.traffic.burst(260)
@@ -50,7 +43,7 @@ before(async () => {
 after(async () => {
   await h?.traffic.stop()
   await h?.close()
-  hooks.close()
+  hooks?.close()
 })
 
 test(`a silent model update → change alarm → alert delivered → a campaign started by the monitor → \

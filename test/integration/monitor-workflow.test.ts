@@ -6,7 +6,6 @@
  * monitor's campaign cooldown holds) and says why.
  */
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { after, before, test } from 'node:test'
 import { and, eq } from 'drizzle-orm'
 import { acknowledgeAlert } from '../../db/queries/monitor.js'
@@ -14,23 +13,17 @@ import { auditEvents, campaigns } from '../../db/schema.js'
 import { campaignStatusQuery, monitorStatusQuery, stopMonitorSignal } from '../../workflows/messages.js'
 import { qualityMonitor } from '../../workflows/index.js'
 import { FLOOR_BREACH_MONITOR } from '../helpers/fixtures.js'
+import { startHookReceiver, type HookReceiver } from '../helpers/hooks.js'
 import { eventually, startHarness, uniqueSuffix, type Harness } from '../helpers/infra.js'
 
 let h: Harness
-const received: Array<{ event: string; body: Record<string, unknown> }> = []
-const hooks = createServer((req, res) => {
-  let body = ''
-  req.on('data', (c) => (body += c))
-  req.on('end', () => {
-    received.push({ event: String(req.headers['x-kaizen-event'] ?? ''), body: JSON.parse(body) })
-    res.writeHead(200).end('ok')
-  })
-})
+let hooks: HookReceiver
+let received: HookReceiver['received']
 
 before(async () => {
-  await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r))
-  const port = (hooks.address() as { port: number }).port
-  h = await startHarness({ name: 'monitor-wf', webhooks: { json: { url: `http://127.0.0.1:${port}/hook` } } })
+  hooks = await startHookReceiver()
+  received = hooks.received
+  h = await startHarness({ name: 'monitor-wf', webhooks: { json: { url: hooks.url } } })
   // The campaign the monitor starts samples the last 24 hours of traffic: some must be there.
   await h.traffic.burst(260)
   h.traffic.start(40)
@@ -38,7 +31,7 @@ before(async () => {
 after(async () => {
   await h?.traffic.stop()
   await h?.close()
-  hooks.close()
+  hooks?.close()
 })
 
 test(`a DQ floor breach → alert delivered → a campaign started by the monitor, audited; \

@@ -343,4 +343,46 @@ test('your own prompt: from a task file to an approved canary, as docs/your-own-
     events.some((e) => e.actor === 'alice@example.com'),
     'the approval is recorded under its person',
   )
+
+  // 11. The quality monitor on this task: live traffic from the app graded by the task's LLM judge over the
+  // OpenAI wire; a DQ floor set above what any prompt achieves is breached and alerted (no campaign here).
+  const monitorFile = join(work, 'monitor.yaml')
+  await writeFile(
+    monitorFile,
+    [
+      'sampleRate: 1',
+      'checkEveryMs: 1500',
+      'referenceMs: 60000',
+      'floors: { dq: 0.999, p95LatencyMs: null, windowMs: 60000, minObservations: 10 }',
+      'action: { startCampaign: false }',
+    ].join('\n'),
+  )
+  assert.match(await run(['monitor', 'start', '--task', TASK, '--file', monitorFile]), /kaizen-monitor-oncall-triage/)
+  const traffic3 = started(
+    startKaizen(
+      ['--cases', cases(330, 200), '--repeat', '0', '--rate', '25', '--run', 'monitor'],
+      { ...env, KAIZEN_TOKEN: tokens.app, KAIZEN_URL: apiUrl },
+      APP,
+    ),
+  )
+  const watched = await until(
+    'a monitor alert',
+    async () => {
+      const r = await api('GET', `/v1/monitors/${TASK}`, tokens.ops)
+      return r.json.openAlerts?.length > 0 && r.json.status?.window?.graded > 0 ? r.json : undefined
+    },
+    90_000,
+  )
+  await traffic3.stop()
+  assert.deepEqual(
+    watched.openAlerts.map((a: { kind: string; metric: string }) => `${a.kind}:${a.metric}`),
+    ['floor:dq'],
+  )
+  const window = watched.status.window
+  assert.equal(window.versionId, pair.result.winnerVersion)
+  assert.ok(window.dqMean > 0 && window.dqMean < 0.999 && window.meanCostUsd > 0, JSON.stringify(window))
+  const status = await run(['monitor', 'status', '--task', TASK])
+  assert.match(status, /open alert .* \(floor dq/)
+  await run(['monitor', 'stop', '--task', TASK])
+  log(`monitor: DQ ${window.dqMean.toFixed(3)} over ${window.graded} graded requests; alert raised`)
 })
