@@ -17,13 +17,13 @@ import { normalHash } from '../lib/hash.js'
 import type { SimExample } from '../sim/generator.js'
 import { SimulationProposer } from '../sim/proposer.js'
 import { loadScenarios, requireScenario } from '../sim/registry.js'
-import { driftAfterMs, type Scenario, type ScenarioDrift } from '../sim/scenario.js'
-import { changesModel, driftedScenario, mixedKey } from '../sim/drift.js'
+import type { Scenario } from '../sim/scenario.js'
+import { DriftClock, mixedKey, type DriftState } from '../sim/drift.js'
 import { taskOfScenario, type SimulatedTaskDefinition } from '../sim/task.js'
 import { SimWorld } from '../sim/world.js'
 import type { ChatProvider, CompletionRequest, CompletionResult } from './types.js'
 
-export type { Scenario, SimExample, SimulatedTaskDefinition, SimWorld }
+export type { DriftState, Scenario, SimExample, SimulatedTaskDefinition, SimWorld }
 
 /** Where a simulated call's hidden ground truth is (CompletionRequest.simulation). */
 export type SimulationRef = NonNullable<CompletionRequest['simulation']>
@@ -35,35 +35,20 @@ export interface SimulatedSearch {
   maxPromptTokens: number
 }
 
-/** A drift of a loaded scenario and when it started (null: not started). */
-export interface DriftState {
-  id: string
-  kind: ScenarioDrift['kind']
-  description: string | null
-  /** Scheduled start after the simulation started, in ms (null: only when started by hand). */
-  afterMs: number | null
-  startedAt: Date | null
-}
-
 export class SimulationProvider implements ChatProvider {
   readonly id = 'simulation'
   readonly simulated = true
   private readonly worlds = new Map<string, SimWorld>()
   /** Task id → the world that simulates it. */
   private readonly byTask = new Map<string, SimWorld>()
-  /** Worlds with model drifts applied, by scenario and drift ids. */
-  private readonly drifted = new Map<string, SimWorld>()
-  /** Drifts started by hand: scenario id → drift id → when. */
-  private readonly started = new Map<string, Map<string, number>>()
-  /** When the simulation started: scheduled drifts (`after`) count from here. */
-  readonly startedAt: number
-  private readonly fidelity: { fidelity?: number }
+  /** When each scenario's drift starts (scheduled from the simulation's start, or by hand). */
+  private readonly clock: DriftClock
 
   constructor(scenarios: readonly Scenario[], options: { fidelity?: number; startedAt?: number } = {}) {
-    this.startedAt = options.startedAt ?? Date.now()
-    this.fidelity = options.fidelity === undefined ? {} : { fidelity: options.fidelity }
+    const fidelity = options.fidelity === undefined ? {} : { fidelity: options.fidelity }
+    this.clock = new DriftClock(options.startedAt ?? Date.now(), fidelity)
     for (const s of scenarios) {
-      const world = new SimWorld(s, this.fidelity)
+      const world = new SimWorld(s, fidelity)
       const clash = this.byTask.get(s.task.id)
       if (clash)
         throw new KaizenError(
@@ -110,8 +95,8 @@ export class SimulationProvider implements ChatProvider {
   }
 
   private ref(scenario: Scenario, exampleKey: string, at: number): SimulationRef {
-    const drift = this.active(scenario, at).filter(changesModel)
-    return { scenario: scenario.id, exampleKey, ...(drift.length > 0 ? { drift: drift.map((d) => d.id) } : {}) }
+    const drift = this.clock.modelDrifts(scenario, at)
+    return { scenario: scenario.id, exampleKey, ...(drift.length > 0 ? { drift } : {}) }
   }
 
   /** A simulated task's case: its input and known outcome, and the reference to answer it now. */
@@ -127,85 +112,21 @@ export class SimulationProvider implements ChatProvider {
    * effect (the latest traffic-mix drift started).
    */
   liveKey(scenarioId: string, key: string, at = Date.now()): string {
-    const mix = this.active(this.world(scenarioId).scenario, at)
+    const mix = this.clock
+      .active(this.world(scenarioId).scenario, at)
       .filter((d) => d.kind === 'traffic-mix')
       .at(-1)
     return mix ? mixedKey(key, mix.id) : key
   }
 
-  /** When a drift started (null: not yet), by hand or on its schedule. */
-  private startOf(scenario: Scenario, d: ScenarioDrift): number | null {
-    const byHand = this.started.get(scenario.id)?.get(d.id)
-    const after = driftAfterMs(d)
-    const scheduled = after === null ? undefined : this.startedAt + after
-    const starts = [byHand, scheduled].filter((t): t is number => t !== undefined)
-    return starts.length === 0 ? null : Math.min(...starts)
-  }
-
-  /** A scenario's drifts in effect at a time, in the order they started. */
-  private active(scenario: Scenario, at: number): ScenarioDrift[] {
-    return scenario.drift
-      .map((d) => ({ d, start: this.startOf(scenario, d) }))
-      .filter((x): x is { d: ScenarioDrift; start: number } => x.start !== null && x.start <= at)
-      .sort((a, b) => a.start - b.start)
-      .map((x) => x.d)
-  }
-
   /** A scenario's drifts and when each started. */
   drifts(scenarioId: string): DriftState[] {
-    const scenario = this.world(scenarioId).scenario
-    return scenario.drift.map((d) => {
-      const start = this.startOf(scenario, d)
-      return {
-        id: d.id,
-        kind: d.kind,
-        description: d.description ?? null,
-        afterMs: driftAfterMs(d),
-        startedAt: start === null || start > Date.now() ? null : new Date(start),
-      }
-    })
+    return this.clock.states(this.world(scenarioId).scenario)
   }
 
   /** Start a scenario's drift now (or at `at`); a drift already started keeps its first start. */
   startDrift(scenarioId: string, driftId: string, at = Date.now()): DriftState {
-    const scenario = this.world(scenarioId).scenario
-    const drift = scenario.drift.find((d) => d.id === driftId)
-    if (!drift)
-      throw new KaizenError(
-        'NOT_FOUND',
-        `scenario "${scenarioId}" has no drift "${driftId}" ` +
-          `(its drifts: ${scenario.drift.map((d) => d.id).join(', ') || 'none; add them under drift:'})`,
-      )
-    const mine = this.started.get(scenarioId) ?? new Map<string, number>()
-    if (!mine.has(driftId)) mine.set(driftId, at)
-    this.started.set(scenarioId, mine)
-    return this.drifts(scenarioId).find((d) => d.id === driftId) as DriftState
-  }
-
-  /** The world of a scenario with these model drifts applied. */
-  private worldWith(scenarioId: string, drift: readonly string[] | undefined): SimWorld {
-    const base = this.world(scenarioId)
-    if (!drift || drift.length === 0) return base
-    for (const id of drift) {
-      if (!base.scenario.drift.some((d) => d.id === id && changesModel(d)))
-        throw new KaizenError(
-          'INVALID_INPUT',
-          `scenario "${scenarioId}" has no model drift "${id}" ` +
-            `(model drifts: ${
-              base.scenario.drift
-                .filter(changesModel)
-                .map((d) => d.id)
-                .join(', ') || 'none'
-            })`,
-        )
-    }
-    const key = `${scenarioId}\u0000${drift.join('\u0000')}`
-    let world = this.drifted.get(key)
-    if (!world) {
-      world = new SimWorld(driftedScenario(base.scenario, drift), this.fidelity)
-      this.drifted.set(key, world)
-    }
-    return world
+    return this.clock.start(this.world(scenarioId).scenario, driftId, at)
   }
 
   /** A simulated task's search settings: its scenario's reflection model and prompt limits (null: not simulated). */
@@ -214,8 +135,7 @@ export class SimulationProvider implements ChatProvider {
     if (!world) return null
     const { maxClauses, maxPromptTokens } = world.scenario.task
     // The reflection model reads the model as it answers now (a silent update included).
-    const drift = this.ref(world.scenario, '', Date.now()).drift
-    const now = this.worldWith(world.scenario.id, drift)
+    const now = this.clock.worldWith(world, this.clock.modelDrifts(world.scenario, Date.now()))
     return { proposer: new SimulationProposer(now), maxSentences: maxClauses, maxPromptTokens }
   }
 
@@ -257,7 +177,7 @@ export class SimulationProvider implements ChatProvider {
           'simulated models can only answer inputs generated from a scenario',
       )
     }
-    const world = this.worldWith(request.simulation.scenario, request.simulation.drift)
+    const world = this.clock.worldWith(this.world(request.simulation.scenario), request.simulation.drift)
     const model = world.model(request.model)
     const example = world.example(request.simulation.exampleKey)
     const promptText = request.messages.map((m) => `${m.role}: ${m.content}`).join('\n')

@@ -7,7 +7,7 @@
 import { renderTemplate } from '../core/prompt.js'
 import type { Reference } from '../core/decision.js'
 import { normalHash, unitHash } from '../lib/hash.js'
-import { clusterWeightsFor } from './drift.js'
+import { clusterWeightsFor } from './mix.js'
 import type { Scenario, ScenarioCluster, Variable } from './scenario.js'
 
 export interface SimExample {

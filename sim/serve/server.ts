@@ -9,6 +9,8 @@
  *   GET  /v1/models             the model names served
  *   GET  /sim/v1/examples       inputs the simulation answers, with the outcome to post as feedback
  *   GET  /sim/v1/task-file      a task file for a scenario on this server (YAML)
+ *   GET  /sim/v1/drift          the scenario's drifts and when each started (sim/drift.ts)
+ *   POST /sim/v1/drift/{id}     start a model drift now: a silent model update, slower answers
  *
  * ```ts
  * const sim = await startSimServer({ port: 0, scenarios, judgeAgreement: 0.9 })
@@ -34,7 +36,8 @@ export interface SimServer {
 }
 
 const ROUTES =
-  'POST /v1/chat/completions, GET /v1/models, GET /sim/v1/examples, POST /sim/v1/labels, ' + 'GET /sim/v1/task-file'
+  'POST /v1/chat/completions, GET /v1/models, GET /sim/v1/examples, POST /sim/v1/labels, ' +
+  'GET /sim/v1/task-file, GET /sim/v1/drift, POST /sim/v1/drift/{id}'
 
 function fail(c: Context, err: unknown) {
   const wire =
@@ -66,6 +69,8 @@ export function createSimApp(service: SimService): Hono {
   app.get('/sim/v1/task-file', (c) =>
     c.body(service.taskFile(c.req.query()), 200, { 'content-type': 'application/yaml' }),
   )
+  app.get('/sim/v1/drift', (c) => c.json(service.drifts(c.req.query())))
+  app.post('/sim/v1/drift/:id', (c) => c.json(service.startDrift(c.req.param('id'), c.req.query())))
   app.notFound((c) =>
     fail(c, new WireError(404, `no route ${c.req.method} ${c.req.path}; the simulation server serves ${ROUTES}`)),
   )

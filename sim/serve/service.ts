@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { approxTokens } from '../../core/prompt.js'
 import { SimWorld } from '../world.js'
+import { DriftClock, type DriftState } from '../drift.js'
 import type { Scenario } from '../scenario.js'
 import { ExampleIndex, MAX_INDEXED } from './examples.js'
 import { labelLine, parseLabelBody } from './labels.js'
@@ -28,6 +29,8 @@ export interface SimServiceOptions {
   preload?: number
   /** Share of a tier's simulated latency waited before a task answer (default 0: answer at once). */
   latencyScale?: number
+  /** When the simulation started (default: now): scheduled drifts (`after`) count from here. */
+  startedAt?: number
 }
 
 export type Completion = ReturnType<typeof completionBody>
@@ -49,6 +52,8 @@ export class SimService {
   readonly latencyScale: number
   private readonly indexes = new Map<string, ExampleIndex>()
   private readonly hallucination: number | undefined
+  /** The scenarios' drift (scheduled, or started with POST /sim/v1/drift/{id}): tiers answer as they do now. */
+  readonly drift: DriftClock
 
   constructor(options: SimServiceOptions) {
     if (options.scenarios.length === 0) throw new RangeError('the simulation server needs at least one scenario')
@@ -58,6 +63,7 @@ export class SimService {
     this.latencyScale = Math.max(0, options.latencyScale ?? 0)
     this.hallucination = options.proposerHallucination
     const fidelity = options.fidelity === undefined ? {} : { fidelity: unit('fidelity', options.fidelity) }
+    this.drift = new DriftClock(options.startedAt ?? Date.now(), fidelity)
     for (const s of this.scenarios)
       this.indexes.set(s.id, new ExampleIndex(new SimWorld(s, fidelity), options.preload ?? 2_000))
   }
@@ -72,7 +78,10 @@ export class SimService {
     const route = resolveModel(this.scenarios, request.model)
     const indexes = this.indexesOf(route.scenarios)
     if (route.kind === 'task') {
-      const answer = answerTask(indexes, route.tier, request)
+      const now = Date.now()
+      const answer = answerTask(indexes, route.tier, request, (world) =>
+        this.drift.worldWith(world, this.drift.modelDrifts(world.scenario, now)),
+      )
       return {
         body: completionBody(request.model, answer.text, answer.usage),
         waitMs: answer.latencyMs * this.latencyScale,
@@ -180,6 +189,39 @@ export class SimService {
       examples: page.map((e) => ({ key: e.key, input: e.input, reference: e.reference })),
       next: offset + page.length < MAX_INDEXED ? offset + page.length : null,
     }
+  }
+
+  /** `GET /sim/v1/drift?scenario=`: the scenario's drifts and when each started. */
+  drifts(query: Record<string, string | undefined>): { scenario: string; drifts: DriftState[] } {
+    const scenario = this.scenario(query.scenario).world.scenario
+    return { scenario: scenario.id, drifts: this.drift.states(scenario) }
+  }
+
+  /**
+   * `POST /sim/v1/drift/{id}?scenario=`: start a model drift now (a silent model update, slower
+   * answers). A traffic-mix drift changes which requests Kaizen's own traffic simulator sends; over
+   * the wire the application picks its inputs, so it is refused here.
+   */
+  startDrift(id: string, query: Record<string, string | undefined>): DriftState {
+    const scenario = this.scenario(query.scenario).world.scenario
+    const drift = scenario.drift.find((d) => d.id === id)
+    if (!drift)
+      throw new WireError(
+        404,
+        `scenario ${scenario.id} has no drift "${id}" ` +
+          `(its drifts: ${scenario.drift.map((d) => d.id).join(', ') || 'none'})`,
+        'unknown_drift',
+        'id',
+      )
+    if (drift.kind === 'traffic-mix')
+      throw new WireError(
+        400,
+        `drift "${id}" is a traffic-mix drift: over the wire your application chooses its inputs (draw them from ` +
+          `GET /sim/v1/examples); only model drifts (model-update, latency) start here`,
+        'traffic_mix_over_the_wire',
+        'id',
+      )
+    return this.drift.start(scenario, id)
   }
 
   /** `GET /sim/v1/task-file?scenario=&model=`: a task file (YAML) for the scenario on this server. */

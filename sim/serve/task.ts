@@ -10,6 +10,7 @@
 import { approxTokens } from '../../core/prompt.js'
 import { normalHash } from '../../lib/hash.js'
 import type { SimExample } from '../generator.js'
+import type { SimWorld } from '../world.js'
 import type { ExampleIndex } from './examples.js'
 import { promptTextOf, WireError, type ChatRequest } from './wire.js'
 
@@ -48,13 +49,22 @@ export function unknownInput(indexes: readonly ExampleIndex[], what: string): Wi
   )
 }
 
-export function answerTask(indexes: readonly ExampleIndex[], tier: string, request: ChatRequest): TaskAnswer {
+/**
+ * The answer of a tier to a task request. `drifted` gives the world as the model answers now (a
+ * scenario's model drifts in effect, sim/drift.ts); by default the scenario's own.
+ */
+export function answerTask(
+  indexes: readonly ExampleIndex[],
+  tier: string,
+  request: ChatRequest,
+  drifted: (world: SimWorld) => SimWorld = (w) => w,
+): TaskAnswer {
   const users = request.messages.filter((m) => m.role === 'user')
   const last = users.at(-1)?.content ?? ''
   const found = recognise(indexes, (index) => index.findInText(last))
   if (!found) throw unknownInput(indexes, 'The last user message')
   const { index, example } = found
-  const world = index.world
+  const world = drifted(index.world)
   const promptText = promptTextOf(request.messages)
   const demos = users.slice(0, -1).map((m) => m.content)
   const answer = world.respond(promptText, example, tier, request.replicate, demos)

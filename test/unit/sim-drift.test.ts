@@ -13,6 +13,8 @@ import { cacheKeyOf } from '../../providers/client.js'
 import { SimulationProvider } from '../../providers/simulation.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { parseScenario, loadScenarioFile, type Scenario } from '../../sim/scenario.js'
+import { createSimApp } from '../../sim/serve/server.js'
+import { SimService } from '../../sim/serve/service.js'
 
 const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
 const prompt = scenario.task.prompt
@@ -142,4 +144,53 @@ test('bad drift settings are refused with the path of the field', () => {
     ]),
     /drift\[1\]\.id.*duplicate drift id "a"/s,
   )
+})
+
+test('over the OpenAI wire (sim serve): a model drift started by POST /sim/v1/drift/{id} changes answers', async () => {
+  const app = createSimApp(new SimService({ scenarios: [scenario] }))
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    })
+    return { status: res.status, json: (await res.json()) as any }
+  }
+  const { json: page } = await call('GET', `/sim/v1/examples?scenario=${scenario.id}&count=300`)
+  const json = async () => {
+    let parsed = 0
+    for (const e of page.examples as Array<{ input: Record<string, string> }>) {
+      const { json: c } = await call('POST', '/v1/chat/completions', {
+        model: 'sim-standard',
+        messages: renderMessages(prompt, e.input),
+      })
+      try {
+        JSON.parse(c.choices[0].message.content)
+        parsed++
+      } catch {
+        // prose: the updated model's answer without a plain JSON-only instruction
+      }
+    }
+    return parsed / page.examples.length
+  }
+  const before = await json()
+  const listed = await call('GET', `/sim/v1/drift?scenario=${scenario.id}`)
+  assert.deepEqual(
+    listed.json.drifts.map((d: { id: string; startedAt: string | null }) => [d.id, d.startedAt]),
+    [
+      ['provider-update', null],
+      ['slow-provider', null],
+      ['certificate-wave', null],
+    ],
+  )
+  const started = await call('POST', `/sim/v1/drift/provider-update?scenario=${scenario.id}`)
+  assert.equal(started.status, 200)
+  assert.ok(started.json.startedAt)
+  const after = await json()
+  assert.ok(before - after > 0.2, `JSON answers ${before} → ${after}`)
+  const mix = await call('POST', `/sim/v1/drift/certificate-wave?scenario=${scenario.id}`)
+  assert.equal(mix.status, 400)
+  assert.match(mix.json.error.message, /traffic-mix drift: over the wire your application chooses its inputs/)
+  const unknown = await call('POST', `/sim/v1/drift/nope?scenario=${scenario.id}`)
+  assert.equal(unknown.status, 404)
+  assert.match(unknown.json.error.message, /its drifts: provider-update, slow-provider, certificate-wave/)
 })
