@@ -84,6 +84,7 @@ a canary awaiting approval; a second drift within the cooldown starts nothing`, 
     )
     const started = status.campaigns[0]!
     assert.equal(started.alertId, details.alertId)
+    assert.match(started.campaignId, new RegExp(`^campaign-${h.task.taskId}-\\d{8}-\\d{6}-monitor$`))
     const audit = await h.db
       .select()
       .from(auditEvents)
