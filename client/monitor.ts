@@ -14,7 +14,7 @@
  *   database, and the CLI for an alert of a monitor that has ended write it directly
  *   (db/queries/monitor.ts `acknowledgeAlert`).
  */
-import { WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client'
+import { WorkflowIdReusePolicy, type Client } from '@temporalio/client'
 import { parseCampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { parseMonitorConfig, type MonitorConfig } from '../core/monitor/config.js'
@@ -48,8 +48,8 @@ export interface MonitorView {
 export interface MonitorHelpers {
   client: Client
   taskQueue: string
-  queryTimeoutMs: number
-  requireWorker(queue: string, consequence: string): Promise<void>
+  /** A call a running workflow's worker answers, refused at once without a worker (client/operations.ts). */
+  live<T>(queue: string, what: string, consequence: string, call: () => Promise<T>): Promise<T>
   preflight(input: PreflightInput): Promise<PreflightReport>
 }
 
@@ -73,12 +73,8 @@ export function createMonitorOperations(h: MonitorHelpers) {
     return { handle, d, workflowId }
   }
 
-  async function live<T>(handle: WorkflowHandle, queue: string, taskId: string, fn: () => Promise<T>): Promise<T> {
-    await h.requireWorker(queue, `${what(taskId)} cannot answer`)
-    return client.withDeadline(Date.now() + h.queryTimeoutMs, fn).catch((e: unknown) => {
-      throw temporalError(e, what(taskId))
-    })
-  }
+  const live = <T>(queue: string, taskId: string, call: () => Promise<T>): Promise<T> =>
+    h.live(queue, what(taskId), `${what(taskId)} cannot answer`, call)
 
   return {
     /**
@@ -126,7 +122,7 @@ export function createMonitorOperations(h: MonitorHelpers) {
     async describeMonitor(taskId: string): Promise<MonitorView> {
       const { handle, d, workflowId } = await describe(taskId)
       if (d.status.name === 'RUNNING') {
-        const [status, config] = await live(handle, d.taskQueue, taskId, () =>
+        const [status, config] = await live(d.taskQueue, taskId, () =>
           Promise.all([handle.query(monitorStatusQuery), handle.query(monitorConfigQuery)]),
         )
         return { taskId, workflowId, workflowStatus: d.status.name, status, config, failure: null }
@@ -153,7 +149,7 @@ export function createMonitorOperations(h: MonitorHelpers) {
       const { handle, d } = await describe(taskId)
       if (d.status.name !== 'RUNNING')
         throw new KaizenError('CONFLICT', `${what(taskId)} is ${d.status.name.toLowerCase()}; start it again instead`)
-      return live(handle, d.taskQueue, taskId, () =>
+      return live(d.taskQueue, taskId, () =>
         handle.executeUpdate(configureMonitorUpdate, { args: [{ config: configInput ?? {}, by }] }),
       )
     },
@@ -170,7 +166,7 @@ export function createMonitorOperations(h: MonitorHelpers) {
       const { handle, d } = await describe(taskId)
       if (d.status.name !== 'RUNNING')
         throw new KaizenError('CONFLICT', `${what(taskId)} is ${d.status.name.toLowerCase()}`)
-      return live(handle, d.taskQueue, taskId, () =>
+      return live(d.taskQueue, taskId, () =>
         handle.executeUpdate(acknowledgeAlertUpdate, {
           args: [{ alertId: input.alertId, by: input.by, ...(input.comment ? { comment: input.comment } : {}) }],
         }),

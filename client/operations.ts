@@ -185,22 +185,30 @@ export function createOperations(deps: OperationsDeps) {
     return { handle, d, what }
   }
 
-  /** A query to a running workflow, answered by a worker within the timeout or refused with a hint. */
-  async function liveQuery<T>(
+  /**
+   * A call a running workflow's worker answers (a query, an update), within the timeout or refused
+   * with a hint: at once when no worker polls `queue` (`consequence` says what cannot happen).
+   */
+  async function live<T>(queue: string, what: string, consequence: string, call: () => Promise<T>): Promise<T> {
+    await requireWorker(queue, consequence)
+    return client.withDeadline(Date.now() + queryTimeoutMs, call).catch((e: unknown) => {
+      throw temporalError(e, what)
+    })
+  }
+
+  /** A status query to a running campaign or canary. */
+  const liveQuery = <T>(
     id: string,
     queue: string,
     what: string,
     query: typeof campaignStatusQuery | typeof canaryStatusQuery,
-  ): Promise<T> {
-    await requireWorker(queue, `the status of ${what} (running) cannot be read`)
-    return (await client
-      .withDeadline(Date.now() + queryTimeoutMs, () =>
-        client.workflow.getHandle(id).query(query as typeof campaignStatusQuery),
-      )
-      .catch((e: unknown) => {
-        throw temporalError(e, what)
-      })) as T
-  }
+  ): Promise<T> =>
+    live(
+      queue,
+      what,
+      `the status of ${what} (running) cannot be read`,
+      async () => (await client.workflow.getHandle(id).query(query as typeof campaignStatusQuery)) as T,
+    )
 
   /** How a closed workflow ended: its result, or its failure (read from history; no worker needed). */
   async function outcome<T>(handle: WorkflowHandle, what: string): Promise<{ result: T } | { failure: FailureReport }> {
@@ -431,6 +439,6 @@ export function createOperations(deps: OperationsDeps) {
   }
   return {
     ...ops,
-    ...createMonitorOperations({ client, taskQueue, queryTimeoutMs, requireWorker, preflight: ops.preflight }),
+    ...createMonitorOperations({ client, taskQueue, live, preflight: ops.preflight }),
   }
 }

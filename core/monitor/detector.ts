@@ -200,8 +200,9 @@ export function readDetector(settings: DetectorSettings, state: DetectorState): 
 }
 
 /**
- * The share of a monitor's false-alarm budget its DQ detector gets; the error-rate detector has
- * the rest (the union bound keeps the total within the budget). Errors come in bursts far above
+ * The share of a monitor's false-alarm budget its DQ detector gets; the error-rate, slow-request and
+ * costly-request detectors share the rest (core/monitor/check.ts; the union bound keeps the total
+ * within the budget). Errors come in bursts far above
  * their reference and are found quickly on a small share; a 0.05 drop in DQ needs every bit
  * (bench:monitor's dev seeds: ¾ found it sooner than ½ with the error burst found as fast).
  */
