@@ -1,22 +1,31 @@
 /**
  * @module cli/main
  * The `kaizen` command.
+ *
+ * Each command's module is loaded only when that command runs: `kaizen prompts list` does not load
+ * the worker, the API server or the providers (a few seconds of module loading through tsx on every
+ * call). Help, an unknown command or a bare `kaizen` load them all, in the order help lists them.
  */
 import { Command, CommanderError } from 'commander'
-import { registerApi } from './commands/api.js'
-import { registerAudit } from './commands/audit.js'
-import { registerCampaign } from './commands/campaign.js'
-import { registerCanary } from './commands/canary.js'
-import { registerGolden } from './commands/golden.js'
-import { registerGrader } from './commands/grader.js'
-import { registerPrompts } from './commands/prompts.js'
-import { registerSchedule } from './commands/schedule.js'
-import { registerMonitor } from './commands/monitor.js'
-import { registerSim } from './commands/sim.js'
-import { registerTask } from './commands/task.js'
-import { registerTraffic } from './commands/traffic.js'
-import { registerUp } from './commands/up.js'
 import { describeError, say } from './output.js'
+
+type Register = (program: Command) => void
+/** The top-level commands each module registers, and how to load it. */
+const COMMANDS: Array<[names: readonly string[], load: () => Promise<Register>]> = [
+  [['up', 'demo', 'worker'], async () => (await import('./commands/up.js')).registerUp],
+  [['task'], async () => (await import('./commands/task.js')).registerTask],
+  [['campaign', 'migrate'], async () => (await import('./commands/campaign.js')).registerCampaign],
+  [['canary'], async () => (await import('./commands/canary.js')).registerCanary],
+  [['schedule'], async () => (await import('./commands/schedule.js')).registerSchedule],
+  [['monitor'], async () => (await import('./commands/monitor.js')).registerMonitor],
+  [['prompts'], async () => (await import('./commands/prompts.js')).registerPrompts],
+  [['grader'], async () => (await import('./commands/grader.js')).registerGrader],
+  [['golden'], async () => (await import('./commands/golden.js')).registerGolden],
+  [['serve', 'token'], async () => (await import('./commands/api.js')).registerApi],
+  [['traffic'], async () => (await import('./commands/traffic.js')).registerTraffic],
+  [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['sim'], async () => (await import('./commands/sim.js')).registerSim],
+]
 
 const program = new Command()
   .name('kaizen')
@@ -24,21 +33,10 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
 
-registerUp(program)
-registerTask(program)
-registerCampaign(program)
-registerCanary(program)
-registerSchedule(program)
-registerMonitor(program)
-registerPrompts(program)
-registerGrader(program)
-registerGolden(program)
-registerApi(program)
-registerTraffic(program)
-registerAudit(program)
-registerSim(program)
-
 try {
+  const named = process.argv[2]
+  const only = COMMANDS.filter(([names]) => named !== undefined && names.includes(named))
+  for (const [, load] of only.length > 0 ? only : COMMANDS) (await load())(program)
   await program.parseAsync(process.argv)
   // Commander returns while handles may keep the loop alive (gRPC, timers): exit explicitly.
   process.exit(0)

@@ -13,16 +13,29 @@ import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleW
 import { createActivities, type ActivityDeps } from '../activities/index.js'
 import { FAN_OUT } from '../core/fanout.js'
 import { evaluationTaskQueue } from '../workflows/messages.js'
+import { BUNDLE_CACHE_FILE, cachedBundle } from './bundle-cache.js'
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url))
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | null = null
-/** Bundle the workflow code once per process (webpack takes seconds). */
+/**
+ * The workflow code bundled once per process (webpack takes seconds), and kept on disk for the next
+ * process while every file in it is unchanged (./bundle-cache.ts).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m), log() {} } as never,
-  })
+  bundle ??= cachedBundle(BUNDLE_CACHE_FILE, WORKFLOWS_PATH, () =>
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: {
+        trace() {},
+        debug() {},
+        info() {},
+        warn() {},
+        error: (m: string) => console.error(m),
+        log() {},
+      } as never,
+    }),
+  )
   return bundle
 }
 
