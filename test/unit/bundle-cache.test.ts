@@ -18,7 +18,8 @@ one changes, disappears, or the cache is unreadable`, async () => {
   writeFileSync(helper, `export const greeting = (n: string) => 'hello ' + n\n`)
   writeFileSync(
     entry,
-    `import { greeting } from './helper'\nexport async function greet(n: string): Promise<string> { return greeting(n) }\n`,
+    `import { greeting } from './helper'\n` +
+      `export async function greet(n: string): Promise<string> { return greeting(n) }\n`,
   )
   const file = join(dir, 'cache', 'bundle.json')
   let builds = 0
