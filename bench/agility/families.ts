@@ -26,7 +26,7 @@ export const PRODUCTION_MODEL: Tier = 'sim-large'
 
 /** Instances for tuning (never reported) and for reported numbers. */
 export const DEV_INSTANCES: readonly number[] = Array.from({ length: 60 }, (_, i) => i)
-export const TEST_INSTANCES: readonly number[] = Array.from({ length: 20 }, (_, i) => 1000 + i)
+export const TEST_INSTANCES: readonly number[] = Array.from({ length: 60 }, (_, i) => 1000 + i)
 
 /** How much harder than the search family the examples are (logit). */
 const SHIFT = 1
