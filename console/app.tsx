@@ -1,12 +1,14 @@
 /**
  * @module console/app
  * The operator console, served at `/` by `kaizen serve` and `kaizen up` next to the API: tasks,
- * canaries (the approval page) and the audit log, rendered on the server (Hono JSX; every value
- * escaped as text). Sign in with an API token: it opens a session cookie (HttpOnly,
- * SameSite=Strict); every form carries a CSRF token. A read token sees and cannot act; approve and
- * reject need the approve scope and are recorded under the token's person, through the same
- * operations as the CLI and the API (client/operations.ts). Tokens limited to some tasks see only
- * those. The only script is htmx (served from here, no CDN), for live updates.
+ * campaigns, prompt versions, canaries (the approval page), the quality monitor and its alerts, and
+ * the audit log, rendered on the server (Hono JSX; every value escaped as text). Sign in with an
+ * API token: it opens a session cookie (HttpOnly, SameSite=Strict); every form carries a CSRF
+ * token. A read token sees and cannot act; approve and reject need the approve scope and are
+ * recorded under the token's person, through the same operations as the CLI and the API
+ * (client/operations.ts); acknowledging a monitor alert needs the operate scope and is recorded in
+ * the database as the API records it. Tokens limited to some tasks see only those. The only script
+ * is htmx (served from here, no CDN), for live updates.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Child } from 'hono/jsx'
@@ -21,8 +23,9 @@ import { listAudit } from '../db/queries/audit.js'
 import { campaignEvidence, tasksOverview } from '../db/queries/console.js'
 import { getLabels } from '../db/queries/labels.js'
 import { listPromptVersions } from '../db/queries/prompts.js'
-import { campaigns, labelHistory } from '../db/schema.js'
-import { desc, eq } from 'drizzle-orm'
+import { acknowledgeAlert, listAlerts } from '../db/queries/monitor.js'
+import { campaigns, labelHistory, monitorAlerts } from '../db/schema.js'
+import { and, desc, eq } from 'drizzle-orm'
 import { campaignPreflight } from '../db/queries/preflight.js'
 import { findTokenById, tokensOfPerson, type ApiTokenRow } from '../db/queries/tokens.js'
 import type { TokenCache } from '../api/auth.js'
@@ -34,6 +37,7 @@ import { CampaignPage, CampaignProgress, type CampaignPageData } from './pages/c
 import { PromptsPage } from './pages/prompts.js'
 import { AuditPage } from './pages/audit.js'
 import { TaskPage, TasksPage } from './pages/tasks.js'
+import { MonitorPage, type MonitorPageData } from './pages/monitor.js'
 import { SESSION_COOKIE, Sessions, type Session } from './session.js'
 
 export interface ConsoleDeps {
@@ -239,6 +243,59 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
       `Prompts of ${id}`,
       <PromptsPage taskId={id} versions={versions} labels={labels} history={history} a={a} b={b} />,
     )
+  })
+
+  // The task's quality monitor and its alerts; an alert is acknowledged under the token's person
+  // (operate scope), recorded and audited as from the API.
+  app.get('/tasks/:task/monitor', async (c) => {
+    const id = c.req.param('task')
+    const [task] = await tasksOverview(deps.db, (t) => t === id && visible(c.get('token'))(t))
+    if (!task) return notFound(c, `No task "${id}" (or this token may not see it).`)
+    let monitor: MonitorPageData['monitor']
+    try {
+      monitor = await (await ops()).describeMonitor(id)
+    } catch (err) {
+      if (!isKaizenError(err)) throw err
+      monitor = {
+        unavailable:
+          err.code === 'NOT_FOUND'
+            ? `No quality monitor has run for this task; start one with \`kaizen monitor start --task ${id}\`.`
+            : `The monitor's live status cannot be shown: ${err.message}`,
+      }
+    }
+    const alerts = await listAlerts(deps.db, { taskId: id, limit: 100 })
+    return page(
+      c,
+      `Monitor of ${id}`,
+      <MonitorPage
+        d={{ taskId: id, monitor, alerts }}
+        token={c.get('token')}
+        csrf={sessions.csrf(c.get('session'))}
+        flash={c.req.query('done') ?? null}
+      />,
+    )
+  })
+  app.post('/tasks/:task/monitor/alerts/:id/ack', async (c) => {
+    const token = c.get('token')
+    const task = c.req.param('task')
+    const alertId = c.req.param('id')
+    if (!token.scopes.includes('operate') || !token.person)
+      return forbidden(
+        c,
+        `Token "${token.name}" may not acknowledge alerts: that needs the operate scope and a named person.`,
+      )
+    const [row] = await deps.db
+      .select({ id: monitorAlerts.id })
+      .from(monitorAlerts)
+      .where(and(eq(monitorAlerts.id, alertId), eq(monitorAlerts.taskId, task)))
+    if (!row || !visible(token)(task)) return notFound(c, `No alert "${alertId}" of task "${task}" for this token.`)
+    const form = await c.req.parseBody()
+    const comment = typeof form['comment'] === 'string' && form['comment'].trim() ? form['comment'].trim() : null
+    const r = await acknowledgeAlert(deps.db, { alertId, by: token.person, at: new Date(), comment })
+    const message = r.already
+      ? `Already acknowledged by ${r.alert.acknowledgedBy}.`
+      : `Alert acknowledged by ${token.person}.`
+    return c.redirect(`/tasks/${encodeURIComponent(task)}/monitor?done=${encodeURIComponent(message)}`, 303)
   })
 
   const campaignData = async (c: Context<Env>): Promise<CampaignPageData> => {

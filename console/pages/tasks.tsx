@@ -68,6 +68,8 @@ export const TaskPage: FC<{ task: TaskOverview }> = ({ task: t }) => {
       <h1>{t.id}</h1>
       <p class="muted">
         {t.title} · <a href={`/tasks/${encodeURIComponent(t.id)}/prompts`}>prompt versions, diffs and label history</a>
+        {' · '}
+        <a href={`/tasks/${encodeURIComponent(t.id)}/monitor`}>quality monitor and alerts</a>
         {t.lastCampaign && (
           <>
             {' '}

@@ -18,8 +18,19 @@ import { REPO_ROOT } from '../../runtime/env.js'
 import { optimizationCampaign } from '../../workflows/campaign/index.js'
 import { canaryRelease } from '../../workflows/canary/index.js'
 import { getPromptVersion } from '../../db/queries/prompts.js'
-import { canaryStatusQuery } from '../../workflows/messages.js'
-import { TEST_CAMPAIGN, betterContent, fastCanary, measuredCostRatio, version } from '../helpers/fixtures.js'
+import { canaryStatusQuery, monitorWorkflowId } from '../../workflows/messages.js'
+import { qualityMonitor } from '../../workflows/monitor.js'
+import { listAlerts } from '../../db/queries/monitor.js'
+import { auditEvents } from '../../db/schema.js'
+import { and, eq } from 'drizzle-orm'
+import {
+  FLOOR_BREACH_MONITOR,
+  TEST_CAMPAIGN,
+  betterContent,
+  fastCanary,
+  measuredCostRatio,
+  version,
+} from '../helpers/fixtures.js'
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -313,5 +324,81 @@ test('campaign page (progress, candidates, holdout) and prompt versions page (di
   } finally {
     await h3.traffic.stop()
     await h3.close()
+  }
+})
+
+test(`monitor page: the live status and the alerts; a read token sees and cannot acknowledge; an operator \
+acknowledges under their name (recorded and audited)`, async () => {
+  const h4 = await startHarness({ name: 'console-monitor' })
+  try {
+    const taskId = h4.scenario.task.id
+    const operator = (
+      await createToken(h.db, {
+        name: 'ops',
+        scopes: ['operate', 'read'],
+        person: 'dana@example.com',
+        createdBy: 'test',
+      })
+    ).secret
+    h4.traffic.start(40)
+    // Floors above what the prompt achieves: an alert within seconds; no campaign (not under test here).
+    const handle = await h4.client.workflow.start(qualityMonitor, {
+      workflowId: monitorWorkflowId(taskId),
+      taskQueue: h4.taskQueue,
+      args: [{ taskId, config: { ...FLOOR_BREACH_MONITOR, action: { startCampaign: false } } }],
+    })
+    const [alert] = await eventually(
+      () => listAlerts(h.db, { taskId, open: true }),
+      (a) => a.length > 0,
+      60_000,
+      'a floor alert',
+    )
+    assert.ok(alert)
+
+    // A read token: the task page links to the monitor, which shows its status and the open alert.
+    const reader = await signIn(secrets.reader)
+    await reader.goto(`${server.url}/tasks/${taskId}`)
+    await reader.getByRole('link', { name: 'quality monitor and alerts' }).click()
+    await reader.waitForURL(`${server.url}/tasks/${taskId}/monitor`)
+    await reader.getByRole('heading', { name: `Quality monitor of ${taskId}` }).waitFor()
+    const phase = reader.locator('p[data-phase]')
+    assert.match((await phase.getAttribute('data-phase')) ?? '', /^(learning|watching)$/)
+    assert.match((await phase.textContent()) ?? '', /\d+ checks, the last .* · a check every 1\.5 s/)
+    await reader.locator('table[aria-label="Floors"] tr[data-status]').first().waitFor()
+    const row = reader.locator(`tr[data-alert="${alert.id}"]`)
+    assert.equal(await row.getAttribute('data-open'), 'yes')
+    assert.match((await row.textContent()) ?? '', new RegExp(`floor · ${alert.metric}`))
+    assert.equal(await reader.getByRole('button', { name: /Acknowledge/ }).count(), 0, 'a read token cannot act')
+    await reader.getByText('may read, not act').waitFor()
+
+    // An operator acknowledges it with a comment; the page says so and the row shows who and when.
+    const dana = await signIn(operator)
+    await dana.goto(`${server.url}/tasks/${taskId}/monitor`)
+    const form = dana.locator(`tr[data-alert="${alert.id}"] form`)
+    await form.getByLabel('Comment (recorded)').fill(`looking into it ${UNTRUSTED}`)
+    await form.getByRole('button', { name: 'Acknowledge as dana@example.com' }).click()
+    await dana.getByText('Alert acknowledged by dana@example.com.').waitFor()
+    const acked = dana.locator(`tr[data-alert="${alert.id}"]`)
+    assert.equal(await acked.getAttribute('data-open'), 'no')
+    assert.match((await acked.textContent()) ?? '', /dana@example\.com · \d{4}-/)
+    await dana.screenshot({ path: join(SHOTS, 'monitor.png'), fullPage: true })
+    const [stored] = await listAlerts(h.db, { taskId }).then((as) => as.filter((a) => a.id === alert.id))
+    assert.equal(stored?.acknowledgedBy, 'dana@example.com')
+    const [event] = await h.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'monitor.alert.acknowledged'), eq(auditEvents.subjectId, alert.id)))
+    assert.equal(event?.actor, 'dana@example.com')
+    assert.equal((event?.details as { comment?: string }).comment, `looking into it ${UNTRUSTED}`)
+
+    // Without a CSRF token the form's action is refused.
+    const forged = await dana.request.post(`${server.url}/tasks/${taskId}/monitor/alerts/${alert.id}/ack`, {
+      form: { comment: 'x' },
+    })
+    assert.equal(forged.status(), 403)
+    await handle.terminate('test over')
+  } finally {
+    await h4.traffic.stop()
+    await h4.close()
   }
 })
