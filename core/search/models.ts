@@ -9,8 +9,9 @@
  *    migration drop on validation and is the root of that model's lineage.
  * 2. **Choose a model**, by the objective, optimistically: each model's best rank score plus a bonus
  *    that shrinks with the candidates already tried on it (0.15 / √(1 + n/4)).
- *    - `cheapest`: the cheapest model whose optimistic score reaches production's − margin/2 (none:
- *      the most promising);
+ *    - `cheapest`: among the models cheaper than production's, the cheapest whose optimistic score
+ *      reaches production's − margin/2 (none: the most promising of them). Production's own model
+ *      is searched only when no model is cheaper: rounds there cannot find a cheaper pair;
  *    - `best-quality`: the most promising model within the cost limit;
  *    - `migrate`: only the target model is searched.
  * 3. **Run the strategy's round on that model's candidates** (its sub-pool, root first). Proposals
@@ -78,8 +79,14 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
   const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
   const choices = affordable.length > 0 ? affordable : inPlay
   if (objective.kind === 'cheapest') {
-    const reach = choices.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
+    // Only a cheaper model can answer this objective: production's own model is where the search
+    // stands already, and rounds spent on it find no cheaper pair (it always "reaches" the target).
+    const own = inPlay.find((m) => m.model === production.content.model)
+    const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : choices
+    const eligible = cheaper.length > 0 ? cheaper : choices
+    const reach = eligible.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
     if (reach.length > 0) return (reach[0] as ModelChoice).model
+    return [...eligible].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
   }
   return [...choices].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
 }

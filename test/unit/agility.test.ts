@@ -155,6 +155,15 @@ test('a model search gives each model production`s prompt first, then searches t
     },
   ]
   assert.equal(chooseModel(pool, pool[0]!, { models, objective: { kind: 'cheapest', margin: 0.05 } }), 'sim-standard')
+  // No cheaper model reaches it yet: the most promising cheaper one is searched, never production's
+  // own model (which always reaches production's score, and where no cheaper pair can be found).
+  const far = pool.map((c) => (c.id === 'm' ? { ...c, validationMean: 0.3, estimate: 0.3 } : c))
+  assert.equal(chooseModel(far, far[0]!, { models, objective: { kind: 'cheapest', margin: 0.05 } }), 'sim-standard')
+  const farther = far.map((c) => (c.id === 's' ? { ...c, validationMean: 0.45, estimate: 0.45 } : c))
+  assert.equal(
+    chooseModel(farther, farther[0]!, { models, objective: { kind: 'cheapest', margin: 0.05 } }),
+    'sim-small',
+  )
   assert.equal(
     chooseModel(pool, pool[0]!, { models, objective: { kind: 'best-quality', margin: 0.05, maxCostPer1k: 5 } }),
     'sim-standard',
