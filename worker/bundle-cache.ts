@@ -9,10 +9,12 @@
  * check is exact: the saved bundle is used when each of those files still reads the same, the same
  * SDK version bundles, and the entry point is the same; otherwise the code is bundled again and the
  * cache replaced. Writing is best effort (a read-only install just bundles every time), atomic (a
- * temporary file renamed), so processes starting together never read half a bundle.
+ * temporary file renamed), so processes starting together never read half a bundle. Not seen by
+ * the check: a new file that would change how an unchanged import resolves (`x.ts` added beside
+ * the `x/index.ts` in use); deleting node_modules/.cache/kaizen bundles afresh.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,6 +96,7 @@ export async function cachedBundle(
       await rename(tmp, file)
     } catch {
       // Not writable: the next process bundles again.
+      await rm(tmp, { force: true }).catch(() => undefined)
     }
   }
   return fresh
