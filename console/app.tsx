@@ -24,7 +24,7 @@ import { campaignEvidence, tasksOverview } from '../db/queries/console.js'
 import { getLabels } from '../db/queries/labels.js'
 import { listPromptVersions } from '../db/queries/prompts.js'
 import { acknowledgeAlert, listAlerts } from '../db/queries/monitor.js'
-import { campaigns, labelHistory, monitorAlerts } from '../db/schema.js'
+import { campaigns, labelHistory, monitorAlerts, tasks } from '../db/schema.js'
 import { and, desc, eq } from 'drizzle-orm'
 import { campaignPreflight } from '../db/queries/preflight.js'
 import { findTokenById, tokensOfPerson, type ApiTokenRow } from '../db/queries/tokens.js'
@@ -249,7 +249,7 @@ export function createConsole(deps: ConsoleDeps): Hono<Env> {
   // (operate scope), recorded and audited as from the API.
   app.get('/tasks/:task/monitor', async (c) => {
     const id = c.req.param('task')
-    const [task] = await tasksOverview(deps.db, (t) => t === id && visible(c.get('token'))(t))
+    const task = visible(c.get('token'))(id) && (await deps.db.query.tasks.findFirst({ where: eq(tasks.id, id) }))
     if (!task) return notFound(c, `No task "${id}" (or this token may not see it).`)
     let monitor: MonitorPageData['monitor']
     try {

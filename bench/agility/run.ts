@@ -406,6 +406,7 @@ for (const instance of instances) {
 const summarize = (method: Method) => {
   const r = results.get(method)!
   const withMatch = r.cheapest.filter((c) => c.exists)
+  const found = withMatch.filter((c) => c.found).length
   const all = [...r.migrations.map((m) => m.regression), ...r.cheapest.map((c) => c.regression)]
   return {
     method,
@@ -414,8 +415,8 @@ const summarize = (method: Method) => {
     recoveredInterval: medianInterval(r.migrations.map((m) => m.recovered)),
     migrationsShippedRate: mean(r.migrations.map((m) => (m.shipped ? 1 : 0))),
     costCutMedian: median(withMatch.map((c) => c.costCut)),
-    foundCheaperRate: withMatch.length === 0 ? null : withMatch.filter((c) => c.found).length / withMatch.length,
-    foundCheaperInterval: wilsonInterval(withMatch.filter((c) => c.found).length, withMatch.length),
+    foundCheaperRate: withMatch.length === 0 ? null : found / withMatch.length,
+    foundCheaperInterval: wilsonInterval(found, withMatch.length),
     regressionRate: all.filter(Boolean).length / all.length,
   }
 }

@@ -77,16 +77,15 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
   // Aim for half the margin: a pair that only just reaches the margin rarely passes the holdout test.
   const target = (rankScore(production) ?? 0) - objective.margin / 2
   const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
-  const choices = affordable.length > 0 ? affordable : inPlay
+  let choices = affordable.length > 0 ? affordable : inPlay
   if (objective.kind === 'cheapest') {
     // Only a cheaper model can answer this objective: production's own model is where the search
     // stands already, and rounds spent on it find no cheaper pair (it always "reaches" the target).
     const own = inPlay.find((m) => m.model === production.content.model)
-    const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : choices
-    const eligible = cheaper.length > 0 ? cheaper : choices
-    const reach = eligible.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
+    const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : []
+    if (cheaper.length > 0) choices = cheaper
+    const reach = choices.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
     if (reach.length > 0) return (reach[0] as ModelChoice).model
-    return [...eligible].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
   }
   return [...choices].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
 }
