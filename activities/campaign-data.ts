@@ -8,7 +8,9 @@ import { and, asc, count, eq, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
 import type { Db } from '../db/client.js'
 import { campaigns, datasetItems, evaluations, traffic } from '../db/schema.js'
-import { evalItemColumns, type EvalItem } from '../evaluation/evaluator.js'
+import type { EvaluationDeps } from '../evaluation/deps.js'
+import { evalItemColumns, requestFor, type EvalItem } from '../evaluation/evaluator.js'
+import type { PromptContent } from '../core/prompt.js'
 
 export type Split = 'train' | 'validation' | 'holdout'
 
@@ -32,19 +34,34 @@ export async function loadItems(db: Db, datasetId: string, split: Split): Promis
   return rows
 }
 
-/** USD to keep for the holdout gate: both arms on every holdout item, at the mean cost per call so far. */
-export async function holdoutReserve(db: Db, campaignId: string, datasetId: string): Promise<number> {
-  const [row] = await db
+/**
+ * USD to keep for the holdout gate: every arm on every holdout item at the mean cost per call so
+ * far, plus the headroom the gate's last calls need. The spend check counts every call in flight
+ * at its worst case (its input and the full `maxTokens` of output), so with `evalConcurrency`
+ * calls in flight the gate needs that many worst cases above what it will really spend; without
+ * them a search stopped by the budget could leave the gate unable to finish.
+ * @param gate how many prompts the gate will run (the baseline and the best, or over models the
+ *   best of each model) and those known now, whose worst cases count
+ */
+export async function holdoutReserve(
+  deps: Pick<EvaluationDeps, 'db' | 'models' | 'evalConcurrency'>,
+  campaignId: string,
+  datasetId: string,
+  gate: { arms: number; prompts: readonly PromptContent[] },
+): Promise<number> {
+  const [row] = await deps.db
     .select({ n: count(), usd: sql<string>`coalesce(sum(${evaluations.costUsd}), 0)` })
     .from(evaluations)
     .where(eq(evaluations.campaignId, campaignId))
-  const calls = Number(row?.n ?? 0)
-  const perCall = calls > 0 ? Number(row?.usd ?? 0) / calls : 0
-  const [h] = await db
-    .select({ n: count() })
-    .from(datasetItems)
-    .where(and(eq(datasetItems.datasetId, datasetId), eq(datasetItems.split, 'holdout')))
-  return 2 * Number(h?.n ?? 0) * perCall
+  const paid = Number(row?.n ?? 0)
+  const perCall = paid > 0 ? Number(row?.usd ?? 0) / paid : 0
+  const items = await loadItems(deps.db, datasetId, 'holdout')
+  let worst = 0
+  for (const content of gate.prompts)
+    for (const item of items)
+      worst = Math.max(worst, deps.models.worstCaseUsd(requestFor(deps, { content }, item)) ?? 0)
+  const calls = gate.arms * items.length
+  return calls * perCall + Math.min(deps.evalConcurrency, calls) * worst
 }
 
 /** Heartbeats an evaluation's progress under a stage name. */

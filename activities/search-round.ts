@@ -215,7 +215,15 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
       const { pool, versions } = await poolAtStart(db, campaignId, request.round)
       const roundStartedAt = await roundStart(db, campaignId, request.round)
       // The search may spend the budget minus what the holdout gate will need.
-      const reserveUsd = budgetUsd ? await holdoutReserve(db, campaignId, request.datasetId) : 0
+      // The gate runs production against the best (or, over models, each model's best).
+      const leaders = request.agility
+        ? request.agility.models.map((model) => ranked(pool.filter((c) => c.content.model === model))[0])
+        : [incumbent(pool)]
+      const gate = {
+        arms: 1 + leaders.length,
+        prompts: [pool.find((c) => c.status === 'seed'), ...leaders].flatMap((c) => (c ? [c.content] : [])),
+      }
+      const reserveUsd = budgetUsd ? await holdoutReserve(deps, campaignId, request.datasetId, gate) : 0
       const searchBudget = budgetUsd ? Math.max(0, budgetUsd - reserveUsd) : null
       const ports = campaignPorts(deps, evaluator, {
         request,

@@ -69,7 +69,7 @@ export interface EvaluateRequest {
 type RequestPart = Pick<EvaluateRequest, 'content' | 'replicate'>
 
 /** The model call for an item; a simulated task's item carries the reference its provider answers by. */
-function requestFor(deps: Pick<EvaluationDeps, 'models'>, req: RequestPart, item: EvalItem): CompletionRequest {
+export function requestFor(deps: Pick<EvaluationDeps, 'models'>, req: RequestPart, item: EvalItem): CompletionRequest {
   const simulation = deps.models.registry.simulation?.refFor(item.taskId, item.simExampleKey) ?? null
   return {
     model: req.content.model,

@@ -96,7 +96,8 @@ test('a chunk resumes from its last heartbeat after a crash, and writes each sco
   assert.equal(server.callCount(), 40)
 })
 
-test('a spend budget stops the campaign with its best so far and an audit event', async () => {
+test(`a spend budget stops the search with its best so far, keeps enough for the holdout gate, \
+and is audited`, async () => {
   // Mean cost of one call of the production prompt, measured on the simulation provider.
   let cost = 0
   for (let i = 0; i < 20; i++) {
@@ -112,8 +113,11 @@ test('a spend budget stops the campaign with its best so far and an audit event'
     ).costUsd
   }
   const perCall = cost / 20
-  // Enough for the baseline (train + validation), the holdout reserve and a few search calls.
-  const budgetUsd = perCall * 220 * 1.15
+  // The sample holds at most 220 items (fewer after de-duplication): the baseline on train and
+  // validation, the holdout reserve and the calls in flight fit in 350 calls' worth with room to
+  // spare, and the search, which can end no other way (evolution never calls itself saturated;
+  // more rounds and rollouts than the money buys), always runs into the budget.
+  const budgetUsd = perCall * 350
   const campaignId = uniqueSuffix('budget')
   // This test is about the budget, not the grader: use the scenario grader (calibrated by the harness).
   await activateGrader(h.db, {
@@ -133,12 +137,22 @@ test('a spend budget stops the campaign with its best so far and an audit event'
         config: {
           ...TEST_CAMPAIGN,
           canary: { ...TEST_CAMPAIGN.canary, onConflict: 'skip' },
-          search: { ...TEST_CAMPAIGN.search, budgetUsd },
+          search: { ...TEST_CAMPAIGN.search, strategy: 'evolution', rounds: 1_000, rolloutBudget: 100_000, budgetUsd },
+          // No winner can clear this bar, so the gate's refusal states how the search ended (a pass
+          // would start a canary and name only the evidence).
+          gate: { minEffect: 0.9 },
         },
       },
     ],
   })
-  assert.match(result.reason, /spend budget/)
+  // The search stopped on the budget and the holdout gate still ran on what was kept for it
+  // (or no candidate beat the baseline): never a campaign cut off before its gate.
+  assert.ok(
+    ['no-significant-improvement', 'no-better-candidate'].includes(result.decision),
+    `${result.decision}: ${result.reason}`,
+  )
+  assert.match(result.reason, /spend budget of \$[\d.e-]+ reached in round \d+/)
+  assert.ok(result.rounds >= 1)
   const [event] = await h.db
     .select()
     .from(auditEvents)
@@ -148,7 +162,6 @@ test('a spend budget stops the campaign with its best so far and an audit event'
     await h.db.select({ c: evaluations.costUsd }).from(evaluations).where(eq(evaluations.campaignId, campaignId))
   ).reduce((a, r) => a + r.c, 0)
   assert.ok(spent <= budgetUsd + 1e-12, `spent ${spent} of ${budgetUsd}`)
-  assert.ok(result.rounds >= 1)
 })
 
 test(`an untrusted grader cannot gate a canary until an operator overrides it, \
