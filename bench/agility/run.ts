@@ -28,7 +28,8 @@
  * points, so two settings whose medians differ by less are not told apart (--seeds 60 narrows it).
  *
  * AGILITY_DEBUG=1 also prints, per migration and per tier of the cheapest search, the best pair the
- * search validated against the finalist it ranks first (search vs selection); AGILITY_DEBUG=2 adds
+ * search validated against the finalist it ranks first (search vs selection), each with the
+ * validation items it was scored on, its pooled estimate and its exact quality; AGILITY_DEBUG=2 adds
  * the eight candidates ranked first (exact share recovered, pooled estimate) and the rank of the
  * best one.
  */
@@ -168,6 +169,8 @@ function measure(ctx: Ctx, c: PromptContent, id: string): PairMeasure {
   return { id, model: c.model, scores, costPerRequest: ctx.cost(c), latencyMs: m.latencyMs.median }
 }
 
+/** AGILITY_DEBUG: how many validation items each candidate of the last searches was scored on. */
+const scoredItems = new Map<Candidate, number>()
 /** Run a search until its budget is spent; returns the pool. */
 async function search(ctx: Ctx, round: StrategyRound, seed: string, rollouts: number): Promise<Candidate[]> {
   const ports = memoryPorts(ctx.world, {
@@ -192,6 +195,9 @@ async function search(ctx: Ctx, round: StrategyRound, seed: string, rollouts: nu
     idle = outcome.proposals === 0 ? idle + 1 : 0
     if (idle >= 25) break
   }
+  if (process.env.AGILITY_DEBUG)
+    for (const c of ports.pool)
+      scoredItems.set(c, ctx.keys.validation.length - (await ports.uncachedCount(c.content, ctx.keys.validation)))
   return ports.pool
 }
 
@@ -291,9 +297,15 @@ for (const instance of instances) {
     if (process.env.AGILITY_DEBUG) {
       const own = kaizenPool.filter((c) => c.content.model === target && c.validationMean !== null)
       const bestSeen = Math.max(...own.map((c) => ctx.quality(c.content)))
+      const best = own.find((c) => ctx.quality(c.content) === bestSeen) as Candidate
+      const finalist = ranked(own)[0] as Candidate
+      // Each with the validation items it was scored on, its estimate and its exact quality.
+      const about = (c: Candidate) =>
+        `${scoredItems.get(c)} items, estimate ${c.estimate?.toFixed(3)}, exact ${ctx.quality(c.content).toFixed(3)}`
       log(
         `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, ` +
-          `finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}`,
+          `finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}; best seen: ranked ` +
+          `${ranked(own).indexOf(best)}, ${about(best)}; finalist: ${about(finalist)}`,
       )
       if (process.env.AGILITY_DEBUG === '2') {
         const order = ranked(kaizenPool.filter((c) => c.content.model === target))
