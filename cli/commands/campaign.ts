@@ -297,19 +297,21 @@ export function registerCampaign(program: Command): void {
           input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150,
           output: Math.round(production.params.maxTokens / 2),
         }
+        const estimate = estimateCampaign({
+          config,
+          availableRecords: check.usableRecords ?? 0,
+          tokens,
+          price,
+          proposerPrice,
+          acceptRate: opts.acceptRate,
+          budgetCheck: { maxTokens: production.params.maxTokens, inFlight: deps.evalConcurrency },
+        })
         const est = {
           model: production.model,
           refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
-          warnings: check.warnings,
           usableRecords: check.usableRecords,
-          ...estimateCampaign({
-            config,
-            availableRecords: check.usableRecords ?? 0,
-            tokens,
-            price,
-            proposerPrice,
-            acceptRate: opts.acceptRate,
-          }),
+          ...estimate,
+          warnings: [...check.warnings, ...estimate.warnings],
         }
         return { est, config }
       })
@@ -333,6 +335,14 @@ export function registerCampaign(program: Command): void {
             ? 'unknown (no price for the model)'
             : `$${est.usd.expected.toFixed(4)} expected, at most $${(est.usd.high as number).toFixed(4)}`),
       )
+      if (est.budget) {
+        const b = est.budget
+        say(
+          `  spend budget   $${b.usd}: baseline ~$${b.baselineUsd.toFixed(4)}, kept for the holdout gate ` +
+            `~$${b.holdoutReserveUsd.toFixed(4)}, left for the search ` +
+            (b.searchUsd > 0 ? `~$${b.searchUsd.toFixed(4)} (about ${b.searchRollouts} rollouts)` : 'nothing'),
+        )
+      }
       for (const a of est.assumptions) say(`  · ${a}`)
       for (const w of est.warnings) say(`Warning: ${w}`)
     })

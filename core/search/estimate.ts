@@ -20,6 +20,24 @@ export interface EstimateInput {
   proposerPrice?: { inputPerMTok: number; outputPerMTok: number } | null
   /** Share of proposals accepted (default 0.3, seen in the simulation benchmark's reflective runs). */
   acceptRate?: number
+  /**
+   * For `search.budgetUsd`: the most output tokens a task call may take (the prompt's `maxTokens`)
+   * and the calls a worker has in flight at once (KAIZEN_EVAL_CONCURRENCY). The spend check reserves
+   * each call in flight at its worst case, so the holdout gate needs that much headroom.
+   */
+  budgetCheck?: { maxTokens: number; inFlight: number }
+}
+
+/** How `search.budgetUsd` divides, when it is set and the model has a price. */
+export interface BudgetSplit {
+  usd: number
+  baselineUsd: number
+  /** Kept for the holdout gate: every arm on every holdout item, plus the worst cases in flight. */
+  holdoutReserveUsd: number
+  /** What the search may spend (negative: the budget does not cover the baseline and the gate). */
+  searchUsd: number
+  /** Search rollouts that buys at the expected cost per call (0 when none). */
+  searchRollouts: number
 }
 
 export interface Estimate {
@@ -32,7 +50,11 @@ export interface Estimate {
   }
   proposerCalls: number
   usd: { expected: number | null; high: number | null }
+  /** Null without `search.budgetUsd`, a price for the model, or `budgetCheck`. */
+  budget: BudgetSplit | null
   assumptions: string[]
+  /** Settings that would make the campaign do less than it is asked to (the field and the fix). */
+  warnings: string[]
 }
 
 export function estimateCampaign(input: EstimateInput): Estimate {
@@ -104,11 +126,28 @@ export function estimateCampaign(input: EstimateInput): Estimate {
           expected: total.expected * perCall + proposerCalls * proposerPerCall,
           high: total.high * perCall + proposerCalls * proposerPerCall,
         }
+  const budget = budgetSplit(input, { baseline, gate, perCall })
+  const warnings: string[] = []
+  if (budget && budget.searchUsd <= 0)
+    warnings.push(
+      `search.budgetUsd $${budget.usd} does not cover scoring the baseline (~$${budget.baselineUsd.toFixed(4)}) ` +
+        `and what is kept for the holdout gate (~$${budget.holdoutReserveUsd.toFixed(4)}): the search would ` +
+        `stop before its first proposal. Raise search.budgetUsd above ` +
+        `$${(budget.baselineUsd + budget.holdoutReserveUsd).toFixed(4)}.`,
+    )
+  else if (budget && budget.searchRollouts < search.expected)
+    warnings.push(
+      `search.budgetUsd $${budget.usd} leaves ~$${budget.searchUsd.toFixed(4)} for the search, about ` +
+        `${budget.searchRollouts} rollouts of the ${search.expected} expected: the search will likely end on the ` +
+        'spend budget with its best so far.',
+    )
   return {
     items: { train, validation, holdout },
     rollouts: { baseline, search, holdout: gate, total },
     proposerCalls,
     usd,
+    budget,
+    warnings,
     assumptions: [
       `${n} records snapshotted (of ${input.availableRecords} usable), split ${train}/${validation}/${holdout}`,
       `${proposals} proposals (${s.rounds} rounds × ${s.proposalsPerRound}), ` +
@@ -132,4 +171,23 @@ export function estimateCampaign(input: EstimateInput): Estimate {
         : []),
     ],
   }
+}
+
+/**
+ * How the spend budget divides: the baseline, the holdout reserve the search keeps (as
+ * activities/campaign-data.ts computes it, at the expected cost per call), and the rest.
+ */
+function budgetSplit(
+  input: EstimateInput,
+  counts: { baseline: number; gate: number; perCall: number | null },
+): BudgetSplit | null {
+  const usd = input.config.search.budgetUsd
+  if (usd === undefined || counts.perCall === null || !input.price || !input.budgetCheck) return null
+  const worst =
+    (input.tokens.input * input.price.inputPerMTok + input.budgetCheck.maxTokens * input.price.outputPerMTok) / 1e6
+  const baselineUsd = counts.baseline * counts.perCall
+  const holdoutReserveUsd = counts.gate * counts.perCall + Math.min(input.budgetCheck.inFlight, counts.gate) * worst
+  const searchUsd = usd - baselineUsd - holdoutReserveUsd
+  const searchRollouts = searchUsd > 0 && counts.perCall > 0 ? Math.floor(searchUsd / counts.perCall) : 0
+  return { usd, baselineUsd, holdoutReserveUsd, searchUsd, searchRollouts }
 }

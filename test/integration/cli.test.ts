@@ -55,6 +55,16 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   )
   assert.equal(est.proposerCalls, 4 * 4)
   assert.ok(est.usd.expected > 0, 'the simulated model has a price')
+  // A spend budget too small for the baseline and the holdout gate is named, with the amount to raise it above.
+  const tiny = join(dataDir, 'tiny-budget.yaml')
+  writeFileSync(tiny, 'search: { budgetUsd: 0.0001 }\n')
+  const poor = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--config', tiny], env)
+  assert.equal(poor.code, 0, poor.stderr)
+  assert.match(
+    poor.stderr,
+    /spend budget {3}\$0\.0001: baseline ~\$[\d.]+, kept for the holdout gate ~\$[\d.]+, left for/,
+  )
+  assert.match(poor.stderr, /Warning: search\.budgetUsd \$0\.0001 does not cover .* Raise search\.budgetUsd above \$/)
   const badRate = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--accept-rate', '2'], env)
   assert.notEqual(badRate.code, 0)
   assert.match(badRate.stderr, /--accept-rate/)

@@ -219,6 +219,41 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
   assert.ok(models.assumptions.some((a) => /a search over 2 model/.test(a)))
 })
 
+test(`campaign estimate: how a spend budget divides between the baseline, the holdout reserve \
+and the search`, async () => {
+  const { estimateCampaign } = await import('../../core/search/estimate.js')
+  const { parseCampaignConfig } = await import('../../core/config.js')
+  const price = { inputPerMTok: 1, outputPerMTok: 4 }
+  const tokens = { input: 400, output: 200 }
+  const perCall = (400 * 1 + 200 * 4) / 1e6
+  const worst = (400 * 1 + 1_000 * 4) / 1e6
+  const config = (budgetUsd: number) =>
+    parseCampaignConfig({ sample: { size: 300 }, search: { strategy: 'gepa', rounds: 5, budgetUsd } })
+  const budgetCheck = { maxTokens: 1_000, inFlight: 8 }
+  const ample = estimateCampaign({ availableRecords: 1_000, tokens, price, budgetCheck, config: config(2) })
+  const b = ample.budget!
+  assert.ok(Math.abs(b.baselineUsd - 210 * perCall) < 1e-12)
+  // Both arms on the 90 holdout items, and eight calls in flight at their worst case.
+  assert.ok(Math.abs(b.holdoutReserveUsd - (180 * perCall + 8 * worst)) < 1e-12)
+  assert.ok(Math.abs(b.searchUsd - (2 - b.baselineUsd - b.holdoutReserveUsd)) < 1e-12)
+  assert.equal(b.searchRollouts, Math.floor(b.searchUsd / perCall))
+  assert.deepEqual(ample.warnings, [])
+  // Enough for a few search calls only: the search will end on the budget.
+  const tight = estimateCampaign({ availableRecords: 1_000, tokens, price, budgetCheck, config: config(0.55) })
+  assert.ok(tight.budget!.searchRollouts > 0 && tight.budget!.searchRollouts < tight.rollouts.search.expected)
+  assert.match(tight.warnings[0] ?? '', /search\.budgetUsd \$0\.55 leaves ~\$[\d.]+ for the search, about \d+ rollouts/)
+  // Not even the baseline and the gate: the field and the amount to raise it above.
+  const short = estimateCampaign({ availableRecords: 1_000, tokens, price, budgetCheck, config: config(0.3) })
+  assert.equal(short.budget!.searchRollouts, 0)
+  assert.match(short.warnings[0] ?? '', /does not cover .* Raise search\.budgetUsd above \$0\.5032\./)
+  // No budget, no price or no call sizes: nothing to divide.
+  assert.equal(estimateCampaign({ availableRecords: 1_000, tokens, price, config: config(1) }).budget, null)
+  assert.equal(
+    estimateCampaign({ availableRecords: 1_000, tokens, price: null, budgetCheck, config: config(1) }).budget,
+    null,
+  )
+})
+
 test('concurrent evaluations are checked against the budget one at a time: together they never pass it', async () => {
   const world = new SimWorld(scenario)
   const ports = memoryPorts(world, { seed: 'budget-race', budget: 50, train: 120, validation: 60 })
