@@ -22,6 +22,8 @@ import { errorBody, HTTP_STATUS, onError } from './errors.js'
 import { createMetrics, type ApiMetrics } from './metrics.js'
 import { StoreMetrics } from './store-metrics.js'
 import { registerComplete } from './routes/complete.js'
+import { registerEstimate } from './routes/estimate.js'
+import { EnvSchema } from '../runtime/env.js'
 import { registerFeedback } from './routes/feedback.js'
 import { registerMonitor } from './routes/monitor.js'
 import { registerOperations, type TemporalAccess } from './routes/operations.js'
@@ -41,8 +43,13 @@ export interface ApiDeps {
   tokens?: TokenCache
   /** Redacts personal data and secrets before storage (default: the built-in settings). */
   redactor?: Redactor
-  /** Checks that a task's models have a provider when a task is applied (absent: not checked). */
+  /**
+   * Checks that a task's models have a provider when a task is applied (absent: not checked), and
+   * prices campaign estimates (absent: POST /v1/tasks/{task}/estimate is not served).
+   */
   providers?: ProviderRegistry
+  /** Calls a worker has in flight at once, for estimates (default: KAIZEN_EVAL_CONCURRENCY's). */
+  evalConcurrency?: number
   /** Largest request body accepted, in bytes (default 10 MiB): larger ones get 413. */
   maxBodyBytes?: number
 }
@@ -123,6 +130,7 @@ export function createApi(deps: ApiDeps) {
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })
+  if (providers) registerEstimate(app, { db: deps.db, providers, evalConcurrency: deps.evalConcurrency ?? 8, tokens })
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
   if (deps.temporal) {
     registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })

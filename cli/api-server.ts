@@ -20,7 +20,7 @@ export interface ApiServer {
 }
 
 export async function startApiServer(
-  deps: Pick<ActivityDeps, 'db' | 'models' | 'providers' | 'redactor'>,
+  deps: Pick<ActivityDeps, 'db' | 'models' | 'providers' | 'redactor' | 'evalConcurrency'>,
   options: {
     host: string
     port: number
@@ -39,6 +39,7 @@ export async function startApiServer(
     resolver,
     gateway,
     providers: deps.providers,
+    evalConcurrency: deps.evalConcurrency,
     tokens,
     ...(options.temporal ? { temporal: options.temporal } : {}),
     ...redactor,

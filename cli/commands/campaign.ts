@@ -4,22 +4,18 @@
  */
 import type { Command } from 'commander'
 import { z } from 'zod'
+import { estimateTaskCampaign } from '../../client/estimate.js'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
 import { formatUsd } from '../../core/agility.js'
-import { isMapping, parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../../core/config.js'
-import { KaizenError } from '../../core/errors.js'
+import { isMapping, parseCampaignConfig, type CampaignConfig } from '../../core/config.js'
 import {
   campaignStatusQuery,
   type AgilityResult,
   type CampaignResult,
   type CampaignStatus,
 } from '../../workflows/messages.js'
-import { estimateCampaign } from '../../core/search/estimate.js'
 import { campaignLineage, type LineageNode } from '../../db/queries/lineage.js'
-import { campaignPreflight } from '../../db/queries/preflight.js'
-import { getPromptVersion } from '../../db/queries/prompts.js'
-import { approxTokens } from '../../core/prompt.js'
 import { withDeps } from '../../runtime/deps.js'
 import { withClient, withOperations } from '../context.js'
 import { readDataFile } from '../../lib/data-file.js'
@@ -275,46 +271,14 @@ export function registerCampaign(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: ConfigFlags & { task: string; acceptRate: number; json?: boolean }) => {
       const own = await configFromFlags(opts)
-      const { est, config } = await withDeps(async (deps) => {
-        // The checks a start makes (db/queries/preflight.ts): would this campaign run at all?
-        let config = own.config
-        let check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
-        if (check.campaignDefaults) {
-          // The task's campaign defaults (its task file's) under the settings given here, as a start does.
-          const where = `campaign config with the defaults of task "${opts.task}"`
-          config = parseCampaignConfig(withTaskDefaults(own.input, check.campaignDefaults), where)
-          check = await campaignPreflight(deps.db, { taskId: opts.task, config, mode: 'start' })
-        }
-        if (!check.productionVersionId) {
-          // Nothing to estimate without a task and its production prompt.
-          const r = check.refusal as NonNullable<typeof check.refusal>
-          throw new KaizenError(r.code, r.message, r.field ? { details: { fields: [r.field] } } : {})
-        }
-        const production = await getPromptVersion(deps.db, check.productionVersionId)
-        const price = deps.providers.price(production.model)
-        const proposerPrice = config.search.proposerModel ? deps.providers.price(config.search.proposerModel) : null
-        const tokens = {
-          input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150,
-          output: Math.round(production.params.maxTokens / 2),
-        }
-        const estimate = estimateCampaign({
-          config,
-          availableRecords: check.usableRecords ?? 0,
-          tokens,
-          price,
-          proposerPrice,
+      const { estimate: est, config } = await withDeps((deps) =>
+        estimateTaskCampaign(deps, {
+          taskId: opts.task,
+          input: own.input,
+          where: opts.config ? `campaign config ${opts.config}` : 'campaign flags',
           acceptRate: opts.acceptRate,
-          budgetCheck: { maxTokens: production.params.maxTokens, inFlight: deps.evalConcurrency },
-        })
-        const est = {
-          model: production.model,
-          refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
-          usableRecords: check.usableRecords,
-          ...estimate,
-          warnings: [...check.warnings, ...estimate.warnings],
-        }
-        return { est, config }
-      })
+        }),
+      )
       if (opts.json) return printJson(est)
       const r = est.rollouts
       if (est.refusal)

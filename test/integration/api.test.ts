@@ -730,3 +730,57 @@ test('PUT /v1/tasks/{task} applies a task file; promote and rollback move produc
   assert.ok(audit.some((e) => e.action === 'prompt.rolled-back' && e.actor === 'user:ops@example.com'))
   assert.ok(audit.some((e) => e.action === 'task.created' && e.actor === 'user:ops@example.com'))
 })
+
+test(`POST /v1/tasks/{task}/estimate: what a campaign would spend and how its spend budget divides, \
+settings refused by path, other tasks' tokens refused`, async () => {
+  const priced = createApi({
+    db: h.db,
+    resolver: new PromptResolver(h.db),
+    providers: h.deps.providers,
+    evalConcurrency: 4,
+  })
+  const estimate = (body: unknown, secret = secrets.read, task = h.task.taskId) =>
+    priced.request(`/v1/tasks/${task}/estimate`, {
+      method: 'POST',
+      ...(body === undefined
+        ? { headers: auth(secret) }
+        : { headers: { 'content-type': 'application/json', ...auth(secret) }, body: JSON.stringify(body) }),
+    })
+  const config = { search: { strategy: 'gepa', rounds: 3, budgetUsd: 0.000001 } }
+  const r = await estimate({ config, acceptRate: 0.5 })
+  assert.equal(r.status, 200, await r.clone().text())
+  const est = (await r.json()) as {
+    model: string
+    rollouts: { baseline: number; total: { expected: number } }
+    usd: { expected: number | null }
+    budget: { usd: number; searchRollouts: number; holdoutReserveUsd: number } | null
+    warnings: string[]
+    assumptions: string[]
+  }
+  assert.equal(est.model, h.task.seedVersion.model)
+  assert.ok(est.rollouts.total.expected > est.rollouts.baseline)
+  assert.ok((est.usd.expected ?? 0) > 0, 'the simulated model has a price')
+  assert.equal(est.budget?.usd, 0.000001)
+  assert.equal(est.budget?.searchRollouts, 0)
+  assert.ok(
+    est.warnings.some((w) => /search\.budgetUsd \$0\.000001 does not cover/.test(w)),
+    est.warnings.join('\n'),
+  )
+  assert.ok(est.assumptions.some((a) => /3 rounds/.test(a)))
+  // Without a budget there is nothing to divide; the body may be left out.
+  const plain = await estimate(undefined)
+  assert.equal(plain.status, 200, await plain.clone().text())
+  assert.equal(((await plain.json()) as { budget: unknown }).budget, null)
+
+  const bad = await estimate({ config: { search: { rounds: 0 } } })
+  assert.equal(bad.status, 400)
+  const badBody = (await bad.json()) as { error: { message: string; details?: { fields?: string[] } } }
+  assert.match(badBody.error.message, /config\.search\.rounds/)
+  assert.equal((await estimate({ config, acceptRate: 2 })).status, 400)
+  assert.equal((await estimate({}, secrets.read, 'no-such-task')).status, 404)
+  const elsewhere = (
+    await createToken(h.db, { name: 'other-task-reader', scopes: ['read'], tasks: ['another-task'], createdBy: 'test' })
+  ).secret
+  assert.equal((await estimate({}, elsewhere)).status, 403)
+  assert.equal((await estimate({}, secrets.ingest)).status, 403, 'the read scope is needed')
+})
