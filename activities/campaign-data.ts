@@ -6,11 +6,11 @@
 import { heartbeat } from '@temporalio/activity'
 import { and, asc, count, eq, sql } from 'drizzle-orm'
 import { KaizenError } from '../core/errors.js'
+import type { PromptContent } from '../core/prompt.js'
 import type { Db } from '../db/client.js'
 import { campaigns, datasetItems, evaluations, traffic } from '../db/schema.js'
 import type { EvaluationDeps } from '../evaluation/deps.js'
 import { evalItemColumns, requestFor, type EvalItem } from '../evaluation/evaluator.js'
-import type { PromptContent } from '../core/prompt.js'
 
 export type Split = 'train' | 'validation' | 'holdout'
 
