@@ -97,12 +97,17 @@ async function openPostgres(url: string, migrate: boolean): Promise<Database> {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 10_000,
   })
-  // An idle connection that fails (the server restarted, the network dropped it) is replaced on next use.
-  pool.on('error', (err) =>
+  const lost = (err: Error) =>
     poolEvents.connectionLost
       ? poolEvents.connectionLost(describeError(err))
-      : console.error(`[kaizen] idle PostgreSQL connection lost: ${describeError(err)}`),
-  )
+      : console.error(`[kaizen] PostgreSQL connection lost: ${describeError(err)}`)
+  // An idle connection that fails (the server restarted, the network dropped it) is replaced on next use.
+  pool.on('error', lost)
+  // A checked-out connection (a transaction's, the migrator's) that fails emits 'error' on its client,
+  // which the pool listens to only while the client is idle: unheard, it would end the process. Its
+  // queries fail on their own (the caller sees the error) and the pool drops it on release.
+  pool.on('acquire', (client) => client.on('error', lost))
+  pool.on('release', (_err, client) => client.removeListener('error', lost))
   const location = redactUrl(url)
   try {
     const client = await pool.connect()

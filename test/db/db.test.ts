@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { eq, sql } from 'drizzle-orm'
 import { isKaizenError } from '../../core/errors.js'
-import { openDatabase, type Database } from '../../db/client.js'
+import { openDatabase, poolEvents, type Database } from '../../db/client.js'
 import { getLabels, moveLabel } from '../../db/queries/labels.js'
 import { createPromptVersion, findPromptVersion } from '../../db/queries/prompts.js'
 import { registerSimulatedTask } from '../../db/queries/tasks.js'
@@ -209,6 +209,38 @@ test('simulated traffic of different tasks never collides, even with the same ru
       }).burst(5)
     }
   } finally {
+    await d.close()
+  }
+})
+
+const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows
+
+test(`PostgreSQL: a connection lost while checked out (a transaction's) fails that transaction and is \
+reported, not the process; the pool carries on`, async () => {
+  const d = await openDatabase({ url: testInfra().databaseUrl, dataDir: '/nonexistent' })
+  const reasons: string[] = []
+  poolEvents.connectionLost = (reason) => reasons.push(reason)
+  try {
+    await assert.rejects(
+      d.db.transaction(async (tx) => {
+        const [row] = rowsOf<{ pid: number }>(await tx.execute(sql`select pg_backend_pid() as pid`))
+        // Another connection ends this one's server process while the transaction holds it, between queries.
+        await d.db.execute(sql`select pg_terminate_backend(${row?.pid})`)
+        // The client hears of it while the transaction holds it and no query runs (unheard, the
+        // process would end here); then its next query fails.
+        for (const deadline = Date.now() + 10_000; reasons.length === 0 && Date.now() < deadline;)
+          await new Promise((r) => setTimeout(r, 20))
+        await tx.execute(sql`select 1`)
+      }),
+    )
+    assert.ok(
+      reasons.some((r) => /terminat/i.test(r)),
+      `reported: ${reasons.join('; ') || 'nothing'}`,
+    )
+    const [one] = rowsOf<{ one: number }>(await d.db.execute(sql`select 1 as one`))
+    assert.equal(one?.one, 1)
+  } finally {
+    poolEvents.connectionLost = null
     await d.close()
   }
 })
