@@ -130,7 +130,10 @@ export function createApi(deps: ApiDeps) {
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })
-  if (providers) registerEstimate(app, { db: deps.db, providers, evalConcurrency: deps.evalConcurrency ?? 8, tokens })
+  if (providers) {
+    const evalConcurrency = deps.evalConcurrency ?? EnvSchema.shape.KAIZEN_EVAL_CONCURRENCY.parse(undefined)
+    registerEstimate(app, { db: deps.db, providers, evalConcurrency, tokens })
+  }
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
   if (deps.temporal) {
     registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })

@@ -57,6 +57,12 @@ export interface Estimate {
   warnings: string[]
 }
 
+type Price = NonNullable<EstimateInput['price']>
+
+/** Dollars of one call at a price per million tokens. */
+const callUsd = (price: Price, inputTokens: number, outputTokens: number) =>
+  (inputTokens * price.inputPerMTok + outputTokens * price.outputPerMTok) / 1e6
+
 export function estimateCampaign(input: EstimateInput): Estimate {
   const { config } = input
   const n = Math.min(config.sample.size, input.availableRecords)
@@ -112,13 +118,9 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     expected: baseline + search.expected + gate,
     high: baseline + search.high + gate,
   }
-  const perCall = input.price
-    ? (input.tokens.input * input.price.inputPerMTok + input.tokens.output * input.price.outputPerMTok) / 1e6
-    : null
+  const perCall = input.price ? callUsd(input.price, input.tokens.input, input.tokens.output) : null
   const proposerCalls = s.strategy === 'fewshot' ? 0 : proposals
-  const proposerPerCall = input.proposerPrice
-    ? (2_000 * input.proposerPrice.inputPerMTok + 800 * input.proposerPrice.outputPerMTok) / 1e6
-    : 0
+  const proposerPerCall = input.proposerPrice ? callUsd(input.proposerPrice, 2_000, 800) : 0
   const usd =
     perCall === null
       ? { expected: null, high: null }
@@ -183,8 +185,7 @@ function budgetSplit(
 ): BudgetSplit | null {
   const usd = input.config.search.budgetUsd
   if (usd === undefined || counts.perCall === null || !input.price || !input.budgetCheck) return null
-  const worst =
-    (input.tokens.input * input.price.inputPerMTok + input.budgetCheck.maxTokens * input.price.outputPerMTok) / 1e6
+  const worst = callUsd(input.price, input.tokens.input, input.budgetCheck.maxTokens)
   const baselineUsd = counts.baseline * counts.perCall
   const holdoutReserveUsd = counts.gate * counts.perCall + Math.min(input.budgetCheck.inFlight, counts.gate) * worst
   const searchUsd = usd - baselineUsd - holdoutReserveUsd
