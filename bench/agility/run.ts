@@ -31,7 +31,10 @@
  * search validated against the finalist it ranks first (search vs selection), each with the
  * validation items it was scored on, its pooled estimate and its exact quality; AGILITY_DEBUG=2 adds
  * the eight candidates ranked first (exact share recovered, pooled estimate) and the rank of the
- * best one.
+ * best one; AGILITY_DEBUG=3 instead compares the finalist's clauses (as the target tier reads them)
+ * with the tier's exact optimum: each clause it lacks or has in excess, with the exact change of
+ * quality from adding or removing that clause alone, and the clauses it holds only in a wording the
+ * tier ignores.
  */
 import { parseArgs } from 'node:util'
 import { failer, mean, median, medianInterval, wholeNumberFlag, wilsonInterval } from '../lib/cli.js'
@@ -103,6 +106,9 @@ interface Ctx {
   production: PromptContent
   quality(c: PromptContent): number
   optimum: Record<string, number>
+  /** AGILITY_DEBUG=3: each tier's optimum clauses and the exact quality of a clause set on a tier. */
+  optimumClauses: Record<string, string[]>
+  qualityOf(clauses: readonly string[], model: string): number
   cost(c: PromptContent): number
   models: ModelChoice[]
 }
@@ -151,13 +157,17 @@ function context(instance: number): Ctx {
   }
   const production: PromptContent = { ...inst.scenario.task.prompt, system: inst.productionSystem }
   const optimum: Record<string, number> = {}
+  const optimumClauses: Record<string, string[]> = {}
+  const qualityOf = (clauses: readonly string[], m: string) =>
+    quality({ ...production, model: m, system: promptFor(tierView(inst.scenario, m), clauses) })
   for (const m of TIERS) {
     const view = tierView(inst.scenario, m)
     const opt = exactOptimum(new World(view), keys.test, m)
-    optimum[m] = quality({ ...production, model: m, system: promptFor(view, opt.clauses) })
+    optimumClauses[m] = opt.clauses
+    optimum[m] = qualityOf(opt.clauses, m)
   }
   const models = TIERS.map((m) => ({ model: m, costPer1k: 1000 * cost({ ...production, model: m }) }))
-  return { world, keys, production, quality, optimum, cost, models }
+  return { world, keys, production, quality, optimum, optimumClauses, qualityOf, cost, models }
 }
 
 /** Sampled scores on the holdout (what a campaign observes): success 1, else 0. */
@@ -307,6 +317,21 @@ for (const instance of instances) {
           `finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}; best seen: ranked ` +
           `${ranked(own).indexOf(best)}, ${about(best)}; finalist: ${about(finalist)}`,
       )
+      if (process.env.AGILITY_DEBUG === '3') {
+        // The finalist's clauses against the optimum's, each difference with what moving it alone is worth.
+        const has = ctx.world.parseClauses(finalist.content.system, target)
+        const opt = ctx.optimumClauses[target] as string[]
+        const qf = ctx.qualityOf(has, target)
+        const moves = [
+          ...opt.filter((c) => !has.includes(c)).map((c) => ({ c: `+${c}`, set: [...has, c] })),
+          ...has.filter((c) => !opt.includes(c)).map((c) => ({ c: `-${c}`, set: has.filter((x) => x !== c) })),
+        ].map((m) => `${m.c} ${(ctx.qualityOf(m.set, target) - qf).toFixed(3)}`)
+        const reworded = ctx.world.parseClauses(finalist.content.system).filter((c) => !has.includes(c))
+        log(
+          `    clauses: finalist ${has.length} (${qf.toFixed(3)}), optimum ${opt.length}; ${moves.join(', ')}` +
+            `${reworded.length ? `; ignored wordings: ${reworded.join(', ')}` : ''}`,
+        )
+      }
       if (process.env.AGILITY_DEBUG === '2') {
         const order = ranked(kaizenPool.filter((c) => c.content.model === target))
         const trueOrder = [...order].sort((a, b) => ctx.quality(b.content) - ctx.quality(a.content))
