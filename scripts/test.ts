@@ -32,8 +32,9 @@ function findTests(paths: string[]): string[] {
  */
 const LONGEST_FIRST = [
   'integration/outage.test.ts',
-  'integration/cli.test.ts',
   'integration/your-own-prompt.test.ts',
+  'integration/demo.test.ts',
+  'integration/cli.test.ts',
   'integration/durability.test.ts',
   'integration/operations-cli.test.ts',
 ]
