@@ -5,7 +5,7 @@
  * task's campaign defaults under the settings given, then core/search/estimate.ts on the production
  * prompt's size and its model's price.
  */
-import { parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../core/config.js'
+import { parseCampaignConfig, type CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { approxTokens } from '../core/prompt.js'
 import { estimateCampaign, type Estimate } from '../core/search/estimate.js'
@@ -13,6 +13,7 @@ import type { Db } from '../db/client.js'
 import { campaignPreflight } from '../db/queries/preflight.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import type { ProviderRegistry } from '../providers/registry.js'
+import { checkWithTaskDefaults } from './task-defaults.js'
 
 export interface EstimateDeps {
   db: Db
@@ -39,17 +40,13 @@ export async function estimateTaskCampaign(
 ): Promise<{ config: CampaignConfig; estimate: CampaignEstimate }> {
   const { taskId, where } = request
   const path = request.path ?? []
-  let config = parseCampaignConfig(request.input, where, path)
-  let check = await campaignPreflight(deps.db, { taskId, config, mode: 'start' })
-  if (check.campaignDefaults) {
-    // The task's campaign defaults (its task file's) under the settings given, as a start does.
-    config = parseCampaignConfig(
-      withTaskDefaults(request.input, check.campaignDefaults),
-      `${where} with the defaults of task "${taskId}"`,
-      path,
-    )
-    check = await campaignPreflight(deps.db, { taskId, config, mode: 'start' })
-  }
+  // The checks a start makes, under the task's campaign defaults (its task file's) as a start applies them.
+  const { report: check, config } = await checkWithTaskDefaults(
+    (input) => campaignPreflight(deps.db, input),
+    { taskId, config: parseCampaignConfig(request.input, where, path), mode: 'start' },
+    request.input ?? {}, // the defaults apply even when no settings are given
+    { where, path },
+  )
   if (!check.productionVersionId) {
     // Nothing to estimate without a task and its production prompt.
     const r = check.refusal as NonNullable<typeof check.refusal>

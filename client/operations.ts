@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { WorkflowFailedError, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client'
-import { parseCampaignConfig, withTaskDefaults, type CampaignConfig } from '../core/config.js'
+import type { CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import type { PreflightInput, PreflightRefusal, PreflightReport } from '../core/preflight.js'
 import { upsertSchedule, type ScheduleSpecInput } from '../runtime/schedules.js'
@@ -46,6 +46,7 @@ import {
 } from '../workflows/messages.js'
 import { NO_WORKER_HINT, describeFailure, failureReport, temporalError, type FailureReport } from './failures.js'
 import { createMonitorOperations } from './monitor.js'
+import { checkWithTaskDefaults } from './task-defaults.js'
 
 /** Campaign ids (single-use; they key the campaign's rows, dataset and canary). */
 export const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/
@@ -224,18 +225,8 @@ export function createOperations(deps: OperationsDeps) {
    * The check, on the settings the campaign will run with: with what the person wrote
    * (`configInput`) and a task that has campaign defaults, those defaults under their settings.
    */
-  async function withDefaults(
-    input: PreflightInput,
-    configInput: unknown,
-  ): Promise<{ report: PreflightReport; config: CampaignConfig }> {
-    const report = await ops.preflight(input)
-    if (configInput === undefined || !report.campaignDefaults) return { report, config: input.config }
-    const config = parseCampaignConfig(
-      withTaskDefaults(configInput, report.campaignDefaults),
-      `campaign config with the defaults of task "${input.taskId}"`,
-    )
-    return { report: await ops.preflight({ ...input, config }), config }
-  }
+  const withDefaults = (input: PreflightInput, configInput: unknown) =>
+    checkWithTaskDefaults((i) => ops.preflight(i), input, configInput)
 
   const ops = {
     taskQueue,
