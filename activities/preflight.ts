@@ -6,14 +6,15 @@
  */
 import { CampaignConfig } from '../core/config.js'
 import type { PreflightInput, PreflightReport } from '../core/preflight.js'
-import { campaignPreflight } from '../db/queries/preflight.js'
+import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import type { ActivityDeps } from './deps.js'
 
 export function createPreflightActivities(deps: ActivityDeps) {
   return {
     async preflightCampaign(input: PreflightInput): Promise<PreflightReport> {
       // The client sent parsed settings; parse again here for the defaults of a newer schema.
-      return campaignPreflight(deps.db, { ...input, config: CampaignConfig.parse(input.config ?? {}) })
+      const config = CampaignConfig.parse(input.config ?? {})
+      return campaignPreflight(deps.db, { ...input, config }, { pricing: pricingOf(deps) })
     },
   }
 }

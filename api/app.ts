@@ -26,6 +26,7 @@ import { registerEstimate } from './routes/estimate.js'
 import { EnvSchema } from '../runtime/env.js'
 import { registerFeedback } from './routes/feedback.js'
 import { registerMonitor } from './routes/monitor.js'
+import { pricingOf } from '../db/queries/preflight.js'
 import { registerOperations, type TemporalAccess } from './routes/operations.js'
 import { registerOtlp } from './routes/otlp.js'
 import { registerPrompt } from './routes/prompt.js'
@@ -130,14 +131,14 @@ export function createApi(deps: ApiDeps) {
   registerFeedback(app, { db: deps.db, tokens, metrics, redactor })
   registerPrompt(app, { resolver: deps.resolver, tokens, metrics })
   registerTasks(app, { db: deps.db, tokens, ...(deps.providers ? { providers: deps.providers } : {}) })
-  if (providers) {
-    const evalConcurrency = deps.evalConcurrency ?? EnvSchema.shape.KAIZEN_EVAL_CONCURRENCY.parse(undefined)
-    registerEstimate(app, { db: deps.db, providers, evalConcurrency, tokens })
-  }
+  // Starts and schedules check a spend budget against the providers' prices, when this server has them.
+  const evalConcurrency = deps.evalConcurrency ?? EnvSchema.shape.KAIZEN_EVAL_CONCURRENCY.parse(undefined)
+  const pricing = providers ? { pricing: pricingOf({ providers, evalConcurrency }) } : {}
+  if (providers) registerEstimate(app, { db: deps.db, providers, evalConcurrency, tokens })
   if (deps.gateway) registerComplete(app, { gateway: deps.gateway, tokens, metrics })
   if (deps.temporal) {
-    registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens })
-    registerMonitor(app, { db: deps.db, temporal: deps.temporal, tokens })
+    registerOperations(app, { db: deps.db, temporal: deps.temporal, tokens, ...pricing })
+    registerMonitor(app, { db: deps.db, temporal: deps.temporal, tokens, ...pricing })
   }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -11,7 +11,7 @@ import { createOperations, type CanaryView } from '../client/operations.js'
 import { parseCampaignConfig, type CampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { getLabels } from '../db/queries/labels.js'
-import { campaignPreflight } from '../db/queries/preflight.js'
+import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { traffic } from '../db/schema.js'
 import type { KaizenRuntime } from '../runtime/app.js'
@@ -206,7 +206,7 @@ export async function followCampaign(rt: KaizenRuntime, options: FollowOptions):
   const ops = createOperations({
     client: rt.client,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input),
+    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
   })
   await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: settings })
   log(`Campaign ${campaignId} started.`)
@@ -226,7 +226,7 @@ export async function followRunningCampaign(
   const ops = createOperations({
     client: rt.client,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input),
+    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
   })
   const handle = rt.client.workflow.getHandle<typeof optimizationCampaign>(campaignId)
   const url = workflowUrl(rt, campaignId)

@@ -10,7 +10,7 @@ import { parseCampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import type { MonitorConfigInput } from '../core/monitor/config.js'
 import { getLabels } from '../db/queries/labels.js'
-import { campaignPreflight } from '../db/queries/preflight.js'
+import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import type { KaizenRuntime } from '../runtime/app.js'
 import type { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { DEMO_CONFIG, followRunningCampaign, simulateTraffic, usableTraffic, type DemoSummary } from './demo.js'
@@ -54,7 +54,7 @@ export async function runMonitorDemo(
   const ops = createOperations({
     client: rt.client,
     taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input),
+    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
   })
   const traffic = simulateTraffic(rt, options.scenario)
   const sample = parseCampaignConfig(DEMO_CONFIG).sample

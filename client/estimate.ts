@@ -7,10 +7,9 @@
  */
 import { parseCampaignConfig, type CampaignConfig } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
-import { approxTokens } from '../core/prompt.js'
-import { estimateCampaign, type Estimate } from '../core/search/estimate.js'
+import { callTokens, estimateCampaign, type Estimate } from '../core/search/estimate.js'
 import type { Db } from '../db/client.js'
-import { campaignPreflight } from '../db/queries/preflight.js'
+import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { checkWithTaskDefaults } from './task-defaults.js'
@@ -42,7 +41,7 @@ export async function estimateTaskCampaign(
   const path = request.path ?? []
   // The checks a start makes, under the task's campaign defaults (its task file's) as a start applies them.
   const { report: check, config } = await checkWithTaskDefaults(
-    (input) => campaignPreflight(deps.db, input),
+    (input) => campaignPreflight(deps.db, input, { pricing: pricingOf(deps) }),
     { taskId, config: parseCampaignConfig(request.input, where, path), mode: 'start' },
     request.input ?? {}, // the defaults apply even when no settings are given
     { where, path },
@@ -57,10 +56,7 @@ export async function estimateTaskCampaign(
   const estimate = estimateCampaign({
     config,
     availableRecords: check.usableRecords ?? 0,
-    tokens: {
-      input: approxTokens(`${production.system}\n${production.userTemplate}`) + 150,
-      output: Math.round(production.params.maxTokens / 2),
-    },
+    tokens: callTokens(production),
     price: deps.providers.price(production.model),
     proposerPrice: proposerModel ? deps.providers.price(proposerModel) : null,
     ...(request.acceptRate !== undefined ? { acceptRate: request.acceptRate } : {}),
@@ -73,7 +69,8 @@ export async function estimateTaskCampaign(
       refusal: check.refusal ? { code: check.refusal.code, message: check.refusal.message } : null,
       usableRecords: check.usableRecords,
       ...estimate,
-      warnings: [...check.warnings, ...estimate.warnings],
+      // A spend budget that leaves the search nothing is the refusal: not repeated as a warning.
+      warnings: [...check.warnings, ...estimate.warnings.filter((w) => w !== check.refusal?.message)],
     },
   }
 }

@@ -138,7 +138,8 @@ const describeWhat = (type: 'optimizationCampaign' | 'canaryRelease', id: string
   type === 'canaryRelease' ? `canary "${id}"` : `campaign "${id}"`
 
 function refusalError(r: PreflightRefusal, nothing: string): KaizenError {
-  return new KaizenError(r.code, `${r.message}; ${nothing}`, r.field ? { details: { fields: [r.field] } } : {})
+  const message = `${r.message.replace(/\.$/, '')}; ${nothing}`
+  return new KaizenError(r.code, message, r.field ? { details: { fields: [r.field] } } : {})
 }
 
 /** The outcome of a decision in one sentence. */

@@ -20,6 +20,7 @@ import { monitorAlerts } from '../../db/schema.js'
 import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
 import { operationsOf, type TemporalAccess } from './operations.js'
+import type { PreflightPricing } from '../../db/queries/preflight.js'
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } })
 const Task = z.object({ task: z.string().min(1).max(200) })
@@ -46,7 +47,7 @@ const alertJson = (a: MonitorAlertRow) => ({
 
 export function registerMonitor(
   app: OpenAPIHono<AuthEnv>,
-  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache },
+  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache; pricing?: PreflightPricing },
 ): void {
   const { db, tokens } = deps
   const ops = operationsOf(deps)

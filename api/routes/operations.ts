@@ -26,7 +26,7 @@ import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, createOperations, type Operation
 import { parseCampaignConfig } from '../../core/config.js'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
-import { campaignPreflight } from '../../db/queries/preflight.js'
+import { campaignPreflight, type PreflightPricing } from '../../db/queries/preflight.js'
 import type { ApiTokenRow } from '../../db/queries/tokens.js'
 import { campaigns, canaries } from '../../db/schema.js'
 import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
@@ -59,7 +59,12 @@ const common = (scope: string) => ({
  * The same operations as the CLI (client/operations.ts), on a client connected at first use; this
  * server holds the database, so the campaign checks run here rather than on a worker.
  */
-export function operationsOf(deps: { db: Db; temporal: TemporalAccess }): () => Promise<Operations> {
+export function operationsOf(deps: {
+  db: Db
+  temporal: TemporalAccess
+  /** Prices for the spend-budget check (without them a start's `search.budgetUsd` is not checked). */
+  pricing?: PreflightPricing
+}): () => Promise<Operations> {
   let cached: { client: Client; ops: Operations } | null = null
   return async () => {
     const client = await deps.temporal.client().catch((e: unknown) => {
@@ -71,7 +76,7 @@ export function operationsOf(deps: { db: Db; temporal: TemporalAccess }): () => 
         ops: createOperations({
           client,
           taskQueue: deps.temporal.taskQueue,
-          check: (input) => campaignPreflight(deps.db, input),
+          check: (input) => campaignPreflight(deps.db, input, deps.pricing ? { pricing: deps.pricing } : {}),
         }),
       }
     return cached.ops
@@ -80,7 +85,7 @@ export function operationsOf(deps: { db: Db; temporal: TemporalAccess }): () => 
 
 export function registerOperations(
   app: OpenAPIHono<AuthEnv>,
-  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache },
+  deps: { db: Db; temporal: TemporalAccess; tokens: TokenCache; pricing?: PreflightPricing },
 ): void {
   const { tokens } = deps
   const ops = operationsOf(deps)

@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import { z } from 'zod'
 import { createOperations } from '../../client/operations.js'
 import { parseCampaignConfig } from '../../core/config.js'
-import { campaignPreflight } from '../../db/queries/preflight.js'
+import { campaignPreflight, pricingOf } from '../../db/queries/preflight.js'
 import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
 import { REPO_ROOT, loadEnv } from '../../runtime/env.js'
 import { KaizenError } from '../../core/errors.js'
@@ -199,7 +199,7 @@ export function registerUp(program: Command): void {
           const ops = createOperations({
             client: rt.client,
             taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-            check: (input) => campaignPreflight(db, input),
+            check: (input) => campaignPreflight(db, input, { pricing: pricingOf(rt.deps) }),
           })
           for (const t of tasks) {
             // The tasks were just registered; their traffic comes next (warnings about it are not shown).

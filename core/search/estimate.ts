@@ -9,6 +9,7 @@
  * Pure module: no I/O.
  */
 import type { CampaignConfig } from '../config.js'
+import { approxTokens } from '../prompt.js'
 
 export interface EstimateInput {
   config: CampaignConfig
@@ -130,13 +131,8 @@ export function estimateCampaign(input: EstimateInput): Estimate {
         }
   const budget = budgetSplit(input, { baseline, gate, perCall })
   const warnings: string[] = []
-  if (budget && budget.searchUsd <= 0)
-    warnings.push(
-      `search.budgetUsd $${budget.usd} does not cover scoring the baseline (~$${budget.baselineUsd.toFixed(4)}) ` +
-        `and what is kept for the holdout gate (~$${budget.holdoutReserveUsd.toFixed(4)}): the search would ` +
-        `stop before its first proposal. Raise search.budgetUsd above ` +
-        `$${(budget.baselineUsd + budget.holdoutReserveUsd).toFixed(4)}.`,
-    )
+  const shortfall = budget ? budgetShortfall(budget) : null
+  if (shortfall) warnings.push(shortfall)
   else if (budget && budget.searchRollouts < search.expected)
     warnings.push(
       `search.budgetUsd $${budget.usd} leaves ~$${budget.searchUsd.toFixed(4)} for the search, about ` +
@@ -172,6 +168,35 @@ export function estimateCampaign(input: EstimateInput): Estimate {
           ]
         : []),
     ],
+  }
+}
+
+/**
+ * Why a spend budget leaves the search nothing (it does not cover scoring the baseline and what is
+ * kept for the holdout gate), with the fix; null when it leaves some. A campaign start refuses it
+ * (db/queries/preflight.ts): such a campaign would pay for the baseline and the gate and try no prompt.
+ */
+export function budgetShortfall(budget: BudgetSplit): string | null {
+  if (budget.searchUsd > 0) return null
+  return (
+    `search.budgetUsd $${budget.usd} does not cover scoring the baseline (~$${budget.baselineUsd.toFixed(4)}) ` +
+    `and what is kept for the holdout gate (~$${budget.holdoutReserveUsd.toFixed(4)}): the search would ` +
+    `stop before its first proposal. Raise search.budgetUsd above ` +
+    `$${(budget.baselineUsd + budget.holdoutReserveUsd).toFixed(4)}.`
+  )
+}
+
+/**
+ * Per-call token sizes of a prompt version's calls, as estimates assume them: its instructions and
+ * template plus ~150 tokens of input, and half its output limit.
+ */
+export function callTokens(version: { system: string; userTemplate: string; params: { maxTokens: number } }): {
+  input: number
+  output: number
+} {
+  return {
+    input: approxTokens(`${version.system}\n${version.userTemplate}`) + 150,
+    output: Math.round(version.params.maxTokens / 2),
   }
 }
 

@@ -11,7 +11,9 @@
  * - enough usable traffic: the same seeded sample the snapshot would draw (`sampleTraffic`, same
  *   filters), at least `sample.minItems` records in the last `sample.windowHours`, and at least
  *   3 items in every split. For a schedule (runs start later, on later traffic) too little traffic
- *   is a warning, not a refusal.
+ *   is a warning, not a refusal;
+ * - with prices (`options.pricing`): a `search.budgetUsd` that covers more than the baseline and
+ *   the holdout gate, at the production model's price (core/search/estimate.ts `budgetShortfall`).
  *
  * One function, used in two ways: directly by processes that hold the database (`kaizen serve`,
  * `kaizen up`, `kaizen campaign estimate`), and by the CLI through a worker (the `campaignPreflight`
@@ -20,19 +22,40 @@
  */
 import { eq } from 'drizzle-orm'
 import type { PreflightInput, PreflightReport, PreflightRefusal } from '../../core/preflight.js'
+import { budgetShortfall, callTokens, estimateCampaign } from '../../core/search/estimate.js'
 import { didYouMean } from '../../core/strict.js'
 import { unitHash } from '../../lib/hash.js'
 import type { Db } from '../client.js'
 import { campaigns, tasks } from '../schema.js'
 import { activeGraderVersionId } from './graders.js'
 import { getLabels } from './labels.js'
+import { getPromptVersion } from './prompts.js'
 import { sampleTraffic } from './sampling.js'
 
+/** Prices for the spend-budget check: a model's price per million tokens, and the calls a worker has in flight. */
+export interface PreflightPricing {
+  price(model: string): { inputPerMTok: number; outputPerMTok: number } | null
+  /** KAIZEN_EVAL_CONCURRENCY: the spend check keeps the worst case of each call in flight. */
+  inFlight: number
+}
+
+/** The pricing of a process that holds a provider registry (a worker's, the API server's, `kaizen up`'s). */
+export function pricingOf(deps: {
+  providers: { price(model: string): { inputPerMTok: number; outputPerMTok: number } | null }
+  evalConcurrency: number
+}): PreflightPricing {
+  return { price: (model) => deps.providers.price(model), inFlight: deps.evalConcurrency }
+}
+
+/**
+ * @param options.pricing without it, the spend budget is not checked (a caller with no prices)
+ */
 export async function campaignPreflight(
   db: Db,
   input: PreflightInput,
-  now: Date = new Date(),
+  options: { now?: Date; pricing?: PreflightPricing } = {},
 ): Promise<PreflightReport> {
+  const now = options.now ?? new Date()
   const report: PreflightReport = {
     taskId: input.taskId,
     mode: input.mode,
@@ -141,6 +164,23 @@ export async function campaignPreflight(
   if (shortage) {
     if (input.mode === 'start') return refuse(shortage)
     report.warnings.push(`${shortage.message} Until then, every scheduled run will fail for this reason.`)
+  }
+
+  // A spend budget that leaves the search nothing: the campaign would pay for the baseline and the
+  // holdout gate and try no prompt (a schedule's runs too, once there is traffic: sized at sample.size).
+  const budgetUsd = input.config.search.budgetUsd
+  if (options.pricing && budgetUsd !== undefined) {
+    const version = await getPromptVersion(db, report.productionVersionId)
+    const price = options.pricing.price(version.model)
+    const { budget } = estimateCampaign({
+      config: input.config,
+      availableRecords: shortage ? input.config.sample.size : ids.length,
+      tokens: callTokens(version),
+      price,
+      budgetCheck: { maxTokens: version.params.maxTokens, inFlight: options.pricing.inFlight },
+    })
+    const why = budget ? budgetShortfall(budget) : null
+    if (why) return refuse({ code: 'INVALID_INPUT', field: 'config.search.budgetUsd', message: why })
   }
   return report
 }

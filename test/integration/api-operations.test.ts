@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { WorkflowNotFoundError } from '@temporalio/client'
 import { and, eq, sql } from 'drizzle-orm'
 import { createApi } from '../../api/app.js'
 import { getLabels } from '../../db/queries/labels.js'
@@ -37,6 +38,8 @@ before(async () => {
     db: h.db,
     resolver: new PromptResolver(h.db),
     temporal: { client: async () => h.client, taskQueue: h.taskQueue },
+    providers: h.deps.providers,
+    evalConcurrency: 4,
   })
 })
 after(() => h.close())
@@ -171,6 +174,21 @@ bad settings name their path`, async () => {
   assert.equal(unknown.status, 404)
   assert.deepEqual((await errorOf(unknown)).fields, ['task'])
   assert.equal((await call('POST', '/v1/campaigns', tokens.read, { task: h.scenario.task.id })).status, 403)
+  // A spend budget that leaves the search nothing (the baseline and the holdout gate take it all).
+  const poorId = `campaign-api-poor-${Date.now()}`
+  const poor = await call('POST', '/v1/campaigns', tokens.operate, {
+    task: h.scenario.task.id,
+    id: poorId,
+    config: { ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, budgetUsd: 0.000001 } },
+  })
+  assert.equal(poor.status, 400)
+  const poorError = await errorOf(poor)
+  assert.deepEqual(poorError.fields, ['config.search.budgetUsd'])
+  assert.match(
+    poorError.message,
+    /\$0\.000001 does not cover .* Raise search\.budgetUsd above \$[\d.]+; nothing was started/,
+  )
+  await assert.rejects(h.client.workflow.getHandle(poorId).describe(), WorkflowNotFoundError)
 
   const campaignId = `campaign-api-ops-${Date.now()}`
   const started = await call('POST', '/v1/campaigns', tokens.operate, {

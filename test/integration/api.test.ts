@@ -754,6 +754,7 @@ settings refused by path, other tasks' tokens refused`, async () => {
     rollouts: { baseline: number; total: { expected: number } }
     usd: { expected: number | null }
     budget: { usd: number; searchRollouts: number; holdoutReserveUsd: number } | null
+    refusal: { code: string; message: string } | null
     warnings: string[]
     assumptions: string[]
   }
@@ -762,6 +763,9 @@ settings refused by path, other tasks' tokens refused`, async () => {
   assert.ok((est.usd.expected ?? 0) > 0, 'the simulated model has a price')
   assert.equal(est.budget?.usd, 0.000001)
   assert.equal(est.budget?.searchRollouts, 0)
+  // The task has no traffic: that is the refusal (the first reason), and the budget a warning (with
+  // traffic, a start refuses it too: operations-cli.test.ts).
+  assert.equal(est.refusal?.code, 'INSUFFICIENT_DATA')
   assert.ok(
     est.warnings.some((w) => /search\.budgetUsd \$0\.000001 does not cover/.test(w)),
     est.warnings.join('\n'),

@@ -55,7 +55,7 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
   )
   assert.equal(est.proposerCalls, 4 * 4)
   assert.ok(est.usd.expected > 0, 'the simulated model has a price')
-  // A spend budget too small for the baseline and the holdout gate is named, with the amount to raise it above.
+  // A spend budget too small for the baseline and the holdout gate is a refusal, with the amount to raise it above.
   const tiny = join(dataDir, 'tiny-budget.yaml')
   writeFileSync(tiny, 'search: { budgetUsd: 0.0001 }\n')
   const poor = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--config', tiny], env)
@@ -64,7 +64,11 @@ test('`kaizen demo --once --json` runs a whole campaign on embedded defaults and
     poor.stderr,
     /spend budget {3}\$0\.0001: baseline ~\$[\d.]+, kept for the holdout gate ~\$[\d.]+, left for/,
   )
-  assert.match(poor.stderr, /Warning: search\.budgetUsd \$0\.0001 does not cover .* Raise search\.budgetUsd above \$/)
+  assert.match(
+    poor.stderr,
+    /REFUSE TO RUN \[INVALID_INPUT\]: search\.budgetUsd \$0\.0001 does not cover .* Raise search\.budgetUsd above \$/,
+  )
+  assert.doesNotMatch(poor.stderr, /Warning: search\.budgetUsd/, 'said once, as the refusal')
   const badRate = await kaizen(['campaign', 'estimate', '--task', 'incident-triage', '--accept-rate', '2'], env)
   assert.notEqual(badRate.code, 0)
   assert.match(badRate.stderr, /--accept-rate/)

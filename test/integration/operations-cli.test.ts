@@ -190,3 +190,36 @@ ended workflow needs no worker`, async () => {
   assert.equal(body.failure.code, 'INSUFFICIENT_DATA')
   assert.match(body.failure.message, /has 0 usable traffic records/)
 })
+
+test(`a spend budget that leaves the search nothing is refused before anything starts, naming \
+search.budgetUsd and what to raise it above; the estimate says it once, as the refusal`, async () => {
+  // Traffic enough to run (the tests above need none, so this one comes last).
+  await h.traffic.burst(240)
+  const task = h.scenario.task.id
+  const tiny = join(dataDir, 'tiny-budget.yaml')
+  writeFileSync(tiny, 'search: { budgetUsd: 0.0001 }\n')
+  const id = uniqueSuffix('ops-poor')
+  const start = await cli(['campaign', 'start', '--task', task, '--id', id, '--config', tiny, '--no-wait'])
+  assert.equal(start.code, 2, start.stderr)
+  assert.match(start.stderr, /search\.budgetUsd \$0\.0001 does not cover scoring the baseline \(~\$[\d.]+\) and /)
+  assert.match(start.stderr, /the holdout gate .* Raise search\.budgetUsd above \$[\d.]+; nothing was started/)
+  assert.equal(await exists(id), false)
+
+  const env = { DATABASE_URL: testInfra().databaseUrl }
+  const estimated = await cli(['campaign', 'estimate', '--task', task, '--config', tiny, '--json'], env)
+  assert.equal(estimated.code, 0, estimated.stderr)
+  const est = JSON.parse(estimated.stdout)
+  assert.equal(est.refusal?.code, 'INVALID_INPUT')
+  assert.match(est.refusal?.message, /does not cover/)
+  assert.ok(!est.warnings.some((w: string) => /does not cover/.test(w)), est.warnings.join('\n'))
+  // The amount it names is enough: a budget above it is no refusal (the estimate runs the same check).
+  const floor = Number(/above \$(\d+\.\d+)/.exec(est.refusal?.message)?.[1])
+  assert.ok(floor > 0, est.refusal?.message)
+  const enough = join(dataDir, 'enough-budget.yaml')
+  writeFileSync(enough, `search: { budgetUsd: ${(floor * 1.5).toFixed(6)} }\n`)
+  const enoughRun = await cli(['campaign', 'estimate', '--task', task, '--config', enough, '--json'], env)
+  assert.equal(enoughRun.code, 0, enoughRun.stderr)
+  const ok = JSON.parse(enoughRun.stdout)
+  assert.equal(ok.refusal, null, JSON.stringify(ok.refusal))
+  assert.ok(ok.budget.searchUsd > 0)
+})
