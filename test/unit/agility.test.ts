@@ -169,3 +169,46 @@ test('a model search gives each model production`s prompt first, then searches t
     'sim-standard',
   )
 })
+
+test(`transplants go only to models the objective can ship: never production's own for cheapest, \
+never one over the cost limit`, async () => {
+  const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
+  const world = new SimWorld(scenario)
+  const train = Array.from({ length: 60 }, (_, i) => `train-${i}`)
+  const validation = Array.from({ length: 40 }, (_, i) => `val-${i}`)
+  const models = [
+    { model: 'sim-large', costPer1k: 10 },
+    { model: 'sim-standard', costPer1k: 1 },
+    { model: 'sim-small', costPer1k: 0.2 },
+  ]
+  const production = { ...scenario.task.prompt, model: 'sim-large' }
+  const search = async (objective: AgilityObjective) => {
+    const ports = memoryPorts(world, { seed: 'transplants', budget: 3000, trainIds: train, validationIds: validation })
+    const scores = await ports.evaluate(production, validation)
+    ports.pool.push({
+      id: 'prod',
+      content: production,
+      parentIds: [],
+      operator: 'seed',
+      status: 'seed',
+      validationMean: scores.reduce((a, s) => a + (s.score ?? 0), 0) / scores.length,
+    })
+    const round = modelRound(STRATEGIES['pooled-local'], { models, objective })
+    for (let r = 0; r < 200; r++)
+      if ((await runRound(round, ports.pool, DEFAULT_STRATEGY_SETTINGS, ports)).exhausted) break
+    // Transplants: a model's prompt moved onto another (the first switch of each model has production as parent).
+    return ports.pool.filter((c) => c.operator === 'switch-model' && c.parentIds[0] !== 'prod')
+  }
+  const cheapest = await search({ kind: 'cheapest', margin: 0.05 })
+  assert.ok(cheapest.length > 0, 'prompts move between the cheaper models')
+  assert.ok(
+    cheapest.every((c) => c.content.model !== 'sim-large'),
+    'production`s own model cannot answer "cheapest": no validation pass is spent on it',
+  )
+  const capped = await search({ kind: 'best-quality', margin: 0.05, maxCostPer1k: 5 })
+  assert.ok(capped.length > 0)
+  assert.ok(
+    capped.every((c) => c.content.model !== 'sim-large'),
+    'sim-large is over the cost limit',
+  )
+})
