@@ -17,9 +17,8 @@
  * 3. **Run the strategy's round on that model's candidates** (its sub-pool, root first). Proposals
  *    keep their parent's model; pooled estimates are per model × sentence (./pooled.ts), so the
  *    evidence of one model's prompts does not leak into another's.
- * 4. **Transplant**: when a model's best prompt is not yet tried on another model a round may work
- *    on (`searchable`: within the cost limit; for `cheapest`, cheaper than production's), it is
- *    tried there too (`switch-model`, parent that prompt), screened by full validation.
+ * 4. **Transplant**: when a model's best prompt is not yet tried on another model still in play,
+ *    it is tried there too (`switch-model`, parent that prompt), screened by full validation.
  *
  * Pure module: all I/O goes through the ports.
  */
@@ -63,23 +62,6 @@ function modelsInPlay(options: ModelSearchOptions): ModelChoice[] {
   return target
 }
 
-/**
- * The models a round may work on, and so the only ones worth a transplant: those within the cost
- * limit (all, when none is), and for `cheapest` only those cheaper than production's, when any are.
- */
-export function searchable(production: Candidate, options: ModelSearchOptions): ModelChoice[] {
-  const { objective } = options
-  const inPlay = modelsInPlay(options)
-  const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
-  const choices = affordable.length > 0 ? affordable : inPlay
-  if (objective.kind !== 'cheapest') return choices
-  // Only a cheaper model can answer this objective: production's own model is where the search
-  // stands already, and rounds spent on it find no cheaper pair (it always "reaches" the target).
-  const own = inPlay.find((m) => m.model === production.content.model)
-  const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : []
-  return cheaper.length > 0 ? cheaper : choices
-}
-
 /** The model a round works on, from the pool alone (a retried round chooses the same one). */
 export function chooseModel(pool: readonly Candidate[], production: Candidate, options: ModelSearchOptions): string {
   const { objective } = options
@@ -94,8 +76,14 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
   }
   // Aim for half the margin: a pair that only just reaches the margin rarely passes the holdout test.
   const target = (rankScore(production) ?? 0) - objective.margin / 2
-  const choices = searchable(production, options)
+  const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
+  let choices = affordable.length > 0 ? affordable : inPlay
   if (objective.kind === 'cheapest') {
+    // Only a cheaper model can answer this objective: production's own model is where the search
+    // stands already, and rounds spent on it find no cheaper pair (it always "reaches" the target).
+    const own = inPlay.find((m) => m.model === production.content.model)
+    const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : []
+    if (cheaper.length > 0) choices = cheaper
     const reach = choices.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
     if (reach.length > 0) return (reach[0] as ModelChoice).model
   }
@@ -133,14 +121,11 @@ export function modelRound(inner: StrategyRound, options: ModelSearchOptions): S
       const fresh = inPlay.filter((m) => byModel(pool, m.model).length === 0)
       for (const m of fresh) await switchTo(production, m.model)
       if (fresh.length > 0) return outcome
-      // 4. Transplant the best prompt of each model onto the others a round may work on (a
-      // validation pass each: never onto a model the objective cannot ship, such as production's
-      // own for `cheapest`, or one over the cost limit).
-      const targets = searchable(production, options)
+      // 4. Transplant the best prompt of each model onto the others still in play.
       for (const from of inPlay) {
         const top = best(byModel(pool, from.model))
         if (!top || top.operator === 'switch-model' || top.status === 'seed') continue
-        for (const to of targets) {
+        for (const to of inPlay) {
           if (to.model === from.model) continue
           const system = top.content.system.trim()
           if (pool.some((c) => c.content.model === to.model && c.content.system.trim() === system)) continue
