@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client'
 import { createOperations, type Operations } from '../client/operations.js'
 import { KaizenError } from '../core/errors.js'
+import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import { openRuntime, type KaizenRuntime, type OpenRuntimeOptions } from '../runtime/app.js'
 import { loadEnv, type Env } from '../runtime/env.js'
 import { connectClient, resolveTemporal, type TemporalTarget } from '../runtime/temporal.js'
@@ -35,6 +36,18 @@ export async function withClient<T>(
   } finally {
     await (connection as Connection).close()
   }
+}
+
+/**
+ * Kaizen's operations for a process that holds the runtime (`kaizen up`, the demos): the campaign
+ * checks run here, on its database, with its providers' prices for the spend budget.
+ */
+export function runtimeOperations(rt: KaizenRuntime): Operations {
+  return createOperations({
+    client: rt.client,
+    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
+    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
+  })
 }
 
 /**

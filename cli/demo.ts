@@ -7,11 +7,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import { and, count, eq, gte, isNotNull, isNull, ne, or } from 'drizzle-orm'
-import { createOperations, type CanaryView } from '../client/operations.js'
+import type { CanaryView } from '../client/operations.js'
 import { parseCampaignConfig, type CampaignConfig, type CampaignConfigInput } from '../core/config.js'
 import { KaizenError } from '../core/errors.js'
 import { getLabels } from '../db/queries/labels.js'
-import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import { getPromptVersion } from '../db/queries/prompts.js'
 import { traffic } from '../db/schema.js'
 import type { KaizenRuntime } from '../runtime/app.js'
@@ -19,6 +18,7 @@ import { PromptResolver } from '../serving/resolver.js'
 import { TrafficSimulator } from '../serving/traffic-simulator.js'
 import type { optimizationCampaign } from '../workflows/campaign/index.js'
 import { campaignIdFor, type CampaignResult, type CanaryStatus } from '../workflows/messages.js'
+import { runtimeOperations } from './context.js'
 import { fmt, fmtP, say, SIM_LABEL } from './output.js'
 
 /** Settings for a demo campaign: production defaults with short timers. */
@@ -203,11 +203,7 @@ export async function followCampaign(rt: KaizenRuntime, options: FollowOptions):
   const { taskId, log, config: settings } = options
   const campaignId = campaignIdFor(taskId, new Date())
   // The same start as the CLI's and the API's (checks included); this process holds the database.
-  const ops = createOperations({
-    client: rt.client,
-    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
-  })
+  const ops = runtimeOperations(rt)
   await ops.startCampaign({ taskId, campaignId, trigger: 'demo', config: settings })
   log(`Campaign ${campaignId} started.`)
   return followRunningCampaign(rt, { ...options, campaignId })
@@ -223,11 +219,7 @@ export async function followRunningCampaign(
 ): Promise<DemoSummary> {
   const { taskId, log, config: settings, campaignId } = options
   const sim = options.traffic
-  const ops = createOperations({
-    client: rt.client,
-    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
-  })
+  const ops = runtimeOperations(rt)
   const handle = rt.client.workflow.getHandle<typeof optimizationCampaign>(campaignId)
   const url = workflowUrl(rt, campaignId)
   if (url) log(`  Follow it in the Temporal Web UI: ${url}`)

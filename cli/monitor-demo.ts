@@ -5,15 +5,14 @@
  * provider update): the change detector alarms, the alert is raised, the monitor starts an
  * improvement campaign by itself, and its canary waits for a person's approval.
  */
-import { createOperations } from '../client/operations.js'
 import { parseCampaignConfig } from '../core/config.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import type { MonitorConfigInput } from '../core/monitor/config.js'
 import { getLabels } from '../db/queries/labels.js'
-import { campaignPreflight, pricingOf } from '../db/queries/preflight.js'
 import type { KaizenRuntime } from '../runtime/app.js'
 import type { TrafficSimulator } from '../serving/traffic-simulator.js'
 import { DEMO_CONFIG, followRunningCampaign, simulateTraffic, usableTraffic, type DemoSummary } from './demo.js'
+import { runtimeOperations } from './context.js'
 import { SIM_LABEL } from './output.js'
 
 /** Monitor settings for the demo: production defaults with minutes instead of days. */
@@ -51,11 +50,7 @@ export async function runMonitorDemo(
   const scenario = rt.simulation.scenario(options.scenario)
   const taskId = scenario.task.id
   await rt.registerScenarioTasks()
-  const ops = createOperations({
-    client: rt.client,
-    taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-    check: (input) => campaignPreflight(rt.db, input, { pricing: pricingOf(rt.deps) }),
-  })
+  const ops = runtimeOperations(rt)
   const traffic = simulateTraffic(rt, options.scenario)
   const sample = parseCampaignConfig(DEMO_CONFIG).sample
   const have = await usableTraffic(rt, taskId, sample.windowHours)

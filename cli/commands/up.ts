@@ -8,9 +8,7 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { z } from 'zod'
-import { createOperations } from '../../client/operations.js'
 import { parseCampaignConfig } from '../../core/config.js'
-import { campaignPreflight, pricingOf } from '../../db/queries/preflight.js'
 import { openRuntime, type KaizenRuntime } from '../../runtime/app.js'
 import { REPO_ROOT, loadEnv } from '../../runtime/env.js'
 import { KaizenError } from '../../core/errors.js'
@@ -30,7 +28,7 @@ import {
 } from '../task-file-demo.js'
 import { DEMO_CONFIG, runDemo, simulateTraffic, tellDemo } from '../demo.js'
 import { requireDrift, runMonitorDemo } from '../monitor-demo.js'
-import { onShutdownSignal } from '../context.js'
+import { onShutdownSignal, runtimeOperations } from '../context.js'
 import { numberFlag } from '../flags.js'
 import { printJson, say, SIM_LABEL } from '../output.js'
 
@@ -195,12 +193,7 @@ export function registerUp(program: Command): void {
           access = await openConsole(rt, opts.operator ?? defaultOperator(rt.env))
           say(consoleLine(access))
           const tasks = await rt.registerScenarioTasks()
-          const db = rt.db
-          const ops = createOperations({
-            client: rt.client,
-            taskQueue: rt.env.TEMPORAL_TASK_QUEUE,
-            check: (input) => campaignPreflight(db, input, { pricing: pricingOf(rt.deps) }),
-          })
+          const ops = runtimeOperations(rt)
           for (const t of tasks) {
             // The tasks were just registered; their traffic comes next (warnings about it are not shown).
             const { scheduleId, created } = await ops.createSchedule({
