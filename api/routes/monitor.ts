@@ -16,11 +16,11 @@ import { eq } from 'drizzle-orm'
 import { KaizenError } from '../../core/errors.js'
 import type { Db } from '../../db/client.js'
 import { acknowledgeAlert, listAlerts, type MonitorAlertRow } from '../../db/queries/monitor.js'
+import type { PreflightPricing } from '../../db/queries/preflight.js'
 import { monitorAlerts } from '../../db/schema.js'
 import { requireScope, requireTasks, type AuthEnv, type TokenCache } from '../auth.js'
 import { authResponses, errorResponse } from '../schemas.js'
 import { operationsOf, type TemporalAccess } from './operations.js'
-import type { PreflightPricing } from '../../db/queries/preflight.js'
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } })
 const Task = z.object({ task: z.string().min(1).max(200) })

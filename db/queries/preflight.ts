@@ -41,7 +41,7 @@ export interface PreflightPricing {
 
 /** The pricing of a process that holds a provider registry (a worker's, the API server's, `kaizen up`'s). */
 export function pricingOf(deps: {
-  providers: { price(model: string): { inputPerMTok: number; outputPerMTok: number } | null }
+  providers: Pick<PreflightPricing, 'price'>
   evalConcurrency: number
 }): PreflightPricing {
   return { price: (model) => deps.providers.price(model), inFlight: deps.evalConcurrency }
