@@ -94,6 +94,11 @@ export class Prices {
     return best?.[1] ?? null
   }
 
+  /** The model ids the table prices (dated snapshots match by prefix: see `of`). */
+  models(): string[] {
+    return [...this.table.keys()]
+  }
+
   cost(model: string, usage: { inputTokens: number; outputTokens: number }, at?: Date): number | null {
     const p = this.of(model, at)
     return p ? costAt(p, usage) : null

@@ -28,6 +28,8 @@ export class ProviderRegistry {
       limits?: Record<string, ProviderLimits>
       defaultLimits?: ProviderLimits
       price?: (model: string, at?: Date) => ModelPrice | null
+      /** The model ids the price table has (for a "did you mean"). */
+      priced?: () => readonly string[]
     } = {},
   ) {}
 
@@ -84,6 +86,11 @@ export class ProviderRegistry {
   price(model: string, at?: Date): ModelPrice | null {
     if (model.startsWith('sim-') && this.simulation) return this.simulation.price(model)
     return this.options.price?.(model.replace(/^(openai|anthropic):/, ''), at) ?? null
+  }
+
+  /** The models with a known price: the simulated tiers, then the price table's entries. */
+  knownModels(): string[] {
+    return [...(this.simulation?.models() ?? []), ...(this.options.priced?.() ?? [])]
   }
 
   /** What a call cost at its time (USD), when its model has a price. */

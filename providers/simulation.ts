@@ -147,6 +147,11 @@ export class SimulationProvider implements ChatProvider {
     return model.startsWith('sim-')
   }
 
+  /** The simulated model tiers the loaded scenarios define. */
+  models(): string[] {
+    return [...new Set([...this.worlds.values()].flatMap((w) => w.scenario.models.map((m) => m.id)))]
+  }
+
   /** A simulated model's price, from the first scenario that defines it. */
   price(model: string): { inputPerMTok: number; outputPerMTok: number } | null {
     for (const world of this.worlds.values()) {

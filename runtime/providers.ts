@@ -60,5 +60,6 @@ export function providersFromEnv(env: ProviderEnv, simulation: SimulationProvide
       anthropic: { concurrency: env.KAIZEN_ANTHROPIC_CONCURRENCY, tokensPerMinute: env.KAIZEN_ANTHROPIC_TPM ?? null },
     },
     price: (model, at) => prices.of(model, at),
+    priced: () => prices.models(),
   })
 }

@@ -12,8 +12,11 @@
  *   filters), at least `sample.minItems` records in the last `sample.windowHours`, and at least
  *   3 items in every split. For a schedule (runs start later, on later traffic) too little traffic
  *   is a warning, not a refusal;
- * - with prices (`options.pricing`): a `search.budgetUsd` that covers more than the baseline and
- *   the holdout gate, at the production model's price (core/search/estimate.ts `budgetShortfall`).
+ * - with prices (`options.pricing`): every model a search over models would call (`search.models`,
+ *   or a migration's `toModel`) is served by a configured provider and has a price, with a "did
+ *   you mean" among the models that have one; and a `search.budgetUsd` that covers more than the
+ *   baseline and the holdout gate, at the production model's price (core/search/estimate.ts
+ *   `budgetShortfall`).
  *
  * One function, used in two ways: directly by processes that hold the database (`kaizen serve`,
  * `kaizen up`, `kaizen campaign estimate`), and by the CLI through a worker (the `campaignPreflight`
@@ -32,19 +35,65 @@ import { getLabels } from './labels.js'
 import { getPromptVersion } from './prompts.js'
 import { sampleTraffic } from './sampling.js'
 
-/** Prices for the spend-budget check: a model's price per million tokens, and the calls a worker has in flight. */
+/**
+ * What a process knows of models, for the model and spend-budget checks: a model's price per
+ * million tokens, the calls a worker has in flight, and (when given) which models its providers serve.
+ */
 export interface PreflightPricing {
   price(model: string): { inputPerMTok: number; outputPerMTok: number } | null
   /** KAIZEN_EVAL_CONCURRENCY: the spend check keeps the worst case of each call in flight. */
   inFlight: number
+  /** Why no configured provider serves a model, or null when one does; absent: not checked. */
+  unserved?(model: string): string | null
+  /** The models with a known price (simulated tiers, the price table), for a "did you mean". */
+  known?(): readonly string[]
 }
 
 /** The pricing of a process that holds a provider registry (a worker's, the API server's, `kaizen up`'s). */
 export function pricingOf(deps: {
-  providers: Pick<PreflightPricing, 'price'>
+  providers: Pick<PreflightPricing, 'price'> & { resolve(model: string): unknown; knownModels(): readonly string[] }
   evalConcurrency: number
 }): PreflightPricing {
-  return { price: (model) => deps.providers.price(model), inFlight: deps.evalConcurrency }
+  const { providers } = deps
+  return {
+    price: (model) => providers.price(model),
+    inFlight: deps.evalConcurrency,
+    unserved: (model) => {
+      try {
+        providers.resolve(model)
+        return null
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err)
+      }
+    },
+    known: () => providers.knownModels(),
+  }
+}
+
+/**
+ * A search over models that would fail at its first round, after paying for the sample and the
+ * baseline: a model no configured provider serves, or one without a price (the search compares
+ * costs). Named by the field it comes from: `search.models`, or a migration's `toModel`.
+ */
+function modelRefusal(search: PreflightInput['config']['search'], pricing: PreflightPricing): PreflightRefusal | null {
+  const objective = search.objective
+  const models = search.models ?? (objective?.kind === 'migrate' ? [objective.toModel] : [])
+  const field = search.models ? 'config.search.models' : 'config.search.objective.toModel'
+  for (const model of models) {
+    const unserved = pricing.unserved?.(model) ?? null
+    if (unserved) return { code: 'INVALID_INPUT', field, message: `${field.slice('config.'.length)}: ${unserved}` }
+    if (pricing.price(model)) continue
+    const hint = didYouMean(model, pricing.known?.() ?? [])
+    return {
+      code: 'INVALID_INPUT',
+      field,
+      message:
+        `${field.slice('config.'.length)}: no price for model "${model}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
+        `the search compares costs, so each model needs one: a simulated tier of the task's scenario, or an entry ` +
+        `in the price table (KAIZEN_PRICES_FILE, docs/model-agility.md)`,
+    }
+  }
+  return null
 }
 
 /**
@@ -113,6 +162,9 @@ export async function campaignPreflight(
           `are single-use, pick another`,
       })
   }
+
+  const models = options.pricing && modelRefusal(input.config.search, options.pricing)
+  if (models) return refuse(models)
 
   if (labels.canary?.canaryId && input.config.canary.onConflict === 'skip') {
     report.warnings.push(

@@ -189,6 +189,21 @@ bad settings name their path`, async () => {
     /\$0\.000001 does not cover .* Raise search\.budgetUsd above \$[\d.]+; nothing was started/,
   )
   await assert.rejects(h.client.workflow.getHandle(poorId).describe(), WorkflowNotFoundError)
+  // A model the deployment has no price for (a typo of a simulated tier): the field, a "did you mean".
+  const typoId = `campaign-api-typo-${Date.now()}`
+  const typo = await call('POST', '/v1/campaigns', tokens.operate, {
+    task: h.scenario.task.id,
+    id: typoId,
+    config: {
+      ...TEST_CAMPAIGN,
+      search: { ...TEST_CAMPAIGN.search, objective: { kind: 'migrate', toModel: 'sim-smal' } },
+    },
+  })
+  assert.equal(typo.status, 400)
+  const typoError = await errorOf(typo)
+  assert.deepEqual(typoError.fields, ['config.search.objective.toModel'])
+  assert.match(typoError.message, /no price for model "sim-smal" \(did you mean "sim-small"\?\)/)
+  await assert.rejects(h.client.workflow.getHandle(typoId).describe(), WorkflowNotFoundError)
 
   const campaignId = `campaign-api-ops-${Date.now()}`
   const started = await call('POST', '/v1/campaigns', tokens.operate, {

@@ -223,3 +223,42 @@ search.budgetUsd and what to raise it above; the estimate says it once, as the r
   assert.equal(ok.refusal, null, JSON.stringify(ok.refusal))
   assert.ok(ok.budget.searchUsd > 0)
 })
+
+test(`a model the deployment cannot call or price is refused before anything starts or is scheduled, \
+named by its field, with a "did you mean"`, async () => {
+  const task = h.scenario.task.id // has traffic: the test above sent it
+  const typo = await cli(['migrate', '--task', task, '--to-model', 'sim-smal', '--id', uniqueSuffix('ops-typo')])
+  assert.equal(typo.code, 2, typo.stderr)
+  assert.match(
+    typo.stderr,
+    /search\.objective\.toModel: no price for model "sim-smal" \(did you mean "sim-small"\?\); .*price table/,
+  )
+  const unserved = uniqueSuffix('ops-unserved')
+  const start = await cli([
+    'campaign',
+    'start',
+    '--task',
+    task,
+    '--models',
+    'sim-small,openai:gpt-4.1-mini',
+    '--objective',
+    'cheapest',
+    '--id',
+    unserved,
+    '--no-wait',
+  ])
+  assert.equal(start.code, 2, start.stderr)
+  assert.match(
+    start.stderr,
+    /search\.models: no configured provider serves model "openai:gpt-4\.1-mini" .*OPENAI_API_KEY/,
+  )
+  assert.equal(await exists(unserved), false)
+  // A model watch would fail at every run: refused at creation, nothing scheduled.
+  const watch = await cli(['schedule', 'create', '--task', task, '--models', 'sim-small,sim-tiny'])
+  assert.equal(watch.code, 2, watch.stderr)
+  assert.match(watch.stderr, /search\.models: no price for model "sim-tiny"/)
+  await assert.rejects(
+    h.client.schedule.getHandle(scheduleIdFor(task, 'model-watch')).describe(),
+    ScheduleNotFoundError,
+  )
+})
