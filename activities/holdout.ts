@@ -7,14 +7,23 @@
 import { cancellationSignal } from '@temporalio/activity'
 import { and, asc, eq } from 'drizzle-orm'
 import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
-import { decideAgility, type AgilityDecision, type AgilityObjective, type PairMeasure } from '../core/agility.js'
+import {
+  decideAgility,
+  migrationDrop,
+  type AgilityDecision,
+  type AgilityObjective,
+  type MigrationDrop,
+  type PairMeasure,
+} from '../core/agility.js'
+import { isKaizenError } from '../core/errors.js'
 import type { HoldoutComparison } from '../core/gate.js'
 import { compareGolden, compareSafety, nonRegression } from '../core/ship.js'
+import { unchangedOn } from '../core/search/models.js'
 import { pairedTest } from '../core/stats/paired.js'
 import type { Db } from '../db/client.js'
 import { getGraderSpec } from '../db/queries/graders.js'
 import { contentOf, getPromptVersion } from '../db/queries/prompts.js'
-import { candidates, goldenCases, traffic } from '../db/schema.js'
+import { candidates, goldenCases, promptVersions, traffic } from '../db/schema.js'
 import { Evaluator, type EvalItem, type EvalOutcome } from '../evaluation/evaluator.js'
 import { campaignRow, loadItems, progress } from './campaign-data.js'
 import type { ActivityDeps } from './deps.js'
@@ -50,6 +59,23 @@ function goldenItems(db: Db, taskId: string): Promise<EvalItem[]> {
     .innerJoin(traffic, eq(traffic.id, goldenCases.trafficId))
     .where(eq(goldenCases.taskId, taskId))
     .orderBy(asc(goldenCases.trafficId))
+}
+
+/** A migration's unchanged arm: production's prompt on the target model, as the search scored it (null: none). */
+async function unchangedVersion(db: Db, campaignId: string, model: string): Promise<string | null> {
+  const rows = await db
+    .select({
+      id: candidates.id,
+      versionId: candidates.promptVersionId,
+      parentIds: candidates.parentCandidateIds,
+      operator: candidates.operator,
+      status: candidates.status,
+      content: { model: promptVersions.model },
+    })
+    .from(candidates)
+    .innerJoin(promptVersions, eq(promptVersions.id, candidates.promptVersionId))
+    .where(eq(candidates.campaignId, campaignId))
+  return unchangedOn(rows, model)?.versionId ?? null
 }
 
 interface ArmOutcomes {
@@ -170,10 +196,14 @@ export function createHoldoutActivities(deps: ActivityDeps) {
       const golden = await goldenItems(db, campaign.taskId)
       const finalists = input.finalists.filter((f) => f.versionId !== input.baselineVersionId)
       const versions = [input.baselineVersionId, ...finalists.map((f) => f.versionId)]
+      const toModel = input.objective.kind === 'migrate' ? input.objective.toModel : null
+      const unchangedId = toModel ? await unchangedVersion(db, input.campaignId, toModel) : null
       if (input.fanOut) {
         const planner = new EvaluationPlanner(deps, input.fanOut)
         for (const versionId of versions)
           await planner.defer({ content: contentOf(await getPromptVersion(db, versionId)) }, [...items, ...golden])
+        if (unchangedId && !versions.includes(unchangedId))
+          await planner.defer({ content: contentOf(await getPromptVersion(db, unchangedId)) }, items)
         if (planner.deferred) return planner.needs()
       }
       const run = runner(input, spec, items)
@@ -203,6 +233,26 @@ export function createHoldoutActivities(deps: ActivityDeps) {
         }
         shipped = holdoutVerdict({ ...input, minEffect: 0 }, golden, base, win)
       }
+      // A migration's drop: production's prompt unchanged on the target model, on the same items
+      // (after the decision, which it does not change; its holdout reserve was kept by the search).
+      let drop: MigrationDrop | null = null
+      if (toModel && unchangedId) {
+        const out =
+          outcomes.get(unchangedId) ??
+          (await run(unchangedId, items).catch((err: unknown) => {
+            if (isKaizenError(err) && err.code === 'BUDGET_EXHAUSTED') return null
+            throw err
+          }))
+        const target = finalists.find((f) => f.model === toModel)
+        if (out) {
+          if (!outcomes.has(unchangedId)) outcomes.set(unchangedId, out)
+          drop = migrationDrop(
+            measure(input.baselineVersionId, baselineModel, baseline),
+            measure(unchangedId, toModel, out),
+            target ? measure(target.versionId, toModel, outcomes.get(target.versionId) as EvalOutcome[]) : null,
+          )
+        }
+      }
       for (const [versionId, out] of [[input.baselineVersionId, baseline], ...outcomes] as const) {
         const xs = out.map((o) => o.score).filter((x): x is number => x !== null)
         await db
@@ -210,7 +260,7 @@ export function createHoldoutActivities(deps: ActivityDeps) {
           .set({ holdoutMean: xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length })
           .where(and(eq(candidates.campaignId, input.campaignId), eq(candidates.promptVersionId, versionId)))
       }
-      return { decision, shipped, rolloutsUsed: await deps.models.rollouts(input.campaignId) }
+      return { decision, shipped, drop, rolloutsUsed: await deps.models.rollouts(input.campaignId) }
     },
   }
 }
@@ -233,5 +283,7 @@ export interface FinalistsComparison {
   decision: AgilityDecision
   /** The qualifying pair against production, as the holdout gate compares a winner (null: none qualifies). */
   shipped: Omit<HoldoutComparison, 'rolloutsUsed'> | null
+  /** A migration's drop on the holdout (null: not a migration, or not measured: the spend budget ran out). */
+  drop?: MigrationDrop | null
   rolloutsUsed: number
 }

@@ -8,7 +8,7 @@ import { and, asc, eq, lt, sql } from 'drizzle-orm'
 import type { NeedsEvaluations } from '../core/fanout.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
 import { ranked } from '../core/search/common.js'
-import { modelRound, type ModelChoice } from '../core/search/models.js'
+import { modelRound, unchangedOn, type ModelChoice } from '../core/search/models.js'
 import { runRound, strategyRound } from '../core/search/strategies.js'
 import { incumbent, type Candidate, type RoundOutcome } from '../core/search/types.js'
 import type { Db } from '../db/client.js'
@@ -219,10 +219,12 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
       const leaders = request.agility
         ? request.agility.models.map((model) => ranked(pool.filter((c) => c.content.model === model))[0])
         : [incumbent(pool)]
-      const gate = {
-        arms: 1 + leaders.length,
-        prompts: [pool.find((c) => c.status === 'seed'), ...leaders].flatMap((c) => (c ? [c.content] : [])),
-      }
+      // A migration also measures its drop there: production's prompt unchanged on the target model.
+      const objective = request.agility?.objective
+      const unchanged = objective?.kind === 'migrate' ? unchangedOn(pool, objective.toModel) : undefined
+      const arms = [pool.find((c) => c.status === 'seed'), ...leaders]
+      if (unchanged && !leaders.includes(unchanged)) arms.push(unchanged)
+      const gate = { arms: arms.length, prompts: arms.flatMap((c) => (c ? [c.content] : [])) }
       const reserveUsd = budgetUsd ? await holdoutReserve(deps, campaignId, request.datasetId, gate) : 0
       const searchBudget = budgetUsd ? Math.max(0, budgetUsd - reserveUsd) : null
       const ports = campaignPorts(deps, evaluator, {

@@ -157,6 +157,64 @@ export interface AgilityDecision {
   front: FrontPoint[]
 }
 
+/**
+ * A migration's drop, measured on the holdout: production's prompt, unchanged, on the target model
+ * against production, and how much of that the re-optimized prompt won back.
+ */
+export interface MigrationDrop {
+  /** Candidate id of production's prompt on the target model (the search's `switch-model` root). */
+  id: string
+  model: string
+  /** Holdout quality of that pair, and of production, on the items both were scored on. */
+  quality: number
+  productionQuality: number
+  /** mean(unchanged − production) over those items (negative: a drop), with its 95 % interval. */
+  difference: number
+  interval: [number, number]
+  n: number
+  /**
+   * Share of the drop the finalist wins back on the same items: (finalist − unchanged) /
+   * (production − unchanged); null without a finalist or when the unchanged prompt does not drop.
+   */
+  recovered: number | null
+}
+
+/** The drop of `unchanged` (production's prompt on the target model) and what `finalist` wins back of it. */
+export function migrationDrop(
+  production: PairMeasure,
+  unchanged: PairMeasure,
+  finalist: PairMeasure | null,
+): MigrationDrop {
+  const both = paired(production, unchanged)
+  const diffs = both.b.map((x, i) => x - (both.a[i] as number))
+  const n = diffs.length
+  const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
+  const difference = mean(diffs)
+  const v = n > 1 ? diffs.reduce((a, d) => a + (d - difference) ** 2, 0) / (n - 1) : 0
+  const h = 1.96 * Math.sqrt(v / Math.max(1, n))
+  let recovered: number | null = null
+  if (finalist && difference < 0) {
+    // On the items all three were scored on, so the share compares like with like.
+    const items = production.scores.flatMap((p, i) => {
+      const u = unchanged.scores[i]
+      const f = finalist.scores[i]
+      return p !== null && u != null && f != null ? [[p, u, f] as const] : []
+    })
+    const gap = mean(items.map(([p, u]) => p - u))
+    if (gap > 0) recovered = mean(items.map(([, u, f]) => f - u)) / gap
+  }
+  return {
+    id: unchanged.id,
+    model: unchanged.model,
+    quality: mean(both.b),
+    productionQuality: mean(both.a),
+    difference,
+    interval: [difference - h, difference + h],
+    n,
+    recovered,
+  }
+}
+
 /** Dollars as people read them: four decimals under 10 cents, else two. */
 export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 

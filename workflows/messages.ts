@@ -5,7 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow'
 import type { Finalist } from '../activities/search-round.js'
-import type { AgilityObjective, FrontPoint, PairVerdict } from '../core/agility.js'
+import type { AgilityObjective, FrontPoint, MigrationDrop, PairVerdict } from '../core/agility.js'
 import type { CanaryAnalysis } from '../core/canary/analyze.js'
 import type { GateScores } from '../core/gate.js'
 import type { MonitorConfig } from '../core/monitor/config.js'
@@ -82,6 +82,8 @@ export interface AgilityResult {
   reason: string
   front: FrontPoint[]
   verdicts: PairVerdict[]
+  /** A migration's drop on the holdout: production's prompt unchanged on the target model, and the share won back. */
+  drop?: MigrationDrop
 }
 
 export const campaignStatusQuery = defineQuery<CampaignStatus>('status')

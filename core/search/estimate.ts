@@ -104,7 +104,8 @@ export function estimateCampaign(input: EstimateInput): Estimate {
   }
   const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
   // A search over models (docs/model-agility.md): production's prompt validated on each model first,
-  // and each model's finalist on the holdout besides production.
+  // and each model's finalist on the holdout besides production (a migration: also production's
+  // prompt unchanged on the target model, its drop).
   const models = s.objective ? (s.models ?? (s.objective.kind === 'migrate' ? [s.objective.toModel] : [])).length : 0
   const switches = models * validation
   const search = {
@@ -113,7 +114,7 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     high: cap(switches + proposals * perProposal(1)),
   }
   const baseline = train + validation
-  const gate = (1 + Math.max(1, models)) * holdout
+  const gate = (1 + Math.max(1, models) + (s.objective?.kind === 'migrate' ? 1 : 0)) * holdout
   const total = {
     low: baseline + search.low + gate,
     expected: baseline + search.expected + gate,

@@ -94,6 +94,20 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
  * A round over (model, prompt) pairs around `inner`. `production` is found in the pool as the
  * candidate with status `seed` (the prompt in production on its model).
  */
+/**
+ * Production's prompt, unchanged, on `model`: the `switch-model` candidate whose parent is the
+ * production (seed) candidate. A migration measures its drop with it, on the holdout too.
+ */
+export function unchangedOn<
+  C extends Pick<Candidate, 'id' | 'parentIds' | 'operator' | 'status'> & { content: { model: string } },
+>(pool: readonly C[], model: string): C | undefined {
+  const production = pool.find((c) => c.status === 'seed')
+  if (!production) return undefined
+  return pool.find(
+    (c) => c.operator === 'switch-model' && c.content.model === model && c.parentIds.includes(production.id),
+  )
+}
+
 export function modelRound(inner: StrategyRound, options: ModelSearchOptions): StrategyRound {
   return async (pool, settings, ports) => {
     const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }

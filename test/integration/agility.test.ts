@@ -78,6 +78,24 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   const pair = front.find((p) => p.id === result.winnerVersion)!
   assert.ok(pair.costPer1k < prod.costPer1k / 2, `${pair.costPer1k} vs ${prod.costPer1k}`)
   assert.ok(pair.quality >= prod.quality - 0.05, `${pair.quality} vs ${prod.quality}`)
+  // The drop, on the holdout: production's prompt unchanged on sim-small, against production on the
+  // same items (sim-small ignores the seed prompt's JSON wording: a large drop), and the share won back.
+  const drop = result.agility!.drop!
+  assert.equal(drop.model, 'sim-small')
+  assert.ok(drop.difference < -0.1 && drop.interval[1] < 0, JSON.stringify(drop))
+  assert.ok(Math.abs(drop.productionQuality - prod.quality) < 1e-9, `${drop.productionQuality} vs ${prod.quality}`)
+  assert.ok(drop.recovered !== null && drop.recovered > 1, JSON.stringify(drop))
+  const unchanged = await h.db.query.promptVersions.findFirst({ where: eq(promptVersions.id, drop.id) })
+  assert.equal(unchanged?.model, 'sim-small')
+  assert.equal(unchanged?.system, production.system)
+  assert.match(
+    said,
+    new RegExp(
+      `Migration drop on the holdout: production's prompt unchanged on sim-small scores ${drop.quality.toFixed(3)} ` +
+        `against production's ${prod.quality.toFixed(3)}, −${Math.abs(drop.difference).toFixed(3)} \\(95 % interval ` +
+        `.* items\\); the re-optimized prompt wins back \\d+ % of it`,
+    ),
+  )
   // The drop was real: production's prompt moved as it is to sim-small was a candidate, and far worse.
   const lineage = await kaizen(['campaign', 'show', 'migrate-1', '--json'], { DATABASE_URL: testInfra().databaseUrl })
   const nodes = (

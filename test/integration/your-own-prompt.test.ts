@@ -287,6 +287,9 @@ test('your own prompt: from a task file to an approved canary, as docs/your-own-
   )
   assert.equal(newPoint.model, 'openai:sim-small', JSON.stringify(agility.front))
   assert.ok(newPoint.costPer1k < prodPoint.costPer1k / 2, JSON.stringify(agility.front))
+  // The drop, through the wire too: production's prompt unchanged on the cheap model, on the holdout.
+  assert.equal(agility.drop.model, 'openai:sim-small', JSON.stringify(agility.drop))
+  assert.ok(agility.drop.difference < 0 && agility.drop.n > 0, JSON.stringify(agility.drop))
   const migrationCanary = `canary-${MIGRATION}`
   const awaiting = await until(
     'the migration canary to await approval',

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AgilityObjective, decideAgility, nonInferiority, paretoFront, type PairMeasure } from '../../core/agility.js'
+import {
+  AgilityObjective,
+  decideAgility,
+  migrationDrop,
+  nonInferiority,
+  paretoFront,
+  type PairMeasure,
+} from '../../core/agility.js'
 import { Rng } from '../../core/rng.js'
 import { chooseModel, modelRound } from '../../core/search/models.js'
 import { runRound, STRATEGIES } from '../../core/search/strategies.js'
@@ -16,7 +23,13 @@ const bernoulli = (p: number, n: number, seed: string) => {
   const rng = Rng.fromSeed(seed)
   return Array.from({ length: n }, () => (rng.float() < p ? 1 : 0))
 }
-const pair = (id: string, model: string, scores: number[], costPerRequest: number, latencyMs = 1000): PairMeasure => ({
+const pair = (
+  id: string,
+  model: string,
+  scores: ReadonlyArray<number | null>,
+  costPerRequest: number,
+  latencyMs = 1000,
+): PairMeasure => ({
   id,
   model,
   scores,
@@ -56,6 +69,26 @@ test('non-inferiority: equal quality passes with a margin, a real drop does not'
   assert.ok(!nonInferiority(base, same, { margin: 0 }).significant)
   const worse = pair('w', 'small', bernoulli(0.6, 2000, 'worse'), 0.001)
   assert.ok(!nonInferiority(base, worse, { margin: 0.05 }).significant)
+})
+
+test('the migration drop: the unchanged prompt on the new model against production, and the share won back', () => {
+  const production = pair('p', 'big', [1, 1, 1, 1, 0, 1, null, 1], 0.01)
+  const unchanged = pair('u', 'small', [0, 1, 0, 1, 0, 0, 1, null], 0.001)
+  const finalist = pair('f', 'small', [1, 1, 0, 1, 0, 1, 1, 1], 0.001)
+  const d = migrationDrop(production, unchanged, finalist)
+  // Paired on the six items both were scored on: production 5/6, unchanged 2/6.
+  assert.equal(d.n, 6)
+  assert.equal(d.productionQuality, 5 / 6)
+  assert.equal(d.quality, 2 / 6)
+  assert.ok(Math.abs(d.difference - -0.5) < 1e-12)
+  assert.ok(d.interval[0] < -0.5 && d.interval[1] > -0.5 && d.interval[1] < 0, String(d.interval))
+  // Over the same six items the finalist scores 4/6: (4 − 2) / (5 − 2) of the drop.
+  assert.ok(Math.abs((d.recovered as number) - 2 / 3) < 1e-12)
+  assert.deepEqual([d.id, d.model], ['u', 'small'])
+  // No drop, nothing to win back; no finalist, no share.
+  assert.equal(migrationDrop(production, production, finalist).recovered, null)
+  assert.equal(migrationDrop(production, unchanged, null).recovered, null)
+  assert.throws(() => migrationDrop(production, pair('x', 'small', [1], 0), null), RangeError)
 })
 
 test('the decision: cheapest non-inferior pair, migration within limits, best quality within a cost cap', () => {

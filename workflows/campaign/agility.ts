@@ -45,7 +45,13 @@ export async function shipPair(
     : ((await batch.compareFinalists(args)) as FinalistsComparison)
   status.rolloutsUsed = cmp.rolloutsUsed
   const { decision, shipped } = cmp
-  const agility = { objective, reason: decision.reason, front: decision.front, verdicts: decision.verdicts }
+  const agility = {
+    objective,
+    reason: decision.reason,
+    front: decision.front,
+    verdicts: decision.verdicts,
+    ...(cmp.drop ? { drop: cmp.drop } : {}),
+  }
   if (!decision.ship || !shipped)
     return await run.finish('no-significant-improvement', `${decision.reason}${cut}`, { agility }, null)
   const costRatio = shipped.costRatio ?? 1
