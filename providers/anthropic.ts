@@ -7,6 +7,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk'
 import { KaizenError } from '../core/errors.js'
+import { SIM_HEADER } from '../core/simulation-label.js'
 import { classifySdkError } from './http-errors.js'
 import type { Prices } from './prices.js'
 import { lazySdkClient } from './sdk-client.js'
@@ -47,31 +48,37 @@ export class AnthropicProvider implements ChatProvider {
     const started = performance.now()
     const client = await this.sdk()
     let message: Anthropic.Message
+    let simulated = false
     try {
-      message = await client.messages.create(
-        {
-          model,
-          max_tokens: request.params.maxTokens,
-          messages,
-          ...(system ? { system } : {}),
-          ...(format
-            ? {
-                tools: [
-                  {
-                    name: format.name,
-                    description: format.description ?? `Return the answer as ${format.name}.`,
-                    input_schema: format.schema as Anthropic.Tool.InputSchema,
-                  },
-                ],
-                tool_choice: { type: 'tool' as const, name: format.name },
-              }
-            : {}),
-        },
-        {
-          ...(request.signal ? { signal: request.signal } : {}),
-          ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}),
-        },
-      )
+      const { data, response } = await client.messages
+        .create(
+          {
+            model,
+            max_tokens: request.params.maxTokens,
+            messages,
+            ...(system ? { system } : {}),
+            ...(format
+              ? {
+                  tools: [
+                    {
+                      name: format.name,
+                      description: format.description ?? `Return the answer as ${format.name}.`,
+                      input_schema: format.schema as Anthropic.Tool.InputSchema,
+                    },
+                  ],
+                  tool_choice: { type: 'tool' as const, name: format.name },
+                }
+              : {}),
+          },
+          {
+            ...(request.signal ? { signal: request.signal } : {}),
+            ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}),
+          },
+        )
+        .withResponse()
+      message = data
+      // `kaizen sim serve` labels every answer it gives (a simulated model, never a real one).
+      simulated = response.headers.get(SIM_HEADER) === 'true'
     } catch (err) {
       throw classifySdkError(this.id, model, err, request.signal)
     }
@@ -98,7 +105,7 @@ export class AnthropicProvider implements ChatProvider {
       usage,
       latencyMs,
       costUsd: this.options.prices.cost(model, usage),
-      simulated: false,
+      simulated,
     }
   }
 }

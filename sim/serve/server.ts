@@ -6,6 +6,7 @@
  * header, `system_fingerprint: "kaizen-simulation"`, models `owned_by: "kaizen-simulation"`.
  *
  *   POST /v1/chat/completions   task answers (tiers), judge verdicts (sim-judge), rewrites (sim-proposer)
+ *   POST /v1/messages           the same, on the Anthropic Messages wire (ANTHROPIC_BASE_URL = the url)
  *   GET  /v1/models             the model names served
  *   GET  /sim/v1/examples       inputs the simulation answers, with the outcome to post as feedback
  *   GET  /sim/v1/task-file      a task file for a scenario on this server (YAML)
@@ -23,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { serve } from '@hono/node-server'
 import { Hono, type Context } from 'hono'
 import { SimService, type SimServiceOptions } from './service.js'
-import { SIM_HEADER, WireError } from './wire.js'
+import { anthropicErrorBody, SIM_HEADER, WireError } from './wire.js'
 
 export interface SimServer {
   /** http://host:port */
@@ -36,7 +37,7 @@ export interface SimServer {
 }
 
 const ROUTES =
-  'POST /v1/chat/completions, GET /v1/models, GET /sim/v1/examples, POST /sim/v1/labels, ' +
+  'POST /v1/chat/completions, POST /v1/messages, GET /v1/models, GET /sim/v1/examples, POST /sim/v1/labels, ' +
   'GET /sim/v1/task-file, GET /sim/v1/drift, POST /sim/v1/drift/{id}'
 
 function fail(c: Context, err: unknown) {
@@ -44,7 +45,8 @@ function fail(c: Context, err: unknown) {
     err instanceof WireError
       ? err
       : new WireError(500, `the simulation server failed: ${err instanceof Error ? err.message : String(err)}`)
-  return c.json(wire.body(), wire.status as 400)
+  // Each wire's error body: Anthropic's on its Messages route, OpenAI's everywhere else.
+  return c.json(c.req.path === '/v1/messages' ? anthropicErrorBody(wire) : wire.body(), wire.status as 400)
 }
 
 export function createSimApp(service: SimService): Hono {
@@ -60,6 +62,14 @@ export function createSimApp(service: SimService): Hono {
     const { body: completion, waitMs } = service.complete(body)
     if (waitMs > 0) await sleep(waitMs, undefined, { signal: c.req.raw.signal }).catch(() => undefined)
     return c.json(completion)
+  })
+  app.post('/v1/messages', async (c) => {
+    const body: unknown = await c.req.json().catch(() => {
+      throw new WireError(400, 'the request body is not JSON')
+    })
+    const { body: message, waitMs } = service.message(body)
+    if (waitMs > 0) await sleep(waitMs, undefined, { signal: c.req.raw.signal }).catch(() => undefined)
+    return c.json(message)
   })
   app.get('/v1/models', (c) => c.json(service.models()))
   app.get('/sim/v1/examples', (c) => c.json(service.examples(c.req.query())))
@@ -109,7 +119,8 @@ export async function startSimServer(
 export function banner(sim: SimServer): string[] {
   const s = sim.service
   return [
-    `[simulation] Kaizen simulation server (OpenAI chat completions) at ${sim.url}: every answer, verdict and ` +
+    `[simulation] Kaizen simulation server (OpenAI chat completions, Anthropic messages) at ${sim.url}: every ` +
+      'answer, verdict and ' +
       'rewrite it serves is simulated, not a real model.',
     `  scenarios: ${s.scenarios.map((x) => x.id).join(', ')}; models: ${s
       .models()
@@ -118,5 +129,7 @@ export function banner(sim: SimServer): string[] {
     `  judge agreement with the truth: ${s.judgeAgreement}; inputs it answers: ${sim.url}/sim/v1/examples`,
     `  use it: OPENAI_BASE_URL=${sim.baseUrl} kaizen …   (task models openai:<tier>, judge openai:sim-judge, ` +
       'proposer openai:sim-proposer)',
+    `  or for task models on the Anthropic wire: ANTHROPIC_BASE_URL=${sim.url} ANTHROPIC_API_KEY=any kaizen …   ` +
+      '(task models anthropic:<tier>)',
   ]
 }

@@ -15,7 +15,16 @@ import { checkTiers, modelIds, resolveModel } from './models.js'
 import { parseProposerPrompt, pickWorld, rewrite } from './proposer.js'
 import { answerTask, recognise, unknownInput } from './task.js'
 import { simTaskFileYaml } from './task-file.js'
-import { completionBody, parseChatRequest, promptTextOf, SIM_FINGERPRINT, WireError, type ChatRequest } from './wire.js'
+import {
+  completionBody,
+  messageBody,
+  parseChatRequest,
+  parseMessagesRequest,
+  promptTextOf,
+  SIM_FINGERPRINT,
+  WireError,
+  type ChatRequest,
+} from './wire.js'
 
 export interface SimServiceOptions {
   scenarios: readonly Scenario[]
@@ -75,6 +84,22 @@ export class SimService {
   /** `POST /v1/chat/completions`: the body, and the simulated latency to wait before sending it. */
   complete(body: unknown): { body: Completion; waitMs: number } {
     const request = parseChatRequest(body)
+    const { text, usage, waitMs } = this.answer(request)
+    return { body: completionBody(request.model, text, usage), waitMs }
+  }
+
+  /** `POST /v1/messages` (the Anthropic wire): the same answers, as a Messages response. */
+  message(body: unknown): { body: ReturnType<typeof messageBody>; waitMs: number } {
+    const request = parseMessagesRequest(body)
+    const { text, usage, waitMs } = this.answer(request)
+    return { body: messageBody(request.model, text, usage, request.tool), waitMs }
+  }
+
+  private answer(request: ChatRequest): {
+    text: string
+    usage: { inputTokens: number; outputTokens: number }
+    waitMs: number
+  } {
     const route = resolveModel(this.scenarios, request.model)
     const indexes = this.indexesOf(route.scenarios)
     if (route.kind === 'task') {
@@ -82,14 +107,11 @@ export class SimService {
       const answer = answerTask(indexes, route.tier, request, (world) =>
         this.drift.worldWith(world, this.drift.modelDrifts(world.scenario, now)),
       )
-      return {
-        body: completionBody(request.model, answer.text, answer.usage),
-        waitMs: answer.latencyMs * this.latencyScale,
-      }
+      return { text: answer.text, usage: answer.usage, waitMs: answer.latencyMs * this.latencyScale }
     }
     const text = route.kind === 'judge' ? this.judge(indexes, request) : this.propose(indexes, request)
     const usage = { inputTokens: approxTokens(promptTextOf(request.messages)), outputTokens: approxTokens(text) }
-    return { body: completionBody(request.model, text, usage), waitMs: 0 }
+    return { text, usage, waitMs: 0 }
   }
 
   private judge(indexes: readonly ExampleIndex[], request: ChatRequest): string {

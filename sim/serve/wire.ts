@@ -99,3 +99,88 @@ export function completionBody(model: string, text: string, usage: { inputTokens
     usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
   }
 }
+
+/**
+ * The Anthropic Messages wire (`POST /v1/messages`), for a task model reached through the Anthropic
+ * provider (ANTHROPIC_BASE_URL): the same simulated answers as the chat-completions wire. With a
+ * forced tool (`tool_choice: { type: "tool" }`, structured output) an answer that is a JSON object is
+ * that tool's input, as a model that calls the tool would send it; any other answer stays text.
+ */
+const Block = z.looseObject({ type: z.string(), text: z.string().optional() })
+const MessagesBody = z.looseObject({
+  model: z.string().min(1),
+  max_tokens: z.number().int().positive(),
+  system: z.union([z.string(), z.array(Block)]).optional(),
+  messages: z
+    .array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(Block)]) }))
+    .min(1),
+  stream: z.boolean().nullish(),
+  tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
+})
+
+const blockText = (content: string | Array<z.infer<typeof Block>>): string =>
+  typeof content === 'string' ? content : content.map((b) => b.text ?? '').join('')
+
+/** Read a Messages request as the chat request it amounts to (the system prompt first), and its forced tool. */
+export function parseMessagesRequest(body: unknown): ChatRequest & { tool: string | null } {
+  const parsed = MessagesBody.safeParse(body)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue?.path.join('.') || '(body)'
+    throw new WireError(400, `invalid messages request: ${path}: ${issue?.message ?? 'invalid'}`, null, path)
+  }
+  const { data } = parsed
+  if (data.stream)
+    throw new WireError(
+      400,
+      'the Kaizen simulation server does not stream: send the request without "stream": true',
+      null,
+      'stream',
+    )
+  const system = data.system === undefined ? '' : blockText(data.system)
+  return {
+    model: data.model,
+    messages: [
+      ...(system ? [{ role: 'system', content: system }] : []),
+      ...data.messages.map((m) => ({ role: m.role, content: blockText(m.content) })),
+    ],
+    replicate: 0,
+    tool: data.tool_choice?.type === 'tool' ? (data.tool_choice.name ?? null) : null,
+  }
+}
+
+/** A Messages response, labelled simulation by its id and the `x-kaizen-simulation` header. */
+export function messageBody(
+  model: string,
+  text: string,
+  usage: { inputTokens: number; outputTokens: number },
+  tool: string | null,
+) {
+  const id = randomBytes(9).toString('hex')
+  let input: unknown = null
+  if (tool)
+    try {
+      input = JSON.parse(text)
+    } catch {
+      input = null
+    }
+  const asTool = tool !== null && typeof input === 'object' && input !== null && !Array.isArray(input)
+  return {
+    id: `msg_${SIM_FINGERPRINT}_${id}`,
+    type: 'message' as const,
+    role: 'assistant' as const,
+    model,
+    content: asTool
+      ? [{ type: 'tool_use' as const, id: `toolu_sim_${id}`, name: tool, input }]
+      : [{ type: 'text' as const, text }],
+    stop_reason: asTool ? ('tool_use' as const) : ('end_turn' as const),
+    stop_sequence: null,
+    usage: { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens },
+  }
+}
+
+/** An error as the Anthropic API writes it. */
+export const anthropicErrorBody = (err: WireError) => ({
+  type: 'error' as const,
+  error: { type: err.type, message: err.message },
+})

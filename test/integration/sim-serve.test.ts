@@ -153,6 +153,86 @@ test('task answers through the OpenAI provider: the rewarded clauses raise the s
   assert.ok(good >= seed + 15, `seed prompt ${seed}/100 right, with the rewarded clauses ${good}/100`)
 })
 
+test('the Anthropic wire: the same answers through the Anthropic provider, labelled simulation', async () => {
+  const both = providersFromEnv(
+    {
+      OPENAI_BASE_URL: sim.baseUrl,
+      ANTHROPIC_API_KEY: 'not-needed',
+      ANTHROPIC_BASE_URL: sim.url,
+      KAIZEN_MODEL_TIMEOUT_MS: 10_000,
+      KAIZEN_OPENAI_CONCURRENCY: 8,
+      KAIZEN_ANTHROPIC_CONCURRENCY: 8,
+    },
+    new SimulationProvider([]),
+  )
+  const client = new ModelClient(database.db, both, {
+    retry: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 100 },
+  })
+  const call = (model: string, ex: Served) =>
+    client.complete(
+      { model, messages: renderMessages(seedPrompt, ex.input), params: seedPrompt.params },
+      { campaignId: null, purpose: 'task' },
+    )
+  for (const ex of examples.slice(0, 20)) {
+    const [viaAnthropic, viaOpenAI] = [await call('anthropic:sim-small', ex), await call('openai:sim-small', ex)]
+    assert.equal(viaAnthropic.record.error, null)
+    assert.equal(viaAnthropic.record.output, viaOpenAI.record.output)
+    assert.equal(viaAnthropic.record.simulated, true, 'answers on the Anthropic wire are recorded as simulated')
+    assert.ok(viaAnthropic.record.outputTokens > 0)
+  }
+  // Structured output: with a forced tool, an answer that is a JSON object comes as that tool's input.
+  const messages = (content: string) => ({
+    model: 'sim-standard',
+    max_tokens: 400,
+    system: seedPrompt.system,
+    messages: [{ role: 'user', content }],
+  })
+  const viaWire = (body: unknown) =>
+    fetch(`${sim.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  const objectIn = (text: string) => {
+    try {
+      const v: unknown = JSON.parse(text)
+      return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null
+    } catch {
+      return null
+    }
+  }
+  let tools = 0
+  let user = ''
+  for (const ex of examples.slice(0, 10)) {
+    user = renderMessages(seedPrompt, ex.input).find((m) => m.role === 'user')!.content
+    const plain = (await (await viaWire(messages(user))).json()) as { content: Array<{ text: string }> }
+    const text = plain.content[0]!.text
+    const forced = await viaWire({
+      ...messages(user),
+      tools: [{ name: 'decision', input_schema: { type: 'object' } }],
+      tool_choice: { type: 'tool', name: 'decision' },
+    })
+    const body = (await forced.json()) as { content: Array<Record<string, unknown>>; stop_reason: string }
+    const input = objectIn(text)
+    if (input) {
+      tools++
+      assert.deepEqual({ ...body.content[0], id: 'x' }, { type: 'tool_use', id: 'x', name: 'decision', input })
+      assert.equal(body.stop_reason, 'tool_use')
+    } else assert.deepEqual(body.content[0], { type: 'text', text })
+  }
+  assert.ok(tools > 0, 'some answers are JSON objects, sent as the tool input')
+  // Errors in the Anthropic format, naming what the server serves.
+  const unknown = await viaWire({ ...messages(user), model: 'claude-nowhere' })
+  assert.equal(unknown.status, 404)
+  const err = (await unknown.json()) as { type: string; error: { type: string; message: string } }
+  assert.equal(err.type, 'error')
+  assert.equal(err.error.type, 'not_found_error')
+  assert.match(err.error.message, /sim-judge/)
+  const noMax = await viaWire({ model: 'sim-standard', messages: [{ role: 'user', content: user }] })
+  assert.equal(noMax.status, 400)
+  assert.match(((await noMax.json()) as { error: { message: string } }).error.message, /max_tokens/)
+})
+
 test('judge verdicts through the grader engine agree with the truth at about the configured rate', async () => {
   const spec = GraderSpec.parse({
     kind: 'grader',
