@@ -55,22 +55,17 @@ export function createSimApp(service: SimService): Hono {
     await next()
     c.header(SIM_HEADER, 'true')
   })
-  app.post('/v1/chat/completions', async (c) => {
-    const body: unknown = await c.req.json().catch(() => {
+  // A model call on either wire: the JSON body in, the simulated latency waited, the answer out.
+  const answering = (answer: (body: unknown) => { body: object; waitMs: number }) => async (c: Context) => {
+    const request: unknown = await c.req.json().catch(() => {
       throw new WireError(400, 'the request body is not JSON')
     })
-    const { body: completion, waitMs } = service.complete(body)
+    const { body, waitMs } = answer(request)
     if (waitMs > 0) await sleep(waitMs, undefined, { signal: c.req.raw.signal }).catch(() => undefined)
-    return c.json(completion)
-  })
-  app.post('/v1/messages', async (c) => {
-    const body: unknown = await c.req.json().catch(() => {
-      throw new WireError(400, 'the request body is not JSON')
-    })
-    const { body: message, waitMs } = service.message(body)
-    if (waitMs > 0) await sleep(waitMs, undefined, { signal: c.req.raw.signal }).catch(() => undefined)
-    return c.json(message)
-  })
+    return c.json(body)
+  }
+  app.post('/v1/chat/completions', answering(service.complete.bind(service)))
+  app.post('/v1/messages', answering(service.message.bind(service)))
   app.get('/v1/models', (c) => c.json(service.models()))
   app.get('/sim/v1/examples', (c) => c.json(service.examples(c.req.query())))
   app.post('/sim/v1/labels', async (c) =>
