@@ -19,7 +19,7 @@ import { causesLike, judgeVerdict, parseCaseBlock, parseJudgePrompt, truthOf } f
 import { resolveModel } from '../../sim/serve/models.js'
 import { parseProposerPrompt, pickWorld, rewrite } from '../../sim/serve/proposer.js'
 import { simTaskFile } from '../../sim/serve/task-file.js'
-import { parseChatRequest, WireError } from '../../sim/serve/wire.js'
+import { messageBody, parseChatRequest, parseMessagesRequest, WireError } from '../../sim/serve/wire.js'
 import { SimWorld } from '../../sim/world.js'
 import { FAILURE_MODES } from '../../sim/scenario.js'
 
@@ -101,6 +101,53 @@ test('model names: tiers, sim-judge, sim-proposer, <scenario>/<name>; anything e
     () => parseChatRequest({ model: 'sim-standard', messages: [] }),
     (e: unknown) => e instanceof WireError && e.status === 400 && /messages/.test(e.message),
   )
+})
+
+test('the Anthropic wire: a Messages request reads as the chat request it amounts to; a JSON answer fills a forced tool', () => {
+  const request = parseMessagesRequest({
+    model: 'sim-small',
+    max_tokens: 300,
+    system: [
+      { type: 'text', text: 'You triage.' },
+      { type: 'text', text: ' Reply in JSON.' },
+    ],
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'Incident INC-1' }] }],
+    tool_choice: { type: 'tool', name: 'decision' },
+  })
+  assert.deepEqual(request, {
+    model: 'sim-small',
+    messages: [
+      { role: 'system', content: 'You triage. Reply in JSON.' },
+      { role: 'user', content: 'Incident INC-1' },
+    ],
+    replicate: 0,
+    tool: 'decision',
+  })
+  assert.equal(
+    parseMessagesRequest({ ...request, max_tokens: 1, messages: [{ role: 'user', content: 'x' }] }).tool,
+    null,
+  )
+  const usage = { inputTokens: 10, outputTokens: 5 }
+  const tool = messageBody('sim-small', '{"risk": "low"}', usage, 'decision')
+  assert.deepEqual(
+    { ...tool.content[0], id: 'x' },
+    { type: 'tool_use', id: 'x', name: 'decision', input: { risk: 'low' } },
+  )
+  assert.equal(tool.content.length, 1)
+  assert.equal(tool.stop_reason, 'tool_use')
+  assert.deepEqual(tool.usage, { input_tokens: 10, output_tokens: 5 })
+  // Prose, or JSON that is not an object, stays text: the caller's schema check reports it.
+  for (const text of ['not json', '[1, 2]'])
+    assert.deepEqual(messageBody('sim-small', text, usage, 'decision').content, [{ type: 'text', text }])
+  for (const [body, param] of [
+    [{ model: 'sim-small', messages: [{ role: 'user', content: 'x' }] }, 'max_tokens'],
+    [{ model: 'sim-small', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], stream: true }, 'stream'],
+    [{ model: 'sim-small', max_tokens: 5, messages: [{ role: 'system', content: 'x' }] }, 'messages.0.role'],
+  ] as const)
+    assert.throws(
+      () => parseMessagesRequest(body),
+      (e: unknown) => e instanceof WireError && e.status === 400 && e.param === param,
+    )
 })
 
 test("the judge's request is read back: levels, dimension, the case's input variables and the answer", () => {

@@ -217,6 +217,15 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
   assert.equal(models.rollouts.search.low, 2 * 90 + 20 * 8)
   assert.equal(models.rollouts.holdout, 3 * 90)
   assert.ok(models.assumptions.some((a) => /a search over 2 model/.test(a)))
+  // A migration: one model, and production's prompt unchanged on it is a third holdout arm (the drop).
+  const migrate = estimateCampaign({
+    ...base,
+    config: parseCampaignConfig({
+      sample: { size: 300 },
+      search: { strategy: 'gepa', objective: { kind: 'migrate', toModel: 'sim-small' } },
+    }),
+  })
+  assert.equal(migrate.rollouts.holdout, 3 * 90)
 })
 
 test(`campaign estimate: how a spend budget divides between the baseline, the holdout reserve \
