@@ -103,7 +103,7 @@ test('model names: tiers, sim-judge, sim-proposer, <scenario>/<name>; anything e
   )
 })
 
-test('the Anthropic wire: a Messages request reads as the chat request it amounts to; a JSON answer fills a forced tool', () => {
+test('the Anthropic wire: a Messages request reads as a chat request; a JSON answer fills a forced tool', () => {
   const request = parseMessagesRequest({
     model: 'sim-small',
     max_tokens: 300,
