@@ -221,6 +221,11 @@ export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2
 /**
  * Decide which finalist ships. `production` is the current pair measured on the same holdout items;
  * `finalists` are the best prompt per candidate model (production's own model may be among them).
+ *
+ * α is divided (Bonferroni) among the finalists the objective could ship by what is known before
+ * any quality test — within the cost and latency limits, and for `cheapest` cheaper than production,
+ * for a migration on the target model: a finalist that cannot ship cannot ship a worse pair, so
+ * testing it spends none of the chance of a regression.
  */
 export function decideAgility(
   objective: AgilityObjective,
@@ -228,13 +233,20 @@ export function decideAgility(
   finalists: readonly PairMeasure[],
   options: { alpha?: number; seed?: string; resamples?: number } = {},
 ): AgilityDecision {
-  const alpha = (options.alpha ?? 0.05) / Math.max(1, finalists.length)
   const front = paretoFront([production, ...finalists])
   const point = (id: string) => front.find((p) => p.id === id) as FrontPoint
   const prod = point(production.id)
   const within = (p: FrontPoint) =>
     (objective.maxCostPer1k === undefined || p.costPer1k <= objective.maxCostPer1k + 1e-12) &&
     (objective.maxLatencyMs === undefined || p.latencyMs <= objective.maxLatencyMs)
+  const mayShip = (f: PairMeasure) => {
+    const p = point(f.id)
+    if (!within(p)) return false
+    if (objective.kind === 'cheapest') return p.costPer1k < prod.costPer1k - 1e-12
+    if (objective.kind === 'migrate') return f.model === objective.toModel
+    return true
+  }
+  const alpha = (options.alpha ?? 0.05) / Math.max(1, finalists.filter(mayShip).length)
   const limitReasons = (p: FrontPoint) => [
     ...(objective.maxCostPer1k !== undefined && p.costPer1k > objective.maxCostPer1k + 1e-12
       ? [`costs ${formatUsd(p.costPer1k)} per 1,000 requests, over the limit of ${formatUsd(objective.maxCostPer1k)}`]

@@ -91,6 +91,26 @@ test('the migration drop: the unchanged prompt on the new model against producti
   assert.throws(() => migrationDrop(production, pair('x', 'small', [1], 0), null), RangeError)
 })
 
+test('α is divided among the finalists the objective could ship, not every finalist', () => {
+  const production = pair('p', 'big', bernoulli(0.75, 400, 'alpha-prod'), 0.01)
+  const cheap = pair('c', 'small', bernoulli(0.73, 400, 'alpha-cheap'), 0.001)
+  const sameModel = pair('s', 'big', bernoulli(0.76, 400, 'alpha-same'), 0.01) // no cheaper: cannot ship
+  const bound = (objective: unknown, finalists: PairMeasure[]) =>
+    decideAgility(AgilityObjective.parse(objective), production, finalists, { seed: 'a' }).verdicts[0]!.lowerBound
+  const cheapest = { kind: 'cheapest', margin: 0.05 }
+  assert.equal(bound(cheapest, [cheap, sameModel]), bound(cheapest, [cheap]))
+  // A finalist over the cost limit cannot ship either.
+  const dear = pair('d', 'mid', bernoulli(0.8, 400, 'alpha-dear'), 0.005)
+  const capped = { ...cheapest, maxCostPer1k: 2 }
+  assert.equal(bound(capped, [cheap, dear]), bound(capped, [cheap]))
+  const migrate = { kind: 'migrate', toModel: 'small', margin: 0.05 }
+  assert.equal(bound(migrate, [cheap, dear]), bound(migrate, [cheap]))
+  // Two that could ship: each is tested at α / 2, a lower bound further down.
+  const cheap2 = pair('c2', 'tiny', bernoulli(0.7, 400, 'alpha-cheap2'), 0.0005)
+  assert.ok(bound(cheapest, [cheap, cheap2])! < bound(cheapest, [cheap])!)
+  assert.ok(bound({ kind: 'best-quality' }, [cheap, sameModel])! < bound({ kind: 'best-quality' }, [cheap])!)
+})
+
 test('the decision: cheapest non-inferior pair, migration within limits, best quality within a cost cap', () => {
   const n = 1500
   const prod = pair('prod', 'big', bernoulli(0.75, n, 'prod'), 0.01, 2000)
