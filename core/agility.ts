@@ -215,6 +215,22 @@ export function migrationDrop(
   }
 }
 
+/** A migration's drop on the holdout, and the share of it the re-optimized prompt won back. */
+export function describeDrop(d: MigrationDrop): string {
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`
+  const won =
+    d.recovered === null
+      ? d.difference >= 0
+        ? '; no drop to win back'
+        : ''
+      : `; the re-optimized prompt wins back ${Math.round(d.recovered * 100)} % of it`
+  return (
+    `Migration drop on the holdout: production's prompt unchanged on ${d.model} scores ${d.quality.toFixed(3)} ` +
+    `against production's ${d.productionQuality.toFixed(3)}, ${signed(d.difference)} (95 % interval ` +
+    `${signed(d.interval[0])} to ${signed(d.interval[1])}, ${d.n} items)${won}`
+  )
+}
+
 /** Dollars as people read them: four decimals under 10 cents, else two. */
 export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 

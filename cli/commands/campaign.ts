@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { estimateTaskCampaign } from '../../client/estimate.js'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
-import { formatUsd, type MigrationDrop } from '../../core/agility.js'
+import { describeDrop, formatUsd } from '../../core/agility.js'
 import { isMapping, parseCampaignConfig, type CampaignConfig } from '../../core/config.js'
 import {
   campaignStatusQuery,
@@ -206,21 +206,6 @@ export function describeFront(a: AgilityResult): string[] {
   return lines
 }
 
-/** A migration's drop on the holdout, and the share of it the re-optimized prompt won back. */
-function describeDrop(d: MigrationDrop): string {
-  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`
-  const won =
-    d.recovered === null
-      ? d.difference >= 0
-        ? '; no drop to win back'
-        : ''
-      : `; the re-optimized prompt wins back ${Math.round(d.recovered * 100)} % of it`
-  return (
-    `Migration drop on the holdout: production's prompt unchanged on ${d.model} scores ${d.quality.toFixed(3)} ` +
-    `against production's ${d.productionQuality.toFixed(3)}, ${signed(d.difference)} (95 % interval ` +
-    `${signed(d.interval[0])} to ${signed(d.interval[1])}, ${d.n} items)${won}`
-  )
-}
 
 export function describeStatus(s: CampaignStatus): string {
   const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}${s.paused ? ' (paused)' : ''}`]

@@ -2,10 +2,12 @@
  * @module console/pages/campaign
  * A campaign: live progress (stage, round, rollouts and dollars against their budgets, best score
  * over rounds), the candidates on a quality × prompt-size plot, the holdout result with its paired
- * test, the golden and safety checks, and the decision with its reason. While it runs, the page
- * refreshes its progress by itself.
+ * test, the golden and safety checks, and the decision with its reason; for a search over models,
+ * the holdout front (quality, cost, latency per pair with each finalist's verdict) and a migration's
+ * drop. While it runs, the page refreshes its progress by itself.
  */
 import type { FC } from 'hono/jsx'
+import { describeDrop, formatUsd } from '../../core/agility.js'
 import type { CampaignView } from '../../client/operations.js'
 import type { CandidatePoint } from '../../db/queries/console.js'
 import { LineChart, ScatterChart } from '../charts.js'
@@ -122,6 +124,58 @@ function holdoutLine(r: NonNullable<CampaignView['result']>): string {
   )
 }
 
+type Agility = NonNullable<NonNullable<CampaignView['result']>['agility']>
+
+/** A search over models: the objective, every pair on the holdout with its verdict, a migration's drop. */
+const ModelsSection: FC<{ a: Agility }> = ({ a }) => (
+  <>
+    <h2>Models: the pairs on the holdout</h2>
+    <p>
+      Objective <strong>{a.objective.kind}</strong>
+      {a.objective.kind === 'migrate' ? ` to ${a.objective.toModel}` : ''} (margin {a.objective.margin}
+      {a.objective.maxCostPer1k !== undefined ? `, at most ${formatUsd(a.objective.maxCostPer1k)} per 1,000` : ''}
+      {a.objective.maxLatencyMs !== undefined ? `, at most ${a.objective.maxLatencyMs} ms` : ''}).
+    </p>
+    <table aria-label="The holdout front">
+      <thead>
+        <tr>
+          <th>pair</th>
+          <th>model</th>
+          <th>quality (95 % interval)</th>
+          <th>per 1,000 requests</th>
+          <th>latency</th>
+          <th>on the front</th>
+          <th>verdict</th>
+        </tr>
+      </thead>
+      <tbody>
+        {a.front.map((p) => {
+          const v = a.verdicts.find((x) => x.id === p.id)
+          return (
+            <tr data-pair={p.id}>
+              <td>
+                <code>{p.id}</code>
+              </td>
+              <td>{p.model}</td>
+              <td>
+                {fmt(p.quality)} ({fmt(p.qualityInterval[0])}–{fmt(p.qualityInterval[1])})
+              </td>
+              <td>{formatUsd(p.costPer1k)}</td>
+              <td>{Math.round(p.latencyMs)} ms</td>
+              <td>{p.onFront ? 'yes' : 'no'}</td>
+              <td class={v ? (v.reasons.length === 0 ? 'good' : 'bad') : ''}>
+                {v ? (v.reasons.length === 0 ? 'qualifies' : v.reasons.join('; ')) : 'production'}
+              </td>
+            </tr>
+          )
+        })}
+      </tbody>
+    </table>
+    {a.drop && <p data-drop>{describeDrop(a.drop)}.</p>}
+    <p>By the objective: {a.reason}.</p>
+  </>
+)
+
 export const CampaignPage: FC<{ d: CampaignPageData }> = ({ d }) => {
   const r = d.view.result
   return (
@@ -142,7 +196,9 @@ export const CampaignPage: FC<{ d: CampaignPageData }> = ({ d }) => {
         ) : null}
       </p>
       <CampaignProgress d={d} />
-      {r && (
+      {r?.agility && <ModelsSection a={r.agility} />}
+      {/* Over models, a pair that did not qualify was not compared as a winner: the section above says why. */}
+      {r && !(r.agility && !r.holdout) && (
         <>
           <h2>Holdout: the winner against production</h2>
           {r.holdout ? (

@@ -18,7 +18,7 @@ import { REPO_ROOT } from '../../runtime/env.js'
 import { optimizationCampaign } from '../../workflows/campaign/index.js'
 import { canaryRelease } from '../../workflows/canary/index.js'
 import { getPromptVersion } from '../../db/queries/prompts.js'
-import { canaryStatusQuery, monitorWorkflowId } from '../../workflows/messages.js'
+import { canaryStatusQuery, monitorWorkflowId, type CampaignResult } from '../../workflows/messages.js'
 import { qualityMonitor } from '../../workflows/monitor.js'
 import { listAlerts } from '../../db/queries/monitor.js'
 import { auditEvents } from '../../db/schema.js'
@@ -321,6 +321,42 @@ test('campaign page (progress, candidates, holdout) and prompt versions page (di
     if (winner && winner.version !== 1) assert.ok((await page.locator('pre[aria-label="after"] .add').count()) > 0)
     assert.ok((await page.locator('text=production').count()) > 0)
     await page.screenshot({ path: join(SHOTS, 'prompts.png'), fullPage: true })
+
+    // A migration whose pair breaks a limit: the front with each pair's verdict, and the drop.
+    const migrationId = `migrate-${taskId}`
+    const migrated: CampaignResult = await h3.client.workflow.execute(optimizationCampaign, {
+      workflowId: migrationId,
+      taskQueue: h3.taskQueue,
+      args: [
+        {
+          taskId,
+          campaignId: migrationId,
+          trigger: 'test',
+          config: {
+            ...TEST_CAMPAIGN,
+            search: {
+              ...TEST_CAMPAIGN.search,
+              rounds: 2,
+              strategy: 'pooled-local',
+              minibatchSize: 8,
+              objective: { kind: 'migrate', toModel: 'sim-small', margin: 0.05, maxLatencyMs: 1 },
+            },
+          },
+        },
+      ],
+    })
+    assert.equal(migrated.decision, 'no-significant-improvement', migrated.reason)
+    await page.goto(`${server.url}/campaigns/${migrationId}`)
+    const front = page.getByRole('table', { name: 'The holdout front' })
+    await front.waitFor()
+    assert.equal(await front.locator('tbody tr').count(), 2, 'production and the sim-small finalist')
+    const pairRow = front.locator(`tr[data-pair="${migrated.agility!.front.find((p) => p.model === 'sim-small')!.id}"]`)
+    assert.match(await pairRow.innerText(), /sim-small[\s\S]*mean latency \d+ ms, over the limit of 1 ms/)
+    assert.match(await page.locator('p[data-drop]').innerText(), /^Migration drop on the holdout: production's prompt/)
+    await page.getByText(`By the objective: ${migrated.reason}`).waitFor()
+    // Not compared as a winner, so no winner section that would say the holdout never ran.
+    assert.equal(await page.getByText('The campaign ended before the holdout comparison.').count(), 0)
+    await page.screenshot({ path: join(SHOTS, 'campaign-models.png'), fullPage: true })
   } finally {
     await h3.traffic.stop()
     await h3.close()
