@@ -206,7 +206,6 @@ export function describeFront(a: AgilityResult): string[] {
   return lines
 }
 
-
 export function describeStatus(s: CampaignStatus): string {
   const parts = [`${s.campaignId} · task ${s.taskId} · ${s.stage}${s.paused ? ' (paused)' : ''}`]
   if (s.stage === 'searching' || s.round > 0) parts.push(`round ${s.round}/${s.rounds}`)
