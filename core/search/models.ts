@@ -91,10 +91,6 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
 }
 
 /**
- * A round over (model, prompt) pairs around `inner`. `production` is found in the pool as the
- * candidate with status `seed` (the prompt in production on its model).
- */
-/**
  * Production's prompt, unchanged, on `model`: the `switch-model` candidate whose parent is the
  * production (seed) candidate. A migration measures its drop with it, on the holdout too.
  */
@@ -108,6 +104,10 @@ export function unchangedOn<
   )
 }
 
+/**
+ * A round over (model, prompt) pairs around `inner`. `production` is found in the pool as the
+ * candidate with status `seed` (the prompt in production on its model).
+ */
 export function modelRound(inner: StrategyRound, options: ModelSearchOptions): StrategyRound {
   return async (pool, settings, ports) => {
     const outcome: RoundOutcome = { proposals: 0, accepted: 0, exhausted: false, saturated: false }

@@ -9,7 +9,7 @@ import {
   type PairMeasure,
 } from '../../core/agility.js'
 import { Rng } from '../../core/rng.js'
-import { chooseModel, modelRound } from '../../core/search/models.js'
+import { chooseModel, modelRound, unchangedOn } from '../../core/search/models.js'
 import { runRound, STRATEGIES } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate } from '../../core/search/types.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
@@ -89,6 +89,26 @@ test('the migration drop: the unchanged prompt on the new model against producti
   assert.equal(migrationDrop(production, production, finalist).recovered, null)
   assert.equal(migrationDrop(production, unchanged, null).recovered, null)
   assert.throws(() => migrationDrop(production, pair('x', 'small', [1], 0), null), RangeError)
+})
+
+test("a migration's unchanged arm: production's prompt moved to the model, not a transplant of another prompt", () => {
+  const c = (id: string, model: string, operator: string, parentIds: string[], status = 'accepted') => ({
+    id,
+    model,
+    operator,
+    parentIds,
+    status: status as 'seed' | 'accepted',
+    content: { model },
+  })
+  const pool = [
+    c('child', 'big', 'reflect', ['prod']),
+    c('transplant', 'small', 'switch-model', ['child']),
+    c('prod', 'big', 'seed', [], 'seed'),
+    c('moved', 'small', 'switch-model', ['prod']),
+  ]
+  assert.equal(unchangedOn(pool, 'small')?.id, 'moved')
+  assert.equal(unchangedOn(pool, 'tiny'), undefined)
+  assert.equal(unchangedOn(pool.slice(0, 2), 'small'), undefined, 'no production, no unchanged arm')
 })
 
 test('α is divided among the finalists the objective could ship, not every finalist', () => {
