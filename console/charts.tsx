@@ -171,7 +171,11 @@ export const ScatterChart: FC<{
         <text class="tick" x={(width + pad.left) / 2} y={height - 4} text-anchor="middle">
           {xLabel}
         </text>
-        <text class="tick" x={12} y={pad.top + 8}>
+        <text
+          class="tick"
+          transform={`translate(12 ${((height - pad.bottom + pad.top) / 2).toFixed(1)}) rotate(-90)`}
+          text-anchor="middle"
+        >
           {yLabel}
         </text>
         {series.map((s, i) => (

@@ -35,6 +35,8 @@ function bestByRound(candidates: CandidatePoint[]): Array<{ x: number; y: number
 
 export const CampaignProgress: FC<{ d: CampaignPageData }> = ({ d }) => {
   const v = d.view
+  // Ended without a winner, the status (and its best) is gone: the best candidate scored, then.
+  const best = v.bestValidationDQ ?? v.result?.winnerValidationDQ ?? bestByRound(d.candidates).at(-1)?.y ?? null
   const running = v.workflowStatus === 'RUNNING'
   return (
     <section
@@ -81,8 +83,7 @@ export const CampaignProgress: FC<{ d: CampaignPageData }> = ({ d }) => {
           <tr>
             <th>best validation DQ</th>
             <td>
-              {fmt(v.bestValidationDQ ?? v.result?.winnerValidationDQ ?? null)} (production{' '}
-              {fmt(v.baselineValidationDQ ?? v.result?.baselineValidationDQ ?? null)})
+              {`${fmt(best)} (production ${fmt(v.baselineValidationDQ ?? v.result?.baselineValidationDQ ?? null)})`}
             </td>
           </tr>
         </tbody>

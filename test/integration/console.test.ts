@@ -354,6 +354,9 @@ test('campaign page (progress, candidates, holdout) and prompt versions page (di
     assert.match(await pairRow.innerText(), /sim-small[\s\S]*mean latency \d+ ms, over the limit of 1 ms/)
     assert.match(await page.locator('p[data-drop]').innerText(), /^Migration drop on the holdout: production's prompt/)
     await page.getByText(`By the objective: ${migrated.reason}`).waitFor()
+    // Ended without a winner: the best candidate scored is still shown beside production.
+    const bestRow = page.locator('tr', { has: page.locator('th', { hasText: 'best validation DQ' }) })
+    assert.match(await bestRow.locator('td').innerText(), /^\d\.\d{3} \(production \d\.\d{3}\)$/)
     // Not compared as a winner, so no winner section that would say the holdout never ran.
     assert.equal(await page.getByText('The campaign ended before the holdout comparison.').count(), 0)
     await page.screenshot({ path: join(SHOTS, 'campaign-models.png'), fullPage: true })
