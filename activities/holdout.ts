@@ -218,12 +218,12 @@ export function createHoldoutActivities(deps: ActivityDeps) {
       const baselineModel = contentOf(await getPromptVersion(db, input.baselineVersionId)).model
       const outcomes = new Map<string, EvalOutcome[]>()
       for (const f of finalists) outcomes.set(f.versionId, await run(f.versionId, items))
-      const decision = decideAgility(
-        input.objective,
-        measure(input.baselineVersionId, baselineModel, baseline),
-        finalists.map((f) => measure(f.versionId, f.model, outcomes.get(f.versionId) as EvalOutcome[])),
-        { alpha: input.alpha, seed: `${input.seed}:agility` },
-      )
+      const production = measure(input.baselineVersionId, baselineModel, baseline)
+      const measures = finalists.map((f) => measure(f.versionId, f.model, outcomes.get(f.versionId) as EvalOutcome[]))
+      const decision = decideAgility(input.objective, production, measures, {
+        alpha: input.alpha,
+        seed: `${input.seed}:agility`,
+      })
       let shipped: Omit<HoldoutComparison, 'rolloutsUsed'> | null = null
       if (decision.ship) {
         const base = { holdout: baseline, golden: golden.length > 0 ? await run(input.baselineVersionId, golden) : [] }
@@ -243,14 +243,10 @@ export function createHoldoutActivities(deps: ActivityDeps) {
             if (isKaizenError(err) && err.code === 'BUDGET_EXHAUSTED') return null
             throw err
           }))
-        const target = finalists.find((f) => f.model === toModel)
         if (out) {
           if (!outcomes.has(unchangedId)) outcomes.set(unchangedId, out)
-          drop = migrationDrop(
-            measure(input.baselineVersionId, baselineModel, baseline),
-            measure(unchangedId, toModel, out),
-            target ? measure(target.versionId, toModel, outcomes.get(target.versionId) as EvalOutcome[]) : null,
-          )
+          const target = measures.find((m) => m.model === toModel) ?? null
+          drop = migrationDrop(production, measure(unchangedId, toModel, out), target)
         }
       }
       for (const [versionId, out] of [[input.baselineVersionId, baseline], ...outcomes] as const) {

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod'
 import { fromZodError, KaizenError } from '../core/errors.js'
-import { isMapping } from '../core/config.js'
+import { isMapping, searchModels } from '../core/config.js'
 import { SearchConfig, strategySettings, type SearchStrategyConfig } from '../core/search/settings.js'
 import { STRATEGY_NAMES, type StrategyName, type StrategySettings } from '../core/search/types.js'
 import type { FanOutSettings } from '../core/fanout.js'
@@ -120,7 +120,7 @@ function requestOf(input: Common, search: RoundSearch): SearchRoundRequest {
     agility: search.objective
       ? {
           objective: search.objective,
-          models: search.models ?? (search.objective.kind === 'migrate' ? [search.objective.toModel] : []),
+          models: searchModels(search),
         }
       : null,
   }

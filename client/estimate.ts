@@ -16,7 +16,7 @@ import { checkWithTaskDefaults } from './task-defaults.js'
 
 export interface EstimateDeps {
   db: Db
-  providers: Pick<ProviderRegistry, 'price' | 'resolve' | 'knownModels'>
+  providers: Pick<ProviderRegistry, 'price' | 'unservedReason' | 'knownModels'>
   /** Calls a worker has in flight at once (KAIZEN_EVAL_CONCURRENCY): the spend check's headroom. */
   evalConcurrency: number
 }

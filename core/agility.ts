@@ -65,11 +65,19 @@ export interface FrontPoint {
 
 const finite = (xs: ReadonlyArray<number | null>) => xs.filter((x): x is number => x !== null && Number.isFinite(x))
 
+const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
+
+/** The mean and the half-width of its 95 % interval (normal approximation; 0 for fewer than two). */
+function meanWithin(xs: readonly number[]): { m: number; h: number } {
+  const m = mean(xs)
+  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0
+  return { m, h: 1.96 * Math.sqrt(v / Math.max(1, xs.length)) }
+}
+
+/** 95 % interval of a mean quality, within 0–1. */
 function interval(xs: readonly number[]): [number, number] {
   if (xs.length === 0) return [0, 0]
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length
-  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0
-  const h = 1.96 * Math.sqrt(v / xs.length)
+  const { m, h } = meanWithin(xs)
   return [Math.max(0, m - h), Math.min(1, m + h)]
 }
 
@@ -77,7 +85,7 @@ function interval(xs: readonly number[]): [number, number] {
 export function paretoFront(pairs: readonly PairMeasure[]): FrontPoint[] {
   const points = pairs.map((p) => {
     const xs = finite(p.scores)
-    const quality = xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
+    const quality = mean(xs)
     return {
       id: p.id,
       model: p.model,
@@ -187,11 +195,7 @@ export function migrationDrop(
 ): MigrationDrop {
   const both = paired(production, unchanged)
   const diffs = both.b.map((x, i) => x - (both.a[i] as number))
-  const n = diffs.length
-  const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
-  const difference = mean(diffs)
-  const v = n > 1 ? diffs.reduce((a, d) => a + (d - difference) ** 2, 0) / (n - 1) : 0
-  const h = 1.96 * Math.sqrt(v / Math.max(1, n))
+  const { m: difference, h } = meanWithin(diffs)
   let recovered: number | null = null
   if (finalist && difference < 0) {
     // On the items all three were scored on, so the share compares like with like.
@@ -210,7 +214,7 @@ export function migrationDrop(
     productionQuality: mean(both.a),
     difference,
     interval: [difference - h, difference + h],
-    n,
+    n: diffs.length,
     recovered,
   }
 }

@@ -240,6 +240,16 @@ export type CampaignConfig = z.infer<typeof CampaignConfig>
 export type CampaignConfigInput = z.input<typeof CampaignConfig>
 
 /**
+ * The models a search over models works on: `search.models`, or a migration's target alone; none
+ * without an objective (a search on the production prompt's own model).
+ */
+export function searchModels(search: Pick<CampaignConfig['search'], 'models' | 'objective'>): string[] {
+  const { objective } = search
+  if (!objective) return []
+  return search.models ?? (objective.kind === 'migrate' ? [objective.toModel] : [])
+}
+
+/**
  * The campaign config schema for user input (config files, flags, API bodies): the same schema
  * with unknown keys refused at every level. Workflows parse their input with the lenient
  * `CampaignConfig` instead: executions started by older builds carry configs written then.

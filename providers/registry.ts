@@ -51,19 +51,25 @@ export class ProviderRegistry {
     return provider
   }
 
+  /** Why no configured provider serves a model (which variable to set), or null when one does. */
+  unservedReason(model: string): string | null {
+    try {
+      this.resolve(model)
+      return null
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+
   /**
    * Refuse models no configured provider serves, each named by where it is configured
    * (`model`, `grader.judge.model`) with what to set; `then` says what was not done.
    */
   requireModels(models: ReadonlyArray<{ path: string; model: string }>, then = 'Nothing was applied.'): void {
-    const problems: string[] = []
-    for (const { path, model } of models) {
-      try {
-        this.resolve(model)
-      } catch (err) {
-        problems.push(`${path}: ${(err as Error).message}`)
-      }
-    }
+    const problems = models.flatMap(({ path, model }) => {
+      const why = this.unservedReason(model)
+      return why ? [`${path}: ${why}`] : []
+    })
     if (problems.length > 0)
       throw new KaizenError('CONFIG_ERROR', `${problems.join('\n')}\n${then}`, {
         details: { fields: models.map((m) => m.path) },

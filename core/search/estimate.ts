@@ -8,7 +8,7 @@
  *
  * Pure module: no I/O.
  */
-import type { CampaignConfig } from '../config.js'
+import { searchModels, type CampaignConfig } from '../config.js'
 import { approxTokens } from '../prompt.js'
 
 export interface EstimateInput {
@@ -106,7 +106,7 @@ export function estimateCampaign(input: EstimateInput): Estimate {
   // A search over models (docs/model-agility.md): production's prompt validated on each model first,
   // and each model's finalist on the holdout besides production (a migration: also production's
   // prompt unchanged on the target model, its drop).
-  const models = s.objective ? (s.models ?? (s.objective.kind === 'migrate' ? [s.objective.toModel] : [])).length : 0
+  const models = searchModels(s).length
   const switches = models * validation
   const search = {
     low: cap(switches + proposals * perProposal(0)),

@@ -26,6 +26,7 @@
 import { eq } from 'drizzle-orm'
 import type { PreflightInput, PreflightReport, PreflightRefusal } from '../../core/preflight.js'
 import { budgetShortfall, callTokens, estimateCampaign } from '../../core/search/estimate.js'
+import { searchModels } from '../../core/config.js'
 import { didYouMean } from '../../core/strict.js'
 import { unitHash } from '../../lib/hash.js'
 import type { Db } from '../client.js'
@@ -37,35 +38,31 @@ import { sampleTraffic } from './sampling.js'
 
 /**
  * What a process knows of models, for the model and spend-budget checks: a model's price per
- * million tokens, the calls a worker has in flight, and (when given) which models its providers serve.
+ * million tokens, the calls a worker has in flight, and which models its providers serve.
  */
 export interface PreflightPricing {
   price(model: string): { inputPerMTok: number; outputPerMTok: number } | null
   /** KAIZEN_EVAL_CONCURRENCY: the spend check keeps the worst case of each call in flight. */
   inFlight: number
-  /** Why no configured provider serves a model, or null when one does; absent: not checked. */
-  unserved?(model: string): string | null
+  /** Why no configured provider serves a model, or null when one does. */
+  unserved(model: string): string | null
   /** The models with a known price (simulated tiers, the price table), for a "did you mean". */
-  known?(): readonly string[]
+  known(): readonly string[]
 }
 
 /** The pricing of a process that holds a provider registry (a worker's, the API server's, `kaizen up`'s). */
 export function pricingOf(deps: {
-  providers: Pick<PreflightPricing, 'price'> & { resolve(model: string): unknown; knownModels(): readonly string[] }
+  providers: Pick<PreflightPricing, 'price'> & {
+    unservedReason(model: string): string | null
+    knownModels(): readonly string[]
+  }
   evalConcurrency: number
 }): PreflightPricing {
   const { providers } = deps
   return {
     price: (model) => providers.price(model),
     inFlight: deps.evalConcurrency,
-    unserved: (model) => {
-      try {
-        providers.resolve(model)
-        return null
-      } catch (err) {
-        return err instanceof Error ? err.message : String(err)
-      }
-    },
+    unserved: (model) => providers.unservedReason(model),
     known: () => providers.knownModels(),
   }
 }
@@ -76,19 +73,18 @@ export function pricingOf(deps: {
  * costs). Named by the field it comes from: `search.models`, or a migration's `toModel`.
  */
 function modelRefusal(search: PreflightInput['config']['search'], pricing: PreflightPricing): PreflightRefusal | null {
-  const objective = search.objective
-  const models = search.models ?? (objective?.kind === 'migrate' ? [objective.toModel] : [])
-  const field = search.models ? 'config.search.models' : 'config.search.objective.toModel'
-  for (const model of models) {
-    const unserved = pricing.unserved?.(model) ?? null
-    if (unserved) return { code: 'INVALID_INPUT', field, message: `${field.slice('config.'.length)}: ${unserved}` }
+  const name = search.models ? 'search.models' : 'search.objective.toModel'
+  const field = `config.${name}`
+  for (const model of searchModels(search)) {
+    const unserved = pricing.unserved(model)
+    if (unserved) return { code: 'INVALID_INPUT', field, message: `${name}: ${unserved}` }
     if (pricing.price(model)) continue
-    const hint = didYouMean(model, pricing.known?.() ?? [])
+    const hint = didYouMean(model, pricing.known())
     return {
       code: 'INVALID_INPUT',
       field,
       message:
-        `${field.slice('config.'.length)}: no price for model "${model}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
+        `${name}: no price for model "${model}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
         `the search compares costs, so each model needs one: a simulated tier of the task's scenario, or an entry ` +
         `in the price table (KAIZEN_PRICES_FILE, docs/model-agility.md)`,
     }

@@ -58,13 +58,17 @@ const Body = z.looseObject({
 const flatten = (content: string | Array<z.infer<typeof Part>> | null): string =>
   typeof content === 'string' ? content : (content ?? []).map((p) => p.text ?? '').join('')
 
-/** Read a chat-completions request; a malformed one or `stream: true` is a 400 saying why. */
-export function parseChatRequest(body: unknown): ChatRequest {
-  const parsed = Body.safeParse(body)
+/** A request body read by its wire's schema: a malformed one, or `stream: true`, is a 400 saying why. */
+function readRequest<T extends { stream?: boolean | null | undefined }>(
+  schema: z.ZodType<T>,
+  body: unknown,
+  wire: string,
+): T {
+  const parsed = schema.safeParse(body)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') || '(body)'
-    throw new WireError(400, `invalid chat-completions request: ${path}: ${issue?.message ?? 'invalid'}`, null, path)
+    throw new WireError(400, `invalid ${wire} request: ${path}: ${issue?.message ?? 'invalid'}`, null, path)
   }
   if (parsed.data.stream)
     throw new WireError(
@@ -73,10 +77,16 @@ export function parseChatRequest(body: unknown): ChatRequest {
       'stream_not_supported',
       'stream',
     )
+  return parsed.data
+}
+
+/** Read a chat-completions request; a malformed one or `stream: true` is a 400 saying why. */
+export function parseChatRequest(body: unknown): ChatRequest {
+  const data = readRequest(Body, body, 'chat-completions')
   return {
-    model: parsed.data.model,
-    messages: parsed.data.messages.map((m) => ({ role: m.role, content: flatten(m.content) })),
-    replicate: parsed.data.seed ?? 0,
+    model: data.model,
+    messages: data.messages.map((m) => ({ role: m.role, content: flatten(m.content) })),
+    replicate: data.seed ?? 0,
   }
 }
 
@@ -118,31 +128,15 @@ const MessagesBody = z.looseObject({
   tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
 })
 
-const blockText = (content: string | Array<z.infer<typeof Block>>): string =>
-  typeof content === 'string' ? content : content.map((b) => b.text ?? '').join('')
-
 /** Read a Messages request as the chat request it amounts to (the system prompt first), and its forced tool. */
 export function parseMessagesRequest(body: unknown): ChatRequest & { tool: string | null } {
-  const parsed = MessagesBody.safeParse(body)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const path = issue?.path.join('.') || '(body)'
-    throw new WireError(400, `invalid messages request: ${path}: ${issue?.message ?? 'invalid'}`, null, path)
-  }
-  const { data } = parsed
-  if (data.stream)
-    throw new WireError(
-      400,
-      'the Kaizen simulation server does not stream: send the request without "stream": true',
-      null,
-      'stream',
-    )
-  const system = data.system === undefined ? '' : blockText(data.system)
+  const data = readRequest(MessagesBody, body, 'messages')
+  const system = data.system === undefined ? '' : flatten(data.system)
   return {
     model: data.model,
     messages: [
       ...(system ? [{ role: 'system', content: system }] : []),
-      ...data.messages.map((m) => ({ role: m.role, content: blockText(m.content) })),
+      ...data.messages.map((m) => ({ role: m.role, content: flatten(m.content) })),
     ],
     replicate: 0,
     tool: data.tool_choice?.type === 'tool' ? (data.tool_choice.name ?? null) : null,
