@@ -162,8 +162,13 @@ function context(instance: number): Ctx {
   const production: PromptContent = { ...inst.scenario.task.prompt, system: inst.productionSystem }
   const optimum: Record<string, number> = {}
   const optimumClauses: Record<string, string[]> = {}
-  const qualityOf = (clauses: readonly string[], m: string) =>
-    quality({ ...production, model: m, system: promptFor(tierView(inst.scenario, m), clauses) })
+  // A clause set written for a tier (in the wordings it acts on), as a prompt on it.
+  const promptOn = (m: string, clauses: readonly string[]): PromptContent => ({
+    ...production,
+    model: m,
+    system: promptFor(tierView(inst.scenario, m), clauses),
+  })
+  const qualityOf = (clauses: readonly string[], m: string) => quality(promptOn(m, clauses))
   for (const m of TIERS) {
     const view = tierView(inst.scenario, m)
     const opt = exactOptimum(new World(view), keys.test, m)
@@ -171,11 +176,7 @@ function context(instance: number): Ctx {
     optimum[m] = qualityOf(opt.clauses, m)
   }
   const models = TIERS.map((m) => ({ model: m, costPer1k: 1000 * cost({ ...production, model: m }) }))
-  const optimumPrompt = (m: string): PromptContent => ({
-    ...production,
-    model: m,
-    system: promptFor(tierView(inst.scenario, m), optimumClauses[m] as string[]),
-  })
+  const optimumPrompt = (m: string) => promptOn(m, optimumClauses[m] as string[])
   return { world, keys, production, quality, optimum, optimumClauses, optimumPrompt, qualityOf, cost, models }
 }
 
