@@ -9,6 +9,7 @@ import { and, asc, eq } from 'drizzle-orm'
 import type { FanOutSettings, NeedsEvaluations } from '../core/fanout.js'
 import {
   decideAgility,
+  migrationFinalist,
   migrationDrop,
   type AgilityDecision,
   type AgilityObjective,
@@ -245,7 +246,8 @@ export function createHoldoutActivities(deps: ActivityDeps) {
           }))
         if (out) {
           if (!outcomes.has(unchangedId)) outcomes.set(unchangedId, out)
-          const target = measures.find((m) => m.model === toModel) ?? null
+          const targetId = migrationFinalist(decision, toModel)
+          const target = measures.find((m) => m.id === targetId) ?? null
           drop = migrationDrop(production, measure(unchangedId, toModel, out), target)
         }
       }

@@ -75,12 +75,12 @@ export interface SearchRoundRequest {
   fanOut: FanOutSettings | null
   budgetExhausted: string | null
   /** A search over (model, prompt) pairs (docs/model-agility.md); null: the baseline's model only. */
-  agility: { models: string[]; objective: AgilityObjective } | null
+  agility: { models: string[]; objective: AgilityObjective; finalistsPerModel: number } | null
 }
 
 type RoundSearch = SearchStrategyConfig &
   Pick<SearchConfig, 'strategy' | 'rolloutBudget' | 'proposerModel' | 'maxSentences' | 'maxPromptTokens'> &
-  Partial<Pick<SearchConfig, 'models' | 'objective'>>
+  Partial<Pick<SearchConfig, 'models' | 'objective' | 'finalistsPerModel'>>
 
 /** The `search` config a flat input was built from (as far as a round reads it). */
 export function searchOfLegacy(input: z.output<typeof LegacyInput>): RoundSearch {
@@ -121,6 +121,7 @@ function requestOf(input: Common, search: RoundSearch): SearchRoundRequest {
       ? {
           objective: search.objective,
           models: searchModels(search),
+          finalistsPerModel: search.finalistsPerModel ?? 1,
         }
       : null,
   }

@@ -56,21 +56,23 @@ export interface Finalist {
   estimate?: number
 }
 
-/** The best-ranked candidate of each candidate model (the production candidate stands for its own model). */
-function finalistsOf(pool: readonly Candidate[], versions: Map<string, string>, models: readonly string[]): Finalist[] {
-  return models.flatMap((model) => {
-    const best = ranked(pool.filter((c) => c.content.model === model))[0]
-    if (!best) return []
-    return [
-      {
-        model,
-        candidateId: best.id,
-        versionId: versions.get(best.id) as string,
-        validationMean: best.validationMean as number,
-        ...(typeof best.estimate === 'number' ? { estimate: best.estimate } : {}),
-      },
-    ]
-  })
+/** The `perModel` best-ranked candidates of each model, in rank order (production's candidate stands for its model). */
+const leadersOf = (pool: readonly Candidate[], models: readonly string[], perModel: number) =>
+  models.flatMap((model) => ranked(pool.filter((c) => c.content.model === model)).slice(0, perModel))
+
+/** The finalists the holdout compares: each model's best-ranked candidates (`search.finalistsPerModel`). */
+function finalistsOf(
+  pool: readonly Candidate[],
+  versions: Map<string, string>,
+  agility: { models: readonly string[]; finalistsPerModel: number },
+): Finalist[] {
+  return leadersOf(pool, agility.models, agility.finalistsPerModel).map((c) => ({
+    model: c.content.model,
+    candidateId: c.id,
+    versionId: versions.get(c.id) as string,
+    validationMean: c.validationMean as number,
+    ...(typeof c.estimate === 'number' ? { estimate: c.estimate } : {}),
+  }))
 }
 
 /**
@@ -214,17 +216,18 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
       const validation = await loadItems(db, request.datasetId, 'validation')
       const { pool, versions } = await poolAtStart(db, campaignId, request.round)
       const roundStartedAt = await roundStart(db, campaignId, request.round)
-      // The search may spend the budget minus what the holdout gate will need.
-      // The gate runs production against the best (or, over models, each model's best).
-      const leaders = request.agility
-        ? request.agility.models.map((model) => ranked(pool.filter((c) => c.content.model === model))[0])
-        : [incumbent(pool)]
+      // The search may spend the budget minus what the holdout gate will need. The gate runs
+      // production against the best (over models, each model's `finalistsPerModel` best, counted
+      // in full even for a model not tried yet).
+      const agility = request.agility
+      const leaders = agility ? leadersOf(pool, agility.models, agility.finalistsPerModel) : [incumbent(pool)]
+      const slots = agility ? agility.models.length * agility.finalistsPerModel : 1
       // A migration also measures its drop there: production's prompt unchanged on the target model.
-      const objective = request.agility?.objective
+      const objective = agility?.objective
       const unchanged = objective?.kind === 'migrate' ? unchangedOn(pool, objective.toModel) : undefined
-      const arms = [pool.find((c) => c.status === 'seed'), ...leaders]
-      if (unchanged && !leaders.includes(unchanged)) arms.push(unchanged)
-      const gate = { arms: arms.length, prompts: arms.flatMap((c) => (c ? [c.content] : [])) }
+      const extra = unchanged && !leaders.includes(unchanged) ? [unchanged] : []
+      const arms = [pool.find((c) => c.status === 'seed'), ...leaders, ...extra]
+      const gate = { arms: 1 + slots + extra.length, prompts: arms.flatMap((c) => (c ? [c.content] : [])) }
       const reserveUsd = budgetUsd ? await holdoutReserve(deps, campaignId, request.datasetId, gate) : 0
       const searchBudget = budgetUsd ? Math.max(0, budgetUsd - reserveUsd) : null
       const ports = campaignPorts(deps, evaluator, {
@@ -278,7 +281,7 @@ export function createSearchRoundActivities(deps: ActivityDeps) {
         rolloutsUsed: await deps.models.rollouts(campaignId),
         spentUsd: await deps.models.spent(campaignId),
         ...(budgetStop ? { budgetStop } : {}),
-        ...(request.agility ? { finalists: finalistsOf(pool, versions, request.agility.models) } : {}),
+        ...(request.agility ? { finalists: finalistsOf(pool, versions, request.agility) } : {}),
       }
     },
   }

@@ -235,12 +235,26 @@ export function describeDrop(d: MigrationDrop): string {
   )
 }
 
+/** Best holdout quality first; the cheaper first among equals. */
+const byQuality = (vs: readonly PairVerdict[]) =>
+  [...vs].sort((a, b) => b.quality - a.quality || a.costPer1k - b.costPer1k)
+
+/**
+ * The finalist a migration reports its recovery with: the target model's finalist that ships, or
+ * else the best of the target model's finalists on the holdout (null: none on it).
+ */
+export function migrationFinalist(decision: AgilityDecision, toModel: string): string | null {
+  const shipped = decision.verdicts.find((v) => v.id === decision.ship && v.model === toModel)
+  return (shipped ?? byQuality(decision.verdicts.filter((v) => v.model === toModel))[0])?.id ?? null
+}
+
 /** Dollars as people read them: four decimals under 10 cents, else two. */
 export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 
 /**
  * Decide which finalist ships. `production` is the current pair measured on the same holdout items;
- * `finalists` are the best prompt per candidate model (production's own model may be among them).
+ * `finalists` are the best-ranked prompts per candidate model, one or more each
+ * (`search.finalistsPerModel`; production's own model may be among them).
  *
  * α is divided (Bonferroni) among the finalists the objective could ship by what is known before
  * any quality test — within the cost and latency limits, and for `cheapest` cheaper than production,
@@ -336,11 +350,17 @@ export function decideAgility(
     }
   }
   if (objective.kind === 'migrate') {
-    const target = verdicts.find((v) => v.model === objective.toModel)
-    if (!target) return none(`no finalist on ${objective.toModel}`)
-    if (!target.withinLimits || !target.nonInferior)
-      return none(`${objective.toModel} does not qualify: ${target.reasons.join('; ')}`)
-    return { ship: target.id, reason: `migration qualifies: ${describe(target)}`, verdicts, front }
+    // Several finalists on the target model (search.finalistsPerModel): the best on the holdout
+    // among those that qualify ships.
+    const targets = byQuality(verdicts.filter((v) => v.model === objective.toModel))
+    const of = targets.length > 1 ? ` (the best on the holdout of ${targets.length} finalists on it)` : ''
+    const best = targets.find((v) => v.withinLimits && v.nonInferior)
+    if (!best) {
+      const first = targets[0]
+      if (!first) return none(`no finalist on ${objective.toModel}`)
+      return none(`${objective.toModel} does not qualify: ${first.reasons.join('; ')}${of}`)
+    }
+    return { ship: best.id, reason: `migration qualifies: ${describe(best)}${of}`, verdicts, front }
   }
   // best-quality
   const prodWithin = within(prod)
@@ -351,7 +371,7 @@ export function decideAgility(
         ? 'no finalist within the limits is significantly better than production'
         : 'production breaks the limits and no finalist within them is non-inferior to it',
     )
-  const best = [...better].sort((a, b) => b.quality - a.quality || a.costPer1k - b.costPer1k)[0] as PairVerdict
+  const best = byQuality(better)[0] as PairVerdict
   return {
     ship: best.id,
     reason: `${prodWithin ? 'best quality within the limits' : 'production breaks the limits'}: ${describe(best)}`,

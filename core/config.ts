@@ -190,6 +190,14 @@ export const CampaignConfig = z
         models: z.array(z.string().min(1)).min(1).max(8).optional(),
         /** What a search over models optimises (best-quality, cheapest, migrate); required with `models`. */
         objective: AgilityObjective.optional(),
+        /**
+         * A search over models: how many of each model's best-ranked candidates go to the holdout
+         * (1–5). Candidates a few hundredths apart are ranked on the validation split's evidence,
+         * and the one ranked first is often only the luckiest; with more than one, the holdout's
+         * larger sample chooses among them (α divided among them all). Pays when the holdout has
+         * hundreds of items; each extra finalist costs a holdout pass (docs/model-agility.md).
+         */
+        finalistsPerModel: z.number().int().min(1).max(5).default(1),
       })
       .prefault({}),
     gate: z
@@ -220,6 +228,14 @@ export const CampaignConfig = z
         code: 'custom',
         path: ['search', 'models'],
         message: `the ${objective.kind} objective compares models: list them in search.models`,
+      })
+    if (!objective && c.search.finalistsPerModel > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'finalistsPerModel'],
+        message:
+          'several finalists per model apply to a search over models: set search.objective ' +
+          '(e.g. { kind: migrate, toModel: … }) or leave finalistsPerModel at 1',
       })
     if (objective?.kind === 'migrate' && models && !models.includes(objective.toModel))
       ctx.addIssue({

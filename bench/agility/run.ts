@@ -23,7 +23,11 @@
  *
  *   npm run bench:agility [-- --seeds 20 (up to 60) --split test|dev --budget 2000 --pairs-budget 4000
  *     --margin 0.05 --holdout 1000 --validation 100 --strategy pooled-local --minibatch 8
- *     --only migrate|cheapest --json]
+ *     --finalists 1 --only migrate|cheapest --json]
+ *
+ * --finalists k is the campaign setting `search.finalistsPerModel`: each search's k best-ranked
+ * candidates per model go to the holdout (Kaizen's and random search's), α divided among them all,
+ * and a migration reports the target's finalist that ships, or else the best of them there.
  *
  * The median recovered share comes with its distribution-free 95 % interval (order statistics) and
  * the found-cheaper rate with Wilson's: with 40 migrations the median's interval spans about ±10
@@ -40,7 +44,7 @@
  */
 import { parseArgs } from 'node:util'
 import { failer, mean, median, medianInterval, wholeNumberFlag, wilsonInterval } from '../lib/cli.js'
-import { decideAgility, type AgilityObjective, type PairMeasure } from '../../core/agility.js'
+import { decideAgility, migrationFinalist, type AgilityObjective, type PairMeasure } from '../../core/agility.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
 import { randomSearchRound } from '../../core/search/baselines.js'
@@ -66,6 +70,7 @@ const { values } = parseArgs({
     strategy: { type: 'string', default: 'pooled-local' },
     minibatch: { type: 'string' },
     proposals: { type: 'string', default: String(DEFAULT_STRATEGY_SETTINGS.proposals) },
+    finalists: { type: 'string', default: '1' },
     only: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
   },
@@ -82,6 +87,8 @@ if (seeds > pool.length) fail(`--seeds: the ${values.split} split has ${pool.len
 const instances = pool.slice(0, seeds)
 const budget = int('budget', values.budget, 100)
 const pairsBudget = int('pairs-budget', values['pairs-budget'], 100)
+const perModel = int('finalists', values.finalists, 1)
+if (perModel > 5) fail('--finalists: at most 5 per model (the campaign setting search.finalistsPerModel)')
 const margin = Number(values.margin)
 if (!(margin >= 0 && margin < 0.5)) fail(`--margin: use a number from 0 to 0.5 (got "${values.margin}")`)
 const strategyName = values.strategy as keyof typeof STRATEGIES
@@ -229,6 +236,11 @@ function holdoutSaid(d: ReturnType<typeof decideAgility>, production: PairMeasur
 }
 
 const bestOn = (pool: readonly Candidate[], model: string) => ranked(pool.filter((c) => c.content.model === model))[0]
+/** A search's finalists on a model: its --finalists best-ranked candidates there. */
+const finalistsOn = (pool: readonly Candidate[], model: string) =>
+  ranked(pool.filter((c) => c.content.model === model))
+    .slice(0, perModel)
+    .map((c) => c.content)
 
 /** Random search over pairs: each round a model drawn at random, blind edits of production's prompt on it. */
 function randomPairs(models: readonly string[]): StrategyRound {
@@ -284,6 +296,29 @@ const worlds: Array<{
   costPer1k: Record<string, number>
 }> = []
 
+/** One line per instance (not with --json): Kaizen's migrations and, unless --only migrate, its cheapest pair. */
+function logInstance(instance: number, ctx: Ctx, q0: number): void {
+  if (values.json) return
+  const k = results.get('kaizen')!
+  const mig = k.migrations.filter((m) => m.instance === instance)
+  const ch = values.only === 'migrate' ? null : (k.cheapest.at(-1) as Cheapest)
+  log(
+    `instance ${instance}: production ${q0.toFixed(3)}, optima ` +
+      `${TIERS.map((t) => `${t} ${(ctx.optimum[t] as number).toFixed(3)}`).join(', ')}; ` +
+      mig
+        .map(
+          (m) =>
+            `${m.target}: drop ${m.drop.toFixed(3)}, recovered ${(100 * m.recovered).toFixed(0)} %` +
+            (m.shipped ? ', shipped' : ''),
+        )
+        .join('; ') +
+      (ch
+        ? `; cheapest: ${ch.shippedModel ?? 'none'}${ch.exists ? ' (a cheaper match exists)' : ''}, ` +
+          `cost cut ${(100 * ch.costCut).toFixed(0)} %`
+        : ''),
+  )
+}
+
 for (const instance of instances) {
   const ctx = context(instance)
   const q0 = ctx.quality(ctx.production)
@@ -310,16 +345,14 @@ for (const instance of instances) {
       `agility-mig:${instance}:${target}`,
       budget,
     )
-    const finalists: Record<Method, PromptContent> = {
-      kaizen: (bestOn(kaizenPool, target) as Candidate).content,
-      'swap-only': swapped,
-      'reoptimize-old': { ...oldBest.content, model: target },
-      'random-pairs': (
-        bestOn(await search(ctx, randomPairs([target]), `agility-rnd:${instance}:${target}`, budget), target) ?? {
-          content: swapped,
-        }
-      ).content,
-      'exact-optimum': ctx.optimumPrompt(target),
+    const rndPool = await search(ctx, randomPairs([target]), `agility-rnd:${instance}:${target}`, budget)
+    const rnd = finalistsOn(rndPool, target)
+    const finalists: Record<Method, PromptContent[]> = {
+      kaizen: finalistsOn(kaizenPool, target),
+      'swap-only': [swapped],
+      'reoptimize-old': [{ ...oldBest.content, model: target }],
+      'random-pairs': rnd.length > 0 ? rnd : [swapped],
+      'exact-optimum': [ctx.optimumPrompt(target)],
     }
     if (process.env.AGILITY_DEBUG) {
       const own = kaizenPool.filter((c) => c.content.model === target && c.validationMean !== null)
@@ -331,7 +364,7 @@ for (const instance of instances) {
         `${scoredItems.get(c)} items, estimate ${c.estimate?.toFixed(3)}, exact ${ctx.quality(c.content).toFixed(3)}`
       log(
         `  ${target}: ${own.length} validated, best seen ${recovered(bestSeen).toFixed(2)}, ` +
-          `finalist ${recovered(ctx.quality(finalists.kaizen)).toFixed(2)}; best seen: ranked ` +
+          `finalist ${recovered(ctx.quality(finalist.content)).toFixed(2)}; best seen: ranked ` +
           `${ranked(own).indexOf(best)}, ${about(best)}; finalist: ${about(finalist)}`,
       )
       if (process.env.AGILITY_DEBUG === '3') {
@@ -362,12 +395,13 @@ for (const instance of instances) {
       }
     }
     for (const method of METHODS) {
-      const f = finalists[method]
-      const d = decideAgility(objective, prodMeasure, [measure(ctx, f, `${method}:${target}`)], {
+      const fs = finalists[method]
+      const measures = fs.map((f, i) => measure(ctx, f, i === 0 ? `${method}:${target}` : `${method}:${target}:${i}`))
+      const d = decideAgility(objective, prodMeasure, measures, {
         seed: `${instance}:${target}`,
         resamples: 4000,
       })
-      const q = ctx.quality(f)
+      const q = ctx.quality(fs[measures.findIndex((m) => m.id === migrationFinalist(d, target))] as PromptContent)
       if (process.env.AGILITY_DEBUG && d.ship !== null && q < q0 - margin - 1e-9)
         log(
           `  regression: ${method} to ${target} shipped at ${q.toFixed(4)} vs production ${q0.toFixed(4)}; ` +
@@ -385,7 +419,10 @@ for (const instance of instances) {
   }
 
   // Cheapest within the margin, over every tier.
-  if (values.only === 'migrate') continue
+  if (values.only === 'migrate') {
+    logInstance(instance, ctx, q0)
+    continue
+  }
   const objective: AgilityObjective = { kind: 'cheapest', margin }
   const cheaperTiers = TIERS.filter((t) => t !== PRODUCTION_MODEL)
   const exists = cheaperTiers.some((t) => (ctx.optimum[t] as number) >= q0)
@@ -397,10 +434,10 @@ for (const instance of instances) {
   )
   const rndPool = await search(ctx, randomPairs([...TIERS]), `agility-pairs-rnd:${instance}`, pairsBudget)
   const finalistSets: Record<Method, PromptContent[]> = {
-    kaizen: TIERS.flatMap((t) => bestOn(kaizenPool, t)?.content ?? []),
+    kaizen: TIERS.flatMap((t) => finalistsOn(kaizenPool, t)),
     'swap-only': cheaperTiers.map((t) => ({ ...ctx.production, model: t })),
     'reoptimize-old': TIERS.map((t) => ({ ...oldBest.content, model: t })),
-    'random-pairs': TIERS.flatMap((t) => bestOn(rndPool, t)?.content ?? []),
+    'random-pairs': TIERS.flatMap((t) => finalistsOn(rndPool, t)),
     'exact-optimum': TIERS.map((t) => ctx.optimumPrompt(t)),
   }
   if (process.env.AGILITY_DEBUG) {
@@ -438,24 +475,7 @@ for (const instance of instances) {
       regression: shipped !== null && q < q0 - margin - 1e-9,
     })
   }
-  if (!values.json) {
-    const k = results.get('kaizen')!
-    const mig = k.migrations.filter((m) => m.instance === instance)
-    const ch = k.cheapest.at(-1) as Cheapest
-    log(
-      `instance ${instance}: production ${q0.toFixed(3)}, optima ` +
-        `${TIERS.map((t) => `${t} ${(ctx.optimum[t] as number).toFixed(3)}`).join(', ')}; ` +
-        mig
-          .map(
-            (m) =>
-              `${m.target}: drop ${m.drop.toFixed(3)}, recovered ${(100 * m.recovered).toFixed(0)} %` +
-              (m.shipped ? ', shipped' : ''),
-          )
-          .join('; ') +
-        `; cheapest: ${ch.shippedModel ?? 'none'}${ch.exists ? ' (a cheaper match exists)' : ''}, ` +
-        `cost cut ${(100 * ch.costCut).toFixed(0)} %`,
-    )
-  }
+  logInstance(instance, ctx, q0)
 }
 
 const summarize = (method: Method) => {
@@ -481,6 +501,7 @@ const out = {
   instances: instances.length,
   budget,
   pairsBudget,
+  finalistsPerModel: perModel,
   margin,
   sizes,
   strategy: strategyName,
@@ -504,7 +525,8 @@ else {
   const f = (x: number | null, pct = false) => (x === null ? '—' : pct ? `${(100 * x).toFixed(0)} %` : x.toFixed(3))
   log(
     `\n${out.instances} ${out.split} instances, migration budget ${budget}, pairs budget ${pairsBudget}, margin ` +
-      `${margin}, holdout ${sizes.holdout}; a cheaper tier can match production in ${out.withCheaperMatch}`,
+      `${margin}, holdout ${sizes.holdout}, finalists per model ${perModel}; a cheaper tier can match production ` +
+      `in ${out.withCheaperMatch}`,
   )
   const within = (x: number | null, i: [number, number] | null) =>
     `${f(x, true)}${i ? ` (${(100 * i[0]).toFixed(0)}–${(100 * i[1]).toFixed(0)})` : ''}`

@@ -38,6 +38,7 @@ export interface ConfigFlags {
   margin?: number
   maxCostPer1k?: number
   maxLatencyMs?: number
+  finalists?: number
 }
 
 /** `search.models` and `search.objective` from the agility flags (null: none given). */
@@ -78,7 +79,7 @@ export async function configFromFlags(opts: ConfigFlags): Promise<{ config: Camp
     if (current === undefined || current === null) merged[section] = set
     else if (isMapping(current)) merged[section] = { ...current, ...set }
   }
-  override('search', { rounds: opts.rounds, rolloutBudget: opts.budget })
+  override('search', { rounds: opts.rounds, rolloutBudget: opts.budget, finalistsPerModel: opts.finalists })
   override('canary', { weight: opts.canaryWeight })
   const agility = agilityFlags(opts, merged['search'])
   if (agility) {
@@ -95,7 +96,11 @@ export async function configFromFlags(opts: ConfigFlags): Promise<{ config: Camp
       merged['canary'] = { ...canary, analysis: { ...analysis, margin: opts.margin } }
   }
   const flagged =
-    opts.rounds !== undefined || opts.budget !== undefined || opts.canaryWeight !== undefined || agility !== null
+    opts.rounds !== undefined ||
+    opts.budget !== undefined ||
+    opts.finalists !== undefined ||
+    opts.canaryWeight !== undefined ||
+    agility !== null
   return {
     config: parseCampaignConfig(merged, opts.config && flagged ? `${where} (with flags)` : where),
     input: merged,
@@ -126,6 +131,12 @@ export function configOptions(command: Command): Command {
       '--max-latency-ms <ms>',
       'model agility: highest mean latency of a shipped pair (search.objective.maxLatencyMs)',
       numberFlag('--max-latency-ms', z.number().positive(), 'search.objective.maxLatencyMs'),
+    )
+    .option(
+      '--finalists <k>',
+      "model agility: each model's k best-ranked candidates go to the holdout, the best there ships " +
+        '(search.finalistsPerModel; one extra holdout pass each)',
+      configFlag('--finalists', 'search.finalistsPerModel'),
     )
 }
 

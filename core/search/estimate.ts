@@ -104,8 +104,8 @@ export function estimateCampaign(input: EstimateInput): Estimate {
   }
   const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
   // A search over models (docs/model-agility.md): production's prompt validated on each model first,
-  // and each model's finalist on the holdout besides production (a migration: also production's
-  // prompt unchanged on the target model, its drop).
+  // and each model's finalists (`finalistsPerModel`) on the holdout besides production (a
+  // migration: also production's prompt unchanged on the target model, its drop).
   const models = searchModels(s).length
   const switches = models * validation
   const search = {
@@ -114,7 +114,8 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     high: cap(switches + proposals * perProposal(1)),
   }
   const baseline = train + validation
-  const gate = (1 + Math.max(1, models) + (s.objective?.kind === 'migrate' ? 1 : 0)) * holdout
+  const finalists = models > 0 ? models * s.finalistsPerModel : 1
+  const gate = (1 + finalists + (s.objective?.kind === 'migrate' ? 1 : 0)) * holdout
   const total = {
     low: baseline + search.low + gate,
     expected: baseline + search.expected + gate,
@@ -158,8 +159,11 @@ export function estimateCampaign(input: EstimateInput): Estimate {
         'the estimate is an upper bound on them',
       ...(models > 0
         ? [
-            `a search over ${models} model(s): production's prompt validated on each, each one's finalist on the ` +
-              "holdout; dollars at the production model's price (a cheaper model costs less)",
+            `a search over ${models} model(s): production's prompt validated on each, ` +
+              (s.finalistsPerModel > 1
+                ? `each one's ${s.finalistsPerModel} best-ranked candidates on the holdout`
+                : "each one's finalist on the holdout") +
+              "; dollars at the production model's price (a cheaper model costs less)",
           ]
         : []),
       ...(s.strategy === 'fewshot'

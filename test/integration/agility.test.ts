@@ -49,6 +49,8 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
       'sim-small',
       '--margin',
       '0.05',
+      '--finalists',
+      '2',
       '--config',
       config,
       '--id',
@@ -67,6 +69,7 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   assert.match(said, /Objective migrate \(margin 0\.05\); holdout front/)
   assert.match(said, /sim-small .* qualifies/)
   assert.match(said, /Decision: canary-started\. migration qualifies: sim-small/)
+  assert.match(said, /the best on the holdout of 2 finalists on it/)
 
   const handle = h.client.workflow.getHandle('migrate-1')
   const result: CampaignResult = await handle.result()
@@ -78,6 +81,12 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   const pair = front.find((p) => p.id === result.winnerVersion)!
   assert.ok(pair.costPer1k < prod.costPer1k / 2, `${pair.costPer1k} vs ${prod.costPer1k}`)
   assert.ok(pair.quality >= prod.quality - 0.05, `${pair.quality} vs ${prod.quality}`)
+  // --finalists 2: sim-small's two best-ranked candidates went to the holdout; the better one there
+  // that qualifies ships, and the drop's share won back is the shipped one's.
+  const finalists = result.agility!.verdicts.filter((v) => v.model === 'sim-small')
+  assert.equal(finalists.length, 2)
+  const qualifying = finalists.filter((v) => v.withinLimits && v.nonInferior)
+  assert.equal(pair.quality, Math.max(...qualifying.map((v) => v.quality)))
   // The drop, on the holdout: production's prompt unchanged on sim-small, against production on the
   // same items (sim-small ignores the seed prompt's JSON wording: a large drop), and the share won back.
   const drop = result.agility!.drop!

@@ -4,6 +4,7 @@ import {
   AgilityObjective,
   decideAgility,
   migrationDrop,
+  migrationFinalist,
   nonInferiority,
   paretoFront,
   type PairMeasure,
@@ -155,6 +156,29 @@ test('the decision: cheapest non-inferior pair, migration within limits, best qu
   assert.equal(best.ship, 'mid', best.reason)
   // Without a cap, mid must be significantly better than production, and it is not.
   assert.equal(decideAgility({ kind: 'best-quality', margin: 0.05 }, prod, [mid, small]).ship, null)
+})
+
+test('several finalists on the target model: the best that qualifies ships, α divided among them', () => {
+  const n = 1000
+  const prod = pair('prod', 'big', bernoulli(0.75, n, 'k-prod'), 0.01)
+  const weak = pair('weak', 'small', bernoulli(0.6, n, 'k-weak'), 0.001)
+  const good = pair('good', 'small', bernoulli(0.76, n, 'k-good'), 0.001)
+  const fair = pair('fair', 'small', bernoulli(0.73, n, 'k-fair'), 0.001)
+  const objective = AgilityObjective.parse({ kind: 'migrate', toModel: 'small', margin: 0.05 })
+  const d = decideAgility(objective, prod, [weak, fair, good], { resamples: 2000 })
+  assert.equal(d.ship, 'good', d.reason)
+  assert.match(d.reason, /the best on the holdout of 3 finalists on it/)
+  assert.equal(migrationFinalist(d, 'small'), 'good')
+  // Each is tested at α / 3: the same finalist's bound is lower than when tested alone.
+  const alone = decideAgility(objective, prod, [good], { resamples: 2000 })
+  const bound = (x: typeof d, id: string) => x.verdicts.find((v) => v.id === id)!.lowerBound!
+  assert.ok(bound(d, 'good') < bound(alone, 'good'))
+  // None qualifies: nothing ships, and the reason is the best one's, the drop is reported with it.
+  const none = decideAgility(objective, prod, [weak, pair('weak2', 'small', bernoulli(0.62, n, 'k-w2'), 0.001)])
+  assert.equal(none.ship, null)
+  assert.match(none.reason, /small does not qualify: .*\(the best on the holdout of 2 finalists on it\)/)
+  assert.equal(migrationFinalist(none, 'small'), 'weak2')
+  assert.equal(migrationFinalist(none, 'mid'), null)
 })
 
 test('a model search gives each model production`s prompt first, then searches the chosen one', async () => {

@@ -92,6 +92,15 @@ test('Kaizen errors map to Temporal failures: type = code, retry only transient 
   assert.ok(isKaizenError(Object.assign(new Error('x'), { name: 'KaizenError', code: 'CONFLICT' })))
 })
 
+test('--finalists sets search.finalistsPerModel, and only a search over models takes more than one', async () => {
+  assert.equal((await configFromFlags({ toModel: 'sim-small', finalists: 3 })).config.search.finalistsPerModel, 3)
+  assert.equal((await configFromFlags({ toModel: 'sim-small' })).config.search.finalistsPerModel, 1)
+  await assert.rejects(
+    configFromFlags({ finalists: 3 }),
+    /search\.finalistsPerModel: several finalists per model apply to a search over models: set search\.objective/,
+  )
+})
+
 test('--margin of a model search is also the canary readiness margin, unless the config sets its own', async () => {
   const flagged = await configFromFlags({ toModel: 'sim-small', margin: 0.1 })
   assert.equal(flagged.config.search.objective?.margin, 0.1)

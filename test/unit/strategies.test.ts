@@ -226,6 +226,16 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
     }),
   })
   assert.equal(migrate.rollouts.holdout, 3 * 90)
+  // Three finalists per model: each model's three best-ranked candidates on the holdout.
+  const three = estimateCampaign({
+    ...base,
+    config: parseCampaignConfig({
+      sample: { size: 300 },
+      search: { strategy: 'gepa', objective: { kind: 'migrate', toModel: 'sim-small' }, finalistsPerModel: 3 },
+    }),
+  })
+  assert.equal(three.rollouts.holdout, (1 + 3 + 1) * 90)
+  assert.ok(three.assumptions.some((a) => /3 best-ranked candidates on the holdout/.test(a)))
 })
 
 test(`campaign estimate: how a spend budget divides between the baseline, the holdout reserve \
