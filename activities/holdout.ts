@@ -186,7 +186,7 @@ export function createHoldoutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * A search over models: production and each model's finalist on the holdout, the front and the
+     * A search over models: production and each model's finalists on the holdout, the front and the
      * decision (core/agility.ts); the pair that qualifies is then checked like any winner (golden
      * set, safety) against production on the same items.
      */

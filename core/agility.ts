@@ -1,8 +1,9 @@
 /**
  * @module core/agility
  * Model agility: what a campaign over (model, parameters, prompt) pairs optimises, the Pareto
- * front of its finalists on the holdout (quality × cost × latency, with intervals), and the
- * decision rule that says which pair, if any, ships against production.
+ * front of its finalists on the holdout (quality × cost × latency, with intervals; one or more per
+ * model, `search.finalistsPerModel`), and the decision rule that says which pair, if any, ships
+ * against production.
  *
  * Objectives (docs/model-agility.md):
  * - `best-quality`: the best quality among pairs within a cost per 1,000 requests (and latency)
@@ -353,13 +354,17 @@ export function decideAgility(
     // Several finalists on the target model (search.finalistsPerModel): the best on the holdout
     // among those that qualify ships.
     const targets = byQuality(verdicts.filter((v) => v.model === objective.toModel))
-    const of = targets.length > 1 ? ` (the best on the holdout of ${targets.length} finalists on it)` : ''
+    const first = targets[0]
+    if (!first) return none(`no finalist on ${objective.toModel}`)
+    const n = targets.length
     const best = targets.find((v) => v.withinLimits && v.nonInferior)
-    if (!best) {
-      const first = targets[0]
-      if (!first) return none(`no finalist on ${objective.toModel}`)
-      return none(`${objective.toModel} does not qualify: ${first.reasons.join('; ')}${of}`)
-    }
+    if (!best)
+      return none(
+        `${objective.toModel} does not qualify: ` +
+          `${n > 1 ? `none of its ${n} finalists does; the best on the holdout: ` : ''}${first.reasons.join('; ')}`,
+      )
+    const which = best === first ? 'the best on the holdout' : 'the best that qualifies'
+    const of = n > 1 ? ` (${which} of ${n} finalists on it)` : ''
     return { ship: best.id, reason: `migration qualifies: ${describe(best)}${of}`, verdicts, front }
   }
   // best-quality

@@ -134,8 +134,8 @@ export function configOptions(command: Command): Command {
     )
     .option(
       '--finalists <k>',
-      "model agility: each model's k best-ranked candidates go to the holdout, the best there ships " +
-        '(search.finalistsPerModel; one extra holdout pass each)',
+      "model agility: each model's k best-ranked candidates go to the holdout, where the objective's rule " +
+        'chooses among all that qualify (search.finalistsPerModel; one extra holdout pass each)',
       configFlag('--finalists', 'search.finalistsPerModel'),
     )
 }

@@ -1,7 +1,7 @@
 /**
  * @module workflows/campaign/agility
  * Step 4 of a campaign that searched (model, prompt) pairs (docs/model-agility.md): production and
- * each model's finalist on the holdout, the quality × cost × latency front, and the objective's
+ * each model's finalists on the holdout, the quality × cost × latency front, and the objective's
  * decision rule (core/agility.ts). The pair that qualifies must still pass the golden set and the
  * safety checks, then it is canaried like any winner: the canary's cost test expects its measured
  * cost ratio, and the gateway calls the pair's model for the canary's traffic.

@@ -68,7 +68,7 @@ async function runbook(run: CampaignRun): Promise<CampaignResult> {
   // 3. Search, round by round, under the rollout budget.
   const stopReason = await search(run, begin, snapshot)
 
-  // 4'. A search over models: each model's finalist against production, by the objective.
+  // 4'. A search over models: each model's finalists against production, by the objective.
   if (config.search.objective) return await shipPair(run, begin, config.search.objective, stopReason)
 
   // 4. The holdout gate: touched once, by the finalist.
