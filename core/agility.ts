@@ -249,6 +249,10 @@ export function migrationFinalist(decision: AgilityDecision, toModel: string): s
   return (shipped ?? byQuality(decision.verdicts.filter((v) => v.model === toModel))[0])?.id ?? null
 }
 
+/** A finalist's verdict in words: why it does not qualify, or that it does (and whether the objective chose it). */
+export const describeVerdict = (v: PairVerdict, chosen: string | null | undefined) =>
+  v.reasons.length > 0 ? v.reasons.join('; ') : v.id === chosen ? 'qualifies, chosen' : 'qualifies'
+
 /** Dollars as people read them: four decimals under 10 cents, else two. */
 export const formatUsd = (x: number) => `$${x < 0.1 ? x.toFixed(4) : x.toFixed(2)}`
 

@@ -82,6 +82,8 @@ export interface AgilityResult {
   reason: string
   front: FrontPoint[]
   verdicts: PairVerdict[]
+  /** The pair the objective chose (null: none qualifies; absent in results of builds before 2026-12-05). */
+  ship?: string | null
   /** A migration's drop on the holdout: production's prompt unchanged on the target model, and the share won back. */
   drop?: MigrationDrop
 }

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { estimateTaskCampaign } from '../../client/estimate.js'
 import { describeFailure, type FailureReport } from '../../client/failures.js'
 import type { CampaignView } from '../../client/operations.js'
-import { describeDrop, formatUsd } from '../../core/agility.js'
+import { describeDrop, describeVerdict, formatUsd } from '../../core/agility.js'
 import { isMapping, parseCampaignConfig, type CampaignConfig } from '../../core/config.js'
 import {
   campaignStatusQuery,
@@ -209,7 +209,7 @@ export function describeFront(a: AgilityResult): string[] {
       `  ${p.onFront ? '*' : ' '} ${p.id.slice(0, 22).padEnd(22)}  ${p.model.slice(0, 23).padEnd(23)}  ` +
         `${q.padEnd(24)}  ` +
         `${formatUsd(p.costPer1k).padStart(13)}  ${String(Math.round(p.latencyMs)).padStart(6)} ms` +
-        (v ? `  ${v.reasons.length === 0 ? 'qualifies' : v.reasons.join('; ')}` : '  production'),
+        (v ? `  ${describeVerdict(v, a.ship)}` : '  production'),
     )
   }
   if (a.drop) lines.push(describeDrop(a.drop))

@@ -7,7 +7,7 @@
  * drop. While it runs, the page refreshes its progress by itself.
  */
 import type { FC } from 'hono/jsx'
-import { describeDrop, formatUsd } from '../../core/agility.js'
+import { describeDrop, describeVerdict, formatUsd } from '../../core/agility.js'
 import type { CampaignView } from '../../client/operations.js'
 import type { CandidatePoint } from '../../db/queries/console.js'
 import { LineChart, ScatterChart } from '../charts.js'
@@ -165,7 +165,7 @@ const ModelsSection: FC<{ a: Agility }> = ({ a }) => (
               <td>{Math.round(p.latencyMs)} ms</td>
               <td>{p.onFront ? 'yes' : 'no'}</td>
               <td class={v ? (v.reasons.length === 0 ? 'good' : 'bad') : ''}>
-                {v ? (v.reasons.length === 0 ? 'qualifies' : v.reasons.join('; ')) : 'production'}
+                {v ? describeVerdict(v, a.ship) : 'production'}
               </td>
             </tr>
           )

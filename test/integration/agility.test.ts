@@ -67,7 +67,7 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   if (process.env.AGILITY_TEST_OUT) writeFileSync(process.env.AGILITY_TEST_OUT, said)
   // The front is printed: production and the sim-small finalist, each with quality, cost and latency.
   assert.match(said, /Objective migrate \(margin 0\.05\); holdout front/)
-  assert.match(said, /sim-small .* qualifies/)
+  assert.match(said, /sim-small .* qualifies, chosen/)
   assert.match(said, /Decision: canary-started\. migration qualifies: sim-small/)
   assert.match(said, /the best (on the holdout|that qualifies) of 2 finalists on it/)
 

@@ -50,6 +50,7 @@ export async function shipPair(
     reason: decision.reason,
     front: decision.front,
     verdicts: decision.verdicts,
+    ship: decision.ship,
     ...(cmp.drop ? { drop: cmp.drop } : {}),
   }
   if (!decision.ship || !shipped)
