@@ -39,6 +39,8 @@ export interface BudgetSplit {
   searchUsd: number
   /** Search rollouts that buys at the expected cost per call (0 when none). */
   searchRollouts: number
+  /** `search.finalistsPerModel` of a search over models (each finalist is a holdout pass); 1 otherwise. */
+  finalistsPerModel: number
 }
 
 export interface Estimate {
@@ -187,7 +189,10 @@ export function budgetShortfall(budget: BudgetSplit): string | null {
     `search.budgetUsd $${budget.usd} does not cover scoring the baseline (~$${budget.baselineUsd.toFixed(4)}) ` +
     `and what is kept for the holdout gate (~$${budget.holdoutReserveUsd.toFixed(4)}): the search would ` +
     `stop before its first proposal. Raise search.budgetUsd above ` +
-    `$${(budget.baselineUsd + budget.holdoutReserveUsd).toFixed(4)}.`
+    `$${(budget.baselineUsd + budget.holdoutReserveUsd).toFixed(4)}` +
+    (budget.finalistsPerModel > 1
+      ? `, or lower search.finalistsPerModel (${budget.finalistsPerModel}: each finalist is a pass over the holdout).`
+      : '.')
   )
 }
 
@@ -220,5 +225,7 @@ function budgetSplit(
   const holdoutReserveUsd = counts.gate * counts.perCall + Math.min(input.budgetCheck.inFlight, counts.gate) * worst
   const searchUsd = usd - baselineUsd - holdoutReserveUsd
   const searchRollouts = searchUsd > 0 && counts.perCall > 0 ? Math.floor(searchUsd / counts.perCall) : 0
-  return { usd, baselineUsd, holdoutReserveUsd, searchUsd, searchRollouts }
+  const s = input.config.search
+  const finalistsPerModel = searchModels(s).length > 0 ? s.finalistsPerModel : 1
+  return { usd, baselineUsd, holdoutReserveUsd, searchUsd, searchRollouts, finalistsPerModel }
 }

@@ -236,6 +236,20 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
   })
   assert.equal(three.rollouts.holdout, (1 + 3 + 1) * 90)
   assert.ok(three.assumptions.some((a) => /3 best-ranked candidates on the holdout/.test(a)))
+  // A spend budget that leaves the search nothing says so, and names the finalists as a way out.
+  const tight = estimateCampaign({
+    ...base,
+    budgetCheck: { maxTokens: 400, inFlight: 4 },
+    config: parseCampaignConfig({
+      sample: { size: 300 },
+      search: { objective: { kind: 'migrate', toModel: 'sim-small' }, finalistsPerModel: 3, budgetUsd: 0.01 },
+    }),
+  })
+  assert.match(tight.warnings.join('\n'), /does not cover scoring the baseline/)
+  assert.match(
+    tight.warnings.join('\n'),
+    /or lower search\.finalistsPerModel \(3: each finalist is a pass over the holdout\)/,
+  )
 })
 
 test(`campaign estimate: how a spend budget divides between the baseline, the holdout reserve \
