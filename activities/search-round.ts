@@ -7,8 +7,7 @@
 import { and, asc, eq, lt, sql } from 'drizzle-orm'
 import type { NeedsEvaluations } from '../core/fanout.js'
 import { KaizenError, isKaizenError } from '../core/errors.js'
-import { ranked } from '../core/search/common.js'
-import { modelRound, unchangedOn, type ModelChoice } from '../core/search/models.js'
+import { leadersOf, modelRound, unchangedOn, type ModelChoice } from '../core/search/models.js'
 import { runRound, strategyRound } from '../core/search/strategies.js'
 import { incumbent, type Candidate, type RoundOutcome } from '../core/search/types.js'
 import type { Db } from '../db/client.js'
@@ -55,10 +54,6 @@ export interface Finalist {
   validationMean: number
   estimate?: number
 }
-
-/** The `perModel` best-ranked candidates of each model, in rank order (production's candidate stands for its model). */
-const leadersOf = (pool: readonly Candidate[], models: readonly string[], perModel: number) =>
-  models.flatMap((model) => ranked(pool.filter((c) => c.content.model === model)).slice(0, perModel))
 
 /** The finalists the holdout compares: each model's best-ranked candidates (`search.finalistsPerModel`). */
 function finalistsOf(

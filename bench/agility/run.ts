@@ -48,7 +48,7 @@ import { decideAgility, migrationFinalist, type AgilityObjective, type PairMeasu
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
 import { randomSearchRound } from '../../core/search/baselines.js'
-import { modelRound, type ModelChoice } from '../../core/search/models.js'
+import { leadersOf, modelRound, type ModelChoice } from '../../core/search/models.js'
 import { POOLED_LOCAL_MODEL } from '../../core/search/pooled-local.js'
 import { STRATEGIES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategyRound } from '../../core/search/types.js'
@@ -235,12 +235,10 @@ function holdoutSaid(d: ReturnType<typeof decideAgility>, production: PairMeasur
   return `${v?.quality.toFixed(4)} vs ${prod.toFixed(4)}, lower bound of the difference ${v?.lowerBound?.toFixed(4)}`
 }
 
-const bestOn = (pool: readonly Candidate[], model: string) => ranked(pool.filter((c) => c.content.model === model))[0]
+const bestOn = (pool: readonly Candidate[], model: string) => leadersOf(pool, [model])[0]
 /** A search's finalists on a model: its --finalists best-ranked candidates there. */
 const finalistsOn = (pool: readonly Candidate[], model: string) =>
-  ranked(pool.filter((c) => c.content.model === model))
-    .slice(0, perModel)
-    .map((c) => c.content)
+  leadersOf(pool, [model], perModel).map((c) => c.content)
 
 /** Random search over pairs: each round a model drawn at random, blind edits of production's prompt on it. */
 function randomPairs(models: readonly string[]): StrategyRound {

@@ -48,6 +48,13 @@ export function onModel(content: PromptContent, model: string): PromptContent {
 
 const byModel = (pool: readonly Candidate[], model: string) => pool.filter((c) => c.content.model === model)
 
+/**
+ * The finalists a search over models sends to the holdout: each model's `perModel` best-ranked
+ * candidates (`search.finalistsPerModel`), in rank order (production's candidate stands for its model).
+ */
+export const leadersOf = (pool: readonly Candidate[], models: readonly string[], perModel = 1): Candidate[] =>
+  models.flatMap((model) => ranked(byModel(pool, model)).slice(0, perModel))
+
 function best(cands: readonly Candidate[]): Candidate | null {
   return ranked(cands)[0] ?? null
 }
