@@ -1,0 +1,184 @@
+/**
+ * A reference for bench:agility's recovery goal: how much of the migration drop a learner that
+ * knows more than any search can recovers from the same rollouts. Not a search strategy and not
+ * Kaizen: it is given the scenario's clause library (every clause and both of its wordings, with
+ * which wordings are the same clause), which a search must find through its proposer.
+ *
+ * For each migration of bench:agility (same worlds, production, tiers, 100 validation items and
+ * exact objective), the learner spends the whole budget on a designed experiment: random sets of
+ * as many clauses as the task allows, each in a random wording, each scored on `--items` random
+ * validation items (sampled success, as the search sees it). It fits a logistic model of success
+ * with an intercept per validation item and an effect per (clause, wording) — with `--clusters`,
+ * per (input cluster, clause, wording), the cluster being known — and writes the best set the
+ * model predicts. Nothing is validated and no holdout decision is taken: the set's exact quality
+ * gives the share of the drop recovered, as bench:agility defines it.
+ *
+ *   npx tsx bench/agility/designed.ts [--split test|dev --seeds 60 --budget 2000 --items 4
+ *     --validation 100 --ridge 2 --clusters]
+ */
+import { parseArgs } from 'node:util'
+import { Rng } from '../../core/rng.js'
+import { SimWorld } from '../../sim/world.js'
+import { failer, median, medianInterval, wholeNumberFlag } from '../lib/cli.js'
+import { PROMPT_PREAMBLE, exactOptimum, exampleKeys, promptFor } from '../search/optimum.js'
+import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS, agilityInstance, tierView } from './families.js'
+
+const { values } = parseArgs({
+  options: {
+    split: { type: 'string', default: 'test' },
+    seeds: { type: 'string', default: '60' },
+    budget: { type: 'string', default: '2000' },
+    items: { type: 'string', default: '4' },
+    validation: { type: 'string', default: '100' },
+    ridge: { type: 'string', default: '2' },
+    clusters: { type: 'boolean', default: false },
+  },
+})
+const fail = failer('bench/agility/designed')
+const int = wholeNumberFlag(fail)
+if (values.split !== 'test' && values.split !== 'dev') fail('--split: use "test" or "dev"')
+const instances = values.split === 'dev' ? DEV_INSTANCES : TEST_INSTANCES
+const seeds = int('seeds', values.seeds, 1)
+if (seeds > instances.length) fail(`--seeds: the ${values.split} split has ${instances.length} instances`)
+const budget = int('budget', values.budget, 10)
+const perDesign = int('items', values.items, 1)
+const nValidation = int('validation', values.validation, 10)
+const ridge = Number(values.ridge)
+if (!(ridge > 0)) fail(`--ridge: use a positive number (got "${values.ridge}")`)
+
+interface Row {
+  item: number
+  features: readonly number[]
+  y: number
+}
+
+/**
+ * Ridge-penalised logistic regression by Newton's method: an intercept per item (penalty 0.1)
+ * and an effect per feature (penalty `lambda`). Returns [intercepts…, effects…].
+ */
+function fitLogistic(rows: readonly Row[], nItems: number, nFeatures: number, lambda: number): Float64Array {
+  const P = nItems + nFeatures
+  const theta = new Float64Array(P)
+  for (let iteration = 0; iteration < 12; iteration++) {
+    const grad = new Float64Array(P)
+    const hess: Float64Array[] = Array.from({ length: P }, () => new Float64Array(P + 1))
+    for (const r of rows) {
+      const idx = [r.item, ...r.features.map((f) => nItems + f)]
+      const z = idx.reduce((s, a) => s + (theta[a] as number), 0)
+      const p = 1 / (1 + Math.exp(-z))
+      for (const a of idx) {
+        grad[a] = (grad[a] as number) + r.y - p
+        const row = hess[a] as Float64Array
+        for (const b of idx) row[b] = (row[b] as number) + p * (1 - p)
+      }
+    }
+    for (let a = 0; a < P; a++) {
+      const penalty = a < nItems ? 0.1 : lambda
+      const row = hess[a] as Float64Array
+      row[a] = (row[a] as number) + penalty
+      row[P] = (grad[a] as number) - penalty * (theta[a] as number)
+    }
+    // Gaussian elimination with partial pivoting on [H | g].
+    for (let c = 0; c < P; c++) {
+      let pivot = c
+      for (let r = c + 1; r < P; r++)
+        if (Math.abs((hess[r] as Float64Array)[c] as number) > Math.abs((hess[pivot] as Float64Array)[c] as number))
+          pivot = r
+      ;[hess[c], hess[pivot]] = [hess[pivot] as Float64Array, hess[c] as Float64Array]
+      const top = hess[c] as Float64Array
+      for (let r = c + 1; r < P; r++) {
+        const row = hess[r] as Float64Array
+        const f = (row[c] as number) / (top[c] as number)
+        if (f !== 0) for (let k = c; k <= P; k++) row[k] = (row[k] as number) - f * (top[k] as number)
+      }
+    }
+    const step = new Float64Array(P)
+    for (let r = P - 1; r >= 0; r--) {
+      const row = hess[r] as Float64Array
+      let s = row[P] as number
+      for (let k = r + 1; k < P; k++) s -= (row[k] as number) * (step[k] as number)
+      step[r] = s / (row[r] as number)
+    }
+    for (let a = 0; a < P; a++) theta[a] = (theta[a] as number) + (step[a] as number)
+  }
+  return theta
+}
+
+const test = exampleKeys({} as never, 'test', 1500)
+const validation = exampleKeys({} as never, 'validation', nValidation)
+const recovered: number[] = []
+const started = Date.now()
+for (const instance of instances.slice(0, seeds)) {
+  const inst = agilityInstance(instance, test)
+  const { world, scenario } = inst
+  const library = scenario.clauses.map((c) => c.id)
+  const clusters = scenario.clusters.map((c) => c.id)
+  const limit = scenario.task.maxClauses
+  const line: string[] = []
+  for (const tier of TIERS.filter((t) => t !== PRODUCTION_MODEL)) {
+    const quality = (text: string) => {
+      const clauses = world.parseClauses(text, tier)
+      return test.reduce((a, k) => a + world.probability(world.example(k), clauses, tier), 0) / test.length
+    }
+    const optimum = exactOptimum(new SimWorld(tierView(scenario, tier)), test, tier)
+    const best = quality(promptFor(tierView(scenario, tier), optimum.clauses))
+    const swapped = quality(inst.productionSystem)
+    const clausesOfProduction = world.parseClauses(inst.productionSystem, PRODUCTION_MODEL)
+    const production =
+      test.reduce((a, k) => a + world.probability(world.example(k), clausesOfProduction, PRODUCTION_MODEL), 0) /
+      test.length
+    // A set of (clause, wording) as instruction text.
+    const text = (set: ReadonlyArray<readonly [string, number]>) =>
+      [
+        PROMPT_PREAMBLE,
+        ...set.map(([c, w]) => scenario.clauses.find((x) => x.id === c)?.paraphrases[w] as string),
+      ].join(' ')
+    const feature = (cluster: string, clause: string, wording: number) =>
+      (values.clusters ? clusters.indexOf(cluster) * library.length * 2 : 0) + library.indexOf(clause) * 2 + wording
+    const rng = Rng.fromSeed('bench-agility-designed', instance, tier)
+    const rows: Row[] = []
+    while (rows.length + perDesign <= budget) {
+      const set = rng.sample(library, limit).map((c) => [c, rng.int(2)] as const)
+      const t = text(set)
+      for (const item of rng.sample([...validation.keys()], perDesign)) {
+        const ex = world.example(validation[item] as string)
+        const y = world.respond(t, ex, tier, 0).success ? 1 : 0
+        rows.push({ item, features: set.map(([c, w]) => feature(ex.cluster, c, w)), y })
+      }
+    }
+    const nFeatures = library.length * 2 * (values.clusters ? clusters.length : 1)
+    const theta = fitLogistic(rows, validation.length, nFeatures, ridge)
+    const itemClusters = validation.map((k) => world.example(k).cluster)
+    // The model's predicted mean success over the validation items, for a set.
+    const predicted = (set: ReadonlyArray<readonly [string, number]>) =>
+      itemClusters.reduce((s, cluster, i) => {
+        const z = set.reduce((x, [c, w]) => x + (theta[validation.length + feature(cluster, c, w)] as number), 0)
+        return s + 1 / (1 + Math.exp(-((theta[i] as number) + z)))
+      }, 0) / validation.length
+    // Local search from production's clauses: replace one (clause, wording) while the prediction improves.
+    let set: Array<readonly [string, number]> = inst.productionClauses.map((c) => [c, 0] as const)
+    let score = predicted(set)
+    for (let improved = true; improved;) {
+      improved = false
+      for (let a = 0; a < set.length && !improved; a++)
+        for (const c of library)
+          for (const w of [0, 1]) {
+            if (improved || set.some(([x], j) => x === c && j !== a)) continue
+            const next = set.map((e, j) => (j === a ? ([c, w] as const) : e))
+            const s = predicted(next)
+            if (s > score + 1e-9) [set, score, improved] = [next, s, true]
+          }
+    }
+    const share = (quality(text(set)) - swapped) / (best - swapped)
+    recovered.push(share)
+    line.push(`${tier}: drop ${(production - swapped).toFixed(3)}, recovered ${Math.round(100 * share)} %`)
+  }
+  console.log(`instance ${instance}: ${line.join('; ')}`)
+}
+const ci = medianInterval(recovered)
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${Math.round(100 * x)} %`)
+console.log(
+  `${seeds} ${values.split} instances, ${recovered.length} migrations, budget ${budget} rollouts, ${perDesign} items a ` +
+    `design, ridge ${ridge}${values.clusters ? ', effects per cluster' : ''}: recovered ${pct(median(recovered))} ` +
+    `(95 % CI ${pct(ci?.[0])}–${pct(ci?.[1])}) (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+)
