@@ -175,7 +175,10 @@ export const CampaignConfig = z
         rounds: z.number().int().min(1).max(1_000).default(6),
         proposalsPerRound: z.number().int().min(1).max(64).default(DEFAULT_STRATEGY_SETTINGS.proposals),
         minibatchSize: z.number().int().min(1).max(64).default(DEFAULT_STRATEGY_SETTINGS.minibatchSize),
-        /** Task rollouts (model calls that miss the cache) the search may spend. */
+        /**
+         * Task rollouts (model calls that miss the cache) before the holdout gate: scoring the
+         * baseline (train and validation) comes out of it first, the search spends the rest.
+         */
         rolloutBudget: z.number().int().min(10).default(2_000),
         /**
          * Hard spend limit of the whole campaign in USD (task and judge calls; cache hits are free).

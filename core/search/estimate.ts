@@ -104,7 +104,12 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       // GEPA-style: parent and child on a minibatch; a full validation pass per accepted child.
       perProposal = (a) => 2 * m + a * validation
   }
-  const cap = (x: number) => Math.min(s.rolloutBudget, Math.round(x))
+  // The rollout budget covers every task rollout before the holdout gate: the baseline's scoring
+  // (train and validation) comes out of it first, and the search may spend the rest (a budget the
+  // baseline uses up is a preflight warning, db/queries/preflight.ts).
+  const baseline = train + validation
+  const searchCap = Math.max(0, s.rolloutBudget - baseline)
+  const cap = (x: number) => Math.min(searchCap, Math.round(x))
   // A search over models (docs/model-agility.md): production's prompt validated on each model first,
   // and each model's finalists (`finalistsPerModel`) on the holdout besides production (a
   // migration: also production's prompt unchanged on the target model, its drop).
@@ -115,7 +120,6 @@ export function estimateCampaign(input: EstimateInput): Estimate {
     expected: cap(switches + proposals * perProposal(accept)),
     high: cap(switches + proposals * perProposal(1)),
   }
-  const baseline = train + validation
   const finalists = models > 0 ? models * s.finalistsPerModel : 1
   const gate = (1 + finalists + (s.objective?.kind === 'migrate' ? 1 : 0)) * holdout
   const total = {
@@ -154,7 +158,8 @@ export function estimateCampaign(input: EstimateInput): Estimate {
       `${n} records snapshotted (of ${input.availableRecords} usable), split ${train}/${validation}/${holdout}`,
       `${proposals} proposals (${s.rounds} rounds × ${s.proposalsPerRound}), ` +
         `${Math.round(accept * 100)} % accepted in the expected case`,
-      `search capped at the rollout budget of ${s.rolloutBudget}`,
+      `search capped at the rollout budget of ${s.rolloutBudget} less the baseline's ${baseline} (the budget ` +
+        'covers every rollout before the holdout gate)',
       `${input.tokens.input} input and ${input.tokens.output} output tokens per task call` +
         (input.price ? '' : '; no price known for the model, so no dollars'),
       'cache hits (answers already paid for by earlier campaigns) are free and not subtracted: ' +

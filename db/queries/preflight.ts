@@ -12,6 +12,8 @@
  *   filters), at least `sample.minItems` records in the last `sample.windowHours`, and at least
  *   3 items in every split. For a schedule (runs start later, on later traffic) too little traffic
  *   is a warning, not a refusal;
+ * - a `search.rolloutBudget` that scoring the baseline would use up (it counts against the budget
+ *   before the search does) is a warning: cached answers of earlier campaigns may still leave some;
  * - with prices (`options.pricing`): every model a search over models would call (`search.models`,
  *   or a migration's `toModel`) is served by a configured provider and has a price, with a "did
  *   you mean" among the models that have one; and a `search.budgetUsd` that covers more than the
@@ -213,6 +215,18 @@ export async function campaignPreflight(
     if (input.mode === 'start') return refuse(shortage)
     report.warnings.push(`${shortage.message} Until then, every scheduled run will fail for this reason.`)
   }
+
+  // The rollout budget covers the baseline's scoring (train and validation) before the search: one
+  // the baseline uses up leaves the search nothing, unless earlier campaigns' answers are cached.
+  const records = Math.min(input.config.sample.size, shortage ? input.config.sample.size : ids.length)
+  const baseline =
+    Math.floor(records * input.config.splits.train) + Math.floor(records * input.config.splits.validation)
+  if (input.config.search.rolloutBudget <= baseline)
+    report.warnings.push(
+      `search.rolloutBudget ${input.config.search.rolloutBudget} is used up by scoring the baseline on about ` +
+        `${baseline} training and validation items, so the search can try no prompt unless those answers are ` +
+        `cached; raise search.rolloutBudget above ${baseline} or lower sample.size.`,
+    )
 
   // A spend budget that leaves the search nothing: the campaign would pay for the baseline and the
   // holdout gate and try no prompt (a schedule's runs too, once there is traffic: sized at sample.size).

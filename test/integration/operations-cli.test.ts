@@ -131,6 +131,20 @@ test('tasks are checked before anything is started or scheduled; a schedule on t
   const created = JSON.parse(warned.stdout) as { scheduleId: string; warnings: string[] }
   assert.equal(created.warnings.length, 1)
   await h.client.schedule.getHandle(created.scheduleId).delete()
+
+  // A rollout budget the baseline's scoring uses up (it counts against the budget before the search).
+  const small = await cli(['schedule', 'create', '--task', task, '--budget', '100', '--json'])
+  assert.equal(small.code, 0, small.stderr)
+  const smallSchedule = JSON.parse(small.stdout) as { scheduleId: string; warnings: string[] }
+  assert.equal(smallSchedule.warnings.length, 2, smallSchedule.warnings.join('\n'))
+  assert.match(
+    smallSchedule.warnings[1] ?? '',
+    new RegExp(
+      'search\\.rolloutBudget 100 is used up by scoring the baseline on about \\d+ training and validation ' +
+        'items.*raise search\\.rolloutBudget above \\d+',
+    ),
+  )
+  await h.client.schedule.getHandle(smallSchedule.scheduleId).delete()
 })
 
 test('`campaign estimate` says when and why the campaign would refuse to run', async () => {

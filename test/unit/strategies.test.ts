@@ -196,7 +196,13 @@ test('campaign estimate: ranges ordered, search capped by the budget, strategy-s
       search: { strategy: 'random', rounds: 5, proposalsPerRound: 4, rolloutBudget: 500 },
     }),
   })
-  assert.equal(random.rollouts.search.expected, 500, 'capped by the rollout budget')
+  const { train, validation } = random.items
+  assert.equal(
+    random.rollouts.search.expected,
+    500 - train - validation,
+    'capped by the rollout budget less the baseline, which comes out of it first',
+  )
+  assert.equal(random.rollouts.total.high, 500 + random.rollouts.holdout, 'only the holdout gate is past the budget')
   assert.equal(estimateCampaign({ ...base, price: null, config: parseCampaignConfig({}) }).usd.expected, null)
   // A search over two models: two switch-model validation passes, and both finalists on the holdout.
   const models = estimateCampaign({
