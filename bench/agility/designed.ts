@@ -10,11 +10,13 @@
  * validation items (sampled success, as the search sees it). It fits a logistic model of success
  * with an intercept per validation item and an effect per (clause, wording) — with `--clusters`,
  * per (input cluster, clause, wording), the cluster being known — and writes the best set the
- * model predicts. Nothing is validated and no holdout decision is taken: the set's exact quality
+ * model predicts. With `--sentences` it is not told which wordings are one clause: designs draw
+ * sentences (so both wordings of a clause may be in one set) and the set it writes may hold both.
+ * Nothing is validated and no holdout decision is taken: the set's exact quality
  * gives the share of the drop recovered, as bench:agility defines it.
  *
  *   npx tsx bench/agility/designed.ts [--split test|dev --seeds 60 --budget 2000 --items 4
- *     --validation 100 --ridge 2 --clusters]
+ *     --validation 100 --ridge 2 --clusters --sentences]
  */
 import { parseArgs } from 'node:util'
 import { Rng } from '../../core/rng.js'
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     validation: { type: 'string', default: '100' },
     ridge: { type: 'string', default: '2' },
     clusters: { type: 'boolean', default: false },
+    sentences: { type: 'boolean', default: false },
   },
 })
 const fail = failer('bench/agility/designed')
@@ -138,7 +141,12 @@ for (const instance of instances.slice(0, seeds)) {
     const rng = Rng.fromSeed('bench-agility-designed', instance, tier)
     const rows: Row[] = []
     while (rows.length + perDesign <= budget) {
-      const set = rng.sample(library, limit).map((c) => [c, rng.int(2)] as const)
+      const set = values.sentences
+        ? rng.sample(
+            library.flatMap((c) => [[c, 0] as const, [c, 1] as const]),
+            limit,
+          )
+        : rng.sample(library, limit).map((c) => [c, rng.int(2)] as const)
       const t = text(set)
       for (const item of rng.sample([...validation.keys()], perDesign)) {
         const ex = world.example(validation[item] as string)
@@ -163,7 +171,8 @@ for (const instance of instances.slice(0, seeds)) {
       for (let a = 0; a < set.length && !improved; a++)
         for (const c of library)
           for (const w of [0, 1]) {
-            if (improved || set.some(([x], j) => x === c && j !== a)) continue
+            // Told which wordings are one clause: one wording a clause; else any two sentences.
+            if (improved || set.some(([x, y], j) => x === c && (y === w || !values.sentences) && j !== a)) continue
             const next = set.map((e, j) => (j === a ? ([c, w] as const) : e))
             const s = predicted(next)
             if (s > score + 1e-9) [set, score, improved] = [next, s, true]
@@ -177,8 +186,11 @@ for (const instance of instances.slice(0, seeds)) {
 }
 const ci = medianInterval(recovered)
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${Math.round(100 * x)} %`)
+const variant = (values.clusters ? ', effects per cluster' : '') + (values.sentences ? ', wordings not paired' : '')
+const setting =
+  `${seeds} ${values.split} instances, ${recovered.length} migrations, budget ${budget} rollouts, ` +
+  `${perDesign} of ${nValidation} validation items a design, ridge ${ridge}${variant}`
+const interval = `95 % CI ${pct(ci?.[0])}–${pct(ci?.[1])}`
 console.log(
-  `${seeds} ${values.split} instances, ${recovered.length} migrations, budget ${budget} rollouts, ${perDesign} items a ` +
-    `design, ridge ${ridge}${values.clusters ? ', effects per cluster' : ''}: recovered ${pct(median(recovered))} ` +
-    `(95 % CI ${pct(ci?.[0])}–${pct(ci?.[1])}) (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  `${setting}: recovered ${pct(median(recovered))} (${interval}) (${((Date.now() - started) / 1000).toFixed(0)} s)`,
 )
