@@ -3,10 +3,12 @@
  * served by the same server as `kaizen serve` (cli/api-server.ts), through the real Temporal server
  * and PostgreSQL: sign in, the approval page with its charts, a read token that cannot act, CSRF,
  * untrusted HTML shown as text, approving, and the audit log naming the person. Screenshots go to
- * docs/console/.
+ * a temporary directory, or to docs/console/ with KAIZEN_UPDATE_SCREENSHOTS=1 (`npm run
+ * docs:screenshots`), so a test run leaves the checkout as it was.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -34,7 +36,8 @@ import {
 import { eventually, startHarness, type Harness } from '../helpers/infra.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const SHOTS = join(REPO_ROOT, 'docs', 'console')
+const UPDATE_SHOTS = process.env.KAIZEN_UPDATE_SCREENSHOTS === '1'
+const SHOTS = UPDATE_SHOTS ? join(REPO_ROOT, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'kaizen-console-shots-'))
 const UNTRUSTED = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold?</b>'
 
 let h: Harness
@@ -69,6 +72,7 @@ after(async () => {
   await server?.close()
   await h?.traffic.stop()
   await h?.close()
+  if (!UPDATE_SHOTS) rmSync(SHOTS, { recursive: true, force: true })
 })
 
 /** A canary of `harness`'s task serving `content`, once it awaits approval (live traffic running). */
