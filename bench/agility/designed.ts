@@ -117,19 +117,17 @@ for (const instance of instances.slice(0, seeds)) {
   const library = scenario.clauses.map((c) => c.id)
   const clusters = scenario.clusters.map((c) => c.id)
   const limit = scenario.task.maxClauses
+  // Exact quality of instruction text on a model: mean success probability over the test examples.
+  const quality = (text: string, model: string) => {
+    const clauses = world.parseClauses(text, model)
+    return test.reduce((a, k) => a + world.probability(world.example(k), clauses, model), 0) / test.length
+  }
+  const production = quality(inst.productionSystem, PRODUCTION_MODEL)
   const line: string[] = []
   for (const tier of TIERS.filter((t) => t !== PRODUCTION_MODEL)) {
-    const quality = (text: string) => {
-      const clauses = world.parseClauses(text, tier)
-      return test.reduce((a, k) => a + world.probability(world.example(k), clauses, tier), 0) / test.length
-    }
     const optimum = exactOptimum(new SimWorld(tierView(scenario, tier)), test, tier)
-    const best = quality(promptFor(tierView(scenario, tier), optimum.clauses))
-    const swapped = quality(inst.productionSystem)
-    const clausesOfProduction = world.parseClauses(inst.productionSystem, PRODUCTION_MODEL)
-    const production =
-      test.reduce((a, k) => a + world.probability(world.example(k), clausesOfProduction, PRODUCTION_MODEL), 0) /
-      test.length
+    const best = quality(promptFor(tierView(scenario, tier), optimum.clauses), tier)
+    const swapped = quality(inst.productionSystem, tier)
     // A set of (clause, wording) as instruction text.
     const text = (set: ReadonlyArray<readonly [string, number]>) =>
       [
@@ -178,7 +176,7 @@ for (const instance of instances.slice(0, seeds)) {
             if (s > score + 1e-9) [set, score, improved] = [next, s, true]
           }
     }
-    const share = (quality(text(set)) - swapped) / (best - swapped)
+    const share = (quality(text(set), tier) - swapped) / (best - swapped)
     recovered.push(share)
     line.push(`${tier}: drop ${(production - swapped).toFixed(3)}, recovered ${Math.round(100 * share)} %`)
   }
