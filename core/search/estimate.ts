@@ -66,12 +66,21 @@ type Price = NonNullable<EstimateInput['price']>
 const callUsd = (price: Price, inputTokens: number, outputTokens: number) =>
   (inputTokens * price.inputPerMTok + outputTokens * price.outputPerMTok) / 1e6
 
+/** Items per split of a sample drawn from `availableRecords` usable records (at most `sample.size`). */
+export function splitSizes(
+  config: Pick<EstimateInput['config'], 'sample' | 'splits'>,
+  availableRecords: number,
+): { train: number; validation: number; holdout: number } {
+  const n = Math.min(config.sample.size, availableRecords)
+  const train = Math.floor(n * config.splits.train)
+  const validation = Math.floor(n * config.splits.validation)
+  return { train, validation, holdout: n - train - validation }
+}
+
 export function estimateCampaign(input: EstimateInput): Estimate {
   const { config } = input
   const n = Math.min(config.sample.size, input.availableRecords)
-  const train = Math.floor(n * config.splits.train)
-  const validation = Math.floor(n * config.splits.validation)
-  const holdout = n - train - validation
+  const { train, validation, holdout } = splitSizes(config, input.availableRecords)
   const s = config.search
   const proposals = s.rounds * s.proposalsPerRound
   const m = Math.min(s.minibatchSize, train)

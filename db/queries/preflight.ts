@@ -27,7 +27,7 @@
  */
 import { eq } from 'drizzle-orm'
 import type { PreflightInput, PreflightReport, PreflightRefusal } from '../../core/preflight.js'
-import { budgetShortfall, callTokens, estimateCampaign } from '../../core/search/estimate.js'
+import { budgetShortfall, callTokens, estimateCampaign, splitSizes } from '../../core/search/estimate.js'
 import { searchModels } from '../../core/config.js'
 import { didYouMean } from '../../core/strict.js'
 import { unitHash } from '../../lib/hash.js'
@@ -218,9 +218,8 @@ export async function campaignPreflight(
 
   // The rollout budget covers the baseline's scoring (train and validation) before the search: one
   // the baseline uses up leaves the search nothing, unless earlier campaigns' answers are cached.
-  const records = Math.min(input.config.sample.size, shortage ? input.config.sample.size : ids.length)
-  const baseline =
-    Math.floor(records * input.config.splits.train) + Math.floor(records * input.config.splits.validation)
+  const split = splitSizes(input.config, shortage ? size : ids.length)
+  const baseline = split.train + split.validation
   if (input.config.search.rolloutBudget <= baseline)
     report.warnings.push(
       `search.rolloutBudget ${input.config.search.rolloutBudget} is used up by scoring the baseline on about ` +
