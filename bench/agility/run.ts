@@ -45,18 +45,16 @@
 import { parseArgs } from 'node:util'
 import { failer, mean, median, medianInterval, wholeNumberFlag, wilsonInterval } from '../lib/cli.js'
 import { decideAgility, migrationFinalist, type AgilityObjective, type PairMeasure } from '../../core/agility.js'
-import { renderMessages, type PromptContent } from '../../core/prompt.js'
+import type { PromptContent } from '../../core/prompt.js'
 import { ranked } from '../../core/search/common.js'
 import { randomSearchRound } from '../../core/search/baselines.js'
-import { leadersOf, modelRound, type ModelChoice } from '../../core/search/models.js'
+import { leadersOf, modelRound } from '../../core/search/models.js'
 import { POOLED_LOCAL_MODEL } from '../../core/search/pooled-local.js'
 import { STRATEGIES, runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate, type StrategyRound } from '../../core/search/types.js'
 import { memoryPorts } from '../../sim/memory-ports.js'
-import type { SimWorld } from '../../sim/world.js'
-import { exactOptimum, exampleKeys, promptFor } from '../search/optimum.js'
-import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS, agilityInstance, tierView } from './families.js'
-import { SimWorld as World } from '../../sim/world.js'
+import { context as instanceContext, measure, type Ctx } from './context.js'
+import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS } from './families.js'
 
 const { values } = parseArgs({
   options: {
@@ -107,93 +105,6 @@ const settings = {
   minibatchSize: int('minibatch', values.minibatch ?? (pooledLocal ? '8' : '3'), 1),
   proposals: int('proposals', values.proposals, 1),
   ...(pooledLocal ? POOLED_LOCAL_MODEL : {}),
-}
-
-interface Ctx {
-  world: SimWorld
-  keys: Record<'train' | 'validation' | 'holdout' | 'test', string[]>
-  production: PromptContent
-  quality(c: PromptContent): number
-  optimum: Record<string, number>
-  /** AGILITY_DEBUG=3: each tier's optimum clauses and the exact quality of a clause set on a tier. */
-  optimumClauses: Record<string, string[]>
-  qualityOf(clauses: readonly string[], model: string): number
-  /** A tier's exact optimum prompt. */
-  optimumPrompt(model: string): PromptContent
-  cost(c: PromptContent): number
-  models: ModelChoice[]
-}
-
-function context(instance: number): Ctx {
-  const keys = {
-    train: exampleKeys({} as never, 'train', sizes.train),
-    validation: exampleKeys({} as never, 'validation', sizes.validation),
-    holdout: exampleKeys({} as never, 'holdout', sizes.holdout),
-    test: exampleKeys({} as never, 'test', sizes.test),
-  }
-  const inst = agilityInstance(instance, keys.test)
-  const world = inst.world
-  const memo = new Map<string, number>()
-  const quality = (c: PromptContent) => {
-    const k = `${c.model}\u0000${c.system}`
-    let q = memo.get(k)
-    if (q === undefined) {
-      const clauses = world.parseClauses(c.system, c.model)
-      q =
-        keys.test.reduce((a, key) => a + world.probability(world.example(key), clauses, c.model), 0) / keys.test.length
-      memo.set(k, q)
-    }
-    return q
-  }
-  const costMemo = new Map<string, number>()
-  const cost = (c: PromptContent) => {
-    const k = `${c.model}\u0000${c.system}`
-    let v = costMemo.get(k)
-    if (v === undefined) {
-      const price = world.model(c.model).price
-      let sum = 0
-      const sample = keys.holdout.slice(0, 100)
-      for (const key of sample) {
-        const ex = world.example(key)
-        const text = renderMessages(c, ex.input)
-          .map((m) => m.content)
-          .join('\n')
-        const u = world.usage(c.model, text, world.respond(c.system, ex, c.model, 0).text)
-        sum += (u.inputTokens * price.inputPerMTok + u.outputTokens * price.outputPerMTok) / 1e6
-      }
-      v = sum / sample.length
-      costMemo.set(k, v)
-    }
-    return v
-  }
-  const production: PromptContent = { ...inst.scenario.task.prompt, system: inst.productionSystem }
-  const optimum: Record<string, number> = {}
-  const optimumClauses: Record<string, string[]> = {}
-  // A clause set written for a tier (in the wordings it acts on), as a prompt on it.
-  const promptOn = (m: string, clauses: readonly string[]): PromptContent => ({
-    ...production,
-    model: m,
-    system: promptFor(tierView(inst.scenario, m), clauses),
-  })
-  const qualityOf = (clauses: readonly string[], m: string) => quality(promptOn(m, clauses))
-  for (const m of TIERS) {
-    const view = tierView(inst.scenario, m)
-    const opt = exactOptimum(new World(view), keys.test, m)
-    optimumClauses[m] = opt.clauses
-    optimum[m] = qualityOf(opt.clauses, m)
-  }
-  const models = TIERS.map((m) => ({ model: m, costPer1k: 1000 * cost({ ...production, model: m }) }))
-  const optimumPrompt = (m: string) => promptOn(m, optimumClauses[m] as string[])
-  return { world, keys, production, quality, optimum, optimumClauses, optimumPrompt, qualityOf, cost, models }
-}
-
-/** Sampled scores on the holdout (what a campaign observes): success 1, else 0. */
-function measure(ctx: Ctx, c: PromptContent, id: string): PairMeasure {
-  const scores = ctx.keys.holdout.map((key) =>
-    ctx.world.respond(c.system, ctx.world.example(key), c.model, 0).success ? 1 : 0,
-  )
-  const m = ctx.world.model(c.model)
-  return { id, model: c.model, scores, costPerRequest: ctx.cost(c), latencyMs: m.latencyMs.median }
 }
 
 /** AGILITY_DEBUG: how many validation items each candidate of the last searches was scored on. */
@@ -318,7 +229,7 @@ function logInstance(instance: number, ctx: Ctx, q0: number): void {
 }
 
 for (const instance of instances) {
-  const ctx = context(instance)
+  const ctx = instanceContext(instance, sizes)
   const q0 = ctx.quality(ctx.production)
   const prodMeasure = measure(ctx, ctx.production, 'production')
   worlds.push({
