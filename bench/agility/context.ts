@@ -1,9 +1,10 @@
 /**
- * One bench:agility instance as its scripts see it (bench/agility/run.ts and designed.ts): the world,
+ * One bench:agility instance as its scripts see it (run.ts, designed.ts, design-search.ts): the world,
  * the example keys of each split, production, exact quality and cost of a pair, each tier's exact
- * optimum, and a pair's sampled scores on the holdout (what a campaign's decision observes).
+ * optimum, a pair's sampled scores on the holdout (what a campaign's decision observes), and whether
+ * the `cheapest` objective's decision ships one of some pairs within the margin.
  */
-import type { PairMeasure } from '../../core/agility.js'
+import { decideAgility, type PairMeasure } from '../../core/agility.js'
 import { renderMessages, type PromptContent } from '../../core/prompt.js'
 import type { ModelChoice } from '../../core/search/models.js'
 import { SimWorld } from '../../sim/world.js'
@@ -117,4 +118,19 @@ export function measure(ctx: Ctx, c: PromptContent, id: string): PairMeasure {
   )
   const m = ctx.world.model(c.model)
   return { id, model: c.model, scores, costPerRequest: ctx.cost(c), latencyMs: m.latencyMs.median }
+}
+
+/**
+ * Whether the `cheapest` objective's holdout decision, as bench:agility takes it, ships one of these
+ * pairs (one a model) and the shipped pair is within `margin` of production's exact quality.
+ */
+export function shipsCheaper(ctx: Ctx, pairs: readonly PromptContent[], margin: number, seed: string): boolean {
+  const decision = decideAgility(
+    { kind: 'cheapest', margin },
+    measure(ctx, ctx.production, 'production'),
+    pairs.map((p) => measure(ctx, p, p.model)),
+    { seed, resamples: 4000 },
+  )
+  const shipped = pairs.find((p) => p.model === decision.ship)
+  return shipped !== undefined && ctx.quality(shipped) >= ctx.quality(ctx.production) - margin - 1e-9
 }

@@ -22,13 +22,12 @@
  *     --items 4 --sentences]
  */
 import { parseArgs } from 'node:util'
-import { decideAgility } from '../../core/agility.js'
 import type { PromptContent } from '../../core/prompt.js'
 import { Rng } from '../../core/rng.js'
 import { sentenceKey, sentences } from '../../core/search/edits.js'
 import { memoryPorts } from '../../sim/memory-ports.js'
 import { failer, median, medianInterval, wholeNumberFlag } from '../lib/cli.js'
-import { context, measure } from './context.js'
+import { context, shipsCheaper } from './context.js'
 import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS } from './families.js'
 import { fitLogistic, type Row } from './logistic.js'
 
@@ -150,14 +149,7 @@ for (const instance of pool.slice(0, seeds)) {
     exists ||= best >= q0
     reached ||= q >= q0 - MARGIN - 1e-9
   }
-  const decision = decideAgility(
-    { kind: 'cheapest', margin: MARGIN },
-    measure(ctx, ctx.production, 'production'),
-    pairs.map((p) => measure(ctx, p, p.model)),
-    { seed: `${instance}:cheapest`, resamples: 4000 },
-  )
-  const shipped = pairs.find((p) => p.model === decision.ship)
-  const ok = shipped !== undefined && ctx.quality(shipped) >= q0 - MARGIN - 1e-9
+  const ok = shipsCheaper(ctx, pairs, MARGIN, `${instance}:cheapest`)
   if (exists) {
     cheaper.exists++
     if (reached) cheaper.reached++

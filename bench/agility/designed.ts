@@ -25,11 +25,10 @@
  */
 import { parseArgs } from 'node:util'
 import { Rng } from '../../core/rng.js'
-import { decideAgility } from '../../core/agility.js'
 import type { PromptContent } from '../../core/prompt.js'
 import { failer, median, medianInterval, wholeNumberFlag } from '../lib/cli.js'
 import { PROMPT_PREAMBLE } from '../search/optimum.js'
-import { context, measure } from './context.js'
+import { context, shipsCheaper } from './context.js'
 import { fitLogistic, type Row } from './logistic.js'
 import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS } from './families.js'
 
@@ -132,22 +131,16 @@ for (const instance of instances.slice(0, seeds)) {
             if (s > score + 1e-9) [set, score, improved] = [next, s, true]
           }
     }
-    learnedPairs.push(pair(text(set), tier))
-    const learned = ctx.quality(pair(text(set), tier))
+    const learnedPair = pair(text(set), tier)
+    learnedPairs.push(learnedPair)
+    const learned = ctx.quality(learnedPair)
     const share = (learned - swapped) / (best - swapped)
     recovered.push(share)
     exists ||= best >= production
     reached ||= learned >= production - margin - 1e-9
     line.push(`${tier}: drop ${(production - swapped).toFixed(3)}, recovered ${Math.round(100 * share)} %`)
   }
-  // The cheapest objective's decision over the learned pairs, as bench:agility takes it for Kaizen's finalists.
-  const measures = learnedPairs.map((p) => measure(ctx, p, p.model))
-  const decision = decideAgility({ kind: 'cheapest', margin }, measure(ctx, ctx.production, 'production'), measures, {
-    seed: `${instance}:cheapest`,
-    resamples: 4000,
-  })
-  const shipped = learnedPairs.find((p) => p.model === decision.ship)
-  const found = shipped !== undefined && ctx.quality(shipped) >= production - margin - 1e-9
+  const found = shipsCheaper(ctx, learnedPairs, margin, `${instance}:cheapest`)
   if (exists) {
     cheaper.exists++
     cheaper.reached += reached ? 1 : 0
