@@ -7,8 +7,10 @@
  * 1. **Switch model** (an operator): every candidate model not yet in the pool gets production's
  *    prompt on it (operator `switch-model`, parent production), fully validated. This measures the
  *    migration drop on validation and is the root of that model's lineage.
- * 2. **Choose a model**, by the objective, optimistically: each model's best rank score plus a bonus
- *    that shrinks with the candidates already tried on it (0.15 / √(1 + n/4)).
+ * 2. **Choose a model**: first each model no round has worked on yet (only production's prompt, or
+ *    a prompt moved from another model, on it), cheapest first; then by the objective,
+ *    optimistically: each model's best rank score plus a bonus that shrinks with the candidates
+ *    already tried on it (0.15 / √(1 + n/4)).
  *    - `cheapest`: among the models cheaper than production's, the cheapest whose optimistic score
  *      reaches production's − margin/2 (none: the most promising of them). Production's own model
  *      is searched only when no model is cheaper: rounds there cannot find a cheaper pair;
@@ -17,8 +19,9 @@
  * 3. **Run the strategy's round on that model's candidates** (its sub-pool, root first). Proposals
  *    keep their parent's model; pooled estimates are per model × sentence (./pooled.ts), so the
  *    evidence of one model's prompts does not leak into another's.
- * 4. **Transplant**: when a model's best prompt is not yet tried on another model still in play,
- *    it is tried there too (`switch-model`, parent that prompt), screened by full validation.
+ * 4. **Transplant**: when a model's best prompt is not yet tried on another model a round may
+ *    work on (step 2's choices: for `cheapest`, not production's own model when a cheaper one is in
+ *    play), it is tried there too (`switch-model`, parent that prompt), screened by full validation.
  *
  * Pure module: all I/O goes through the ports.
  */
@@ -55,6 +58,9 @@ const byModel = (pool: readonly Candidate[], model: string) => pool.filter((c) =
 export const leadersOf = (pool: readonly Candidate[], models: readonly string[], perModel = 1): Candidate[] =>
   models.flatMap((model) => ranked(byModel(pool, model)).slice(0, perModel))
 
+/** A candidate no round on its model made: production, or a prompt moved there from another model. */
+const isRoot = (c: Candidate) => c.status === 'seed' || c.operator === 'switch-model'
+
 function best(cands: readonly Candidate[]): Candidate | null {
   return ranked(cands)[0] ?? null
 }
@@ -67,6 +73,22 @@ function modelsInPlay(options: ModelSearchOptions): ModelChoice[] {
   if (target.length === 0)
     throw new Error(`the migration's target model ${objective.toModel} is not among the candidate models`)
   return target
+}
+
+/**
+ * The models a round may work on: those within the cost limit (none: all in play); for `cheapest`,
+ * only the models cheaper than production's when there are any (production's own model is where the
+ * search stands already: rounds spent on it find no cheaper pair, as it always "reaches" the target).
+ */
+function choices(production: Candidate, options: ModelSearchOptions): ModelChoice[] {
+  const { objective } = options
+  const inPlay = modelsInPlay(options)
+  const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
+  const choices = affordable.length > 0 ? affordable : inPlay
+  if (objective.kind !== 'cheapest') return choices
+  const own = inPlay.find((m) => m.model === production.content.model)
+  const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : []
+  return cheaper.length > 0 ? cheaper : choices
 }
 
 /** The model a round works on, from the pool alone (a retried round chooses the same one). */
@@ -83,18 +105,16 @@ export function chooseModel(pool: readonly Candidate[], production: Candidate, o
   }
   // Aim for half the margin: a pair that only just reaches the margin rarely passes the holdout test.
   const target = (rankScore(production) ?? 0) - objective.margin / 2
-  const affordable = inPlay.filter((m) => objective.maxCostPer1k === undefined || m.costPer1k <= objective.maxCostPer1k)
-  let choices = affordable.length > 0 ? affordable : inPlay
+  const open = choices(production, options)
+  // Each model is worked on once before any is chosen by its scores: a model whose migration drop is
+  // large looks hopeless from its root alone, and may still be the one that can match production.
+  const unexplored = open.filter((m) => byModel(pool, m.model).every(isRoot)).sort((a, b) => a.costPer1k - b.costPer1k)
+  if (unexplored.length > 0) return (unexplored[0] as ModelChoice).model
   if (objective.kind === 'cheapest') {
-    // Only a cheaper model can answer this objective: production's own model is where the search
-    // stands already, and rounds spent on it find no cheaper pair (it always "reaches" the target).
-    const own = inPlay.find((m) => m.model === production.content.model)
-    const cheaper = own ? choices.filter((m) => m.costPer1k < own.costPer1k) : []
-    if (cheaper.length > 0) choices = cheaper
-    const reach = choices.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
+    const reach = open.filter((m) => score(m) >= target).sort((a, b) => a.costPer1k - b.costPer1k)
     if (reach.length > 0) return (reach[0] as ModelChoice).model
   }
-  return [...choices].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
+  return [...open].sort((a, b) => score(b) - score(a) || a.costPer1k - b.costPer1k)[0]!.model
 }
 
 /**
@@ -142,11 +162,12 @@ export function modelRound(inner: StrategyRound, options: ModelSearchOptions): S
       const fresh = inPlay.filter((m) => byModel(pool, m.model).length === 0)
       for (const m of fresh) await switchTo(production, m.model)
       if (fresh.length > 0) return outcome
-      // 4. Transplant the best prompt of each model onto the others still in play.
+      // 4. Transplant the best prompt of each model onto the others a round may work on.
+      const open = choices(production, options)
       for (const from of inPlay) {
         const top = best(byModel(pool, from.model))
         if (!top || top.operator === 'switch-model' || top.status === 'seed') continue
-        for (const to of inPlay) {
+        for (const to of open) {
           if (to.model === from.model) continue
           const system = top.content.system.trim()
           if (pool.some((c) => c.content.model === to.model && c.content.system.trim() === system)) continue

@@ -251,6 +251,21 @@ test('a model search gives each model production`s prompt first, then searches t
       estimate: 0.62,
     },
   ]
+  // Each model is worked on once before scores choose: the cheapest model no round has touched first.
+  const cheapest = { models, objective: { kind: 'cheapest', margin: 0.05 } } as const
+  assert.equal(chooseModel(pool, pool[0]!, cheapest), 'sim-small')
+  const worked = (model: string): Candidate => ({
+    id: `w-${model}`,
+    content: { ...production, model, system: `${production.system} Be brief.` },
+    parentIds: ['prod'],
+    operator: 'reflect',
+    status: 'accepted',
+    validationMean: 0.1,
+    estimate: 0.1,
+  })
+  assert.equal(chooseModel([...pool, worked('sim-small')], pool[0]!, cheapest), 'sim-standard')
+  pool.push(worked('sim-small'), worked('sim-standard'))
+  // Then the cheapest model whose optimistic score reaches production's.
   assert.equal(chooseModel(pool, pool[0]!, { models, objective: { kind: 'cheapest', margin: 0.05 } }), 'sim-standard')
   // No cheaper model reaches it yet: the most promising cheaper one is searched, never production's
   // own model (which always reaches production's score, and where no cheaper pair can be found).
