@@ -223,6 +223,8 @@ export function campaignPorts(deps: ActivityDeps, evaluator: Evaluator, o: Campa
       }),
     propose: (parent, failures, stream = rng) => live(() => guarded(proposer.propose(parent, failures, stream))),
     mutate: (parent, stream = rng) => live(() => guarded(proposer.mutate(parent, stream))),
+    groupInstructions: (found, model) =>
+      live(async () => (proposer.group ? proposer.group(found, model) : { instructions: [], fixed: [] })),
     rolloutsRemaining: async () => request.rolloutBudget - (await deps.models.rollouts(campaignId)),
     uncachedCount: (content, ids) => evaluator.uncachedCount({ content }, itemsOf(ids)),
     admits,

@@ -12,7 +12,7 @@ import { z } from 'zod'
 import { templateVariables, type PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
 import { sentences } from '../core/search/edits.js'
-import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
+import type { InstructionGroups, ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import { replyJson } from '../graders/judge.js'
 import type { CallContext, ModelClient } from '../providers/client.js'
 import { approxTokens } from '../core/prompt.js'
@@ -48,6 +48,37 @@ const REWRITE = {
 
 const Rewrite = z.object({ critique: z.string(), instructions: z.string().min(1) })
 
+const GROUPING = {
+  type: 'object',
+  properties: {
+    instructions: {
+      type: 'array',
+      description: 'One entry per instruction: the numbers of the sentences that give it.',
+      items: {
+        type: 'object',
+        properties: { sentences: { type: 'array', items: { type: 'integer' } } },
+        required: ['sentences'],
+        additionalProperties: false,
+      },
+    },
+    frame: {
+      type: 'array',
+      description: 'The numbers of the sentences that frame the prompt rather than instruct.',
+      items: { type: 'integer' },
+    },
+  },
+  required: ['instructions', 'frame'],
+  additionalProperties: false,
+} as const
+
+const Grouping = z.object({
+  instructions: z.array(z.object({ sentences: z.array(z.number().int()) })),
+  frame: z.array(z.number().int()),
+})
+
+/** The first line of a grouping request (`kaizen sim serve` recognises it). */
+export const GROUPING_REQUEST = 'Sentences:'
+
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
 /**
@@ -67,7 +98,17 @@ export class LlmProposer implements Proposer {
     private readonly inputOf: (itemId: string) => Record<string, string> | undefined = () => undefined,
   ) {}
 
-  private request(system: string, user: string, seed: number): CompletionRequest {
+  private request(
+    system: string,
+    user: string,
+    seed: number,
+    format: { name: string; description: string; schema: object } = {
+      name: 'rewrite',
+      description: 'The critique and the revised instructions.',
+      schema: REWRITE,
+    },
+    temperature = 0.7,
+  ): CompletionRequest {
     return {
       model: this.settings.model,
       messages: [
@@ -75,21 +116,17 @@ export class LlmProposer implements Proposer {
         { role: 'user', content: user },
       ],
       // A little temperature, and the draw as the replicate: each proposal is its own cached call.
-      params: { temperature: 0.7, maxTokens: this.settings.maxTokens ?? 1_500 },
+      params: { temperature, maxTokens: this.settings.maxTokens ?? 1_500 },
       replicate: seed,
-      responseFormat: {
-        name: 'rewrite',
-        description: 'The critique and the revised instructions.',
-        schema: REWRITE as unknown as Record<string, unknown>,
-      },
+      responseFormat: { ...format, schema: format.schema as Record<string, unknown> },
     }
   }
 
-  private async ask(request: CompletionRequest): Promise<z.infer<typeof Rewrite> | null> {
+  private async ask<T>(request: CompletionRequest, schema: z.ZodType<T>): Promise<T | null> {
     const sent = this.redactor ? await this.redactor.request(request) : request
     const { record } = await this.models.complete(sent, { ...this.ctx, purpose: 'proposer' })
     if (record.error !== null || record.output === null) return null
-    const parsed = Rewrite.safeParse(replyJson(record.output))
+    const parsed = schema.safeParse(replyJson(record.output))
     return parsed.success ? parsed.data : null
   }
 
@@ -136,7 +173,7 @@ export class LlmProposer implements Proposer {
       `Current instructions:\n<<<\n${parent.system}\n>>>\n\n${forModel(parent.model)}\n\n` +
       `Failures:\n\n${cases}\n\n` +
       'Reply with JSON: {"critique": "...", "instructions": "..."}.'
-    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
+    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)), Rewrite)
     const content = answer ? this.accept(parent, answer.instructions) : null
     return content
       ? { content, operator: 'llm-reflect', feedbackUsed: shown.map((f) => f.feedback ?? '').filter(Boolean) }
@@ -157,8 +194,36 @@ export class LlmProposer implements Proposer {
     const user =
       `Instructions:\n<<<\n${parent.system}\n>>>\n\n${forModel(parent.model)}\n\nChange: ${move}.\n\n` +
       'Reply with JSON: {"critique": "<the change you made>", "instructions": "..."}.'
-    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)))
+    const answer = await this.ask(this.request(system, user, rng.int(1_000_000)), Rewrite)
     const content = answer ? this.accept(parent, answer.instructions) : null
     return content ? { content, operator: 'llm-edit', feedbackUsed: [] } : null
+  }
+
+  /**
+   * Sentences grouped by the instruction they give (designed search, core/search/designed.ts): one
+   * call, at temperature 0, answered with sentence numbers. A sentence the answer leaves out, or
+   * places twice, is settled by the strategy (an instruction of its own; its first place); a failed
+   * or malformed answer groups nothing.
+   */
+  async group(found: readonly string[], model: string): Promise<InstructionGroups> {
+    const system =
+      'You sort the sentences of the instructions of an LLM prompt. ' +
+      'Sentences that give the same instruction in other words belong to one group; ' +
+      'each instruction is its own group. ' +
+      'Sentences that only frame the prompt (a role, where the input goes) rather than tell the model what to do ' +
+      'are the frame. Place every sentence once.'
+    const list = found.map((s, i) => `${i + 1}. ${s}`).join('\n')
+    const user =
+      `${GROUPING_REQUEST}\n${list}\n\n${forModel(model)}\n\n` +
+      'Reply with JSON: {"instructions": [{"sentences": [1, 4]}, {"sentences": [2]}], "frame": [3]}.'
+    const format = { name: 'grouping', description: 'The sentences grouped by instruction.', schema: GROUPING }
+    const answer = await this.ask(this.request(system, user, 0, format, 0), Grouping)
+    const at = (n: number) => found[n - 1]
+    const pick = (ns: readonly number[]) => ns.map(at).filter((s): s is string => s !== undefined)
+    if (!answer) return { instructions: [], fixed: [] }
+    return {
+      instructions: answer.instructions.map((g) => pick(g.sentences)).filter((g) => g.length > 0),
+      fixed: pick(answer.frame),
+    }
   }
 }

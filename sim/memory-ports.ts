@@ -81,6 +81,10 @@ export function memoryPorts(
       proposerCalls++
       return proposer.mutate(parent, rng ?? ports.rng)
     },
+    async groupInstructions(found) {
+      proposerCalls++
+      return proposer.group(found)
+    },
     async knownScores(content, ids) {
       return ids.map((id) => cache.get(key(content, id))).filter((s): s is ItemScore => s !== undefined)
     },

@@ -9,7 +9,7 @@
  */
 import type { PromptContent } from '../core/prompt.js'
 import type { Rng } from '../core/rng.js'
-import type { ItemScore, Proposal, Proposer } from '../core/search/types.js'
+import type { InstructionGroups, ItemScore, Proposal, Proposer } from '../core/search/types.js'
 import { normalizeText, type SimWorld } from './world.js'
 
 export interface SimulationProposerOptions {
@@ -87,6 +87,21 @@ export class SimulationProposer implements Proposer {
     return system === parent.system
       ? null
       : { content: { ...parent, system }, operator: 'random-edit', feedbackUsed: [] }
+  }
+
+  /**
+   * Sentences grouped by the scenario clause they state (in any wording, whether or not a model
+   * acts on it); a sentence that states none frames the prompt.
+   */
+  group(found: readonly string[]): InstructionGroups {
+    const byClause = new Map<string, string[]>()
+    const fixed: string[] = []
+    for (const s of found) {
+      const clause = this.world.parseClauses(s)[0]
+      if (clause === undefined) fixed.push(s)
+      else byClause.set(clause, [...(byClause.get(clause) ?? []), s])
+    }
+    return { instructions: [...byClause.values()], fixed }
   }
 
   private apply(system: string, edit: Edit, rng: Rng): string {

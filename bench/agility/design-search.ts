@@ -29,7 +29,7 @@ import { memoryPorts } from '../../sim/memory-ports.js'
 import { failer, median, medianInterval, wholeNumberFlag } from '../lib/cli.js'
 import { context, shipsCheaper } from './context.js'
 import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS } from './families.js'
-import { fitLogistic, type Row } from './logistic.js'
+import { fitLogistic, type Row } from '../../core/search/logistic.js'
 
 const { values } = parseArgs({
   options: {

@@ -29,7 +29,7 @@ import type { PromptContent } from '../../core/prompt.js'
 import { failer, median, medianInterval, wholeNumberFlag } from '../lib/cli.js'
 import { PROMPT_PREAMBLE } from '../search/optimum.js'
 import { context, shipsCheaper } from './context.js'
-import { fitLogistic, type Row } from './logistic.js'
+import { fitLogistic, type Row } from '../../core/search/logistic.js'
 import { DEV_INSTANCES, PRODUCTION_MODEL, TEST_INSTANCES, TIERS } from './families.js'
 
 const { values } = parseArgs({

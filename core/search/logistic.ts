@@ -1,10 +1,13 @@
 /**
- * The logistic model of bench/agility's designed experiments (designed.ts, design-search.ts): success
- * of a prompt on a validation item ≈ an intercept per item + the effects of the sentences the prompt
- * holds, fitted by ridge-penalised Newton steps.
+ * @module core/search/logistic
+ * The logistic model of designed experiments (./designed.ts; bench/agility's designed.ts and
+ * design-search.ts): success of a prompt on a validation item ≈ logistic(an intercept per item + the
+ * effects of the sentences the prompt holds), fitted by ridge-penalised Newton steps.
+ *
+ * Pure module: no I/O.
  */
 
-/** One scored design: the validation item (index), the prompt's feature indices, success 1 or 0. */
+/** One scored design: the validation item (index), the prompt's feature indices, its score in [0, 1]. */
 export interface Row {
   item: number
   features: readonly number[]
@@ -61,4 +64,12 @@ export function fitLogistic(rows: readonly Row[], nItems: number, nFeatures: num
     for (let a = 0; a < P; a++) theta[a] = (theta[a] as number) + (step[a] as number)
   }
   return theta
+}
+
+/** The fitted model's mean success over every item for a prompt holding these features. */
+export function predictedMean(theta: Float64Array, nItems: number, features: readonly number[]): number {
+  const z = features.reduce((x, f) => x + (theta[nItems + f] as number), 0)
+  let sum = 0
+  for (let i = 0; i < nItems; i++) sum += 1 / (1 + Math.exp(-((theta[i] as number) + z)))
+  return sum / nItems
 }

@@ -7,6 +7,7 @@
  */
 import { hillClimbRound, randomSearchRound } from './baselines.js'
 import { beamRound } from './beam.js'
+import { designedRound } from './designed.js'
 import { evolutionRound } from './evolution.js'
 import { fewShotRound } from './fewshot.js'
 import { gepaRound } from './gepa.js'
@@ -25,6 +26,7 @@ export const STRATEGIES: Record<StrategyName, StrategyRound> = {
   'gepa-best': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best' }),
   'gepa-race': (pool, settings, ports) => gepaRound(pool, settings, ports, { select: 'best', race: true }),
   'pooled-local': pooledLocalRound,
+  designed: designedRound,
   evolution: evolutionRound,
   fewshot: fewShotRound,
 }

@@ -45,6 +45,18 @@ export interface Proposal {
 }
 
 /**
+ * Which sentences give the same instruction in other words (a designed experiment varies
+ * instructions and holds at most one wording of each; ./designed.ts), and which frame the prompt.
+ */
+export const InstructionGroups = z.object({
+  /** Each entry: the sentences (as given) that give one instruction. */
+  instructions: z.array(z.array(z.string()).min(1)),
+  /** Sentences that frame the prompt (a role, a template variable) rather than instruct: in every design. */
+  fixed: z.array(z.string()),
+})
+export type InstructionGroups = z.infer<typeof InstructionGroups>
+
+/**
  * Writes new prompts: the LLM proposer (proposers/llm.ts) and the simulated one (sim/proposer.ts).
  * Either may answer at once or later; both make their draws before they first wait.
  */
@@ -53,6 +65,11 @@ export interface Proposer {
   propose(parent: PromptContent, failures: readonly ItemScore[], rng: Rng): Proposal | null | Promise<Proposal | null>
   /** A blind edit: no feedback used. */
   mutate(parent: PromptContent, rng: Rng): Proposal | null | Promise<Proposal | null>
+  /**
+   * Group sentences by the instruction they give, for prompts run by `model`; every sentence
+   * given is placed once (one it cannot place is an instruction of its own).
+   */
+  group?(sentences: readonly string[], model: string): InstructionGroups | Promise<InstructionGroups>
 }
 
 export interface NewCandidate {
@@ -89,6 +106,8 @@ export interface SearchPorts {
   propose(parent: PromptContent, failures: readonly ItemScore[], rng?: Rng): Promise<Proposal | null>
   /** A blind edit of a prompt: no feedback used (random search, hill climbing, evolution). */
   mutate(parent: PromptContent, rng?: Rng): Promise<Proposal | null>
+  /** The proposer's grouping of sentences by instruction (Proposer.group); absent: each sentence alone. */
+  groupInstructions?(sentences: readonly string[], model: string): Promise<InstructionGroups>
   /** Most sentences (clauses) a prompt's instructions may hold. */
   maxSentences: number
   /**
@@ -138,6 +157,16 @@ export const StrategySettings = z.object({
   population: z.number().int().min(2).default(8),
   /** GEPA: try a merge of two lineages every this many proposals (0: never). */
   mergeEvery: z.number().int().min(0).default(0),
+  /** Designed search (./designed.ts): blind edits along a walk from a model's root, to find sentences. */
+  harvest: z.number().int().min(0).default(300),
+  /** Designed search: validation items each design is scored on. */
+  designItems: z.number().int().min(1).default(4),
+  /** Designed search: designs scored at a time (concurrently). */
+  designBatch: z.number().int().min(1).default(50),
+  /** Designed search: rollouts a model's designs may spend before its first fit. */
+  designRollouts: z.number().int().min(1).default(1600),
+  /** Designed search: ridge penalty of the logistic model's sentence effects. */
+  designRidge: z.number().positive().default(2),
   /** Rank candidates by pooled estimates (./pooled.ts) rather than their own validation means. */
   pooled: z.boolean().default(true),
   /** Ridge penalty of the pooled model's sentence effects, in items (./pooled.ts). */
@@ -157,6 +186,7 @@ export const STRATEGY_NAMES = [
   'gepa-best',
   'gepa-race',
   'pooled-local',
+  'designed',
   'evolution',
   'fewshot',
 ] as const

@@ -8,7 +8,8 @@
  * reasoning). The instructions are read as the model the request names reads them (a wording that
  * tier ignores is missing, so the rewrite rewords it), and "the output is not JSON" from a tier that
  * needs a plain format instruction asks for that instruction. The draws are seeded from the request text:
- * the same request, the same rewrite.
+ * the same request, the same rewrite. A grouping request ("Sentences:" and numbered sentences; designed
+ * search) is answered with the sentences grouped by the clause they state, those stating none the frame.
  */
 import type { PromptContent } from '../../core/prompt.js'
 import { Rng } from '../../core/rng.js'
@@ -17,9 +18,11 @@ import { normalizeText, type SimWorld } from '../world.js'
 import type { WireMessage } from './wire.js'
 
 export interface ProposerPrompt {
-  kind: 'reflect' | 'mutate'
-  /** The instructions to improve. */
+  kind: 'reflect' | 'mutate' | 'group'
+  /** The instructions to improve (a grouping request: its sentences, joined). */
   parent: string
+  /** A grouping request's numbered sentences, in order; otherwise empty. */
+  sentences: string[]
   /** The model the request says runs the instructions (proposers/llm.ts `forModel`), as named there. */
   model: string | null
   /** Each shown failure's feedback ("(none)" left out). */
@@ -33,11 +36,21 @@ export interface Rewrite {
   instructions: string
 }
 
+/** The first line of the LLM proposer's grouping request (proposers/llm.ts `GROUPING_REQUEST`). */
+const GROUPING_REQUEST = 'Sentences:'
+
 const FEEDBACK = /\nFeedback: ([\s\S]*?)(?=\n\nCase \d+ \(score [^)]*\):\n|\n\nReply with JSON: |$)/g
 
 /** The parts of an LLM-proposer request, or null when it is not one. */
 export function parseProposerPrompt(messages: readonly WireMessage[]): ProposerPrompt | null {
   const user = messages.filter((m) => m.role === 'user').at(-1)?.content ?? ''
+  const model = /^The instructions are run by the model (\S+)\.$/m.exec(user)?.[1] ?? null
+  const text = messages.map((m) => `${m.role}: ${m.content}`).join('\n')
+  if (user.startsWith(`${GROUPING_REQUEST}\n`)) {
+    const list = user.slice(GROUPING_REQUEST.length + 1).split('\n\n')[0] as string
+    const sentences = [...list.matchAll(/^(\d+)\. (.*)$/gm)].map((m) => m[2] as string)
+    return { kind: 'group', parent: sentences.join(' '), sentences, model, feedback: [], text }
+  }
   const parent = /<<<\n([\s\S]*?)\n>>>/.exec(user)?.[1]
   if (parent === undefined) return null
   const kind = user.startsWith('Current instructions:') ? 'reflect' : user.startsWith('Instructions:') ? 'mutate' : null
@@ -46,8 +59,7 @@ export function parseProposerPrompt(messages: readonly WireMessage[]): ProposerP
     kind === 'reflect'
       ? [...user.matchAll(FEEDBACK)].map((m) => (m[1] as string).trim()).filter((f) => f !== '' && f !== '(none)')
       : []
-  const model = /^The instructions are run by the model (\S+)\.$/m.exec(user)?.[1] ?? null
-  return { kind, parent, model, feedback, text: messages.map((m) => `${m.role}: ${m.content}`).join('\n') }
+  return { kind, parent, sentences: [], model, feedback, text }
 }
 
 /** The scenario a proposer request is about: its seed instructions, clauses and hints found in the request. */
@@ -72,6 +84,22 @@ export function pickWorld(worlds: readonly SimWorld[], prompt: ProposerPrompt): 
 }
 
 /** The simulation proposer's rewrite of the request's instructions (unchanged: it found no edit). */
+/**
+ * The answer to a grouping request (proposers/llm.ts `group`): the sentence numbers of each clause of
+ * the world the sentences state, and of the sentences that state none (the frame).
+ */
+export function grouping(
+  world: SimWorld,
+  prompt: ProposerPrompt,
+): { instructions: Array<{ sentences: number[] }>; frame: number[] } {
+  const groups = new SimulationProposer(world).group(prompt.sentences)
+  const number = (s: string) => prompt.sentences.indexOf(s) + 1
+  return {
+    instructions: groups.instructions.map((g) => ({ sentences: g.map(number) })),
+    frame: groups.fixed.map(number),
+  }
+}
+
 export function rewrite(world: SimWorld, prompt: ProposerPrompt, options: { hallucination?: number } = {}): Rewrite {
   const proposer = new SimulationProposer(world, { ...options, feedbackMatch: 'contains' })
   const rng = Rng.fromSeed('sim-proposer', world.scenario.seed, prompt.text)

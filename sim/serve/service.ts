@@ -12,7 +12,7 @@ import { ExampleIndex, MAX_INDEXED } from './examples.js'
 import { labelLine, parseLabelBody } from './labels.js'
 import { parseCaseBlock, parseJudgePrompt, judgeVerdict } from './judge.js'
 import { checkTiers, modelIds, resolveModel } from './models.js'
-import { parseProposerPrompt, pickWorld, rewrite } from './proposer.js'
+import { grouping, parseProposerPrompt, pickWorld, rewrite } from './proposer.js'
 import { answerTask, recognise, unknownInput } from './task.js'
 import { simTaskFileYaml } from './task-file.js'
 import {
@@ -138,7 +138,8 @@ export class SimService {
       throw new WireError(
         400,
         `${request.model} answers Kaizen's LLM-proposer requests (proposers/llm.ts): "Current instructions:" or ` +
-          '"Instructions:" with the instructions between <<< and >>>; this request has neither',
+          '"Instructions:" with the instructions between <<< and >>>, or "Sentences:" with numbered sentences; ' +
+          'this request has none of them',
         'not_a_proposer_request',
         'messages',
       )
@@ -146,6 +147,7 @@ export class SimService {
       indexes.map((i) => i.world),
       prompt,
     )
+    if (prompt.kind === 'group') return JSON.stringify(grouping(world, prompt))
     const options = this.hallucination === undefined ? {} : { hallucination: this.hallucination }
     return JSON.stringify(rewrite(world, prompt, options))
   }

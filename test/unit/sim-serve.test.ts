@@ -17,9 +17,10 @@ import { loadScenarioFile } from '../../sim/scenario.js'
 import { ExampleIndex, exampleKey } from '../../sim/serve/examples.js'
 import { causesLike, judgeVerdict, parseCaseBlock, parseJudgePrompt, truthOf } from '../../sim/serve/judge.js'
 import { resolveModel } from '../../sim/serve/models.js'
-import { parseProposerPrompt, pickWorld, rewrite } from '../../sim/serve/proposer.js'
+import { grouping, parseProposerPrompt, pickWorld, rewrite } from '../../sim/serve/proposer.js'
 import { simTaskFile } from '../../sim/serve/task-file.js'
 import { messageBody, parseChatRequest, parseMessagesRequest, WireError } from '../../sim/serve/wire.js'
+import { SimulationProposer } from '../../sim/proposer.js'
 import { SimWorld } from '../../sim/world.js'
 import { FAILURE_MODES } from '../../sim/scenario.js'
 
@@ -278,6 +279,46 @@ test('the rewrite reads instructions as the named model does: a wording sim-smal
   // Read as sim-standard reads it (no format need, the instruction is there): nothing to reword.
   const onStandard = parseProposerPrompt((await proposerRequest(parent, feedback, 'openai:sim-standard')).messages)!
   assert.doesNotMatch(rewrite(world, onStandard, { hallucination: 0 }).critique, /the feedback says/)
+})
+
+test("the proposer's grouping request is read back and answered: sentences by clause, the frame apart", async () => {
+  // The seed's sentences and two wordings of each of two clauses, one of them given twice.
+  const [a, b] = incident.clauses.filter((c) => c.paraphrases.length >= 2)
+  const found = [
+    ...incident.task.prompt.system.split(/(?<=\.)\s+/),
+    a!.paraphrases[0]!,
+    b!.paraphrases[0]!,
+    a!.paraphrases[1]!,
+    b!.paraphrases[1]!,
+  ]
+  let answer: (request: CompletionRequest) => string = (request) =>
+    JSON.stringify(grouping(world, parseProposerPrompt(request.messages)!))
+  let sent: CompletionRequest | null = null
+  const models = {
+    complete: async (request: CompletionRequest) => {
+      sent = request
+      return { record: { error: null, output: answer(request) } }
+    },
+  } as unknown as ModelClient
+  const proposer = new LlmProposer(
+    models,
+    { model: 'openai:sim-proposer', maxSentences: 20, maxPromptTokens: 800 },
+    { campaignId: null },
+  )
+  const groups = await proposer.group(found, 'openai:sim-small')
+  const prompt = parseProposerPrompt(sent!.messages)!
+  assert.equal(prompt.kind, 'group')
+  assert.deepEqual(prompt.sentences, found)
+  assert.equal(prompt.model, 'openai:sim-small')
+  assert.equal(sent!.params.temperature, 0)
+  // Over the wire, as the simulation proposer groups them itself.
+  assert.deepEqual(groups, new SimulationProposer(world).group(found))
+  assert.ok(groups.instructions.some((g) => g.includes(a!.paraphrases[0]!) && g.includes(a!.paraphrases[1]!)))
+  // A malformed or failed answer: numbers that name no sentence are dropped; nothing usable groups nothing.
+  answer = () => JSON.stringify({ instructions: [{ sentences: [1, 99] }, { sentences: [0] }], frame: [-2] })
+  assert.deepEqual(await proposer.group(found, 'openai:sim-small'), { instructions: [[found[0]]], fixed: [] })
+  answer = () => 'no JSON here'
+  assert.deepEqual(await proposer.group(found, 'openai:sim-small'), { instructions: [], fixed: [] })
 })
 
 test('the task file for a scenario on the server validates as a task file', () => {
