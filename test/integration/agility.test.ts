@@ -154,3 +154,30 @@ test('kaizen migrate re-optimizes the prompt for a cheaper model and canaries th
   assert.equal(labels.production?.promptVersionId, result.winnerVersion)
   h.traffic.stop()
 })
+
+test('designed search in a campaign: designs are paid for and cached, never saved; the fitted prompt is', async () => {
+  // After the first test, production runs on sim-small; this migration moves it back to sim-standard.
+  const config = join(dir, 'designed.json')
+  writeFileSync(config, JSON.stringify({ ...TEST_CAMPAIGN, search: { ...TEST_CAMPAIGN.search, strategy: 'designed' } }))
+  const env = { DATABASE_URL: testInfra().databaseUrl }
+  const run = await kaizen(
+    ['migrate', '--task', h.scenario.task.id, '--to-model', 'sim-standard', '--config', config, '--id', 'designed-1'],
+    { ...env, TEMPORAL_ADDRESS: testInfra().temporalAddress, TEMPORAL_TASK_QUEUE: h.taskQueue },
+  )
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)
+  const result: CampaignResult = await h.client.workflow.getHandle('designed-1').result()
+  const shown = await kaizen(['campaign', 'show', 'designed-1', '--json'], env)
+  type Node = { candidateId: string; operator: string; model: string; parents: string[]; validationMean: number | null }
+  const nodes = (JSON.parse(shown.stdout) as { nodes: Node[] }).nodes
+  const root = nodes.find((n) => n.operator === 'switch-model' && n.model === 'sim-standard')!
+  const fitted = nodes.filter((n) => n.operator === 'designed')
+  // Most of the budget went to designs; the pool holds production, its prompt on sim-standard and the fits.
+  assert.ok(result.rolloutsUsed > 1000, `${result.rolloutsUsed} rollouts`)
+  assert.ok(nodes.length <= 4, JSON.stringify(nodes))
+  assert.ok(fitted.length >= 1, JSON.stringify(nodes))
+  for (const f of fitted) {
+    assert.equal(f.model, 'sim-standard')
+    assert.deepEqual(f.parents, [root.candidateId])
+    assert.notEqual(f.validationMean, null)
+  }
+})
