@@ -61,7 +61,7 @@ test('a grouping is made whole: every sentence placed once, invented ones droppe
   assert.equal(basisOf(found, null).instructions.length, 4)
 })
 
-test('designed search re-optimizes a prompt for a model that ignores a wording, from designs it never saves', async () => {
+test('designed search re-optimizes a prompt for a model that ignores a wording; designs are never saved', async () => {
   const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
   const world = new SimWorld(scenario)
   const train = Array.from({ length: 60 }, (_, i) => `train-${i}`)
