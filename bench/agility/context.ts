@@ -1,5 +1,5 @@
 /**
- * One bench:agility instance as its scripts see it (run.ts, designed.ts, design-search.ts): the world,
+ * One bench:agility instance as its scripts see it (run.ts, designed.ts): the world,
  * the example keys of each split, production, exact quality and cost of a pair, each tier's exact
  * optimum, a pair's sampled scores on the holdout (what a campaign's decision observes), and whether
  * the `cheapest` objective's decision ships one of some pairs within the margin.

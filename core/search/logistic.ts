@@ -1,8 +1,8 @@
 /**
  * @module core/search/logistic
- * The logistic model of designed experiments (./designed.ts; bench/agility's designed.ts and
- * design-search.ts): success of a prompt on a validation item ≈ logistic(an intercept per item + the
- * effects of the sentences the prompt holds), fitted by ridge-penalised Newton steps.
+ * The logistic model of designed experiments (./designed.ts; bench/agility/designed.ts): success
+ * of a prompt on a validation item ≈ logistic(an intercept per item + the effects of the sentences
+ * the prompt holds), fitted by ridge-penalised Newton steps.
  *
  * Pure module: no I/O.
  */
