@@ -14,7 +14,7 @@ import { chooseModel, modelRound, unchangedOn } from '../../core/search/models.j
 import { runRound, STRATEGIES } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate } from '../../core/search/types.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
-import { memoryPorts } from '../../sim/memory-ports.js'
+import { withProduction } from '../helpers/model-search.js'
 import { SimWorld } from '../../sim/world.js'
 import { REPO_ROOT } from '../../runtime/env.js'
 import { join } from 'node:path'
@@ -184,19 +184,7 @@ test('several finalists on the target model: the best that qualifies ships, α d
 test('a model search gives each model production`s prompt first, then searches the chosen one', async () => {
   const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
   const world = new SimWorld(scenario)
-  const train = Array.from({ length: 60 }, (_, i) => `train-${i}`)
-  const validation = Array.from({ length: 40 }, (_, i) => `val-${i}`)
-  const ports = memoryPorts(world, { seed: 'models', budget: 1500, trainIds: train, validationIds: validation })
-  const production = { ...scenario.task.prompt, model: 'sim-large' }
-  const scores = await ports.evaluate(production, validation)
-  ports.pool.push({
-    id: 'prod',
-    content: production,
-    parentIds: [],
-    operator: 'seed',
-    status: 'seed',
-    validationMean: scores.reduce((a, s) => a + (s.score ?? 0), 0) / scores.length,
-  })
+  const { ports, production } = await withProduction(world, { seed: 'models', budget: 1500, validation: 40 })
   const models = [
     { model: 'sim-large', costPer1k: 10 },
     { model: 'sim-standard', costPer1k: 1 },

@@ -11,9 +11,9 @@ import { modelRound } from '../../core/search/models.js'
 import { runRound } from '../../core/search/strategies.js'
 import { DEFAULT_STRATEGY_SETTINGS, type Candidate } from '../../core/search/types.js'
 import { REPO_ROOT } from '../../runtime/env.js'
-import { memoryPorts } from '../../sim/memory-ports.js'
 import { loadScenarioFile } from '../../sim/scenario.js'
 import { SimWorld } from '../../sim/world.js'
+import { withProduction } from '../helpers/model-search.js'
 
 test('the logistic fit recovers sentence effects from random designs scored on a few items each', () => {
   const rng = Rng.fromSeed('logistic')
@@ -64,21 +64,8 @@ test('a grouping is made whole: every sentence placed once, invented ones droppe
 test('designed search re-optimizes a prompt for a model that ignores a wording; designs are never saved', async () => {
   const scenario = await loadScenarioFile(join(REPO_ROOT, 'scenarios', 'incident-triage.yaml'))
   const world = new SimWorld(scenario)
-  const train = Array.from({ length: 60 }, (_, i) => `train-${i}`)
-  const validation = Array.from({ length: 50 }, (_, i) => `val-${i}`)
   const budget = 1500
-  const ports = memoryPorts(world, { seed: 'designed', budget, trainIds: train, validationIds: validation })
-  const production = { ...scenario.task.prompt, model: 'sim-large' }
-  const scores = await ports.evaluate(production, validation)
-  const mean = scores.reduce((a, s) => a + (s.score ?? 0), 0) / scores.length
-  ports.pool.push({
-    id: 'prod',
-    content: production,
-    parentIds: [],
-    operator: 'seed',
-    status: 'seed',
-    validationMean: mean,
-  })
+  const { ports } = await withProduction(world, { seed: 'designed', budget, validation: 50 })
   const models = [
     { model: 'sim-large', costPer1k: 10 },
     { model: 'sim-small', costPer1k: 0.2 },
