@@ -21,9 +21,9 @@
  *    (one validation pass is kept for the last fit).
  * 4. **Fit**: a logistic model of success on an intercept per validation item plus an effect per
  *    wording (./logistic.ts, ridge `designRidge`), fitted on every design paid for; a local search
- *    over it (replace one instruction of the root's set by another wording or instruction while the
- *    prediction improves) gives the predicted best, which is validated in full and saved (operator
- *    `designed`) unless it is there already.
+ *    over it (from the root's set, add instructions up to the designs' size, replace one by another
+ *    wording or instruction, while the prediction improves) gives the predicted best, which is
+ *    validated in full and saved (operator `designed`) unless it is there already.
  *
  * Designs are evaluations, not candidates: the pool holds only fitted prompts.
  *
@@ -146,18 +146,28 @@ function rootSet(basis: DesignBasis, root: Candidate): Choice[] {
 }
 
 /**
- * The set the fitted model predicts best: from the root's set, replace one instruction by another
- * wording of it or by an instruction not in the set, while the prediction improves.
+ * The set the fitted model predicts best: from the root's set, add an instruction (while the set is
+ * below `limit`, the designs' size) or replace one by another wording of it or by an instruction not
+ * in the set, while the prediction improves.
  */
 export function predictedBest(
   basis: DesignBasis,
   start: readonly Choice[],
   predict: (set: readonly Choice[]) => number,
+  limit = start.length,
 ): Choice[] {
   let set = [...start]
   let score = predict(set)
   for (let improved = true; improved;) {
     improved = false
+    for (let i = 0; i < basis.instructions.length && set.length < limit && !improved; i++) {
+      if (set.some(([x]) => x === i)) continue
+      for (let w = 0; w < (basis.instructions[i] as string[]).length && !improved; w++) {
+        const next = [...set, [i, w] as const]
+        const p = predict(next)
+        if (p > score + 1e-9) [set, score, improved] = [next, p, true]
+      }
+    }
     for (let a = 0; a < set.length && !improved; a++)
       for (let i = 0; i < basis.instructions.length && !improved; i++) {
         if (set.some(([x], b) => x === i && b !== a)) continue
@@ -230,7 +240,8 @@ export async function designedRound(
     if (upTo === 0) return outcome
     const theta = fitLogistic(paid.slice(0, upTo).flat(), v.length, features, settings.designRidge)
     const start = rootSet(basis, root)
-    const best = predictedBest(basis, start, (set) => predictedMean(theta, v.length, set.map(feature)))
+    const limit = Math.min(ports.maxSentences, basis.instructions.length)
+    const best = predictedBest(basis, start, (set) => predictedMean(theta, v.length, set.map(feature)), limit)
     const content: PromptContent = { ...root.content, system: textOf(basis, best) }
     const same = (c: Candidate) => c.content.model === content.model && c.content.system.trim() === content.system
     if (sameSet(best, start) || pool.some(same) || (ports.admits && !ports.admits(content))) {
