@@ -13,7 +13,7 @@
  */
 import { z } from 'zod'
 import { AgilityObjective } from './agility.js'
-import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES } from './search/types.js'
+import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES, StrategySettings } from './search/types.js'
 import { KaizenError, fromZodError } from './errors.js'
 import { explainUnknownKeys, strictDeep } from './strict.js'
 
@@ -162,6 +162,20 @@ export const CampaignConfig = z
         selection: z.enum(['pooled', 'own']).default('pooled'),
         /** Beam search: prompts kept per round. */
         beamWidth: z.number().int().min(1).max(16).optional(),
+        /**
+         * Designed search (`strategy: designed`, docs/search.md): `harvest` (blind edits per model,
+         * proposer calls), `designItems`, `designRollouts` (before the first fit), `designBatch`,
+         * `designRidge`; each unset one keeps its default.
+         */
+        design: StrategySettings.pick({
+          harvest: true,
+          designItems: true,
+          designRollouts: true,
+          designBatch: true,
+          designRidge: true,
+        })
+          .partial()
+          .optional(),
         /** Evolution: population kept. */
         population: z.number().int().min(2).max(64).optional(),
         /** GEPA: try a merge of two lineages every this many proposals (0: never). */

@@ -17,7 +17,8 @@ export type SearchConfig = CampaignConfig['search']
 export type SearchStrategyConfig = Pick<
   SearchConfig,
   'strategy' | 'proposalsPerRound' | 'minibatchSize' | 'beamWidth' | 'population' | 'mergeEvery' | 'selection'
->
+> &
+  Partial<Pick<SearchConfig, 'design'>>
 
 export function strategySettings(search: SearchStrategyConfig): StrategySettings {
   return {
@@ -29,5 +30,6 @@ export function strategySettings(search: SearchStrategyConfig): StrategySettings
     mergeEvery: search.mergeEvery ?? DEFAULT_STRATEGY_SETTINGS.mergeEvery,
     pooled: search.selection === 'pooled',
     ...(search.strategy === 'pooled-local' ? POOLED_LOCAL_MODEL : {}),
+    ...Object.fromEntries(Object.entries(search.design ?? {}).filter(([, v]) => v !== undefined)),
   }
 }

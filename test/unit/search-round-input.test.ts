@@ -90,6 +90,18 @@ test('the default search config gives the default strategy settings', () => {
   assert.deepEqual(strategySettings(CampaignConfig.parse({}).search), DEFAULT_STRATEGY_SETTINGS)
 })
 
+test("search.design sets the designed strategy's settings; each unset one keeps its default", () => {
+  const config = CampaignConfig.parse({
+    search: { strategy: 'designed', design: { harvest: 50, designRollouts: 800 } },
+  })
+  const { settings } = parseSearchRoundInput({ ...ids, search: config.search })
+  assert.deepEqual(settings, { ...DEFAULT_STRATEGY_SETTINGS, harvest: 50, designRollouts: 800 })
+  assert.throws(
+    () => CampaignConfig.parse({ search: { design: { designItems: 0 } } }),
+    /search[\s\S]*design[\s\S]*designItems/,
+  )
+})
+
 test('every searchRound input in the recorded histories is accepted, in the flat and the current shape', () => {
   const dir = join(import.meta.dirname, '..', 'histories')
   const seen = { flat: 0, current: 0 }
