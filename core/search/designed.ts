@@ -31,7 +31,7 @@
  */
 import { templateVariables, type PromptContent } from '../prompt.js'
 import { Rng } from '../rng.js'
-import { Exhausted, allSettled, evaluateWithin, keep, validationMean } from './common.js'
+import { Exhausted, allSettled, evaluateWithin, keep, sameText, validationMean } from './common.js'
 import { sentenceKey, sentences } from './edits.js'
 import { fitLogistic, predictedMean, type Row } from './logistic.js'
 import type { Candidate, InstructionGroups, ItemScore, RoundOutcome, SearchPorts, StrategySettings } from './types.js'
@@ -200,7 +200,7 @@ export async function designedRound(
   const { of: feature, count: features } = featureIndex(basis)
   const v = ports.validationIds
   const itemIndex = new Map(v.map((id, i) => [id, i]))
-  const rowsOf = (d: Design, scores: ReadonlyArray<{ itemId: string; score: number | null }>): Row[] =>
+  const rowsOf = (d: Design, scores: readonly ItemScore[]): Row[] =>
     scores.flatMap((s) =>
       s.score === null ? [] : [{ item: itemIndex.get(s.itemId) as number, features: d.set.map(feature), y: s.score }],
     )
@@ -211,7 +211,7 @@ export async function designedRound(
   const checkpoint = (done: number) => (done < first ? 0 : first + step * (1 + Math.floor((done - first) / step)))
   const lastCheckpoint = (done: number) => (done < first ? 0 : first + step * Math.floor((done - first) / step))
   // Designs paid for (read back from the cache, in order), and this round's: up to the next fit.
-  const reserve = ports.validationIds.length
+  const reserve = v.length
   const room = Math.floor(((await ports.rolloutsRemaining()) - reserve) / settings.designItems)
   const paid: Row[][] = []
   const todo: Design[] = []
@@ -243,7 +243,7 @@ export async function designedRound(
     const limit = Math.min(ports.maxSentences, basis.instructions.length)
     const best = predictedBest(basis, start, (set) => predictedMean(theta, v.length, set.map(feature)), limit)
     const content: PromptContent = { ...root.content, system: textOf(basis, best) }
-    const same = (c: Candidate) => c.content.model === content.model && c.content.system.trim() === content.system
+    const same = (c: Candidate) => c.content.model === content.model && sameText(c.content, content)
     if (sameSet(best, start) || pool.some(same) || (ports.admits && !ports.admits(content))) {
       // Nothing new to save and no design left to pay for: this model's search is over.
       outcome.exhausted = todo.length === 0
